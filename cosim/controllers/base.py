@@ -1,0 +1,135 @@
+"""The day-ahead problem a DSO controller solves, the plan it returns, and the controller interface.
+
+Controllers are plain objects (no mosaik): `plan(problem) -> DayAheadPlan`. Hours are 0-based positions in
+24-element arrays; hour index h covers [h, h+1) (the papers' "hour h+1"). Power is kW, + = lot charging.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from cosim.powerflow.network_data import RadialNetwork
+
+HOURS = 24
+
+
+class ProblemError(ValueError):
+    """A day-ahead problem that cannot be posed (wrong shapes, unknown buses, ...)."""
+
+
+@dataclass(frozen=True)
+class LotEconomics:
+    """Seed 000 economics: charging efficiency mu_e, equipment wear cost_e ($/kWh), per-PEV daily cost_ca ($)."""
+
+    mu_e: float = 0.9
+    cost_e_usd_per_kwh: float = 0.125
+    cost_ca_usd_per_pev_day: float = 0.432
+
+
+@dataclass(frozen=True)
+class LotOffer:
+    """What a PLO tells the DSO day-ahead about its lot (its flexibility), per hour.
+
+    `hour_mode[h]` is +1 (charging allowed), -1 (discharging allowed) or 0 (idle), as seed 000's schedule.
+    `max_charge_kw` / `max_discharge_kw` (>= 0) bound the lot's power each hour; `energy_need_kwh` is the net
+    energy the fleet must receive over the day (contracts), `energy_available_kwh` what it may give back.
+    """
+
+    lot_id: str
+    candidate_buses: tuple[int, ...]  # 1-based bus numbers where the lot may sit (one = fixed site)
+    n_pev: int  # PEVs the lot can serve (capacity, eq. 6)
+    pev_power_kw: float
+    pev_battery_kwh: float
+    hour_mode: np.ndarray  # (24,) in {-1, 0, +1}
+    max_charge_kw: np.ndarray  # (24,)
+    max_discharge_kw: np.ndarray  # (24,)
+    soc_charge_levels: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.2, 0.3, 0.5, 1.0]))
+    soc_charge_shares: np.ndarray = field(default_factory=lambda: np.array([0.4, 0.2, 0.2, 0.1, 0.1]))
+    soc_discharge_levels: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.4, 0.6, 0.8, 1.0]))
+    soc_discharge_shares: np.ndarray = field(default_factory=lambda: np.array([0.1, 0.1, 0.2, 0.3, 0.3]))
+    economics: LotEconomics = field(default_factory=LotEconomics)
+    energy_need_kwh: float = 0.0
+    energy_available_kwh: float = float("inf")
+    need_by_hour_kwh: np.ndarray | None = None  # (24,) cumulative battery energy due by the end of each hour
+
+
+@dataclass(frozen=True)
+class DayAheadProblem:
+    """Everything a DSO controller needs for one day: network, forecasts, lot offers and what may change."""
+
+    network: RadialNetwork
+    load_scaling: np.ndarray  # (24,) p.u. of the network's nominal bus loads
+    price_usd_per_kwh: np.ndarray  # (24,) energy price
+    lots: tuple[LotOffer, ...] = ()
+    base_open_branches: tuple[int, ...] = ()
+    reconfigure: bool = True  # may the controller change the open branches?
+    objective: str = "of3"  # "of1" PLO benefit, "of2" load-curve deviation, "of3" losses, "vpd"
+    target_band: float = 0.05  # +- share of the mean load forming seed 000's P_target band (eq. 9-10)
+    options: dict[str, Any] = field(default_factory=dict)
+    fixed_injection_kw: np.ndarray | None = None  # (24, n_bus) kW of lots the DSO does not dispatch (+ = load)
+
+    def __post_init__(self) -> None:
+        for name in ("load_scaling", "price_usd_per_kwh"):
+            arr = np.asarray(getattr(self, name), dtype=float)
+            if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
+                raise ProblemError(f"DayAheadProblem.{name} must be 24 finite numbers, got shape {arr.shape}")
+            object.__setattr__(self, name, arr)
+        if self.fixed_injection_kw is not None:
+            fixed = np.asarray(self.fixed_injection_kw, dtype=float)
+            if fixed.shape != (HOURS, self.network.n_bus) or not np.all(np.isfinite(fixed)):
+                raise ProblemError(f"DayAheadProblem.fixed_injection_kw must be finite, shape (24, {self.network.n_bus})")
+            object.__setattr__(self, "fixed_injection_kw", fixed)
+        if np.any(self.load_scaling < 0):
+            raise ProblemError("DayAheadProblem.load_scaling must be >= 0 every hour")
+        if self.objective not in OBJECTIVES:
+            raise ProblemError(f"unknown objective {self.objective!r}; allowed: {', '.join(OBJECTIVES)}")
+        if not self.base_open_branches:
+            object.__setattr__(self, "base_open_branches", tuple(self.network.tie_branches))
+        for lot in self.lots:
+            for bus in lot.candidate_buses:
+                if not 1 <= int(bus) <= self.network.n_bus:
+                    raise ProblemError(
+                        f"lot {lot.lot_id!r}: candidate bus {bus} does not exist (buses 1..{self.network.n_bus})"
+                    )
+
+    @property
+    def load_kw(self) -> np.ndarray:
+        """(24,) total system load forecast in kW, without dispatchable lots (fixed lot schedules included)."""
+        base = self.load_scaling * float(self.network.p_load_kw.sum())
+        return base if self.fixed_injection_kw is None else base + self.fixed_injection_kw.sum(axis=1)
+
+    def bus_loads_kw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(24, n_bus) active and reactive bus loads (kW, kvar): base loads plus fixed lot schedules, no dispatchable lots."""
+        p = np.outer(self.load_scaling, self.network.p_load_kw)
+        if self.fixed_injection_kw is not None:
+            p = p + self.fixed_injection_kw
+        return p, np.outer(self.load_scaling, self.network.q_load_kvar)
+
+
+OBJECTIVES = ("of1", "of2", "of3", "vpd")
+
+
+@dataclass
+class DayAheadPlan:
+    """A controller's answer: topology, lot sites, hourly lot setpoints (kW, + charging) and predicted KPIs."""
+
+    open_branches: tuple[int, ...]
+    lot_buses: dict[str, int]
+    setpoints_kw: dict[str, np.ndarray]  # lot_id -> (24,)
+    feasible: bool
+    predicted: dict[str, float] = field(default_factory=dict)  # of1_usd, of2_kw, of3_kwh, vpd, v_min_pu ...
+    predicted_hourly: dict[str, np.ndarray] = field(default_factory=dict)  # loss_kw, v_min_pu, p_grid_kw (24,)
+    controller: str = ""
+    info: dict[str, Any] = field(default_factory=dict)  # evaluations, wall_s, seed, optimizer history ...
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """A day-ahead DSO controller."""
+
+    name: str
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan: ...

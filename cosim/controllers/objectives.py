@@ -1,0 +1,122 @@
+"""Seed 000's objectives and constraint measures, vectorised over a population of day plans x 24 hours.
+
+Shapes: `n_ch`, `n_dis` are PEV counts (pop, 24) (>= 0, one lot; sum lots yourself), powers (pop, 24) in kW,
+voltages (pop, 24, n_bus) in p.u., currents (pop, 24, n_branch) in kA. Every function returns (pop,).
+
+Reconstruction of the garbled eq. 1-3 (what the PDF extraction lost, and how we read it):
+
+* eq. 1  Revenue = sum_{h in discharge hours} price(h) * P_disch^lot(h) * sum_l SOC_l * lambda_l, where the
+  stacked "P_disch^ParkingLot over P^PEV x n" is the definition P_disch^lot(h) = P^PEV * n_disch(h): a
+  discharging PEV with state of charge SOC_l (share lambda_l of the fleet) gives back SOC_l of one hour at
+  full power. With Table 1 the factor is sum SOC*lambda = 0.70 -> 7 kWh per 10-kW PEV-hour.
+* eq. 2  Cost_1 = sum_{h in charge hours} (price(h) / mu_e + cost_e) * P^PEV * n_ch(h) * (1 - sum_c SOC_c *
+  lambda_c): a charging PEV takes what it lacks (1 - SOC) up to one hour at full power, bought through
+  chargers of efficiency mu_e, plus equipment wear cost_e per kWh. Table 1 -> 1 - 0.25 = 0.75 -> 7.5 kWh.
+* eq. 3  Cost_2 = sum_h cost_ca * (n_ch(h) + n_disch(h)): the per-PEV daily usage cost for every PEV engaged.
+* eq. 5  OF1 = Revenue - Cost_1 - Cost_2 ($, maximised).
+
+The lot's grid power is the full P^PEV * n (eq. 9), + charging (adds load) and - discharging.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def soc_discharge_factor(levels: np.ndarray, shares: np.ndarray) -> float:
+    """Expected share of one hour at full power a discharging PEV gives back: sum SOC * lambda (eq. 1)."""
+    return float(np.dot(np.asarray(levels, float), np.asarray(shares, float)))
+
+
+def soc_charge_factor(levels: np.ndarray, shares: np.ndarray) -> float:
+    """Expected share of one hour at full power a charging PEV takes: 1 - sum SOC * lambda (eq. 2)."""
+    return 1.0 - float(np.dot(np.asarray(levels, float), np.asarray(shares, float)))
+
+
+def lot_revenue_usd(n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float, discharge_factor: float) -> np.ndarray:
+    """Eq. 1: money the lot earns selling discharged energy at the hourly price ($)."""
+    return np.asarray(n_dis, float) @ np.asarray(price_usd_per_kwh, float) * pev_power_kw * discharge_factor
+
+
+def lot_charging_cost_usd(
+    n_ch: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float, charge_factor: float, mu_e: float,
+    cost_e_usd_per_kwh: float,
+) -> np.ndarray:
+    """Eq. 2: energy bought for charging at price/mu_e plus equipment wear cost_e per kWh ($)."""
+    unit = np.asarray(price_usd_per_kwh, float) / mu_e + cost_e_usd_per_kwh  # $/kWh
+    return np.asarray(n_ch, float) @ unit * pev_power_kw * charge_factor
+
+
+def lot_usage_cost_usd(n_ch: np.ndarray, n_dis: np.ndarray, cost_ca_usd_per_pev: float) -> np.ndarray:
+    """Eq. 3: cost_ca for every PEV engaged in charging or discharging in any hour ($)."""
+    return cost_ca_usd_per_pev * (np.asarray(n_ch, float).sum(axis=-1) + np.asarray(n_dis, float).sum(axis=-1))
+
+
+def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, lot) -> np.ndarray:
+    """Eq. 5: PLO benefit = revenue - charging cost - usage cost ($) for one `LotOffer`."""
+    eco = lot.economics
+    rev = lot_revenue_usd(n_dis, price_usd_per_kwh, lot.pev_power_kw,
+                          soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
+    c1 = lot_charging_cost_usd(n_ch, price_usd_per_kwh, lot.pev_power_kw,
+                               soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares), eco.mu_e,
+                               eco.cost_e_usd_per_kwh)
+    c2 = lot_usage_cost_usd(n_ch, n_dis, eco.cost_ca_usd_per_pev_day)
+    return rev - c1 - c2
+
+
+def p_target_kw(load_kw: np.ndarray) -> float:
+    """Eq. 8: the flat target = mean hourly system load (kW), lots excluded."""
+    return float(np.mean(np.asarray(load_kw, float)))
+
+
+def target_band_kw(load_kw: np.ndarray, band: float) -> tuple[float, float, float]:
+    """(P_target_min, P_target, P_target_max) in kW: the mean load -+ `band` share of it (seed 000: 5 %)."""
+    t = p_target_kw(load_kw)
+    return t * (1.0 - band), t, t * (1.0 + band)
+
+
+def of2_lcd_kw(load_kw: np.ndarray, lot_kw: np.ndarray) -> np.ndarray:
+    """Eq. 7: load-curve deviation sum_h |P_target - P_load(h) - P_lot(h)| (kW summed over hours).
+
+    P_lot is + when the lot charges, so a charging lot raises the curve towards the target in a valley.
+    """
+    load = np.asarray(load_kw, float)
+    return np.abs(p_target_kw(load) - load - np.asarray(lot_kw, float)).sum(axis=-1)
+
+
+def of3_loss_kwh(loss_kw: np.ndarray) -> np.ndarray:
+    """Eq. 11: daily energy losses = sum of hourly losses (kW x 1 h = kWh)."""
+    return np.asarray(loss_kw, float).sum(axis=-1)
+
+
+def vpd_pu(vm_pu: np.ndarray) -> np.ndarray:
+    """Eq. 17: voltage-profile deviation sum_h sum_b |V_b(h) - 1| (p.u.) over all buses incl. the slack."""
+    return np.abs(np.asarray(vm_pu, float) - 1.0).sum(axis=(-2, -1))
+
+
+def voltage_violation_pu(vm_pu: np.ndarray, v_min_pu: float, v_max_pu: float) -> np.ndarray:
+    """Eq. 16 as a violation: sum over hours and buses of how far V leaves [v_min, v_max] (p.u.; 0 = feasible)."""
+    v = np.asarray(vm_pu, float)
+    return (np.maximum(v_min_pu - v, 0.0) + np.maximum(v - v_max_pu, 0.0)).sum(axis=(-2, -1))
+
+
+def current_violation(i_ka: np.ndarray, i_max_ka: np.ndarray) -> np.ndarray:
+    """Branch current limits as a violation: sum over hours and branches of relative overload (I/I_max - 1)+."""
+    i = np.abs(np.asarray(i_ka, float))
+    imax = np.asarray(i_max_ka, float)
+    ratio = np.where(np.isfinite(imax), i / np.where(np.isfinite(imax), imax, 1.0), 0.0)
+    return np.maximum(ratio - 1.0, 0.0).sum(axis=(-2, -1))
+
+
+def pev_balance_violation(n_ch: np.ndarray, n_dis: np.ndarray) -> np.ndarray:
+    """Eq. 6 (first line) as a violation: |PEVs charged over the day - PEVs discharged over the day|."""
+    return np.abs(np.asarray(n_ch, float).sum(axis=-1) - np.asarray(n_dis, float).sum(axis=-1))
+
+
+def pev_capacity_violation(n_ch: np.ndarray, n_dis: np.ndarray, n_max_per_hour: np.ndarray,
+                           daily_cap: float = np.inf) -> np.ndarray:
+    """Eq. 6 (second line) as a violation: PEVs above the hourly limit, plus the daily total above `daily_cap`."""
+    n_ch, n_dis = np.asarray(n_ch, float), np.asarray(n_dis, float)
+    hourly = np.maximum(n_ch + n_dis - np.asarray(n_max_per_hour, float), 0.0).sum(axis=-1)
+    daily = np.maximum(np.maximum(n_ch.sum(axis=-1), n_dis.sum(axis=-1)) - daily_cap, 0.0) if np.isfinite(daily_cap) else 0.0
+    return hourly + daily

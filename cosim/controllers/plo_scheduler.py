@@ -1,0 +1,80 @@
+"""A PLO's own profit-maximising day-ahead schedule (an LP solved by HiGHS through scipy).
+
+Used when the PLO decides for itself: exchange modes `signals`, `iterative` (answering the DSO's price adders
+and kW limits) and `none` (market prices only). Aggregate fleet model: hourly charge/discharge power bounds,
+a net energy the fleet must receive over the day (contracts) and an energy it may give back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from cosim.controllers.base import HOURS, LotOffer
+
+
+class ScheduleError(ValueError):
+    """The PLO's scheduling problem is infeasible (contracts cannot be met within the limits)."""
+
+
+@dataclass(frozen=True)
+class DsoSignal:
+    """DSO -> PLO signal: a tariff adder on net import ($/kWh, per hour) and kW limits per hour (>= 0)."""
+
+    price_adder_usd_per_kwh: np.ndarray
+    max_import_kw: np.ndarray
+    max_export_kw: np.ndarray
+
+    @classmethod
+    def neutral(cls) -> "DsoSignal":
+        return cls(np.zeros(HOURS), np.full(HOURS, np.inf), np.full(HOURS, np.inf))
+
+    def to_payload(self) -> dict:
+        return {"price_adder_usd_per_kwh": self.price_adder_usd_per_kwh.tolist(),
+                "max_import_kw": [min(v, 1e9) for v in self.max_import_kw.tolist()],
+                "max_export_kw": [min(v, 1e9) for v in self.max_export_kw.tolist()]}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "DsoSignal":
+        return cls(np.asarray(payload["price_adder_usd_per_kwh"], float), np.asarray(payload["max_import_kw"], float),
+                   np.asarray(payload["max_export_kw"], float))
+
+
+def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal | None = None,
+                        eta_discharge: float = 1.0) -> tuple[np.ndarray, float]:
+    """Hourly lot setpoints (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $).
+
+    Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h), with
+    0 <= c_h <= max_charge, 0 <= d_h <= max_discharge (only in hours whose mode allows it, and within the DSO's
+    limits), charged battery energy >= energy_need and discharged energy <= energy_available.
+    """
+    signal = signal or DsoSignal.neutral()
+    price = np.asarray(price_usd_per_kwh, float)
+    mu = offer.economics.mu_e
+    cost_e = offer.economics.cost_e_usd_per_kwh
+    mode = np.asarray(offer.hour_mode)
+    c_max = np.where(mode > 0, np.minimum(offer.max_charge_kw, signal.max_import_kw), 0.0)
+    d_max = np.where(mode < 0, np.minimum(offer.max_discharge_kw, signal.max_export_kw), 0.0)
+    adder = signal.price_adder_usd_per_kwh
+    cost = np.concatenate([price / mu + cost_e + adder, -(price - cost_e + adder)])
+    # battery-side energies: charging must cover the contracts (energy_need) and discharging may not take more
+    # than the V2G EVs hold above their contracts (energy_available), cumulatively hour by hour. Charged energy
+    # is not credited to later discharging: seed 000's overnight and daytime PEVs are different visits.
+    lower_tri = np.tril(np.ones((HOURS, HOURS)))
+    a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
+    b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
+    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.asarray(offer.need_by_hour_kwh, float)
+    need_by[-1] = max(need_by[-1], offer.energy_need_kwh)
+    a_need = np.hstack([-lower_tri * mu, np.zeros((HOURS, HOURS))])
+    b_need = -need_by
+    res = linprog(cost, A_ub=np.vstack([a_avail, a_need]), b_ub=np.concatenate([b_avail, b_need]),
+                  bounds=list(zip(np.zeros(2 * HOURS), np.concatenate([c_max, d_max]))), method="highs")
+    if res.status != 0:
+        raise ScheduleError(
+            f"lot {offer.lot_id!r}: no schedule meets the contracts ({offer.energy_need_kwh:.1f} kWh needed) within "
+            f"the hourly limits: {res.message}"
+        )
+    c, d = res.x[:HOURS], res.x[HOURS:]
+    return c - d, float(-res.fun)

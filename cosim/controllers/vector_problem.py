@@ -1,0 +1,268 @@
+"""Seed 000's day-ahead problem as a vector problem for population optimisers (EO, PSO, GA).
+
+Options (`problem.options`): "daily_pev_cap" (see `daily_pev_cap`), "balance_pev_counts" (eq. 6 equality,
+default True), "tie_break" (see below).
+
+Decision vector (all entries in [0, 1]):
+  [one position per fundamental loop (only if problem.reconfigure)]
+  + [one position per lot with more than one candidate bus]
+  + [one position per lot and hour in which its offer allows charging or discharging].
+Loop positions pick one branch per loop (`decode_loops`); non-radial picks are repaired (memoised,
+deterministic per pick). Dispatch positions become PEV counts balanced to eq. 6 by construction
+(`dispatch.decode_counts`). A population of P vectors is evaluated as P x 24 cases in ONE batched flow.
+
+Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
+summed), fleet energy need / availability shortfall (kWh / 1000); a case that did not converge or is not
+radial makes cv = f = inf. The objective (minimised) is -OF1, OF2, OF3 or VPD by `problem.objective`, plus a
+tiny tie-break `problem.options["tie_break"]` (default 1e-7) x daily losses (kWh) so that, e.g., OF1 or OF2
+cases still pick a low-loss topology when the primary objective does not depend on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cosim.controllers import objectives as obj
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
+from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_counts, make_layout, split_counts
+from cosim.optim import Evaluation
+from cosim.powerflow.bfs import solve_radial_batch
+from cosim.powerflow.topology import decode_loops, radial_mask, repair
+
+
+@dataclass
+class PlanEvaluation:
+    """KPIs of a population of decoded day plans; arrays (pop,) or (pop, 24)."""
+
+    open_branches: np.ndarray  # (pop, k) branch ids
+    lot_bus: np.ndarray  # (pop, n_lots) 1-based bus numbers
+    counts: np.ndarray  # (pop, n_lots, 24) signed PEVs
+    lot_kw: np.ndarray  # (pop, n_lots, 24) + charging
+    of1_usd: np.ndarray
+    of2_kw: np.ndarray
+    of3_kwh: np.ndarray
+    vpd: np.ndarray
+    v_min_pu: np.ndarray
+    v_max_pu: np.ndarray
+    loss_kw: np.ndarray  # (pop, 24)
+    v_min_hourly_pu: np.ndarray  # (pop, 24)
+    p_grid_kw: np.ndarray  # (pop, 24)
+    cv: np.ndarray
+    ok: np.ndarray  # every hour converged and radial
+    f: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+def daily_pev_cap(problem: DayAheadProblem, lot) -> float | None:
+    """Eq. 6's cap on PEVs charged (= discharged) over the day, from `problem.options["daily_pev_cap"]`:
+    "n_pev" (default, the literal reading: n^PEV = sum_h n_ch = sum_h n_dis <= the lot's n_pev), None (only
+    the hourly limit n(h) <= n_pev applies) or a number of PEVs."""
+    opt = problem.options.get("daily_pev_cap", "n_pev")
+    if opt is None:
+        return None
+    if opt == "n_pev":
+        return float(lot.n_pev)
+    try:
+        cap = float(opt)
+    except (TypeError, ValueError):
+        cap = -1.0
+    if not cap >= 0:
+        raise ProblemError(f"options['daily_pev_cap'] must be 'n_pev', None or a number >= 0, got {opt!r}")
+    return cap
+
+
+class DayAheadVectorProblem:
+    """`VectorProblem` view of a `DayAheadProblem` (n_var, lower, upper, n_obj=1, evaluate)."""
+
+    n_obj = 1
+
+    def __init__(self, problem: DayAheadProblem) -> None:
+        self.problem = problem
+        net = problem.network
+        self.net = net
+        self.n_loops = len(net.loops) if problem.reconfigure else 0
+        opts = problem.options
+        self.tie_break = float(opts.get("tie_break", 1e-7))
+        balance = bool(opts.get("balance_pev_counts", True))
+        self.layouts: list[LotDispatchLayout] = [
+            make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot)) for lot in problem.lots]
+        self.bus_choice = [len(lot.candidate_buses) > 1 for lot in problem.lots]
+        self.n_bus_var = int(sum(self.bus_choice))
+        self.n_var = self.n_loops + self.n_bus_var + sum(lay.n_var for lay in self.layouts)
+        self.lower = np.zeros(self.n_var)
+        self.upper = np.ones(self.n_var)
+        self.load_kw_bus, self.load_kvar_bus = problem.bus_loads_kw()  # (24, n_bus)
+        self.load_kw = self.load_kw_bus.sum(axis=1)
+        base = np.asarray(sorted(problem.base_open_branches), dtype=int)
+        if not bool(radial_mask(net, base[None, :])[0]):
+            raise ProblemError(f"base_open_branches {tuple(base)} do not leave network {net.name!r} radial")
+        self.base_open = base
+        self._repair_memo: dict[tuple[int, ...], np.ndarray] = {}
+        self.n_evaluations = 0
+
+    # ---- decoding -------------------------------------------------------------------------------------
+    def _topology(self, x_topo: np.ndarray) -> np.ndarray:
+        pop = x_topo.shape[0]
+        if self.n_loops == 0:
+            return np.repeat(self.base_open[None, :], pop, axis=0)
+        ids = decode_loops(self.net, x_topo)
+        ok = radial_mask(self.net, ids)
+        bad = np.flatnonzero(~ok)
+        todo = sorted({tuple(int(b) for b in ids[i]) for i in bad} - set(self._repair_memo))
+        if todo:
+            self._repair_memo.update(self._repair_rows(todo))
+        for i in bad:
+            ids[i] = self._repair_memo[tuple(int(b) for b in ids[i])]
+        return np.sort(ids, axis=1)
+
+    def _repair_rows(self, rows: list[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
+        """Nearest radial pick for each non-radial loop pick: change ONE loop's branch (nearest in loop order
+        first, all candidates checked in one batched radiality test); else topology.repair (deterministic)."""
+        loops = [list(loop) for loop in self.net.loops]
+        cands, owner, rank = [], [], []
+        for r, row in enumerate(rows):
+            for j, loop in enumerate(loops):
+                here = loop.index(row[j]) if row[j] in loop else 0
+                for b in loop:
+                    if b == row[j]:
+                        continue
+                    alt = list(row)
+                    alt[j] = b
+                    cands.append(alt)
+                    owner.append(r)
+                    rank.append(abs(loop.index(b) - here) * 100 + j)
+        owner_a, rank_a = np.asarray(owner), np.asarray(rank)
+        ok = radial_mask(self.net, np.asarray(cands, dtype=int)) if cands else np.zeros(0, bool)
+        out: dict[tuple[int, ...], np.ndarray] = {}
+        for r, row in enumerate(rows):
+            sel = np.flatnonzero((owner_a == r) & ok)
+            if len(sel):
+                out[row] = np.asarray(cands[sel[np.argmin(rank_a[sel])]], dtype=int)
+            else:
+                out[row] = repair(self.net, np.asarray(row)[None, :], np.random.default_rng(list(row)))[0]
+        return out
+
+    def decode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(pop, n_var) -> open branch ids (pop, k), lot buses (pop, n_lots) 1-based, signed counts (pop, n_lots, 24)."""
+        X = np.atleast_2d(np.asarray(X, float))
+        if X.shape[1] != self.n_var:
+            raise ProblemError(f"decision vectors must have {self.n_var} entries, got {X.shape[1]}")
+        pop = X.shape[0]
+        col = 0
+        open_ids = self._topology(X[:, col : col + self.n_loops])
+        col += self.n_loops
+        n_lots = len(self.problem.lots)
+        buses = np.zeros((pop, n_lots), dtype=int)
+        for j, lot in enumerate(self.problem.lots):
+            cands = np.asarray(lot.candidate_buses, dtype=int)
+            if self.bus_choice[j]:
+                k = np.minimum((np.clip(X[:, col], 0, 1) * len(cands)).astype(int), len(cands) - 1)
+                buses[:, j] = cands[k]
+                col += 1
+            else:
+                buses[:, j] = cands[0]
+        counts = np.zeros((pop, n_lots, HOURS), dtype=np.int64)
+        for j, lay in enumerate(self.layouts):
+            counts[:, j] = decode_counts(X[:, col : col + lay.n_var], lay)
+            col += lay.n_var
+        return open_ids, buses, counts
+
+    def encode(self, open_ids=None, lot_buses=None, counts=None) -> np.ndarray:
+        """A decision vector that decodes to the given plan (defaults: base topology, first candidate, idle lots)."""
+        parts = []
+        if self.n_loops:
+            chosen = set(int(b) for b in (self.base_open if open_ids is None else open_ids))
+            pos = []
+            for loop in self.net.loops:
+                hit = [i for i, b in enumerate(loop) if b in chosen]
+                pos.append((hit[0] + 0.5) / len(loop) if hit else 0.5)
+                if hit:
+                    chosen.discard(loop[hit[0]])
+            parts.append(np.asarray(pos))
+        for j, lot in enumerate(self.problem.lots):
+            if self.bus_choice[j]:
+                bus = lot.candidate_buses[0] if lot_buses is None else int(lot_buses[j])
+                i = list(lot.candidate_buses).index(bus)
+                parts.append(np.array([(i + 0.5) / len(lot.candidate_buses)]))
+        for j, lay in enumerate(self.layouts):
+            c = np.zeros(HOURS) if counts is None else np.asarray(counts[j], float)
+            parts.append(encode_counts(c, lay)[0] if counts is not None else np.zeros(lay.n_var))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    # ---- evaluation -----------------------------------------------------------------------------------
+    def evaluate_plans(self, open_ids: np.ndarray, lot_buses: np.ndarray, counts: np.ndarray) -> PlanEvaluation:
+        """KPIs, cv and objective of decoded plans: all P x 24 cases in one batched power flow."""
+        prob, net = self.problem, self.net
+        pop = open_ids.shape[0]
+        n_lots = len(prob.lots)
+        pev_kw = np.array([lot.pev_power_kw for lot in prob.lots]).reshape(1, n_lots, 1)
+        lot_kw = counts * pev_kw  # (pop, n_lots, 24)
+        p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
+        for j in range(n_lots):
+            p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
+        q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
+        res = solve_radial_batch(net, np.repeat(open_ids, HOURS, axis=0), p.reshape(-1, net.n_bus),
+                                 q.reshape(-1, net.n_bus))
+        self.n_evaluations += pop
+        vm = res.vm_pu.reshape(pop, HOURS, net.n_bus)
+        ok = res.ok.reshape(pop, HOURS).all(axis=1)
+        loss = res.loss_kw.reshape(pop, HOURS)
+        of1 = np.zeros(pop)
+        cv = np.zeros(pop)
+        for j, lot in enumerate(prob.lots):
+            n_ch, n_dis = split_counts(counts[:, j])
+            of1 += obj.of1_benefit_usd(n_ch, n_dis, prob.price_usd_per_kwh, lot)
+            cv += obj.pev_balance_violation(n_ch, n_dis) if self.layouts[j].balance else 0.0
+            energy_in = (lot_kw[:, j].clip(min=0)).sum(axis=1)
+            energy_out = (-lot_kw[:, j]).clip(min=0).sum(axis=1)
+            cv += np.maximum(lot.energy_need_kwh - (energy_in - energy_out), 0.0) / 1000.0
+            if np.isfinite(lot.energy_available_kwh):
+                cv += np.maximum(energy_out - lot.energy_available_kwh, 0.0) / 1000.0
+        with np.errstate(invalid="ignore"):
+            cv += obj.voltage_violation_pu(vm, net.v_min_pu, net.v_max_pu)
+            cv += obj.current_violation(res.i_branch_ka.reshape(pop, HOURS, net.n_branch), net.i_max_ka)
+        cv = np.where(ok, cv, np.inf)
+        total_lot_kw = lot_kw.sum(axis=1)
+        ev = PlanEvaluation(
+            open_branches=open_ids, lot_bus=lot_buses, counts=counts, lot_kw=lot_kw, of1_usd=of1,
+            of2_kw=obj.of2_lcd_kw(self.load_kw, total_lot_kw), of3_kwh=obj.of3_loss_kwh(loss), vpd=obj.vpd_pu(vm),
+            v_min_pu=vm.min(axis=(1, 2)), v_max_pu=vm.max(axis=(1, 2)), loss_kw=loss, v_min_hourly_pu=vm.min(axis=2),
+            p_grid_kw=res.p_slack_kw.reshape(pop, HOURS), cv=cv, ok=ok,
+        )
+        primary = {"of1": -ev.of1_usd, "of2": ev.of2_kw, "of3": ev.of3_kwh, "vpd": ev.vpd}[prob.objective]
+        tie = 0.0 if prob.objective == "of3" else self.tie_break * ev.of3_kwh
+        ev.f = np.where(ok, primary + tie, np.inf)
+        return ev
+
+    def evaluate_full(self, X: np.ndarray) -> PlanEvaluation:
+        return self.evaluate_plans(*self.decode(X))
+
+    def evaluate(self, X: np.ndarray) -> Evaluation:
+        ev = self.evaluate_full(X)
+        return Evaluation(f=ev.f, cv=ev.cv)
+
+    # ---- plans ----------------------------------------------------------------------------------------
+    def plan_from_plans(self, ev: PlanEvaluation, i: int = 0, *, controller: str = "", info: dict | None = None) -> DayAheadPlan:
+        """The i-th evaluated plan as a `DayAheadPlan` with predicted KPIs from the fast flow."""
+        prob = self.problem
+        feasible = bool(ev.ok[i] and ev.cv[i] <= 1e-9)
+        predicted = {
+            "of1_usd": float(ev.of1_usd[i]), "of2_kw": float(ev.of2_kw[i]), "of3_kwh": float(ev.of3_kwh[i]),
+            "vpd": float(ev.vpd[i]), "v_min_pu": float(ev.v_min_pu[i]), "v_max_pu": float(ev.v_max_pu[i]),
+            "cv": float(ev.cv[i]), "objective": float(ev.f[i]) if len(ev.f) else float("nan"),
+        }
+        hourly = {
+            "loss_kw": ev.loss_kw[i].copy(), "v_min_pu": ev.v_min_hourly_pu[i].copy(), "p_grid_kw": ev.p_grid_kw[i].copy(),
+            "load_kw": self.load_kw.copy(), "lot_kw": ev.lot_kw[i].sum(axis=0).astype(float),
+        }
+        return DayAheadPlan(
+            open_branches=tuple(int(b) for b in sorted(ev.open_branches[i])),
+            lot_buses={lot.lot_id: int(ev.lot_bus[i, j]) for j, lot in enumerate(prob.lots)},
+            setpoints_kw={lot.lot_id: ev.lot_kw[i, j].astype(float) for j, lot in enumerate(prob.lots)},
+            feasible=feasible, predicted=predicted, predicted_hourly=hourly, controller=controller,
+            info=dict(info or {}),
+        )
+
+    def plan_from_x(self, x: np.ndarray, *, controller: str = "", info: dict | None = None) -> DayAheadPlan:
+        return self.plan_from_plans(self.evaluate_full(np.atleast_2d(x)), 0, controller=controller, info=info)

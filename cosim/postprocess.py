@@ -1,0 +1,86 @@
+"""After a run: the PLOs' ledgers, plan versus reality, and the run's KPIs, from the recorded tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cosim.config import Scenario
+from cosim.controllers.base import LotEconomics
+from cosim.run import load_plans, planned_hourly
+
+
+def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,
+               parking_fee_usd_per_kwh: float = 0.0) -> pd.DataFrame:
+    """Hourly cash flow of each PLO ($) from its lot's metered energies and the market price.
+
+    revenue = price x energy sold (V2G); charging cost = price x energy bought; degradation = cost_e x
+    (bought + sold) (seed 000's wear cost); fixed = cost_ca per PEV-day present; fees = parking fee x energy
+    bought. profit = revenue + fees - charging - degradation - fixed.
+    """
+    df = lots.merge(prices[["hour", "energy_price"]], on="hour", how="left")
+    ledger = pd.DataFrame({"hour": df["hour"], "lot_id": df["id"]})
+    ledger["revenue_usd"] = df["energy_price"] * df["energy_discharged_kwh"]
+    ledger["charging_cost_usd"] = df["energy_price"] * df["energy_charged_kwh"]
+    ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"] + df["energy_discharged_kwh"])
+    ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] / 24.0
+    ledger["parking_fees_usd"] = parking_fee_usd_per_kwh * df["energy_charged_kwh"]
+    ledger["profit_usd"] = (ledger.revenue_usd + ledger.parking_fees_usd - ledger.charging_cost_usd
+                            - ledger.degradation_cost_usd - ledger.fixed_cost_usd)
+    ledger["cumulative_profit_usd"] = ledger.groupby("lot_id")["profit_usd"].cumsum()
+    return ledger
+
+
+def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
+    """Write plo_ledger.csv, plan_vs_reality.csv and kpis.json; return the KPIs."""
+    grid = pd.read_csv(run_dir / "grid.csv")
+    lots = pd.read_csv(run_dir / "lots.csv") if (run_dir / "lots.csv").is_file() else pd.DataFrame()
+    prices = pd.read_csv(run_dir / "prices.csv") if (run_dir / "prices.csv").is_file() else pd.DataFrame()
+    plans = load_plans(run_dir)
+    kpis: dict[str, float] = {
+        "hours": int(len(grid)),
+        "energy_losses_kwh": float(grid["losses_kw"].sum()),
+        "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()),
+        "v_min_pu": float(grid["v_min_pu"].min()),
+        "vpd_pu": float(grid["vpd"].sum()),
+        "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
+    }
+    if not lots.empty and not prices.empty:
+        ledger = plo_ledger(lots, prices, LotEconomics())
+        ledger.to_csv(run_dir / "plo_ledger.csv", index=False)
+        kpis["plo_profit_usd"] = float(ledger["profit_usd"].sum())
+        kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
+        kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
+        kpis["lot_energy_discharged_kwh"] = float(lots["energy_discharged_kwh"].sum())
+    lot_total = lots.groupby("hour")["p_kw"].sum() if not lots.empty else pd.Series(dtype=float)
+    demand = grid["p_grid_kw"] - grid["losses_kw"]
+    p_target = float(demand.mean())
+    kpis["load_curve_deviation_kw"] = float(np.abs(demand - p_target).sum())
+    if plans:
+        hours = grid["hour"].to_numpy()
+        pvr = pd.DataFrame({"hour": hours})
+        for key, actual in (("loss_kw", grid["losses_kw"]), ("v_min_pu", grid["v_min_pu"]), ("p_grid_kw", grid["p_grid_kw"])):
+            pvr[f"planned_{key}"] = planned_hourly(plans, key, hours)
+            pvr[f"actual_{key}"] = actual.to_numpy()
+        pvr["loss_gap_pct"] = 100 * (pvr.actual_loss_kw - pvr.planned_loss_kw) / pvr.planned_loss_kw
+        by_day = {p["day_start_hour"]: p for p in plans}
+        planned_lot = [sum(sp[int(h) % 24] for sp in by_day.get(int(h) - int(h) % 24, {}).get("setpoints_kw", {}).values())
+                       for h in hours]
+        pvr["planned_lot_kw"] = planned_lot
+        pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()
+        pvr.to_csv(run_dir / "plan_vs_reality.csv", index=False)
+        kpis["planned_energy_losses_kwh"] = float(np.nansum(pvr["planned_loss_kw"]))
+        kpis["max_abs_loss_gap_pct"] = float(np.nanmax(np.abs(pvr["loss_gap_pct"]))) if len(pvr) else float("nan")
+        kpis["max_abs_lot_gap_kw"] = float(np.max(np.abs(pvr["planned_lot_kw"] - pvr["actual_lot_kw"])))
+    if (run_dir / "messages.csv").is_file():
+        msgs = pd.read_csv(run_dir / "messages.csv")
+        kpis["messages"] = int(len(msgs))
+        kpis["message_bytes"] = int(msgs["size_bytes"].sum())
+    else:
+        kpis["messages"] = 0
+        kpis["message_bytes"] = 0
+    (run_dir / "kpis.json").write_text(json.dumps(kpis, indent=2))
+    return kpis

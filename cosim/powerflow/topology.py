@@ -1,0 +1,249 @@
+"""Radiality checks, loop-based encoding of open branches, and exhaustive enumeration of radial configurations.
+
+A configuration is the set of open branches (literature ids); it is radial when the closed branches form a
+spanning tree (connected, no loop), i.e. exactly n_branch - n_bus + 1 distinct branches open and connected.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from cosim.powerflow.bfs import open_positions, solve_radial_batch, tree_paths
+from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+
+
+class TopologyError(NetworkDataError):
+    """Raised when a set of open branches does not leave a radial (tree) network, or names unknown branches."""
+
+
+def n_open_radial(net: RadialNetwork) -> int:
+    """How many branches a radial configuration opens: n_branch - n_bus + 1 (= number of fundamental loops)."""
+    return net.n_branch - net.n_bus + 1
+
+
+def _positions(net: RadialNetwork, open_ids) -> np.ndarray:
+    try:
+        return open_positions(net, open_ids)
+    except NetworkDataError as exc:
+        raise TopologyError(str(exc)) from None
+
+
+def check_radial(net: RadialNetwork, open_ids) -> None:
+    """Raise TopologyError naming the problem (unknown branch, duplicate, a remaining loop, isolated buses)."""
+    ids = [int(b) for b in np.asarray(open_ids).reshape(-1)]
+    _positions(net, ids)
+    dup = sorted({b for b in ids if ids.count(b) > 1})
+    if dup:
+        raise TopologyError(f"network {net.name!r}: branch(es) {dup} opened more than once in {ids}")
+    g = net.graph(open_branch_ids=ids)
+    comps = list(nx.connected_components(g))
+    if len(comps) > 1:
+        isolated = sorted(b for c in comps if net.slack_bus not in c for b in c)
+        labels = [net.bus_labels[b] for b in isolated]
+        raise TopologyError(
+            f"network {net.name!r}: opening {sorted(ids)} islands bus(es) {labels} from the slack bus "
+            f"{net.bus_labels[net.slack_bus]}"
+        )
+    if g.number_of_edges() != net.n_bus - 1:
+        cycle = nx.find_cycle(g)
+        branches = sorted(int(k) for _, _, k in cycle)
+        raise TopologyError(
+            f"network {net.name!r}: opening {sorted(ids)} leaves a loop through branches {branches}; "
+            f"a radial configuration opens exactly {n_open_radial(net)} branches, one more in that loop"
+        )
+
+
+def is_radial(net: RadialNetwork, open_ids) -> bool:
+    """True when opening `open_ids` leaves a spanning tree; unknown branch ids still raise TopologyError."""
+    return bool(radial_mask(net, np.asarray(open_ids).reshape(1, -1))[0])
+
+
+def radial_mask(net: RadialNetwork, open_batch) -> np.ndarray:
+    """Vectorised radiality of each row of open branch ids (shape (batch, k)); bool array (batch,)."""
+    pos = _positions(net, open_batch)
+    uniq, inverse = np.unique(np.sort(pos, axis=1), axis=0, return_inverse=True)
+    radial_u, _ = tree_paths(net, uniq, need_paths=False)
+    return radial_u[inverse.reshape(-1)]
+
+
+def decode_loops(net: RadialNetwork, positions) -> np.ndarray:
+    """Map continuous positions in [0, 1) (shape (pop, n_loops)) to one branch id of each fundamental loop."""
+    x = np.asarray(positions, dtype=float)
+    if x.ndim == 1:
+        x = x[None, :]
+    n_loops = len(net.loops)
+    if x.ndim != 2 or x.shape[1] != n_loops:
+        raise TopologyError(f"positions must have shape (pop, {n_loops}) for network {net.name!r}, got {np.shape(positions)}")
+    if not np.all(np.isfinite(x)):
+        raise TopologyError("positions must be finite numbers in [0, 1)")
+    x = np.clip(x, 0.0, np.nextafter(1.0, 0.0))
+    out = np.empty(x.shape, dtype=int)
+    for j, loop in enumerate(net.loops):
+        members = np.asarray(loop, dtype=int)
+        out[:, j] = members[np.minimum((x[:, j] * len(members)).astype(int), len(members) - 1)]
+    return out
+
+
+def _repair_row(net: RadialNetwork, row: list[int], rng: np.random.Generator) -> list[int]:
+    """Open branches one loop at a time, keeping a choice when it cuts a remaining loop, else re-choosing."""
+    g = net.graph()
+    chosen: list[int] = []
+    ends = {int(b): (int(f), int(t)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids)}
+
+    def removable(b: int) -> bool:
+        f, t = ends[b]
+        if b in chosen or not g.has_edge(f, t, key=b):
+            return False
+        g.remove_edge(f, t, key=b)
+        still = nx.has_path(g, f, t)
+        g.add_edge(f, t, key=b)
+        return still
+
+    for j, loop in enumerate(net.loops):
+        want = row[j] if j < len(row) else None
+        if want is not None and removable(want):
+            pick = want
+        else:
+            cands = [b for b in loop if removable(b)]
+            if not cands:  # the loop was already cut by an earlier choice: cut any remaining loop instead
+                cands = sorted(k for _, _, k in list(g.edges(keys=True)) if removable(k))
+            pick = int(cands[int(rng.integers(len(cands)))])
+        chosen.append(pick)
+        g.remove_edge(*ends[pick], key=pick)
+    return chosen
+
+
+def repair(net: RadialNetwork, open_ids, rng: np.random.Generator) -> np.ndarray:
+    """Return radial open ids (pop, n_loops): radial rows unchanged, others re-chosen loop by loop.
+
+    Duplicates and choices that leave a loop closed are replaced by a random branch of the same loop that
+    still cuts a loop; deterministic given rng. Unknown branch ids raise TopologyError.
+    """
+    arr = np.asarray(open_ids)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    k = n_open_radial(net)
+    if arr.ndim != 2 or arr.shape[1] != k:
+        raise TopologyError(f"open_ids must have shape (pop, {k}) for network {net.name!r}, got {np.shape(open_ids)}")
+    _positions(net, arr)  # unknown ids are an error, not something to repair
+    out = arr.astype(int).copy()
+    ok = radial_mask(net, out)
+    for i in np.flatnonzero(~ok):
+        out[i] = _repair_row(net, [int(b) for b in out[i]], rng)
+    return out
+
+
+def count_spanning_trees(net: RadialNetwork) -> int:
+    """Number of spanning trees (= radial configurations) by Kirchhoff's matrix-tree theorem."""
+    lap = np.zeros((net.n_bus, net.n_bus))
+    for f, t in zip(net.from_bus, net.to_bus):
+        if f != t:
+            lap[f, f] += 1
+            lap[t, t] += 1
+            lap[f, t] -= 1
+            lap[t, f] -= 1
+    keep = np.delete(np.arange(net.n_bus), net.slack_bus)
+    return int(round(np.linalg.det(lap[np.ix_(keep, keep)])))
+
+
+def _components(n: int, f: np.ndarray, t: np.ndarray) -> tuple[int, np.ndarray]:
+    m = coo_matrix((np.ones(len(f)), (f, t)), shape=(n, n))
+    return connected_components(m, directed=False)
+
+
+def enumerate_radial(net: RadialNetwork) -> np.ndarray:
+    """All radial configurations as sorted open branch ids, shape (n_configs, n_open), rows sorted.
+
+    Complete and duplicate-free: bridges (in no loop) always stay closed and are contracted; chains of
+    series branches become super-edges of a small kernel graph; every spanning tree of the network is one
+    spanning tree of the kernel (open super-edges) times one open branch chosen inside each open super-edge.
+    """
+    nbr = net.n_branch
+    f_all, t_all = np.asarray(net.from_bus), np.asarray(net.to_bus)
+    ncomp, _ = _components(net.n_bus, f_all, t_all)
+    if ncomp != 1:
+        raise TopologyError(f"network {net.name!r} is not connected with all branches closed; it has no radial configuration")
+    # 1. bridges: removing the branch disconnects the network
+    bridge = np.zeros(nbr, dtype=bool)
+    for e in range(nbr):
+        sel = np.arange(nbr) != e
+        bridge[e] = _components(net.n_bus, f_all[sel], t_all[sel])[0] > 1
+    # 2. contract bridges
+    _, label = _components(net.n_bus, f_all[bridge], t_all[bridge]) if bridge.any() else (net.n_bus, np.arange(net.n_bus))
+    cyc = np.flatnonzero(~bridge)
+    k_open = n_open_radial(net)
+    if len(cyc) == 0:
+        return np.zeros((1, 0), dtype=int)
+    adj: dict[int, list[int]] = {}
+    for e in cyc:
+        for node in (label[f_all[e]], label[t_all[e]]):
+            adj.setdefault(int(node), []).append(int(e))
+    # 3. kernel nodes: degree != 2 (self-loops count twice)
+    kernel = [n for n, es in adj.items() if len(es) != 2]
+    if not kernel:
+        kernel = [next(iter(adj))]
+    kernel_set = set(kernel)
+    used: set[int] = set()
+    supers: list[tuple[int, int, list[int]]] = []  # (kernel a, kernel b, branch positions in the chain)
+    for a in kernel:
+        for e0 in adj[a]:
+            if e0 in used:
+                continue
+            chain, node, e = [], a, e0
+            while True:
+                chain.append(e)
+                used.add(e)
+                u, w = int(label[f_all[e]]), int(label[t_all[e]])
+                node = w if u == node else u
+                if node in kernel_set:
+                    break
+                e = next(x for x in adj[node] if x != e)
+            supers.append((a, node, chain))
+    loops_ = [s for s in supers if s[0] == s[1]]
+    edges = [s for s in supers if s[0] != s[1]]
+    kid = {n: i for i, n in enumerate(kernel)}
+    n_open_kernel = len(edges) - (len(kernel) - 1)
+    # 4. kernel spanning trees: open `n_open_kernel` super-edges so that the rest is connected
+    configs: list[tuple[int, ...]] = []
+    ka = np.array([kid[s[0]] for s in edges], dtype=int)
+    kb = np.array([kid[s[1]] for s in edges], dtype=int)
+    for opened in itertools.combinations(range(len(edges)), n_open_kernel):
+        sel = np.ones(len(edges), dtype=bool)
+        sel[list(opened)] = False
+        if _components(len(kernel), ka[sel], kb[sel])[0] != 1:
+            continue
+        groups = [edges[i][2] for i in opened] + [s[2] for s in loops_]
+        for pick in itertools.product(*groups):
+            configs.append(tuple(sorted(int(net.branch_ids[e]) for e in pick)))
+    out = np.array(sorted(configs), dtype=int).reshape(-1, k_open)
+    return out
+
+
+def best_configuration(
+    net: RadialNetwork, p_kw, q_kvar, configs: np.ndarray | None = None, chunk: int | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Minimum-loss radial configuration by evaluating every config with the batched flow.
+
+    Returns (open branch ids, loss [kW], lowest bus voltage [p.u.]); non-converged configs are skipped.
+    """
+    if configs is None:
+        configs = enumerate_radial(net)
+    configs = np.asarray(configs, dtype=int)
+    if chunk is None:
+        chunk = max(256, int(4e6 // net.n_bus**2))
+    best = (None, np.inf, np.nan)
+    for s in range(0, len(configs), chunk):
+        part = configs[s : s + chunk]
+        res = solve_radial_batch(net, part, p_kw, q_kvar)
+        loss = np.where(res.ok, res.loss_kw, np.inf)
+        i = int(np.argmin(loss))
+        if loss[i] < best[1]:
+            best = (part[i].copy(), float(loss[i]), float(res.vmin_pu[i]))
+    if best[0] is None:
+        raise TopologyError(f"network {net.name!r}: no configuration converged at these loads")
+    return best

@@ -1,0 +1,113 @@
+"""Run a scenario end to end: build the mosaik world, run it, post-process and plot; keep whatever was recorded
+when a run fails part-way, and say where it stopped in the manifest."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cosim.config import Scenario
+from cosim.results import finish_manifest, new_run_dir, start_manifest
+
+
+class RunError(RuntimeError):
+    """A co-simulation that stopped before its end; the message says why and where results are."""
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    status: str
+    wall_s: float
+    kpis: dict[str, float]
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception (mosaik wraps simulator errors), for a message users can act on."""
+    seen = set()
+    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return exc
+
+
+def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
+                 plots: bool = True) -> RunSummary:
+    """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
+    from cosim.world import build_world  # noqa: PLC0415 - imports mosaik and all simulators
+
+    run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
+    manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
+    t0 = time.perf_counter()
+    status, error = "completed", None
+    built = None
+    try:
+        built = build_world(scenario, run_dir, progress=progress)
+        built.world.run(until=built.until, print_progress=False)
+    except KeyboardInterrupt:
+        status, error = "interrupted", "interrupted by the user"
+    except Exception as exc:  # noqa: BLE001 - any simulator error ends the run; we keep what was recorded
+        cause = root_cause(exc)
+        status, error = "failed", f"{type(cause).__name__}: {cause}"
+        (run_dir / "error.txt").write_text("".join(traceback.format_exception(exc)))
+    finally:
+        if built is not None:
+            try:
+                built.world.shutdown()
+            except Exception:  # noqa: BLE001 - shutting down a broken world must not hide the first error
+                pass
+    if progress:
+        print(file=sys.stderr)
+    wall = time.perf_counter() - t0
+    last_hour = last_recorded_hour(run_dir)
+    kpis: dict[str, float] = {}
+    if last_hour is not None:
+        from cosim.postprocess import postprocess  # noqa: PLC0415
+
+        kpis = postprocess(run_dir, scenario)
+        if plots:
+            from cosim.report import make_plots  # noqa: PLC0415
+
+            make_plots(run_dir)
+    finish_manifest(run_dir, manifest, status, last_hour, error, {"kpis": kpis, "simulated_hours": scenario.hours})
+    if status != "completed":
+        where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
+        raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")
+    return RunSummary(run_dir, status, wall, kpis)
+
+
+def last_recorded_hour(run_dir: Path) -> int | None:
+    grid = run_dir / "grid.csv"
+    if not grid.is_file():
+        return None
+    try:
+        hours = pd.read_csv(grid, usecols=["hour"])["hour"]
+    except (ValueError, pd.errors.EmptyDataError):
+        return None
+    return int(hours.max()) if len(hours) else None
+
+
+def load_plans(run_dir: Path) -> list[dict]:
+    path = run_dir / "plans.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def planned_hourly(plans: list[dict], key: str, hours: np.ndarray) -> np.ndarray:
+    """A planned hourly series over the run's hours from the (last) plan of each day."""
+    out = np.full(len(hours), np.nan)
+    by_day = {p["day_start_hour"]: p for p in plans}
+    for i, h in enumerate(hours):
+        plan = by_day.get(int(h) - int(h) % 24)
+        series = (plan or {}).get("predicted_hourly", {}).get(key)
+        if series:
+            out[i] = series[int(h) % 24]
+    return out

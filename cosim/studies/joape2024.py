@@ -1,0 +1,298 @@
+"""Seed 000 (Farhan, Golshannavaz, Ghanizadeh-Bolandi, JOAPE 2024) as code: Table 2 and Table 3.
+
+Four scenarios on the IEEE 33-bus with a 100-PEV x 10-kW lot: 1 base (no lot, base topology), 2 lot without
+reconfiguration, 3 reconfiguration without lot, 4 both; each optimised for OF1 (PLO benefit), OF2 (load-curve
+deviation) or OF3 (daily losses) with EO (30 particles x 500 iterations), as the paper's nine "states"
+(scenario 1 once, scenario 3 without the OF1 case). TOPSIS (weights 0.5 / 0.25 / 0.25, OF1 benefit, OF2 and OF3
+cost) ranks the states. Outputs sit next to the paper's numbers with the difference in %.
+
+Inputs: the reconstructed load curve and price (scenarios/data/seed000_*.csv, see simulators/market/seed000.py)
+and the lot facts of simulators/parking/presets.py. Eq. 6 is read literally (n^PEV <= 100 PEVs charged and as
+many discharged over the day), as the price reconstruction assumes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
+from cosim.controllers.registry import UnknownControllerError, make_controller
+from cosim.decision.topsis import topsis
+from simulators.grid.networks import ieee33
+from simulators.parking import presets
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
+LOAD_CSV = DATA_DIR / "seed000_load_kw.csv"
+PRICE_CSV = DATA_DIR / "seed000_price.csv"
+
+TOPSIS_WEIGHTS = (0.5, 0.25, 0.25)  # OF1, OF2, OF3
+TOPSIS_BENEFIT = (True, False, False)
+CASE_OBJECTIVE = {1: "of1", 2: "of2", 3: "of3"}
+
+# (scenario, case) of the paper's nine states, in Table 3 order; case None = scenario 1's single state.
+STATES: tuple[tuple[int, int | None], ...] = ((1, None), (2, 1), (2, 2), (2, 3), (3, 2), (3, 3), (4, 1), (4, 2), (4, 3))
+
+# Paper Table 2 (OF1 $, OF2 kW, OF3 "kW" = kWh/day, VPD p.u., open lines, lot bus) and Table 3 rank, per state.
+# OF1 is None where the paper prints "-" (no lot). Scenario 4 case 3's OF3 is 713.3 (Table 2/3).
+PAPER: dict[tuple[int, int | None], dict[str, Any]] = {
+    (1, None): dict(of1=None, of2=16067.0, of3=1783.7, vpd=23.93, open=(33, 34, 35, 36, 37), bus=None, rank=9),
+    (2, 1): dict(of1=424.7, of2=7695.0, of3=1757.8, vpd=23.96, open=(33, 34, 35, 36, 37), bus=23, rank=6),
+    (2, 2): dict(of1=121.2, of2=5586.4, of3=1727.9, vpd=23.96, open=(33, 34, 35, 36, 37), bus=23, rank=4),
+    (2, 3): dict(of1=117.0, of2=7166.6, of3=1699.5, vpd=23.95, open=(33, 34, 35, 36, 37), bus=23, rank=5),
+    (3, 2): dict(of1=None, of2=16067.0, of3=696.0, vpd=6.62, open=(7, 9, 13, 31, 37), bus=None, rank=7),
+    (3, 3): dict(of1=None, of2=16067.0, of3=696.0, vpd=6.62, open=(7, 9, 13, 31, 37), bus=None, rank=8),
+    (4, 1): dict(of1=404.3, of2=6730.0, of3=725.4, vpd=7.471, open=(7, 11, 12, 31, 37), bus=28, rank=3),
+    (4, 2): dict(of1=60.3, of2=5306.6, of3=716.8, vpd=7.468, open=(7, 11, 12, 31, 37), bus=28, rank=1),
+    (4, 3): dict(of1=87.9, of2=6143.1, of3=713.3, vpd=7.466, open=(7, 11, 12, 31, 37), bus=28, rank=2),
+}
+
+
+def state_label(scenario: int, case: int | None) -> str:
+    return f"S{scenario}" if case is None else f"S{scenario}-C{case}"
+
+
+def _read_column(path: Path, column: str) -> np.ndarray:
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"seed-000 data file {path} is missing (it ships with the repository)") from None
+    if column not in df.columns or len(df) != HOURS:
+        raise ValueError(f"{path}: expected {HOURS} rows with a column {column!r}, got {len(df)} rows, columns {list(df.columns)}")
+    return df[column].to_numpy(float)
+
+
+def seed000_inputs() -> tuple[np.ndarray, np.ndarray]:
+    """(load_kw (24,), price_usd_per_kwh (24,)), index 0 = hour 1 (00:00-01:00)."""
+    return _read_column(LOAD_CSV, "load_kw"), _read_column(PRICE_CSV, "energy_price_usd_per_kwh")
+
+
+def seed000_lot_offer(candidate_buses: tuple[int, ...] | None = None, lot_id: str = "lot1") -> LotOffer:
+    """The seed-000 lot as the DSO sees it: 100 PEVs x 10 kW, the paper's charge / discharge / idle hours,
+    Table 1 SOC shares, mu_e 0.9, cost_e 0.125 $/kWh, cost_ca 0.432 $/PEV; any non-slack bus by default."""
+    sign = {"charge": 1, "discharge": -1, "idle": 0}
+    mode = np.array([sign[t] for t in presets.hour_types()], dtype=int)
+    full = np.full(HOURS, presets.N_PEVS * presets.P_PEV_KW)
+    ch_soc, ch_share = zip(*presets.CHARGE_STATE_SOC)
+    dis_soc, dis_share = zip(*presets.DISCHARGE_STATE_SOC)
+    return LotOffer(
+        lot_id=lot_id, candidate_buses=tuple(range(2, 34)) if candidate_buses is None else tuple(candidate_buses),
+        n_pev=presets.N_PEVS, pev_power_kw=presets.P_PEV_KW, pev_battery_kwh=presets.CAPACITY_KWH, hour_mode=mode,
+        max_charge_kw=np.where(mode > 0, full, 0.0), max_discharge_kw=np.where(mode < 0, full, 0.0),
+        soc_charge_levels=np.array(ch_soc), soc_charge_shares=np.array(ch_share),
+        soc_discharge_levels=np.array(dis_soc), soc_discharge_shares=np.array(dis_share),
+        economics=LotEconomics(mu_e=presets.MU_E, cost_e_usd_per_kwh=0.125, cost_ca_usd_per_pev_day=0.432),
+    )
+
+
+def seed000_problem(scenario: int, objective: str = "of3", candidate_buses: tuple[int, ...] | None = None) -> DayAheadProblem:
+    """The day-ahead problem of one scenario (1-4) with the given objective."""
+    if scenario not in (1, 2, 3, 4):
+        raise ValueError(f"scenario must be 1, 2, 3 or 4, got {scenario!r}")
+    net = ieee33().radial
+    load_kw, price = seed000_inputs()
+    lots = (seed000_lot_offer(candidate_buses),) if scenario in (2, 4) else ()
+    return DayAheadProblem(network=net, load_scaling=load_kw / float(net.p_load_kw.sum()), price_usd_per_kwh=price,
+                           lots=lots, reconfigure=scenario in (3, 4), objective=objective, target_band=0.05,
+                           options={"daily_pev_cap": "n_pev"})
+
+
+def exact_reference(problem: DayAheadProblem, **options: Any) -> DayAheadPlan | None:
+    """The MILP controller's plan for `problem` when `cosim.controllers.milp` is available, else None."""
+    try:
+        ctrl = make_controller("milp", **options)
+    except UnknownControllerError:
+        return None
+    return ctrl.plan(problem)
+
+
+def _objective_value(plan: DayAheadPlan, objective: str) -> float:
+    key = {"of1": "of1_usd", "of2": "of2_kw", "of3": "of3_kwh", "vpd": "vpd"}[objective]
+    return float(plan.predicted[key])
+
+
+def gap_pct(ours: float, reference: float, objective: str) -> float:
+    """How much worse our objective is than the reference, in % of |reference| (negative: ours is better)."""
+    worse = (reference - ours) if objective == "of1" else (ours - reference)
+    return 100.0 * worse / abs(reference) if reference else float("nan")
+
+
+def diff_pct(ours: float | None, paper: float | None) -> float:
+    """(ours - paper) / |paper| in %; NaN when either is missing."""
+    if ours is None or paper is None or not np.isfinite(ours) or paper == 0:
+        return float("nan")
+    return 100.0 * (ours - paper) / abs(paper)
+
+
+@dataclass
+class StudyResult:
+    """Table 2 (one row per state, ours vs paper), Table 3 (TOPSIS ranks), plans, timing and written files."""
+
+    table2: pd.DataFrame
+    table3: pd.DataFrame
+    plans: dict[str, DayAheadPlan]
+    wall_s: float
+    settings: dict[str, Any]
+    files: list[Path] = field(default_factory=list)
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return "-"
+    if isinstance(v, (float, np.floating)):
+        return f"{v:,.4g}" if abs(v) < 10 else f"{v:,.1f}"
+    if isinstance(v, (tuple, list)):
+        return "-".join(str(x) for x in v)
+    return str(v)
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """A plain GitHub-markdown table (no extra dependency)."""
+    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def rank_states(of1: np.ndarray, of2: np.ndarray, of3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TOPSIS closeness and rank (1 = best) with seed 000's weights; missing OF1 (no lot) counts as 0 $."""
+    m = np.column_stack([np.nan_to_num(np.asarray(of1, float), nan=0.0), of2, of3])
+    res = topsis(m, TOPSIS_WEIGHTS, TOPSIS_BENEFIT)
+    return res.closeness, res.rank
+
+
+def paper_topsis() -> pd.DataFrame:
+    """Our TOPSIS on the paper's own Table 3 numbers: checks that the method (not our states) gives its ranks."""
+    keys = list(STATES)
+    of1 = np.array([np.nan if PAPER[k]["of1"] is None else PAPER[k]["of1"] for k in keys])
+    close, rank = rank_states(of1, np.array([PAPER[k]["of2"] for k in keys]), np.array([PAPER[k]["of3"] for k in keys]))
+    return pd.DataFrame({"state": [state_label(*k) for k in keys], "closeness": close, "rank": rank,
+                         "paper_rank": [PAPER[k]["rank"] for k in keys]})
+
+
+def run_study(
+    n_particles: int = 30, n_iter: int = 500, seed: int = 0, out_dir: str | Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None, controller: str = "eo", exact: bool = False,
+    exact_options: dict[str, Any] | None = None,
+) -> StudyResult:
+    """Run the nine states, rank them with TOPSIS and (with `out_dir`) write CSV + Markdown tables.
+
+    `controller` optimises every state but scenario 1 (the `none` controller). `exact=True` also solves each
+    optimised state with the `milp` controller (when available) and reports the gap of our objective to it.
+    """
+    t_start = time.perf_counter()
+    rows, plans = [], {}
+    for i, (scen, case) in enumerate(STATES):
+        label = state_label(scen, case)
+        if progress:
+            progress(i, len(STATES), label)
+        objective = CASE_OBJECTIVE[case] if case else "of3"
+        problem = seed000_problem(scen, objective)
+        t0 = time.perf_counter()
+        if scen == 1:
+            plan = make_controller("none").plan(problem)
+        else:
+            plan = make_controller(controller, n_particles=n_particles, n_iter=n_iter, seed=seed).plan(problem)
+        wall = time.perf_counter() - t0
+        plans[label] = plan
+        exact_gap, exact_wall = float("nan"), float("nan")
+        if exact and scen != 1:
+            t1 = time.perf_counter()
+            ref = exact_reference(problem, **(exact_options or {}))
+            exact_wall = time.perf_counter() - t1
+            if ref is not None:
+                plans[label + "-exact"] = ref
+                exact_gap = gap_pct(_objective_value(plan, objective), _objective_value(ref, objective), objective)
+        p, paper = plan.predicted, PAPER[(scen, case)]
+        has_lot = bool(problem.lots)
+        row = {
+            "state": label, "scenario": scen, "case": case, "objective": objective if scen != 1 else "-",
+            "of1_usd": p["of1_usd"] if has_lot else float("nan"), "of1_paper": paper["of1"],
+            "of1_diff_pct": diff_pct(p["of1_usd"], paper["of1"]) if has_lot else float("nan"),
+            "of2_kw": p["of2_kw"], "of2_paper": paper["of2"], "of2_diff_pct": diff_pct(p["of2_kw"], paper["of2"]),
+            "of3_kwh": p["of3_kwh"], "of3_paper": paper["of3"], "of3_diff_pct": diff_pct(p["of3_kwh"], paper["of3"]),
+            "vpd_pu": p["vpd"], "vpd_paper": paper["vpd"], "vpd_diff_pct": diff_pct(p["vpd"], paper["vpd"]),
+            "open_lines": plan.open_branches, "open_lines_paper": paper["open"],
+            "lot_bus": plan.lot_buses.get("lot1") if has_lot else None, "lot_bus_paper": paper["bus"],
+            "v_min_pu": p["v_min_pu"], "feasible": plan.feasible, "evaluations": plan.info.get("evaluations", 1),
+            "wall_s": wall, "exact_gap_pct": exact_gap, "exact_wall_s": exact_wall,
+        }
+        rows.append(row)
+    table2 = pd.DataFrame(rows)
+    close, rank = rank_states(table2.of1_usd.to_numpy(float), table2.of2_kw.to_numpy(float), table2.of3_kwh.to_numpy(float))
+    ptop = paper_topsis()
+    table3 = pd.DataFrame({
+        "state": table2.state, "of1_usd": table2.of1_usd, "of2_kw": table2.of2_kw, "of3_kwh": table2.of3_kwh,
+        "closeness": close, "rank": rank, "paper_rank": [PAPER[k]["rank"] for k in STATES],
+        "paper_values_rank": ptop["rank"].to_numpy(), "paper_values_closeness": ptop["closeness"].to_numpy(),
+    })
+    wall = time.perf_counter() - t_start
+    settings = {"controller": controller, "n_particles": n_particles, "n_iter": n_iter, "seed": seed, "exact": exact}
+    result = StudyResult(table2=table2, table3=table3, plans=plans, wall_s=wall, settings=settings)
+    if progress:
+        progress(len(STATES), len(STATES), "done")
+    if out_dir is not None:
+        result.files = write_outputs(result, Path(out_dir))
+    return result
+
+
+def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
+    """table2.csv/.md, table3.csv/.md, hourly.csv (per state and hour) and summary.md under `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    t2 = result.table2.copy()
+    for col in ("open_lines", "open_lines_paper"):
+        t2[col] = t2[col].map(lambda v: "-".join(str(x) for x in v) if v else "")
+    for name, df in (("table2", t2), ("table3", result.table3)):
+        path = out_dir / f"{name}.csv"
+        df.to_csv(path, index=False)
+        files.append(path)
+    hourly = []
+    for label, plan in result.plans.items():
+        for h in range(HOURS):
+            hourly.append({"state": label, "hour": h + 1, **{k: float(v[h]) for k, v in plan.predicted_hourly.items()}})
+    path = out_dir / "hourly.csv"
+    pd.DataFrame(hourly).to_csv(path, index=False)
+    files.append(path)
+    cols2 = ["state", "objective", "of1_usd", "of1_paper", "of1_diff_pct", "of2_kw", "of2_paper", "of2_diff_pct",
+             "of3_kwh", "of3_paper", "of3_diff_pct", "vpd_pu", "vpd_paper", "vpd_diff_pct", "open_lines",
+             "open_lines_paper", "lot_bus", "lot_bus_paper", "v_min_pu", "feasible", "wall_s", "exact_gap_pct"]
+    s = result.settings
+    text = [
+        "# Seed 000 (JOAPE 2024) reproduction", "",
+        f"Controller `{s['controller']}`, {s['n_particles']} particles x {s['n_iter']} iterations, seed {s['seed']}; "
+        f"total wall time {result.wall_s:.1f} s.", "",
+        "## Table 2: objectives per state (ours vs paper, difference in %)", "", markdown_table(result.table2[cols2]), "",
+        "## Table 3: TOPSIS ranking (weights 0.5 / 0.25 / 0.25; OF1 benefit, OF2 and OF3 cost; no lot = 0 $)", "",
+        markdown_table(result.table3), "",
+        "`paper_values_rank`: our TOPSIS applied to the paper's own Table 3 numbers.", "",
+    ]
+    md = "\n".join(text)
+    for name, body in (("table2.md", markdown_table(result.table2[cols2])), ("table3.md", markdown_table(result.table3)),
+                       ("summary.md", md)):
+        path = out_dir / name
+        path.write_text(body + "\n")
+        files.append(path)
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m cosim.studies.joape2024 [n_particles n_iter [out_dir]]`: run the study and print Table 2/3."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    n_p = int(args[0]) if len(args) > 0 else 30
+    n_i = int(args[1]) if len(args) > 1 else 500
+    out = args[2] if len(args) > 2 else "results/joape2024"
+    res = run_study(n_p, n_i, out_dir=out, progress=lambda i, n, lab: print(f"[{i}/{n}] {lab}", flush=True))
+    print((Path(out) / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""Scenario -> one mosaik World: which simulators, which entities, which connections.
+
+Data flow each hour (time_resolution = 3600 s, one mosaik time unit = one hour):
+  market --load_scaling--> grid;  market --forecasts--> DSO, PLOs
+  lot --state (start of hour, incl. 24-h forecast; time-shifted)--> PLO
+  PLO --offer--> DSO --to_plo (weak, same-time loop in a group)--> PLO   (day-ahead negotiation rounds)
+  PLO --setpoint_kw--> lot --p_kw--> grid connection (bus chosen by the DSO)
+  DSO --open_branches--> grid;  everything --> recorder (CSV files written as the run goes)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mosaik
+
+from cosim.config import Scenario, ScenarioError
+
+SIM_CONFIG = {
+    "Market": {"python": "simulators.market.simulator:MarketSim"},
+    "Parking": {"python": "simulators.parking.simulator:ParkingSim"},
+    "Grid": {"python": "simulators.grid.simulator:GridSim"},
+    "PLO": {"python": "simulators.plo.simulator:PloSim"},
+    "DSO": {"python": "simulators.dso.simulator:DsoSim"},
+    "Recorder": {"python": "simulators.recorder.simulator:RecorderSim"},
+}
+
+GRID_RECORDED = ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches", "converged",
+                 "max_loading_percent", "vm_pu")
+LOT_RECORDED = ("p_kw", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
+                "energy_stored_kwh", "energy_charged_kwh", "energy_discharged_kwh", "flex_charge_kwh",
+                "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh")
+MARKET_RECORDED = ("energy_price", "load_scaling", "reserve_capacity_price", "reserve_call_price")
+TABLES = {"Grid": "grid", "Parking": "lots", "PLO": "plo", "Market": "prices", "DSO": "dso"}
+
+
+@dataclass
+class BuiltWorld:
+    world: mosaik.World
+    until: int
+    run_dir: Path
+
+
+def check_buses(scenario: Scenario, n_bus: int) -> None:
+    for lot in scenario.lots:
+        for bus in lot.candidate_buses:
+            if not 1 <= bus <= n_bus:
+                where = scenario.path or "<scenario>"
+                raise ScenarioError(f"{where}: lots ({lot.id}).candidate_buses: bus {bus} does not exist in network "
+                                    f"{scenario.network!r} (buses 1..{n_bus})")
+
+
+def seed000_hour_mode() -> list[int]:
+    """Seed 000's lot schedule: +1 charging hours (h1-h8, h21-h24), -1 discharging (h11-h19), 0 idle."""
+    from simulators.parking.presets import hour_types  # noqa: PLC0415
+
+    return [{"charge": 1, "discharge": -1, "idle": 0}[t] for t in hour_types()]
+
+
+def lot_fleet_spec(lot, days: int) -> Any:
+    """Parking simulator `fleet` parameter of a lot (fleets cover the run's days plus the night after)."""
+    if lot.fleet in ("seed000", "joape2024"):
+        return {"kind": "preset", "name": "joape2024", "days": days + 1, **lot.fleet_options}
+    if lot.fleet == "stochastic":
+        return {"kind": "stochastic", "days": days + 1, **lot.fleet_options}
+    return {"kind": "csv", "path": lot.fleet}
+
+
+def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
+    """The lot's state at hour 0 (what the PLO sees before the first step): built from the same fleet spec."""
+    from simulators.parking.forecast import day_ahead_forecast  # noqa: PLC0415
+    from simulators.parking.lot import ParkingLot  # noqa: PLC0415
+    from simulators.parking.simulator import build_fleet  # noqa: PLC0415
+
+    lot = ParkingLot(build_fleet(lot_params["fleet"], lot_params["seed"]), n_chargers=lot_params["n_chargers"],
+                     connection_limit_kw=lot_params["connection_limit_kw"], allocation=lot_params["allocation"])
+    return {"forecast": day_ahead_forecast(lot, 0.0)}
+
+
+def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
+    """Create the mosaik World of a scenario, with all entities and connections."""
+    from simulators.grid.networks import load_network  # noqa: PLC0415
+
+    check_buses(scenario, load_network(scenario.network).radial.n_bus)
+    world = mosaik.World(SIM_CONFIG, time_resolution=3600, skip_greetings=True, configure_logging=False)
+    market = world.start("Market").Market(price_profile=scenario.price_profile, load_profile=scenario.load_profile,
+                                          start_day=scenario.start_day)
+    grid_sim = world.start("Grid")
+    grid = grid_sim.Grid(network=scenario.network)
+    parking = world.start("Parking")
+    recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables=TABLES,
+                                                progress_total=scenario.hours if progress else 0)
+    with world.group():
+        dso = world.start("DSO").DSO(
+            network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
+            objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
+            max_rounds=scenario.max_rounds, loss_probability=scenario.message_loss_probability, seed=scenario.seed)
+        plo_sim = world.start("PLO")
+        plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
+                                    loss_probability=scenario.message_loss_probability, seed=scenario.seed,
+                                    hour_mode=seed000_hour_mode() if lot.fleet in ("seed000", "joape2024") else None)
+                for lot in scenario.lots}
+    world.connect(market, grid, "load_scaling")
+    world.connect(market, dso, "load_forecast", "price_forecast")
+    world.connect(market, recorder, *MARKET_RECORDED)
+    world.connect(grid, recorder, *GRID_RECORDED)
+    world.connect(dso, grid, "open_branches")
+    world.connect(dso, recorder, "plan", "messages")
+    for lot_cfg in scenario.lots:
+        lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days), "n_chargers": lot_cfg.n_chargers,
+                      "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
+                      "seed": scenario.seed}
+        lot = parking.Lot(**lot_params, lot_id=lot_cfg.id)
+        plo = plos[lot_cfg.id]
+        conn = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
+        world.connect(lot, conn, "p_kw")
+        world.connect(dso, conn, "lot_buses")
+        world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
+                      initial_data={"state": initial_lot_state(lot_params)})
+        world.connect(market, plo, "price_forecast")
+        world.connect(plo, lot, "setpoint_kw")
+        world.connect(plo, dso, "offer")
+        world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
+        world.connect(lot, recorder, *LOT_RECORDED)
+        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "messages")
+    return BuiltWorld(world, scenario.hours, run_dir)

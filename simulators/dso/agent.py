@@ -1,0 +1,145 @@
+"""The DSO's decisions, free of mosaik: it turns forecasts and PLO offers into a day-ahead plan and messages.
+
+At each day-ahead step it builds a `DayAheadProblem`, calls its controller (EO by default) and, depending on
+the exchange mode, sends schedules (centralised) or price adders and kW limits (signals, iterative) to the
+PLOs. It uses the network catalogue (data only, not the grid simulator) for its planning model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
+from cosim.controllers.plo_scheduler import DsoSignal
+from cosim.exchange import MessageChannel
+from cosim.powerflow.bfs import solve_radial_batch
+from cosim.powerflow.network_data import RadialNetwork
+from simulators.plo.agent import offer_from_payload
+
+
+def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict[str, np.ndarray]:
+    """Hourly losses, voltages and substation power of a fixed topology and (24, n_bus) loads (fast flow)."""
+    res = solve_radial_batch(net, np.asarray(open_branches, int), p_kw, q_kvar)
+    return {"loss_kw": res.loss_kw, "v_min_pu": res.vm_pu.min(axis=1), "v_max_pu": res.vm_pu.max(axis=1),
+            "p_grid_kw": res.p_slack_kw, "vpd": np.abs(res.vm_pu - 1.0).sum(axis=1)}
+
+
+class DsoAgent:
+    """The DSO: plans each day with its controller and talks to the PLOs in the configured exchange mode."""
+
+    def __init__(self, network: RadialNetwork, controller, objective: str = "of3", reconfigure: bool = True,
+                 exchange: str = "centralised", max_rounds: int = 5, loss_probability: float = 0.0, seed: int = 0,
+                 signal_gain: float = 1.0) -> None:
+        self.net = network
+        self.controller = controller
+        self.objective = objective
+        self.reconfigure = reconfigure
+        self.exchange = exchange
+        self.max_rounds = max_rounds
+        self.signal_gain = signal_gain
+        self.channel = MessageChannel("DSO", loss_probability, seed)
+        self.open_branches: tuple[int, ...] = tuple(network.tie_branches)
+        self.lot_buses: dict[str, int] = {}
+        self.plan: DayAheadPlan | None = None
+        self.plans: list[dict[str, Any]] = []
+        self._round = 0
+        self._day: dict[str, Any] = {}
+        self._schedules: dict[str, np.ndarray] = {}
+
+    # -- day-ahead -------------------------------------------------------------------------------------------------
+    def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
+        """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none)."""
+        self._day = {"hour": hour, "load_scaling": np.asarray(load_scaling, float)[:HOURS],
+                     "price": np.asarray(price, float)[:HOURS], "offers": offers}
+        self._round = 0
+        if self.exchange == "centralised":
+            lots = tuple(offer_from_payload(p) for p in offers.values())
+            plan = self._solve(lots=lots, fixed=None)
+            self._record(plan)
+            return [m for lot_id, sp in plan.setpoints_kw.items()
+                    if (m := self.channel.send(hour, "schedule", lot_id, {"setpoints_kw": np.asarray(sp).tolist(),
+                                                                          "bus": plan.lot_buses.get(lot_id)},
+                                               0, "hourly setpoints")) is not None]
+        self._schedules = {lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()}
+        self.lot_buses = {lot_id: int(p["candidate_buses"][0]) for lot_id, p in offers.items()}
+        plan = self._solve(lots=(), fixed=self._fixed_injections())
+        self._record(plan)
+        if self.exchange == "none" or not offers:
+            return []
+        return self._signals(hour)
+
+    def revise(self, hour: int, offers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """PLOs answered a signal with new schedules: re-plan (iterative) or just record them (signals)."""
+        new = {lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()}
+        changed = max((float(np.max(np.abs(new[k] - self._schedules.get(k, 0.0)))) for k in new), default=0.0)
+        self._schedules.update(new)
+        self._round += 1
+        keep_going = self.exchange == "iterative" and changed > 1.0 and self._round < self.max_rounds
+        plan = self._solve(lots=(), fixed=self._fixed_injections()) if self.exchange == "iterative" else None
+        if plan is None:
+            plan = self.plan
+            plan.setpoints_kw = {k: v.copy() for k, v in self._schedules.items()}
+            self._refresh_prediction(plan)
+        plan.info["rounds"] = self._round
+        plan.info["last_change_kw"] = changed
+        self._record(plan, replace=True)
+        return self._signals(hour) if keep_going else []
+
+    # -- helpers ---------------------------------------------------------------------------------------------------
+    def _fixed_injections(self) -> np.ndarray:
+        fixed = np.zeros((HOURS, self.net.n_bus))
+        for lot_id, sched in self._schedules.items():
+            fixed[:, self.lot_buses[lot_id] - 1] += sched
+        return fixed
+
+    def _solve(self, lots, fixed) -> DayAheadPlan:
+        problem = DayAheadProblem(network=self.net, load_scaling=self._day["load_scaling"],
+                                  price_usd_per_kwh=self._day["price"], lots=lots,
+                                  base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
+                                  objective=self.objective, fixed_injection_kw=fixed)
+        plan = self.controller.plan(problem)
+        if fixed is not None:
+            plan.setpoints_kw = {k: v.copy() for k, v in self._schedules.items()}
+            plan.lot_buses = dict(self.lot_buses)
+        self.open_branches = tuple(int(b) for b in plan.open_branches)
+        self.lot_buses.update({k: int(v) for k, v in plan.lot_buses.items()})
+        self.plan = plan
+        return plan
+
+    def _refresh_prediction(self, plan: DayAheadPlan) -> None:
+        p, q = np.outer(self._day["load_scaling"], self.net.p_load_kw), np.outer(self._day["load_scaling"], self.net.q_load_kvar)
+        plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p + self._fixed_injections(), q)
+
+    def _signals(self, hour: int) -> list[dict[str, Any]]:
+        """Price adders that flatten the net load, and import limits that keep voltages within limits."""
+        scaling, price = self._day["load_scaling"], self._day["price"]
+        base = scaling * float(self.net.p_load_kw.sum())
+        net_load = base + sum(self._schedules.values(), np.zeros(HOURS))
+        mean = float(net_load.mean())
+        adder = self.signal_gain * float(price.mean()) * (net_load - mean) / max(mean, 1e-9)
+        predicted = self.plan.predicted_hourly if self.plan else {}
+        vmin = np.asarray(predicted.get("v_min_pu", np.full(HOURS, np.inf)))
+        messages = []
+        for lot_id, sched in self._schedules.items():
+            max_import = np.where(vmin < self.net.v_min_pu, np.maximum(sched, 0.0) * 0.5, np.inf)
+            signal = DsoSignal(adder, max_import, np.full(HOURS, np.inf))
+            m = self.channel.send(hour, "signal", lot_id, signal.to_payload(), self._round, "price adders + limits")
+            if m is not None:
+                messages.append(m)
+        return messages
+
+    def _record(self, plan: DayAheadPlan, replace: bool = False) -> None:
+        row = {
+            "day_start_hour": self._day["hour"], "controller": plan.controller, "exchange": self.exchange,
+            "open_branches": [int(b) for b in plan.open_branches], "lot_buses": {k: int(v) for k, v in plan.lot_buses.items()},
+            "feasible": bool(plan.feasible), "predicted": {k: float(v) for k, v in plan.predicted.items()},
+            "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
+            "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},
+            "info": {k: v for k, v in plan.info.items() if isinstance(v, (int, float, str, bool))},
+        }
+        if replace and self.plans and self.plans[-1]["day_start_hour"] == self._day["hour"]:
+            self.plans[-1] = row
+        else:
+            self.plans.append(row)

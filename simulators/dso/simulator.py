@@ -1,0 +1,85 @@
+"""mosaik wrapper of `DsoAgent` (event-based): steps when forecasts or PLO offers arrive.
+
+Inputs: load_forecast (24 p.u. load scaling), price_forecast (24 $/kWh), offer (PLO messages).
+Outputs: to_plo ({lot_id: [messages]}, weak connection back to the PLOs), open_branches (to the grid),
+lot_buses ({lot_id: bus}), plan (the day-ahead plan, once per day), messages (log rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+
+from cosim.exchange import to_jsonable
+from simulators.dso.agent import DsoAgent
+
+META = {
+    "type": "event-based",
+    "models": {
+        "DSO": {
+            "public": True,
+            "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
+                       "max_rounds", "loss_probability", "seed"],
+            "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
+                      "messages"],
+            "non-persistent": ["to_plo", "plan", "messages"],
+        }
+    },
+}
+
+
+class DsoSim(mosaik_api_v3.Simulator):
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.agent: DsoAgent | None = None
+        self.out: dict[str, Any] = {}
+        self.planned_hour = -1
+
+    def init(self, sid, time_resolution=3600.0, **sim_params):
+        return self.meta
+
+    def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
+               reconfigure=True, exchange="centralised", max_rounds=5, loss_probability=0.0, seed=0):
+        if self.agent is not None or num != 1:
+            raise ValueError("one DSO entity per simulator")
+        from cosim.controllers.registry import make_controller  # noqa: PLC0415
+        from simulators.grid.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
+
+        options = dict(controller_options or {})
+        options.setdefault("seed", seed)
+        self.agent = DsoAgent(load_network(network).radial, make_controller(controller, **options), objective,
+                              reconfigure, exchange, max_rounds, loss_probability, seed)
+        return [{"eid": "dso", "type": model}]
+
+    def step(self, time, inputs, max_advance):
+        inp = inputs.get("dso", {})
+        offers = {m["sender"]: m["payload"] for m in (inp.get("offer") or {}).values() if m}
+        messages: list[dict[str, Any]] = []
+        self.out = {}
+        if time % 24 == 0 and self.planned_hour != time:
+            load = next(iter((inp.get("load_forecast") or {}).values()), None)
+            price = next(iter((inp.get("price_forecast") or {}).values()), None)
+            if load is None or price is None:
+                raise RuntimeError(f"DSO: no load/price forecast at day start (hour {time})")
+            self.planned_hour = time
+            messages = self.agent.day_ahead(time, offers, load, price)
+            self.out["open_branches"] = list(self.agent.open_branches)
+            self.out["lot_buses"] = dict(self.agent.lot_buses)
+            self.out["plan"] = self.agent.plans[-1]
+        elif offers and self.planned_hour == time:
+            messages = self.agent.revise(time, offers)
+            self.out["open_branches"] = list(self.agent.open_branches)
+            self.out["plan"] = self.agent.plans[-1]
+        if messages:
+            grouped: dict[str, list] = {}
+            for m in messages:
+                grouped.setdefault(m["receiver"], []).append(m)
+            self.out["to_plo"] = grouped
+        rows = self.agent.channel.drain()
+        if rows:
+            self.out["messages"] = rows
+        return None
+
+    def get_data(self, outputs):
+        return {"dso": {a: to_jsonable(v) for a, v in self.out.items() if a in outputs.get("dso", [])}}

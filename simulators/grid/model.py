@@ -1,0 +1,262 @@
+"""Plain-Python grid model around pandapower: one hour's loads, parking-lot powers and switch states in, a
+`GridState` out. No mosaik here, so controllers, studies and tests can use it directly.
+
+Buses are addressed by their 1-based literature numbers (bus 1 = substation / slack), branches by their
+literature ids (e.g. 1..37 for the IEEE 33-bus). Parking-lot power is active power in kW, + = charging (a
+load), - = V2G injection; its reactive power is neglected (seed 000).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import networkx as nx
+import numpy as np
+import pandapower as pp
+from pandapower.powerflow import LoadflowNotConverged
+
+from cosim.powerflow.network_data import NetworkDataError
+from simulators.grid.networks import GridNetwork, load_network
+
+
+class GridError(ValueError):
+    """Bad input to the grid model: unknown bus or branch, negative load, non-radial topology, ..."""
+
+
+class GridNotConverged(GridError):
+    """pandapower's power flow did not converge for the given inputs (only raised on request)."""
+
+
+@dataclass(frozen=True)
+class GridState:
+    """Result of one power flow (one hour). Arrays are indexed 0-based: vm_pu[0] is bus 1."""
+
+    vm_pu: np.ndarray  # voltage magnitude per bus, p.u., bus 1..n
+    branch_ids: np.ndarray  # literature branch id of each entry of i_ka / loading_percent
+    i_ka: np.ndarray  # branch current magnitude, kA (0 for open branches)
+    loading_percent: np.ndarray  # current / ampacity, % (0 where no ampacity is known)
+    losses_kw: float  # total active line losses, kW
+    p_grid_kw: float  # active power drawn from the substation, kW
+    q_grid_kvar: float  # reactive power drawn from the substation, kvar
+    p_demand_kw: float  # total base demand this hour, kW (without lots)
+    p_lots_kw: float  # total parking-lot power, kW (+ charging, - V2G)
+    v_min_pu: float
+    v_max_pu: float
+    vpd: float  # voltage profile deviation, seed 000 eq. 17 for one hour: sum over buses of |V - 1|, p.u.
+    open_branches: tuple[int, ...]
+    converged: bool = True
+    message: str = field(default="")
+
+    def bus_vm_pu(self, bus: int) -> float:
+        """Voltage magnitude (p.u.) of a 1-based bus number."""
+        if not 1 <= int(bus) <= len(self.vm_pu):
+            raise GridError(f"unknown bus {bus}; buses are numbered 1..{len(self.vm_pu)}")
+        return float(self.vm_pu[int(bus) - 1])
+
+    def to_dict(self) -> dict:
+        """Scalar results as plain Python values (JSON-safe), plus open_branches as a list."""
+        return {
+            "losses_kw": float(self.losses_kw), "p_grid_kw": float(self.p_grid_kw), "q_grid_kvar": float(self.q_grid_kvar),
+            "p_demand_kw": float(self.p_demand_kw), "p_lots_kw": float(self.p_lots_kw),
+            "v_min_pu": float(self.v_min_pu), "v_max_pu": float(self.v_max_pu), "vpd": float(self.vpd),
+            "max_loading_percent": float(np.max(self.loading_percent)) if len(self.loading_percent) else 0.0,
+            "open_branches": [int(b) for b in self.open_branches], "converged": bool(self.converged),
+        }
+
+
+def _number(value, what: str) -> float:
+    """A finite real number, or a GridError naming `what`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise GridError(f"{what} must be a number, got {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise GridError(f"{what} must be finite, got {value!r}")
+    return x
+
+
+class GridModel:
+    """A network's pandapower net driven hour by hour.
+
+    One pandapower load per bus carries that bus's demand plus its parking-lot power. The topology (set of
+    open branches) persists between steps until a new one is given; it starts at the network's base
+    configuration (its tie branches open).
+
+    Non-convergence: by default `step` returns a state with converged=False and NaN results (so a
+    co-simulation can log the hour and go on); with raise_on_divergence=True it raises GridNotConverged.
+    """
+
+    def __init__(self, network: str | GridNetwork, raise_on_divergence: bool = False, **network_kwargs) -> None:
+        if isinstance(network, GridNetwork):
+            if network_kwargs:
+                raise GridError(f"network options {sorted(network_kwargs)} only apply when the network is given by name")
+            network = copy.deepcopy(network)  # the model rewrites loads and switch states
+        elif isinstance(network, str):
+            try:
+                network = load_network(network, **network_kwargs)
+            except NetworkDataError as exc:
+                raise GridError(str(exc)) from None
+        else:
+            raise GridError(f"network must be a network name or a GridNetwork, got {type(network).__name__}")
+        self.network = network
+        self.raise_on_divergence = raise_on_divergence
+        net = network.net
+        radial = network.radial
+        self.n_bus = radial.n_bus
+        self.base_p_kw = radial.p_load_kw.astype(float).copy()
+        self.base_q_kvar = radial.q_load_kvar.astype(float).copy()
+        # one load per bus, in bus order, so that setting loads is a vector assignment
+        net.load.drop(net.load.index, inplace=True)
+        pp.create_loads(
+            net, list(net.bus.index), p_mw=self.base_p_kw / 1000.0, q_mvar=self.base_q_kvar / 1000.0,
+            name=[f"bus{i + 1}" for i in range(self.n_bus)],
+        )
+        self._branch_ids = np.asarray(radial.branch_ids, dtype=int)
+        self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
+        self._known_branches = set(int(b) for b in self._branch_ids)
+        self.open_branches: tuple[int, ...] = ()
+        self.set_topology(network.tie_branches)
+        self._hour = 0
+
+    # ---- topology -------------------------------------------------------------------------------------
+    def check_topology(self, open_branches: Sequence[int]) -> tuple[int, ...]:
+        """Validated, sorted tuple of open branch ids; GridError for unknown ids, loops or islanded buses."""
+        if isinstance(open_branches, (str, bytes)) or not hasattr(open_branches, "__iter__"):
+            raise GridError(f"open_branches must be a sequence of branch ids, got {open_branches!r}")
+        ids = []
+        for b in open_branches:
+            if isinstance(b, bool) or not isinstance(b, numbers.Integral):
+                if isinstance(b, float) and b.is_integer():
+                    b = int(b)
+                else:
+                    raise GridError(f"open_branches: branch id {b!r} is not an integer")
+            ids.append(int(b))
+        unknown = sorted(set(ids) - self._known_branches)
+        if unknown:
+            raise GridError(
+                f"network {self.network.name!r} has no branch(es) {unknown}; branches are "
+                f"{min(self._known_branches)}..{max(self._known_branches)}"
+            )
+        g = self.network.radial.graph(open_branch_ids=ids)
+        slack = self.network.radial.slack_bus
+        fed = nx.node_connected_component(g, slack)
+        if len(fed) < self.n_bus:
+            islanded = sorted(i + 1 for i in set(range(self.n_bus)) - fed)
+            shown = ", ".join(map(str, islanded[:10])) + (f", ... ({len(islanded)} buses)" if len(islanded) > 10 else "")
+            raise GridError(f"opening branches {sorted(set(ids))} islands bus(es) {shown} from the substation")
+        n_loops = g.number_of_edges() - (self.n_bus - 1)
+        if n_loops > 0:
+            raise GridError(
+                f"opening branches {sorted(set(ids))} leaves {n_loops} loop(s) closed: the network must be radial "
+                f"(open one branch in each fundamental loop; ties are {list(self.network.tie_branches)})"
+            )
+        return tuple(sorted(set(ids)))
+
+    def set_topology(self, open_branches: Sequence[int]) -> None:
+        """Open exactly the given branches (all others closed) after checking radiality."""
+        ids = self.check_topology(open_branches)
+        in_service = ~np.isin(self._branch_ids, ids)
+        self.network.net.line.loc[self._line_idx, "in_service"] = in_service
+        self.open_branches = ids
+
+    # ---- loads ----------------------------------------------------------------------------------------
+    def _bus_index(self, bus, what: str) -> int:
+        if isinstance(bus, bool) or not isinstance(bus, numbers.Integral):
+            raise GridError(f"{what}: bus {bus!r} is not an integer bus number (1..{self.n_bus})")
+        if not 1 <= int(bus) <= self.n_bus:
+            raise GridError(f"{what}: unknown bus {bus}; network {self.network.name!r} has buses 1..{self.n_bus}")
+        return int(bus) - 1
+
+    def _demand(self, load_scaling, p_load_kw, q_load_kvar) -> tuple[np.ndarray, np.ndarray]:
+        scaling = _number(load_scaling, "load_scaling")
+        if scaling < 0:
+            raise GridError(f"load_scaling must be >= 0 (a negative base load is not allowed), got {load_scaling!r}")
+        p = self.base_p_kw * scaling
+        q = self.base_q_kvar * scaling
+        given_q = set()
+        for bus, val in (q_load_kvar or {}).items():
+            k = self._bus_index(bus, "q_load_kvar")
+            q[k] = _number(val, f"q_load_kvar[{bus}]")
+            given_q.add(k)
+        for bus, val in (p_load_kw or {}).items():
+            k = self._bus_index(bus, "p_load_kw")
+            x = _number(val, f"p_load_kw[{bus}]")
+            if x < 0:
+                raise GridError(f"p_load_kw[{bus}] = {val!r}: a base load must be >= 0 (use lot_power_kw for injections)")
+            p[k] = x
+            if k not in given_q:  # keep the bus's base power factor
+                q[k] = x * self.base_q_kvar[k] / self.base_p_kw[k] if self.base_p_kw[k] > 0 else 0.0
+        return p, q
+
+    def _lots(self, lot_power_kw) -> np.ndarray:
+        lots = np.zeros(self.n_bus)
+        if lot_power_kw is None:
+            return lots
+        if not isinstance(lot_power_kw, Mapping):
+            raise GridError(f"lot_power_kw must be a mapping bus -> kW, got {type(lot_power_kw).__name__}")
+        for bus, val in lot_power_kw.items():
+            lots[self._bus_index(bus, "lot_power_kw")] += _number(val, f"lot_power_kw[{bus}]")
+        return lots
+
+    # ---- one hour -------------------------------------------------------------------------------------
+    def step(
+        self, load_scaling: float = 1.0, p_load_kw: Mapping[int, float] | None = None,
+        q_load_kvar: Mapping[int, float] | None = None, lot_power_kw: Mapping[int, float] | None = None,
+        open_branches: Sequence[int] | None = None,
+    ) -> GridState:
+        """Run one power flow.
+
+        load_scaling: factor on every bus's base demand (>= 0). p_load_kw / q_load_kvar: {bus: kW / kvar}
+        replacing that bus's demand this hour (not scaled; q follows the base power factor if only p is
+        given). lot_power_kw: {bus: kW}, + charging, - V2G. open_branches: branch ids to open (None keeps the
+        current topology). Buses are 1-based (1 = substation).
+        """
+        for name, m in (("p_load_kw", p_load_kw), ("q_load_kvar", q_load_kvar)):
+            if m is not None and not isinstance(m, Mapping):
+                raise GridError(f"{name} must be a mapping bus -> value, got {type(m).__name__}")
+        p, q = self._demand(load_scaling, p_load_kw, q_load_kvar)
+        lots = self._lots(lot_power_kw)
+        if open_branches is not None:
+            self.set_topology(open_branches)
+        net = self.network.net
+        net.load["p_mw"] = (p + lots) / 1000.0
+        net.load["q_mvar"] = q / 1000.0
+        self._hour += 1
+        converged, message = self._run(net)
+        if not converged:
+            detail = (f"power flow did not converge (step {self._hour}, load_scaling={load_scaling}, demand "
+                      f"{p.sum():.1f} kW, lots {lots.sum():.1f} kW, open {list(self.open_branches)}): {message}")
+            if self.raise_on_divergence:
+                raise GridNotConverged(detail)
+            nan_b = np.full(len(self._branch_ids), np.nan)
+            return GridState(
+                np.full(self.n_bus, np.nan), self._branch_ids.copy(), nan_b, nan_b.copy(), math.nan, math.nan, math.nan,
+                float(p.sum()), float(lots.sum()), math.nan, math.nan, math.nan, self.open_branches, False, detail,
+            )
+        vm = net.res_bus.vm_pu.to_numpy(float)
+        res_line = net.res_line.loc[self._line_idx]
+        i_ka = np.nan_to_num(res_line.i_ka.to_numpy(float))
+        max_i = net.line.loc[self._line_idx, "max_i_ka"].to_numpy(float)
+        loading = np.where(max_i >= 9999, 0.0, 100.0 * i_ka / max_i)
+        return GridState(
+            vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading,
+            losses_kw=float(np.nansum(res_line.pl_mw.to_numpy(float)) * 1000.0),
+            p_grid_kw=float(net.res_ext_grid.p_mw.sum() * 1000.0), q_grid_kvar=float(net.res_ext_grid.q_mvar.sum() * 1000.0),
+            p_demand_kw=float(p.sum()), p_lots_kw=float(lots.sum()),
+            v_min_pu=float(vm.min()), v_max_pu=float(vm.max()), vpd=float(np.abs(vm - 1.0).sum()),
+            open_branches=self.open_branches, converged=True,
+        )
+
+    @staticmethod
+    def _run(net) -> tuple[bool, str]:
+        """runpp with a flat start, then a DC-initialised retry; (converged, message)."""
+        for init in ("flat", "dc"):
+            try:
+                pp.runpp(net, init=init, numba=False, max_iteration=30, calculate_voltage_angles=True)
+                return True, ""
+            except LoadflowNotConverged as exc:
+                message = str(exc) or "LoadflowNotConverged"
+        return False, message

@@ -1,0 +1,268 @@
+"""Load and validate the hourly price / load profile CSVs in scenarios/data and bundle them as `MarketData`.
+
+Named profiles (see scenarios/README.md for where each number comes from):
+
+* ``"seed000"``: seed 000's reconstructed 24-h load curve (kW) and price ($/kWh); no reserve market
+  (reserve prices and call probability are 0). Repeats every day.
+* ``"seasonal:<winter|spring|summer|autumn>"`` (or ``"seasonal"`` with ``season=...``): a representative
+  week (168 h, Monday first) of simbench MV-urban load (p.u. of annual peak) and Netherlands 2019
+  day-ahead prices with reserve columns; EUR/MWh converted at `USD_PER_EUR`. Repeats every week.
+* a path to a CSV with ``hour`` (1..N) and ``energy_price_usd_per_kwh``, optionally ``load_scaling``,
+  ``load_kw``, ``reserve_capacity_price_usd_per_kw``, ``reserve_call_price_usd_per_kwh``, ``call_probability``.
+
+Hour h is the hour ending at h o'clock; arrays are 0-based (index 0 = hour 1). Longer horizons wrap.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
+USD_PER_EUR = 1.12  # 2019 average ECB reference rate (1.1195), rounded
+SEASONS = ("winter", "spring", "summer", "autumn")
+SEED000_NOMINAL_LOAD_KW = 3715.0  # IEEE 33-bus total nominal load, the base of seed 000's scaling
+
+
+class ProfileError(ValueError):
+    """A profile file or name is wrong; the message names the file, row and field."""
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """Header and (line number, row) pairs of a CSV file, with clear errors for missing files."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            rows = [(reader.line_num, {(k or "").strip(): (v or "").strip() if isinstance(v, str) else v
+                                       for k, v in r.items()}) for r in reader]
+    except FileNotFoundError:
+        raise ProfileError(f"profile file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ProfileError(f"profile file {path} cannot be read: {exc}") from None
+    if not header:
+        raise ProfileError(f"profile file {path} is empty (a header row is needed)")
+    return header, rows
+
+
+def _number(path: Path, line: int, field: str, text: object, *, nonneg: bool = False,
+            upper: float | None = None) -> float:
+    if text is None or text == "":
+        raise ProfileError(f"{path}, line {line}, field {field!r}: value is missing")
+    try:
+        val = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ProfileError(f"{path}, line {line}, field {field!r}: {text!r} is not a number") from None
+    if not math.isfinite(val):
+        raise ProfileError(f"{path}, line {line}, field {field!r}: {text!r} is not a finite number")
+    if nonneg and val < 0:
+        raise ProfileError(f"{path}, line {line}, field {field!r}: {val} is negative (must be >= 0)")
+    if upper is not None and val > upper:
+        raise ProfileError(f"{path}, line {line}, field {field!r}: {val} exceeds {upper}")
+    return val
+
+
+def read_hourly_table(
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (),
+    nonneg: Sequence[str] = (), probability: Sequence[str] = (), group: str | None = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Validated numeric columns of an hourly CSV, per group (one group "" when `group` is None).
+
+    Each group must hold hours 1..N exactly once (N = its row count). Errors name file, line and field.
+    """
+    path = Path(path)
+    header, rows = _read_rows(path)
+    need = ["hour", *required] + ([group] if group else [])
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise ProfileError(f"{path}: missing column(s) {missing}; the header has {header}")
+    cols = [c for c in [*required, *optional] if c in header]
+    groups: dict[str, dict[int, tuple[int, dict[str, float]]]] = {}
+    for line, row in rows:
+        key = row.get(group, "") if group else ""
+        if group and not key:
+            raise ProfileError(f"{path}, line {line}, field {group!r}: value is missing")
+        h_text = row.get("hour")
+        try:
+            hour = int(str(h_text))
+        except ValueError:
+            raise ProfileError(f"{path}, line {line}, field 'hour': {h_text!r} is not an integer hour") from None
+        if hour < 1:
+            raise ProfileError(f"{path}, line {line}, field 'hour': {hour} (hours count from 1)")
+        seen = groups.setdefault(key, {})
+        if hour in seen:
+            raise ProfileError(f"{path}, line {line}, field 'hour': hour {hour} duplicated "
+                               f"(first on line {seen[hour][0]}){' in ' + group + ' ' + key if group else ''}")
+        vals = {c: _number(path, line, c, row.get(c), nonneg=c in nonneg,
+                           upper=1.0 if c in probability else None) for c in cols}
+        for c in probability:
+            if c in vals and vals[c] < 0:
+                raise ProfileError(f"{path}, line {line}, field {c!r}: {vals[c]} is not a probability in [0, 1]")
+        seen[hour] = (line, vals)
+    if not groups:
+        raise ProfileError(f"{path}: no data rows")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for key, seen in groups.items():
+        n = max(seen)
+        gaps = sorted(set(range(1, n + 1)) - set(seen))
+        if gaps:
+            where = f" ({group} {key})" if group else ""
+            raise ProfileError(f"{path}: hour(s) {gaps[:10]} missing{where}; hours must run 1..{n} without gaps")
+        out[key] = {c: np.array([seen[h][1][c] for h in range(1, n + 1)]) for c in cols}
+    return out
+
+
+def load_profile(path: str | Path, column: str | None = None) -> np.ndarray:
+    """One validated hourly column (index 0 = hour 1); default: the only non-hour column.
+
+    Load columns (names starting with ``load``) must be >= 0; prices may be negative.
+    """
+    path = Path(path)
+    header, _ = _read_rows(path)
+    if column is None:
+        value_cols = [c for c in header if c != "hour"]
+        if len(value_cols) != 1:
+            raise ProfileError(f"{path}: name the column to read, one of {value_cols}")
+        column = value_cols[0]
+    nonneg = [column] if column.startswith("load") else []
+    return read_hourly_table(path, [column], nonneg=nonneg)[""][column]
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Hourly market and load signals over `n_hours` (index 0 = hour ending 01:00 of day 0)."""
+
+    name: str
+    energy_price: np.ndarray  # $/kWh
+    reserve_capacity_price: np.ndarray  # $/kW per hour of reserve offered
+    reserve_call_price: np.ndarray  # $/kWh of reserve energy delivered when called
+    call_probability: np.ndarray  # probability (0..1) that offered reserve is called in that hour
+    load_scaling: np.ndarray  # p.u. of the network's nominal load
+    nominal_load_kw: float  # kW that load_scaling = 1 stands for
+
+    def __post_init__(self) -> None:
+        n = len(self.energy_price)
+        for field in ("reserve_capacity_price", "reserve_call_price", "call_probability", "load_scaling"):
+            if len(getattr(self, field)) != n:
+                raise ProfileError(f"market {self.name!r}: {field} has {len(getattr(self, field))} hours, "
+                                   f"energy_price has {n}")
+        if self.nominal_load_kw <= 0:
+            raise ProfileError(f"market {self.name!r}: nominal_load_kw must be > 0, got {self.nominal_load_kw}")
+
+    @property
+    def n_hours(self) -> int:
+        return len(self.energy_price)
+
+    @property
+    def load_kw(self) -> np.ndarray:
+        return self.load_scaling * self.nominal_load_kw
+
+    def at(self, hour_index: int) -> dict[str, float]:
+        """All signals of one hour (0-based, wraps past the end) as plain floats."""
+        i = int(hour_index) % self.n_hours
+        return {
+            "energy_price": float(self.energy_price[i]),
+            "reserve_capacity_price": float(self.reserve_capacity_price[i]),
+            "reserve_call_price": float(self.reserve_call_price[i]),
+            "call_probability": float(self.call_probability[i]),
+            "load_scaling": float(self.load_scaling[i]),
+            "load_kw": float(self.load_kw[i]),
+        }
+
+    def window(self, start: int, hours: int = 24) -> "MarketData":
+        """`hours` hours from 0-based `start`, wrapping past the end (e.g. day d = window(24 * d))."""
+        if hours < 1:
+            raise ProfileError(f"window length must be >= 1 hour, got {hours}")
+        idx = (int(start) + np.arange(hours)) % self.n_hours
+        return MarketData(self.name, self.energy_price[idx], self.reserve_capacity_price[idx],
+                          self.reserve_call_price[idx], self.call_probability[idx], self.load_scaling[idx],
+                          self.nominal_load_kw)
+
+    def day(self, d: int) -> "MarketData":
+        """Day d (0-based) of the profile, 24 hours."""
+        return self.window(24 * int(d), 24)
+
+
+def _seed000(data_dir: Path, nominal_load_kw: float | None) -> MarketData:
+    load = load_profile(data_dir / "seed000_load_kw.csv", "load_kw")
+    price = load_profile(data_dir / "seed000_price.csv", "energy_price_usd_per_kwh")
+    if len(load) != len(price):
+        raise ProfileError(f"seed000: load has {len(load)} hours, price {len(price)}")
+    zero = np.zeros(len(price))
+    base = SEED000_NOMINAL_LOAD_KW if nominal_load_kw is None else nominal_load_kw
+    # The curve is defined against the 33-bus's 3715 kW; nominal_load_kw only changes what p.u. means in kW.
+    return MarketData("seed000", price, zero, zero.copy(), zero.copy(), load / SEED000_NOMINAL_LOAD_KW, base)
+
+
+def _seasonal(data_dir: Path, season: str, nominal_load_kw: float | None) -> MarketData:
+    if season not in SEASONS:
+        raise ProfileError(f"unknown season {season!r}; allowed: {', '.join(SEASONS)}")
+    path = data_dir / "seasonal_week.csv"
+    tables = read_hourly_table(
+        path, ["load_pu", "energy_price_eur_per_mwh", "reserve_capacity_price_eur_per_mw_h",
+               "reserve_call_price_eur_per_mwh", "call_probability"],
+        nonneg=["load_pu", "reserve_capacity_price_eur_per_mw_h"], probability=["call_probability"], group="season")
+    if season not in tables:
+        raise ProfileError(f"{path}: no rows for season {season!r}; it has {sorted(tables)}")
+    t = tables[season]
+    k = USD_PER_EUR / 1000.0  # EUR/MWh -> $/kWh (and EUR/MW/h -> $/kW/h)
+    return MarketData(f"seasonal:{season}", t["energy_price_eur_per_mwh"] * k,
+                      t["reserve_capacity_price_eur_per_mw_h"] * k, t["reserve_call_price_eur_per_mwh"] * k,
+                      t["call_probability"], t["load_pu"],
+                      SEED000_NOMINAL_LOAD_KW if nominal_load_kw is None else nominal_load_kw)
+
+
+def _from_file(path: Path, nominal_load_kw: float | None) -> MarketData:
+    opt = ["load_scaling", "load_kw", "reserve_capacity_price_usd_per_kw", "reserve_call_price_usd_per_kwh",
+           "call_probability"]
+    t = read_hourly_table(path, ["energy_price_usd_per_kwh"], opt, nonneg=["load_scaling", "load_kw"],
+                          probability=["call_probability"])[""]
+    n = len(t["energy_price_usd_per_kwh"])
+    base = SEED000_NOMINAL_LOAD_KW if nominal_load_kw is None else nominal_load_kw
+    if "load_scaling" in t:
+        scaling = t["load_scaling"]
+    elif "load_kw" in t:
+        scaling = t["load_kw"] / base
+    else:
+        scaling = np.ones(n)
+    zero = np.zeros(n)
+    return MarketData(path.stem, t["energy_price_usd_per_kwh"], t.get("reserve_capacity_price_usd_per_kw", zero),
+                      t.get("reserve_call_price_usd_per_kwh", zero.copy()), t.get("call_probability", zero.copy()),
+                      scaling, base)
+
+
+def load_market(name_or_path: str | Path, season: str | None = None, days: int | None = None,
+                start_day: int = 0, nominal_load_kw: float | None = None,
+                data_dir: str | Path | None = None) -> MarketData:
+    """MarketData for a named profile or a CSV path; with `days`, exactly days*24 hours from `start_day`.
+
+    `nominal_load_kw` sets what load_scaling = 1 means in kW (default 3715 kW, the IEEE 33-bus).
+    """
+    ddir = Path(data_dir) if data_dir is not None else DATA_DIR
+    name = str(name_or_path)
+    if name == "seed000":
+        md = _seed000(ddir, nominal_load_kw)
+    elif name == "seasonal" or name.startswith("seasonal:"):
+        s = name.partition(":")[2] or season
+        if not s:
+            raise ProfileError(f"profile {name!r} needs a season: one of {', '.join(SEASONS)}")
+        if season is not None and s != season:
+            raise ProfileError(f"profile {name!r} conflicts with season={season!r}")
+        md = _seasonal(ddir, s, nominal_load_kw)
+    elif name.endswith(".csv") or Path(name).exists():
+        md = _from_file(Path(name), nominal_load_kw)
+    else:
+        raise ProfileError(f"unknown market profile {name!r}; use 'seed000', "
+                           f"'seasonal:<{'|'.join(SEASONS)}>' or a path to a .csv file")
+    if days is not None:
+        if int(days) < 1:
+            raise ProfileError(f"days must be >= 1, got {days}")
+        if int(start_day) < 0:
+            raise ProfileError(f"start_day must be >= 0, got {start_day}")
+        md = md.window(24 * int(start_day), 24 * int(days))
+    return md

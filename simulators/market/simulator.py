@@ -1,0 +1,104 @@
+"""mosaik simulator that publishes hourly market prices, load scaling and 24-h forecasts from profile data.
+
+One time unit is one hour (time_resolution = 3600 s). Each "Market" entity serves one profile
+(see `simulators.market.profiles.load_market`); at time t it outputs hour t of the profile (wrapping past
+the end) and, as day-ahead forecasts, the next 24 hours' prices and loads starting at t (perfect
+forecasts: the data itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+
+from simulators.market.profiles import MarketData, ProfileError, load_market
+
+HOURLY_ATTRS = ["energy_price", "reserve_capacity_price", "reserve_call_price", "call_probability",
+                "load_scaling", "load_kw"]
+FORECAST_ATTRS = ["price_forecast", "load_forecast", "load_scaling_forecast"]
+
+META = {
+    "api_version": "3.0",
+    "type": "time-based",
+    "models": {
+        "Market": {
+            "public": True,
+            "params": ["profile", "season", "days", "start_day", "nominal_load_kw", "forecast_hours"],
+            "attrs": ["hour", *HOURLY_ATTRS, *FORECAST_ATTRS],
+        },
+    },
+}
+
+
+class MarketSim(mosaik_api_v3.Simulator):
+    """Hourly price/load signal source: energy_price $/kWh, reserve prices $/kW and $/kWh, load kW."""
+
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.eid_prefix = "Market_"
+        self.markets: dict[str, MarketData] = {}
+        self.forecast_hours: dict[str, int] = {}
+        self.time = 0
+
+    def init(self, sid: str, time_resolution: float = 3600.0, eid_prefix: str | None = None, **sim_params: Any):
+        if float(time_resolution) != 3600.0:
+            raise ProfileError(f"MarketSim needs time_resolution=3600 (one step = one hour), got {time_resolution}")
+        if sim_params:
+            raise ProfileError(f"MarketSim: unknown sim params {sorted(sim_params)}")
+        if eid_prefix is not None:
+            self.eid_prefix = eid_prefix
+        return self.meta
+
+    def create(self, num: int, model: str, profile: str = "seed000", season: str | None = None,
+               days: int | None = None, start_day: int = 0, nominal_load_kw: float | None = None,
+               forecast_hours: int = 24) -> list[dict[str, Any]]:
+        if model != "Market":
+            raise ProfileError(f"MarketSim has only the model 'Market', got {model!r}")
+        if int(forecast_hours) < 1:
+            raise ProfileError(f"forecast_hours must be >= 1, got {forecast_hours}")
+        md = load_market(profile, season=season, days=days, start_day=start_day, nominal_load_kw=nominal_load_kw)
+        out = []
+        for _ in range(num):
+            eid = f"{self.eid_prefix}{len(self.markets)}"
+            self.markets[eid] = md
+            self.forecast_hours[eid] = int(forecast_hours)
+            out.append({"eid": eid, "type": model})
+        return out
+
+    def step(self, time: int, inputs: dict, max_advance: int) -> int:
+        self.time = int(time)
+        return self.time + 1
+
+    def get_data(self, outputs: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+        data: dict[str, dict[str, Any]] = {}
+        for eid, attrs in outputs.items():
+            if eid not in self.markets:
+                raise ProfileError(f"MarketSim: unknown entity {eid!r}")
+            md = self.markets[eid]
+            now = md.at(self.time)
+            fc = None
+            row: dict[str, Any] = {}
+            for attr in attrs:
+                if attr == "hour":
+                    row[attr] = self.time
+                elif attr in now:
+                    row[attr] = now[attr]
+                elif attr in FORECAST_ATTRS:
+                    fc = fc or md.window(self.time, self.forecast_hours[eid])
+                    src = {"price_forecast": fc.energy_price, "load_forecast": fc.load_kw,
+                           "load_scaling_forecast": fc.load_scaling}[attr]
+                    row[attr] = [float(v) for v in src]
+                else:
+                    raise ProfileError(f"MarketSim: unknown attribute {attr!r}")
+            data[eid] = row
+        return data
+
+
+def main() -> None:
+    """Run as a separate process: `python -m simulators.market.simulator HOST:PORT`."""
+    mosaik_api_v3.start_simulation(MarketSim(), "Market price and load profile simulator")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The lot's day-ahead view of its own fleet: hourly power bounds and contract energies (perfect foresight).
+
+This is what the PLO offers the DSO. With a deterministic fleet it is exact; with a stochastic one it is the
+realised schedule (a perfect forecast), which is the upper bound on the value of information.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .lot import ParkingLot
+
+
+def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict[str, object]:
+    """Hourly charge/discharge kW bounds and battery-side energies for the window [start_h, start_h + hours).
+
+    max_charge_kw[h] / max_discharge_kw[h]: charger power of the EVs present (V2G-capable ones for discharge),
+    weighted by the share of the hour they are present, capped by the connection limit and the chargers.
+    energy_need_kwh: energy the EVs leaving inside the window still need for their contracts.
+    need_by_hour_kwh[h]: of that, what must be in by the end of hour h (chargers are finite).
+    energy_available_kwh: energy V2G EVs present in the window hold above their contract and reserve.
+    """
+    n_ev = len(lot.evs)
+    t0 = int(round(start_h * 60))
+    edges = t0 + 60 * np.arange(hours + 1)
+    alive = ~lot.gone
+    arr = np.maximum(lot.arr_min, lot._t_min)
+    dep = lot.dep_min
+    overlap = np.clip(np.minimum(dep[:, None], edges[None, 1:]) - np.maximum(arr[:, None], edges[None, :-1]), 0, 60) / 60.0
+    overlap *= alive[:, None]
+    present_count = overlap.sum(axis=0)
+    cap_share = np.minimum(1.0, lot.n_chargers / np.maximum(present_count, 1e-9)) if np.isfinite(lot.n_chargers) else 1.0
+    max_c = np.minimum((overlap * lot.charger[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
+    max_d = np.minimum((overlap * (lot.charger * lot.v2g)[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
+    e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr)
+    in_window = alive & (dep > t0) & (arr < edges[-1])
+    leaving = in_window & (dep <= edges[-1])
+    need = float(np.maximum(lot.e_req - e_now, 0.0)[leaving].sum())
+    # must-run curve: battery energy that has to be in by the end of each hour for contracts to stay feasible
+    short = np.maximum(lot.e_req - e_now, 0.0) * leaving
+    rate = lot.charger * lot.eta_c
+    time_left_h = np.maximum(dep[:, None] - edges[None, 1:], 0) / 60.0
+    need_by = np.maximum(short[:, None] - rate[:, None] * time_left_h, 0.0).sum(axis=0)
+    avail = float(np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0)[in_window & lot.v2g].sum())
+    return {
+        "max_charge_kw": max_c.tolist(),
+        "max_discharge_kw": max_d.tolist(),
+        "energy_need_kwh": need,
+        "energy_available_kwh": avail,
+        "need_by_hour_kwh": need_by.tolist(),
+        "n_pev": int(np.ceil(present_count.max())) if n_ev else 0,
+        "pev_power_kw": float(np.median(lot.charger)) if n_ev else 0.0,
+        "pev_battery_kwh": float(np.median(lot.cap)) if n_ev else 0.0,
+        "evs_in_window": int(in_window.sum()),
+    }

@@ -1,0 +1,300 @@
+"""SimPy model of one parking lot: EVs arrive, plug in, charge/discharge under the operator's setpoint, leave.
+
+Time: SimPy's clock counts minutes; arrival and departure times are rounded to whole minutes. SimPy
+handles arrival/departure events; between two events the set of plugged EVs is fixed and each EV's power
+is held constant over the interval, chosen in closed form with numpy over all EVs (no minute loop).
+
+Rules (the operator sets ``setpoint_kw`` at the grid side, + charging / - discharging):
+
+* Stations: at most ``n_chargers`` EVs are plugged. With ``overflow="queue"`` (default) further arrivals
+  wait unplugged in arrival order and plug in when a station frees (a waiting EV is "present" and its
+  energy counts as stored); with ``overflow="refuse"`` they are turned away (``evs_refused``) and never
+  enter the lot's accounting. Departures at a minute are handled before arrivals at the same minute.
+* Contract priority over setpoint ("must-run"): over each interval every EV must end at or above the
+  lowest energy from which its charger at full power still reaches its contract by departure; if that
+  needs charging, the lot charges it whatever the setpoint, and reports the deviation in
+  ``undelivered_kw`` (setpoint minus actual) and ``mustrun_kw``.
+* Hard limits: SOC stays in ``[soc_min, 1]`` for V2G EVs (an EV below ``soc_min`` is never discharged),
+  non-V2G EVs are never discharged, chargers' kW and the lot's ``connection_limit_kw`` are never
+  exceeded. When must-run charging exceeds the connection limit, the limited power goes to must-run EVs
+  by the allocation rule and the shortfall shows up as ``unmet_energy_kwh`` at departure, never hidden.
+* The setpoint is held over the whole step; an interval that cannot follow it does not catch up later.
+
+Energy accounting holds per EV and for the lot:
+``grid_in * eta_charge - grid_out / eta_discharge = energy_departed - energy_arrived + delta stored``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import simpy
+
+from .allocation import AllocationRule, get_allocation
+from .ev import EV
+
+EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
+
+
+class LotConfigError(ValueError):
+    """Bad lot parameters or a bad call (e.g. time going backwards)."""
+
+
+class ParkingLot:
+    """One parking lot holding a fleet of EV visits (see the module docstring for the rules)."""
+
+    def __init__(
+        self,
+        evs: Sequence[EV],
+        *,
+        n_chargers: int | None = None,
+        connection_limit_kw: float | None = None,
+        allocation: str | AllocationRule = "earliest_departure_first",
+        overflow: str = "queue",
+    ) -> None:
+        if n_chargers is not None and (isinstance(n_chargers, bool) or int(n_chargers) != n_chargers or n_chargers < 0):
+            raise LotConfigError(f"n_chargers={n_chargers!r} is invalid; allowed: a non-negative integer or None")
+        if connection_limit_kw is not None and not (connection_limit_kw >= 0):
+            raise LotConfigError(f"connection_limit_kw={connection_limit_kw!r} is invalid; allowed: >= 0 kW or None")
+        if overflow not in ("queue", "refuse"):
+            raise LotConfigError(f"overflow={overflow!r} is invalid; allowed: 'queue', 'refuse'")
+        ids = [ev.id for ev in evs]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise LotConfigError(f"duplicate EV id {dup!r} in the fleet")
+        self.allocation: AllocationRule = get_allocation(allocation) if isinstance(allocation, str) else allocation
+        self.n_chargers = math.inf if n_chargers is None else int(n_chargers)
+        self.limit_kw = math.inf if connection_limit_kw is None else float(connection_limit_kw)
+        self.overflow = overflow
+        order = sorted(range(len(evs)), key=lambda i: (round(evs[i].arrival_h * 60), i))
+        self.evs: list[EV] = [evs[i] for i in order]
+        col = lambda name: np.array([getattr(ev, name) for ev in self.evs], dtype=float)  # noqa: E731
+        self.cap = col("capacity_kwh")
+        self.charger = col("charger_kw")
+        self.eta_c = col("eta_charge")
+        self.eta_d = col("eta_discharge")
+        self.v2g = np.array([ev.v2g_allowed for ev in self.evs], dtype=bool)
+        self.floor = col("soc_min") * self.cap
+        self.e_req = col("soc_min_departure") * self.cap
+        self.e_arr = col("soc_arrival") * self.cap
+        self.arr_min = np.round(col("arrival_h") * 60.0).astype(np.int64)
+        self.dep_min = np.maximum(np.round(col("departure_h") * 60.0).astype(np.int64), self.arr_min + 1)
+        self.dep_h = self.dep_min / 60.0
+        n = len(self.evs)
+        self.energy = self.e_arr.copy()  # battery energy (kWh), meaningful while present
+        self.plugged = np.zeros(n, bool)
+        self.queued = np.zeros(n, bool)
+        self.gone = np.zeros(n, bool)  # departed or refused
+        self.refused = np.zeros(n, bool)
+        self.unmet_kwh = np.zeros(n)  # contract shortfall at departure
+        self.grid_in = np.zeros(n)  # lifetime grid-side kWh per EV
+        self.grid_out = np.zeros(n)
+        self._queue: list[int] = []  # waiting EVs in arrival order
+        self._n_plugged = 0
+        self._dep_order = np.argsort(self.dep_min, kind="stable")
+        self._pa = 0  # next arrival (index into arrival-sorted EVs)
+        self._pd = 0  # next departure (index into _dep_order)
+        self._t_min = 0  # minute up to which energy has been integrated
+        self._setpoint = 0.0
+        self._idx = np.zeros(0, np.int64)  # plugged EV indices
+        self._reset_step()
+        self.env = simpy.Environment()
+        self.env.process(self._events())
+
+    # ------------------------------------------------------------------ events
+    @property
+    def now_h(self) -> float:
+        """Hours integrated so far since the start of the run."""
+        return self._t_min / 60.0
+
+    def _events(self):
+        n = len(self.evs)
+        while True:
+            ta = self.arr_min[self._pa] if self._pa < n else None
+            td = self.dep_min[self._dep_order[self._pd]] if self._pd < n else None
+            if ta is None and td is None:
+                return
+            t = min(x for x in (ta, td) if x is not None)
+            yield self.env.timeout(t - self.env.now)
+            self._integrate_to(int(t))
+            changed = False
+            while self._pd < n and self.dep_min[self._dep_order[self._pd]] == t:
+                changed |= self._depart(int(self._dep_order[self._pd]))
+                self._pd += 1
+            while self._pa < n and self.arr_min[self._pa] == t:
+                changed |= self._arrive(self._pa)
+                self._pa += 1
+            if changed:  # plugged EVs in departure order: cheap sorting for departure-based rules
+                self._idx = self._dep_order[self.plugged[self._dep_order]]
+
+    def _arrive(self, i: int) -> bool:
+        self.s_arrivals += 1
+        if self._n_plugged < self.n_chargers:
+            self.plugged[i] = True
+            self._n_plugged += 1
+        elif self.overflow == "queue":
+            self.queued[i] = True
+            self._queue.append(i)
+        else:
+            self.refused[i] = self.gone[i] = True
+            self.s_refused += 1
+            self.s_arrivals -= 1
+            return False
+        self.s_e_arrived += self.e_arr[i]
+        return True
+
+    def _depart(self, i: int) -> bool:
+        if self.gone[i]:
+            return False  # refused on arrival
+        self.gone[i] = True
+        if self.plugged[i]:
+            self.plugged[i] = False
+            self._n_plugged -= 1
+        else:
+            self.queued[i] = False
+            self._queue.remove(i)
+        shortfall = self.e_req[i] - self.energy[i]
+        self.unmet_kwh[i] = shortfall if shortfall > EPS_KWH else 0.0
+        self.s_unmet += self.unmet_kwh[i]
+        self.s_e_departed += self.energy[i]
+        self.s_departures += 1
+        while self._queue and self._n_plugged < self.n_chargers:
+            j = self._queue.pop(0)
+            self.queued[j] = False
+            self.plugged[j] = True
+            self._n_plugged += 1
+        return True
+
+    # ------------------------------------------------------------------ physics
+    def _bounds(self, idx: np.ndarray, dt: float, t1_h: float):
+        """Per-EV grid-side kW bounds (lo, hi) for an interval of ``dt`` h ending at ``t1_h``."""
+        e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
+        ec, ed = self.eta_c[idx], self.eta_d[idx]
+        hi = np.maximum(np.minimum(ch, (cap - e) / (ec * dt)), 0.0)
+        upper = e + hi * ec * dt
+        need = self.e_req[idx] - ch * ec * (self.dep_h[idx] - t1_h)  # lowest energy still reaching the contract
+        base = np.where(self.v2g[idx], np.minimum(e, self.floor[idx]), e)
+        low = np.maximum(np.maximum(need, base), e - ch * dt / ed)
+        low = np.minimum(low, upper)
+        lo = np.where(low >= e, (low - e) / (ec * dt), (low - e) * ed / dt)
+        return np.minimum(lo, hi), hi
+
+    def _integrate_to(self, t_min: int) -> None:
+        """Apply the current setpoint from the last integrated minute to ``t_min``."""
+        if t_min <= self._t_min:
+            return
+        dt = (t_min - self._t_min) / 60.0
+        self._t_min = t_min
+        idx = self._idx
+        if idx.size == 0:
+            return
+        lo, hi = self._bounds(idx, dt, t_min / 60.0)
+        slo, shi = float(lo.sum()), float(hi.sum())
+        total = min(max(self._setpoint, slo), shi)
+        total = min(max(total, -self.limit_kw), self.limit_kw)
+        if total < slo:  # must-run above the connection limit: share the limit among must-run EVs only
+            hi = np.maximum(lo, 0.0)
+            lo = np.zeros_like(lo)
+        p = self.allocation(lo, hi, total, self.dep_h[idx])
+        ec, ed = self.eta_c[idx], self.eta_d[idx]
+        e = self.energy[idx]
+        e_new = np.clip(e + np.where(p >= 0.0, p * ec * dt, p / ed * dt), 0.0, self.cap[idx])
+        de = e_new - e
+        g_in = np.where(de > 0.0, de / ec, 0.0)
+        g_out = np.where(de < 0.0, -de * ed, 0.0)
+        self.energy[idx] = e_new
+        self.grid_in[idx] += g_in
+        self.grid_out[idx] += g_out
+        self._step_in[idx] += g_in
+        self._step_out[idx] += g_out
+        self.s_batt_in += float(de[de > 0].sum())
+        self.s_batt_out += float(-de[de < 0].sum())
+        self.s_mustrun_kwh += float(np.maximum(lo, 0.0).sum()) * dt if total >= slo else total * dt
+
+    # ------------------------------------------------------------------ stepping
+    def _reset_step(self) -> None:
+        n = len(self.evs)
+        self._step_in = np.zeros(n)
+        self._step_out = np.zeros(n)
+        self.s_e_arrived = self.s_e_departed = self.s_unmet = 0.0
+        self.s_batt_in = self.s_batt_out = self.s_mustrun_kwh = 0.0
+        self.s_arrivals = self.s_departures = self.s_refused = 0
+
+    def advance(self, setpoint_kw: float, until_h: float) -> dict[str, float]:
+        """Run the lot to ``until_h`` (hours since start, rounded to minutes) holding ``setpoint_kw``
+        (grid side, + charging / - discharging); return this step's outputs as Python floats."""
+        if not math.isfinite(setpoint_kw):
+            raise LotConfigError(f"setpoint_kw={setpoint_kw!r} is invalid; allowed: a finite number of kW")
+        until_min = int(round(until_h * 60.0))
+        if until_min <= self._t_min:
+            raise LotConfigError(f"until_h={until_h!r} must be at least one minute after the lot time "
+                                 f"{self.now_h!r} h")
+        t0 = self._t_min
+        e0 = self.stored_kwh()
+        self._reset_step()
+        self._setpoint = float(setpoint_kw)
+        self.env.run(until=until_min + 0.5)  # +0.5 min: events at until_min belong to this step
+        self._integrate_to(until_min)
+        dt = (until_min - t0) / 60.0
+        return self._outputs(dt, e0)
+
+    def stored_kwh(self) -> float:
+        """Battery energy of the EVs present (plugged or waiting), kWh."""
+        return float(self.energy[self.plugged | self.queued].sum())
+
+    def ev_report(self) -> list[dict[str, object]]:
+        """Per-EV state so far: id, status ('due', 'waiting', 'plugged', 'departed', 'refused'), energy
+        (kWh, battery), lifetime grid kWh in/out and contract shortfall at departure (kWh)."""
+        status = np.where(self.refused, "refused", np.where(self.gone, "departed", np.where(
+            self.plugged, "plugged", np.where(self.queued, "waiting", "due"))))
+        return [{"id": ev.id, "status": str(status[i]), "energy_kwh": float(self.energy[i]),
+                 "grid_in_kwh": float(self.grid_in[i]), "grid_out_kwh": float(self.grid_out[i]),
+                 "unmet_energy_kwh": float(self.unmet_kwh[i])} for i, ev in enumerate(self.evs)]
+
+    def _flex(self):
+        idx = self._idx
+        t = self.now_h
+        e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
+        ec, ed = self.eta_c[idx], self.eta_d[idx]
+        rem = np.maximum(self.dep_h[idx] - t, 0.0)
+        flex_c = np.minimum(cap - e, ch * ec * rem)
+        # discharge x (battery side) at full power, then recharge at full power before departure:
+        # e - x + ch*ec*(rem - x*ed/ch) >= e_req  ->  x <= (e + ch*ec*rem - e_req) / (1 + ec*ed)
+        x = np.minimum.reduce([(e + ch * ec * rem - self.e_req[idx]) / (1.0 + ec * ed),
+                               e - self.floor[idx], ch * rem / ed])
+        flex_d = np.where(self.v2g[idx], np.maximum(x, 0.0), 0.0)
+        return flex_c, flex_d, ch
+
+    def _outputs(self, dt: float, e0: float) -> dict[str, float]:
+        flex_c, flex_d, ch = self._flex()
+        e_in, e_out = float(self._step_in.sum()), float(self._step_out.sum())
+        p = (e_in - e_out) / dt
+        return {
+            "p_kw": p,
+            "setpoint_kw": self._setpoint,
+            "undelivered_kw": self._setpoint - p,
+            "mustrun_kw": self.s_mustrun_kwh / dt,
+            "evs_present": float(self._n_plugged + len(self._queue)),
+            "evs_plugged": float(self._n_plugged),
+            "evs_waiting": float(len(self._queue)),
+            "evs_charging": float(np.count_nonzero(self._step_in > EPS_KWH)),
+            "evs_discharging": float(np.count_nonzero(self._step_out > EPS_KWH)),
+            "evs_arrived": float(self.s_arrivals),
+            "evs_departed": float(self.s_departures),
+            "evs_refused": float(self.s_refused),
+            "energy_stored_kwh": self.stored_kwh(),
+            "energy_stored_start_kwh": e0,
+            "energy_arrived_kwh": float(self.s_e_arrived),
+            "energy_departed_kwh": float(self.s_e_departed),
+            "flex_charge_kwh": float(flex_c.sum()),
+            "flex_discharge_kwh": float(flex_d.sum()),
+            "max_charge_kw": float(min(self.limit_kw, ch[flex_c > EPS_KWH].sum())),
+            "max_discharge_kw": float(min(self.limit_kw, ch[flex_d > EPS_KWH].sum())),
+            "energy_charged_kwh": e_in,
+            "energy_discharged_kwh": e_out,
+            "throughput_kwh": float(self.s_batt_in + self.s_batt_out),
+            "battery_charged_kwh": float(self.s_batt_in),
+            "battery_discharged_kwh": float(self.s_batt_out),
+            "unmet_energy_kwh": float(self.s_unmet),
+        }

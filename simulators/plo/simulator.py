@@ -1,0 +1,91 @@
+"""mosaik wrapper of `PloAgent`: one entity per PLO (hybrid; re-steps at the same hour when the DSO answers).
+
+Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `forecast`; time-shifted),
+price_forecast (24 $/kWh from the market), from_dso (DSO messages; trigger, weak connection in a group).
+Outputs: offer (message to the DSO), setpoint_kw (to the lot), planned_profit_usd, messages (log rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mosaik_api_v3
+
+from cosim.controllers.base import LotEconomics
+from cosim.exchange import to_jsonable
+from simulators.plo.agent import PloAgent
+
+META = {
+    "type": "hybrid",
+    "models": {
+        "PLO": {
+            "public": True,
+            "params": ["lot_id", "candidate_buses", "exchange", "economics", "loss_probability", "seed", "hour_mode"],
+            "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
+                      "messages"],
+            "trigger": ["from_dso"],
+            "non-persistent": ["offer", "messages"],
+        }
+    },
+}
+
+
+class PloSim(mosaik_api_v3.Simulator):
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.agents: dict[str, PloAgent] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        self.seen: dict[str, set] = {}
+
+    def init(self, sid, time_resolution=3600.0, **sim_params):
+        return self.meta
+
+    def create(self, num, model, lot_id, candidate_buses, exchange="centralised", economics=None,
+               loss_probability=0.0, seed=0, hour_mode=None):
+        if num != 1:
+            raise ValueError("create PLO entities one at a time (each has its own lot_id)")
+        self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), exchange, LotEconomics(**(economics or {})),
+                                       loss_probability, seed, hour_mode)
+        self.seen[lot_id] = set()
+        return [{"eid": lot_id, "type": model}]
+
+    def step(self, time, inputs, max_advance):
+        self.outputs = {}
+        for eid, agent in self.agents.items():
+            inp = inputs.get(eid, {})
+            out: dict[str, Any] = {}
+            if time % 24 == 0 and ("day", time) not in self.seen[eid]:
+                self.seen[eid].add(("day", time))
+                state = _first(inp.get("lot_state"))
+                prices = _first(inp.get("price_forecast"))
+                if state is None or prices is None:
+                    raise RuntimeError(f"PLO {eid}: no lot state or price forecast at day start (hour {time})")
+                offer = agent.start_day(time, state["forecast"], prices)
+                if offer is not None:
+                    out["offer"] = offer
+            for message in (_first(inp.get("from_dso")) or {}).get(eid, []):
+                key = (time, message["kind"], message["round"])
+                if key in self.seen[eid]:
+                    continue
+                self.seen[eid].add(key)
+                reply = agent.receive(time, message)
+                if reply is not None:
+                    out["offer"] = reply
+            out["setpoint_kw"] = agent.setpoint_kw(time)
+            out["planned_profit_usd"] = agent.planned_profit_usd
+            rows = agent.channel.drain()
+            if rows:
+                out["messages"] = rows
+            self.outputs[eid] = out
+        return time + 1
+
+    def get_data(self, outputs):
+        return {eid: {a: to_jsonable(v) for a, v in self.outputs.get(eid, {}).items() if a in attrs}
+                for eid, attrs in outputs.items()}
+
+
+def _first(values: dict[str, Any] | None) -> Any:
+    """mosaik delivers {source_id: value}; a PLO has one source per input."""
+    if not values:
+        return None
+    return next(iter(values.values()))

@@ -1,0 +1,73 @@
+"""mosaik collector that writes everything it receives to the run folder as it arrives (event-based).
+
+Which table a source goes to is given by `tables` ({simulator id prefix: table}); `messages` rows go to the
+message log, `plan` to plans.jsonl and `vm_pu` lists to bus_voltages.csv.
+"""
+
+from __future__ import annotations
+
+import sys
+import time as _time
+from typing import Any
+
+import mosaik_api_v3
+
+from cosim.results import RunWriter
+
+META = {"type": "event-based", "models": {"Recorder": {"public": True, "params": ["run_dir", "tables", "progress_total"], "attrs": [],
+                                                        "any_inputs": True}}}
+
+
+class RecorderSim(mosaik_api_v3.Simulator):
+    def __init__(self) -> None:
+        super().__init__(META)
+        self.writer: RunWriter | None = None
+        self.tables: dict[str, str] = {}
+        self.last_hour = -1
+
+    def init(self, sid, time_resolution=3600.0, **sim_params):
+        return self.meta
+
+    def create(self, num, model, run_dir, tables, progress_total=0):
+        self.progress_total = int(progress_total)
+        self.t0 = _time.perf_counter()
+        self.writer = RunWriter(run_dir)
+        self.tables = dict(tables)
+        return [{"eid": "recorder", "type": model}]
+
+    def step(self, time, inputs, max_advance):
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for attr, sources in inputs.get("recorder", {}).items():
+            for src, value in sources.items():
+                sim_id, _, eid = src.partition(".")
+                if attr == "messages":
+                    self.writer.append("messages", value)
+                elif attr == "plan":
+                    self.writer.append_json_line("plans.jsonl", value)
+                elif attr == "vm_pu":
+                    self.writer.append("bus_voltages", [{"hour": time, **{f"v{i + 1}": v for i, v in enumerate(value)}}])
+                else:
+                    table = self.tables.get(sim_id.split("-")[0], sim_id)
+                    rows.setdefault((table, eid), {"hour": time, "id": eid})[attr] = value
+        for (table, _), row in sorted(rows.items()):
+            self.writer.append(table, [row])
+        if self.progress_total and time != self.last_hour:
+            self._progress(time + 1)
+        self.last_hour = time
+        return None
+
+    def _progress(self, done: int) -> None:
+        """A one-line progress bar on stderr: simulated hours, wall time and an estimate of what is left."""
+        frac = min(done / self.progress_total, 1.0)
+        elapsed = _time.perf_counter() - self.t0
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        bar = "#" * int(30 * frac)
+        sys.stderr.write(f"\r[{bar:<30}] hour {done}/{self.progress_total}  {elapsed:5.1f} s, ~{eta:4.0f} s left")
+        sys.stderr.flush()
+
+    def finalize(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+    def get_data(self, outputs):
+        return {}

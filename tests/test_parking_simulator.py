@@ -1,0 +1,104 @@
+"""A real mosaik World run of ParkingSim: one lot for 24 h fed by a constant setpoint source."""
+from __future__ import annotations
+
+import mosaik
+import mosaik_api_v3
+import pytest
+
+from simulators.parking import ParkingLot, joape2024_fleet, stochastic_fleet
+from simulators.parking.simulator import ParkingConfigError, ParkingSim
+
+SETPOINT_KW = 150.0
+
+
+class ConstantSetpoint(mosaik_api_v3.Simulator):
+    """Test source: one entity emitting a constant ``setpoint_kw`` every time unit."""
+
+    def __init__(self):
+        super().__init__({"type": "time-based", "models": {
+            "Source": {"public": True, "params": ["value"], "attrs": ["setpoint_kw"]}}})
+        self.values = {}
+
+    def create(self, num, model, value=0.0):
+        out = []
+        for _ in range(num):
+            eid = f"src{len(self.values)}"
+            self.values[eid] = float(value)
+            out.append({"eid": eid, "type": model})
+        return out
+
+    def step(self, time, inputs, max_advance):
+        return time + 1
+
+    def get_data(self, outputs):
+        return {eid: {"setpoint_kw": self.values[eid]} for eid in outputs}
+
+
+class Recorder(mosaik_api_v3.Simulator):
+    """Test sink keeping every value it receives, per time step."""
+
+    rows: list = []
+
+    def __init__(self):
+        super().__init__({"type": "event-based", "models": {
+            "Sink": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
+
+    def create(self, num, model):
+        return [{"eid": "sink", "type": model}]
+
+    def step(self, time, inputs, max_advance):
+        row = {"time": time}
+        for attrs in inputs.values():
+            for attr, values in attrs.items():
+                (value,) = values.values()
+                row[attr] = value
+        Recorder.rows.append(row)
+        return None
+
+
+FLEET = {"kind": "stochastic", "n_per_day": 60}
+
+
+def test_lot_in_mosaik_matches_direct_run():
+    Recorder.rows = []
+    world = mosaik.World({
+        "Parking": {"python": "simulators.parking.simulator:ParkingSim"},
+        "Const": {"python": f"{__name__}:ConstantSetpoint"},
+        "Rec": {"python": f"{__name__}:Recorder"},
+    }, time_resolution=3600, skip_greetings=True, configure_logging=False)
+    lot = world.start("Parking").Lot(fleet=FLEET, n_chargers=40, connection_limit_kw=300.0, seed=7)
+    sources = world.start("Const").Source.create(2, value=SETPOINT_KW / 2)
+    sink = world.start("Rec").Sink()
+    for src in sources:  # two senders: the lot sums them
+        world.connect(src, lot, "setpoint_kw")
+    world.connect(lot, sink, "p_kw", "evs_present", "unmet_energy_kwh", "energy_charged_kwh",
+                  "undelivered_kw", "flex_charge_kwh")
+    world.run(until=24, print_progress=False)
+
+    direct = ParkingLot(stochastic_fleet(60, seed=7), n_chargers=40, connection_limit_kw=300.0)
+    expected = [direct.advance(SETPOINT_KW, h + 1.0) for h in range(24)]
+    rows = Recorder.rows
+    assert [r["time"] for r in rows] == list(range(24))
+    for row, exp in zip(rows, expected):
+        for attr in ("p_kw", "evs_present", "unmet_energy_kwh", "energy_charged_kwh", "undelivered_kw"):
+            assert type(row[attr]) is float
+            assert row[attr] == pytest.approx(exp[attr], abs=1e-9)
+    assert max(r["evs_present"] for r in rows) > 0
+    assert sum(r["energy_charged_kwh"] for r in rows) > 0
+
+
+def test_simulator_api_direct():
+    sim = ParkingSim()
+    sim.init("P", time_resolution=3600.0)
+    (ent,) = sim.create(1, "Lot", fleet="joape2024")
+    assert sim.step(0, {ent["eid"]: {"setpoint_kw": {"a": 500.0, "b": 500.0}}}, 24) == 1
+    data = sim.get_data({ent["eid"]: ["p_kw", "evs_present"]})[ent["eid"]]
+    assert data["evs_present"] == 100.0 and data["p_kw"] > 0
+    assert data["p_kw"] == pytest.approx(
+        ParkingLot(joape2024_fleet()).advance(1000.0, 1.0)["p_kw"])
+    with pytest.raises(ParkingConfigError, match="model"):
+        sim.create(1, "Garage")
+    with pytest.raises(ParkingConfigError, match="kind"):
+        sim.create(1, "Lot", fleet={"kind": "magic"})
+    with pytest.raises(ParkingConfigError, match="time_resolution"):
+        ParkingSim().init("Q", time_resolution=0)
