@@ -37,8 +37,8 @@ class Scenario:
     path: Path | None
     network: str
     reconfigure: bool
-    load_profile: str
-    price_profile: str
+    market_profile: str  # prices and load curve: "seed000", "seasonal:<season>" or a CSV path
+    seasons: tuple[str, ...]  # with market profile "seasonal": one co-simulation per season
     days: int
     start_day: int
     seed: int
@@ -60,7 +60,8 @@ class Scenario:
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
-_TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "load", "market",
+SEASONS = ("winter", "spring", "summer", "autumn")
+_TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots"}
 
 
@@ -122,7 +123,6 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         raise ScenarioError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     top = _Reader(where, raw)
     net = top.sub("network")
-    load = top.sub("load")
     market = top.sub("market")
     ctrl = top.sub("controller")
     exch = top.sub("exchange")
@@ -136,8 +136,8 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         path=path,
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
-        load_profile=load.get("profile", str, "seed000"),
-        price_profile=market.get("profile", str, "seed000"),
+        market_profile=_market_profile(market, path),
+        seasons=_seasons(market),
         days=top.positive("days", int, 1),
         start_day=top.positive("start_day", int, 0, strict=False),
         seed=top.positive("seed", int, 0, strict=False),
@@ -152,6 +152,37 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         output_dir=Path(top.get("output_dir", str, "results")),
         raw=raw,
     )
+
+
+def _market_profile(market: _Reader, path: Path | None) -> str:
+    profile = market.get("profile", str, "seed000")
+    if profile in ("seed000", "seasonal") or profile.startswith("seasonal:"):
+        return profile
+    csv = Path(profile)
+    if not csv.is_absolute() and path is not None and not csv.exists():
+        csv = path.parent / csv
+    if not csv.is_file():
+        raise market.fail("profile", f"{profile!r} is neither 'seed000', 'seasonal[:<season>]' nor an existing CSV file")
+    return str(csv)
+
+
+def _seasons(market: _Reader) -> tuple[str, ...]:
+    seasons = market.get("seasons", list, [])
+    for s in seasons:
+        if s not in SEASONS:
+            raise market.fail("seasons", f"{s!r} is not a season; allowed: {', '.join(SEASONS)}")
+    profile = market.table.get("profile", "seed000")
+    if profile == "seasonal" and not seasons:
+        raise market.fail("seasons", "profile 'seasonal' needs a list of seasons, e.g. [\"winter\", \"summer\"]")
+    if seasons and profile != "seasonal":
+        raise market.fail("seasons", "is only used with profile = \"seasonal\"")
+    return tuple(seasons)
+
+
+def allocation_rules() -> tuple[str, ...]:
+    from simulators.parking.allocation import ALLOCATION_RULES  # noqa: PLC0415 - registry lookup only
+
+    return tuple(sorted(ALLOCATION_RULES))
 
 
 def _probability(reader: _Reader, key: str) -> float:
@@ -183,7 +214,7 @@ def _parse_lots(top: _Reader, lots_raw: Any) -> list[LotConfig]:
                 fleet=r.get("fleet", str, "seed000"),
                 n_chargers=r.positive("n_chargers", int, 100),
                 connection_limit_kw=r.positive("connection_limit_kw", float, 1000.0),
-                allocation=r.get("allocation", str, "earliest_departure"),
+                allocation=r.get("allocation", str, "earliest_departure_first", allocation_rules()),
                 fleet_options=r.get("fleet_options", dict, {}),
             )
         )

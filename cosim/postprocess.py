@@ -73,7 +73,8 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
         pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()
         pvr.to_csv(run_dir / "plan_vs_reality.csv", index=False)
         kpis["planned_energy_losses_kwh"] = float(np.nansum(pvr["planned_loss_kw"]))
-        kpis["max_abs_loss_gap_pct"] = float(np.nanmax(np.abs(pvr["loss_gap_pct"]))) if len(pvr) else float("nan")
+        gaps = np.abs(pvr["loss_gap_pct"].to_numpy(float))
+        kpis["max_abs_loss_gap_pct"] = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else float("nan")
         kpis["max_abs_lot_gap_kw"] = float(np.max(np.abs(pvr["planned_lot_kw"] - pvr["actual_lot_kw"])))
     if (run_dir / "messages.csv").is_file():
         msgs = pd.read_csv(run_dir / "messages.csv")
@@ -82,5 +83,7 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
     else:
         kpis["messages"] = 0
         kpis["message_bytes"] = 0
+    events = pd.read_csv(run_dir / "events.csv") if (run_dir / "events.csv").is_file() else pd.DataFrame()
+    kpis["fallbacks"] = int(len(events))
     (run_dir / "kpis.json").write_text(json.dumps(kpis, indent=2))
     return kpis

@@ -41,8 +41,10 @@ def root_cause(exc: BaseException) -> BaseException:
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
                  plots: bool = True) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
-    from cosim.world import build_world  # noqa: PLC0415 - imports mosaik and all simulators
+    from cosim.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
+    from simulators.grid.networks import load_network  # noqa: PLC0415
 
+    check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
     t0 = time.perf_counter()
@@ -76,7 +78,10 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
             from cosim.report import make_plots  # noqa: PLC0415
 
             make_plots(run_dir)
-    finish_manifest(run_dir, manifest, status, last_hour, error, {"kpis": kpis, "simulated_hours": scenario.hours})
+    events_csv = run_dir / "events.csv"
+    events = pd.read_csv(events_csv).to_dict("records") if events_csv.is_file() else []
+    finish_manifest(run_dir, manifest, status, last_hour, error,
+                    {"kpis": kpis, "simulated_hours": scenario.hours, "fallbacks": events})
     if status != "completed":
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")

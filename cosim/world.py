@@ -83,10 +83,19 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
     """Create the mosaik World of a scenario, with all entities and connections."""
     from simulators.grid.networks import load_network  # noqa: PLC0415
 
-    check_buses(scenario, load_network(scenario.network).radial.n_bus)
+    radial = load_network(scenario.network).radial
+    check_buses(scenario, radial.n_bus)
     world = mosaik.World(SIM_CONFIG, time_resolution=3600, skip_greetings=True, configure_logging=False)
-    market = world.start("Market").Market(price_profile=scenario.price_profile, load_profile=scenario.load_profile,
-                                          start_day=scenario.start_day)
+    try:
+        return _populate(world, scenario, radial, run_dir, progress)
+    except BaseException:
+        world.shutdown()
+        raise
+
+
+def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, progress: bool) -> BuiltWorld:
+    market = world.start("Market").Market(profile=scenario.market_profile, start_day=scenario.start_day,
+                                          days=scenario.days + 1, nominal_load_kw=float(radial.p_load_kw.sum()))
     grid_sim = world.start("Grid")
     grid = grid_sim.Grid(network=scenario.network)
     parking = world.start("Parking")
@@ -103,11 +112,11 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
                                     hour_mode=seed000_hour_mode() if lot.fleet in ("seed000", "joape2024") else None)
                 for lot in scenario.lots}
     world.connect(market, grid, "load_scaling")
-    world.connect(market, dso, "load_forecast", "price_forecast")
+    world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast")
     world.connect(market, recorder, *MARKET_RECORDED)
     world.connect(grid, recorder, *GRID_RECORDED)
     world.connect(dso, grid, "open_branches")
-    world.connect(dso, recorder, "plan", "messages")
+    world.connect(dso, recorder, "plan", "messages", "events")
     for lot_cfg in scenario.lots:
         lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days), "n_chargers": lot_cfg.n_chargers,
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,

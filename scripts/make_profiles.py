@@ -10,7 +10,8 @@ Two jobs, each run with the interpreter that has what it needs:
             per-unit of the hourly annual peak) and Netherlands day-ahead prices for 2019 (read from the
             ev2gym 2.0.0 wheel: `pip download --no-deps ev2gym -d /tmp/ev2gym`), plus the reserve-market
             columns derived by the documented assumptions below:
-                /tmp/mkvenv/bin/python scripts/make_profiles.py seasonal --wheel /tmp/ev2gym/ev2gym-2.0.0-py3-none-any.whl
+                /tmp/mkvenv/bin/python scripts/make_profiles.py seasonal \
+                    --wheel /tmp/ev2gym/ev2gym-2.0.0-py3-none-any.whl
 
 A representative week is the mean, for each (weekday, hour), over the season's ~13 weeks; this mirrors
 seed 003's "average price of 90 days for each season". Seasons: winter Dec-Feb, spring Mar-May, summer
@@ -118,6 +119,14 @@ def seasonal(out: Path, wheel: Path) -> None:
     (out / "LICENSE-ev2gym.txt").write_text(
         "Netherlands day-ahead prices in seasonal_week.csv are derived from\n"
         "ev2gym/data/Netherlands_day-ahead-2015-2024.csv in the ev2gym 2.0.0 wheel (PyPI), under:\n\n" + licence)
+    (out / "LICENSE-simbench.txt").write_text(
+        "The load_pu column of seasonal_week.csv is derived (seasonal weekday-hour means, per-unit of the\n"
+        "annual peak) from the SimBench database, grid 1-MV-urban--0-sw, shipped in the pip package simbench\n"
+        "1.6.3. The database called SimBench is made available under the Open Database License:\n"
+        "http://opendatacommons.org/licenses/odbl/1.0/ ; individual contents under the Database Contents\n"
+        "License: http://opendatacommons.org/licenses/dbcl/1.0/. Copyright (c) 2019-2026 University of Kassel,\n"
+        "TU Dortmund, RWTH Aachen University, Fraunhofer IEE Kassel and contributors.\n"
+        "The derived load_pu column is likewise offered under the ODbL 1.0.\n")
     for season in SEASONS:
         print(f"{season}: load p.u. {load_week[season].min():.3f}-{load_week[season].max():.3f}, "
               f"price EUR/MWh {price_week[season].min():.1f}-{price_week[season].max():.1f}")

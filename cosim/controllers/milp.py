@@ -52,8 +52,6 @@ from cosim.powerflow.network_data import RadialNetwork
 VOLTAGE_PENALTY_KW_PER_PU2 = 1.0e6  # objective cost of 1 p.u.^2 of squared-voltage limit violation
 
 
-HIGHS_OPTIONS: dict[str, Any] = {}
-DIRECTED = True
 
 
 class MilpError(ProblemError):
@@ -147,8 +145,6 @@ class _Model:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if threads:
             h.setOptionValue("threads", int(threads))
-        for k, val in HIGHS_OPTIONS.items():
-            h.setOptionValue(k, val)
         h.passModel(lp)
         if start is not None and len(start) == self.n_col:
             warm = highspy.HighsSolution()
@@ -237,6 +233,9 @@ def _solve_model(
     lot_max = sum(np.maximum(l.cmax_mw, l.dmax_mw) for l in lots) if lots else np.zeros(H)
     m_p = np.abs(p_mw).sum(axis=1) + lot_max + 1e-3  # (H,) flow bound MW
     m_q = np.abs(q_mw).sum(axis=1) + 1e-3
+    lot_dis = sum(l.dmax_mw for l in lots) if lots else np.zeros(H)
+    d_p = np.maximum(-p_mw, 0.0).sum(axis=1) + lot_dis + 1e-6  # (H,) MW that may be injected (reverse flow)
+    d_q = np.maximum(-q_mw, 0.0).sum(axis=1) + 1e-6
     vmin2, vmax2 = net.v_min_pu**2, net.v_max_pu**2
     m_v = vmax2 - vmin2
     loss_w = 1.0 if objective == "of3" else tie_loss_weight
@@ -266,10 +265,10 @@ def _solve_model(
         m.sum_row(n - 1, n - 1, z)
         # directed (parent) formulation: a_k = branch k feeds its to-bus, b_k = feeds its from-bus; z = a + b;
         # every non-slack bus has exactly one parent, the slack none (tight LP relaxation, Jabr-style)
-        a = m.var((nbr,), 0, np.where(tb == s, 0, 1) if DIRECTED else 1, integer=DIRECTED)
-        b = m.var((nbr,), 0, np.where(fb == s, 0, 1) if DIRECTED else 1, integer=DIRECTED)
+        a = m.var((nbr,), 0, np.where(tb == s, 0, 1), integer=True)
+        b = m.var((nbr,), 0, np.where(fb == s, 0, 1), integer=True)
         m.rows(0.0, 0.0, [(z, 1.0), (a, -1.0), (b, -1.0)])
-        for j in nonslack if DIRECTED else ():
+        for j in nonslack:
             m.sum_row(1.0, 1.0, np.concatenate([a[tb == j], b[fb == j]]))
         m.rows(-np.inf, 0.0, [(f, 1.0), (a, -(n - 1))])
         m.rows(0.0, np.inf, [(f, 1.0), (b, n - 1)])
@@ -280,10 +279,15 @@ def _solve_model(
         for loop in net.loops:
             idx = net.branch_indices(loop)
             m.sum_row(-np.inf, len(idx) - 1, z[idx])
-        # big-M flow limits on open branches
-        for X, M in ((P, m_p), (Q, m_q)):
-            m.rows(-np.inf, 0.0, [(X, 1.0), (np.broadcast_to(z, (H, nbr)), -np.repeat(M, nbr))])
-            m.rows(0.0, np.inf, [(X, 1.0), (np.broadcast_to(z, (H, nbr)), np.repeat(M, nbr))])
+        # directional flow limits: with a_k = 1 the to-bus subtree is downstream, so P_k (its net load) lies in
+        # [p_to - D, M]; with b_k = 1 likewise in [-M, D - p_from]; open branch: 0 (D = possible injections)
+        ah, bh = np.broadcast_to(a, (H, nbr)), np.broadcast_to(b, (H, nbr))
+        for X, M, load, inj in ((P, m_p, p_mw, d_p), (Q, m_q, q_mw, d_q)):
+            MM = np.repeat(M, nbr).reshape(H, nbr)
+            up = inj[:, None] - load[:, fb]
+            lo = load[:, tb] - inj[:, None]
+            m.rows(-np.inf, 0.0, [(X, 1.0), (ah, -MM), (bh, -up)])
+            m.rows(0.0, np.inf, [(X, 1.0), (ah, -lo), (bh, MM)])
         # lot variables
         lot_c, lot_d, lot_y = [], [], []
         bus_lot_terms: dict[int, list[tuple[np.ndarray, float]]] = {}
@@ -450,10 +454,11 @@ def solve_single_hour_reconfiguration(
     p_kw: np.ndarray | None = None,
     q_kvar: np.ndarray | None = None,
     *,
-    n_segments: int = 12,
+    n_segments: int = 24,
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-4,
     max_rounds: int = 6,
+    model_rel_gap: float = 1e-3,
 ) -> ReconfigurationResult:
     """Minimum-loss radial topology for one hour of bus loads (kW, kvar; default: the network's nominal loads)."""
     p = np.asarray(net.p_load_kw if p_kw is None else p_kw, float).reshape(1, -1)
@@ -462,7 +467,7 @@ def solve_single_hour_reconfiguration(
         raise MilpError(f"p_kw and q_kvar must be {net.n_bus} finite bus loads of network {net.name!r}, got {p.shape}, {q.shape}")
     _check_settings(n_segments, time_limit_s, mip_rel_gap)
     r = _solve_model(net, p, q, hours=np.array([0]), n_segments=n_segments, time_limit_s=time_limit_s,
-                     mip_rel_gap=mip_rel_gap, max_rounds=max_rounds)
+                     mip_rel_gap=mip_rel_gap, max_rounds=max_rounds, model_rel_gap=model_rel_gap)
     if not r.found:
         return ReconfigurationResult((), float("nan"), float("nan"), float("nan"), r.bound, float("inf"), r.status, r.rounds, r.wall_s)
     ev = evaluate_exact(net, r.open_branches, p, q)
@@ -511,6 +516,7 @@ class MilpController:
         n_segments: int = 12,
         hours: Sequence[int] | None = None,
         max_rounds: int = 6,
+        model_rel_gap: float = 1e-3,
         tie_loss_weight: float = 1e-3,
         threads: int | None = None,
     ) -> None:
@@ -523,7 +529,10 @@ class MilpController:
         else:
             self.hours = np.arange(HOURS)
         self.time_limit_s, self.mip_rel_gap, self.n_segments = float(time_limit_s), float(mip_rel_gap), int(n_segments)
-        self.max_rounds, self.tie_loss_weight, self.threads = int(max_rounds), float(tie_loss_weight), threads
+        if int(max_rounds) < 1 or not model_rel_gap >= 0:
+            raise MilpError(f"max_rounds must be >= 1 and model_rel_gap >= 0, got {max_rounds}, {model_rel_gap}")
+        self.max_rounds, self.model_rel_gap = int(max_rounds), float(model_rel_gap)
+        self.tie_loss_weight, self.threads = float(tie_loss_weight), threads
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         """Solve the MILP over `hours`, then evaluate the plan exactly over all 24 h."""
@@ -536,7 +545,7 @@ class MilpController:
         r = _solve_model(
             net, p_all[hrs], q_all[hrs], hours=hrs, lots=lots, objective=problem.objective, fixed_open=fixed,
             price=problem.price_usd_per_kwh[hrs], n_segments=self.n_segments, time_limit_s=self.time_limit_s,
-            mip_rel_gap=self.mip_rel_gap, max_rounds=self.max_rounds, tie_loss_weight=self.tie_loss_weight,
+            mip_rel_gap=self.mip_rel_gap, max_rounds=self.max_rounds, model_rel_gap=self.model_rel_gap, tie_loss_weight=self.tie_loss_weight,
             threads=self.threads,
         )
         info: dict[str, Any] = {

@@ -1,7 +1,8 @@
 """Seed 000's day-ahead problem as a vector problem for population optimisers (EO, PSO, GA).
 
 Options (`problem.options`): "daily_pev_cap" (see `daily_pev_cap`), "balance_pev_counts" (eq. 6 equality,
-default True), "tie_break" (see below).
+default True), "tie_break" (see below), "flow_tol_pu" (1e-8) and "flow_max_iter" (40) for the batched flow
+(a case not converged within 40 sweeps is treated as infeasible: such cases sit far outside the voltage limits).
 
 Decision vector (all entries in [0, 1]):
   [one position per fundamental loop (only if problem.reconfigure)]
@@ -54,6 +55,24 @@ class PlanEvaluation:
     f: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
+def _match_loops(loops, open_ids: list[int]) -> dict[int, int]:
+    """Assign each open branch to a distinct loop containing it (bipartite matching by augmenting paths)."""
+    owner: dict[int, int] = {}  # branch -> loop
+
+    def augment(j: int, seen: set[int]) -> bool:
+        for b in open_ids:
+            if b in loops[j] and b not in seen:
+                seen.add(b)
+                if b not in owner or augment(owner[b], seen):
+                    owner[b] = j
+                    return True
+        return False
+
+    for j in range(len(loops)):
+        augment(j, set())
+    return {j: b for b, j in owner.items()}
+
+
 def daily_pev_cap(problem: DayAheadProblem, lot) -> float | None:
     """Eq. 6's cap on PEVs charged (= discharged) over the day, from `problem.options["daily_pev_cap"]`:
     "n_pev" (default, the literal reading: n^PEV = sum_h n_ch = sum_h n_dis <= the lot's n_pev), None (only
@@ -84,6 +103,8 @@ class DayAheadVectorProblem:
         self.n_loops = len(net.loops) if problem.reconfigure else 0
         opts = problem.options
         self.tie_break = float(opts.get("tie_break", 1e-7))
+        self.flow_tol_pu = float(opts.get("flow_tol_pu", 1e-8))
+        self.flow_max_iter = int(opts.get("flow_max_iter", 40))
         balance = bool(opts.get("balance_pev_counts", True))
         self.layouts: list[LotDispatchLayout] = [
             make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot)) for lot in problem.lots]
@@ -172,13 +193,10 @@ class DayAheadVectorProblem:
         """A decision vector that decodes to the given plan (defaults: base topology, first candidate, idle lots)."""
         parts = []
         if self.n_loops:
-            chosen = set(int(b) for b in (self.base_open if open_ids is None else open_ids))
-            pos = []
-            for loop in self.net.loops:
-                hit = [i for i, b in enumerate(loop) if b in chosen]
-                pos.append((hit[0] + 0.5) / len(loop) if hit else 0.5)
-                if hit:
-                    chosen.discard(loop[hit[0]])
+            chosen = [int(b) for b in (self.base_open if open_ids is None else open_ids)]
+            match = _match_loops(self.net.loops, chosen)
+            pos = [(list(loop).index(match[j]) + 0.5) / len(loop) if j in match else 0.5
+                   for j, loop in enumerate(self.net.loops)]
             parts.append(np.asarray(pos))
         for j, lot in enumerate(self.problem.lots):
             if self.bus_choice[j]:
@@ -203,7 +221,7 @@ class DayAheadVectorProblem:
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
         q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
         res = solve_radial_batch(net, np.repeat(open_ids, HOURS, axis=0), p.reshape(-1, net.n_bus),
-                                 q.reshape(-1, net.n_bus))
+                                 q.reshape(-1, net.n_bus), tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter)
         self.n_evaluations += pop
         vm = res.vm_pu.reshape(pop, HOURS, net.n_bus)
         ok = res.ok.reshape(pop, HOURS).all(axis=1)

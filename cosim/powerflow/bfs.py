@@ -18,6 +18,7 @@ from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
 
 
 STALL_WINDOW = 6  # sweeps: a case whose voltage change has not shrunk over this many sweeps is given up
+GROUPED_MAX_TOPOLOGIES = 4  # up to this many distinct topologies: one 2-D product per topology per sweep
 
 
 class PowerFlowInputError(NetworkDataError):
@@ -148,7 +149,14 @@ def tree_paths(net: RadialNetwork, open_pos: np.ndarray, need_paths: bool = True
     return radial, paths.astype(float)
 
 
-def _branch_currents(i_load, rows, paths_t, grouped, inverse, paths_u) -> np.ndarray:
+def _real_matmul(mats: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """Stacked real matrices (m, a, b) times complex vectors (m, b) -> (m, a), via a zero-copy (re, im) view."""
+    vec = np.ascontiguousarray(vec, dtype=complex)
+    out = np.matmul(mats, vec.view(np.float64).reshape(vec.shape[0], vec.shape[1], 2))
+    return out.view(complex)[..., 0]
+
+
+def _branch_currents(i_load, rows, paths, grouped, inverse, paths_u) -> np.ndarray:
     """Backward sweep: current of each branch = sum of the load currents of the buses it feeds (P^T I)."""
     if grouped:
         out = np.empty((len(rows), paths_u.shape[2]), dtype=complex)
@@ -157,8 +165,7 @@ def _branch_currents(i_load, rows, paths_t, grouped, inverse, paths_u) -> np.nda
             sel = topo == g
             out[sel] = i_load[sel] @ paths_u[g]
         return out
-    r2 = np.matmul(paths_t, np.stack([i_load.real, i_load.imag], axis=-1))
-    return r2[..., 0] + 1j * r2[..., 1]
+    return _real_matmul(paths.transpose(0, 2, 1), i_load)  # transposed view: no copy
 
 
 def _voltage_drops(zi, rows, paths, grouped, inverse, paths_u) -> np.ndarray:
@@ -170,8 +177,7 @@ def _voltage_drops(zi, rows, paths, grouped, inverse, paths_u) -> np.ndarray:
             sel = topo == g
             out[sel] = zi[sel] @ paths_u[g].T
         return out
-    r2 = np.matmul(paths, np.stack([zi.real, zi.imag], axis=-1))
-    return r2[..., 0] + 1j * r2[..., 1]
+    return _real_matmul(paths, zi)
 
 
 def solve_radial_batch(
@@ -210,6 +216,11 @@ def solve_radial_batch(
     inverse = inverse.reshape(-1)
     if pos_raw.shape[0] == 1:
         inverse = np.zeros(batch, dtype=int)
+    # many cases per topology -> 2-D products per topology; else stacked products with each case's path matrix
+    grouped = len(uniq) <= GROUPED_MAX_TOPOLOGIES and len(uniq) * 8 <= batch
+    if not grouped:  # path matrices per case, in case order (no gather of big arrays later)
+        uniq = np.sort(np.broadcast_to(pos_raw, (batch, pos_raw.shape[1])), axis=1)
+        inverse = np.arange(batch)
     radial_u, paths_u = tree_paths(net, uniq)
     z = net.r_pu + 1j * net.x_pu
 
@@ -217,9 +228,6 @@ def solve_radial_batch(
     radial = radial_u[inverse].copy()
     v = np.full((batch, nb), complex(v_slack_pu))
     converged = np.zeros(batch, dtype=bool)
-    # many cases per topology -> 2-D products per topology; else stacked products with each case's path matrix
-    grouped = len(uniq) * 8 <= batch
-    paths_ut = paths_u.transpose(0, 2, 1)  # a view: stacked matmul handles transposed matrices at no cost
 
     active = np.flatnonzero(radial)
     iterations = 0
@@ -227,7 +235,9 @@ def solve_radial_batch(
         # `work` = rows held in compressed copies of the path matrices; re-gathered only when the active
         # set has shrunk enough, since gathering (batch, n_bus, n_branch) every iteration would dominate
         work = active
-        work_paths = (None, None) if grouped else (paths_u[inverse[work]], paths_ut[inverse[work]])
+        work_paths = None if grouped or len(work) == batch else paths_u[work]
+        if not grouped and len(work) == batch:
+            work_paths = paths_u
         live = np.ones(len(work), dtype=bool)
         hist = np.full((STALL_WINDOW, len(work)), np.inf)  # last dv per row, to give up on diverging cases
         for it in range(max_iter):
@@ -236,8 +246,8 @@ def solve_radial_batch(
             iterations = it + 1
             va = v[work]
             i_load = np.conj(s_pu[work] / va)
-            i_br = _branch_currents(i_load, work, work_paths[1], grouped, inverse, paths_u)
-            v_new = v_slack_pu - _voltage_drops(i_br * z[None, :], work, work_paths[0], grouped, inverse, paths_u)
+            i_br = _branch_currents(i_load, work, work_paths, grouped, inverse, paths_u)
+            v_new = v_slack_pu - _voltage_drops(i_br * z[None, :], work, work_paths, grouped, inverse, paths_u)
             dv = np.abs(v_new - va).max(axis=1)
             upd = work[live]
             v[upd] = v_new[live]
@@ -248,12 +258,12 @@ def solve_radial_batch(
             stalled = (dv >= hist[it % STALL_WINDOW]) if it >= 2 * STALL_WINDOW else np.zeros(len(work), dtype=bool)
             hist[it % STALL_WINDOW] = dv
             live &= ~done & finite & ~stalled
-            if 0 < live.sum() < 0.75 * len(work):
+            if 0 < live.sum() < 0.5 * len(work):
                 keep_rows = np.flatnonzero(live)
                 work = work[keep_rows]
                 hist = hist[:, keep_rows]
                 if not grouped:
-                    work_paths = (work_paths[0][keep_rows], work_paths[1][keep_rows])
+                    work_paths = work_paths[keep_rows]
                 live = np.ones(len(work), dtype=bool)
     ok = converged & radial
 
@@ -268,8 +278,7 @@ def solve_radial_batch(
         vm[idx] = np.abs(v[idx])
         va_deg[idx] = np.degrees(np.angle(v[idx]))
         i_load = np.conj(s_pu[idx] / v[idx])
-        pt = None if grouped else paths_ut[inverse[idx]]
-        i_br = _branch_currents(i_load, idx, pt, grouped, inverse, paths_u)  # p.u., exactly 0 on open branches
+        i_br = _branch_currents(i_load, idx, None if grouped else paths_u[idx], grouped, inverse, paths_u)  # p.u., exactly 0 on open branches
         i_ka[idx] = np.abs(i_br) * net.base_i_ka
         loss[idx] = (np.abs(i_br) ** 2 * net.r_pu[None, :]).sum(axis=1) * net.base_mva * 1000.0
         s_slack = v_slack_pu * np.conj(i_load.sum(axis=1)) * net.base_mva * 1000.0

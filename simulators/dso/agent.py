@@ -26,6 +26,10 @@ def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: 
             "p_grid_kw": res.p_slack_kw, "vpd": np.abs(res.vm_pu - 1.0).sum(axis=1)}
 
 
+def json_safe_summary(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={float(v):.4g}" for k, v in values.items() if isinstance(v, (int, float, np.floating)))
+
+
 class DsoAgent:
     """The DSO: plans each day with its controller and talks to the PLOs in the configured exchange mode."""
 
@@ -47,6 +51,8 @@ class DsoAgent:
         self._round = 0
         self._day: dict[str, Any] = {}
         self._schedules: dict[str, np.ndarray] = {}
+        self._last_feasible = False
+        self.events: list[dict[str, Any]] = []  # fallbacks and rejected data, for the run's manifest
 
     # -- day-ahead -------------------------------------------------------------------------------------------------
     def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
@@ -58,6 +64,8 @@ class DsoAgent:
             lots = tuple(offer_from_payload(p) for p in offers.values())
             plan = self._solve(lots=lots, fixed=None)
             self._record(plan)
+            if plan.info.get("fallback"):
+                return []  # no schedule: each PLO keeps its own profit-maximising plan
             return [m for lot_id, sp in plan.setpoints_kw.items()
                     if (m := self.channel.send(hour, "schedule", lot_id, {"setpoints_kw": np.asarray(sp).tolist(),
                                                                           "bus": plan.lot_buses.get(lot_id)},
@@ -99,13 +107,36 @@ class DsoAgent:
                                   price_usd_per_kwh=self._day["price"], lots=lots,
                                   base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
                                   objective=self.objective, fixed_injection_kw=fixed)
-        plan = self.controller.plan(problem)
+        try:
+            plan = self.controller.plan(problem)
+            failure = None if plan.feasible else "the controller returned an infeasible plan"
+        except Exception as exc:  # noqa: BLE001 - a failing controller must not stop the grid
+            plan, failure = None, f"the controller raised {type(exc).__name__}: {exc}"
+        if failure is not None:
+            plan = self._fallback_plan(problem, failure, plan)
         if fixed is not None:
             plan.setpoints_kw = {k: v.copy() for k, v in self._schedules.items()}
             plan.lot_buses = dict(self.lot_buses)
         self.open_branches = tuple(int(b) for b in plan.open_branches)
+        self._last_feasible = self._last_feasible or bool(plan.feasible)
         self.lot_buses.update({k: int(v) for k, v in plan.lot_buses.items()})
         self.plan = plan
+        return plan
+
+    def _fallback_plan(self, problem: DayAheadProblem, failure: str, rejected: DayAheadPlan | None) -> DayAheadPlan:
+        """Safe action when planning fails: keep the last feasible topology, give lots no schedule (they follow
+        their own plans). The event is logged and listed in the run's manifest."""
+        open_branches = self.open_branches if self._last_feasible else tuple(self.net.tie_branches)
+        p, q = problem.bus_loads_kw()
+        plan = DayAheadPlan(open_branches=open_branches, lot_buses=dict(self.lot_buses) or
+                            {lot.lot_id: int(lot.candidate_buses[0]) for lot in problem.lots},
+                            setpoints_kw={}, feasible=False, controller=getattr(self.controller, "name", "?"),
+                            predicted_hourly=predict_hourly(self.net, open_branches, p, q))
+        plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
+        if rejected is not None:
+            plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
+        self.events.append({"hour": self._day["hour"], "source": "DSO", "event": "planning fallback",
+                            "detail": plan.info["fallback"]})
         return plan
 
     def _refresh_prediction(self, plan: DayAheadPlan) -> None:

@@ -1,5 +1,8 @@
 """mosaik wrapper of `DsoAgent` (event-based): steps when forecasts or PLO offers arrive.
 
+Event-based outputs are non-persistent: open_branches and lot_buses are sent once per day-ahead step and the
+grid keeps them until the next one.
+
 Inputs: load_forecast (24 p.u. load scaling), price_forecast (24 $/kWh), offer (PLO messages).
 Outputs: to_plo ({lot_id: [messages]}, weak connection back to the PLOs), open_branches (to the grid),
 lot_buses ({lot_id: bus}), plan (the day-ahead plan, once per day), messages (log rows).
@@ -22,8 +25,7 @@ META = {
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
                        "max_rounds", "loss_probability", "seed"],
             "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
-                      "messages"],
-            "non-persistent": ["to_plo", "plan", "messages"],
+                      "messages", "events"],
         }
     },
 }
@@ -47,7 +49,8 @@ class DsoSim(mosaik_api_v3.Simulator):
         from simulators.grid.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
 
         options = dict(controller_options or {})
-        options.setdefault("seed", seed)
+        if controller in ("eo", "pso", "ga"):  # seeded metaheuristics follow the scenario's seed
+            options.setdefault("seed", seed)
         self.agent = DsoAgent(load_network(network).radial, make_controller(controller, **options), objective,
                               reconfigure, exchange, max_rounds, loss_probability, seed)
         return [{"eid": "dso", "type": model}]
@@ -79,6 +82,9 @@ class DsoSim(mosaik_api_v3.Simulator):
         rows = self.agent.channel.drain()
         if rows:
             self.out["messages"] = rows
+        if self.agent.events:
+            self.out["events"] = list(self.agent.events)
+            self.agent.events.clear()
         return None
 
     def get_data(self, outputs):

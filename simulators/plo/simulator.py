@@ -24,6 +24,7 @@ META = {
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
                       "messages"],
             "trigger": ["from_dso"],
+            "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "planned_profit_usd"],
             "non-persistent": ["offer", "messages"],
         }
     },

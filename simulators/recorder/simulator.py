@@ -40,8 +40,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
         for attr, sources in inputs.get("recorder", {}).items():
             for src, value in sources.items():
                 sim_id, _, eid = src.partition(".")
-                if attr == "messages":
-                    self.writer.append("messages", value)
+                if attr in ("messages", "events"):
+                    self.writer.append(attr, value)
                 elif attr == "plan":
                     self.writer.append_json_line("plans.jsonl", value)
                 elif attr == "vm_pu":

@@ -1,0 +1,55 @@
+"""Seed 000 study end to end with a tiny budget; paper data transcribed consistently."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cosim.studies import joape2024 as study
+
+
+def test_paper_tables_are_consistent():
+    assert len(study.STATES) == 9 and set(study.PAPER) == set(study.STATES)
+    assert sorted(v["rank"] for v in study.PAPER.values()) == list(range(1, 10))
+    # the paper's text: scenario 2 lowers OF2 by 10,480.6 kW and OF3 by 84.2 kW against scenario 1
+    assert study.PAPER[(1, None)]["of2"] - study.PAPER[(2, 2)]["of2"] == pytest.approx(10480.6)
+    assert study.PAPER[(1, None)]["of3"] - study.PAPER[(2, 3)]["of3"] == pytest.approx(84.2)
+
+
+def test_inputs_match_paper_facts():
+    load, price = study.seed000_inputs()
+    assert load.mean() == pytest.approx(2112.9, abs=0.05) and load.max() == pytest.approx(3800.0)
+    assert np.abs(load - load.mean()).sum() == pytest.approx(16067.0, abs=1.0)
+    assert price.shape == (24,) and np.all(price > 0)
+    lot = study.seed000_lot_offer()
+    assert lot.hour_mode[:8].tolist() == [1] * 8 and lot.hour_mode[10:19].tolist() == [-1] * 9
+    assert lot.hour_mode[[8, 9, 19]].tolist() == [0, 0, 0]
+
+
+def test_study_runs_end_to_end(tmp_path):
+    res = study.run_study(n_particles=6, n_iter=4, seed=0, out_dir=tmp_path)
+    t2, t3 = res.table2, res.table3
+    assert len(t2) == 9 and len(t3) == 9 and t2.feasible.all()
+    base = t2[t2.state == "S1"].iloc[0]
+    assert base.of2_kw == pytest.approx(16067.0, abs=1.0)  # the reconstructed curve's base LCD
+    assert abs(base.of3_diff_pct) < 10 and abs(base.vpd_diff_pct) < 10
+    assert base.open_lines == (33, 34, 35, 36, 37)
+    assert (t2[t2.scenario == 3].of3_kwh < base.of3_kwh).all()  # reconfiguration lowers losses
+    assert (t2[t2.scenario == 2].open_lines == (33, 34, 35, 36, 37)).all()
+    assert sorted(t3["rank"]) == list(range(1, 10)) and t3.closeness.between(0, 1).all()
+    for name in ("table2.csv", "table2.md", "table3.csv", "table3.md", "hourly.csv", "summary.md"):
+        assert (tmp_path / name).stat().st_size > 0
+    back = pd.read_csv(tmp_path / "table2.csv")
+    assert back.of2_paper.tolist() == [study.PAPER[k]["of2"] for k in study.STATES]
+    assert "S4-C2" in (tmp_path / "table3.md").read_text()
+    assert res.wall_s > 0 and res.settings["n_iter"] == 4
+
+
+def test_helpers():
+    assert study.diff_pct(110.0, 100.0) == pytest.approx(10.0)
+    assert np.isnan(study.diff_pct(1.0, None))
+    assert study.gap_pct(90.0, 100.0, "of1") == pytest.approx(10.0)  # less benefit = worse
+    assert study.gap_pct(110.0, 100.0, "of3") == pytest.approx(10.0)
+    with pytest.raises(ValueError, match="scenario must be"):
+        study.seed000_problem(5)
+    with pytest.raises(ValueError, match="eq6 must be"):
+        study.seed000_problem(2, eq6="weekly")

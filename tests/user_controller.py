@@ -1,0 +1,32 @@
+"""A user-written DSO controller, loaded by dotted path from a scenario file in the end-to-end tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.controllers.base import DayAheadPlan, DayAheadProblem
+
+
+class FlatChargeController:
+    """Keeps the base topology and charges every lot at a constant `kw` in its charging hours."""
+
+    name = "flat-charge"
+
+    def __init__(self, kw: float = 50.0) -> None:
+        self.kw = kw
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        setpoints = {lot.lot_id: np.where(lot.hour_mode > 0, np.minimum(self.kw, lot.max_charge_kw), 0.0)
+                     for lot in problem.lots}
+        return DayAheadPlan(open_branches=problem.base_open_branches,
+                            lot_buses={lot.lot_id: lot.candidate_buses[0] for lot in problem.lots},
+                            setpoints_kw=setpoints, feasible=True, controller=self.name)
+
+
+class BrokenController:
+    """Raises on every call: the DSO must fall back to a safe plan and record it."""
+
+    name = "broken"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        raise RuntimeError("optimiser crashed on purpose")
