@@ -17,6 +17,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.days is not None:
         overrides["days"] = args.days
     scenario = load_scenario(args.scenario, overrides)
+    if scenario.seasons:
+        from cosim.seasonal import run_seasons  # noqa: PLC0415
+
+        parent, table = run_seasons(scenario, output_dir=args.output, progress=not args.quiet)
+        print(f"results: {parent}")
+        print(table.to_string(index=False))
+        return 0
     print(f"running {scenario.name}: {scenario.days} day(s) on {scenario.network}, controller {scenario.controller}, "
           f"exchange {scenario.exchange}", file=sys.stderr)
     summary = run_scenario(scenario, output_dir=args.output, progress=not args.quiet)

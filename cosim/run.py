@@ -27,6 +27,7 @@ class RunSummary:
     status: str
     wall_s: float
     kpis: dict[str, float]
+    timing: dict | None = None
 
 
 def root_cause(exc: BaseException) -> BaseException:
@@ -47,6 +48,9 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
+    from cosim import timing  # noqa: PLC0415
+
+    timing.reset()
     t0 = time.perf_counter()
     status, error = "completed", None
     built = None
@@ -68,6 +72,10 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     if progress:
         print(file=sys.stderr)
     wall = time.perf_counter() - t0
+    sim_seconds = {k: round(v, 4) for k, v in timing.STEP_SECONDS.items()}
+    timing_info = {"run_wall_s": round(wall, 3), "simulator_s": sim_seconds,
+                   "mosaik_share": round(max(0.0, 1.0 - sum(sim_seconds.values()) / wall), 4) if wall > 0 else None,
+                   "wall_s_per_simulated_day": round(wall / max(scenario.days, 1), 3)}
     last_hour = last_recorded_hour(run_dir)
     kpis: dict[str, float] = {}
     if last_hour is not None:
@@ -81,11 +89,11 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     events_csv = run_dir / "events.csv"
     events = pd.read_csv(events_csv).to_dict("records") if events_csv.is_file() else []
     finish_manifest(run_dir, manifest, status, last_hour, error,
-                    {"kpis": kpis, "simulated_hours": scenario.hours, "fallbacks": events})
+                    {"kpis": kpis, "simulated_hours": scenario.hours, "fallbacks": events, "timing": timing_info})
     if status != "completed":
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")
-    return RunSummary(run_dir, status, wall, kpis)
+    return RunSummary(run_dir, status, wall, kpis, timing_info)
 
 
 def last_recorded_hour(run_dir: Path) -> int | None:

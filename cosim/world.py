@@ -18,13 +18,15 @@ import mosaik
 
 from cosim.config import Scenario, ScenarioError
 
+# in-process simulators, each wrapped to time its own steps (cosim.timing); any of them could equally be
+# started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}) or reached on another machine
 SIM_CONFIG = {
-    "Market": {"python": "simulators.market.simulator:MarketSim"},
-    "Parking": {"python": "simulators.parking.simulator:ParkingSim"},
-    "Grid": {"python": "simulators.grid.simulator:GridSim"},
-    "PLO": {"python": "simulators.plo.simulator:PloSim"},
-    "DSO": {"python": "simulators.dso.simulator:DsoSim"},
-    "Recorder": {"python": "simulators.recorder.simulator:RecorderSim"},
+    "Market": {"python": "cosim.timing:TimedMarketSim"},
+    "Parking": {"python": "cosim.timing:TimedParkingSim"},
+    "Grid": {"python": "cosim.timing:TimedGridSim"},
+    "PLO": {"python": "cosim.timing:TimedPloSim"},
+    "DSO": {"python": "cosim.timing:TimedDsoSim"},
+    "Recorder": {"python": "cosim.timing:TimedRecorderSim"},
 }
 
 GRID_RECORDED = ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches", "converged",

@@ -8,10 +8,13 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
 * Topology, shared by all modelled hours: binary z_k per branch k (1 = closed). Radiality = spanning tree:
   sum_k z_k = n_bus - 1 and a single-commodity fictitious flow f_k, |f_k| <= (n_bus - 1) z_k, with the slack
   injecting n_bus - 1 units and every other bus absorbing 1 (connectivity). Valid loop cuts
-  sum_{k in loop} z_k <= |loop| - 1 (one open branch per fundamental loop at least) tighten the relaxation.
+  sum_{k in loop} z_k <= |loop| - 1 (one open branch per fundamental loop at least) tighten the relaxation,
+  as does a directed "parent" formulation: z_k = a_k + b_k (a: feeds its to-bus, b: feeds its from-bus),
+  exactly one parent per non-slack bus, none for the slack.
   With `problem.reconfigure` False the z_k are fixed to `problem.base_open_branches`.
 * LinDistFlow per hour h (lossless flows, seed 000 eq. 18-19 linearised): branch flows P_kh, Q_kh (from->to
-  positive) with |P_kh|, |Q_kh| <= M_h z_k; nodal balance at every non-slack bus with load + lot power (lots
+  positive), directional big-M: (p_to - D_h) a_k - M_h b_k <= P_kh <= M_h a_k + (D_h - p_from) b_k, where
+  M_h bounds any subtree load and D_h any injection (discharging lots, negative loads); nodal balance at every non-slack bus with load + lot power (lots
   exchange active power only, as seed 000); v_to = v_from - 2 (r_k P_kh + x_k Q_kh) relaxed by
   +-(v_max^2 - v_min^2)(1 - z_k) on open branches; v_slack = 1; v_min^2 <= v <= v_max^2 held softly with a
   heavy penalty (reported as `voltage_violation_pu2`) so that a stressed day still returns a plan.
@@ -243,8 +246,7 @@ def _solve_model(
     extra_pts_p: list[np.ndarray] = []  # (H, nbr) absolute MW tangent points added by refinement
     extra_pts_q: list[np.ndarray] = []
     nonslack = np.delete(np.arange(n), s)
-    nonslack = np.delete(np.arange(n), s)
-    rounds, res, last = 0, None, None
+    rounds, res, last, best_bound = 0, None, None, -np.inf
     while True:
         rounds += 1
         m = _Model()
@@ -350,15 +352,17 @@ def _solve_model(
             m.rows(target - load, np.inf, terms, n=H)
             m.rows(load - target, np.inf, [(dev, 1.0)] + [(c_, -w) for c_, w in terms[1:]], n=H)
         elif objective == "vpd":
-            a = m.var((H, n), 0.0, np.inf, cost=1.0)
-            m.rows(-1.0, np.inf, [(a, 2.0), (v, -1.0)])
-            m.rows(1.0, np.inf, [(a, 2.0), (v, 1.0)])
+            dev_v = m.var((H, n), 0.0, np.inf, cost=1.0)  # |V - 1| with V ~ (1 + v) / 2
+            m.rows(-1.0, np.inf, [(dev_v, 2.0), (v, -1.0)])
+            m.rows(1.0, np.inf, [(dev_v, 2.0), (v, 1.0)])
         remaining = time_limit_s - (time.perf_counter() - t_start)
         start = None
         if last is not None:  # previous incumbent with exact squares satisfies every tangent cut: warm start
             start = last["x"].copy()
             start[sp], start[sq] = last["P"] ** 2, last["Q"] ** 2
         res = m.solve(remaining, mip_rel_gap, threads, start)
+        if np.isfinite(res["bound"]) and (res["x"] is not None or res["status"] == "Optimal"):
+            best_bound = max(best_bound, res["bound"])  # every round's bound is valid: keep the best
         if res["x"] is None:
             if last is not None:  # keep the previous round's incumbent
                 res = last
@@ -369,8 +373,13 @@ def _solve_model(
         pwl = 1000.0 * loss_w * float((r_eff[None, :] * (x[sp] + x[sq])).sum())
         res["model_objective"] = res["objective"] - pwl + quad
         res["P"], res["Q"], res["z"], res["viol"] = Pv, Qv, x[z], float(x[viol].sum())
-        res["lots"] = [(x[c], x[d], None if y is None else x[y]) for c, d, y in zip(lot_c, lot_d, lot_y)]
+        # clip to the offer limits: HiGHS meets bounds only within its feasibility tolerance (~1e-7 MW)
+        res["lots"] = [
+            (np.clip(x[c], 0.0, lot.cmax_mw), np.clip(x[d], 0.0, lot.dmax_mw), None if y is None else x[y])
+            for lot, c, d, y in zip(lots, lot_c, lot_d, lot_y)
+        ]
         last = res
+        res["bound"] = max(res["bound"], best_bound)
         mgap = (res["model_objective"] - res["bound"]) / max(abs(res["model_objective"]), 1e-9)
         res["model_gap"] = mgap
         if mgap <= model_rel_gap or rounds >= max_rounds or time.perf_counter() - t_start > time_limit_s:

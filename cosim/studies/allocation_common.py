@@ -29,7 +29,7 @@ __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
     "lot_power_kw", "charging_stages", "v2g_revenue", "capital_cost", "driving_energy_cost",
     "purchased_energy_price", "v2g_energy_cost", "ens_cost", "loss_benefit", "objective", "AllocationModel",
-    "TERMS", "pct_diff",
+    "TERMS", "pct_diff", "md_table",
 ]
 
 TERMS = ("r", "cf_cap", "cf_driving", "cf_v2g", "dc_ns", "dc_loss")
@@ -204,6 +204,21 @@ def loss_benefit(price: float, loss_kw: np.ndarray, loss_v2g_kw: np.ndarray, hou
     return price * (np.asarray(loss_kw) - np.asarray(loss_v2g_kw)) * np.asarray(hours)
 
 
+def md_table(df, floatfmt: str = ",.1f") -> str:
+    """A pandas DataFrame as a Markdown table (no tabulate dependency); NaN shows as '-'."""
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        cells = []
+        for v in row:
+            if isinstance(v, (float, np.floating)):
+                cells.append("-" if not np.isfinite(v) else format(float(v), floatfmt))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def pct_diff(ours: float, paper: float) -> float:
     """(ours - paper) / |paper| in %, NaN when the paper's figure is 0 or missing."""
     if paper is None or not np.isfinite(paper) or paper == 0:
@@ -245,7 +260,7 @@ class AllocationModel:
             heads = [e for e in range(ref.n_branch) if self.down[e, ref.to_bus[b]] and ref.from_bus[e] == ref.slack_bus]
             first[b] = self.down[heads[0]]
         self.feeder = first
-        self._base = {k: solve_radial_batch(n, np.zeros((0,), int), n.p_load_kw, n.q_load_kvar) for k, n in self.nets.items()}
+        self._base = {k: self._flow(k, np.zeros((1, self.n_bus))) for k in self.nets}  # same solver settings as cases
 
     def base_voltages(self, level: str = "peak") -> np.ndarray:
         return self._base[level].vm_pu[0]

@@ -13,6 +13,7 @@ many discharged over the day), as the price reconstruction assumes.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,12 @@ def seed000_lot_offer(candidate_buses: tuple[int, ...] | None = None, lot_id: st
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _ieee33_radial():
+    """The IEEE 33-bus per-unit model (built once: pandapower is slow to construct it)."""
+    return ieee33().radial
+
+
 EQ6_READINGS = {"daily": "n_pev", "hourly": None}
 
 
@@ -106,7 +113,7 @@ def seed000_problem(scenario: int, objective: str = "of3", candidate_buses: tupl
         raise ValueError(f"eq6 must be one of {sorted(EQ6_READINGS)}, got {eq6!r}")
     if scenario not in (1, 2, 3, 4):
         raise ValueError(f"scenario must be 1, 2, 3 or 4, got {scenario!r}")
-    net = ieee33().radial
+    net = _ieee33_radial()
     load_kw, price = seed000_inputs()
     lots = (seed000_lot_offer(candidate_buses),) if scenario in (2, 4) else ()
     return DayAheadProblem(network=net, load_scaling=load_kw / float(net.p_load_kw.sum()), price_usd_per_kwh=price,

@@ -96,6 +96,17 @@ class LinearModel:
         self._rub.append(np.broadcast_to(np.asarray(ub, float), shape).ravel())
         self.n_rows += m
 
+    def sum_row(self, idx, coef=1.0, lb=-np.inf, ub=np.inf) -> None:
+        """One row: lb <= sum(coef * x[idx]) <= ub over all elements of idx."""
+        idx, coef = np.broadcast_arrays(np.asarray(idx), np.asarray(coef, float))
+        keep = (idx.ravel() >= 0) & (coef.ravel() != 0)
+        self._rows.append(np.full(int(keep.sum()), self.n_rows))
+        self._cols.append(idx.ravel()[keep].astype(int))
+        self._vals.append(coef.ravel()[keep])
+        self._rlb.append(np.array([float(lb)]))
+        self._rub.append(np.array([float(ub)]))
+        self.n_rows += 1
+
     def solve(self, time_limit_s: float = 120.0, mip_rel_gap: float = 1e-6) -> Solution:
         """Solve with HiGHS (scipy.optimize.milp); raises ModelError unless the status is optimal."""
         n = self.n_vars
