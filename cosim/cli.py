@@ -40,19 +40,30 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study(args: argparse.Namespace) -> int:
-    if args.name != "joape2024":
-        raise ValueError(f"unknown study {args.name!r}; studies: joape2024")
-    from cosim.studies.joape2024 import main as study_main  # noqa: PLC0415
+STUDIES = {"joape2024": "seed 000: DSO/PLO interaction, EO, 4 scenarios x 3 cases, TOPSIS",
+           "moradijoz2013": "seed 002: lot allocation by GA on the 9-bus network, AHP, reliability",
+           "arabi2025": "seed 001: lot allocation by PSO on the 9-bus network, PV/ES scenarios",
+           "neyestani2015": "seed 003: two-stage lot allocation, energy + reserve MILP, IEEE 13-bus"}
 
-    return study_main(["--out", args.output, "--particles", str(args.particles), "--iterations", str(args.iterations),
-                       "--seed", str(args.seed)])
+
+def _study(args: argparse.Namespace) -> int:
+    import importlib  # noqa: PLC0415
+
+    module = importlib.import_module(f"cosim.studies.{args.name}")
+    return module.main(args.study_args)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from cosim.sweep import main as sweep_main  # noqa: PLC0415
+
+    return sweep_main(args.sweep_args)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from cosim.compare import compare_exchange_modes  # noqa: PLC0415
+    from cosim.compare import compare_data_quality, compare_exchange_modes  # noqa: PLC0415
 
-    table = compare_exchange_modes(args.scenario, args.output)
+    compare = compare_data_quality if args.what == "data-quality" else compare_exchange_modes
+    table = compare(args.scenario, args.output)
     print(table)
     return 0
 
@@ -67,18 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("report", help="rebuild the plots of a run folder")
     rep.add_argument("run", help="results/<run-id>")
-    study = sub.add_parser("study", help="reproduce a paper's study (joape2024 = seed 000)")
-    study.add_argument("name", choices=["joape2024"])
-    study.add_argument("--output", default="results/study-joape2024")
-    study.add_argument("--particles", type=int, default=30)
-    study.add_argument("--iterations", type=int, default=500)
-    study.add_argument("--seed", type=int, default=0)
-    cmp_ = sub.add_parser("compare", help="run one scenario in the four exchange modes and compare KPIs")
+    study = sub.add_parser("study", help="reproduce a paper's study; options after the name go to the study "
+                                         "(e.g. `cosim study joape2024 --help`)",
+                           description="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
+    study.add_argument("name", choices=sorted(STUDIES))
+    study.add_argument("study_args", nargs=argparse.REMAINDER)
+    swp = sub.add_parser("sweep", help="run many variations of a scenario (see cosim sweep --help)", add_help=False)
+    swp.add_argument("sweep_args", nargs=argparse.REMAINDER)
+    cmp_ = sub.add_parser("compare", help="one scenario in the four exchange modes (default) or under bad data "
+                                          "(--what data-quality); KPIs side by side")
     cmp_.add_argument("scenario", nargs="?", default=None)
+    cmp_.add_argument("--what", choices=["exchange", "data-quality"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network")
     args = parser.parse_args(argv)
-    handlers = {"run": _run, "report": _report, "study": _study, "compare": _compare}
+    handlers = {"run": _run, "report": _report, "study": _study, "compare": _compare, "sweep": _sweep}
     try:
         if args.command == "validate":
             from cosim.validate import main as validate_main  # noqa: PLC0415

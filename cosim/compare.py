@@ -9,27 +9,49 @@ from pathlib import Path
 
 import pandas as pd
 
-from cosim.config import EXCHANGE_MODES, load_scenario
+from cosim.config import EXCHANGE_MODES, Scenario, load_scenario
 from cosim.results import new_run_dir
 from cosim.run import run_scenario
 
 COLUMNS = ("energy_losses_kwh", "load_curve_deviation_kw", "v_min_pu", "vpd_pu", "plo_profit_usd",
-           "unmet_energy_kwh", "messages", "message_bytes", "fallbacks")
+           "unmet_energy_kwh", "max_abs_lot_gap_kw", "messages", "message_bytes", "fallbacks", "rejected_or_clipped")
+
+
+def compare_variants(base: Scenario, variants: dict[str, dict], label: str, output_dir: str | Path,
+                     table_name: str, progress: bool = False) -> tuple[Path, pd.DataFrame]:
+    """Run `base` once per variant (dataclass field overrides); KPIs side by side in <table_name>.csv/.md."""
+    parent = new_run_dir(output_dir, f"{base.name}-{table_name}")
+    rows = []
+    for name, changes in variants.items():
+        summary = run_scenario(dataclasses.replace(base, name=name.replace(" ", "_"), **changes), output_dir=parent,
+                               progress=progress)
+        rows.append({label: name, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2)})
+        table = pd.DataFrame(rows)
+        table.to_csv(parent / f"{table_name}.csv", index=False)
+    (parent / f"{table_name}.md").write_text(markdown_table(table))
+    return parent, table
 
 
 def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
                            modes: tuple[str, ...] = EXCHANGE_MODES, progress: bool = False) -> pd.DataFrame:
     """Run the scenario once per exchange mode; writes exchange_modes.csv/.md under a new folder."""
     base = load_scenario(scenario_path)
-    parent = new_run_dir(output_dir, f"{base.name}-exchange")
-    rows = []
-    for mode in modes:
-        summary = run_scenario(dataclasses.replace(base, name=mode, exchange=mode), output_dir=parent, progress=progress)
-        rows.append({"exchange": mode, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2)})
-    table = pd.DataFrame(rows)
-    table.to_csv(parent / "exchange_modes.csv", index=False)
-    (parent / "exchange_modes.md").write_text(markdown_table(table))
-    return table
+    return compare_variants(base, {m: {"exchange": m} for m in modes}, "exchange", output_dir, "exchange_modes",
+                            progress)[1]
+
+
+def compare_data_quality(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
+                         probabilities: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0), progress: bool = False) -> pd.DataFrame:
+    """What bad data costs: the scenario with PLOs over-reporting flexibility (bad-data injection) and messages
+    tampered in transit, each with the given probabilities; KPIs per probability in data_quality.csv/.md."""
+    base = load_scenario(scenario_path)
+    variants = {}
+    for p in probabilities:
+        variants[f"misreport {p:g}"] = {"misreport_probability": p}
+    for p in probabilities[1:]:
+        variants[f"tamper {p:g}"] = {"faults": {**base.faults, "tamper": p}}
+        variants[f"loss {p:g}"] = {"faults": {**base.faults, "loss": p}}
+    return compare_variants(base, variants, "fault", output_dir, "data_quality", progress)[1]
 
 
 def markdown_table(table: pd.DataFrame) -> str:

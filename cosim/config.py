@@ -47,8 +47,11 @@ class Scenario:
     controller_options: dict[str, Any]
     exchange: str
     max_rounds: int
-    message_loss_probability: float
-    message_delay_h: int
+    faults: dict[str, float]  # ChannelFaults: loss, duplicate, tamper, delay probabilities per message
+    misreport_probability: float  # a PLO over-reports its flexibility (bad-data injection) on a given day
+    misreport_factor: float
+    authenticate: bool  # sign every DSO/PLO message with HMAC-SHA256 per-agent keys
+    secret: str | None  # root secret the keys are derived from (default: derived from the seed)
     lots: tuple[LotConfig, ...]
     output_dir: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -65,10 +68,22 @@ _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "
              "controller", "exchange", "lots"}
 
 
+SECTION_KEYS = {
+    "network": {"name", "reconfigure"},
+    "market": {"profile", "seasons"},
+    "controller": {"name", "objective", "options"},
+    "exchange": {"mode", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
+                 "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "secret"},
+}
+LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation"}
+
+
 class _Reader:
     """Typed access to a TOML table with error messages that name the file and the field."""
 
-    def __init__(self, where: str, table: dict[str, Any], prefix: str = "") -> None:
+    def __init__(self, where: str, table: dict[str, Any], prefix: str = "", known: set[str] | None = None) -> None:
+        if known is not None and set(table) - known:
+            raise ScenarioError(f"{where}: {prefix}{sorted(set(table) - known)[0]}: unknown key; allowed: {sorted(known)}")
         self.where, self.table, self.prefix = where, table, prefix
 
     def fail(self, key: str, msg: str) -> ScenarioError:
@@ -97,7 +112,7 @@ class _Reader:
 
     def sub(self, key: str) -> "_Reader":
         table = self.get(key, dict, {})
-        return _Reader(self.where, table, f"{self.prefix}{key}.")
+        return _Reader(self.where, table, f"{self.prefix}{key}.", SECTION_KEYS.get(key))
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -146,8 +161,11 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         controller_options=ctrl.get("options", dict, {}),
         exchange=exch.get("mode", str, "centralised", allowed=EXCHANGE_MODES),
         max_rounds=exch.positive("max_rounds", int, 5),
-        message_loss_probability=_probability(exch, "loss_probability"),
-        message_delay_h=exch.positive("delay_h", int, 0, strict=False),
+        faults={name: _probability(exch, f"{name}_probability") for name in ("loss", "duplicate", "tamper", "delay")},
+        misreport_probability=_probability(exch, "misreport_probability"),
+        misreport_factor=exch.positive("misreport_factor", float, 2.0),
+        authenticate=exch.get("authenticate", bool, True),
+        secret=exch.get("secret", str, None),
         lots=tuple(lots),
         output_dir=Path(top.get("output_dir", str, "results")),
         raw=raw,
@@ -199,7 +217,7 @@ def _parse_lots(top: _Reader, lots_raw: Any) -> list[LotConfig]:
     for i, table in enumerate(lots_raw):
         if not isinstance(table, dict):
             raise top.fail(f"lots[{i}]", "must be a table")
-        r = _Reader(top.where, table, f"lots[{i}].")
+        r = _Reader(top.where, table, f"lots[{i}].", LOT_KEYS)
         bus = r.get("bus", int, None)
         candidates = tuple(r.get("candidate_buses", list, [] if bus is None else [bus]))
         if bus is None and not candidates:

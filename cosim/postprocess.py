@@ -84,6 +84,9 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
         kpis["messages"] = 0
         kpis["message_bytes"] = 0
     events = pd.read_csv(run_dir / "events.csv") if (run_dir / "events.csv").is_file() else pd.DataFrame()
-    kpis["fallbacks"] = int(len(events))
+    kind = events["event"] if len(events) else pd.Series(dtype=str)
+    kpis["fallbacks"] = int((kind == "planning fallback").sum())
+    kpis["rejected_or_clipped"] = int(kind.isin(["rejected message", "implausible offer", "stale offer",
+                                                  "late offer", "duplicate message"]).sum())
     (run_dir / "kpis.json").write_text(json.dumps(kpis, indent=2))
     return kpis

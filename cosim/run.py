@@ -89,7 +89,9 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     events_csv = run_dir / "events.csv"
     events = pd.read_csv(events_csv).to_dict("records") if events_csv.is_file() else []
     finish_manifest(run_dir, manifest, status, last_hour, error,
-                    {"kpis": kpis, "simulated_hours": scenario.hours, "fallbacks": events, "timing": timing_info})
+                    {"kpis": kpis, "simulated_hours": scenario.hours, "timing": timing_info,
+                     "fallbacks": [e for e in events if e["event"] == "planning fallback"],
+                     "data_events": [e for e in events if e["event"] != "planning fallback"]})
     if status != "completed":
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")

@@ -24,14 +24,14 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import pandas as pd
 
 from cosim.config import ScenarioError
-from cosim.sweep_report import META_COLUMNS, label_cell, make_summary_plots, summarise, write_table
+from cosim.sweep_report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep_spec import Sweep, SweepError, Variation, load_sweep
 
 __all__ = ["SweepError", "SweepResult", "load_sweep", "main", "run_sweep", "run_variation", "variation_status"]
@@ -150,10 +150,11 @@ def collect_table(sweep: Sweep, runs_dir: Path) -> pd.DataFrame:
                                "wall_s": manifest.get("wall_s"), "run_dir": f"runs/{v.id}",
                                "error": manifest.get("error") or ""}
         row.update({k: label_cell(v.labels.get(k)) for k in sweep.label_keys})
+        row["group"] = group_label(v.labels)
         row.update(manifest.get("kpis") or {})
         rows.append(row)
     table = pd.DataFrame(rows)
-    front = ["variation_id", *sweep.label_keys, *[c for c in META_COLUMNS if c != "variation_id"]]
+    front = ["variation_id", *sweep.label_keys, "group", *[c for c in META_COLUMNS if c != "variation_id"]]
     return table[front + [c for c in table.columns if c not in front]]
 
 
@@ -172,6 +173,15 @@ def _progress(total: int, quiet: bool) -> Callable[[dict[str, Any]], None]:
     return report
 
 
+def _pool_context() -> Any:
+    """Fork server with the co-simulation preloaded where the platform has one (workers start warm), else spawn."""
+    if "forkserver" in get_all_start_methods():
+        ctx = get_context("forkserver")
+        ctx.set_forkserver_preload(["cosim.sweep_preload"])
+        return ctx
+    return get_context("spawn")
+
+
 def _run_local(tasks: list[VariationTask], workers: int, report: Callable) -> Iterable[dict[str, Any]]:
     if workers <= 1 or len(tasks) <= 1:
         for t in tasks:
@@ -179,7 +189,7 @@ def _run_local(tasks: list[VariationTask], workers: int, report: Callable) -> It
             report(res)
             yield res
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context()) as pool:
         for fut in as_completed([pool.submit(run_variation, t) for t in tasks]):
             res = fut.result()
             report(res)
@@ -211,7 +221,8 @@ def run_sweep(sweep: Sweep, workers: int | None = None, scheduler: str | None = 
     _write_json(out / "sweep.json", {"name": sweep.name, "base": str(sweep.base), "sweep_file": str(sweep.path),
                                      "variations": [{"id": v.id, "labels": v.labels} for v in sweep.variations]})
     reused = [v.id for v in sweep.variations if variation_status(runs_dir / v.id) == "completed"]
-    todo = [VariationTask(v, str(runs_dir), sweep.run_plots) for v in sweep.variations if v.id not in set(reused)]
+    done = set(reused)
+    todo = [VariationTask(v, str(runs_dir), sweep.run_plots) for v in sweep.variations if v.id not in done]
     if limit is not None:
         todo = todo[:limit]
     if not quiet:

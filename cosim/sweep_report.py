@@ -74,10 +74,15 @@ def summarise(table: pd.DataFrame, label_keys: list[str], kpis: list[str]) -> pd
     return pd.DataFrame(rows, columns=["group", "kpi", "n", "mean", "std", "ci95"])
 
 
+def group_label(labels: dict[str, Any]) -> str:
+    """A run's group: the values of its non-seed varied keys, e.g. "eo | 6 | 4 | centralised" ("base" if none)."""
+    return " | ".join(str(label_cell(v)) for k, v in labels.items() if k != "seed") or "base"
+
+
 def _group_labels(df: pd.DataFrame, keys: list[str]) -> pd.Series:
-    if not keys:
-        return pd.Series(["all"] * len(df), index=df.index)
-    return df[keys].astype(str).agg(" | ".join, axis=1)
+    if "group" in df:
+        return df["group"]
+    return df.apply(lambda row: group_label({k: row[k] for k in keys if pd.notna(row[k])}), axis=1)
 
 
 def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[str], out_dir: Path) -> list[Path]:
@@ -107,7 +112,8 @@ def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[st
                     label="mean ± 95 % CI over seeds")
         ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
         ax.set_ylabel(kpi)
-        ax.set_title(f"{kpi} per {' | '.join(group_keys(label_keys)) or 'sweep'}", fontsize=9)
+        ax.set_title(kpi, fontsize=9)
+        ax.set_xlabel(" | ".join(k.split(".")[-1] for k in group_keys(label_keys)) or "sweep", fontsize=8)
         ax.legend(fontsize=7)
         fig.tight_layout()
         path = plot_dir / f"{kpi}.png"

@@ -17,6 +17,7 @@ from typing import Any
 import mosaik
 
 from cosim.config import Scenario, ScenarioError
+from cosim.exchange import agent_keys
 
 # in-process simulators, each wrapped to time its own steps (cosim.timing); any of them could equally be
 # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}) or reached on another machine
@@ -103,14 +104,20 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables=TABLES,
                                                 progress_total=scenario.hours if progress else 0)
+    keys = agent_keys(["DSO", *(lot.id for lot in scenario.lots)], scenario.seed, scenario.secret) \
+        if scenario.authenticate else {}
     with world.group():
         dso = world.start("DSO").DSO(
             network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
-            max_rounds=scenario.max_rounds, loss_probability=scenario.message_loss_probability, seed=scenario.seed)
+            max_rounds=scenario.max_rounds, faults=scenario.faults, seed=scenario.seed,
+            keys=keys, lot_limits_kw={lot.id: lot.connection_limit_kw for lot in scenario.lots})
         plo_sim = world.start("PLO")
         plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
-                                    loss_probability=scenario.message_loss_probability, seed=scenario.seed,
+                                    faults=scenario.faults, seed=scenario.seed,
+                                    keys={k: v for k, v in keys.items() if k in (lot.id, "DSO")},
+                                    misreport_probability=scenario.misreport_probability,
+                                    misreport_factor=scenario.misreport_factor,
                                     hour_mode=seed000_hour_mode() if lot.fleet in ("seed000", "joape2024") else None)
                 for lot in scenario.lots}
     world.connect(market, grid, "load_scaling")
@@ -135,5 +142,5 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(plo, dso, "offer")
         world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
         world.connect(lot, recorder, *LOT_RECORDED)
-        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "messages")
+        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "messages", "events")
     return BuiltWorld(world, scenario.hours, run_dir)

@@ -1,6 +1,8 @@
 """Day-ahead controllers on the IEEE 33-bus with the seed-000 lot (placeholder load/price built from the paper's facts)."""
 
 import numpy as np
+
+import cosim.controllers.objectives as obj
 import pytest
 
 from cosim.controllers import DayAheadPlan, DayAheadProblem, LotOffer, UnknownControllerError, make_controller
@@ -40,9 +42,14 @@ def _check_plan(plan: DayAheadPlan, prob: DayAheadProblem, daily_cap=True):
     for lo in prob.lots:
         sp = plan.setpoints_kw[lo.lot_id]
         assert np.all(sp[MODE == 0] == 0) and np.all(sp[MODE > 0] >= 0) and np.all(sp[MODE < 0] <= 0)
-        assert sp.clip(min=0).sum() == pytest.approx((-sp).clip(min=0).sum())  # eq. 6
+        # PEV-hours behind the kW: a charging PEV draws P (1 - SOC) / mu_e, a discharging one gives P SOC
+        kw_ch = float(obj.lot_power_kw(np.ones(1), lo)[0])
+        kw_dis = -float(obj.lot_power_kw(-np.ones(1), lo)[0])
+        n_ch, n_dis = sp.clip(min=0).sum() / kw_ch, (-sp).clip(min=0).sum() / kw_dis
+        assert n_ch == pytest.approx(n_dis)  # eq. 6: as many PEVs charged as discharged
+        assert np.allclose(np.round(sp.clip(min=0) / kw_ch), sp.clip(min=0) / kw_ch)  # whole PEVs each hour
         if daily_cap:
-            assert sp.clip(min=0).sum() <= lo.n_pev * lo.pev_power_kw + 1e-9  # daily cap (literal eq. 6)
+            assert n_ch <= lo.n_pev + 1e-9  # daily cap (literal eq. 6)
         assert plan.lot_buses[lo.lot_id] in lo.candidate_buses
 
 

@@ -142,3 +142,17 @@ def test_bus_outside_network_is_a_clear_error(tmp_path):
     sc = scenario(tmp_path, lots=[{**LOT, "candidate_buses": [40]}])
     with pytest.raises(ScenarioError, match="bus 40 does not exist"):
         run_scenario(sc, progress=False)
+
+
+def test_bad_data_is_caught_and_tampered_messages_rejected(tmp_path):
+    sc = scenario(tmp_path, days=2, exchange={"mode": "centralised", "misreport_probability": 1.0,
+                                              "misreport_factor": 3.0, "tamper_probability": 0.0})
+    summary = run_scenario(sc, progress=False)
+    events = pd.read_csv(summary.run_dir / "events.csv")
+    implausible = events[events["event"] == "implausible offer"]
+    assert len(implausible) >= 1 and "beyond the registered 1000 kW" in implausible["detail"].iloc[0]
+    tampered = scenario(tmp_path, exchange={"mode": "centralised", "tamper_probability": 1.0})
+    summary = run_scenario(tampered, progress=False)
+    events = pd.read_csv(summary.run_dir / "events.csv")
+    assert (events["event"] == "rejected message").any()
+    assert events.loc[events["event"] == "rejected message", "detail"].str.contains("bad signature").all()

@@ -95,3 +95,23 @@ def test_balance_invariants(ch, dis):
 def test_apportion_by_hand():
     out = apportion(np.array([[10, 10, 0, 5]]), np.array([10]))
     assert out.tolist() == [[4, 4, 0, 2]]
+
+
+def test_lot_power_and_contracts_by_hand():
+    from cosim.controllers.base import LotOffer
+    from cosim.controllers.objectives import contract_violation_kwh, lot_power_kw
+
+    mode = np.zeros(24, int)
+    lot = LotOffer("L", (2,), 100, 10.0, 10.0, mode, np.full(24, 1000.0), np.full(24, 1000.0),
+                   energy_need_kwh=750.0, energy_available_kwh=700.0,
+                   need_by_hour_kwh=np.r_[np.zeros(6), np.full(18, 600.0)])
+    counts = np.zeros(24)
+    counts[2], counts[12] = 40, -50
+    kw = lot_power_kw(counts, lot)
+    # charging: 40 PEVs x 10 kW x (1 - 0.25) / 0.9 = 333.33 kW; discharging: 50 x 10 x 0.70 = 350 kW
+    assert kw[2] == pytest.approx(40 * 10 * 0.75 / 0.9)
+    assert kw[12] == pytest.approx(-350.0)
+    # battery energy by hour 5: 40 x 7.5 = 300 kWh < 600 due -> short 300; by the day's end 300 < 750 -> 450
+    assert contract_violation_kwh(kw, lot) == pytest.approx(450.0)
+    counts[12] = -120  # discharging 840 kWh > 700 available: 140 kWh more
+    assert contract_violation_kwh(lot_power_kw(counts, lot), lot) == pytest.approx(450.0 + 140.0)

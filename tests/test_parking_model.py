@@ -290,3 +290,16 @@ def test_preset_table1_and_hour_types():
     present = [lot.advance(0.0, h)["evs_present"] for h in range(1, 25)]
     assert present[8] == 0.0 and present[18] == 0.0  # empty at 09:00 and 19:00
     assert present[0] == 100.0 and present[12] == 100.0 and present[22] == 100.0
+
+
+def test_lot_never_cycles_energy_between_its_evs():
+    """With no must-run charging, a step either charges or discharges: EVs do not feed each other."""
+    from simulators.parking.lot import ParkingLot
+    from simulators.parking.presets import preset_fleet
+
+    lot = ParkingLot(preset_fleet("joape2024", seed=3), n_chargers=100, connection_limit_kw=1000)
+    setpoints = [0.0, 50.0, -50.0, 0.0, 300.0, -300.0] * 4
+    for h, sp in enumerate(setpoints):
+        out = lot.advance(sp, h + 1)
+        if out["mustrun_kw"] <= 1e-9:
+            assert min(out["energy_charged_kwh"], out["energy_discharged_kwh"]) <= 1e-9, (h, out)

@@ -166,3 +166,64 @@ def test_other_registered_networks_agree():
         assert res.ok[0], name
         vm, _, _ = runpp_case(g, r.tie_branches, 0.8 * r.p_load_kw, 0.8 * r.q_load_kvar)
         assert np.abs(vm - res.vm_pu[0]).max() < AGREE_PU, name
+
+
+# --- the depth-first tree orders, their cache and the Anderson-accelerated sweeps ---------------------------
+
+
+@pytest.mark.parametrize("name", ["ieee33", "ieee69"])  # ieee69 has > 64 branches: multi-word topology keys
+def test_tree_orders_subtrees_are_the_buses_each_branch_feeds(name):
+    from cosim.powerflow.bfs import open_positions, tree_orders, tree_paths
+
+    r = load_network(name).radial
+    rng = np.random.default_rng(5)
+    open_ids = repair(r, decode_loops(r, rng.random((25, len(r.loops)))), rng)
+    pos = np.sort(open_positions(r, open_ids), axis=1)
+    closed = np.ones((len(pos), r.n_branch), dtype=bool)
+    np.put_along_axis(closed, pos, False, axis=1)
+    closed[0] = True  # every branch closed: loops, not radial
+    tr = tree_orders(r, closed)
+    radial_ref, paths = tree_paths(r, pos)
+    assert not tr.radial[0] and np.array_equal(tr.radial[1:], radial_ref[1:]) and tr.radial[1:].all()
+    for c in range(1, len(pos)):
+        assert tr.perm[c, 0] == r.slack_bus and sorted(tr.perm[c].tolist()) == list(range(r.n_bus))
+        assert sorted(np.r_[tr.enter[c], tr.leave[c]].tolist()) == list(range(2 * r.n_bus))
+        for k in range(1, r.n_bus):
+            e = tr.branch[c, k]
+            assert closed[c, e]
+            fed = set(np.flatnonzero(paths[c, :, e]).tolist())  # buses whose slack path uses branch e
+            assert set(tr.perm[c, k : tr.end[c, k]].tolist()) == fed
+
+
+def test_cached_topologies_give_identical_results(grid):
+    from cosim.powerflow.bfs import clear_tree_cache
+
+    r = grid.radial
+    open_ids, p, q = random_cases(r, 60, np.random.default_rng(6))
+    clear_tree_cache()
+    cold = solve_radial_batch(r, open_ids, p, q)
+    warm = solve_radial_batch(r, open_ids, p, q)  # all topologies from the cache
+    more_ids, _, _ = random_cases(r, 60, np.random.default_rng(7))
+    mixed_ids = np.where(np.arange(60)[:, None] % 2 == 0, open_ids, more_ids)  # half cached, half new
+    mixed = solve_radial_batch(r, mixed_ids, p, q)
+    for a in (warm, mixed):
+        rows = slice(None) if a is warm else slice(0, None, 2)
+        np.testing.assert_array_equal(a.converged[rows], cold.converged[rows])
+        np.testing.assert_array_equal(a.vm_pu[rows], cold.vm_pu[rows])
+        np.testing.assert_array_equal(a.i_branch_ka[rows], cold.i_branch_ka[rows])
+    for i in (1, 31, 59):
+        one = solve_radial_batch(r, mixed_ids[i], p[i], q[i])
+        np.testing.assert_allclose(one.vm_pu[0], mixed.vm_pu[i], atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("scale", [3.4, 3.6])
+def test_near_voltage_collapse_agrees_with_runpp(grid, scale):
+    """Close to the nose point plain sweeps contract slowly (up to ~60 sweeps); Anderson mixing must still land
+    on pandapower's (high-voltage) solution."""
+    r = grid.radial
+    p, q = scale * r.p_load_kw, scale * r.q_load_kvar
+    res = solve_radial_batch(r, r.tie_branches, p, q)
+    assert res.ok[0] and res.vmin_pu[0] < 0.6 and res.iterations <= 40
+    vm, _, loss = runpp_case(grid, r.tie_branches, p, q)
+    assert np.abs(vm - res.vm_pu[0]).max() < AGREE_PU
+    assert res.loss_kw[0] == pytest.approx(loss, rel=1e-6)

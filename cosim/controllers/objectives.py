@@ -52,6 +52,33 @@ def lot_usage_cost_usd(n_ch: np.ndarray, n_dis: np.ndarray, cost_ca_usd_per_pev:
     return cost_ca_usd_per_pev * (np.asarray(n_ch, float).sum(axis=-1) + np.asarray(n_dis, float).sum(axis=-1))
 
 
+def lot_power_kw(counts: np.ndarray, lot) -> np.ndarray:
+    """Grid-side lot power (kW, + charging) of signed PEV counts per hour, consistent with eq. 1-3's energies.
+
+    A charging PEV takes P x (1 - SOC) in the hour at the battery, bought as that / mu_e from the grid; a
+    discharging PEV gives P x SOC (expected over Table 1's shares). The co-simulated lot then sees setpoints it
+    can physically follow, and OF3's losses are those of the energy the PLO is paid for.
+    """
+    counts = np.asarray(counts, float)
+    charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
+    discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
+    return np.where(counts > 0, counts * charge_kw, counts * discharge_kw)
+
+
+def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:
+    """kWh by which a lot schedule (..., 24) misses its contracts: battery energy charged by the end of each hour
+    below `need_by_hour_kwh` (and `energy_need_kwh` by the end of the day), summed, plus energy discharged
+    beyond `energy_available_kwh`."""
+    lot_kw = np.asarray(lot_kw, float)
+    need_by = np.zeros(lot_kw.shape[-1]) if lot.need_by_hour_kwh is None else np.asarray(lot.need_by_hour_kwh, float).copy()
+    need_by[-1] = max(need_by[-1], lot.energy_need_kwh)
+    charged = np.cumsum(np.clip(lot_kw, 0.0, None) * lot.economics.mu_e, axis=-1)
+    short = np.maximum(need_by - charged, 0.0).max(axis=-1)
+    discharged = np.clip(-lot_kw, 0.0, None).sum(axis=-1)
+    excess = np.maximum(discharged - lot.energy_available_kwh, 0.0) if np.isfinite(lot.energy_available_kwh) else 0.0
+    return short + excess
+
+
 def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, lot) -> np.ndarray:
     """Eq. 5: PLO benefit = revenue - charging cost - usage cost ($) for one `LotOffer`."""
     eco = lot.economics

@@ -214,8 +214,9 @@ class DayAheadVectorProblem:
         prob, net = self.problem, self.net
         pop = open_ids.shape[0]
         n_lots = len(prob.lots)
-        pev_kw = np.array([lot.pev_power_kw for lot in prob.lots]).reshape(1, n_lots, 1)
-        lot_kw = counts * pev_kw  # (pop, n_lots, 24)
+        lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
+        for j, lot in enumerate(prob.lots):
+            lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot)
         p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
         for j in range(n_lots):
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
@@ -232,11 +233,7 @@ class DayAheadVectorProblem:
             n_ch, n_dis = split_counts(counts[:, j])
             of1 += obj.of1_benefit_usd(n_ch, n_dis, prob.price_usd_per_kwh, lot)
             cv += obj.pev_balance_violation(n_ch, n_dis) if self.layouts[j].balance else 0.0
-            energy_in = (lot_kw[:, j].clip(min=0)).sum(axis=1)
-            energy_out = (-lot_kw[:, j]).clip(min=0).sum(axis=1)
-            cv += np.maximum(lot.energy_need_kwh - (energy_in - energy_out), 0.0) / 1000.0
-            if np.isfinite(lot.energy_available_kwh):
-                cv += np.maximum(energy_out - lot.energy_available_kwh, 0.0) / 1000.0
+            cv += obj.contract_violation_kwh(lot_kw[:, j], lot) / 1000.0
         with np.errstate(invalid="ignore"):
             cv += obj.voltage_violation_pu(vm, net.v_min_pu, net.v_max_pu)
             cv += obj.current_violation(res.i_branch_ka.reshape(pop, HOURS, net.n_branch), net.i_max_ka)

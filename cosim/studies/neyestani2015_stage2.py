@@ -107,8 +107,9 @@ def outage_data(net: RadialNetwork, lengths_km: np.ndarray, gp: GridParams):
     """Per branch: failures per year, repair hours, affected buses."""
     rate = np.asarray(lengths_km, float) * gp.line_failures_per_km_year
     rep = np.full(net.n_branch, gp.line_repair_h)
-    k = net.branch_index(gp.xfm_branch)
-    rate[k], rep[k] = gp.xfm_failures_per_year, gp.xfm_repair_h
+    if gp.xfm_branch in set(np.asarray(net.branch_ids).tolist()):
+        k = net.branch_index(gp.xfm_branch)
+        rate[k], rep[k] = gp.xfm_failures_per_year, gp.xfm_repair_h
     return rate, rep, downstream(net)
 
 

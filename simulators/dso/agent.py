@@ -13,7 +13,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.plo_scheduler import DsoSignal
-from cosim.exchange import MessageChannel
+from cosim.exchange import ChannelFaults, MessageChannel, verify
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 from simulators.plo.agent import offer_from_payload
@@ -34,8 +34,9 @@ class DsoAgent:
     """The DSO: plans each day with its controller and talks to the PLOs in the configured exchange mode."""
 
     def __init__(self, network: RadialNetwork, controller, objective: str = "of3", reconfigure: bool = True,
-                 exchange: str = "centralised", max_rounds: int = 5, loss_probability: float = 0.0, seed: int = 0,
-                 signal_gain: float = 1.0) -> None:
+                 exchange: str = "centralised", max_rounds: int = 5, faults: ChannelFaults | float = 0.0,
+                 seed: int = 0, signal_gain: float = 1.0, keys: dict[str, str] | None = None,
+                 lot_limits_kw: dict[str, float] | None = None) -> None:
         self.net = network
         self.controller = controller
         self.objective = objective
@@ -43,7 +44,10 @@ class DsoAgent:
         self.exchange = exchange
         self.max_rounds = max_rounds
         self.signal_gain = signal_gain
-        self.channel = MessageChannel("DSO", loss_probability, seed)
+        self.keys = keys or {}  # the DSO's own key and every registered PLO's
+        self.channel = MessageChannel("DSO", faults, seed, self.keys.get("DSO"))
+        self.lot_limits_kw = dict(lot_limits_kw or {})  # registered connection limit of each lot (kW)
+        self._last_offers: dict[str, dict[str, Any]] = {}
         self.open_branches: tuple[int, ...] = tuple(network.tie_branches)
         self.lot_buses: dict[str, int] = {}
         self.plan: DayAheadPlan | None = None
@@ -67,9 +71,9 @@ class DsoAgent:
             if plan.info.get("fallback"):
                 return []  # no schedule: each PLO keeps its own profit-maximising plan
             return [m for lot_id, sp in plan.setpoints_kw.items()
-                    if (m := self.channel.send(hour, "schedule", lot_id, {"setpoints_kw": np.asarray(sp).tolist(),
-                                                                          "bus": plan.lot_buses.get(lot_id)},
-                                               0, "hourly setpoints")) is not None]
+                    for m in self.channel.send(hour, "schedule", lot_id, {"setpoints_kw": np.asarray(sp).tolist(),
+                                                                         "bus": plan.lot_buses.get(lot_id)},
+                                               0, "hourly setpoints")]
         self._schedules = {lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()}
         self.lot_buses = {lot_id: int(p["candidate_buses"][0]) for lot_id, p in offers.items()}
         plan = self._solve(lots=(), fixed=self._fixed_injections())
@@ -94,6 +98,66 @@ class DsoAgent:
         plan.info["last_change_kw"] = changed
         self._record(plan, replace=True)
         return self._signals(hour) if keep_going else []
+
+    # -- what the DSO accepts ------------------------------------------------------------------------------------
+    def accept(self, hour: int, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Offers that pass authentication and plausibility, by lot id; everything else is logged.
+
+        Unknown or forged senders and offers for another lot are rejected; duplicates are dropped; a late
+        (delayed) offer is replaced by the lot's previous accepted offer; implausible flexibility is clipped
+        to the lot's registered connection limit and to what the offered power can deliver.
+        """
+        accepted: dict[str, dict[str, Any]] = {}
+        for message in messages:
+            problem = verify(message, "DSO", self.keys) if self.keys else None
+            if problem is None and message["payload"].get("lot_id") != message["sender"]:
+                problem = f"{message['sender']!r} offered for lot {message['payload'].get('lot_id')!r}"
+            if problem is not None:
+                self._event(hour, "rejected message", problem)
+                continue
+            sender = message["sender"]
+            if message.get("delayed"):
+                if sender in self._last_offers and message["kind"] == "offer" and message["round"] == 0:
+                    accepted[sender] = self._last_offers[sender]
+                    self._event(hour, "stale offer", f"{sender}: offer arrived late; using its previous offer")
+                else:
+                    self._event(hour, "late offer", f"{sender}: offer arrived late and no previous offer exists")
+                continue
+            if sender in accepted:
+                self._event(hour, "duplicate message", f"{sender}: duplicate {message['kind']} dropped")
+                continue
+            accepted[sender] = self._plausible(hour, sender, message["payload"])
+        for sender, payload in accepted.items():
+            if "max_charge_kw" in payload:
+                self._last_offers[sender] = payload
+        return accepted
+
+    def _plausible(self, hour: int, sender: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if "max_charge_kw" not in payload:
+            return payload
+        out = dict(payload)
+        limit = self.lot_limits_kw.get(sender, np.inf)
+        issues = []
+        for key in ("max_charge_kw", "max_discharge_kw"):
+            arr = np.asarray(payload[key], float)
+            if np.any(arr > limit + 1e-6) or np.any(arr < 0):
+                issues.append(f"{key} up to {arr.max():.0f} kW beyond the registered {limit:.0f} kW")
+                out[key] = np.clip(arr, 0.0, limit).tolist()
+        deliverable = float(np.sum(np.asarray(out["max_discharge_kw"])[np.asarray(payload["hour_mode"]) < 0]))
+        if payload["energy_available_kwh"] > deliverable + 1e-6:
+            issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > {deliverable:.0f} kWh deliverable")
+            out["energy_available_kwh"] = deliverable
+        previous = self._last_offers.get(sender)
+        if previous is not None and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:
+            issues.append(f"energy_available {out['energy_available_kwh']:.0f} kWh jumps from "
+                          f"{previous['energy_available_kwh']:.0f} kWh the day before")
+            out["energy_available_kwh"] = previous["energy_available_kwh"]
+        if issues:
+            self._event(hour, "implausible offer", f"{sender}: " + "; ".join(issues) + " (clipped)")
+        return out
+
+    def _event(self, hour: int, event: str, detail: str) -> None:
+        self.events.append({"hour": hour, "source": "DSO", "event": event, "detail": detail})
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _fixed_injections(self) -> np.ndarray:
@@ -135,8 +199,7 @@ class DsoAgent:
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
         if rejected is not None:
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
-        self.events.append({"hour": self._day["hour"], "source": "DSO", "event": "planning fallback",
-                            "detail": plan.info["fallback"]})
+        self._event(self._day["hour"], "planning fallback", plan.info["fallback"])
         return plan
 
     def _refresh_prediction(self, plan: DayAheadPlan) -> None:
@@ -156,9 +219,7 @@ class DsoAgent:
         for lot_id, sched in self._schedules.items():
             max_import = np.where(vmin < self.net.v_min_pu, np.maximum(sched, 0.0) * 0.5, np.inf)
             signal = DsoSignal(adder, max_import, np.full(HOURS, np.inf))
-            m = self.channel.send(hour, "signal", lot_id, signal.to_payload(), self._round, "price adders + limits")
-            if m is not None:
-                messages.append(m)
+            messages += self.channel.send(hour, "signal", lot_id, signal.to_payload(), self._round, "price adders + limits")
         return messages
 
     def _record(self, plan: DayAheadPlan, replace: bool = False) -> None:

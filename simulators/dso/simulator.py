@@ -14,7 +14,7 @@ from typing import Any
 
 import mosaik_api_v3
 
-from cosim.exchange import to_jsonable
+from cosim.exchange import ChannelFaults, to_jsonable
 from simulators.dso.agent import DsoAgent
 
 META = {
@@ -23,7 +23,7 @@ META = {
         "DSO": {
             "public": True,
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
-                       "max_rounds", "loss_probability", "seed"],
+                       "max_rounds", "faults", "seed", "keys", "lot_limits_kw"],
             "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
                       "messages", "events"],
         }
@@ -42,7 +42,8 @@ class DsoSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
-               reconfigure=True, exchange="centralised", max_rounds=5, loss_probability=0.0, seed=0):
+               reconfigure=True, exchange="centralised", max_rounds=5, faults=None, seed=0, keys=None,
+               lot_limits_kw=None):
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
         from cosim.controllers.registry import make_controller  # noqa: PLC0415
@@ -52,12 +53,14 @@ class DsoSim(mosaik_api_v3.Simulator):
         if controller in ("eo", "pso", "ga"):  # seeded metaheuristics follow the scenario's seed
             options.setdefault("seed", seed)
         self.agent = DsoAgent(load_network(network).radial, make_controller(controller, **options), objective,
-                              reconfigure, exchange, max_rounds, loss_probability, seed)
+                              reconfigure, exchange, max_rounds, ChannelFaults(**(faults or {})), seed, keys=keys,
+                              lot_limits_kw=lot_limits_kw)
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("dso", {})
-        offers = {m["sender"]: m["payload"] for m in (inp.get("offer") or {}).values() if m}
+        received = [m for batch in (inp.get("offer") or {}).values() if batch for m in batch]
+        offers = self.agent.accept(time, received) if received else {}
         messages: list[dict[str, Any]] = []
         self.out = {}
         if time % 24 == 0 and self.planned_hour != time:

@@ -40,21 +40,31 @@ def get_allocation(name: str) -> AllocationRule:
         raise UnknownAllocationError(f"unknown allocation rule {name!r}; known: {sorted(ALLOCATION_RULES)}") from None
 
 
+def _fill(start: np.ndarray, room: np.ndarray, amount: float, order: np.ndarray) -> np.ndarray:
+    """Add `amount` (>= 0) to `start`, giving each EV up to its `room`, in the given priority order."""
+    if amount <= 0.0:
+        return start.copy()
+    if amount >= room.sum():
+        return start + room
+    before = np.cumsum(room[order]) - room[order]
+    inc = np.empty_like(start)
+    inc[order] = np.clip(amount - before, 0.0, room[order])
+    return start + inc
+
+
 @register_allocation("earliest_departure_first", "edf")
 def earliest_departure_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departure_h: np.ndarray) -> np.ndarray:
-    """Everyone gets ``lo``; the power above ``sum(lo)`` goes to the earliest-departing EVs first
-    (so when discharging, the latest-departing EVs discharge most)."""
-    room = hi - lo
-    extra = total_kw - lo.sum()
-    if extra <= 0.0 or lo.size == 0:
+    """Start every EV idle (or at its must-run charging); charging power above that goes to the earliest-
+    departing EVs first, discharging comes from the latest-departing EVs first. No EV discharges while
+    another charges by choice, so the lot never cycles energy between its own EVs."""
+    if lo.size == 0:
         return lo.copy()
-    if extra >= room.sum():
-        return hi.copy()
+    base = np.clip(0.0, lo, hi)
+    extra = total_kw - base.sum()
     order = np.argsort(departure_h, kind="stable")  # fast when already sorted (the lot passes them so)
-    before = np.cumsum(room[order]) - room[order]
-    inc = np.empty_like(lo)
-    inc[order] = np.clip(extra - before, 0.0, room[order])
-    return lo + inc
+    if extra >= 0.0:
+        return _fill(base, hi - base, extra, order)
+    return -_fill(-base, base - lo, -extra, order[::-1])
 
 
 @register_allocation("equal_share", "equal")

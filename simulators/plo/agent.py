@@ -16,7 +16,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
-from cosim.exchange import MessageChannel
+from cosim.exchange import ChannelFaults, MessageChannel, verify
 
 
 def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast: dict[str, Any],
@@ -71,17 +71,32 @@ def offer_from_payload(payload: dict[str, Any]) -> LotOffer:
     )
 
 
+def misreport(payload: dict[str, Any], factor: float) -> dict[str, Any]:
+    """The offer a dishonest PLO sends: its flexibility (power bounds, energy it can give) scaled by `factor`."""
+    out = dict(payload)
+    for key in ("max_charge_kw", "max_discharge_kw"):
+        out[key] = [v * factor for v in payload[key]]
+    out["energy_available_kwh"] = payload["energy_available_kwh"] * factor
+    return out
+
+
 class PloAgent:
     """One PLO: builds its day-ahead offer, answers DSO messages, and gives its lot a setpoint every hour."""
 
     def __init__(self, lot_id: str, candidate_buses: tuple[int, ...], exchange: str,
-                 economics: LotEconomics | None = None, loss_probability: float = 0.0, seed: int = 0,
-                 hour_mode: list[int] | None = None) -> None:
+                 economics: LotEconomics | None = None, faults: ChannelFaults | float = 0.0, seed: int = 0,
+                 hour_mode: list[int] | None = None, keys: dict[str, str] | None = None,
+                 misreport_probability: float = 0.0, misreport_factor: float = 2.0) -> None:
         self.lot_id = lot_id
         self.candidate_buses = tuple(candidate_buses)
         self.exchange = exchange
         self.economics = economics or LotEconomics()
-        self.channel = MessageChannel(lot_id, loss_probability, seed)
+        self.keys = keys or {}  # own key (to sign) and the DSO's (to check what it receives)
+        self.channel = MessageChannel(lot_id, faults, seed, self.keys.get(lot_id))
+        self.misreport_probability = misreport_probability
+        self.misreport_factor = misreport_factor
+        self._rng = np.random.default_rng([seed, 7, sum(map(ord, lot_id))])
+        self.events: list[dict[str, Any]] = []
         self.offer: LotOffer | None = None
         self.price_forecast = np.zeros(HOURS)
         self.schedule_kw = np.zeros(HOURS)  # setpoints of the current day, kW (+ charging)
@@ -99,8 +114,8 @@ class PloAgent:
             schedule = np.zeros(HOURS)
         return schedule
 
-    def start_day(self, hour: int, forecast: dict[str, Any], price_forecast) -> dict[str, Any] | None:
-        """Day-ahead step: build the offer; returns the message for the DSO (None in mode `none` or if lost)."""
+    def start_day(self, hour: int, forecast: dict[str, Any], price_forecast) -> list[dict[str, Any]]:
+        """Day-ahead step: build the offer; returns the messages for the DSO (none in mode `none` or if lost)."""
         self.day_start = hour
         self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
         if self.hour_mode is not None:
@@ -108,25 +123,37 @@ class PloAgent:
         self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast, self.economics)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
         if self.exchange == "none":
-            return None
+            return []
         payload = offer_to_payload(self.offer)
+        if self.misreport_probability > 0 and self._rng.random() < self.misreport_probability:
+            payload = misreport(payload, self.misreport_factor)  # bad-data injection by a dishonest PLO
+            self.events.append({"hour": hour, "source": self.lot_id, "event": "misreported offer",
+                                "detail": f"flexibility x{self.misreport_factor}"})
         if self.exchange in ("signals", "iterative"):
             payload = {"lot_id": self.lot_id, "candidate_buses": list(self.candidate_buses),
                        "schedule_kw": self.schedule_kw.tolist()}
         return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.exchange} offer")
 
-    def receive(self, hour: int, message: dict[str, Any]) -> dict[str, Any] | None:
-        """Take a DSO message; returns a revised offer (iterative / signals) or None."""
+    def receive(self, hour: int, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a DSO message; returns a revised offer (iterative / signals) or nothing.
+
+        Messages that are not for this lot, not signed by the DSO, or late are ignored and logged."""
+        problem = verify(message, self.lot_id, {"DSO": self.keys["DSO"]}) if self.keys else None
+        if problem is None and message.get("delayed"):
+            problem = "arrived after the day-ahead gate"
+        if problem is not None:
+            self.events.append({"hour": hour, "source": self.lot_id, "event": "rejected message", "detail": problem})
+            return []
         payload = message["payload"]
         if message["kind"] == "schedule":
             self.schedule_kw = np.asarray(payload["setpoints_kw"], float)
-            return None
+            return []
         if message["kind"] == "signal":
             self.schedule_kw = self.own_schedule(DsoSignal.from_payload(payload))
             payload = {"lot_id": self.lot_id, "candidate_buses": list(self.candidate_buses),
                        "schedule_kw": self.schedule_kw.tolist()}
             return self.channel.send(hour, "offer", "DSO", payload, message["round"] + 1, "revised schedule")
-        return None
+        return []
 
     def setpoint_kw(self, hour: int) -> float:
         """The lot setpoint for simulated hour `hour` (kW, + charging)."""

@@ -2,7 +2,7 @@
 
 Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `forecast`; time-shifted),
 price_forecast (24 $/kWh from the market), from_dso (DSO messages; trigger, weak connection in a group).
-Outputs: offer (message to the DSO), setpoint_kw (to the lot), planned_profit_usd, messages (log rows).
+Outputs: offer (list of signed messages to the DSO), setpoint_kw (to the lot), planned_profit_usd, messages (log rows).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import mosaik_api_v3
 
 from cosim.controllers.base import LotEconomics
-from cosim.exchange import to_jsonable
+from cosim.exchange import ChannelFaults, to_jsonable
 from simulators.plo.agent import PloAgent
 
 META = {
@@ -20,12 +20,13 @@ META = {
     "models": {
         "PLO": {
             "public": True,
-            "params": ["lot_id", "candidate_buses", "exchange", "economics", "loss_probability", "seed", "hour_mode"],
+            "params": ["lot_id", "candidate_buses", "exchange", "economics", "faults", "seed", "hour_mode", "keys",
+                       "misreport_probability", "misreport_factor"],
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
-                      "messages"],
+                      "messages", "events"],
             "trigger": ["from_dso"],
             "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "planned_profit_usd"],
-            "non-persistent": ["offer", "messages"],
+            "non-persistent": ["offer", "messages", "events"],
         }
     },
 }
@@ -42,11 +43,12 @@ class PloSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num, model, lot_id, candidate_buses, exchange="centralised", economics=None,
-               loss_probability=0.0, seed=0, hour_mode=None):
+               faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0):
         if num != 1:
             raise ValueError("create PLO entities one at a time (each has its own lot_id)")
         self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), exchange, LotEconomics(**(economics or {})),
-                                       loss_probability, seed, hour_mode)
+                                       ChannelFaults(**(faults or {})), seed, hour_mode, keys,
+                                       misreport_probability, misreport_factor)
         self.seen[lot_id] = set()
         return [{"eid": lot_id, "type": model}]
 
@@ -61,22 +63,25 @@ class PloSim(mosaik_api_v3.Simulator):
                 prices = _first(inp.get("price_forecast"))
                 if state is None or prices is None:
                     raise RuntimeError(f"PLO {eid}: no lot state or price forecast at day start (hour {time})")
-                offer = agent.start_day(time, state["forecast"], prices)
-                if offer is not None:
-                    out["offer"] = offer
+                offers = agent.start_day(time, state["forecast"], prices)
+                if offers:
+                    out["offer"] = offers
             for message in (_first(inp.get("from_dso")) or {}).get(eid, []):
-                key = (time, message["kind"], message["round"])
+                key = (time, message.get("kind"), message.get("round"), message.get("mac"))
                 if key in self.seen[eid]:
-                    continue
+                    continue  # a duplicate of a message already handled
                 self.seen[eid].add(key)
-                reply = agent.receive(time, message)
-                if reply is not None:
-                    out["offer"] = reply
+                replies = agent.receive(time, message)
+                if replies:
+                    out["offer"] = replies
             out["setpoint_kw"] = agent.setpoint_kw(time)
             out["planned_profit_usd"] = agent.planned_profit_usd
             rows = agent.channel.drain()
             if rows:
                 out["messages"] = rows
+            if agent.events:
+                out["events"] = list(agent.events)
+                agent.events.clear()
             self.outputs[eid] = out
         return time + 1
 

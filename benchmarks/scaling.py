@@ -1,0 +1,137 @@
+"""How wall time and peak memory grow with simulated days, EVs per lot, lots, network size and sweep workers.
+
+Each case runs in a fresh Python process (so peak RSS is that case's own), after a one-day warm-up run
+outside the clock (imports and network build are a one-off per process, not growth); cases of up to 7 days
+take the best of 3 runs. The workers axis is a sweep from a cold start, set-up included. All cases use the
+"rule" controller without reconfiguration (cheap and deterministic: we measure the co-simulation, not an
+optimiser's budget) and seeded stochastic fleets. Figures are printed as ratios to the smallest case of
+each axis, all measured in this one run.
+
+    .venv/bin/python benchmarks/scaling.py            # days 1/7/30, EVs 100/1000, lots 1/4, 33/69 buses, workers 1/2
+    .venv/bin/python benchmarks/scaling.py --full     # adds 365 days, 10,000 EVs a day and 16 lots
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BUSES = {"ieee33": [18, 25, 31, 33, 6, 10, 14, 22, 29, 12, 16, 20, 24, 28, 30, 32],
+         "ieee69": [27, 50, 65, 69, 9, 18, 35, 46, 58, 61, 12, 22, 40, 53, 63, 67]}
+
+
+def scenario_raw(days: int = 1, evs: int = 100, lots: int = 1, network: str = "ieee33", seed: int = 0,
+                 out: str = "results") -> dict[str, Any]:
+    """A scenario dict: `lots` lots of `evs` stochastic EVs a day each, rule controller, no reconfiguration."""
+    return {"name": "scaling", "days": days, "seed": seed, "output_dir": out,
+            "network": {"name": network, "reconfigure": False}, "market": {"profile": "seed000"},
+            "controller": {"name": "rule"}, "exchange": {"mode": "centralised"},
+            "lots": [{"id": f"PL{i + 1}", "bus": BUSES[network][i], "fleet": "stochastic",
+                      "fleet_options": {"n_per_day": evs}, "n_chargers": max(100, evs // 2),
+                      "connection_limit_kw": 1000.0} for i in range(lots)]}
+
+
+def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def run_case(case: dict[str, Any]) -> dict[str, float]:
+    """In this (fresh) process: one co-simulation, or a sweep of `variations` one-day runs on `workers`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if "workers" in case:  # a user's sweep from a cold start: imports and set-up are inside the clock
+            from cosim.sweep_spec import parse_sweep  # noqa: PLC0415
+            from cosim.sweep import run_sweep  # noqa: PLC0415
+
+            base = Path(tmp) / "base.toml"
+            base.write_text(_toml(scenario_raw()))
+            sweep = parse_sweep({"base": str(base), "grid": {"seed": list(range(case["variations"]))}},
+                                output_dir=Path(tmp) / "sweep")
+            t0 = time.perf_counter()
+            result = run_sweep(sweep, workers=case["workers"], quiet=True)
+            wall = time.perf_counter() - t0
+            assert not result.failed, result.table[["variation_id", "error"]]
+        else:
+            from cosim.config import parse_scenario  # noqa: PLC0415
+            from cosim.run import run_scenario  # noqa: PLC0415
+
+            # one-off set-up (imports, network build, first-call costs) outside the clock: a 1-day warm-up run
+            run_scenario(parse_scenario(scenario_raw(network=case["network"], out=tmp)), progress=False, plots=False)
+            sc = parse_scenario(scenario_raw(case["days"], case["evs"], case["lots"], case["network"], out=tmp))
+            wall = float("inf")
+            for _ in range(1 if case["days"] > 7 else 3):  # short cases: best of 3 (the machine may be shared)
+                t0 = time.perf_counter()
+                run_scenario(sc, progress=False, plots=False)
+                wall = min(wall, time.perf_counter() - t0)
+    return {"wall_s": wall, "peak_rss_mb": max(peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN))}
+
+
+def _toml(raw: dict[str, Any]) -> str:
+    """Just enough TOML for `scenario_raw` dicts (scalars, arrays of ints, inline tables, arrays of tables)."""
+    def val(v: Any) -> str:
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {val(x)}" for k, x in v.items()) + " }"
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return json.dumps(v)
+
+    lines = [f"{k} = {val(v)}" for k, v in raw.items() if not isinstance(v, (dict, list))]
+    for k, v in raw.items():
+        if isinstance(v, dict):
+            lines += [f"[{k}]", *[f"{kk} = {val(x)}" for kk, x in v.items()]]
+    for lot in raw["lots"]:
+        lines += ["[[lots]]", *[f"{kk} = {val(x)}" for kk, x in lot.items()]]
+    return "\n".join(lines) + "\n"
+
+
+def measure(case: dict[str, Any]) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True,
+                          cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"case {case} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--full", action="store_true", help="add 365 days, 10,000 EVs a day and 16 lots")
+    parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return 0
+    small = {"days": 1, "evs": 100, "lots": 1, "network": "ieee33"}
+    axes = {
+        "simulated days": ("days", [1, 7, 30] + ([365] if args.full else [])),
+        "EVs per lot a day": ("evs", [100, 1000] + ([10000] if args.full else [])),
+        "lots": ("lots", [1, 4] + ([16] if args.full else [])),
+        "network (buses)": ("network", ["ieee33", "ieee69"]),
+    }
+    print("controller 'rule', no reconfiguration, stochastic fleets, one process per case; ratios to the first row")
+    for title, (key, values) in axes.items():
+        rows = [(v, measure({**small, key: v})) for v in values]
+        _print_axis(title, rows)
+    rows = [(w, measure({"workers": w, "variations": 8})) for w in (1, 2)]
+    _print_axis("sweep workers (8 one-day variations from a cold start; peak = largest single process)", rows)
+    return 0
+
+
+def _print_axis(title: str, rows: list[tuple[Any, dict[str, float]]]) -> None:
+    w0, m0 = rows[0][1]["wall_s"], rows[0][1]["peak_rss_mb"]
+    print(f"\n{title}")
+    print(f"  {'value':>10} {'wall s':>9} {'x':>6} {'peak MB':>9} {'x':>6}")
+    for value, r in rows:
+        print(f"  {value!s:>10} {r['wall_s']:9.2f} {r['wall_s'] / w0:6.2f} {r['peak_rss_mb']:9.0f} "
+              f"{r['peak_rss_mb'] / m0:6.2f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
