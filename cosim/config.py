@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,9 @@ class Scenario:
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
 SEASONS = ("winter", "spring", "summer", "autumn")
+FLEET_PRESETS = ("seed000", "joape2024", "stochastic")  # other fleet values are CSV paths
+MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
+MAX_START_DAY = 100_000
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots"}
 
@@ -100,14 +105,26 @@ class _Reader:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise self.fail(key, f"must be {names}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(key, f"must be a finite number, got {value!r}")
         if allowed is not None and value not in allowed:
             raise self.fail(key, f"{value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
         return value
 
-    def positive(self, key: str, kind: type, default: Any = ..., minimum: float = 0, strict: bool = True) -> Any:
+    def positive(self, key: str, kind: type, default: Any = ..., minimum: float = 0, strict: bool = True,
+                 maximum: float | None = None) -> Any:
         value = self.get(key, kind, default)
         if value is not None and (value <= minimum if strict else value < minimum):
             raise self.fail(key, f"must be {'>' if strict else '>='} {minimum}, got {value!r}")
+        if value is not None and maximum is not None and value > maximum:
+            raise self.fail(key, f"must be <= {maximum}, got {value!r}")
+        return value
+
+    def text(self, key: str, default: Any = ..., what: str = "a non-empty string") -> Any:
+        """A non-empty string without NUL characters (names, ids, paths)."""
+        value = self.get(key, str, default)
+        if value is not None and (not value.strip() or "\x00" in value):
+            raise self.fail(key, f"must be {what}, got {value!r}")
         return value
 
     def sub(self, key: str) -> "_Reader":
@@ -121,9 +138,13 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
     if not path.is_file():
         raise ScenarioError(f"scenario file {path} does not exist")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror or exc})") from None
     for key, value in (overrides or {}).items():
         raw[key] = value
     return parse_scenario(raw, where=str(path), path=path)
@@ -133,6 +154,8 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     """Validate a scenario given as a dict (the parsed TOML)."""
     from simulators.grid.networks import NETWORKS  # noqa: PLC0415 - registry lookup only
 
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
     unknown = set(raw) - _TOP_KEYS
     if unknown:
         raise ScenarioError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
@@ -142,46 +165,95 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     ctrl = top.sub("controller")
     exch = top.sub("exchange")
     network = net.get("name", str, "ieee33", allowed=tuple(sorted(NETWORKS)))
-    lots = _parse_lots(top, raw.get("lots", []))
+    top.get("description", str, "")
+    name = top.text("name", path.stem if path else "scenario")
+    if any(c in name for c in "/\\") or name.strip() in (".", ".."):
+        raise top.fail("name", f"is used as a folder name and must not contain '/' or '\\', got {name!r}")
+    days = top.positive("days", int, 1, maximum=MAX_DAYS)
+    seed = top.positive("seed", int, 0, strict=False)
+    lots = _parse_lots(top, raw.get("lots", []), path)
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
+    controller, controller_options = _controller(ctrl, seed)
+    secret = exch.get("secret", str, None)
+    if secret is not None and not secret:
+        raise exch.fail("secret", "must not be empty (leave it out to derive the keys from the seed)")
     return Scenario(
-        name=top.get("name", str, path.stem if path else "scenario"),
+        name=name,
         path=path,
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
         market_profile=_market_profile(market, path),
         seasons=_seasons(market),
-        days=top.positive("days", int, 1),
-        start_day=top.positive("start_day", int, 0, strict=False),
-        seed=top.positive("seed", int, 0, strict=False),
-        controller=ctrl.get("name", str, "eo"),
+        days=days,
+        start_day=top.positive("start_day", int, 0, strict=False, maximum=MAX_START_DAY),
+        seed=seed,
+        controller=controller,
         objective=ctrl.get("objective", str, "of3", allowed=OBJECTIVES),
-        controller_options=ctrl.get("options", dict, {}),
+        controller_options=controller_options,
         exchange=exch.get("mode", str, "centralised", allowed=EXCHANGE_MODES),
         max_rounds=exch.positive("max_rounds", int, 5),
         faults={name: _probability(exch, f"{name}_probability") for name in ("loss", "duplicate", "tamper", "delay")},
         misreport_probability=_probability(exch, "misreport_probability"),
         misreport_factor=exch.positive("misreport_factor", float, 2.0),
         authenticate=exch.get("authenticate", bool, True),
-        secret=exch.get("secret", str, None),
+        secret=secret,
         lots=tuple(lots),
-        output_dir=Path(top.get("output_dir", str, "results")),
+        output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
     )
 
 
 def _market_profile(market: _Reader, path: Path | None) -> str:
-    profile = market.get("profile", str, "seed000")
-    if profile in ("seed000", "seasonal") or profile.startswith("seasonal:"):
+    from simulators.market.profiles import load_market  # noqa: PLC0415 - validates a user's CSV before any run
+
+    profile = market.text("profile", "seed000")
+    if profile in ("seed000", "seasonal"):
         return profile
-    csv = Path(profile)
-    if not csv.is_absolute() and path is not None and not csv.exists():
-        csv = path.parent / csv
-    if not csv.is_file():
+    if profile.startswith("seasonal:"):
+        if profile.partition(":")[2] not in SEASONS:
+            raise market.fail("profile", f"{profile!r}: unknown season; allowed: "
+                                         f"{', '.join('seasonal:' + s for s in SEASONS)}")
+        return profile
+    csv = _data_file(profile, path)
+    if csv is None:
         raise market.fail("profile", f"{profile!r} is neither 'seed000', 'seasonal[:<season>]' nor an existing CSV file")
+    try:
+        load_market(csv)
+    except ValueError as exc:  # ProfileError: names the CSV's line and column
+        raise market.fail("profile", str(exc)) from None
     return str(csv)
+
+
+def _data_file(name: str, scenario_path: Path | None) -> Path | None:
+    """An existing file named in a scenario (absolute, relative to the working folder or to the scenario file)."""
+    try:
+        file = Path(name)
+        if not file.is_absolute() and scenario_path is not None and not file.exists():
+            file = scenario_path.parent / file
+        return file if file.is_file() else None
+    except (OSError, ValueError):  # a name too long for the file system, a NUL character, ...
+        return None
+
+
+def _controller(ctrl: _Reader, seed: int) -> tuple[str, dict[str, Any]]:
+    """Controller name and options, checked by building the controller once (as the DSO will)."""
+    from cosim.controllers.registry import make_controller  # noqa: PLC0415 - registry lookup only
+
+    name = ctrl.text("name", "eo")
+    options = ctrl.get("options", dict, {})
+    trial = dict(options)
+    if name in ("eo", "pso", "ga"):
+        trial.setdefault("seed", seed)
+    try:
+        make_controller(name, **trial)
+    except Exception as exc:  # noqa: BLE001 - any failure to build it is a scenario error, reported by field
+        about_name = ("unknown controller", "cannot import", "has no attribute", "defines no class", "non-empty string")
+        field = "name" if not options or any(m in str(exc) for m in about_name) else "options"
+        raise ctrl.fail(field, f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)) \
+            from None
+    return name, options
 
 
 def _seasons(market: _Reader) -> tuple[str, ...]:
@@ -210,7 +282,33 @@ def _probability(reader: _Reader, key: str) -> float:
     return value
 
 
-def _parse_lots(top: _Reader, lots_raw: Any) -> list[LotConfig]:
+def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
+    """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
+    from simulators.parking.fleet import load_fleet_csv, stochastic_fleet  # noqa: PLC0415
+    from simulators.parking.presets import joape2024_fleet  # noqa: PLC0415
+
+    fleet = r.text("fleet", "seed000")
+    options = r.get("fleet_options", dict, {})
+    if fleet in FLEET_PRESETS:
+        func = stochastic_fleet if fleet == "stochastic" else joape2024_fleet
+        allowed = sorted(inspect.signature(func).parameters)
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise r.fail("fleet_options", f"unknown option(s) {unknown} for fleet {fleet!r}; allowed: {allowed}")
+        return fleet, options
+    csv = _data_file(fleet, path)
+    if csv is None:
+        raise r.fail("fleet", f"{fleet!r} is neither a preset ({', '.join(FLEET_PRESETS)}) nor an existing CSV file")
+    if options:
+        raise r.fail("fleet_options", "only apply to preset fleets, not to a CSV fleet")
+    try:
+        load_fleet_csv(csv)
+    except ValueError as exc:  # FleetFileError: names the CSV's row and field
+        raise r.fail("fleet", str(exc)) from None
+    return str(csv), options
+
+
+def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None) -> list[LotConfig]:
     if not isinstance(lots_raw, list):
         raise top.fail("lots", "must be an array of tables ([[lots]])")
     lots = []
@@ -222,18 +320,20 @@ def _parse_lots(top: _Reader, lots_raw: Any) -> list[LotConfig]:
         candidates = tuple(r.get("candidate_buses", list, [] if bus is None else [bus]))
         if bus is None and not candidates:
             raise r.fail("bus", "give either bus or candidate_buses")
-        if not all(isinstance(b, int) and b >= 1 for b in candidates) or (bus is not None and bus < 1):
+        if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in candidates) \
+                or (bus is not None and bus < 1):
             raise r.fail("candidate_buses", f"buses are 1-based integers, got {list(candidates) or bus}")
+        fleet, fleet_options = _fleet(r, path)
         lots.append(
             LotConfig(
-                id=r.get("id", str, f"PL{i + 1}"),
+                id=r.text("id", f"PL{i + 1}"),
                 bus=bus,
                 candidate_buses=candidates,
-                fleet=r.get("fleet", str, "seed000"),
+                fleet=fleet,
                 n_chargers=r.positive("n_chargers", int, 100),
                 connection_limit_kw=r.positive("connection_limit_kw", float, 1000.0),
                 allocation=r.get("allocation", str, "earliest_departure_first", allocation_rules()),
-                fleet_options=r.get("fleet_options", dict, {}),
+                fleet_options=fleet_options,
             )
         )
     return lots

@@ -83,6 +83,27 @@ class ChannelFaults:
                 raise ValueError(f"exchange fault probability {name} must be in [0, 1], got {value}")
 
 
+class HourLog:
+    """Rows (messages, events) of the current hour, each with a sequence number.
+
+    mosaik may step a recorder once per hour while an agent steps several times in that hour (negotiation
+    rounds); emitting the hour's rows so far each time, with `seq`, lets the recorder keep each row once.
+    """
+
+    def __init__(self) -> None:
+        self.hour: int | None = None
+        self.rows: list[dict[str, Any]] = []
+        self._seq = 0
+
+    def add(self, hour: int, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if hour != self.hour:
+            self.hour, self.rows = hour, []
+        for row in rows:
+            self._seq += 1
+            self.rows.append({**row, "seq": self._seq})
+        return list(self.rows)
+
+
 def canonical(message: dict[str, Any]) -> bytes:
     """The signed part of a message as canonical JSON (sorted keys, no spaces)."""
     body = {k: message[k] for k in ("kind", "sender", "receiver", "round", "hour", "payload")}

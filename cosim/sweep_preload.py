@@ -1,7 +1,18 @@
 """Imported once by the local sweep pool's fork server, so that every worker forks with the co-simulation
-(pandapower alone takes ~3 s to import) already loaded instead of importing it again."""
+already loaded (pandapower alone takes ~3 s to import) instead of importing it again.
 
-import cosim.postprocess  # noqa: F401
-import cosim.run  # noqa: F401
-import cosim.world  # noqa: F401
-import simulators.grid.networks  # noqa: F401
+Workers run one co-simulation each, side by side: BLAS thread pools are limited to one thread per worker
+(set before numpy is imported), as several multi-threaded pools on the same cores slow every run down.
+"""
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import cosim.postprocess  # noqa: E402, F401
+import cosim.run  # noqa: E402, F401
+import cosim.world  # noqa: E402, F401
+from simulators.grid.networks import load_network  # noqa: E402
+
+load_network("ieee33")  # the default network, built once here and inherited (cached) by every worker

@@ -156,3 +156,60 @@ def test_bad_data_is_caught_and_tampered_messages_rejected(tmp_path):
     events = pd.read_csv(summary.run_dir / "events.csv")
     assert (events["event"] == "rejected message").any()
     assert events.loc[events["event"] == "rejected message", "detail"].str.contains("bad signature").all()
+
+
+def _clean_and_faulty(tmp_path, monkeypatch, patch):
+    """Run the base scenario cleanly, then with a fault injected by `patch`; return both grid tables."""
+    sc = scenario(tmp_path, controller={"name": "none"}, lots=[], network={"name": "ieee33", "reconfigure": False})
+    clean = pd.read_csv(run_scenario(sc, output_dir=tmp_path / "clean", progress=False).run_dir / "grid.csv")
+    patch(monkeypatch)
+    faulty_summary = run_scenario(sc, output_dir=tmp_path / "faulty", progress=False)
+    return clean, pd.read_csv(faulty_summary.run_dir / "grid.csv"), faulty_summary
+
+
+def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, monkeypatch):
+    from pandapower.powerflow import LoadflowNotConverged
+    from simulators.grid import model as grid_model
+
+    def patch(mp):
+        real = grid_model.pp.runpp
+        calls = {"n": 0}
+
+        def runpp(net, *args, **kwargs):
+            calls["n"] += 1
+            if 5 <= calls["n"] <= 6:  # both attempts (flat and DC start) of hour 4 fail
+                raise LoadflowNotConverged("injected non-convergence")
+            return real(net, *args, **kwargs)
+
+        mp.setattr(grid_model.pp, "runpp", runpp)
+
+    clean, faulty, summary = _clean_and_faulty(tmp_path, monkeypatch, patch)
+    assert summary.kpis["non_converged_hours"] == 1 and len(faulty) == 24
+    assert not bool(faulty.loc[4, "converged"]) and np.isnan(faulty.loc[4, "losses_kw"])
+    pd.testing.assert_frame_equal(clean.iloc[:4], faulty.iloc[:4])  # hours before the fault unchanged
+    pd.testing.assert_frame_equal(clean.iloc[5:].reset_index(drop=True), faulty.iloc[5:].reset_index(drop=True))
+
+
+def test_infeasible_plan_is_not_applied(tmp_path):
+    sc = scenario(tmp_path, controller={"name": "user_controller:InfeasibleController"})
+    summary = run_scenario(sc, progress=False)
+    manifest = json.loads((summary.run_dir / "manifest.json").read_text())
+    assert summary.kpis["fallbacks"] == 1
+    assert "infeasible plan" in manifest["fallbacks"][0]["detail"]
+    grid = pd.read_csv(summary.run_dir / "grid.csv")
+    assert json.loads(grid["open_branches"].iloc[0]) == [33, 34, 35, 36, 37]  # not the rejected 7-9-14-32-37
+
+
+def test_iterative_negotiation_logs_every_round_and_plan_matches_reality(tmp_path):
+    lots = [dict(LOT, id="PL1", candidate_buses=[18]), dict(LOT, id="PL2", candidate_buses=[30])]
+    sc = scenario(tmp_path, lots=lots, exchange={"mode": "iterative", "max_rounds": 4})
+    summary = run_scenario(sc, progress=False)
+    msgs = pd.read_csv(summary.run_dir / "messages.csv")
+    rounds = msgs.loc[msgs["kind"] == "signal", "round"]
+    assert rounds.max() >= 1  # more than one negotiation round inside hour 0 (mosaik same-time loop)
+    assert set(msgs["sender"]) == {"DSO", "PL1", "PL2"}
+    assert len(msgs) == len(msgs.drop_duplicates())  # each message logged once
+    pvr = pd.read_csv(summary.run_dir / "plan_vs_reality.csv")
+    # deterministic EVs and perfect forecasts: measured hourly losses equal the plan's to 0.1 %
+    assert np.all(np.abs(pvr["loss_gap_pct"]) < 0.1)
+    assert summary.kpis["unmet_energy_kwh"] == pytest.approx(0.0, abs=1e-6)

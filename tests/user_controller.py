@@ -30,3 +30,13 @@ class BrokenController:
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         raise RuntimeError("optimiser crashed on purpose")
+
+
+class InfeasibleController:
+    """Returns a plan it admits is infeasible: the DSO must not apply it."""
+
+    name = "infeasible"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        return DayAheadPlan(open_branches=(7, 9, 14, 32, 37), lot_buses={}, setpoints_kw={}, feasible=False,
+                            controller=self.name)

@@ -56,6 +56,7 @@ class DsoAgent:
         self._day: dict[str, Any] = {}
         self._schedules: dict[str, np.ndarray] = {}
         self._last_feasible = False
+        self._adder: np.ndarray | None = None
         self.events: list[dict[str, Any]] = []  # fallbacks and rejected data, for the run's manifest
 
     # -- day-ahead -------------------------------------------------------------------------------------------------
@@ -64,6 +65,7 @@ class DsoAgent:
         self._day = {"hour": hour, "load_scaling": np.asarray(load_scaling, float)[:HOURS],
                      "price": np.asarray(price, float)[:HOURS], "offers": offers}
         self._round = 0
+        self._adder = None
         if self.exchange == "centralised":
             lots = tuple(offer_from_payload(p) for p in offers.values())
             plan = self._solve(lots=lots, fixed=None)
@@ -212,7 +214,10 @@ class DsoAgent:
         base = scaling * float(self.net.p_load_kw.sum())
         net_load = base + sum(self._schedules.values(), np.zeros(HOURS))
         mean = float(net_load.mean())
-        adder = self.signal_gain * float(price.mean()) * (net_load - mean) / max(mean, 1e-9)
+        target = self.signal_gain * float(price.mean()) * (net_load - mean) / max(mean, 1e-9)
+        # damped update across negotiation rounds, so that iterative signalling settles instead of oscillating
+        adder = target if self._round == 0 or self._adder is None else 0.5 * (self._adder + target)
+        self._adder = adder
         predicted = self.plan.predicted_hourly if self.plan else {}
         vmin = np.asarray(predicted.get("v_min_pu", np.full(HOURS, np.inf)))
         messages = []

@@ -14,7 +14,7 @@ from typing import Any
 
 import mosaik_api_v3
 
-from cosim.exchange import ChannelFaults, to_jsonable
+from cosim.exchange import ChannelFaults, HourLog, to_jsonable
 from simulators.dso.agent import DsoAgent
 
 META = {
@@ -37,6 +37,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.agent: DsoAgent | None = None
         self.out: dict[str, Any] = {}
         self.planned_hour = -1
+        self.message_log, self.event_log = HourLog(), HourLog()
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
@@ -82,12 +83,13 @@ class DsoSim(mosaik_api_v3.Simulator):
             for m in messages:
                 grouped.setdefault(m["receiver"], []).append(m)
             self.out["to_plo"] = grouped
-        rows = self.agent.channel.drain()
+        rows = self.message_log.add(time, self.agent.channel.drain())
         if rows:
             self.out["messages"] = rows
-        if self.agent.events:
-            self.out["events"] = list(self.agent.events)
-            self.agent.events.clear()
+        events = self.event_log.add(time, self.agent.events)
+        self.agent.events.clear()
+        if events:
+            self.out["events"] = events
         return None
 
     def get_data(self, outputs):

@@ -36,7 +36,7 @@ class ProfileError(ValueError):
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Header and (line number, row) pairs of a CSV file, with clear errors for missing files."""
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # utf-8-sig: spreadsheets write a BOM
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
             rows = [(reader.line_num, {(k or "").strip(): (v or "").strip() if isinstance(v, str) else v
@@ -109,12 +109,23 @@ def read_hourly_table(
     out: dict[str, dict[str, np.ndarray]] = {}
     for key, seen in groups.items():
         n = max(seen)
-        gaps = sorted(set(range(1, n + 1)) - set(seen))
+        gaps = _first_gaps(seen, n) if len(seen) != n else []
         if gaps:
             where = f" ({group} {key})" if group else ""
             raise ProfileError(f"{path}: hour(s) {gaps[:10]} missing{where}; hours must run 1..{n} without gaps")
         out[key] = {c: np.array([seen[h][1][c] for h in range(1, n + 1)]) for c in cols}
     return out
+
+
+def _first_gaps(seen: dict[int, object], n: int, limit: int = 10) -> list[int]:
+    """Up to `limit` hours of 1..n missing from `seen` (without building 1..n: a typo like hour 10**9 stays cheap)."""
+    gaps, expected = [], 1
+    for h in sorted(seen):
+        gaps.extend(range(expected, min(h, expected + limit - len(gaps))))
+        if len(gaps) >= limit:
+            break
+        expected = h + 1
+    return gaps[:limit]
 
 
 def load_profile(path: str | Path, column: str | None = None) -> np.ndarray:

@@ -139,10 +139,18 @@ def load_fleet_csv(path: str | Path) -> list[EV]:
     optional). Errors name the file, the row (1 = header) and the field."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: spreadsheets write a BOM
     except OSError as exc:
         raise FleetFileError(f"{path}: cannot read fleet file ({exc.strerror})") from None
-    reader = csv.DictReader(text.splitlines())
+    except UnicodeDecodeError as exc:
+        raise FleetFileError(f"{path}: not a UTF-8 text CSV file ({exc.reason} at byte {exc.start})") from None
+    try:
+        return _parse_fleet_rows(path, csv.DictReader(text.splitlines()))
+    except csv.Error as exc:
+        raise FleetFileError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _parse_fleet_rows(path: Path, reader: csv.DictReader) -> list[EV]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [f for f in _CSV_REQUIRED if f not in header]
     unknown = [h for h in header if h not in _CSV_FIELDS]

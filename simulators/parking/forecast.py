@@ -14,8 +14,9 @@ from .lot import ParkingLot
 def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict[str, object]:
     """Hourly charge/discharge kW bounds and battery-side energies for the window [start_h, start_h + hours).
 
-    max_charge_kw[h] / max_discharge_kw[h]: charger power of the EVs present (V2G-capable ones for discharge),
-    weighted by the share of the hour they are present, capped by the connection limit and the chargers.
+    max_charge_kw[h] / max_discharge_kw[h]: what the EVs present can take (give: V2G-capable ones, above their
+    contracts) in one hour - charger power or battery room, whichever is less - weighted by the share of the
+    hour they are present, capped by the connection limit and the chargers.
     energy_need_kwh: energy the EVs leaving inside the window still need for their contracts.
     need_by_hour_kwh[h]: of that, what must be in by the end of hour h (chargers are finite).
     energy_available_kwh: energy V2G EVs present in the window hold above their contract and reserve.
@@ -30,9 +31,12 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict
     overlap *= alive[:, None]
     present_count = overlap.sum(axis=0)
     cap_share = np.minimum(1.0, lot.n_chargers / np.maximum(present_count, 1e-9)) if np.isfinite(lot.n_chargers) else 1.0
-    max_c = np.minimum((overlap * lot.charger[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
-    max_d = np.minimum((overlap * (lot.charger * lot.v2g)[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr)
+    # an EV cannot take (give) more in an hour than its charger allows or its battery has room (energy) for
+    charge_kw = np.minimum(lot.charger, np.maximum(lot.cap - e_now, 0.0) / lot.eta_c)
+    discharge_kw = np.minimum(lot.charger, np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0) * lot.eta_d) * lot.v2g
+    max_c = np.minimum((overlap * charge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
+    max_d = np.minimum((overlap * discharge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     in_window = alive & (dep > t0) & (arr < edges[-1])
     leaving = in_window & (dep <= edges[-1])
     need = float(np.maximum(lot.e_req - e_now, 0.0)[leaving].sum())

@@ -12,7 +12,7 @@ from typing import Any
 import mosaik_api_v3
 
 from cosim.controllers.base import LotEconomics
-from cosim.exchange import ChannelFaults, to_jsonable
+from cosim.exchange import ChannelFaults, HourLog, to_jsonable
 from simulators.plo.agent import PloAgent
 
 META = {
@@ -38,6 +38,7 @@ class PloSim(mosaik_api_v3.Simulator):
         self.agents: dict[str, PloAgent] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set] = {}
+        self.logs: dict[str, dict[str, HourLog]] = {}
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
@@ -50,6 +51,7 @@ class PloSim(mosaik_api_v3.Simulator):
                                        ChannelFaults(**(faults or {})), seed, hour_mode, keys,
                                        misreport_probability, misreport_factor)
         self.seen[lot_id] = set()
+        self.logs[lot_id] = {"messages": HourLog(), "events": HourLog()}
         return [{"eid": lot_id, "type": model}]
 
     def step(self, time, inputs, max_advance):
@@ -76,12 +78,13 @@ class PloSim(mosaik_api_v3.Simulator):
                     out["offer"] = replies
             out["setpoint_kw"] = agent.setpoint_kw(time)
             out["planned_profit_usd"] = agent.planned_profit_usd
-            rows = agent.channel.drain()
+            rows = self.logs[eid]["messages"].add(time, agent.channel.drain())
             if rows:
                 out["messages"] = rows
-            if agent.events:
-                out["events"] = list(agent.events)
-                agent.events.clear()
+            events = self.logs[eid]["events"].add(time, agent.events)
+            agent.events.clear()
+            if events:
+                out["events"] = events
             self.outputs[eid] = out
         return time + 1
 

@@ -24,6 +24,7 @@ class RecorderSim(mosaik_api_v3.Simulator):
         self.writer: RunWriter | None = None
         self.tables: dict[str, str] = {}
         self.last_hour = -1
+        self.seen_rows: set[tuple] = set()
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
@@ -40,8 +41,10 @@ class RecorderSim(mosaik_api_v3.Simulator):
         for attr, sources in inputs.get("recorder", {}).items():
             for src, value in sources.items():
                 sim_id, _, eid = src.partition(".")
-                if attr in ("messages", "events"):
-                    self.writer.append(attr, value)
+                if attr in ("messages", "events"):  # an hour's rows so far, each with a `seq`: keep each once
+                    fresh = [r for r in value if (src, attr, r.get("seq")) not in self.seen_rows]
+                    self.seen_rows.update((src, attr, r.get("seq")) for r in fresh)
+                    self.writer.append(attr, [{k: v for k, v in r.items() if k != "seq"} for r in fresh])
                 elif attr == "plan":
                     self.writer.append_json_line("plans.jsonl", value)
                 elif attr == "vm_pu":
