@@ -91,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("--what", choices=["exchange", "data-quality"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) >= 1 and argv[0] == "sweep":  # everything after `sweep` belongs to the sweep's own parser
+        args = argparse.Namespace(command="sweep", sweep_args=argv[1:])
+    elif len(argv) >= 2 and argv[0] == "study" and argv[1] in STUDIES:
+        args = argparse.Namespace(command="study", name=argv[1], study_args=argv[2:])
+    else:
+        args = parser.parse_args(argv)
     handlers = {"run": _run, "report": _report, "study": _study, "compare": _compare, "sweep": _sweep}
     try:
         if args.command == "validate":

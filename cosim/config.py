@@ -14,7 +14,15 @@ OBJECTIVES = ("of1", "of2", "of3", "vpd")
 
 
 class ScenarioError(ValueError):
-    """A scenario file that cannot be run as written."""
+    """A scenario file that cannot be run as written; the message is one line (control characters escaped)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def one_line(message: str) -> str:
+    """`message` with newlines and other control characters escaped (a TOML key may hold any of them)."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(message))
 
 
 @dataclass(frozen=True)

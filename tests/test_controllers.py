@@ -153,3 +153,30 @@ def test_make_controller_dotted_path_and_errors():
         make_controller("no_such_pkg.mod:X")
     with pytest.raises(ValueError, match="unknown option"):
         make_controller("eo", n_particle=3)
+
+
+@pytest.mark.parametrize("name", ["eo", "pso", "ga"])
+def test_time_limit_stops_the_optimiser_and_the_plan_stays_honest(name):
+    import time
+
+    prob = problem("of3")
+    t0 = time.perf_counter()
+    plan = make_controller(name, n_particles=8, n_iter=100_000, seed=2, time_limit_s=0.3).plan(prob)
+    wall = time.perf_counter() - t0
+    assert plan.info["timed_out"] is True and plan.info["time_limit_s"] == 0.3
+    assert 8 <= plan.info["evaluations"] < 8 * 100_000 and wall < 10.0
+    # the plan is the re-evaluated best candidate: its flags and KPIs are those of x_best itself
+    again = DayAheadVectorProblem(prob).plan_from_x(plan.info["x_best"])
+    assert again.feasible == plan.feasible and again.open_branches == plan.open_branches
+    assert again.predicted["of3_kwh"] == pytest.approx(plan.predicted["of3_kwh"])
+
+
+def test_generous_time_limit_changes_nothing():
+    prob = problem("of3")
+    free = make_controller("eo", n_particles=6, n_iter=5, seed=3).plan(prob)
+    timed = make_controller("eo", n_particles=6, n_iter=5, seed=3, time_limit_s=600).plan(prob)
+    assert timed.info["timed_out"] is False and free.info["timed_out"] is False
+    assert timed.info["evaluations"] == free.info["evaluations"] == 30
+    assert timed.predicted["objective"] == free.predicted["objective"] and timed.open_branches == free.open_branches
+    with pytest.raises(ValueError, match="time_limit_s"):
+        make_controller("pso", time_limit_s=-1)

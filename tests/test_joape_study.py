@@ -53,3 +53,29 @@ def test_helpers():
         study.seed000_problem(5)
     with pytest.raises(ValueError, match="eq6 must be"):
         study.seed000_problem(2, eq6="weekly")
+
+
+def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert study.main(["--quick", "--particles", "4", "--iterations", "3", "--seeds", "2", "--seed", "5",
+                       "--out", str(out)]) == 0
+    assert "Table 2" in capsys.readouterr().out
+    t2 = pd.read_csv(out / "table2.csv")
+    opt = t2[t2.scenario > 1]
+    assert set(opt.seed) <= {5, 6} and (opt.evaluations == 2 * 4 * 3).all()
+    assert "best of 2 seeds" in (out / "summary.md").read_text()
+
+
+def test_best_of_seeds_picks_the_best_plan():
+    prob = study.seed000_problem(3, "of3")
+    best = study.best_of_seeds(prob, "eo", 4, 3, [0, 1, 2])
+    singles = [study.make_controller("eo", n_particles=4, n_iter=3, seed=s).plan(prob) for s in (0, 1, 2)]
+    assert best.predicted["objective"] == min(p.predicted["objective"] for p in singles if p.feasible)
+    assert best.info["seeds_tried"] == [0, 1, 2] and best.info["evaluations_all_seeds"] == 36
+
+
+@pytest.mark.parametrize("argv", [["--eq6", "weekly"], ["--seeds", "0"], ["--controller", "nope"]])
+def test_cli_rejects_bad_options(argv, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        study.main(argv + ["--out", str(tmp_path)])
+    assert exc.value.code == 2

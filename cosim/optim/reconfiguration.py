@@ -104,7 +104,9 @@ class ReconfigurationProblem:
         self.flow_tol_pu = float(flow_tol_pu)
         self.flow_max_iter = int(flow_max_iter)
         self._repair_memo: dict[tuple[int, ...], np.ndarray] = {}
+        self._cache: dict[bytes, tuple[float, float]] = {}  # sorted open ids -> (loss kW, cv)
         self.n_evaluations = 0  # candidates evaluated so far (all calls)
+        self.n_flows = 0  # distinct topologies solved by the power flow
 
     def _load(self, values, default, name: str) -> np.ndarray:
         arr = np.asarray(default if values is None else values, dtype=float)
@@ -168,21 +170,25 @@ class ReconfigurationProblem:
         return np.asarray(pos)
 
     def losses(self, open_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(loss [kW], cv) of each row of open branch ids; distinct topologies are solved once."""
+        """(loss [kW], cv) of each row of open branch ids; each distinct topology is solved once per problem."""
         open_ids = np.sort(np.atleast_2d(np.asarray(open_ids, dtype=int)), axis=1)
-        uniq, inverse = np.unique(open_ids, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        res = solve_radial_batch(self.net, uniq, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu,
-                                 max_iter=self.flow_max_iter)
-        ok = res.ok
-        cv = np.zeros(len(uniq))
-        if self.voltage_limits:
-            with np.errstate(invalid="ignore"):
-                vm = res.vm_pu
-                cv = (np.maximum(self.net.v_min_pu - vm, 0) + np.maximum(vm - self.net.v_max_pu, 0)).sum(axis=1)
-        loss = np.where(ok, res.loss_kw, np.inf)
-        cv = np.where(ok, cv, np.inf)
-        return loss[inverse], cv[inverse]
+        keys = [r.tobytes() for r in open_ids]
+        todo = sorted({k for k in keys if k not in self._cache})
+        if todo:
+            rows = np.frombuffer(b"".join(todo), dtype=open_ids.dtype).reshape(len(todo), -1)
+            res = solve_radial_batch(self.net, rows, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu,
+                                     max_iter=self.flow_max_iter)
+            cv = np.zeros(len(todo))
+            if self.voltage_limits:
+                with np.errstate(invalid="ignore"):
+                    vm = res.vm_pu
+                    cv = (np.maximum(self.net.v_min_pu - vm, 0) + np.maximum(vm - self.net.v_max_pu, 0)).sum(axis=1)
+            loss = np.where(res.ok, res.loss_kw, np.inf)
+            cv = np.where(res.ok, cv, np.inf)
+            self._cache.update(zip(todo, zip(loss.tolist(), cv.tolist())))
+            self.n_flows += len(todo)
+        out = np.array([self._cache[k] for k in keys], dtype=float).reshape(-1, 2)
+        return out[:, 0], out[:, 1]
 
     def evaluate(self, X: np.ndarray) -> Evaluation:
         ids = self.decode(X)

@@ -57,7 +57,7 @@ class EV:
         object.__setattr__(self, "v2g_allowed", bool(self.v2g_allowed))
         if self.arrival_h < 0:
             raise bad("arrival_h", self.arrival_h, ">= 0 h (hours since the start of the run)")
-        if self.departure_h < self.arrival_h + MINUTE_H - 1e-9:
+        if self.departure_h - self.arrival_h < MINUTE_H - 1e-9:  # a difference: robust for huge hour values
             raise bad("departure_h", self.departure_h,
                       f"at least one minute after arrival_h={self.arrival_h!r}")
         if self.capacity_kwh <= 0:
