@@ -8,6 +8,17 @@ the time ratio to EO measured in the same process. Usage:
 
 To add the day-ahead reconfiguration problem (or any other VectorProblem), extend
 :func:`extra_problems`; everything else is generic.
+
+``--reconfig`` runs the DSO problems instead: single-hour minimum-loss reconfiguration of the IEEE 33-bus
+(exact optimum by enumerating all 50,751 radial configurations) and IEEE 69-bus (known optimum 99.62 kW),
+and seed 000's day-ahead problem (scenario 3: reconfiguration only, reference by enumeration; scenario 4:
+reconfiguration + lot, reference = best plan any run found), each algorithm with the same budget and seeds,
+a fresh problem instance per run. It prints best / median / worst, the hit rate of the reference (within
+0.01 %), evaluations and median time. With mealpy importable (optional; not a project dependency), mealpy's
+EO and PSO join the comparison on the same problems.
+
+    .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 60 --seeds 20
+    .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 100 --seeds 5 --dayahead-iter 100
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from cosim.optim import FunctionProblem, VectorProblem, get_optimizer
+from cosim.optim import FunctionProblem, OptimResult, VectorProblem, evaluate_checked, get_optimizer
 
 
 def _sphere(X: np.ndarray) -> np.ndarray:
@@ -93,6 +104,110 @@ def extra_problems() -> dict[str, VectorProblem]:
     return {}
 
 
+HIT_RTOL = 1e-4  # a run "hits" the reference when within 0.01 % of it
+
+
+def reconfiguration_cases() -> dict[str, tuple[Callable[[], VectorProblem], float, str]]:
+    """name -> (fresh-problem factory, reference objective, how the reference was obtained)."""
+    from cosim.optim.reconfiguration import ReconfigurationProblem
+    from cosim.powerflow.topology import best_configuration
+    from simulators.grid.networks import load_network
+
+    net33, net69 = load_network("ieee33").radial, load_network("ieee69").radial
+    t0 = time.perf_counter()
+    _, best33, _ = best_configuration(net33, net33.p_load_kw, net33.q_load_kvar)
+    t_enum = time.perf_counter() - t0
+    return {
+        "ieee33 1h": (lambda: ReconfigurationProblem(net33), best33, f"enumeration, 50751 configs, {t_enum:.1f} s"),
+        "ieee33 1h pos": (lambda: ReconfigurationProblem(net33, encoding="position"), best33, "same, 'position' encoding"),
+        "ieee69 1h": (lambda: ReconfigurationProblem(net69), 99.6189, "known optimum (enumeration of 407,924: ~40 s)"),
+    }
+
+
+def dayahead_cases() -> dict[str, tuple[Callable[[], VectorProblem], float | None, str]]:
+    """Seed 000's day-ahead problem, scenario 3 (reference by enumeration) and scenario 4 (best found)."""
+    from cosim.controllers.vector_problem import DayAheadVectorProblem
+    from cosim.studies.joape2024 import enumeration_reference, seed000_problem
+
+    s3, s4 = seed000_problem(3, "of3"), seed000_problem(4, "of3")
+    t0 = time.perf_counter()
+    ref3 = enumeration_reference(s3).predicted["objective"]
+    t_enum = time.perf_counter() - t0
+    return {
+        "S3 OF3 day": (lambda: DayAheadVectorProblem(s3), ref3, f"enumeration_reference, {t_enum:.1f} s"),
+        "S4 OF3 day": (lambda: DayAheadVectorProblem(s4), None, "best plan of all runs"),
+    }
+
+
+def _mealpy_optimizers() -> dict[str, Callable[..., OptimResult]]:
+    """mealpy's EO and PSO on a VectorProblem when mealpy is importable (else {}); cv > 0 is a penalty 1e6 + cv."""
+    try:
+        import mealpy  # noqa: F401
+        from mealpy import FloatVar
+        from mealpy.physics_based.EO import OriginalEO
+        from mealpy.swarm_based.PSO import OriginalPSO
+    except Exception:  # noqa: BLE001 - any import problem means: not available
+        return {}
+
+    def make(cls, label):
+        def run(problem, *, n_particles, n_iter, seed):
+            best = {"f": np.inf, "cv": np.inf, "x": None, "n": 0}
+
+            def obj(x):
+                ev = evaluate_checked(problem, np.asarray(x, float)[None, :])
+                best["n"] += 1
+                f, cv = float(ev.f[0]), float(ev.cv[0])
+                if (cv, f) < (best["cv"], best["f"]):
+                    best.update(f=f, cv=cv, x=np.asarray(x, float).copy())
+                return f if cv <= 0 else 1e6 + min(cv, 1e6)
+
+            t0 = time.perf_counter()
+            model = cls(epoch=n_iter, pop_size=n_particles)
+            model.solve({"obj_func": obj, "bounds": FloatVar(lb=problem.lower.tolist(), ub=problem.upper.tolist()),
+                         "minmax": "min", "log_to": None}, seed=seed)
+            return OptimResult(x_best=best["x"], f_best=best["f"], cv_best=best["cv"], feasible=best["cv"] <= 0,
+                               n_evaluations=best["n"], history=np.zeros(0), wall_s=time.perf_counter() - t0,
+                               algorithm=label, seed=seed)
+        return run
+
+    return {"m-eo": make(OriginalEO, "m-eo"), "m-pso": make(OriginalPSO, "m-pso")}
+
+
+def run_cases(cases, algorithms: list[str], n_particles: int, n_iter: int, seeds: list[int]) -> None:
+    """Equal budgets (n_particles x n_iter) per algorithm; a fresh problem per run; hit rate of the reference."""
+    extra = _mealpy_optimizers()
+    algs = algorithms + [a for a in extra if a not in algorithms]
+    print(f"budget: {n_particles} particles x {n_iter} iterations = {n_particles * n_iter} evaluations, "
+          f"{len(seeds)} seeds; mealpy {'on: ' + ', '.join(extra) if extra else 'not importable: skipped'}")
+    header = f"{'problem':<15}{'alg':<7}{'best':>11}{'median':>11}{'worst':>11}{'hits':>7}{'evals':>7}{'median s':>10}{'t/t_eo':>8}"
+    for pname, (factory, ref, how) in cases.items():
+        results = {}
+        for alg in algs:
+            fn = extra.get(alg) or get_optimizer(alg)
+            fs, ts, evals = [], [], []
+            for seed in seeds:
+                prob = factory()
+                t0 = time.perf_counter()
+                res = fn(prob, n_particles=n_particles, n_iter=n_iter, seed=seed)
+                ts.append(time.perf_counter() - t0)
+                fs.append(res.f_best if res.feasible else np.inf)
+                evals.append(res.n_evaluations)
+            results[alg] = (np.asarray(fs), ts, evals)
+        if ref is None:
+            ref = min(float(r[0].min()) for r in results.values())
+            how = f"{how}: {ref:.4f}"
+        print(f"\n{pname}: reference {ref:.4f} ({how})")
+        print(header)
+        print("-" * len(header))
+        t_eo = statistics.median(results["eo"][1]) if "eo" in results else None
+        for alg, (fs, ts, evals) in results.items():
+            hits = int(np.sum(fs <= ref + HIT_RTOL * abs(ref)))
+            med_t = statistics.median(ts)
+            ratio = f"{med_t / t_eo:8.2f}" if t_eo else f"{'-':>8}"
+            print(f"{pname:<15}{alg:<7}{fs.min():11.3f}{np.median(fs):11.3f}{fs.max():11.3f}"
+                  f"{hits:>4}/{len(fs):<2}{int(np.median(evals)):7d}{med_t:10.3f}{ratio}")
+
+
 def run(problems: dict[str, VectorProblem], algorithms: list[str], n_particles: int, n_iter: int,
         seeds: list[int]) -> None:
     header = f"{'problem':<20}{'alg':<5}{'best':>12}{'median':>12}{'worst':>12}{'feas':>6}{'evals':>8}" \
@@ -130,7 +245,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
     ap.add_argument("--functions", nargs="*", choices=sorted(TEST_FUNCTIONS), default=None)
     ap.add_argument("--algorithms", nargs="*", default=["eo", "pso", "ga"])
+    ap.add_argument("--reconfig", action="store_true",
+                    help="DSO problems: single-hour reconfiguration (ieee33, ieee69) and seed 000's day-ahead problem")
+    ap.add_argument("--dayahead-iter", type=int, default=None,
+                    help="iterations for the day-ahead problems (default: --n-iter); 0 skips them")
     args = ap.parse_args(argv)
+    if args.reconfig:
+        seeds = list(range(args.seeds))
+        run_cases(reconfiguration_cases(), args.algorithms, args.n_particles, args.n_iter, seeds)
+        day_iter = args.n_iter if args.dayahead_iter is None else args.dayahead_iter
+        if day_iter > 0:
+            run_cases(dayahead_cases(), args.algorithms, args.n_particles, day_iter, seeds)
+        return
     problems = standard_problems(args.dim, args.functions)
     problems.update(extra_problems())
     run(problems, args.algorithms, args.n_particles, args.n_iter, list(range(args.seeds)))

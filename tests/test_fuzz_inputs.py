@@ -105,11 +105,11 @@ def mutated(draw, base: dict, max_mutations: int = 3) -> dict:
         op = draw(st.sampled_from(["delete", "replace", "replace", "add", "nest"]))
         if op == "add" or not paths:
             tables = [()] + [p for p in paths if isinstance(_parent(raw, p + ("x",)), dict)]
-            table = _parent(raw, draw(st.sampled_from(tables)) + ("x",))
+            table = _parent(raw, tables[draw(st.integers(0, 10**6)) % len(tables)] + ("x",))
             table[draw(st.one_of(st.text(max_size=8), st.sampled_from(["lots", "days", "options", "id"])))] = \
                 draw(VALUES)
             continue
-        path = draw(st.sampled_from(paths))
+        path = paths[draw(st.integers(0, 10**6)) % len(paths)]  # fixed-shape draw: replays stay consistent
         parent, key = _parent(raw, path), path[-1]
         if op == "delete":
             del parent[key]

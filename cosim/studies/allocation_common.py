@@ -17,7 +17,10 @@ Reading choices where the papers are silent (see cosim/studies/README_allocation
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -323,3 +326,15 @@ class AllocationModel:
         out["vm_v2g"] = vm
         out["loss_dis_kw"] = dis.loss_kw
         return out
+
+
+def study_main(argv, name: str, description: str, run: Callable[..., dict], quick_help: str) -> int:
+    """Command line of an allocation study: --out, --quick, --seed; prints its tables.md."""
+    ap = argparse.ArgumentParser(prog=f"cosim study {name}", description=description)
+    ap.add_argument("--out", default=f"results/study-{name}")
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    res = run(args.out, quick=args.quick, seed=args.seed)
+    print((Path(args.out) / "tables.md").read_text())
+    return 0 if res else 1

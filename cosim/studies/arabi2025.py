@@ -10,7 +10,6 @@ same grid uses that the four feeders are independent behind the fixed-voltage su
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.optim import FunctionProblem, minimize_pso
-from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff
+from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
 
 NAME = "arabi2025"
 CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9)
@@ -188,14 +187,7 @@ def _plot(out: Path, vdf: pd.DataFrame) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog=f"cosim study {NAME}", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"results/study-{NAME}")
-    ap.add_argument("--quick", action="store_true", help="scenario 1 only, 25-EV grid, short PSO")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    res = run(args.out, quick=args.quick, seed=args.seed)
-    print((Path(args.out) / "tables.md").read_text())
-    return 0 if res else 1
+    return study_main(argv, NAME, __doc__.splitlines()[0], run, "scenario 1 only, 25-EV grid, short PSO")
 
 
 if __name__ == "__main__":

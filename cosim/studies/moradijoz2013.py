@@ -10,7 +10,6 @@ benefit of the scenario-1 allocation against availability (Fig. 5).
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pandas as pd
 
 from cosim.decision.ahp import ahp_weights
 from cosim.optim import FunctionProblem, minimize_ga
-from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff
+from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
 
 NAME = "moradijoz2013"
 CANDIDATES = (2, 3, 6)  # literature bus numbers
@@ -190,14 +189,7 @@ def _plots(out: Path, avails, fig5, vm0, vm1) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog=f"cosim study {NAME}", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default=f"results/study-{NAME}")
-    ap.add_argument("--quick", action="store_true", help="fewer GA generations, skip Tables 4-5")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    res = run(args.out, quick=args.quick, seed=args.seed)
-    print((Path(args.out) / "tables.md").read_text())
-    return 0 if res else 1
+    return study_main(argv, NAME, __doc__.splitlines()[0], run, "fewer GA generations, skip Tables 4-5")
 
 
 if __name__ == "__main__":
