@@ -18,7 +18,7 @@ a fresh problem instance per run. It prints best / median / worst, the hit rate 
 EO and PSO join the comparison on the same problems.
 
     .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 60 --seeds 20
-    .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 100 --seeds 5 --dayahead-iter 100
+    .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 60 --seeds 20 --dayahead-iter 100 --dayahead-seeds 5
 """
 
 from __future__ import annotations
@@ -249,13 +249,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="DSO problems: single-hour reconfiguration (ieee33, ieee69) and seed 000's day-ahead problem")
     ap.add_argument("--dayahead-iter", type=int, default=None,
                     help="iterations for the day-ahead problems (default: --n-iter); 0 skips them")
+    ap.add_argument("--dayahead-seeds", type=int, default=None, help="seeds for the day-ahead problems (default: --seeds)")
     args = ap.parse_args(argv)
     if args.reconfig:
         seeds = list(range(args.seeds))
         run_cases(reconfiguration_cases(), args.algorithms, args.n_particles, args.n_iter, seeds)
         day_iter = args.n_iter if args.dayahead_iter is None else args.dayahead_iter
         if day_iter > 0:
-            run_cases(dayahead_cases(), args.algorithms, args.n_particles, day_iter, seeds)
+            day_seeds = seeds if args.dayahead_seeds is None else list(range(args.dayahead_seeds))
+            run_cases(dayahead_cases(), args.algorithms, args.n_particles, day_iter, day_seeds)
         return
     problems = standard_problems(args.dim, args.functions)
     problems.update(extra_problems())

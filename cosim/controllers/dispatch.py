@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotOffer, ProblemError
+from cosim.controllers.objectives import soc_charge_factor, soc_discharge_factor
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,12 @@ def hourly_pev_limit(lot: LotOffer) -> np.ndarray:
         raise ProblemError(f"lot {lot.lot_id!r}: hour_mode must be 24 values in -1/0/+1")
     if lot.pev_power_kw <= 0:
         raise ProblemError(f"lot {lot.lot_id!r}: pev_power_kw must be > 0, got {lot.pev_power_kw}")
+    # kW a PEV draws (gives) in the hour, as in objectives.lot_power_kw: P (1 - SOC) / mu_e charging, P SOC discharging
+    kw_ch = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
+    kw_dis = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
+    per_pev = np.where(mode > 0, max(kw_ch, 1e-9), max(kw_dis, 1e-9))
     kw = np.where(mode > 0, np.asarray(lot.max_charge_kw, float), np.where(mode < 0, np.asarray(lot.max_discharge_kw, float), 0.0))
-    return np.minimum(np.floor(np.maximum(kw, 0.0) / lot.pev_power_kw + 1e-9), lot.n_pev).astype(int)
+    return np.minimum(np.floor(np.maximum(kw, 0.0) / per_pev + 1e-9), lot.n_pev).astype(int)
 
 
 def make_layout(lot: LotOffer, *, balance: bool = True, daily_cap: float | None = None) -> LotDispatchLayout:

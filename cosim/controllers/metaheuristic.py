@@ -18,7 +18,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from cosim.controllers.base import DayAheadPlan, DayAheadProblem
+import cosim.controllers.objectives as obj
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
+from cosim.controllers.plo_scheduler import ScheduleError, plo_profit_schedule
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.optim import Evaluation, OptimResult, evaluate_checked, is_better, minimize_eo, minimize_ga, minimize_pso
 
@@ -53,6 +55,21 @@ class _Clocked:
         if self.best_x is None or bool(is_better(ev.f[i], ev.cv[i], self.best_f, self.best_cv)):
             self.best_x, self.best_f, self.best_cv = np.array(X[i], dtype=float), float(ev.f[i]), float(ev.cv[i])
         return ev
+
+
+def contract_counts(problem: DayAheadProblem) -> np.ndarray:
+    """(n_lots, 24) signed PEV counts of each lot's own profit-maximising schedule (an LP that meets the
+    contracts), rounded up to whole PEVs charging and down discharging; zero where the LP has no solution."""
+    out = np.zeros((len(problem.lots), HOURS))
+    for j, lot in enumerate(problem.lots):
+        try:
+            kw, _ = plo_profit_schedule(lot, problem.price_usd_per_kwh)
+        except ScheduleError:
+            continue
+        kw_ch = float(obj.lot_power_kw(np.ones(1), lot)[0])
+        kw_dis = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
+        out[j] = np.where(kw > 0, np.ceil(kw / kw_ch - 1e-9), np.where(kw < 0, -np.floor(-kw / kw_dis + 1e-9), 0.0))
+    return out
 
 
 class MetaheuristicController:
@@ -98,8 +115,12 @@ class MetaheuristicController:
             plan.info.update(info)
             return plan
         kwargs = dict(self.optimizer_options)
-        if self.warm_start and self._accepts_x0:
-            kwargs["x0"] = vp.encode()
+        if self._accepts_x0:
+            seeds = [vp.encode()] if self.warm_start else []
+            if problem.lots:  # a dispatch that keeps every contract: feasible plans from the first iteration
+                seeds.append(vp.encode(counts=contract_counts(problem)))
+            if seeds:
+                kwargs["x0"] = np.vstack(seeds)
         res = self._optimize(vp, kwargs, info)
         info.update(evaluations=int(res.n_evaluations), optimizer_wall_s=float(res.wall_s), history=np.asarray(res.history),
                     optimizer_feasible=bool(res.feasible), warm_start=self.warm_start and self._accepts_x0,

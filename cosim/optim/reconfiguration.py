@@ -9,8 +9,10 @@ walking around it (`loop_orders`: neighbouring branches, similar losses, sit nex
   towards the origin of the box (finding H5); here the origin is the centre of every loop's circle, equally
   near to all its branches, so the pull favours none of them.
 * "position": one variable in [0, 1) per loop (the plain reading); the first member of each list sits at the
-  box's origin, which EO favours. Measured on the IEEE 33-bus (EO 30 x 60, 40 seeds): 36/40 runs reach the
-  optimum with "position", 39/40 with "angle" (benchmarks/optimizers.py --reconfig prints such figures).
+  box's origin, which EO favours. Measured with EO 30 x 60 (seeds 0..39 / 0..19): IEEE 33-bus 40/40 runs
+  reach the optimum with "angle", 36/40 with "position"; IEEE 69-bus 19/20 vs 12/20. A random permutation of
+  each loop (the other cure for the origin bias) destroys locality: 3/20 on the IEEE 33-bus.
+  (benchmarks/optimizers.py --reconfig prints such figures for EO, PSO and GA.)
 
 Picks that leave the network non-radial (two loops opening the same branch, a loop left closed) are repaired:
 the one loop whose nearest radial alternative (in position) is closest changes its pick, all alternatives being
