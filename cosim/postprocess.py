@@ -14,22 +14,27 @@ from cosim.run import load_plans, planned_hourly
 
 
 def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,
-               parking_fee_usd_per_kwh: float = 0.0) -> pd.DataFrame:
+               parking_fee_usd_per_kwh: float = 0.0, plo: pd.DataFrame | None = None) -> pd.DataFrame:
     """Hourly cash flow of each PLO ($) from its lot's metered energies and the market price.
 
     revenue = price x energy sold (V2G); charging cost = price x energy bought; degradation = cost_e x
     (bought + sold) (seed 000's wear cost); fixed = cost_ca per PEV-day present; fees = parking fee x energy
-    bought. profit = revenue + fees - charging - degradation - fixed.
+    bought; DSO tariff = the DSO's price adder x net energy bought (signals / iterative modes; `plo` table).
+    profit = revenue + fees - charging - degradation - fixed - DSO tariff.
     """
     df = lots.merge(prices[["hour", "energy_price"]], on="hour", how="left")
+    if plo is not None and "tariff_usd_per_kwh" in plo:
+        df = df.merge(plo[["hour", "id", "tariff_usd_per_kwh"]], on=["hour", "id"], how="left")
+    tariff = df["tariff_usd_per_kwh"].fillna(0.0) if "tariff_usd_per_kwh" in df else 0.0
     ledger = pd.DataFrame({"hour": df["hour"], "lot_id": df["id"]})
     ledger["revenue_usd"] = df["energy_price"] * df["energy_discharged_kwh"]
     ledger["charging_cost_usd"] = df["energy_price"] * df["energy_charged_kwh"]
     ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"] + df["energy_discharged_kwh"])
     ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] / 24.0
     ledger["parking_fees_usd"] = parking_fee_usd_per_kwh * df["energy_charged_kwh"]
+    ledger["dso_tariff_usd"] = tariff * (df["energy_charged_kwh"] - df["energy_discharged_kwh"])
     ledger["profit_usd"] = (ledger.revenue_usd + ledger.parking_fees_usd - ledger.charging_cost_usd
-                            - ledger.degradation_cost_usd - ledger.fixed_cost_usd)
+                            - ledger.degradation_cost_usd - ledger.fixed_cost_usd - ledger.dso_tariff_usd)
     ledger["cumulative_profit_usd"] = ledger.groupby("lot_id")["profit_usd"].cumsum()
     return ledger
 
@@ -49,7 +54,8 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
     }
     if not lots.empty and not prices.empty:
-        ledger = plo_ledger(lots, prices, LotEconomics())
+        plo = pd.read_csv(run_dir / "plo.csv") if (run_dir / "plo.csv").is_file() else None
+        ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
         ledger.to_csv(run_dir / "plo_ledger.csv", index=False)
         kpis["plo_profit_usd"] = float(ledger["profit_usd"].sum())
         kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())

@@ -142,5 +142,6 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(plo, dso, "offer")
         world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
         world.connect(lot, recorder, *LOT_RECORDED)
-        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "messages", "events")
+        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "tariff_usd_per_kwh",
+                      "messages", "events")
     return BuiltWorld(world, scenario.hours, run_dir)

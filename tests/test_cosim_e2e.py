@@ -61,11 +61,19 @@ def test_centralised_run_with_lot_logs_messages_and_ledger(tmp_path):
 def test_exchange_modes_run(tmp_path, mode):
     summary = run_scenario(scenario(tmp_path, exchange={"mode": mode, "max_rounds": 3}), progress=False)
     msgs = summary.run_dir / "messages.csv"
+    ledger = pd.read_csv(summary.run_dir / "plo_ledger.csv")
     if mode == "none":
         assert summary.kpis["messages"] == 0
+        assert (ledger["dso_tariff_usd"] == 0).all()
     else:
         kinds = set(pd.read_csv(msgs)["kind"])
         assert {"offer", "signal"} <= kinds
+        plo = pd.read_csv(summary.run_dir / "plo.csv")
+        lots = pd.read_csv(summary.run_dir / "lots.csv")
+        # the PLO settles the DSO's price adder on its net import, hour by hour
+        expected = plo["tariff_usd_per_kwh"] * (lots["energy_charged_kwh"] - lots["energy_discharged_kwh"])
+        assert np.allclose(ledger["dso_tariff_usd"], expected)
+        assert plo["tariff_usd_per_kwh"].abs().max() > 0
     assert summary.kpis["hours"] == 24
 
 

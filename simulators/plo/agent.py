@@ -102,6 +102,7 @@ class PloAgent:
         self.schedule_kw = np.zeros(HOURS)  # setpoints of the current day, kW (+ charging)
         self.day_start = 0
         self.planned_profit_usd = 0.0
+        self.tariff_usd_per_kwh = np.zeros(HOURS)
         self.notes: list[str] = []
         self.hour_mode = None if hour_mode is None else list(hour_mode)  # the PLO's own charge/discharge policy
 
@@ -121,6 +122,7 @@ class PloAgent:
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": self.hour_mode}
         self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast, self.economics)
+        self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signals / iterative modes)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
         if self.exchange == "none":
             return []
@@ -149,11 +151,17 @@ class PloAgent:
             self.schedule_kw = np.asarray(payload["setpoints_kw"], float)
             return []
         if message["kind"] == "signal":
-            self.schedule_kw = self.own_schedule(DsoSignal.from_payload(payload))
+            signal = DsoSignal.from_payload(payload)
+            self.tariff_usd_per_kwh = signal.price_adder_usd_per_kwh  # what the PLO pays the DSO on net import
+            self.schedule_kw = self.own_schedule(signal)
             payload = {"lot_id": self.lot_id, "candidate_buses": list(self.candidate_buses),
                        "schedule_kw": self.schedule_kw.tolist()}
             return self.channel.send(hour, "offer", "DSO", payload, message["round"] + 1, "revised schedule")
         return []
+
+    def tariff(self, hour: int) -> float:
+        """The DSO's price adder for simulated hour `hour` ($/kWh on net import; 0 without signals)."""
+        return float(self.tariff_usd_per_kwh[(hour - self.day_start) % HOURS])
 
     def setpoint_kw(self, hour: int) -> float:
         """The lot setpoint for simulated hour `hour` (kW, + charging)."""

@@ -23,9 +23,10 @@ META = {
             "params": ["lot_id", "candidate_buses", "exchange", "economics", "faults", "seed", "hour_mode", "keys",
                        "misreport_probability", "misreport_factor"],
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
-                      "messages", "events"],
+                      "tariff_usd_per_kwh", "messages", "events"],
             "trigger": ["from_dso"],
-            "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "planned_profit_usd"],
+            "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "planned_profit_usd",
+                           "tariff_usd_per_kwh"],
             "non-persistent": ["offer", "messages", "events"],
         }
     },
@@ -78,6 +79,7 @@ class PloSim(mosaik_api_v3.Simulator):
                     out["offer"] = replies
             out["setpoint_kw"] = agent.setpoint_kw(time)
             out["planned_profit_usd"] = agent.planned_profit_usd
+            out["tariff_usd_per_kwh"] = agent.tariff(time)
             rows = self.logs[eid]["messages"].add(time, agent.channel.drain())
             if rows:
                 out["messages"] = rows
