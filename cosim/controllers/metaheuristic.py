@@ -75,7 +75,7 @@ def contract_counts(problem: DayAheadProblem) -> np.ndarray:
 class MetaheuristicController:
     """Optimise topology, lot sites and lot dispatch for `problem.objective` with a population optimiser.
 
-    Options: n_particles, n_iter, seed, warm_start (seed the population with the base plan: base topology,
+    Options: n_particles, n_iter, seed, warm_start (default True: seed the population with the base plan: base topology,
     first candidate bus, idle lots; only for optimisers accepting x0), time_limit_s (wall-time limit of the
     optimiser in s, None = none), and optimiser-specific keywords (EO: a1, a2, gp, v).
     """
@@ -83,7 +83,7 @@ class MetaheuristicController:
     name = "metaheuristic"
     optimizer: Callable[..., OptimResult] = staticmethod(minimize_eo)
 
-    def __init__(self, n_particles: int = 30, n_iter: int = 500, seed: int = 0, warm_start: bool = False,
+    def __init__(self, n_particles: int = 30, n_iter: int = 500, seed: int = 0, warm_start: bool = True,
                  time_limit_s: float | None = None, **optimizer_options: Any) -> None:
         if time_limit_s is not None and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
             raise ValueError(f"controller {self.name!r}: time_limit_s must be a number of seconds > 0 or None, "

@@ -2,14 +2,16 @@
 
 Options (`problem.options`): "daily_pev_cap" (see `daily_pev_cap`), "balance_pev_counts" (eq. 6 equality,
 default True), "tie_break" (see below), "flow_tol_pu" (1e-8) and "flow_max_iter" (40) for the batched flow
-(a case not converged within 40 sweeps is treated as infeasible: such cases sit far outside the voltage limits).
+(a case not converged within 40 sweeps is treated as infeasible: such cases sit far outside the voltage limits),
+"topology_encoding" ("angle", default, or "position").
 
-Decision vector (all entries in [0, 1]):
-  [one position per fundamental loop (only if problem.reconfigure)]
-  + [one position per lot with more than one candidate bus]
-  + [one position per lot and hour in which its offer allows charging or discharging].
-Loop positions pick one branch per loop (`decode_loops`); non-radial picks are repaired (memoised,
-deterministic per pick). Dispatch positions become PEV counts balanced to eq. 6 by construction
+Decision vector:
+  [topology (only if problem.reconfigure): two entries in [-1, 1] per fundamental loop read as an angle, or
+   one position in [0, 1] per loop with "position"]
+  + [one position in [0, 1] per lot with more than one candidate bus]
+  + [one position in [0, 1] per lot and hour in which its offer allows charging or discharging].
+The topology part is decoded by `cosim.optim.reconfiguration.ReconfigurationProblem` (one branch per loop,
+non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin. Dispatch positions become PEV counts balanced to eq. 6 by construction
 (`dispatch.decode_counts`). A population of P vectors is evaluated as P x 24 cases in ONE batched flow.
 
 Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
@@ -29,8 +31,9 @@ from cosim.controllers import objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
 from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_counts, make_layout, split_counts
 from cosim.optim import Evaluation
+from cosim.optim.reconfiguration import ReconfigurationProblem
 from cosim.powerflow.bfs import solve_radial_batch
-from cosim.powerflow.topology import decode_loops, radial_mask, repair
+from cosim.powerflow.topology import radial_mask
 
 
 @dataclass
@@ -102,6 +105,11 @@ class DayAheadVectorProblem:
         self.net = net
         self.n_loops = len(net.loops) if problem.reconfigure else 0
         opts = problem.options
+        # topology variables: "angle" (default; two per loop, read as an angle, so EO's pull towards the box
+        # origin favours no branch - see cosim/optim/reconfiguration.py) or "position" (one per loop)
+        encoding = opts.get("topology_encoding", "angle")
+        self.topo = ReconfigurationProblem(net, encoding=encoding) if self.n_loops else None
+        self.n_topo = self.topo.n_var if self.topo is not None else 0
         self.tie_break = float(opts.get("tie_break", 1e-7))
         self.flow_tol_pu = float(opts.get("flow_tol_pu", 1e-8))
         self.flow_max_iter = int(opts.get("flow_max_iter", 40))
@@ -110,59 +118,25 @@ class DayAheadVectorProblem:
             make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot)) for lot in problem.lots]
         self.bus_choice = [len(lot.candidate_buses) > 1 for lot in problem.lots]
         self.n_bus_var = int(sum(self.bus_choice))
-        self.n_var = self.n_loops + self.n_bus_var + sum(lay.n_var for lay in self.layouts)
+        self.n_var = self.n_topo + self.n_bus_var + sum(lay.n_var for lay in self.layouts)
         self.lower = np.zeros(self.n_var)
         self.upper = np.ones(self.n_var)
+        if self.topo is not None:
+            self.lower[: self.n_topo], self.upper[: self.n_topo] = self.topo.lower, self.topo.upper
         self.load_kw_bus, self.load_kvar_bus = problem.bus_loads_kw()  # (24, n_bus)
         self.load_kw = self.load_kw_bus.sum(axis=1)
         base = np.asarray(sorted(problem.base_open_branches), dtype=int)
         if not bool(radial_mask(net, base[None, :])[0]):
             raise ProblemError(f"base_open_branches {tuple(base)} do not leave network {net.name!r} radial")
         self.base_open = base
-        self._repair_memo: dict[tuple[int, ...], np.ndarray] = {}
         self.n_evaluations = 0
 
     # ---- decoding -------------------------------------------------------------------------------------
     def _topology(self, x_topo: np.ndarray) -> np.ndarray:
-        pop = x_topo.shape[0]
-        if self.n_loops == 0:
-            return np.repeat(self.base_open[None, :], pop, axis=0)
-        ids = decode_loops(self.net, x_topo)
-        ok = radial_mask(self.net, ids)
-        bad = np.flatnonzero(~ok)
-        todo = sorted({tuple(int(b) for b in ids[i]) for i in bad} - set(self._repair_memo))
-        if todo:
-            self._repair_memo.update(self._repair_rows(todo))
-        for i in bad:
-            ids[i] = self._repair_memo[tuple(int(b) for b in ids[i])]
-        return np.sort(ids, axis=1)
-
-    def _repair_rows(self, rows: list[tuple[int, ...]]) -> dict[tuple[int, ...], np.ndarray]:
-        """Nearest radial pick for each non-radial loop pick: change ONE loop's branch (nearest in loop order
-        first, all candidates checked in one batched radiality test); else topology.repair (deterministic)."""
-        loops = [list(loop) for loop in self.net.loops]
-        cands, owner, rank = [], [], []
-        for r, row in enumerate(rows):
-            for j, loop in enumerate(loops):
-                here = loop.index(row[j]) if row[j] in loop else 0
-                for b in loop:
-                    if b == row[j]:
-                        continue
-                    alt = list(row)
-                    alt[j] = b
-                    cands.append(alt)
-                    owner.append(r)
-                    rank.append(abs(loop.index(b) - here) * 100 + j)
-        owner_a, rank_a = np.asarray(owner), np.asarray(rank)
-        ok = radial_mask(self.net, np.asarray(cands, dtype=int)) if cands else np.zeros(0, bool)
-        out: dict[tuple[int, ...], np.ndarray] = {}
-        for r, row in enumerate(rows):
-            sel = np.flatnonzero((owner_a == r) & ok)
-            if len(sel):
-                out[row] = np.asarray(cands[sel[np.argmin(rank_a[sel])]], dtype=int)
-            else:
-                out[row] = repair(self.net, np.asarray(row)[None, :], np.random.default_rng(list(row)))[0]
-        return out
+        """Topology variables -> sorted radial open branch ids (pop, n_loops); the base topology when fixed."""
+        if self.topo is None:
+            return np.repeat(self.base_open[None, :], x_topo.shape[0], axis=0)
+        return self.topo.decode(x_topo)
 
     def decode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pop, n_var) -> open branch ids (pop, k), lot buses (pop, n_lots) 1-based, signed counts (pop, n_lots, 24)."""
@@ -171,8 +145,8 @@ class DayAheadVectorProblem:
             raise ProblemError(f"decision vectors must have {self.n_var} entries, got {X.shape[1]}")
         pop = X.shape[0]
         col = 0
-        open_ids = self._topology(X[:, col : col + self.n_loops])
-        col += self.n_loops
+        open_ids = self._topology(X[:, col : col + self.n_topo])
+        col += self.n_topo
         n_lots = len(self.problem.lots)
         buses = np.zeros((pop, n_lots), dtype=int)
         for j, lot in enumerate(self.problem.lots):
@@ -192,12 +166,12 @@ class DayAheadVectorProblem:
     def encode(self, open_ids=None, lot_buses=None, counts=None) -> np.ndarray:
         """A decision vector that decodes to the given plan (defaults: base topology, first candidate, idle lots)."""
         parts = []
-        if self.n_loops:
+        if self.topo is not None:
             chosen = [int(b) for b in (self.base_open if open_ids is None else open_ids)]
-            match = _match_loops(self.net.loops, chosen)
-            pos = [(list(loop).index(match[j]) + 0.5) / len(loop) if j in match else 0.5
-                   for j, loop in enumerate(self.net.loops)]
-            parts.append(np.asarray(pos))
+            match = _match_loops(self.topo.loops, chosen)
+            if len(match) < self.n_loops:
+                raise ProblemError(f"open branches {sorted(chosen)} do not take one branch from each loop")
+            parts.append(self.topo.encode([match[j] for j in range(self.n_loops)]))
         for j, lot in enumerate(self.problem.lots):
             if self.bus_choice[j]:
                 bus = lot.candidate_buses[0] if lot_buses is None else int(lot_buses[j])
