@@ -75,7 +75,7 @@ class Sweep:
 def load_sweep(path: str | Path, output_dir: str | Path | None = None) -> Sweep:
     """Read a sweep TOML file; every variation is validated as a scenario before anything runs."""
     path = Path(path)
-    if not path.is_file():
+    if not _is_file(path):
         raise SweepError(f"sweep file {path} does not exist")
     try:
         raw = tomllib.loads(path.read_text())
@@ -206,13 +206,21 @@ def _resolve_relative_paths(scenario_raw: dict[str, Any], scenario_dir: Path) ->
     market = scenario_raw.get("market")
     if isinstance(market, dict) and isinstance(market.get("profile"), str):
         prof = market["profile"]
-        if prof.endswith(".csv") and not Path(prof).is_absolute() and (scenario_dir / prof).is_file():
+        if prof.endswith(".csv") and not Path(prof).is_absolute() and _is_file(scenario_dir / prof):
             market["profile"] = str((scenario_dir / prof).resolve())
     for lot in scenario_raw.get("lots", []) if isinstance(scenario_raw.get("lots"), list) else []:
         fleet = lot.get("fleet") if isinstance(lot, dict) else None
         if isinstance(fleet, str) and fleet.endswith(".csv") and not Path(fleet).is_absolute() \
-                and (scenario_dir / fleet).is_file():
+                and _is_file(scenario_dir / fleet):
             lot["fleet"] = str((scenario_dir / fleet).resolve())
+
+
+def _is_file(p: Path) -> bool:
+    """Path.is_file() that says False instead of raising for names the OS refuses (too long, NUL byte)."""
+    try:
+        return p.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _base_path(base: Any, where: str, path: Path | None) -> Path:
@@ -221,9 +229,9 @@ def _base_path(base: Any, where: str, path: Path | None) -> Path:
     if not isinstance(base, str):
         raise SweepError(f"{where}: base: must be a path to a scenario TOML file, got {base!r}")
     p = Path(base)
-    if not p.is_absolute() and path is not None and not p.is_file():
+    if not p.is_absolute() and path is not None and not _is_file(p):
         p = path.parent / p
-    if not p.is_file():
+    if not _is_file(p):
         raise SweepError(f"{where}: base: scenario file {base!r} does not exist")
     return p.resolve()
 
