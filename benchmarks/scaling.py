@@ -25,7 +25,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSES = {"ieee33": [18, 25, 31, 33, 6, 10, 14, 22, 29, 12, 16, 20, 24, 28, 30, 32],
-         "ieee69": [27, 50, 65, 69, 9, 18, 35, 46, 58, 61, 12, 22, 40, 53, 63, 67]}
+         "ieee69": [27, 50, 65, 69, 9, 18, 35, 46, 58, 61, 12, 22, 40, 53, 63, 67],
+         "dist118": [50, 70, 90, 110, 20, 30, 40, 60, 80, 100, 10, 25, 45, 65, 85, 105]}
 
 
 def scenario_raw(days: int = 1, evs: int = 100, lots: int = 1, network: str = "ieee33", seed: int = 0,
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulated days": ("days", [1, 7, 30] + ([365] if args.full else [])),
         "EVs per lot a day": ("evs", [100, 1000] + ([10000] if args.full else [])),
         "lots": ("lots", [1, 4] + ([16] if args.full else [])),
-        "network (buses)": ("network", ["ieee33", "ieee69"]),
+        "network (buses)": ("network", ["ieee33", "ieee69", "dist118"]),
     }
     print("controller 'rule', no reconfiguration, stochastic fleets, one process per case; ratios to the first row")
     for title, (key, values) in axes.items():

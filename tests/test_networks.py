@@ -16,7 +16,7 @@ def _flow(g):
 @pytest.mark.parametrize(
     "name, n_bus, n_branch, ties",
     [("ieee33", 33, 37, (33, 34, 35, 36, 37)), ("ieee69", 69, 73, (69, 70, 71, 72, 73)),
-     ("ninebus", 9, 8, ()), ("ieee13", 12, 11, ())],
+     ("ninebus", 9, 8, ()), ("ieee13", 12, 11, ()), ("dist118", 118, 132, tuple(range(118, 133)))],
 )
 def test_sizes_ties_and_loops(name, n_bus, n_branch, ties):
     g = load_network(name)
@@ -41,6 +41,17 @@ def test_ieee33_base_case():
     losses, vm = _flow(load_network("ieee33"))
     assert losses == pytest.approx(202.7, abs=0.1)
     assert vm.min() == pytest.approx(0.913, abs=0.001) and int(vm.argmin()) + 1 == 18
+
+
+def test_dist118_base_case_matches_the_literature():
+    """Zhang et al. (2007) 118-bus feeder: 22,709.7 kW load, base-case losses 1,298.09 kW, v_min 0.8688 p.u."""
+    g = load_network("dist118")
+    assert g.radial.p_load_kw.sum() == pytest.approx(22709.72, abs=0.01)
+    losses, vm = _flow(g)
+    assert losses == pytest.approx(1298.09, abs=0.05)
+    assert vm.min() == pytest.approx(0.8688, abs=0.0001)
+    k = g.radial.branch_index(132)  # the last tie joins buses 25 and 35
+    assert {int(g.radial.from_bus[k]) + 1, int(g.radial.to_bus[k]) + 1} == {25, 35}
 
 
 def test_ieee69_base_case_and_known_optimum():

@@ -199,6 +199,23 @@ def ieee69() -> GridNetwork:
     return _build("ieee69", labels, 12.66, 10.0, branches, loads, ties, 0.9, 1.05, "IEEE 69-bus, 12.66 kV (Baran & Wu 1989)")
 
 
+def dist118() -> GridNetwork:
+    """118-bus 11 kV distribution feeder of Zhang, Fu & Zhang (2007) via MATPOWER case118zh, base 10 MVA:
+    branches 1..117 sectionalising (file order), 118..132 its 15 tie lines (open). 22.7 MW of load: the
+    larger feeder for scaling studies."""
+    br = _read_csv("dist118.csv", ["branch_id", "from_bus", "to_bus", "r_ohm", "x_ohm", "tie"])
+    ld = _read_csv("dist118_loads.csv", ["bus", "p_kw", "q_kvar"])
+    ties = tuple(int(b) for b in br.branch_id[br.tie == 1])
+    branches = [
+        (int(r.branch_id), str(r.from_bus), str(r.to_bus), float(r.r_ohm), float(r.x_ohm), 1.0, NO_LIMIT_KA)
+        for r in br.itertuples()
+    ]
+    loads = {str(r.bus): (float(r.p_kw), float(r.q_kvar)) for r in ld.itertuples()}
+    labels = [str(i) for i in range(1, 119)]
+    return _build("dist118", labels, 11.0, 10.0, branches, loads, ties, 0.9, 1.05,
+                  "118-bus 11 kV distribution feeder (Zhang et al. 2007, MATPOWER case118zh)")
+
+
 IEEE13_BUSES = ("650", "632", "633", "634", "645", "646", "671", "680", "684", "611", "652", "675")
 """Bus order of the balanced IEEE 13-node equivalent (1-based numbers 1..12); 692 is merged into 671."""
 IEEE13_KV = 4.16
@@ -274,7 +291,8 @@ def ieee13() -> GridNetwork:
     )
 
 
-NETWORKS: dict[str, Callable[..., GridNetwork]] = {"ieee33": ieee33, "ieee69": ieee69, "ninebus": ninebus, "ieee13": ieee13}
+NETWORKS: dict[str, Callable[..., GridNetwork]] = {"ieee33": ieee33, "ieee69": ieee69, "ninebus": ninebus, "ieee13": ieee13,
+                                                   "dist118": dist118}
 
 
 _BUILT: dict[tuple, GridNetwork] = {}
