@@ -16,7 +16,7 @@ import numpy as np
 import pandapower as pp
 
 from cosim.powerflow.bfs import clear_tree_cache, solve_radial_batch
-from cosim.powerflow.topology import best_configuration, decode_loops, enumerate_radial, repair
+from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum
 from simulators.grid.networks import load_network
 
 
@@ -99,15 +99,10 @@ def main() -> int:
           f"{args.batch / t_fast30 * t_pp:,.0f}x, cached {args.batch / t_warm30 * t_pp:,.0f}x); "
           f"max |dV| vs runpp over the sample: {max(dv) if dv else float('nan'):.2e} p.u. "
           f"({both} cases where both converged; runpp converged {pp_ok}/{sample}, fast flow {int(res.ok[:sample].sum())}/{sample})")
-    t0 = time.perf_counter()
-    configs = enumerate_radial(net)
-    t_enum = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    best, loss, vmin = best_configuration(net, net.p_load_kw, net.q_load_kvar, configs)
-    t_best = time.perf_counter() - t0
-    print(f"  enumerate_radial: {len(configs)} radial configurations in {t_enum:.2f} s; "
-          f"best_configuration over all: open {best.tolist()}, {loss:.2f} kW, vmin {vmin:.4f} p.u. in {t_best:.2f} s "
-          f"({len(configs) / t_best:,.0f} flows/s)")
+    ex = timed_exhaustive_optimum(net)
+    print(f"  enumerate_radial: {ex['n_configs']} radial configurations in {ex['enum_s']:.2f} s; "
+          f"best_configuration over all: open {ex['open'].tolist()}, {ex['loss_kw']:.2f} kW, vmin {ex['vmin_pu']:.4f} p.u. "
+          f"in {ex['best_s']:.2f} s ({ex['n_configs'] / ex['best_s']:,.0f} flows/s)")
     return 0
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandapower as pp
 
 from cosim.powerflow.bfs import solve_radial_batch
-from cosim.powerflow.topology import best_configuration, count_spanning_trees, enumerate_radial
+from cosim.powerflow.topology import count_spanning_trees, timed_exhaustive_optimum
 
 AGREEMENT_PU = 1e-6
 
@@ -94,17 +94,12 @@ def main() -> int:
             f"  max |dV| = {b['max_dv_pu']:.2e} p.u. -> {'agree' if agree else 'DISAGREE'} (limit {AGREEMENT_PU:g})"
         )
         if name == "ieee33":
-            t0 = time.perf_counter()
-            configs = enumerate_radial(r)
-            t_enum = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            best, loss, vmin = best_configuration(r, r.p_load_kw, r.q_load_kvar, configs)
-            t_best = time.perf_counter() - t0
+            ex = timed_exhaustive_optimum(r)
             print(
-                f"  radial configurations: {len(configs)} enumerated in {t_enum:.2f} s "
+                f"  radial configurations: {ex['n_configs']} enumerated in {ex['enum_s']:.2f} s "
                 f"(matrix-tree theorem: {count_spanning_trees(r)})\n"
-                f"  minimum-loss configuration at nominal load: open {best.tolist()}, losses {loss:.2f} kW, "
-                f"vmin {vmin:.4f} p.u. ({t_best:.1f} s for all {len(configs)} flows)"
+                f"  minimum-loss configuration at nominal load: open {ex['open'].tolist()}, losses {ex['loss_kw']:.2f} kW, "
+                f"vmin {ex['vmin_pu']:.4f} p.u. ({ex['best_s']:.1f} s for all {ex['n_configs']} flows)"
             )
     return status
 
