@@ -111,7 +111,7 @@ def reconfiguration_cases() -> dict[str, tuple[Callable[[], VectorProblem], floa
     """name -> (fresh-problem factory, reference objective, how the reference was obtained)."""
     from cosim.optim.reconfiguration import ReconfigurationProblem
     from cosim.powerflow.topology import best_configuration
-    from simulators.grid.networks import load_network
+    from cosim.networks.catalogue import load_network
 
     net33, net69 = load_network("ieee33").radial, load_network("ieee69").radial
     t0 = time.perf_counter()
@@ -127,7 +127,7 @@ def reconfiguration_cases() -> dict[str, tuple[Callable[[], VectorProblem], floa
 def dayahead_cases() -> dict[str, tuple[Callable[[], VectorProblem], float | None, str]]:
     """Seed 000's day-ahead problem, scenario 3 (reference by enumeration) and scenario 4 (best found)."""
     from cosim.controllers.vector_problem import DayAheadVectorProblem
-    from cosim.studies.joape2024 import enumeration_reference, seed000_problem
+    from cosim.studies.joape2024.study import enumeration_reference, seed000_problem
 
     s3, s4 = seed000_problem(3, "of3"), seed000_problem(4, "of3")
     t0 = time.perf_counter()

@@ -48,8 +48,8 @@ def run_case(case: dict[str, Any]) -> dict[str, float]:
     """In this (fresh) process: one co-simulation, or a sweep of `variations` one-day runs on `workers`."""
     with tempfile.TemporaryDirectory() as tmp:
         if "workers" in case:  # a user's sweep from a cold start: imports and set-up are inside the clock
-            from cosim.sweep_spec import parse_sweep  # noqa: PLC0415
-            from cosim.sweep import run_sweep  # noqa: PLC0415
+            from cosim.sweep.spec import parse_sweep  # noqa: PLC0415
+            from cosim.sweep.runner import run_sweep  # noqa: PLC0415
 
             base = Path(tmp) / "base.toml"
             base.write_text(_toml(scenario_raw()))
@@ -61,7 +61,7 @@ def run_case(case: dict[str, Any]) -> dict[str, float]:
             assert not result.failed, result.table[["variation_id", "error"]]
         else:
             from cosim.config import parse_scenario  # noqa: PLC0415
-            from cosim.run import run_scenario  # noqa: PLC0415
+            from cosim.runner.run import run_scenario  # noqa: PLC0415
 
             # one-off set-up (imports, network build, first-call costs) outside the clock: a 1-day warm-up run
             run_scenario(parse_scenario(scenario_raw(network=case["network"], out=tmp)), progress=False, plots=False)

@@ -11,14 +11,14 @@ from pathlib import Path
 
 def _run(args: argparse.Namespace) -> int:
     from cosim.config import load_scenario  # noqa: PLC0415
-    from cosim.run import run_scenario  # noqa: PLC0415
+    from cosim.runner.run import run_scenario  # noqa: PLC0415
 
     overrides = {}
     if args.days is not None:
         overrides["days"] = args.days
     scenario = load_scenario(args.scenario, overrides)
     if scenario.seasons:
-        from cosim.seasonal import run_seasons  # noqa: PLC0415
+        from cosim.runner.seasonal import run_seasons  # noqa: PLC0415
 
         parent, table = run_seasons(scenario, output_dir=args.output, progress=not args.quiet)
         print(f"results: {parent}")
@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from cosim.report import make_plots  # noqa: PLC0415
+    from cosim.runner.report import make_plots  # noqa: PLC0415
 
     for path in make_plots(Path(args.run)):
         print(path)
@@ -49,18 +49,18 @@ STUDIES = {"joape2024": "seed 000: DSO/PLO interaction, EO, 4 scenarios x 3 case
 def _study(args: argparse.Namespace) -> int:
     import importlib  # noqa: PLC0415
 
-    module = importlib.import_module(f"cosim.studies.{args.name}")
+    module = importlib.import_module(f"cosim.studies.{args.name}.study")
     return module.main(args.study_args)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from cosim.sweep import main as sweep_main  # noqa: PLC0415
+    from cosim.sweep.runner import main as sweep_main  # noqa: PLC0415
 
     return sweep_main(args.sweep_args)
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from cosim.compare import compare_data_quality, compare_exchange_modes  # noqa: PLC0415
+    from cosim.runner.compare import compare_data_quality, compare_exchange_modes  # noqa: PLC0415
 
     compare = compare_data_quality if args.what == "data-quality" else compare_exchange_modes
     table = compare(args.scenario, args.output)

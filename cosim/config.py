@@ -160,7 +160,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
 
 def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
-    from simulators.grid.networks import NETWORKS  # noqa: PLC0415 - registry lookup only
+    from cosim.networks.catalogue import NETWORKS  # noqa: PLC0415 - registry lookup only
 
     if not isinstance(raw, dict):
         raise ScenarioError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")

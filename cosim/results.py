@@ -13,7 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from cosim.exchange import to_jsonable
+from cosim.exchange.messages import to_jsonable
 
 TABLES = ("grid", "bus_voltages", "lots", "plo", "prices", "messages")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cosim.cli import main
-from simulators.grid.networks import NETWORKS
+from cosim.networks.catalogue import NETWORKS
 
 BAD_LOT = "days = 1\n[[lots]]\nid = \"A\"\nbus = 5\nn_chargers = -3\n"
 

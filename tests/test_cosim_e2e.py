@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cosim.config import ScenarioError, load_scenario, parse_scenario
-from cosim.run import RunError, run_scenario
+from cosim.runner.run import RunError, run_scenario
 
 LOT = {"id": "PL1", "candidate_buses": [18, 25, 31], "fleet": "seed000", "n_chargers": 100,
        "connection_limit_kw": 1000.0}

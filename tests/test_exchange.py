@@ -2,7 +2,7 @@
 
 import pytest
 
-from cosim.exchange import ChannelFaults, MessageChannel, agent_keys, payload_size, verify
+from cosim.exchange.messages import ChannelFaults, MessageChannel, agent_keys, payload_size, verify
 
 KEYS = agent_keys(["DSO", "PL1", "PL2"], seed=0)
 

@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 from cosim.config import ScenarioError, load_scenario, parse_scenario
 from cosim.controllers.registry import UnknownControllerError, make_controller
-from cosim.world import check_buses
+from cosim.runner.world import check_buses
 from simulators.grid.model import GridError, GridModel, GridState
-from simulators.grid.networks import NETWORKS, load_network
+from cosim.networks.catalogue import NETWORKS, load_network
 from simulators.market.profiles import MarketData, ProfileError, load_market, load_profile
 from simulators.parking.ev import EV, EVSpecError
 from simulators.parking.fleet import FleetFileError, load_fleet_csv
@@ -398,7 +398,7 @@ def test_controller_paths_in_scenarios(name):
 
 
 def _sweep_module():
-    return pytest.importorskip("cosim.sweep_spec")
+    return pytest.importorskip("cosim.sweep.spec")
 
 
 BASE_SWEEP = {"name": "fz", "base": str(ROOT / "scenarios" / "default.toml"), "output_dir": "results/sweeps/fz",
@@ -414,7 +414,7 @@ def test_fuzz_sweep_dicts(raw):
     check("sweep dict", spec.SweepError, "fz_sweep.toml",
           lambda: spec.parse_sweep(raw, where="fz_sweep.toml", path=WORK / "fz_sweep.toml"),
           lambda sweep: [v.scenario() for v in sweep.variations],
-          one_line=False)  # known gap in cosim/sweep_spec.py: a key holding a newline is printed raw
+          one_line=False)  # known gap in cosim/sweep/spec.py: a key holding a newline is printed raw
 
 
 # ---- the CLI on malformed files: exit 2, one line, no traceback ------------------------------------------

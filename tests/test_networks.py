@@ -5,7 +5,7 @@ import pandapower as pp
 import pytest
 
 from cosim.powerflow.network_data import NetworkDataError
-from simulators.grid.networks import IEEE13_BUSES, NETWORKS, load_network
+from cosim.networks.catalogue import IEEE13_BUSES, NETWORKS, load_network
 
 
 def _flow(g):

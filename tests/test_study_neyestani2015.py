@@ -9,11 +9,11 @@ import pytest
 
 from cosim.powerflow.network_data import RadialNetwork
 from cosim.studies import neyestani2015 as study
-from cosim.studies.neyestani2015_scenarios import (
+from cosim.studies.neyestani2015.scenarios import (
     HOURS, PevScenario, PriceScenario, battery_classes, occupancy, reduce_scenarios, roulette_wheel, wind_power_pu,
 )
-from cosim.studies.neyestani2015_stage1 import LotParams, lot_inputs, profit_terms, solve_stage1
-from cosim.studies.neyestani2015_stage2 import (
+from cosim.studies.neyestani2015.stage1 import LotParams, lot_inputs, profit_terms, solve_stage1
+from cosim.studies.neyestani2015.stage2 import (
     Feeder, GridParams, StationProfile, contingency_energy, crf, eens_of_layout, solve_stage2,
 )
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cosim.sweep import main, run_sweep, variation_status
-from cosim.sweep_report import read_table
-from cosim.sweep_spec import SweepError, load_sweep, parse_sweep, set_dotted
+from cosim.sweep.runner import main, run_sweep, variation_status
+from cosim.sweep.report import read_table
+from cosim.sweep.spec import SweepError, load_sweep, parse_sweep, set_dotted
 
 BASE = """
 name = "tiny"
@@ -164,7 +164,7 @@ def test_dask_local_cluster_equals_local_run(reference, tmp_path):
 def test_killed_sweep_resumes_without_rerunning_and_equals_uninterrupted(reference, tmp_path):
     path = write_sweep(tmp_path)
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "cosim.sweep", str(path), "--workers", "1", "--quiet",
+    proc = subprocess.Popen([sys.executable, "-m", "cosim.sweep.runner", str(path), "--workers", "1", "--quiet",
                              "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.plo_scheduler import DsoSignal
-from cosim.exchange import ChannelFaults, MessageChannel, verify
+from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 from simulators.plo.agent import offer_from_payload

@@ -14,7 +14,7 @@ from typing import Any
 
 import mosaik_api_v3
 
-from cosim.exchange import ChannelFaults, HourLog, to_jsonable
+from cosim.exchange.messages import ChannelFaults, HourLog, to_jsonable
 from simulators.dso.agent import DsoAgent
 
 META = {
@@ -48,7 +48,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
         from cosim.controllers.registry import make_controller  # noqa: PLC0415
-        from simulators.grid.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
+        from cosim.networks.catalogue import load_network  # noqa: PLC0415 - network data, not the grid simulator
 
         options = dict(controller_options or {})
         if controller in ("eo", "pso", "ga"):  # seeded metaheuristics follow the scenario's seed

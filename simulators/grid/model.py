@@ -20,7 +20,7 @@ import pandapower as pp
 from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.powerflow.network_data import NetworkDataError
-from simulators.grid.networks import GridNetwork, load_network
+from cosim.networks.catalogue import GridNetwork, load_network
 
 
 class GridError(ValueError):

@@ -16,7 +16,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
-from cosim.exchange import ChannelFaults, MessageChannel, verify
+from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
 
 
 def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast: dict[str, Any],

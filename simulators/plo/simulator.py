@@ -12,7 +12,7 @@ from typing import Any
 import mosaik_api_v3
 
 from cosim.controllers.base import LotEconomics
-from cosim.exchange import ChannelFaults, HourLog, to_jsonable
+from cosim.exchange.messages import ChannelFaults, HourLog, to_jsonable
 from simulators.plo.agent import PloAgent
 
 META = {

@@ -42,8 +42,8 @@ def root_cause(exc: BaseException) -> BaseException:
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
                  plots: bool = True) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
-    from cosim.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
-    from simulators.grid.networks import load_network  # noqa: PLC0415
+    from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
+    from cosim.networks.catalogue import load_network  # noqa: PLC0415
 
     check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
@@ -79,11 +79,11 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     last_hour = last_recorded_hour(run_dir)
     kpis: dict[str, float] = {}
     if last_hour is not None:
-        from cosim.postprocess import postprocess  # noqa: PLC0415
+        from cosim.runner.postprocess import postprocess  # noqa: PLC0415
 
         kpis = postprocess(run_dir, scenario)
         if plots:
-            from cosim.report import make_plots  # noqa: PLC0415
+            from cosim.runner.report import make_plots  # noqa: PLC0415
 
             make_plots(run_dir)
     events_csv = run_dir / "events.csv"

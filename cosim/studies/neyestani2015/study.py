@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from cosim.powerflow.bfs import solve_radial_batch
-from cosim.studies.neyestani2015_scenarios import HOURS, pev_scenarios, price_scenarios, rer_scenarios
-from cosim.studies.neyestani2015_stage1 import LotParams, Stage1Result, energy_only, solve_stage1
-from cosim.studies.neyestani2015_stage2 import (
+from cosim.studies.neyestani2015.scenarios import HOURS, pev_scenarios, price_scenarios, rer_scenarios
+from cosim.studies.neyestani2015.stage1 import LotParams, Stage1Result, energy_only, solve_stage1
+from cosim.studies.neyestani2015.stage2 import (
     OBJECTIVES, Feeder, GridParams, StationProfile, eens_of_layout, solve_stage2,
 )
-from simulators.grid.networks import load_network
+from cosim.networks.catalogue import load_network
 
 UPPER = ("633", "634", "645", "646")
 LOWER = ("671", "680", "684", "611", "652", "675")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cosim.powerflow.network_data import RadialNetwork
-from cosim.studies.neyestani2015_milp import LinearModel
-from cosim.studies.neyestani2015_scenarios import HOURS
+from cosim.studies.neyestani2015.milp import LinearModel
+from cosim.studies.neyestani2015.scenarios import HOURS
 
 OBJECTIVES = ("loss", "eens", "volt", "total")
 

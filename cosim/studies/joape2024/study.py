@@ -25,10 +25,10 @@ import pandas as pd
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
 from cosim.controllers.registry import UnknownControllerError, make_controller
 from cosim.decision.topsis import topsis
-from simulators.grid.networks import ieee33
+from cosim.networks.catalogue import ieee33
 from simulators.parking import presets
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
+DATA_DIR = Path(__file__).resolve().parents[3] / "scenarios" / "data"
 LOAD_CSV = DATA_DIR / "seed000_load_kw.csv"
 PRICE_CSV = DATA_DIR / "seed000_price.csv"
 
@@ -384,7 +384,7 @@ def build_parser(prog: str = "cosim study joape2024") -> "argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`cosim study joape2024 [options]` / `python -m cosim.studies.joape2024 [options]`: run, write, print Table 2/3."""
+    """`cosim study joape2024 [options]` / `python -m cosim.studies.joape2024.study [options]`: run, write, print Table 2/3."""
     import sys
 
     ap = build_parser()

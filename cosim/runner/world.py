@@ -17,17 +17,17 @@ from typing import Any
 import mosaik
 
 from cosim.config import Scenario, ScenarioError
-from cosim.exchange import agent_keys
+from cosim.exchange.messages import agent_keys
 
-# in-process simulators, each wrapped to time its own steps (cosim.timing); any of them could equally be
+# in-process simulators, each wrapped to time its own steps (cosim.runner.timing); any of them could equally be
 # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}) or reached on another machine
 SIM_CONFIG = {
-    "Market": {"python": "cosim.timing:TimedMarketSim"},
-    "Parking": {"python": "cosim.timing:TimedParkingSim"},
-    "Grid": {"python": "cosim.timing:TimedGridSim"},
-    "PLO": {"python": "cosim.timing:TimedPloSim"},
-    "DSO": {"python": "cosim.timing:TimedDsoSim"},
-    "Recorder": {"python": "cosim.timing:TimedRecorderSim"},
+    "Market": {"python": "cosim.runner.timing:TimedMarketSim"},
+    "Parking": {"python": "cosim.runner.timing:TimedParkingSim"},
+    "Grid": {"python": "cosim.runner.timing:TimedGridSim"},
+    "PLO": {"python": "cosim.runner.timing:TimedPloSim"},
+    "DSO": {"python": "cosim.runner.timing:TimedDsoSim"},
+    "Recorder": {"python": "cosim.runner.timing:TimedRecorderSim"},
 }
 
 GRID_RECORDED = ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches", "converged",
@@ -84,7 +84,7 @@ def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
 
 def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
     """Create the mosaik World of a scenario, with all entities and connections."""
-    from simulators.grid.networks import load_network  # noqa: PLC0415
+    from cosim.networks.catalogue import load_network  # noqa: PLC0415
 
     radial = load_network(scenario.network).radial
     check_buses(scenario, radial.n_bus)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cosim.config import Scenario
 from cosim.controllers.base import LotEconomics
-from cosim.run import load_plans, planned_hourly
+from cosim.runner.run import load_plans, planned_hourly
 
 
 def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,

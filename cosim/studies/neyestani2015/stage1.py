@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cosim.studies.neyestani2015_milp import LinearModel
-from cosim.studies.neyestani2015_scenarios import HOURS, PevScenario, PriceScenario
+from cosim.studies.neyestani2015.milp import LinearModel
+from cosim.studies.neyestani2015.scenarios import HOURS, PevScenario, PriceScenario
 
 
 @dataclass(frozen=True)

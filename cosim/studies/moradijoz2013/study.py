@@ -19,7 +19,7 @@ import pandas as pd
 
 from cosim.decision.ahp import ahp_weights
 from cosim.optim import FunctionProblem, minimize_ga
-from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
+from cosim.studies.allocation import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
 
 NAME = "moradijoz2013"
 CANDIDATES = (2, 3, 6)  # literature bus numbers

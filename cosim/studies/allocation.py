@@ -26,7 +26,7 @@ import numpy as np
 
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
-from simulators.grid.networks import load_network
+from cosim.networks.catalogue import load_network
 
 __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",

@@ -10,9 +10,9 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import cosim.postprocess  # noqa: E402, F401
-import cosim.run  # noqa: E402, F401
-import cosim.world  # noqa: E402, F401
-from simulators.grid.networks import load_network  # noqa: E402
+import cosim.runner.postprocess  # noqa: E402, F401
+import cosim.runner.run  # noqa: E402, F401
+import cosim.runner.world  # noqa: E402, F401
+from cosim.networks.catalogue import load_network  # noqa: E402
 
 load_network("ieee33")  # the default network, built once here and inherited (cached) by every worker

@@ -11,7 +11,7 @@ import pandas as pd
 
 from cosim.config import EXCHANGE_MODES, Scenario, load_scenario
 from cosim.results import new_run_dir
-from cosim.run import run_scenario
+from cosim.runner.run import run_scenario
 
 COLUMNS = ("energy_losses_kwh", "load_curve_deviation_kw", "v_min_pu", "vpd_pu", "plo_profit_usd",
            "unmet_energy_kwh", "max_abs_lot_gap_kw", "messages", "message_bytes", "fallbacks", "rejected_or_clipped")

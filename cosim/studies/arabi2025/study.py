@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.optim import FunctionProblem, minimize_pso
-from cosim.studies.allocation_common import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
+from cosim.studies.allocation import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
 
 NAME = "arabi2025"
 CANDIDATES = (2, 3, 4, 5, 6, 7, 8, 9)

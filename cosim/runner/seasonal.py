@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cosim.compare import markdown_table
+from cosim.runner.compare import markdown_table
 from cosim.config import Scenario
 from cosim.results import new_run_dir
-from cosim.run import RunSummary, run_scenario
+from cosim.runner.run import RunSummary, run_scenario
 
 
 def run_seasons(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, pd.DataFrame]:

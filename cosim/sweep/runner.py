@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from cosim.config import ScenarioError
-from cosim.sweep_report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
-from cosim.sweep_spec import Sweep, SweepError, Variation, load_sweep
+from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
+from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
 
 __all__ = ["SweepError", "SweepResult", "load_sweep", "main", "run_sweep", "run_variation", "variation_status"]
 
@@ -81,7 +81,7 @@ def run_variation(task: VariationTask) -> dict[str, Any]:
     Returns {"id", "status", "ran"}. A failing co-simulation is published with its manifest saying "failed"
     (so it is redone on resume); it never raises for a failed run.
     """
-    from cosim.run import run_scenario  # noqa: PLC0415 - imports mosaik; only on workers
+    from cosim.runner.run import run_scenario  # noqa: PLC0415 - imports mosaik; only on workers
 
     runs_dir = Path(task.runs_dir)
     vid = task.variation.id
@@ -177,7 +177,7 @@ def _pool_context() -> Any:
     """Fork server with the co-simulation preloaded where the platform has one (workers start warm), else spawn."""
     if "forkserver" in get_all_start_methods():
         ctx = get_context("forkserver")
-        ctx.set_forkserver_preload(["cosim.sweep_preload"])
+        ctx.set_forkserver_preload(["cosim.sweep.preload"])
         return ctx
     return get_context("spawn")
 

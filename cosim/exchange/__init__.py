@@ -1,0 +1,1 @@
+"""DSO <-> PLO information exchange: signed messages, payloads and the exchange modes."""

@@ -1,0 +1,1 @@
+"""joape2024 study package: see study.py (`cosim study joape2024`)."""

@@ -1,0 +1,1 @@
+"""moradijoz2013 study package: see study.py (`cosim study moradijoz2013`)."""

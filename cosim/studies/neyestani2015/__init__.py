@@ -1,0 +1,1 @@
+"""neyestani2015 study package: see study.py (`cosim study neyestani2015`)."""

@@ -1,0 +1,5 @@
+import sys
+
+from cosim.sweep.runner import main
+
+sys.exit(main(sys.argv[1:]))
