@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from cosim.errors import CosimError, InputError
+
 
 def _run(args: argparse.Namespace) -> int:
     from cosim.config import load_scenario  # noqa: PLC0415
@@ -105,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return validate_main()
         return handlers[args.command](args)
-    except ValueError as exc:  # our own input errors (scenario, profile, network, ...) are ValueErrors
+    except InputError as exc:  # bad input (scenario, profile, network, options, ...): nothing was run
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
+    except CosimError as exc:  # RunError and the rest of our tree: a run that stopped; its results are kept
         print(f"cosim {args.command}: {exc}", file=sys.stderr)
         return 1
 

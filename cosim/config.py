@@ -9,20 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim.errors import InputError, PluginNotFoundError
+
 EXCHANGE_MODES = ("centralised", "signals", "iterative", "none")
 OBJECTIVES = ("of1", "of2", "of3", "vpd")
 
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be run as written; the message is one line (control characters escaped)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(one_line(message))
-
-
-def one_line(message: str) -> str:
-    """`message` with newlines and other control characters escaped (a TOML key may hold any of them)."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(message))
+class ScenarioFileError(InputError):
+    """A scenario file that cannot be run as written; the message is one line naming the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +90,11 @@ class _Reader:
 
     def __init__(self, where: str, table: dict[str, Any], prefix: str = "", known: set[str] | None = None) -> None:
         if known is not None and set(table) - known:
-            raise ScenarioError(f"{where}: {prefix}{sorted(set(table) - known)[0]}: unknown key; allowed: {sorted(known)}")
+            raise ScenarioFileError(f"{where}: {prefix}{sorted(set(table) - known)[0]}: unknown key; allowed: {sorted(known)}")
         self.where, self.table, self.prefix = where, table, prefix
 
-    def fail(self, key: str, msg: str) -> ScenarioError:
-        return ScenarioError(f"{self.where}: {self.prefix}{key}: {msg}")
+    def fail(self, key: str, msg: str) -> ScenarioFileError:
+        return ScenarioFileError(f"{self.where}: {self.prefix}{key}: {msg}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., allowed: tuple | None = None) -> Any:
         if key not in self.table:
@@ -144,15 +138,15 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
     """Read and validate a scenario TOML file (default: scenarios/default.toml)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     if not path.is_file():
-        raise ScenarioError(f"scenario file {path} does not exist")
+        raise ScenarioFileError(f"scenario file {path} does not exist")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: {exc}") from None
+        raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ScenarioFileError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read scenario file ({exc.strerror or exc})") from None
+        raise ScenarioFileError(f"{path}: cannot read scenario file ({exc.strerror or exc})") from None
     for key, value in (overrides or {}).items():
         raw[key] = value
     return parse_scenario(raw, where=str(path), path=path)
@@ -163,10 +157,10 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     from cosim.networks.catalogue import NETWORKS  # noqa: PLC0415 - registry lookup only
 
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
+        raise ScenarioFileError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
     unknown = set(raw) - _TOP_KEYS
     if unknown:
-        raise ScenarioError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+        raise ScenarioFileError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     top = _Reader(where, raw)
     net = top.sub("network")
     market = top.sub("market")
@@ -183,7 +177,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
-    controller, controller_options = _controller(ctrl, seed)
+    controller, controller_options = _controller(ctrl, seed, path.parent if path else None)
     secret = exch.get("secret", str, None)
     if secret is not None and not secret:
         raise exch.fail("secret", "must not be empty (leave it out to derive the keys from the seed)")
@@ -245,22 +239,21 @@ def _data_file(name: str, scenario_path: Path | None) -> Path | None:
         return None
 
 
-def _controller(ctrl: _Reader, seed: int) -> tuple[str, dict[str, Any]]:
+def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[str, Any]]:
     """Controller name and options, checked by building the controller once (as the DSO will)."""
-    from cosim.controllers.registry import make_controller  # noqa: PLC0415 - registry lookup only
+    from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415 - lazy
 
     name = ctrl.text("name", "eo")
     options = ctrl.get("options", dict, {})
     trial = dict(options)
-    if name in ("eo", "pso", "ga"):
+    if name in SEEDED_CONTROLLERS:
         trial.setdefault("seed", seed)
     try:
-        make_controller(name, **trial)
-    except Exception as exc:  # noqa: BLE001 - any failure to build it is a scenario error, reported by field
-        about_name = ("unknown controller", "cannot import", "has no attribute", "defines no class", "non-empty string")
-        field = "name" if not options or any(m in str(exc) for m in about_name) else "options"
-        raise ctrl.fail(field, f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)) \
-            from None
+        make_controller(name, near=near, **trial)
+    except PluginNotFoundError as exc:
+        raise ctrl.fail("name", str(exc)) from None
+    except InputError as exc:  # the controller rejects its options
+        raise ctrl.fail("options", str(exc)) from None
     return name, options
 
 

@@ -10,9 +10,9 @@ from cosim.controllers.base import (
     LotOffer,
     ProblemError,
 )
-from cosim.controllers.registry import UnknownControllerError, known_controllers, make_controller, register_controller
+from cosim.controllers.registry import CONTROLLERS, known_controllers, make_controller, register_controller
 
 __all__ = [
     "HOURS", "OBJECTIVES", "Controller", "DayAheadPlan", "DayAheadProblem", "LotEconomics", "LotOffer",
-    "ProblemError", "UnknownControllerError", "known_controllers", "make_controller", "register_controller",
+    "ProblemError", "CONTROLLERS", "known_controllers", "make_controller", "register_controller",
 ]

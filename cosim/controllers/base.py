@@ -11,13 +11,11 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from cosim.errors import ProblemError
+
 from cosim.powerflow.network_data import RadialNetwork
 
 HOURS = 24
-
-
-class ProblemError(ValueError):
-    """A day-ahead problem that cannot be posed (wrong shapes, unknown buses, ...)."""
 
 
 @dataclass(frozen=True)

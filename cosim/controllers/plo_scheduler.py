@@ -13,9 +13,10 @@ import numpy as np
 from scipy.optimize import linprog
 
 from cosim.controllers.base import HOURS, LotOffer
+from cosim.errors import CosimError
 
 
-class ScheduleError(ValueError):
+class ScheduleError(CosimError):
     """The PLO's scheduling problem is infeasible (contracts cannot be met within the limits)."""
 
 

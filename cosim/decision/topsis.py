@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from cosim.errors import InputError
 
 __all__ = ["DecisionInputError", "TopsisResult", "topsis"]
 
 
-class DecisionInputError(ValueError):
+class DecisionInputError(InputError):
     """Malformed decision matrix, weights, criteria directions or pairwise matrix."""
 
 

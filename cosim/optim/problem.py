@@ -16,6 +16,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from cosim.errors import ProblemError
+
 __all__ = [
     "ProblemError",
     "Evaluation",
@@ -27,10 +29,6 @@ __all__ = [
     "feasibility_order",
     "is_better",
 ]
-
-
-class ProblemError(ValueError):
-    """A problem definition or an evaluation result is malformed."""
 
 
 @dataclass(frozen=True)

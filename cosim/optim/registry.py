@@ -7,6 +7,7 @@ from typing import Callable
 from .eo import minimize_eo
 from .problem import OptimResult
 from .pymoo_adapters import minimize_ga, minimize_pso
+from cosim.errors import InputError
 
 __all__ = ["OPTIMIZERS", "UnknownOptimizerError", "get_optimizer"]
 
@@ -18,7 +19,7 @@ OPTIMIZERS: dict[str, Callable[..., OptimResult]] = {
 }
 
 
-class UnknownOptimizerError(ValueError):
+class UnknownOptimizerError(InputError):
     """An optimizer name that is not in :data:`OPTIMIZERS`."""
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+from cosim.errors import InputError
 
 
-class NetworkDataError(ValueError):
+class NetworkDataError(InputError):
     """Raised for network data or branch references that do not make sense."""
 
 

@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from cosim.errors import InputError
 
 
-class ReportError(ValueError):
+class ReportError(InputError):
     """A folder that is not a run folder."""
 
 

@@ -14,11 +14,8 @@ import numpy as np
 import pandas as pd
 
 from cosim.config import Scenario
+from cosim.errors import RunError
 from cosim.results import finish_manifest, new_run_dir, start_manifest
-
-
-class RunError(RuntimeError):
-    """A co-simulation that stopped before its end; the message says why and where results are."""
 
 
 @dataclass
@@ -48,7 +45,7 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
-    from cosim import timing  # noqa: PLC0415
+    from cosim.runner import timing  # noqa: PLC0415
 
     timing.reset()
     t0 = time.perf_counter()

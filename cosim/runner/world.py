@@ -16,7 +16,7 @@ from typing import Any
 
 import mosaik
 
-from cosim.config import Scenario, ScenarioError
+from cosim.config import Scenario, ScenarioFileError
 from cosim.exchange.messages import agent_keys
 
 # in-process simulators, each wrapped to time its own steps (cosim.runner.timing); any of them could equally be
@@ -51,7 +51,7 @@ def check_buses(scenario: Scenario, n_bus: int) -> None:
         for bus in lot.candidate_buses:
             if not 1 <= bus <= n_bus:
                 where = scenario.path or "<scenario>"
-                raise ScenarioError(f"{where}: lots ({lot.id}).candidate_buses: bus {bus} does not exist in network "
+                raise ScenarioFileError(f"{where}: lots ({lot.id}).candidate_buses: bus {bus} does not exist in network "
                                     f"{scenario.network!r} (buses 1..{n_bus})")
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 from cosim.networks.catalogue import load_network
+from cosim.errors import InputError
 
 __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
@@ -39,7 +40,7 @@ TERMS = ("r", "cf_cap", "cf_driving", "cf_v2g", "dc_ns", "dc_loss")
 """Order of the six terms of eq. 12 (and of the AHP weight vector)."""
 
 
-class AllocationInputError(ValueError):
+class AllocationInputError(InputError):
     """Bad parameter or allocation for the parking-lot allocation model."""
 
 

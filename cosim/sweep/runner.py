@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from cosim.config import ScenarioError
+from cosim.config import ScenarioFileError
 from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
 
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sweep = load_sweep(args.sweep, output_dir=args.output)
         result = run_sweep(sweep, workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
-    except (SweepError, ScenarioError) as exc:
+    except (SweepError, ScenarioFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"table: {result.table_path}  ({len(result.table)} variation(s): {len(result.ran)} run now, "

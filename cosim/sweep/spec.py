@@ -33,13 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioError, parse_scenario
+from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioFileError, parse_scenario
+from cosim.errors import InputError
 
 _SWEEP_KEYS = {"name", "description", "base", "output_dir", "run_plots", "set", "grid", "variations", "plot_kpis"}
 DEFAULT_PLOT_KPIS = ("energy_losses_kwh", "vpd_pu", "v_min_pu", "plo_profit_usd", "unmet_energy_kwh")
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A sweep file that cannot be run as written."""
 
 
@@ -125,7 +126,7 @@ def parse_sweep(raw: dict[str, Any], where: str = "<sweep>", path: Path | None =
         _resolve_relative_paths(v.raw, scenario_dir)
         try:
             v.scenario()
-        except ScenarioError as exc:
+        except ScenarioFileError as exc:
             raise SweepError(f"{where}: variation {v.labels}: {exc}") from None
     ids = [v.id for v in variations]
     dupes = sorted({i for i in ids if ids.count(i) > 1})

@@ -21,9 +21,10 @@ from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.powerflow.network_data import NetworkDataError
 from cosim.networks.catalogue import GridNetwork, load_network
+from cosim.errors import InputError
 
 
-class GridError(ValueError):
+class GridError(InputError):
     """Bad input to the grid model: unknown bus or branch, negative load, non-radial topology, ..."""
 
 

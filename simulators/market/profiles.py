@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from cosim.errors import InputError
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
 USD_PER_EUR = 1.12  # 2019 average ECB reference rate (1.1195), rounded
@@ -29,7 +30,7 @@ SEASONS = ("winter", "spring", "summer", "autumn")
 SEED000_NOMINAL_LOAD_KW = 3715.0  # IEEE 33-bus total nominal load, the base of seed 000's scaling
 
 
-class ProfileError(ValueError):
+class ProfileError(InputError):
     """A profile file or name is wrong; the message names the file, row and field."""
 
 

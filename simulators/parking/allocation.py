@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import numpy as np
+from cosim.errors import InputError
 
 
 class AllocationRule(Protocol):
     def __call__(self, lo: np.ndarray, hi: np.ndarray, total_kw: float, departure_h: np.ndarray) -> np.ndarray: ...
 
 
-class UnknownAllocationError(ValueError):
+class UnknownAllocationError(InputError):
     """The allocation rule name is not registered."""
 
 

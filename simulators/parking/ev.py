@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from cosim.errors import InputError
 
 MINUTE_H = 1.0 / 60.0
 
 
-class EVSpecError(ValueError):
+class EVSpecError(InputError):
     """An EV field holds a value the model cannot use; the message names the EV id, field and value."""
 
 

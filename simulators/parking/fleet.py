@@ -19,9 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from .ev import EV, EVSpecError
+from cosim.errors import InputError
 
 
-class FleetFileError(ValueError):
+class FleetFileError(InputError):
     """A fleet CSV file is malformed; the message names the file, row and field."""
 
 

@@ -33,11 +33,12 @@ import simpy
 
 from .allocation import AllocationRule, get_allocation
 from .ev import EV
+from cosim.errors import InputError
 
 EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
 
 
-class LotConfigError(ValueError):
+class LotConfigError(InputError):
     """Bad lot parameters or a bad call (e.g. time going backwards)."""
 
 

@@ -20,6 +20,7 @@ from .fleet import load_fleet_csv, stochastic_fleet
 from .forecast import day_ahead_forecast
 from .lot import ParkingLot
 from .presets import PRESETS, preset_fleet
+from cosim.errors import InputError
 
 OUTPUTS = [
     "p_kw", "setpoint_kw", "undelivered_kw", "mustrun_kw", "evs_present", "evs_plugged", "evs_waiting",
@@ -42,7 +43,7 @@ META = {
 }
 
 
-class ParkingConfigError(ValueError):
+class ParkingConfigError(InputError):
     """Bad ParkingSim/Lot parameters; the message names the parameter and what is allowed."""
 
 

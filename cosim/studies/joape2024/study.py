@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
-from cosim.controllers.registry import UnknownControllerError, make_controller
+from cosim.controllers.registry import make_controller
+from cosim.errors import PluginError
 from cosim.decision.topsis import topsis
 from cosim.networks.catalogue import ieee33
 from simulators.parking import presets
@@ -125,7 +126,7 @@ def exact_reference(problem: DayAheadProblem, **options: Any) -> DayAheadPlan | 
     """The MILP controller's plan for `problem` when `cosim.controllers.milp` is available, else None."""
     try:
         ctrl = make_controller("milp", **options)
-    except UnknownControllerError:
+    except PluginError:
         return None
     return ctrl.plan(problem)
 
@@ -396,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{name} must be >= 1, got {value}")
     try:
         make_controller(args.controller, n_particles=n_p, n_iter=n_i, seed=args.seed)
-    except UnknownControllerError as exc:
+    except PluginError as exc:
         ap.error(str(exc))
     result = run_study(n_p, n_i, seed=args.seed, out_dir=args.out, controller=args.controller, exact=args.exact,
                        eq6=args.eq6, n_seeds=args.seeds,

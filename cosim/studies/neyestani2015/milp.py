@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
+from cosim.errors import InputError
 
 
-class ModelError(ValueError):
+class ModelError(InputError):
     """A model was built with inconsistent shapes or could not be solved to optimality."""
 
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulators.market import SEASONS, load_market
+from cosim.errors import InputError
 
 HOURS = 24
 
 
-class ScenarioError(ValueError):
+class ScenarioGenerationError(InputError):
     """Bad scenario-generation input (sizes, probabilities, shapes)."""
 
 
@@ -88,7 +89,7 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 100) ->
     """Plain k-means (k-means++ start) on rows of x; returns (centres (k, d), labels (n,))."""
     x = np.asarray(x, float)
     if x.ndim != 2 or not 1 <= k <= len(x):
-        raise ScenarioError(f"kmeans needs a 2-D array with at least k={k} rows, got shape {x.shape}")
+        raise ScenarioGenerationError(f"kmeans needs a 2-D array with at least k={k} rows, got shape {x.shape}")
     centres = [x[rng.integers(len(x))]]
     for _ in range(1, k):
         d2 = np.min(((x[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
@@ -149,7 +150,7 @@ def roulette_wheel(edges: np.ndarray, cdf, n: int, rng: np.random.Generator) -> 
     prob = np.diff(cdf(edges))
     prob = np.clip(prob, 0.0, None)
     if prob.sum() <= 0:
-        raise ScenarioError("roulette_wheel: the classes carry no probability")
+        raise ScenarioGenerationError("roulette_wheel: the classes carry no probability")
     wheel = np.cumsum(prob / prob.sum())
     cls = np.searchsorted(wheel, rng.random(n), side="right")
     cls = np.minimum(cls, len(prob) - 1)
@@ -210,7 +211,7 @@ def price_scenarios() -> list[PriceScenario]:
     for s in SEASONS:
         md = load_market(f"seasonal:{s}")
         if md.n_hours % HOURS:
-            raise ScenarioError(f"seasonal:{s} has {md.n_hours} hours, not a whole number of days")
+            raise ScenarioGenerationError(f"seasonal:{s} has {md.n_hours} hours, not a whole number of days")
 
         def day(a):
             return np.asarray(a, float).reshape(-1, HOURS).mean(0)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cosim.powerflow.network_data import RadialNetwork
-from cosim.studies import neyestani2015 as study
+from cosim.studies.neyestani2015 import study as study
 from cosim.studies.neyestani2015.scenarios import (
     HOURS, PevScenario, PriceScenario, battery_classes, occupancy, reduce_scenarios, roulette_wheel, wind_power_pu,
 )

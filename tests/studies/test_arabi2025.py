@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from cosim.studies import allocation_common as ac
-from cosim.studies import arabi2025 as a25
+from cosim.studies import allocation as ac
+from cosim.studies.arabi2025 import study as a25
 
 
 def test_decode_merges_lots_and_caps():

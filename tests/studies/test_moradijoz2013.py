@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cosim.studies import allocation_common as ac
-from cosim.studies import moradijoz2013 as m13
+from cosim.studies import allocation as ac
+from cosim.studies.moradijoz2013 import study as m13
 
 P = ac.LotParams()  # Table 2: 15 kW, 50 kWh, SOC 0.3/0.45/0.7 at 25/25/50 %
 

@@ -5,7 +5,8 @@ import numpy as np
 import cosim.controllers.objectives as obj
 import pytest
 
-from cosim.controllers import DayAheadPlan, DayAheadProblem, LotOffer, UnknownControllerError, make_controller
+from cosim.controllers import DayAheadPlan, DayAheadProblem, LotOffer, make_controller
+from cosim.errors import PluginNotFoundError, PluginOptionsError
 from cosim.controllers.objectives import target_band_kw
 from cosim.controllers.rule import threshold_counts
 from cosim.controllers.vector_problem import DayAheadVectorProblem
@@ -131,28 +132,26 @@ def test_vector_problem_encode_decode_roundtrip():
     assert ev.f.shape == (7,) and ev.cv.shape == (7,) and np.all(ev.cv >= 0)
 
 
-class MyController:
-    name = "mine"
-
-    def __init__(self, shift=0.0):
-        self.shift = shift
-
-    def plan(self, problem):
-        return make_controller("none").plan(problem)
-
-
 def test_make_controller_dotted_path_and_errors():
-    ctrl = make_controller("tests.test_controllers:MyController", shift=2.0)
-    assert type(ctrl).__name__ == "MyController" and ctrl.shift == 2.0
+    ctrl = make_controller("user_controller:FlatChargeController", kw=2.0)
+    assert type(ctrl).__name__ == "FlatChargeController" and ctrl.kw == 2.0
     assert ctrl.plan(problem()).feasible
-    with pytest.raises(UnknownControllerError, match="known controllers: .*eo.*rule"):
+    with pytest.raises(PluginNotFoundError, match="known: .*eo.*rule"):
         make_controller("nope")
-    with pytest.raises(UnknownControllerError, match="has no attribute"):
-        make_controller("tests.test_controllers:Missing")
-    with pytest.raises(UnknownControllerError, match="cannot import"):
+    with pytest.raises(PluginNotFoundError, match="has no attribute"):
+        make_controller("user_controller:Missing")
+    with pytest.raises(PluginNotFoundError, match="cannot import"):
         make_controller("no_such_pkg.mod:X")
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(PluginOptionsError, match="unknown option"):
         make_controller("eo", n_particle=3)
+    with pytest.raises(PluginOptionsError, match="bad options"):
+        make_controller("user_controller:FlatChargeController", watts=3)
+
+
+@pytest.mark.parametrize("path", ["subprocess:Popen", "os:system", "json:loads", "builtins:exec"])
+def test_names_that_are_not_controller_classes_are_refused_before_anything_is_called(path):
+    with pytest.raises(PluginNotFoundError, match="not a controller class|has no plan"):
+        make_controller(path, args=["touch", "/tmp/cosim-should-not-exist"])
 
 
 @pytest.mark.parametrize("name", ["eo", "pso", "ga"])

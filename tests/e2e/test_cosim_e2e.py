@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosim.config import ScenarioError, load_scenario, parse_scenario
+from cosim.config import ScenarioFileError, load_scenario, parse_scenario
 from cosim.runner.run import RunError, run_scenario
 
 LOT = {"id": "PL1", "candidate_buses": [18, 25, 31], "fleet": "seed000", "n_chargers": 100,
@@ -142,13 +142,13 @@ def test_run_failing_part_way_keeps_recorded_hours(tmp_path, monkeypatch):
     ({"lots": [{"id": "A", "bus": 3, "allocation": "random"}]}, "lots[0].allocation"),
 ])
 def test_bad_scenarios_name_the_field(raw, message):
-    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(ScenarioFileError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_scenario(raw, where="x.toml")
 
 
 def test_bus_outside_network_is_a_clear_error(tmp_path):
     sc = scenario(tmp_path, lots=[{**LOT, "candidate_buses": [40]}])
-    with pytest.raises(ScenarioError, match="bus 40 does not exist"):
+    with pytest.raises(ScenarioFileError, match="bus 40 does not exist"):
         run_scenario(sc, progress=False)
 
 

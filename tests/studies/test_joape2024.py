@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cosim.studies import joape2024 as study
+from cosim.studies.joape2024 import study as study
 
 
 def test_paper_tables_are_consistent():

@@ -1,0 +1,55 @@
+"""One error tree for the whole framework.
+
+- `CosimError`: the root; anything we raise on purpose derives from it.
+- `InputError`: bad input (a scenario, data file, option or name that cannot be used as written). The CLI
+  prints its one-line message and exits with code 2, before any output is written. It is also a
+  `ValueError`, so code that already guards a call with `except ValueError` keeps working.
+- `RunError`: a co-simulation that stopped part-way; its message says where and where the results are.
+  The CLI exits with code 1.
+
+Each package defines its specific errors as subclasses (e.g. `ScenarioFileError`, `ProfileError`,
+`NetworkDataError`); none of them shadows mosaik's own `ScenarioFileError` / `SimulationError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CosimError", "InputError", "PluginError", "PluginNotFoundError", "PluginOptionsError", "ProblemError", "RunError",
+    "one_line",
+]
+
+
+def one_line(message: object) -> str:
+    """`message` with newlines and other control characters escaped (a TOML key or a path may hold any of them)."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(message))
+
+
+class CosimError(Exception):
+    """Root of every error the framework raises on purpose."""
+
+
+class InputError(CosimError, ValueError):
+    """Input that cannot be used as written; the message is one line naming the file or field (CLI exit 2)."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(one_line(message))
+
+
+class RunError(CosimError, RuntimeError):
+    """A co-simulation that stopped before its end; the message says why and where results are (CLI exit 1)."""
+
+
+class PluginError(InputError):
+    """A plug-in (controller, exchange mode, network, fleet, study) named in the input that cannot be used."""
+
+
+class PluginNotFoundError(PluginError):
+    """A plug-in name or dotted path that leads to nothing usable (unknown name, no module, no attribute)."""
+
+
+class PluginOptionsError(PluginError):
+    """A plug-in that was found but rejects the options it was given."""
+
+
+class ProblemError(InputError):
+    """An optimisation or day-ahead problem that cannot be posed (wrong shapes, unknown buses, ...)."""
