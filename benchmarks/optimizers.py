@@ -111,7 +111,7 @@ def reconfiguration_cases() -> dict[str, tuple[Callable[[], VectorProblem], floa
     """name -> (fresh-problem factory, reference objective, how the reference was obtained)."""
     from cosim.optim.reconfiguration import ReconfigurationProblem
     from cosim.powerflow.topology import best_configuration
-    from cosim.networks.catalogue import load_network
+    from cosim.networks import load_network
 
     net33, net69 = load_network("ieee33").radial, load_network("ieee69").radial
     t0 = time.perf_counter()

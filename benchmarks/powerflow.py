@@ -17,7 +17,7 @@ import pandapower as pp
 
 from cosim.powerflow.bfs import clear_tree_cache, solve_radial_batch
 from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 
 def random_cases(net, batch: int, rng: np.random.Generator):

@@ -11,7 +11,6 @@ from typing import Any
 
 from cosim.errors import InputError, PluginNotFoundError
 
-EXCHANGE_MODES = ("centralised", "signals", "iterative", "none")
 OBJECTIVES = ("of1", "of2", "of3", "vpd")
 
 
@@ -49,8 +48,9 @@ class Scenario:
     controller: str
     objective: str
     controller_options: dict[str, Any]
-    exchange: str
+    exchange: str  # exchange mode: a built-in name or a dotted path to a user's ExchangeMode subclass
     max_rounds: int
+    exchange_options: dict[str, Any]  # the mode's own options (e.g. signal_gain, tolerance_kw)
     faults: dict[str, float]  # ChannelFaults: loss, duplicate, tamper, delay probabilities per message
     misreport_probability: float  # a PLO over-reports its flexibility (bad-data injection) on a given day
     misreport_factor: float
@@ -71,6 +71,7 @@ SEASONS = ("winter", "spring", "summer", "autumn")
 FLEET_PRESETS = ("seed000", "joape2024", "stochastic")  # other fleet values are CSV paths
 MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
 MAX_START_DAY = 100_000
+MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots"}
 
@@ -79,7 +80,7 @@ SECTION_KEYS = {
     "network": {"name", "reconfigure"},
     "market": {"profile", "seasons"},
     "controller": {"name", "objective", "options"},
-    "exchange": {"mode", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
+    "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "secret"},
 }
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation"}
@@ -154,7 +155,7 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
 
 def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
-    from cosim.networks.catalogue import NETWORKS  # noqa: PLC0415 - registry lookup only
+    from cosim.networks import NETWORKS  # noqa: PLC0415 - registry lookup only
 
     if not isinstance(raw, dict):
         raise ScenarioFileError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
@@ -178,6 +179,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
     controller, controller_options = _controller(ctrl, seed, path.parent if path else None)
+    exchange, max_rounds, exchange_options = _exchange(exch, path.parent if path else None)
     secret = exch.get("secret", str, None)
     if secret is not None and not secret:
         raise exch.fail("secret", "must not be empty (leave it out to derive the keys from the seed)")
@@ -194,8 +196,9 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         controller=controller,
         objective=ctrl.get("objective", str, "of3", allowed=OBJECTIVES),
         controller_options=controller_options,
-        exchange=exch.get("mode", str, "centralised", allowed=EXCHANGE_MODES),
-        max_rounds=exch.positive("max_rounds", int, 5),
+        exchange=exchange,
+        max_rounds=max_rounds,
+        exchange_options=exchange_options,
         faults={name: _probability(exch, f"{name}_probability") for name in ("loss", "duplicate", "tamper", "delay")},
         misreport_probability=_probability(exch, "misreport_probability"),
         misreport_factor=exch.positive("misreport_factor", float, 2.0),
@@ -255,6 +258,22 @@ def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[
     except InputError as exc:  # the controller rejects its options
         raise ctrl.fail("options", str(exc)) from None
     return name, options
+
+
+def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any]]:
+    """Exchange mode, max_rounds and the mode's options, checked by building the mode once (as the agents will)."""
+    from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415 - lazy
+
+    mode = exch.text("mode", "centralised")
+    max_rounds = exch.positive("max_rounds", int, 5, maximum=MAX_ROUNDS)
+    options = exch.get("options", dict, {})
+    try:
+        make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
+    except PluginNotFoundError as exc:
+        raise exch.fail("mode", str(exc)) from None
+    except InputError as exc:
+        raise exch.fail("options", str(exc)) from None
+    return mode, max_rounds, options
 
 
 def _seasons(market: _Reader) -> tuple[str, ...]:

@@ -79,14 +79,17 @@ class Registry(Generic[T]):
             self._user[name] = obj
 
     def names(self) -> list[str]:
-        """Known names (built-in and registered), sorted; no import happens."""
-        return sorted(set(self._builtin) | set(self._user))
+        """Known names: built-ins in their declared order, then registered ones; no import happens."""
+        return list(dict.fromkeys([*self._builtin, *self._user]))
 
     def __contains__(self, name: object) -> bool:
         return name in self._builtin or name in self._user
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
 
     def is_dotted(self, name: str) -> bool:
         return self.dotted_paths and isinstance(name, str) and ":" in name

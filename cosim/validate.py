@@ -73,7 +73,7 @@ def base_case(grid) -> dict:
 
 def main() -> int:
     """Print the comparison for every registered network; 0 when all agree within AGREEMENT_PU."""
-    from cosim.networks.catalogue import NETWORKS, load_network
+    from cosim.networks import NETWORKS, load_network
 
     status = 0
     for name in NETWORKS:

@@ -44,7 +44,7 @@ def seed000(out: Path) -> None:
 
     import pandapower as pp
 
-    from cosim.networks.catalogue import ieee33
+    from cosim.networks.ieee33 import ieee33
     from simulators.market import seed000 as s0
 
     warnings.filterwarnings("ignore")

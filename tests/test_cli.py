@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cosim.cli import main
-from cosim.networks.catalogue import NETWORKS
+from cosim.networks import NETWORKS
 
 BAD_LOT = "days = 1\n[[lots]]\nid = \"A\"\nbus = 5\nn_chargers = -3\n"
 
@@ -45,7 +45,7 @@ def test_run_and_report_bad_input_as_processes(tmp_path):
 
 @pytest.mark.parametrize("text, field", [
     ("days = \"two\"\n", "days: must be int"),
-    ("[exchange]\nmode = \"carrier pigeon\"\n", "exchange.mode: 'carrier pigeon' is not allowed"),
+    ("[exchange]\nmode = \"carrier pigeon\"\n", "exchange.mode: unknown exchange mode 'carrier pigeon'"),
     ("[market]\nprofile = \"seasonal:monsoon\"\n", "market.profile"),
     ("[controller]\nname = \"nosuch\"\n", "controller.name: unknown controller 'nosuch'"),
     ("[controller]\nname = \"eo\"\noptions = { bogus = 1 }\n", "controller.options"),

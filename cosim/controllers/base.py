@@ -68,6 +68,7 @@ class DayAheadProblem:
     target_band: float = 0.05  # +- share of the mean load forming seed 000's P_target band (eq. 9-10)
     options: dict[str, Any] = field(default_factory=dict)
     fixed_injection_kw: np.ndarray | None = None  # (24, n_bus) kW of lots the DSO does not dispatch (+ = load)
+    standing_plan: DayAheadPlan | None = None  # the plan in force (negotiation rounds): a warm start, not a bound
 
     def __post_init__(self) -> None:
         for name in ("load_scaling", "price_usd_per_kwh"):

@@ -1,5 +1,63 @@
-"""Network data: the built-in feeders and the pandapower converter, by name (no grid simulator)."""
+"""Network data by name: the built-in feeders (one module per family) and the pandapower converter.
 
-from cosim.networks.catalogue import NETWORKS, GridNetwork, load_network
+The DSO, the studies, `cosim validate` and scenario checks depend on this package, not on the grid
+simulator. Names are a lazy registry: checking that a scenario's network exists imports nothing heavy;
+building one (`load_network`) imports pandapower. A user's builder can be registered
+(`NETWORKS.register("mine", build_mine)`) or named by dotted path "package.module:function".
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from cosim.powerflow.network_data import NetworkDataError
+from cosim.registry import Registry
+
+if TYPE_CHECKING:
+    from cosim.networks.converter import GridNetwork
 
 __all__ = ["NETWORKS", "GridNetwork", "load_network"]
+
+NETWORKS: Registry[Any] = Registry("network", {
+    "ieee33": "cosim.networks.ieee33:ieee33",
+    "ieee69": "cosim.networks.feeders:ieee69",
+    "dist118": "cosim.networks.feeders:dist118",
+    "ninebus": "cosim.networks.ninebus:ninebus",
+    "ieee13": "cosim.networks.ieee13:ieee13",
+}, check=lambda obj: None if callable(obj) else "is not a network builder (a function returning a GridNetwork)")
+
+_BUILT: dict[tuple, GridNetwork] = {}
+
+
+def load_network(name: str, **kwargs: Any) -> GridNetwork:
+    """Build a network by name (keyword options go to its builder, e.g. ninebus load_level); clear errors.
+
+    Each (name, options) is built once per process (pandapower's case loaders take seconds) and a deep
+    copy is returned, so callers may change loads and switch states freely.
+    """
+    if not isinstance(name, str) or name not in NETWORKS and not NETWORKS.is_dotted(name):
+        raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}")
+    builder = NETWORKS.resolve(name)
+    try:
+        key: tuple | None = (name, tuple(sorted(kwargs.items())))
+        hash(key)
+    except TypeError:
+        key = None
+    if key is None or key not in _BUILT:
+        try:
+            built = builder(**kwargs)
+        except TypeError as exc:
+            raise NetworkDataError(f"network {name!r}: bad options {sorted(kwargs)} ({exc})") from None
+        if key is None:
+            return built
+        _BUILT[key] = built
+    return copy.deepcopy(_BUILT[key])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GridNetwork":  # the type lives with the converter, which imports pandapower
+        from cosim.networks.converter import GridNetwork  # noqa: PLC0415 - lazy on purpose
+
+        return GridNetwork
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,10 +71,6 @@ class RadialNetwork:
         return len(self.from_bus)
 
     @property
-    def base_z_ohm(self) -> float:
-        return self.base_kv**2 / self.base_mva
-
-    @property
     def base_i_ka(self) -> float:
         return self.base_mva / (np.sqrt(3.0) * self.base_kv)
 

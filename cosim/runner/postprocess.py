@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from cosim.config import Scenario
 from cosim.controllers.base import LotEconomics
-from cosim.runner.run import load_plans, planned_hourly
+from cosim.results import KPIS, RunFolder
 
 
 def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,
@@ -39,12 +36,29 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     return ledger
 
 
-def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
+def planned_hourly(plans: list[dict], key: str, hours: np.ndarray) -> np.ndarray:
+    """A planned hourly series over the run's hours from the (last) plan of each day."""
+    out = np.full(len(hours), np.nan)
+    by_day = {p["day_start_hour"]: p for p in plans}
+    for i, h in enumerate(hours):
+        plan = by_day.get(int(h) - int(h) % 24)
+        series = (plan or {}).get("predicted_hourly", {}).get(key)
+        if series:
+            out[i] = series[int(h) % 24]
+    return out
+
+
+def negotiation_kpis(plans: list[dict]) -> dict[str, int]:
+    """Rounds of the longest day-ahead negotiation and how many negotiations ended without converging."""
+    infos = [p.get("info", {}) for p in plans]
+    return {"negotiation_rounds_max": max((int(i.get("rounds", 0)) for i in infos), default=0),
+            "negotiations_not_converged": sum(1 for i in infos if i.get("converged") is False)}
+
+
+def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     """Write plo_ledger.csv, plan_vs_reality.csv and kpis.json; return the KPIs."""
-    grid = pd.read_csv(run_dir / "grid.csv")
-    lots = pd.read_csv(run_dir / "lots.csv") if (run_dir / "lots.csv").is_file() else pd.DataFrame()
-    prices = pd.read_csv(run_dir / "prices.csv") if (run_dir / "prices.csv").is_file() else pd.DataFrame()
-    plans = load_plans(run_dir)
+    grid, lots, prices = folder.table("grid"), folder.table("lots"), folder.table("prices")
+    plans = folder.plans()
     kpis: dict[str, float] = {
         "hours": int(len(grid)),
         "energy_losses_kwh": float(grid["losses_kw"].sum()),
@@ -54,9 +68,9 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
     }
     if not lots.empty and not prices.empty:
-        plo = pd.read_csv(run_dir / "plo.csv") if (run_dir / "plo.csv").is_file() else None
+        plo = folder.table("plo") if folder.has("plo") else None
         ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
-        ledger.to_csv(run_dir / "plo_ledger.csv", index=False)
+        folder.write_table("plo_ledger", ledger)
         kpis["plo_profit_usd"] = float(ledger["profit_usd"].sum())
         kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
         kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
@@ -77,22 +91,19 @@ def postprocess(run_dir: Path, scenario: Scenario) -> dict[str, float]:
                        for h in hours]
         pvr["planned_lot_kw"] = planned_lot
         pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()
-        pvr.to_csv(run_dir / "plan_vs_reality.csv", index=False)
+        folder.write_table("plan_vs_reality", pvr)
         kpis["planned_energy_losses_kwh"] = float(np.nansum(pvr["planned_loss_kw"]))
         gaps = np.abs(pvr["loss_gap_pct"].to_numpy(float))
         kpis["max_abs_loss_gap_pct"] = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else float("nan")
         kpis["max_abs_lot_gap_kw"] = float(np.max(np.abs(pvr["planned_lot_kw"] - pvr["actual_lot_kw"])))
-    if (run_dir / "messages.csv").is_file():
-        msgs = pd.read_csv(run_dir / "messages.csv")
-        kpis["messages"] = int(len(msgs))
-        kpis["message_bytes"] = int(msgs["size_bytes"].sum())
-    else:
-        kpis["messages"] = 0
-        kpis["message_bytes"] = 0
-    events = pd.read_csv(run_dir / "events.csv") if (run_dir / "events.csv").is_file() else pd.DataFrame()
+    msgs = folder.table("messages")
+    kpis["messages"] = int(len(msgs))
+    kpis["message_bytes"] = int(msgs["size_bytes"].sum()) if len(msgs) else 0
+    kpis.update(negotiation_kpis(plans))
+    events = folder.table("events")
     kind = events["event"] if len(events) else pd.Series(dtype=str)
     kpis["fallbacks"] = int((kind == "planning fallback").sum())
     kpis["rejected_or_clipped"] = int(kind.isin(["rejected message", "implausible offer", "stale offer",
                                                   "late offer", "duplicate message"]).sum())
-    (run_dir / "kpis.json").write_text(json.dumps(kpis, indent=2))
+    folder.write_json(KPIS, kpis)
     return kpis

@@ -114,7 +114,7 @@ def _network(run_dir: Path, grid: pd.DataFrame, out: Path) -> Path | None:
     if not manifest_path.is_file():
         return None
     scenario = json.loads(manifest_path.read_text()).get("scenario", {})
-    from cosim.networks.catalogue import load_network  # noqa: PLC0415
+    from cosim.networks import load_network  # noqa: PLC0415
 
     net = load_network(scenario.get("network", {}).get("name", "ieee33")).radial
     open_ids = set(json.loads(grid["open_branches"].iloc[-1])) if "open_branches" in grid else set(net.tie_branches)

@@ -3,19 +3,15 @@ when a run fails part-way, and say where it stopped in the manifest."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from cosim.config import Scenario
 from cosim.errors import RunError
-from cosim.results import finish_manifest, new_run_dir, start_manifest
+from cosim.results import RunFolder, finish_manifest, new_run_dir, start_manifest
 
 
 @dataclass
@@ -40,7 +36,7 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
                  plots: bool = True) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
     from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
-    from cosim.networks.catalogue import load_network  # noqa: PLC0415
+    from cosim.networks import load_network  # noqa: PLC0415
 
     check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
@@ -73,53 +69,25 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     timing_info = {"run_wall_s": round(wall, 3), "simulator_s": sim_seconds,
                    "mosaik_share": round(max(0.0, 1.0 - sum(sim_seconds.values()) / wall), 4) if wall > 0 else None,
                    "wall_s_per_simulated_day": round(wall / max(scenario.days, 1), 3)}
-    last_hour = last_recorded_hour(run_dir)
+    folder = RunFolder(run_dir)
+    last_hour = folder.last_recorded_hour()
     kpis: dict[str, float] = {}
     if last_hour is not None:
         from cosim.runner.postprocess import postprocess  # noqa: PLC0415
 
-        kpis = postprocess(run_dir, scenario)
+        kpis = postprocess(folder, scenario)
         if plots:
             from cosim.runner.report import make_plots  # noqa: PLC0415
 
             make_plots(run_dir)
-    events_csv = run_dir / "events.csv"
-    events = pd.read_csv(events_csv).to_dict("records") if events_csv.is_file() else []
+    events = folder.events()
     finish_manifest(run_dir, manifest, status, last_hour, error,
                     {"kpis": kpis, "simulated_hours": scenario.hours, "timing": timing_info,
                      "fallbacks": [e for e in events if e["event"] == "planning fallback"],
-                     "data_events": [e for e in events if e["event"] != "planning fallback"]})
+                     "negotiations": [e for e in events if e["event"].startswith("negotiation")],
+                     "data_events": [e for e in events
+                                     if e["event"] != "planning fallback" and not e["event"].startswith("negotiation")]})
     if status != "completed":
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")
     return RunSummary(run_dir, status, wall, kpis, timing_info)
-
-
-def last_recorded_hour(run_dir: Path) -> int | None:
-    grid = run_dir / "grid.csv"
-    if not grid.is_file():
-        return None
-    try:
-        hours = pd.read_csv(grid, usecols=["hour"])["hour"]
-    except (ValueError, pd.errors.EmptyDataError):
-        return None
-    return int(hours.max()) if len(hours) else None
-
-
-def load_plans(run_dir: Path) -> list[dict]:
-    path = run_dir / "plans.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def planned_hourly(plans: list[dict], key: str, hours: np.ndarray) -> np.ndarray:
-    """A planned hourly series over the run's hours from the (last) plan of each day."""
-    out = np.full(len(hours), np.nan)
-    by_day = {p["day_start_hour"]: p for p in plans}
-    for i, h in enumerate(hours):
-        plan = by_day.get(int(h) - int(h) % 24)
-        series = (plan or {}).get("predicted_hourly", {}).get(key)
-        if series:
-            out[i] = series[int(h) % 24]
-    return out

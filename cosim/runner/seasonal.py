@@ -4,21 +4,25 @@ one table comparing the seasons, with wall time per simulated day and mosaik's s
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pandas as pd
 
-from cosim.runner.compare import markdown_table
 from cosim.config import Scenario
 from cosim.results import new_run_dir
 from cosim.runner.run import RunSummary, run_scenario
+from cosim.textio import atomic_write_text, markdown_table
+
+log = logging.getLogger(__name__)
 
 
 def run_seasons(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, pd.DataFrame]:
     """Run `scenario` once per season in `scenario.seasons`; returns the parent folder and the summary table."""
     parent = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     rows = []
-    for season in scenario.seasons:
+    for i, season in enumerate(scenario.seasons, 1):
+        log.info("season %d/%d: %s", i, len(scenario.seasons), season)
         sub = dataclasses.replace(scenario, name=season, market_profile=f"seasonal:{season}", seasons=())
         summary: RunSummary = run_scenario(sub, output_dir=parent, progress=progress)
         timing = summary.timing or {}
@@ -27,6 +31,7 @@ def run_seasons(scenario: Scenario, output_dir: str | Path | None = None, progre
                      "wall_s_per_day": timing.get("wall_s_per_simulated_day"),
                      "mosaik_share": timing.get("mosaik_share")})
         table = pd.DataFrame(rows)
-        table.to_csv(parent / "seasons.csv", index=False)  # rewritten after each season: a stop keeps the rest
-    (parent / "seasons.md").write_text(markdown_table(table))
+        atomic_write_text(parent / "seasons.csv", table.to_csv(index=False))  # after each season: a stop keeps the rest
+    atomic_write_text(parent / "seasons.md", markdown_table(table) + "\n")
+    log.info("wrote %s", parent / "seasons.md")
     return parent, table

@@ -1,22 +1,22 @@
 """Where a run's wall time goes: each simulator class wrapped so its step/get_data time is summed.
 
-In-process simulators only (the default); what is left of the wall time is mosaik's own scheduling and
-data exchange plus our set-up, reported as `mosaik_share` in the manifest.
+The wrappers are made on demand from `cosim.runner.simulators.SIMULATORS`: mosaik imports
+"cosim.runner.timing:Timed<Name>" and gets the simulator `<Name>` wrapped. In-process simulators only (the
+default); what is left of the wall time is mosaik's own scheduling and data exchange plus our set-up,
+reported as `mosaik_share` in the manifest.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Any
 
-from simulators.dso.simulator import DsoSim
-from simulators.grid.simulator import GridSim
-from simulators.market.simulator import MarketSim
-from simulators.parking.simulator import ParkingSim
-from simulators.plo.simulator import PloSim
-from simulators.recorder.simulator import RecorderSim
+from cosim.registry import import_attribute
+from cosim.runner.simulators import SIMULATORS
 
 STEP_SECONDS: dict[str, float] = defaultdict(float)
+_WRAPPED: dict[str, type] = {}
 
 
 def reset() -> None:
@@ -45,9 +45,16 @@ def timed(cls: type, label: str) -> type:
     return Timed
 
 
-TimedMarketSim = timed(MarketSim, "market")
-TimedParkingSim = timed(ParkingSim, "parking")
-TimedGridSim = timed(GridSim, "grid")
-TimedPloSim = timed(PloSim, "plo")
-TimedDsoSim = timed(DsoSim, "dso")
-TimedRecorderSim = timed(RecorderSim, "recorder")
+def sim_config() -> dict[str, dict[str, str]]:
+    """mosaik's SIM_CONFIG: every simulator of the table, in process, behind its timing wrapper."""
+    return {spec.name: {"python": f"{__name__}:Timed{spec.name}"} for spec in SIMULATORS}
+
+
+def __getattr__(name: str) -> Any:
+    """`Timed<Name>`: the simulator `<Name>` of the table, wrapped (made once)."""
+    spec = next((s for s in SIMULATORS if name == f"Timed{s.name}"), None)
+    if spec is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _WRAPPED:
+        _WRAPPED[name] = timed(import_attribute(spec.target, "simulator"), spec.label)
+    return _WRAPPED[name]

@@ -18,25 +18,11 @@ import mosaik
 
 from cosim.config import Scenario, ScenarioFileError
 from cosim.exchange.messages import agent_keys
+from cosim.runner.simulators import SIMULATORS, by_name
+from cosim.runner.timing import sim_config
 
-# in-process simulators, each wrapped to time its own steps (cosim.runner.timing); any of them could equally be
-# started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}) or reached on another machine
-SIM_CONFIG = {
-    "Market": {"python": "cosim.runner.timing:TimedMarketSim"},
-    "Parking": {"python": "cosim.runner.timing:TimedParkingSim"},
-    "Grid": {"python": "cosim.runner.timing:TimedGridSim"},
-    "PLO": {"python": "cosim.runner.timing:TimedPloSim"},
-    "DSO": {"python": "cosim.runner.timing:TimedDsoSim"},
-    "Recorder": {"python": "cosim.runner.timing:TimedRecorderSim"},
-}
-
-GRID_RECORDED = ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches", "converged",
-                 "max_loading_percent", "vm_pu")
-LOT_RECORDED = ("p_kw", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
-                "energy_stored_kwh", "energy_charged_kwh", "energy_discharged_kwh", "flex_charge_kwh",
-                "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh")
-MARKET_RECORDED = ("energy_price", "load_scaling", "reserve_capacity_price", "reserve_call_price")
-TABLES = {"Grid": "grid", "Parking": "lots", "PLO": "plo", "Market": "prices", "DSO": "dso"}
+SIM_CONFIG = sim_config()  # every simulator in process, wrapped to time its own steps (cosim.runner.timing); any
+# of them could equally be started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"})
 
 
 @dataclass
@@ -84,11 +70,13 @@ def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
 
 def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
     """Create the mosaik World of a scenario, with all entities and connections."""
-    from cosim.networks.catalogue import load_network  # noqa: PLC0415
+    from cosim.networks import load_network  # noqa: PLC0415
 
     radial = load_network(scenario.network).radial
     check_buses(scenario, radial.n_bus)
-    world = mosaik.World(SIM_CONFIG, time_resolution=3600, skip_greetings=True, configure_logging=False)
+    # each negotiation round is a DSO -> PLO -> DSO same-time loop: leave mosaik room for max_rounds of them
+    world = mosaik.World(SIM_CONFIG, time_resolution=3600, skip_greetings=True, configure_logging=False,
+                         max_loop_iterations=4 * scenario.max_rounds + 20)
     try:
         return _populate(world, scenario, radial, run_dir, progress)
     except BaseException:
@@ -102,18 +90,21 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     grid_sim = world.start("Grid")
     grid = grid_sim.Grid(network=scenario.network)
     parking = world.start("Parking")
-    recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables=TABLES,
+    recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.hours if progress else 0)
     keys = agent_keys(["DSO", *(lot.id for lot in scenario.lots)], scenario.seed, scenario.secret) \
         if scenario.authenticate else {}
+    exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
+    plugin_dir = str(scenario.path.parent) if scenario.path else None
     with world.group():
         dso = world.start("DSO").DSO(
             network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
-            max_rounds=scenario.max_rounds, faults=scenario.faults, seed=scenario.seed,
+            exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
             keys=keys, lot_limits_kw={lot.id: lot.connection_limit_kw for lot in scenario.lots})
         plo_sim = world.start("PLO")
         plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
+                                    exchange_options=exchange_options, plugin_dir=plugin_dir,
                                     faults=scenario.faults, seed=scenario.seed,
                                     keys={k: v for k, v in keys.items() if k in (lot.id, "DSO")},
                                     misreport_probability=scenario.misreport_probability,
@@ -122,8 +113,8 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                 for lot in scenario.lots}
     world.connect(market, grid, "load_scaling")
     world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast")
-    world.connect(market, recorder, *MARKET_RECORDED)
-    world.connect(grid, recorder, *GRID_RECORDED)
+    world.connect(market, recorder, *by_name("Market").recorded)
+    world.connect(grid, recorder, *by_name("Grid").recorded)
     world.connect(dso, grid, "open_branches")
     world.connect(dso, recorder, "plan", "messages", "events")
     for lot_cfg in scenario.lots:
@@ -141,7 +132,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(plo, lot, "setpoint_kw")
         world.connect(plo, dso, "offer")
         world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
-        world.connect(lot, recorder, *LOT_RECORDED)
+        world.connect(lot, recorder, *by_name("Parking").recorded)
         world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "tariff_usd_per_kwh",
                       "messages", "events")
     return BuiltWorld(world, scenario.hours, run_dir)

@@ -26,14 +26,14 @@ import numpy as np
 
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 from cosim.errors import InputError
 
 __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
     "lot_power_kw", "charging_stages", "v2g_revenue", "capital_cost", "driving_energy_cost",
     "purchased_energy_price", "v2g_energy_cost", "ens_cost", "loss_benefit", "objective", "AllocationModel",
-    "TERMS", "pct_diff", "md_table",
+    "TERMS", "pct_diff",
 ]
 
 TERMS = ("r", "cf_cap", "cf_driving", "cf_v2g", "dc_ns", "dc_loss")
@@ -206,21 +206,6 @@ def ens_cost(load_kw: np.ndarray, lot_kw: np.ndarray, lot_kwh: np.ndarray, down:
 def loss_benefit(price: float, loss_kw: np.ndarray, loss_v2g_kw: np.ndarray, hours) -> np.ndarray:
     """Eq. 10-11: Price(j) * (loss(j) - loss_V2G(j)) with losses as energy over `hours` (kW * h)."""
     return price * (np.asarray(loss_kw) - np.asarray(loss_v2g_kw)) * np.asarray(hours)
-
-
-def md_table(df, floatfmt: str = ",.1f") -> str:
-    """A pandas DataFrame as a Markdown table (no tabulate dependency); NaN shows as '-'."""
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        cells = []
-        for v in row:
-            if isinstance(v, (float, np.floating)):
-                cells.append("-" if not np.isfinite(v) else format(float(v), floatfmt))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def pct_diff(ours: float, paper: float) -> float:

@@ -13,6 +13,6 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import cosim.runner.postprocess  # noqa: E402, F401
 import cosim.runner.run  # noqa: E402, F401
 import cosim.runner.world  # noqa: E402, F401
-from cosim.networks.catalogue import load_network  # noqa: E402
+from cosim.networks import load_network  # noqa: E402
 
 load_network("ieee33")  # the default network, built once here and inherited (cached) by every worker

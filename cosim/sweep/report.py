@@ -3,13 +3,15 @@ each KPI's distribution per group of non-seed keys (e.g. per controller), with 9
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cosim.textio import atomic_write_bytes, atomic_write_text
 
 META_COLUMNS = ("variation_id", "status", "wall_s", "run_dir", "error")
 
@@ -31,15 +33,9 @@ def label_cell(value: Any) -> Any:
 
 def write_table(table: pd.DataFrame, out_dir: Path) -> Path:
     """Write sweep.parquet (or sweep.csv without pyarrow) atomically: a temp file renamed into place."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / ("sweep.parquet" if parquet_available() else "sweep.csv")
-    tmp = out_dir / f".{path.name}.{os.getpid()}.tmp"
-    if path.suffix == ".parquet":
-        table.to_parquet(tmp, index=False)
-    else:
-        table.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    if parquet_available():
+        return atomic_write_bytes(out_dir / "sweep.parquet", table.to_parquet(index=False))
+    return atomic_write_text(out_dir / "sweep.csv", table.to_csv(index=False))
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -97,8 +93,6 @@ def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[st
         return []
     done = table[table["status"] == "completed"].copy()
     done["group"] = _group_labels(done, group_keys(label_keys))
-    plot_dir = out_dir / "plots"
-    plot_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for kpi, sub in summary.groupby("kpi", sort=False):
         groups = list(sub["group"])
@@ -116,10 +110,8 @@ def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[st
         ax.set_xlabel(" | ".join(k.split(".")[-1] for k in group_keys(label_keys)) or "sweep", fontsize=8)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        path = plot_dir / f"{kpi}.png"
-        tmp = plot_dir / f".{kpi}.{os.getpid()}.tmp.png"
-        fig.savefig(tmp, dpi=110)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
         plt.close(fig)
-        tmp.replace(path)
-        paths.append(path)
+        paths.append(atomic_write_bytes(out_dir / "plots" / f"{kpi}.png", png.getvalue()))
     return paths

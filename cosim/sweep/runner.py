@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sys
-import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -31,8 +31,12 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from cosim.config import ScenarioFileError
+from cosim.progress import progress_bar
 from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
+from cosim.textio import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SweepError", "SweepResult", "load_sweep", "main", "run_sweep", "run_variation", "variation_status"]
 
@@ -119,9 +123,8 @@ def _record_failure(staging: Path, exc: BaseException) -> Path:
     run_dir = inner[0] if inner else staging / "failed"
     run_dir.mkdir(exist_ok=True)
     if variation_status(run_dir) in (None, "running"):
-        tmp = run_dir / ".manifest.json.tmp"
-        tmp.write_text(json.dumps({"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, indent=2))
-        tmp.replace(run_dir / "manifest.json")
+        atomic_write_text(run_dir / "manifest.json",
+                          json.dumps({"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, indent=2))
     return run_dir
 
 
@@ -156,21 +159,6 @@ def collect_table(sweep: Sweep, runs_dir: Path) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     front = ["variation_id", *sweep.label_keys, "group", *[c for c in META_COLUMNS if c != "variation_id"]]
     return table[front + [c for c in table.columns if c not in front]]
-
-
-def _progress(total: int, quiet: bool) -> Callable[[dict[str, Any]], None]:
-    t0, done = time.perf_counter(), [0]
-
-    def report(res: dict[str, Any]) -> None:
-        done[0] += 1
-        if quiet:
-            return
-        elapsed = time.perf_counter() - t0
-        left = elapsed / done[0] * (total - done[0])
-        print(f"[{done[0]}/{total}] {res['id']}: {res['status']}  (elapsed {elapsed:.0f} s, about {left:.0f} s left)",
-              file=sys.stderr)
-
-    return report
 
 
 def _pool_context() -> Any:
@@ -218,50 +206,46 @@ def run_sweep(sweep: Sweep, workers: int | None = None, scheduler: str | None = 
     runs_dir = out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(runs_dir)
-    _write_json(out / "sweep.json", {"name": sweep.name, "base": str(sweep.base), "sweep_file": str(sweep.path),
-                                     "variations": [{"id": v.id, "labels": v.labels} for v in sweep.variations]})
+    asked = {"name": sweep.name, "base": str(sweep.base), "sweep_file": str(sweep.path),
+             "variations": [{"id": v.id, "labels": v.labels} for v in sweep.variations]}
+    atomic_write_text(out / "sweep.json", json.dumps(asked, indent=2, default=str))
     reused = [v.id for v in sweep.variations if variation_status(runs_dir / v.id) == "completed"]
     done = set(reused)
     todo = [VariationTask(v, str(runs_dir), sweep.run_plots) for v in sweep.variations if v.id not in done]
     if limit is not None:
         todo = todo[:limit]
-    if not quiet:
-        print(f"sweep {sweep.name}: {len(sweep.variations)} variation(s), {len(reused)} already completed, "
-              f"{len(todo)} to run -> {out}", file=sys.stderr)
-    report = _progress(len(todo), quiet)
+    log.info("sweep %s: %d variation(s), %d already completed, %d to run -> %s", sweep.name, len(sweep.variations),
+             len(reused), len(todo), out)
     ran: list[str] = []
     if todo:
-        if client is not None or scheduler is not None:
-            own = None
-            if client is None:
-                from distributed import Client  # noqa: PLC0415
+        with progress_bar(len(todo), f"sweep {sweep.name}", "variations", disable=quiet, line_interval_s=0) as bar:
 
-                client = own = Client(scheduler)
-            try:
-                results = list(_run_dask(todo, client, report))
-            finally:
-                if own is not None:
-                    own.close()
-        else:
-            results = list(_run_local(todo, workers or os.cpu_count() or 1, report))
+            def report(res: dict[str, Any]) -> None:
+                """One progress step per finished variation, naming it and its status."""
+                bar.set_postfix_str(f"{res['id']}: {res['status']}", refresh=False)
+                bar.update()
+
+            if client is not None or scheduler is not None:
+                own = None
+                if client is None:
+                    from distributed import Client  # noqa: PLC0415
+
+                    client = own = Client(scheduler)
+                try:
+                    results = list(_run_dask(todo, client, report))
+                finally:
+                    if own is not None:
+                        own.close()
+            else:
+                results = list(_run_local(todo, workers or os.cpu_count() or 1, report))
         ran = [r["id"] for r in results if r["ran"]]
     table = collect_table(sweep, runs_dir)
     table_path = write_table(table, out)
     kpis = [k for k in sweep.plot_kpis if k in table.columns]
-    summary = summarise(table, sweep.label_keys, kpis)
-    tmp = out / ".summary.csv.tmp"
-    summary.to_csv(tmp, index=False)
-    tmp.replace(out / "summary.csv")
+    atomic_write_text(out / "summary.csv", summarise(table, sweep.label_keys, kpis).to_csv(index=False))
     plots = make_summary_plots(table, sweep.label_keys, kpis, out)
     failed = list(table.loc[~table["status"].isin(["completed"]), "variation_id"])
     return SweepResult(out, table, table_path, plots, ran, reused, failed)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in result.plots:
         print(p)
     if result.failed:
-        print(f"not completed: {', '.join(result.failed)} (rerun the same command to redo them)", file=sys.stderr)
+        log.warning("not completed: %s (rerun the same command to redo them)", ", ".join(result.failed))
         return 1
     return 0
 

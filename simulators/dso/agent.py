@@ -1,8 +1,8 @@
 """The DSO's decisions, free of mosaik: it turns forecasts and PLO offers into a day-ahead plan and messages.
 
-At each day-ahead step it builds a `DayAheadProblem`, calls its controller (EO by default) and, depending on
-the exchange mode, sends schedules (centralised) or price adders and kW limits (signals, iterative) to the
-PLOs. It uses the network catalogue (data only, not the grid simulator) for its planning model.
+At each day-ahead step it calls its exchange mode (`cosim.exchange`), which decides what to plan and what to
+tell the PLOs; the agent provides the planning services (a `DayAheadProblem` for its controller, EO by
+default, with a safe fallback), checks everything it receives, and signs and logs everything it sends.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
-from cosim.controllers.plo_scheduler import DsoSignal
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
 from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
+from cosim.exchange.payloads import offer_from_payload
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
-from simulators.plo.agent import offer_from_payload
 
 
 def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict[str, np.ndarray]:
@@ -31,19 +31,16 @@ def json_safe_summary(values: dict[str, Any]) -> str:
 
 
 class DsoAgent:
-    """The DSO: plans each day with its controller and talks to the PLOs in the configured exchange mode."""
+    """The DSO: plans each day with its controller and talks to the PLOs in the given exchange mode."""
 
-    def __init__(self, network: RadialNetwork, controller, objective: str = "of3", reconfigure: bool = True,
-                 exchange: str = "centralised", max_rounds: int = 5, faults: ChannelFaults | float = 0.0,
-                 seed: int = 0, signal_gain: float = 1.0, keys: dict[str, str] | None = None,
-                 lot_limits_kw: dict[str, float] | None = None) -> None:
+    def __init__(self, network: RadialNetwork, controller, mode: ExchangeMode, objective: str = "of3",
+                 reconfigure: bool = True, faults: ChannelFaults | float = 0.0, seed: int = 0,
+                 keys: dict[str, str] | None = None, lot_limits_kw: dict[str, float] | None = None) -> None:
         self.net = network
         self.controller = controller
+        self.mode = mode
         self.objective = objective
         self.reconfigure = reconfigure
-        self.exchange = exchange
-        self.max_rounds = max_rounds
-        self.signal_gain = signal_gain
         self.keys = keys or {}  # the DSO's own key and every registered PLO's
         self.channel = MessageChannel("DSO", faults, seed, self.keys.get("DSO"))
         self.lot_limits_kw = dict(lot_limits_kw or {})  # registered connection limit of each lot (kW)
@@ -52,54 +49,63 @@ class DsoAgent:
         self.lot_buses: dict[str, int] = {}
         self.plan: DayAheadPlan | None = None
         self.plans: list[dict[str, Any]] = []
-        self._round = 0
-        self._day: dict[str, Any] = {}
-        self._schedules: dict[str, np.ndarray] = {}
+        self.day = DayContext(0, np.ones(HOURS), np.zeros(HOURS))
+        self.round = 0
+        self.schedules: dict[str, np.ndarray] = {}
         self._last_feasible = False
-        self._adder: np.ndarray | None = None
-        self.events: list[dict[str, Any]] = []  # fallbacks and rejected data, for the run's manifest
+        self.events: list[dict[str, Any]] = []  # fallbacks, rejected data, negotiation outcomes
 
-    # -- day-ahead -------------------------------------------------------------------------------------------------
+    # -- the exchange mode drives these two steps ------------------------------------------------------------------
     def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
         """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none)."""
-        self._day = {"hour": hour, "load_scaling": np.asarray(load_scaling, float)[:HOURS],
-                     "price": np.asarray(price, float)[:HOURS], "offers": offers}
-        self._round = 0
-        self._adder = None
-        if self.exchange == "centralised":
-            lots = tuple(offer_from_payload(p) for p in offers.values())
-            plan = self._solve(lots=lots, fixed=None)
-            self._record(plan)
-            if plan.info.get("fallback"):
-                return []  # no schedule: each PLO keeps its own profit-maximising plan
-            return [m for lot_id, sp in plan.setpoints_kw.items()
-                    for m in self.channel.send(hour, "schedule", lot_id, {"setpoints_kw": np.asarray(sp).tolist(),
-                                                                         "bus": plan.lot_buses.get(lot_id)},
-                                               0, "hourly setpoints")]
-        self._schedules = {lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()}
-        self.lot_buses = {lot_id: int(p["candidate_buses"][0]) for lot_id, p in offers.items()}
-        plan = self._solve(lots=(), fixed=self._fixed_injections())
-        self._record(plan)
-        if self.exchange == "none" or not offers:
-            return []
-        return self._signals(hour)
+        self.day = DayContext(hour, np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        self.round = 0
+        self.schedules = {}
+        self.plan = None
+        return self._send(self.mode.dso_plan_day(self, offers))
 
     def revise(self, hour: int, offers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """PLOs answered a signal with new schedules: re-plan (iterative) or just record them (signals)."""
-        new = {lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()}
-        changed = max((float(np.max(np.abs(new[k] - self._schedules.get(k, 0.0)))) for k in new), default=0.0)
-        self._schedules.update(new)
-        self._round += 1
-        keep_going = self.exchange == "iterative" and changed > 1.0 and self._round < self.max_rounds
-        plan = self._solve(lots=(), fixed=self._fixed_injections()) if self.exchange == "iterative" else None
-        if plan is None:
+        """PLOs answered in the same hour (a negotiation round): the mode decides what follows."""
+        self.round += 1
+        return self._send(self.mode.dso_answer(self, offers))
+
+    # -- planning services for exchange modes ------------------------------------------------------------------------
+    def plan_with_lots(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan:
+        """The controller dispatches the lots from their full offers (and sites them among their candidates)."""
+        lots = tuple(offer_from_payload(p) for p in offers.values())
+        plan = self._solve(self._problem(lots=lots))
+        self._record(plan)
+        return plan
+
+    def plan_around(self, offers: dict[str, dict[str, Any]], replan: bool = True) -> DayAheadPlan:
+        """Plan the grid around the lots' own schedules (`schedule_kw` offers); with `replan=False` keep the
+        standing plan's topology and only update its schedules and predictions."""
+        self.schedules.update({lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()})
+        for lot_id, payload in offers.items():
+            self.lot_buses.setdefault(lot_id, int(payload["candidate_buses"][0]))
+        if replan or self.plan is None:
+            plan = self._solve(self._problem(lots=(), fixed=self._fixed_injections(), standing=self.plan))
+        else:
             plan = self.plan
-            plan.setpoints_kw = {k: v.copy() for k, v in self._schedules.items()}
             self._refresh_prediction(plan)
-        plan.info["rounds"] = self._round
-        plan.info["last_change_kw"] = changed
-        self._record(plan, replace=True)
-        return self._signals(hour) if keep_going else []
+        plan.setpoints_kw = {k: v.copy() for k, v in self.schedules.items()}
+        plan.lot_buses = {k: self.lot_buses[k] for k in self.schedules}
+        self._record(plan, replace=self.round > 0)
+        return plan
+
+    def schedule_change_kw(self, offers: dict[str, dict[str, Any]]) -> float:
+        """The largest hourly change (kW) of any lot's offered schedule against the one the DSO holds."""
+        return max((float(np.max(np.abs(np.asarray(p["schedule_kw"], float) - self.schedules.get(k, 0.0))))
+                    for k, p in offers.items()), default=0.0)
+
+    def end_negotiation(self, converged: bool, detail: str = "") -> None:
+        """Record the outcome of the day's negotiation in the plan, the events and (via the plan) the KPIs."""
+        if self.plan is not None:
+            self.plan.info.update(rounds=self.round, converged=bool(converged))
+            self._record(self.plan, replace=True)
+        outcome = "converged" if converged else "not converged"
+        self._event(self.day.hour, f"negotiation {outcome}",
+                    f"{self.round} round(s) in mode {self.mode.name!r}" + (f": {detail}" if detail else ""))
 
     # -- what the DSO accepts ------------------------------------------------------------------------------------
     def accept(self, hour: int, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -162,17 +168,25 @@ class DsoAgent:
         self.events.append({"hour": hour, "source": "DSO", "event": event, "detail": detail})
 
     # -- helpers ---------------------------------------------------------------------------------------------------
+    def _send(self, outgoing: list[Outgoing]) -> list[dict[str, Any]]:
+        """Sign, send (through the channel's faults) and log the mode's messages."""
+        return [m for o in outgoing
+                for m in self.channel.send(self.day.hour, o.kind, o.receiver, o.payload, self.round, o.summary)]
+
     def _fixed_injections(self) -> np.ndarray:
         fixed = np.zeros((HOURS, self.net.n_bus))
-        for lot_id, sched in self._schedules.items():
-            fixed[:, self.lot_buses[lot_id] - 1] += sched
+        for lot_id, schedule in self.schedules.items():
+            fixed[:, self.lot_buses[lot_id] - 1] += schedule
         return fixed
 
-    def _solve(self, lots, fixed) -> DayAheadPlan:
-        problem = DayAheadProblem(network=self.net, load_scaling=self._day["load_scaling"],
-                                  price_usd_per_kwh=self._day["price"], lots=lots,
-                                  base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
-                                  objective=self.objective, fixed_injection_kw=fixed)
+    def _problem(self, lots: tuple[LotOffer, ...], fixed: np.ndarray | None = None,
+                 standing: DayAheadPlan | None = None) -> DayAheadProblem:
+        return DayAheadProblem(network=self.net, load_scaling=self.day.load_scaling,
+                               price_usd_per_kwh=self.day.price_usd_per_kwh, lots=lots,
+                               base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
+                               objective=self.objective, fixed_injection_kw=fixed, standing_plan=standing)
+
+    def _solve(self, problem: DayAheadProblem) -> DayAheadPlan:
         try:
             plan = self.controller.plan(problem)
             failure = None if plan.feasible else "the controller returned an infeasible plan"
@@ -180,9 +194,6 @@ class DsoAgent:
             plan, failure = None, f"the controller raised {type(exc).__name__}: {exc}"
         if failure is not None:
             plan = self._fallback_plan(problem, failure, plan)
-        if fixed is not None:
-            plan.setpoints_kw = {k: v.copy() for k, v in self._schedules.items()}
-            plan.lot_buses = dict(self.lot_buses)
         self.open_branches = tuple(int(b) for b in plan.open_branches)
         self._last_feasible = self._last_feasible or bool(plan.feasible)
         self.lot_buses.update({k: int(v) for k, v in plan.lot_buses.items()})
@@ -201,42 +212,25 @@ class DsoAgent:
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
         if rejected is not None:
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
-        self._event(self._day["hour"], "planning fallback", plan.info["fallback"])
+        self._event(self.day.hour, "planning fallback", plan.info["fallback"])
         return plan
 
     def _refresh_prediction(self, plan: DayAheadPlan) -> None:
-        p, q = np.outer(self._day["load_scaling"], self.net.p_load_kw), np.outer(self._day["load_scaling"], self.net.q_load_kvar)
-        plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p + self._fixed_injections(), q)
-
-    def _signals(self, hour: int) -> list[dict[str, Any]]:
-        """Price adders that flatten the net load, and import limits that keep voltages within limits."""
-        scaling, price = self._day["load_scaling"], self._day["price"]
-        base = scaling * float(self.net.p_load_kw.sum())
-        net_load = base + sum(self._schedules.values(), np.zeros(HOURS))
-        mean = float(net_load.mean())
-        target = self.signal_gain * float(price.mean()) * (net_load - mean) / max(mean, 1e-9)
-        # damped update across negotiation rounds, so that iterative signalling settles instead of oscillating
-        adder = target if self._round == 0 or self._adder is None else 0.5 * (self._adder + target)
-        self._adder = adder
-        predicted = self.plan.predicted_hourly if self.plan else {}
-        vmin = np.asarray(predicted.get("v_min_pu", np.full(HOURS, np.inf)))
-        messages = []
-        for lot_id, sched in self._schedules.items():
-            max_import = np.where(vmin < self.net.v_min_pu, np.maximum(sched, 0.0) * 0.5, np.inf)
-            signal = DsoSignal(adder, max_import, np.full(HOURS, np.inf))
-            messages += self.channel.send(hour, "signal", lot_id, signal.to_payload(), self._round, "price adders + limits")
-        return messages
+        p = np.outer(self.day.load_scaling, self.net.p_load_kw) + self._fixed_injections()
+        q = np.outer(self.day.load_scaling, self.net.q_load_kvar)
+        plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p, q)
 
     def _record(self, plan: DayAheadPlan, replace: bool = False) -> None:
+        plan.info["rounds"] = self.round
         row = {
-            "day_start_hour": self._day["hour"], "controller": plan.controller, "exchange": self.exchange,
+            "day_start_hour": self.day.hour, "controller": plan.controller, "exchange": self.mode.name,
             "open_branches": [int(b) for b in plan.open_branches], "lot_buses": {k: int(v) for k, v in plan.lot_buses.items()},
             "feasible": bool(plan.feasible), "predicted": {k: float(v) for k, v in plan.predicted.items()},
             "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
             "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},
             "info": {k: v for k, v in plan.info.items() if isinstance(v, (int, float, str, bool))},
         }
-        if replace and self.plans and self.plans[-1]["day_start_hour"] == self._day["hour"]:
+        if replace and self.plans and self.plans[-1]["day_start_hour"] == self.day.hour:
             self.plans[-1] = row
         else:
             self.plans.append(row)

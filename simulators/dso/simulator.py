@@ -23,7 +23,7 @@ META = {
         "DSO": {
             "public": True,
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
-                       "max_rounds", "faults", "seed", "keys", "lot_limits_kw"],
+                       "exchange_options", "faults", "seed", "keys", "lot_limits_kw", "plugin_dir"],
             "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
                       "messages", "events"],
         }
@@ -43,18 +43,22 @@ class DsoSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
-               reconfigure=True, exchange="centralised", max_rounds=5, faults=None, seed=0, keys=None,
-               lot_limits_kw=None):
+               reconfigure=True, exchange="centralised", exchange_options=None, faults=None, seed=0, keys=None,
+               lot_limits_kw=None, plugin_dir=None):
+        """`controller` and `exchange` are names or dotted paths; `plugin_dir` is where user modules may sit
+        (the scenario's folder)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
-        from cosim.controllers.registry import make_controller  # noqa: PLC0415
-        from cosim.networks.catalogue import load_network  # noqa: PLC0415 - network data, not the grid simulator
+        from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415
+        from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
+        from cosim.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
 
         options = dict(controller_options or {})
-        if controller in ("eo", "pso", "ga"):  # seeded metaheuristics follow the scenario's seed
+        if controller in SEEDED_CONTROLLERS:  # seeded metaheuristics follow the scenario's seed
             options.setdefault("seed", seed)
-        self.agent = DsoAgent(load_network(network).radial, make_controller(controller, **options), objective,
-                              reconfigure, exchange, max_rounds, ChannelFaults(**(faults or {})), seed, keys=keys,
+        mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
+        self.agent = DsoAgent(load_network(network).radial, make_controller(controller, near=plugin_dir, **options),
+                              mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lot_limits_kw=lot_limits_kw)
         return [{"eid": "dso", "type": model}]
 

@@ -20,7 +20,7 @@ import pandapower as pp
 from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.powerflow.network_data import NetworkDataError
-from cosim.networks.catalogue import GridNetwork, load_network
+from cosim.networks import GridNetwork, load_network
 from cosim.errors import InputError
 
 

@@ -35,7 +35,6 @@ P_TARGET_MIN_KW = 2007.2
 P_TARGET_MAX_KW = 2218.5
 OF2_BASE_KW = 16067.0
 LOSSES_BASE_KWH = 1783.7
-VPD_BASE_PU = 23.93
 NOMINAL_LOAD_KW = 3715.0  # IEEE 33-bus total nominal active load
 OF1_CASE1_USD = 424.7  # Table 2, scenario 2, case 1
 BELOW_HOURS = tuple(range(1, 9)) + tuple(range(21, 25))  # charging hours (load < band)

@@ -1,5 +1,5 @@
-"""Fleet generators and loaders: a list of :class:`EV` visits from a fixed schedule, a seeded stochastic
-model (seed 003 style) or a CSV file.
+"""Fleet generators and loaders: a list of :class:`EV` visits from a seeded stochastic model (seed 003
+style) or a CSV file.
 
 Stochastic model (reconstructed from seed 003 §II.B, which gives the ingredients but not the numbers):
 arrival and departure times are normal per day (workplace lot by default), daily driven distance is
@@ -42,33 +42,6 @@ DEFAULT_CLASSES: tuple[BatteryClass, ...] = (
     BatteryClass(60.0, 11.0, 0.18, 0.25),  # mid-size
     BatteryClass(80.0, 22.0, 0.20, 0.15),  # large
 )
-
-
-def fixed_schedule_fleet(
-    arrival_h: Sequence[float],
-    departure_h: Sequence[float],
-    soc_arrival: Sequence[float],
-    *,
-    capacity_kwh: float,
-    charger_kw: float,
-    soc_min_departure: float | Sequence[float] = 0.0,
-    v2g_allowed: bool = True,
-    soc_min: float = 0.0,
-    eta_charge: float = 1.0,
-    eta_discharge: float = 1.0,
-    prefix: str = "ev",
-) -> list[EV]:
-    """EVs with given arrival/departure hours and arrival SOCs, all of one battery type (seed 000 style)."""
-    n = len(arrival_h)
-    if not (len(departure_h) == len(soc_arrival) == n):
-        raise ValueError(f"arrival_h, departure_h and soc_arrival must have one entry per EV; got "
-                         f"{n}, {len(departure_h)}, {len(soc_arrival)}")
-    contracts = np.broadcast_to(np.asarray(soc_min_departure, dtype=float), (n,))
-    return [
-        EV(f"{prefix}{i:05d}", float(arrival_h[i]), float(departure_h[i]), capacity_kwh, charger_kw,
-           float(soc_arrival[i]), float(contracts[i]), v2g_allowed, soc_min, eta_charge, eta_discharge)
-        for i in range(n)
-    ]
 
 
 def _minutes(hours: np.ndarray) -> np.ndarray:

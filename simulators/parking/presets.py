@@ -30,7 +30,6 @@ from .ev import EV
 
 CHARGE_HOURS = tuple(range(1, 9)) + tuple(range(21, 25))
 DISCHARGE_HOURS = tuple(range(11, 20))
-IDLE_HOURS = (9, 10, 20)
 CHARGE_STATE_SOC = ((0.0, 0.40), (0.2, 0.20), (0.3, 0.20), (0.5, 0.10), (1.0, 0.10))
 DISCHARGE_STATE_SOC = ((0.0, 0.10), (0.4, 0.10), (0.6, 0.20), (0.8, 0.30), (1.0, 0.30))
 N_PEVS = 100
@@ -94,13 +93,6 @@ def joape2024_fleet(
         add("day", d, 24.0 * d + 10.0, 24.0 * d + 19.0, DISCHARGE_STATE_SOC, day_contract_soc)
         add("night", d, 24.0 * d + 20.0, 24.0 * d + 32.0, CHARGE_STATE_SOC, night_contract_soc)
     return evs
-
-
-def joape2024_setpoints_kw(n_pevs: int = N_PEVS, p_pev_kw: float = P_PEV_KW) -> list[float]:
-    """A naive 24-hour operator schedule following the hour types: all PEVs charge in charge hours,
-    discharge in discharge hours, idle otherwise (kW, index 0 = h1)."""
-    sign = {"charge": 1.0, "discharge": -1.0, "idle": 0.0}
-    return [sign[t] * n_pevs * p_pev_kw for t in hour_types()]
 
 
 PRESETS: dict[str, Callable[..., list[EV]]] = {"joape2024": joape2024_fleet, "seed000": joape2024_fleet}

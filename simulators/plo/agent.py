@@ -1,11 +1,8 @@
 """The parking-lot operator's decisions, free of mosaik: what it offers the DSO and which setpoint it sends its lot.
 
-Exchange modes (see cosim.config.EXCHANGE_MODES):
-- centralised: the PLO shares its fleet data (hourly power bounds, energy needs, PEV counts and SOC shares)
-  and follows the DSO's hourly schedule;
-- signals / iterative: the PLO offers its own profit-maximising schedule, then re-optimises it against the
-  DSO's price adders and kW limits (one round, or until the plans stop changing);
-- none: the PLO talks to nobody and runs its own profit-maximising schedule on market prices.
+What it says and how it reacts to the DSO is decided by its exchange mode (`cosim.exchange`); the agent builds
+the lot's day-ahead offer from its forecast, keeps its own profit-maximising schedule as the fallback, checks
+every DSO message and signs and logs every message it sends.
 """
 
 from __future__ import annotations
@@ -16,7 +13,9 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
+from cosim.exchange.base import ExchangeMode
 from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
+from cosim.exchange.payloads import misreport, offer_to_payload
 
 
 def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast: dict[str, Any],
@@ -46,50 +45,16 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
     )
 
 
-def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
-    return {
-        "lot_id": offer.lot_id, "candidate_buses": list(offer.candidate_buses), "n_pev": offer.n_pev,
-        "pev_power_kw": offer.pev_power_kw, "pev_battery_kwh": offer.pev_battery_kwh,
-        "hour_mode": offer.hour_mode.tolist(), "max_charge_kw": offer.max_charge_kw.tolist(),
-        "max_discharge_kw": offer.max_discharge_kw.tolist(), "energy_need_kwh": offer.energy_need_kwh,
-        "energy_available_kwh": min(offer.energy_available_kwh, 1e9),
-        "need_by_hour_kwh": None if offer.need_by_hour_kwh is None else offer.need_by_hour_kwh.tolist(),
-        "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
-                      "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day},
-    }
-
-
-def offer_from_payload(payload: dict[str, Any]) -> LotOffer:
-    return LotOffer(
-        lot_id=payload["lot_id"], candidate_buses=tuple(payload["candidate_buses"]), n_pev=int(payload["n_pev"]),
-        pev_power_kw=float(payload["pev_power_kw"]), pev_battery_kwh=float(payload["pev_battery_kwh"]),
-        hour_mode=np.asarray(payload["hour_mode"], int), max_charge_kw=np.asarray(payload["max_charge_kw"], float),
-        max_discharge_kw=np.asarray(payload["max_discharge_kw"], float),
-        economics=LotEconomics(**payload["economics"]), energy_need_kwh=float(payload["energy_need_kwh"]),
-        energy_available_kwh=float(payload["energy_available_kwh"]),
-        need_by_hour_kwh=None if payload.get("need_by_hour_kwh") is None else np.asarray(payload["need_by_hour_kwh"], float),
-    )
-
-
-def misreport(payload: dict[str, Any], factor: float) -> dict[str, Any]:
-    """The offer a dishonest PLO sends: its flexibility (power bounds, energy it can give) scaled by `factor`."""
-    out = dict(payload)
-    for key in ("max_charge_kw", "max_discharge_kw"):
-        out[key] = [v * factor for v in payload[key]]
-    out["energy_available_kwh"] = payload["energy_available_kwh"] * factor
-    return out
-
-
 class PloAgent:
     """One PLO: builds its day-ahead offer, answers DSO messages, and gives its lot a setpoint every hour."""
 
-    def __init__(self, lot_id: str, candidate_buses: tuple[int, ...], exchange: str,
+    def __init__(self, lot_id: str, candidate_buses: tuple[int, ...], mode: ExchangeMode,
                  economics: LotEconomics | None = None, faults: ChannelFaults | float = 0.0, seed: int = 0,
                  hour_mode: list[int] | None = None, keys: dict[str, str] | None = None,
                  misreport_probability: float = 0.0, misreport_factor: float = 2.0) -> None:
         self.lot_id = lot_id
         self.candidate_buses = tuple(candidate_buses)
-        self.exchange = exchange
+        self.mode = mode
         self.economics = economics or LotEconomics()
         self.keys = keys or {}  # own key (to sign) and the DSO's (to check what it receives)
         self.channel = MessageChannel(lot_id, faults, seed, self.keys.get(lot_id))
@@ -103,41 +68,54 @@ class PloAgent:
         self.day_start = 0
         self.planned_profit_usd = 0.0
         self.tariff_usd_per_kwh = np.zeros(HOURS)
-        self.notes: list[str] = []
         self.hour_mode = None if hour_mode is None else list(hour_mode)  # the PLO's own charge/discharge policy
 
+    # -- services for exchange modes -------------------------------------------------------------------------------
+    def full_offer_payload(self) -> dict[str, Any]:
+        """The lot's whole flexibility (power bounds, energy needs, PEV data) as an offer payload."""
+        return offer_to_payload(self.offer)
+
+    def follow(self, setpoints_kw: Any) -> None:
+        """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints."""
+        self.schedule_kw = np.asarray(setpoints_kw, float)
+
+    def answer_signal(self, signal: DsoSignal) -> None:
+        """Re-optimise the PLO's own schedule against the DSO's price adders (paid on net import) and kW limits."""
+        self.tariff_usd_per_kwh = signal.price_adder_usd_per_kwh
+        self.schedule_kw = self.own_schedule(signal)
+
     def own_schedule(self, signal: DsoSignal | None = None) -> np.ndarray:
-        """The PLO's profit-maximising schedule for the current offer (idle when infeasible, with a note)."""
+        """The PLO's profit-maximising schedule for the current offer (idle when infeasible, with an event)."""
         try:
             schedule, self.planned_profit_usd = plo_profit_schedule(self.offer, self.price_forecast, signal)
         except ScheduleError as exc:
-            self.notes.append(str(exc))
+            self.events.append({"hour": self.day_start, "source": self.lot_id, "event": "PLO schedule infeasible",
+                                "detail": f"{exc}; the lot stays idle"})
             schedule = np.zeros(HOURS)
         return schedule
 
+    # -- steps -----------------------------------------------------------------------------------------------------
     def start_day(self, hour: int, forecast: dict[str, Any], price_forecast) -> list[dict[str, Any]]:
-        """Day-ahead step: build the offer; returns the messages for the DSO (none in mode `none` or if lost)."""
+        """Day-ahead step: build the offer; returns the messages for the DSO (none if the mode says nothing)."""
         self.day_start = hour
         self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": self.hour_mode}
         self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast, self.economics)
-        self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signals / iterative modes)
+        self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signal-based modes)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
-        if self.exchange == "none":
+        payload = self.mode.plo_offer(self)
+        if payload is None:
             return []
-        payload = offer_to_payload(self.offer)
-        if self.misreport_probability > 0 and self._rng.random() < self.misreport_probability:
+        if "max_charge_kw" in payload and self.misreport_probability > 0 \
+                and self._rng.random() < self.misreport_probability:
             payload = misreport(payload, self.misreport_factor)  # bad-data injection by a dishonest PLO
             self.events.append({"hour": hour, "source": self.lot_id, "event": "misreported offer",
                                 "detail": f"flexibility x{self.misreport_factor}"})
-        if self.exchange in ("signals", "iterative"):
-            payload = {"lot_id": self.lot_id, "candidate_buses": list(self.candidate_buses),
-                       "schedule_kw": self.schedule_kw.tolist()}
-        return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.exchange} offer")
+        return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.mode.name} offer")
 
     def receive(self, hour: int, message: dict[str, Any]) -> list[dict[str, Any]]:
-        """Take a DSO message; returns a revised offer (iterative / signals) or nothing.
+        """Take a DSO message; returns the mode's answer (a revised offer) or nothing.
 
         Messages that are not for this lot, not signed by the DSO, or late are ignored and logged."""
         problem = verify(message, self.lot_id, {"DSO": self.keys["DSO"]}) if self.keys else None
@@ -146,18 +124,10 @@ class PloAgent:
         if problem is not None:
             self.events.append({"hour": hour, "source": self.lot_id, "event": "rejected message", "detail": problem})
             return []
-        payload = message["payload"]
-        if message["kind"] == "schedule":
-            self.schedule_kw = np.asarray(payload["setpoints_kw"], float)
+        reply = self.mode.plo_receive(self, message["kind"], message["payload"])
+        if reply is None:
             return []
-        if message["kind"] == "signal":
-            signal = DsoSignal.from_payload(payload)
-            self.tariff_usd_per_kwh = signal.price_adder_usd_per_kwh  # what the PLO pays the DSO on net import
-            self.schedule_kw = self.own_schedule(signal)
-            payload = {"lot_id": self.lot_id, "candidate_buses": list(self.candidate_buses),
-                       "schedule_kw": self.schedule_kw.tolist()}
-            return self.channel.send(hour, "offer", "DSO", payload, message["round"] + 1, "revised schedule")
-        return []
+        return self.channel.send(hour, "offer", "DSO", reply, message["round"] + 1, "revised schedule")
 
     def tariff(self, hour: int) -> float:
         """The DSO's price adder for simulated hour `hour` ($/kWh on net import; 0 without signals)."""

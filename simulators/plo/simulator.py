@@ -13,6 +13,7 @@ import mosaik_api_v3
 
 from cosim.controllers.base import LotEconomics
 from cosim.exchange.messages import ChannelFaults, HourLog, to_jsonable
+from cosim.exchange.registry import make_exchange_mode
 from simulators.plo.agent import PloAgent
 
 META = {
@@ -20,8 +21,8 @@ META = {
     "models": {
         "PLO": {
             "public": True,
-            "params": ["lot_id", "candidate_buses", "exchange", "economics", "faults", "seed", "hour_mode", "keys",
-                       "misreport_probability", "misreport_factor"],
+            "params": ["lot_id", "candidate_buses", "exchange", "exchange_options", "economics", "faults", "seed",
+                       "hour_mode", "keys", "misreport_probability", "misreport_factor", "plugin_dir"],
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
                       "tariff_usd_per_kwh", "messages", "events"],
             "trigger": ["from_dso"],
@@ -44,11 +45,14 @@ class PloSim(mosaik_api_v3.Simulator):
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
 
-    def create(self, num, model, lot_id, candidate_buses, exchange="centralised", economics=None,
-               faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0):
+    def create(self, num, model, lot_id, candidate_buses, exchange="centralised", exchange_options=None, economics=None,
+               faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0,
+               plugin_dir=None):
+        """`exchange` is a mode name or dotted path; `plugin_dir` is where a user's mode module may sit."""
         if num != 1:
             raise ValueError("create PLO entities one at a time (each has its own lot_id)")
-        self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), exchange, LotEconomics(**(economics or {})),
+        mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
+        self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), mode, LotEconomics(**(economics or {})),
                                        ChannelFaults(**(faults or {})), seed, hour_mode, keys,
                                        misreport_probability, misreport_factor)
         self.seen[lot_id] = set()

@@ -1,17 +1,18 @@
 """mosaik collector that writes everything it receives to the run folder as it arrives (event-based).
 
 Which table a source goes to is given by `tables` ({simulator id prefix: table}); `messages` rows go to the
-message log, `plan` to plans.jsonl and `vm_pu` lists to bus_voltages.csv.
+message log, `plan` to plans.jsonl and `vm_pu` lists to bus_voltages.csv. With `progress_total` (hours) > 0 it
+also shows the run's progress in simulated hours (`cosim.progress`: a bar on a terminal, lines in a log).
 """
 
 from __future__ import annotations
 
-import sys
-import time as _time
 from typing import Any
 
 import mosaik_api_v3
+from tqdm import tqdm
 
+from cosim.progress import progress_bar
 from cosim.results import RunWriter
 
 META = {"type": "event-based", "models": {"Recorder": {"public": True, "params": ["run_dir", "tables", "progress_total"], "attrs": [],
@@ -25,13 +26,14 @@ class RecorderSim(mosaik_api_v3.Simulator):
         self.tables: dict[str, str] = {}
         self.last_hour = -1
         self.seen_rows: set[tuple] = set()
+        self.bar: tqdm | None = None
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
 
     def create(self, num, model, run_dir, tables, progress_total=0):
-        self.progress_total = int(progress_total)
-        self.t0 = _time.perf_counter()
+        if int(progress_total) > 0:
+            self.bar = progress_bar(int(progress_total), "co-simulation", "h")
         self.writer = RunWriter(run_dir)
         self.tables = dict(tables)
         return [{"eid": "recorder", "type": model}]
@@ -46,7 +48,7 @@ class RecorderSim(mosaik_api_v3.Simulator):
                     self.seen_rows.update((src, attr, r.get("seq")) for r in fresh)
                     self.writer.append(attr, [{k: v for k, v in r.items() if k != "seq"} for r in fresh])
                 elif attr == "plan":
-                    self.writer.append_json_line("plans.jsonl", value)
+                    self.writer.append_plan(value)
                 elif attr == "vm_pu":
                     self.writer.append("bus_voltages", [{"hour": time, **{f"v{i + 1}": v for i, v in enumerate(value)}}])
                 else:
@@ -54,21 +56,14 @@ class RecorderSim(mosaik_api_v3.Simulator):
                     rows.setdefault((table, eid), {"hour": time, "id": eid})[attr] = value
         for (table, _), row in sorted(rows.items()):
             self.writer.append(table, [row])
-        if self.progress_total and time != self.last_hour:
-            self._progress(time + 1)
+        if self.bar is not None and time != self.last_hour:
+            self.bar.update(min(time + 1, self.bar.total) - self.bar.n)  # hours done so far
         self.last_hour = time
         return None
 
-    def _progress(self, done: int) -> None:
-        """A one-line progress bar on stderr: simulated hours, wall time and an estimate of what is left."""
-        frac = min(done / self.progress_total, 1.0)
-        elapsed = _time.perf_counter() - self.t0
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\r[{bar:<30}] hour {done}/{self.progress_total}  {elapsed:5.1f} s, ~{eta:4.0f} s left")
-        sys.stderr.flush()
-
     def finalize(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
         if self.writer:
             self.writer.close()
 

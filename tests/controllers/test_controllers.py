@@ -10,7 +10,7 @@ from cosim.errors import PluginNotFoundError, PluginOptionsError
 from cosim.controllers.objectives import target_band_kw
 from cosim.controllers.rule import threshold_counts
 from cosim.controllers.vector_problem import DayAheadVectorProblem
-from cosim.networks.catalogue import ieee33
+from cosim.networks.ieee33 import ieee33
 
 NET = ieee33().radial
 _SHAPE = np.array([0.45, 0.42, 0.40, 0.40, 0.42, 0.48, 0.55, 0.62, 0.74, 0.76, 0.85, 0.90, 0.95, 0.98, 1.0, 0.97,

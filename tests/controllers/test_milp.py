@@ -10,7 +10,7 @@ import pytest
 
 from cosim.controllers.base import DayAheadProblem, LotOffer, ProblemError
 from cosim.controllers.milp import MilpController, MilpError, evaluate_exact, solve_single_hour_reconfiguration
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 SCALING = np.array([0.6, 0.55, 0.5, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.0,
                     0.95, 0.9, 0.9, 0.95, 1.0, 1.05, 1.1, 1.05, 0.95, 0.85, 0.75, 0.65])

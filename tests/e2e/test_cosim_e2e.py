@@ -135,7 +135,7 @@ def test_run_failing_part_way_keeps_recorded_hours(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("raw, message", [
     ({"bogus": 1}, "unknown top-level key"),
-    ({"exchange": {"mode": "telepathy"}}, "exchange.mode: 'telepathy' is not allowed"),
+    ({"exchange": {"mode": "telepathy"}}, "exchange.mode: unknown exchange mode 'telepathy'"),
     ({"days": 0}, "days: must be > 0"),
     ({"lots": [{"id": "A", "bus": 0}]}, "lots[0].candidate_buses"),
     ({"network": {"name": "ieee999"}}, "network.name: 'ieee999' is not allowed"),

@@ -30,7 +30,7 @@ from cosim.controllers.registry import make_controller
 from cosim.errors import PluginError
 from cosim.runner.world import check_buses
 from simulators.grid.model import GridError, GridModel, GridState
-from cosim.networks.catalogue import NETWORKS, load_network
+from cosim.networks import NETWORKS, load_network
 from simulators.market.profiles import MarketData, ProfileError, load_market, load_profile
 from simulators.parking.ev import EV, EVSpecError
 from simulators.parking.fleet import FleetFileError, load_fleet_csv

@@ -5,7 +5,8 @@ import pandapower as pp
 import pytest
 
 from cosim.powerflow.network_data import NetworkDataError
-from cosim.networks.catalogue import IEEE13_BUSES, NETWORKS, load_network
+from cosim.networks import NETWORKS, load_network
+from cosim.networks.ieee13 import IEEE13_BUSES
 
 
 def _flow(g):

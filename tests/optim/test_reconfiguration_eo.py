@@ -9,7 +9,7 @@ from cosim.optim import ProblemError, minimize_eo
 from cosim.optim.reconfiguration import ReconfigurationProblem, loop_orders
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.topology import best_configuration, enumerate_radial, radial_mask
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 NET33 = load_network("ieee33").radial
 NET69 = load_network("ieee69").radial

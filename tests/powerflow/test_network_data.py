@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from cosim.powerflow.network_data import NetworkDataError
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 
 def test_ieee33_numbering_and_loops():

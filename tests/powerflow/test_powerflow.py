@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from cosim.powerflow.bfs import PowerFlowInputError, solve_radial_batch
 from cosim.powerflow.topology import decode_loops, repair
 from cosim.validate import runpp_case
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 AGREE_PU = 1e-6
 
@@ -157,7 +157,7 @@ def test_bad_input_errors(grid, kwargs, match):
 
 
 def test_other_registered_networks_agree():
-    from cosim.networks.catalogue import NETWORKS
+    from cosim.networks import NETWORKS
 
     for name in NETWORKS:
         g = load_network(name)

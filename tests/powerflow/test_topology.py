@@ -11,7 +11,7 @@ from cosim.powerflow.topology import (
     TopologyError, best_configuration, check_radial, count_spanning_trees, decode_loops, enumerate_radial,
     is_radial, radial_mask, repair,
 )
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ many discharged over the day), as the price reconstruction assumes.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,11 @@ from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEcon
 from cosim.controllers.registry import make_controller
 from cosim.errors import PluginError
 from cosim.decision.topsis import topsis
-from cosim.networks.catalogue import ieee33
+from cosim.networks.ieee33 import ieee33
+from cosim.textio import markdown_table
 from simulators.parking import presets
+
+log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "scenarios" / "data"
 LOAD_CSV = DATA_DIR / "seed000_load_kw.csv"
@@ -212,6 +216,7 @@ class StudyResult:
 
 
 def _fmt(v: Any) -> str:
+    """A Table 2/3 cell: "-" when missing, 4 significant digits below 10 else one decimal, tuples as 7-9-14."""
     if v is None or v is pd.NA or (isinstance(v, float) and not np.isfinite(v)):
         return "-"
     if isinstance(v, (float, np.floating)):
@@ -219,14 +224,6 @@ def _fmt(v: Any) -> str:
     if isinstance(v, (tuple, list)):
         return "-".join(str(x) for x in v)
     return str(v)
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    """A plain GitHub-markdown table (no extra dependency)."""
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    sep = "|" + "|".join("---" for _ in df.columns) + "|"
-    rows = ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
 
 
 def rank_states(of1: np.ndarray, of2: np.ndarray, of3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,19 +341,20 @@ def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
              "of3_kwh", "of3_paper", "of3_diff_pct", "vpd_pu", "vpd_paper", "vpd_diff_pct", "open_lines",
              "open_lines_paper", "lot_bus", "lot_bus_paper", "v_min_pu", "feasible", "seed", "wall_s", "exact_gap_pct"]
     s = result.settings
+    table2_md = markdown_table(result.table2[cols2], cell=_fmt)
+    table3_md = markdown_table(result.table3, cell=_fmt)
     text = [
         "# Seed 000 (JOAPE 2024) reproduction", "",
         f"Controller `{s['controller']}`, {s['n_particles']} particles x {s['n_iter']} iterations, "
         f"seed {s['seed']}" + (f" (best of {s['n_seeds']} seeds per state)" if s.get("n_seeds", 1) > 1 else "") + "; "
         f"total wall time {result.wall_s:.1f} s.", "",
-        "## Table 2: objectives per state (ours vs paper, difference in %)", "", markdown_table(result.table2[cols2]), "",
+        "## Table 2: objectives per state (ours vs paper, difference in %)", "", table2_md, "",
         "## Table 3: TOPSIS ranking (weights 0.5 / 0.25 / 0.25; OF1 benefit, OF2 and OF3 cost; no lot = 0 $)", "",
-        markdown_table(result.table3), "",
+        table3_md, "",
         "`paper_values_rank`: our TOPSIS applied to the paper's own Table 3 numbers.", "",
     ]
     md = "\n".join(text)
-    for name, body in (("table2.md", markdown_table(result.table2[cols2])), ("table3.md", markdown_table(result.table3)),
-                       ("summary.md", md)):
+    for name, body in (("table2.md", table2_md), ("table3.md", table3_md), ("summary.md", md)):
         path = out_dir / name
         path.write_text(body + "\n")
         files.append(path)
@@ -401,9 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(str(exc))
     result = run_study(n_p, n_i, seed=args.seed, out_dir=args.out, controller=args.controller, exact=args.exact,
                        eq6=args.eq6, n_seeds=args.seeds,
-                       progress=lambda i, n, lab: print(f"[{i}/{n}] {lab}", file=sys.stderr, flush=True))
+                       progress=lambda i, n, lab: log.info("state %d/%d: %s", i, n, lab))
+    log.info("wall time %.1f s", result.wall_s)
     print((Path(args.out) / "summary.md").read_text())
-    print(f"wall time {result.wall_s:.1f} s; files in {args.out}")
+    print(f"files in {args.out}")
     return 0
 
 

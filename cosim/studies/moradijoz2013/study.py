@@ -19,7 +19,8 @@ import pandas as pd
 
 from cosim.decision.ahp import ahp_weights
 from cosim.optim import FunctionProblem, minimize_ga
-from cosim.studies.allocation import AllocationModel, LotParams, md_table, objective, pct_diff, study_main
+from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main
+from cosim.textio import markdown_table
 
 NAME = "moradijoz2013"
 CANDIDATES = (2, 3, 6)  # literature bus numbers
@@ -151,7 +152,7 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     md = [f"# Seed 002 (Moradijoz et al. 2013): paper vs ours\n",
           f"GA pop {pop} x {n_gen} generations (seed {seed}); 'ours' = exhaustive optimum over 4096 allocations; "
           "'ours_at_paper_allocation' = our model evaluated at the paper's EV counts.\n",
-          md_table(df), "",
+          markdown_table(df, ",.1f"), "",
           f"Scenario-2 AHP weights: ours {np.round(w2, 4).tolist()}, paper {list(PAPER_W2)}.",
           f"Fig. 5 zero crossing (total benefit < 0 below): ours {zero:.3f}, paper ~{PAPER_FIG5_ZERO} "
           f"({pct_diff(zero, PAPER_FIG5_ZERO):+.1f} %).", f"Wall time {wall:.1f} s."]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.grid.model import GridError, GridModel, GridNotConverged
-from cosim.networks.catalogue import load_network
+from cosim.networks import load_network
 
 
 @pytest.fixture(scope="module")

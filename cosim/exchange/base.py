@@ -1,0 +1,128 @@
+"""The exchange-mode interface: how the DSO and the PLOs share information day-ahead.
+
+One class holds both sides of a mode; the DSO agent and every PLO agent each own an instance (they may run
+in different processes). The agents do the rest: they sign, send, log and check every message, apply the
+configured channel faults, fall back when planning fails, and record the plan. A mode only decides *what*
+is said and *what is done* with what is received, through the hooks below (all have working defaults
+except `dso_plan_day`):
+
+PLO side (`plo` is a `PloSide`):
+- `plo_offer(plo)`: payload of the PLO's day-ahead offer, or None to send nothing;
+- `plo_receive(plo, kind, payload)`: act on a DSO message; return a payload to answer with, or None.
+
+DSO side (`dso` is a `DsoSide`):
+- `dso_plan_day(dso, offers)`: plan the day from the offers received; return the messages to send;
+- `dso_answer(dso, offers)`: answer offers that arrive in a later round of the same day's negotiation.
+
+A user's mode subclasses `ExchangeMode`, is named in the scenario by dotted path
+(`[exchange] mode = "mymodes:Auction"`, the module may sit beside the scenario file) and needs no other edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from cosim.controllers.base import DayAheadPlan, LotOffer
+from cosim.controllers.plo_scheduler import DsoSignal
+from cosim.errors import PluginOptionsError
+from cosim.exchange.payloads import schedule_offer
+from cosim.powerflow.network_data import RadialNetwork
+
+__all__ = ["DayContext", "DsoSide", "ExchangeMode", "Outgoing", "PloSide"]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message a mode wants sent: kind ("offer", "schedule", "signal" or its own), receiver, payload."""
+
+    kind: str
+    receiver: str
+    payload: dict[str, Any]
+    summary: str = ""
+
+
+class PloSide(Protocol):
+    """What a mode may see and do on the PLO's side (implemented by `simulators.plo.agent.PloAgent`)."""
+
+    lot_id: str
+    candidate_buses: tuple[int, ...]
+    offer: LotOffer  # the lot's flexibility today (from its forecast)
+    schedule_kw: np.ndarray  # the setpoints the PLO will send its lot, (24,) kW, + charging
+
+    def full_offer_payload(self) -> dict[str, Any]: ...
+    def follow(self, setpoints_kw: Any) -> None: ...
+    def answer_signal(self, signal: DsoSignal) -> None: ...
+
+
+@dataclass(frozen=True)
+class DayContext:
+    """The day being planned: its first simulated hour and the 24-hour forecasts."""
+
+    hour: int
+    load_scaling: np.ndarray  # (24,) p.u. of the network's nominal load
+    price_usd_per_kwh: np.ndarray  # (24,)
+
+
+class DsoSide(Protocol):
+    """What a mode may see and do on the DSO's side (implemented by `simulators.dso.agent.DsoAgent`).
+
+    `plan_with_lots` lets the DSO's controller dispatch the lots from full offers; `plan_around` plans the grid
+    around the lots' own schedules (offers with `schedule_kw`), re-solving unless `replan=False`; both apply
+    the fallback when planning fails and record the plan. `end_negotiation` records the day's outcome."""
+
+    net: RadialNetwork
+    day: DayContext
+    round: int  # negotiation round of the day (0 = the day-ahead plan)
+    schedules: dict[str, np.ndarray]  # lots' own schedules, kW (modes where the PLOs decide)
+    plan: DayAheadPlan | None
+
+    def plan_with_lots(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan: ...
+    def plan_around(self, offers: dict[str, dict[str, Any]], replan: bool = True) -> DayAheadPlan: ...
+    def schedule_change_kw(self, offers: dict[str, dict[str, Any]]) -> float: ...
+    def end_negotiation(self, converged: bool, detail: str = "") -> None: ...
+
+
+class ExchangeMode:
+    """Base class of exchange modes. Defaults: PLOs offer their own schedule, follow a DSO schedule, answer a
+    price signal with a re-optimised schedule; the DSO records answered schedules and ends the negotiation.
+
+    `max_rounds` bounds a negotiation (rounds after the day-ahead plan); modes that take more options declare
+    them as keyword arguments of their own `__init__`.
+    """
+
+    name = "custom"
+
+    def __init__(self, max_rounds: int = 5, **options: Any) -> None:
+        if options:
+            raise PluginOptionsError(f"exchange mode {self.name!r}: unknown option(s) {sorted(options)}")
+        if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
+            raise PluginOptionsError(f"exchange mode {self.name!r}: max_rounds must be an integer >= 1, got {max_rounds!r}")
+        self.max_rounds = max_rounds
+
+    # -- PLO side ----------------------------------------------------------------------------------------------
+    def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:
+        """The PLO's day-ahead offer (default: its own profit-maximising schedule); None sends nothing."""
+        return schedule_offer(plo.lot_id, plo.candidate_buses, plo.schedule_kw)
+
+    def plo_receive(self, plo: PloSide, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Act on an authenticated DSO message; return a payload to answer with (an offer), or None."""
+        if kind == "schedule":
+            plo.follow(payload["setpoints_kw"])
+        elif kind == "signal":
+            plo.answer_signal(DsoSignal.from_payload(payload))
+            return schedule_offer(plo.lot_id, plo.candidate_buses, plo.schedule_kw)
+        return None
+
+    # -- DSO side ----------------------------------------------------------------------------------------------
+    def dso_plan_day(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        """Plan the day from the accepted offers (by lot id); return the messages for the PLOs."""
+        raise NotImplementedError(f"exchange mode {self.name!r} must implement dso_plan_day(dso, offers)")
+
+    def dso_answer(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        """Offers arrived in round `dso.round` >= 1: record them in the plan and end the negotiation."""
+        dso.plan_around(offers, replan=False)
+        dso.end_negotiation(converged=True, detail="PLOs answered; plan updated with their schedules")
+        return []

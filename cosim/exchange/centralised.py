@@ -1,0 +1,26 @@
+"""Centralised: the PLOs share their fleet data and the DSO dispatches the lots with the grid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cosim.exchange.base import DsoSide, ExchangeMode, Outgoing, PloSide
+from cosim.exchange.payloads import schedule_payload
+
+
+class Centralised(ExchangeMode):
+    """Each PLO sends its lot's flexibility (hourly power bounds, energy needs, PEV counts and SOC shares); the
+    DSO's controller plans topology, lot sites and lot dispatch together and sends each PLO its hourly
+    schedule and bus. When planning falls back, no schedule is sent: each PLO keeps its own plan."""
+
+    name = "centralised"
+
+    def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:
+        return plo.full_offer_payload()
+
+    def dso_plan_day(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        plan = dso.plan_with_lots(offers)
+        if plan.info.get("fallback"):
+            return []
+        return [Outgoing("schedule", lot_id, schedule_payload(setpoints, plan.lot_buses.get(lot_id)), "hourly setpoints")
+                for lot_id, setpoints in plan.setpoints_kw.items()]

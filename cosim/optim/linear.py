@@ -1,0 +1,141 @@
+"""The project's one linear-model layer: HiGHS MILPs written with highspy's own modelling API.
+
+highspy (>= 1.7) already models: `Highs.addVariables` returns a numpy array of variables (`HighspyArray`), and
+numpy arithmetic and comparisons on it give arrays of linear expressions and of bounded constraints, so a
+formulation is written as `m.add(2 * t * P - S <= t**2)` over whole (hour, branch) blocks. This layer adds only
+what the formulations here need and highspy does not do itself:
+
+* `LinearModel.var`: a block of any shape whose bounds and costs are numpy arrays broadcast to it (highspy's
+  `addVariables` takes scalars or flat sequences only);
+* `LinearModel.add`: every constraint of an array of any shape (highspy's `addConstrs` walks the first axis);
+* `columns`: a block's column indices, to write a start point;
+* `LinearModel.solve`: one HiGHS run under a time limit and MIP gap, optionally from a start point, returning
+  the figures the controllers and studies report (status, objective, dual bound, gap, nodes, wall time) as a
+  `Solution` that reads a block's values in the block's shape. The model stays open: rows added after a solve
+  (cutting planes) are in the next one.
+
+Objectives are minimised (write a maximisation as the minimisation of its negative).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import highspy
+import numpy as np
+
+from cosim.errors import ProblemError
+
+__all__ = ["LinearModel", "NotOptimalError", "Solution", "columns"]
+
+
+class NotOptimalError(ProblemError):
+    """HiGHS ended without the optimum a caller requires (infeasible or unbounded model, or a limit reached)."""
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Outcome of one HiGHS run; objective, bound and gap in the model's (minimised) units."""
+
+    status: str  # HiGHS model status, e.g. "Optimal", "Time limit reached", "Infeasible"
+    x: np.ndarray | None  # every column's value; None when HiGHS has no feasible point
+    objective: float  # nan without a feasible point
+    bound: float  # dual (lower) bound: the MIP dual bound, or the optimum of a pure LP
+    gap: float  # HiGHS relative MIP gap; inf without a feasible point
+    nodes: int  # branch-and-bound nodes
+    wall_s: float
+
+    @property
+    def found(self) -> bool:
+        """True when HiGHS returned a feasible point."""
+        return self.x is not None
+
+    @property
+    def optimal(self) -> bool:
+        return self.status == "Optimal"
+
+    def require_optimal(self) -> Solution:
+        """This solution, or NotOptimalError when it is not optimal."""
+        if not self.optimal or self.x is None:
+            raise NotOptimalError(f"HiGHS did not reach optimality: {self.status}")
+        return self
+
+    def __getitem__(self, block: Any) -> np.ndarray:
+        """Values of a variable block (or of one variable) in the block's shape."""
+        if self.x is None:
+            raise NotOptimalError(f"no values to read: HiGHS ended with {self.status!r} and no feasible point")
+        return self.x[columns(block)]
+
+
+def columns(block: Any) -> np.ndarray:
+    """Column indices of a variable block (or of one variable) in the block's shape, e.g. to write a MIP start."""
+    arr = np.asarray(block, dtype=object)
+    return np.fromiter((int(v) for v in arr.flat), dtype=np.intp, count=arr.size).reshape(arr.shape)
+
+
+class LinearModel:
+    """A minimisation MILP in highspy: numpy-shaped variable blocks, constraint arrays, one solve at a time."""
+
+    def __init__(self) -> None:
+        self.highs = highspy.Highs()
+        self.highs.silent()
+        self.n_int = 0  # integer columns
+
+    @property
+    def n_vars(self) -> int:
+        return int(self.highs.numVariables)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.highs.numConstrs)
+
+    def var(self, shape: int | tuple[int, ...], lb: Any = 0.0, ub: Any = np.inf, cost: Any = 0.0,
+            integer: bool = False) -> highspy.HighspyArray:
+        """A block of variables of the given shape; lb, ub and cost broadcast to it."""
+        shape = tuple(np.atleast_1d(shape).astype(int))
+        n = int(np.prod(shape))
+
+        def flat(values: Any) -> list[float]:
+            return np.broadcast_to(np.asarray(values, dtype=float), shape).ravel().tolist()
+
+        kind = highspy.HighsVarType.kInteger if integer else highspy.HighsVarType.kContinuous
+        block = self.highs.addVariables(n, lb=flat(lb), ub=flat(ub), obj=flat(cost), type=kind, out_array=True)
+        self.n_int += n if integer else 0
+        return block.reshape(shape)
+
+    def add(self, constraints: Any) -> None:
+        """Add one bounded expression (`expr <= b`, `>=`, `==`) or every one of an array of them."""
+        items = constraints.ravel() if isinstance(constraints, np.ndarray) else [constraints]
+        self.highs.addConstrs(items)
+
+    def solve(self, *, time_limit_s: float = np.inf, mip_rel_gap: float = 1e-4, threads: int | None = None,
+              start: np.ndarray | None = None) -> Solution:
+        """Run HiGHS within `time_limit_s` to `mip_rel_gap`; `start` (one value per column) is a MIP start."""
+        h = self.highs
+        h.setOptionValue("time_limit", float(time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        if start is not None:
+            warm = highspy.HighsSolution()
+            warm.col_value = np.asarray(start, dtype=float)
+            warm.value_valid = True
+            h.setSolution(warm)
+        t0 = time.perf_counter()
+        h.run()
+        wall_s = time.perf_counter() - t0
+        status = h.modelStatusToString(h.getModelStatus())
+        info = h.getInfo()
+        found = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        objective = float(info.objective_function_value) if found else float("nan")
+        if self.n_int:
+            bound, gap = float(info.mip_dual_bound), float(info.mip_gap) if found else float("inf")
+        else:
+            bound = objective if status == "Optimal" else float("nan")
+            gap = 0.0 if status == "Optimal" else float("inf")
+        return Solution(
+            status=status, x=np.asarray(h.getSolution().col_value) if found else None, objective=objective,
+            bound=bound, gap=gap, nodes=max(int(info.mip_node_count), 0), wall_s=wall_s,
+        )

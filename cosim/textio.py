@@ -1,0 +1,65 @@
+"""Text output shared by runs, sweeps and studies: Markdown tables and atomic file writes.
+
+`markdown_table` is hand-written because pandas' `to_markdown` needs the optional `tabulate` package.
+The atomic writes put the data in a temporary file of the same folder, fsync it and `os.replace` it onto
+the target, so a reader (or a resumed sweep) sees the old file or the whole new one, never a partial one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "format_cell", "markdown_table"]
+
+MISSING = "-"
+"""How a missing value (None, NaN, pd.NA) shows in a table."""
+
+
+def format_cell(value: Any, float_format: str = ".4g") -> str:
+    """One table cell: floats with `float_format`, missing values (None, NaN, pd.NA) as "-", anything else as `str`."""
+    if value is None or value is pd.NA:
+        return MISSING
+    if isinstance(value, (float, np.floating)):
+        return MISSING if math.isnan(value) else format(float(value), float_format)
+    return str(value)
+
+
+def markdown_table(table: pd.DataFrame | Iterable[Mapping[str, Any]], float_format: str = ".4g",
+                   cell: Callable[[Any], str] | None = None) -> str:
+    """A GitHub-Markdown pipe table of a DataFrame or of rows (dicts; columns in first-seen order), no trailing
+    newline. Cells go through `cell` when given, else `format_cell(value, float_format)`."""
+    df = table if isinstance(table, pd.DataFrame) else pd.DataFrame(list(table))
+    fmt = cell or (lambda v: format_cell(v, float_format))
+    lines = ["| " + " | ".join(str(c) for c in df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False, name=None)]
+    return "\n".join(lines)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (temp file in the same folder, fsync, `os.replace`); makes the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")  # unique: concurrent writers never share it
+    try:
+        with open(tmp, "xb") as fh:  # plain open, so the file gets the usual permissions (mkstemp's are 0600)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` atomically (see `atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode(encoding))
