@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from cosim.errors import CosimError, InputError
+from cosim.logs import LEVELS, configure_logging
+from cosim.studies import STUDY_DESCRIPTIONS
+
+log = logging.getLogger(__name__)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -26,8 +31,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"results: {parent}")
         print(table.to_string(index=False))
         return 0
-    print(f"running {scenario.name}: {scenario.days} day(s) on {scenario.network}, controller {scenario.controller}, "
-          f"exchange {scenario.exchange}", file=sys.stderr)
+    log.info("running %s: %d day(s) on %s, controller %s, exchange %s", scenario.name, scenario.days,
+             scenario.network, scenario.controller, scenario.exchange)
     summary = run_scenario(scenario, output_dir=args.output, progress=not args.quiet)
     print(f"results: {summary.run_dir}  ({summary.wall_s:.1f} s)")
     print(json.dumps(summary.kpis, indent=2))
@@ -42,17 +47,10 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDIES = {"joape2024": "seed 000: DSO/PLO interaction, EO, 4 scenarios x 3 cases, TOPSIS",
-           "moradijoz2013": "seed 002: lot allocation by GA on the 9-bus network, AHP, reliability",
-           "arabi2025": "seed 001: lot allocation by PSO on the 9-bus network, PV/ES scenarios",
-           "neyestani2015": "seed 003: two-stage lot allocation, energy + reserve MILP, IEEE 13-bus"}
-
-
 def _study(args: argparse.Namespace) -> int:
-    import importlib  # noqa: PLC0415
+    from cosim.studies import STUDIES  # noqa: PLC0415 - lazy
 
-    module = importlib.import_module(f"cosim.studies.{args.name}.study")
-    return module.main(args.study_args)
+    return STUDIES.resolve(args.name)(args.study_args)
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -70,8 +68,27 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from cosim import __version__  # noqa: PLC0415 - lazy
+
+    return __version__
+
+
+def _pop_log_level(argv: list[str]) -> tuple[str, list[str]]:
+    """`--log-level LEVEL` (or `--log-level=LEVEL`) given before the command; the rest of argv untouched, so
+    that `sweep` and `study` keep their own arguments."""
+    if argv and argv[0].startswith("--log-level="):
+        return argv[0].partition("=")[2], argv[1:]
+    if len(argv) >= 2 and argv[0] == "--log-level":
+        return argv[1], argv[2:]
+    return "warning", argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cosim", description="DSO / parking-lot operator co-simulation")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--log-level", choices=LEVELS, default="warning",
+                        help="status messages on stderr at this level and above (default: warning)")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario (default: scenarios/default.toml)")
     run.add_argument("scenario", nargs="?", default=None, help="scenario TOML file")
@@ -82,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("run", help="results/<run-id>")
     study = sub.add_parser("study", help="reproduce a paper's study; options after the name go to the study "
                                          "(e.g. `cosim study joape2024 --help`)",
-                           description="; ".join(f"{k}: {v}" for k, v in STUDIES.items()))
-    study.add_argument("name", choices=sorted(STUDIES))
+                           description="; ".join(f"{k}: {v}" for k, v in STUDY_DESCRIPTIONS.items()))
+    study.add_argument("name", choices=sorted(STUDY_DESCRIPTIONS))
     study.add_argument("study_args", nargs=argparse.REMAINDER)
     swp = sub.add_parser("sweep", help="run many variations of a scenario (see cosim sweep --help)", add_help=False)
     swp.add_argument("sweep_args", nargs=argparse.REMAINDER)
@@ -94,9 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("--output", default="results/compare")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network")
     argv = sys.argv[1:] if argv is None else list(argv)
+    log_level, argv = _pop_log_level(argv)
+    try:
+        configure_logging(log_level)
+    except InputError as exc:
+        parser.error(str(exc))  # exit 2 with the usage line
     if len(argv) >= 1 and argv[0] == "sweep":  # everything after `sweep` belongs to the sweep's own parser
         args = argparse.Namespace(command="sweep", sweep_args=argv[1:])
-    elif len(argv) >= 2 and argv[0] == "study" and argv[1] in STUDIES:
+    elif len(argv) >= 2 and argv[0] == "study" and argv[1] in STUDY_DESCRIPTIONS:
         args = argparse.Namespace(command="study", name=argv[1], study_args=argv[2:])
     else:
         args = parser.parse_args(argv)

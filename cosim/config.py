@@ -64,6 +64,11 @@ class Scenario:
     def hours(self) -> int:
         return 24 * self.days
 
+    @property
+    def plugin_dir(self) -> Path | None:
+        """The scenario file's folder: modules there (controllers, exchange modes, networks) are importable."""
+        return self.path.parent if self.path else None
+
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
@@ -155,8 +160,6 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
 
 def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
-    from cosim.networks import NETWORKS  # noqa: PLC0415 - registry lookup only
-
     if not isinstance(raw, dict):
         raise ScenarioFileError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
     unknown = set(raw) - _TOP_KEYS
@@ -167,7 +170,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     market = top.sub("market")
     ctrl = top.sub("controller")
     exch = top.sub("exchange")
-    network = net.get("name", str, "ieee33", allowed=tuple(sorted(NETWORKS)))
+    network = _network(net, path.parent if path else None)
     top.get("description", str, "")
     name = top.text("name", path.stem if path else "scenario")
     if any(c in name for c in "/\\") or name.strip() in (".", ".."):
@@ -258,6 +261,23 @@ def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[
     except InputError as exc:  # the controller rejects its options
         raise ctrl.fail("options", str(exc)) from None
     return name, options
+
+
+def _network(net: _Reader, near: Path | None) -> str:
+    """A built-in network name (checked without importing pandapower) or a dotted path to a user's builder."""
+    from cosim.networks import NETWORKS  # noqa: PLC0415 - lazy
+
+    name = net.text("name", "ieee33")
+    if name in NETWORKS:
+        return name
+    if not NETWORKS.is_dotted(name):
+        raise net.fail("name", f"{name!r} is not allowed; allowed: {', '.join(NETWORKS.names())}, or a dotted "
+                               f"path 'package.module:function' to your own network builder")
+    try:
+        NETWORKS.resolve(name, near=near)
+    except PluginNotFoundError as exc:
+        raise net.fail("name", str(exc)) from None
+    return name
 
 
 def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any]]:

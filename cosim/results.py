@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from cosim.errors import InputError
-from cosim.exchange.messages import to_jsonable
+from cosim.textio import atomic_write_text, to_jsonable
 
 MANIFEST = "manifest.json"
 KPIS = "kpis.json"
@@ -103,10 +103,7 @@ class RunFolder:
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Write `obj` as JSON, atomically (a reader never sees half a file)."""
-        tmp = self.path / f".{name}.tmp"
-        tmp.write_text(json.dumps(to_jsonable(obj), indent=2))
-        tmp.replace(self.path / name)
-        return self.path / name
+        return atomic_write_text(self.path / name, json.dumps(to_jsonable(obj), indent=2))
 
 
 def load_run(path: str | Path) -> RunFolder:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "format_cell", "markdown_table"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "format_cell", "markdown_table", "to_jsonable"]
 
 MISSING = "-"
 """How a missing value (None, NaN, pd.NA) shows in a table."""
@@ -63,3 +63,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> Path:
     """Write `text` to `path` atomically (see `atomic_write_bytes`)."""
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+def to_jsonable(value: Any) -> Any:
+    """numpy arrays/scalars -> lists/floats, recursively (mosaik needs plain JSON types)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else (1e300 if value > 0 else -1e300)
+    return value

@@ -4,10 +4,10 @@ All three get the same budget (n_particles x n_iter evaluations of a 24-hour pla
 they differ only in the optimiser. The returned plan is re-evaluated with the fast flow, so its `feasible`
 flag and KPIs are those of the plan itself, not the optimiser's bookkeeping.
 
-`time_limit_s` bounds the optimiser's wall time (a DSO must publish its plan on time): EO is stopped by its
-callback after the iteration that crossed the limit; pymoo's PSO / GA are stopped before their next
-evaluation, and the best candidate evaluated so far (feasibility rules) is used. `plan.info["timed_out"]`
-says whether the limit cut the run short.
+`time_limit_s` bounds the optimiser's wall time (a DSO must publish its plan on time): each optimiser stops
+after the iteration that crossed the limit (pymoo's PSO / GA through its own `TimeBasedTermination`) and
+returns its best candidate so far (feasibility rules). `plan.info["timed_out"]` says whether the limit cut
+the run short.
 """
 
 from __future__ import annotations
@@ -22,39 +22,7 @@ import cosim.controllers.objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.plo_scheduler import ScheduleError, plo_profit_schedule
 from cosim.controllers.vector_problem import DayAheadVectorProblem
-from cosim.optim import Evaluation, OptimResult, evaluate_checked, is_better, minimize_eo, minimize_ga, minimize_pso
-
-
-class _TimeUp(Exception):
-    """Raised inside an optimiser that offers no callback, to stop it at the wall-time limit."""
-
-
-class _Clocked:
-    """The vector problem behind a wall-time limit: tracks the best candidate (Deb's rules) and the evaluations,
-    and, when `raise_when_late`, refuses to evaluate once the limit has passed (after at least one batch)."""
-
-    n_obj = 1
-
-    def __init__(self, vp: DayAheadVectorProblem, deadline: float, raise_when_late: bool) -> None:
-        self.vp, self.deadline, self.raise_when_late = vp, deadline, raise_when_late
-        self.n_var, self.lower, self.upper = vp.n_var, vp.lower, vp.upper
-        self.name = type(vp).__name__
-        self.best_x: np.ndarray | None = None
-        self.best_f, self.best_cv = np.inf, np.inf
-        self.n_eval = 0
-
-    def late(self) -> bool:
-        return time.perf_counter() >= self.deadline
-
-    def evaluate(self, X: np.ndarray) -> Evaluation:
-        if self.raise_when_late and self.best_x is not None and self.late():
-            raise _TimeUp
-        ev = evaluate_checked(self.vp, X)
-        self.n_eval += X.shape[0]
-        i = int(np.lexsort((ev.f, ev.cv))[0])
-        if self.best_x is None or bool(is_better(ev.f[i], ev.cv[i], self.best_f, self.best_cv)):
-            self.best_x, self.best_f, self.best_cv = np.array(X[i], dtype=float), float(ev.f[i]), float(ev.cv[i])
-        return ev
+from cosim.optim import OptimResult, minimize_eo, minimize_ga, minimize_pso
 
 
 def contract_counts(problem: DayAheadProblem) -> np.ndarray:
@@ -97,11 +65,11 @@ class MetaheuristicController:
         params = inspect.signature(self.optimizer).parameters
         unknown = sorted(set(optimizer_options) - set(params))
         if unknown:
-            allowed = sorted(p for p in params if p not in ("problem", "n_particles", "n_iter", "seed", "x0", "callback"))
+            fixed = ("problem", "n_particles", "n_iter", "seed", "x0", "callback", "time_limit_s")
+            allowed = sorted(p for p in params if p not in fixed)
             raise ValueError(f"controller {self.name!r}: unknown option(s) {unknown}; allowed: n_particles, n_iter, "
                              f"seed, warm_start, time_limit_s{', ' if allowed else ''}{', '.join(allowed)}")
         self._accepts_x0 = "x0" in params
-        self._accepts_callback = "callback" in params
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         t0 = time.perf_counter()
@@ -121,46 +89,16 @@ class MetaheuristicController:
                 seeds.append(vp.encode(counts=contract_counts(problem)))
             if seeds:
                 kwargs["x0"] = np.vstack(seeds)
-        res = self._optimize(vp, kwargs, info)
-        info.update(evaluations=int(res.n_evaluations), optimizer_wall_s=float(res.wall_s), history=np.asarray(res.history),
-                    optimizer_feasible=bool(res.feasible), warm_start=self.warm_start and self._accepts_x0,
+        res = self.optimizer(vp, n_particles=self.n_particles, n_iter=self.n_iter, seed=self.seed,
+                             time_limit_s=self.time_limit_s, **kwargs)
+        info.update(evaluations=int(res.n_evaluations), optimizer_wall_s=float(res.wall_s),
+                    history=np.asarray(res.history), optimizer_feasible=bool(res.feasible),
+                    warm_start=self.warm_start and self._accepts_x0, timed_out=bool(res.timed_out),
                     x_best=np.asarray(res.x_best))
         plan = vp.plan_from_x(res.x_best, controller=self.name)
         info["wall_s"] = time.perf_counter() - t0
         plan.info.update(info)
         return plan
-
-    def _optimize(self, vp: DayAheadVectorProblem, kwargs: dict[str, Any], info: dict[str, Any]) -> OptimResult:
-        """Run the optimiser, within `time_limit_s` when set (sets info["timed_out"])."""
-        run = dict(n_particles=self.n_particles, n_iter=self.n_iter, seed=self.seed, **kwargs)
-        if self.time_limit_s is None:
-            return self.optimizer(vp, **run)
-        t0 = time.perf_counter()
-        clock = _Clocked(vp, t0 + self.time_limit_s, raise_when_late=not self._accepts_callback)
-        if self._accepts_callback:
-            stopped = []
-            user_cb = run.pop("callback", None)
-
-            def stop(it: int, best_f: float) -> bool:
-                if user_cb is not None and user_cb(it, best_f):
-                    return True
-                if clock.late() and it < self.n_iter - 1:
-                    stopped.append(it)
-                    return True
-                return False
-
-            res = self.optimizer(clock, callback=stop, **run)
-            info["timed_out"] = bool(stopped)
-            return res
-        try:
-            return self.optimizer(clock, **run)
-        except _TimeUp:
-            info["timed_out"] = True
-            assert clock.best_x is not None  # _TimeUp is raised only after a first batch
-            return OptimResult(x_best=clock.best_x, f_best=clock.best_f, cv_best=clock.best_cv,
-                               feasible=bool(clock.best_cv <= 0.0), n_evaluations=clock.n_eval,
-                               history=np.asarray([clock.best_f]), wall_s=time.perf_counter() - t0,
-                               algorithm=self.name, seed=self.seed, history_cv=np.asarray([clock.best_cv]))
 
 
 class EOController(MetaheuristicController):

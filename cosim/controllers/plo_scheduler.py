@@ -66,7 +66,7 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
     lower_tri = np.tril(np.ones((HOURS, HOURS)))
     a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
     b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
-    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.asarray(offer.need_by_hour_kwh, float)
+    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
     need_by[-1] = max(need_by[-1], offer.energy_need_kwh)
     a_need = np.hstack([-lower_tri * mu, np.zeros((HOURS, HOURS))])
     b_need = -need_by

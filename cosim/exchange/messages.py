@@ -16,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
-MESSAGE_KINDS = ("offer", "schedule", "signal", "topology", "ack")
+from cosim.errors import InputError
+from cosim.textio import to_jsonable
+
+MESSAGE_KINDS = ("offer", "schedule", "signal")
+"""Kinds the built-in modes send; a user's mode may add its own (any Python identifier)."""
 
 
 @dataclass(frozen=True)
@@ -36,29 +40,14 @@ class MessageRecord:
         return asdict(self)
 
 
-def to_jsonable(value: Any) -> Any:
-    """numpy arrays/scalars -> lists/floats, recursively (mosaik needs plain JSON types)."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None if np.isnan(value) else (1e300 if value > 0 else -1e300)
-    return value
-
-
 def payload_size(payload: Any) -> int:
     """Size of a payload in bytes as compact JSON: the volume a real link would carry."""
     return len(json.dumps(to_jsonable(payload), separators=(",", ":")))
 
 
 def wrap(kind: str, sender: str, receiver: str, payload: dict[str, Any], round_: int = 0) -> dict[str, Any]:
-    if kind not in MESSAGE_KINDS:
-        raise ValueError(f"unknown message kind {kind!r}; allowed: {', '.join(MESSAGE_KINDS)}")
+    if not isinstance(kind, str) or not kind.isidentifier():
+        raise InputError(f"message kind must be an identifier such as {', '.join(MESSAGE_KINDS)}; got {kind!r}")
     return {"kind": kind, "sender": sender, "receiver": receiver, "round": round_, "payload": to_jsonable(payload)}
 
 
@@ -80,7 +69,7 @@ class ChannelFaults:
         for name in ("loss", "duplicate", "tamper", "delay"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"exchange fault probability {name} must be in [0, 1], got {value}")
+                raise InputError(f"exchange fault probability {name} must be in [0, 1], got {value}")
 
 
 class HourLog:

@@ -9,6 +9,7 @@ building one (`load_network`) imports pandapower. A user's builder can be regist
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cosim.powerflow.network_data import NetworkDataError
@@ -30,15 +31,17 @@ NETWORKS: Registry[Any] = Registry("network", {
 _BUILT: dict[tuple, GridNetwork] = {}
 
 
-def load_network(name: str, **kwargs: Any) -> GridNetwork:
-    """Build a network by name (keyword options go to its builder, e.g. ninebus load_level); clear errors.
+def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> GridNetwork:
+    """Build a network by name or dotted path (keyword options go to its builder, e.g. ninebus load_level);
+    `near` is the folder where a user's network module may sit (the scenario's). Clear errors.
 
     Each (name, options) is built once per process (pandapower's case loaders take seconds) and a deep
     copy is returned, so callers may change loads and switch states freely.
     """
     if not isinstance(name, str) or name not in NETWORKS and not NETWORKS.is_dotted(name):
-        raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}")
-    builder = NETWORKS.resolve(name)
+        raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}, or a "
+                               f"dotted path 'package.module:function' to your own builder")
+    builder = NETWORKS.resolve(name, near=near)
     try:
         key: tuple | None = (name, tuple(sorted(kwargs.items())))
         hash(key)
@@ -49,6 +52,8 @@ def load_network(name: str, **kwargs: Any) -> GridNetwork:
             built = builder(**kwargs)
         except TypeError as exc:
             raise NetworkDataError(f"network {name!r}: bad options {sorted(kwargs)} ({exc})") from None
+        if type(built).__name__ != "GridNetwork" or not hasattr(built, "radial"):
+            raise NetworkDataError(f"network {name!r}: the builder returned a {type(built).__name__}, not a GridNetwork")
         if key is None:
             return built
         _BUILT[key] = built

@@ -1,4 +1,7 @@
-"""Optimizers on one vectorised problem interface: EO (ours), PSO / GA / NSGA-II (pymoo)."""
+"""Optimizers on one vectorised problem interface: EO (ours), PSO / GA / NSGA-II (pymoo).
+
+The MILP modelling layer (HiGHS through highspy) is the submodule `cosim.optim.linear`.
+"""
 
 from .eo import EO_DEFAULTS, minimize_eo
 from .problem import (
@@ -8,6 +11,7 @@ from .problem import (
     ProblemError,
     VectorProblem,
     check_problem,
+    check_time_limit,
     evaluate_checked,
     feasibility_order,
     is_better,
@@ -26,6 +30,7 @@ __all__ = [
     "UnknownOptimizerError",
     "VectorProblem",
     "check_problem",
+    "check_time_limit",
     "evaluate_checked",
     "feasibility_order",
     "get_optimizer",

@@ -27,6 +27,7 @@ from .problem import (
     ProblemError,
     VectorProblem,
     check_problem,
+    check_time_limit,
     evaluate_checked,
     feasibility_order,
     is_better,
@@ -75,12 +76,14 @@ def minimize_eo(
     callback: Callable[[int, float], bool | None] | None = None,
     max_evaluations: int | None = None,
     x0: np.ndarray | None = None,
+    time_limit_s: float | None = None,
 ) -> OptimResult:
     """Minimise a single-objective :class:`VectorProblem` with the Equilibrium Optimizer.
 
     ``callback(it, best_f)`` is called after every iteration; returning True stops the run.
     ``max_evaluations`` caps the number of evaluated candidates (the last batch may be partial).
     ``x0`` (m, n_var) seeds the first m particles with known configurations.
+    ``time_limit_s`` stops the run after the iteration that crossed it (``timed_out`` in the result).
     """
     check_problem(problem)
     if int(getattr(problem, "n_obj", 1)) != 1:
@@ -91,6 +94,7 @@ def minimize_eo(
         raise ProblemError(f"max_evaluations must be >= 1, got {max_evaluations}")
     if not 0.0 <= gp <= 1.0:
         raise ProblemError(f"gp is a probability in [0, 1], got {gp}")
+    check_time_limit(time_limit_s)
 
     t_start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -107,6 +111,7 @@ def minimize_eo(
     n_eval = 0
     history: list[float] = []
     history_cv: list[float] = []
+    timed_out = False
 
     for it in range(n_iter):
         # --- evaluate (possibly a partial batch at the end of the evaluation budget) ---
@@ -128,6 +133,9 @@ def minimize_eo(
         if callback is not None and callback(it, float(mem_f[best])):
             stop = True
         if stop or it == n_iter - 1:
+            break
+        if time_limit_s is not None and time.perf_counter() - t_start >= time_limit_s:
+            timed_out = True
             break
 
         # --- equilibrium pool: 4 best memories and their average ---
@@ -159,4 +167,5 @@ def minimize_eo(
         algorithm="eo",
         seed=seed,
         history_cv=np.asarray(history_cv),
+        timed_out=timed_out,
     )

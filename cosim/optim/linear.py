@@ -7,7 +7,9 @@ what the formulations here need and highspy does not do itself:
 
 * `LinearModel.var`: a block of any shape whose bounds and costs are numpy arrays broadcast to it (highspy's
   `addVariables` takes scalars or flat sequences only);
-* `LinearModel.add`: every constraint of an array of any shape (highspy's `addConstrs` walks the first axis);
+* `LinearModel.add`: every constraint of an array of any shape as one batch of rows. highspy's `addConstrs` walks
+  only the first axis and raises on HiGHS's warning that it dropped coefficients under `small_matrix_value`
+  (1e-9); here they are dropped as HiGHS does when it reads a whole model (tangent cuts at near-zero flows);
 * `columns`: a block's column indices, to write a start point;
 * `LinearModel.solve`: one HiGHS run under a time limit and MIP gap, optionally from a start point, returning
   the figures the controllers and studies report (status, objective, dual bound, gap, nodes, wall time) as a
@@ -106,9 +108,23 @@ class LinearModel:
         return block.reshape(shape)
 
     def add(self, constraints: Any) -> None:
-        """Add one bounded expression (`expr <= b`, `>=`, `==`) or every one of an array of them."""
-        items = constraints.ravel() if isinstance(constraints, np.ndarray) else [constraints]
-        self.highs.addConstrs(items)
+        """Add one bounded expression (`expr <= b`, `>=`, `==`) or every one of an array of them, as one batch."""
+        items = constraints.ravel().tolist() if isinstance(constraints, np.ndarray) else [constraints]
+        if not all(isinstance(c, highspy.highs_linear_expression) and c.bounds is not None for c in items):
+            raise ProblemError("LinearModel.add takes constraints (expr <= b, >= b, == b) of the model's variables")
+        terms = [c.unique_elements() for c in items]  # (column indices, coefficients) with duplicates summed
+        counts = np.fromiter((len(i) for i, _ in terms), dtype=np.int32, count=len(terms))
+        status = self.highs.addRows(
+            len(items),
+            np.fromiter((c.bounds[0] for c in items), dtype=float, count=len(items)),
+            np.fromiter((c.bounds[1] for c in items), dtype=float, count=len(items)),
+            int(counts.sum()),
+            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32),
+            np.concatenate([i for i, _ in terms] or [np.zeros(0, np.int32)]).astype(np.int32),
+            np.concatenate([v for _, v in terms] or [np.zeros(0)]).astype(float),
+        )
+        if status == highspy.HighsStatus.kError:
+            raise ProblemError(f"HiGHS refused {len(items)} constraint row(s) (unknown columns or bad bounds)")
 
     def solve(self, *, time_limit_s: float = np.inf, mip_rel_gap: float = 1e-4, threads: int | None = None,
               start: np.ndarray | None = None) -> Solution:

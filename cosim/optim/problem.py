@@ -25,6 +25,7 @@ __all__ = [
     "FunctionProblem",
     "OptimResult",
     "check_problem",
+    "check_time_limit",
     "evaluate_checked",
     "feasibility_order",
     "is_better",
@@ -107,7 +108,8 @@ class OptimResult:
     """Best candidate found by a single-objective optimizer (feasibility rules decide 'best').
 
     history[k] is the best objective after iteration k (inf while nothing feasible was seen);
-    history_cv[k] its constraint violation.
+    history_cv[k] its constraint violation. timed_out: the optimizer's time limit ended the run before its
+    iteration budget.
     """
 
     x_best: np.ndarray
@@ -120,6 +122,7 @@ class OptimResult:
     algorithm: str
     seed: int | None
     history_cv: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    timed_out: bool = False
 
 
 def check_problem(problem: VectorProblem) -> None:
@@ -144,6 +147,12 @@ def check_problem(problem: VectorProblem) -> None:
     bad = np.flatnonzero(lower > upper)
     if bad.size:
         raise ProblemError(f"{name}: lower > upper for variable(s) {bad.tolist()}")
+
+
+def check_time_limit(time_limit_s: float | None) -> None:
+    """Raise :class:`ProblemError` unless the wall-time limit is None (none) or a number of seconds > 0."""
+    if time_limit_s is not None and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
+        raise ProblemError(f"time_limit_s must be a number of seconds > 0 or None, got {time_limit_s!r}")
 
 
 def evaluate_checked(problem: VectorProblem, X: np.ndarray) -> Evaluation:

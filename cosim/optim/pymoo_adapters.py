@@ -6,6 +6,8 @@ pymoo's survival operators do arithmetic on them. The adapter tracks the best ca
 (Deb's rules on the *original* values) and counts every evaluated candidate, so results compare
 one-to-one with :func:`cosim.optim.eo.minimize_eo`. Budget: pop_size = n_particles and
 n_gen = n_iter, i.e. about n_particles * n_iter evaluations (the exact count is reported).
+A wall-time limit (`time_limit_s`) joins the generation budget as pymoo's own `TimeBasedTermination`:
+pymoo stops after the generation that crossed it, and the result says whether it ended the run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from .problem import (
     ProblemError,
     VectorProblem,
     check_problem,
+    check_time_limit,
     evaluate_checked,
     feasibility_order,
 )
@@ -31,7 +34,7 @@ BIG = 1e30
 
 
 def _quiet_pymoo() -> None:
-    from pymoo.config import Config
+    from pymoo.config import Config  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
     Config.warnings["not_compiled"] = False
 
@@ -46,6 +49,30 @@ class ParetoResult:
     wall_s: float
     algorithm: str
     seed: int | None
+    timed_out: bool = False
+
+
+class _Budget:
+    """pymoo termination: n_gen generations, or earlier at `time_limit_s` of wall time when one is given.
+
+    Fresh per run and handed to pymoo uncopied (`copy_termination=False`), so it can be asked what stopped the run.
+    """
+
+    def __init__(self, n_gen: int, time_limit_s: float | None) -> None:
+        from pymoo.termination.collection import TerminationCollection  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
+        from pymoo.termination.max_gen import MaximumGenerationTermination  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
+        from pymoo.termination.max_time import TimeBasedTermination  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
+
+        check_time_limit(time_limit_s)
+        self.generations = MaximumGenerationTermination(int(n_gen))
+        self.clock = None if time_limit_s is None else TimeBasedTermination(float(time_limit_s))
+        self.termination = (self.generations if self.clock is None
+                            else TerminationCollection(self.generations, self.clock))
+
+    @property
+    def timed_out(self) -> bool:
+        """Did the time limit end the run before the last generation?"""
+        return self.clock is not None and self.clock.has_terminated() and not self.generations.has_terminated()
 
 
 class _Tracker:
@@ -73,7 +100,7 @@ class _Tracker:
 
 
 def _to_pymoo(problem: VectorProblem, tracker: _Tracker):
-    from pymoo.core.problem import Problem
+    from pymoo.core.problem import Problem  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
     class _Wrapped(Problem):
         def __init__(self) -> None:
@@ -95,17 +122,19 @@ def _to_pymoo(problem: VectorProblem, tracker: _Tracker):
     return _Wrapped()
 
 
-def _run_single(problem, algorithm, n_iter: int, seed, name: str) -> OptimResult:
-    from pymoo.optimize import minimize
+def _run_single(problem, algorithm, n_iter: int, seed, name: str, time_limit_s: float | None) -> OptimResult:
+    from pymoo.optimize import minimize  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
     check_problem(problem)
     if int(getattr(problem, "n_obj", 1)) != 1:
         raise ProblemError(f"{name} is single-objective; problem has n_obj={problem.n_obj}")
     if n_iter < 1:
         raise ProblemError(f"n_iter must be >= 1, got {n_iter}")
+    budget = _Budget(n_iter, time_limit_s)
     t0 = time.perf_counter()
     tracker = _Tracker(problem)
-    minimize(_to_pymoo(problem, tracker), algorithm, ("n_gen", int(n_iter)), seed=seed, verbose=False)
+    minimize(_to_pymoo(problem, tracker), algorithm, budget.termination, seed=seed, verbose=False,
+             copy_termination=False)
     assert tracker.best_x is not None
     return OptimResult(
         x_best=tracker.best_x,
@@ -118,6 +147,7 @@ def _run_single(problem, algorithm, n_iter: int, seed, name: str) -> OptimResult
         algorithm=name,
         seed=seed,
         history_cv=np.asarray(tracker.history_cv),
+        timed_out=budget.timed_out,
     )
 
 
@@ -127,45 +157,49 @@ def _check_pop(n: int) -> None:
 
 
 def minimize_pso(
-    problem: VectorProblem, *, n_particles: int = 30, n_iter: int = 500, seed: int | None = 0
+    problem: VectorProblem, *, n_particles: int = 30, n_iter: int = 500, seed: int | None = 0,
+    time_limit_s: float | None = None,
 ) -> OptimResult:
     """pymoo PSO (adaptive inertia, default settings) with pop_size = n_particles, n_gen = n_iter."""
     _quiet_pymoo()
     _check_pop(n_particles)
-    from pymoo.algorithms.soo.nonconvex.pso import PSO
+    from pymoo.algorithms.soo.nonconvex.pso import PSO  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
-    return _run_single(problem, PSO(pop_size=int(n_particles)), n_iter, seed, "pso")
+    return _run_single(problem, PSO(pop_size=int(n_particles)), n_iter, seed, "pso", time_limit_s)
 
 
 def minimize_ga(
-    problem: VectorProblem, *, n_particles: int = 30, n_iter: int = 500, seed: int | None = 0
+    problem: VectorProblem, *, n_particles: int = 30, n_iter: int = 500, seed: int | None = 0,
+    time_limit_s: float | None = None,
 ) -> OptimResult:
     """pymoo GA (SBX + polynomial mutation, duplicates removed) with pop_size = n_particles, n_gen = n_iter."""
     _quiet_pymoo()
     _check_pop(n_particles)
-    from pymoo.algorithms.soo.nonconvex.ga import GA
+    from pymoo.algorithms.soo.nonconvex.ga import GA  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
-    return _run_single(problem, GA(pop_size=int(n_particles), eliminate_duplicates=True), n_iter, seed, "ga")
+    ga = GA(pop_size=int(n_particles), eliminate_duplicates=True)
+    return _run_single(problem, ga, n_iter, seed, "ga", time_limit_s)
 
 
 def pareto_nsga2(
-    problem: VectorProblem, *, pop_size: int = 30, n_gen: int = 500, seed: int | None = 0
+    problem: VectorProblem, *, pop_size: int = 30, n_gen: int = 500, seed: int | None = 0,
+    time_limit_s: float | None = None,
 ) -> ParetoResult:
     """pymoo NSGA-II; returns the feasible nondominated set with the problem's original objectives."""
     _quiet_pymoo()
     _check_pop(pop_size)
-    from pymoo.algorithms.moo.nsga2 import NSGA2
-    from pymoo.optimize import minimize
+    from pymoo.algorithms.moo.nsga2 import NSGA2  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
+    from pymoo.optimize import minimize  # noqa: PLC0415 - pymoo (0.1 s) loads when a pymoo optimizer first runs
 
     check_problem(problem)
     if n_gen < 1:
         raise ProblemError(f"n_gen must be >= 1, got {n_gen}")
+    budget = _Budget(n_gen, time_limit_s)
     t0 = time.perf_counter()
     tracker = _Tracker(problem)
     n_obj = int(getattr(problem, "n_obj", 1))
-    res = minimize(
-        _to_pymoo(problem, tracker), NSGA2(pop_size=int(pop_size)), ("n_gen", int(n_gen)), seed=seed, verbose=False
-    )
+    res = minimize(_to_pymoo(problem, tracker), NSGA2(pop_size=int(pop_size)), budget.termination, seed=seed,
+                   verbose=False, copy_termination=False)
     n_var = int(problem.n_var)
     if res.X is None:
         X, F = np.zeros((0, n_var)), np.zeros((0, n_obj))
@@ -176,4 +210,4 @@ def pareto_nsga2(
             keep = np.asarray(res.CV).reshape(-1) <= 0.0
             X, F = X[keep], F[keep]
     return ParetoResult(X=X, F=F, n_evaluations=tracker.n_eval, wall_s=time.perf_counter() - t0,
-                        algorithm="nsga2", seed=seed)
+                        algorithm="nsga2", seed=seed, timed_out=budget.timed_out)

@@ -13,32 +13,33 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from cosim.errors import InputError
+from cosim.results import RunFolder
 
 
 class ReportError(InputError):
     """A folder that is not a run folder."""
 
 
-def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
-    path = run_dir / name
-    return pd.read_csv(path) if path.is_file() else None
+def _read(folder: RunFolder, table: str) -> pd.DataFrame | None:
+    return folder.table(table) if folder.has(table) else None
 
 
 def make_plots(run_dir: str | Path) -> list[Path]:
     """Write every plot the recorded tables allow; returns the files written."""
     run_dir = Path(run_dir)
-    grid = _read(run_dir, "grid.csv")
+    folder = RunFolder(run_dir)
+    grid = _read(folder, "grid")
     if grid is None:
         raise ReportError(f"{run_dir} is not a run folder (no grid.csv); run folders live under results/")
     out = run_dir / "plots"
     out.mkdir(exist_ok=True)
-    lots, ledger, pvr = _read(run_dir, "lots.csv"), _read(run_dir, "plo_ledger.csv"), _read(run_dir, "plan_vs_reality.csv")
+    lots, ledger, pvr = _read(folder, "lots"), _read(folder, "plo_ledger"), _read(folder, "plan_vs_reality")
     files = [_load_curve(grid, lots, out), _losses(grid, pvr, out), _voltage(grid, pvr, out)]
     if lots is not None and len(lots):
         files.append(_lots(lots, out))
     if ledger is not None and len(ledger):
         files.append(_cash(ledger, out))
-    files.append(_network(run_dir, grid, out))
+    files.append(_network(folder, grid, out))
     return [f for f in files if f is not None]
 
 
@@ -109,16 +110,15 @@ def _cash(ledger: pd.DataFrame, out: Path) -> Path:
     return _save(fig, out / "plo_cash_flow.png")
 
 
-def _network(run_dir: Path, grid: pd.DataFrame, out: Path) -> Path | None:
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
+def _network(folder: RunFolder, grid: pd.DataFrame, out: Path) -> Path | None:
+    scenario = folder.manifest.get("scenario")
+    if scenario is None:
         return None
-    scenario = json.loads(manifest_path.read_text()).get("scenario", {})
     from cosim.networks import load_network  # noqa: PLC0415
 
     net = load_network(scenario.get("network", {}).get("name", "ieee33")).radial
     open_ids = set(json.loads(grid["open_branches"].iloc[-1])) if "open_branches" in grid else set(net.tie_branches)
-    plans = [json.loads(x) for x in (run_dir / "plans.jsonl").read_text().splitlines()] if (run_dir / "plans.jsonl").is_file() else []
+    plans = folder.plans()
     lot_buses = plans[-1]["lot_buses"] if plans else {}
     tree = net.graph(open_branch_ids=open_ids)
     pos = nx.kamada_kawai_layout(nx.Graph(tree))
@@ -127,7 +127,7 @@ def _network(run_dir: Path, grid: pd.DataFrame, out: Path) -> Path | None:
     opened = [(int(f), int(t)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) in open_ids]
     nx.draw_networkx_edges(nx.Graph(closed), pos, ax=ax, edge_color="black")
     nx.draw_networkx_edges(nx.Graph(opened), pos, ax=ax, edge_color="red", style="dashed")
-    volts = _read(run_dir, "bus_voltages.csv")
+    volts = _read(folder, "bus_voltages")
     colors = volts.iloc[int(np.argmin(grid["v_min_pu"]))].drop("hour").to_numpy() if volts is not None else None
     nodes = nx.draw_networkx_nodes(nx.Graph(tree), pos, ax=ax, node_size=120, node_color=colors if colors is not None else "lightblue",
                                    cmap="viridis")

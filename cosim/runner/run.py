@@ -3,7 +3,6 @@ when a run fails part-way, and say where it stopped in the manifest."""
 
 from __future__ import annotations
 
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -38,7 +37,8 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
     from cosim.networks import load_network  # noqa: PLC0415
 
-    check_buses(scenario, load_network(scenario.network).radial.n_bus)  # bad input: fail before any output
+    n_bus = load_network(scenario.network, near=scenario.plugin_dir).radial.n_bus
+    check_buses(scenario, n_bus)  # bad input: fail before any output
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
     from cosim.runner import timing  # noqa: PLC0415
@@ -62,8 +62,6 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
                 built.world.shutdown()
             except Exception:  # noqa: BLE001 - shutting down a broken world must not hide the first error
                 pass
-    if progress:
-        print(file=sys.stderr)
     wall = time.perf_counter() - t0
     sim_seconds = {k: round(v, 4) for k, v in timing.STEP_SECONDS.items()}
     timing_info = {"run_wall_s": round(wall, 3), "simulator_s": sim_seconds,

@@ -1,12 +1,17 @@
 """The simulators a co-simulation starts: one entry each. The world's SIM_CONFIG, the timing wrappers and the
-recorder's table names all come from this table, so a new simulator is one entry here plus its wiring in
-`cosim.runner.world`."""
+recorder's table names all come from this table.
+
+A new simulator is one entry here. Its `wire` names a function `wire(ctx: WorldContext)` (see
+`cosim.runner.world`) that starts its entities and connects them, called after the built-in simulators are
+wired; the built-ins (wire = None) are wired by `cosim.runner.world` itself."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SIMULATORS", "SimulatorSpec", "by_name"]
+from cosim.errors import InputError
+
+__all__ = ["SIMULATORS", "SimulatorSpec", "by_name", "register_simulator"]
 
 
 @dataclass(frozen=True)
@@ -18,9 +23,10 @@ class SimulatorSpec:
     label: str  # its key in the manifest's timing (seconds spent in step/get_data)
     table: str | None = None  # results table (<table>.csv) its recorded outputs go to
     recorded: tuple[str, ...] = ()  # outputs the recorder keeps, one column each
+    wire: str | None = None  # "module:function" wiring its entities: function(ctx: cosim.runner.world.WorldContext)
 
 
-SIMULATORS: tuple[SimulatorSpec, ...] = (
+SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("Market", "simulators.market.simulator:MarketSim", "market", "prices",
                   ("energy_price", "load_scaling", "reserve_capacity_price", "reserve_call_price")),
     SimulatorSpec("Parking", "simulators.parking.simulator:ParkingSim", "parking", "lots",
@@ -33,7 +39,16 @@ SIMULATORS: tuple[SimulatorSpec, ...] = (
     SimulatorSpec("PLO", "simulators.plo.simulator:PloSim", "plo", "plo"),
     SimulatorSpec("DSO", "simulators.dso.simulator:DsoSim", "dso", "dso"),
     SimulatorSpec("Recorder", "simulators.recorder.simulator:RecorderSim", "recorder"),
-)
+]
+
+
+def register_simulator(spec: SimulatorSpec) -> None:
+    """Add a simulator to the table from code (a plug-in or a test); the same as an entry written above."""
+    if any(s.name == spec.name for s in SIMULATORS):
+        raise InputError(f"a simulator named {spec.name!r} is already in the table")
+    if spec.wire is None:
+        raise InputError(f"simulator {spec.name!r}: give `wire`, the function that starts and connects its entities")
+    SIMULATORS.append(spec)
 
 
 def by_name(name: str) -> SimulatorSpec:

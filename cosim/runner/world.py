@@ -10,7 +10,7 @@ Data flow each hour (time_resolution = 3600 s, one mosaik time unit = one hour):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,20 @@ import mosaik
 
 from cosim.config import Scenario, ScenarioFileError
 from cosim.exchange.messages import agent_keys
+from cosim.registry import import_attribute
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 
-SIM_CONFIG = sim_config()  # every simulator in process, wrapped to time its own steps (cosim.runner.timing); any
-# of them could equally be started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"})
+@dataclass
+class WorldContext:
+    """What a simulator's wiring function sees: the world, the scenario, the network model, and the entities
+    started so far by simulator name ("Market", "Grid", "Recorder", "DSO": one entity; "Parking", "PLO",
+    "Connection": {lot_id: entity}). A wiring function adds its own entities under its simulator's name."""
+
+    world: mosaik.World
+    scenario: Scenario
+    network: Any  # RadialNetwork of the scenario's network
+    entities: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,10 +81,12 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
     """Create the mosaik World of a scenario, with all entities and connections."""
     from cosim.networks import load_network  # noqa: PLC0415
 
-    radial = load_network(scenario.network).radial
+    radial = load_network(scenario.network, near=scenario.plugin_dir).radial
     check_buses(scenario, radial.n_bus)
-    # each negotiation round is a DSO -> PLO -> DSO same-time loop: leave mosaik room for max_rounds of them
-    world = mosaik.World(SIM_CONFIG, time_resolution=3600, skip_greetings=True, configure_logging=False,
+    # every simulator in process, wrapped to time its own steps (cosim.runner.timing); any of them could equally be
+    # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}). Each negotiation round is a
+    # DSO -> PLO -> DSO same-time loop: mosaik is given room for max_rounds of them.
+    world = mosaik.World(sim_config(), time_resolution=3600, skip_greetings=True, configure_logging=False,
                          max_loop_iterations=4 * scenario.max_rounds + 20)
     try:
         return _populate(world, scenario, radial, run_dir, progress)
@@ -88,14 +99,14 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     market = world.start("Market").Market(profile=scenario.market_profile, start_day=scenario.start_day,
                                           days=scenario.days + 1, nominal_load_kw=float(radial.p_load_kw.sum()))
     grid_sim = world.start("Grid")
-    grid = grid_sim.Grid(network=scenario.network)
+    plugin_dir = str(scenario.plugin_dir) if scenario.plugin_dir else None
+    grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir)
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.hours if progress else 0)
     keys = agent_keys(["DSO", *(lot.id for lot in scenario.lots)], scenario.seed, scenario.secret) \
         if scenario.authenticate else {}
     exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
-    plugin_dir = str(scenario.path.parent) if scenario.path else None
     with world.group():
         dso = world.start("DSO").DSO(
             network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
@@ -117,13 +128,14 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     world.connect(grid, recorder, *by_name("Grid").recorded)
     world.connect(dso, grid, "open_branches")
     world.connect(dso, recorder, "plan", "messages", "events")
+    lots, connections = {}, {}
     for lot_cfg in scenario.lots:
         lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days), "n_chargers": lot_cfg.n_chargers,
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
                       "seed": scenario.seed}
-        lot = parking.Lot(**lot_params, lot_id=lot_cfg.id)
+        lot = lots[lot_cfg.id] = parking.Lot(**lot_params, lot_id=lot_cfg.id)
         plo = plos[lot_cfg.id]
-        conn = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
+        conn = connections[lot_cfg.id] = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
         world.connect(lot, conn, "p_kw")
         world.connect(dso, conn, "lot_buses")
         world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
@@ -135,4 +147,9 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(lot, recorder, *by_name("Parking").recorded)
         world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "tariff_usd_per_kwh",
                       "messages", "events")
+    ctx = WorldContext(world, scenario, radial, {"Market": market, "Grid": grid, "Recorder": recorder, "DSO": dso,
+                                                  "Parking": lots, "PLO": plos, "Connection": connections})
+    for spec in SIMULATORS:
+        if spec.wire is not None:
+            import_attribute(spec.wire, f"wiring of simulator {spec.name!r}")(ctx)
     return BuiltWorld(world, scenario.hours, run_dir)

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from cosim.config import ScenarioFileError
+from cosim.results import MANIFEST, RunFolder
 from cosim.progress import progress_bar
 from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
@@ -66,7 +67,7 @@ class SweepResult:
 def variation_status(run_dir: Path) -> str | None:
     """The status in a run folder's manifest ("completed", "failed", ...), None without a readable manifest."""
     try:
-        return json.loads((run_dir / "manifest.json").read_text()).get("status")
+        return RunFolder(run_dir).manifest.get("status")
     except (OSError, ValueError):
         return None
 
@@ -123,8 +124,7 @@ def _record_failure(staging: Path, exc: BaseException) -> Path:
     run_dir = inner[0] if inner else staging / "failed"
     run_dir.mkdir(exist_ok=True)
     if variation_status(run_dir) in (None, "running"):
-        atomic_write_text(run_dir / "manifest.json",
-                          json.dumps({"status": "failed", "error": f"{type(exc).__name__}: {exc}"}, indent=2))
+        RunFolder(run_dir).write_json(MANIFEST, {"status": "failed", "error": f"{type(exc).__name__}: {exc}"})
     return run_dir
 
 
@@ -146,7 +146,7 @@ def collect_table(sweep: Sweep, runs_dir: Path) -> pd.DataFrame:
     for v in sweep.variations:
         final = runs_dir / v.id
         try:
-            manifest = json.loads((final / "manifest.json").read_text())
+            manifest = RunFolder(final).manifest or {"status": "missing"}
         except (OSError, ValueError):
             manifest = {"status": "missing"}
         row: dict[str, Any] = {"variation_id": v.id, "status": manifest.get("status", "missing"),

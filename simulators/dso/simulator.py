@@ -14,7 +14,8 @@ from typing import Any
 
 import mosaik_api_v3
 
-from cosim.exchange.messages import ChannelFaults, HourLog, to_jsonable
+from cosim.exchange.messages import ChannelFaults, HourLog
+from cosim.textio import to_jsonable
 from simulators.dso.agent import DsoAgent
 
 META = {
@@ -57,7 +58,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         if controller in SEEDED_CONTROLLERS:  # seeded metaheuristics follow the scenario's seed
             options.setdefault("seed", seed)
         mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
-        self.agent = DsoAgent(load_network(network).radial, make_controller(controller, near=plugin_dir, **options),
+        self.agent = DsoAgent(load_network(network, near=plugin_dir).radial, make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lot_limits_kw=lot_limits_kw)
         return [{"eid": "dso", "type": model}]

@@ -25,6 +25,8 @@ import math
 
 import mosaik_api_v3
 
+from cosim.networks import load_network
+from cosim.powerflow.network_data import NetworkDataError
 from simulators.grid.model import GridError, GridModel, GridState
 
 GRID_OUTPUTS = (
@@ -38,7 +40,7 @@ META = {
     "type": "hybrid",  # steps every hour by itself, and also when an event input (e.g. a new topology) arrives
     "models": {
         "Grid": {
-            "public": True, "params": ["network", "network_kwargs"],
+            "public": True, "params": ["network", "network_kwargs", "plugin_dir"],
             "attrs": sorted(set(GRID_INPUTS) | set(GRID_OUTPUTS)), "trigger": list(GRID_INPUTS),
         },
         "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "vm_pu", "lot_buses"],
@@ -105,6 +107,12 @@ class GridSim(mosaik_api_v3.Simulator):
             kwargs = params.get("network_kwargs") or {}
             if not isinstance(kwargs, dict):
                 raise GridError(f"Grid: network_kwargs must be a mapping, got {kwargs!r}")
+            plugin_dir = params.get("plugin_dir")  # where a user's network module may sit (the scenario's folder)
+            if plugin_dir is not None and isinstance(network, str):
+                try:
+                    network, kwargs = load_network(network, near=plugin_dir, **kwargs), {}
+                except NetworkDataError as exc:
+                    raise GridError(str(exc)) from None
             self.model = GridModel(network, **kwargs)
             self.grid_eid = "grid"
             return [{"eid": self.grid_eid, "type": "Grid"}]

@@ -91,7 +91,7 @@ class PloAgent:
         except ScheduleError as exc:
             self.events.append({"hour": self.day_start, "source": self.lot_id, "event": "PLO schedule infeasible",
                                 "detail": f"{exc}; the lot stays idle"})
-            schedule = np.zeros(HOURS)
+            schedule, self.planned_profit_usd = np.zeros(HOURS), 0.0
         return schedule
 
     # -- steps -----------------------------------------------------------------------------------------------------
@@ -119,6 +119,8 @@ class PloAgent:
 
         Messages that are not for this lot, not signed by the DSO, or late are ignored and logged."""
         problem = verify(message, self.lot_id, {"DSO": self.keys["DSO"]}) if self.keys else None
+        if problem is None and message.get("receiver") != self.lot_id:  # without keys, verify() is not asked
+            problem = f"addressed to {message.get('receiver')!r}, not {self.lot_id!r}"
         if problem is None and message.get("delayed"):
             problem = "arrived after the day-ahead gate"
         if problem is not None:

@@ -12,8 +12,9 @@ from typing import Any
 import mosaik_api_v3
 
 from cosim.controllers.base import LotEconomics
-from cosim.exchange.messages import ChannelFaults, HourLog, to_jsonable
+from cosim.exchange.messages import ChannelFaults, HourLog
 from cosim.exchange.registry import make_exchange_mode
+from cosim.textio import to_jsonable
 from simulators.plo.agent import PloAgent
 
 META = {

@@ -221,3 +221,13 @@ def test_iterative_negotiation_logs_every_round_and_plan_matches_reality(tmp_pat
     # deterministic EVs and perfect forecasts: measured hourly losses equal the plan's to 0.1 %
     assert np.all(np.abs(pvr["loss_gap_pct"]) < 0.1)
     assert summary.kpis["unmet_energy_kwh"] == pytest.approx(0.0, abs=1e-6)
+    # the outcome of the negotiation is visible: rounds and convergence in the plan, events and KPIs
+    plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])
+    events = pd.read_csv(summary.run_dir / "events.csv")
+    outcome = events[events["event"].str.startswith("negotiation")]
+    assert len(outcome) == 1 and outcome["hour"].iloc[0] == 0
+    assert plan["info"]["rounds"] == rounds.max() + 1 == summary.kpis["negotiation_rounds_max"]
+    converged = plan["info"]["converged"]
+    assert outcome["event"].iloc[0] == ("negotiation converged" if converged else "negotiation not converged")
+    assert summary.kpis["negotiations_not_converged"] == (0 if converged else 1)
+    assert converged or plan["info"]["rounds"] == 4  # only max_rounds ends a negotiation that does not converge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -235,6 +236,27 @@ def test_all_optimizers_equal_budget_on_same_problem(name):
     assert res.algorithm == name and res.feasible
     assert res.f_best < 1e-2
     assert res.f_best == pytest.approx(float((res.x_best**2).sum()))
+
+
+@pytest.mark.parametrize("name", ["eo", "pso", "ga"])
+def test_time_limit_ends_the_run_and_says_so(name):
+    t0 = time.perf_counter()
+    res = get_optimizer(name)(constrained_sphere(), n_particles=8, n_iter=1_000_000, seed=0, time_limit_s=0.2)
+    assert res.timed_out and 8 <= res.n_evaluations < 8 * 1_000_000 and time.perf_counter() - t0 < 5.0
+    assert res.feasible and res.f_best == pytest.approx(1.0, abs=0.05)  # best so far, feasibility rules
+    free = get_optimizer(name)(sphere(2), n_particles=8, n_iter=5, seed=0)
+    timed = get_optimizer(name)(sphere(2), n_particles=8, n_iter=5, seed=0, time_limit_s=600)
+    assert not free.timed_out and not timed.timed_out
+    assert timed.n_evaluations == free.n_evaluations and np.array_equal(timed.x_best, free.x_best)
+    with pytest.raises(ProblemError, match="time_limit_s"):
+        get_optimizer(name)(sphere(2), time_limit_s=0)
+
+
+def test_nsga2_time_limit():
+    two = FunctionProblem(lambda X: np.column_stack([(X**2).sum(1), ((X - 1) ** 2).sum(1)]), [-2, -2], [2, 2], n_obj=2)
+    res = pareto_nsga2(two, pop_size=10, n_gen=1_000_000, seed=0, time_limit_s=0.2)
+    assert res.timed_out and res.X.shape[0] >= 1
+    assert not pareto_nsga2(two, pop_size=10, n_gen=3, seed=0, time_limit_s=600).timed_out
 
 
 @pytest.mark.parametrize("fn", [minimize_pso, minimize_ga])

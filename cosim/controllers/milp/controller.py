@@ -59,8 +59,8 @@ class MilpController:
         r = solve_milp(
             net, p_all[hrs], q_all[hrs], hours=hrs, lots=lots, objective=problem.objective, fixed_open=fixed,
             price=problem.price_usd_per_kwh[hrs], n_segments=self.n_segments, time_limit_s=self.time_limit_s,
-            mip_rel_gap=self.mip_rel_gap, max_rounds=self.max_rounds, model_rel_gap=self.model_rel_gap, tie_loss_weight=self.tie_loss_weight,
-            threads=self.threads,
+            mip_rel_gap=self.mip_rel_gap, max_rounds=self.max_rounds, model_rel_gap=self.model_rel_gap,
+            tie_loss_weight=self.tie_loss_weight, threads=self.threads,
         )
         info: dict[str, Any] = {
             "milp_objective": r.objective, "milp_bound": r.bound, "mip_gap": r.gap, "status": r.status,
@@ -72,9 +72,9 @@ class MilpController:
             info["wall_s"] = time.perf_counter() - t0
             return DayAheadPlan(
                 open_branches=tuple(problem.base_open_branches),
-                lot_buses={l.lot_id: int(l.candidate_buses[0]) for l in problem.lots},
-                setpoints_kw={l.lot_id: np.zeros(HOURS) for l in problem.lots}, feasible=False, controller=self.name,
-                info=info,
+                lot_buses={lot.lot_id: int(lot.candidate_buses[0]) for lot in problem.lots},
+                setpoints_kw={lot.lot_id: np.zeros(HOURS) for lot in problem.lots}, feasible=False,
+                controller=self.name, info=info,
             )
         p_tot = p_all.copy()
         for lot_id, bus in r.lot_buses.items():
@@ -100,6 +100,7 @@ class MilpController:
         return DayAheadPlan(
             open_branches=r.open_branches, lot_buses=r.lot_buses, setpoints_kw=r.setpoints_kw,
             feasible=ev.converged and r.voltage_violation_pu2 <= 1e-9, predicted=predicted,
-            predicted_hourly={"loss_kw": ev.loss_kw, "v_min_pu": ev.v_min_pu, "p_grid_kw": ev.p_grid_kw, "lot_kw": lot_kw},
+            predicted_hourly={"loss_kw": ev.loss_kw, "v_min_pu": ev.v_min_pu, "p_grid_kw": ev.p_grid_kw,
+                              "lot_kw": lot_kw},
             controller=self.name, info=info,
         )

@@ -25,9 +25,11 @@ class Evaluation:
     converged: bool
 
 
-def evaluate_exact(net: RadialNetwork, open_branches: Sequence[int], p_kw: np.ndarray, q_kvar: np.ndarray) -> Evaluation:
+def evaluate_exact(net: RadialNetwork, open_branches: Sequence[int], p_kw: np.ndarray,
+                   q_kvar: np.ndarray) -> Evaluation:
     """Exact power flow of one topology over a batch of hours (rows of p_kw / q_kvar, bus loads incl. lots)."""
-    res = solve_radial_batch(net, np.asarray(tuple(open_branches), dtype=int), np.atleast_2d(p_kw), np.atleast_2d(q_kvar))
+    open_ids = np.asarray(tuple(open_branches), dtype=int)
+    res = solve_radial_batch(net, open_ids, np.atleast_2d(p_kw), np.atleast_2d(q_kvar))
     vm = res.vm_pu
     return Evaluation(
         loss_kw=res.loss_kw, v_min_pu=vm.min(axis=1), vpd_pu=np.abs(vm - 1.0).sum(axis=1), p_grid_kw=res.p_slack_kw,

@@ -146,10 +146,10 @@ def build_formulation(
     r_eff = np.asarray(net.r_pu) / net.base_mva  # p.u. drop / loss per MW
     x_eff = np.asarray(net.x_pu) / net.base_mva
     p_mw, q_mw = p_kw / 1000.0, q_kvar / 1000.0
-    lot_max = sum(np.maximum(l.cmax_mw, l.dmax_mw) for l in lots) if lots else np.zeros(H)
+    lot_max = sum(np.maximum(lot.cmax_mw, lot.dmax_mw) for lot in lots) if lots else np.zeros(H)
     m_p = np.abs(p_mw).sum(axis=1) + lot_max + 1e-3  # (H,) flow bound MW
     m_q = np.abs(q_mw).sum(axis=1) + 1e-3
-    lot_dis = sum(l.dmax_mw for l in lots) if lots else np.zeros(H)
+    lot_dis = sum(lot.dmax_mw for lot in lots) if lots else np.zeros(H)
     d_p = np.maximum(-p_mw, 0.0).sum(axis=1) + lot_dis + 1e-6  # (H,) MW that may be injected (reverse flow)
     d_q = np.maximum(-q_mw, 0.0).sum(axis=1) + 1e-6
     vmin2, vmax2 = net.v_min_pu**2, net.v_max_pu**2
@@ -238,7 +238,7 @@ def build_formulation(
         dev = m.var(H, 0.0, np.inf, cost=1.0)
         load = p_kw.sum(axis=1)
         target = load.mean()
-        lot_kw = sum((1000.0 * (lv.charge_mw.sum(axis=0) - lv.discharge_mw.sum(axis=0)) for lv in lot_vars), np.zeros(H))
+        lot_kw = sum((lv.charge_mw.sum(axis=0) - lv.discharge_mw.sum(axis=0) for lv in lot_vars), np.zeros(H)) * 1000.0
         # dev >= +-(target - load - lot)  <=>  dev + lot >= target - load ; dev - lot >= load - target
         m.add(dev + lot_kw >= target - load)
         m.add(dev - lot_kw >= load - target)

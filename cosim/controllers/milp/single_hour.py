@@ -41,12 +41,14 @@ def solve_single_hour_reconfiguration(
     p = np.asarray(net.p_load_kw if p_kw is None else p_kw, float).reshape(1, -1)
     q = np.asarray(net.q_load_kvar if q_kvar is None else q_kvar, float).reshape(1, -1)
     if p.shape[1] != net.n_bus or q.shape[1] != net.n_bus or not (np.all(np.isfinite(p)) and np.all(np.isfinite(q))):
-        raise MilpError(f"p_kw and q_kvar must be {net.n_bus} finite bus loads of network {net.name!r}, got {p.shape}, {q.shape}")
+        raise MilpError(f"p_kw and q_kvar must be {net.n_bus} finite bus loads of network {net.name!r}, "
+                        f"got {p.shape}, {q.shape}")
     check_settings(n_segments, time_limit_s, mip_rel_gap, max_rounds, model_rel_gap)
     r = solve_milp(net, p, q, hours=np.array([0]), n_segments=n_segments, time_limit_s=time_limit_s,
                    mip_rel_gap=mip_rel_gap, max_rounds=max_rounds, model_rel_gap=model_rel_gap)
     if not r.found:
-        return ReconfigurationResult((), float("nan"), float("nan"), float("nan"), r.bound, float("inf"), r.status, r.rounds, r.wall_s)
+        nan = float("nan")
+        return ReconfigurationResult((), nan, nan, nan, r.bound, float("inf"), r.status, r.rounds, r.wall_s)
     ev = evaluate_exact(net, r.open_branches, p, q)
     return ReconfigurationResult(
         open_branches=r.open_branches, loss_kw=float(ev.loss_kw[0]), milp_objective_kw=r.objective,

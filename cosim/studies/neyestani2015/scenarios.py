@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.cluster.vq import kmeans2
 
-from simulators.market import SEASONS, load_market
 from cosim.errors import InputError
+from simulators.market import SEASONS, load_market
 
 HOURS = 24
 
@@ -85,37 +86,19 @@ def pev_scenario(rng: np.random.Generator, p: FleetParams = FleetParams()) -> Pe
     return occupancy(arr, dep, cap[k], soc)
 
 
-def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Plain k-means (k-means++ start) on rows of x; returns (centres (k, d), labels (n,))."""
-    x = np.asarray(x, float)
-    if x.ndim != 2 or not 1 <= k <= len(x):
-        raise ScenarioGenerationError(f"kmeans needs a 2-D array with at least k={k} rows, got shape {x.shape}")
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        d2 = np.min(((x[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(x[rng.choice(len(x), p=d2 / d2.sum())] if d2.sum() > 0 else x[rng.integers(len(x))])
-    c = np.array(centres)
-    labels = np.zeros(len(x), int)
-    for it in range(iters):
-        labels_new = np.argmin(((x[:, None, :] - c[None]) ** 2).sum(-1), axis=1)
-        if it and np.array_equal(labels_new, labels):
-            break
-        labels = labels_new
-        for j in range(k):
-            if np.any(labels == j):
-                c[j] = x[labels == j].mean(0)
-    return c, labels
-
-
 def reduce_scenarios(x: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """k-means reduction: representative scenarios (cluster means) and probabilities (cluster shares)."""
-    c, labels = kmeans(x, k, rng)
+    """k-means reduction (scipy's kmeans2, k-means++ start): cluster means and their shares as probabilities."""
+    x = np.asarray(x, float)
+    if x.ndim != 2 or not 1 <= k <= len(x) or not np.all(np.isfinite(x)):
+        raise ScenarioGenerationError(f"k-means needs a finite 2-D array with at least k={k} rows, got shape {x.shape}")
+    c, labels = kmeans2(x, k, iter=100, minit="++", missing="warn", rng=rng)
     prob = np.bincount(labels, minlength=k) / len(x)
     keep = prob > 0
     return c[keep], prob[keep] / prob[keep].sum()
 
 
-def pev_scenarios(n_draw: int, k: int, seed: int, p: FleetParams = FleetParams()) -> tuple[list[PevScenario], PevScenario]:
+def pev_scenarios(n_draw: int, k: int, seed: int,
+                  p: FleetParams = FleetParams()) -> tuple[list[PevScenario], PevScenario]:
     """n_draw PEV days reduced to k scenarios with k-means; also the expected scenario used by stage 1."""
     rng = np.random.default_rng(seed)
     draws = [pev_scenario(rng, p) for _ in range(n_draw)]
@@ -171,9 +154,10 @@ def pv_envelope(p: RerParams = RerParams()) -> np.ndarray:
     return np.where(day, np.sin(np.pi * (t - p.sunrise_h) / (p.sunset_h - p.sunrise_h)), 0.0)
 
 
-def rer_scenarios(n_draw: int, k: int, seed: int, p: RerParams = RerParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def rer_scenarios(n_draw: int, k: int, seed: int,
+                  p: RerParams = RerParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(wind_kw (k, 24), pv_kw (k, 24), probability (k,)): RWM draws per hour reduced with k-means."""
-    from scipy.stats import beta, weibull_min
+    from scipy.stats import beta, weibull_min  # noqa: PLC0415 - only the renewables need it
 
     rng = np.random.default_rng(seed + 7919)
     t = np.arange(HOURS) + 0.5

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from cosim.studies.neyestani2015.milp import LinearModel
+from cosim.optim.linear import LinearModel
 from cosim.studies.neyestani2015.scenarios import HOURS, PevScenario, PriceScenario
 
 
@@ -114,47 +114,42 @@ def solve_stage1(scen: PevScenario, price: PriceScenario, n_st: float, lp: LotPa
     li = lot_inputs(scen, n_st)
     pmax = lp.rate * lp.station_kw * li.n_pl
     big = float(max(li.cap.max(), 1.0)) * 2.0
+    lam, f, rho = price.energy, lp.forced_outage_rate, price.call_prob
+    reserve_usd_per_kw = ((1 - f) * (price.reserve_cap + rho * price.reserve_call) - f * rho * price.reserve_call
+                          - lp.pay_v2g * rho - lp.c_dep * rho)
+    # objective: maximise profit = minimise its negative (costs per kW or kWh and hour)
     m = LinearModel()
     H = HOURS
-    p_in = m.var(H, 0.0, pmax)
-    p_out = m.var(H, 0.0, pmax)
-    r = m.var(H, 0.0, pmax if lp.reserve else 0.0)
+    p_in = m.var(H, 0.0, pmax, cost=lam)
+    p_out = m.var(H, 0.0, pmax, cost=lp.c_dep - lam)
+    r = m.var(H, 0.0, pmax if lp.reserve else 0.0, cost=-reserve_usd_per_kw)
     soc = m.var(H, 0.0, li.cap * lp.soc_max)
-    sp = m.var(H, 0.0, big)
-    df = m.var(H, 0.0, big)
+    sp = m.var(H, 0.0, big, cost=-lp.tariff_g2v)
+    df = m.var(H, 0.0, big, cost=lp.pay_v2g)
     u = m.var(H, 0.0, 1.0, integer=True)
     y = m.var(H, 0.0, 1.0, integer=True)
     slack = m.var(H, 0.0, np.inf, cost=lp.slack_penalty)
-    prev = np.roll(soc, 1)
+    prev = soc[np.roll(np.arange(H), 1)]
     # rates (6)-(7)
-    m.rows([(p_in, 1.0), (u, -pmax)], ub=0.0)
-    m.rows([(p_out, 1.0), (u, pmax)], ub=pmax)
-    m.rows([(p_out, 1.0), (r, 1.0)], ub=pmax)
+    m.add(p_in - pmax * u <= 0.0)
+    m.add(p_out + pmax * u <= pmax)
+    m.add(p_out + r <= pmax)
     # SOC balance (11) with departures (15): soc - (1 - d) soc_prev - eta_c p_in + p_out / eta_d = arr
-    m.rows([(soc, 1.0), (prev, -(1.0 - li.dep_share)), (p_in, -lp.eta_c), (p_out, 1.0 / lp.eta_d)], lb=li.arr, ub=li.arr)
+    m.add(soc - (1.0 - li.dep_share) * prev - lp.eta_c * p_in + (1.0 / lp.eta_d) * p_out == li.arr)
     # bounds (12)-(13) and contracts (8), with the feasibility slack
-    m.rows([(soc, 1.0), (slack, 1.0)], lb=lp.soc_min * li.cap)
-    m.rows([(soc, 1.0), (r, -1.0 / lp.eta_d), (slack, 1.0)], lb=lp.gamma * li.cap)
+    m.add(soc + slack >= lp.soc_min * li.cap)
+    m.add(soc - (1.0 / lp.eta_d) * r + slack >= lp.gamma * li.cap)
     # surplus / deficit at departure (16)-(17): d soc_prev - dep_ref = sp - df, exclusive through y
-    m.rows([(prev, li.dep_share), (sp, -1.0), (df, 1.0)], lb=li.dep_ref, ub=li.dep_ref)
-    m.rows([(sp, 1.0), (y, -big)], ub=0.0)
-    m.rows([(df, 1.0), (y, big)], ub=big)
-    # objective: maximise profit = minimise its negative
-    lam, f, rho = price.energy, lp.forced_outage_rate, price.call_prob
-    m.add_cost(p_out, -lam)
-    m.add_cost(p_in, lam)
-    m.add_cost(r, -((1 - f) * (price.reserve_cap + rho * price.reserve_call) - f * rho * price.reserve_call
-                    - lp.pay_v2g * rho - lp.c_dep * rho))
-    m.add_cost(sp, -lp.tariff_g2v)
-    m.add_cost(df, lp.pay_v2g)
-    m.add_cost(p_out, lp.c_dep)
-    sol = m.solve()
+    m.add(df - sp + li.dep_share * prev == li.dep_ref)
+    m.add(sp - big * y <= 0.0)
+    m.add(df + big * y <= big)
+    sol = m.solve(time_limit_s=120.0, mip_rel_gap=1e-6).require_optimal()
     x = {k: sol[v] for k, v in dict(p_in=p_in, p_out=p_out, r=r, soc=soc, sp=sp, df=df, slack=slack).items()}
     terms = profit_terms(x["p_in"], x["p_out"], x["r"], x["sp"], x["df"], price, lp)
     terms["entrance"] = float(lp.entrance_tariff * li.arrivals.sum())
     profit = terms["energy"] + terms["reserve"] + terms["owners"]
-    return Stage1Result(price.season, float(n_st), lp.reserve, x["p_in"], x["p_out"], x["r"], x["soc"], x["sp"], x["df"],
-                        li, terms, profit, sol.solve_s, sol.message, float(x["slack"].sum()), sol.n_int, sol.n_vars)
+    return Stage1Result(price.season, float(n_st), lp.reserve, x["p_in"], x["p_out"], x["r"], x["soc"], x["sp"],
+                        x["df"], li, terms, profit, sol.wall_s, sol.status, float(x["slack"].sum()), m.n_int, m.n_vars)
 
 
 def energy_only(lp: LotParams) -> LotParams:

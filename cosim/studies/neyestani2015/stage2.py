@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cosim.optim.linear import LinearModel
 from cosim.powerflow.network_data import RadialNetwork
-from cosim.studies.neyestani2015.milp import LinearModel
 from cosim.studies.neyestani2015.scenarios import HOURS
 
 OBJECTIVES = ("loss", "eens", "volt", "total")
@@ -86,7 +86,7 @@ class Feeder:
 
 def downstream(net: RadialNetwork) -> list[np.ndarray]:
     """For each branch, the buses cut off when it opens (radial feeder, slack at the root)."""
-    import networkx as nx
+    import networkx as nx  # noqa: PLC0415 - only the outage data need it
 
     g = nx.DiGraph()
     g.add_edges_from(zip(net.from_bus.tolist(), net.to_bus.tolist()))
@@ -156,65 +156,54 @@ def solve_stage2(net: RadialNetwork, lengths_km: np.ndarray, feeder: Feeder, sp:
     n = m.var(B, 0.0, n_ub, integer=True)
     x = m.var(B, 0.0, cand.astype(float), integer=True, cost=gp.site_cost_usd * gp.per_day)
     if fixed is not None:
-        for b in range(B):
-            m.rows([(n[b], 1.0)], lb=fixed.get(b, 0), ub=fixed.get(b, 0))
-    m.rows([(n, 1.0), (x, -float(n_total))], ub=0.0)
-    m.sum_row(n, 1.0, lb=float(n_total), ub=float(n_total))
+        m.add(n == np.array([fixed.get(b, 0) for b in range(B)], dtype=float))
+    m.add(n - float(n_total) * x <= 0.0)
+    m.add(n.sum() == float(n_total))
     # power flow variables (W, H, L) and voltages (W, H, B)
     s_max = np.sqrt(3.0) * net.base_kv * np.asarray(net.i_max_ka) * 1000.0  # kVA
     s_max = np.where(np.isfinite(s_max), s_max, 1e5)
+    loss_usd_per_kwh = w_loss * feeder.prob[:, None, None] * feeder.price[None, :, None]
     P = m.var((W, H, L), -s_max, s_max)
     Q = m.var((W, H, L), -s_max, s_max)
-    lp = m.var((W, H, L), 0.0)
-    lq = m.var((W, H, L), 0.0)
+    lp = m.var((W, H, L), 0.0, cost=loss_usd_per_kwh)
+    lq = m.var((W, H, L), 0.0, cost=loss_usd_per_kwh)
     v = m.var((W, H, B), 0.0, gp.v_max_pu**2)
     vs = m.var((W, H, B), 0.0, cost=gp.voltage_penalty / (W * H))
     gw = m.var((W, H), 0.0, feeder.wind_kw)
     gpv = m.var((W, H), 0.0, feeder.pv_kw)
-    qc = m.var(B, 0.0, np.where(np.arange(B) != net.slack_bus, gp.cap_max_kvar if use_volt else 0.0, 0.0))
-    z = m.var(B, 0.0, 1.0 if use_volt else 0.0, integer=True)
-    m.rows([(qc, 1.0), (z, -gp.cap_max_kvar)], ub=0.0)
-    m.add_cost(z, gp.cap_fixed_usd * gp.per_day)
-    m.add_cost(qc, gp.cap_usd_per_kvar * gp.per_day)
+    qc = m.var(B, 0.0, np.where(np.arange(B) != net.slack_bus, gp.cap_max_kvar if use_volt else 0.0, 0.0),
+               cost=gp.cap_usd_per_kvar * gp.per_day)
+    z = m.var(B, 0.0, 1.0 if use_volt else 0.0, integer=True, cost=gp.cap_fixed_usd * gp.per_day)
+    m.add(qc - gp.cap_max_kvar * z <= 0.0)
     # octagon current limit |P| + |Q| <= sqrt(2) S
     for sp_, sq_ in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-        m.rows([(P, sp_), (Q, sq_)], ub=np.sqrt(2.0) * s_max)
+        m.add(sp_ * P + sq_ * Q <= np.sqrt(2.0) * s_max)
     # losses: lp >= r (2 a P - a^2) / base for breakpoints a (kW)
     r, xr = np.asarray(net.r_pu), np.asarray(net.x_pu)
     for a in np.linspace(-1.0, 1.0, gp.loss_breakpoints):
         aa = a * s_max
-        m.rows([(lp, 1.0), (P, -2 * r * aa / base)], lb=-r * aa**2 / base)
-        m.rows([(lq, 1.0), (Q, -2 * r * aa / base)], lb=-r * aa**2 / base)
+        m.add(lp - (2 * r * aa / base) * P >= -r * aa**2 / base)
+        m.add(lq - (2 * r * aa / base) * Q >= -r * aa**2 / base)
     # bus balance: parent flow - loss = load + PL - gen + children flows
     parent = {int(t): k for k, t in enumerate(net.to_bus)}
-    children = {b: [k for k, f in enumerate(net.from_bus) if int(f) == b] for b in range(B)}
-    maxc = max(len(c) for c in children.values())
     for b in range(B):
         if b == net.slack_bus:
             continue
         k = parent[b]
-        ch = children[b] + [-1] * (maxc - len(children[b]))
-        ones = np.ones((W, H))
-        terms_p = [(P[:, :, k], 1.0), (lp[:, :, k], -1.0), (lq[:, :, k], -1.0), (np.full((W, H), n[b]), -sp.p_kw[None, :])]
-        terms_q = [(Q[:, :, k], 1.0), (lp[:, :, k], -xr[k] / r[k]), (lq[:, :, k], -xr[k] / r[k]), (np.full((W, H), qc[b]), 1.0)]
-        for c in ch:
-            if c >= 0:
-                terms_p.append((P[:, :, c], -1.0))
-                terms_q.append((Q[:, :, c], -1.0))
+        children = np.flatnonzero(np.asarray(net.from_bus) == b)
+        flow_p = P[:, :, k] - lp[:, :, k] - lq[:, :, k] - sp.p_kw[None, :] * n[b] - P[:, :, children].sum(axis=2)
+        flow_q = (Q[:, :, k] - (xr[k] / r[k]) * (lp[:, :, k] + lq[:, :, k]) + qc[b]
+                  - Q[:, :, children].sum(axis=2))
         if b == rer:
-            terms_p += [(gw, 1.0), (gpv, 1.0)]
-        m.rows(terms_p, lb=feeder.p_load[None, :, b] * ones, ub=feeder.p_load[None, :, b] * ones)
-        m.rows(terms_q, lb=feeder.q_load[None, :, b] * ones, ub=feeder.q_load[None, :, b] * ones)
+            flow_p = flow_p + gw + gpv
+        m.add(flow_p == feeder.p_load[None, :, b])
+        m.add(flow_q == feeder.q_load[None, :, b])
         # LinDistFlow voltage drop on the parent branch (squared p.u.)
         f = int(net.from_bus[k])
-        m.rows([(v[:, :, b], 1.0), (v[:, :, f], -1.0), (P[:, :, k], 2 * r[k] / base), (Q[:, :, k], 2 * xr[k] / base)],
-               lb=0.0, ub=0.0)
-    m.rows([(v[:, :, net.slack_bus], 1.0)], lb=gp.v_slack_pu**2, ub=gp.v_slack_pu**2)
+        m.add(v[:, :, b] - v[:, :, f] + (2 * r[k] / base) * P[:, :, k] + (2 * xr[k] / base) * Q[:, :, k] == 0.0)
+    m.add(v[:, :, net.slack_bus] == gp.v_slack_pu**2)
     vlow = (gp.v_band_pu if use_volt else gp.v_min_pu) ** 2
-    m.rows([(v, 1.0), (vs, 1.0)], lb=vlow)
-    # loss cost
-    m.add_cost(lp, w_loss * feeder.prob[:, None, None] * feeder.price[None, :, None])
-    m.add_cost(lq, w_loss * feeder.prob[:, None, None] * feeder.price[None, :, None])
+    m.add(v + vs >= vlow)
     # EENS
     rate, rep, down = outage_data(net, lengths_km, gp)
     eens_coef = []
@@ -226,14 +215,11 @@ def solve_stage2(net: RadialNetwork, lengths_km: np.ndarray, feeder: Feeder, sp:
             win = (t[:, None] + np.arange(rep[k])[None]) % H
             load_win = feeder.p_load[win][:, :, down[k]].sum(axis=(1, 2))  # (H,)
             gen_win = (feeder.wind_kw + feeder.pv_kw)[:, win].sum(-1) if rer in down[k] else np.zeros((W, H))
-            sh = m.var((W, H), 0.0)
-            terms = [(sh, 1.0)] + [(np.full((W, H), n[b]), e_st[None, :]) for b in down[k]]
-            m.rows(terms, lb=load_win[None, :] - gen_win)
-            coef = gp.damage_usd_per_kwh / 365.0 * rate[k] / H * feeder.prob[:, None]
-            m.add_cost(sh, coef)
+            sh = m.var((W, H), 0.0, cost=gp.damage_usd_per_kwh / 365.0 * rate[k] / H * feeder.prob[:, None])
+            m.add(sh + sum(e_st[None, :] * n[b] for b in down[k]) >= load_win[None, :] - gen_win)
             shed_vars.append(sh)
             eens_coef.append(rate[k] / H * feeder.prob[:, None])
-    sol = m.solve(time_limit_s=300.0, mip_rel_gap=gp.mip_rel_gap)
+    sol = m.solve(time_limit_s=300.0, mip_rel_gap=gp.mip_rel_gap).require_optimal()
     nv = np.round(sol[n]).astype(int)
     qcv = sol[qc]
     pl_kw = sp.p_kw[:, None] * nv[None, :]
@@ -246,8 +232,8 @@ def solve_stage2(net: RadialNetwork, lengths_km: np.ndarray, feeder: Feeder, sp:
         "volt": float((sol[z] * gp.cap_fixed_usd + qcv * gp.cap_usd_per_kvar).sum() * gp.per_day),
     }
     return Stage2Result(objective, int(n_total), {labels[b]: int(nv[b]) for b in range(B) if nv[b] > 0}, costs,
-                        {labels[b]: float(qcv[b]) for b in range(B) if qcv[b] > 1e-6}, eens, loss_kwh, sol.solve_s,
-                        sol.message, sol.mip_gap, sol.n_int, sol.n_vars, pl_kw, qcv, float(sol[vs].max()))
+                        {labels[b]: float(qcv[b]) for b in range(B) if qcv[b] > 1e-6}, eens, loss_kwh, sol.wall_s,
+                        sol.status, sol.gap, m.n_int, m.n_vars, pl_kw, qcv, float(sol[vs].max()))
 
 
 def eens_of_layout(net: RadialNetwork, lengths_km: np.ndarray, feeder: Feeder, sp: StationProfile,
