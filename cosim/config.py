@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cosim.controllers.base import OBJECTIVES
 from cosim.errors import InputError, PluginNotFoundError
+from simulators.market.profiles import SEASONS
 
-OBJECTIVES = ("of1", "of2", "of3", "vpd")
 
 
 class ScenarioFileError(InputError):
@@ -72,8 +73,6 @@ class Scenario:
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
-SEASONS = ("winter", "spring", "summer", "autumn")
-FLEET_PRESETS = ("seed000", "joape2024", "stochastic")  # other fleet values are CSV paths
 MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
 MAX_START_DAY = 100_000
 MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
@@ -324,21 +323,25 @@ def _probability(reader: _Reader, key: str) -> float:
 
 def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
     """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
-    from simulators.parking.fleet import load_fleet_csv, stochastic_fleet  # noqa: PLC0415
-    from simulators.parking.presets import joape2024_fleet  # noqa: PLC0415
+    from simulators.parking.fleet import load_fleet_csv  # noqa: PLC0415 - validates a user's CSV before any run
+    from simulators.parking.presets import FLEETS  # noqa: PLC0415
 
     fleet = r.text("fleet", "seed000")
     options = r.get("fleet_options", dict, {})
-    if fleet in FLEET_PRESETS:
-        func = stochastic_fleet if fleet == "stochastic" else joape2024_fleet
-        allowed = sorted(inspect.signature(func).parameters)
-        unknown = sorted(set(options) - set(allowed))
+    if fleet in FLEETS:
+        params = inspect.signature(FLEETS.resolve(fleet)).parameters
+        unknown = sorted(set(options) - set(params))
         if unknown:
-            raise r.fail("fleet_options", f"unknown option(s) {unknown} for fleet {fleet!r}; allowed: {allowed}")
+            raise r.fail("fleet_options", f"unknown option(s) {unknown} for fleet {fleet!r}; allowed: {sorted(params)}")
+        missing = sorted(k for k, p in params.items() if p.default is p.empty and k not in options
+                         and k not in ("days", "seed") and p.kind is not p.VAR_KEYWORD)
+        if missing:
+            raise r.fail("fleet_options", f"fleet {fleet!r} needs option(s) {missing}, e.g. "
+                                          f"fleet_options = {{ {missing[0]} = ... }}")
         return fleet, options
     csv = _data_file(fleet, path)
     if csv is None:
-        raise r.fail("fleet", f"{fleet!r} is neither a preset ({', '.join(FLEET_PRESETS)}) nor an existing CSV file")
+        raise r.fail("fleet", f"{fleet!r} is neither a preset ({', '.join(FLEETS.names())}) nor an existing CSV file")
     if options:
         raise r.fail("fleet_options", "only apply to preset fleets, not to a CSV fleet")
     try:

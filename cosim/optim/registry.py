@@ -11,7 +11,8 @@ from cosim.errors import InputError
 
 __all__ = ["OPTIMIZERS", "UnknownOptimizerError", "get_optimizer"]
 
-#: name -> f(problem, *, n_particles, n_iter, seed) -> OptimResult (single objective, equal budgets).
+#: name -> f(problem, *, n_particles, n_iter, seed, time_limit_s=None) -> OptimResult (single objective, equal
+#: budgets; `time_limit_s` stops it through the optimiser's own termination, `OptimResult.timed_out` says so).
 OPTIMIZERS: dict[str, Callable[..., OptimResult]] = {
     "eo": minimize_eo,
     "pso": minimize_pso,

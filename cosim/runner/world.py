@@ -21,6 +21,7 @@ from cosim.exchange.messages import agent_keys
 from cosim.registry import import_attribute
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
+from simulators.parking.presets import FLEETS, SEED000_SCHEDULE_FLEETS
 
 @dataclass
 class WorldContext:
@@ -59,10 +60,8 @@ def seed000_hour_mode() -> list[int]:
 
 def lot_fleet_spec(lot, days: int) -> Any:
     """Parking simulator `fleet` parameter of a lot (fleets cover the run's days plus the night after)."""
-    if lot.fleet in ("seed000", "joape2024"):
-        return {"kind": "preset", "name": "joape2024", "days": days + 1, **lot.fleet_options}
-    if lot.fleet == "stochastic":
-        return {"kind": "stochastic", "days": days + 1, **lot.fleet_options}
+    if lot.fleet in FLEETS:
+        return {"kind": "preset", "name": lot.fleet, "days": days + 1, **lot.fleet_options}
     return {"kind": "csv", "path": lot.fleet}
 
 
@@ -120,7 +119,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                                     keys={k: v for k, v in keys.items() if k in (lot.id, "DSO")},
                                     misreport_probability=scenario.misreport_probability,
                                     misreport_factor=scenario.misreport_factor,
-                                    hour_mode=seed000_hour_mode() if lot.fleet in ("seed000", "joape2024") else None)
+                                    hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
                 for lot in scenario.lots}
     world.connect(market, grid, "load_scaling")
     world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast")

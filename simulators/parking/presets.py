@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from cosim.registry import Registry
+
 from .ev import EV
 
 CHARGE_HOURS = tuple(range(1, 9)) + tuple(range(21, 25))
@@ -95,13 +97,17 @@ def joape2024_fleet(
     return evs
 
 
-PRESETS: dict[str, Callable[..., list[EV]]] = {"joape2024": joape2024_fleet, "seed000": joape2024_fleet}
+FLEETS: Registry[Callable[..., list[EV]]] = Registry("fleet preset", {
+    "seed000": "simulators.parking.presets:joape2024_fleet",
+    "joape2024": "simulators.parking.presets:joape2024_fleet",
+    "stochastic": "simulators.parking.fleet:stochastic_fleet",
+}, dotted_paths=False)
+"""Fleet presets by name: each a function (..., days, seed) -> list[EV]; other fleet values are CSV paths."""
+
+SEED000_SCHEDULE_FLEETS = ("seed000", "joape2024")
+"""Presets with seed 000's fixed charge / discharge hours (the PLO follows that schedule)."""
 
 
 def preset_fleet(name: str, **kwargs) -> list[EV]:
-    """Fleet of a named preset (``joape2024`` alias ``seed000``)."""
-    try:
-        factory = PRESETS[name]
-    except KeyError:
-        raise ValueError(f"unknown parking preset {name!r}; known: {sorted(PRESETS)}") from None
-    return factory(**kwargs)
+    """Fleet of a named preset (``joape2024`` alias ``seed000``, ``stochastic``)."""
+    return FLEETS.resolve(name)(**kwargs)

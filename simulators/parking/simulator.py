@@ -19,7 +19,7 @@ import mosaik_api_v3
 from .fleet import load_fleet_csv, stochastic_fleet
 from .forecast import day_ahead_forecast
 from .lot import ParkingLot
-from .presets import PRESETS, preset_fleet
+from .presets import FLEETS, preset_fleet
 from cosim.errors import InputError
 
 OUTPUTS = [
@@ -50,7 +50,7 @@ class ParkingConfigError(InputError):
 def build_fleet(fleet: Any, seed: int = 0):
     """EV list from a ``fleet`` spec (see the module docstring)."""
     if isinstance(fleet, str):
-        return preset_fleet(fleet, seed=seed) if fleet in PRESETS else load_fleet_csv(fleet)
+        return preset_fleet(fleet, seed=seed) if fleet in FLEETS else load_fleet_csv(fleet)
     if isinstance(fleet, dict):
         spec = dict(fleet)
         kind = spec.pop("kind", None)
@@ -63,7 +63,7 @@ def build_fleet(fleet: Any, seed: int = 0):
         if kind == "csv":
             return load_fleet_csv(spec["path"])
         raise ParkingConfigError(f"fleet kind={kind!r} is invalid; allowed: 'preset', 'stochastic', 'csv'")
-    raise ParkingConfigError(f"fleet={fleet!r} is invalid; allowed: a preset name {sorted(PRESETS)}, "
+    raise ParkingConfigError(f"fleet={fleet!r} is invalid; allowed: a preset name {FLEETS.names()}, "
                              "a CSV path or a dict with 'kind'")
 
 

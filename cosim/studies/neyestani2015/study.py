@@ -165,8 +165,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     return dict(out_dir=str(out), saturation_stations=sat, stage1=stage1, sweep=sweep, allocation=allocation,
                 eens=eens_tab, comparison=comparison, elapsed_s=elapsed,
                 stage1_max_solve_s=float(stage1.solve_s.max()), stage2_max_solve_s=float(allocation.solve_s.max()),
-                all_optimal=bool(stage1.status.str.contains("successfully").all()
-                                 and allocation.status.str.contains("successfully").all()))
+                all_optimal=bool((stage1.status == "Optimal").all() and (allocation.status == "Optimal").all()))
 
 
 def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens: pd.DataFrame) -> pd.DataFrame:
