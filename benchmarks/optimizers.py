@@ -30,7 +30,11 @@ from typing import Callable
 
 import numpy as np
 
+from cosim.controllers.vector_problem import DayAheadVectorProblem
+from cosim.networks import load_network
 from cosim.optim import FunctionProblem, OptimResult, VectorProblem, evaluate_checked, get_optimizer
+from cosim.optim.reconfiguration import ReconfigurationProblem
+from cosim.powerflow.topology import best_configuration
 
 
 def _sphere(X: np.ndarray) -> np.ndarray:
@@ -109,25 +113,23 @@ HIT_RTOL = 1e-4  # a run "hits" the reference when within 0.01 % of it
 
 def reconfiguration_cases() -> dict[str, tuple[Callable[[], VectorProblem], float, str]]:
     """name -> (fresh-problem factory, reference objective, how the reference was obtained)."""
-    from cosim.optim.reconfiguration import ReconfigurationProblem
-    from cosim.powerflow.topology import best_configuration
-    from cosim.networks import load_network
-
     net33, net69 = load_network("ieee33").radial, load_network("ieee69").radial
     t0 = time.perf_counter()
     _, best33, _ = best_configuration(net33, net33.p_load_kw, net33.q_load_kvar)
     t_enum = time.perf_counter() - t0
     return {
         "ieee33 1h": (lambda: ReconfigurationProblem(net33), best33, f"enumeration, 50751 configs, {t_enum:.1f} s"),
-        "ieee33 1h pos": (lambda: ReconfigurationProblem(net33, encoding="position"), best33, "same, 'position' encoding"),
+        "ieee33 1h pos": (
+            lambda: ReconfigurationProblem(net33, encoding="position"), best33, "same, 'position' encoding"
+        ),
         "ieee69 1h": (lambda: ReconfigurationProblem(net69), 99.6189, "known optimum (enumeration of 407,924: ~40 s)"),
     }
 
 
 def dayahead_cases() -> dict[str, tuple[Callable[[], VectorProblem], float | None, str]]:
     """Seed 000's day-ahead problem, scenario 3 (reference by enumeration) and scenario 4 (best found)."""
-    from cosim.controllers.vector_problem import DayAheadVectorProblem
-    from cosim.studies.joape2024.study import enumeration_reference, seed000_problem
+    # the study module pulls in pandapower (~1 s): only the --reconfig run pays for it
+    from cosim.studies.joape2024.study import enumeration_reference, seed000_problem  # noqa: PLC0415 - pandapower
 
     s3, s4 = seed000_problem(3, "of3"), seed000_problem(4, "of3")
     t0 = time.perf_counter()
@@ -142,10 +144,10 @@ def dayahead_cases() -> dict[str, tuple[Callable[[], VectorProblem], float | Non
 def _mealpy_optimizers() -> dict[str, Callable[..., OptimResult]]:
     """mealpy's EO and PSO on a VectorProblem when mealpy is importable (else {}); cv > 0 is a penalty 1e6 + cv."""
     try:
-        import mealpy  # noqa: F401
-        from mealpy import FloatVar
-        from mealpy.physics_based.EO import OriginalEO
-        from mealpy.swarm_based.PSO import OriginalPSO
+        import mealpy  # noqa: F401, PLC0415 - optional peer, not a project dependency
+        from mealpy import FloatVar  # noqa: PLC0415 - optional peer
+        from mealpy.physics_based.EO import OriginalEO  # noqa: PLC0415 - optional peer
+        from mealpy.swarm_based.PSO import OriginalPSO  # noqa: PLC0415 - optional peer
     except Exception:  # noqa: BLE001 - any import problem means: not available
         return {}
 
@@ -179,7 +181,8 @@ def run_cases(cases, algorithms: list[str], n_particles: int, n_iter: int, seeds
     algs = algorithms + [a for a in extra if a not in algorithms]
     print(f"budget: {n_particles} particles x {n_iter} iterations = {n_particles * n_iter} evaluations, "
           f"{len(seeds)} seeds; mealpy {'on: ' + ', '.join(extra) if extra else 'not importable: skipped'}")
-    header = f"{'problem':<15}{'alg':<7}{'best':>11}{'median':>11}{'worst':>11}{'hits':>7}{'evals':>7}{'median s':>10}{'t/t_eo':>8}"
+    header = f"{'problem':<15}{'alg':<7}{'best':>11}{'median':>11}{'worst':>11}{'hits':>7}{'evals':>7}" \
+             f"{'median s':>10}{'t/t_eo':>8}"
     for pname, (factory, ref, how) in cases.items():
         results = {}
         for alg in algs:
@@ -249,7 +252,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="DSO problems: single-hour reconfiguration (ieee33, ieee69) and seed 000's day-ahead problem")
     ap.add_argument("--dayahead-iter", type=int, default=None,
                     help="iterations for the day-ahead problems (default: --n-iter); 0 skips them")
-    ap.add_argument("--dayahead-seeds", type=int, default=None, help="seeds for the day-ahead problems (default: --seeds)")
+    ap.add_argument("--dayahead-seeds", type=int, default=None,
+                    help="seeds for the day-ahead problems (default: --seeds)")
     args = ap.parse_args(argv)
     if args.reconfig:
         seeds = list(range(args.seeds))

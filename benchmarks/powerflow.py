@@ -1,9 +1,9 @@
 """Benchmark: flows per second of the batched radial power flow against pandapower runpp on the same cases.
 
 Run: .venv/bin/python benchmarks/powerflow.py [--batch 720] [--pp-sample 50] [--seed 0]
-Times are best of 5 (the machine may be shared). Cases are random radial configurations of ieee33 (loop encoding + repair, as an optimizer proposes them)
-with random loads of 0..1.5 x nominal per bus and hour. Also prints the time to enumerate all radial
-configurations and to find the minimum-loss one.
+Times are best of 5 (the machine may be shared). Cases are random radial configurations of ieee33 (loop
+encoding + repair, as an optimizer proposes them) with random loads of 0..1.5 x nominal per bus and hour.
+Also prints the time to enumerate all radial configurations and to find the minimum-loss one.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 import pandapower as pp
 
+from cosim.networks import load_network
 from cosim.powerflow.bfs import clear_tree_cache, solve_radial_batch
 from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum
-from cosim.networks import load_network
 
 
 def random_cases(net, batch: int, rng: np.random.Generator):
@@ -88,20 +88,23 @@ def main() -> int:
             dv.append(np.abs(vm - res.vm_pu[i]).max())
     t_pp = (time.perf_counter() - t0) / sample
     fast_rate = args.batch / t_fast
-    print(f"ieee33, {args.batch} random radial cases (loads 0..1.5 x nominal), converged {int(res.ok.sum())}/{args.batch}, "
-          f"{res.iterations} sweeps max")
+    print(f"ieee33, {args.batch} random radial cases (loads 0..1.5 x nominal), "
+          f"converged {int(res.ok.sum())}/{args.batch}, {res.iterations} sweeps max")
     print(f"  solve_radial_batch: {t_fast * 1e3:.1f} ms per batch = {fast_rate:,.0f} flows/s "
           f"(topologies cached: {t_warm * 1e3:.1f} ms = {args.batch / t_warm:,.0f} flows/s)")
-    print(f"  same loads, 30 topologies x {args.batch // 30} hours: {t_fast30 * 1e3:.1f} ms = {args.batch / t_fast30:,.0f} flows/s "
+    print(f"  same loads, 30 topologies x {args.batch // 30} hours: "
+          f"{t_fast30 * 1e3:.1f} ms = {args.batch / t_fast30:,.0f} flows/s "
           f"(cached: {t_warm30 * 1e3:.1f} ms = {args.batch / t_warm30:,.0f} flows/s)")
     print(f"  pandapower runpp ({sample} of the cases): {t_pp * 1e3:.1f} ms per flow = {1 / t_pp:,.1f} flows/s")
     print(f"  speed-up: {fast_rate * t_pp:,.0f}x, cached {args.batch / t_warm * t_pp:,.0f}x (30-topology batch: "
           f"{args.batch / t_fast30 * t_pp:,.0f}x, cached {args.batch / t_warm30 * t_pp:,.0f}x); "
           f"max |dV| vs runpp over the sample: {max(dv) if dv else float('nan'):.2e} p.u. "
-          f"({both} cases where both converged; runpp converged {pp_ok}/{sample}, fast flow {int(res.ok[:sample].sum())}/{sample})")
+          f"({both} cases where both converged; runpp converged {pp_ok}/{sample}, "
+          f"fast flow {int(res.ok[:sample].sum())}/{sample})")
     ex = timed_exhaustive_optimum(net)
     print(f"  enumerate_radial: {ex['n_configs']} radial configurations in {ex['enum_s']:.2f} s; "
-          f"best_configuration over all: open {ex['open'].tolist()}, {ex['loss_kw']:.2f} kW, vmin {ex['vmin_pu']:.4f} p.u. "
+          f"best_configuration over all: open {ex['open'].tolist()}, {ex['loss_kw']:.2f} kW, "
+          f"vmin {ex['vmin_pu']:.4f} p.u. "
           f"in {ex['best_s']:.2f} s ({ex['n_configs'] / ex['best_s']:,.0f} flows/s)")
     return 0
 

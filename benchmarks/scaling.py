@@ -48,8 +48,8 @@ def run_case(case: dict[str, Any]) -> dict[str, float]:
     """In this (fresh) process: one co-simulation, or a sweep of `variations` one-day runs on `workers`."""
     with tempfile.TemporaryDirectory() as tmp:
         if "workers" in case:  # a user's sweep from a cold start: imports and set-up are inside the clock
-            from cosim.sweep.spec import parse_sweep  # noqa: PLC0415
             from cosim.sweep.runner import run_sweep  # noqa: PLC0415
+            from cosim.sweep.spec import parse_sweep  # noqa: PLC0415
 
             base = Path(tmp) / "base.toml"
             base.write_text(_toml(scenario_raw()))

@@ -14,7 +14,6 @@ from cosim.errors import InputError, PluginNotFoundError
 from simulators.market.profiles import SEASONS
 
 
-
 class ScenarioFileError(InputError):
     """A scenario file that cannot be run as written; the message is one line naming the file and the field."""
 
@@ -95,7 +94,8 @@ class _Reader:
 
     def __init__(self, where: str, table: dict[str, Any], prefix: str = "", known: set[str] | None = None) -> None:
         if known is not None and set(table) - known:
-            raise ScenarioFileError(f"{where}: {prefix}{sorted(set(table) - known)[0]}: unknown key; allowed: {sorted(known)}")
+            raise ScenarioFileError(f"{where}: {prefix}{sorted(set(table) - known)[0]}: unknown key; "
+                                    f"allowed: {sorted(known)}")
         self.where, self.table, self.prefix = where, table, prefix
 
     def fail(self, key: str, msg: str) -> ScenarioFileError:
@@ -225,7 +225,8 @@ def _market_profile(market: _Reader, path: Path | None) -> str:
         return profile
     csv = _data_file(profile, path)
     if csv is None:
-        raise market.fail("profile", f"{profile!r} is neither 'seed000', 'seasonal[:<season>]' nor an existing CSV file")
+        raise market.fail("profile", f"{profile!r} is neither 'seed000', 'seasonal[:<season>]' "
+                                     "nor an existing CSV file")
     try:
         load_market(csv)
     except ValueError as exc:  # ProfileError: names the CSV's line and column

@@ -127,7 +127,7 @@ class RunWriter:
         if not rows:
             return
         if table not in self._writers:
-            fh = open(self.run_dir / f"{table}.csv", "w", newline="")  # noqa: SIM115 - kept open for the run
+            fh = open(self.run_dir / f"{table}.csv", "w", newline="")
             fields = list(dict.fromkeys(k for row in rows for k in row))
             self._files[table] = fh
             self._writers[table] = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")

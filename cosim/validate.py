@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandapower as pp
 
+from cosim.networks import NETWORKS, load_network
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.topology import count_spanning_trees, timed_exhaustive_optimum
 
@@ -73,13 +74,11 @@ def base_case(grid) -> dict:
 
 def main() -> int:
     """Print the comparison for every registered network; 0 when all agree within AGREEMENT_PU."""
-    from cosim.networks import NETWORKS, load_network
-
     status = 0
     for name in NETWORKS:
         try:
             grid = load_network(name)
-        except Exception as exc:  # a network builder of another module failing must not hide the others
+        except Exception as exc:  # noqa: BLE001 - a network builder of another module failing must not hide the others
             print(f"{name}: could not be built: {exc}")
             status = 1
             continue
@@ -89,8 +88,10 @@ def main() -> int:
         status |= 0 if agree else 1
         print(
             f"{name}: {r.n_bus} buses, {r.n_branch} branches, ties open {list(r.tie_branches)}\n"
-            f"  pandapower runpp: losses {b['pp_loss_kw']:.2f} kW, vmin {b['pp_vmin_pu']:.4f} p.u. ({b['t_pp_s'] * 1e3:.1f} ms)\n"
-            f"  fast radial flow: losses {b['fast_loss_kw']:.2f} kW, vmin {b['fast_vmin_pu']:.4f} p.u. ({b['t_fast_s'] * 1e3:.1f} ms)\n"
+            f"  pandapower runpp: losses {b['pp_loss_kw']:.2f} kW, vmin {b['pp_vmin_pu']:.4f} p.u. "
+            f"({b['t_pp_s'] * 1e3:.1f} ms)\n"
+            f"  fast radial flow: losses {b['fast_loss_kw']:.2f} kW, vmin {b['fast_vmin_pu']:.4f} p.u. "
+            f"({b['t_fast_s'] * 1e3:.1f} ms)\n"
             f"  max |dV| = {b['max_dv_pu']:.2e} p.u. -> {'agree' if agree else 'DISAGREE'} (limit {AGREEMENT_PU:g})"
         )
         if name == "ieee33":
@@ -98,7 +99,8 @@ def main() -> int:
             print(
                 f"  radial configurations: {ex['n_configs']} enumerated in {ex['enum_s']:.2f} s "
                 f"(matrix-tree theorem: {count_spanning_trees(r)})\n"
-                f"  minimum-loss configuration at nominal load: open {ex['open'].tolist()}, losses {ex['loss_kw']:.2f} kW, "
+                f"  minimum-loss configuration at nominal load: open {ex['open'].tolist()}, "
+                f"losses {ex['loss_kw']:.2f} kW, "
                 f"vmin {ex['vmin_pu']:.4f} p.u. ({ex['best_s']:.1f} s for all {ex['n_configs']} flows)"
             )
     return status

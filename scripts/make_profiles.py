@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import io
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 DATA = Path(__file__).resolve().parents[1] / "scenarios" / "data"
 SEASON_OF_MONTH = {12: "winter", 1: "winter", 2: "winter", 3: "spring", 4: "spring", 5: "spring",
@@ -40,12 +42,11 @@ CALL_PROB_LOW, CALL_PROB_HIGH = 0.05, 0.10  # probability of a call: below / abo
 
 def seed000(out: Path) -> None:
     """Write seed000_load_kw.csv and seed000_price.csv and print the loss/VPD checks."""
-    import warnings
+    # this job runs in the project venv; the seasonal job's throw-away venv has no cosim/simulators
+    import pandapower as pp  # noqa: PLC0415 - heavy, only this job needs it
 
-    import pandapower as pp
-
-    from cosim.networks.ieee33 import ieee33
-    from simulators.market import seed000 as s0
+    from cosim.networks.ieee33 import ieee33  # noqa: PLC0415 - project venv only
+    from simulators.market import seed000 as s0  # noqa: PLC0415 - project venv only
 
     warnings.filterwarnings("ignore")
     load = s0.reconstruct_load_curve()
@@ -71,8 +72,6 @@ def seed000(out: Path) -> None:
 
 def _week_means(series, index) -> dict[str, np.ndarray]:
     """Mean per season of a time series by (weekday, hour) -> 168 values, Monday 00-01 first."""
-    import pandas as pd
-
     df = pd.DataFrame({"v": np.asarray(series, dtype=float)}, index=index)
     df["season"] = [SEASON_OF_MONTH[m] for m in df.index.month]
     df["how"] = df.index.dayofweek * 24 + df.index.hour
@@ -87,8 +86,7 @@ def _week_means(series, index) -> dict[str, np.ndarray]:
 
 def seasonal(out: Path, wheel: Path) -> None:
     """Write seasonal_week.csv (4 x 168 rows) and the ev2gym licence notice."""
-    import pandas as pd
-    import simbench as sb
+    import simbench as sb  # noqa: PLC0415 - not a project dependency: only in the seasonal job's venv
 
     net = sb.get_simbench_net("1-MV-urban--0-sw")
     prof = sb.get_absolute_values(net, profiles_instead_of_study_cases=True)[("load", "p_mw")]

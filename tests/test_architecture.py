@@ -4,8 +4,11 @@ functions), so that a change that crosses a boundary fails here rather than in r
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
+import mosaik.exceptions
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,10 +126,17 @@ def test_the_checker_sees_violations(tmp_path):
 
 
 def test_checking_a_network_name_does_not_import_pandapower():
-    import subprocess
-    import sys
-
     code = ("import sys; from cosim.networks import NETWORKS; assert 'ieee69' in NETWORKS; "
             "print('pandapower' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_class_names_are_unique_and_none_shadows_mosaiks():
+    names: dict[str, list[str]] = {}
+    for path in SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.col_offset == 0:
+                names.setdefault(node.name, []).append(str(path.relative_to(ROOT)))
+    assert {n: p for n, p in names.items() if len(p) > 1} == {}
+    assert sorted(set(names) & set(dir(mosaik.exceptions))) == []

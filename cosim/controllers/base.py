@@ -12,7 +12,6 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from cosim.errors import ProblemError
-
 from cosim.powerflow.network_data import RadialNetwork
 
 HOURS = 24
@@ -79,7 +78,8 @@ class DayAheadProblem:
         if self.fixed_injection_kw is not None:
             fixed = np.asarray(self.fixed_injection_kw, dtype=float)
             if fixed.shape != (HOURS, self.network.n_bus) or not np.all(np.isfinite(fixed)):
-                raise ProblemError(f"DayAheadProblem.fixed_injection_kw must be finite, shape (24, {self.network.n_bus})")
+                raise ProblemError("DayAheadProblem.fixed_injection_kw must be finite, "
+                                   f"shape (24, {self.network.n_bus})")
             object.__setattr__(self, "fixed_injection_kw", fixed)
         if np.any(self.load_scaling < 0):
             raise ProblemError("DayAheadProblem.load_scaling must be >= 0 every hour")
@@ -101,7 +101,8 @@ class DayAheadProblem:
         return base if self.fixed_injection_kw is None else base + self.fixed_injection_kw.sum(axis=1)
 
     def bus_loads_kw(self) -> tuple[np.ndarray, np.ndarray]:
-        """(24, n_bus) active and reactive bus loads (kW, kvar): base loads plus fixed lot schedules, no dispatchable lots."""
+        """(24, n_bus) active and reactive bus loads (kW, kvar): base loads plus fixed lot schedules, no dispatchable
+        lots."""
         p = np.outer(self.load_scaling, self.network.p_load_kw)
         if self.fixed_injection_kw is not None:
             p = p + self.fixed_injection_kw

@@ -44,7 +44,8 @@ def hourly_pev_limit(lot: LotOffer) -> np.ndarray:
     kw_ch = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
     kw_dis = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
     per_pev = np.where(mode > 0, max(kw_ch, 1e-9), max(kw_dis, 1e-9))
-    kw = np.where(mode > 0, np.asarray(lot.max_charge_kw, float), np.where(mode < 0, np.asarray(lot.max_discharge_kw, float), 0.0))
+    kw = np.where(mode > 0, np.asarray(lot.max_charge_kw, float),
+                  np.where(mode < 0, np.asarray(lot.max_discharge_kw, float), 0.0))
     return np.minimum(np.floor(np.maximum(kw, 0.0) / per_pev + 1e-9), lot.n_pev).astype(int)
 
 

@@ -22,6 +22,7 @@ import cosim.controllers.objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.plo_scheduler import ScheduleError, plo_profit_schedule
 from cosim.controllers.vector_problem import DayAheadVectorProblem
+from cosim.errors import ProblemError
 from cosim.optim import OptimResult, minimize_eo, minimize_ga, minimize_pso
 
 
@@ -38,6 +39,24 @@ def contract_counts(problem: DayAheadProblem) -> np.ndarray:
         kw_dis = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
         out[j] = np.where(kw > 0, np.ceil(kw / kw_ch - 1e-9), np.where(kw < 0, -np.floor(-kw / kw_dis + 1e-9), 0.0))
     return out
+
+
+def standing_seed(vp: DayAheadVectorProblem, problem: DayAheadProblem) -> np.ndarray | None:
+    """The decision vector of the plan in force (`problem.standing_plan`: topology and lot sites), or None.
+
+    Seeded with it, a negotiation round keeps the standing plan unless a better one is found for the PLOs'
+    new answer; with the controller's fixed seed, the same answer gives the same plan, so rounds change the
+    plan only when the PLOs' answers do."""
+    standing = problem.standing_plan
+    if standing is None:
+        return None
+    buses = [standing.lot_buses.get(lot.lot_id, lot.candidate_buses[0]) for lot in problem.lots]
+    if any(bus not in lot.candidate_buses for bus, lot in zip(buses, problem.lots)):
+        return None
+    try:
+        return vp.encode(open_ids=standing.open_branches, lot_buses=buses)
+    except ProblemError:  # a topology the encoding cannot express (not one open branch per loop)
+        return None
 
 
 class MetaheuristicController:
@@ -87,6 +106,9 @@ class MetaheuristicController:
             seeds = [vp.encode()] if self.warm_start else []
             if problem.lots:  # a dispatch that keeps every contract: feasible plans from the first iteration
                 seeds.append(vp.encode(counts=contract_counts(problem)))
+            standing = standing_seed(vp, problem)
+            if standing is not None:  # a negotiation round: start from the plan in force
+                seeds.append(standing)
             if seeds:
                 kwargs["x0"] = np.vstack(seeds)
         res = self.optimizer(vp, n_particles=self.n_particles, n_iter=self.n_iter, seed=self.seed,

@@ -33,7 +33,8 @@ def soc_charge_factor(levels: np.ndarray, shares: np.ndarray) -> float:
     return 1.0 - float(np.dot(np.asarray(levels, float), np.asarray(shares, float)))
 
 
-def lot_revenue_usd(n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float, discharge_factor: float) -> np.ndarray:
+def lot_revenue_usd(n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float,
+                    discharge_factor: float) -> np.ndarray:
     """Eq. 1: money the lot earns selling discharged energy at the hourly price ($)."""
     return np.asarray(n_dis, float) @ np.asarray(price_usd_per_kwh, float) * pev_power_kw * discharge_factor
 
@@ -70,7 +71,8 @@ def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:
     below `need_by_hour_kwh` (and `energy_need_kwh` by the end of the day), summed, plus energy discharged
     beyond `energy_available_kwh`."""
     lot_kw = np.asarray(lot_kw, float)
-    need_by = np.zeros(lot_kw.shape[-1]) if lot.need_by_hour_kwh is None else np.asarray(lot.need_by_hour_kwh, float).copy()
+    need_by = (np.zeros(lot_kw.shape[-1]) if lot.need_by_hour_kwh is None
+               else np.asarray(lot.need_by_hour_kwh, float).copy())
     need_by[-1] = max(need_by[-1], lot.energy_need_kwh)
     charged = np.cumsum(np.clip(lot_kw, 0.0, None) * lot.economics.mu_e, axis=-1)
     short = np.maximum(need_by - charged, 0.0).max(axis=-1)
@@ -145,5 +147,6 @@ def pev_capacity_violation(n_ch: np.ndarray, n_dis: np.ndarray, n_max_per_hour: 
     """Eq. 6 (second line) as a violation: PEVs above the hourly limit, plus the daily total above `daily_cap`."""
     n_ch, n_dis = np.asarray(n_ch, float), np.asarray(n_dis, float)
     hourly = np.maximum(n_ch + n_dis - np.asarray(n_max_per_hour, float), 0.0).sum(axis=-1)
-    daily = np.maximum(np.maximum(n_ch.sum(axis=-1), n_dis.sum(axis=-1)) - daily_cap, 0.0) if np.isfinite(daily_cap) else 0.0
+    daily = (np.maximum(np.maximum(n_ch.sum(axis=-1), n_dis.sum(axis=-1)) - daily_cap, 0.0)
+             if np.isfinite(daily_cap) else 0.0)
     return hourly + daily

@@ -82,7 +82,8 @@ class RuleController:
         counts = threshold_counts(problem, self.fill, self.balance)
         p_min, p_t, p_max = obj.target_band_kw(problem.load_kw, problem.target_band)
         return _evaluate_fixed(problem, counts, self.lot_buses, self.name, t0,
-                               {"p_target_kw": p_t, "p_target_min_kw": p_min, "p_target_max_kw": p_max, "fill": self.fill})
+                               {"p_target_kw": p_t, "p_target_min_kw": p_min, "p_target_max_kw": p_max,
+                                "fill": self.fill})
 
 
 class NoneController:

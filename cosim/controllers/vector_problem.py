@@ -11,8 +11,9 @@ Decision vector:
   + [one position in [0, 1] per lot with more than one candidate bus]
   + [one position in [0, 1] per lot and hour in which its offer allows charging or discharging].
 The topology part is decoded by `cosim.optim.reconfiguration.ReconfigurationProblem` (one branch per loop,
-non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin. Dispatch positions become PEV counts balanced to eq. 6 by construction
-(`dispatch.decode_counts`). A population of P vectors is evaluated as P x 24 cases in ONE batched flow.
+non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin.
+Dispatch positions become PEV counts balanced to eq. 6 by construction (`dispatch.decode_counts`). A
+population of P vectors is evaluated as P x 24 cases in ONE batched flow.
 
 Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
 summed), fleet energy need / availability shortfall (kWh / 1000); a case that did not converge or is not
@@ -139,7 +140,8 @@ class DayAheadVectorProblem:
         return self.topo.decode(x_topo)
 
     def decode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pop, n_var) -> open branch ids (pop, k), lot buses (pop, n_lots) 1-based, signed counts (pop, n_lots, 24)."""
+        """(pop, n_var) -> open branch ids (pop, k), lot buses (pop, n_lots) 1-based, signed counts
+        (pop, n_lots, 24)."""
         X = np.atleast_2d(np.asarray(X, float))
         if X.shape[1] != self.n_var:
             raise ProblemError(f"decision vectors must have {self.n_var} entries, got {X.shape[1]}")
@@ -232,7 +234,8 @@ class DayAheadVectorProblem:
         return Evaluation(f=ev.f, cv=ev.cv)
 
     # ---- plans ----------------------------------------------------------------------------------------
-    def plan_from_plans(self, ev: PlanEvaluation, i: int = 0, *, controller: str = "", info: dict | None = None) -> DayAheadPlan:
+    def plan_from_plans(self, ev: PlanEvaluation, i: int = 0, *, controller: str = "",
+                        info: dict | None = None) -> DayAheadPlan:
         """The i-th evaluated plan as a `DayAheadPlan` with predicted KPIs from the fast flow."""
         prob = self.problem
         feasible = bool(ev.ok[i] and ev.cv[i] <= 1e-9)
@@ -242,8 +245,9 @@ class DayAheadVectorProblem:
             "cv": float(ev.cv[i]), "objective": float(ev.f[i]) if len(ev.f) else float("nan"),
         }
         hourly = {
-            "loss_kw": ev.loss_kw[i].copy(), "v_min_pu": ev.v_min_hourly_pu[i].copy(), "p_grid_kw": ev.p_grid_kw[i].copy(),
-            "load_kw": self.load_kw.copy(), "lot_kw": ev.lot_kw[i].sum(axis=0).astype(float),
+            "loss_kw": ev.loss_kw[i].copy(), "v_min_pu": ev.v_min_hourly_pu[i].copy(),
+            "p_grid_kw": ev.p_grid_kw[i].copy(), "load_kw": self.load_kw.copy(),
+            "lot_kw": ev.lot_kw[i].sum(axis=0).astype(float),
         }
         return DayAheadPlan(
             open_branches=tuple(int(b) for b in sorted(ev.open_branches[i])),

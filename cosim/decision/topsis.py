@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
 from cosim.errors import InputError
 
 __all__ = ["DecisionInputError", "TopsisResult", "topsis"]

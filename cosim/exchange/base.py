@@ -99,7 +99,8 @@ class ExchangeMode:
         if options:
             raise PluginOptionsError(f"exchange mode {self.name!r}: unknown option(s) {sorted(options)}")
         if not isinstance(max_rounds, int) or isinstance(max_rounds, bool) or max_rounds < 1:
-            raise PluginOptionsError(f"exchange mode {self.name!r}: max_rounds must be an integer >= 1, got {max_rounds!r}")
+            raise PluginOptionsError(f"exchange mode {self.name!r}: max_rounds must be an integer >= 1, "
+                                     f"got {max_rounds!r}")
         self.max_rounds = max_rounds
 
     # -- PLO side ----------------------------------------------------------------------------------------------

@@ -22,5 +22,6 @@ class Centralised(ExchangeMode):
         plan = dso.plan_with_lots(offers)
         if plan.info.get("fallback"):
             return []
-        return [Outgoing("schedule", lot_id, schedule_payload(setpoints, plan.lot_buses.get(lot_id)), "hourly setpoints")
+        return [Outgoing("schedule", lot_id, schedule_payload(setpoints, plan.lot_buses.get(lot_id)),
+                         "hourly setpoints")
                 for lot_id, setpoints in plan.setpoints_kw.items()]

@@ -24,9 +24,11 @@ class Iterative(Signals):
         change_kw = dso.schedule_change_kw(offers)
         dso.plan_around(offers, replan=True)
         if change_kw <= self.tolerance_kw:
-            dso.end_negotiation(True, f"schedules moved by at most {change_kw:.2f} kW (tolerance {self.tolerance_kw:g} kW)")
+            dso.end_negotiation(True, f"schedules moved by at most {change_kw:.2f} kW "
+                                      f"(tolerance {self.tolerance_kw:g} kW)")
             return []
         if dso.round >= self.max_rounds:
-            dso.end_negotiation(False, f"schedules still moved by {change_kw:.1f} kW after max_rounds = {self.max_rounds}")
+            dso.end_negotiation(False, f"schedules still moved by {change_kw:.1f} kW "
+                                       f"after max_rounds = {self.max_rounds}")
             return []
         return self.signals(dso)

@@ -40,7 +40,8 @@ def offer_from_payload(payload: dict[str, Any]) -> LotOffer:
         max_discharge_kw=np.asarray(payload["max_discharge_kw"], float),
         economics=LotEconomics(**payload["economics"]), energy_need_kwh=float(payload["energy_need_kwh"]),
         energy_available_kwh=float(payload["energy_available_kwh"]),
-        need_by_hour_kwh=None if payload.get("need_by_hour_kwh") is None else np.asarray(payload["need_by_hour_kwh"], float),
+        need_by_hour_kwh=(None if payload.get("need_by_hour_kwh") is None
+                          else np.asarray(payload["need_by_hour_kwh"], float)),
     )
 
 

@@ -24,7 +24,8 @@ class Signals(ExchangeMode):
         super().__init__(max_rounds)
         if not isinstance(signal_gain, (int, float)) or isinstance(signal_gain, bool) or not np.isfinite(signal_gain) \
                 or signal_gain < 0:
-            raise PluginOptionsError(f"exchange mode {self.name!r}: signal_gain must be a number >= 0, got {signal_gain!r}")
+            raise PluginOptionsError(f"exchange mode {self.name!r}: signal_gain must be a number >= 0, "
+                                     f"got {signal_gain!r}")
         self.signal_gain = float(signal_gain)
         self._adder: np.ndarray | None = None
 

@@ -53,7 +53,8 @@ def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> Gr
         except TypeError as exc:
             raise NetworkDataError(f"network {name!r}: bad options {sorted(kwargs)} ({exc})") from None
         if type(built).__name__ != "GridNetwork" or not hasattr(built, "radial"):
-            raise NetworkDataError(f"network {name!r}: the builder returned a {type(built).__name__}, not a GridNetwork")
+            raise NetworkDataError(f"network {name!r}: the builder returned a {type(built).__name__}, "
+                                   "not a GridNetwork")
         if key is None:
             return built
         _BUILT[key] = built

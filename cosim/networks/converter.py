@@ -81,7 +81,8 @@ def radial_from_pandapower(
     i_max = np.where(i_max >= 9999, np.inf, i_max)
     return RadialNetwork(
         name=name, base_kv=base_kv, base_mva=base_mva, slack_bus=bus_pos[int(net.ext_grid.bus.iloc[0])],
-        from_bus=np.array([bus_pos[int(b)] for b in line.from_bus]), to_bus=np.array([bus_pos[int(b)] for b in line.to_bus]),
+        from_bus=np.array([bus_pos[int(b)] for b in line.from_bus]),
+        to_bus=np.array([bus_pos[int(b)] for b in line.to_bus]),
         r_pu=r_ohm / zb, x_pu=x_ohm / zb, p_load_kw=p, q_load_kvar=q, branch_ids=np.asarray(branch_ids, dtype=int),
         tie_branches=tuple(tie_branches), i_max_ka=i_max, v_min_pu=v_min_pu, v_max_pu=v_max_pu,
         bus_labels=tuple(bus_labels),
@@ -101,8 +102,8 @@ def read_network_csv(filename: str, columns: list[str]) -> pd.DataFrame:
 
 
 def build_line_network(
-    name: str, labels: list[str], base_kv: float, sn_mva: float, branches: list[tuple], loads: dict[str, tuple[float, float]],
-    ties: tuple[int, ...], v_min_pu: float, v_max_pu: float, description: str,
+    name: str, labels: list[str], base_kv: float, sn_mva: float, branches: list[tuple],
+    loads: dict[str, tuple[float, float]], ties: tuple[int, ...], v_min_pu: float, v_max_pu: float, description: str,
 ) -> GridNetwork:
     """Make a line-only pandapower net from literature data.
 
@@ -120,7 +121,8 @@ def build_line_network(
     length = np.array([b[5] for b in branches], dtype=float)
     pp.create_lines_from_parameters(  # vectorised: one create call per table keeps building fast
         net, [idx[b[1]] for b in branches], [idx[b[2]] for b in branches], length_km=length,
-        r_ohm_per_km=np.array([b[3] for b in branches]) / length, x_ohm_per_km=np.array([b[4] for b in branches]) / length,
+        r_ohm_per_km=np.array([b[3] for b in branches]) / length,
+        x_ohm_per_km=np.array([b[4] for b in branches]) / length,
         c_nf_per_km=0.0, max_i_ka=np.array([b[6] for b in branches], dtype=float), name=[str(b) for b in branch_ids],
         in_service=np.array([b not in ties for b in branch_ids]),
     )

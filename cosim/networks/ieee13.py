@@ -8,7 +8,6 @@ import pandas as pd
 from cosim.networks.converter import GridNetwork, build_line_network, read_network_csv
 from cosim.powerflow.network_data import NetworkDataError
 
-
 IEEE13_BUSES = ("650", "632", "633", "634", "645", "646", "671", "680", "684", "611", "652", "675")
 """Bus order of the balanced IEEE 13-node equivalent (1-based numbers 1..12); 692 is merged into 671."""
 IEEE13_KV = 4.16
@@ -46,7 +45,9 @@ def ieee13() -> GridNetwork:
     switch 671-692 closed (692 merged into 671), XFM-1 a series impedance at 4.16 kV, shunt capacitors and
     line charging omitted, all loads constant PQ summed over phases. See the data README.
     """
-    cfgs = read_network_csv("ieee13_configs.csv", ["config", "phases", "ampacity_a"]).astype({"config": str}).set_index("config")
+    cfgs = read_network_csv("ieee13_configs.csv", ["config", "phases", "ampacity_a"]).astype(
+        {"config": str}
+    ).set_index("config")
     lines = read_network_csv("ieee13_lines.csv", ["branch_id", "from_bus", "to_bus", "config", "length_ft"]).astype(
         {"from_bus": str, "to_bus": str, "config": str}
     )

@@ -7,7 +7,6 @@ import numpy as np
 from cosim.networks.converter import NO_LIMIT_KA, GridNetwork, build_line_network, read_network_csv
 from cosim.powerflow.network_data import NetworkDataError
 
-
 NINEBUS_LEVELS = {"low": "p_low_mw", "medium": "p_medium_mw", "peak": "p_peak_mw"}
 NINEBUS_POWER_FACTOR = 0.9
 """Load power factor of the 9-bus net: the seeds give MW only; 0.9 lagging reproduces seed 001's
@@ -24,7 +23,8 @@ def ninebus(load_level: str = "peak", power_factor: float = NINEBUS_POWER_FACTOR
         raise NetworkDataError(f"ninebus: load_level {load_level!r} is not one of {sorted(NINEBUS_LEVELS)}")
     if not 0.0 < float(power_factor) <= 1.0:
         raise NetworkDataError(f"ninebus: power_factor {power_factor!r} must be in (0, 1]")
-    df = read_network_csv("ninebus.csv", ["section_id", "from_bus", "to_bus", "r_ohm", "x_ohm", "length_km", *NINEBUS_LEVELS.values()])
+    df = read_network_csv("ninebus.csv", ["section_id", "from_bus", "to_bus", "r_ohm", "x_ohm", "length_km",
+                                          *NINEBUS_LEVELS.values()])
     df = df.sort_values("to_bus")  # branch k feeds bus k+1, as in the 33- and 69-bus numbering
     tan_phi = np.tan(np.arccos(float(power_factor)))
     labels = [str(i) for i in range(1, 10)]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from cosim.errors import InputError
+
 from .eo import minimize_eo
 from .problem import OptimResult
 from .pymoo_adapters import minimize_ga, minimize_pso
-from cosim.errors import InputError
 
 __all__ = ["OPTIMIZERS", "UnknownOptimizerError", "get_optimizer"]
 

@@ -21,7 +21,6 @@ from scipy.sparse.csgraph import depth_first_order
 
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
 
-
 STALL_WINDOW = 6  # sweeps: a case whose voltage change has not shrunk over this many sweeps is given up
 
 
@@ -92,7 +91,8 @@ def open_positions(net: RadialNetwork, open_branches, batch: int | None = None) 
     if np.any(pos < 0):
         unknown = sorted(set(arr[pos < 0].tolist()))
         raise PowerFlowInputError(
-            f"network {net.name!r} has no branch {unknown}; branch ids are {int(net.branch_ids.min())}..{int(net.branch_ids.max())}"
+            f"network {net.name!r} has no branch {unknown}; "
+            f"branch ids are {int(net.branch_ids.min())}..{int(net.branch_ids.max())}"
         )
     if batch is not None and pos.shape[0] not in (1, batch):
         raise PowerFlowInputError(f"open_branches has {pos.shape[0]} rows but the batch has {batch} cases")
@@ -105,7 +105,8 @@ def _loads(net: RadialNetwork, values, name: str) -> np.ndarray:
         arr = arr[None, :]
     if arr.ndim != 2 or arr.shape[1] != net.n_bus:
         raise PowerFlowInputError(
-            f"{name} must have shape (batch, {net.n_bus}) or ({net.n_bus},) for network {net.name!r}, got {np.shape(values)}"
+            f"{name} must have shape (batch, {net.n_bus}) or ({net.n_bus},) for network {net.name!r}, "
+            f"got {np.shape(values)}"
         )
     if not np.all(np.isfinite(arr)):
         rows, cols = np.nonzero(~np.isfinite(arr))

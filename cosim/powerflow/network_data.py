@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 import numpy as np
+
 from cosim.errors import InputError
 
 
@@ -47,7 +48,8 @@ class RadialNetwork:
         nb = len(self.from_bus)
         for attr in ("to_bus", "r_pu", "x_pu", "branch_ids"):
             if len(getattr(self, attr)) != nb:
-                raise NetworkDataError(f"network {self.name!r}: {attr} has {len(getattr(self, attr))} entries, from_bus has {nb}")
+                raise NetworkDataError(f"network {self.name!r}: {attr} has {len(getattr(self, attr))} entries, "
+                                       f"from_bus has {nb}")
         if len(self.p_load_kw) != len(self.q_load_kvar):
             raise NetworkDataError(f"network {self.name!r}: p_load_kw and q_load_kvar differ in length")
         if len(set(self.branch_ids.tolist())) != nb:

@@ -79,7 +79,8 @@ def decode_loops(net: RadialNetwork, positions) -> np.ndarray:
         x = x[None, :]
     n_loops = len(net.loops)
     if x.ndim != 2 or x.shape[1] != n_loops:
-        raise TopologyError(f"positions must have shape (pop, {n_loops}) for network {net.name!r}, got {np.shape(positions)}")
+        raise TopologyError(f"positions must have shape (pop, {n_loops}) for network {net.name!r}, "
+                            f"got {np.shape(positions)}")
     if not np.all(np.isfinite(x)):
         raise TopologyError("positions must be finite numbers in [0, 1)")
     x = np.clip(x, 0.0, np.nextafter(1.0, 0.0))
@@ -168,14 +169,16 @@ def enumerate_radial(net: RadialNetwork) -> np.ndarray:
     f_all, t_all = np.asarray(net.from_bus), np.asarray(net.to_bus)
     ncomp, _ = _components(net.n_bus, f_all, t_all)
     if ncomp != 1:
-        raise TopologyError(f"network {net.name!r} is not connected with all branches closed; it has no radial configuration")
+        raise TopologyError(f"network {net.name!r} is not connected with all branches closed; "
+                            "it has no radial configuration")
     # 1. bridges: removing the branch disconnects the network
     bridge = np.zeros(nbr, dtype=bool)
     for e in range(nbr):
         sel = np.arange(nbr) != e
         bridge[e] = _components(net.n_bus, f_all[sel], t_all[sel])[0] > 1
     # 2. contract bridges
-    _, label = _components(net.n_bus, f_all[bridge], t_all[bridge]) if bridge.any() else (net.n_bus, np.arange(net.n_bus))
+    _, label = (_components(net.n_bus, f_all[bridge], t_all[bridge]) if bridge.any()
+                else (net.n_bus, np.arange(net.n_bus)))
     cyc = np.flatnonzero(~bridge)
     k_open = n_open_radial(net)
     if len(cyc) == 0:

@@ -33,14 +33,16 @@ def compare_variants(base: Scenario, variants: dict[str, dict], label: str, outp
                                progress=progress)
         rows.append({label: name, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2)})
         table = pd.DataFrame(rows)
-        atomic_write_text(parent / f"{table_name}.csv", table.to_csv(index=False))  # after each run: a stop keeps the rest
+        # after each run: a stop keeps the rest
+        atomic_write_text(parent / f"{table_name}.csv", table.to_csv(index=False))
     atomic_write_text(parent / f"{table_name}.md", markdown_table(table) + "\n")
     log.info("wrote %s", parent / f"{table_name}.md")
     return parent, table
 
 
 def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
-                           modes: tuple[str, ...] = tuple(EXCHANGE_MODES.names()), progress: bool = False) -> pd.DataFrame:
+                           modes: tuple[str, ...] = tuple(EXCHANGE_MODES.names()),
+                           progress: bool = False) -> pd.DataFrame:
     """Run the scenario once per exchange mode; writes exchange_modes.csv/.md under a new folder."""
     base = load_scenario(scenario_path)
     return compare_variants(base, {m: {"exchange": m} for m in modes}, "exchange", output_dir, "exchange_modes",
@@ -48,7 +50,8 @@ def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: 
 
 
 def compare_data_quality(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
-                         probabilities: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0), progress: bool = False) -> pd.DataFrame:
+                         probabilities: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0),
+                         progress: bool = False) -> pd.DataFrame:
     """What bad data costs: the scenario with PLOs over-reporting flexibility (bad-data injection) and messages
     tampered in transit, each with the given probabilities; KPIs per probability in data_quality.csv/.md."""
     base = load_scenario(scenario_path)

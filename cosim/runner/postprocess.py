@@ -26,7 +26,8 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     ledger = pd.DataFrame({"hour": df["hour"], "lot_id": df["id"]})
     ledger["revenue_usd"] = df["energy_price"] * df["energy_discharged_kwh"]
     ledger["charging_cost_usd"] = df["energy_price"] * df["energy_charged_kwh"]
-    ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"] + df["energy_discharged_kwh"])
+    ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"]
+                                                                     + df["energy_discharged_kwh"])
     ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] / 24.0
     ledger["parking_fees_usd"] = parking_fee_usd_per_kwh * df["energy_charged_kwh"]
     ledger["dso_tariff_usd"] = tariff * (df["energy_charged_kwh"] - df["energy_discharged_kwh"])
@@ -82,12 +83,14 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     if plans:
         hours = grid["hour"].to_numpy()
         pvr = pd.DataFrame({"hour": hours})
-        for key, actual in (("loss_kw", grid["losses_kw"]), ("v_min_pu", grid["v_min_pu"]), ("p_grid_kw", grid["p_grid_kw"])):
+        for key, actual in (("loss_kw", grid["losses_kw"]), ("v_min_pu", grid["v_min_pu"]),
+                            ("p_grid_kw", grid["p_grid_kw"])):
             pvr[f"planned_{key}"] = planned_hourly(plans, key, hours)
             pvr[f"actual_{key}"] = actual.to_numpy()
         pvr["loss_gap_pct"] = 100 * (pvr.actual_loss_kw - pvr.planned_loss_kw) / pvr.planned_loss_kw
         by_day = {p["day_start_hour"]: p for p in plans}
-        planned_lot = [sum(sp[int(h) % 24] for sp in by_day.get(int(h) - int(h) % 24, {}).get("setpoints_kw", {}).values())
+        planned_lot = [sum(sp[int(h) % 24]
+                           for sp in by_day.get(int(h) - int(h) % 24, {}).get("setpoints_kw", {}).values())
                        for h in hours]
         pvr["planned_lot_kw"] = planned_lot
         pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()

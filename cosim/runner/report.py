@@ -8,10 +8,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import networkx as nx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
+
 from cosim.errors import InputError
 from cosim.results import RunFolder
 
@@ -53,7 +54,8 @@ def _save(fig, path: Path) -> Path:
 def _load_curve(grid: pd.DataFrame, lots: pd.DataFrame | None, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 4))
     demand = grid["p_grid_kw"] - grid["losses_kw"]
-    lot_kw = lots.groupby("hour")["p_kw"].sum().reindex(grid["hour"]).fillna(0).to_numpy() if lots is not None and len(lots) else 0
+    lot_kw = (lots.groupby("hour")["p_kw"].sum().reindex(grid["hour"]).fillna(0).to_numpy()
+              if lots is not None and len(lots) else 0)
     ax.step(grid["hour"], demand - lot_kw, where="post", label="load without lots")
     ax.step(grid["hour"], demand, where="post", label="load with lots")
     ax.axhline(float(np.mean(demand)), color="grey", ls=":", label="P_target (mean)")
@@ -129,8 +131,8 @@ def _network(folder: RunFolder, grid: pd.DataFrame, out: Path) -> Path | None:
     nx.draw_networkx_edges(nx.Graph(opened), pos, ax=ax, edge_color="red", style="dashed")
     volts = _read(folder, "bus_voltages")
     colors = volts.iloc[int(np.argmin(grid["v_min_pu"]))].drop("hour").to_numpy() if volts is not None else None
-    nodes = nx.draw_networkx_nodes(nx.Graph(tree), pos, ax=ax, node_size=120, node_color=colors if colors is not None else "lightblue",
-                                   cmap="viridis")
+    nodes = nx.draw_networkx_nodes(nx.Graph(tree), pos, ax=ax, node_size=120,
+                                   node_color=colors if colors is not None else "lightblue", cmap="viridis")
     if colors is not None:
         fig.colorbar(nodes, ax=ax, label="voltage at the hour of lowest voltage (p.u.)")
     nx.draw_networkx_labels(nx.Graph(tree), pos, {i: str(i + 1) for i in range(net.n_bus)}, ax=ax, font_size=7)
@@ -138,7 +140,8 @@ def _network(folder: RunFolder, grid: pd.DataFrame, out: Path) -> Path | None:
         x, y = pos[int(bus) - 1]
         ax.scatter([x], [y], s=400, facecolors="none", edgecolors="orange", linewidths=2.5)
         ax.annotate(lot_id, (x, y), textcoords="offset points", xytext=(8, 8), color="darkorange", weight="bold")
-    labels = {(int(f), int(t)): str(int(b)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) in open_ids}
+    labels = {(int(f), int(t)): str(int(b))
+              for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) in open_ids}
     nx.draw_networkx_edge_labels(nx.Graph(opened), pos, labels, ax=ax, font_color="red", font_size=7)
     ax.set_title(f"{net.name}: open branches {sorted(open_ids)} (red, dashed); lots circled")
     ax.axis("off")

@@ -34,8 +34,8 @@ def root_cause(exc: BaseException) -> BaseException:
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
                  plots: bool = True) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
-    from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
     from cosim.networks import load_network  # noqa: PLC0415
+    from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
 
     n_bus = load_network(scenario.network, near=scenario.plugin_dir).radial.n_bus
     check_buses(scenario, n_bus)  # bad input: fail before any output
@@ -83,8 +83,8 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
                     {"kpis": kpis, "simulated_hours": scenario.hours, "timing": timing_info,
                      "fallbacks": [e for e in events if e["event"] == "planning fallback"],
                      "negotiations": [e for e in events if e["event"].startswith("negotiation")],
-                     "data_events": [e for e in events
-                                     if e["event"] != "planning fallback" and not e["event"].startswith("negotiation")]})
+                     "data_events": [e for e in events if e["event"] != "planning fallback"
+                                     and not e["event"].startswith("negotiation")]})
     if status != "completed":
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")

@@ -17,7 +17,8 @@ from cosim.textio import atomic_write_text, markdown_table
 log = logging.getLogger(__name__)
 
 
-def run_seasons(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True) -> tuple[Path, pd.DataFrame]:
+def run_seasons(scenario: Scenario, output_dir: str | Path | None = None,
+                progress: bool = True) -> tuple[Path, pd.DataFrame]:
     """Run `scenario` once per season in `scenario.seasons`; returns the parent folder and the summary table."""
     parent = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     rows = []

@@ -23,6 +23,7 @@ from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 from simulators.parking.presets import FLEETS, SEED000_SCHEDULE_FLEETS
 
+
 @dataclass
 class WorldContext:
     """What a simulator's wiring function sees: the world, the scenario, the network model, and the entities
@@ -47,8 +48,8 @@ def check_buses(scenario: Scenario, n_bus: int) -> None:
         for bus in lot.candidate_buses:
             if not 1 <= bus <= n_bus:
                 where = scenario.path or "<scenario>"
-                raise ScenarioFileError(f"{where}: lots ({lot.id}).candidate_buses: bus {bus} does not exist in network "
-                                    f"{scenario.network!r} (buses 1..{n_bus})")
+                raise ScenarioFileError(f"{where}: lots ({lot.id}).candidate_buses: bus {bus} does not exist "
+                                        f"in network {scenario.network!r} (buses 1..{n_bus})")
 
 
 def seed000_hour_mode() -> list[int]:
@@ -101,7 +102,8 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     plugin_dir = str(scenario.plugin_dir) if scenario.plugin_dir else None
     grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir)
     parking = world.start("Parking")
-    recorder = world.start("Recorder").Recorder(run_dir=str(run_dir), tables={s.name: s.table for s in SIMULATORS if s.table},
+    recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
+                                                tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.hours if progress else 0)
     keys = agent_keys(["DSO", *(lot.id for lot in scenario.lots)], scenario.seed, scenario.secret) \
         if scenario.authenticate else {}
@@ -113,9 +115,9 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
             keys=keys, lot_limits_kw={lot.id: lot.connection_limit_kw for lot in scenario.lots})
         plo_sim = world.start("PLO")
-        plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
-                                    exchange_options=exchange_options, plugin_dir=plugin_dir,
-                                    faults=scenario.faults, seed=scenario.seed,
+        plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses),
+                                    exchange=scenario.exchange, exchange_options=exchange_options,
+                                    plugin_dir=plugin_dir, faults=scenario.faults, seed=scenario.seed,
                                     keys={k: v for k, v in keys.items() if k in (lot.id, "DSO")},
                                     misreport_probability=scenario.misreport_probability,
                                     misreport_factor=scenario.misreport_factor,

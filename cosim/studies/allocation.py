@@ -24,10 +24,10 @@ from typing import Callable
 
 import numpy as np
 
+from cosim.errors import InputError
+from cosim.networks import load_network
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
-from cosim.networks import load_network
-from cosim.errors import InputError
 
 __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
@@ -259,7 +259,8 @@ class AllocationModel:
 
     def _flow(self, level: str, extra_kw: np.ndarray):
         net = self.nets[level]
-        return solve_radial_batch(net, np.zeros((0,), int), net.p_load_kw[None, :] + extra_kw, net.q_load_kvar, tol_pu=1e-9)
+        return solve_radial_batch(net, np.zeros((0,), int), net.p_load_kw[None, :] + extra_kw, net.q_load_kvar,
+                                  tol_pu=1e-9)
 
     def evaluate(self, counts) -> dict[str, np.ndarray]:
         """counts (batch, n_bus) EVs per bus (0 = no lot) -> terms (batch,), 'vm_v2g' (batch, n_bus), 'cv' (batch,)."""

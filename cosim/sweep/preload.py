@@ -10,8 +10,8 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import cosim.runner.postprocess  # noqa: E402, F401
-import cosim.runner.run  # noqa: E402, F401
+import cosim.runner.postprocess  # noqa: E402
+import cosim.runner.run  # noqa: E402
 import cosim.runner.world  # noqa: E402, F401
 from cosim.networks import load_network  # noqa: E402
 

@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from cosim.config import ScenarioFileError
-from cosim.results import MANIFEST, RunFolder
 from cosim.progress import progress_bar
+from cosim.results import MANIFEST, RunFolder
 from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
 from cosim.textio import atomic_write_text

@@ -133,8 +133,10 @@ def parse_sweep(raw: dict[str, Any], where: str = "<sweep>", path: Path | None =
     if dupes:
         raise SweepError(f"{where}: variations {dupes} resolve to the same scenario; remove the duplicates")
     plot_kpis = tuple(_typed(raw, "plot_kpis", list, list(DEFAULT_PLOT_KPIS), where))
-    out = Path(output_dir) if output_dir is not None else Path(_typed(raw, "output_dir", str, f"results/sweeps/{name}", where))
-    return Sweep(name=name, path=path, base=base, output_dir=out, run_plots=_typed(raw, "run_plots", bool, False, where),
+    out = (Path(output_dir) if output_dir is not None
+           else Path(_typed(raw, "output_dir", str, f"results/sweeps/{name}", where)))
+    return Sweep(name=name, path=path, base=base, output_dir=out,
+                 run_plots=_typed(raw, "run_plots", bool, False, where),
                  plot_kpis=plot_kpis, variations=tuple(variations))
 
 

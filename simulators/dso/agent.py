@@ -153,7 +153,8 @@ class DsoAgent:
                 out[key] = np.clip(arr, 0.0, limit).tolist()
         deliverable = float(np.sum(np.asarray(out["max_discharge_kw"])[np.asarray(payload["hour_mode"]) < 0]))
         if payload["energy_available_kwh"] > deliverable + 1e-6:
-            issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > {deliverable:.0f} kWh deliverable")
+            issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > "
+                          f"{deliverable:.0f} kWh deliverable")
             out["energy_available_kwh"] = deliverable
         previous = self._last_offers.get(sender)
         if previous is not None and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:
@@ -224,7 +225,8 @@ class DsoAgent:
         plan.info["rounds"] = self.round
         row = {
             "day_start_hour": self.day.hour, "controller": plan.controller, "exchange": self.mode.name,
-            "open_branches": [int(b) for b in plan.open_branches], "lot_buses": {k: int(v) for k, v in plan.lot_buses.items()},
+            "open_branches": [int(b) for b in plan.open_branches],
+            "lot_buses": {k: int(v) for k, v in plan.lot_buses.items()},
             "feasible": bool(plan.feasible), "predicted": {k: float(v) for k, v in plan.predicted.items()},
             "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
             "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},

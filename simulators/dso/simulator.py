@@ -58,7 +58,8 @@ class DsoSim(mosaik_api_v3.Simulator):
         if controller in SEEDED_CONTROLLERS:  # seeded metaheuristics follow the scenario's seed
             options.setdefault("seed", seed)
         mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
-        self.agent = DsoAgent(load_network(network, near=plugin_dir).radial, make_controller(controller, near=plugin_dir, **options),
+        self.agent = DsoAgent(load_network(network, near=plugin_dir).radial,
+                              make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lot_limits_kw=lot_limits_kw)
         return [{"eid": "dso", "type": model}]

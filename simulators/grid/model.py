@@ -19,9 +19,9 @@ import numpy as np
 import pandapower as pp
 from pandapower.powerflow import LoadflowNotConverged
 
-from cosim.powerflow.network_data import NetworkDataError
-from cosim.networks import GridNetwork, load_network
 from cosim.errors import InputError
+from cosim.networks import GridNetwork, load_network
+from cosim.powerflow.network_data import NetworkDataError
 
 
 class GridError(InputError):
@@ -61,8 +61,9 @@ class GridState:
     def to_dict(self) -> dict:
         """Scalar results as plain Python values (JSON-safe), plus open_branches as a list."""
         return {
-            "losses_kw": float(self.losses_kw), "p_grid_kw": float(self.p_grid_kw), "q_grid_kvar": float(self.q_grid_kvar),
-            "p_demand_kw": float(self.p_demand_kw), "p_lots_kw": float(self.p_lots_kw),
+            "losses_kw": float(self.losses_kw), "p_grid_kw": float(self.p_grid_kw),
+            "q_grid_kvar": float(self.q_grid_kvar), "p_demand_kw": float(self.p_demand_kw),
+            "p_lots_kw": float(self.p_lots_kw),
             "v_min_pu": float(self.v_min_pu), "v_max_pu": float(self.v_max_pu), "vpd": float(self.vpd),
             "max_loading_percent": float(np.max(self.loading_percent)) if len(self.loading_percent) else 0.0,
             "open_branches": [int(b) for b in self.open_branches], "converged": bool(self.converged),
@@ -93,7 +94,8 @@ class GridModel:
     def __init__(self, network: str | GridNetwork, raise_on_divergence: bool = False, **network_kwargs) -> None:
         if isinstance(network, GridNetwork):
             if network_kwargs:
-                raise GridError(f"network options {sorted(network_kwargs)} only apply when the network is given by name")
+                raise GridError(f"network options {sorted(network_kwargs)} only apply when the network "
+                                "is given by name")
             network = copy.deepcopy(network)  # the model rewrites loads and switch states
         elif isinstance(network, str):
             try:
@@ -146,7 +148,8 @@ class GridModel:
         fed = nx.node_connected_component(g, slack)
         if len(fed) < self.n_bus:
             islanded = sorted(i + 1 for i in set(range(self.n_bus)) - fed)
-            shown = ", ".join(map(str, islanded[:10])) + (f", ... ({len(islanded)} buses)" if len(islanded) > 10 else "")
+            shown = ", ".join(map(str, islanded[:10])) + (f", ... ({len(islanded)} buses)"
+                                                          if len(islanded) > 10 else "")
             raise GridError(f"opening branches {sorted(set(ids))} islands bus(es) {shown} from the substation")
         n_loops = g.number_of_edges() - (self.n_bus - 1)
         if n_loops > 0:
@@ -186,7 +189,8 @@ class GridModel:
             k = self._bus_index(bus, "p_load_kw")
             x = _number(val, f"p_load_kw[{bus}]")
             if x < 0:
-                raise GridError(f"p_load_kw[{bus}] = {val!r}: a base load must be >= 0 (use lot_power_kw for injections)")
+                raise GridError(f"p_load_kw[{bus}] = {val!r}: a base load must be >= 0 "
+                                "(use lot_power_kw for injections)")
             p[k] = x
             if k not in given_q:  # keep the bus's base power factor
                 q[k] = x * self.base_q_kvar[k] / self.base_p_kw[k] if self.base_p_kw[k] > 0 else 0.0
@@ -245,7 +249,8 @@ class GridModel:
         return GridState(
             vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading,
             losses_kw=float(np.nansum(res_line.pl_mw.to_numpy(float)) * 1000.0),
-            p_grid_kw=float(net.res_ext_grid.p_mw.sum() * 1000.0), q_grid_kvar=float(net.res_ext_grid.q_mvar.sum() * 1000.0),
+            p_grid_kw=float(net.res_ext_grid.p_mw.sum() * 1000.0),
+            q_grid_kvar=float(net.res_ext_grid.q_mvar.sum() * 1000.0),
             p_demand_kw=float(p.sum()), p_lots_kw=float(lots.sum()),
             v_min_pu=float(vm.min()), v_max_pu=float(vm.max()), vpd=float(np.abs(vm - 1.0).sum()),
             open_branches=self.open_branches, converged=True,

@@ -198,7 +198,8 @@ class GridSim(mosaik_api_v3.Simulator):
                     if attr == "vm_pu":
                         row[attr] = float(s.vm_pu[bus - 1])
                     elif attr == "p_kw":
-                        row[attr] = float(sum(_kw(v, f"{eid}.p_kw") for v in self._held.get((eid, "p_kw"), {}).values()))
+                        row[attr] = float(sum(_kw(v, f"{eid}.p_kw")
+                                              for v in self._held.get((eid, "p_kw"), {}).values()))
                     else:
                         raise GridError(f"Connection has no output {attr!r}; outputs are p_kw, vm_pu")
                 else:

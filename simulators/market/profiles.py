@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
 from cosim.errors import InputError
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"

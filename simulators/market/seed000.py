@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.optimize import minimize
 
 HOURS = 24
 PEAK_KW = 3800.0
@@ -104,8 +105,6 @@ def reconstruct_load_curve(
     the smoothest is kept, which makes OF2 linear in each sub-problem. `loss_fn(load_kw) -> kWh/day`
     with `loss_weight > 0` adds a soft pull toward the paper's 1,783.7 kWh (off by default).
     """
-    from scipy.optimize import minimize
-
     m = P_TARGET_KW
     below = np.array(BELOW_HOURS) - 1
     above = np.array(ABOVE_HOURS) - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable, Protocol
 
 import numpy as np
+
 from cosim.errors import InputError
 
 

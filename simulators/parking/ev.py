@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 from cosim.errors import InputError
 
 MINUTE_H = 1.0 / 60.0

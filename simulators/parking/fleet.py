@@ -18,8 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .ev import EV, EVSpecError
 from cosim.errors import InputError
+
+from .ev import EV, EVSpecError
 
 
 class FleetFileError(InputError):

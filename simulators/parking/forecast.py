@@ -27,14 +27,17 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict
     alive = ~lot.gone
     arr = np.maximum(lot.arr_min, lot._t_min)
     dep = lot.dep_min
-    overlap = np.clip(np.minimum(dep[:, None], edges[None, 1:]) - np.maximum(arr[:, None], edges[None, :-1]), 0, 60) / 60.0
+    overlap = np.clip(np.minimum(dep[:, None], edges[None, 1:]) - np.maximum(arr[:, None], edges[None, :-1]),
+                      0, 60) / 60.0
     overlap *= alive[:, None]
     present_count = overlap.sum(axis=0)
-    cap_share = np.minimum(1.0, lot.n_chargers / np.maximum(present_count, 1e-9)) if np.isfinite(lot.n_chargers) else 1.0
+    cap_share = (np.minimum(1.0, lot.n_chargers / np.maximum(present_count, 1e-9)) if np.isfinite(lot.n_chargers)
+                 else 1.0)
     e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr)
     # an EV cannot take (give) more in an hour than its charger allows or its battery has room (energy) for
     charge_kw = np.minimum(lot.charger, np.maximum(lot.cap - e_now, 0.0) / lot.eta_c)
-    discharge_kw = np.minimum(lot.charger, np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0) * lot.eta_d) * lot.v2g
+    discharge_kw = np.minimum(lot.charger,
+                              np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0) * lot.eta_d) * lot.v2g
     max_c = np.minimum((overlap * charge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     max_d = np.minimum((overlap * discharge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     in_window = alive & (dep > t0) & (arr < edges[-1])

@@ -31,9 +31,10 @@ from typing import Sequence
 import numpy as np
 import simpy
 
+from cosim.errors import InputError
+
 from .allocation import AllocationRule, get_allocation
 from .ev import EV
-from cosim.errors import InputError
 
 EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
 

@@ -16,11 +16,12 @@ from typing import Any
 
 import mosaik_api_v3
 
+from cosim.errors import InputError
+
 from .fleet import load_fleet_csv, stochastic_fleet
 from .forecast import day_ahead_forecast
 from .lot import ParkingLot
 from .presets import FLEETS, preset_fleet
-from cosim.errors import InputError
 
 OUTPUTS = [
     "p_kw", "setpoint_kw", "undelivered_kw", "mustrun_kw", "evs_present", "evs_plugged", "evs_waiting",

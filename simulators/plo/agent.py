@@ -41,7 +41,8 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
         economics=economics,
         energy_need_kwh=float(forecast.get("energy_need_kwh", 0.0)),
         energy_available_kwh=float(forecast.get("energy_available_kwh", np.inf)),
-        need_by_hour_kwh=None if forecast.get("need_by_hour_kwh") is None else np.asarray(forecast["need_by_hour_kwh"], float),
+        need_by_hour_kwh=(None if forecast.get("need_by_hour_kwh") is None
+                          else np.asarray(forecast["need_by_hour_kwh"], float)),
     )
 
 
@@ -101,7 +102,8 @@ class PloAgent:
         self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": self.hour_mode}
-        self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast, self.economics)
+        self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast,
+                                         self.economics)
         self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signal-based modes)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
         payload = self.mode.plo_offer(self)

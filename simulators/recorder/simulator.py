@@ -15,8 +15,9 @@ from tqdm import tqdm
 from cosim.progress import progress_bar
 from cosim.results import RunWriter
 
-META = {"type": "event-based", "models": {"Recorder": {"public": True, "params": ["run_dir", "tables", "progress_total"], "attrs": [],
-                                                        "any_inputs": True}}}
+META = {"type": "event-based", "models": {"Recorder": {"public": True,
+                                                        "params": ["run_dir", "tables", "progress_total"],
+                                                        "attrs": [], "any_inputs": True}}}
 
 
 class RecorderSim(mosaik_api_v3.Simulator):
@@ -50,7 +51,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
                 elif attr == "plan":
                     self.writer.append_plan(value)
                 elif attr == "vm_pu":
-                    self.writer.append("bus_voltages", [{"hour": time, **{f"v{i + 1}": v for i, v in enumerate(value)}}])
+                    self.writer.append("bus_voltages",
+                                       [{"hour": time, **{f"v{i + 1}": v for i, v in enumerate(value)}}])
                 else:
                     table = self.tables.get(sim_id.split("-")[0], sim_id)
                     rows.setdefault((table, eid), {"hour": time, "id": eid})[attr] = value

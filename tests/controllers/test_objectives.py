@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import LotOffer
 from cosim.controllers.dispatch import apportion, balance_counts, decode_counts, make_layout
+from cosim.controllers.objectives import contract_violation_kwh, lot_power_kw
 
 
 def _lot(**kw):
@@ -70,7 +71,8 @@ def test_losses_vpd_and_limits_by_hand():
     assert obj.current_violation(i, np.array([0.2, np.inf]))[0] == pytest.approx(0.5)
     n_ch, n_dis = np.array([[3, 2] + [0] * 22]), np.array([[0, 0, 4] + [0] * 21])
     assert obj.pev_balance_violation(n_ch, n_dis)[0] == 1
-    assert obj.pev_capacity_violation(n_ch, n_dis, np.full(24, 3), daily_cap=4)[0] == pytest.approx(1 + 1)  # hour 3: 4 > 3; day: 5 > 4
+    # hour 3: 4 > 3; day: 5 > 4
+    assert obj.pev_capacity_violation(n_ch, n_dis, np.full(24, 3), daily_cap=4)[0] == pytest.approx(1 + 1)
 
 
 def test_decode_enforces_eq6_daily_cap():
@@ -98,9 +100,6 @@ def test_apportion_by_hand():
 
 
 def test_lot_power_and_contracts_by_hand():
-    from cosim.controllers.base import LotOffer
-    from cosim.controllers.objectives import contract_violation_kwh, lot_power_kw
-
     mode = np.zeros(24, int)
     lot = LotOffer("L", (2,), 100, 10.0, 10.0, mode, np.full(24, 1000.0), np.full(24, 1000.0),
                    energy_need_kwh=750.0, energy_available_kwh=700.0,

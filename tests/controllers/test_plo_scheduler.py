@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,8 @@ MODE = np.array([1] * 8 + [0, 0] + [-1] * 9 + [0] + [1] * 4)
 def make_offer(mode=MODE, c_max=100.0, d_max=80.0, need=200.0, available=150.0, need_by=None, mu=0.9,
                cost_e=0.01) -> LotOffer:
     return LotOffer(lot_id="lot1", candidate_buses=(18,), n_pev=20, pev_power_kw=10.0, pev_battery_kwh=40.0,
-                    hour_mode=np.asarray(mode, int), max_charge_kw=np.broadcast_to(np.asarray(c_max, float), (HOURS,)).copy(),
+                    hour_mode=np.asarray(mode, int),
+                    max_charge_kw=np.broadcast_to(np.asarray(c_max, float), (HOURS,)).copy(),
                     max_discharge_kw=np.broadcast_to(np.asarray(d_max, float), (HOURS,)).copy(),
                     economics=LotEconomics(mu_e=mu, cost_e_usd_per_kwh=cost_e), energy_need_kwh=float(need),
                     energy_available_kwh=float(available),
@@ -238,8 +241,6 @@ def test_signal_payload_round_trip():
 
 
 def test_signal_payload_survives_json():
-    import json
-
     signal = DsoSignal(np.full(HOURS, 0.01), np.full(HOURS, np.inf), np.full(HOURS, 5.0))
     back = DsoSignal.from_payload(json.loads(json.dumps(signal.to_payload())))
     np.testing.assert_array_equal(back.price_adder_usd_per_kwh, signal.price_adder_usd_per_kwh)

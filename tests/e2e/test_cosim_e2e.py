@@ -7,9 +7,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.config import ScenarioFileError, load_scenario, parse_scenario
 from cosim.runner.run import RunError, run_scenario
+from simulators.grid import model as grid_model
 
 LOT = {"id": "PL1", "candidate_buses": [18, 25, 31], "fleet": "seed000", "n_chargers": 100,
        "connection_limit_kw": 1000.0}
@@ -111,8 +113,6 @@ def test_failing_controller_falls_back_and_is_recorded(tmp_path):
 
 
 def test_run_failing_part_way_keeps_recorded_hours(tmp_path, monkeypatch):
-    from simulators.grid import model as grid_model
-
     real_step = grid_model.GridModel.step
     calls = {"n": 0}
 
@@ -176,9 +176,6 @@ def _clean_and_faulty(tmp_path, monkeypatch, patch):
 
 
 def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, monkeypatch):
-    from pandapower.powerflow import LoadflowNotConverged
-    from simulators.grid import model as grid_model
-
     def patch(mp):
         real = grid_model.pp.runpp
         calls = {"n": 0}

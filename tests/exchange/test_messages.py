@@ -34,7 +34,8 @@ def test_keys_differ_per_agent_and_follow_the_secret():
     ("loss", lambda out, rec: out == [] and not rec["delivered"]),
     ("duplicate", lambda out, rec: len(out) == 2 and out[0] == out[1]),
     ("delay", lambda out, rec: out[0]["delayed"] and "[delayed]" in rec["summary"]),
-    ("tamper", lambda out, rec: "bad signature" in verify(out[0], "DSO", KEYS) and out[0]["payload"]["x"] == [2.0, 4.0]),
+    ("tamper",
+     lambda out, rec: "bad signature" in verify(out[0], "DSO", KEYS) and out[0]["payload"]["x"] == [2.0, 4.0]),
 ])
 def test_faults_happen_and_are_logged(fault, check):
     channel, out = send(faults=ChannelFaults(**{fault: 1.0}))

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from cosim.config import ScenarioFileError, load_scenario, parse_scenario
 from cosim.controllers.registry import make_controller
 from cosim.errors import PluginError
+from cosim.networks import NETWORKS, load_network
 from cosim.runner.world import check_buses
 from simulators.grid.model import GridError, GridModel, GridState
-from cosim.networks import NETWORKS, load_network
 from simulators.market.profiles import MarketData, ProfileError, load_market, load_profile
 from simulators.parking.ev import EV, EVSpecError
 from simulators.parking.fleet import FleetFileError, load_fleet_csv
@@ -42,7 +42,8 @@ WORK = Path(tempfile.mkdtemp(prefix="cosim-fuzz-"))  # hypothesis and function-s
 # counts[kind] = Counter(tried=, passed=, parsed=, rejected=): printed by test_zz_fuzz_summary
 COUNTS: dict[str, Counter] = {}
 # COSIM_FUZZ_EXAMPLES=2000 for a deeper search than the suite's default
-FUZZ = settings(max_examples=int(os.environ.get("COSIM_FUZZ_EXAMPLES", "150")), deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(os.environ.get("COSIM_FUZZ_EXAMPLES", "150")), deadline=timedelta(seconds=3),
+                suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(kind: str, errors: type[Exception] | tuple, names: str, build: Callable[[], Any],
@@ -68,9 +69,9 @@ def check(kind: str, errors: type[Exception] | tuple, names: str, build: Callabl
 
 SPECIAL = ["", " ", "\x00", "../../etc/passwd", "seasonal:monsoon", "seasonal:winter", "seasonal", "seed000",
            "stochastic", "joape2024", "nan", "inf", "-1", "1e309", "ieee69", "ninebus", "eo", "none", "rule", "milp",
-           "user_controller:Nope", "nosuch.module:X", ":", ".:", "..:x", "os:getcwd", "é漢字🚗", "a" * 300, "x.csv", 0, -1, 1, 33,
-           34, 10**6, 2**63 - 1, -(2**63), 2**70, 1e308, -0.0, 0.5, 1.5, float("nan"), float("inf"), float("-inf"),
-           True, False, None, [], {}, [1, 2], [[1]], {"a": 1}]
+           "user_controller:Nope", "nosuch.module:X", ":", ".:", "..:x", "os:getcwd", "é漢字🚗", "a" * 300, "x.csv",
+           0, -1, 1, 33, 34, 10**6, 2**63 - 1, -(2**63), 2**70, 1e308, -0.0, 0.5, 1.5, float("nan"), float("inf"),
+           float("-inf"), True, False, None, [], {}, [1, 2], [[1]], {"a": 1}]
 SCALARS = st.one_of(
     st.sampled_from(SPECIAL), st.none(), st.booleans(), st.integers(-(2**70), 2**70),
     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),

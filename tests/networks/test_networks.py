@@ -1,12 +1,13 @@
 """Network builders: sizes, numbering, ties/loops and base-case power flows against literature figures."""
 
+import networkx as nx
 import numpy as np
 import pandapower as pp
 import pytest
 
-from cosim.powerflow.network_data import NetworkDataError
 from cosim.networks import NETWORKS, load_network
 from cosim.networks.ieee13 import IEEE13_BUSES
+from cosim.powerflow.network_data import NetworkDataError
 
 
 def _flow(g):
@@ -32,7 +33,6 @@ def test_sizes_ties_and_loops(name, n_bus, n_branch, ties):
     assert g.radial.slack_bus == 0
     tree = g.radial.graph(open_branch_ids=ties)
     assert tree.number_of_edges() == n_bus - 1
-    import networkx as nx
     assert nx.is_connected(tree)
     for loop in g.loops:
         assert len(set(loop) & set(ties)) == 1

@@ -1,15 +1,16 @@
-"""EO on single-hour minimum-loss reconfiguration reaches the exhaustive optimum (IEEE 33) and the known one (IEEE 69)."""
+"""EO on single-hour minimum-loss reconfiguration reaches the exhaustive optimum (IEEE 33) and the known one
+(IEEE 69)."""
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cosim.networks import load_network
 from cosim.optim import ProblemError, minimize_eo
 from cosim.optim.reconfiguration import ReconfigurationProblem, loop_orders
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.topology import best_configuration, enumerate_radial, radial_mask
-from cosim.networks import load_network
 
 NET33 = load_network("ieee33").radial
 NET69 = load_network("ieee69").radial

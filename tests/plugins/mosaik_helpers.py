@@ -40,7 +40,8 @@ class Monitor(mosaik_api_v3.Simulator):
     RECORD: dict = {}
 
     def __init__(self):
-        super().__init__({"type": "time-based", "models": {"Mon": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
+        super().__init__({"type": "time-based",
+                          "models": {"Mon": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
 
     def create(self, num, model):
         return [{"eid": "mon", "type": model}]

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from cosim.powerflow.network_data import NetworkDataError
 from cosim.networks import load_network
+from cosim.powerflow.network_data import NetworkDataError
 
 
 def test_ieee33_numbering_and_loops():

@@ -2,12 +2,20 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cosim.powerflow.bfs import PowerFlowInputError, solve_radial_batch
+from cosim.networks import NETWORKS, load_network
+from cosim.powerflow.bfs import (
+    PowerFlowInputError,
+    clear_tree_cache,
+    open_positions,
+    solve_radial_batch,
+    tree_orders,
+    tree_paths,
+)
 from cosim.powerflow.topology import decode_loops, repair
 from cosim.validate import runpp_case
-from cosim.networks import load_network
 
 AGREE_PU = 1e-6
 
@@ -104,7 +112,8 @@ def test_nonconvergence_is_nan_and_flagged(grid):
     r = grid.radial
     weak = [2, 3, 6, 8, 9]  # long feeder path
     normal = list(r.tie_branches)
-    res = solve_radial_batch(r, [weak, normal], np.stack([5 * r.p_load_kw, r.p_load_kw]), np.stack([5 * r.q_load_kvar, r.q_load_kvar]))
+    res = solve_radial_batch(r, [weak, normal], np.stack([5 * r.p_load_kw, r.p_load_kw]),
+                             np.stack([5 * r.q_load_kvar, r.q_load_kvar]))
     assert not res.converged[0] and res.converged[1]
     assert list(res.ok) == [False, True]
     for arr in (res.vm_pu[0], res.va_deg[0], res.i_branch_ka[0], res.loading[0]):
@@ -143,7 +152,8 @@ def test_loading_uses_i_max(grid):
         (dict(q_load_kvar=np.r_[np.zeros(32), np.inf]), "q_load_kvar must be finite; case 0 bus 33"),
         (dict(p_load_kw=np.zeros(10)), r"p_load_kw must have shape \(batch, 33\)"),
         (dict(open_branches=[33, 34, 35, 36, 99]), "no branch"),
-        (dict(open_branches=np.zeros((4, 5), int) + [33, 34, 35, 36, 37], p_load_kw=np.zeros((3, 33))), "rows but the batch"),
+        (dict(open_branches=np.zeros((4, 5), int) + [33, 34, 35, 36, 37], p_load_kw=np.zeros((3, 33))),
+         "rows but the batch"),
         (dict(open_branches=["a"] * 5), "integer branch ids"),
     ],
 )
@@ -157,8 +167,6 @@ def test_bad_input_errors(grid, kwargs, match):
 
 
 def test_other_registered_networks_agree():
-    from cosim.networks import NETWORKS
-
     for name in NETWORKS:
         g = load_network(name)
         r = g.radial
@@ -173,8 +181,6 @@ def test_other_registered_networks_agree():
 
 @pytest.mark.parametrize("name", ["ieee33", "ieee69"])  # ieee69 has > 64 branches: multi-word topology keys
 def test_tree_orders_subtrees_are_the_buses_each_branch_feeds(name):
-    from cosim.powerflow.bfs import open_positions, tree_orders, tree_paths
-
     r = load_network(name).radial
     rng = np.random.default_rng(5)
     open_ids = repair(r, decode_loops(r, rng.random((25, len(r.loops)))), rng)
@@ -196,8 +202,6 @@ def test_tree_orders_subtrees_are_the_buses_each_branch_feeds(name):
 
 
 def test_cached_topologies_give_identical_results(grid):
-    from cosim.powerflow.bfs import clear_tree_cache
-
     r = grid.radial
     open_ids, p, q = random_cases(r, 60, np.random.default_rng(6))
     clear_tree_cache()

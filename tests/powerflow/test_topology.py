@@ -5,13 +5,22 @@ import itertools
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cosim.powerflow.topology import (
-    TopologyError, best_configuration, check_radial, count_spanning_trees, decode_loops, enumerate_radial,
-    is_radial, radial_mask, repair,
-)
 from cosim.networks import load_network
+from cosim.powerflow.network_data import RadialNetwork
+from cosim.powerflow.topology import (
+    TopologyError,
+    best_configuration,
+    check_radial,
+    count_spanning_trees,
+    decode_loops,
+    enumerate_radial,
+    is_radial,
+    radial_mask,
+    repair,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +79,6 @@ def test_spanning_tree_count_matrix_tree_theorem(net, configs):
 
 def test_enumeration_complete_on_small_mesh():
     """Brute force over every open set of a small meshed network gives the same set."""
-    from cosim.powerflow.network_data import RadialNetwork
-
     f = np.array([0, 1, 2, 3, 1, 4, 2, 0, 5])
     t = np.array([1, 2, 3, 4, 4, 5, 5, 5, 3])
     small = RadialNetwork(

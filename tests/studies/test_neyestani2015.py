@@ -10,11 +10,24 @@ import pytest
 from cosim.powerflow.network_data import RadialNetwork
 from cosim.studies.neyestani2015 import study as study
 from cosim.studies.neyestani2015.scenarios import (
-    HOURS, PevScenario, PriceScenario, battery_classes, occupancy, reduce_scenarios, roulette_wheel, wind_power_pu,
+    HOURS,
+    PevScenario,
+    PriceScenario,
+    battery_classes,
+    occupancy,
+    reduce_scenarios,
+    roulette_wheel,
+    wind_power_pu,
 )
-from cosim.studies.neyestani2015.stage1 import LotParams, lot_inputs, profit_terms, solve_stage1
+from cosim.studies.neyestani2015.stage1 import StationLotParams, lot_inputs, profit_terms, solve_stage1
 from cosim.studies.neyestani2015.stage2 import (
-    Feeder, GridParams, StationProfile, contingency_energy, crf, eens_of_layout, solve_stage2,
+    Feeder,
+    GridParams,
+    StationProfile,
+    contingency_energy,
+    crf,
+    eens_of_layout,
+    solve_stage2,
 )
 
 H = HOURS
@@ -66,8 +79,12 @@ def test_kmeans_reduction_recovers_two_groups():
 # ---------------------------------------------------------------- stage 1 terms
 
 def test_lot_inputs_scaling_eqs_9_10_14_15():
-    n = np.zeros(H); soc = np.zeros(H); cap = np.zeros(H)
-    n[1:4] = [100, 300, 200]; soc[1:4] = [500, 1500, 900]; cap[1:4] = [1000, 3000, 2000]
+    n = np.zeros(H)
+    soc = np.zeros(H)
+    cap = np.zeros(H)
+    n[1:4] = [100, 300, 200]
+    soc[1:4] = [500, 1500, 900]
+    cap[1:4] = [1000, 3000, 2000]
     li = lot_inputs(PevScenario(n, soc, cap), 200)
     assert li.n_pl[1:4] == pytest.approx([100, 200, 200])  # (9)
     assert li.cap[2] == pytest.approx(3000 * 200 / 300)  # (10)
@@ -78,9 +95,13 @@ def test_lot_inputs_scaling_eqs_9_10_14_15():
 
 
 def test_profit_terms_hand_calculation():
-    lp = LotParams(forced_outage_rate=0.1, tariff_g2v=0.2, pay_v2g=0.05, c_dep=0.01)
+    lp = StationLotParams(forced_outage_rate=0.1, tariff_g2v=0.2, pay_v2g=0.05, c_dep=0.01)
     price = flat_price(energy=0.05, cap=0.02, call=0.06, rho=0.5)
-    p_in = np.zeros(H); p_out = np.zeros(H); r = np.zeros(H); sp = np.zeros(H); df = np.zeros(H)
+    p_in = np.zeros(H)
+    p_out = np.zeros(H)
+    r = np.zeros(H)
+    sp = np.zeros(H)
+    df = np.zeros(H)
     p_in[0], p_out[1], r[2], sp[3], df[4] = 100, 40, 10, 30, 8
     t = profit_terms(p_in, p_out, r, sp, df, price, lp)
     assert t["energy"] == pytest.approx(0.05 * (40 - 100))
@@ -94,7 +115,7 @@ def _constant_lot(cap_kwh: float) -> PevScenario:
 
 def test_stage1_reserve_limited_by_station_rate():
     # no arrivals/departures; reserve pays 0.02 $/kW h; rate limit 10 x 11 kW binds: 24 h x 110 kW x 0.02 x 0.98
-    lp = LotParams(forced_outage_rate=0.02)
+    lp = StationLotParams(forced_outage_rate=0.02)
     r = solve_stage1(_constant_lot(500.0), flat_price(cap=0.02), 10, lp)
     assert r.status == "Optimal"
     assert r.profit == pytest.approx(24 * 110 * 0.02 * 0.98, rel=1e-6)
@@ -103,7 +124,7 @@ def test_stage1_reserve_limited_by_station_rate():
 
 def test_stage1_reserve_limited_by_contract_min_soc():
     # SOC <= 200 kWh, contract keeps 0.5 x 200: reserve <= (200 - 100) x 0.95 = 95 kW each hour (eq. 8)
-    lp = LotParams(forced_outage_rate=0.02)
+    lp = StationLotParams(forced_outage_rate=0.02)
     r = solve_stage1(_constant_lot(200.0), flat_price(cap=0.02), 10, lp)
     assert r.profit == pytest.approx(24 * 95 * 0.02 * 0.98, rel=1e-6)
     assert np.all(r.soc - r.r / lp.eta_d >= 0.5 * 200 - 1e-6)
@@ -112,9 +133,11 @@ def test_stage1_reserve_limited_by_contract_min_soc():
 def test_stage1_charges_for_departure_surplus():
     # 10 PEVs with 200 kWh (of 400) present in hours 0..11, all leave at hour 12; energy 0.05, owners pay 0.12 for
     # the surplus: the lot fills the batteries, 200 kWh of surplus bought as 200 / 0.95 kWh.
-    n = np.zeros(H); soc = np.zeros(H); cap = np.zeros(H)
+    n = np.zeros(H)
+    soc = np.zeros(H)
+    cap = np.zeros(H)
     n[:12], soc[:12], cap[:12] = 10, 200, 400
-    r = solve_stage1(PevScenario(n, soc, cap), flat_price(), 10, LotParams(c_dep=0.01))
+    r = solve_stage1(PevScenario(n, soc, cap), flat_price(), 10, StationLotParams(c_dep=0.01))
     assert r.surplus.sum() == pytest.approx(200.0, abs=1e-6)
     assert r.p_in.sum() == pytest.approx(200 / 0.95, rel=1e-6)
     assert r.profit == pytest.approx(0.12 * 200 - 0.05 * 200 / 0.95, rel=1e-6)
@@ -122,7 +145,7 @@ def test_stage1_charges_for_departure_surplus():
 
 
 def test_stage1_energy_only_case_has_no_reserve():
-    r = solve_stage1(_constant_lot(500.0), flat_price(cap=0.02), 10, LotParams(reserve=False))
+    r = solve_stage1(_constant_lot(500.0), flat_price(cap=0.02), 10, StationLotParams(reserve=False))
     assert np.allclose(r.r, 0.0) and r.profit == pytest.approx(0.0, abs=1e-6)
 
 
@@ -199,7 +222,8 @@ def test_saturation_point():
 def test_quick_run_writes_tables_and_all_milps_optimal(tmp_path):
     res = study.run(tmp_path, quick=True, seed=0)
     assert res["all_optimal"]
-    for f in ("stage1_cases.csv", "stage1_sweep.csv", "stage2_allocation.csv", "comparison.csv", "report.md", "stage1.png"):
+    for f in ("stage1_cases.csv", "stage1_sweep.csv", "stage2_allocation.csv", "comparison.csv", "report.md",
+              "stage1.png"):
         assert (tmp_path / f).is_file()
     st1 = res["stage1"]
     assert (st1[st1.case == 1].profit_usd.to_numpy() >= st1[st1.case == 2].profit_usd.to_numpy() - 1e-6).all()

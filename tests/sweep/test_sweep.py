@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from distributed import Client, LocalCluster
 
-from cosim.sweep.runner import main, run_sweep, variation_status
 from cosim.sweep.report import read_table
+from cosim.sweep.runner import main, run_sweep, variation_status
 from cosim.sweep.spec import SweepError, load_sweep, parse_sweep, set_dotted
 
 BASE = """
@@ -147,8 +148,6 @@ def test_missing_base_is_a_clear_error(tmp_path):
 
 
 def test_dask_local_cluster_equals_local_run(reference, tmp_path):
-    from distributed import Client, LocalCluster
-
     sweep = load_sweep(write_sweep(tmp_path), output_dir=tmp_path / "dask")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:

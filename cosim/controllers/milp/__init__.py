@@ -5,13 +5,13 @@ exact flow; `single_hour` (minimum-loss reconfiguration of one hour) and `contro
 """
 
 from cosim.controllers.milp.controller import MilpController
-from cosim.controllers.milp.evaluation import Evaluation, evaluate_exact
+from cosim.controllers.milp.evaluation import ExactEvaluation, evaluate_exact
 from cosim.controllers.milp.formulation import VOLTAGE_PENALTY_KW_PER_PU2
 from cosim.controllers.milp.refinement import MilpError, MilpResult, solve_milp
 from cosim.controllers.milp.single_hour import ReconfigurationResult, solve_single_hour_reconfiguration
 
 __all__ = [
-    "Evaluation",
+    "ExactEvaluation",
     "MilpController",
     "MilpError",
     "MilpResult",

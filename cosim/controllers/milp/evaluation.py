@@ -15,7 +15,7 @@ from cosim.powerflow.network_data import RadialNetwork
 
 
 @dataclass
-class Evaluation:
+class ExactEvaluation:
     """Exact (AC, backward/forward sweep) evaluation of a plan over the hours given."""
 
     loss_kw: np.ndarray  # (H,)
@@ -26,12 +26,12 @@ class Evaluation:
 
 
 def evaluate_exact(net: RadialNetwork, open_branches: Sequence[int], p_kw: np.ndarray,
-                   q_kvar: np.ndarray) -> Evaluation:
+                   q_kvar: np.ndarray) -> ExactEvaluation:
     """Exact power flow of one topology over a batch of hours (rows of p_kw / q_kvar, bus loads incl. lots)."""
     open_ids = np.asarray(tuple(open_branches), dtype=int)
     res = solve_radial_batch(net, open_ids, np.atleast_2d(p_kw), np.atleast_2d(q_kvar))
     vm = res.vm_pu
-    return Evaluation(
+    return ExactEvaluation(
         loss_kw=res.loss_kw, v_min_pu=vm.min(axis=1), vpd_pu=np.abs(vm - 1.0).sum(axis=1), p_grid_kw=res.p_slack_kw,
         converged=bool(np.all(res.ok)),
     )

@@ -124,25 +124,30 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict[str, Any]:
         ev_pap = model.evaluate(pap_counts[None, :])
         results[s] = dict(exhaustive=_lots(c_ex), f_exhaustive=f_ex, cv_exhaustive=cv_ex, pso=_lots(c_pso),
                           f_pso=f_pso, cv_pso=cv_pso, pso_evaluations=n_eval,
-                          f_paper_allocation=float(objective(ev_pap, WEIGHTS)[0]), cv_paper_allocation=float(ev_pap["cv"][0]),
+                          f_paper_allocation=float(objective(ev_pap, WEIGHTS)[0]),
+                          cv_paper_allocation=float(ev_pap["cv"][0]),
                           dc_loss=float(ev["dc_loss"][0]), peak=float(ev["peak_power_benefit"][0]),
                           total=float(ev["total_benefit"][0]), capacity_kw=float(c_ex.sum() * SCENARIOS[s][0]))
         label = f"S{s} PV {SCENARIOS[s][0]:g} kW / ES {SCENARIOS[s][1]:g} kWh"
         rows += [
-            dict(scenario=label, quantity="lots (EVs@bus)", paper=", ".join(f"{n}@{b}" for b, n in zip(pap["buses"], pap["evs"])),
+            dict(scenario=label, quantity="lots (EVs@bus)",
+                 paper=", ".join(f"{n}@{b}" for b, n in zip(pap["buses"], pap["evs"])),
                  ours=_lots(c_ex), pso=_lots(c_pso), diff_pct=float("nan")),
             dict(scenario=label, quantity="total capacity kW", paper=float(sum(pap["evs"]) * SCENARIOS[s][0]),
                  ours=results[s]["capacity_kw"], pso=float(c_pso.sum() * SCENARIOS[s][0])),
-            dict(scenario=label, quantity="loss benefit $", paper=pap["loss"], ours=results[s]["dc_loss"], pso=float("nan")),
-            dict(scenario=label, quantity="peak-power benefit $", paper=pap["peak"], ours=results[s]["peak"], pso=float("nan")),
-            dict(scenario=label, quantity="total benefit $", paper=pap["total"], ours=results[s]["total"], pso=float("nan")),
+            dict(scenario=label, quantity="loss benefit $", paper=pap["loss"], ours=results[s]["dc_loss"],
+                 pso=float("nan")),
+            dict(scenario=label, quantity="peak-power benefit $", paper=pap["peak"], ours=results[s]["peak"],
+                 pso=float("nan")),
+            dict(scenario=label, quantity="total benefit $", paper=pap["total"], ours=results[s]["total"],
+                 pso=float("nan")),
             dict(scenario=label, quantity="objective (paper's allocation / exhaustive / PSO)",
                  paper=results[s]["f_paper_allocation"], ours=f_ex, pso=f_pso),
         ]
         vm = ev["vm_v2g"][0]
         for b in range(9):
-            vrows.append(dict(scenario=s, bus=b + 1, paper_without=PAPER_V_WITHOUT[b], ours_without=model.base_voltages()[b],
-                              paper_with=pap["v_with"][b], ours_with=vm[b],
+            vrows.append(dict(scenario=s, bus=b + 1, paper_without=PAPER_V_WITHOUT[b],
+                              ours_without=model.base_voltages()[b], paper_with=pap["v_with"][b], ours_with=vm[b],
                               ours_with_paper_allocation=ev_pap["vm_v2g"][0][b]))
     df = pd.DataFrame(rows)
     df["diff_pct"] = [pct_diff(o, p) if isinstance(o, float) and isinstance(p, float) else float("nan")
@@ -154,7 +159,7 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict[str, Any]:
     vdf.to_csv(out / "voltages.csv", index=False)
     _plot(out, vdf)
     wall = time.perf_counter() - t0
-    md = [f"# Seed 001 (Arabi & Awasthi 2025): paper vs ours\n",
+    md = ["# Seed 001 (Arabi & Awasthi 2025): paper vs ours\n",
           f"PSO {particles} particles x {iters} iterations (seed {seed}); counts on a {step}-EV grid; "
           "'ours' = exhaustive optimum on the same grid.\n",
           markdown_table(df, ",.1f"), "",
@@ -166,10 +171,10 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict[str, Any]:
 
 
 def _plot(out: Path, vdf: pd.DataFrame) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     first = vdf[vdf.scenario == vdf.scenario.min()]

@@ -13,8 +13,10 @@ many discharged over the day), as the price reconstruction assumes.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import logging
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +27,12 @@ import pandas as pd
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
 from cosim.controllers.registry import make_controller
-from cosim.errors import PluginError
+from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.decision.topsis import topsis
+from cosim.errors import PluginError
 from cosim.networks.ieee33 import ieee33
+from cosim.powerflow.bfs import solve_radial_batch
+from cosim.powerflow.topology import enumerate_radial
 from cosim.textio import markdown_table
 from simulators.parking import presets
 
@@ -69,7 +74,8 @@ def _read_column(path: Path, column: str) -> np.ndarray:
     except FileNotFoundError:
         raise FileNotFoundError(f"seed-000 data file {path} is missing (it ships with the repository)") from None
     if column not in df.columns or len(df) != HOURS:
-        raise ValueError(f"{path}: expected {HOURS} rows with a column {column!r}, got {len(df)} rows, columns {list(df.columns)}")
+        raise ValueError(f"{path}: expected {HOURS} rows with a column {column!r}, got {len(df)} rows, "
+                         f"columns {list(df.columns)}")
     return df[column].to_numpy(float)
 
 
@@ -142,10 +148,6 @@ def enumeration_reference(problem: DayAheadProblem, screen: int = 40, chunk: int
 
     Exact for OF3 whenever the daily ranking of the top configurations matches the mean-hour ranking
     (losses of constant-power loads scale almost quadratically with the load level)."""
-    from cosim.controllers.vector_problem import DayAheadVectorProblem
-    from cosim.powerflow.bfs import solve_radial_batch
-    from cosim.powerflow.topology import enumerate_radial
-
     if problem.lots:
         raise ValueError("enumeration_reference handles problems without lots (scenario 3) only")
     net = problem.network
@@ -301,7 +303,8 @@ def run_study(
     table2 = pd.DataFrame(rows)
     for col in ("lot_bus", "lot_bus_paper", "case"):
         table2[col] = table2[col].astype("Int64")
-    close, rank = rank_states(table2.of1_usd.to_numpy(float), table2.of2_kw.to_numpy(float), table2.of3_kwh.to_numpy(float))
+    close, rank = rank_states(table2.of1_usd.to_numpy(float), table2.of2_kw.to_numpy(float),
+                              table2.of3_kwh.to_numpy(float))
     ptop = paper_topsis()
     table3 = pd.DataFrame({
         "state": table2.state, "of1_usd": table2.of1_usd, "of2_kw": table2.of2_kw, "of3_kwh": table2.of3_kwh,
@@ -361,10 +364,8 @@ def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
     return files
 
 
-def build_parser(prog: str = "cosim study joape2024") -> "argparse.ArgumentParser":
+def build_parser(prog: str = "cosim study joape2024") -> argparse.ArgumentParser:
     """Command-line options of the seed-000 study (see `main`)."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog=prog, description="Seed 000 (JOAPE 2024): Table 2 and Table 3 with EO (or "
                                  "another controller) on the IEEE 33-bus; writes CSV + Markdown tables.")
     ap.add_argument("--out", default="results/study-joape2024", help="output folder (default: %(default)s)")
@@ -377,15 +378,15 @@ def build_parser(prog: str = "cosim study joape2024") -> "argparse.ArgumentParse
                     help="reading of eq. 6: 'daily' PEV cap (literal) or 'hourly' (default: %(default)s)")
     ap.add_argument("--controller", default="eo", help="controller for scenarios 2-4 (default: eo)")
     ap.add_argument("--exact", action="store_true",
-                    help="also solve each state exactly (enumeration for scenario 3, MILP for 2 and 4) and report the gap")
+                    help="also solve each state exactly (enumeration for scenario 3, MILP for 2 and 4) "
+                         "and report the gap")
     ap.add_argument("--quick", action="store_true", help="small budget (10 particles x 20 iterations) for a smoke run")
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`cosim study joape2024 [options]` / `python -m cosim.studies.joape2024.study [options]`: run, write, print Table 2/3."""
-    import sys
-
+    """`cosim study joape2024 [options]` / `python -m cosim.studies.joape2024.study [options]`: run, write, print
+    Table 2/3."""
     ap = build_parser()
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     n_p = args.particles if args.particles is not None else (10 if args.quick else 30)

@@ -28,7 +28,7 @@ from cosim.studies.neyestani2015.scenarios import HOURS, PevScenario, PriceScena
 
 
 @dataclass(frozen=True)
-class LotParams:
+class StationLotParams:
     """Lot and contract data (assumed unless marked; see README_neyestani2015.md)."""
 
     station_kw: float = 11.0  # paper: quick-charging stations of 11 kW
@@ -98,7 +98,7 @@ class Stage1Result:
     n_vars: int
 
 
-def profit_terms(p_in, p_out, r, surplus, deficit, price: PriceScenario, lp: LotParams) -> dict[str, float]:
+def profit_terms(p_in, p_out, r, surplus, deficit, price: PriceScenario, lp: StationLotParams) -> dict[str, float]:
     """The objective's terms (eqs. 3-5) for a given schedule [$ per day]; used by the MILP and the tests."""
     lam, cap, call, rho = price.energy, price.reserve_cap, price.reserve_call, price.call_prob
     f = lp.forced_outage_rate
@@ -109,7 +109,8 @@ def profit_terms(p_in, p_out, r, surplus, deficit, price: PriceScenario, lp: Lot
     return {"energy": energy, "reserve": reserve, "owners": owners}
 
 
-def solve_stage1(scen: PevScenario, price: PriceScenario, n_st: float, lp: LotParams = LotParams()) -> Stage1Result:
+def solve_stage1(scen: PevScenario, price: PriceScenario, n_st: float,
+                 lp: StationLotParams = StationLotParams()) -> Stage1Result:
     """Maximise the lot's daily profit for one price scenario and n_st stations (exact MILP, HiGHS)."""
     li = lot_inputs(scen, n_st)
     pmax = lp.rate * lp.station_kw * li.n_pl
@@ -152,6 +153,6 @@ def solve_stage1(scen: PevScenario, price: PriceScenario, n_st: float, lp: LotPa
                         x["df"], li, terms, profit, sol.wall_s, sol.status, float(x["slack"].sum()), m.n_int, m.n_vars)
 
 
-def energy_only(lp: LotParams) -> LotParams:
+def energy_only(lp: StationLotParams) -> StationLotParams:
     """Case 2 of the paper: the same lot without the reserve market."""
     return replace(lp, reserve=False)

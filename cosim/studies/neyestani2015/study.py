@@ -20,13 +20,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cosim.networks import load_network
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.studies.neyestani2015.scenarios import HOURS, pev_scenarios, price_scenarios, rer_scenarios
-from cosim.studies.neyestani2015.stage1 import LotParams, Stage1Result, energy_only, solve_stage1
+from cosim.studies.neyestani2015.stage1 import Stage1Result, StationLotParams, energy_only, solve_stage1
 from cosim.studies.neyestani2015.stage2 import (
-    OBJECTIVES, Feeder, GridParams, StationProfile, eens_of_layout, solve_stage2,
+    OBJECTIVES,
+    Feeder,
+    GridParams,
+    StationProfile,
+    eens_of_layout,
+    solve_stage2,
 )
-from cosim.networks import load_network
 from cosim.textio import markdown_table
 
 log = logging.getLogger(__name__)
@@ -42,7 +47,7 @@ def saturation_point(stations: np.ndarray, profit: np.ndarray, frac: float = 0.9
     return float(stations[np.argmax(profit >= frac * profit.max())])
 
 
-def station_profile(results: list[Stage1Result], lp: LotParams) -> StationProfile:
+def station_profile(results: list[Stage1Result], lp: StationLotParams) -> StationProfile:
     """Per-station stage-1 behaviour averaged over the price scenarios (the interface eqs. 19-21)."""
     n = results[0].n_st
     return StationProfile(
@@ -78,7 +83,7 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
-    lp, gp = LotParams(), GridParams()
+    lp, gp = StationLotParams(), GridParams()
     _, pev = pev_scenarios(60 if quick else 300, 3, seed)
     prices = price_scenarios()
     # ---- stage 1: four seasons x two cases at 200 stations (the paper's Figs. 5-9)
@@ -148,7 +153,8 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
             nv = np.array([int(lay.get(lab, 0)) for lab in net.bus_labels])
             eens_rows.append(dict(stations=n_tot,
                                   eens_with_rer=eens_of_layout(net, lengths, feeder, profiles[n_tot], nv, gp),
-                                  eens_without_rer=eens_of_layout(net, lengths, feeder, profiles[n_tot], nv, gp, False)))
+                                  eens_without_rer=eens_of_layout(net, lengths, feeder, profiles[n_tot], nv, gp,
+                                                                  False)))
     eens_tab = pd.DataFrame(eens_rows)
     eens_tab.to_csv(out / "stage2_eens.csv", index=False)
     comparison = _comparison(stage1, sat, allocation, eens_tab)
@@ -176,14 +182,19 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
                  difference=f"{100 * (sat - PAPER_SATURATION_STATIONS) / PAPER_SATURATION_STATIONS:+.1f} %")]
 
     def yes(flag: bool, paper: str = "yes") -> dict:
-        return dict(paper=paper, ours="yes" if flag else "no", difference="same" if (flag == (paper == "yes")) else "differs")
+        return dict(paper=paper, ours="yes" if flag else "no",
+                    difference="same" if (flag == (paper == "yes")) else "differs")
 
-    rows.append(dict(finding="case 1 profit > case 2 in all seasons", **yes(bool((c1.profit_usd > c2.profit_usd).all()))))
-    rows.append(dict(finding="case 1 mean SOC > case 2 (Figs. 5-6)", **yes(bool(c1.mean_soc_kwh.mean() > c2.mean_soc_kwh.mean()))))
-    rows.append(dict(finding="case 1 buys more energy than case 2 (Fig. 7)", **yes(bool(c1.buy_kwh.mean() > c2.buy_kwh.mean()))))
+    rows.append(dict(finding="case 1 profit > case 2 in all seasons",
+                     **yes(bool((c1.profit_usd > c2.profit_usd).all()))))
+    rows.append(dict(finding="case 1 mean SOC > case 2 (Figs. 5-6)",
+                     **yes(bool(c1.mean_soc_kwh.mean() > c2.mean_soc_kwh.mean()))))
+    rows.append(dict(finding="case 1 buys more energy than case 2 (Fig. 7)",
+                     **yes(bool(c1.buy_kwh.mean() > c2.buy_kwh.mean()))))
     rows.append(dict(finding="case 2 sells much more energy than case 1 (Fig. 8, >= 1.5x)",
                      **yes(bool(c2.sell_kwh.mean() >= 1.5 * c1.sell_kwh.mean()))))
-    rows.append(dict(finding="lot is load-like (buys more than it sells)", **yes(bool((stage1.buy_kwh > stage1.sell_kwh).all()))))
+    rows.append(dict(finding="lot is load-like (buys more than it sells)",
+                     **yes(bool((stage1.buy_kwh > stage1.sell_kwh).all()))))
     a = allocation
 
     def first(obj, n):
@@ -192,7 +203,8 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
 
     loss_rows = a[a.objective == "loss"]
     if len(loss_rows):
-        most = [max(dict((kv.split(":")[0], int(kv.split(":")[1])) for kv in lay.split()).items(), key=lambda t: t[1])[0]
+        most = [max(dict((kv.split(":")[0], int(kv.split(":")[1])) for kv in lay.split()).items(),
+                    key=lambda t: t[1])[0]
                 for lay in loss_rows.layout]
         rows.append(dict(finding="loss objective: most stations at bus 633 (Fig. 10)",
                          **yes(all(m == "633" for m in most))))
@@ -219,10 +231,10 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
 
 
 def _plots(out: Path, s1: dict, sweep: pd.DataFrame) -> None:
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     h = np.arange(1, HOURS + 1)

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulators.grid.model import GridError, GridModel, GridNotConverged
 from cosim.networks import load_network
+from simulators.grid.model import GridError, GridModel, GridNotConverged
 
 
 @pytest.fixture(scope="module")

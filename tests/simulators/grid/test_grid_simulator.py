@@ -2,11 +2,10 @@
 
 import mosaik
 import pytest
+from mosaik_helpers import Monitor
 
 from simulators.grid.model import GridError, GridModel
 from simulators.grid.simulator import GridSim, parse_open_branches
-
-from mosaik_helpers import Monitor
 
 SIM_CONFIG = {
     "Grid": {"python": "simulators.grid.simulator:GridSim"},

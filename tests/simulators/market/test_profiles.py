@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from simulators.market import seed000 as s0
 from simulators.market.profiles import (
-    DATA_DIR, SEASONS, USD_PER_EUR, ProfileError, load_market, load_profile, read_hourly_table,
+    DATA_DIR,
+    SEASONS,
+    USD_PER_EUR,
+    ProfileError,
+    load_market,
+    load_profile,
+    read_hourly_table,
 )
 
 

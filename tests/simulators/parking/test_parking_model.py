@@ -9,11 +9,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulators.parking import (
-    EV, EVSpecError, FleetFileError, LotConfigError, ParkingLot, get_allocation, hour_type, hour_types,
-    joape2024_fleet, load_fleet_csv, save_fleet_csv, stochastic_fleet,
+    EV,
+    EVSpecError,
+    FleetFileError,
+    LotConfigError,
+    ParkingLot,
+    get_allocation,
+    hour_type,
+    hour_types,
+    joape2024_fleet,
+    load_fleet_csv,
+    save_fleet_csv,
+    stochastic_fleet,
 )
 from simulators.parking.allocation import UnknownAllocationError, earliest_departure_first, equal_share
-from simulators.parking.presets import CHARGE_STATE_SOC, DISCHARGE_STATE_SOC
+from simulators.parking.presets import CHARGE_STATE_SOC, DISCHARGE_STATE_SOC, preset_fleet
 
 TOL = 1e-9
 
@@ -294,9 +304,6 @@ def test_preset_table1_and_hour_types():
 
 def test_lot_never_cycles_energy_between_its_evs():
     """With no must-run charging, a step either charges or discharges: EVs do not feed each other."""
-    from simulators.parking.lot import ParkingLot
-    from simulators.parking.presets import preset_fleet
-
     lot = ParkingLot(preset_fleet("joape2024", seed=3), n_chargers=100, connection_limit_kw=1000)
     setpoints = [0.0, 50.0, -50.0, 0.0, 300.0, -300.0] * 4
     for h, sp in enumerate(setpoints):
