@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem
@@ -40,3 +43,40 @@ class InfeasibleController:
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         return DayAheadPlan(open_branches=(7, 9, 14, 32, 37), lot_buses={}, setpoints_kw={}, feasible=False,
                             controller=self.name)
+
+
+class SleepingController:
+    """Blocks far beyond any time limit: the DSO must stop waiting and fall back."""
+
+    name = "sleeping"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        time.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+class ExitingController:
+    """Calls sys.exit(3), as careless user code might: the run must go on."""
+
+    name = "exiting"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        raise SystemExit(3)
+
+
+class InterruptingController:
+    """Raises KeyboardInterrupt inside the plan (not a real Ctrl-C): the run must go on."""
+
+    name = "interrupting"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        raise KeyboardInterrupt
+
+
+class CrashingController:
+    """Kills its own interpreter (as a segfaulting extension would)."""
+
+    name = "crashing"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        os._exit(11)

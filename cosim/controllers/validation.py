@@ -1,0 +1,141 @@
+"""Every plan is checked before the DSO uses it, whoever wrote the controller, and evaluated with the fast flow.
+
+`check_plan(problem, plan)` applies the rules below in order. A repair that is exact (clipping a setpoint
+to the hour's offered bounds) is applied and listed; any other failure names the rule, and the DSO falls back
+(last feasible topology, lots on their own schedules).
+
+| rule | what is checked | on failure |
+|---|---|---|
+| `type` | a `DayAheadPlan` (open_branches, lot_buses, setpoints_kw, feasible) | fallback |
+| `feasible` | the controller itself says the plan is feasible | fallback |
+| `topology` | known branch ids, radial: no loop closed, no bus islanded; unchanged when reconfiguration is off | fallback |
+| `lots` | setpoints and buses only for the problem's lots (dispatch problems: one entry per lot) | fallback |
+| `setpoints` | 24 finite numbers per lot | fallback |
+| `bus` | each lot at one of its candidate buses | fallback |
+| `bounds` | within the hour's offered bounds (charging only in charge hours, up to max_charge_kw; ...) | clipped |
+| `energy` | contracts met hour by hour (need_by_hour_kwh, energy_need_kwh), discharge within energy_available | fallback |
+
+`evaluate_plan(problem, plan)` fills `plan.predicted` and `plan.predicted_hourly` with the fast flow, so
+plan-versus-reality works for any controller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cosim.controllers import objectives as obj
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.controllers.vector_problem import DayAheadVectorProblem
+from cosim.powerflow.topology import TopologyError, check_radial
+
+__all__ = ["PlanCheck", "check_plan", "evaluate_plan", "lot_bounds_kw"]
+
+TOLERANCE_KW = 1e-6
+"""Setpoints this close to a bound are numerical noise, not a violation (no repair is logged)."""
+TOLERANCE_KWH = 1e-3
+"""Contract energy shortfalls below this are numerical noise."""
+
+
+@dataclass
+class PlanCheck:
+    """The outcome of `check_plan`: the plan to use (possibly repaired) or the rule that failed."""
+
+    plan: DayAheadPlan | None
+    failure: str | None = None  # "rule: what is wrong"
+    repairs: list[str] = field(default_factory=list)  # exact repairs applied, one line each
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def lot_bounds_kw(lot: LotOffer) -> tuple[np.ndarray, np.ndarray]:
+    """(lower, upper) setpoint bounds per hour (kW, + charging) from the lot's offer and hour modes."""
+    mode = np.asarray(lot.hour_mode)
+    upper = np.where(mode > 0, np.asarray(lot.max_charge_kw, float), 0.0)
+    lower = np.where(mode < 0, -np.asarray(lot.max_discharge_kw, float), 0.0)
+    return lower, upper
+
+
+def _fail(rule: str, detail: str) -> PlanCheck:
+    return PlanCheck(None, f"{rule}: {detail}")
+
+
+def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
+    """Check `plan` against `problem` (rules in the module docstring); returns the plan to use or the failure."""
+    if not isinstance(plan, DayAheadPlan):
+        return _fail("type", f"the controller returned a {type(plan).__name__}, not a DayAheadPlan")
+    if not plan.feasible:
+        return _fail("feasible", "the controller returned an infeasible plan")
+    net = problem.network
+    try:
+        open_ids = [int(b) for b in plan.open_branches]
+        check_radial(net, open_ids)
+    except (TopologyError, TypeError, ValueError) as exc:
+        return _fail("topology", str(exc))
+    if not problem.reconfigure and sorted(open_ids) != sorted(int(b) for b in problem.base_open_branches):
+        return _fail("topology", f"opens {sorted(open_ids)} but reconfiguration is off "
+                                 f"(base {sorted(problem.base_open_branches)})")
+    lots = {lot.lot_id: lot for lot in problem.lots}
+    setpoints = dict(plan.setpoints_kw or {})
+    buses = dict(plan.lot_buses or {})
+    unknown = sorted(str(k) for k in set(setpoints) | set(buses) if k not in lots)
+    if lots and unknown:
+        return _fail("lots", f"unknown lot(s) {unknown}; the problem's lots are {sorted(lots)}")
+    missing = sorted(k for k in lots if k not in setpoints)
+    if missing:
+        return _fail("lots", f"no setpoints for lot(s) {missing}")
+    repairs: list[str] = []
+    checked: dict[str, np.ndarray] = {}
+    for lot_id, lot in lots.items():
+        try:
+            sp = np.asarray(setpoints[lot_id], dtype=float)
+        except (TypeError, ValueError):
+            return _fail("setpoints", f"lot {lot_id!r}: setpoints are not numbers")
+        if sp.shape != (HOURS,) or not np.all(np.isfinite(sp)):
+            return _fail("setpoints", f"lot {lot_id!r}: need {HOURS} finite numbers, got shape {sp.shape}"
+                                      + ("" if sp.shape != (HOURS,) else " with NaN or infinity"))
+        bus = buses.get(lot_id)
+        if bus not in lot.candidate_buses:
+            return _fail("bus", f"lot {lot_id!r} at bus {bus!r}, not one of its candidates {list(lot.candidate_buses)}")
+        lower, upper = lot_bounds_kw(lot)
+        clipped = np.clip(sp, lower, upper)
+        worst = float(np.max(np.abs(clipped - sp)))
+        if worst > TOLERANCE_KW:
+            hours = [int(h) for h in np.flatnonzero(np.abs(clipped - sp) > TOLERANCE_KW)]
+            repairs.append(f"bounds: lot {lot_id!r} clipped to its offered bounds in hour(s) {hours} "
+                           f"(by up to {worst:.1f} kW)")
+        checked[lot_id] = clipped
+        short = float(obj.contract_violation_kwh(clipped, lot))
+        if short > TOLERANCE_KWH:
+            return _fail("energy", f"lot {lot_id!r} misses its contracts by {short:.1f} kWh (energy charged by each "
+                                   f"hour below need_by_hour_kwh, or discharged beyond energy_available_kwh)")
+    if repairs:
+        plan.setpoints_kw = {**setpoints, **checked}
+        evaluate_plan(problem, plan)  # the predictions must describe the plan that is used
+    return PlanCheck(plan, None, repairs)
+
+
+def _counts(setpoints_kw: np.ndarray, lot: LotOffer) -> np.ndarray:
+    """Signed (fractional) PEV counts whose grid power is `setpoints_kw` (inverse of `objectives.lot_power_kw`)."""
+    charge_kw = float(obj.lot_power_kw(np.ones(1), lot)[0])
+    discharge_kw = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
+    sp = np.asarray(setpoints_kw, float)
+    return np.where(sp > 0, sp / charge_kw, sp / discharge_kw)
+
+
+def evaluate_plan(problem: DayAheadProblem, plan: DayAheadPlan) -> DayAheadPlan:
+    """Fill `plan.predicted` (of1_usd, of2_kw, of3_kwh, vpd, v_min_pu, v_max_pu, cv, objective) and
+    `plan.predicted_hourly` (loss_kw, v_min_pu, p_grid_kw, load_kw, lot_kw) with the fast flow; returns `plan`.
+
+    The plan must pass `check_plan`'s structural rules (radial topology, 24 setpoints per lot, candidate buses)."""
+    vp = DayAheadVectorProblem(problem)
+    open_ids = np.asarray([sorted(int(b) for b in plan.open_branches)])
+    lot_buses = np.asarray([[int(plan.lot_buses[lot.lot_id]) for lot in problem.lots]], dtype=int).reshape(1, -1)
+    counts = np.asarray([[_counts(plan.setpoints_kw[lot.lot_id], lot) for lot in problem.lots]]).reshape(
+        1, len(problem.lots), HOURS)
+    evaluated = vp.plan_from_plans(vp.evaluate_plans(open_ids, lot_buses, counts), 0)
+    plan.predicted, plan.predicted_hourly = evaluated.predicted, evaluated.predicted_hourly
+    return plan

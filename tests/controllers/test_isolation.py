@@ -1,0 +1,48 @@
+"""No controller can block, exit or crash the DSO: plans run in a worker process with a time limit."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from agent_fixtures import LOAD_SCALING, PRICE, ieee33
+from user_controller import CrashingController, ExitingController, InterruptingController, SleepingController
+
+from cosim.controllers import DayAheadProblem, make_controller
+from cosim.controllers.isolation import ControllerFailure, plan_in_process, plan_in_worker
+
+
+@pytest.fixture(scope="module")
+def problem() -> DayAheadProblem:
+    return DayAheadProblem(network=ieee33(), load_scaling=LOAD_SCALING, price_usd_per_kwh=PRICE)
+
+
+def test_a_plan_comes_back_from_the_worker_unchanged(problem):
+    controller = make_controller("eo", n_particles=4, n_iter=3, seed=0)
+    here, there = controller.plan(problem), plan_in_worker(controller, problem, 60.0)
+    assert here.open_branches == there.open_branches
+    assert here.predicted["of3_kwh"] == pytest.approx(there.predicted["of3_kwh"], rel=1e-12)
+    np.testing.assert_allclose(here.predicted_hourly["loss_kw"], there.predicted_hourly["loss_kw"])
+
+
+def test_a_blocking_controller_is_stopped_at_its_time_limit(problem):
+    t0 = time.perf_counter()
+    with pytest.raises(ControllerFailure, match="within time_limit_s = 0.5 s"):
+        plan_in_worker(SleepingController(), problem, 0.5)
+    assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize("controller, reason", [(ExitingController(), r"sys.exit\(3\)"),
+                                                (InterruptingController(), "raised KeyboardInterrupt"),
+                                                (CrashingController(), "worker died")])
+def test_exits_interrupts_and_crashes_inside_a_plan_are_contained(problem, controller, reason):
+    with pytest.raises(ControllerFailure, match=reason):
+        plan_in_worker(controller, problem, 30.0)
+
+
+def test_in_process_plans_contain_exits_and_check_the_limit_afterwards(problem):
+    with pytest.raises(ControllerFailure, match=r"sys.exit\(3\)"):
+        plan_in_process(ExitingController(), problem, 10.0)
+    with pytest.raises(ControllerFailure, match="beyond time_limit_s"):
+        plan_in_process(make_controller("eo", n_particles=4, n_iter=3), problem, 1e-9)
