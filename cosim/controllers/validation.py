@@ -8,12 +8,12 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 |---|---|---|
 | `type` | a `DayAheadPlan` (open_branches, lot_buses, setpoints_kw, feasible) | fallback |
 | `feasible` | the controller itself says the plan is feasible | fallback |
-| `topology` | known branch ids, radial: no loop closed, no bus islanded; unchanged when reconfiguration is off | fallback |
+| `topology` | known branch ids, radial (no loop, no island); unchanged when reconfiguration is off | fallback |
 | `lots` | setpoints and buses only for the problem's lots (dispatch problems: one entry per lot) | fallback |
 | `setpoints` | 24 finite numbers per lot | fallback |
 | `bus` | each lot at one of its candidate buses | fallback |
 | `bounds` | within the hour's offered bounds (charging only in charge hours, up to max_charge_kw; ...) | clipped |
-| `energy` | contracts met hour by hour (need_by_hour_kwh, energy_need_kwh), discharge within energy_available | fallback |
+| `energy` | contracts met by each hour (need_by_hour_kwh, energy_need_kwh); discharge <= available | fallback |
 
 `evaluate_plan(problem, plan)` fills `plan.predicted` and `plan.predicted_hourly` with the fast flow, so
 plan-versus-reality works for any controller.
