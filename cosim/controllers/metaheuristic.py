@@ -76,9 +76,12 @@ class MetaheuristicController:
             raise ValueError(f"controller {self.name!r}: time_limit_s must be a number of seconds > 0 or None, "
                              f"got {time_limit_s!r}")
         self.time_limit_s = None if time_limit_s is None else float(time_limit_s)
-        self.n_particles = int(n_particles)
-        self.n_iter = int(n_iter)
-        self.seed = int(seed)
+        for key, value, least in (("n_particles", n_particles, 2), ("n_iter", n_iter, 1), ("seed", seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"controller {self.name!r}: {key} must be an integer >= {least}, got {value!r}")
+        self.n_particles = n_particles
+        self.n_iter = n_iter
+        self.seed = seed
         self.warm_start = bool(warm_start)
         self.optimizer_options = optimizer_options
         params = inspect.signature(self.optimizer).parameters

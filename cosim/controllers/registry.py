@@ -56,7 +56,8 @@ def make_controller(name_or_path: str, near: Path | str | None = None, **options
     except TypeError as exc:
         raise PluginOptionsError(f"controller {name_or_path!r}: bad options {sorted(options)} ({exc})") from None
     except ValueError as exc:  # the constructor's own check of an option's value
-        raise PluginOptionsError(f"controller {name_or_path!r}: {exc}") from None
+        prefix = f"controller {name_or_path!r}: "
+        raise PluginOptionsError(str(exc) if str(exc).startswith(prefix) else prefix + str(exc)) from None
     if not callable(getattr(ctrl, "plan", None)):
         raise PluginNotFoundError(f"controller {name_or_path!r}: {type(ctrl).__name__} has no plan(problem) method")
     if not getattr(ctrl, "name", None):

@@ -194,3 +194,12 @@ def test_a_standing_plan_seeds_the_search_so_a_negotiation_round_never_makes_it_
     assert again.predicted["of3_kwh"] <= good.predicted["of3_kwh"] + 1e-9
     # same input, same plan: the controller's randomness is not re-drawn between rounds
     assert weak.plan(dataclasses.replace(base, standing_plan=good)).open_branches == again.open_branches
+
+
+@pytest.mark.parametrize("name", ["eo", "pso", "ga"])
+@pytest.mark.parametrize("options, field", [({"n_particles": 0}, "n_particles"), ({"n_iter": 0}, "n_iter"),
+                                            ({"n_iter": 2.5}, "n_iter"), ({"time_limit_s": 0}, "time_limit_s"),
+                                            ({"seed": -1}, "seed")])
+def test_budgets_that_cannot_run_are_refused_when_the_controller_is_built(name, options, field):
+    with pytest.raises(PluginOptionsError, match=f"controller '{name}': {field} must be"):
+        make_controller(name, **options)
