@@ -7,7 +7,7 @@ take the best of 3 runs. The workers axis is a sweep from a cold start, set-up i
 optimiser's budget) and seeded stochastic fleets. Figures are printed as ratios to the smallest case of
 each axis, all measured in this one run.
 
-    .venv/bin/python benchmarks/scaling.py            # days 1/7/30, EVs 100/1000, lots 1/4, 33/69 buses, workers 1/2
+    .venv/bin/python benchmarks/scaling.py            # days 1/7/30, EVs 100/1000, lots 1/4, networks, workers 1/2
     .venv/bin/python benchmarks/scaling.py --full     # adds 365 days, 10,000 EVs a day and 16 lots
 """
 
@@ -26,7 +26,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BUSES = {"ieee33": [18, 25, 31, 33, 6, 10, 14, 22, 29, 12, 16, 20, 24, 28, 30, 32],
          "ieee69": [27, 50, 65, 69, 9, 18, 35, 46, 58, 61, 12, 22, 40, 53, 63, 67],
-         "dist118": [50, 70, 90, 110, 20, 30, 40, 60, 80, 100, 10, 25, 45, 65, 85, 105]}
+         "dist118": [50, 70, 90, 110, 20, 30, 40, 60, 80, 100, 10, 25, 45, 65, 85, 105],
+         # SimBench MV grids (original nets operated through their switches): the scenarios' lot buses first
+         "simbench:1-MV-rural--0-sw": [52, 62, 92, 13], "simbench:1-MV-semiurb--0-sw": [90, 96, 12, 3],
+         "simbench:1-MV-urban--0-sw": [78, 61, 9, 36], "simbench:1-MV-comm--0-sw": [83, 34, 59, 22]}
+SIMBENCH_MV = [name for name in BUSES if name.startswith("simbench:")]
 
 
 def scenario_raw(days: int = 1, evs: int = 100, lots: int = 1, network: str = "ieee33", seed: int = 0,
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulated days": ("days", [1, 7, 30] + ([365] if args.full else [])),
         "EVs per lot a day": ("evs", [100, 1000] + ([10000] if args.full else [])),
         "lots": ("lots", [1, 4] + ([16] if args.full else [])),
-        "network (buses)": ("network", ["ieee33", "ieee69", "dist118"]),
+        "network (buses)": ("network", ["ieee33", "ieee69", "dist118", *SIMBENCH_MV]),
     }
     print("controller 'rule', no reconfiguration, stochastic fleets, one process per case; ratios to the first row")
     for title, (key, values) in axes.items():

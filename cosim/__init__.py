@@ -3,7 +3,8 @@
 The public API, imported lazily (`import cosim` stays light; mosaik and pandapower load when first used):
 
 - scenarios: `load_scenario(path)` -> `Scenario`; `run_scenario(scenario)` -> `RunSummary` (a mosaik run);
-- results: `load_run(path)` -> `RunFolder` (tables, plans, manifest, KPIs of a run folder);
+- results: `load_run(path)` -> `Run` (the run's tables as DataFrames with a time index, plans, KPIs,
+  manifest; `Run.folder` is the `RunFolder` that reads the raw files);
 - controllers: `make_controller(name, **options)`, and the types a controller works with:
   `DayAheadProblem`, `DayAheadPlan`, `LotOffer`;
 - exchange modes: `ExchangeMode` (subclass it), `make_exchange_mode(name, **options)`;
@@ -26,6 +27,7 @@ _PUBLIC = {
     "run_scenario": "cosim.runner.run",
     "RunSummary": "cosim.runner.run",
     "load_run": "cosim.results",
+    "Run": "cosim.results",
     "RunFolder": "cosim.results",
     "make_controller": "cosim.controllers.registry",
     "DayAheadProblem": "cosim.controllers.base",

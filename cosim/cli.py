@@ -1,11 +1,13 @@
-"""Command line: `cosim run|study|report|compare|validate`. Errors are one clear line, exit code 2 (bad input)
-or 1 (a run that stopped part-way; its results are kept)."""
+"""Command line: `cosim run|study|report|compare|validate`. Errors are one clear line, exit code 2 (bad input, a
+results folder that cannot be written) or 1 (a run that stopped part-way; its results are kept); Ctrl-C or
+SIGTERM: one line, 128 + the signal's number (130, 143), the run's folder and manifest final."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -24,6 +26,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.days is not None:
         overrides["days"] = args.days
     scenario = load_scenario(args.scenario, overrides)
+    output = {k: v for k, v in (("figure_format", args.format), ("dpi", args.dpi), ("format", args.tables))
+              if v is not None}
+    if output:
+        from cosim.config import with_output  # noqa: PLC0415
+
+        scenario = with_output(scenario, **output)
     if scenario.seasons:
         from cosim.runner.seasonal import run_seasons  # noqa: PLC0415
 
@@ -42,7 +50,7 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from cosim.runner.report import make_plots  # noqa: PLC0415
 
-    for path in make_plots(Path(args.run)):
+    for path in make_plots(Path(args.run), fmt=args.format, dpi=args.dpi):
         print(path)
     return 0
 
@@ -84,7 +92,7 @@ def _pop_log_level(argv: list[str]) -> tuple[str, list[str]]:
     return "warning", argv
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cosim", description="DSO / parking-lot operator co-simulation")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--log-level", choices=LEVELS, default="warning",
@@ -95,8 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--days", type=int, default=None, help="override the scenario's number of days")
     run.add_argument("--output", default=None, help="results folder (default: the scenario's output_dir)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    rep = sub.add_parser("report", help="rebuild the plots of a run folder")
+    run.add_argument("--format", choices=["png", "pdf", "svg"], default=None,
+                     help="figure format (default: the scenario's [output] figure_format, else png)")
+    run.add_argument("--dpi", type=int, default=None, help="figure resolution (default: [output] dpi, else 300)")
+    run.add_argument("--tables", choices=["csv", "parquet"], default=None,
+                     help="table format at the end of the run (default: [output] format, else csv)")
+    rep = sub.add_parser("report", help="rebuild the figures and report.html of a run folder")
     rep.add_argument("run", help="results/<run-id>")
+    rep.add_argument("--format", choices=["png", "pdf", "svg"], default=None,
+                     help="figure format (default: the run's [output] figure_format, else png)")
+    rep.add_argument("--dpi", type=int, default=None, help="figure resolution (default: the run's [output] dpi, "
+                                                           "else 300)")
     study = sub.add_parser("study", help="reproduce a paper's study; options after the name go to the study "
                                          "(e.g. `cosim study joape2024 --help`)",
                            description="; ".join(f"{k}: {v}" for k, v in STUDY_DESCRIPTIONS.items()))
@@ -123,18 +140,43 @@ def main(argv: list[str] | None = None) -> int:
     else:
         args = parser.parse_args(argv)
     handlers = {"run": _run, "report": _report, "study": _study, "compare": _compare, "sweep": _sweep}
+    _command[0] = args.command
     try:
         if args.command == "validate":
             from cosim.validate import main as validate_main  # noqa: PLC0415
 
             return validate_main()
-        return handlers[args.command](args)
+        from cosim.results.manifest import StopSignals  # noqa: PLC0415 - pandas; only once a command runs
+
+        with StopSignals():  # SIGTERM and SIGHUP stop a command as Ctrl-C does (a run finalises its manifest)
+            return handlers[args.command](args)
     except InputError as exc:  # bad input (scenario, profile, network, options, ...): nothing was run
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except CosimError as exc:  # RunError and the rest of our tree: a run that stopped; its results are kept
         print(f"cosim {args.command}: {exc}", file=sys.stderr)
-        return 1
+        return getattr(exc, "exit_code", 1)  # RunInterrupted: 128 + the signal, as a shell reports it
+    except OSError as exc:  # a folder that cannot be written (read-only, full, gone): what and why, one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cosim {args.command}: error: cannot write results: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+
+_command = ["cosim"]  # the command being run, for the line printed when a signal stops it
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`cosim ...`; exit code 0, 1 (a run that stopped; results kept), 2 (bad input), or 128 + the signal's number
+    when Ctrl-C or SIGTERM stops it (one line, no traceback, at any moment, start-up included)."""
+    _command[0] = "cosim"
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside a run (a run ends with RunInterrupted instead)
+        signum = int(getattr(exc, "signum", signal.SIGINT))
+        name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+        command = "cosim" if _command[0] == "cosim" else f"cosim {_command[0]}"
+        print(f"{command}: stopped by {name}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

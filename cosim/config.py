@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import errno
 import inspect
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cosim.controllers.base import OBJECTIVES
+from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S
 from cosim.errors import InputError, PluginNotFoundError
+from cosim.results.folder import DEFAULT_START_DATE
 from simulators.market.profiles import SEASONS
 
 
@@ -32,6 +38,26 @@ class LotConfig:
     fleet_options: dict[str, Any] = field(default_factory=dict)
 
 
+TABLE_FORMATS = ("csv", "parquet")
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """[output]: how a run's tables and figures are written.
+
+    Tables are always streamed as CSV while the run goes (a crash keeps every hour recorded); with format =
+    "parquet" they are converted to Parquet at the end. start_date is the calendar date of hour 0 in the
+    timestamps `cosim.load_run` gives (each hour labelled by its beginning); it is a label only, the data
+    come from the market profile and `start_day`.
+    """
+
+    format: str = "csv"  # tables: "csv" or "parquet"
+    figure_format: str = "png"  # figures: "png", "pdf" or "svg"
+    dpi: int = 300  # raster resolution of figures (PNG, and images inside PDF / SVG)
+    start_date: str = DEFAULT_START_DATE  # ISO date of hour 0
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A validated scenario: what to simulate and how the DSO and PLOs talk."""
@@ -48,17 +74,20 @@ class Scenario:
     controller: str
     objective: str
     controller_options: dict[str, Any]
+    controller_time_limit_s: float  # the controller's deadline per plan (s); past it the DSO falls back
+    controller_isolation: bool  # plan in a worker process: no controller can block, exit or crash the run
     exchange: str  # exchange mode: a built-in name or a dotted path to a user's ExchangeMode subclass
     max_rounds: int
     exchange_options: dict[str, Any]  # the mode's own options (e.g. signal_gain, tolerance_kw)
     faults: dict[str, float]  # ChannelFaults: loss, duplicate, tamper, delay probabilities per message
     misreport_probability: float  # a PLO over-reports its flexibility (bad-data injection) on a given day
     misreport_factor: float
-    authenticate: bool  # sign every DSO/PLO message with HMAC-SHA256 per-agent keys
-    secret: str | None  # root secret the keys are derived from (default: derived from the seed)
+    authenticate: bool  # sign every DSO/PLO message with per-agent Ed25519 keys
+    key_file: Path | None  # the agents' private keys (default: fresh keys from the OS's randomness each run)
     lots: tuple[LotConfig, ...]
     output_dir: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    output: OutputOptions = field(default_factory=OutputOptions)
 
     @property
     def hours(self) -> int:
@@ -72,19 +101,25 @@ class Scenario:
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "default.toml"
 
+MAX_NAME_BYTES = 200  # a scenario's name starts its run folder's name (<name>-<timestamp>[-n], at most 255 bytes)
+MAX_PRICE_USD_PER_KWH = 1e4  # |price| in a profile CSV, $/kWh: > 2,000 times the EU day-ahead cap (4 EUR/kWh)
+MAX_LOAD_SCALING = 100.0  # p.u. of the network's nominal load (a load_kw column: of 3715 kW); no feeder carries more
 MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
 MAX_START_DAY = 100_000
+MAX_TIME_LIMIT_S = 86_400.0  # a day-ahead plan due more than a day later is a typo
 MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
-             "controller", "exchange", "lots"}
+             "controller", "exchange", "lots", "output"}
 
 
 SECTION_KEYS = {
     "network": {"name", "reconfigure"},
     "market": {"profile", "seasons"},
-    "controller": {"name", "objective", "options"},
+    "controller": {"name", "objective", "options", "time_limit_s", "isolation"},
+    "output": {"format", "figure_format", "dpi", "start_date"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
-                 "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "secret"},
+                 "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
+                 "secret"},
 }
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation"}
 
@@ -142,8 +177,9 @@ class _Reader:
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario TOML file (default: scenarios/default.toml)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
-    if not path.is_file():
-        raise ScenarioFileError(f"scenario file {path} does not exist")
+    problem = path_problem(path)
+    if problem:
+        raise ScenarioFileError(f"scenario file {path} {problem}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -174,6 +210,9 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     name = top.text("name", path.stem if path else "scenario")
     if any(c in name for c in "/\\") or name.strip() in (".", ".."):
         raise top.fail("name", f"is used as a folder name and must not contain '/' or '\\', got {name!r}")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise top.fail("name", f"is used as a folder name and may have at most {MAX_NAME_BYTES} bytes, got "
+                               f"{len(name.encode('utf-8', 'surrogatepass'))} ({name[:30]!r}...)")
     days = top.positive("days", int, 1, maximum=MAX_DAYS)
     seed = top.positive("seed", int, 0, strict=False)
     lots = _parse_lots(top, raw.get("lots", []), path)
@@ -182,9 +221,8 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
     controller, controller_options = _controller(ctrl, seed, path.parent if path else None)
     exchange, max_rounds, exchange_options = _exchange(exch, path.parent if path else None)
-    secret = exch.get("secret", str, None)
-    if secret is not None and not secret:
-        raise exch.fail("secret", "must not be empty (leave it out to derive the keys from the seed)")
+    authenticate = exch.get("authenticate", bool, True)
+    key_file = _key_file(exch, authenticate, ids, path)
     return Scenario(
         name=name,
         path=path,
@@ -198,18 +236,41 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         controller=controller,
         objective=ctrl.get("objective", str, "of3", allowed=OBJECTIVES),
         controller_options=controller_options,
+        controller_time_limit_s=ctrl.positive("time_limit_s", float, DEFAULT_TIME_LIMIT_S, maximum=MAX_TIME_LIMIT_S),
+        controller_isolation=ctrl.get("isolation", bool, True),
         exchange=exchange,
         max_rounds=max_rounds,
         exchange_options=exchange_options,
         faults={name: _probability(exch, f"{name}_probability") for name in ("loss", "duplicate", "tamper", "delay")},
         misreport_probability=_probability(exch, "misreport_probability"),
         misreport_factor=exch.positive("misreport_factor", float, 2.0),
-        authenticate=exch.get("authenticate", bool, True),
-        secret=secret,
+        authenticate=authenticate,
+        key_file=key_file,
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
+        output=_output(top.sub("output")),
     )
+
+
+def _output(out: _Reader) -> OutputOptions:
+    start = out.text("start_date", OutputOptions.start_date, "an ISO date such as \"2024-01-01\"")
+    try:
+        datetime.date.fromisoformat(start)
+    except ValueError:
+        raise out.fail("start_date", f"must be an ISO date such as \"2024-01-01\", got {start!r}") from None
+    return OutputOptions(format=out.get("format", str, "csv", allowed=TABLE_FORMATS),
+                         figure_format=out.get("figure_format", str, "png", allowed=FIGURE_FORMATS),
+                         dpi=out.positive("dpi", int, OutputOptions.dpi, minimum=50, strict=False, maximum=1200),
+                         start_date=start)
+
+
+def with_output(scenario: Scenario, **changes: Any) -> Scenario:
+    """`scenario` with some [output] options changed (e.g. from the command line), in its raw table too, so that
+    the manifest records what was used; the values are checked as in a scenario file."""
+    raw = {**scenario.raw, "output": {**scenario.raw.get("output", {}), **changes}}
+    output = _output(_Reader(str(scenario.path or "<scenario>"), raw["output"], "output.", SECTION_KEYS["output"]))
+    return dataclasses.replace(scenario, raw=raw, output=output)
 
 
 def _market_profile(market: _Reader, path: Path | None) -> str:
@@ -225,13 +286,68 @@ def _market_profile(market: _Reader, path: Path | None) -> str:
         return profile
     csv = _data_file(profile, path)
     if csv is None:
-        raise market.fail("profile", f"{profile!r} is neither 'seed000', 'seasonal[:<season>]' "
-                                     "nor an existing CSV file")
+        raise market.fail("profile", _not_a_file(profile, path) or f"{profile!r} is neither 'seed000', "
+                                     "'seasonal[:<season>]' nor an existing CSV file")
     try:
-        load_market(csv)
+        data = load_market(csv)
     except ValueError as exc:  # ProfileError: names the CSV's line and column
         raise market.fail("profile", str(exc)) from None
+    _plausible_market(market, csv, data)
     return str(csv)
+
+
+def _plausible_market(market: _Reader, csv: Path, data: Any) -> None:
+    """Refuse finite but absurd numbers (a price of 1e308 $/kWh, a load 1e6 times the nominal one): they overflow
+    the power flow and the KPIs to NaN. Bounds: MAX_PRICE_USD_PER_KWH, MAX_LOAD_SCALING."""
+    import numpy as np  # noqa: PLC0415 - with the profile reader above
+
+    checks = [("energy_price_usd_per_kwh", data.energy_price, MAX_PRICE_USD_PER_KWH, "$/kWh"),
+              ("reserve_capacity_price_usd_per_kw", data.reserve_capacity_price, MAX_PRICE_USD_PER_KWH, "$/kW"),
+              ("reserve_call_price_usd_per_kwh", data.reserve_call_price, MAX_PRICE_USD_PER_KWH, "$/kWh"),
+              ("load_scaling / load_kw", data.load_scaling, MAX_LOAD_SCALING, "p.u.")]
+    for column, values, bound, unit in checks:
+        bad = np.flatnonzero(np.abs(np.asarray(values, dtype=float)) > bound)
+        if len(bad):
+            hour = int(bad[0]) + 1
+            raise market.fail("profile", f"{csv}, hour {hour}, {column}: {float(values[bad[0]]):.6g} is outside the "
+                                         f"plausible range |x| <= {bound:g} {unit}")
+
+
+def path_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as a file, in words ("does not exist", "is a directory, not a file", "is a
+    symbolic link loop", ...); None for a regular file."""
+    try:
+        path.stat()
+    except ValueError:
+        return "is not a valid path (it holds a NUL character)"
+    except OSError as exc:
+        reasons = {errno.ELOOP: "is a symbolic link loop (too many levels of symbolic links)",
+                   errno.ENAMETOOLONG: "has a name too long for the file system",
+                   errno.EACCES: "cannot be accessed (permission denied)",
+                   errno.ENOTDIR: "does not exist (a part of its path is a file, not a folder)"}
+        if exc.errno == errno.ENOENT:
+            return "is a broken symbolic link (its target does not exist)" if path.is_symlink() else "does not exist"
+        return reasons.get(exc.errno or 0, f"cannot be read ({exc.strerror or exc})")
+    if path.is_dir():
+        return "is a directory, not a file"
+    if not path.is_file():
+        return "is not a regular file (a device, a pipe or a socket)"
+    return None
+
+
+def _not_a_file(name: str, scenario_path: Path | None) -> str | None:
+    """What a data-file name in a scenario points to when that is something other than a file (a directory, a
+    symbolic link loop, ...); None when nothing by that name exists (the caller says what was expected)."""
+    try:
+        candidates = [Path(name)]
+        if not candidates[0].is_absolute() and scenario_path is not None:
+            candidates.append(scenario_path.parent / name)
+        for file in candidates:
+            if file.is_symlink() or file.exists():
+                return f"{name!r}: {file} {path_problem(file)}"
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _data_file(name: str, scenario_path: Path | None) -> Path | None:
@@ -264,15 +380,21 @@ def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[
 
 
 def _network(net: _Reader, near: Path | None) -> str:
-    """A built-in network name (checked without importing pandapower) or a dotted path to a user's builder."""
-    from cosim.networks import NETWORKS  # noqa: PLC0415 - lazy
+    """A built-in network name (checked without importing pandapower), "simbench:<code>" or a pandapower JSON file
+    (converted here, so that a bad code or net fails before any output), or a dotted path to a user's builder."""
+    from cosim.networks import NAME_FORMS, NETWORKS, is_converted_name, load_network  # noqa: PLC0415 - lazy
 
     name = net.text("name", "ieee33")
     if name in NETWORKS:
         return name
+    if is_converted_name(name):
+        try:
+            load_network(name, near=near)
+        except InputError as exc:  # NetworkDataError: an unknown code, not a pandapower net, a meshed net, ...
+            raise net.fail("name", str(exc)) from None
+        return name
     if not NETWORKS.is_dotted(name):
-        raise net.fail("name", f"{name!r} is not allowed; allowed: {', '.join(NETWORKS.names())}, or a dotted "
-                               f"path 'package.module:function' to your own network builder")
+        raise net.fail("name", f"{name!r} is not allowed; allowed: {', '.join(NETWORKS.names())}, {NAME_FORMS}")
     try:
         NETWORKS.resolve(name, near=near)
     except PluginNotFoundError as exc:
@@ -294,6 +416,32 @@ def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any
     except InputError as exc:
         raise exch.fail("options", str(exc)) from None
     return mode, max_rounds, options
+
+
+def _key_file(exch: _Reader, authenticate: bool, lot_ids: list[str], path: Path | None) -> Path | None:
+    """`exchange.key_file`: the agents' Ed25519 private keys (checked: private to its owner, one key for the DSO
+    and each lot, no other). `exchange.secret` (the old HMAC root secret) is refused: it was shared by every
+    agent and copied into the manifest."""
+    if "secret" in exch.table:
+        raise exch.fail("secret", "is no longer used: messages are signed with Ed25519 keys made fresh for each "
+                                  "run; to use keys of your own, name a key file: key_file = \"keys.toml\"")
+    name = exch.text("key_file", None, "a path to a key file")
+    if name is None:
+        return None
+    if not authenticate:
+        raise exch.fail("key_file", "is only used with authenticate = true")
+    from cosim.exchange.keys import load_key_file  # noqa: PLC0415 - cryptography only when a key file is named
+
+    try:
+        file = Path(name).expanduser()
+        if not file.is_absolute() and path is not None:
+            file = path.parent / file
+        load_key_file(file, ["DSO", *lot_ids])
+    except RuntimeError:  # "~user" without such a user
+        raise exch.fail("key_file", f"{name!r}: cannot expand the home folder") from None
+    except InputError as exc:  # KeyFileError: never shows a key
+        raise exch.fail("key_file", str(exc)) from None
+    return file
 
 
 def _seasons(market: _Reader) -> tuple[str, ...]:
@@ -342,7 +490,8 @@ def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
         return fleet, options
     csv = _data_file(fleet, path)
     if csv is None:
-        raise r.fail("fleet", f"{fleet!r} is neither a preset ({', '.join(FLEETS.names())}) nor an existing CSV file")
+        raise r.fail("fleet", _not_a_file(fleet, path)
+                     or f"{fleet!r} is neither a preset ({', '.join(FLEETS.names())}) nor an existing CSV file")
     if options:
         raise r.fail("fleet_options", "only apply to preset fleets, not to a CSV fleet")
     try:
@@ -350,6 +499,21 @@ def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
     except ValueError as exc:  # FleetFileError: names the CSV's row and field
         raise r.fail("fleet", str(exc)) from None
     return str(csv), options
+
+
+LOT_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def _lot_id(r: _Reader, i: int) -> str:
+    """A lot id names its PLO in every message, file and mosaik entity: a letter, then up to 63 letters, digits,
+    '_' or '-'; never "DSO" (the DSO's identity: a lot by that name could sign as the DSO)."""
+    lot_id = r.text("id", f"PL{i + 1}")
+    if not LOT_ID_PATTERN.fullmatch(lot_id):
+        raise r.fail("id", f"must start with a letter, then letters, digits, '_' or '-' (at most 64 in all), "
+                           f"got {lot_id!r}")
+    if lot_id.upper() == "DSO":
+        raise r.fail("id", f"{lot_id!r} is the DSO's own identity; choose another lot id")
+    return lot_id
 
 
 def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None) -> list[LotConfig]:
@@ -370,7 +534,7 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None) -> list[L
         fleet, fleet_options = _fleet(r, path)
         lots.append(
             LotConfig(
-                id=r.text("id", f"PL{i + 1}"),
+                id=_lot_id(r, i),
                 bus=bus,
                 candidate_buses=candidates,
                 fleet=fleet,

@@ -13,57 +13,87 @@ between calls does not survive the worker: a controller that learns across days 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import select
+import signal
 import time
 from typing import Any
 
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem
 from cosim.errors import CosimError
 
-__all__ = ["ControllerFailure", "plan_in_process", "plan_in_worker"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker"]
+
+DEFAULT_TIME_LIMIT_S = 600.0
+"""A controller's deadline per plan unless the scenario sets `[controller] time_limit_s`: a day-ahead plan is
+due well before the day starts; the default EO (30 x 500) needs a few seconds on a laptop."""
 
 
 class ControllerFailure(CosimError):
     """A controller that did not return a plan: timed out, raised, exited or died. The message says which."""
 
 
-def _work(controller: Any, problem: DayAheadProblem, conn: Any) -> None:
-    """The worker: plan, send ("plan", plan) or ("error", reason), and leave without running any exit handler."""
+def _work(controller: Any, problem: DayAheadProblem) -> bytes:
+    """In the worker: plan, and pickle ("plan", plan) or ("error", reason); never raises."""
     try:
         try:
-            conn.send(("plan", controller.plan(problem)))
+            result: tuple[str, Any] = ("plan", controller.plan(problem))
         except SystemExit as exc:
-            conn.send(("error", f"the controller called sys.exit({exc.code!r})"))
+            result = ("error", f"the controller called sys.exit({exc.code!r})")
         except BaseException as exc:  # noqa: BLE001 - whatever user code raises is reported, never re-raised
-            conn.send(("error", f"the controller raised {type(exc).__name__}: {exc}"))
-    except BaseException as exc:  # noqa: BLE001 - e.g. a plan that cannot be pickled back
-        conn.send(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})"))
-    finally:
-        conn.close()
-        os._exit(0)
+            result = ("error", f"the controller raised {type(exc).__name__}: {exc}")
+        return pickle.dumps(result)
+    except BaseException as exc:  # noqa: BLE001 - e.g. a plan that cannot be pickled
+        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})"))
+
+
+def _read_until(fd: int, deadline: float) -> bytes | None:
+    """All bytes from `fd` until the writer closes it, or None when `deadline` (perf_counter) passes first."""
+    chunks = []
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: float) -> DayAheadPlan:
-    """`controller.plan(problem)` in a forked worker, within `time_limit_s`; raises `ControllerFailure`."""
-    ctx = multiprocessing.get_context("fork")
-    receiver, sender = ctx.Pipe(duplex=False)
-    worker = ctx.Process(target=_work, args=(controller, problem, sender), daemon=True)
-    worker.start()
-    sender.close()
-    try:
-        if not receiver.poll(time_limit_s):
-            raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s")
+    """`controller.plan(problem)` in a forked worker, within `time_limit_s`; raises `ControllerFailure`.
+
+    A plain `os.fork` (not `multiprocessing`), so it also works inside daemonic processes such as Dask's workers.
+    """
+    deadline = time.perf_counter() + time_limit_s
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read_fd)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # the run's handlers (manifest, ...) are the parent's business
+            signal.signal(sig, signal.SIG_DFL)
         try:
-            kind, value = receiver.recv()
-        except EOFError:
-            worker.join(5)
-            raise ControllerFailure(f"the controller's worker died (exit code {worker.exitcode})") from None
+            data = _work(controller, problem)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view):]
+        finally:
+            os._exit(0)  # no exit handlers, no flushing of the parent's buffers
+    os.close(write_fd)
+    try:
+        data = _read_until(read_fd, deadline)
     finally:
-        receiver.close()
-        if worker.is_alive():
-            worker.kill()
-        worker.join(5)
+        os.close(read_fd)
+        if data is None:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if data is None:
+        raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s")
+    if not data:
+        code = os.waitstatus_to_exitcode(status)
+        raise ControllerFailure(f"the controller's worker died (exit code {code})")
+    kind, value = pickle.loads(data)  # our own worker's bytes, through our own pipe
     if kind == "error":
         raise ControllerFailure(value)
     return value

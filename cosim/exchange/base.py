@@ -10,6 +10,8 @@ PLO side (`plo` is a `PloSide`):
 - `plo_offer(plo)`: payload of the PLO's day-ahead offer, or None to send nothing;
 - `plo_receive(plo, kind, payload)`: act on a DSO message; return a payload to answer with, or None.
 
+Both sides (optional): `check_payload(kind, payload)`: further checks of what is received (a mode's own kinds).
+
 DSO side (`dso` is a `DsoSide`):
 - `dso_plan_day(dso, offers)`: plan the day from the offers received; return the messages to send;
 - `dso_answer(dso, offers)`: answer offers that arrive in a later round of the same day's negotiation.
@@ -115,6 +117,12 @@ class ExchangeMode:
         elif kind == "signal":
             plo.answer_signal(DsoSignal.from_payload(payload))
             return schedule_offer(plo.lot_id, plo.candidate_buses, plo.schedule_kw)
+        return None
+
+    def check_payload(self, kind: str, payload: dict[str, Any]) -> str | None:
+        """Extra checks of a received payload, after the agent's own (envelope, signature, freshness, and the
+        schema of offers, schedules and signals; a kind of the mode's own is only checked to be plain JSON).
+        Return why it is invalid, or None; an invalid message is rejected and logged like a bad signature."""
         return None
 
     # -- DSO side ----------------------------------------------------------------------------------------------

@@ -4,17 +4,179 @@
 - offer (PLO -> DSO), the PLO's own schedule: `schedule_offer(...)`;
 - schedule (DSO -> PLO): `schedule_payload(setpoints_kw, bus)`;
 - signal (DSO -> PLO): `DsoSignal.to_payload()` / `DsoSignal.from_payload(...)` (price adders and kW limits).
+
+Every received payload is checked against its schema before anything uses it (`check_offer`, `check_schedule`,
+`check_signal`, `check_json` for a user mode's own kinds): field names, types, 24-hour shapes, finite
+numbers, buses within the lot's registered candidates and powers within its registered connection limit
+(`LotRegistration`). A payload that fails raises `PayloadError`; the receiver rejects the message, logs why,
+and goes on with what it knew.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cosim.controllers.base import LotEconomics, LotOffer
+from cosim.controllers.base import HOURS, LotEconomics, LotOffer
+from cosim.errors import InputError
 
-__all__ = ["misreport", "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
+__all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_json",
+           "check_offer", "check_schedule", "check_signal", "misreport", "offer_from_payload", "offer_to_payload",
+           "schedule_offer", "schedule_payload"]
+
+FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
+                               "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
+                               "need_by_hour_kwh", "economics"})
+SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
+SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus"})
+SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
+ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day"})
+NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
+MAX_PRICE_USD_PER_KWH = 1e6
+MAX_PEVS = 1_000_000
+TOLERANCE_KW = 1e-6
+
+
+class PayloadError(InputError):
+    """A received payload that breaks its schema. `event` is how the receiver logs it: "rejected message", or
+    "implausible offer" for powers beyond the lot's registered connection limit."""
+
+    def __init__(self, message: object, event: str = "rejected message") -> None:
+        super().__init__(message)
+        self.event = event
+
+
+@dataclass(frozen=True)
+class LotRegistration:
+    """What the DSO knows of a lot before any message: where it may sit and how much power its connection takes."""
+
+    candidate_buses: tuple[int, ...]
+    connection_limit_kw: float = math.inf
+
+
+def _fields(payload: Any, allowed: frozenset[str], what: str, optional: frozenset[str] = frozenset()) -> None:
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{what}: a {type(payload).__name__}, not a table")
+    missing = sorted(allowed - optional - set(payload))
+    extra = sorted(map(str, set(payload) - allowed))
+    if missing:
+        raise PayloadError(f"{what}: missing field(s) {missing}")
+    if extra:
+        raise PayloadError(f"{what}: unknown field(s) {extra}")
+
+
+def _number(value: Any, name: str, low: float = -math.inf, high: float = math.inf, integer: bool = False) -> float:
+    kinds = (int,) if integer else (int, float)
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        raise PayloadError(f"{name}: {'an integer' if integer else 'a number'} expected, got {_short(value)}")
+    if not math.isfinite(value):
+        raise PayloadError(f"{name}: not a finite number ({value!r})")
+    if not low <= value <= high:
+        raise PayloadError(f"{name}: {value!r} outside [{low:g}, {high:g}]")
+    return value
+
+
+def _hourly(value: Any, name: str, low: float = -math.inf, high: float = math.inf, integer: bool = False) -> np.ndarray:
+    if not isinstance(value, list) or len(value) != HOURS:
+        size = len(value) if isinstance(value, list) else type(value).__name__
+        raise PayloadError(f"{name}: 24 hourly values expected, got {size}")
+    return np.array([_number(v, f"{name}[{h}]", low, high, integer) for h, v in enumerate(value)],
+                    dtype=int if integer else float)
+
+
+def _within_limit(value: Any, name: str, lot_id: str, limit_kw: float, negative: bool = False) -> np.ndarray:
+    """24 finite powers, >= 0 (or any sign when `negative`), whose size is within the registered limit."""
+    arr = _hourly(value, name, -math.inf if negative else 0.0)
+    worst = float(np.max(np.abs(arr)))
+    if worst > limit_kw + TOLERANCE_KW:
+        raise PayloadError(f"{name} up to {worst:.0f} kW beyond the registered {limit_kw:.0f} kW of {lot_id!r}",
+                           event="implausible offer")
+    return arr
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _buses(value: Any, lot_id: str, registered: tuple[int, ...]) -> None:
+    if not isinstance(value, list) or not value:
+        raise PayloadError(f"candidate_buses: a non-empty list expected, got {_short(value)}")
+    buses = [int(_number(b, "candidate_buses[]", 1, math.inf, integer=True)) for b in value]
+    outside = sorted(set(buses) - set(registered))
+    if outside or len(set(buses)) != len(buses):
+        raise PayloadError(f"candidate_buses {buses} not within the registered {list(registered)} of {lot_id!r}")
+
+
+def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
+    """A PLO's offer (full or schedule) from `sender`, for its own lot, within what the lot registered."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"offer: a {type(payload).__name__}, not a table")
+    full = "max_charge_kw" in payload
+    _fields(payload, FULL_OFFER_FIELDS if full else SCHEDULE_OFFER_FIELDS, "full offer" if full else "offer")
+    if payload["lot_id"] != sender:
+        raise PayloadError(f"{sender!r} offered for lot {_short(payload['lot_id'])}")
+    _buses(payload["candidate_buses"], sender, lot.candidate_buses)
+    limit = lot.connection_limit_kw
+    if not full:
+        _within_limit(payload["schedule_kw"], "schedule_kw", sender, limit, negative=True)
+        return
+    _number(payload["n_pev"], "n_pev", 0, MAX_PEVS, integer=True)
+    _number(payload["pev_power_kw"], "pev_power_kw", 0.0, 1e4)
+    _number(payload["pev_battery_kwh"], "pev_battery_kwh", 0.0, 1e4)
+    _hourly(payload["hour_mode"], "hour_mode", -1, 1, integer=True)
+    max_energy_kwh = HOURS * limit
+    _number(payload["energy_need_kwh"], "energy_need_kwh", 0.0, max_energy_kwh)
+    _number(payload["energy_available_kwh"], "energy_available_kwh", 0.0, NO_LIMIT_KW)
+    if payload["need_by_hour_kwh"] is not None:
+        _hourly(payload["need_by_hour_kwh"], "need_by_hour_kwh", 0.0, max_energy_kwh)
+    economics = payload["economics"]
+    _fields(economics, ECONOMICS_FIELDS, "economics")
+    _number(economics["mu_e"], "economics.mu_e", 1e-3, 1.0)
+    _number(economics["cost_e_usd_per_kwh"], "economics.cost_e_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
+    _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
+    for key in ("max_charge_kw", "max_discharge_kw"):
+        _within_limit(payload[key], key, sender, limit)
+
+
+def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:
+    """The DSO's schedule for `lot_id`: 24 setpoints within the lot's connection limit, a bus among its candidates."""
+    _fields(payload, SCHEDULE_FIELDS, "schedule")
+    _within_limit(payload["setpoints_kw"], "setpoints_kw", lot_id, lot.connection_limit_kw, negative=True)
+    bus = payload["bus"]
+    if bus is not None and (not isinstance(bus, int) or isinstance(bus, bool) or bus not in lot.candidate_buses):
+        raise PayloadError(f"bus {_short(bus)} is not among the registered candidates {list(lot.candidate_buses)} "
+                           f"of {lot_id!r}")
+
+
+def check_signal(payload: Any) -> None:
+    """The DSO's price adders ($/kWh) and import / export limits (kW, >= 0; 1e9 = none), 24 hours each."""
+    _fields(payload, SIGNAL_FIELDS, "signal")
+    _hourly(payload["price_adder_usd_per_kwh"], "price_adder_usd_per_kwh", -MAX_PRICE_USD_PER_KWH,
+            MAX_PRICE_USD_PER_KWH)
+    for key in ("max_import_kw", "max_export_kw"):
+        _hourly(payload[key], key, 0.0, NO_LIMIT_KW)
+
+
+def check_json(payload: Any, name: str = "payload", depth: int = 0) -> None:
+    """A user mode's own payload: JSON values only (tables with text keys, lists, text, booleans, finite numbers)."""
+    if depth > 16:
+        raise PayloadError(f"{name}: nested too deeply")
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if not isinstance(key, str):
+                raise PayloadError(f"{name}: key {_short(key)} is not text")
+            check_json(value, f"{name}.{key}", depth + 1)
+    elif isinstance(payload, list):
+        for i, value in enumerate(payload):
+            check_json(value, f"{name}[{i}]", depth + 1)
+    elif isinstance(payload, float) and not math.isfinite(payload):
+        raise PayloadError(f"{name}: not a finite number ({payload!r})")
+    elif payload is not None and not isinstance(payload, (str, int, float, bool)):
+        raise PayloadError(f"{name}: a {type(payload).__name__} is not a JSON value")
 
 
 def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
@@ -24,17 +186,19 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
         "pev_power_kw": offer.pev_power_kw, "pev_battery_kwh": offer.pev_battery_kwh,
         "hour_mode": offer.hour_mode.tolist(), "max_charge_kw": offer.max_charge_kw.tolist(),
         "max_discharge_kw": offer.max_discharge_kw.tolist(), "energy_need_kwh": offer.energy_need_kwh,
-        "energy_available_kwh": min(offer.energy_available_kwh, 1e9),
+        "energy_available_kwh": min(offer.energy_available_kwh, NO_LIMIT_KW),
         "need_by_hour_kwh": None if offer.need_by_hour_kwh is None else offer.need_by_hour_kwh.tolist(),
         "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
                       "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day},
     }
 
 
-def offer_from_payload(payload: dict[str, Any]) -> LotOffer:
-    """The `LotOffer` a full offer payload describes."""
+def offer_from_payload(payload: dict[str, Any], candidate_buses: tuple[int, ...] | None = None) -> LotOffer:
+    """The `LotOffer` a full offer payload describes; `candidate_buses`, when given, are where the lot may sit
+    (the DSO passes the lot's registered candidates: an offer cannot move a lot)."""
+    buses = tuple(payload["candidate_buses"]) if candidate_buses is None else tuple(candidate_buses)
     return LotOffer(
-        lot_id=payload["lot_id"], candidate_buses=tuple(payload["candidate_buses"]), n_pev=int(payload["n_pev"]),
+        lot_id=payload["lot_id"], candidate_buses=buses, n_pev=int(payload["n_pev"]),
         pev_power_kw=float(payload["pev_power_kw"]), pev_battery_kwh=float(payload["pev_battery_kwh"]),
         hour_mode=np.asarray(payload["hour_mode"], int), max_charge_kw=np.asarray(payload["max_charge_kw"], float),
         max_discharge_kw=np.asarray(payload["max_discharge_kw"], float),

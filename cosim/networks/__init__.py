@@ -4,6 +4,10 @@ The DSO, the studies, `cosim validate` and scenario checks depend on this packag
 simulator. Names are a lazy registry: checking that a scenario's network exists imports nothing heavy;
 building one (`load_network`) imports pandapower. A user's builder can be registered
 (`NETWORKS.register("mine", build_mine)`) or named by dotted path "package.module:function".
+
+Two more kinds of name are converted from pandapower nets with transformers and switches
+(`cosim.networks.switched`): "simbench:<code>" (a SimBench grid, e.g. "simbench:1-MV-urban--0-sw") and a path
+to a pandapower JSON file ("feeders/mine.json", relative to the working folder or the scenario's).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from cosim.registry import Registry
 if TYPE_CHECKING:
     from cosim.networks.converter import GridNetwork
 
-__all__ = ["NETWORKS", "GridNetwork", "load_network"]
+__all__ = ["NETWORKS", "GridNetwork", "is_converted_name", "load_network"]
 
 NETWORKS: Registry[Any] = Registry("network", {
     "ieee33": "cosim.networks.ieee33:ieee33",
@@ -29,6 +33,27 @@ NETWORKS: Registry[Any] = Registry("network", {
 }, check=lambda obj: None if callable(obj) else "is not a network builder (a function returning a GridNetwork)")
 
 _BUILT: dict[tuple, GridNetwork] = {}
+SIMBENCH_PREFIX = "simbench:"
+NAME_FORMS = ("'simbench:<code>' (e.g. simbench:1-MV-urban--0-sw), a path to a pandapower JSON file, or a "
+              "dotted path 'package.module:function' to your own builder")
+
+
+def is_converted_name(name: object) -> bool:
+    """"simbench:<code>" or a path to a JSON file: a pandapower net converted by `cosim.networks.switched`."""
+    return isinstance(name, str) and (name.startswith(SIMBENCH_PREFIX) or name.strip().lower().endswith(".json"))
+
+
+def _converted_builder(name: str, near: Path | str | None) -> tuple[tuple, Any]:
+    """Cache key and builder of a SimBench code or a JSON file (the key holds the file's time stamp)."""
+    if name.startswith(SIMBENCH_PREFIX):
+        from cosim.networks.simbench import simbench_network  # noqa: PLC0415 - simbench only when asked for
+
+        code = name[len(SIMBENCH_PREFIX):]
+        return (name,), lambda: simbench_network(code)
+    from cosim.networks.pandapower_json import json_network, resolve_json  # noqa: PLC0415
+
+    path = resolve_json(name, near)
+    return (str(path), path.stat().st_mtime_ns), lambda: json_network(name, near)
 
 
 def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> GridNetwork:
@@ -38,9 +63,16 @@ def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> Gr
     Each (name, options) is built once per process (pandapower's case loaders take seconds) and a deep
     copy is returned, so callers may change loads and switch states freely.
     """
+    if is_converted_name(name):
+        if kwargs:
+            raise NetworkDataError(f"network {name!r} takes no options, got {sorted(kwargs)}")
+        key, build = _converted_builder(name, near)
+        if key not in _BUILT:
+            _BUILT[key] = build()
+        return copy.deepcopy(_BUILT[key])
     if not isinstance(name, str) or name not in NETWORKS and not NETWORKS.is_dotted(name):
-        raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}, or a "
-                               f"dotted path 'package.module:function' to your own builder")
+        raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}, "
+                               f"{NAME_FORMS}")
     builder = NETWORKS.resolve(name, near=near)
     try:
         key: tuple | None = (name, tuple(sorted(kwargs.items())))

@@ -7,14 +7,59 @@ Data files live in scenarios/data/networks/ (see the README there for sources an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.abc
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandapower as pp
 import pandas as pd
 
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+
+
+class _RefuseMatplotlib(importlib.abc.MetaPathFinder):
+    """Import hook that refuses `matplotlib` while pandapower is being imported (see `_import_pandapower`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(f"{name}: not loaded while pandapower is imported (cosim.networks.converter)")
+        return None
+
+
+def _import_pandapower():
+    """pandapower, imported without matplotlib when this is the first import of either.
+
+    pandapower's __init__ imports its plotting helpers, which import matplotlib.pyplot inside try/except
+    ImportError blocks (only there: pandapower.plotting and pandapower.control.util.auxiliary): ~0.35 s of every
+    run's start-up for figures made after the run. Refusing matplotlib during that import keeps it out until
+    whoever draws imports it; pandapower's own plotting helpers then see matplotlib as missing in this process
+    (nothing in cosim uses them). Should pandapower fail to import this way, it is imported as usual.
+    """
+    if "pandapower" in sys.modules or "matplotlib" in sys.modules:
+        import pandapower  # noqa: PLC0415 - already loaded (or matplotlib is): nothing to defer
+
+        return pandapower
+    hook = _RefuseMatplotlib()
+    sys.meta_path.insert(0, hook)
+    try:
+        import pandapower  # noqa: PLC0415 - under the hook, see above
+
+        return pandapower
+    except ImportError:  # a pandapower that needs matplotlib at import: drop the half-imported modules, retry
+        for name in [n for n in sys.modules if n == "pandapower" or n.startswith("pandapower.")]:
+            del sys.modules[name]
+        sys.meta_path.remove(hook)
+        hook = None
+        import pandapower  # noqa: PLC0415 - the plain import
+
+        return pandapower
+    finally:
+        if hook is not None:
+            sys.meta_path.remove(hook)
+
+
+pp = _import_pandapower()
 
 __all__ = ["DATA_DIR", "NO_LIMIT_KA", "GridNetwork", "build_line_network", "radial_from_pandapower", "read_network_csv"]
 
@@ -34,6 +79,16 @@ class GridNetwork:
     radial: RadialNetwork
     line_of_branch: dict[int, int]  # branch id -> pandapower line index
     description: str = ""
+    # converted nets (cosim.networks.switched): `net` is the original net, operated through its switches
+    switch_of_branch: dict[int, int] = field(default_factory=dict)  # branch id -> the switch that opens it
+    position_of_bus: dict[int, int] = field(default_factory=dict)  # pandapower bus -> 0-based radial bus
+    oltc_trafos: tuple[int, ...] = ()  # transformers whose tap changers hold the slack busbar at v_slack_pu
+    dropped_switches: tuple[int, ...] = ()  # open switches never operated (couplers within a busbar)
+
+    @property
+    def converted(self) -> bool:
+        """True for a converted net: buses merged, loads and generators kept as pandapower elements."""
+        return bool(self.position_of_bus)
 
     @property
     def tie_branches(self) -> tuple[int, ...]:

@@ -1,18 +1,155 @@
-"""The run's manifest: what was run (scenario, seed, versions, commit) and how it ended (status, last hour)."""
+"""The run's manifest: what was run (scenario, seed, versions, commit) and how it ended (status, last hour), and
+what it produced (size and sha256 of every table, so a resumed sweep can tell a run's folder is still whole).
+
+A manifest always tells the truth, however the run ends:
+
+- `StopSignals`: while a run goes, SIGTERM (and SIGHUP) raise `Terminated` in the main thread, as Ctrl-C
+  raises KeyboardInterrupt, so the run stops through the same `except` and finalises its manifest; they
+  are held back while the run folder is made and while the final manifest is written.
+- `reserve_space` keeps a little disk space aside from the start; `finish_manifest` frees it first, so the
+  final manifest and error.txt still fit on a disk the run has filled. Should even that fail, a short
+  manifest (status, last hour, error) is written over the first one in place, which needs no new space.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import platform
+import signal
 import subprocess
+import threading
 import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from cosim.results.folder import MANIFEST, RunFolder
+from cosim.results.folder import ERROR, KPIS, MANIFEST, PLANS, RunFolder
+from cosim.textio import to_jsonable
 
-__all__ = ["finish_manifest", "git_commit", "start_manifest", "versions"]
+__all__ = ["RESERVE", "SIGNALS", "StopSignals", "Terminated", "finish_manifest", "git_commit", "release_space",
+           "reserve_space", "start_manifest", "stop_exception", "stop_signal", "table_checksums", "verify_run",
+           "versions", "write_error_file"]
+
+RESERVE = ".reserve"
+"""A file of zeros the run keeps from its start and deletes before writing its final manifest."""
+RESERVE_BYTES = 16 * 1024  # a final manifest of a few days' run and error.txt fit; longer ones fall back
+CHECKSUM_KEY = "content_sha256"
+
+
+# ---------------------------------------------------------------- signals
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP received: the run stops like on Ctrl-C (a KeyboardInterrupt, so every `except
+    KeyboardInterrupt` that cleans up after Ctrl-C also does so here) and says which signal in its manifest."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def stop_signal(exc: BaseException) -> int | None:
+    """The signal a stop exception stands for (SIGINT for a plain KeyboardInterrupt), None for anything else."""
+    if isinstance(exc, KeyboardInterrupt):
+        return int(getattr(exc, "signum", signal.SIGINT))
+    return None
+
+
+def stop_exception(signum: int) -> KeyboardInterrupt:
+    """The exception a stop signal raises: KeyboardInterrupt for SIGINT, `Terminated` for the others."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+"""The signals that stop a run (Ctrl-C, kill, a closed terminal)."""
+
+
+class StopSignals:
+    """Turns SIGINT, SIGTERM and SIGHUP into exceptions (`stop_exception`) in the main thread, or holds them.
+
+    `with StopSignals() as stops:` installs the handlers (the previous ones come back on exit; a signal the
+    process ignores stays ignored). While "raising" a signal raises at once; while "held" it is only noted in
+    `pending`, so a critical step (writing the final manifest) finishes, and the next `raising()` block raises
+    it on entry. Every signal received is also in `received`. Outside the main thread it does nothing (signals
+    only reach that one).
+    """
+
+    def __init__(self, raising: bool = True) -> None:
+        self._raising = raising
+        self.received: list[int] = []
+        self.pending: list[int] = []
+        self._before: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.received.append(signum)
+        if self._raising:
+            self._raising = False  # a second signal while this one unwinds is noted, not raised over it
+            raise stop_exception(signum)
+        self.pending.append(signum)
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for s in SIGNALS:
+                old = signal.getsignal(s)
+                if old is not signal.SIG_IGN:
+                    self._before[s] = old
+                    signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, old in self._before.items():
+            signal.signal(s, old if old is not None else signal.SIG_DFL)
+        self._before.clear()
+
+    def _mode(self, raising: bool) -> contextlib.AbstractContextManager:
+        @contextlib.contextmanager
+        def mode() -> Iterator[None]:
+            before = self._raising
+            if raising and self.pending:
+                signum = self.pending[0]
+                self.pending.clear()
+                raise stop_exception(signum)
+            self._raising = raising
+            try:
+                yield
+            finally:
+                self._raising = before
+        return mode()
+
+    def raising(self) -> contextlib.AbstractContextManager:
+        """A block that a stop signal interrupts (one held back before it interrupts it on entry)."""
+        return self._mode(True)
+
+    def held(self) -> contextlib.AbstractContextManager:
+        """A block that no stop signal interrupts (they wait in `pending`)."""
+        return self._mode(False)
+
+
+# ---------------------------------------------------------------- disk space
+
+
+def reserve_space(run_dir: Path, nbytes: int = RESERVE_BYTES) -> None:
+    """Set `nbytes` of disk space aside in run_dir/.reserve (real blocks, not a sparse file)."""
+    path = run_dir / RESERVE
+    with open(path, "wb", buffering=0) as fh:
+        try:
+            os.posix_fallocate(fh.fileno(), 0, nbytes)
+        except (AttributeError, OSError):  # no fallocate here (tmpfs has it, some file systems do not): write
+            fh.write(bytes(nbytes))
+
+
+def release_space(run_dir: Path) -> None:
+    try:
+        (run_dir / RESERVE).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- manifest
 
 
 def versions() -> dict[str, str]:
@@ -35,16 +172,130 @@ def git_commit() -> str:
 
 def start_manifest(run_dir: Path, scenario_raw: dict[str, Any], scenario_path: str | None, seed: int) -> dict:
     manifest = {"status": "running", "started_utc": datetime.now(timezone.utc).isoformat(), "scenario": scenario_raw,
-                "scenario_file": scenario_path, "seed": seed, "versions": versions(), "git_commit": git_commit(),
-                "_t0": time.perf_counter()}
+                "scenario_file": scenario_path, "seed": seed, "pid": os.getpid(), "versions": versions(),
+                "git_commit": git_commit(), "_t0": time.perf_counter()}
     RunFolder(run_dir).write_json(MANIFEST, {k: v for k, v in manifest.items() if not k.startswith("_")})
     return manifest
 
 
+def _is_table(path: Path) -> bool:
+    return path.is_file() and (path.suffix in (".csv", ".parquet") or path.name in (KPIS, PLANS))
+
+
+def table_checksums(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """{file name: {"bytes", "sha256"}} of every table (*.csv, *.parquet), kpis.json and plans.jsonl."""
+    out = {}
+    for path in sorted(run_dir.iterdir()):
+        if _is_table(path):
+            out[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return out
+
+
+def _content_hash(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != CHECKSUM_KEY}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def finish_manifest(run_dir: Path, manifest: dict, status: str, last_hour: int | None, error: str | None = None,
-                    extra: dict | None = None) -> None:
-    manifest = dict(manifest)
-    manifest.update({"status": status, "last_recorded_hour": last_hour, "error": error,
-                     "wall_s": round(time.perf_counter() - manifest.pop("_t0"), 3),
-                     "finished_utc": datetime.now(timezone.utc).isoformat(), **(extra or {})})
-    RunFolder(run_dir).write_json(MANIFEST, manifest)
+                    extra: dict | None = None) -> dict[str, Any]:
+    """Write the final manifest (status, last recorded hour, error, checksums of the tables); returns it.
+
+    Frees the run's reserved space first. When the whole manifest cannot be written (the disk is full), a
+    short one with the status, last hour and error is written over the first manifest in place."""
+    release_space(run_dir)
+    final = {k: v for k, v in manifest.items() if not k.startswith("_")}
+    final.update({"status": status, "last_recorded_hour": last_hour, "error": error,
+                  "wall_s": round(time.perf_counter() - manifest.get("_t0", time.perf_counter()), 3),
+                  "finished_utc": datetime.now(timezone.utc).isoformat(), **(extra or {})})
+    try:
+        final["tables"] = table_checksums(run_dir)
+    except OSError as exc:
+        final["tables_error"] = f"{type(exc).__name__}: {exc}"
+    final = to_jsonable(final)
+    final[CHECKSUM_KEY] = _content_hash(final)
+    try:
+        RunFolder(run_dir).write_json(MANIFEST, final)
+    except OSError as exc:
+        short = {k: final.get(k) for k in ("status", "last_recorded_hour", "error", "seed", "scenario_file",
+                                           "started_utc", "finished_utc", "stopped_in")}
+        short["manifest_error"] = f"the full manifest did not fit: {type(exc).__name__}: {exc}"
+        _overwrite(run_dir / MANIFEST, json.dumps(short, indent=2).encode())
+    return final
+
+
+def _overwrite(path: Path, data: bytes) -> None:
+    """Write `data` over the file's first bytes and cut it there (reuses the file's blocks on a full disk)."""
+    with open(path, "r+b" if path.exists() else "wb", buffering=0) as fh:
+        view = memoryview(data)
+        while view:
+            view = view[fh.write(view):]
+        fh.truncate(len(data))
+        os.fsync(fh.fileno())
+
+
+def write_error_file(run_dir: Path, reason: str, details: str) -> bool:
+    """error.txt: the one-line `reason` first, then `details` (the traceback). On a full disk the file keeps the
+    reason alone, or is removed when not even that fits (the reason is also in the manifest). True when whole."""
+    path = run_dir / ERROR
+    head = (reason.rstrip("\n") + "\n").encode("utf-8", "replace")
+    try:
+        fh = open(path, "wb", buffering=0)
+    except OSError:
+        return False
+    with fh:
+        try:
+            fh.write(head)
+        except OSError:
+            fh.close()
+            path.unlink(missing_ok=True)
+            return False
+        try:
+            view = memoryview(("\n" + details).encode("utf-8", "replace"))
+            while view:
+                view = view[fh.write(view):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fh.fileno(), len(head))
+            return False
+    return True
+
+
+def verify_run(run_dir: Path) -> list[str]:
+    """What is wrong with a finished run folder, checked against its manifest: an edited manifest, or a table
+    (CSV, kpis.json, plans.jsonl) that is missing or whose size or sha256 differs. Empty when it is whole."""
+    path = Path(run_dir) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return [f"{MANIFEST} cannot be read ({type(exc).__name__})"]
+    if not isinstance(manifest, dict):
+        return [f"{MANIFEST} is not a JSON object"]
+    tables = manifest.get("tables")
+    if not isinstance(tables, dict) or CHECKSUM_KEY not in manifest:
+        return [f"{MANIFEST} holds no checksums (made by an older version)"]
+    problems = []
+    if _content_hash(manifest) != manifest[CHECKSUM_KEY]:
+        problems.append(f"{MANIFEST} was changed after the run")
+    for name, expected in sorted(tables.items()):
+        if Path(name).name != name or name.startswith("."):
+            problems.append(f"{name!r} is not a table of this folder")
+            continue
+        file = Path(run_dir) / name
+        if not file.is_file():
+            problems.append(f"{name} is missing")
+            continue
+        size, expected = file.stat().st_size, expected if isinstance(expected, dict) else {}
+        if size != expected.get("bytes"):
+            problems.append(f"{name} has {size} bytes, the run wrote {expected.get('bytes')}")
+            continue
+        if _sha256(file) != expected.get("sha256"):
+            problems.append(f"{name} was changed after the run (sha256 differs)")
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,18 +1,23 @@
 """The same scenario in the four information-exchange modes, side by side: KPIs and message volume.
 
-This is the value-of-information table: what the DSO and the PLOs gain (or lose) by sharing more."""
+This is the value-of-information table: what the DSO and the PLOs gain (or lose) by sharing more. Each
+comparison writes its folder: one run folder per variant, <name>.csv / .md (the KPIs side by side) and two
+figures: <name>_kpis (one small bar chart per KPI, the variants side by side) and <name>_hourly (losses, lowest
+voltage and lot power hour by hour, one line per variant)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from cosim.config import Scenario, load_scenario
 from cosim.exchange.registry import EXCHANGE_MODES
-from cosim.results import new_run_dir
+from cosim.results import RunFolder, new_run_dir
 from cosim.runner.run import run_scenario
 from cosim.textio import atomic_write_text, markdown_table
 
@@ -22,36 +27,120 @@ COLUMNS = ("energy_losses_kwh", "load_curve_deviation_kw", "v_min_pu", "vpd_pu",
            "unmet_energy_kwh", "max_abs_lot_gap_kw", "messages", "message_bytes", "fallbacks", "rejected_or_clipped")
 
 
+@dataclass
+class Comparison:
+    """A comparison's folder, its table (one row per variant) and its figures; printed in full."""
+
+    folder: Path
+    table: pd.DataFrame
+    figures: list[Path] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 250,
+                               "display.float_format", _number):
+            text = self.table.to_string(index=False)
+        lines = [f"results: {self.folder}", "", text, ""]
+        lines += [f"figure: {p}" for p in self.figures]
+        return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    """A table cell: thousands separated with one decimal from 1000 up, else 4 significant digits; 0 for
+    rounding noise."""
+    if abs(value) >= 1000:
+        return f"{value:,.1f}"
+    return "0" if abs(value) < 1e-9 else f"{value:.4g}"
+
+
 def compare_variants(base: Scenario, variants: dict[str, dict], label: str, output_dir: str | Path,
                      table_name: str, progress: bool = False) -> tuple[Path, pd.DataFrame]:
     """Run `base` once per variant (dataclass field overrides); KPIs side by side in <table_name>.csv/.md."""
+    parent, table, _ = _compare(base, variants, label, output_dir, table_name, progress)
+    return parent, table
+
+
+def _compare(base: Scenario, variants: dict[str, dict], label: str, output_dir: str | Path, table_name: str,
+             progress: bool) -> tuple[Path, pd.DataFrame, list[Path]]:
     parent = new_run_dir(output_dir, f"{base.name}-{table_name}")
-    rows = []
+    rows, runs = [], {}
     for i, (name, changes) in enumerate(variants.items(), 1):
         log.info("%s %d/%d: %s", table_name, i, len(variants), name)
         summary = run_scenario(dataclasses.replace(base, name=name.replace(" ", "_"), **changes), output_dir=parent,
                                progress=progress)
-        rows.append({label: name, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2)})
+        runs[name] = summary.run_dir
+        rows.append({label: name, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2),
+                     "run_dir": summary.run_dir.name})
         table = pd.DataFrame(rows)
         # after each run: a stop keeps the rest
         atomic_write_text(parent / f"{table_name}.csv", table.to_csv(index=False))
     atomic_write_text(parent / f"{table_name}.md", markdown_table(table) + "\n")
     log.info("wrote %s", parent / f"{table_name}.md")
-    return parent, table
+    figures = draw_comparison(table, label, runs, parent, table_name, base.output.figure_format, base.output.dpi)
+    return parent, table, figures
+
+
+def draw_comparison(table: pd.DataFrame, label: str, runs: dict[str, Path], out: Path, name: str,
+                    fmt: str = "png", dpi: int = 300) -> list[Path]:
+    """<name>_kpis and <name>_hourly (see the module docstring) in `out`; returns the files."""
+    from cosim.runner.figures import PAGE_IN, Writer, kpi_label, steps, time_axis  # noqa: PLC0415 - matplotlib
+
+    w = Writer(out, fmt, dpi)
+    names = [str(v) for v in table[label]]
+    values = {c: pd.to_numeric(table[c], errors="coerce") for c in COLUMNS if c in table}
+    kpis = [c for c, v in values.items() if v.notna().any() and v.max() != v.min()]  # the same everywhere: table only
+    files = []
+    with w.style():
+        ncol = 3
+        nrow = max(1, -(-len(kpis) // ncol))
+        fig, axes = w.figure(PAGE_IN, 1.7 * nrow + 0.5, nrows=nrow, ncols=ncol, squeeze=False)
+        colors = [f"C{i % 10}" for i in range(len(names))]
+        for ax, kpi in zip(axes.flat, kpis):
+            v = values[kpi]
+            ax.bar(range(len(names)), v, color=colors)
+            if v.min() > 0 and v.min() / v.max() > 0.8:  # close values (voltages): zoom in, the ticks say where
+                pad = 0.6 * (v.max() - v.min())
+                ax.set_ylim(v.min() - pad, v.max() + 0.2 * pad)
+            ax.set_title(textwrap.fill(kpi_label(kpi), 34), fontsize=7)
+            ax.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=6)
+            ax.tick_params(axis="y", labelsize=6)
+        for ax in list(axes.flat)[len(kpis):]:
+            ax.axis("off")
+        fig.suptitle(f"KPIs per {label} (those that differ)", fontsize=8)
+        fig.tight_layout()
+        files.append(w.save(fig, f"{name}_kpis", "").path)
+        frames = {n: (RunFolder(d).table("grid"), RunFolder(d).table("lots")) for n, d in runs.items()}
+        frames = {n: f for n, f in frames.items() if not f[0].empty}
+        if frames:
+            fig, axes = w.figure(PAGE_IN, 4.2, nrows=3, sharex=True)
+            for n, (grid, lots) in frames.items():
+                steps(axes[0], grid["hour"], grid["losses_kw"], label=n)
+                steps(axes[1], grid["hour"], grid["v_min_pu"])
+                lot_kw = lots.groupby("hour")["p_kw"].sum().reindex(grid["hour"]).fillna(0.0) if not lots.empty \
+                    else grid["hour"] * 0.0
+                steps(axes[2], grid["hour"], lot_kw)
+            axes[0].set_ylabel("losses (kW)")
+            axes[1].set_ylabel("lowest voltage (p.u.)")
+            axes[2].set_ylabel("lot power (kW)")
+            time_axis(axes[2], next(iter(frames.values()))[0]["hour"])
+            axes[0].legend(loc="lower left", bbox_to_anchor=(0.0, 1.02, 1.0, 0.2), mode="expand",
+                           ncol=min(len(frames), 6))
+            files.append(w.save(fig, f"{name}_hourly", "").path)
+    return files
 
 
 def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
                            modes: tuple[str, ...] = tuple(EXCHANGE_MODES.names()),
-                           progress: bool = False) -> pd.DataFrame:
-    """Run the scenario once per exchange mode; writes exchange_modes.csv/.md under a new folder."""
+                           progress: bool = False) -> Comparison:
+    """Run the scenario once per exchange mode; writes exchange_modes.csv/.md and its figures under a new
+    folder."""
     base = load_scenario(scenario_path)
-    return compare_variants(base, {m: {"exchange": m} for m in modes}, "exchange", output_dir, "exchange_modes",
-                            progress)[1]
+    return Comparison(*_compare(base, {m: {"exchange": m} for m in modes}, "exchange", output_dir, "exchange_modes",
+                                progress))
 
 
 def compare_data_quality(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
                          probabilities: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0),
-                         progress: bool = False) -> pd.DataFrame:
+                         progress: bool = False) -> Comparison:
     """What bad data costs: the scenario with PLOs over-reporting flexibility (bad-data injection) and messages
     tampered in transit, each with the given probabilities; KPIs per probability in data_quality.csv/.md."""
     base = load_scenario(scenario_path)
@@ -61,4 +150,4 @@ def compare_data_quality(scenario_path: str | Path | None = None, output_dir: st
     for p in probabilities[1:]:
         variants[f"tamper {p:g}"] = {"faults": {**base.faults, "tamper": p}}
         variants[f"loss {p:g}"] = {"faults": {**base.faults, "loss": p}}
-    return compare_variants(base, variants, "fault", output_dir, "data_quality", progress)[1]
+    return Comparison(*_compare(base, variants, "fault", output_dir, "data_quality", progress))

@@ -1,4 +1,5 @@
-"""After a run: the PLOs' ledgers, plan versus reality, and the run's KPIs, from the recorded tables."""
+"""After a run: the PLOs' ledgers, plan versus reality, the per-EV visits and the run's KPIs, from the recorded
+tables; then the tables' final form (unknown values empty, Parquet when the scenario asks for it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import pandas as pd
 
 from cosim.config import Scenario
 from cosim.controllers.base import LotEconomics
-from cosim.results import KPIS, RunFolder
+from cosim.results import KPIS, RunFolder, compact_sessions
+
+
+def column(table: pd.DataFrame, name: str, old: str) -> pd.Series:
+    """A column by its name, or by the name it had before the tables' names carried units (older runs)."""
+    return table[name] if name in table else table[old]
 
 
 def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,
@@ -19,13 +25,14 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     bought; DSO tariff = the DSO's price adder x net energy bought (signals / iterative modes; `plo` table).
     profit = revenue + fees - charging - degradation - fixed - DSO tariff.
     """
-    df = lots.merge(prices[["hour", "energy_price"]], on="hour", how="left")
+    price = pd.DataFrame({"hour": prices["hour"], "price": column(prices, "energy_price_usd_per_kwh", "energy_price")})
+    df = lots.merge(price, on="hour", how="left")
     if plo is not None and "tariff_usd_per_kwh" in plo:
         df = df.merge(plo[["hour", "id", "tariff_usd_per_kwh"]], on=["hour", "id"], how="left")
     tariff = df["tariff_usd_per_kwh"].fillna(0.0) if "tariff_usd_per_kwh" in df else 0.0
-    ledger = pd.DataFrame({"hour": df["hour"], "lot_id": df["id"]})
-    ledger["revenue_usd"] = df["energy_price"] * df["energy_discharged_kwh"]
-    ledger["charging_cost_usd"] = df["energy_price"] * df["energy_charged_kwh"]
+    ledger = pd.DataFrame({"hour": df["hour"], "id": df["id"]})
+    ledger["revenue_usd"] = df["price"] * df["energy_discharged_kwh"]
+    ledger["charging_cost_usd"] = df["price"] * df["energy_charged_kwh"]
     ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"]
                                                                      + df["energy_discharged_kwh"])
     ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] / 24.0
@@ -33,7 +40,7 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     ledger["dso_tariff_usd"] = tariff * (df["energy_charged_kwh"] - df["energy_discharged_kwh"])
     ledger["profit_usd"] = (ledger.revenue_usd + ledger.parking_fees_usd - ledger.charging_cost_usd
                             - ledger.degradation_cost_usd - ledger.fixed_cost_usd - ledger.dso_tariff_usd)
-    ledger["cumulative_profit_usd"] = ledger.groupby("lot_id")["profit_usd"].cumsum()
+    ledger["cumulative_profit_usd"] = ledger.groupby("id")["profit_usd"].cumsum()
     return ledger
 
 
@@ -56,8 +63,33 @@ def negotiation_kpis(plans: list[dict]) -> dict[str, int]:
             "negotiations_not_converged": sum(1 for i in infos if i.get("converged") is False)}
 
 
+def has_line_ratings(scenario: Scenario) -> bool:
+    """Whether any line of the scenario's network has a current rating (else its loadings are unknown)."""
+    from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+
+    limits = load_network(scenario.network, near=scenario.plugin_dir).radial.i_max_ka
+    return limits is not None and bool(np.any(np.isfinite(limits) & (np.asarray(limits) < 9999)))
+
+
+def finish_tables(folder: RunFolder, scenario: Scenario) -> None:
+    """The recorded tables' final form: one row per EV visit in evs.csv (the lots send each visit's row every
+    hour it is in the lot), grid.csv's max_loading_percent empty (unknown) where it is 0 % throughout on a
+    network without line ratings."""
+    if folder.has("evs"):
+        folder.write_table("evs", compact_sessions(folder.table("evs")))
+    grid = folder.table("grid")
+    loading = grid["max_loading_percent"] if "max_loading_percent" in grid else None
+    # the grid model reports 0 % for lines without a rating: all zeros on a network without ratings is unknown
+    if loading is not None and loading.notna().any() and (loading.fillna(0.0) == 0.0).all() \
+            and not has_line_ratings(scenario):
+        grid["max_loading_percent"] = np.nan
+        folder.write_table("grid", grid)
+
+
 def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
-    """Write plo_ledger.csv, plan_vs_reality.csv and kpis.json; return the KPIs."""
+    """Write plo_ledger.csv, plan_vs_reality.csv, the final evs.csv and kpis.json (and convert the tables to
+    Parquet with `[output] format = "parquet"`); return the KPIs."""
+    finish_tables(folder, scenario)
     grid, lots, prices = folder.table("grid"), folder.table("lots"), folder.table("prices")
     plans = folder.plans()
     kpis: dict[str, float] = {
@@ -65,7 +97,7 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         "energy_losses_kwh": float(grid["losses_kw"].sum()),
         "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()),
         "v_min_pu": float(grid["v_min_pu"].min()),
-        "vpd_pu": float(grid["vpd"].sum()),
+        "vpd_pu": float(column(grid, "vpd_pu", "vpd").sum()),
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
     }
     if not lots.empty and not prices.empty:
@@ -107,6 +139,8 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     kind = events["event"] if len(events) else pd.Series(dtype=str)
     kpis["fallbacks"] = int((kind == "planning fallback").sum())
     kpis["rejected_or_clipped"] = int(kind.isin(["rejected message", "implausible offer", "stale offer",
-                                                  "late offer", "duplicate message"]).sum())
+                                                  "late offer", "duplicate message", "replayed message",
+                                                  "stale message"]).sum())
     folder.write_json(KPIS, kpis)
+    folder.convert_tables(scenario.output.format)
     return kpis

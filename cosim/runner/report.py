@@ -1,148 +1,138 @@
-"""Plots of a run folder (rebuilt at any time by `cosim report RUN`): PNG files under <run>/plots/."""
+"""A run folder's figures (plots/<name>.<png|pdf|svg>) and its report page (report.html), drawn after the run
+and rebuilt at any time by `cosim report RUN [--format pdf] [--dpi 600]`.
+
+Format and resolution come from the arguments, else from the scenario's `[output]` section in the manifest,
+else PNG at 300 dpi. A folder that cannot be read (no grid table, a malformed one) or written (read-only) is a
+`ReportError` (bad input: one line, exit code 2), never a traceback.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import networkx as nx
-import numpy as np
 import pandas as pd
 
 from cosim.errors import InputError
-from cosim.results import RunFolder
+from cosim.results import Run, RunFolder, compact_sessions
+from cosim.runner.figures import RunTables, draw_all
+from cosim.runner.report_page import REPORT_PAGE, write_report_page
+
+log = logging.getLogger(__name__)
+
+GRID_COLUMNS = ("hour", "p_grid_kw", "losses_kw", "v_min_pu")
+NEEDED = {"lots": ("hour", "id", "p_kw", "evs_present"), "plo_ledger": ("hour", "profit_usd", "cumulative_profit_usd"),
+          "plan_vs_reality": ("hour", "actual_loss_kw"), "evs": ("lot_id", "ev_id")}
+"""Columns the figures read from each optional table (a table without them is bad input, not a bug)."""
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 class ReportError(InputError):
-    """A folder that is not a run folder."""
+    """A folder whose figures cannot be drawn: not a run folder, a table that cannot be read, or a folder that
+    cannot be written."""
 
 
-def _read(folder: RunFolder, table: str) -> pd.DataFrame | None:
-    return folder.table(table) if folder.has(table) else None
-
-
-def make_plots(run_dir: str | Path) -> list[Path]:
-    """Write every plot the recorded tables allow; returns the files written."""
+def make_plots(run_dir: str | Path, fmt: str | None = None, dpi: int | None = None,
+               run_info: dict[str, Any] | None = None) -> list[Path]:
+    """Draw every figure the recorded tables allow into <run>/plots/ and write <run>/report.html; returns the
+    files written (figures, then the page). `run_info` (status, timing) overrides the manifest's, for a page
+    written before the manifest is final."""
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
-    grid = _read(folder, "grid")
-    if grid is None:
-        raise ReportError(f"{run_dir} is not a run folder (no grid.csv); run folders live under results/")
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir} is not a run folder (no such folder); run folders live under results/")
+    manifest = _manifest(folder)
+    output = (manifest.get("scenario") or {}).get("output") or {}
+    fmt = fmt or output.get("figure_format", "png")
+    dpi = int(dpi or output.get("dpi", 300))
+    if fmt not in FIGURE_FORMATS:
+        raise ReportError(f"figure format {fmt!r} is not allowed; allowed: {', '.join(FIGURE_FORMATS)}")
+    if not 50 <= dpi <= 1200:
+        raise ReportError(f"dpi must be between 50 and 1200, got {dpi}")
+    tables = read_tables(folder, manifest)
     out = run_dir / "plots"
-    out.mkdir(exist_ok=True)
-    lots, ledger, pvr = _read(folder, "lots"), _read(folder, "plo_ledger"), _read(folder, "plan_vs_reality")
-    files = [_load_curve(grid, lots, out), _losses(grid, pvr, out), _voltage(grid, pvr, out)]
-    if lots is not None and len(lots):
-        files.append(_lots(lots, out))
-    if ledger is not None and len(ledger):
-        files.append(_cash(ledger, out))
-    files.append(_network(folder, grid, out))
-    return [f for f in files if f is not None]
+    try:
+        for old in out.glob("*.*") if out.is_dir() else ():
+            if old.suffix.lstrip(".") in FIGURE_FORMATS:
+                old.unlink()  # figures of an earlier report (another format, a figure no longer drawn)
+        figures = draw_all(tables, out, fmt, dpi)
+        page = write_report_page(folder, manifest, figures, tables, run_info)
+    except OSError as exc:
+        raise ReportError(f"cannot write the figures and {REPORT_PAGE} into {run_dir}: "
+                          f"{exc.strerror or exc} ({type(exc).__name__})") from None
+    return [f.path for f in figures] + [page]
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _manifest(folder: RunFolder) -> dict[str, Any]:
+    try:
+        return folder.manifest
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{folder.file('manifest.json')} cannot be read: {exc}") from None
 
 
-def _load_curve(grid: pd.DataFrame, lots: pd.DataFrame | None, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    demand = grid["p_grid_kw"] - grid["losses_kw"]
-    lot_kw = (lots.groupby("hour")["p_kw"].sum().reindex(grid["hour"]).fillna(0).to_numpy()
-              if lots is not None and len(lots) else 0)
-    ax.step(grid["hour"], demand - lot_kw, where="post", label="load without lots")
-    ax.step(grid["hour"], demand, where="post", label="load with lots")
-    ax.axhline(float(np.mean(demand)), color="grey", ls=":", label="P_target (mean)")
-    ax.set(xlabel="hour", ylabel="kW", title="Load curve")
-    ax.legend()
-    return _save(fig, out / "load_curve.png")
+def _table(folder: RunFolder, table: str) -> pd.DataFrame:
+    try:
+        frame = folder.table(table)
+    except (OSError, ValueError) as exc:  # ParserError, UnicodeDecodeError, a broken Parquet file
+        raise ReportError(f"{folder.table_path(table)} cannot be read: {str(exc).splitlines()[0] if str(exc) else ''}"
+                          f" ({type(exc).__name__})") from None
+    missing = [c for c in NEEDED.get(table, ()) if c not in frame] if not frame.empty else []
+    if missing:
+        raise ReportError(f"{folder.table_path(table)} lacks column(s) {missing}; it has {list(frame.columns)}")
+    return frame
 
 
-def _losses(grid: pd.DataFrame, pvr: pd.DataFrame | None, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.bar(grid["hour"], grid["losses_kw"], label="measured (pandapower)", alpha=0.7)
-    if pvr is not None:
-        ax.plot(pvr["hour"], pvr["planned_loss_kw"], "k.-", label="planned (fast flow)")
-    ax.set(xlabel="hour", ylabel="kW", title=f"Losses per hour (total {grid['losses_kw'].sum():.1f} kWh)")
-    ax.legend()
-    return _save(fig, out / "losses.png")
+def read_tables(folder: RunFolder, manifest: dict[str, Any]) -> RunTables:
+    """The tables the figures need, checked: the grid table must be there with numeric hourly columns."""
+    grid = _table(folder, "grid")
+    path = folder.table_path("grid")
+    if grid.empty:
+        reason = "no recorded hours" if path.is_file() else "no grid table"
+        raise ReportError(f"{folder.path} is not a run folder with results ({reason}); run folders live under "
+                          "results/")
+    missing = [c for c in GRID_COLUMNS if c not in grid]
+    if missing:
+        raise ReportError(f"{path} lacks column(s) {missing}; it has {list(grid.columns)}")
+    for col in GRID_COLUMNS[1:] + ("hour",):
+        try:
+            grid[col] = pd.to_numeric(grid[col])
+        except (ValueError, TypeError):
+            raise ReportError(f"{path}: column {col!r} holds values that are not numbers") from None
+    if "open_branches" in grid:
+        try:
+            grid["open_branches"].map(json.loads)
+        except (ValueError, TypeError):
+            raise ReportError(f"{path}: column 'open_branches' holds values that are not JSON lists") from None
+    run = Run(folder)
+    try:
+        plans = folder.plans()
+        bus_voltages = run.bus_voltages.reset_index(drop=True)
+        lines = run.lines.reset_index(drop=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReportError(f"{folder.path}: the plans or bus voltages cannot be read ({type(exc).__name__}: "
+                          f"{exc})") from None
+    ledger = _table(folder, "plo_ledger")
+    if "lot_id" in ledger and "id" not in ledger:
+        ledger = ledger.rename(columns={"lot_id": "id"})
+    scenario = manifest.get("scenario") or {}
+    return RunTables(grid=grid, lots=_table(folder, "lots"), evs=compact_sessions(_table(folder, "evs")),
+                     bus_voltages=bus_voltages, lines=lines, ledger=ledger, pvr=_table(folder, "plan_vs_reality"),
+                     plans=plans, scenario=scenario, network=_network(scenario, manifest))
 
 
-def _voltage(grid: pd.DataFrame, pvr: pd.DataFrame | None, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(grid["hour"], grid["v_min_pu"], "o-", label="min voltage")
-    ax.plot(grid["hour"], grid["v_max_pu"], "s-", label="max voltage", alpha=0.6)
-    if pvr is not None:
-        ax.plot(pvr["hour"], pvr["planned_v_min_pu"], "k:", label="planned min voltage")
-    ax.axhline(0.9, color="red", ls="--", lw=1, label="0.9 p.u. limit")
-    ax.set(xlabel="hour", ylabel="p.u.", title="Bus voltage extremes")
-    ax.legend()
-    return _save(fig, out / "voltage.png")
-
-
-def _lots(lots: pd.DataFrame, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    ax2 = ax.twinx()
-    for lot_id, df in lots.groupby("id"):
-        ax.step(df["hour"], df["p_kw"], where="post", label=f"{lot_id} power")
-        ax2.plot(df["hour"], df["evs_present"], "--", alpha=0.6, label=f"{lot_id} EVs present")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel="hour", ylabel="kW (+ charging, - V2G)", title="Parking lots")
-    ax2.set_ylabel("EVs present")
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
-    return _save(fig, out / "lots.png")
-
-
-def _cash(ledger: pd.DataFrame, out: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for lot_id, df in ledger.groupby("lot_id"):
-        ax.bar(df["hour"], df["profit_usd"], alpha=0.5, label=f"{lot_id} hourly profit")
-        ax.plot(df["hour"], df["cumulative_profit_usd"], "o-", label=f"{lot_id} cumulative")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel="hour", ylabel="$", title="PLO cash flow")
-    ax.legend(fontsize=8)
-    return _save(fig, out / "plo_cash_flow.png")
-
-
-def _network(folder: RunFolder, grid: pd.DataFrame, out: Path) -> Path | None:
-    scenario = folder.manifest.get("scenario")
-    if scenario is None:
+def _network(scenario: dict[str, Any], manifest: dict[str, Any]) -> Any:
+    """The run's network model (for the one-line diagram), None when the manifest does not name one or it
+    cannot be loaded here (a user's network module that is not importable: that figure is left out)."""
+    name = (scenario.get("network") or {}).get("name", "ieee33") if scenario else None
+    if name is None:
         return None
-    from cosim.networks import load_network  # noqa: PLC0415
+    from cosim.networks import load_network  # noqa: PLC0415 - pandapower, only when a diagram is drawn
 
-    net = load_network(scenario.get("network", {}).get("name", "ieee33")).radial
-    open_ids = set(json.loads(grid["open_branches"].iloc[-1])) if "open_branches" in grid else set(net.tie_branches)
-    plans = folder.plans()
-    lot_buses = plans[-1]["lot_buses"] if plans else {}
-    tree = net.graph(open_branch_ids=open_ids)
-    pos = nx.kamada_kawai_layout(nx.Graph(tree))
-    fig, ax = plt.subplots(figsize=(8, 6))
-    closed = [(int(f), int(t)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) not in open_ids]
-    opened = [(int(f), int(t)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) in open_ids]
-    nx.draw_networkx_edges(nx.Graph(closed), pos, ax=ax, edge_color="black")
-    nx.draw_networkx_edges(nx.Graph(opened), pos, ax=ax, edge_color="red", style="dashed")
-    volts = _read(folder, "bus_voltages")
-    colors = volts.iloc[int(np.argmin(grid["v_min_pu"]))].drop("hour").to_numpy() if volts is not None else None
-    nodes = nx.draw_networkx_nodes(nx.Graph(tree), pos, ax=ax, node_size=120,
-                                   node_color=colors if colors is not None else "lightblue", cmap="viridis")
-    if colors is not None:
-        fig.colorbar(nodes, ax=ax, label="voltage at the hour of lowest voltage (p.u.)")
-    nx.draw_networkx_labels(nx.Graph(tree), pos, {i: str(i + 1) for i in range(net.n_bus)}, ax=ax, font_size=7)
-    for lot_id, bus in lot_buses.items():
-        x, y = pos[int(bus) - 1]
-        ax.scatter([x], [y], s=400, facecolors="none", edgecolors="orange", linewidths=2.5)
-        ax.annotate(lot_id, (x, y), textcoords="offset points", xytext=(8, 8), color="darkorange", weight="bold")
-    labels = {(int(f), int(t)): str(int(b))
-              for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids) if int(b) in open_ids}
-    nx.draw_networkx_edge_labels(nx.Graph(opened), pos, labels, ax=ax, font_color="red", font_size=7)
-    ax.set_title(f"{net.name}: open branches {sorted(open_ids)} (red, dashed); lots circled")
-    ax.axis("off")
-    return _save(fig, out / "network.png")
+    near = Path(manifest["scenario_file"]).parent if manifest.get("scenario_file") else None
+    try:
+        return load_network(name, near=near).radial
+    except InputError as exc:
+        log.warning("network diagram left out: %s", exc)
+        return None

@@ -1,16 +1,30 @@
 """Run a scenario end to end: build the mosaik world, run it, post-process and plot; keep whatever was recorded
-when a run fails part-way, and say where it stopped in the manifest."""
+when a run fails part-way, and say where it stopped in the manifest.
+
+However the run ends, its manifest is finalised with the status, the phase it stopped in and the last
+recorded hour: "completed"; "failed" (any exception, `sys.exit` in user code, a full disk: error.txt holds the
+traceback); "interrupted" (Ctrl-C) or "terminated" (SIGTERM, SIGHUP), in any phase (start-up, simulation,
+post-processing, plotting). The signals are turned into exceptions only while a phase runs
+(`cosim.results.manifest.StopSignals`); while the run folder is made and the final manifest written they wait.
+A run that did not complete raises `RunError` (`RunInterrupted` for a signal) after its folder is final.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import shutil
+import signal
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cosim.config import Scenario
-from cosim.errors import RunError
+from cosim.errors import RunError, one_line
 from cosim.results import RunFolder, finish_manifest, new_run_dir, start_manifest
+from cosim.results.manifest import StopSignals, reserve_space, stop_exception, stop_signal, write_error_file
+from cosim.results.writer import output_dir_error, trim_to_whole_lines
 
 
 @dataclass
@@ -22,70 +36,203 @@ class RunSummary:
     timing: dict | None = None
 
 
+class RunInterrupted(RunError):
+    """A run stopped by a signal (Ctrl-C: SIGINT; SIGTERM; SIGHUP); its folder and manifest are final. The
+    command line exits with 128 + the signal's number, as a shell does for a process a signal ended."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """The innermost exception (mosaik wraps simulator errors), for a message users can act on."""
     seen = set()
-    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
+    while id(exc) not in seen:
         seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
+        inner = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if inner is None:
+            break
+        exc = inner
     return exc
+
+
+@dataclass
+class _Outcome:
+    """How the run is going: the first stop or error wins; later ones (a second Ctrl-C) change nothing."""
+
+    status: str = "completed"
+    phase: str = "start-up"
+    error: str | None = None
+    details: str | None = None  # traceback, for error.txt
+    signum: int | None = None
+    received: list[int] = field(default_factory=list)  # stop signals this process received (StopSignals)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+    def enter(self, phase: str) -> None:
+        if self.ok:
+            self.phase = phase
+
+    def stop(self, exc: BaseException) -> None:
+        if not self.ok:
+            return
+        signum = stop_signal(exc)
+        if signum is None:
+            signum = stop_signal(root_cause(exc))  # a Ctrl-C that mosaik wrapped
+        if signum is not None and signum in self.received:  # a KeyboardInterrupt raised by code is an error
+            self.signum = signum
+            self.status = "interrupted" if signum == signal.SIGINT else "terminated"
+            name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+            self.error = f"stopped by {name} during {self.phase}"
+            return
+        cause = root_cause(exc)
+        self.status = "failed"
+        self.error = one_line(f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__)
+        self.details = "".join(traceback.format_exception(exc))
 
 
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
                  plots: bool = True) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
-    from cosim.networks import load_network  # noqa: PLC0415
-    from cosim.runner.world import build_world, check_buses  # noqa: PLC0415 - imports mosaik and all simulators
+    with StopSignals(raising=False) as stops:
+        with stops.raising():  # before any output: a signal simply ends the call
+            from cosim.networks import load_network  # noqa: PLC0415
+            from cosim.runner.world import check_buses  # noqa: PLC0415 - imports mosaik and all simulators
 
-    n_bus = load_network(scenario.network, near=scenario.plugin_dir).radial.n_bus
-    check_buses(scenario, n_bus)  # bad input: fail before any output
+            n_bus = load_network(scenario.network, near=scenario.plugin_dir).radial.n_bus
+            check_buses(scenario, n_bus)  # bad input: fail before any output
+        run_dir, manifest = _open_run_dir(scenario, output_dir)  # signals held: never a folder without manifest
+        return _run(scenario, run_dir, manifest, stops, progress, plots)
+
+
+def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Path, dict]:
+    """A fresh run folder with its first manifest and its reserved space; `OutputDirError` when it cannot be
+    written (nothing is left behind then)."""
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
-    manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None, scenario.seed)
-    from cosim.runner import timing  # noqa: PLC0415
+    try:
+        manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None,
+                                  scenario.seed)
+        reserve_space(run_dir)
+    except OSError as exc:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise output_dir_error(run_dir, exc, "run folder") from None
+    return run_dir, manifest
+
+
+def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, progress: bool,
+         plots: bool) -> RunSummary:
+    from cosim.runner import timing  # noqa: PLC0415 - with the world below: mosaik and the simulators
+    from cosim.runner.world import build_world  # noqa: PLC0415
 
     timing.reset()
     t0 = time.perf_counter()
-    status, error = "completed", None
+    outcome = _Outcome(received=stops.received)
     built = None
     try:
-        built = build_world(scenario, run_dir, progress=progress)
-        built.world.run(until=built.until, print_progress=False)
-    except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user"
-    except Exception as exc:  # noqa: BLE001 - any simulator error ends the run; we keep what was recorded
-        cause = root_cause(exc)
-        status, error = "failed", f"{type(cause).__name__}: {cause}"
-        (run_dir / "error.txt").write_text("".join(traceback.format_exception(exc)))
-    finally:
-        if built is not None:
-            try:
-                built.world.shutdown()
-            except Exception:  # noqa: BLE001 - shutting down a broken world must not hide the first error
-                pass
+        with stops.raising():
+            built = build_world(scenario, run_dir, progress=progress)
+            outcome.enter("simulation")
+            built.world.run(until=built.until, print_progress=False)
+            if stops.received:  # mosaik catches a Ctrl-C inside its loop and returns as if it had finished
+                raise stop_exception(stops.received[0])
+    except BaseException as exc:  # noqa: BLE001 - any error or stop ends the run; we keep what was recorded
+        outcome.stop(exc)
+    if built is not None:
+        _shutdown(built.world, stopped=not outcome.ok)
     wall = time.perf_counter() - t0
-    sim_seconds = {k: round(v, 4) for k, v in timing.STEP_SECONDS.items()}
-    timing_info = {"run_wall_s": round(wall, 3), "simulator_s": sim_seconds,
-                   "mosaik_share": round(max(0.0, 1.0 - sum(sim_seconds.values()) / wall), 4) if wall > 0 else None,
-                   "wall_s_per_simulated_day": round(wall / max(scenario.days, 1), 3)}
     folder = RunFolder(run_dir)
-    last_hour = folder.last_recorded_hour()
+    last_hour = _last_hour(folder)
     kpis: dict[str, float] = {}
+    outcome.enter("post-processing")
     if last_hour is not None:
-        from cosim.runner.postprocess import postprocess  # noqa: PLC0415
+        try:
+            with stops.raising():
+                from cosim.runner.postprocess import postprocess  # noqa: PLC0415
 
-        kpis = postprocess(folder, scenario)
-        if plots:
-            from cosim.runner.report import make_plots  # noqa: PLC0415
+                kpis = postprocess(folder, scenario)
+                if plots and outcome.ok:
+                    from cosim.runner.report import make_plots  # noqa: PLC0415 - matplotlib
 
-            make_plots(run_dir)
-    events = folder.events()
-    finish_manifest(run_dir, manifest, status, last_hour, error,
-                    {"kpis": kpis, "simulated_hours": scenario.hours, "timing": timing_info,
-                     "fallbacks": [e for e in events if e["event"] == "planning fallback"],
-                     "negotiations": [e for e in events if e["event"].startswith("negotiation")],
-                     "data_events": [e for e in events if e["event"] != "planning fallback"
-                                     and not e["event"].startswith("negotiation")]})
-    if status != "completed":
+                    outcome.enter("plotting")
+                    make_plots(run_dir)
+        except BaseException as exc:  # noqa: BLE001 - as above; a failed run's post-processing may fail again
+            outcome.stop(exc)
+    if stops.pending:
+        outcome.stop(stop_exception(stops.pending[0]))
+    timing_info = _timing_info(timing.STEP_SECONDS, wall, scenario.days)
+    _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours)
+    if not outcome.ok:
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
-        raise RunError(f"run {status} {where}: {error}. Results recorded so far are in {run_dir}")
-    return RunSummary(run_dir, status, wall, kpis, timing_info)
+        message = f"run {outcome.status} {where}: {outcome.error}. Results recorded so far are in {run_dir}"
+        if outcome.signum is not None:
+            raise RunInterrupted(message, outcome.signum)
+        raise RunError(message)
+    if stops.pending:  # Ctrl-C while the manifest of a completed run was written: the run stands, the stop too
+        raise stop_exception(stops.pending[0])
+    return RunSummary(run_dir, outcome.status, wall, kpis, timing_info)
+
+
+def _shutdown(world: Any, stopped: bool) -> None:
+    """Shut the world down; after a stop, first cancel the simulators' tasks that the stop left waiting (else
+    asyncio reports each one as "Task was destroyed but it is pending!" when it is collected)."""
+    loop = getattr(world, "loop", None)
+    if stopped and loop is not None and not loop.is_closed() and not loop.is_running():
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        except BaseException:  # noqa: BLE001 - a task re-raising the error or sys.exit that already ended the run
+            pass
+    try:
+        world.shutdown()
+    except BaseException:  # noqa: BLE001 - shutting down a broken world must not hide the first error
+        pass
+
+
+def _last_hour(folder: RunFolder) -> int | None:
+    try:
+        return folder.last_recorded_hour()
+    except (OSError, ValueError):
+        return None
+
+
+def _timing_info(step_seconds: dict[str, float], wall: float, days: int) -> dict[str, Any]:
+    sim_seconds = {k: round(v, 4) for k, v in step_seconds.items()}
+    return {"run_wall_s": round(wall, 3), "simulator_s": sim_seconds,
+            "mosaik_share": round(max(0.0, 1.0 - sum(sim_seconds.values()) / wall), 4) if wall > 0 else None,
+            "wall_s_per_simulated_day": round(wall / max(days, 1), 3)}
+
+
+def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder, last_hour: int | None,
+            kpis: dict[str, float], timing_info: dict[str, Any], hours: int) -> None:
+    """The final manifest (then error.txt), with every stop signal held back meanwhile."""
+    if not outcome.ok:  # a table that pandas was writing when the run stopped: keep its whole lines only
+        for path in sorted(run_dir.glob("*.csv")):
+            trim_to_whole_lines(path)
+        trim_to_whole_lines(folder.file("plans.jsonl"))
+    try:
+        events = folder.events()
+    except (OSError, ValueError):
+        events = []
+    extra: dict[str, Any] = {
+        "kpis": kpis, "simulated_hours": hours, "timing": timing_info,
+        "fallbacks": [e for e in events if e.get("event") == "planning fallback"],
+        "negotiations": [e for e in events if str(e.get("event")).startswith("negotiation")],
+        "data_events": [e for e in events if e.get("event") != "planning fallback"
+                        and not str(e.get("event")).startswith("negotiation")]}
+    if not outcome.ok:
+        extra["stopped_in"] = outcome.phase
+        extra["signal"] = signal.Signals(outcome.signum).name if outcome.signum is not None else None
+    try:
+        finish_manifest(run_dir, manifest, outcome.status, last_hour, outcome.error, extra)
+    except OSError as exc:
+        raise RunError(f"run {outcome.status}, and its manifest could not be written ({exc}); the results "
+                       f"recorded are in {run_dir}") from None
+    if outcome.details:
+        write_error_file(run_dir, f"{outcome.error} (during {outcome.phase})", outcome.details)

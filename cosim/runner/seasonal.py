@@ -1,5 +1,6 @@
 """Seasonal runs: one co-simulation per season (representative week(s) of seasonal prices and loads), and
-one table comparing the seasons, with wall time per simulated day and mosaik's share of it."""
+one table comparing the seasons, with wall time per simulated day and mosaik's share of it, and the seasons
+side by side in two figures (seasons_kpis, seasons_hourly; see `cosim.runner.compare.draw_comparison`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 
 from cosim.config import Scenario
 from cosim.results import new_run_dir
+from cosim.runner.compare import draw_comparison
 from cosim.runner.run import RunSummary, run_scenario
 from cosim.textio import atomic_write_text, markdown_table
 
@@ -21,11 +23,12 @@ def run_seasons(scenario: Scenario, output_dir: str | Path | None = None,
                 progress: bool = True) -> tuple[Path, pd.DataFrame]:
     """Run `scenario` once per season in `scenario.seasons`; returns the parent folder and the summary table."""
     parent = new_run_dir(output_dir or scenario.output_dir, scenario.name)
-    rows = []
+    rows, runs = [], {}
     for i, season in enumerate(scenario.seasons, 1):
         log.info("season %d/%d: %s", i, len(scenario.seasons), season)
         sub = dataclasses.replace(scenario, name=season, market_profile=f"seasonal:{season}", seasons=())
         summary: RunSummary = run_scenario(sub, output_dir=parent, progress=progress)
+        runs[season] = summary.run_dir
         timing = summary.timing or {}
         rows.append({"season": season, "run_dir": summary.run_dir.name, "days": scenario.days, **summary.kpis,
                      "wall_s": round(summary.wall_s, 2),
@@ -35,4 +38,7 @@ def run_seasons(scenario: Scenario, output_dir: str | Path | None = None,
         atomic_write_text(parent / "seasons.csv", table.to_csv(index=False))  # after each season: a stop keeps the rest
     atomic_write_text(parent / "seasons.md", markdown_table(table) + "\n")
     log.info("wrote %s", parent / "seasons.md")
+    for path in draw_comparison(table, "season", runs, parent, "seasons", scenario.output.figure_format,
+                                scenario.output.dpi):
+        log.info("wrote %s", path)
     return parent, table

@@ -32,7 +32,7 @@ SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("Parking", "simulators.parking.simulator:ParkingSim", "parking", "lots",
                   ("p_kw", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
                    "energy_stored_kwh", "energy_charged_kwh", "energy_discharged_kwh", "flex_charge_kwh",
-                   "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh")),
+                   "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh", "evs")),
     SimulatorSpec("Grid", "simulators.grid.simulator:GridSim", "grid", "grid",
                   ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches",
                    "converged", "max_loading_percent", "vm_pu")),

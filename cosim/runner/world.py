@@ -17,7 +17,7 @@ from typing import Any
 import mosaik
 
 from cosim.config import Scenario, ScenarioFileError
-from cosim.exchange.messages import agent_keys
+from cosim.exchange.messages import agent_key_ring
 from cosim.registry import import_attribute
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
@@ -105,20 +105,26 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.hours if progress else 0)
-    keys = agent_keys(["DSO", *(lot.id for lot in scenario.lots)], scenario.seed, scenario.secret) \
+    # Ed25519 keys, fresh for this run from the OS's randomness (or the user's key file), never written anywhere:
+    # the DSO gets its private key and every lot's public key, each PLO its own private key and the DSO's public key
+    ring = agent_key_ring(["DSO", *(lot.id for lot in scenario.lots)], scenario.key_file) \
         if scenario.authenticate else {}
     exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
     with world.group():
         dso = world.start("DSO").DSO(
             network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
+            time_limit_s=scenario.controller_time_limit_s, isolation=scenario.controller_isolation,
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
-            keys=keys, lot_limits_kw={lot.id: lot.connection_limit_kw for lot in scenario.lots})
+            keys=ring["DSO"].params() if ring else None,
+            lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw}
+                  for lot in scenario.lots})
         plo_sim = world.start("PLO")
         plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses),
                                     exchange=scenario.exchange, exchange_options=exchange_options,
                                     plugin_dir=plugin_dir, faults=scenario.faults, seed=scenario.seed,
-                                    keys={k: v for k, v in keys.items() if k in (lot.id, "DSO")},
+                                    keys=ring[lot.id].hearing(["DSO"]).params() if ring else None,
+                                    connection_limit_kw=lot.connection_limit_kw,
                                     misreport_probability=scenario.misreport_probability,
                                     misreport_factor=scenario.misreport_factor,
                                     hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)

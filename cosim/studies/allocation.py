@@ -316,12 +316,15 @@ class AllocationModel:
 
 
 def study_main(argv, name: str, description: str, run: Callable[..., dict], quick_help: str) -> int:
-    """Command line of an allocation study: --out, --quick, --seed; prints its tables.md."""
+    """Command line of an allocation study: --out, --quick, --seed; prints its paper-vs-ours table (the `run`'s
+    "paper_vs_ours") and its folder, in the style every study shares (`cosim.runner.paper_table`)."""
+    from cosim.runner.paper_table import report  # noqa: PLC0415 - presentation, only for the command line
+
     ap = argparse.ArgumentParser(prog=f"cosim study {name}", description=description)
     ap.add_argument("--out", default=f"results/study-{name}")
     ap.add_argument("--quick", action="store_true", help=quick_help)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     res = run(args.out, quick=args.quick, seed=args.seed)
-    print((Path(args.out) / "tables.md").read_text())
+    print(report(description.split(" as code")[0], res["paper_vs_ours"], Path(args.out)))
     return 0 if res else 1

@@ -82,36 +82,60 @@ def _group_labels(df: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 
 def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[str], out_dir: Path) -> list[Path]:
-    """One PNG per KPI: each run as a dot, the group mean with its 95 % interval over seeds as an error bar."""
+    """One PNG per KPI: each run as a dot, the group mean with its 95 % interval over seeds as an error bar. The
+    KPI is named in words with its unit; each group's tick names the keys that vary between groups and their
+    values (one line per key), so that the ticks explain themselves."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from cosim.runner.figures import STYLE, key_label, kpi_label  # noqa: PLC0415 - with matplotlib, when drawn
 
     summary = summarise(table, label_keys, kpis)
     if summary.empty:
         return []
     done = table[table["status"] == "completed"].copy()
     done["group"] = _group_labels(done, group_keys(label_keys))
+    ticks = group_ticks(done, group_keys(label_keys))
     paths = []
     for kpi, sub in summary.groupby("kpi", sort=False):
         groups = list(sub["group"])
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(groups) + 2), 3.6))
-        for i, g in enumerate(groups):
-            pts = done.loc[done["group"] == g, kpi].dropna().to_numpy(dtype=float)
-            jitter = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(len(pts))
-            ax.scatter(i + jitter, pts, s=14, alpha=0.6, color="tab:blue")
-        ci = sub["ci95"].fillna(0.0).to_numpy()
-        ax.errorbar(range(len(groups)), sub["mean"], yerr=ci, fmt="o", color="black", capsize=5,
-                    label="mean ± 95 % CI over seeds")
-        ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
-        ax.set_ylabel(kpi)
-        ax.set_title(kpi, fontsize=9)
-        ax.set_xlabel(" | ".join(k.split(".")[-1] for k in group_keys(label_keys)) or "sweep", fontsize=8)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        png = io.BytesIO()
-        fig.savefig(png, format="png", dpi=110)
+        with plt.rc_context(STYLE):
+            longest = max(len(line) for g in groups for line in str(ticks.get(g, g)).splitlines())
+            fig, ax = plt.subplots(figsize=(max(3.5, max(0.9, 0.058 * longest) * len(groups) + 1.0), 2.8))
+            for i, g in enumerate(groups):
+                pts = done.loc[done["group"] == g, kpi].dropna().to_numpy(dtype=float)
+                jitter = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(len(pts))
+                ax.scatter(i + jitter, pts, s=12, alpha=0.6, color="tab:blue", label="one run" if i == 0 else None)
+            ci = sub["ci95"].fillna(0.0).to_numpy()
+            ax.errorbar(range(len(groups)), sub["mean"], yerr=ci, fmt="o", color="black", capsize=4,
+                        label="mean ± 95 % CI over seeds")
+            ax.set_xticks(range(len(groups)), [ticks.get(g, g) for g in groups], fontsize=7)
+            ax.set_ylabel(kpi_label(kpi))
+            ax.set_title(kpi_label(kpi))
+            varying = [k for k in group_keys(label_keys) if done[k].nunique(dropna=False) > 1] if len(done) else []
+            ax.set_xlabel(", ".join(key_label(k) for k in varying) if len(varying) == 1 else "variation")
+            ax.legend(loc="best")
+            fig.tight_layout()
+            png = io.BytesIO()
+            fig.savefig(png, format="png", dpi=200)
         plt.close(fig)
         paths.append(atomic_write_bytes(out_dir / "plots" / f"{kpi}.png", png.getvalue()))
     return paths
+
+
+def group_ticks(done: pd.DataFrame, keys: list[str]) -> dict[str, str]:
+    """Each group's tick: the values of the keys that differ between groups, one "key: value" line each (just
+    the value when a single key varies)."""
+    from cosim.runner.figures import key_label  # noqa: PLC0415 - matplotlib's side of the sweep
+
+    varying = [k for k in keys if k in done and done[k].astype(str).nunique() > 1]
+    ticks = {}
+    for group, sub in done.groupby("group", sort=False):
+        row = sub.iloc[0]
+        if len(varying) == 1:
+            ticks[group] = str(row[varying[0]])
+        else:
+            ticks[group] = "\n".join(f"{key_label(k)}: {row[k]}" for k in varying) or str(group)
+    return ticks

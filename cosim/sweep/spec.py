@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioFileError, parse_scenario
+from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioFileError, parse_scenario, path_problem
 from cosim.errors import InputError
 
 _SWEEP_KEYS = {"name", "description", "base", "output_dir", "run_plots", "set", "grid", "variations", "plot_kpis"}
@@ -77,11 +77,15 @@ def load_sweep(path: str | Path, output_dir: str | Path | None = None) -> Sweep:
     """Read a sweep TOML file; every variation is validated as a scenario before anything runs."""
     path = Path(path)
     if not _is_file(path):
-        raise SweepError(f"sweep file {path} does not exist")
+        raise SweepError(f"sweep file {path} {path_problem(path) or 'cannot be read'}")
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SweepError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SweepError(f"{path}: cannot read sweep file ({exc.strerror or exc})") from None
     return parse_sweep(raw, where=str(path), path=path, output_dir=output_dir)
 
 
@@ -93,9 +97,11 @@ def parse_sweep(raw: dict[str, Any], where: str = "<sweep>", path: Path | None =
         raise SweepError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(_SWEEP_KEYS)}")
     base = _base_path(raw.get("base"), where, path)
     try:
-        base_raw = tomllib.loads(base.read_text())
+        base_raw = tomllib.loads(base.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SweepError(f"{where}: base scenario {base} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"{where}: base scenario {base} cannot be read ({exc})") from None
     name = _typed(raw, "name", str, path.stem if path else "sweep", where)
     for key in ("set", "grid"):
         _typed(raw, key, dict, {}, where)
@@ -235,7 +241,7 @@ def _base_path(base: Any, where: str, path: Path | None) -> Path:
     if not p.is_absolute() and path is not None and not _is_file(p):
         p = path.parent / p
     if not _is_file(p):
-        raise SweepError(f"{where}: base: scenario file {base!r} does not exist")
+        raise SweepError(f"{where}: base: scenario file {base!r} {path_problem(p) or 'cannot be read'}")
     return p.resolve()
 
 

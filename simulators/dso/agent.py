@@ -7,14 +7,18 @@ default, with a safe fallback), checks everything it receives, and signs and log
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
+from cosim.controllers.validation import check_plan, evaluate_plan
+from cosim.errors import InputError
 from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
-from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
-from cosim.exchange.payloads import offer_from_payload
+from cosim.exchange.keys import AgentKeys
+from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
+from cosim.exchange.payloads import LotRegistration, PayloadError, check_offer, offer_from_payload
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 
@@ -35,16 +39,28 @@ class DsoAgent:
 
     def __init__(self, network: RadialNetwork, controller, mode: ExchangeMode, objective: str = "of3",
                  reconfigure: bool = True, faults: ChannelFaults | float = 0.0, seed: int = 0,
-                 keys: dict[str, str] | None = None, lot_limits_kw: dict[str, float] | None = None) -> None:
+                 keys: AgentKeys | Mapping[str, Any] | None = None,
+                 lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
+                 time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True) -> None:
+        """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
+        `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
+        `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
+        `cosim.controllers.isolation`), so no controller can block, exit or crash the run."""
         self.net = network
         self.controller = controller
+        self.time_limit_s = float(time_limit_s)
+        self.isolation = bool(isolation)
         self.mode = mode
         self.objective = objective
         self.reconfigure = reconfigure
-        self.keys = keys or {}  # the DSO's own key and every registered PLO's
-        self.channel = MessageChannel("DSO", faults, seed, self.keys.get("DSO"))
-        self.lot_limits_kw = dict(lot_limits_kw or {})  # registered connection limit of each lot (kW)
-        self._last_offers: dict[str, dict[str, Any]] = {}
+        self.keys = AgentKeys.from_params(keys) if keys else None
+        self.channel = MessageChannel("DSO", faults, seed, self.keys)
+        self.inbox = Inbox("DSO", self.keys)
+        self.lots = {lot_id: reg if isinstance(reg, LotRegistration) else LotRegistration(
+                         tuple(int(b) for b in reg["candidate_buses"]), float(reg.get("connection_limit_kw", np.inf)))
+                     for lot_id, reg in (lots or {}).items()}
+        self._last_offers: dict[str, dict[str, Any]] = {}  # each lot's last accepted day-ahead offer
+        self._planned_hour: int | None = None
         self.open_branches: tuple[int, ...] = tuple(network.tie_branches)
         self.lot_buses: dict[str, int] = {}
         self.plan: DayAheadPlan | None = None
@@ -59,6 +75,7 @@ class DsoAgent:
     def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
         """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none)."""
         self.day = DayContext(hour, np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        self._planned_hour = hour
         self.round = 0
         self.schedules = {}
         self.plan = None
@@ -72,17 +89,24 @@ class DsoAgent:
     # -- planning services for exchange modes ------------------------------------------------------------------------
     def plan_with_lots(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan:
         """The controller dispatches the lots from their full offers (and sites them among their candidates)."""
-        lots = tuple(offer_from_payload(p) for p in offers.values())
-        plan = self._solve(self._problem(lots=lots))
+        lots = []
+        for lot_id, payload in offers.items():
+            try:
+                lots.append(offer_from_payload(payload, self.lots[lot_id].candidate_buses))
+            except (InputError, KeyError, TypeError, ValueError) as exc:  # a mode passing offers it never checked
+                self._event(self.day.hour, "rejected message", f"offer of {lot_id!r} cannot be planned with "
+                                                               f"({type(exc).__name__}: {exc}); planned without it")
+        plan = self._solve(self._problem(lots=tuple(lots)))
         self._record(plan)
         return plan
 
     def plan_around(self, offers: dict[str, dict[str, Any]], replan: bool = True) -> DayAheadPlan:
         """Plan the grid around the lots' own schedules (`schedule_kw` offers); with `replan=False` keep the
         standing plan's topology and only update its schedules and predictions."""
+        offers = {lot_id: p for lot_id, p in offers.items() if lot_id in self.lots}
         self.schedules.update({lot_id: np.asarray(p["schedule_kw"], float) for lot_id, p in offers.items()})
-        for lot_id, payload in offers.items():
-            self.lot_buses.setdefault(lot_id, int(payload["candidate_buses"][0]))
+        for lot_id in offers:
+            self.lot_buses.setdefault(lot_id, self.lots[lot_id].candidate_buses[0])  # where it registered
         if replan or self.plan is None:
             plan = self._solve(self._problem(lots=(), fixed=self._fixed_injections(), standing=self.plan))
         else:
@@ -109,55 +133,76 @@ class DsoAgent:
 
     # -- what the DSO accepts ------------------------------------------------------------------------------------
     def accept(self, hour: int, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """Offers that pass authentication and plausibility, by lot id; everything else is logged.
+        """Offers that pass every check, by lot id; everything else is dropped with an event.
 
-        Unknown or forged senders and offers for another lot are rejected; duplicates are dropped; a late
-        (delayed) offer is replaced by the lot's previous accepted offer; implausible flexibility is clipped
-        to the lot's registered connection limit and to what the offered power can deliver.
+        Checks, in order: envelope, addressee and signature ("rejected message"); nonce ("duplicate message"
+        within the hour, "replayed message" after it); hour and round ("stale message": the day-ahead plan takes
+        round 0 of the current hour, a negotiation the answers to its latest round); kind and payload schema
+        ("rejected message"; powers beyond the lot's registered connection limit: "implausible offer"); the
+        signed `delayed` flag ("late offer"); a second offer of a lot in one batch ("duplicate message").
+        For the day-ahead plan, a lot whose offer was set aside is planned with its previous accepted offer
+        ("stale offer" when it was late), or without one. Implausible energy figures are clipped
+        ("implausible offer").
         """
+        expected = self.round + 1 if self._planned_hour == hour else 0
         accepted: dict[str, dict[str, Any]] = {}
+        set_aside: list[tuple[str | None, str, str]] = []
         for message in messages:
-            problem = verify(message, "DSO", self.keys) if self.keys else None
-            if problem is None and message["payload"].get("lot_id") != message["sender"]:
-                problem = f"{message['sender']!r} offered for lot {message['payload'].get('lot_id')!r}"
-            if problem is not None:
-                self._event(hour, "rejected message", problem)
-                continue
-            sender = message["sender"]
-            if message.get("delayed"):
-                if sender in self._last_offers and message["kind"] == "offer" and message["round"] == 0:
-                    accepted[sender] = self._last_offers[sender]
-                    self._event(hour, "stale offer", f"{sender}: offer arrived late; using its previous offer")
+            verdict = self.inbox.check(message, hour, min_round=expected, max_round=expected)
+            if verdict is None:
+                verdict = self._check_offer(message)
+            sender = message.get("sender") if isinstance(message, dict) else None
+            if verdict is None and message["delayed"]:
+                verdict = "late offer", f"{sender}: {message['kind']} arrived after the day-ahead gate"
+            if verdict is None and sender in accepted:
+                verdict = "duplicate message", f"{sender}: a second {message['kind']} in round {expected}; dropped"
+            if verdict is None:
+                accepted[sender] = self._plausible(hour, sender, message["payload"])
+            else:
+                set_aside.append((sender if isinstance(sender, str) else None, *verdict))
+        if expected == 0:
+            self._last_offers.update(accepted)
+        for sender, event, detail in set_aside:
+            if expected == 0 and sender in self.lots and sender not in accepted:
+                previous = self._last_offers.get(sender)
+                if previous is not None:
+                    accepted[sender] = previous
+                    event = "stale offer" if event == "late offer" else event
+                    detail += "; using its previous offer"
                 else:
-                    self._event(hour, "late offer", f"{sender}: offer arrived late and no previous offer exists")
-                continue
-            if sender in accepted:
-                self._event(hour, "duplicate message", f"{sender}: duplicate {message['kind']} dropped")
-                continue
-            accepted[sender] = self._plausible(hour, sender, message["payload"])
-        for sender, payload in accepted.items():
-            if "max_charge_kw" in payload:
-                self._last_offers[sender] = payload
+                    detail += "; no previous offer exists, planned without it"
+            self._event(hour, event, detail)
         return accepted
 
+    def _check_offer(self, message: dict[str, Any]) -> tuple[str, str] | None:
+        """The kind and payload of an authenticated, fresh message from a PLO; (event, why) when they fail."""
+        sender, kind, payload = message["sender"], message["kind"], message["payload"]
+        if sender not in self.lots:
+            return "rejected message", f"{sender!r} is not a registered lot"
+        if kind != "offer":
+            return "rejected message", f"{sender!r} sent a {kind!r}; PLOs send offers"
+        try:
+            check_offer(payload, sender, self.lots[sender])
+        except PayloadError as exc:
+            return exc.event, f"invalid offer from {sender!r}: {exc}"
+        problem = self.mode.check_payload(kind, payload)
+        return None if problem is None else ("rejected message", f"invalid offer from {sender!r}: {problem}")
+
     def _plausible(self, hour: int, sender: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A checked full offer whose energy figures are clipped to what its power can deliver and to a jump of at
+        most 50 % (+1 kWh) over the lot's previous offer."""
         if "max_charge_kw" not in payload:
             return payload
         out = dict(payload)
-        limit = self.lot_limits_kw.get(sender, np.inf)
         issues = []
-        for key in ("max_charge_kw", "max_discharge_kw"):
-            arr = np.asarray(payload[key], float)
-            if np.any(arr > limit + 1e-6) or np.any(arr < 0):
-                issues.append(f"{key} up to {arr.max():.0f} kW beyond the registered {limit:.0f} kW")
-                out[key] = np.clip(arr, 0.0, limit).tolist()
         deliverable = float(np.sum(np.asarray(out["max_discharge_kw"])[np.asarray(payload["hour_mode"]) < 0]))
         if payload["energy_available_kwh"] > deliverable + 1e-6:
             issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > "
                           f"{deliverable:.0f} kWh deliverable")
             out["energy_available_kwh"] = deliverable
         previous = self._last_offers.get(sender)
-        if previous is not None and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:
+        if previous is not None and "energy_available_kwh" in previous \
+                and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:
             issues.append(f"energy_available {out['energy_available_kwh']:.0f} kWh jumps from "
                           f"{previous['energy_available_kwh']:.0f} kWh the day before")
             out["energy_available_kwh"] = previous["energy_available_kwh"]
@@ -188,13 +233,24 @@ class DsoAgent:
                                objective=self.objective, fixed_injection_kw=fixed, standing_plan=standing)
 
     def _solve(self, problem: DayAheadProblem) -> DayAheadPlan:
+        """The controller's plan, run within the time limit and checked before use (`check_plan`); the
+        fallback plan when the controller fails or a rule rejects its plan (the event names the rule)."""
+        run = plan_in_worker if self.isolation else plan_in_process
+        plan: DayAheadPlan | None = None
         try:
-            plan = self.controller.plan(problem)
-            failure = None if plan.feasible else "the controller returned an infeasible plan"
-        except Exception as exc:  # noqa: BLE001 - a failing controller must not stop the grid
-            plan, failure = None, f"the controller raised {type(exc).__name__}: {exc}"
+            plan = run(self.controller, problem, self.time_limit_s)
+            check = check_plan(problem, plan)
+            failure = None if check.ok else f"plan rejected, rule {check.failure}"
+        except ControllerFailure as exc:
+            failure = str(exc)
         if failure is not None:
-            plan = self._fallback_plan(problem, failure, plan)
+            plan = self._fallback_plan(problem, failure, plan if isinstance(plan, DayAheadPlan) else None)
+        else:
+            plan = check.plan
+            for repair in check.repairs:
+                self._event(self.day.hour, "plan repaired", repair)
+            if "loss_kw" not in (plan.predicted_hourly or {}):  # a plan without predictions: the fast flow's
+                evaluate_plan(problem, plan)
         self.open_branches = tuple(int(b) for b in plan.open_branches)
         self._last_feasible = self._last_feasible or bool(plan.feasible)
         self.lot_buses.update({k: int(v) for k, v in plan.lot_buses.items()})
@@ -231,6 +287,7 @@ class DsoAgent:
             "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
             "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},
             "info": {k: v for k, v in plan.info.items() if isinstance(v, (int, float, str, bool))},
+            "history": [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
         if replace and self.plans and self.plans[-1]["day_start_hour"] == self.day.hour:
             self.plans[-1] = row

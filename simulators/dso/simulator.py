@@ -24,7 +24,7 @@ META = {
         "DSO": {
             "public": True,
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
-                       "exchange_options", "faults", "seed", "keys", "lot_limits_kw", "plugin_dir"],
+                       "exchange_options", "faults", "seed", "keys", "lots", "plugin_dir", "time_limit_s", "isolation"],
             "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
                       "messages", "events"],
         }
@@ -45,11 +45,15 @@ class DsoSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
                reconfigure=True, exchange="centralised", exchange_options=None, faults=None, seed=0, keys=None,
-               lot_limits_kw=None, plugin_dir=None):
+               lots=None, plugin_dir=None, time_limit_s=None, isolation=True):
         """`controller` and `exchange` are names or dotted paths; `plugin_dir` is where user modules may sit
-        (the scenario's folder)."""
+        (the scenario's folder); `keys` are the DSO's (`AgentKeys.params()`: its private key and every lot's
+        public key), None without authentication; `lots` are the registered lots ({lot_id: {candidate_buses,
+        connection_limit_kw}}), what offers are checked against; `time_limit_s` (default
+        `DEFAULT_TIME_LIMIT_S`) and `isolation` bound and contain the controller (`cosim.controllers.isolation`)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
+        from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S  # noqa: PLC0415
         from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415
         from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
         from cosim.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
@@ -61,7 +65,8 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.agent = DsoAgent(load_network(network, near=plugin_dir).radial,
                               make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
-                              lot_limits_kw=lot_limits_kw)
+                              lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
+                              isolation=isolation)
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):

@@ -4,6 +4,13 @@
 Buses are addressed by their 1-based literature numbers (bus 1 = substation / slack), branches by their
 literature ids (e.g. 1..37 for the IEEE 33-bus). Parking-lot power is active power in kW, + = charging (a
 load), - = V2G injection; its reactive power is neglected (seed 000).
+
+A converted net (SimBench, a user's JSON file: `GridNetwork.converted`) is run as the ORIGINAL pandapower net:
+open branches are applied to its switches (`cosim.networks.switched.set_open_branches`), its loads and static
+generators keep their own rows (scaled by load_scaling, or each set to its own value by `element_power`), lots
+and per-bus overrides go to one extra load per radial bus (at the bus's lowest-numbered pandapower bus), and each
+hour's flow moves the transformers' taps until the MV busbar sits at the set-point (`run_original`). Results
+are reported per radial bus; `max_loading_percent` includes the transformers.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.errors import InputError
 from cosim.networks import GridNetwork, load_network
+from cosim.networks.switched import run_original, set_open_branches
 from cosim.powerflow.network_data import NetworkDataError
 
 
@@ -51,6 +59,7 @@ class GridState:
     open_branches: tuple[int, ...]
     converged: bool = True
     message: str = field(default="")
+    trafo_loading_percent: float = 0.0  # most loaded HV/MV transformer (converted nets), % of its rating
 
     def bus_vm_pu(self, bus: int) -> float:
         """Voltage magnitude (p.u.) of a 1-based bus number."""
@@ -65,7 +74,8 @@ class GridState:
             "q_grid_kvar": float(self.q_grid_kvar), "p_demand_kw": float(self.p_demand_kw),
             "p_lots_kw": float(self.p_lots_kw),
             "v_min_pu": float(self.v_min_pu), "v_max_pu": float(self.v_max_pu), "vpd": float(self.vpd),
-            "max_loading_percent": float(np.max(self.loading_percent)) if len(self.loading_percent) else 0.0,
+            "max_loading_percent": max(float(np.max(self.loading_percent)) if len(self.loading_percent) else 0.0,
+                                       float(self.trafo_loading_percent)),
             "open_branches": [int(b) for b in self.open_branches], "converged": bool(self.converged),
         }
 
@@ -111,18 +121,89 @@ class GridModel:
         self.n_bus = radial.n_bus
         self.base_p_kw = radial.p_load_kw.astype(float).copy()
         self.base_q_kvar = radial.q_load_kvar.astype(float).copy()
-        # one load per bus, in bus order, so that setting loads is a vector assignment
-        net.load.drop(net.load.index, inplace=True)
-        pp.create_loads(
-            net, list(net.bus.index), p_mw=self.base_p_kw / 1000.0, q_mvar=self.base_q_kvar / 1000.0,
-            name=[f"bus{i + 1}" for i in range(self.n_bus)],
-        )
         self._branch_ids = np.asarray(radial.branch_ids, dtype=int)
-        self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
+        if network.converted:
+            self._init_elements(network)
+        else:
+            # one load per bus, in bus order, so that setting loads is a vector assignment
+            net.load.drop(net.load.index, inplace=True)
+            pp.create_loads(
+                net, list(net.bus.index), p_mw=self.base_p_kw / 1000.0, q_mvar=self.base_q_kvar / 1000.0,
+                name=[f"bus{i + 1}" for i in range(self.n_bus)],
+            )
+            self._line_pos = np.arange(len(self._branch_ids))
+            self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
         self._known_branches = set(int(b) for b in self._branch_ids)
         self.open_branches: tuple[int, ...] = ()
         self.set_topology(network.tie_branches)
         self._hour = 0
+
+    def _init_elements(self, network: GridNetwork) -> None:
+        """Converted net: keep its loads and generators, add one (empty) load per radial bus for lots and overrides."""
+        net = network.net
+        self._load_p0 = net.load.p_mw.to_numpy(float).copy()
+        self._load_q0 = net.load.q_mvar.to_numpy(float).copy()
+        self._sgen_p0 = net.sgen.p_mw.to_numpy(float).copy()
+        self._sgen_q0 = net.sgen.q_mvar.to_numpy(float).copy()
+        pos = network.position_of_bus
+        self._load_pos = np.array([pos.get(int(b), -1) for b in net.load.bus], dtype=int)
+        self._sgen_pos = np.array([pos.get(int(b), -1) for b in net.sgen.bus], dtype=int)
+        self._load_on = net.load.in_service.to_numpy(bool) & (self._load_pos >= 0)
+        self._sgen_on = net.sgen.in_service.to_numpy(bool) & (self._sgen_pos >= 0)
+        rep: dict[int, int] = {}
+        for bus, k in sorted(pos.items()):
+            rep.setdefault(k, bus)
+        self._rep_bus = np.array([rep[k] for k in range(self.n_bus)], dtype=int)
+        self._extra = np.asarray(pp.create_loads(net, self._rep_bus, p_mw=0.0, q_mvar=0.0,
+                                                 name=[f"cosim bus{i + 1}" for i in range(self.n_bus)]))
+        self._line_pos = np.array([k for k, b in enumerate(self._branch_ids) if int(b) in network.line_of_branch],
+                                  dtype=int)
+        self._line_idx = np.array([network.line_of_branch[int(self._branch_ids[k])] for k in self._line_pos],
+                                  dtype=int)
+
+    def _set_elements(self, load_scaling: float, element_power) -> tuple[np.ndarray, np.ndarray]:
+        """Converted net: set every load and generator (scaled base, or its own value from `element_power`);
+        returns their per-bus sums (kW, kvar; generators negative)."""
+        net = self.network.net
+        if element_power is None:
+            values = (self._load_p0 * load_scaling, self._load_q0 * load_scaling, self._sgen_p0 * load_scaling,
+                      self._sgen_q0 * load_scaling)
+        else:
+            values = self._element_values(element_power)
+        n_load = len(self._load_p0)
+        net.load.iloc[:n_load, net.load.columns.get_loc("p_mw")] = values[0]
+        net.load.iloc[:n_load, net.load.columns.get_loc("q_mvar")] = values[1]
+        net.sgen["p_mw"] = values[2]
+        net.sgen["q_mvar"] = values[3]
+        p = np.zeros(self.n_bus)
+        q = np.zeros(self.n_bus)
+        scale_l = net.load.scaling.to_numpy(float)[:n_load]
+        scale_s = net.sgen.scaling.to_numpy(float)
+        on_l, on_s = self._load_on, self._sgen_on
+        np.add.at(p, self._load_pos[on_l], 1000.0 * values[0][on_l] * scale_l[on_l])
+        np.add.at(q, self._load_pos[on_l], 1000.0 * values[1][on_l] * scale_l[on_l])
+        np.add.at(p, self._sgen_pos[on_s], -1000.0 * values[2][on_s] * scale_s[on_s])
+        np.add.at(q, self._sgen_pos[on_s], -1000.0 * values[3][on_s] * scale_s[on_s])
+        return p, q
+
+    def _element_values(self, element_power) -> tuple[np.ndarray, ...]:
+        if not isinstance(element_power, Mapping):
+            raise GridError(f"element_power must be a mapping of load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar, "
+                            f"got {type(element_power).__name__}")
+        out = []
+        for key, n in (("load_p_mw", len(self._load_p0)), ("load_q_mvar", len(self._load_p0)),
+                       ("sgen_p_mw", len(self._sgen_p0)), ("sgen_q_mvar", len(self._sgen_p0))):
+            try:
+                arr = np.asarray(element_power[key], dtype=float).reshape(-1)
+            except KeyError:
+                raise GridError(f"element_power has no {key!r}") from None
+            except (TypeError, ValueError):
+                raise GridError(f"element_power[{key!r}] must be a list of numbers") from None
+            if len(arr) != n or not np.all(np.isfinite(arr)):
+                raise GridError(f"element_power[{key!r}] must hold {n} finite values (one per row of the net's "
+                                f"{key.split('_')[0]} table), got {len(arr)}")
+            out.append(arr)
+        return tuple(out)
 
     # ---- topology -------------------------------------------------------------------------------------
     def check_topology(self, open_branches: Sequence[int]) -> tuple[int, ...]:
@@ -162,8 +243,11 @@ class GridModel:
     def set_topology(self, open_branches: Sequence[int]) -> None:
         """Open exactly the given branches (all others closed) after checking radiality."""
         ids = self.check_topology(open_branches)
-        in_service = ~np.isin(self._branch_ids, ids)
-        self.network.net.line.loc[self._line_idx, "in_service"] = in_service
+        if self.network.converted:  # the original net: its switches (lines stay in service)
+            set_open_branches(self.network.net, self.network, ids)
+        else:
+            in_service = ~np.isin(self._branch_ids, ids)
+            self.network.net.line.loc[self._line_idx, "in_service"] = in_service
         self.open_branches = ids
 
     # ---- loads ----------------------------------------------------------------------------------------
@@ -174,12 +258,14 @@ class GridModel:
             raise GridError(f"{what}: unknown bus {bus}; network {self.network.name!r} has buses 1..{self.n_bus}")
         return int(bus) - 1
 
-    def _demand(self, load_scaling, p_load_kw, q_load_kvar) -> tuple[np.ndarray, np.ndarray]:
+    def _demand(self, load_scaling, p_load_kw, q_load_kvar, base: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-bus demand (kW, kvar): `base` (this hour's own per-bus values) or the base loads times load_scaling,
+        with the buses given in p_load_kw / q_load_kvar replaced."""
         scaling = _number(load_scaling, "load_scaling")
         if scaling < 0:
             raise GridError(f"load_scaling must be >= 0 (a negative base load is not allowed), got {load_scaling!r}")
-        p = self.base_p_kw * scaling
-        q = self.base_q_kvar * scaling
+        p = self.base_p_kw * scaling if base is None else base[0].copy()
+        q = self.base_q_kvar * scaling if base is None else base[1].copy()
         given_q = set()
         for bus, val in (q_load_kvar or {}).items():
             k = self._bus_index(bus, "q_load_kvar")
@@ -210,27 +296,40 @@ class GridModel:
     def step(
         self, load_scaling: float = 1.0, p_load_kw: Mapping[int, float] | None = None,
         q_load_kvar: Mapping[int, float] | None = None, lot_power_kw: Mapping[int, float] | None = None,
-        open_branches: Sequence[int] | None = None,
+        open_branches: Sequence[int] | None = None, element_power: Mapping[str, Sequence[float]] | None = None,
     ) -> GridState:
         """Run one power flow.
 
         load_scaling: factor on every bus's base demand (>= 0). p_load_kw / q_load_kvar: {bus: kW / kvar}
         replacing that bus's demand this hour (not scaled; q follows the base power factor if only p is
         given). lot_power_kw: {bus: kW}, + charging, - V2G. open_branches: branch ids to open (None keeps the
-        current topology). Buses are 1-based (1 = substation).
+        current topology). Buses are 1-based (1 = substation). element_power (converted nets only): this hour's
+        p_mw / q_mvar of every load and static generator ({"load_p_mw": [...], "load_q_mvar": [...],
+        "sgen_p_mw": [...], "sgen_q_mvar": [...]}, in the order of the net's tables), replacing load_scaling.
         """
         for name, m in (("p_load_kw", p_load_kw), ("q_load_kvar", q_load_kvar)):
             if m is not None and not isinstance(m, Mapping):
                 raise GridError(f"{name} must be a mapping bus -> value, got {type(m).__name__}")
-        p, q = self._demand(load_scaling, p_load_kw, q_load_kvar)
+        net = self.network.net
+        if self.network.converted:
+            scaling = _number(load_scaling, "load_scaling")
+            own = self._set_elements(scaling, element_power)
+            p, q = self._demand(load_scaling, p_load_kw, q_load_kvar, base=own)
+        else:
+            if element_power is not None:
+                raise GridError(f"element_power applies to converted nets (SimBench, JSON), not {self.network.name!r}")
+            p, q = self._demand(load_scaling, p_load_kw, q_load_kvar)
         lots = self._lots(lot_power_kw)
         if open_branches is not None:
             self.set_topology(open_branches)
-        net = self.network.net
-        net.load["p_mw"] = (p + lots) / 1000.0
-        net.load["q_mvar"] = q / 1000.0
+        if self.network.converted:  # the elements carry their own power; the extra loads carry lots and overrides
+            net.load.loc[self._extra, "p_mw"] = (p - own[0] + lots) / 1000.0
+            net.load.loc[self._extra, "q_mvar"] = (q - own[1]) / 1000.0
+        else:
+            net.load["p_mw"] = (p + lots) / 1000.0
+            net.load["q_mvar"] = q / 1000.0
         self._hour += 1
-        converged, message = self._run(net)
+        converged, message = self._run_converted(net) if self.network.converted else self._run(net)
         if not converged:
             detail = (f"power flow did not converge (step {self._hour}, load_scaling={load_scaling}, demand "
                       f"{p.sum():.1f} kW, lots {lots.sum():.1f} kW, open {list(self.open_branches)}): {message}")
@@ -241,27 +340,65 @@ class GridModel:
                 np.full(self.n_bus, np.nan), self._branch_ids.copy(), nan_b, nan_b.copy(), math.nan, math.nan, math.nan,
                 float(p.sum()), float(lots.sum()), math.nan, math.nan, math.nan, self.open_branches, False, detail,
             )
-        vm = net.res_bus.vm_pu.to_numpy(float)
+        if self.network.converted:
+            vm = net.res_bus.vm_pu.loc[self._rep_bus].to_numpy(float)
+            trafo_loading = float(np.nanmax(net.res_trafo.loading_percent)) if len(net.res_trafo) else 0.0
+        else:
+            vm = net.res_bus.vm_pu.to_numpy(float)
+            trafo_loading = 0.0
         res_line = net.res_line.loc[self._line_idx]
-        i_ka = np.nan_to_num(res_line.i_ka.to_numpy(float))
+        i_ka = np.zeros(len(self._branch_ids))
+        loading = np.zeros(len(self._branch_ids))
+        i_ka[self._line_pos] = np.nan_to_num(res_line.i_ka.to_numpy(float))
         max_i = net.line.loc[self._line_idx, "max_i_ka"].to_numpy(float)
-        loading = np.where(max_i >= 9999, 0.0, 100.0 * i_ka / max_i)
+        loading[self._line_pos] = np.where(max_i >= 9999, 0.0, np.nan_to_num(res_line.loading_percent.to_numpy(float)))
         return GridState(
             vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading,
-            losses_kw=float(np.nansum(res_line.pl_mw.to_numpy(float)) * 1000.0),
+            losses_kw=float(np.nansum(net.res_line.pl_mw.to_numpy(float)) * 1000.0),
             p_grid_kw=float(net.res_ext_grid.p_mw.sum() * 1000.0),
             q_grid_kvar=float(net.res_ext_grid.q_mvar.sum() * 1000.0),
             p_demand_kw=float(p.sum()), p_lots_kw=float(lots.sum()),
             v_min_pu=float(vm.min()), v_max_pu=float(vm.max()), vpd=float(np.abs(vm - 1.0).sum()),
-            open_branches=self.open_branches, converged=True,
+            open_branches=self.open_branches, converged=True, message=message, trafo_loading_percent=trafo_loading,
         )
 
-    @staticmethod
-    def _run(net) -> tuple[bool, str]:
-        """runpp with a flat start, then a DC-initialised retry; (converged, message)."""
+    def _run_converted(self, net) -> tuple[bool, str]:
+        """runpp on the original net, taps moved to the set-point (flat start, then DC-initialised); (converged,
+        message: why the busbar is off its set-point, if it is)."""
+        message = ""
         for init in ("flat", "dc"):
             try:
-                pp.runpp(net, init=init, numba=False, max_iteration=30, calculate_voltage_angles=True)
+                oltc = run_original(net, self.network.oltc_trafos, float(self.network.radial.v_slack_pu),
+                                    tol_pu=1e-7, init=init, numba=False, max_iteration=30,
+                                    calculate_voltage_angles=True)
+                return True, oltc.message
+            except LoadflowNotConverged as exc:
+                message = str(exc) or "LoadflowNotConverged"
+        return False, message
+
+    #: pandapower's own Newton-Raphson whatever is installed (with lightsim2grid present, runpp would switch to it)
+    RUNPP_OPTIONS = {"numba": False, "max_iteration": 30, "calculate_voltage_angles": True, "lightsim2grid": False}
+    #: pandapower's recycle: only the loads changed since the last converged flow, so its internal model (bus
+    #: types, admittance matrix) is reused and Newton-Raphson starts from the last voltages (about half the time
+    #: of a full runpp on the IEEE 33-bus; docs/VALIDATION.md)
+    RECYCLE = {"bus_pq": True, "trafo": False, "gen": False}
+
+    def _run(self, net) -> tuple[bool, str]:
+        """runpp, recycled while the topology is that of the last converged flow; else (first hour, new topology,
+        a recycled flow that failed) from scratch: a flat start, then a DC-initialised retry; (converged, message).
+        Only loads may change between recycled flows (what `step` changes besides the topology)."""
+        if getattr(self, "_recycled_topology", None) == self.open_branches:
+            try:
+                pp.runpp(net, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                return True, ""
+            except LoadflowNotConverged:
+                pass  # start again from scratch
+        self._recycled_topology = None
+        net["_ppc"] = None  # nothing of an earlier flow is reused
+        for init in ("flat", "dc"):
+            try:
+                pp.runpp(net, init=init, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                self._recycled_topology = self.open_branches
                 return True, ""
             except LoadflowNotConverged as exc:
                 message = str(exc) or "LoadflowNotConverged"

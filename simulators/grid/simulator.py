@@ -10,7 +10,8 @@ time unit = one hour and steps are 1; other resolutions step every 3600 / time_r
   open_branches (list), converged, max_loading_percent.
 - "Connection" (params: bus, 1-based; lot_id, optional) - where one parking lot (or any other device) plugs in.
   Input lot_buses ({lot_id: bus}, e.g. from the DSO when it sites the lot) moves the connection to that bus.
-  Input p_kw (+ charging, - V2G; summed over sources); outputs p_kw and vm_pu of its bus.
+  Inputs p_kw (+ charging, - V2G) and q_kvar (+ absorbed, - injected), each summed over sources; they add to
+  the bus's demand. Outputs p_kw, q_kvar and vm_pu of its bus.
   Connect a lot's power to a Connection: `world.connect(lot, conn, ("p_kw", "p_kw"))`.
 Every input keeps its last value per source until that source sends a new one (None counts as nothing sent).
 Buses are 1-based.
@@ -43,8 +44,8 @@ META = {
             "public": True, "params": ["network", "network_kwargs", "plugin_dir"],
             "attrs": sorted(set(GRID_INPUTS) | set(GRID_OUTPUTS)), "trigger": list(GRID_INPUTS),
         },
-        "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "vm_pu", "lot_buses"],
-                       "trigger": ["p_kw", "lot_buses"]},
+        "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "q_kvar", "vm_pu", "lot_buses"],
+                       "trigger": ["p_kw", "q_kvar", "lot_buses"]},
     },
 }
 
@@ -165,16 +166,27 @@ class GridSim(mosaik_api_v3.Simulator):
                     bus = mapping[lot_id]
                     self.model._bus_index(bus, f"{eid}.lot_buses[{lot_id}] from {src}")
                     self.conn_bus[eid] = int(bus)
+        q_conn: dict[int, float] = {}
         for eid, bus in self.conn_bus.items():
             for src, kw in self._held.get((eid, "p_kw"), {}).items():
                 lots[bus] = lots.get(bus, 0.0) + _kw(kw, f"{eid}.p_kw from {src}")
+            for src, kvar in self._held.get((eid, "q_kvar"), {}).items():
+                q_conn[bus] = q_conn.get(bus, 0.0) + _kw(kvar, f"{eid}.q_kvar from {src}")
+        q_load = None
+        if q_conn:  # the model takes a bus's whole reactive demand: its scaled base demand plus the connections'
+            if getattr(self.model.network, "converted", None):  # its demand is per element, not base x scaling
+                raise GridError("Connection.q_kvar: reactive power at a connection is not supported on a converted "
+                                f"network ({self.model.network.name!r}); send active power (p_kw) only")
+            scale = _kw(load_scaling, "Grid.load_scaling")
+            q_load = {bus: float(self.model.base_q_kvar[bus - 1]) * scale + q for bus, q in q_conn.items()}
         open_branches = None
         topo = inputs.get(g, {}).get("open_branches", {})
         if len(topo) > 1:
             raise GridError(f"Grid.open_branches has several sources {sorted(topo)}; connect exactly one")
         if topo:
             open_branches = parse_open_branches(next(iter(topo.values())))
-        self.state = self.model.step(load_scaling=load_scaling, lot_power_kw=lots, open_branches=open_branches)
+        self.state = self.model.step(load_scaling=load_scaling, lot_power_kw=lots, q_load_kvar=q_load,
+                                     open_branches=open_branches)
         return (time // self.step_size + 1) * self.step_size  # stay on the hourly grid even after a triggered step
 
     def get_data(self, outputs):
@@ -197,11 +209,11 @@ class GridSim(mosaik_api_v3.Simulator):
                     bus = self.conn_bus[eid]
                     if attr == "vm_pu":
                         row[attr] = float(s.vm_pu[bus - 1])
-                    elif attr == "p_kw":
-                        row[attr] = float(sum(_kw(v, f"{eid}.p_kw")
-                                              for v in self._held.get((eid, "p_kw"), {}).values()))
+                    elif attr in ("p_kw", "q_kvar"):
+                        row[attr] = float(sum(_kw(v, f"{eid}.{attr}")
+                                              for v in self._held.get((eid, attr), {}).values()))
                     else:
-                        raise GridError(f"Connection has no output {attr!r}; outputs are p_kw, vm_pu")
+                        raise GridError(f"Connection has no output {attr!r}; outputs are p_kw, q_kvar, vm_pu")
                 else:
                     raise GridError(f"GridSim: unknown entity {eid!r}")
             data[eid] = row

@@ -9,6 +9,13 @@ Named profiles (see scenarios/README.md for where each number comes from):
   day-ahead prices with reserve columns; EUR/MWh converted at `USD_PER_EUR`. Repeats every week.
 * a path to a CSV with ``hour`` (1..N) and ``energy_price_usd_per_kwh``, optionally ``load_scaling``,
   ``load_kw``, ``reserve_capacity_price_usd_per_kw``, ``reserve_call_price_usd_per_kwh``, ``call_probability``.
+* ``"simbench"`` or ``"simbench:<price profile>"`` (a SimBench network, "simbench:<code>", only): the grid's own
+  profile set, every load and static generator its own SimBench profile (hourly means of its 15-minute values,
+  `cosim.networks.simbench.element_profiles`), hour 0 = 1 January 2016 00:00-01:00, 8,784 hours (repeats
+  yearly); prices (and reserve columns) from the named price profile (any of the above; default
+  ``seed000``), its load columns unused. `MarketData.element_power` holds the per-element values (MW, Mvar,
+  what the grid simulator applies to the original net), `bus_p_kw` / `bus_q_kvar` their sums per bus of the
+  radial model (generators negative; the DSO's forecast), `load_scaling` the total as p.u. of the nominal load.
 
 Hour h is the hour ending at h o'clock; arrays are 0-based (index 0 = hour 1). Longer horizons wrap.
 """
@@ -41,8 +48,13 @@ def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]
         with open(path, newline="", encoding="utf-8-sig") as f:  # utf-8-sig: spreadsheets write a BOM
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
-            rows = [(reader.line_num, {(k or "").strip(): (v or "").strip() if isinstance(v, str) else v
-                                       for k, v in r.items()}) for r in reader]
+            rows = []
+            for r in reader:
+                if None in r:  # more fields than the header has columns: refused, not dropped
+                    raise ProfileError(f"{path}, line {reader.line_num}: {len(r[None])} field(s) more than the "
+                                       f"header's {len(header)} column(s) {header}")
+                rows.append((reader.line_num, {(k or "").strip(): (v or "").strip() if isinstance(v, str) else v
+                                               for k, v in r.items()}))
     except FileNotFoundError:
         raise ProfileError(f"profile file {path} does not exist") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
@@ -71,11 +83,13 @@ def _number(path: Path, line: int, field: str, text: object, *, nonneg: bool = F
 
 def read_hourly_table(
     path: str | Path, required: Sequence[str], optional: Sequence[str] = (),
-    nonneg: Sequence[str] = (), probability: Sequence[str] = (), group: str | None = None,
+    nonneg: Sequence[str] = (), probability: Sequence[str] = (), group: str | None = None, only: bool = False,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Validated numeric columns of an hourly CSV, per group (one group "" when `group` is None).
 
-    Each group must hold hours 1..N exactly once (N = its row count). Errors name file, line and field.
+    Each group must hold hours 1..N exactly once (N = its row count). Errors name file, line and field. A row
+    with more fields than the header, or a column named twice, is refused; with `only`, so is any column that is
+    neither `hour`, `group`, `required` nor `optional` (a user's file: nothing in it is dropped silently).
     """
     path = Path(path)
     header, rows = _read_rows(path)
@@ -83,6 +97,13 @@ def read_hourly_table(
     missing = [c for c in need if c not in header]
     if missing:
         raise ProfileError(f"{path}: missing column(s) {missing}; the header has {header}")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise ProfileError(f"{path}: column(s) {twice} appear more than once in the header")
+    allowed = ["hour", *([group] if group else []), *required, *optional]
+    unknown = [c for c in header if c not in allowed]
+    if only and unknown:  # refused rather than ignored: a misspelt optional column would fall back to defaults
+        raise ProfileError(f"{path}: unknown column(s) {unknown}; allowed: {allowed}")
     cols = [c for c in [*required, *optional] if c in header]
     groups: dict[str, dict[int, tuple[int, dict[str, float]]]] = {}
     for line, row in rows:
@@ -157,6 +178,10 @@ class MarketData:
     call_probability: np.ndarray  # probability (0..1) that offered reserve is called in that hour
     load_scaling: np.ndarray  # p.u. of the network's nominal load
     nominal_load_kw: float  # kW that load_scaling = 1 stands for
+    # profile "simbench" only: per element and per bus of the grid, rows = hours
+    element_power: dict[str, np.ndarray] | None = None  # load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar
+    bus_p_kw: np.ndarray | None = None  # (hours, n_bus) net load per bus of the radial model, generators negative
+    bus_q_kvar: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.energy_price)
@@ -164,8 +189,14 @@ class MarketData:
             if len(getattr(self, field)) != n:
                 raise ProfileError(f"market {self.name!r}: {field} has {len(getattr(self, field))} hours, "
                                    f"energy_price has {n}")
-        if self.nominal_load_kw <= 0:
-            raise ProfileError(f"market {self.name!r}: nominal_load_kw must be > 0, got {self.nominal_load_kw}")
+        for field, arr in [("bus_p_kw", self.bus_p_kw), ("bus_q_kvar", self.bus_q_kvar),
+                           *((f"element_power[{k}]", v) for k, v in (self.element_power or {}).items())]:
+            if arr is not None and len(arr) != n:
+                raise ProfileError(f"market {self.name!r}: {field} has {len(arr)} hours, energy_price has {n}")
+        # a network whose generators exceed its loads has a negative nominal (net) load
+        if not math.isfinite(self.nominal_load_kw) or self.nominal_load_kw == 0:
+            raise ProfileError(f"market {self.name!r}: nominal_load_kw must be a non-zero number, got "
+                               f"{self.nominal_load_kw}")
 
     @property
     def n_hours(self) -> int:
@@ -194,7 +225,10 @@ class MarketData:
         idx = (int(start) + np.arange(hours)) % self.n_hours
         return MarketData(self.name, self.energy_price[idx], self.reserve_capacity_price[idx],
                           self.reserve_call_price[idx], self.call_probability[idx], self.load_scaling[idx],
-                          self.nominal_load_kw)
+                          self.nominal_load_kw,
+                          None if self.element_power is None else {k: v[idx] for k, v in self.element_power.items()},
+                          None if self.bus_p_kw is None else self.bus_p_kw[idx],
+                          None if self.bus_q_kvar is None else self.bus_q_kvar[idx])
 
     def day(self, d: int) -> "MarketData":
         """Day d (0-based) of the profile, 24 hours."""
@@ -234,7 +268,7 @@ def _from_file(path: Path, nominal_load_kw: float | None) -> MarketData:
     opt = ["load_scaling", "load_kw", "reserve_capacity_price_usd_per_kw", "reserve_call_price_usd_per_kwh",
            "call_probability"]
     t = read_hourly_table(path, ["energy_price_usd_per_kwh"], opt, nonneg=["load_scaling", "load_kw"],
-                          probability=["call_probability"])[""]
+                          probability=["call_probability"], only=True)[""]
     n = len(t["energy_price_usd_per_kwh"])
     base = SEED000_NOMINAL_LOAD_KW if nominal_load_kw is None else nominal_load_kw
     if "load_scaling" in t:
@@ -249,16 +283,63 @@ def _from_file(path: Path, nominal_load_kw: float | None) -> MarketData:
                       scaling, base)
 
 
+SIMBENCH_PROFILE = "simbench"
+
+
+def _simbench(price_name: str, network: str | None, near, season: str | None, nominal_load_kw: float | None,
+              data_dir: Path) -> MarketData:
+    """Profile "simbench[:<price profile>]": the SimBench grid's own per-element profiles, prices from elsewhere."""
+    from cosim.networks import load_network  # noqa: PLC0415 - pandapower and simbench only for this profile
+    from cosim.networks.simbench import PREFIX, element_profiles  # noqa: PLC0415
+
+    if not isinstance(network, str) or not network.startswith(PREFIX):
+        raise ProfileError(f"market profile {SIMBENCH_PROFILE!r} takes the grid's own SimBench profiles: the "
+                           f"network must be 'simbench:<code>', got {network!r}")
+    if price_name == SIMBENCH_PROFILE or price_name.startswith(SIMBENCH_PROFILE + ":"):
+        raise ProfileError(f"market profile 'simbench:{price_name}': name a price profile after 'simbench:'")
+    try:
+        grid = load_network(network, near=near)
+        prof = element_profiles(network[len(PREFIX):])
+    except ValueError as exc:  # NetworkDataError
+        raise ProfileError(f"market profile {SIMBENCH_PROFILE!r}: {exc}") from None
+    net = grid.net
+    n_hours = prof.n_hours
+    bus_p = np.zeros((n_hours, grid.n_bus))
+    bus_q = np.zeros((n_hours, grid.n_bus))
+    for table, p_mw, q_mvar, sign in (("load", prof.load_p_mw, prof.load_q_mvar, 1.0),
+                                      ("sgen", prof.sgen_p_mw, prof.sgen_q_mvar, -1.0)):
+        df = net[table]
+        for j, (bus, scaling, on) in enumerate(zip(df.bus, df.scaling, df.in_service)):
+            k = grid.position_of_bus.get(int(bus))
+            if on and k is not None:
+                bus_p[:, k] += sign * 1000.0 * float(scaling) * p_mw[:, j]
+                bus_q[:, k] += sign * 1000.0 * float(scaling) * q_mvar[:, j]
+    prices = load_market(price_name, season=season, data_dir=data_dir)
+    idx = np.arange(n_hours) % prices.n_hours
+    if nominal_load_kw is None:
+        nominal_load_kw = float(grid.radial.p_load_kw.sum())
+    return MarketData(
+        f"{SIMBENCH_PROFILE}:{prices.name}", prices.energy_price[idx], prices.reserve_capacity_price[idx],
+        prices.reserve_call_price[idx], prices.call_probability[idx], bus_p.sum(axis=1) / nominal_load_kw,
+        nominal_load_kw, {"load_p_mw": prof.load_p_mw, "load_q_mvar": prof.load_q_mvar,
+                          "sgen_p_mw": prof.sgen_p_mw, "sgen_q_mvar": prof.sgen_q_mvar}, bus_p, bus_q)
+
+
 def load_market(name_or_path: str | Path, season: str | None = None, days: int | None = None,
                 start_day: int = 0, nominal_load_kw: float | None = None,
-                data_dir: str | Path | None = None) -> MarketData:
+                data_dir: str | Path | None = None, network: str | None = None,
+                near: str | Path | None = None) -> MarketData:
     """MarketData for a named profile or a CSV path; with `days`, exactly days*24 hours from `start_day`.
 
-    `nominal_load_kw` sets what load_scaling = 1 means in kW (default 3715 kW, the IEEE 33-bus).
+    `nominal_load_kw` sets what load_scaling = 1 means in kW (default 3715 kW, the IEEE 33-bus; for "simbench"
+    the network's base net load). `network` (and `near`, the scenario's folder) name the grid whose own
+    profiles "simbench" reads.
     """
     ddir = Path(data_dir) if data_dir is not None else DATA_DIR
     name = str(name_or_path)
-    if name == "seed000":
+    if name == SIMBENCH_PROFILE or name.startswith(SIMBENCH_PROFILE + ":"):
+        md = _simbench(name.partition(":")[2] or "seed000", network, near, season, nominal_load_kw, ddir)
+    elif name == "seed000":
         md = _seed000(ddir, nominal_load_kw)
     elif name == "seasonal" or name.startswith("seasonal:"):
         s = name.partition(":")[2] or season
@@ -271,7 +352,7 @@ def load_market(name_or_path: str | Path, season: str | None = None, days: int |
         md = _from_file(Path(name), nominal_load_kw)
     else:
         raise ProfileError(f"unknown market profile {name!r}; use 'seed000', "
-                           f"'seasonal:<{'|'.join(SEASONS)}>' or a path to a .csv file")
+                           f"'seasonal:<{'|'.join(SEASONS)}>', 'simbench[:<price profile>]' or a path to a .csv file")
     if days is not None:
         if int(days) < 1:
             raise ProfileError(f"days must be >= 1, got {days}")

@@ -4,6 +4,12 @@ One time unit is one hour (time_resolution = 3600 s). Each "Market" entity serve
 (see `simulators.market.profiles.load_market`); at time t it outputs hour t of the profile (wrapping past
 the end) and, as day-ahead forecasts, the next 24 hours' prices and loads starting at t (perfect
 forecasts: the data itself).
+
+With the profile "simbench" (a SimBench network, named by the `network` parameter) two more outputs carry the
+grid's own per-element profiles: `element_power` (this hour's p_mw / q_mvar of every load and static generator
+of the original net: {"load_p_mw": [...], "load_q_mvar": [...], "sgen_p_mw": [...], "sgen_q_mvar": [...]},
+for the grid simulator) and `bus_load_forecast` (the next 24 hours' net load per bus of the radial model,
+{"p_kw": 24 lists of n_bus, "q_kvar": ...}, generators negative, for the DSO). Other profiles output None there.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from simulators.market.profiles import MarketData, ProfileError, load_market
 HOURLY_ATTRS = ["energy_price", "reserve_capacity_price", "reserve_call_price", "call_probability",
                 "load_scaling", "load_kw"]
 FORECAST_ATTRS = ["price_forecast", "load_forecast", "load_scaling_forecast"]
+ELEMENT_ATTRS = ["element_power", "bus_load_forecast"]
 
 META = {
     "api_version": "3.0",
@@ -24,8 +31,9 @@ META = {
     "models": {
         "Market": {
             "public": True,
-            "params": ["profile", "season", "days", "start_day", "nominal_load_kw", "forecast_hours"],
-            "attrs": ["hour", *HOURLY_ATTRS, *FORECAST_ATTRS],
+            "params": ["profile", "season", "days", "start_day", "nominal_load_kw", "forecast_hours", "network",
+                       "plugin_dir"],
+            "attrs": ["hour", *HOURLY_ATTRS, *FORECAST_ATTRS, *ELEMENT_ATTRS],
         },
     },
 }
@@ -52,12 +60,14 @@ class MarketSim(mosaik_api_v3.Simulator):
 
     def create(self, num: int, model: str, profile: str = "seed000", season: str | None = None,
                days: int | None = None, start_day: int = 0, nominal_load_kw: float | None = None,
-               forecast_hours: int = 24) -> list[dict[str, Any]]:
+               forecast_hours: int = 24, network: str | None = None,
+               plugin_dir: str | None = None) -> list[dict[str, Any]]:
         if model != "Market":
             raise ProfileError(f"MarketSim has only the model 'Market', got {model!r}")
         if int(forecast_hours) < 1:
             raise ProfileError(f"forecast_hours must be >= 1, got {forecast_hours}")
-        md = load_market(profile, season=season, days=days, start_day=start_day, nominal_load_kw=nominal_load_kw)
+        md = load_market(profile, season=season, days=days, start_day=start_day, nominal_load_kw=nominal_load_kw,
+                         network=network, near=plugin_dir)
         out = []
         for _ in range(num):
             eid = f"{self.eid_prefix}{len(self.markets)}"
@@ -89,6 +99,14 @@ class MarketSim(mosaik_api_v3.Simulator):
                     src = {"price_forecast": fc.energy_price, "load_forecast": fc.load_kw,
                            "load_scaling_forecast": fc.load_scaling}[attr]
                     row[attr] = [float(v) for v in src]
+                elif attr == "element_power":
+                    i = self.time % md.n_hours
+                    row[attr] = None if md.element_power is None else {
+                        k: v[i].tolist() for k, v in md.element_power.items()}
+                elif attr == "bus_load_forecast":
+                    fc = fc or md.window(self.time, self.forecast_hours[eid])
+                    row[attr] = None if fc.bus_p_kw is None else {"p_kw": fc.bus_p_kw.tolist(),
+                                                                 "q_kvar": fc.bus_q_kvar.tolist()}
                 else:
                     raise ProfileError(f"MarketSim: unknown attribute {attr!r}")
             data[eid] = row

@@ -132,8 +132,14 @@ def _parse_fleet_rows(path: Path, reader: csv.DictReader) -> list[EV]:
     if missing or unknown:
         raise FleetFileError(f"{path}: row 1 (header): missing columns {missing}, unknown columns {unknown}; "
                              f"allowed: {list(_CSV_FIELDS)}")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise FleetFileError(f"{path}: row 1 (header): column(s) {twice} appear more than once")
     evs, seen = [], set()
     for row_no, raw in enumerate(reader, start=2):
+        if None in raw:  # more fields than the header has columns: refused, not dropped
+            raise FleetFileError(f"{path}: row {row_no}: {len(raw[None])} field(s) more than the header's "
+                                 f"{len(header)} column(s) {header}")
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         kwargs: dict[str, object] = {}
         for name, value in row.items():

@@ -20,6 +20,12 @@ Rules (the operator sets ``setpoint_kw`` at the grid side, + charging / - discha
   by the allocation rule and the shortfall shows up as ``unmet_energy_kwh`` at departure, never hidden.
 * The setpoint is held over the whole step; an interval that cannot follow it does not catch up later.
 
+Step outputs: powers are means over the step (kW), energies sums over it (kWh). ``evs_present`` counts the
+EVs in the lot at any moment of the step (plugged or waiting), so that it agrees with the step's mean power
+(a car that leaves at 07:30 counts in the step 07:00-08:00; one arriving exactly at the step's end counts in
+the next step); ``evs_plugged`` and ``evs_waiting`` are the state at the end of the step. Counts are integers.
+``step_sessions()`` gives one row per EV visit touched in the step (see ``session_row``).
+
 Energy accounting holds per EV and for the lot:
 ``grid_in * eta_charge - grid_out / eta_discharge = energy_departed - energy_arrived + delta stored``.
 """
@@ -100,6 +106,7 @@ class ParkingLot:
         self._t_min = 0  # minute up to which energy has been integrated
         self._setpoint = 0.0
         self._idx = np.zeros(0, np.int64)  # plugged EV indices
+        self._step_end_min = 0  # minute at which the current step ends
         self._reset_step()
         self.env = simpy.Environment()
         self.env.process(self._events())
@@ -140,9 +147,12 @@ class ParkingLot:
             self._queue.append(i)
         else:
             self.refused[i] = self.gone[i] = True
+            self._step_refused[i] = True
             self.s_refused += 1
             self.s_arrivals -= 1
             return False
+        if self.arr_min[i] < self._step_end_min:  # in the lot for part of this step
+            self._seen[i] = True
         self.s_e_arrived += self.e_arr[i]
         return True
 
@@ -222,10 +232,12 @@ class ParkingLot:
         self.s_e_arrived = self.s_e_departed = self.s_unmet = 0.0
         self.s_batt_in = self.s_batt_out = self.s_mustrun_kwh = 0.0
         self.s_arrivals = self.s_departures = self.s_refused = 0
+        self._seen = self.plugged | self.queued  # EVs in the lot at some moment of the step
+        self._step_refused = np.zeros(n, bool)
 
     def advance(self, setpoint_kw: float, until_h: float) -> dict[str, float]:
         """Run the lot to ``until_h`` (hours since start, rounded to minutes) holding ``setpoint_kw``
-        (grid side, + charging / - discharging); return this step's outputs as Python floats."""
+        (grid side, + charging / - discharging); return this step's outputs as Python floats (counts as ints)."""
         if not math.isfinite(setpoint_kw):
             raise LotConfigError(f"setpoint_kw={setpoint_kw!r} is invalid; allowed: a finite number of kW")
         until_min = int(round(until_h * 60.0))
@@ -234,6 +246,7 @@ class ParkingLot:
                                  f"{self.now_h!r} h")
         t0 = self._t_min
         e0 = self.stored_kwh()
+        self._step_end_min = until_min
         self._reset_step()
         self._setpoint = float(setpoint_kw)
         self.env.run(until=until_min + 0.5)  # +0.5 min: events at until_min belong to this step
@@ -254,6 +267,43 @@ class ParkingLot:
                  "grid_in_kwh": float(self.grid_in[i]), "grid_out_kwh": float(self.grid_out[i]),
                  "unmet_energy_kwh": float(self.unmet_kwh[i])} for i, ev in enumerate(self.evs)]
 
+    def session_row(self, i: int) -> dict[str, object]:
+        """The visit of EV ``i`` so far, one row (times in hours since the start of the run, energies in kWh).
+
+        status: 'due' (not arrived), 'waiting', 'plugged', 'departed' or 'refused'.
+        energy_requested_kwh: battery energy the contract asks to add (``soc_min_departure`` - ``soc_arrival``,
+        times the capacity, at least 0). energy_delivered_kwh / energy_discharged_kwh: grid-side energy into /
+        out of this EV over the visit (they add up to the lot's ``energy_charged_kwh`` /
+        ``energy_discharged_kwh``). soc_departure, unmet_energy_kwh and contract_met are None (unknown) until
+        the EV leaves; a refused visit has contract_met False and no unmet energy (it counts in ``evs_refused``).
+        """
+        ev = self.evs[i]
+        departed = bool(self.gone[i] and not self.refused[i])
+        status = ("refused" if self.refused[i] else "departed" if departed else "plugged" if self.plugged[i]
+                  else "waiting" if self.queued[i] else "due")
+        unmet = float(self.unmet_kwh[i])
+        return {
+            "ev_id": ev.id, "status": status, "arrival_h": float(self.arr_min[i] / 60.0),
+            "departure_h": float(self.dep_min[i] / 60.0), "capacity_kwh": float(self.cap[i]),
+            "v2g_allowed": bool(self.v2g[i]), "soc_arrival": float(ev.soc_arrival),
+            "soc_contract": float(ev.soc_min_departure),
+            "soc_departure": float(self.energy[i] / self.cap[i]) if departed else None,
+            "energy_requested_kwh": float(max(self.e_req[i] - self.e_arr[i], 0.0)),
+            "energy_delivered_kwh": float(self.grid_in[i]), "energy_discharged_kwh": float(self.grid_out[i]),
+            "unmet_energy_kwh": unmet if departed else None,
+            "contract_met": (unmet <= EPS_KWH) if departed else (False if self.refused[i] else None),
+        }
+
+    def step_sessions(self) -> list[dict[str, object]]:
+        """``session_row`` of every EV in the lot at some moment of the last step, or refused in it: the rows
+        whose figures the step may have changed (an EV's last row is its visit's final one)."""
+        return [self.session_row(int(i)) for i in np.flatnonzero(self._seen | self._step_refused)]
+
+    def sessions(self) -> list[dict[str, object]]:
+        """``session_row`` of every EV that has arrived (or been refused) so far."""
+        return [self.session_row(i) for i in range(len(self.evs))
+                if self.refused[i] or self.gone[i] or self.plugged[i] or self.queued[i]]
+
     def _flex(self):
         idx = self._idx
         t = self.now_h
@@ -268,7 +318,7 @@ class ParkingLot:
         flex_d = np.where(self.v2g[idx], np.maximum(x, 0.0), 0.0)
         return flex_c, flex_d, ch
 
-    def _outputs(self, dt: float, e0: float) -> dict[str, float]:
+    def _outputs(self, dt: float, e0: float) -> dict[str, float | int]:
         flex_c, flex_d, ch = self._flex()
         e_in, e_out = float(self._step_in.sum()), float(self._step_out.sum())
         p = (e_in - e_out) / dt
@@ -277,14 +327,14 @@ class ParkingLot:
             "setpoint_kw": self._setpoint,
             "undelivered_kw": self._setpoint - p,
             "mustrun_kw": self.s_mustrun_kwh / dt,
-            "evs_present": float(self._n_plugged + len(self._queue)),
-            "evs_plugged": float(self._n_plugged),
-            "evs_waiting": float(len(self._queue)),
-            "evs_charging": float(np.count_nonzero(self._step_in > EPS_KWH)),
-            "evs_discharging": float(np.count_nonzero(self._step_out > EPS_KWH)),
-            "evs_arrived": float(self.s_arrivals),
-            "evs_departed": float(self.s_departures),
-            "evs_refused": float(self.s_refused),
+            "evs_present": int(np.count_nonzero(self._seen)),
+            "evs_plugged": int(self._n_plugged),
+            "evs_waiting": len(self._queue),
+            "evs_charging": int(np.count_nonzero(self._step_in > EPS_KWH)),
+            "evs_discharging": int(np.count_nonzero(self._step_out > EPS_KWH)),
+            "evs_arrived": int(self.s_arrivals),
+            "evs_departed": int(self.s_departures),
+            "evs_refused": int(self.s_refused),
             "energy_stored_kwh": self.stored_kwh(),
             "energy_stored_start_kwh": e0,
             "energy_arrived_kwh": float(self.s_e_arrived),

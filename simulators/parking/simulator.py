@@ -1,10 +1,15 @@
 """mosaik (API v3) wrapper: ``ParkingSim`` with model ``Lot``, one entity per parking lot.
 
-Time-based; with ``time_resolution=3600`` one mosaik time unit is one hour and the lot steps by
-``step_size`` units (default 1). Input ``setpoint_kw`` (grid side, + charging / - discharging) is summed
-over all senders; with no input in a step the setpoint is 0 kW (idle, must-run charging still happens).
-Outputs are the step's figures from :meth:`ParkingLot.advance`, as Python floats, and ``state``: the lot
-time and, at each day boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator.
+Time-based. The lot steps one hour by default, whatever the world's ``time_resolution`` (seconds per mosaik
+time unit): ``3600 / time_resolution`` units, which must be a whole number; give ``step_size`` (in time units,
+at least one minute long) for other steps. Unknown simulator parameters are refused, as GridSim does.
+
+Input ``setpoint_kw`` (grid side, + charging / - discharging) is summed over all senders; with no input in a
+step the setpoint is 0 kW (idle, must-run charging still happens). Outputs are the step's figures from
+:meth:`ParkingLot.advance` (powers as Python floats, counts as ints; ``evs_present`` counts the EVs in the lot
+at any moment of the step), ``evs``: one row per EV visit touched in the step (:meth:`ParkingLot.session_row`
+plus ``lot_id``; an EV's last row is its visit's final state), and ``state``: the lot time and, at each day
+boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator.
 
 ``fleet`` is a preset name (``"joape2024"``), a CSV path, or a dict ``{"kind": "preset"|"stochastic"|"csv",
 ...}`` whose other keys go to :func:`preset_fleet`, :func:`stochastic_fleet` or :func:`load_fleet_csv`
@@ -30,6 +35,7 @@ OUTPUTS = [
     "flex_discharge_kwh", "max_charge_kw", "max_discharge_kw", "energy_charged_kwh", "energy_discharged_kwh",
     "throughput_kwh", "battery_charged_kwh", "battery_discharged_kwh", "unmet_energy_kwh",
 ]
+COUNTS = {o for o in OUTPUTS if o.startswith("evs_")}  # integers; every other output is a float
 
 META = {
     "api_version": "3.0",
@@ -38,7 +44,7 @@ META = {
         "Lot": {
             "public": True,
             "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id"],
-            "attrs": ["setpoint_kw", "state"] + [o for o in OUTPUTS if o != "setpoint_kw"],
+            "attrs": ["setpoint_kw", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
         },
     },
 }
@@ -74,15 +80,27 @@ class ParkingSim(mosaik_api_v3.Simulator):
     def __init__(self) -> None:
         super().__init__(META)
         self.lots: dict[str, ParkingLot] = {}
-        self.data: dict[str, dict[str, float]] = {}
+        self.data: dict[str, dict[str, float | int]] = {}
+        self.sessions: dict[str, list[dict[str, Any]]] = {}  # output `evs`: the visits touched in the last step
         self.state: dict[str, dict[str, Any]] = {}  # output `state`: lot time and, at day starts, the forecast
         self.hours_per_unit = 1.0
         self.step_size = 1
 
-    def init(self, sid, time_resolution: float = 3600.0, step_size: int = 1, **sim_params):
-        if not time_resolution > 0:
+    def init(self, sid, time_resolution: float = 3600.0, step_size: int | None = None, **sim_params):
+        """``step_size`` in mosaik time units; default one hour (``3600 / time_resolution`` units)."""
+        if sim_params:
+            raise ParkingConfigError(f"ParkingSim: unknown simulator parameter(s) {sorted(sim_params)}; "
+                                     "known: step_size")
+        if isinstance(time_resolution, bool) or not isinstance(time_resolution, (int, float)) \
+                or not time_resolution > 0:
             raise ParkingConfigError(f"time_resolution={time_resolution!r} must be > 0 s per time unit")
-        if int(step_size) != step_size or step_size < 1:
+        if step_size is None:
+            hour = 3600.0 / float(time_resolution)
+            if hour < 1 or not hour.is_integer():
+                raise ParkingConfigError(f"time_resolution={time_resolution!r} s does not divide an hour into whole "
+                                         "time units; give step_size")
+            step_size = int(hour)
+        if isinstance(step_size, bool) or int(step_size) != step_size or step_size < 1:
             raise ParkingConfigError(f"step_size={step_size!r} must be a positive integer of time units")
         self.hours_per_unit = float(time_resolution) / 3600.0
         self.step_size = int(step_size)
@@ -103,6 +121,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
                                         connection_limit_kw=connection_limit_kw, allocation=allocation,
                                         overflow=overflow)
             self.data[eid] = {}
+            self.sessions[eid] = []
             entities.append({"eid": eid, "type": model})
         return entities
 
@@ -112,6 +131,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
             values = inputs.get(eid, {}).get("setpoint_kw", {})
             setpoint = float(sum(float(v) for v in values.values()))
             self.data[eid] = lot.advance(setpoint, until_h)
+            self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]
             self.state[eid] = {"hour": until_h}
             if abs(until_h % 24.0) < 1e-9:  # day-ahead view for the PLO, at day boundaries only
                 self.state[eid]["forecast"] = day_ahead_forecast(lot, until_h)
@@ -122,9 +142,16 @@ class ParkingSim(mosaik_api_v3.Simulator):
         for eid, attrs in outputs.items():
             if eid not in self.data:
                 raise ParkingConfigError(f"unknown lot entity {eid!r}; known: {sorted(self.data)}")
-            row = self.data[eid]
-            result[eid] = {a: self.state.get(eid, {}) if a == "state" else float(row.get(a, 0.0)) for a in attrs}
+            result[eid] = {a: self._value(eid, a) for a in attrs}
         return result
+
+    def _value(self, eid: str, attr: str) -> Any:
+        if attr == "state":
+            return self.state.get(eid, {})
+        if attr == "evs":
+            return self.sessions[eid]
+        value = self.data[eid].get(attr, 0)
+        return int(value) if attr in COUNTS else float(value)
 
 
 def main() -> None:

@@ -7,15 +7,25 @@ every DSO message and signs and logs every message it sends.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Mapping
 
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.exchange.base import ExchangeMode
-from cosim.exchange.messages import ChannelFaults, MessageChannel, verify
-from cosim.exchange.payloads import misreport, offer_to_payload
+from cosim.exchange.keys import AgentKeys
+from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
+from cosim.exchange.payloads import (
+    LotRegistration,
+    PayloadError,
+    check_json,
+    check_schedule,
+    check_signal,
+    misreport,
+    offer_to_payload,
+)
 
 
 def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast: dict[str, Any],
@@ -51,14 +61,21 @@ class PloAgent:
 
     def __init__(self, lot_id: str, candidate_buses: tuple[int, ...], mode: ExchangeMode,
                  economics: LotEconomics | None = None, faults: ChannelFaults | float = 0.0, seed: int = 0,
-                 hour_mode: list[int] | None = None, keys: dict[str, str] | None = None,
-                 misreport_probability: float = 0.0, misreport_factor: float = 2.0) -> None:
+                 hour_mode: list[int] | None = None, keys: AgentKeys | Mapping[str, Any] | None = None,
+                 misreport_probability: float = 0.0, misreport_factor: float = 2.0,
+                 connection_limit_kw: float = math.inf) -> None:
+        """`keys`: the PLO's own private key and the DSO's public key (None: no authentication);
+        `candidate_buses` and `connection_limit_kw`: what the lot registered, what DSO schedules are checked
+        against."""
         self.lot_id = lot_id
         self.candidate_buses = tuple(candidate_buses)
+        self.registration = LotRegistration(self.candidate_buses, float(connection_limit_kw))
         self.mode = mode
         self.economics = economics or LotEconomics()
-        self.keys = keys or {}  # own key (to sign) and the DSO's (to check what it receives)
-        self.channel = MessageChannel(lot_id, faults, seed, self.keys.get(lot_id))
+        self.keys = AgentKeys.from_params(keys) if keys else None
+        self.channel = MessageChannel(lot_id, faults, seed, self.keys)
+        self.inbox = Inbox(lot_id, self.keys)
+        self.round = 0  # the negotiation round the PLO is at today (that of its last offer)
         self.misreport_probability = misreport_probability
         self.misreport_factor = misreport_factor
         self._rng = np.random.default_rng([seed, 7, sum(map(ord, lot_id))])
@@ -99,6 +116,7 @@ class PloAgent:
     def start_day(self, hour: int, forecast: dict[str, Any], price_forecast) -> list[dict[str, Any]]:
         """Day-ahead step: build the offer; returns the messages for the DSO (none if the mode says nothing)."""
         self.day_start = hour
+        self.round = 0
         self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": self.hour_mode}
@@ -119,19 +137,42 @@ class PloAgent:
     def receive(self, hour: int, message: dict[str, Any]) -> list[dict[str, Any]]:
         """Take a DSO message; returns the mode's answer (a revised offer) or nothing.
 
-        Messages that are not for this lot, not signed by the DSO, or late are ignored and logged."""
-        problem = verify(message, self.lot_id, {"DSO": self.keys["DSO"]}) if self.keys else None
-        if problem is None and message.get("receiver") != self.lot_id:  # without keys, verify() is not asked
-            problem = f"addressed to {message.get('receiver')!r}, not {self.lot_id!r}"
-        if problem is None and message.get("delayed"):
-            problem = "arrived after the day-ahead gate"
-        if problem is not None:
-            self.events.append({"hour": hour, "source": self.lot_id, "event": "rejected message", "detail": problem})
+        Messages are checked before the mode sees them: envelope, addressee and signature, sender (the DSO
+        only), nonce (duplicates, replays), hour and round (stale), the payload's schema (a schedule within the
+        lot's registered connection limit and candidate buses, a signal of finite prices and limits), and the
+        signed `delayed` flag. A message that fails is ignored and logged; the lot keeps its schedule."""
+        verdict = self.inbox.check(message, hour, min_round=self.round)
+        if verdict is None:
+            verdict = self._check_payload(message)
+        if verdict is None and message["delayed"]:
+            verdict = "rejected message", f"{message['kind']} arrived after the day-ahead gate"
+        if verdict is not None:
+            self.events.append({"hour": hour, "source": self.lot_id, "event": verdict[0], "detail": verdict[1]})
             return []
+        self.round = message["round"]
         reply = self.mode.plo_receive(self, message["kind"], message["payload"])
         if reply is None:
             return []
-        return self.channel.send(hour, "offer", "DSO", reply, message["round"] + 1, "revised schedule")
+        self.round = message["round"] + 1
+        return self.channel.send(hour, "offer", "DSO", reply, self.round, "revised schedule")
+
+    def _check_payload(self, message: dict[str, Any]) -> tuple[str, str] | None:
+        sender, kind, payload = message["sender"], message["kind"], message["payload"]
+        if sender != "DSO":
+            return "rejected message", f"{kind} from {sender!r}: a PLO takes messages from the DSO only"
+        try:
+            if kind == "offer":
+                raise PayloadError("the DSO does not send offers")
+            if kind == "schedule":
+                check_schedule(payload, self.lot_id, self.registration)
+            elif kind == "signal":
+                check_signal(payload)
+            else:
+                check_json(payload)
+        except PayloadError as exc:
+            return "rejected message", f"invalid {kind} from the DSO: {exc}"
+        problem = self.mode.check_payload(kind, payload)
+        return None if problem is None else ("rejected message", f"invalid {kind} from the DSO: {problem}")
 
     def tariff(self, hour: int) -> float:
         """The DSO's price adder for simulated hour `hour` ($/kWh on net import; 0 without signals)."""

@@ -23,7 +23,8 @@ META = {
         "PLO": {
             "public": True,
             "params": ["lot_id", "candidate_buses", "exchange", "exchange_options", "economics", "faults", "seed",
-                       "hour_mode", "keys", "misreport_probability", "misreport_factor", "plugin_dir"],
+                       "hour_mode", "keys", "misreport_probability", "misreport_factor", "plugin_dir",
+                       "connection_limit_kw"],
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
                       "tariff_usd_per_kwh", "messages", "events"],
             "trigger": ["from_dso"],
@@ -48,14 +49,18 @@ class PloSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, lot_id, candidate_buses, exchange="centralised", exchange_options=None, economics=None,
                faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0,
-               plugin_dir=None):
-        """`exchange` is a mode name or dotted path; `plugin_dir` is where a user's mode module may sit."""
+               plugin_dir=None, connection_limit_kw=None):
+        """`exchange` is a mode name or dotted path; `plugin_dir` is where a user's mode module may sit; `keys`
+        are the PLO's own (`AgentKeys.params()`: its private key and the DSO's public key), None without
+        authentication; `connection_limit_kw` is the lot's registered limit (DSO schedules are checked
+        against it)."""
         if num != 1:
             raise ValueError("create PLO entities one at a time (each has its own lot_id)")
         mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
         self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), mode, LotEconomics(**(economics or {})),
                                        ChannelFaults(**(faults or {})), seed, hour_mode, keys,
-                                       misreport_probability, misreport_factor)
+                                       misreport_probability, misreport_factor,
+                                       float("inf") if connection_limit_kw is None else float(connection_limit_kw))
         self.seen[lot_id] = set()
         self.logs[lot_id] = {"messages": HourLog(), "events": HourLog()}
         return [{"eid": lot_id, "type": model}]
@@ -75,11 +80,7 @@ class PloSim(mosaik_api_v3.Simulator):
                 if offers:
                     out["offer"] = offers
             for message in (_first(inp.get("from_dso")) or {}).get(eid, []):
-                key = (time, message.get("kind"), message.get("round"), message.get("mac"))
-                if key in self.seen[eid]:
-                    continue  # a duplicate of a message already handled
-                self.seen[eid].add(key)
-                replies = agent.receive(time, message)
+                replies = agent.receive(time, message)  # the agent drops (and logs) duplicates and replays
                 if replies:
                     out["offer"] = replies
             out["setpoint_kw"] = agent.setpoint_kw(time)

@@ -1,8 +1,12 @@
 """mosaik collector that writes everything it receives to the run folder as it arrives (event-based).
 
-Which table a source goes to is given by `tables` ({simulator id prefix: table}); `messages` rows go to the
-message log, `plan` to plans.jsonl and `vm_pu` lists to bus_voltages.csv. With `progress_total` (hours) > 0 it
-also shows the run's progress in simulated hours (`cosim.progress`: a bar on a terminal, lines in a log).
+Which table a source goes to is given by `tables` ({simulator id prefix: table}), one row per hour and entity
+(`hour`, `id`, one column per attribute; the attributes in `COLUMN_NAMES` are renamed so that every column
+name carries its unit). An attribute whose value is a list of rows (dicts: `messages`, `events`, a lot's `evs`,
+a grid's `lines`) goes to the table of that name, each row with the `hour` unless it has its own; rows with a
+`seq` are written once however often they are sent. `plan` goes to plans.jsonl and a `vm_pu` list to
+bus_voltages.csv in long form (`hour`, `bus` 1-based, `vm_pu`). With `progress_total` (hours) > 0 it also
+shows the run's progress in simulated hours (`cosim.progress`: a bar on a terminal, lines in a log).
 """
 
 from __future__ import annotations
@@ -18,6 +22,19 @@ from cosim.results import RunWriter
 META = {"type": "event-based", "models": {"Recorder": {"public": True,
                                                         "params": ["run_dir", "tables", "progress_total"],
                                                         "attrs": [], "any_inputs": True}}}
+
+
+COLUMN_NAMES = {  # mosaik attribute -> column: units in every name
+    "vpd": "vpd_pu",
+    "energy_price": "energy_price_usd_per_kwh",
+    "reserve_capacity_price": "reserve_capacity_price_usd_per_kw",
+    "reserve_call_price": "reserve_call_price_usd_per_kwh",
+}
+
+
+def is_rows(value: Any) -> bool:
+    """A list of rows (dicts), e.g. messages or EV visits: written as rows of their own table."""
+    return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
 
 
 class RecorderSim(mosaik_api_v3.Simulator):
@@ -41,21 +58,26 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     def step(self, time, inputs, max_advance):
         rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for attr, sources in inputs.get("recorder", {}).items():
-            for src, value in sources.items():
+        # mosaik's order of attributes and sources depends on the hash seed: sorted, a table's columns and rows
+        # come out in the same order in every run (byte-identical results for the same seed)
+        for attr, sources in sorted(inputs.get("recorder", {}).items()):
+            for src, value in sorted(sources.items()):
                 sim_id, _, eid = src.partition(".")
-                if attr in ("messages", "events"):  # an hour's rows so far, each with a `seq`: keep each once
-                    fresh = [r for r in value if (src, attr, r.get("seq")) not in self.seen_rows]
-                    self.seen_rows.update((src, attr, r.get("seq")) for r in fresh)
-                    self.writer.append(attr, [{k: v for k, v in r.items() if k != "seq"} for r in fresh])
+                if attr in ("messages", "events", "evs", "lines") and not value:
+                    continue  # no rows this time
+                if is_rows(value):  # rows with a `seq` (an hour's messages so far) are kept once each
+                    fresh = [r for r in value if "seq" not in r or (src, attr, r["seq"]) not in self.seen_rows]
+                    self.seen_rows.update((src, attr, r["seq"]) for r in fresh if "seq" in r)
+                    self.writer.append(attr, [{"hour": time, **{k: v for k, v in r.items() if k != "seq"}}
+                                              for r in fresh])
                 elif attr == "plan":
                     self.writer.append_plan(value)
                 elif attr == "vm_pu":
-                    self.writer.append("bus_voltages",
-                                       [{"hour": time, **{f"v{i + 1}": v for i, v in enumerate(value)}}])
+                    self.writer.append("bus_voltages", [{"hour": time, "bus": i + 1, "vm_pu": v}
+                                                        for i, v in enumerate(value)])
                 else:
                     table = self.tables.get(sim_id.split("-")[0], sim_id)
-                    rows.setdefault((table, eid), {"hour": time, "id": eid})[attr] = value
+                    rows.setdefault((table, eid), {"hour": time, "id": eid})[COLUMN_NAMES.get(attr, attr)] = value
         for (table, _), row in sorted(rows.items()):
             self.writer.append(table, [row])
         if self.bar is not None and time != self.last_hour:

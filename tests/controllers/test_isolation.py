@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 
 import numpy as np
@@ -46,3 +47,20 @@ def test_in_process_plans_contain_exits_and_check_the_limit_afterwards(problem):
         plan_in_process(ExitingController(), problem, 10.0)
     with pytest.raises(ControllerFailure, match="beyond time_limit_s"):
         plan_in_process(make_controller("eo", n_particles=4, n_iter=3), problem, 1e-9)
+
+
+def _plan_in_a_daemon(problem, queue):
+    controller = make_controller("eo", n_particles=4, n_iter=2, seed=0)
+    queue.put(plan_in_worker(controller, problem, 60.0).open_branches)
+
+
+def test_works_inside_a_daemonic_process_such_as_a_dask_worker(problem):
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    daemon = ctx.Process(target=_plan_in_a_daemon, args=(problem, queue), daemon=True)
+    daemon.start()
+    try:
+        assert len(queue.get(timeout=60)) == 5
+    finally:
+        daemon.join(10)
+    assert daemon.exitcode == 0

@@ -88,7 +88,7 @@ output_dir = "{tmp_path}"
 name = "ieee33"
 [controller]
 name = "user_controller:FlatChargeController"
-options = {{ kw = 40.0 }}
+options = {{ kw = 120.0 }}
 [[lots]]
 id = "PL1"
 bus = 18
@@ -97,9 +97,18 @@ fleet = "seed000"
     summary = run_scenario(load_scenario(path), progress=False)
     lots = pd.read_csv(summary.run_dir / "lots.csv")
     plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])
-    assert plan["controller"] == "flat-charge"
-    assert max(plan["setpoints_kw"]["PL1"]) == pytest.approx(40.0)
+    assert plan["controller"] == "flat-charge" and summary.kpis["fallbacks"] == 0
+    assert max(plan["setpoints_kw"]["PL1"]) == pytest.approx(120.0)
     assert (lots["p_kw"] >= -1e-9).all()  # this controller never discharges
+
+
+def test_a_flat_charge_too_small_for_the_contracts_is_not_used(tmp_path):
+    """40 kW in the charging hours cannot meet seed 000's contracts: the energy rule rejects the plan."""
+    raw = {"name": "user", "output_dir": str(tmp_path), "lots": [{"id": "PL1", "bus": 18, "fleet": "seed000"}],
+           "controller": {"name": "user_controller:FlatChargeController", "options": {"kw": 40.0}}}
+    summary = run_scenario(parse_scenario(raw), progress=False, plots=False)
+    manifest = json.loads((summary.run_dir / "manifest.json").read_text())
+    assert "plan rejected, rule energy: lot 'PL1' misses its contracts" in manifest["fallbacks"][0]["detail"]
 
 
 def test_failing_controller_falls_back_and_is_recorded(tmp_path):

@@ -45,7 +45,7 @@ def _check_capped(summary) -> None:
     assert plan["exchange"] == "capped"
     assert max(abs(v) for v in plan["setpoints_kw"]["PL1"]) <= 50.0 + 1e-9
     assert (lots["setpoint_kw"].abs() <= 50.0 + 1e-9).all()  # the PLO followed the DSO's capped schedule
-    assert list(msgs["kind"]) == ["offer", "schedule"]
+    assert sorted(msgs["kind"]) == ["offer", "schedule"]  # one each (row order is the recorder's)
 
 
 def test_user_mode_by_dotted_path_runs_end_to_end(tmp_path):

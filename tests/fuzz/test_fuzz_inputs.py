@@ -137,7 +137,7 @@ BASE_SCENARIO = {
     "market": {"profile": "seed000"},
     "controller": {"name": "eo", "objective": "of3", "options": {"n_particles": 4, "n_iter": 2}},
     "exchange": {"mode": "iterative", "max_rounds": 3, "loss_probability": 0.1, "misreport_factor": 2.0,
-                 "authenticate": True, "secret": "k"},
+                 "authenticate": True},
     "lots": [{"id": "PL1", "candidate_buses": [5, 12, 30], "fleet": "seed000", "n_chargers": 50,
               "connection_limit_kw": 500.0, "allocation": "earliest_departure_first"},
              {"id": "PL2", "bus": 18, "fleet": str(FLEET_CSV)},

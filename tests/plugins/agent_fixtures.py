@@ -16,7 +16,9 @@ import numpy as np
 from cosim.controllers import make_controller
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.exchange import make_exchange_mode
-from cosim.exchange.messages import MessageChannel, agent_keys
+from cosim.exchange.keys import AgentKeys, new_key_ring
+from cosim.exchange.messages import sign, wrap
+from cosim.exchange.payloads import LotRegistration
 from simulators.dso.agent import DsoAgent
 from simulators.plo.agent import PloAgent
 
@@ -64,30 +66,42 @@ def simple_forecast(max_charge_kw: float = 100.0, max_discharge_kw: float = 80.0
     return out
 
 
-def keys_for(lot_ids=tuple(LOTS)) -> dict[str, str]:
-    return agent_keys(["DSO", *lot_ids], seed=0)
+def keys_for(lot_ids=tuple(LOTS)) -> dict[str, AgentKeys]:
+    """Fresh Ed25519 keys of the DSO and the lots, each agent's with every public key (a key ring)."""
+    return new_key_ring(["DSO", *lot_ids])
 
 
-def plo_keys(keys: dict[str, str], lot_id: str) -> dict[str, str]:
-    """What a PLO holds: its own key and the DSO's (as `cosim.runner.world` hands them out)."""
-    return {k: v for k, v in keys.items() if k in (lot_id, "DSO")}
+def plo_keys(keys: dict[str, AgentKeys], lot_id: str) -> AgentKeys:
+    """What a PLO holds: its own private key and the DSO's public key (as `cosim.runner.world` hands them out)."""
+    return keys[lot_id].hearing(["DSO"])
+
+
+def registrations(**limits_kw: float) -> dict[str, LotRegistration]:
+    """The lots as the DSO registered them: bus of `LOTS`, `LIMIT_KW` unless given (e.g. lot1=300.0)."""
+    return {lot: LotRegistration((bus,), limits_kw.get(lot, LIMIT_KW)) for lot, bus in LOTS.items()}
 
 
 def make_dso(mode: str = "centralised", controller: Any = "eo", mode_options: dict | None = None,
-             keys: dict[str, str] | None = None, controller_options: dict | None = None, **kw: Any) -> DsoAgent:
+             keys: dict[str, AgentKeys] | None = None, controller_options: dict | None = None, **kw: Any) -> DsoAgent:
+    """A DSO agent on IEEE 33 with the lots of `LOTS` registered; `keys={}`: without authentication. Plans run
+    in the test's process (`isolation=False`) unless asked, so scripted controllers keep what they record."""
+    kw.setdefault("isolation", False)
     if isinstance(controller, str):
         options = dict(EO_FAST if controller == "eo" and controller_options is None else controller_options or {})
         controller = make_controller(controller, **options)
-    kw.setdefault("lot_limits_kw", {lot: LIMIT_KW for lot in LOTS})
-    return DsoAgent(ieee33(), controller, make_exchange_mode(mode, **(mode_options or {})),
-                    keys=keys_for() if keys is None else keys, **kw)
-
-
-def make_plos(mode: str = "centralised", keys: dict[str, str] | None = None, mode_options: dict | None = None,
-              hour_mode=SEED000_HOUR_MODE, **kw: Any) -> dict[str, PloAgent]:
+    kw.setdefault("lots", registrations())
     keys = keys_for() if keys is None else keys
-    return {lot: PloAgent(lot, (bus,), make_exchange_mode(mode, **(mode_options or {})), keys=plo_keys(keys, lot),
-                          hour_mode=hour_mode, **kw)
+    return DsoAgent(ieee33(), controller, make_exchange_mode(mode, **(mode_options or {})),
+                    keys=keys["DSO"] if keys else None, **kw)
+
+
+def make_plos(mode: str = "centralised", keys: dict[str, AgentKeys] | None = None, mode_options: dict | None = None,
+              hour_mode=SEED000_HOUR_MODE, **kw: Any) -> dict[str, PloAgent]:
+    """The PLOs of `LOTS`, each with its own keys; `keys={}`: without authentication."""
+    keys = keys_for() if keys is None else keys
+    kw.setdefault("connection_limit_kw", LIMIT_KW)
+    return {lot: PloAgent(lot, (bus,), make_exchange_mode(mode, **(mode_options or {})),
+                          keys=plo_keys(keys, lot) if keys else None, hour_mode=hour_mode, **kw)
             for lot, bus in LOTS.items()}
 
 
@@ -97,10 +111,22 @@ def offers_from_plos(plos: dict[str, PloAgent], forecast: dict[str, Any], hour: 
     return [m for plo in plos.values() for m in plo.start_day(hour, forecast, price)]
 
 
-def message(sender: str, receiver: str, kind: str, payload: dict[str, Any], key: str | None,
-            hour: int = 0, round_: int = 0) -> dict[str, Any]:
-    """One message as `sender`'s channel signs it with `key` (None: unsigned)."""
-    (m,) = MessageChannel(sender, 0.0, 0, key).send(hour, kind, receiver, payload, round_)
+def message(sender: str, receiver: str, kind: str, payload: dict[str, Any], key: AgentKeys | None,
+            hour: int = 0, round_: int = 0, delayed: bool = False) -> dict[str, Any]:
+    """One message from `sender` signed with `key`'s private key (None: unsigned). Any key may sign any envelope,
+    so tests can forge: `message("DSO", "lot2", ..., keys["lot1"])` is lot1 signing "as the DSO"."""
+    m = wrap(kind, sender, receiver, payload, round_, hour, delayed)
+    return sign(m, key) if key is not None else m
+
+
+def lot_offer(keys: dict[str, AgentKeys], hour: int = 0, sender: str = "lot1", forecast=None,
+              mode: str = "centralised", **payload_changes: Any) -> dict[str, Any]:
+    """`sender`'s day-ahead offer as its PLO sends it (signed with its own key; unsigned with `keys={}`), with
+    payload fields changed before signing (what a dishonest but authenticated PLO could send)."""
+    plos = make_plos(mode, keys)
+    (m,) = plos[sender].start_day(hour, forecast or fleet_forecast(n_pevs=10), PRICE)
+    if payload_changes:
+        m = message(sender, "DSO", "offer", {**m["payload"], **payload_changes}, keys.get(sender), hour)
     return m
 
 
@@ -129,11 +155,12 @@ class ScriptedController:
 
 
 def flat_plan(open_branches, feasible: bool = True, kw: float = 5.0) -> Callable[[DayAheadProblem], DayAheadPlan]:
-    """A step giving each lot a flat `kw` schedule at its first candidate bus, with the given topology."""
+    """A step giving each lot `kw` in its charging hours (0 otherwise) at its first candidate bus, with the given
+    topology."""
     def step(problem: DayAheadProblem) -> DayAheadPlan:
         return DayAheadPlan(open_branches=tuple(open_branches),
                             lot_buses={lot.lot_id: lot.candidate_buses[0] for lot in problem.lots},
-                            setpoints_kw={lot.lot_id: np.full(HOURS, kw) for lot in problem.lots},
+                            setpoints_kw={lot.lot_id: np.where(lot.hour_mode > 0, kw, 0.0) for lot in problem.lots},
                             feasible=feasible, controller="scripted", predicted={"of3_kwh": 1.0})
     return step
 

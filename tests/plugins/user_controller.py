@@ -80,3 +80,34 @@ class CrashingController:
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         os._exit(11)
+
+
+class HostileController:
+    """Returns a plan that says `feasible=True` but breaks one rule of `cosim.controllers.validation` (`kind`);
+    built from a valid plan (EO with a tiny budget), so only that rule is broken."""
+
+    name = "hostile"
+
+    def __init__(self, kind: str = "nan") -> None:
+        self.kind = kind
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        from cosim.controllers import make_controller  # noqa: PLC0415 - keeps this user example's imports short
+
+        plan = make_controller("eo", n_particles=4, n_iter=2, seed=0).plan(problem)
+        lot = problem.lots[0].lot_id
+        sp = np.asarray(plan.setpoints_kw[lot], float)
+        changes = {
+            "unknown_lot": lambda: plan.setpoints_kw.update(PL9=sp),
+            "bus": lambda: plan.lot_buses.update({lot: 1}),
+            "loop": lambda: setattr(plan, "open_branches", (33, 34, 35, 36)),
+            "island": lambda: setattr(plan, "open_branches", (1, 33, 34, 35, 36, 37)),
+            "nan": lambda: plan.setpoints_kw.update({lot: np.where(np.arange(24) == 3, np.nan, sp)}),
+            "23_hours": lambda: plan.setpoints_kw.update({lot: sp[:23]}),
+            "energy": lambda: plan.setpoints_kw.update({lot: np.zeros(24)}),
+            "bounds": lambda: plan.setpoints_kw.update({lot: sp + np.where(problem.lots[0].hour_mode > 0, 789.0, 0.0)}),
+            "no_predictions": lambda: (setattr(plan, "predicted", {}), setattr(plan, "predicted_hourly", {})),
+        }
+        changes[self.kind]()
+        plan.feasible = True
+        return plan

@@ -59,7 +59,15 @@ def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
     out = tmp_path / "study"
     assert study.main(["--quick", "--particles", "4", "--iterations", "3", "--seeds", "2", "--seed", "5",
                        "--out", str(out)]) == 0
-    assert "Table 2" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert printed.startswith("Seed 000 (Farhan et al., JOAPE 2024): paper vs ours")
+    assert "| S4-C2 OF1 benefit ($) | 60.3 |" in printed and f"results: {out}" in printed
+    figures = {p.stem for p in (out / "figures").glob("*.png")}
+    assert figures == {"fig05_benefit", "fig06_load_curve", "fig07_losses", "fig08_min_voltage", "fig09_losses_case3",
+                       "fig10_pevs", "fig11_configuration_ours", "fig11_configuration_paper"}
+    table = pd.read_csv(out / "paper_vs_ours.csv")
+    assert list(table.columns) == ["quantity", "paper", "ours", "difference"]
+    assert "Fig. 10 S4-C2 PEVs at 07:00" in set(table["quantity"])
     t2 = pd.read_csv(out / "table2.csv")
     opt = t2[t2.scenario > 1]
     assert set(opt.seed) <= {5, 6} and (opt.evaluations == 2 * 4 * 3).all()
@@ -79,3 +87,20 @@ def test_cli_rejects_bad_options(argv, tmp_path):
     with pytest.raises(SystemExit) as exc:
         study.main(argv + ["--out", str(tmp_path)])
     assert exc.value.code == 2
+
+
+def test_hourly_data_behind_the_figures_adds_up_to_table2():
+    res = study.run_study(n_particles=6, n_iter=4, seed=1)
+    hourly = study.hourly_table(res)
+    assert len(hourly) == 24 * 9 and hourly["hour"].tolist()[:3] == [1, 2, 3]
+    for label, plan in res.plans.items():
+        rows = hourly[hourly["state"] == label]
+        assert rows["loss_kw"].sum() == pytest.approx(plan.predicted["of3_kwh"], rel=1e-9)
+        if plan.lot_buses:  # the hourly benefit (Fig. 5) adds up to OF1, the PEV counts (Fig. 10) to the lot power
+            assert rows["benefit_usd"].sum() == pytest.approx(plan.predicted["of1_usd"], rel=1e-9)
+            assert (rows["pevs"].abs() <= 100).all() and ((rows["pevs"] > 0) == (rows["lot_kw"] > 0)).all()
+        else:
+            assert rows["pevs"].isna().all()
+    rows = {r["quantity"]: r for r in study.paper_rows(res)}
+    assert rows["Fig. 6 P_target (kW)"]["ours"] == pytest.approx(2112.9, abs=0.05)
+    assert rows["S1 open lines"]["ours"] == (33, 34, 35, 36, 37)

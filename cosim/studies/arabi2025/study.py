@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.optim import FunctionProblem, minimize_pso
+from cosim.runner.paper_table import paper_vs_ours
 from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main
 from cosim.textio import markdown_table
 
@@ -167,7 +168,10 @@ def run(out_dir, quick: bool = False, seed: int = 0) -> dict[str, Any]:
           markdown_table(vdf, ".4f"), "",
           f"Wall time {wall:.1f} s."]
     (out / "tables.md").write_text("\n".join(md) + "\n")
-    return dict(scenarios=results, wall_s=wall, table=df, voltages=vdf)
+    rows = [{"quantity": f"{r.scenario}: {r.quantity}", "paper": r.paper, "ours": r.ours} for r in df.itertuples()]
+    rows += [{"quantity": f"S{r.scenario} bus {r.bus} voltage with V2G (p.u.)", "paper": r.paper_with,
+              "ours": r.ours_with} for r in vdf.itertuples()]
+    return dict(scenarios=results, wall_s=wall, table=df, voltages=vdf, paper_vs_ours=paper_vs_ours(rows))
 
 
 def _plot(out: Path, vdf: pd.DataFrame) -> None:

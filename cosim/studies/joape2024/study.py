@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import sys
 import time
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
+from cosim.controllers.objectives import soc_charge_factor, soc_discharge_factor
 from cosim.controllers.registry import make_controller
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.decision.topsis import topsis
@@ -33,10 +35,13 @@ from cosim.errors import PluginError
 from cosim.networks.ieee33 import ieee33
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.powerflow.topology import enumerate_radial
+from cosim.runner.paper_table import paper_vs_ours, report
 from cosim.textio import markdown_table
 from simulators.parking import presets
 
 log = logging.getLogger(__name__)
+
+TITLE = "Seed 000 (Farhan et al., JOAPE 2024)"
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "scenarios" / "data"
 LOAD_CSV = DATA_DIR / "seed000_load_kw.csv"
@@ -61,6 +66,17 @@ PAPER: dict[tuple[int, int | None], dict[str, Any]] = {
     (4, 1): dict(of1=404.3, of2=6730.0, of3=725.4, vpd=7.471, open=(7, 11, 12, 31, 37), bus=28, rank=3),
     (4, 2): dict(of1=60.3, of2=5306.6, of3=716.8, vpd=7.468, open=(7, 11, 12, 31, 37), bus=28, rank=1),
     (4, 3): dict(of1=87.9, of2=6143.1, of3=713.3, vpd=7.466, open=(7, 11, 12, 31, 37), bus=28, rank=2),
+}
+
+
+# What the paper's text says about its Figs. 5-11 (the figures themselves are not in the text copy). Hours are the
+# paper's (1 = 00:00-01:00); "at 15:00" / "at 07:00" are read as the hour ending then (hours 15 and 7).
+PAPER_FIGURES: dict[str, Any] = {
+    "fig5_zero_benefit_hours": (9, 10, 20),  # "at 9, 10 and 20, as the PEVs are absent" (S4-C2)
+    "fig6_p_target_kw": 2112.9, "fig6_p_target_max_kw": 2218.5, "fig6_p_target_min_kw": 2007.2,
+    "fig6_peak_kw": 3800.0, "fig6_peak_hour": 15,  # base load curve ("peak of 3800 kW ... at 3 p.m.", Fig. 3)
+    "fig8_hour": 15, "fig8_v_min_s1_pu": 0.90, "fig8_v_min_s4_pu": 0.95,
+    "fig10_hour": 7, "fig10_pevs": {1: 97, 2: 80, 3: 60},  # S4 cases 1-3 at 07:00
 }
 
 
@@ -322,6 +338,33 @@ def run_study(
     return result
 
 
+def hourly_table(result: StudyResult) -> pd.DataFrame:
+    """Per state and hour (1 = 00:00-01:00, the paper's numbering): the plan's predicted flows (loss_kw, v_min_pu,
+    p_grid_kw, load_kw, lot_kw) and, where the state has the lot, its PEVs (+ charging, - discharging; the
+    counts behind lot_kw) and the PLO's benefit that hour (eq. 1-5 per hour; they add up to OF1)."""
+    lot = seed000_lot_offer()
+    _, price = seed000_inputs()
+    eco = lot.economics
+    charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / eco.mu_e
+    discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
+    rows = []
+    for label, plan in result.plans.items():
+        lot_kw = np.asarray(plan.predicted_hourly.get("lot_kw", np.zeros(HOURS)), float)
+        has_lot = bool(plan.lot_buses)
+        pevs = np.where(lot_kw > 0, np.round(lot_kw / charge_kw), np.round(lot_kw / discharge_kw)) if has_lot \
+            else np.full(HOURS, np.nan)
+        n_ch, n_dis = np.clip(pevs, 0, None), np.clip(-pevs, 0, None)
+        benefit = (n_dis * price * discharge_kw - n_ch * (price / eco.mu_e + eco.cost_e_usd_per_kwh) * charge_kw
+                   * eco.mu_e - eco.cost_ca_usd_per_pev_day * (n_ch + n_dis)) if has_lot else np.full(HOURS, np.nan)
+        for h in range(HOURS):
+            rows.append({"state": label, "hour": h + 1,
+                         **{k: float(v[h]) for k, v in plan.predicted_hourly.items()},
+                         "pevs": pevs[h], "benefit_usd": benefit[h]})
+    frame = pd.DataFrame(rows)
+    frame["pevs"] = frame["pevs"].astype("Int64")
+    return frame
+
+
 def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
     """table2.csv/.md, table3.csv/.md, hourly.csv (per state and hour) and summary.md under `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -333,12 +376,8 @@ def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
         path = out_dir / f"{name}.csv"
         df.to_csv(path, index=False)
         files.append(path)
-    hourly = []
-    for label, plan in result.plans.items():
-        for h in range(HOURS):
-            hourly.append({"state": label, "hour": h + 1, **{k: float(v[h]) for k, v in plan.predicted_hourly.items()}})
     path = out_dir / "hourly.csv"
-    pd.DataFrame(hourly).to_csv(path, index=False)
+    hourly_table(result).to_csv(path, index=False)
     files.append(path)
     cols2 = ["state", "objective", "of1_usd", "of1_paper", "of1_diff_pct", "of2_kw", "of2_paper", "of2_diff_pct",
              "of3_kwh", "of3_paper", "of3_diff_pct", "vpd_pu", "vpd_paper", "vpd_diff_pct", "open_lines",
@@ -364,6 +403,165 @@ def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
     return files
 
 
+def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int = 300) -> list[Path]:
+    """The paper's Figs. 5-11 from our hourly data (figures/fig05_benefit.<fmt> ... fig11_configuration_*), the
+    paper's values beside ours where its text gives them (`PAPER_FIGURES`, Table 2)."""
+    from cosim.runner.figures import COLUMN_IN, RunTables, Writer, network  # noqa: PLC0415 - matplotlib
+
+    hourly = hourly_table(result)
+    states = set(hourly["state"])
+    w = Writer(out_dir / "figures", fmt, dpi)
+    w.out.mkdir(parents=True, exist_ok=True)
+    pf = PAPER_FIGURES
+    x = np.arange(1, HOURS + 1)
+    files: list[Path] = []
+
+    def series(state: str, key: str) -> np.ndarray:
+        return hourly.loc[hourly["state"] == state, key].to_numpy(float)
+
+    def hour_axis(ax) -> None:
+        ax.set_xlim(0.4, HOURS + 0.6)
+        ax.set_xticks([1, 4, 8, 12, 16, 20, 24])
+        ax.set_xlabel("hour (1 = 00:00-01:00)")
+
+    def save(fig, name: str, caption: str) -> None:
+        files.append(w.save(fig, name, caption).path)
+
+    with w.style():
+        if "S4-C2" in states:  # Fig. 5: the lot's benefit in S4-C2, hour by hour
+            fig, ax = w.figure()
+            benefit = series("S4-C2", "benefit_usd")
+            ax.bar(x, benefit, color=np.where(benefit >= 0, "tab:green", "tab:red"), width=0.75)
+            for h in pf["fig5_zero_benefit_hours"]:
+                ax.axvspan(h - 0.45, h + 0.45, color="0.85", zorder=0)
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.set_ylabel("PLO benefit ($)")
+            hour_axis(ax)
+            ax.set_title(f"S4-C2: ours {benefit.sum():.1f} $ a day, paper {PAPER[(4, 2)]['of1']} $; grey: the "
+                         "paper's hours without PEVs", fontsize=7)
+            save(fig, "fig05_benefit", "Fig. 5: parking-lot benefit per hour in scenario 4, case 2.")
+        s4 = [f"S4-C{c}" for c in (1, 2, 3) if f"S4-C{c}" in states]
+        if s4 and "S1" in states:  # Fig. 6: load curve in scenario 4 (load + lot), the base curve and P_target
+            fig, ax = w.figure(COLUMN_IN, 2.6)
+            ax.step(x, series("S1", "load_kw"), where="mid", color="black", lw=1.4, label="S1 (base)")
+            for st in s4:
+                ax.step(x, series(st, "load_kw") + series(st, "lot_kw"), where="mid", label=st)
+            ax.axhline(pf["fig6_p_target_kw"], color="grey", ls="--", lw=0.8, label="paper P_target")
+            ax.axhspan(pf["fig6_p_target_min_kw"], pf["fig6_p_target_max_kw"], color="grey", alpha=0.15)
+            ax.plot([pf["fig6_peak_hour"]], [pf["fig6_peak_kw"]], "kx", ms=6, label="paper peak")
+            ax.set_ylabel("system load with the lot (kW)")
+            hour_axis(ax)
+            ax.legend(ncol=2, fontsize=6, loc="upper left")
+            save(fig, "fig06_load_curve", "Fig. 6: load curve in scenario 4 (each case) and the base; band: the "
+                                          "paper's P_target range.")
+        if s4 and "S1" in states:  # Figs. 7 and 8: losses and lowest voltage in scenario 4 against scenario 1
+            for key, name, label, caption in (
+                    ("loss_kw", "fig07_losses", "losses (kW)", "Fig. 7: power losses per hour in scenario 4 "
+                                                               "(legend: daily totals, ours / paper)."),
+                    ("v_min_pu", "fig08_min_voltage", "lowest bus voltage (p.u.)",
+                     "Fig. 8: lowest bus voltage per hour in scenario 4 and scenario 1; crosses: the paper's "
+                     "values at 15:00.")):
+                fig, ax = w.figure()
+                for st in ["S1", *s4]:
+                    scen, case = int(st[1]), (int(st[-1]) if "-C" in st else None)
+                    tag = f" ({series(st, key).sum():.0f} / {PAPER[(scen, case)]['of3']:g} kWh)" \
+                        if key == "loss_kw" else ""
+                    ax.step(x, series(st, key), where="mid", label=st + tag,
+                            **({"color": "black", "lw": 1.4} if st == "S1" else {}))
+                if key == "v_min_pu":
+                    h = pf["fig8_hour"]
+                    ax.plot([h, h], [pf["fig8_v_min_s1_pu"], pf["fig8_v_min_s4_pu"]], "kx", ms=6,
+                            label="paper, 15:00 (S1, S4)")
+                ax.set_ylabel(label)
+                hour_axis(ax)
+                ax.legend(fontsize=6)
+                save(fig, name, caption)
+        case3 = [st for st in ("S1", "S2-C3", "S3-C3", "S4-C3") if st in states]
+        if case3:  # Fig. 9: losses of case 3 in all scenarios
+            fig, ax = w.figure()
+            for st in case3:
+                scen, case = int(st[1]), (int(st[-1]) if "-C" in st else None)
+                ax.step(x, series(st, "loss_kw"), where="mid",
+                        label=f"{st} ({series(st, 'loss_kw').sum():.0f} / {PAPER[(scen, case)]['of3']:g} kWh)")
+            ax.set_ylabel("losses (kW)")
+            hour_axis(ax)
+            ax.legend(fontsize=6)
+            save(fig, "fig09_losses_case3", "Fig. 9: power losses per hour, case 3 of every scenario (legend: daily "
+                                            "totals, ours / paper).")
+        if s4:  # Fig. 10: PEVs charging (+) and discharging (-) in scenario 4
+            fig, ax = w.figure()
+            width = 0.8 / len(s4)
+            for i, st in enumerate(s4):
+                ax.bar(x - 0.4 + width * (i + 0.5), series(st, "pevs"), width=width, label=st)
+            h = pf["fig10_hour"]
+            ax.plot([h] * 3, list(pf["fig10_pevs"].values()), "kx", ms=5, label="paper, 07:00 (C1-C3)")
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.set_ylabel("PEVs (+ charging, − discharging)")
+            hour_axis(ax)
+            ax.legend(ncol=2, fontsize=6)
+            save(fig, "fig10_pevs", "Fig. 10: optimum number of PEVs per hour in scenario 4.")
+        if "S4-C2" in states:  # Fig. 11: the configuration of S4-C2, ours and the paper's
+            net = _ieee33_radial()
+            plan = result.plans["S4-C2"]
+            for who, open_ids, bus in (("ours", plan.open_branches, plan.lot_buses.get("lot1")),
+                                       ("paper", PAPER[(4, 2)]["open"], PAPER[(4, 2)]["bus"])):
+                grid = pd.DataFrame({"hour": [0], "v_min_pu": [np.nan],
+                                     "open_branches": [json.dumps([int(b) for b in open_ids])]})
+                tables = RunTables(grid=grid, plans=[{"lot_buses": {"lot": int(bus)}}], network=net)
+                fig = network(tables, w)
+                target = fig.path.with_name(f"fig11_configuration_{who}{fig.path.suffix}")
+                fig.path.replace(target)
+                files.append(target)
+    return files
+
+
+def paper_rows(result: StudyResult) -> list[dict[str, Any]]:
+    """The paper-vs-ours rows: Table 2 (per state), Table 3's ranks and what the text says about Figs. 5-10."""
+    t2 = result.table2.set_index("state")
+    rows: list[dict[str, Any]] = []
+    for label, row in t2.iterrows():
+        for q, ours, paper in (("OF1 benefit ($)", row.of1_usd, row.of1_paper), ("OF2 LCD (kW)", row.of2_kw,
+                               row.of2_paper), ("OF3 losses (kWh)", row.of3_kwh, row.of3_paper),
+                               ("VPD (p.u.)", row.vpd_pu, row.vpd_paper), ("open lines", row.open_lines,
+                               row.open_lines_paper), ("lot bus", row.lot_bus, row.lot_bus_paper)):
+            if q == "lot bus":
+                if pd.isna(paper) and pd.isna(ours):
+                    continue
+                rows.append({"quantity": f"{label} {q}", "paper": int(paper), "ours": int(ours),
+                             "difference": "same" if int(paper) == int(ours) else "differs"})
+                continue
+            rows.append({"quantity": f"{label} {q}", "paper": paper, "ours": ours})
+    for row in result.table3.itertuples():
+        shift = int(row.rank) - int(row.paper_rank)
+        rows.append({"quantity": f"{row.state} TOPSIS rank", "paper": int(row.paper_rank), "ours": int(row.rank),
+                     "difference": f"{shift:+d} places" if shift else "same"})
+    hourly = hourly_table(result)
+
+    def at(state: str, key: str, hour: int) -> float:
+        sel = hourly[(hourly["state"] == state) & (hourly["hour"] == hour)]
+        return float(sel[key].iloc[0]) if len(sel) else float("nan")
+
+    pf = PAPER_FIGURES
+    if "S1" in set(hourly["state"]):
+        load = hourly.loc[hourly["state"] == "S1", "load_kw"]
+        rows += [{"quantity": "Fig. 6 P_target (kW)", "paper": pf["fig6_p_target_kw"], "ours": float(load.mean())},
+                 {"quantity": "Fig. 6 base peak load (kW)", "paper": pf["fig6_peak_kw"], "ours": float(load.max())},
+                 {"quantity": "Fig. 8 S1 lowest voltage at 15:00 (p.u.)", "paper": pf["fig8_v_min_s1_pu"],
+                  "ours": at("S1", "v_min_pu", pf["fig8_hour"])}]
+    if "S4-C2" in set(hourly["state"]):
+        rows.append({"quantity": "Fig. 8 S4-C2 lowest voltage at 15:00 (p.u.)", "paper": pf["fig8_v_min_s4_pu"],
+                     "ours": at("S4-C2", "v_min_pu", pf["fig8_hour"])})
+        benefit = hourly[hourly["state"] == "S4-C2"].set_index("hour")["benefit_usd"]
+        rows.append({"quantity": "Fig. 5 S4-C2 hours without benefit", "paper": list(pf["fig5_zero_benefit_hours"]),
+                     "ours": [int(h) for h, v in benefit.items() if abs(v) < 1e-9 and h in (9, 10, 20)]
+                     or "none of 9, 10, 20"})
+    for case, pevs in pf["fig10_pevs"].items():
+        if f"S4-C{case}" in set(hourly["state"]):
+            rows.append({"quantity": f"Fig. 10 S4-C{case} PEVs at 07:00", "paper": pevs,
+                         "ours": at(f"S4-C{case}", "pevs", pf["fig10_hour"])})
+    return rows
+
+
 def build_parser(prog: str = "cosim study joape2024") -> argparse.ArgumentParser:
     """Command-line options of the seed-000 study (see `main`)."""
     ap = argparse.ArgumentParser(prog=prog, description="Seed 000 (JOAPE 2024): Table 2 and Table 3 with EO (or "
@@ -381,6 +579,8 @@ def build_parser(prog: str = "cosim study joape2024") -> argparse.ArgumentParser
                     help="also solve each state exactly (enumeration for scenario 3, MILP for 2 and 4) "
                          "and report the gap")
     ap.add_argument("--quick", action="store_true", help="small budget (10 particles x 20 iterations) for a smoke run")
+    ap.add_argument("--format", choices=["png", "pdf", "svg"], default="png", help="figure format (default: png)")
+    ap.add_argument("--dpi", type=int, default=300, help="figure resolution (default: 300)")
     return ap
 
 
@@ -394,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in (("--particles", n_p), ("--iterations", n_i), ("--seeds", args.seeds)):
         if value < 1:
             ap.error(f"{name} must be >= 1, got {value}")
+    if not 50 <= args.dpi <= 1200:
+        ap.error(f"--dpi must be between 50 and 1200, got {args.dpi}")
     try:
         make_controller(args.controller, n_particles=n_p, n_iter=n_i, seed=args.seed)
     except PluginError as exc:
@@ -402,8 +604,8 @@ def main(argv: list[str] | None = None) -> int:
                        eq6=args.eq6, n_seeds=args.seeds,
                        progress=lambda i, n, lab: log.info("state %d/%d: %s", i, n, lab))
     log.info("wall time %.1f s", result.wall_s)
-    print((Path(args.out) / "summary.md").read_text())
-    print(f"files in {args.out}")
+    draw_figures(result, Path(args.out), args.format, args.dpi)
+    print(report(TITLE, paper_vs_ours(paper_rows(result)), args.out))
     return 0
 
 

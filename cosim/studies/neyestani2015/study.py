@@ -22,6 +22,7 @@ import pandas as pd
 
 from cosim.networks import load_network
 from cosim.powerflow.bfs import solve_radial_batch
+from cosim.runner.paper_table import paper_vs_ours, report
 from cosim.studies.neyestani2015.scenarios import HOURS, pev_scenarios, price_scenarios, rer_scenarios
 from cosim.studies.neyestani2015.stage1 import Stage1Result, StationLotParams, energy_only, solve_stage1
 from cosim.studies.neyestani2015.stage2 import (
@@ -266,9 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args.out, quick=args.quick, seed=args.seed)
     log.info("max solve time: stage 1 %.3f s, stage 2 %.2f s; total %.1f s", res["stage1_max_solve_s"],
              res["stage2_max_solve_s"], res["elapsed_s"])
-    print(res["comparison"].to_string(index=False))
-    print(f"saturation {res['saturation_stations']:.0f} stations; all MILPs optimal: {res['all_optimal']}; "
-          f"outputs in {res['out_dir']}")
+    log.info("saturation %.0f stations; all MILPs optimal: %s", res["saturation_stations"], res["all_optimal"])
+    comparison = res["comparison"]
+    table = paper_vs_ours({"quantity": r.finding, "paper": r.paper, "ours": r.ours,
+                           "difference": {"same": "same", "differs": "differs"}.get(r.difference)}
+                          for r in comparison.itertuples())
+    print(report("Seed 003 (Neyestani et al., IEEE TPWRS 2015)", table, res["out_dir"]))
     return 0
 
 

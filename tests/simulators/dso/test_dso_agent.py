@@ -26,6 +26,7 @@ from agent_fixtures import (
     message,
     offers_from_plos,
     raising,
+    registrations,
     simple_forecast,
 )
 
@@ -72,7 +73,7 @@ def test_centralised_sends_one_signed_schedule_per_lot(controller, forecast):
     assert sorted(m["receiver"] for m in out) == sorted(LOTS)  # one per lot
     for m in out:
         assert (m["kind"], m["sender"], m["round"], m["hour"]) == ("schedule", "DSO", 0, 0)
-        assert verify(m, m["receiver"], keys) is None  # signed by the DSO, for that lot
+        assert verify(m, m["receiver"], keys[m["receiver"]]) is None  # signed by the DSO, for that lot
         setpoints = m["payload"]["setpoints_kw"]
         assert len(setpoints) == HOURS and all(np.isfinite(setpoints))
         np.testing.assert_allclose(setpoints, dso.plan.setpoints_kw[m["receiver"]])
@@ -115,7 +116,8 @@ def test_fallback_keeps_the_last_feasible_topology():
 
     # day 1: a feasible plan with a reconfigured network
     out = dso.day_ahead(0, dso.accept(0, offers_from_plos(plos, forecast, 0)), LOAD_SCALING, PRICE)
-    assert len(out) == len(LOTS) and all(m["payload"]["setpoints_kw"] == [5.0] * HOURS for m in out)
+    charging = [m["payload"]["setpoints_kw"] for m in out]
+    assert len(out) == len(LOTS) and all(set(sp) == {0.0, 5.0} for sp in charging)
     assert dso.open_branches == BASE_WU_OPEN and dso.events == []
 
     # day 2: the controller raises
@@ -178,7 +180,7 @@ def test_signals_negotiation_with_real_plos_converges_after_one_round():
     assert sorted(m["receiver"] for m in out) == sorted(LOTS)
     for m in out:
         assert (m["kind"], m["sender"], m["round"]) == ("signal", "DSO", 0)
-        assert verify(m, m["receiver"], keys) is None
+        assert verify(m, m["receiver"], keys[m["receiver"]]) is None
         assert {len(v) for v in m["payload"].values()} == {HOURS}
     adder = np.asarray(out[0]["payload"]["price_adder_usd_per_kwh"])
     # the adders flatten the net load: they sum to zero and are dearest where the net load peaks
@@ -301,11 +303,16 @@ def test_valid_offers_are_accepted_unchanged():
 @pytest.mark.parametrize("forge, why", [
     (lambda m, keys: message("lot1", "DSO", "offer", m["payload"], keys["lot2"]), "bad signature from 'lot1'"),
     (lambda m, keys: {**m, "payload": {**m["payload"], "n_pev": 999}}, "bad signature"),
-    (lambda m, keys: {**m, "mac": "0" * 64}, "bad signature"),
-    (lambda m, keys: message("lot9", "DSO", "offer", {**m["payload"], "lot_id": "lot9"}, "k"), "unknown sender 'lot9'"),
+    (lambda m, keys: {**m, "sig": "0" * 128}, "bad signature"),
+    (lambda m, keys: {**m, "sig": "not hex"}, "bad signature"),
+    (lambda m, keys: {k: v for k, v in m.items() if k != "sig"}, "malformed message: missing sig"),
+    (lambda m, keys: {**m, "mac": "0" * 64}, "malformed message: unexpected field(s) 'mac'"),
+    (lambda m, keys: message("lot9", "DSO", "offer", {**m["payload"], "lot_id": "lot9"}, keys["lot1"]),
+     "unknown sender 'lot9'"),
     (lambda m, keys: message("lot1", "lot2", "offer", m["payload"], keys["lot1"]), "addressed to 'lot2'"),
     (lambda m, keys: {"sender": "lot1", "payload": {}}, "malformed"),
-], ids=["wrong-key", "tampered", "bad-mac", "unknown-sender", "not-for-dso", "malformed"])
+], ids=["wrong-key", "tampered", "bad-sig", "sig-not-hex", "unsigned", "unsigned-field", "unknown-sender",
+         "not-for-dso", "malformed"])
 def test_forged_or_foreign_messages_are_rejected(forge, why):
     keys = keys_for()
     dso = make_dso(keys=keys)
@@ -319,10 +326,11 @@ def test_offer_for_another_lot_is_rejected():
     keys = keys_for()
     dso = make_dso(keys=keys)
     m = full_offer(keys, lot_id="lot2")  # lot1 signs an offer that speaks for lot2
-    assert verify(m, "DSO", keys) is None
+    assert verify(m, "DSO", keys["DSO"]) is None
     assert dso.accept(0, [m]) == {}
     (event,) = dso.events
     assert event["event"] == "rejected message" and "'lot1' offered for lot 'lot2'" in event["detail"]
+    assert "no previous offer" in event["detail"]
 
 
 def test_offer_for_another_lot_is_rejected_without_authentication_too():
@@ -342,12 +350,27 @@ def test_duplicates_are_dropped():
     assert event["event"] == "duplicate message" and "lot1" in event["detail"]
 
 
+def test_a_second_offer_of_a_lot_in_one_round_is_dropped():
+    keys = keys_for()
+    dso = make_dso(keys=keys)
+    first, second = full_offer(keys), full_offer(keys, n_pev=3)  # two genuine offers, different nonces
+    assert dso.accept(0, [first, second]) == {"lot1": first["payload"]}
+    (event,) = dso.events
+    assert event["event"] == "duplicate message" and "a second offer" in event["detail"]
+
+
+def delayed_offer(keys, hour: int, **payload_changes) -> dict:
+    """lot1's offer as its channel sends it after the gate: marked `delayed` before signing."""
+    m = full_offer(keys, hour=hour, forecast=simple_forecast(need_kwh=10.0), **payload_changes)
+    return message("lot1", "DSO", "offer", m["payload"], keys["lot1"], hour, delayed=True)
+
+
 def test_delayed_offer_is_replaced_by_the_previous_one():
     keys = keys_for()
     dso = make_dso(keys=keys)
     yesterday = full_offer(keys, hour=0)
     assert dso.accept(0, [yesterday]) == {"lot1": yesterday["payload"]}
-    late = {**full_offer(keys, hour=24, forecast=simple_forecast(need_kwh=10.0)), "delayed": True}
+    late = delayed_offer(keys, 24)
     accepted = dso.accept(24, [late])
     assert accepted == {"lot1": yesterday["payload"]}  # the stale offer stands in
     (event,) = dso.events
@@ -357,43 +380,66 @@ def test_delayed_offer_is_replaced_by_the_previous_one():
 def test_delayed_offer_without_a_previous_one_is_dropped():
     keys = keys_for()
     dso = make_dso(keys=keys)
-    assert dso.accept(0, [{**full_offer(keys), "delayed": True}]) == {}
+    assert dso.accept(0, [delayed_offer(keys, 0)]) == {}
     (event,) = dso.events
     assert event["event"] == "late offer" and "no previous offer" in event["detail"]
 
 
+def test_delayed_flag_added_on_the_path_breaks_the_signature():
+    keys = keys_for()
+    dso = make_dso(keys=keys)
+    yesterday = full_offer(keys, hour=0)
+    dso.accept(0, [yesterday])
+    genuine = full_offer(keys, hour=24, forecast=simple_forecast(need_kwh=10.0))
+    marked = {**genuine, "delayed": True}  # an attacker marks a genuine offer late to have it set aside
+    assert dso.accept(24, [marked]) == {"lot1": yesterday["payload"]}  # not taken as a late offer
+    (event,) = dso.events
+    assert event["event"] == "rejected message" and "bad signature from 'lot1'" in event["detail"]
+
+
 def test_delayed_revised_schedule_is_dropped():
     keys = keys_for()
-    dso = make_dso("iterative", keys=keys)
-    dso.accept(0, [full_offer(keys)])  # even with a previous full offer, a late answer is not replaced
-    late = {**schedule_msgs(keys, {"lot1": night_schedule(5.0)}, round_=1)[0], "delayed": True}
+    dso = make_dso("iterative", "rule", keys=keys)
+    first = schedule_msgs(keys, {"lot1": night_schedule(5.0)})
+    dso.day_ahead(0, dso.accept(0, first), LOAD_SCALING, PRICE)  # even with a previous offer, a late answer
+    answer = schedule_msgs(keys, {"lot1": night_schedule(6.0)}, round_=1)[0]  # is not replaced
+    late = message("lot1", "DSO", "offer", answer["payload"], keys["lot1"], 0, 1, delayed=True)
     assert dso.accept(0, [late]) == {}
     assert event_names(dso.events) == ["late offer"]
 
 
-def test_implausible_power_is_clipped_to_the_registered_limit():
+def test_power_beyond_the_registered_limit_rejects_the_offer():
     keys = keys_for()
-    dso = make_dso(keys=keys, lot_limits_kw={"lot1": 300.0, "lot2": LIMIT_KW})
+    dso = make_dso(keys=keys, lots=registrations(lot1=300.0))
     good = full_offer(keys)["payload"]
     inflated = np.asarray(good["max_charge_kw"]) + 500.0
     m = full_offer(keys, max_charge_kw=inflated.tolist())
-    accepted = dso.accept(0, [m])["lot1"]
-    np.testing.assert_allclose(accepted["max_charge_kw"], np.minimum(inflated, 300.0))
-    assert accepted["max_discharge_kw"] == good["max_discharge_kw"]  # within the limit: untouched
+    assert dso.accept(0, [m]) == {}  # no previous offer: the lot is planned without one
     assert m["payload"]["max_charge_kw"] == inflated.tolist()  # the received message is not altered
     (event,) = dso.events
     assert event["event"] == "implausible offer" and "max_charge_kw" in event["detail"] and "300" in event["detail"]
-    assert "lot1" in event["detail"] and "clipped" in event["detail"]
+    assert "lot1" in event["detail"] and "planned without it" in event["detail"]
 
 
-def test_negative_power_is_clipped_to_zero():
+def test_power_beyond_the_limit_falls_back_to_the_previous_offer():
+    keys = keys_for()
+    dso = make_dso(keys=keys)
+    yesterday = full_offer(keys)
+    dso.accept(0, [yesterday])
+    today = full_offer(keys, hour=24, max_discharge_kw=[LIMIT_KW * 2] * HOURS)
+    assert dso.accept(24, [today]) == {"lot1": yesterday["payload"]}
+    (event,) = dso.events
+    assert event["event"] == "implausible offer" and "using its previous offer" in event["detail"]
+
+
+def test_negative_power_rejects_the_offer():
     keys = keys_for()
     dso = make_dso(keys=keys)
     good = full_offer(keys)["payload"]
     m = full_offer(keys, max_discharge_kw=[-5.0] + good["max_discharge_kw"][1:])
-    accepted = dso.accept(0, [m])["lot1"]
-    assert accepted["max_discharge_kw"][0] == 0.0 and accepted["max_discharge_kw"][1:] == good["max_discharge_kw"][1:]
-    assert event_names(dso.events) == ["implausible offer"]
+    assert dso.accept(0, [m]) == {}
+    (event,) = dso.events
+    assert event["event"] == "rejected message" and "max_discharge_kw[0]" in event["detail"]
 
 
 def test_undeliverable_energy_is_clipped():
@@ -420,21 +466,22 @@ def test_energy_jump_from_the_day_before_is_clipped():
     assert event["event"] == "implausible offer" and "day before" in event["detail"]
 
 
-def test_misreported_offer_is_clipped_by_the_dso():
+def test_misreported_offer_beyond_the_limit_is_rejected_by_the_dso():
     keys = keys_for()
-    dso = make_dso(keys=keys, lot_limits_kw={"lot1": 50.0, "lot2": 50.0})
+    dso = make_dso(keys=keys, lots=registrations(lot1=50.0, lot2=50.0))
     plos = make_plos("centralised", keys, misreport_probability=1.0, misreport_factor=3.0)
-    accepted = dso.accept(0, offers_from_plos(plos, fleet_forecast(n_pevs=10)))
-    assert sorted(accepted) == sorted(LOTS)
-    for payload in accepted.values():
-        assert max(payload["max_charge_kw"]) <= 50.0 and max(payload["max_discharge_kw"]) <= 50.0
+    assert dso.accept(0, offers_from_plos(plos, fleet_forecast(n_pevs=10))) == {}
     assert event_names(dso.events) == ["implausible offer"] * len(LOTS)
+    assert all("beyond the registered 50 kW" in e["detail"] for e in dso.events)
     assert all(event_names(p.events) == ["misreported offer"] for p in plos.values())
 
 
-def test_schedule_offers_are_not_checked_for_flexibility():
+def test_schedule_offers_are_checked_against_the_connection_limit():
     keys = keys_for()
-    dso = make_dso("signals", keys=keys, lot_limits_kw={"lot1": 1.0})
+    dso = make_dso("signals", keys=keys, lots=registrations(lot1=40.0))
     msgs = schedule_msgs(keys, {"lot1": night_schedule(40.0)})
     assert dso.accept(0, msgs) == {"lot1": msgs[0]["payload"]}
     assert dso.events == []
+    over = schedule_msgs(keys, {"lot1": night_schedule(41.0)}, hour=24)
+    assert dso.accept(24, over) == {"lot1": msgs[0]["payload"]}  # yesterday's schedule stands in
+    assert event_names(dso.events) == ["implausible offer"]

@@ -30,8 +30,9 @@ def make_plo(mode: str = "centralised", keys: dict | None = None, hour_mode=SEED
     return PloAgent(LOT, (18,), make_exchange_mode(mode), keys=plo_keys(keys, LOT), hour_mode=hour_mode, **kw)
 
 
-def from_dso(kind: str, payload: dict, keys: dict, hour: int = 0, round_: int = 0, receiver: str = LOT) -> dict:
-    return message("DSO", receiver, kind, payload, keys["DSO"], hour, round_)
+def from_dso(kind: str, payload: dict, keys: dict, hour: int = 0, round_: int = 0, receiver: str = LOT,
+             delayed: bool = False) -> dict:
+    return message("DSO", receiver, kind, payload, keys["DSO"], hour, round_, delayed)
 
 
 def neutral_with(adder: np.ndarray, max_import=None) -> DsoSignal:
@@ -49,7 +50,7 @@ def test_centralised_offer_carries_the_fleet_forecast():
     assert len(out) == 1
     (m,) = out
     assert (m["kind"], m["sender"], m["receiver"], m["round"], m["hour"]) == ("offer", LOT, "DSO", 0, 0)
-    assert verify(m, "DSO", keys) is None  # signed with the lot's key
+    assert verify(m, "DSO", keys["DSO"]) is None  # signed with the lot's key
     p = m["payload"]
     assert p["lot_id"] == LOT and p["candidate_buses"] == [18]
     assert p["hour_mode"] == SEED000_HOUR_MODE
@@ -71,7 +72,7 @@ def test_signal_modes_offer_the_own_schedule(mode):
     forecast = fleet_forecast()
     (m,) = plo.start_day(24, forecast, PRICE)
     assert m["kind"] == "offer" and m["round"] == 0 and m["hour"] == 24
-    assert verify(m, "DSO", keys) is None
+    assert verify(m, "DSO", keys["DSO"]) is None
     assert "max_charge_kw" not in m["payload"]  # no fleet data leaves the PLO
     np.testing.assert_allclose(m["payload"]["schedule_kw"], plo.schedule_kw)
     expected, profit = plo_profit_schedule(plo.offer, PRICE)
@@ -106,7 +107,7 @@ def test_lost_offer_is_logged_but_not_delivered():
 def test_without_keys_messages_are_unsigned_and_accepted():
     plo = PloAgent(LOT, (18,), make_exchange_mode("centralised"), hour_mode=SEED000_HOUR_MODE)
     (m,) = plo.start_day(0, fleet_forecast(), PRICE)
-    assert "mac" not in m
+    assert "sig" not in m
     setpoints = np.full(HOURS, 3.0)
     assert plo.receive(0, message("DSO", LOT, "schedule", schedule_payload(setpoints, 18), None)) == []
     assert plo.setpoint_kw(7) == 3.0 and plo.events == []
@@ -140,7 +141,7 @@ def test_signal_gives_a_reoptimised_schedule_and_a_revised_offer(round_):
     assert len(replies) == 1
     (reply,) = replies
     assert (reply["kind"], reply["sender"], reply["receiver"], reply["round"]) == ("offer", LOT, "DSO", round_ + 1)
-    assert verify(reply, "DSO", keys) is None
+    assert verify(reply, "DSO", keys["DSO"]) is None
     expected, _ = plo_profit_schedule(plo.offer, PRICE, DsoSignal.from_payload(signal.to_payload()))
     np.testing.assert_allclose(plo.schedule_kw, expected, atol=1e-6)
     np.testing.assert_allclose(reply["payload"]["schedule_kw"], plo.schedule_kw)
@@ -184,13 +185,18 @@ def _other_lot(keys):
 
 
 def _delayed(keys):
-    return {**from_dso("schedule", schedule_payload(np.full(HOURS, 99.0), 18), keys), "delayed": True}
+    return from_dso("schedule", schedule_payload(np.full(HOURS, 99.0), 18), keys, hour=3, delayed=True)
+
+
+def _marked_delayed_on_the_path(keys):
+    return {**from_dso("schedule", schedule_payload(np.full(HOURS, 99.0), 18), keys, hour=3), "delayed": True}
 
 
 @pytest.mark.parametrize("build, why", [
     (_forged, "bad signature"), (_tampered, "bad signature"), (_unknown_sender, "unknown sender"),
     (_other_lot, "addressed to 'lot2'"), (_delayed, "after the day-ahead gate"),
-], ids=["forged", "tampered", "unknown-sender", "other-lot", "delayed"])
+    (_marked_delayed_on_the_path, "bad signature from 'DSO'"),
+], ids=["forged", "tampered", "unknown-sender", "other-lot", "delayed", "delayed-mark-forged"])
 def test_bad_dso_messages_are_rejected_with_an_event(build, why):
     keys = keys_for()
     plo = make_plo("centralised", keys)
@@ -207,7 +213,7 @@ def test_rejected_signal_neither_answers_nor_sets_a_tariff():
     keys = keys_for()
     plo = make_plo("signals", keys)
     plo.start_day(0, fleet_forecast(), PRICE)
-    m = {**from_dso("signal", neutral_with(np.full(HOURS, 0.3)).to_payload(), keys), "delayed": True}
+    m = from_dso("signal", neutral_with(np.full(HOURS, 0.3)).to_payload(), keys, delayed=True)
     assert plo.receive(0, m) == []
     assert plo.tariff(4) == 0.0
     assert event_names(plo.events) == ["rejected message"]
@@ -255,7 +261,7 @@ def test_misreporting_plo_scales_its_flexibility():
     (honest,) = make_plo("centralised", keys).start_day(0, forecast, PRICE)
     liar = make_plo("centralised", keys, misreport_probability=1.0, misreport_factor=2.0)
     (lie,) = liar.start_day(0, forecast, PRICE)
-    assert verify(lie, "DSO", keys) is None  # a dishonest PLO still signs correctly
+    assert verify(lie, "DSO", keys["DSO"]) is None  # a dishonest PLO still signs correctly
     for key in ("max_charge_kw", "max_discharge_kw"):
         np.testing.assert_allclose(lie["payload"][key], 2.0 * np.asarray(honest["payload"][key]))
     assert lie["payload"]["energy_available_kwh"] == pytest.approx(2.0 * honest["payload"]["energy_available_kwh"])

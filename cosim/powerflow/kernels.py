@@ -1,0 +1,588 @@
+"""Compiled (numba) kernels of the radial power flow: one case at a time, its data in L1 cache.
+
+Per case: open branch ids -> closed-branch mask -> depth-first tree order from the slack (children in ascending
+bus order, the order the batched flow has always used) -> backward/forward sweeps in that order -> the outputs
+the caller asked for. A case whose open set equals the previous case's reuses its tree order (a topology
+repeated over the hours of a day costs one search). Compiled once per machine (`cache=True`).
+
+Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k:
+  load current       I_k = conj(S_k / V_k)                 (vectorisable: one pass over contiguous positions)
+  backward           I_parent(k) += I_k, k = n-1 .. 1      (subtree currents; I_0 is drawn from the slack)
+  forward            V_k = V_parent(k) - Z_k I_k, k = 1 .. n-1
+Plain sweeps contract with a ratio rho (about 0.2 on the IEEE 33-bus at nominal load, -> 1 near voltage collapse).
+The distance of the sweep's output to the fixed point is then at most  res * rho / (1 - rho)  (res = max |T(V) - V|),
+and that estimate, not res itself, is compared with the tolerance. When rho > ANDERSON_ABOVE the case switches to
+Anderson mixing (depth 2, real arithmetic), which needs far fewer sweeps near the nose point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+STATUS_OK = 0
+STATUS_NOT_CONVERGED = 1
+STATUS_NOT_RADIAL = 2
+
+# columns of the per-case scalar output
+LOSS_KW, V_MIN, V_MAX, VPD, V_VIOL, I_VIOL, P_SLACK_KW, Q_SLACK_KVAR = range(8)
+N_SCALARS = 8
+
+STALL_WINDOW = 6  # sweeps: a case whose residual has not shrunk over this many sweeps has no solution
+ANDERSON_ABOVE = 0.5  # contraction ratio of plain sweeps above which a case switches to Anderson mixing
+ANDERSON_RHO_MIN = 0.9  # contraction assumed in the error bound once a case has switched to Anderson mixing
+RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
+# arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
+LANES = 8  # cases sharing a tree order solved side by side (one AVX-512 register of doubles)
+BLOCK_MIN = 3  # a run of at least this many cases with the same open set goes through the SIMD lanes
+FLOPS_PLAIN = 28  # load current 12, backward 2, forward 8, residual 6
+FLOPS_ANDERSON = 28  # residual history 4, three inner products 12 (averaged), mixing 8, load-current reuse 4
+FLOPS_OUTPUT = 30  # per bus once per converged case: currents at the result 14, |V| and extremes 10, |I| and loss 6
+
+
+@njit(cache=True, error_model="numpy")
+def branch_positions(open_ids, lut, out):
+    """Positions of open branch ids (rows, k) through the id -> position table; returns the first bad row * k + col
+    (an id that is not a branch) or -1."""
+    rows, k = open_ids.shape
+    n = lut.shape[0]
+    for r in range(rows):
+        for j in range(k):
+            b = open_ids[r, j]
+            if b < 0 or b >= n or lut[b] < 0:
+                return r * k + j
+            out[r, j] = lut[b]
+    return -1
+
+
+@njit(cache=True, error_model="numpy")
+def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus, stack_cur):
+    """Depth-first preorder of the closed branches of one case from the slack; True when they form a spanning tree.
+
+    perm[k]: bus at position k (k = 0: the slack); parent[k]: position of its parent; branch[k]: branch feeding it.
+    """
+    nb = adj_ptr.shape[0] - 1
+    if n_closed != nb - 1:  # a spanning tree has exactly n_bus - 1 branches
+        return False
+    for b in range(nb):
+        pos_of[b] = -1
+    pos_of[slack] = 0
+    perm[0] = slack
+    parent[0] = 0
+    branch[0] = 0
+    n = 1
+    top = 0
+    stack_bus[0] = slack
+    stack_cur[0] = adj_ptr[slack]
+    while top >= 0:
+        b = stack_bus[top]
+        cur = stack_cur[top]
+        if cur == adj_ptr[b + 1]:
+            top -= 1
+            continue
+        stack_cur[top] = cur + 1
+        e = adj_edge[cur]
+        nxt = adj_bus[cur]
+        if not closed[e] or pos_of[nxt] >= 0:
+            continue
+        pos_of[nxt] = n
+        perm[n] = nxt
+        parent[n] = pos_of[b]
+        branch[n] = e
+        n += 1
+        top += 1
+        stack_bus[top] = nxt
+        stack_cur[top] = adj_ptr[nxt]
+    return n == nb
+
+
+@njit(cache=True, error_model="numpy")
+def _tree_order(open_pos, row, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus,
+                stack_cur):
+    """`_dfs` of the case whose open branch positions are open_pos[row]; closed is an all-True scratch mask."""
+    n_open = 0
+    for j in range(open_pos.shape[1]):
+        e = open_pos[row, j]
+        if closed[e]:
+            closed[e] = False
+            n_open += 1
+    radial = _dfs(closed, closed.shape[0] - n_open, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
+                  stack_bus, stack_cur)
+    for j in range(open_pos.shape[1]):
+        closed[open_pos[row, j]] = True
+    return radial
+
+
+@njit(cache=True, error_model="numpy")
+def radial_rows(open_pos, adj_ptr, adj_bus, adj_edge, slack, n_branch, out):
+    """Radial flag of each row of open branch positions (rows, k)."""
+    nb = adj_ptr.shape[0] - 1
+    closed = np.ones(n_branch, dtype=np.bool_)
+    perm = np.empty(nb, dtype=np.int64)
+    parent = np.empty(nb, dtype=np.int64)
+    branch = np.empty(nb, dtype=np.int64)
+    pos_of = np.empty(nb, dtype=np.int64)
+    stack_bus = np.empty(nb, dtype=np.int64)
+    stack_cur = np.empty(nb, dtype=np.int64)
+    for r in range(open_pos.shape[0]):
+        out[r] = _tree_order(open_pos, r, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
+                             stack_bus, stack_cur)
+
+
+@njit(cache=True, error_model="numpy")
+def tree_order_rows(closed, adj_ptr, adj_bus, adj_edge, slack, radial, perm, parent, branch):
+    """Radial flag and tree order (perm, parent, branch; see `_dfs`) of each row of a closed-branch mask; rows
+    that are not radial get the identity order."""
+    nb = adj_ptr.shape[0] - 1
+    pos_of = np.empty(nb, dtype=np.int64)
+    stack_bus = np.empty(nb, dtype=np.int64)
+    stack_cur = np.empty(nb, dtype=np.int64)
+    for r in range(closed.shape[0]):
+        n_closed = 0
+        for e in range(closed.shape[1]):
+            n_closed += closed[r, e]
+        radial[r] = _dfs(closed[r], n_closed, adj_ptr, adj_bus, adj_edge, slack, perm[r], parent[r], branch[r],
+                         pos_of, stack_bus, stack_cur)
+        if not radial[r]:
+            for k in range(nb):
+                perm[r, k] = k
+                parent[r, k] = 0
+                branch[r, k] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def _same_row(a, r1, r2):
+    for j in range(a.shape[1]):
+        if a[r1, j] != a[r2, j]:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _sweep(x, g, cur, sr, si, zr, zx, parent, v0, nb):
+    """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]); cur receives the subtree currents.
+    Returns max |g - x| over the buses."""
+    for k in range(nb):
+        a = x[k]
+        b = x[nb + k]
+        m = 1.0 / (a * a + b * b)
+        cur[k] = (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
+        cur[nb + k] = (sr[k] * b - si[k] * a) * m
+    for k in range(nb - 1, 0, -1):
+        j = parent[k]
+        cur[j] += cur[k]
+        cur[nb + j] += cur[nb + k]
+    g[0] = v0
+    g[nb] = 0.0
+    res = 0.0
+    total = 0.0  # NaN-propagating twin of res (a comparison drops NaN)
+    for k in range(1, nb):
+        j = parent[k]
+        ir = cur[k]
+        ii = cur[nb + k]
+        gr = g[j] - (zr[k] * ir - zx[k] * ii)
+        gi = g[nb + j] - (zr[k] * ii + zx[k] * ir)
+        g[k] = gr
+        g[nb + k] = gi
+        d = (gr - x[k]) ** 2 + (gi - x[nb + k]) ** 2
+        total += d
+        if d > res:
+            res = d
+    return np.sqrt(res) if np.isfinite(total) else np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def _dot(a, b, n2):
+    s = 0.0
+    for k in range(n2):
+        s += a[k] * b[k]
+    return s
+
+
+@njit(cache=True, error_model="numpy")
+def _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_prev, g_prev, df, dg, hist, vres,
+               sweeps_row):
+    """Sweeps of one case (loads sr / si and impedances zr / zx in position order); True when converged, the
+    voltages then in vres ([re | im] by position). sweeps_row receives the plain sweeps and Anderson steps."""
+    n2 = 2 * nb
+    for k in range(nb):
+        x[k] = v0
+        x[nb + k] = 0.0
+    res_prev = np.inf
+    rho_prev = 0.0
+    rho_t = 0.0  # contraction ratio of the plain sweeps
+    anderson = -1  # Anderson steps taken; -1: plain sweeps
+    ok = False
+    for it in range(max_iter):
+        res = _sweep(x, g, cur, sr, si, zr, zx, parent, v0, nb)
+        if not np.isfinite(res):
+            break
+        if anderson < 0:
+            sweeps_row[0] += 1
+            rho = res / res_prev if it > 0 else 1.0
+            rho_t = max(rho, rho_prev) if it > 1 else rho  # the larger of the last two ratios: the safe side
+            rho_prev = rho
+        else:
+            sweeps_row[1] += 1
+        est = res * rho_t / (1.0 - rho_t) if rho_t < RHO_MAX else res * RHO_MAX / (1.0 - RHO_MAX)
+        if est < tol or res < 1e-15:
+            ok = True
+            break
+        if it >= 2 * STALL_WINDOW and res >= hist[it % STALL_WINDOW]:
+            break  # not contracting: no solution (beyond the voltage-collapse point)
+        hist[it % STALL_WINDOW] = res
+        res_prev = res
+        if anderson < 0 and it >= 2 and rho_t > ANDERSON_ABOVE:
+            anderson = 0
+            # the ratio of the first sweeps understates the asymptotic one near the nose point
+            rho_t = max(rho_t, ANDERSON_RHO_MIN)
+        if anderson < 0:
+            x, g = g, x
+            continue
+        # Anderson mixing of depth 2 (see the module docstring); x <- g - gam0 dg[new] - gam1 dg[old]
+        for k in range(n2):
+            f[k] = g[k] - x[k]
+        a_n = anderson
+        anderson += 1
+        if a_n == 0:
+            for k in range(n2):
+                f_prev[k] = f[k]
+                g_prev[k] = g[k]
+                dg[0, k] = 0.0  # no history yet: the depth-2 terms are zero until filled
+                dg[1, k] = 0.0
+            x, g = g, x
+            continue
+        new = a_n % 2
+        old = 1 - new
+        d0 = df[new]
+        for k in range(n2):
+            d0[k] = f[k] - f_prev[k]
+            dg[new, k] = g[k] - g_prev[k]
+            f_prev[k] = f[k]
+            g_prev[k] = g[k]
+        a00 = _dot(d0, d0, n2)
+        b0 = _dot(d0, f, n2)
+        gam1 = 0.0
+        if a_n == 1:
+            gam0 = b0 / a00 if a00 > 0 else 0.0
+        else:
+            d1 = df[old]
+            a11 = _dot(d1, d1, n2)
+            a01 = _dot(d0, d1, n2)
+            b1 = _dot(d1, f, n2)
+            det = a00 * a11 - a01 * a01
+            if det > 1e-10 * a00 * a11:  # well-conditioned 2x2 normal equations
+                gam0 = (a11 * b0 - a01 * b1) / det
+                gam1 = (a00 * b1 - a01 * b0) / det
+            else:
+                gam0 = b0 / a00 if a00 > 0 else 0.0
+        if not (np.isfinite(gam0) and np.isfinite(gam1)):
+            gam0 = 0.0
+            gam1 = 0.0
+        for k in range(n2):
+            x[k] = g[k] - gam0 * dg[new, k] - gam1 * dg[old, k]
+    if ok:
+        for k in range(n2):
+            vres[k] = g[k]
+    return ok
+
+
+@njit(cache=True, error_model="numpy")
+def _write_case(c, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, base_i_ka, kw_per_pu, v0, v_lo,
+                v_hi, cur, scal, vm, v, i_ka):
+    """Outputs of a converged case from its voltages vres ([re | im] by position): currents once more from them,
+    then the per-case totals and the per-bus / per-branch arrays that have rows."""
+    for k in range(nb):
+        a = vres[k]
+        b = vres[nb + k]
+        m = 1.0 / (a * a + b * b)
+        cur[k] = (sr[k] * a + si[k] * b) * m
+        cur[nb + k] = (sr[k] * b - si[k] * a) * m
+    for k in range(nb - 1, 0, -1):
+        j = parent[k]
+        cur[j] += cur[k]
+        cur[nb + j] += cur[nb + k]
+    want_vm = vm.shape[0] > 0
+    want_v = v.shape[0] > 0
+    want_i = i_ka.shape[0] > 0
+    v2_min = np.inf
+    v2_max = 0.0
+    vpd = 0.0
+    v_viol = 0.0
+    for k in range(nb):
+        a = vres[k]
+        b = vres[nb + k]
+        m2 = a * a + b * b
+        m = np.sqrt(m2)
+        v2_min = min(v2_min, m2)
+        v2_max = max(v2_max, m2)
+        vpd += abs(m - 1.0)
+        v_viol += max(v_lo - m, 0.0) + max(m - v_hi, 0.0)
+        bus = perm[k]
+        if want_vm:
+            vm[c, bus] = m
+        if want_v:
+            v[c, bus] = complex(a, b)
+    loss = 0.0
+    i_viol = 0.0
+    if want_i:
+        i_ka[c, :] = 0.0  # open branches carry no current
+    for k in range(1, nb):
+        i2 = cur[k] * cur[k] + cur[nb + k] * cur[nb + k]
+        e = branch[k]
+        loss += i2 * r_pu[e]
+        ia = np.sqrt(i2) * base_i_ka
+        i_viol += max(ia * inv_i_max_ka[e] - 1.0, 0.0)
+        if want_i:
+            i_ka[c, e] = ia
+    scal[c, LOSS_KW] = loss * kw_per_pu
+    scal[c, V_MIN] = np.sqrt(v2_min)
+    scal[c, V_MAX] = np.sqrt(v2_max)
+    scal[c, VPD] = vpd
+    scal[c, V_VIOL] = v_viol
+    scal[c, I_VIOL] = i_viol
+    scal[c, P_SLACK_KW] = v0 * cur[0] * kw_per_pu  # S = V0 conj(I0), V0 real
+    scal[c, Q_SLACK_KVAR] = -v0 * cur[nb] * kw_per_pu
+
+
+@njit(cache=True, error_model="numpy")
+def _fail_case(c, radial, scal, status, vm, v, i_ka):
+    status[c] = STATUS_NOT_CONVERGED if radial else STATUS_NOT_RADIAL
+    for j in range(N_SCALARS):
+        scal[c, j] = np.nan
+    if vm.shape[0] > 0:
+        vm[c, :] = np.nan
+    if v.shape[0] > 0:
+        v[c, :] = np.nan
+    if i_ka.shape[0] > 0:
+        i_ka[c, :] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _block_sweeps(c0, nl, p_kw, q_kvar, s_scale, perm, parent, zr, zx, nb, v0, tol, max_iter, bvr, bvi, bcr, bci,
+                  bsr, bsi, lane_res, lane_tot, lane_state, lane_prev, lane_rho, lane_hist, done_at, sweeps):
+    """Plain sweeps of up to LANES cases c0 .. c0 + nl - 1 that share one tree order, one case per SIMD lane
+    (arrays position * LANES + lane). Per lane the arithmetic and the stopping rule are those of `_solve_one`'s
+    plain sweeps, so a lane's result equals a one-case call bitwise. lane_state after the call: 1 converged (its
+    voltages in done_at[lane], [re | im] by position), 2 left to `_solve_one` (it slows down: Anderson's job, or
+    it failed)."""
+    p_rows = p_kw.shape[0]
+    q_rows = q_kvar.shape[0]
+    for ln in range(LANES):
+        c = c0 + min(ln, nl - 1)  # idle lanes repeat the last case
+        pc = c if p_rows > 1 else 0
+        qc = c if q_rows > 1 else 0
+        for k in range(nb):
+            b = perm[k]
+            bsr[k * LANES + ln] = p_kw[pc, b] * s_scale
+            bsi[k * LANES + ln] = q_kvar[qc, b] * s_scale
+            bvr[k * LANES + ln] = v0
+            bvi[k * LANES + ln] = 0.0
+        lane_state[ln] = 0 if ln < nl else 3
+        lane_prev[ln] = np.inf
+        lane_rho[ln, 0] = 0.0  # rho_prev
+        lane_rho[ln, 1] = 0.0  # rho_t
+    n = nb * LANES
+    running = nl
+    for it in range(max_iter):
+        for i in range(n):  # load currents conj(S / V)
+            a = bvr[i]
+            b = bvi[i]
+            m = 1.0 / (a * a + b * b)
+            bcr[i] = (bsr[i] * a + bsi[i] * b) * m
+            bci[i] = (bsr[i] * b - bsi[i] * a) * m
+        for k in range(nb - 1, 0, -1):  # backward: subtree currents
+            j = parent[k] * LANES
+            kk = k * LANES
+            for ln in range(LANES):
+                bcr[j + ln] += bcr[kk + ln]
+                bci[j + ln] += bci[kk + ln]
+        for ln in range(LANES):
+            lane_res[ln] = 0.0
+            lane_tot[ln] = 0.0
+        for k in range(1, nb):  # forward, in place (the parent is already updated)
+            j = parent[k] * LANES
+            kk = k * LANES
+            zrk = zr[k]
+            zxk = zx[k]
+            for ln in range(LANES):
+                ir = bcr[kk + ln]
+                ii = bci[kk + ln]
+                gr = bvr[j + ln] - (zrk * ir - zxk * ii)
+                gi = bvi[j + ln] - (zrk * ii + zxk * ir)
+                d = (gr - bvr[kk + ln]) ** 2 + (gi - bvi[kk + ln]) ** 2
+                lane_tot[ln] += d
+                lane_res[ln] = max(lane_res[ln], d)
+                bvr[kk + ln] = gr
+                bvi[kk + ln] = gi
+        for ln in range(nl):
+            if lane_state[ln] != 0:
+                continue
+            res = np.sqrt(lane_res[ln]) if np.isfinite(lane_tot[ln]) else np.inf
+            sweeps[c0 + ln, 0] += 1
+            if not np.isfinite(res):
+                lane_state[ln] = 2
+                running -= 1
+                continue
+            rho = res / lane_prev[ln] if it > 0 else 1.0
+            rho_t = max(rho, lane_rho[ln, 0]) if it > 1 else rho
+            lane_rho[ln, 0] = rho
+            lane_rho[ln, 1] = rho_t
+            est = res * rho_t / (1.0 - rho_t) if rho_t < RHO_MAX else res * RHO_MAX / (1.0 - RHO_MAX)
+            if est < tol or res < 1e-15:
+                lane_state[ln] = 1
+                running -= 1
+                for k in range(nb):
+                    done_at[ln, k] = bvr[k * LANES + ln]
+                    done_at[ln, nb + k] = bvi[k * LANES + ln]
+                continue
+            if (it >= 2 * STALL_WINDOW and res >= lane_hist[ln, it % STALL_WINDOW]) or (
+                    it >= 2 and rho_t > ANDERSON_ABOVE) or it == max_iter - 1:
+                lane_state[ln] = 2
+                running -= 1
+                continue
+            lane_hist[ln, it % STALL_WINDOW] = res
+            lane_prev[ln] = res
+        if running == 0:
+            break
+
+
+@njit(cache=True, error_model="numpy")
+def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, n_branch,
+                s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter,
+                scal, status, sweeps, vm, v, i_ka):
+    """Solve every case (row of scal). Rows of open_pos / p_kw / q_kvar: 1 (broadcast) or one per case.
+
+    scal (cases, N_SCALARS) per-case results (columns LOSS_KW ...); status (cases,) STATUS_*; sweeps (cases, 2)
+    plain sweeps and Anderson steps taken. vm (cases, n_bus) [p.u.], v (cases, n_bus) complex [p.u.] and i_ka
+    (cases, n_branch) [kA] are written when they have rows (pass shape (0, n) to skip them). Cases that are not
+    radial or do not converge get NaN everywhere. Runs of at least BLOCK_MIN consecutive cases with the same
+    open set go through `_block_sweeps` (LANES at a time), the others one by one; either way a case's result
+    does not depend on the other cases of the batch.
+    """
+    n_cases = scal.shape[0]
+    nb = adj_ptr.shape[0] - 1
+    n2 = 2 * nb
+    closed = np.ones(n_branch, dtype=np.bool_)
+    perm = np.empty(nb, dtype=np.int64)
+    parent = np.empty(nb, dtype=np.int64)
+    branch = np.empty(nb, dtype=np.int64)
+    pos_of = np.empty(nb, dtype=np.int64)
+    stack_bus = np.empty(nb, dtype=np.int64)
+    stack_cur = np.empty(nb, dtype=np.int64)
+    sr = np.empty(nb)
+    si = np.empty(nb)
+    zr = np.zeros(nb)
+    zx = np.zeros(nb)
+    x = np.empty(n2)
+    g = np.empty(n2)
+    cur = np.empty(n2)
+    f = np.empty(n2)
+    f_prev = np.empty(n2)
+    g_prev = np.empty(n2)
+    df = np.empty((2, n2))
+    dg = np.empty((2, n2))
+    hist = np.empty(STALL_WINDOW)
+    vres = np.empty(n2)
+    bvr = np.empty(nb * LANES)
+    bvi = np.empty(nb * LANES)
+    bcr = np.empty(nb * LANES)
+    bci = np.empty(nb * LANES)
+    bsr = np.empty(nb * LANES)
+    bsi = np.empty(nb * LANES)
+    lane_res = np.empty(LANES)
+    lane_tot = np.empty(LANES)
+    lane_state = np.empty(LANES, dtype=np.int64)
+    lane_prev = np.empty(LANES)
+    lane_rho = np.empty((LANES, 2))
+    lane_hist = np.empty((LANES, STALL_WINDOW))
+    done_at = np.empty((LANES, n2))
+    topo_rows = open_pos.shape[0]
+    p_rows = p_kw.shape[0]
+    q_rows = q_kvar.shape[0]
+    for c in range(n_cases):
+        sweeps[c, 0] = 0
+        sweeps[c, 1] = 0
+    c = 0
+    while c < n_cases:
+        t = c if topo_rows > 1 else 0
+        run = 1
+        if topo_rows == 1:
+            run = n_cases
+        else:
+            while c + run < n_cases and _same_row(open_pos, c + run, t):
+                run += 1
+        radial = _tree_order(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
+                             stack_bus, stack_cur)
+        if not radial:
+            for cc in range(c, c + run):
+                _fail_case(cc, False, scal, status, vm, v, i_ka)
+            c += run
+            continue
+        for k in range(1, nb):
+            zr[k] = r_pu[branch[k]]
+            zx[k] = x_pu[branch[k]]
+        end = c + run
+        while c < end:
+            nl = min(LANES, end - c)
+            if nl >= BLOCK_MIN:
+                _block_sweeps(c, nl, p_kw, q_kvar, s_scale, perm, parent, zr, zx, nb, v0, tol, max_iter, bvr, bvi,
+                              bcr, bci, bsr, bsi, lane_res, lane_tot, lane_state, lane_prev, lane_rho, lane_hist,
+                              done_at, sweeps)
+            for ln in range(nl):
+                cc = c + ln
+                pc = cc if p_rows > 1 else 0
+                qc = cc if q_rows > 1 else 0
+                for k in range(nb):
+                    b = perm[k]
+                    sr[k] = p_kw[pc, b] * s_scale
+                    si[k] = q_kvar[qc, b] * s_scale
+                if nl >= BLOCK_MIN and lane_state[ln] == 1:
+                    ok = True
+                    for k in range(n2):
+                        vres[k] = done_at[ln, k]
+                else:
+                    sweeps[cc, 0] = 0
+                    ok = _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_prev, g_prev, df,
+                                    dg, hist, vres, sweeps[cc])
+                if ok:
+                    status[cc] = STATUS_OK
+                    _write_case(cc, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, base_i_ka,
+                                kw_per_pu, v0, v_lo, v_hi, cur, scal, vm, v, i_ka)
+                else:
+                    _fail_case(cc, True, scal, status, vm, v, i_ka)
+            c += nl
+
+
+@njit(cache=True, error_model="numpy")
+def _find(root, a):
+    while root[a] != a:
+        root[a] = root[root[a]]
+        a = root[a]
+    return a
+
+
+@njit(cache=True, error_model="numpy")
+def connected_rows(f, t, n_nodes, open_rows, out):
+    """For each row of edge positions to open (rows, k): True when the other edges (f[e], t[e]) connect all
+    n_nodes nodes (union-find)."""
+    n_edges = f.shape[0]
+    root = np.empty(n_nodes, dtype=np.int64)
+    opened = np.zeros(n_edges, dtype=np.bool_)
+    for r in range(open_rows.shape[0]):
+        for a in range(n_nodes):
+            root[a] = a
+        for j in range(open_rows.shape[1]):
+            opened[open_rows[r, j]] = True
+        parts = n_nodes
+        for e in range(n_edges):
+            if opened[e]:
+                continue
+            a = _find(root, f[e])
+            b = _find(root, t[e])
+            if a != b:
+                root[a] = b
+                parts -= 1
+        for j in range(open_rows.shape[1]):
+            opened[open_rows[r, j]] = False
+        out[r] = parts == 1

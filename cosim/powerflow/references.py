@@ -1,0 +1,99 @@
+"""power-grid-model as an independent reference for the radial flow (tests and benchmarks/powerflow.py).
+
+power-grid-model (Alliander, C++ Newton-Raphson and friends) is an optional dependency (the `test` extras).
+`PgmBatch` builds its model from a `RadialNetwork` (no pandapower involved) and solves a batch of cases given
+as open branch ids and bus loads, exactly as `solve_radial_batch` takes them. Its source gets a short-circuit
+power of 1e20 VA: with pgm's default 1e10 VA the source impedance alone shifts voltages by ~1.5e-3 p.u. against
+an ideal slack (what pandapower's ext_grid and our flow model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cosim.powerflow.bfs import open_positions
+from cosim.powerflow.network_data import RadialNetwork
+
+SOURCE_SK_VA = 1e20  # ~ideal slack
+
+
+class PgmBatch:
+    """A power-grid-model of one network; `solve` runs a batch of (open branches, loads) cases."""
+
+    def __init__(self, net: RadialNetwork, v_slack_pu: float = 1.0) -> None:
+        import power_grid_model as pgm  # noqa: PLC0415 - optional dependency (test extras)
+
+        self.pgm = pgm
+        self.net = net
+        nb, nbr = net.n_bus, net.n_branch
+        z_base = net.base_kv**2 / net.base_mva  # ohm
+        ct, dt = pgm.ComponentType, pgm.DatasetType
+        node = pgm.initialize_array(dt.input, ct.node, nb)
+        node["id"] = np.arange(nb)
+        node["u_rated"] = net.base_kv * 1e3
+        line = pgm.initialize_array(dt.input, ct.line, nbr)
+        line["id"] = nb + np.arange(nbr)
+        line["from_node"] = net.from_bus
+        line["to_node"] = net.to_bus
+        line["from_status"] = 1
+        line["to_status"] = 1
+        line["r1"] = np.asarray(net.r_pu, float) * z_base
+        line["x1"] = np.asarray(net.x_pu, float) * z_base
+        line["c1"] = 0.0
+        line["tan1"] = 0.0
+        line["i_n"] = np.where(np.isfinite(net.i_max_ka), np.asarray(net.i_max_ka, float) * 1e3, 1e9)
+        load = pgm.initialize_array(dt.input, ct.sym_load, nb)
+        load["id"] = nb + nbr + np.arange(nb)
+        load["node"] = np.arange(nb)
+        load["status"] = 1
+        load["type"] = pgm.LoadGenType.const_power
+        load["p_specified"] = np.asarray(net.p_load_kw, float) * 1e3
+        load["q_specified"] = np.asarray(net.q_load_kvar, float) * 1e3
+        source = pgm.initialize_array(dt.input, ct.source, 1)
+        source["id"] = 2 * nb + nbr
+        source["node"] = net.slack_bus
+        source["status"] = 1
+        source["u_ref"] = v_slack_pu
+        source["sk"] = SOURCE_SK_VA
+        self.model = pgm.PowerGridModel({ct.node: node, ct.line: line, ct.sym_load: load, ct.source: source})
+        self.line_ids = line["id"].copy()
+        self.load_ids = load["id"].copy()
+
+    def update(self, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict:
+        """Batch update data for `solve`: one scenario per row of loads (open_branches broadcast like the flow's)."""
+        pgm = self.pgm
+        p_kw, q_kvar = np.atleast_2d(p_kw), np.atleast_2d(q_kvar)
+        batch = max(len(p_kw), len(q_kvar))
+        pos = open_positions(self.net, open_branches)
+        pos = np.broadcast_to(pos, (batch, pos.shape[1]))
+        status = np.ones((batch, self.net.n_branch), dtype=np.int8)
+        np.put_along_axis(status, pos, 0, axis=1)
+        ct, dt = pgm.ComponentType, pgm.DatasetType
+        line = pgm.initialize_array(dt.update, ct.line, (batch, self.net.n_branch))
+        line["id"] = self.line_ids
+        line["from_status"] = status
+        line["to_status"] = status
+        load = pgm.initialize_array(dt.update, ct.sym_load, (batch, self.net.n_bus))
+        load["id"] = self.load_ids
+        load["p_specified"] = np.broadcast_to(p_kw, (batch, self.net.n_bus)) * 1e3
+        load["q_specified"] = np.broadcast_to(q_kvar, (batch, self.net.n_bus)) * 1e3
+        return {ct.line: line, ct.sym_load: load}
+
+    def solve(self, update: dict, tol_pu: float = 1e-8, max_iter: int = 30, threads: int = -1,
+              skip_failed: bool = False) -> np.ndarray:
+        """Bus voltage magnitudes (batch, n_bus) [p.u.] by Newton-Raphson (threads=-1: sequential, one thread).
+
+        A case that does not converge raises power-grid-model's error, or is a row of NaN with skip_failed=True.
+        """
+        pgm = self.pgm
+        ct = pgm.ComponentType
+        out = self.model.calculate_power_flow(
+            update_data=update, error_tolerance=tol_pu, max_iterations=max_iter, threading=threads,
+            calculation_method=pgm.CalculationMethod.newton_raphson, output_component_types={ct.node: ["u_pu"]},
+            continue_on_batch_error=skip_failed,
+        )
+        vm = np.array(out[ct.node]["u_pu"], dtype=float)
+        err = self.model.batch_error
+        if skip_failed and err is not None:
+            vm[np.asarray(err.failed_scenarios, dtype=int)] = np.nan
+        return vm

@@ -1,0 +1,494 @@
+"""A run's figures, sized and labelled for a paper: one column wide (3.5 in) or two (7.16 in), 8-pt text, every
+axis with its unit, hours as steps over [hour, hour + 1). PNG, PDF or SVG at a chosen dpi.
+
+Each figure is a function `(tables, out) -> Figure | None` over `RunTables` (the recorded tables, integer hours);
+it returns None when the run has nothing for it (no lots, no line ratings, no optimiser history). matplotlib is
+imported here only, when figures are drawn (never when a run starts).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+COLUMN_IN = 3.5  # one column of a two-column paper (IEEE: 3.5 in)
+PAGE_IN = 7.16  # both columns
+STYLE = {
+    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
+    "legend.fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.1, "lines.markersize": 3,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "grid.linewidth": 0.5, "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
+    "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",  # text stays text (editable, searchable)
+    "text.parse_math": False,  # "$" is dollars, not TeX
+}
+V_LIMITS_PU = (0.95, 0.90)  # dotted reference lines on voltage plots: a common planning band and a hard limit
+
+
+KPI_LABELS = {
+    "hours": "simulated hours (h)", "energy_losses_kwh": "energy losses (kWh)",
+    "energy_from_grid_kwh": "energy from the grid (kWh)", "v_min_pu": "lowest voltage (p.u.)",
+    "vpd_pu": "voltage profile deviation (p.u.)", "non_converged_hours": "hours without power flow (h)",
+    "plo_profit_usd": "parking-lot profit ($)", "unmet_energy_kwh": "EV energy not delivered (kWh)",
+    "lot_energy_charged_kwh": "energy charged by the lots (kWh)",
+    "lot_energy_discharged_kwh": "energy discharged by the lots (kWh)",
+    "load_curve_deviation_kw": "load-curve deviation (kW)", "planned_energy_losses_kwh": "planned losses (kWh)",
+    "max_abs_loss_gap_pct": "largest loss gap, plan vs measured (%)",
+    "max_abs_lot_gap_kw": "largest lot-power gap, plan vs measured (kW)", "messages": "messages",
+    "message_bytes": "message volume (bytes)", "negotiation_rounds_max": "most negotiation rounds in a day",
+    "negotiations_not_converged": "negotiations not converged", "fallbacks": "planning fallbacks",
+    "rejected_or_clipped": "messages rejected or clipped", "wall_s": "wall time (s)",
+}
+UNIT_SUFFIXES = (("_usd_per_kwh", "$/kWh"), ("_kwh", "kWh"), ("_kvar", "kvar"), ("_kw", "kW"), ("_pu", "p.u."),
+                 ("_usd", "$"), ("_pct", "%"), ("_s", "s"))
+
+
+def kpi_label(name: str) -> str:
+    """A KPI or column name in words with its unit, e.g. "energy_losses_kwh" -> "energy losses (kWh)"."""
+    if name in KPI_LABELS:
+        return KPI_LABELS[name]
+    for suffix, unit in UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return f"{name[: -len(suffix)].replace('_', ' ')} ({unit})"
+    return name.replace("_", " ")
+
+
+def key_label(key: str) -> str:
+    """A scenario key in words: "exchange.mode" -> "exchange mode", "controller.name" -> "controller"."""
+    parts = key.split(".")
+    if len(parts) > 1 and parts[-1] == "name":
+        parts = parts[:-1]
+    return " ".join(p.replace("_", " ") for p in parts)
+
+
+@dataclass
+class Figure:
+    """A figure written to disk and what it shows (the report page uses the caption)."""
+
+    path: Path
+    caption: str
+
+
+@dataclass
+class RunTables:
+    """What the figures read: the recorded tables (integer `hour`), the plans, the scenario, the network."""
+
+    grid: pd.DataFrame
+    lots: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bus_voltages: pd.DataFrame = field(default_factory=pd.DataFrame)  # long: hour, bus, vm_pu
+    lines: pd.DataFrame = field(default_factory=pd.DataFrame)  # long: hour, branch, loading_percent, ...
+    ledger: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pvr: pd.DataFrame = field(default_factory=pd.DataFrame)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    scenario: dict[str, Any] = field(default_factory=dict)
+    network: Any = None  # RadialNetwork, or None when the scenario does not say which
+
+
+class Writer:
+    """Saves figures in one format and resolution under `out` (matplotlib's Agg backend, the paper style)."""
+
+    def __init__(self, out: Path, fmt: str = "png", dpi: int = 300) -> None:
+        import matplotlib  # noqa: PLC0415 - matplotlib loads only when figures are drawn
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # noqa: PLC0415 - as above
+
+        self.plt = plt
+        self.out, self.fmt, self.dpi = out, fmt, dpi
+
+    def figure(self, width: float = COLUMN_IN, height: float = 2.3, **kwargs):
+        return self.plt.subplots(figsize=(width, height), **kwargs)
+
+    def save(self, fig, name: str, caption: str) -> Figure:
+        path = self.out / f"{name}.{self.fmt}"
+        try:
+            fig.savefig(path, dpi=self.dpi, format=self.fmt, metadata=_metadata(self.fmt))
+        finally:
+            self.plt.close(fig)
+        return Figure(path, caption)
+
+    def style(self):
+        """The paper style (`STYLE`), for everything drawn inside the `with`."""
+        return self.plt.rc_context(STYLE)
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    """Reproducible files: no creation date in PDF / SVG (the same run draws the same bytes)."""
+    if fmt == "pdf":
+        return {"CreationDate": None}
+    if fmt == "svg":
+        return {"Date": None}
+    return {}
+
+
+# ------------------------------------------------------------------ helpers
+def steps(ax, hours, values, **kwargs):
+    """Hourly values as steps: hour h holds its value over [h, h + 1)."""
+    hours = np.asarray(hours, float)
+    values = np.asarray(values, float)
+    if not len(hours):
+        return None
+    x = np.append(hours, hours[-1] + 1.0)
+    y = np.append(values, values[-1])
+    return ax.step(x, y, where="post", **kwargs)
+
+
+def time_axis(ax, hours) -> None:
+    """x axis in hours since the start: ticks every 3 h for a day, every 24 h beyond."""
+    hours = np.asarray(hours, float)
+    if not len(hours):
+        return
+    end = float(hours.max()) + 1.0
+    step = 3 if end <= 24 else (6 if end <= 48 else 24 * max(1, int(end // (24 * 8))))
+    ax.set_xlim(float(hours.min()), end)
+    ax.set_xticks(np.arange(float(hours.min()), end + 0.1, step))
+    ax.set_xlabel("time (h)")
+
+
+def _legend_above(ax, ncol: int = 3, handles=None, labels=None) -> None:
+    kwargs = {} if handles is None else {"handles": handles, "labels": labels}
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, borderaxespad=0.2, handlelength=1.6,
+              columnspacing=1.2, **kwargs)
+
+
+def lot_total_kw(tables: RunTables) -> np.ndarray:
+    hours = tables.grid["hour"]
+    if tables.lots.empty:
+        return np.zeros(len(hours))
+    return tables.lots.groupby("hour")["p_kw"].sum().reindex(hours).fillna(0.0).to_numpy()
+
+
+def bus_label(net: Any, bus: int) -> str:
+    """A 1-based bus number as the network names it (ieee13's labels, else the number)."""
+    labels = getattr(net, "bus_labels", ()) if net is not None else ()
+    return str(labels[bus - 1]) if labels and 0 < bus <= len(labels) else str(bus)
+
+
+# ------------------------------------------------------------------ figures
+def load_curve(t: RunTables, w: Writer) -> Figure:
+    g = t.grid
+    demand = (g["p_grid_kw"] - g["losses_kw"]).to_numpy(float)
+    fig, ax = w.figure()
+    steps(ax, g["hour"], demand - lot_total_kw(t), label="without lots")
+    steps(ax, g["hour"], demand, label="with lots")
+    ax.axhline(float(np.mean(demand)), color="grey", ls=":", label="mean (with lots)")
+    ax.set_ylabel("demand (kW)")
+    time_axis(ax, g["hour"])
+    _legend_above(ax)
+    return w.save(fig, "load_curve", "Demand of the network's loads (substation power minus losses) with and "
+                                     "without the parking lots' power, hour by hour; dotted: its mean.")
+
+
+def losses(t: RunTables, w: Writer) -> Figure:
+    g = t.grid
+    fig, ax = w.figure()
+    ax.bar(g["hour"] + 0.5, g["losses_kw"], width=0.8, color="tab:blue", alpha=0.75, label="measured (pandapower)")
+    if not t.pvr.empty and "planned_loss_kw" in t.pvr:
+        ax.plot(t.pvr["hour"] + 0.5, t.pvr["planned_loss_kw"], "k.", label="planned (day-ahead flow)")
+    ax.set_ylabel("losses (kW)")
+    time_axis(ax, g["hour"])
+    _legend_above(ax, 2)
+    total = float(g["losses_kw"].sum())
+    return w.save(fig, "losses", f"Line losses per hour, measured and as planned a day ahead; {total:,.1f} kWh "
+                                 "in total.")
+
+
+def voltage(t: RunTables, w: Writer) -> Figure:
+    g = t.grid
+    fig, ax = w.figure()
+    steps(ax, g["hour"], g["v_min_pu"], label="lowest bus voltage")
+    if not t.pvr.empty and "planned_v_min_pu" in t.pvr:
+        steps(ax, t.pvr["hour"], t.pvr["planned_v_min_pu"], color="k", ls=":", label="planned")
+    for v in V_LIMITS_PU:
+        if float(np.nanmin(g["v_min_pu"])) - 0.03 < v:
+            ax.axhline(v, color="tab:red", lw=0.7, ls="--")
+    ax.set_ylabel("voltage (p.u.)")
+    time_axis(ax, g["hour"])
+    _legend_above(ax, 2)
+    return w.save(fig, "voltage", "Lowest bus voltage in each hour, measured and planned; dashed: "
+                                      "0.95 / 0.90 p.u. where in range.")
+
+
+def _heatmap(w: Writer, matrix: np.ndarray, hours: np.ndarray, rows: list[str], row_label: str, cbar_label: str,
+             cmap: str, name: str, caption: str, vmin=None, vmax=None) -> Figure:
+    n = len(rows)
+    height = float(np.clip(1.0 + 0.06 * n, 2.0, 6.5))
+    fig, ax = w.figure(COLUMN_IN, height)
+    x = np.append(hours, hours[-1] + 1.0)
+    y = np.arange(n + 1) + 0.5
+    mesh = ax.pcolormesh(x, y, matrix, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
+    ax.invert_yaxis()
+    ax.grid(False)
+    every = max(1, int(np.ceil(n / 24)))
+    ticks = np.arange(1, n + 1, every)
+    ax.set_yticks(ticks, [rows[i - 1] for i in ticks])
+    ax.set_ylabel(row_label)
+    time_axis(ax, hours)
+    fig.colorbar(mesh, ax=ax, pad=0.02).set_label(cbar_label)
+    return w.save(fig, name, caption)
+
+
+def voltage_heatmap(t: RunTables, w: Writer) -> Figure | None:
+    bv = t.bus_voltages
+    if bv.empty:
+        return None
+    wide = bv.pivot_table(index="bus", columns="hour", values="vm_pu", aggfunc="first").sort_index()
+    hours = wide.columns.to_numpy(float)
+    rows = [bus_label(t.network, int(b)) for b in wide.index]
+    low = float(np.nanmin(wide.to_numpy()))
+    return _heatmap(w, wide.to_numpy(float), hours, rows, "bus", "voltage (p.u.)", "viridis", "voltage_heatmap",
+                    f"Voltage of every bus (rows, bus 1 = substation) in every hour; lowest {low:.3f} p.u.")
+
+
+def line_loading_heatmap(t: RunTables, w: Writer) -> Figure | None:
+    ln = t.lines
+    if ln.empty or "loading_percent" not in ln or not ln["loading_percent"].notna().any():
+        return None  # no line has a current rating: loadings are unknown
+    wide = ln.pivot_table(index="branch", columns="hour", values="loading_percent", aggfunc="first",
+                          dropna=False).sort_index()
+    wide = wide[wide.notna().any(axis=1)]
+    hours = wide.columns.to_numpy(float)
+    top = float(np.nanmax(wide.to_numpy()))
+    return _heatmap(w, wide.to_numpy(float), hours, [str(int(b)) for b in wide.index], "branch",
+                    "loading (% of rating)", "YlOrRd", "line_loading_heatmap",
+                    f"Current of every rated line as a share of its rating, hour by hour (open and unrated lines "
+                    f"blank); highest {top:.0f} %.", vmin=0.0, vmax=max(100.0, top))
+
+
+def lots(t: RunTables, w: Writer) -> Figure | None:
+    if t.lots.empty:
+        return None
+    fig, (ax, ax2) = w.figure(COLUMN_IN, 3.2, nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    for lot_id, df in t.lots.groupby("id"):
+        (line,) = steps(ax, df["hour"], df["p_kw"], label=str(lot_id))
+        if "setpoint_kw" in df and (df["setpoint_kw"] - df["p_kw"]).abs().max() > 1e-6:
+            steps(ax, df["hour"], df["setpoint_kw"], color=line.get_color(), ls=":", lw=0.8)
+        steps(ax2, df["hour"], df["evs_present"], color=line.get_color())
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylabel("power (kW)\n+ charging, − V2G")
+    ax2.set_ylabel("EVs present")
+    ax2.set_ylim(bottom=0)
+    time_axis(ax2, t.lots["hour"])
+    ax.set_xlabel("")
+    if t.lots["id"].nunique() > 1:
+        _legend_above(ax, 4)
+    return w.save(fig, "lots", "Parking lots: mean power in each hour (dotted: the operator's setpoint where "
+                               "it differs) and the EVs in the lot at any moment of that hour.")
+
+
+def soc_departure(t: RunTables, w: Writer) -> Figure | None:
+    ev = t.evs
+    if ev.empty or "soc_departure" not in ev or not ev["soc_departure"].notna().any():
+        return None
+    left = ev[ev["soc_departure"].notna()]
+    fig, ax = w.figure()
+    bins = np.linspace(0.0, 1.0, 21)
+    groups = [(str(k), g["soc_departure"].to_numpy(float)) for k, g in left.groupby("lot_id")]
+    ax.hist([g for _, g in groups], bins=bins, stacked=True, label=[k for k, _ in groups])
+    if "soc_contract" in left:
+        promised = left.loc[left["soc_contract"] > 0, "soc_contract"]
+        for s in sorted(set(np.round(promised, 3)))[:3]:
+            ax.axvline(s, color="k", ls="--", lw=0.8)
+    ax.set_xlabel("state of charge at departure (–)")
+    ax.set_ylabel("EV visits")
+    ax.set_xlim(0, 1)
+    met = left["contract_met"].astype(str).str.lower().eq("true").mean() if "contract_met" in left else np.nan
+    if len(groups) > 1:
+        _legend_above(ax, 4)
+    return w.save(fig, "soc_departure", f"State of charge of the EVs when they left ({len(left)} visits; dashed: "
+                                        f"the contracts' SOC); {100 * met:.0f} % of contracts met.")
+
+
+def plan_vs_reality(t: RunTables, w: Writer) -> Figure | None:
+    p = t.pvr
+    if p.empty or "planned_loss_kw" not in p:
+        return None
+    pairs = [("loss_kw", "losses (kW)"), ("lot_kw", "lot power (kW)")]
+    pairs = [(k, lab) for k, lab in pairs if f"planned_{k}" in p and p[f"planned_{k}"].notna().any()]
+    fig, axes = w.figure(PAGE_IN if len(pairs) > 1 else COLUMN_IN, 2.6, ncols=len(pairs), squeeze=False)
+    for ax, (key, label) in zip(axes[0], pairs):
+        x, y = p[f"planned_{key}"].to_numpy(float), p[f"actual_{key}"].to_numpy(float)
+        ax.scatter(x, y, s=10, c=p["hour"], cmap="viridis", edgecolors="none")
+        lo, hi = float(np.nanmin([x.min(), y.min()])), float(np.nanmax([x.max(), y.max()]))
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.7, ls="--")
+        ax.set(xlabel=f"planned {label}", ylabel=f"measured {label}", aspect="equal")
+    return w.save(fig, "plan_vs_reality", "Each hour's day-ahead plan against what was measured (colour: hour, "
+                                          "dark = early); on the dashed line the plan held.")
+
+
+def convergence(t: RunTables, w: Writer) -> Figure | None:
+    curves = []
+    for plan in t.plans:
+        hist = plan.get("history") or (plan.get("info") or {}).get("history")
+        if isinstance(hist, list) and len(hist) > 1:
+            y = np.asarray([np.nan if v is None or abs(float(v)) >= 1e299 else float(v) for v in hist], float)
+            curves.append((int(plan.get("day_start_hour", 0)) // 24, y))
+    if not curves:
+        return None
+    fig, ax = w.figure()
+    for day, y in curves[:10]:
+        ax.plot(np.arange(1, len(y) + 1), y, label=f"day {day + 1}")
+    objective = (t.plans[-1].get("info") or {}).get("objective", "objective")
+    unit = {"of1": "−benefit ($)", "of2": "load-curve deviation (kW)", "of3": "daily losses (kWh)",
+            "vpd": "voltage deviation (p.u.)"}.get(str(objective), str(objective))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(f"best {unit}")
+    if len(curves) > 1:
+        _legend_above(ax, 5)
+    return w.save(fig, "convergence", "The optimiser's best objective after each iteration of each day's plan.")
+
+
+def plo_cash_flow(t: RunTables, w: Writer) -> Figure | None:
+    led = t.ledger
+    if led.empty:
+        return None
+    key = "id" if "id" in led else "lot_id"
+    fig, ax = w.figure()
+    for lot_id, df in led.groupby(key):
+        bars = ax.bar(df["hour"] + 0.5, df["profit_usd"], width=0.8, alpha=0.55, label=f"{lot_id} hourly")
+        ax.plot(df["hour"] + 1.0, df["cumulative_profit_usd"], "o-", ms=2.5, color=bars.patches[0].get_facecolor(),
+                alpha=1.0, label=f"{lot_id} cumulative")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set_ylabel("profit ($)")
+    time_axis(ax, led["hour"])
+    _legend_above(ax, 2)
+    total = float(led["profit_usd"].sum())
+    return w.save(fig, "plo_cash_flow", f"Parking-lot operators' profit per hour and cumulated (end of hour); "
+                                        f"{total:,.2f} $ in total.")
+
+
+# ------------------------------------------------------------------ network one-line diagram
+def tree_layout(children: dict[int, list[int]], root: int) -> dict[int, tuple[float, float]]:
+    """Positions of a rooted tree as a one-line diagram: x = branches from the root, one row per leaf, a bus on
+    the row of its first child (the one with the largest subtree), so that the main feeder is a straight line
+    and each lateral branches off below it; drawn with elbow lines, no two branches cross."""
+    order, stack = [], [root]
+    while stack:  # iterative: a feeder may be a chain of hundreds of buses
+        n = stack.pop()
+        order.append(n)
+        stack.extend(children.get(n, []))
+    size: dict[int, int] = {}
+    for n in reversed(order):
+        size[n] = 1 + sum(size[c] for c in children.get(n, []))
+    kids = {n: sorted(children.get(n, []), key=lambda c: (-size[c], c)) for n in order}
+    depth, visit, stack = {root: 0}, [], [root]
+    while stack:  # depth first, the largest subtree first: each subtree gets a block of consecutive rows
+        n = stack.pop()
+        visit.append(n)
+        for c in kids[n]:
+            depth[c] = depth[n] + 1
+        stack.extend(reversed(kids[n]))
+    pos: dict[int, tuple[float, float]] = {}
+    row = 0
+    for n in visit:
+        if not kids[n]:
+            pos[n] = (float(depth[n]), float(row))
+            row += 1
+    for n in reversed(visit):
+        if kids[n]:
+            pos[n] = (float(depth[n]), pos[kids[n][0]][1])
+    return pos
+
+
+def network(t: RunTables, w: Writer) -> Figure | None:
+    net = t.network
+    if net is None:
+        return None
+    g = t.grid
+    open_ids = set(json.loads(g["open_branches"].iloc[-1])) if "open_branches" in g and len(g) else \
+        set(int(b) for b in net.tie_branches)
+    closed = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
+              if int(b) not in open_ids]
+    opened = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
+              if int(b) in open_ids]
+    adj: dict[int, list[int]] = {}
+    for f, to, _ in closed:
+        adj.setdefault(f, []).append(to)
+        adj.setdefault(to, []).append(f)
+    root = int(net.slack_bus)
+    children: dict[int, list[int]] = {}
+    seen, queue = {root}, [root]
+    while queue:
+        n = queue.pop(0)
+        for m in adj.get(n, []):
+            if m not in seen:
+                seen.add(m)
+                children.setdefault(n, []).append(m)
+                queue.append(m)
+    pos = tree_layout(children, root)
+    for n in range(net.n_bus):  # islanded buses (none in a valid run) in a row of their own
+        pos.setdefault(n, (0.0, float(max(y for _, y in pos.values()) + 1)))
+    n_rows = int(max(y for _, y in pos.values())) + 1
+    depth = int(max(x for x, _ in pos.values())) + 1
+    width = PAGE_IN if depth > 12 else COLUMN_IN
+    height = float(np.clip(0.55 + 0.19 * n_rows, 1.8, 9.0))
+    fig, ax = w.figure(width, height)
+    ax.grid(False)
+    for parent, kids in children.items():
+        x0, y0 = pos[parent]
+        for c in kids:
+            x1, y1 = pos[c]
+            ax.plot([x0, x0, x1], [y0, y1, y1], color="black", lw=0.9, solid_joinstyle="miter", zorder=1)
+    for f, to, b in opened:
+        (x0, y0), (x1, y1) = pos[f], pos[to]
+        ax.plot([x0, x1], [y0, y1], color="tab:red", lw=0.8, ls=(0, (3, 2)), zorder=1)
+        ax.annotate(str(b), ((x0 + x1) / 2, (y0 + y1) / 2), color="tab:red", fontsize=5.5, ha="center",
+                    va="center", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"}, zorder=3)
+    xs = np.array([pos[n][0] for n in range(net.n_bus)])
+    ys = np.array([pos[n][1] for n in range(net.n_bus)])
+    colors, note = "white", ""
+    bv = t.bus_voltages
+    if not bv.empty and "v_min_pu" in g and g["v_min_pu"].notna().any():
+        worst = int(g.loc[g["v_min_pu"].idxmin(), "hour"])
+        at = bv[bv["hour"] == worst].set_index("bus")["vm_pu"]
+        colors = at.reindex(range(1, net.n_bus + 1)).to_numpy(float)
+        note = f" at hour {worst} (lowest voltage)"
+    small = net.n_bus > 60
+    nodes = ax.scatter(xs, ys, s=9 if small else 16, c=colors, cmap=None if isinstance(colors, str) else "viridis",
+                       edgecolors="black", linewidths=0.4, zorder=2)
+    ax.scatter([xs[root]], [ys[root]], s=60, marker="s", c="black", zorder=3)
+    ax.annotate("substation", (xs[root], ys[root]), textcoords="offset points", xytext=(-3, 5), fontsize=6,
+                ha="left")
+    for n in range(net.n_bus):
+        if n != root:
+            ax.annotate(bus_label(net, n + 1), (xs[n], ys[n]), textcoords="offset points", xytext=(2, 3),
+                        fontsize=4.5 if small else 5.5, ha="left", va="bottom", color="0.25")
+    lot_buses = (t.plans[-1].get("lot_buses") or {}) if t.plans else {}
+    for lot_id, bus in lot_buses.items():
+        n = int(bus) - 1
+        ax.scatter([xs[n]], [ys[n]], s=70, marker="^", facecolors="none", edgecolors="tab:orange",
+                   linewidths=1.3, zorder=4)
+        ax.annotate(str(lot_id), (xs[n], ys[n]), textcoords="offset points", xytext=(-3, -4), fontsize=6.5,
+                    color="tab:orange", weight="bold", ha="right", va="top", zorder=5)
+    ax.set_xlim(-0.8, depth - 0.2)
+    ax.set_ylim(n_rows - 0.5, -0.7)
+    ax.axis("off")
+    if not isinstance(colors, str):
+        fig.colorbar(nodes, ax=ax, pad=0.01, fraction=0.03, shrink=0.9).set_label(f"voltage{note.split(' (')[0]} "
+                                                                                   "(p.u.)")
+    opened_txt = ", ".join(str(b) for _, _, b in sorted(opened, key=lambda e: e[2])) or "none"
+    return w.save(fig, "network", f"{getattr(net, 'name', 'network')} as a one-line diagram from the substation "
+                                  f"(square), at the last hour: open switches {opened_txt} dashed, parking lots "
+                                  f"as triangles; buses coloured by their voltage{note}.")
+
+
+FIGURES: tuple[Callable[[RunTables, Writer], Figure | None], ...] = (
+    load_curve, losses, voltage, voltage_heatmap, line_loading_heatmap, lots, soc_departure, plan_vs_reality,
+    convergence, plo_cash_flow, network,
+)
+"""Every figure of a run, in the report's order."""
+
+
+def draw_all(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300) -> list[Figure]:
+    """Draw every figure the tables allow into `out` (made if needed); the ones drawn, in `FIGURES` order."""
+    out.mkdir(parents=True, exist_ok=True)
+    w = Writer(out, fmt, dpi)
+    with w.style():
+        drawn = [f(tables, w) for f in FIGURES]
+    return [f for f in drawn if f is not None]
