@@ -10,7 +10,8 @@ x 24 load rows (720 cases, a topology repeated over the hours of a day). Every s
 solve_radial_batch (full result) and solve_radial_summary (per-case totals) at their default tolerance (1e-9
 p.u. estimated error); power-grid-model Newton-Raphson batch (threading=-1: sequential) at error_tolerance 1e-8
 p.u.; lightsim2grid ScenarioSweepCPP (NR, KLU, nb_thread=1) at tol 1e-10 (with 1e-8 its voltages differ from
-the others by up to ~1e-8 p.u.); pandapower runpp (numba=False, as the grid simulator calls it) on a sample.
+the others by up to ~1e-8 p.u.); pandapower runpp (numba=False, lightsim2grid=False: its own
+Newton-Raphson, as the grid simulator calls it) on a sample.
 The reference solvers are timed on prepared inputs (their update data / masks built outside the clock); ours
 includes input checks. Times are the best of --reps (the machine may be shared). Max |dV| between solvers is
 printed. FLOP share: the arithmetic the sweep kernels execute (kernels.FLOPS_*, per bus and sweep) over the
@@ -134,7 +135,7 @@ def run_pandapower(grid, open_row, p_kw, q_kvar) -> np.ndarray:
     net.load["p_mw"] = p_kw / 1000.0
     net.load["q_mvar"] = q_kvar / 1000.0
     try:
-        pp.runpp(net, numba=False)
+        pp.runpp(net, numba=False, lightsim2grid=False)
     except pp.LoadflowNotConverged:
         return np.full(len(net.bus), np.nan)
     return net.res_bus.vm_pu.to_numpy()

@@ -477,8 +477,15 @@ def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
 
     fleet = r.text("fleet", "seed000")
     options = r.get("fleet_options", dict, {})
-    if fleet in FLEETS:
-        params = inspect.signature(FLEETS.resolve(fleet)).parameters
+    if fleet in FLEETS or FLEETS.is_dotted(fleet) and _data_file(fleet, path) is None:
+        try:
+            params = inspect.signature(FLEETS.resolve(fleet, near=path.parent if path else None)).parameters
+        except PluginNotFoundError as exc:
+            raise r.fail("fleet", str(exc)) from None
+        except (TypeError, ValueError):  # a callable without a signature
+            raise r.fail("fleet", f"{fleet!r}: not a fleet function (..., days, seed) -> list[EV]") from None
+        if not {"days", "seed"} <= set(params) and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise r.fail("fleet", f"{fleet!r}: a fleet function takes the keywords days and seed")
         unknown = sorted(set(options) - set(params))
         if unknown:
             raise r.fail("fleet_options", f"unknown option(s) {unknown} for fleet {fleet!r}; allowed: {sorted(params)}")

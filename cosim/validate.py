@@ -64,7 +64,7 @@ def runpp_case(grid, open_ids, p_kw, q_kvar) -> tuple[np.ndarray, np.ndarray, fl
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pp.runpp(net, numba=False, tolerance_mva=1e-11, max_iteration=30)
+            pp.runpp(net, numba=False, lightsim2grid=False, tolerance_mva=1e-11, max_iteration=30)
     except pp.LoadflowNotConverged:
         return None
     vm = net.res_bus.vm_pu.to_numpy(float)

@@ -86,6 +86,27 @@ def finish_tables(folder: RunFolder, scenario: Scenario) -> None:
         folder.write_table("grid", grid)
 
 
+UNDELIVERED_KW = 1.0
+UNDELIVERED_SHARE = 0.05
+"""A lot-hour whose delivered power misses its setpoint by more than both is reported ("setpoint not delivered")."""
+
+
+def add_undelivered_events(folder: RunFolder, lots: pd.DataFrame) -> int:
+    """Append a "setpoint not delivered" event to events.csv for every lot-hour whose power missed its setpoint
+    (EVs absent, batteries full or empty, contracts): a plan the lot cannot follow never passes silently."""
+    tolerance_kw = np.maximum(UNDELIVERED_KW, UNDELIVERED_SHARE * lots["setpoint_kw"].abs())
+    missed = lots[lots["undelivered_kw"].abs() > tolerance_kw]
+    if missed.empty:
+        return 0
+    rows = pd.DataFrame({"hour": missed["hour"].astype(int), "source": missed["id"], "event": "setpoint not delivered",
+                         "detail": [f"{r.id}: delivered {r.p_kw:.1f} kW of a {r.setpoint_kw:.1f} kW setpoint"
+                                    for r in missed.itertuples()]})
+    events = folder.table("events")
+    merged = pd.concat([events, rows], ignore_index=True) if len(events) else rows
+    folder.write_table("events", merged.sort_values("hour", kind="stable"))
+    return len(rows)
+
+
 def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     """Write plo_ledger.csv, plan_vs_reality.csv, the final evs.csv and kpis.json (and convert the tables to
     Parquet with `[output] format = "parquet"`); return the KPIs."""
@@ -127,10 +148,15 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         pvr["planned_lot_kw"] = planned_lot
         pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()
         folder.write_table("plan_vs_reality", pvr)
-        kpis["planned_energy_losses_kwh"] = float(np.nansum(pvr["planned_loss_kw"]))
+        planned = pvr["planned_loss_kw"].to_numpy(float)
+        # a plan without predictions has no planned losses: unknown (null), never 0
+        kpis["planned_energy_losses_kwh"] = float(np.nansum(planned)) if np.isfinite(planned).any() else None
         gaps = np.abs(pvr["loss_gap_pct"].to_numpy(float))
-        kpis["max_abs_loss_gap_pct"] = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else float("nan")
+        kpis["max_abs_loss_gap_pct"] = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else None
         kpis["max_abs_lot_gap_kw"] = float(np.max(np.abs(pvr["planned_lot_kw"] - pvr["actual_lot_kw"])))
+    if not lots.empty and "undelivered_kw" in lots:
+        kpis["undelivered_energy_kwh"] = float(lots["undelivered_kw"].clip(lower=0.0).sum())  # 1-hour steps
+        add_undelivered_events(folder, lots)
     msgs = folder.table("messages")
     kpis["messages"] = int(len(msgs))
     kpis["message_bytes"] = int(msgs["size_bytes"].sum()) if len(msgs) else 0

@@ -59,10 +59,11 @@ def seed000_hour_mode() -> list[int]:
     return [{"charge": 1, "discharge": -1, "idle": 0}[t] for t in hour_types()]
 
 
-def lot_fleet_spec(lot, days: int) -> Any:
-    """Parking simulator `fleet` parameter of a lot (fleets cover the run's days plus the night after)."""
-    if lot.fleet in FLEETS:
-        return {"kind": "preset", "name": lot.fleet, "days": days + 1, **lot.fleet_options}
+def lot_fleet_spec(lot, days: int, near: str | None = None) -> Any:
+    """Parking simulator `fleet` parameter of a lot (fleets cover the run's days plus the night after); `near` is
+    where a user's fleet module may sit (the scenario's folder)."""
+    if lot.fleet in FLEETS or FLEETS.is_dotted(lot.fleet) and not Path(lot.fleet).is_file():
+        return {"kind": "preset", "name": lot.fleet, "days": days + 1, "near": near, **lot.fleet_options}
     return {"kind": "csv", "path": lot.fleet}
 
 
@@ -137,7 +138,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     world.connect(dso, recorder, "plan", "messages", "events")
     lots, connections = {}, {}
     for lot_cfg in scenario.lots:
-        lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days), "n_chargers": lot_cfg.n_chargers,
+        lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days, plugin_dir), "n_chargers": lot_cfg.n_chargers,
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
                       "seed": scenario.seed}
         lot = lots[lot_cfg.id] = parking.Lot(**lot_params, lot_id=lot_cfg.id)

@@ -101,13 +101,15 @@ FLEETS: Registry[Callable[..., list[EV]]] = Registry("fleet preset", {
     "seed000": "simulators.parking.presets:joape2024_fleet",
     "joape2024": "simulators.parking.presets:joape2024_fleet",
     "stochastic": "simulators.parking.fleet:stochastic_fleet",
-}, dotted_paths=False)
-"""Fleet presets by name: each a function (..., days, seed) -> list[EV]; other fleet values are CSV paths."""
+}, check=lambda obj: None if callable(obj) else "is not a fleet function (..., days, seed) -> list[EV]")
+"""Fleet presets by name, or a user's fleet function by dotted path "module:function" (it takes `days` and
+`seed` and returns a list of `EV`); other fleet values are CSV paths."""
 
 SEED000_SCHEDULE_FLEETS = ("seed000", "joape2024")
 """Presets with seed 000's fixed charge / discharge hours (the PLO follows that schedule)."""
 
 
-def preset_fleet(name: str, **kwargs) -> list[EV]:
-    """Fleet of a named preset (``joape2024`` alias ``seed000``, ``stochastic``)."""
-    return FLEETS.resolve(name)(**kwargs)
+def preset_fleet(name: str, near: str | None = None, **kwargs) -> list[EV]:
+    """Fleet of a named preset (``joape2024`` alias ``seed000``, ``stochastic``) or of a user's fleet function
+    ("module:function"; `near`: the folder its module may sit in, the scenario's)."""
+    return FLEETS.resolve(name, near=near)(**kwargs)

@@ -61,9 +61,9 @@ def build_fleet(fleet: Any, seed: int = 0):
     if isinstance(fleet, dict):
         spec = dict(fleet)
         kind = spec.pop("kind", None)
-        if kind == "preset":
+        if kind == "preset":  # a named preset or a user's fleet function ("module:function", found `near`)
             spec.setdefault("seed", seed)
-            return preset_fleet(spec.pop("name", "joape2024"), **spec)
+            return preset_fleet(spec.pop("name", "joape2024"), near=spec.pop("near", None), **spec)
         if kind == "stochastic":
             spec.setdefault("seed", seed)
             return stochastic_fleet(**spec)

@@ -69,3 +69,15 @@ def test_a_blocking_exiting_or_crashing_controller_falls_back(tmp_path, name, re
 def test_limits_and_budgets_that_cannot_work_are_bad_input(tmp_path, controller, field):
     with pytest.raises(ScenarioFileError, match=field):
         parse_scenario({"controller": {"name": "eo", **controller}, "lots": [], "output_dir": str(tmp_path)})
+
+
+def test_setpoints_a_lot_cannot_follow_are_reported_not_silent(tmp_path):
+    summary, events, manifest = run(tmp_path, "eo", {"n_particles": 4, "n_iter": 2, "seed": 0})
+    lots = pd.read_csv(summary.run_dir / "lots.csv")
+    missed = events[events["event"] == "setpoint not delivered"]
+    assert len(missed) >= 1 and set(missed["source"]) == {"PL1"}
+    for row in missed.itertuples():
+        lot = lots[lots["hour"] == row.hour].iloc[0]
+        assert abs(lot["undelivered_kw"]) > 1.0 and f"{lot['p_kw']:.1f} kW" in row.detail
+    assert summary.kpis["undelivered_energy_kwh"] == pytest.approx(lots["undelivered_kw"].clip(lower=0).sum())
+    assert any(e["event"] == "setpoint not delivered" for e in manifest["data_events"])
