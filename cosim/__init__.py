@@ -13,13 +13,8 @@ The public API, imported lazily (`import cosim` stays light; mosaik and pandapow
 
 from __future__ import annotations
 
-from importlib import import_module, metadata
+from importlib import import_module
 from typing import Any
-
-try:
-    __version__ = metadata.version("cosim-dso-plo")
-except metadata.PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
 
 _PUBLIC = {
     "load_scenario": "cosim.config",
@@ -43,7 +38,19 @@ _PUBLIC = {
 __all__ = ["__version__", *_PUBLIC]
 
 
+def _version() -> str:
+    from importlib import metadata  # noqa: PLC0415 - read on first use: `import cosim` stays instant
+
+    try:
+        return metadata.version("cosim-dso-plo")
+    except metadata.PackageNotFoundError:  # running from a source tree that was not installed
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        globals()[name] = _version()
+        return globals()[name]
     if name in _PUBLIC:
         value = getattr(import_module(_PUBLIC[name]), name)
         globals()[name] = value

@@ -87,6 +87,7 @@ class Scenario:
     lots: tuple[LotConfig, ...]
     output_dir: Path
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    plugin_folder: Path | None = None  # where user modules sit when it is not the scenario file's folder (sweeps)
     output: OutputOptions = field(default_factory=OutputOptions)
 
     @property
@@ -95,7 +96,10 @@ class Scenario:
 
     @property
     def plugin_dir(self) -> Path | None:
-        """The scenario file's folder: modules there (controllers, exchange modes, networks) are importable."""
+        """Where modules named by dotted path may sit (controllers, exchange modes, networks, fleets): the scenario
+        file's folder, or the base scenario's folder for a sweep's variations."""
+        if self.plugin_folder is not None:
+            return self.plugin_folder
         return self.path.parent if self.path else None
 
 
@@ -193,7 +197,8 @@ def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | No
     return parse_scenario(raw, where=str(path), path=path)
 
 
-def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | None = None) -> Scenario:
+def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | None = None,
+                   plugin_folder: Path | None = None) -> Scenario:
     """Validate a scenario given as a dict (the parsed TOML)."""
     if not isinstance(raw, dict):
         raise ScenarioFileError(f"{where}: a scenario must be a table of keys, got {type(raw).__name__}")
@@ -205,7 +210,8 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     market = top.sub("market")
     ctrl = top.sub("controller")
     exch = top.sub("exchange")
-    network = _network(net, path.parent if path else None)
+    near = plugin_folder if plugin_folder is not None else (path.parent if path else None)
+    network = _network(net, near)
     top.get("description", str, "")
     name = top.text("name", path.stem if path else "scenario")
     if any(c in name for c in "/\\") or name.strip() in (".", ".."):
@@ -215,17 +221,18 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
                                f"{len(name.encode('utf-8', 'surrogatepass'))} ({name[:30]!r}...)")
     days = top.positive("days", int, 1, maximum=MAX_DAYS)
     seed = top.positive("seed", int, 0, strict=False)
-    lots = _parse_lots(top, raw.get("lots", []), path)
+    lots = _parse_lots(top, raw.get("lots", []), path, near)
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
-    controller, controller_options = _controller(ctrl, seed, path.parent if path else None)
-    exchange, max_rounds, exchange_options = _exchange(exch, path.parent if path else None)
+    controller, controller_options = _controller(ctrl, seed, near)
+    exchange, max_rounds, exchange_options = _exchange(exch, near)
     authenticate = exch.get("authenticate", bool, True)
     key_file = _key_file(exch, authenticate, ids, path)
     return Scenario(
         name=name,
         path=path,
+        plugin_folder=plugin_folder,
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
         market_profile=_market_profile(market, path),
@@ -470,7 +477,7 @@ def _probability(reader: _Reader, key: str) -> float:
     return value
 
 
-def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
+def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[str, Any]]:
     """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
     from simulators.parking.fleet import load_fleet_csv  # noqa: PLC0415 - validates a user's CSV before any run
     from simulators.parking.presets import FLEETS  # noqa: PLC0415
@@ -479,7 +486,7 @@ def _fleet(r: _Reader, path: Path | None) -> tuple[str, dict[str, Any]]:
     options = r.get("fleet_options", dict, {})
     if fleet in FLEETS or FLEETS.is_dotted(fleet) and _data_file(fleet, path) is None:
         try:
-            params = inspect.signature(FLEETS.resolve(fleet, near=path.parent if path else None)).parameters
+            params = inspect.signature(FLEETS.resolve(fleet, near=near)).parameters
         except PluginNotFoundError as exc:
             raise r.fail("fleet", str(exc)) from None
         except (TypeError, ValueError):  # a callable without a signature
@@ -523,7 +530,7 @@ def _lot_id(r: _Reader, i: int) -> str:
     return lot_id
 
 
-def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None) -> list[LotConfig]:
+def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Path | None = None) -> list[LotConfig]:
     if not isinstance(lots_raw, list):
         raise top.fail("lots", "must be an array of tables ([[lots]])")
     lots = []
@@ -538,7 +545,7 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None) -> list[L
         if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in candidates) \
                 or (bus is not None and bus < 1):
             raise r.fail("candidate_buses", f"buses are 1-based integers, got {list(candidates) or bus}")
-        fleet, fleet_options = _fleet(r, path)
+        fleet, fleet_options = _fleet(r, path, near)
         lots.append(
             LotConfig(
                 id=_lot_id(r, i),

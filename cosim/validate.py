@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 import warnings
 
@@ -274,8 +275,8 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
 
 def main(argv: list[str] | None = None) -> int:
     """Print the comparison for the chosen networks; 0 when all agree within AGREEMENT_PU, 2 for an unknown
-    network name."""
-    args = build_parser().parse_args(argv)
+    network name. argv: the options (None: none, as `cosim validate` without options calls it)."""
+    args = build_parser().parse_args([] if argv is None else argv)
     names = list(NETWORKS.names())
     if args.network is not None and is_converted_name(args.network):
         try:
@@ -314,4 +315,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

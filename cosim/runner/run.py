@@ -144,6 +144,7 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
     if built is not None:
         _shutdown(built.world, stopped=not outcome.ok)
     wall = time.perf_counter() - t0
+    timing_info = _timing_info(timing.STEP_SECONDS, wall, scenario.days)
     folder = RunFolder(run_dir)
     last_hour = _last_hour(folder)
     kpis: dict[str, float] = {}
@@ -158,12 +159,11 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
                     from cosim.runner.report import make_plots  # noqa: PLC0415 - matplotlib
 
                     outcome.enter("plotting")
-                    make_plots(run_dir)
+                    make_plots(run_dir, run_info={"status": outcome.status, "timing": timing_info})
         except BaseException as exc:  # noqa: BLE001 - as above; a failed run's post-processing may fail again
             outcome.stop(exc)
     if stops.pending:
         outcome.stop(stop_exception(stops.pending[0]))
-    timing_info = _timing_info(timing.STEP_SECONDS, wall, scenario.days)
     _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours)
     if not outcome.ok:
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"

@@ -24,6 +24,7 @@ configuration always lands in the same folder and a changed base scenario gets n
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -51,9 +52,11 @@ class Variation:
     id: str  # folder name: readable slug + hash of the resolved scenario
     labels: dict[str, Any]  # dotted key -> value, as varied (plus "season" for seasonal bases)
     raw: dict[str, Any]  # the full scenario dict after overrides, as `parse_scenario` takes it
+    plugin_dir: str | None = None  # the base scenario's folder: user modules named by dotted path sit there
 
     def scenario(self) -> Scenario:
-        return parse_scenario(copy.deepcopy(self.raw), where=f"variation {self.id}")
+        return parse_scenario(copy.deepcopy(self.raw), where=f"variation {self.id}",
+                              plugin_folder=None if self.plugin_dir is None else Path(self.plugin_dir))
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def parse_sweep(raw: dict[str, Any], where: str = "<sweep>", path: Path | None =
                     raise SweepError(f"{where}: key {key!r}: {exc}") from None
             variations.extend(_expand_seasons(scenario_raw, labels))
     scenario_dir = base.parent
+    variations = [dataclasses.replace(v, plugin_dir=str(scenario_dir.resolve())) for v in variations]
     for v in variations:
         _resolve_relative_paths(v.raw, scenario_dir)
         try:
@@ -217,6 +221,11 @@ def _resolve_relative_paths(scenario_raw: dict[str, Any], scenario_dir: Path) ->
         prof = market["profile"]
         if prof.endswith(".csv") and not Path(prof).is_absolute() and _is_file(scenario_dir / prof):
             market["profile"] = str((scenario_dir / prof).resolve())
+    exchange = scenario_raw.get("exchange")
+    if isinstance(exchange, dict) and isinstance(exchange.get("key_file"), str):
+        key_file = exchange["key_file"]
+        if not Path(key_file).is_absolute() and _is_file(scenario_dir / key_file):
+            exchange["key_file"] = str((scenario_dir / key_file).resolve())
     for lot in scenario_raw.get("lots", []) if isinstance(scenario_raw.get("lots"), list) else []:
         fleet = lot.get("fleet") if isinstance(lot, dict) else None
         if isinstance(fleet, str) and fleet.endswith(".csv") and not Path(fleet).is_absolute() \
