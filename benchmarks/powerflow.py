@@ -2,20 +2,24 @@
 
 Run: .venv/bin/python benchmarks/powerflow.py [--networks ieee33,ieee69,dist118] [--reps 5] [--pp-sample 8]
      [--seed 0] [--no-plan] [--no-exhaustive]
+     .venv/bin/python benchmarks/powerflow.py --grid-step   # the grid simulator's hourly runpp, flat vs recycled
+     .venv/bin/python benchmarks/powerflow.py --startup     # `cosim run`: time to the first hour, matplotlib
 
 Cases: random radial configurations (loop encoding + repair, as an optimiser proposes them) with random loads of
 0..1.5 x nominal per bus; the first 720 that every solver converges on are kept, so all solve the same cases.
 Batches of 1 (30 calls of one case each, the mean), 30 and 720 cases, plus the optimiser's shape: 30 topologies
-x 24 load rows (720 cases, a topology repeated over the hours of a day). Every solver runs on one thread:
+x 24 load rows (720 cases: each topology with its case's loads scaled 0.5..1.0 over a day, a topology
+repeated over the hours of a day as in the day-ahead plan). Every solver runs on one thread:
 solve_radial_batch (full result) and solve_radial_summary (per-case totals) at their default tolerance (1e-9
 p.u. estimated error); power-grid-model Newton-Raphson batch (threading=-1: sequential) at error_tolerance 1e-8
 p.u.; lightsim2grid ScenarioSweepCPP (NR, KLU, nb_thread=1) at tol 1e-10 (with 1e-8 its voltages differ from
 the others by up to ~1e-8 p.u.); pandapower runpp (numba=False, lightsim2grid=False: its own
 Newton-Raphson, as the grid simulator calls it) on a sample.
 The reference solvers are timed on prepared inputs (their update data / masks built outside the clock); ours
-includes input checks. Times are the best of --reps (the machine may be shared). Max |dV| between solvers is
-printed. FLOP share: the arithmetic the sweep kernels execute (kernels.FLOPS_*, per bus and sweep) over the
-time, against one core's measured DGEMM rate (numpy, OpenBLAS one thread, in a subprocess).
+includes input checks. Times are this process's CPU time (time.process_time: every solver runs on one thread,
+and a shared machine's waiting time is left out), the best of --reps. Max |dV| between solvers is printed.
+FLOP share: the arithmetic the sweep kernels execute (kernels.FLOPS_*, per bus and sweep) over the time,
+against one core's measured DGEMM rate (numpy, OpenBLAS one thread, in a subprocess).
 """
 
 from __future__ import annotations
@@ -43,12 +47,13 @@ DGEMM = """
 import time, numpy as np
 a, b = np.random.rand(1024, 1024), np.random.rand(1024, 1024)
 a @ b
-print(2 * 1024**3 / min((lambda t0: (a @ b, time.perf_counter() - t0)[1])(time.perf_counter()) for _ in range(7)))
+print(2 * 1024**3 / min((lambda t0: (a @ b, time.process_time() - t0)[1])(time.process_time()) for _ in range(7)))
 """
 
 
 def core_flops() -> float:
-    """One core's double-precision matrix-multiply rate [FLOP/s] (numpy DGEMM, BLAS limited to one thread)."""
+    """One core's double-precision matrix-multiply rate [FLOP/s] (numpy DGEMM, BLAS limited to one thread, CPU
+    time)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", DGEMM], env=env, capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
@@ -66,11 +71,12 @@ def cpu_name() -> str:
 
 
 def best_time(fn, reps: int) -> float:
+    """Best CPU time of this process over reps calls of fn [s]."""
     best = np.inf
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
@@ -196,9 +202,9 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
     pp.create_loads(pp_grid.net, list(pp_grid.net.bus.index), p_mw=0.0, q_mvar=0.0)
     sample = min(args.pp_sample, N_CASES)
     run_pandapower(pp_grid, ids[0], p[0], q[0])  # warm-up
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     vm_pp = np.array([run_pandapower(pp_grid, ids[i], p[i], q[i]) for i in range(sample)])
-    pp_rate = sample / (time.perf_counter() - t0)
+    pp_rate = sample / (time.process_time() - t0)
     dv = {}
     for label, o, pl, ql in shapes:
         b = len(pl)
@@ -261,11 +267,110 @@ def bench_plan(pp_rate: float) -> None:
 
     problem = seed000_problem(4, "of3")
     make_controller("eo", n_particles=5, n_iter=2).plan(problem)  # warm-up
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     plan = make_controller("eo", n_particles=30, n_iter=500).plan(problem)
-    t = time.perf_counter() - t0
-    print(f"\nday-ahead plan (default scenario: EO 30 x 500, 24 h, reconfiguration + lot): {t:.2f} s = "
+    t = time.process_time() - t0
+    print(f"\nday-ahead plan (default scenario: EO 30 x 500, 24 h, reconfiguration + lot): {t:.2f} s CPU = "
           f"{t * pp_rate:.0f} pandapower runpp calls' worth on ieee33 (objective {plan.predicted['objective']:.2f})")
+
+
+def bench_grid_step(days: int = 7) -> None:
+    """CPU time of the grid simulator's hourly step per simulated day: runpp from a flat start every hour (the
+    call before issue 13) against the recycled call (now), on the same loads, lots and daily topology changes."""
+    import pandapower as pp  # noqa: PLC0415 - the reference being measured
+    from pandapower.powerflow import LoadflowNotConverged  # noqa: PLC0415
+
+    from simulators.grid.model import GridModel  # noqa: PLC0415 - only this section needs the simulator
+
+    def flat_start(self, net):
+        for init in ("flat", "dc"):
+            try:
+                pp.runpp(net, init=init, numba=False, max_iteration=30, calculate_voltage_angles=True,
+                         lightsim2grid=False)
+                return True, ""
+            except LoadflowNotConverged as exc:
+                message = str(exc)
+        return False, message
+
+    def tight(self, net):
+        pp.runpp(net, numba=False, calculate_voltage_angles=True, lightsim2grid=False, tolerance_mva=1e-13)
+        return True, ""
+
+    hours = 24 * days
+    rng = np.random.default_rng(0)
+    scaling = 0.6 + 0.4 * np.sin(np.arange(hours) / 24 * 2 * np.pi) ** 2
+    lots = rng.uniform(-300.0, 500.0, hours)
+    topo = [(33, 34, 35, 36, 37), (7, 9, 14, 32, 37)]  # a new topology every day
+    recycled = GridModel._run
+    out = {}
+    for label, run in (("flat start (before)", flat_start), ("recycled (now)", recycled), ("reference", tight)):
+        best = np.inf
+        for _ in range(1 if label == "reference" else 3):
+            GridModel._run = run
+            model = GridModel("ieee33")
+            model.step(load_scaling=0.7)
+            t0 = time.process_time()
+            states = [model.step(load_scaling=float(scaling[h]), lot_power_kw={18: float(lots[h])},
+                                 open_branches=topo[(h // 24) % 2]) for h in range(hours)]
+            best = min(best, time.process_time() - t0)
+        out[label] = (best, np.array([s.vm_pu for s in states]))
+    GridModel._run = recycled
+    ref = out.pop("reference")[1]
+    print(f"\ngrid simulator, ieee33, {days} days ({hours} hours, a new topology every day), CPU time of "
+          "GridModel.step:")
+    for label, (t, vm) in out.items():
+        print(f"  {label}: {t / days:.3f} s per simulated day ({t / hours * 1e3:.2f} ms per hour); max |dV| vs "
+              f"runpp at 1e-13 MVA {np.abs(vm - ref).max():.1e} p.u.")
+
+
+PROBE = """
+import importlib.abc, importlib.machinery, sys, time
+marks = {}
+def mark(what):
+    marks.setdefault(what, time.process_time())
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib":
+            mark("matplotlib imported")
+        if name != "simulators.grid.model":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            step = module.GridModel.step
+            def first(self, *a, **k):
+                mark("first grid hour")
+                return step(self, *a, **k)
+            module.GridModel.step = first
+        spec.loader.exec_module = exec_module
+        return spec
+sys.meta_path.insert(0, Probe())
+from cosim.cli import main
+rc = main(sys.argv[1:])
+mark("end of run")
+for k, t in sorted(marks.items(), key=lambda kv: kv[1]):
+    print(f"PROBE {k}: {t:.2f} s CPU", file=sys.stderr)
+"""
+
+
+def bench_startup(runs: int = 3) -> None:
+    """`cosim run` of the default scenario with EO 5 x 5, one day, in a fresh process: CPU time from the start to
+    the first grid hour and to matplotlib's import (a probe around cosim.cli.main; the import order is kept)."""
+    import tempfile  # noqa: PLC0415 - only this section
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as tmp:
+        text = open(os.path.join(root, "scenarios", "default.toml")).read()
+        scenario = os.path.join(tmp, "small.toml")
+        with open(scenario, "w") as fh:
+            fh.write(text.replace("n_particles = 30, n_iter = 500", "n_particles = 5, n_iter = 5"))
+        print(f"\ncosim run (default scenario, EO 5 x 5, 1 day), {runs} fresh processes, CPU time since start:")
+        for i in range(runs):
+            proc = subprocess.run([sys.executable, "-c", PROBE, "run", scenario, "--quiet", "--output",
+                                   os.path.join(tmp, f"out{i}")], capture_output=True, text=True, cwd=root)
+            print("  " + "; ".join(line.removeprefix("PROBE ") for line in proc.stderr.splitlines()
+                                   if line.startswith("PROBE ")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,8 +381,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-plan", action="store_true", help="skip the day-ahead plan")
     ap.add_argument("--no-exhaustive", action="store_true", help="skip the 33-bus exhaustive search")
+    ap.add_argument("--grid-step", action="store_true", help="only: the grid simulator's hourly runpp")
+    ap.add_argument("--startup", action="store_true", help="only: cosim run's start-up")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
+    if args.grid_step or args.startup:
+        if args.grid_step:
+            bench_grid_step()
+        if args.startup:
+            bench_startup()
+        return 0
     t_start = time.perf_counter()
     gflops = core_flops()
     print(f"{cpu_name()}, {os.cpu_count()} cores; one core's DGEMM: {gflops / 1e9:.1f} GFLOP/s; all solvers on "
@@ -292,10 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nratio vs power-grid-model (ieee33, batch 720, 1 thread): {rate['full'] / rate['pgm']:.1f}x")
     if not args.no_exhaustive:
         r = load_network("ieee33").radial
+        t0 = time.process_time()
         ex = timed_exhaustive_optimum(r)
+        cpu = time.process_time() - t0
         print(f"ieee33 exhaustive: {ex['n_configs']} radial configurations enumerated in {ex['enum_s']:.2f} s, "
-              f"all solved in {ex['best_s']:.2f} s ({ex['n_configs'] / ex['best_s']:,.0f} flows/s): open "
-              f"{ex['open'].tolist()}, {ex['loss_kw']:.2f} kW, vmin {ex['vmin_pu']:.4f} p.u.")
+              f"all solved in {ex['best_s']:.2f} s (wall; {cpu:.2f} s CPU in all): open {ex['open'].tolist()}, "
+              f"{ex['loss_kw']:.2f} kW, vmin {ex['vmin_pu']:.4f} p.u.")
     if not args.no_plan and ("ieee33", "pp_rate") in out:
         bench_plan(out[("ieee33", "pp_rate")])
     print(f"(benchmark ran {time.perf_counter() - t_start:.0f} s)")

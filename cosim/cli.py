@@ -68,9 +68,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from cosim.runner.compare import compare_data_quality, compare_exchange_modes  # noqa: PLC0415
+    from cosim.runner.compare import compare_control, compare_data_quality, compare_exchange_modes  # noqa: PLC0415
 
-    compare = compare_data_quality if args.what == "data-quality" else compare_exchange_modes
+    compare = {"data-quality": compare_data_quality, "control": compare_control}.get(args.what, compare_exchange_modes)
     table = compare(args.scenario, args.output)
     print(table)
     return 0
@@ -124,7 +124,7 @@ def _main(argv: list[str] | None = None) -> int:
     cmp_ = sub.add_parser("compare", help="one scenario in the four exchange modes (default) or under bad data "
                                           "(--what data-quality); KPIs side by side")
     cmp_.add_argument("scenario", nargs="?", default=None)
-    cmp_.add_argument("--what", choices=["exchange", "data-quality"], default="exchange")
+    cmp_.add_argument("--what", choices=["exchange", "data-quality", "control"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network")
     argv = sys.argv[1:] if argv is None else list(argv)

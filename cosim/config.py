@@ -36,6 +36,9 @@ class LotConfig:
     connection_limit_kw: float
     allocation: str
     fleet_options: dict[str, Any] = field(default_factory=dict)
+    # how the PLO's forecast of its EVs differs from those that come: {arrival_sigma_h, departure_sigma_h,
+    # energy_sigma} (simulators.parking.forecast.ForecastError); empty = perfect foresight
+    forecast_error: dict[str, float] = field(default_factory=dict)
 
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -89,6 +92,8 @@ class Scenario:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
     plugin_folder: Path | None = None  # where user modules sit when it is not the scenario file's folder (sweeps)
     output: OutputOptions = field(default_factory=OutputOptions)
+    switch_operations_per_day: int = 0  # branches hourly revisions may open or close a day (0: topology fixed)
+    forecast_noise: dict[str, float] = field(default_factory=dict)  # market forecasts: {load_sigma, price_sigma}
 
     @property
     def hours(self) -> int:
@@ -112,20 +117,24 @@ MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a
 MAX_START_DAY = 100_000
 MAX_TIME_LIMIT_S = 86_400.0  # a day-ahead plan due more than a day later is a typo
 MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
+MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
+MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.market.forecast_noise.MAX_SIGMA)
+MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots", "output"}
 
 
 SECTION_KEYS = {
     "network": {"name", "reconfigure"},
-    "market": {"profile", "seasons"},
-    "controller": {"name", "objective", "options", "time_limit_s", "isolation"},
+    "market": {"profile", "seasons", "forecast_noise"},
+    "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day"},
     "output": {"format", "figure_format", "dpi", "start_date"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
                  "secret"},
 }
-LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation"}
+LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation",
+            "forecast_error"}
 
 
 class _Reader:
@@ -257,6 +266,10 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
         output=_output(top.sub("output")),
+        switch_operations_per_day=ctrl.positive("switch_operations_per_day", int, 0, strict=False,
+                                                maximum=MAX_SWITCH_OPERATIONS),
+        forecast_noise=_sigmas(market, "forecast_noise", {"load_sigma": MAX_FORECAST_SIGMA,
+                                                          "price_sigma": MAX_FORECAST_SIGMA}),
     )
 
 
@@ -464,6 +477,21 @@ def _seasons(market: _Reader) -> tuple[str, ...]:
     return tuple(seasons)
 
 
+def _sigmas(reader: _Reader, key: str, limits: dict[str, float]) -> dict[str, float]:
+    """A table of forecast-error standard deviations (each a number in [0, its limit]); empty when absent."""
+    table = reader.get(key, dict, {})
+    out = {}
+    for name, value in table.items():
+        field_name = f"{key}.{name}"
+        if name not in limits:
+            raise reader.fail(field_name, f"unknown key; allowed: {', '.join(sorted(limits))}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not 0.0 <= value <= limits[name]:
+            raise reader.fail(field_name, f"must be a number in [0, {limits[name]:g}], got {value!r}")
+        out[name] = float(value)
+    return out
+
+
 def allocation_rules() -> tuple[str, ...]:
     from simulators.parking.allocation import ALLOCATION_RULES  # noqa: PLC0415 - registry lookup only
 
@@ -556,6 +584,9 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
                 connection_limit_kw=r.positive("connection_limit_kw", float, 1000.0),
                 allocation=r.get("allocation", str, "earliest_departure_first", allocation_rules()),
                 fleet_options=fleet_options,
+                forecast_error=_sigmas(r, "forecast_error", {"arrival_sigma_h": MAX_EV_TIME_SIGMA_H,
+                                                             "departure_sigma_h": MAX_EV_TIME_SIGMA_H,
+                                                             "energy_sigma": 0.9}),
             )
         )
     return lots

@@ -5,6 +5,10 @@ Two jobs, each run with the interpreter that has what it needs:
   seed000   (project venv) reconstruct seed 000's load curve and price (simulators.market.seed000) and
             check daily losses / VPD with pandapower on the IEEE 33-bus:
                 .venv/bin/python scripts/make_profiles.py seed000
+  seed000-hourly (project venv) re-fit seed 000's price under the hourly reading of eq. 6 on the shipped load
+            curve (`reconstruct_price_hourly`) and write seed000_price_hourly.csv; the shipped curve and
+            seed000_price.csv (the daily reading, used by the default co-simulation) are left untouched:
+                .venv/bin/python scripts/make_profiles.py seed000-hourly
   seasonal  (a throw-away venv with `pip install simbench`; NOT a project dependency) build four
             representative seasonal weeks of load (simbench 1-MV-urban--0-sw, all 139 loads summed,
             per-unit of the hourly annual peak) and Netherlands day-ahead prices for 2019 (read from the
@@ -66,6 +70,20 @@ def seed000(out: Path) -> None:
         f.write("hour,load_kw\n")
         f.writelines(f"{h},{v:.4f}\n" for h, v in enumerate(load, start=1))
     with open(out / "seed000_price.csv", "w") as f:
+        f.write("hour,energy_price_usd_per_kwh\n")
+        f.writelines(f"{h},{v:.6f}\n" for h, v in enumerate(price, start=1))
+
+
+def seed000_hourly(out: Path) -> None:
+    """Write seed000_price_hourly.csv: the price re-fitted under eq. 6's hourly reading on the shipped curve."""
+    from simulators.market import seed000 as s0  # noqa: PLC0415 - project venv only
+
+    load = pd.read_csv(DATA / "seed000_load_kw.csv")["load_kw"].to_numpy(float)
+    price = s0.reconstruct_price_hourly(load)
+    print(f"hourly reading: price {price.min():.4f}-{price.max():.4f} $/kWh, best case-1 OF1 "
+          f"{s0.best_case1_benefit_hourly(price):.2f} $ (paper 424.7); daily-reading price peak "
+          f"{s0.reconstruct_price(load).max():.4f} $/kWh")
+    with open(out / "seed000_price_hourly.csv", "w") as f:
         f.write("hour,energy_price_usd_per_kwh\n")
         f.writelines(f"{h},{v:.6f}\n" for h, v in enumerate(price, start=1))
 
@@ -132,13 +150,15 @@ def seasonal(out: Path, wheel: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("job", choices=["seed000", "seasonal"])
+    ap.add_argument("job", choices=["seed000", "seed000-hourly", "seasonal"])
     ap.add_argument("--wheel", type=Path, default=Path("/tmp/ev2gym/ev2gym-2.0.0-py3-none-any.whl"))
     ap.add_argument("--out", type=Path, default=DATA)
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.job == "seed000":
         seed000(args.out)
+    elif args.job == "seed000-hourly":
+        seed000_hourly(args.out)
     else:
         seasonal(args.out, args.wheel)
 

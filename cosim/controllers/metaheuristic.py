@@ -44,9 +44,10 @@ def contract_counts(problem: DayAheadProblem) -> np.ndarray:
 def standing_seed(vp: DayAheadVectorProblem, problem: DayAheadProblem) -> np.ndarray | None:
     """The decision vector of the plan in force (`problem.standing_plan`: topology and lot sites), or None.
 
-    Seeded with it, a negotiation round keeps the standing plan unless a better one is found for the PLOs'
-    new answer; with the controller's fixed seed, the same answer gives the same plan, so rounds change the
-    plan only when the PLOs' answers do."""
+    With setpoints for every lot (an hourly revision: the standing plan rolled to the hour) the dispatch is encoded
+    too, as signed PEV counts. Seeded with it, a negotiation round keeps the standing plan unless a better one is
+    found for the PLOs' new answer; with the controller's fixed seed, the same answer gives the same plan, so
+    rounds change the plan only when the PLOs' answers do."""
     standing = problem.standing_plan
     if standing is None:
         return None
@@ -54,9 +55,22 @@ def standing_seed(vp: DayAheadVectorProblem, problem: DayAheadProblem) -> np.nda
     if any(bus not in lot.candidate_buses for bus, lot in zip(buses, problem.lots)):
         return None
     try:
-        return vp.encode(open_ids=standing.open_branches, lot_buses=buses)
+        x = vp.encode(open_ids=standing.open_branches, lot_buses=buses)
     except ProblemError:  # a topology the encoding cannot express (not one open branch per loop)
         return None
+    if problem.lots and all(lot.lot_id in standing.setpoints_kw for lot in problem.lots):
+        counts = np.zeros((len(problem.lots), HOURS))  # the standing dispatch as signed PEV counts (hourly revisions)
+        for j, lot in enumerate(problem.lots):
+            kw = np.asarray(standing.setpoints_kw[lot.lot_id], float)[:HOURS]
+            kw_ch = float(obj.lot_power_kw(np.ones(1), lot)[0])
+            kw_dis = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
+            counts[j] = np.where(kw > 0, np.round(kw / max(kw_ch, 1e-9)), np.where(kw < 0, -np.round(-kw / max(
+                kw_dis, 1e-9)), 0.0))
+        try:
+            x = vp.encode(open_ids=standing.open_branches, lot_buses=buses, counts=counts)
+        except (ProblemError, ValueError, IndexError):  # counts the layout cannot express: topology and sites only
+            pass
+    return x
 
 
 class MetaheuristicController:

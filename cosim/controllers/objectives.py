@@ -15,7 +15,10 @@ Reconstruction of the garbled eq. 1-3 (what the PDF extraction lost, and how we 
 * eq. 3  Cost_2 = sum_h cost_ca * (n_ch(h) + n_disch(h)): the per-PEV daily usage cost for every PEV engaged.
 * eq. 5  OF1 = Revenue - Cost_1 - Cost_2 ($, maximised).
 
-The lot's grid power is the full P^PEV * n (eq. 9), + charging (adds load) and - discharging.
+The lot's grid power (`lot_power_kw`, + charging adds load, - discharging) is SOC-weighted by default, consistent
+with the energies of eq. 1-2: P^PEV (1 - sum SOC lambda) / mu_e per charging PEV and P^PEV sum SOC lambda per
+discharging one. Eq. 9's full P^PEV * n (10 kW per PEV instead of 8.33 / 7 kW) is model="paper", chosen per
+problem by `problem.options["lot_power"]` (`cosim.controllers.vector_problem`).
 """
 
 from __future__ import annotations
@@ -53,14 +56,24 @@ def lot_usage_cost_usd(n_ch: np.ndarray, n_dis: np.ndarray, cost_ca_usd_per_pev:
     return cost_ca_usd_per_pev * (np.asarray(n_ch, float).sum(axis=-1) + np.asarray(n_dis, float).sum(axis=-1))
 
 
-def lot_power_kw(counts: np.ndarray, lot) -> np.ndarray:
-    """Grid-side lot power (kW, + charging) of signed PEV counts per hour, consistent with eq. 1-3's energies.
+LOT_POWER_MODELS = ("soc_weighted", "paper")
+"""How PEV counts become the lot's grid power (`lot_power_kw`); "soc_weighted" is the default everywhere."""
 
-    A charging PEV takes P x (1 - SOC) in the hour at the battery, bought as that / mu_e from the grid; a
-    discharging PEV gives P x SOC (expected over Table 1's shares). The co-simulated lot then sees setpoints it
-    can physically follow, and OF3's losses are those of the energy the PLO is paid for.
+
+def lot_power_kw(counts: np.ndarray, lot, model: str = "soc_weighted") -> np.ndarray:
+    """Grid-side lot power (kW, + charging) of signed PEV counts per hour.
+
+    model="soc_weighted" (default, consistent with eq. 1-3's energies): a charging PEV takes P x (1 - SOC) in the
+    hour at the battery, bought as that / mu_e from the grid; a discharging PEV gives P x SOC (expected over Table
+    1's shares). The co-simulated lot then sees setpoints it can physically follow, and OF3's losses are those of
+    the energy the PLO is paid for. model="paper": eq. 9 as printed, P^PEV x n in both directions (10 kW per PEV
+    for seed 000), whatever the SOC; eq. 1-2's energies (and so OF1) stay SOC-weighted, as in the paper.
     """
+    if model not in LOT_POWER_MODELS:
+        raise ValueError(f"lot power model must be one of {LOT_POWER_MODELS}, got {model!r}")
     counts = np.asarray(counts, float)
+    if model == "paper":
+        return counts * lot.pev_power_kw
     charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
     discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
     return np.where(counts > 0, counts * charge_kw, counts * discharge_kw)

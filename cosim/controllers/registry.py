@@ -12,7 +12,7 @@ from cosim.registry import Registry
 
 __all__ = ["CONTROLLERS", "SEEDED_CONTROLLERS", "known_controllers", "make_controller", "register_controller"]
 
-SEEDED_CONTROLLERS = ("eo", "pso", "ga")
+SEEDED_CONTROLLERS = ("eo", "pso", "ga", "mpc")
 """Built-in controllers that draw random numbers: the DSO gives them the scenario's seed unless set."""
 
 
@@ -32,6 +32,7 @@ CONTROLLERS: Registry[Callable[..., Controller]] = Registry("controller", {
     "rule": "cosim.controllers.rule:RuleController",
     "none": "cosim.controllers.rule:NoneController",
     "milp": "cosim.controllers.milp:MilpController",
+    "mpc": "cosim.controllers.mpc:MpcController",
 }, check=_check_factory)
 
 
@@ -45,7 +46,7 @@ def known_controllers() -> list[str]:
 
 
 def make_controller(name_or_path: str, near: Path | str | None = None, **options: Any) -> Controller:
-    """Build a controller: a known name (eo, pso, ga, rule, none, milp, or registered) or "package.module:Class".
+    """Build a controller: a known name (eo, pso, ga, rule, none, milp, mpc, or registered) or "package.module:Class".
 
     `near` is the scenario's folder, where a user's controller module may sit. Raises `PluginNotFoundError`
     when the name leads to no controller and `PluginOptionsError` when the controller rejects the options.

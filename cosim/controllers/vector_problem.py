@@ -3,7 +3,8 @@
 Options (`problem.options`): "daily_pev_cap" (see `daily_pev_cap`), "balance_pev_counts" (eq. 6 equality,
 default True), "tie_break" (see below), "flow_tol_pu" (1e-8) and "flow_max_iter" (40) for the batched flow
 (a case not converged within 40 sweeps is treated as infeasible: such cases sit far outside the voltage limits),
-"topology_encoding" ("angle", default, or "position"), "charging_solves" (2; converted nets only, see below).
+"topology_encoding" ("angle", default, or "position"), "charging_solves" (2; converted nets only, see below),
+"lot_power" ("soc_weighted", default, or "paper": eq. 9's P^PEV n; see `objectives.lot_power_kw`).
 
 Decision vector:
   [topology (only if problem.reconfigure): two entries in [-1, 1] per fundamental loop read as an angle, or
@@ -120,6 +121,9 @@ class DayAheadVectorProblem:
         self.topo = ReconfigurationProblem(net, encoding=encoding) if self.n_loops else None
         self.n_topo = self.topo.n_var if self.topo is not None else 0
         self.tie_break = float(opts.get("tie_break", 1e-7))
+        self.lot_power = opts.get("lot_power", "soc_weighted")
+        if self.lot_power not in obj.LOT_POWER_MODELS:
+            raise ProblemError(f"options['lot_power'] must be one of {obj.LOT_POWER_MODELS}, got {self.lot_power!r}")
         self.flow_tol_pu = float(opts.get("flow_tol_pu", 1e-8))
         self.flow_max_iter = int(opts.get("flow_max_iter", 40))
         self.charging_solves = int(opts.get("charging_solves", 2))
@@ -203,7 +207,7 @@ class DayAheadVectorProblem:
         n_lots = len(prob.lots)
         lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
         for j, lot in enumerate(prob.lots):
-            lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot)
+            lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot, self.lot_power)
         p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
         for j in range(n_lots):
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]

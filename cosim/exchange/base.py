@@ -8,13 +8,17 @@ except `dso_plan_day`):
 
 PLO side (`plo` is a `PloSide`):
 - `plo_offer(plo)`: payload of the PLO's day-ahead offer, or None to send nothing;
-- `plo_receive(plo, kind, payload)`: act on a DSO message; return a payload to answer with, or None.
+- `plo_receive(plo, kind, payload)`: act on a DSO message; return a payload to answer with, or None;
+- `plo_hourly(plo)`: what the PLO tells the DSO each hour that is not a day start (hour-by-hour control only),
+  or None (default) to send nothing.
 
 Both sides (optional): `check_payload(kind, payload)`: further checks of what is received (a mode's own kinds).
 
 DSO side (`dso` is a `DsoSide`):
 - `dso_plan_day(dso, offers)`: plan the day from the offers received; return the messages to send;
-- `dso_answer(dso, offers)`: answer offers that arrive in a later round of the same day's negotiation.
+- `dso_answer(dso, offers)`: answer offers that arrive in a later round of the same day's negotiation;
+- `dso_hour(dso, offers)`: each hour that is not a day start, when the DSO's controller re-plans hour by hour
+  (`revise`): re-plan with the hour's offers (those sent by `plo_hourly`) and return the messages to send.
 
 A user's mode subclasses `ExchangeMode`, is named in the scenario by dotted path
 (`[exchange] mode = "mymodes:Auction"`, the module may sit beside the scenario file) and needs no other edit.
@@ -55,7 +59,8 @@ class PloSide(Protocol):
     schedule_kw: np.ndarray  # the setpoints the PLO will send its lot, (24,) kW, + charging
 
     def full_offer_payload(self) -> dict[str, Any]: ...
-    def follow(self, setpoints_kw: Any) -> None: ...
+    def hourly_offer_payload(self) -> dict[str, Any]: ...
+    def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None: ...
     def answer_signal(self, signal: DsoSignal) -> None: ...
 
 
@@ -73,10 +78,14 @@ class DsoSide(Protocol):
 
     `plan_with_lots` lets the DSO's controller dispatch the lots from full offers; `plan_around` plans the grid
     around the lots' own schedules (offers with `schedule_kw`), re-solving unless `replan=False`; both apply
-    the fallback when planning fails and record the plan. `end_negotiation` records the day's outcome."""
+    the fallback when planning fails and record the plan. `end_negotiation` records the day's outcome.
+    `revise_hour` (hour-by-hour control) re-plans the rolling 24 hours from `hour` with the controller's `revise`:
+    lots with an hourly full offer are dispatched, the others held at the setpoints in force; it returns the
+    accepted revision, or None when the plan in force stays (a failed revision falls back to it, logged)."""
 
     net: RadialNetwork
     day: DayContext
+    hour: int  # the simulated hour the DSO is at
     round: int  # negotiation round of the day (0 = the day-ahead plan)
     schedules: dict[str, np.ndarray]  # lots' own schedules, kW (modes where the PLOs decide)
     plan: DayAheadPlan | None
@@ -85,6 +94,7 @@ class DsoSide(Protocol):
     def plan_around(self, offers: dict[str, dict[str, Any]], replan: bool = True) -> DayAheadPlan: ...
     def schedule_change_kw(self, offers: dict[str, dict[str, Any]]) -> float: ...
     def end_negotiation(self, converged: bool, detail: str = "") -> None: ...
+    def revise_hour(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan | None: ...
 
 
 class ExchangeMode:
@@ -113,10 +123,15 @@ class ExchangeMode:
     def plo_receive(self, plo: PloSide, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Act on an authenticated DSO message; return a payload to answer with (an offer), or None."""
         if kind == "schedule":
-            plo.follow(payload["setpoints_kw"])
+            plo.follow(payload["setpoints_kw"], payload.get("start_hour"))
         elif kind == "signal":
             plo.answer_signal(DsoSignal.from_payload(payload))
             return schedule_offer(plo.lot_id, plo.candidate_buses, plo.schedule_kw)
+        return None
+
+    def plo_hourly(self, plo: PloSide) -> dict[str, Any] | None:
+        """What the PLO tells the DSO at the start of each hour that is not a day start, when the DSO re-plans
+        hour by hour (default: nothing). Sent, signed and checked as an offer of round 0 of that hour."""
         return None
 
     def check_payload(self, kind: str, payload: dict[str, Any]) -> str | None:
@@ -134,4 +149,10 @@ class ExchangeMode:
         """Offers arrived in round `dso.round` >= 1: record them in the plan and end the negotiation."""
         dso.plan_around(offers, replan=False)
         dso.end_negotiation(converged=True, detail="PLOs answered; plan updated with their schedules")
+        return []
+
+    def dso_hour(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        """An hour that is not a day start, with a controller that re-plans hourly: re-plan the grid (topology)
+        around the lots' setpoints in force; tell the PLOs nothing (default)."""
+        dso.revise_hour(offers)
         return []

@@ -11,12 +11,27 @@ from cosim.exchange.payloads import schedule_payload
 class Centralised(ExchangeMode):
     """Each PLO sends its lot's flexibility (hourly power bounds, energy needs, PEV counts and SOC shares); the
     DSO's controller plans topology, lot sites and lot dispatch together and sends each PLO its hourly
-    schedule and bus. When planning falls back, no schedule is sent: each PLO keeps its own plan."""
+    schedule and bus. When planning falls back, no schedule is sent: each PLO keeps its own plan.
+
+    Hour by hour (a controller with `revise`): each PLO sends its lot's fresh 24-hour offer and measurements at
+    the start of every hour; the DSO re-plans the rolling 24 hours and sends each lot its revised schedule (from
+    this hour on). A failed revision sends nothing: the schedules in force stay."""
 
     name = "centralised"
 
     def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:
         return plo.full_offer_payload()
+
+    def plo_hourly(self, plo: PloSide) -> dict[str, Any] | None:
+        return plo.hourly_offer_payload()
+
+    def dso_hour(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        plan = dso.revise_hour(offers)
+        if plan is None:
+            return []
+        return [Outgoing("schedule", lot_id, schedule_payload(plan.setpoints_kw[lot_id], plan.lot_buses.get(lot_id),
+                                                              start_hour=dso.hour), "revised setpoints")
+                for lot_id in offers if lot_id in plan.setpoints_kw]
 
     def dso_plan_day(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
         plan = dso.plan_with_lots(offers)

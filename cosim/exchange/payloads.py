@@ -24,14 +24,15 @@ from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.errors import InputError
 
 __all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_json",
-           "check_offer", "check_schedule", "check_signal", "misreport", "offer_from_payload", "offer_to_payload",
-           "schedule_offer", "schedule_payload"]
+           "check_offer", "check_schedule", "check_signal", "measured_payload", "misreport", "offer_from_payload",
+           "offer_to_payload", "schedule_offer", "schedule_payload"]
 
 FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
                                "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
                                "need_by_hour_kwh", "economics"})
 SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
-SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus"})
+SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus", "start_hour"})
+MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged_kwh"})
 SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
 ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day"})
 NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
@@ -116,7 +117,8 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     if not isinstance(payload, dict):
         raise PayloadError(f"offer: a {type(payload).__name__}, not a table")
     full = "max_charge_kw" in payload
-    _fields(payload, FULL_OFFER_FIELDS if full else SCHEDULE_OFFER_FIELDS, "full offer" if full else "offer")
+    _fields(payload, FULL_OFFER_FIELDS | {"measured"} if full else SCHEDULE_OFFER_FIELDS,
+            "full offer" if full else "offer", optional=frozenset({"measured"}))
     if payload["lot_id"] != sender:
         raise PayloadError(f"{sender!r} offered for lot {_short(payload['lot_id'])}")
     _buses(payload["candidate_buses"], sender, lot.candidate_buses)
@@ -140,11 +142,19 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
     for key in ("max_charge_kw", "max_discharge_kw"):
         _within_limit(payload[key], key, sender, limit)
+    if "measured" in payload:  # an hourly offer's measurements (`measured_payload`)
+        measured = payload["measured"]
+        _fields(measured, MEASURED_FIELDS, "measured")
+        _number(measured["evs_present"], "measured.evs_present", 0, MAX_PEVS, integer=True)
+        _number(measured["energy_stored_kwh"], "measured.energy_stored_kwh", 0.0, MAX_PEVS * 1e4)
+        _number(measured["energy_charged_kwh"], "measured.energy_charged_kwh", 0.0, max_energy_kwh)
 
 
 def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:
     """The DSO's schedule for `lot_id`: 24 setpoints within the lot's connection limit, a bus among its candidates."""
-    _fields(payload, SCHEDULE_FIELDS, "schedule")
+    _fields(payload, SCHEDULE_FIELDS, "schedule", optional=frozenset({"start_hour"}))
+    if "start_hour" in payload:  # a revised schedule: its first setpoint is for this simulated hour
+        _number(payload["start_hour"], "start_hour", 0, math.inf, integer=True)
     _within_limit(payload["setpoints_kw"], "setpoints_kw", lot_id, lot.connection_limit_kw, negative=True)
     bus = payload["bus"]
     if bus is not None and (not isinstance(bus, int) or isinstance(bus, bool) or bus not in lot.candidate_buses):
@@ -215,9 +225,19 @@ def schedule_offer(lot_id: str, candidate_buses: tuple[int, ...], schedule_kw: n
             "schedule_kw": np.asarray(schedule_kw, float).tolist()}
 
 
-def schedule_payload(setpoints_kw: np.ndarray, bus: int | None) -> dict[str, Any]:
-    """The DSO's hourly setpoints for one lot (kW, + charging) and the bus it placed the lot at."""
-    return {"setpoints_kw": np.asarray(setpoints_kw, float).tolist(), "bus": None if bus is None else int(bus)}
+def schedule_payload(setpoints_kw: np.ndarray, bus: int | None, start_hour: int | None = None) -> dict[str, Any]:
+    """The DSO's hourly setpoints for one lot (kW, + charging) and the bus it placed the lot at; a revised schedule
+    (hour-by-hour control) names the simulated hour its first setpoint is for."""
+    out = {"setpoints_kw": np.asarray(setpoints_kw, float).tolist(), "bus": None if bus is None else int(bus)}
+    if start_hour is not None:
+        out["start_hour"] = int(start_hour)
+    return out
+
+
+def measured_payload(evs_present: int, energy_stored_kwh: float, energy_charged_kwh: float) -> dict[str, Any]:
+    """A lot's measurements at the start of an hour, carried by an hourly full offer as its `measured` field."""
+    return {"evs_present": int(evs_present), "energy_stored_kwh": max(0.0, float(energy_stored_kwh)),
+            "energy_charged_kwh": max(0.0, float(energy_charged_kwh))}
 
 
 def misreport(payload: dict[str, Any], factor: float) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from cosim.registry import Registry
 if TYPE_CHECKING:
     from cosim.networks.converter import GridNetwork
 
-__all__ = ["NETWORKS", "GridNetwork", "is_converted_name", "load_network"]
+__all__ = ["NAME_FORMS", "NETWORKS", "GridNetwork", "is_converted_name", "load_network"]
 
 NETWORKS: Registry[Any] = Registry("network", {
     "ieee33": "cosim.networks.ieee33:ieee33",

@@ -194,6 +194,7 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
         if hv_loaded:
             raise _fail(name, f"loads or generators at the HV busbar ({_label(net, hv_loaded[0])}) are not "
                               "supported: the model is the MV network below the transformers")
+    branches = [br for br in branches if uf.find(br.f) in fed]  # empty islands (no element) are left out
     order = [slack_group] + sorted((grp for grp in fed if grp != slack_group), key=lambda grp: min(groups[grp]))
     pos_of_group = {grp: i for i, grp in enumerate(order)}
     position_of_bus = {b: pos_of_group[uf.find(b)] for b in live if uf.find(b) in pos_of_group}
@@ -230,6 +231,14 @@ def _set_point(net, trafos: list[int], name: str) -> float:
         raise _fail(name, "a transformer without a tap changer (tap_step_percent) cannot hold its MV busbar at "
                           "the set-point")
     return v
+
+
+def _finite(value, default: float) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return default
+    return x if math.isfinite(x) else default
 
 
 def _element_buses(net) -> set[int]:
@@ -332,14 +341,14 @@ def _radial(net, name, branches, position_of_bus, base_kv, base_mva, v_slack, la
         length = float(ln.length_km)
         r[k] = float(ln.r_ohm_per_km) * length / par / zb
         x[k] = float(ln.x_ohm_per_km) * length / par / zb
-        g_s = float(ln.get("g_us_per_km", 0.0) or 0.0) * 1e-6
+        g_s = _finite(ln.get("g_us_per_km", 0.0), 0.0) * 1e-6
         y[k] = (g_s + 1j * omega * float(ln.c_nf_per_km) * 1e-9) * length * par * zb
         if y[k] != 0:
             stub[k] = y[k] / 2.0 + (y[k] / 2.0) / (1.0 + (r[k] + 1j * x[k]) * y[k] / 2.0)
             energised = br.t if br.open_end_bus == br.f else br.f
             stub_bus[k] = position_of_bus[energised]
-        rating = float(ln.max_i_ka) * float(ln.get("df", 1.0)) * par
-        if np.isfinite(rating) and float(ln.max_i_ka) < NO_RATING_KA:
+        rating = _finite(ln.max_i_ka, np.inf) * _finite(ln.get("df", 1.0), 1.0) * par
+        if np.isfinite(rating) and rating > 0 and float(ln.max_i_ka) < NO_RATING_KA:
             i_max[k] = rating
     p = np.zeros(len(labels))
     q = np.zeros(len(labels))
@@ -466,7 +475,8 @@ def run_original(net, oltc_trafos, v_set_pu: float, tol_pu: float = 1e-8, max_so
 def converted_net(grid: GridNetwork) -> pp.pandapowerNet:
     """The radial model as a pandapower net (for `cosim validate`): one bus per radial bus, the external grid at the
     slack at `v_slack_pu`, one line per line branch (same r, x, charging; a line switch at the end the branch is
-    opened at), one bus-bus switch per zero-impedance branch, no loads (add them per case)."""
+    opened at), one bus-bus switch per zero-impedance branch (switch column `branch_id`), no loads (add them per
+    case)."""
     r: ConvertedNetwork = grid.radial
     out = pp.create_empty_network(name=f"{r.name} (converted)", sn_mva=r.base_mva, f_hz=float(grid.net.f_hz))
     buses = pp.create_buses(out, r.n_bus, vn_kv=r.base_kv, name=list(r.bus_labels))
@@ -476,7 +486,8 @@ def converted_net(grid: GridNetwork) -> pp.pandapowerNet:
     for k, bid in enumerate(r.branch_ids):
         f, t = int(buses[r.from_bus[k]]), int(buses[r.to_bus[k]])
         if r.r_pu[k] == 0 and r.x_pu[k] == 0:
-            pp.create_switch(out, f, t, et="b", closed=True, name=f"branch {int(bid)}")
+            s = pp.create_switch(out, f, t, et="b", closed=True, name=f"branch {int(bid)}")
+            out.switch.at[s, "branch_id"] = int(bid)
             continue
         y = r.charging_y_pu[k] / zb
         li = pp.create_line_from_parameters(
@@ -485,7 +496,8 @@ def converted_net(grid: GridNetwork) -> pp.pandapowerNet:
             max_i_ka=float(r.i_max_ka[k]) if np.isfinite(r.i_max_ka[k]) else NO_RATING_KA, name=f"branch {int(bid)}")
         end = int(buses[r.stub_bus[k]]) if r.stub_bus[k] >= 0 else t
         open_at = t if end == f else f
-        pp.create_switch(out, open_at, li, et="l", closed=True, name=f"branch {int(bid)}")
+        s = pp.create_switch(out, open_at, li, et="l", closed=True, name=f"branch {int(bid)}")
+        out.switch.at[s, "branch_id"] = int(bid)
     return out
 
 
@@ -494,9 +506,8 @@ def set_open_branches(net, grid: GridNetwork, open_ids, converted: bool = False)
     every switch of a branch closed, then the one that opens each open branch opened (lines without switches,
     in nets that have none, through in_service)."""
     open_set = {int(b) for b in np.asarray(open_ids).reshape(-1)}
-    if converted:
-        names = net.switch.name.to_numpy()
-        net.switch["closed"] = [n.split(" ")[-1].isdigit() and int(n.split(" ")[-1]) not in open_set for n in names]
+    if converted:  # converted_net's switches carry their branch id
+        net.switch["closed"] = [int(b) not in open_set for b in net.switch.branch_id]
         return
     sw = net.switch
     for bid, s in grid.switch_of_branch.items():

@@ -1,6 +1,12 @@
 """Fast radial power flow and topology tools (no pandapower or mosaik imports)."""
 
-from cosim.powerflow.bfs import BatchFlowResult, PowerFlowInputError, solve_radial_batch
+from cosim.powerflow.bfs import (
+    BatchFlowResult,
+    FlowSummary,
+    PowerFlowInputError,
+    solve_radial_batch,
+    solve_radial_summary,
+)
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
 from cosim.powerflow.topology import (
     TopologyError,
@@ -15,7 +21,7 @@ from cosim.powerflow.topology import (
 )
 
 __all__ = [
-    "BatchFlowResult", "NetworkDataError", "PowerFlowInputError", "RadialNetwork", "TopologyError",
+    "BatchFlowResult", "FlowSummary", "NetworkDataError", "PowerFlowInputError", "RadialNetwork", "TopologyError",
     "best_configuration", "check_radial", "count_spanning_trees", "decode_loops", "enumerate_radial",
-    "is_radial", "radial_mask", "repair", "solve_radial_batch",
+    "is_radial", "radial_mask", "repair", "solve_radial_batch", "solve_radial_summary",
 ]

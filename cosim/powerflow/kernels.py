@@ -1,9 +1,12 @@
-"""Compiled (numba) kernels of the radial power flow: one case at a time, its data in L1 cache.
+"""Compiled (numba) kernels of the radial power flow, a case's data in L1 cache.
 
 Per case: open branch ids -> closed-branch mask -> depth-first tree order from the slack (children in ascending
 bus order, the order the batched flow has always used) -> backward/forward sweeps in that order -> the outputs
-the caller asked for. A case whose open set equals the previous case's reuses its tree order (a topology
-repeated over the hours of a day costs one search). Compiled once per machine (`cache=True`).
+the caller asked for. A run of consecutive cases with the same open set shares one search and is swept LANES
+cases at a time, one per SIMD lane (`_block_sweeps`: the hours of a day-ahead plan); the other cases, and lanes
+that slow down, go one at a time (`_solve_one`). Both do the same arithmetic in the same order, so a case's
+result does not depend on its batch. Compiled once per machine (`cache=True`, error_model="numpy": no Python
+exception checks in the loops, a zero voltage gives inf / NaN and a failed case).
 
 Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k:
   load current       I_k = conj(S_k / V_k)                 (vectorisable: one pass over contiguous positions)

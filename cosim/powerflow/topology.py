@@ -7,6 +7,7 @@ spanning tree (connected, no loop), i.e. exactly n_branch - n_bus + 1 distinct b
 from __future__ import annotations
 
 import itertools
+import math
 import time
 
 import networkx as nx
@@ -215,8 +216,9 @@ def enumerate_radial(net: RadialNetwork) -> np.ndarray:
     ka = np.array([kid[s[0]] for s in edges], dtype=int)
     kb = np.array([kid[s[1]] for s in edges], dtype=int)
     ids = np.asarray(net.branch_ids, dtype=np.int64)
-    combos = np.array(list(itertools.combinations(range(len(edges)), n_open_kernel)), dtype=np.int64)
-    combos = combos.reshape(-1, n_open_kernel)
+    n_combos = math.comb(len(edges), n_open_kernel)
+    combos = np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(len(edges)), n_open_kernel)),
+                         dtype=np.int64, count=n_combos * n_open_kernel).reshape(n_combos, n_open_kernel)
     spanning = np.empty(len(combos), dtype=bool)
     kernels().connected_rows(ka.astype(np.int64), kb.astype(np.int64), len(kernel), combos, spanning)
     for opened in combos[spanning].tolist():

@@ -52,6 +52,16 @@ def _number(value: float) -> str:
     return "0" if abs(value) < 1e-9 else f"{value:.4g}"
 
 
+CONTROL_COLUMNS = ("energy_losses_kwh", "unmet_energy_kwh", "voltage_violation_hours", "v_min_pu", "switch_operations",
+                   "planned_energy_losses_kwh", "max_abs_loss_gap_pct", "max_abs_lot_gap_kw", "plan_revisions",
+                   "fallbacks")
+CONTROL_LEVELS = (0.0, 0.05, 0.1, 0.2)
+"""Forecast-error levels of `compare_control`: a level x sets the market's load and price forecast errors to x
+(relative, 24 h ahead) and each lot's EV arrival and departure forecast errors to 10 x hours (x = 0.2: 2 h)."""
+CONTROL_BUDGET = {"n_particles": 20, "n_iter": 100}
+"""EO's budget in `compare_control` (day-ahead; mpc's hourly revisions get n_iter // 5): a few minutes on 2 cores."""
+
+
 def compare_variants(base: Scenario, variants: dict[str, dict], label: str, output_dir: str | Path,
                      table_name: str, progress: bool = False) -> tuple[Path, pd.DataFrame]:
     """Run `base` once per variant (dataclass field overrides); KPIs side by side in <table_name>.csv/.md."""
@@ -60,7 +70,7 @@ def compare_variants(base: Scenario, variants: dict[str, dict], label: str, outp
 
 
 def _compare(base: Scenario, variants: dict[str, dict], label: str, output_dir: str | Path, table_name: str,
-             progress: bool) -> tuple[Path, pd.DataFrame, list[Path]]:
+             progress: bool, columns: tuple[str, ...] = COLUMNS) -> tuple[Path, pd.DataFrame, list[Path]]:
     parent = new_run_dir(output_dir, f"{base.name}-{table_name}")
     rows, runs = [], {}
     for i, (name, changes) in enumerate(variants.items(), 1):
@@ -68,25 +78,26 @@ def _compare(base: Scenario, variants: dict[str, dict], label: str, output_dir: 
         summary = run_scenario(dataclasses.replace(base, name=name.replace(" ", "_"), **changes), output_dir=parent,
                                progress=progress)
         runs[name] = summary.run_dir
-        rows.append({label: name, **{c: summary.kpis.get(c) for c in COLUMNS}, "wall_s": round(summary.wall_s, 2),
+        rows.append({label: name, **{c: summary.kpis.get(c) for c in columns}, "wall_s": round(summary.wall_s, 2),
                      "run_dir": summary.run_dir.name})
         table = pd.DataFrame(rows)
         # after each run: a stop keeps the rest
         atomic_write_text(parent / f"{table_name}.csv", table.to_csv(index=False))
     atomic_write_text(parent / f"{table_name}.md", markdown_table(table) + "\n")
     log.info("wrote %s", parent / f"{table_name}.md")
-    figures = draw_comparison(table, label, runs, parent, table_name, base.output.figure_format, base.output.dpi)
+    figures = draw_comparison(table, label, runs, parent, table_name, base.output.figure_format, base.output.dpi,
+                              columns)
     return parent, table, figures
 
 
 def draw_comparison(table: pd.DataFrame, label: str, runs: dict[str, Path], out: Path, name: str,
-                    fmt: str = "png", dpi: int = 300) -> list[Path]:
+                    fmt: str = "png", dpi: int = 300, columns: tuple[str, ...] = COLUMNS) -> list[Path]:
     """<name>_kpis and <name>_hourly (see the module docstring) in `out`; returns the files."""
     from cosim.runner.figures import PAGE_IN, Writer, kpi_label, steps, time_axis  # noqa: PLC0415 - matplotlib
 
     w = Writer(out, fmt, dpi)
     names = [str(v) for v in table[label]]
-    values = {c: pd.to_numeric(table[c], errors="coerce") for c in COLUMNS if c in table}
+    values = {c: pd.to_numeric(table[c], errors="coerce") for c in (*columns, "wall_s") if c in table}
     kpis = [c for c, v in values.items() if v.notna().any() and v.max() != v.min()]  # the same everywhere: table only
     files = []
     with w.style():
@@ -151,3 +162,34 @@ def compare_data_quality(scenario_path: str | Path | None = None, output_dir: st
         variants[f"tamper {p:g}"] = {"faults": {**base.faults, "tamper": p}}
         variants[f"loss {p:g}"] = {"faults": {**base.faults, "loss": p}}
     return Comparison(*_compare(base, variants, "fault", output_dir, "data_quality", progress))
+
+
+def control_variants(base: Scenario, levels: tuple[float, ...] = CONTROL_LEVELS,
+                     controllers: tuple[str, ...] = ("eo", "mpc"),
+                     budget: dict[str, int] | None = None) -> dict[str, dict]:
+    """The variants of `compare_control`: each controller at each forecast-error level (see `CONTROL_LEVELS`), with
+    the same EO budget and the scenario's switch operations (at least 4 a day, so that mpc may reconfigure)."""
+    budget = dict(CONTROL_BUDGET if budget is None else budget)
+    variants = {}
+    for level in levels:
+        lots = tuple(dataclasses.replace(lot, forecast_error={"arrival_sigma_h": 10.0 * level,
+                                                              "departure_sigma_h": 10.0 * level} if level else {})
+                     for lot in base.lots)
+        for controller in controllers:
+            variants[f"{controller} err {level:g}"] = {
+                "controller": controller, "controller_options": dict(budget), "lots": lots,
+                "forecast_noise": {"load_sigma": level, "price_sigma": level} if level else {},
+                "switch_operations_per_day": max(base.switch_operations_per_day, 4)}
+    return variants
+
+
+def compare_control(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
+                    levels: tuple[float, ...] = CONTROL_LEVELS, controllers: tuple[str, ...] = ("eo", "mpc"),
+                    budget: dict[str, int] | None = None, progress: bool = False) -> Comparison:
+    """Day-ahead-only control (`eo`) against hour-by-hour control (`mpc`) under increasing forecast error: losses,
+    unmet energy, voltage violations, switch operations, plan-vs-reality gap and wall time side by side in
+    control.csv/.md and its figures."""
+    base = load_scenario(scenario_path)
+    parent, table, figures = _compare(base, control_variants(base, levels, controllers, budget), "variant",
+                                      output_dir, "control", progress, CONTROL_COLUMNS)
+    return Comparison(parent, table, figures)

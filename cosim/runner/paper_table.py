@@ -1,9 +1,14 @@
 """The one style in which every study reports (`cosim study <name>`): its paper-vs-ours table, one row per
-quantity (quantity, paper, ours, difference), written as paper_vs_ours.csv / .md in the study's folder and
-printed as a Markdown table followed by the folder's path.
+quantity (quantity, paper, ours, difference, evidence), written as paper_vs_ours.csv / .md in the study's folder
+and printed as a Markdown table followed by the folder's path.
 
 difference: (ours - paper) / |paper| in % for numbers, "same" / "differs" for anything else (open lines, a
 bus, a yes/no finding), "-" where either side is missing (the paper gives no figure, or we do not compute it).
+
+evidence: what an agreement is worth. "independent" (nothing in our inputs was tuned to this figure), or how it
+holds by construction: "fitted" (an equality or target of a fit to the paper's numbers), "calibrated" (an
+assumed input chosen to hit it), "assumed" (it rests on parameters the paper does not give); a short reason may
+follow. A headline total names its terms here. "-" where a study does not say (every shipped study does).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import pandas as pd
 
 from cosim.textio import atomic_write_text, markdown_table
 
-COLUMNS = ("quantity", "paper", "ours", "difference")
+COLUMNS = ("quantity", "paper", "ours", "difference", "evidence")
 TABLE = "paper_vs_ours"
 
 
@@ -62,11 +67,12 @@ def cell(value: Any) -> str:
 
 def paper_vs_ours(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """The table from rows with quantity, paper and ours (and a difference of their own, where it is not a
-    plain % difference)."""
+    plain % difference, and their evidence: see the module docstring)."""
     out = []
     for row in rows:
         out.append({"quantity": row["quantity"], "paper": row.get("paper"), "ours": row.get("ours"),
-                    "difference": row.get("difference") or difference(row.get("ours"), row.get("paper"))})
+                    "difference": row.get("difference") or difference(row.get("ours"), row.get("paper")),
+                    "evidence": row.get("evidence") or "-"})
     return pd.DataFrame(out, columns=list(COLUMNS))
 
 

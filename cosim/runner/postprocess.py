@@ -3,6 +3,8 @@ tables; then the tables' final form (unknown values empty, Parquet when the scen
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -63,6 +65,24 @@ def negotiation_kpis(plans: list[dict]) -> dict[str, int]:
             "negotiations_not_converged": sum(1 for i in infos if i.get("converged") is False)}
 
 
+def switch_operations(open_branches: pd.Series) -> int:
+    """Branches opened or closed over the run: the changes of grid.csv's `open_branches` from hour to hour (each
+    opened and each closed branch counts one; the first recorded hour's topology is the starting state)."""
+    sets = [frozenset(int(b) for b in (json.loads(v) if isinstance(v, str) else (v if v is not None else ())))
+            for v in open_branches if not (isinstance(v, float) and np.isnan(v))]
+    return int(sum(len(a ^ b) for a, b in zip(sets, sets[1:])))
+
+
+def voltage_violation_hours(grid: pd.DataFrame, scenario: Scenario) -> int:
+    """Hours whose lowest or highest bus voltage is outside the network's limits (v_min_pu, v_max_pu)."""
+    from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+
+    net = load_network(scenario.network, near=scenario.plugin_dir).radial
+    low = grid["v_min_pu"] < float(net.v_min_pu) - 1e-9
+    high = grid["v_max_pu"] > float(net.v_max_pu) + 1e-9 if "v_max_pu" in grid else False
+    return int((low | high).sum())
+
+
 def has_line_ratings(scenario: Scenario) -> bool:
     """Whether any line of the scenario's network has a current rating (else its loadings are unknown)."""
     from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
@@ -120,7 +140,10 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         "v_min_pu": float(grid["v_min_pu"].min()),
         "vpd_pu": float(column(grid, "vpd_pu", "vpd").sum()),
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
+        "voltage_violation_hours": voltage_violation_hours(grid, scenario),
     }
+    if "open_branches" in grid:
+        kpis["switch_operations"] = switch_operations(grid["open_branches"])
     if not lots.empty and not prices.empty:
         plo = folder.table("plo") if folder.has("plo") else None
         ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
@@ -161,6 +184,8 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     kpis["messages"] = int(len(msgs))
     kpis["message_bytes"] = int(msgs["size_bytes"].sum()) if len(msgs) else 0
     kpis.update(negotiation_kpis(plans))
+    last_of_day = {p["day_start_hour"]: p for p in plans}  # hourly revisions are merged into each day's last row
+    kpis["plan_revisions"] = sum(int((p.get("info") or {}).get("revisions", 0)) for p in last_of_day.values())
     events = folder.table("events")
     kind = events["event"] if len(events) else pd.Series(dtype=str)
     kpis["fallbacks"] = int((kind == "planning fallback").sum())

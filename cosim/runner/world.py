@@ -6,10 +6,14 @@ Data flow each hour (time_resolution = 3600 s, one mosaik time unit = one hour):
   PLO --offer--> DSO --to_plo (weak, same-time loop in a group)--> PLO   (day-ahead negotiation rounds)
   PLO --setpoint_kw--> lot --p_kw--> grid connection (bus chosen by the DSO)
   DSO --open_branches--> grid;  everything --> recorder (CSV files written as the run goes)
+With a controller that re-plans hour by hour (`revise`): the lots send a fresh forecast and their measurements
+every hour (PLO -> DSO as the exchange mode says, `plo_hourly`) and the grid's measured hour reaches the DSO an
+hour late (grid --losses_kw, v_min_pu, p_grid_kw, open_branches--> DSO, time-shifted).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +75,20 @@ def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
     """The lot's state at hour 0 (what the PLO sees before the first step): built from the same fleet spec."""
     from simulators.parking.forecast import day_ahead_forecast  # noqa: PLC0415
     from simulators.parking.lot import ParkingLot  # noqa: PLC0415
-    from simulators.parking.simulator import build_fleet  # noqa: PLC0415
+    from simulators.parking.simulator import build_fleet, forecast_view  # noqa: PLC0415
 
     lot = ParkingLot(build_fleet(lot_params["fleet"], lot_params["seed"]), n_chargers=lot_params["n_chargers"],
                      connection_limit_kw=lot_params["connection_limit_kw"], allocation=lot_params["allocation"])
-    return {"forecast": day_ahead_forecast(lot, 0.0)}
+    view = forecast_view(lot, lot_params.get("forecast_error"), lot_params["seed"], lot_params.get("lot_id", ""))
+    return {"forecast": day_ahead_forecast(lot if view is None else view.expected(lot), 0.0)}
+
+
+def revises_hourly(scenario: Scenario) -> bool:
+    """Whether the scenario's controller re-plans hour by hour (its class has `revise`)."""
+    from cosim.controllers.base import can_revise  # noqa: PLC0415
+    from cosim.controllers.registry import CONTROLLERS  # noqa: PLC0415
+
+    return can_revise(CONTROLLERS.resolve(scenario.controller, near=scenario.plugin_dir))
 
 
 def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
@@ -98,7 +111,9 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
 
 def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, progress: bool) -> BuiltWorld:
     market = world.start("Market").Market(profile=scenario.market_profile, start_day=scenario.start_day,
-                                          days=scenario.days + 1, nominal_load_kw=float(radial.p_load_kw.sum()))
+                                          days=scenario.days + 1, nominal_load_kw=float(radial.p_load_kw.sum()),
+                                          forecast_noise=dict(scenario.forecast_noise), seed=scenario.seed)
+    hourly = revises_hourly(scenario)
     grid_sim = world.start("Grid")
     plugin_dir = str(scenario.plugin_dir) if scenario.plugin_dir else None
     grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir)
@@ -117,7 +132,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
             time_limit_s=scenario.controller_time_limit_s, isolation=scenario.controller_isolation,
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
-            keys=ring["DSO"].params() if ring else None,
+            keys=ring["DSO"].params() if ring else None, switch_operations_per_day=scenario.switch_operations_per_day,
             lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw}
                   for lot in scenario.lots})
         plo_sim = world.start("PLO")
@@ -125,7 +140,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                                     exchange=scenario.exchange, exchange_options=exchange_options,
                                     plugin_dir=plugin_dir, faults=scenario.faults, seed=scenario.seed,
                                     keys=ring[lot.id].hearing(["DSO"]).params() if ring else None,
-                                    connection_limit_kw=lot.connection_limit_kw,
+                                    connection_limit_kw=lot.connection_limit_kw, hourly=hourly,
                                     misreport_probability=scenario.misreport_probability,
                                     misreport_factor=scenario.misreport_factor,
                                     hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
@@ -135,13 +150,22 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     world.connect(market, recorder, *by_name("Market").recorded)
     world.connect(grid, recorder, *by_name("Grid").recorded)
     world.connect(dso, grid, "open_branches")
+    if hourly:  # the measured hour reaches the DSO at the start of the next
+        world.connect(grid, dso, "losses_kw", "v_min_pu", "p_grid_kw", ("open_branches", "grid_open_branches"),
+                      time_shifted=1)
+        # at hour 0 there is no measured hour yet: mosaik 3.7 hands the DSO None (it waits for the first one) and warns
+        # that the grid "did not produce output" (initial data for the connection it refuses as "not needed")
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                message=r"Simulator Grid-\d+'s entity grid did not produce output on its persistent "
+                                        r"attribute (losses_kw|v_min_pu|p_grid_kw|open_branches) ")
     world.connect(dso, recorder, "plan", "messages", "events")
     lots, connections = {}, {}
     for lot_cfg in scenario.lots:
         lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days, plugin_dir), "n_chargers": lot_cfg.n_chargers,
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
-                      "seed": scenario.seed}
-        lot = lots[lot_cfg.id] = parking.Lot(**lot_params, lot_id=lot_cfg.id)
+                      "seed": scenario.seed, "lot_id": lot_cfg.id, "hourly_forecast": hourly,
+                      "forecast_error": dict(lot_cfg.forecast_error)}
+        lot = lots[lot_cfg.id] = parking.Lot(**lot_params)
         plo = plos[lot_cfg.id]
         conn = connections[lot_cfg.id] = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
         world.connect(lot, conn, "p_kw")

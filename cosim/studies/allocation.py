@@ -12,7 +12,11 @@ Reading choices where the papers are silent (see cosim/studies/README_allocation
 - reliability: a fault on branch b interrupts its whole feeder for t_res and the buses below b for t_rep;
   lots below b feed those buses during repair up to their power and stored energy (a * n * ES);
 - voltage limits are checked in the V2G (discharge) state only; rule 'strict' (v_min..v_max) or 'no_worse'
-  (no bus may fall below min(v_min, its voltage without the lot), none above v_max).
+  (no bus may fall below min(v_min, its voltage without the lot), none above v_max);
+- line thermal limits (seed 002 eq. 16's current limit): neither paper nor the network data give ampacities, so
+  each line's ampacity is assumed to be `ampacity_headroom` (AMPACITY_HEADROOM = 1.25) times the largest current
+  it carries without lots over the three load levels (lines sized for their load with a 25 % margin). Checked
+  in both the V2G and the recharge state; `ampacity_headroom=None` switches the limit off.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
     "lot_power_kw", "charging_stages", "v2g_revenue", "capital_cost", "driving_energy_cost",
     "purchased_energy_price", "v2g_energy_cost", "ens_cost", "loss_benefit", "objective", "AllocationModel",
-    "TERMS", "pct_diff",
+    "TERMS", "pct_diff", "AMPACITY_HEADROOM",
 ]
+
+AMPACITY_HEADROOM = 1.25
+"""Assumed line ampacity / the line's largest current without lots (see the module docstring)."""
 
 TERMS = ("r", "cf_cap", "cf_driving", "cf_v2g", "dc_ns", "dc_loss")
 """Order of the six terms of eq. 12 (and of the AHP weight vector)."""
@@ -221,6 +228,7 @@ class AllocationModel:
 
     discharge_level / charge_level: where the lot delivers V2G power (price peak) and recharges.
     voltage_rule: 'strict' or 'no_worse' (see the module docstring); with_reliability=False gives dc_ns = 0.
+    ampacity_headroom: assumed ampacity per line / its largest current without lots (None: no thermal limit).
     """
 
     params: LotParams = field(default_factory=LotParams)
@@ -230,6 +238,7 @@ class AllocationModel:
     voltage_rule: str = "no_worse"
     with_reliability: bool = True
     power_factor: float | None = None
+    ampacity_headroom: float | None = AMPACITY_HEADROOM
 
     def __post_init__(self) -> None:
         for name in (self.discharge_level, self.charge_level):
@@ -250,6 +259,12 @@ class AllocationModel:
             first[b] = self.down[heads[0]]
         self.feeder = first
         self._base = {k: self._flow(k, np.zeros((1, self.n_bus))) for k in self.nets}  # same solver settings as cases
+        if self.ampacity_headroom is not None and not self.ampacity_headroom > 0:
+            raise AllocationInputError(f"ampacity_headroom must be > 0 or None, got {self.ampacity_headroom!r}")
+        base_i = np.max([np.asarray(b.i_branch_ka[0], float) for b in self._base.values()], axis=0)
+        self.i_max_ka = (np.full(ref.n_branch, np.inf) if self.ampacity_headroom is None
+                         else self.ampacity_headroom * base_i)
+        """Assumed ampacity per branch (kA, radial branch order; inf without a thermal limit)."""
 
     def base_voltages(self, level: str = "peak") -> np.ndarray:
         return self._base[level].vm_pu[0]
@@ -309,6 +324,9 @@ class AllocationModel:
         else:
             lo = np.minimum(net.v_min_pu, self.base_voltages(self.discharge_level)) - 1e-9
         cv = np.clip(lo[None, :] - vm, 0, None).sum(axis=1) + np.clip(vm - net.v_max_pu, 0, None).sum(axis=1)
+        loading = np.maximum(np.asarray(dis.i_branch_ka, float), np.asarray(ch.i_branch_ka, float)) / self.i_max_ka
+        out["line_loading"] = loading  # (batch, n_branch): current / assumed ampacity, worse of the two states
+        cv = cv + np.clip(loading - 1.0, 0, None).sum(axis=1)
         out["cv"] = np.where(dis.ok & ch.ok, cv, np.inf)
         out["vm_v2g"] = vm
         out["loss_dis_kw"] = dis.loss_kw

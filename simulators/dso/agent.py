@@ -11,7 +11,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.controllers.base import (
+    HOURS,
+    DayAheadPlan,
+    DayAheadProblem,
+    GridMeasurement,
+    HourState,
+    LotMeasurement,
+    LotOffer,
+    can_revise,
+    rolled_plan,
+)
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
 from cosim.controllers.validation import check_plan, evaluate_plan
 from cosim.errors import InputError
@@ -41,11 +51,14 @@ class DsoAgent:
                  reconfigure: bool = True, faults: ChannelFaults | float = 0.0, seed: int = 0,
                  keys: AgentKeys | Mapping[str, Any] | None = None,
                  lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
-                 time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True) -> None:
+                 time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True,
+                 switch_operations_per_day: int = 0) -> None:
         """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
         `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
         `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
-        `cosim.controllers.isolation`), so no controller can block, exit or crash the run."""
+        `cosim.controllers.isolation`), so no controller can block, exit or crash the run;
+        `switch_operations_per_day`: branches the DSO may open or close per day in hourly revisions (each opened
+        and each closed branch is one operation; 0: the topology is fixed after the day-ahead plan)."""
         self.net = network
         self.controller = controller
         self.time_limit_s = float(time_limit_s)
@@ -70,11 +83,19 @@ class DsoAgent:
         self.schedules: dict[str, np.ndarray] = {}
         self._last_feasible = False
         self.events: list[dict[str, Any]] = []  # fallbacks, rejected data, negotiation outcomes
+        self.hour = 0  # the simulated hour the DSO is at
+        self.hourly = can_revise(controller)  # re-plans every hour that is not a day start
+        self.switch_operations_per_day = int(switch_operations_per_day)
+        self.switch_operations_left = self.switch_operations_per_day
+        self.grid_measurement: GridMeasurement | None = None  # the grid's last measured hour (hourly control)
+        self._hour_forecast: tuple[np.ndarray, np.ndarray] | None = None  # this hour's 24-h load and price
 
     # -- the exchange mode drives these two steps ------------------------------------------------------------------
     def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
         """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none)."""
         self.day = DayContext(hour, np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        self.hour = hour
+        self.switch_operations_left = self.switch_operations_per_day
         self._planned_hour = hour
         self.round = 0
         self.schedules = {}
@@ -83,10 +104,105 @@ class DsoAgent:
 
     def revise(self, hour: int, offers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         """PLOs answered in the same hour (a negotiation round): the mode decides what follows."""
+        self.hour = hour
         self.round += 1
         return self._send(self.mode.dso_answer(self, offers))
 
+    def hour_step(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
+        """An hour that is not a day start (controllers with `revise` only): the mode's `dso_hour` decides what is
+        re-planned and sent; returns the messages for the PLOs."""
+        self.hour = hour
+        self._hour_forecast = (np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        if self.plan is None:
+            return []
+        return self._send(self.mode.dso_hour(self, offers), round_=0)
+
+    def measure_grid(self, hour: int, losses_kw, v_min_pu, p_grid_kw, open_branches) -> None:
+        """The grid's measured hour `hour` (delivered an hour late through a time-shifted connection)."""
+        if None in (losses_kw, v_min_pu, p_grid_kw):
+            return
+        self.grid_measurement = GridMeasurement(int(hour), float(losses_kw), float(v_min_pu), float(p_grid_kw),
+                                                tuple(int(b) for b in (open_branches or ())))
+
     # -- planning services for exchange modes ------------------------------------------------------------------------
+    def revise_hour(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan | None:
+        """Re-plan the rolling 24 hours from `self.hour` with the controller's `revise` (see `DsoSide`).
+
+        The problem: this hour's 24-h forecasts; lots with a full offer this hour dispatched at the bus they sit
+        at, the other lots fixed at their setpoints in force (rolled); topology free only while switch operations
+        are left today (`base_open_branches` = the topology in force). The revision runs in the worker within the
+        time limit and is checked like a day-ahead plan; a failure keeps the plan in force ("planning fallback").
+        A revised topology that needs more switch operations than are left is re-solved with the topology fixed
+        ("switching limit"). The accepted revision is merged into the day's plan from this hour on."""
+        if not self.hourly or self.plan is None or self._hour_forecast is None:
+            return None
+        offset = self.hour - self.day.hour
+        standing = rolled_plan(self.plan, offset)
+        lots, measured = [], {}
+        for lot_id, payload in offers.items():
+            if "max_charge_kw" not in payload or lot_id not in self.lots:
+                continue
+            bus = self.lot_buses.get(lot_id, self.lots[lot_id].candidate_buses[0])
+            lots.append(offer_from_payload(payload, (bus,)))
+            if "measured" in payload:
+                m = payload["measured"]
+                measured[lot_id] = LotMeasurement(int(m["evs_present"]), float(m["energy_stored_kwh"]),
+                                                  float(m["energy_charged_kwh"]))
+        dispatched = {lot.lot_id for lot in lots}
+        fixed = np.zeros((HOURS, self.net.n_bus))
+        for lot_id, setpoints in standing.setpoints_kw.items():
+            if lot_id not in dispatched and lot_id in self.lot_buses:
+                fixed[:, self.lot_buses[lot_id] - 1] += setpoints
+        state = HourState(hour=self.hour, day_start=self.day.hour, lots=measured, grid=self.grid_measurement,
+                          switch_operations_left=self.switch_operations_left, plan=standing)
+        load, price = self._hour_forecast
+
+        def problem(reconfigure: bool) -> DayAheadProblem:
+            return DayAheadProblem(network=self.net, load_scaling=load, price_usd_per_kwh=price, lots=tuple(lots),
+                                   base_open_branches=tuple(self.open_branches), reconfigure=reconfigure,
+                                   objective=self.objective, fixed_injection_kw=fixed if fixed.any() else None,
+                                   standing_plan=standing)
+
+        free = self.reconfigure and self.switch_operations_left > 0
+        rolling = problem(free)
+        plan, failure = self._checked(rolling, _Revision(self.controller, state, self.hour))
+        if plan is not None and free:
+            operations = len(set(map(int, plan.open_branches)) ^ set(self.open_branches))
+            if operations > self.switch_operations_left:
+                self._event(self.hour, "switching limit",
+                            f"revision at hour {self.hour} needs {operations} switch operation(s), "
+                            f"{self.switch_operations_left} left today; re-planned with the topology fixed")
+                rolling = problem(False)
+                plan, failure = self._checked(rolling, _Revision(self.controller, state, self.hour))
+            elif plan is not None:
+                self.switch_operations_left -= operations
+        if plan is None:
+            self._event(self.hour, "planning fallback",
+                        f"hourly revision at hour {self.hour}: {failure}; kept the plan in force")
+            return None
+        self._merge_revision(plan, offset)
+        return plan
+
+    def _merge_revision(self, plan: DayAheadPlan, offset: int) -> None:
+        """The day's plan from hour `offset` of the day on becomes the revision's (setpoints, predictions,
+        topology); recorded (plans.jsonl keeps one merged row per day: what was in force each hour)."""
+        day = self.plan
+        n = HOURS - offset
+        for lot_id, setpoints in plan.setpoints_kw.items():
+            merged = np.asarray(day.setpoints_kw.get(lot_id, np.zeros(HOURS)), float).copy()
+            merged[offset:] = np.asarray(setpoints, float)[:n]
+            day.setpoints_kw[lot_id] = merged
+        for key, values in plan.predicted_hourly.items():
+            if key in day.predicted_hourly:
+                merged = np.asarray(day.predicted_hourly[key], float).copy()
+                merged[offset:] = np.asarray(values, float)[:n]
+                day.predicted_hourly[key] = merged
+        day.open_branches = tuple(int(b) for b in plan.open_branches)
+        day.info["revisions"] = int(day.info.get("revisions", 0)) + 1
+        day.info["switch_operations_left"] = self.switch_operations_left
+        self.open_branches = day.open_branches
+        self._record(day, replace=True)
+
     def plan_with_lots(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan:
         """The controller dispatches the lots from their full offers (and sites them among their candidates)."""
         lots = []
@@ -132,7 +248,7 @@ class DsoAgent:
                     f"{self.round} round(s) in mode {self.mode.name!r}" + (f": {detail}" if detail else ""))
 
     # -- what the DSO accepts ------------------------------------------------------------------------------------
-    def accept(self, hour: int, messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def accept(self, hour: int, messages: list[dict[str, Any]], hourly: bool = False) -> dict[str, dict[str, Any]]:
         """Offers that pass every check, by lot id; everything else is dropped with an event.
 
         Checks, in order: envelope, addressee and signature ("rejected message"); nonce ("duplicate message"
@@ -142,7 +258,8 @@ class DsoAgent:
         signed `delayed` flag ("late offer"); a second offer of a lot in one batch ("duplicate message").
         For the day-ahead plan, a lot whose offer was set aside is planned with its previous accepted offer
         ("stale offer" when it was late), or without one. Implausible energy figures are clipped
-        ("implausible offer").
+        ("implausible offer"). `hourly`: offers of an hourly revision (round 0 of an hour that is not a day start),
+        checked the same way but neither kept for the next day-ahead plan nor replaced by earlier ones.
         """
         expected = self.round + 1 if self._planned_hour == hour else 0
         accepted: dict[str, dict[str, Any]] = {}
@@ -157,13 +274,13 @@ class DsoAgent:
             if verdict is None and sender in accepted:
                 verdict = "duplicate message", f"{sender}: a second {message['kind']} in round {expected}; dropped"
             if verdict is None:
-                accepted[sender] = self._plausible(hour, sender, message["payload"])
+                accepted[sender] = self._plausible(hour, sender, message["payload"], jump=not hourly)
             else:
                 set_aside.append((sender if isinstance(sender, str) else None, *verdict))
-        if expected == 0:
+        if expected == 0 and not hourly:
             self._last_offers.update(accepted)
         for sender, event, detail in set_aside:
-            if expected == 0 and sender in self.lots and sender not in accepted:
+            if expected == 0 and not hourly and sender in self.lots and sender not in accepted:
                 previous = self._last_offers.get(sender)
                 if previous is not None:
                     accepted[sender] = previous
@@ -188,9 +305,9 @@ class DsoAgent:
         problem = self.mode.check_payload(kind, payload)
         return None if problem is None else ("rejected message", f"invalid offer from {sender!r}: {problem}")
 
-    def _plausible(self, hour: int, sender: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """A checked full offer whose energy figures are clipped to what its power can deliver and to a jump of at
-        most 50 % (+1 kWh) over the lot's previous offer."""
+    def _plausible(self, hour: int, sender: str, payload: dict[str, Any], jump: bool = True) -> dict[str, Any]:
+        """A checked full offer whose energy figures are clipped to what its power can deliver and (`jump`) to a
+        jump of at most 50 % (+1 kWh) over the lot's previous day-ahead offer."""
         if "max_charge_kw" not in payload:
             return payload
         out = dict(payload)
@@ -200,7 +317,7 @@ class DsoAgent:
             issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > "
                           f"{deliverable:.0f} kWh deliverable")
             out["energy_available_kwh"] = deliverable
-        previous = self._last_offers.get(sender)
+        previous = self._last_offers.get(sender) if jump else None
         if previous is not None and "energy_available_kwh" in previous \
                 and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:
             issues.append(f"energy_available {out['energy_available_kwh']:.0f} kWh jumps from "
@@ -214,10 +331,12 @@ class DsoAgent:
         self.events.append({"hour": hour, "source": "DSO", "event": event, "detail": detail})
 
     # -- helpers ---------------------------------------------------------------------------------------------------
-    def _send(self, outgoing: list[Outgoing]) -> list[dict[str, Any]]:
-        """Sign, send (through the channel's faults) and log the mode's messages."""
+    def _send(self, outgoing: list[Outgoing], round_: int | None = None) -> list[dict[str, Any]]:
+        """Sign, send (through the channel's faults) and log the mode's messages (this hour, the day's round or
+        `round_`)."""
+        round_ = self.round if round_ is None else round_
         return [m for o in outgoing
-                for m in self.channel.send(self.day.hour, o.kind, o.receiver, o.payload, self.round, o.summary)]
+                for m in self.channel.send(self.hour, o.kind, o.receiver, o.payload, round_, o.summary)]
 
     def _fixed_injections(self) -> np.ndarray:
         fixed = np.zeros((HOURS, self.net.n_bus))
@@ -235,27 +354,36 @@ class DsoAgent:
     def _solve(self, problem: DayAheadProblem) -> DayAheadPlan:
         """The controller's plan, run within the time limit and checked before use (`check_plan`); the
         fallback plan when the controller fails or a rule rejects its plan (the event names the rule)."""
-        run = plan_in_worker if self.isolation else plan_in_process
-        plan: DayAheadPlan | None = None
-        try:
-            plan = run(self.controller, problem, self.time_limit_s)
-            check = check_plan(problem, plan)
-            failure = None if check.ok else f"plan rejected, rule {check.failure}"
-        except ControllerFailure as exc:
-            failure = str(exc)
-        if failure is not None:
-            plan = self._fallback_plan(problem, failure, plan if isinstance(plan, DayAheadPlan) else None)
-        else:
-            plan = check.plan
-            for repair in check.repairs:
-                self._event(self.day.hour, "plan repaired", repair)
-            if "loss_kw" not in (plan.predicted_hourly or {}):  # a plan without predictions: the fast flow's
-                evaluate_plan(problem, plan)
+        plan, failure = self._checked(problem, self.controller)
+        if plan is None:
+            plan = self._fallback_plan(problem, failure, self._rejected)
         self.open_branches = tuple(int(b) for b in plan.open_branches)
         self._last_feasible = self._last_feasible or bool(plan.feasible)
         self.lot_buses.update({k: int(v) for k, v in plan.lot_buses.items()})
         self.plan = plan
         return plan
+
+    def _checked(self, problem: DayAheadProblem, controller) -> tuple[DayAheadPlan | None, str]:
+        """`controller.plan(problem)` within the time limit (in the worker when isolated), checked (`check_plan`),
+        repaired where exact and given the fast flow's predictions when it has none; (None, why) on failure."""
+        run = plan_in_worker if self.isolation else plan_in_process
+        plan: DayAheadPlan | None = None
+        self._rejected = None
+        try:
+            plan = run(controller, problem, self.time_limit_s)
+            check = check_plan(problem, plan)
+            failure = None if check.ok else f"plan rejected, rule {check.failure}"
+        except ControllerFailure as exc:
+            failure = str(exc)
+        if failure is not None:
+            self._rejected = plan if isinstance(plan, DayAheadPlan) else None
+            return None, failure
+        plan = check.plan
+        for repair in check.repairs:
+            self._event(self.hour, "plan repaired", repair)
+        if "loss_kw" not in (plan.predicted_hourly or {}):  # a plan without predictions: the fast flow's
+            evaluate_plan(problem, plan)
+        return plan, ""
 
     def _fallback_plan(self, problem: DayAheadProblem, failure: str, rejected: DayAheadPlan | None) -> DayAheadPlan:
         """Safe action when planning fails: keep the last feasible topology, give lots no schedule (they follow
@@ -287,9 +415,22 @@ class DsoAgent:
             "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
             "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},
             "info": {k: v for k, v in plan.info.items() if isinstance(v, (int, float, str, bool))},
-            "history": [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
+            "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
+            [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
         if replace and self.plans and self.plans[-1]["day_start_hour"] == self.day.hour:
             self.plans[-1] = row
         else:
             self.plans.append(row)
+
+
+class _Revision:
+    """A controller's `revise(problem, state, hour)` seen as `plan(problem)`, so that an hourly revision runs in the
+    same worker, under the same time limit and containment, as a day-ahead plan."""
+
+    def __init__(self, controller, state: HourState, hour: int) -> None:
+        self.controller, self.state, self.hour = controller, state, hour
+        self.name = getattr(controller, "name", "?")
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        return self.controller.revise(problem, self.state, self.hour)

@@ -3,7 +3,9 @@
 Event-based outputs are non-persistent: open_branches and lot_buses are sent once per day-ahead step and the
 grid keeps them until the next one.
 
-Inputs: load_forecast (24 p.u. load scaling), price_forecast (24 $/kWh), offer (PLO messages).
+Inputs: load_forecast (24 p.u. load scaling), price_forecast (24 $/kWh), offer (PLO messages); with hour-by-hour
+control (a controller with `revise`) also the grid's last measured hour (time-shifted): losses_kw, v_min_pu,
+p_grid_kw, grid_open_branches. Each hour that is not a day start the DSO then re-plans (`DsoAgent.hour_step`).
 Outputs: to_plo ({lot_id: [messages]}, weak connection back to the PLOs), open_branches (to the grid),
 lot_buses ({lot_id: bus}), plan (the day-ahead plan, once per day), messages (log rows).
 """
@@ -24,9 +26,10 @@ META = {
         "DSO": {
             "public": True,
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
-                       "exchange_options", "faults", "seed", "keys", "lots", "plugin_dir", "time_limit_s", "isolation"],
+                       "exchange_options", "faults", "seed", "keys", "lots", "plugin_dir", "time_limit_s", "isolation",
+                       "switch_operations_per_day"],
             "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
-                      "messages", "events"],
+                      "messages", "events", "losses_kw", "v_min_pu", "p_grid_kw", "grid_open_branches"],
         }
     },
 }
@@ -38,6 +41,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.agent: DsoAgent | None = None
         self.out: dict[str, Any] = {}
         self.planned_hour = -1
+        self.revised_hour = -1
         self.message_log, self.event_log = HourLog(), HourLog()
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
@@ -45,12 +49,14 @@ class DsoSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
                reconfigure=True, exchange="centralised", exchange_options=None, faults=None, seed=0, keys=None,
-               lots=None, plugin_dir=None, time_limit_s=None, isolation=True):
+               lots=None, plugin_dir=None, time_limit_s=None, isolation=True, switch_operations_per_day=0):
         """`controller` and `exchange` are names or dotted paths; `plugin_dir` is where user modules may sit
         (the scenario's folder); `keys` are the DSO's (`AgentKeys.params()`: its private key and every lot's
         public key), None without authentication; `lots` are the registered lots ({lot_id: {candidate_buses,
         connection_limit_kw}}), what offers are checked against; `time_limit_s` (default
-        `DEFAULT_TIME_LIMIT_S`) and `isolation` bound and contain the controller (`cosim.controllers.isolation`)."""
+        `DEFAULT_TIME_LIMIT_S`) and `isolation` bound and contain the controller (`cosim.controllers.isolation`);
+        `switch_operations_per_day`: what hourly revisions may switch per day (0: topology fixed after the
+        day-ahead plan)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
         from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S  # noqa: PLC0415
@@ -66,18 +72,24 @@ class DsoSim(mosaik_api_v3.Simulator):
                               make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
-                              isolation=isolation)
+                              isolation=isolation, switch_operations_per_day=switch_operations_per_day)
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("dso", {})
         received = [m for batch in (inp.get("offer") or {}).values() if batch for m in batch]
-        offers = self.agent.accept(time, received) if received else {}
         messages: list[dict[str, Any]] = []
         self.out = {}
+        load = next(iter((inp.get("load_forecast") or {}).values()), None)
+        price = next(iter((inp.get("price_forecast") or {}).values()), None)
+        if "losses_kw" in inp:  # the grid's hour time - 1, measured
+            measured = {a: next(iter((inp.get(a) or {}).values()), None)
+                        for a in ("losses_kw", "v_min_pu", "p_grid_kw", "grid_open_branches")}
+            self.agent.measure_grid(time - 1, measured["losses_kw"], measured["v_min_pu"], measured["p_grid_kw"],
+                                    measured["grid_open_branches"])
+        hourly = self.agent.hourly and time % 24 != 0 and self.revised_hour != time and self.planned_hour != time
+        offers = self.agent.accept(time, received, hourly=hourly) if received else {}
         if time % 24 == 0 and self.planned_hour != time:
-            load = next(iter((inp.get("load_forecast") or {}).values()), None)
-            price = next(iter((inp.get("price_forecast") or {}).values()), None)
             if load is None or price is None:
                 raise RuntimeError(f"DSO: no load/price forecast at day start (hour {time})")
             self.planned_hour = time
@@ -89,6 +101,14 @@ class DsoSim(mosaik_api_v3.Simulator):
             messages = self.agent.revise(time, offers)
             self.out["open_branches"] = list(self.agent.open_branches)
             self.out["plan"] = self.agent.plans[-1]
+        elif hourly and load is not None and price is not None:
+            self.revised_hour = time
+            before = (list(self.agent.open_branches), len(self.agent.plans), self.agent.plans[-1:])
+            messages = self.agent.hour_step(time, offers, load, price)
+            if list(self.agent.open_branches) != before[0]:
+                self.out["open_branches"] = list(self.agent.open_branches)
+            if self.agent.plans and self.agent.plans[-1:] != before[2]:
+                self.out["plan"] = self.agent.plans[-1]
         if messages:
             grouped: dict[str, list] = {}
             for m in messages:

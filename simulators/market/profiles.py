@@ -15,7 +15,9 @@ Named profiles (see scenarios/README.md for where each number comes from):
   yearly); prices (and reserve columns) from the named price profile (any of the above; default
   ``seed000``), its load columns unused. `MarketData.element_power` holds the per-element values (MW, Mvar,
   what the grid simulator applies to the original net), `bus_p_kw` / `bus_q_kvar` their sums per bus of the
-  radial model (generators negative; the DSO's forecast), `load_scaling` the total as p.u. of the nominal load.
+  radial model (generators negative; the DSO's forecast), `load_scaling` the loads' total (generators left out,
+  so it stays >= 0) as p.u. of the nominal load (default, or where the given one is not positive: the loads'
+  p_mw summed).
 
 Hour h is the hour ending at h o'clock; arrays are 0-based (index 0 = hour 1). Longer horizons wrap.
 """
@@ -306,6 +308,8 @@ def _simbench(price_name: str, network: str | None, near, season: str | None, no
     n_hours = prof.n_hours
     bus_p = np.zeros((n_hours, grid.n_bus))
     bus_q = np.zeros((n_hours, grid.n_bus))
+    loads_kw = np.zeros(n_hours)  # the loads alone: load_scaling stays >= 0 where generation exceeds load
+    loads_base_kw = 0.0
     for table, p_mw, q_mvar, sign in (("load", prof.load_p_mw, prof.load_q_mvar, 1.0),
                                       ("sgen", prof.sgen_p_mw, prof.sgen_q_mvar, -1.0)):
         df = net[table]
@@ -314,15 +318,17 @@ def _simbench(price_name: str, network: str | None, near, season: str | None, no
             if on and k is not None:
                 bus_p[:, k] += sign * 1000.0 * float(scaling) * p_mw[:, j]
                 bus_q[:, k] += sign * 1000.0 * float(scaling) * q_mvar[:, j]
+                if table == "load":
+                    loads_kw += 1000.0 * float(scaling) * p_mw[:, j]
+                    loads_base_kw += 1000.0 * float(scaling) * float(df.p_mw.iloc[j])
     prices = load_market(price_name, season=season, data_dir=data_dir)
     idx = np.arange(n_hours) % prices.n_hours
-    if nominal_load_kw is None:
-        nominal_load_kw = float(grid.radial.p_load_kw.sum())
+    nominal = loads_base_kw if nominal_load_kw is None or nominal_load_kw <= 0 else float(nominal_load_kw)
     return MarketData(
         f"{SIMBENCH_PROFILE}:{prices.name}", prices.energy_price[idx], prices.reserve_capacity_price[idx],
-        prices.reserve_call_price[idx], prices.call_probability[idx], bus_p.sum(axis=1) / nominal_load_kw,
-        nominal_load_kw, {"load_p_mw": prof.load_p_mw, "load_q_mvar": prof.load_q_mvar,
-                          "sgen_p_mw": prof.sgen_p_mw, "sgen_q_mvar": prof.sgen_q_mvar}, bus_p, bus_q)
+        prices.reserve_call_price[idx], prices.call_probability[idx], loads_kw / nominal, nominal,
+        {"load_p_mw": prof.load_p_mw, "load_q_mvar": prof.load_q_mvar, "sgen_p_mw": prof.sgen_p_mw,
+         "sgen_q_mvar": prof.sgen_q_mvar}, bus_p, bus_q)
 
 
 def load_market(name_or_path: str | Path, season: str | None = None, days: int | None = None,

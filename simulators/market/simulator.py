@@ -18,6 +18,7 @@ from typing import Any
 
 import mosaik_api_v3
 
+from simulators.market.forecast_noise import noisy_forecast
 from simulators.market.profiles import MarketData, ProfileError, load_market
 
 HOURLY_ATTRS = ["energy_price", "reserve_capacity_price", "reserve_call_price", "call_probability",
@@ -32,7 +33,7 @@ META = {
         "Market": {
             "public": True,
             "params": ["profile", "season", "days", "start_day", "nominal_load_kw", "forecast_hours", "network",
-                       "plugin_dir"],
+                       "plugin_dir", "forecast_noise", "seed"],
             "attrs": ["hour", *HOURLY_ATTRS, *FORECAST_ATTRS, *ELEMENT_ATTRS],
         },
     },
@@ -48,6 +49,8 @@ class MarketSim(mosaik_api_v3.Simulator):
         self.markets: dict[str, MarketData] = {}
         self.forecast_hours: dict[str, int] = {}
         self.time = 0
+        self.noise: dict[str, float] = {}
+        self.seed = 0
 
     def init(self, sid: str, time_resolution: float = 3600.0, eid_prefix: str | None = None, **sim_params: Any):
         if float(time_resolution) != 3600.0:
@@ -61,13 +64,18 @@ class MarketSim(mosaik_api_v3.Simulator):
     def create(self, num: int, model: str, profile: str = "seed000", season: str | None = None,
                days: int | None = None, start_day: int = 0, nominal_load_kw: float | None = None,
                forecast_hours: int = 24, network: str | None = None,
-               plugin_dir: str | None = None) -> list[dict[str, Any]]:
+               plugin_dir: str | None = None, forecast_noise: dict[str, float] | None = None,
+               seed: int = 0) -> list[dict[str, Any]]:
+        """`forecast_noise` ({"load_sigma", "price_sigma"}, relative 24-h-ahead errors): load and price forecasts
+        with seeded errors (`simulators.market.forecast_noise`); the actual values stay exact."""
         if model != "Market":
             raise ProfileError(f"MarketSim has only the model 'Market', got {model!r}")
         if int(forecast_hours) < 1:
             raise ProfileError(f"forecast_hours must be >= 1, got {forecast_hours}")
         md = load_market(profile, season=season, days=days, start_day=start_day, nominal_load_kw=nominal_load_kw,
                          network=network, near=plugin_dir)
+        self.noise = {k: float(v) for k, v in (forecast_noise or {}).items()}
+        self.seed = int(seed)
         out = []
         for _ in range(num):
             eid = f"{self.eid_prefix}{len(self.markets)}"
@@ -99,6 +107,10 @@ class MarketSim(mosaik_api_v3.Simulator):
                     src = {"price_forecast": fc.energy_price, "load_forecast": fc.load_kw,
                            "load_scaling_forecast": fc.load_scaling}[attr]
                     row[attr] = [float(v) for v in src]
+                    sigma = self.noise.get("price_sigma" if attr == "price_forecast" else "load_sigma", 0.0)
+                    if sigma > 0:
+                        row[attr] = noisy_forecast(row[attr], sigma, self.seed,
+                                                   "price" if attr == "price_forecast" else "load", self.time)
                 elif attr == "element_power":
                     i = self.time % md.n_hours
                     row[attr] = None if md.element_power is None else {

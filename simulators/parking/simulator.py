@@ -9,7 +9,10 @@ step the setpoint is 0 kW (idle, must-run charging still happens). Outputs are t
 :meth:`ParkingLot.advance` (powers as Python floats, counts as ints; ``evs_present`` counts the EVs in the lot
 at any moment of the step), ``evs``: one row per EV visit touched in the step (:meth:`ParkingLot.session_row`
 plus ``lot_id``; an EV's last row is its visit's final state), and ``state``: the lot time and, at each day
-boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator.
+boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator; with ``hourly_forecast`` a fresh
+forecast every hour and ``measured`` (``evs_present``, ``energy_stored_kwh``, ``energy_charged_kwh`` since the day
+started), for hour-by-hour control. ``forecast_error`` ({arrival_sigma_h, departure_sigma_h, energy_sigma}, see
+:class:`ForecastError`) makes the forecast differ from the EVs that come.
 
 ``fleet`` is a preset name (``"joape2024"``), a CSV path, or a dict ``{"kind": "preset"|"stochastic"|"csv",
 ...}`` whose other keys go to :func:`preset_fleet`, :func:`stochastic_fleet` or :func:`load_fleet_csv`
@@ -24,7 +27,7 @@ import mosaik_api_v3
 from cosim.errors import InputError
 
 from .fleet import load_fleet_csv, stochastic_fleet
-from .forecast import day_ahead_forecast
+from .forecast import ForecastError, ForecastView, forecast_with_error
 from .lot import ParkingLot
 from .presets import FLEETS, preset_fleet
 
@@ -43,7 +46,8 @@ META = {
     "models": {
         "Lot": {
             "public": True,
-            "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id"],
+            "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id",
+                       "hourly_forecast", "forecast_error"],
             "attrs": ["setpoint_kw", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
         },
     },
@@ -83,6 +87,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
         self.data: dict[str, dict[str, float | int]] = {}
         self.sessions: dict[str, list[dict[str, Any]]] = {}  # output `evs`: the visits touched in the last step
         self.state: dict[str, dict[str, Any]] = {}  # output `state`: lot time and, at day starts, the forecast
+        self.hourly: dict[str, bool] = {}  # lots whose operator gets a forecast and measurements every hour
+        self.views: dict[str, ForecastView | None] = {}  # the operator's view of its fleet (forecast errors)
+        self.charged_today: dict[str, float] = {}
         self.hours_per_unit = 1.0
         self.step_size = 1
 
@@ -109,7 +116,8 @@ class ParkingSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num, model, fleet="joape2024", n_chargers=None, connection_limit_kw=None,
-               allocation="earliest_departure_first", overflow="queue", seed=0, lot_id=None):
+               allocation="earliest_departure_first", overflow="queue", seed=0, lot_id=None, hourly_forecast=False,
+               forecast_error=None):
         if model != "Lot":
             raise ParkingConfigError(f"model={model!r} is invalid; allowed: 'Lot'")
         entities = []
@@ -122,6 +130,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
                                         overflow=overflow)
             self.data[eid] = {}
             self.sessions[eid] = []
+            self.hourly[eid] = bool(hourly_forecast)
+            self.views[eid] = forecast_view(self.lots[eid], forecast_error, seed, eid)
+            self.charged_today[eid] = 0.0
             entities.append({"eid": eid, "type": model})
         return entities
 
@@ -133,8 +144,15 @@ class ParkingSim(mosaik_api_v3.Simulator):
             self.data[eid] = lot.advance(setpoint, until_h)
             self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]
             self.state[eid] = {"hour": until_h}
-            if abs(until_h % 24.0) < 1e-9:  # day-ahead view for the PLO, at day boundaries only
-                self.state[eid]["forecast"] = day_ahead_forecast(lot, until_h)
+            day_start = abs(until_h % 24.0) < 1e-9
+            self.charged_today[eid] = 0.0 if day_start else \
+                self.charged_today[eid] + float(self.data[eid].get("energy_charged_kwh", 0.0))
+            if day_start or self.hourly[eid]:  # day-ahead view for the PLO (every hour for hourly control)
+                self.state[eid]["forecast"] = forecast_with_error(lot, until_h, self.views[eid])
+            if self.hourly[eid]:
+                self.state[eid]["measured"] = {"evs_present": int(self.data[eid].get("evs_present", 0)),
+                                               "energy_stored_kwh": float(self.data[eid].get("energy_stored_kwh", 0)),
+                                               "energy_charged_kwh": self.charged_today[eid]}
         return time + self.step_size
 
     def get_data(self, outputs):
@@ -152,6 +170,26 @@ class ParkingSim(mosaik_api_v3.Simulator):
             return self.sessions[eid]
         value = self.data[eid].get(attr, 0)
         return int(value) if attr in COUNTS else float(value)
+
+
+def forecast_view(lot: ParkingLot, forecast_error: Any, seed: int, key: str) -> ForecastView | None:
+    """The operator's view of `lot` for `forecast_error` ({arrival_sigma_h, departure_sigma_h, energy_sigma}, each
+    >= 0), or None (perfect foresight)."""
+    if not forecast_error:
+        return None
+    if not isinstance(forecast_error, dict):
+        raise ParkingConfigError(f"forecast_error={forecast_error!r} must be a table of arrival_sigma_h, "
+                                 "departure_sigma_h, energy_sigma")
+    try:
+        error = ForecastError(**forecast_error)
+    except TypeError:
+        raise ParkingConfigError(f"forecast_error: unknown key(s) {sorted(forecast_error)}; allowed: "
+                                 "arrival_sigma_h, departure_sigma_h, energy_sigma") from None
+    for name in ("arrival_sigma_h", "departure_sigma_h", "energy_sigma"):
+        value = getattr(error, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ParkingConfigError(f"forecast_error.{name}={value!r} must be a finite number >= 0")
+    return ForecastView(lot, error, seed, key) if error.any else None
 
 
 def main() -> None:

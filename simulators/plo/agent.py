@@ -23,6 +23,7 @@ from cosim.exchange.payloads import (
     check_json,
     check_schedule,
     check_signal,
+    measured_payload,
     misreport,
     offer_to_payload,
 )
@@ -84,6 +85,9 @@ class PloAgent:
         self.price_forecast = np.zeros(HOURS)
         self.schedule_kw = np.zeros(HOURS)  # setpoints of the current day, kW (+ charging)
         self.day_start = 0
+        self.schedule_start = 0  # the simulated hour of schedule_kw[0] (the day start, or a revision's hour)
+        self.hourly_offer: LotOffer | None = None  # this hour's rolling 24-h offer (hour-by-hour control)
+        self.measured: dict[str, Any] | None = None  # this hour's measurements of the lot
         self.planned_profit_usd = 0.0
         self.tariff_usd_per_kwh = np.zeros(HOURS)
         self.hour_mode = None if hour_mode is None else list(hour_mode)  # the PLO's own charge/discharge policy
@@ -93,9 +97,18 @@ class PloAgent:
         """The lot's whole flexibility (power bounds, energy needs, PEV data) as an offer payload."""
         return offer_to_payload(self.offer)
 
-    def follow(self, setpoints_kw: Any) -> None:
-        """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints."""
+    def hourly_offer_payload(self) -> dict[str, Any]:
+        """The lot's flexibility for the 24 hours from now (its fresh forecast) and its measurements, as an offer."""
+        payload = offer_to_payload(self.hourly_offer)
+        if self.measured is not None:
+            payload["measured"] = self.measured
+        return payload
+
+    def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None:
+        """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints, from simulated hour `start_hour`
+        (a revised schedule) or from the day start."""
         self.schedule_kw = np.asarray(setpoints_kw, float)
+        self.schedule_start = self.day_start if start_hour is None else int(start_hour)
 
     def answer_signal(self, signal: DsoSignal) -> None:
         """Re-optimise the PLO's own schedule against the DSO's price adders (paid on net import) and kW limits."""
@@ -115,7 +128,7 @@ class PloAgent:
     # -- steps -----------------------------------------------------------------------------------------------------
     def start_day(self, hour: int, forecast: dict[str, Any], price_forecast) -> list[dict[str, Any]]:
         """Day-ahead step: build the offer; returns the messages for the DSO (none if the mode says nothing)."""
-        self.day_start = hour
+        self.day_start = self.schedule_start = hour
         self.round = 0
         self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
         if self.hour_mode is not None:
@@ -133,6 +146,24 @@ class PloAgent:
             self.events.append({"hour": hour, "source": self.lot_id, "event": "misreported offer",
                                 "detail": f"flexibility x{self.misreport_factor}"})
         return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.mode.name} offer")
+
+    def hour_step(self, hour: int, forecast: dict[str, Any], price_forecast, measured: dict[str, Any] | None = None
+                  ) -> list[dict[str, Any]]:
+        """An hour that is not a day start (hour-by-hour control): the rolling offer from the lot's fresh 24-h
+        forecast (the PLO's own charge/discharge policy rolled to this hour); the mode decides what is sent."""
+        offset = hour - self.day_start
+        if self.hour_mode is not None:
+            forecast = {**forecast, "hour_mode": np.roll(np.asarray(self.hour_mode, int), -offset).tolist()}
+        self.hourly_offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast,
+                                                np.asarray(price_forecast, float)[:HOURS], self.economics)
+        self.measured = None if measured is None else measured_payload(
+            measured.get("evs_present", 0), measured.get("energy_stored_kwh", 0.0),
+            measured.get("energy_charged_kwh", 0.0))
+        payload = self.mode.plo_hourly(self)
+        if payload is None:
+            return []
+        self.round = 0  # an hourly exchange is round 0 of its hour
+        return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.mode.name} hourly offer")
 
     def receive(self, hour: int, message: dict[str, Any]) -> list[dict[str, Any]]:
         """Take a DSO message; returns the mode's answer (a revised offer) or nothing.
@@ -180,4 +211,4 @@ class PloAgent:
 
     def setpoint_kw(self, hour: int) -> float:
         """The lot setpoint for simulated hour `hour` (kW, + charging)."""
-        return float(self.schedule_kw[(hour - self.day_start) % HOURS])
+        return float(self.schedule_kw[(hour - self.schedule_start) % HOURS])

@@ -1,6 +1,8 @@
 """mosaik wrapper of `PloAgent`: one entity per PLO (hybrid; re-steps at the same hour when the DSO answers).
 
-Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `forecast`; time-shifted),
+Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `forecast`; time-shifted; with
+`hourly` (hour-by-hour control) a fresh forecast and the lot's measurements every hour, sent on by the exchange
+mode's `plo_hourly`),
 price_forecast (24 $/kWh from the market), from_dso (DSO messages; trigger, weak connection in a group).
 Outputs: offer (list of signed messages to the DSO), setpoint_kw (to the lot), planned_profit_usd, messages (log rows).
 """
@@ -24,7 +26,7 @@ META = {
             "public": True,
             "params": ["lot_id", "candidate_buses", "exchange", "exchange_options", "economics", "faults", "seed",
                        "hour_mode", "keys", "misreport_probability", "misreport_factor", "plugin_dir",
-                       "connection_limit_kw"],
+                       "connection_limit_kw", "hourly"],
             "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
                       "tariff_usd_per_kwh", "messages", "events"],
             "trigger": ["from_dso"],
@@ -42,6 +44,7 @@ class PloSim(mosaik_api_v3.Simulator):
         self.agents: dict[str, PloAgent] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, set] = {}
+        self.hourly: dict[str, bool] = {}
         self.logs: dict[str, dict[str, HourLog]] = {}
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
@@ -49,11 +52,11 @@ class PloSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, lot_id, candidate_buses, exchange="centralised", exchange_options=None, economics=None,
                faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0,
-               plugin_dir=None, connection_limit_kw=None):
+               plugin_dir=None, connection_limit_kw=None, hourly=False):
         """`exchange` is a mode name or dotted path; `plugin_dir` is where a user's mode module may sit; `keys`
         are the PLO's own (`AgentKeys.params()`: its private key and the DSO's public key), None without
         authentication; `connection_limit_kw` is the lot's registered limit (DSO schedules are checked
-        against it)."""
+        against it); `hourly`: the DSO re-plans hour by hour (the PLO makes an hourly offer)."""
         if num != 1:
             raise ValueError("create PLO entities one at a time (each has its own lot_id)")
         mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
@@ -62,6 +65,7 @@ class PloSim(mosaik_api_v3.Simulator):
                                        misreport_probability, misreport_factor,
                                        float("inf") if connection_limit_kw is None else float(connection_limit_kw))
         self.seen[lot_id] = set()
+        self.hourly[lot_id] = bool(hourly)
         self.logs[lot_id] = {"messages": HourLog(), "events": HourLog()}
         return [{"eid": lot_id, "type": model}]
 
@@ -79,6 +83,14 @@ class PloSim(mosaik_api_v3.Simulator):
                 offers = agent.start_day(time, state["forecast"], prices)
                 if offers:
                     out["offer"] = offers
+            elif self.hourly[eid] and time % 24 != 0 and ("hour", time) not in self.seen[eid]:
+                self.seen[eid].add(("hour", time))
+                state = _first(inp.get("lot_state"))
+                prices = _first(inp.get("price_forecast"))
+                if state and state.get("forecast") is not None and prices is not None:
+                    offers = agent.hour_step(time, state["forecast"], prices, state.get("measured"))
+                    if offers:
+                        out["offer"] = offers
             for message in (_first(inp.get("from_dso")) or {}).get(eid, []):
                 replies = agent.receive(time, message)  # the agent drops (and logs) duplicates and replays
                 if replies:

@@ -151,3 +151,47 @@ def test_json_files_by_path(tmp_path, monkeypatch):
         load_network("mesh.json")
     with pytest.raises(NetworkDataError, match="does not exist"):
         load_network("missing.json")
+
+
+def test_buses_no_switch_can_feed_and_without_elements_are_left_out():
+    net = ring_mv()
+    a, b = pp.create_bus(net, 20.0), pp.create_bus(net, 20.0)
+    pp.create_line(net, a, b, 1.0, std_type="NA2XS2Y 1x185 RM/25 12/20 kV")
+    grid = convert_switched(net, "ring")
+    assert (grid.radial.n_bus, grid.radial.n_branch) == (7, 8) and a not in grid.position_of_bus
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "not radial in the base state"), ('{"_class": "dict"}', "is JSON but not a pandapower net")])
+def test_cosim_run_refuses_bad_nets_with_one_line_and_exit_2(tmp_path, capsys, content, message):
+    from cosim.cli import main  # noqa: PLC0415 - the command line, in process
+
+    net_file = tmp_path / "net.json"
+    if content is None:
+        pp.to_json(meshed_without_switches(), str(net_file))
+    else:
+        net_file.write_text(content)
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'[network]\nname = "{net_file.name}"\n')
+    assert main(["run", str(scenario)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_validate_a_json_net_and_refuse_an_unknown_code(tmp_path, capsys, monkeypatch):
+    import cosim.validate  # noqa: PLC0415
+    from cosim.validate import main  # noqa: PLC0415
+
+    monkeypatch.setattr(cosim.validate, "SEEDS", 3)
+    monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
+    path = tmp_path / "ring.json"
+    pp.to_json(ring_mv(parallel_trafos=False), str(path))
+    assert main(["--network", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "-> agree (limit 1e-06)" in out and "radial configurations: 19 (matrix-tree theorem, exact)" in out
+    assert "couplers never operated: switch(es) [3]" in out
+    assert "minimum-loss configuration (each group of feeders enumerated" in out
+    assert all(f"    {alg}" in out for alg in ("eo", "pso", "ga", "milp"))
+    assert main(["--network", "simbench:1-XX-nope--0-sw"]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("cosim validate: error: unknown SimBench code") and len(out.strip().splitlines()) == 1

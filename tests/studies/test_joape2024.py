@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cosim.controllers import objectives as obj
 from cosim.studies.joape2024 import study as study
+from simulators.market import seed000 as s0
 
 
 def test_paper_tables_are_consistent():
@@ -66,8 +68,12 @@ def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
     assert figures == {"fig05_benefit", "fig06_load_curve", "fig07_losses", "fig08_min_voltage", "fig09_losses_case3",
                        "fig10_pevs", "fig11_configuration_ours", "fig11_configuration_paper"}
     table = pd.read_csv(out / "paper_vs_ours.csv")
-    assert list(table.columns) == ["quantity", "paper", "ours", "difference"]
+    assert list(table.columns) == ["quantity", "paper", "ours", "difference", "evidence"]
     assert "Fig. 10 S4-C2 PEVs at 07:00" in set(table["quantity"])
+    ev = table.set_index("quantity")["evidence"]
+    assert ev["S1 OF2 LCD (kW)"].startswith("fitted") and ev["S2-C1 OF1 benefit ($)"].startswith("calibrated")
+    assert ev["S2-C2 OF2 LCD (kW)"] == "independent" and ev["S4-C3 OF3 losses (kWh)"] == "independent"  # hourly
+    assert study.evidence("S2-C2", "OF2 LCD (kW)", "daily").startswith("by construction")
     t2 = pd.read_csv(out / "table2.csv")
     opt = t2[t2.scenario > 1]
     assert set(opt.seed) <= {5, 6} and (opt.evaluations == 2 * 4 * 3).all()
@@ -104,3 +110,82 @@ def test_hourly_data_behind_the_figures_adds_up_to_table2():
     rows = {r["quantity"]: r for r in study.paper_rows(res)}
     assert rows["Fig. 6 P_target (kW)"]["ours"] == pytest.approx(2112.9, abs=0.05)
     assert rows["S1 open lines"]["ours"] == (33, 34, 35, 36, 37)
+
+
+def test_hourly_loss_lower_bound_is_below_every_shared_configuration(monkeypatch):
+    problem = study.seed000_problem(3, "of3")
+    configs = study.enumerate_radial(problem.network)
+    best = np.flatnonzero((np.sort(configs, axis=1) == [7, 9, 14, 32, 37]).all(axis=1))
+    subset = np.concatenate([configs[best], configs[::1000]])
+    monkeypatch.setattr(study, "enumerate_radial", lambda net: subset)
+    bound = study.hourly_loss_lower_bound(problem, chunk=25)
+    assert bound["configs"] == len(subset) and bound["peak_hour"] == int(np.argmax(problem.load_kw)) + 1
+    assert np.isfinite(bound["lower_bound_kwh"])
+    assert bound["lower_bound_kwh"] == pytest.approx(bound["hourly_min_kw"].sum())
+    vp = study.DayAheadVectorProblem(problem)
+    ev = vp.evaluate_plans(np.sort(subset[:1], axis=1), np.zeros((1, 0), int), np.zeros((1, 0, 24), int))
+    daily = float(vp.plan_from_plans(ev, 0, controller="x").predicted["of3_kwh"])
+    assert bound["lower_bound_kwh"] <= daily + 1e-6 and daily == pytest.approx(1207.36, abs=0.01)
+    with pytest.raises(ValueError, match="without lots"):
+        study.hourly_loss_lower_bound(study.seed000_problem(2, "of3"))
+
+
+def test_both_readings_of_eq6_have_their_own_price_fitted_to_of1():
+    load, daily = study.seed000_inputs("daily")
+    _, hourly = study.seed000_inputs("hourly")
+    assert s0.best_case1_benefit(daily) == pytest.approx(424.7, abs=0.01)
+    assert s0.best_case1_benefit_hourly(hourly) == pytest.approx(424.7, abs=0.01)
+    assert hourly.max() < daily.max() and np.argmax(hourly) == np.argmax(daily) == np.argmax(load)
+    assert np.allclose(hourly, s0.reconstruct_price_hourly(load), atol=1e-6)  # the shipped file is the fit
+    assert study.DEFAULT_EQ6 == "hourly" and study.build_parser().parse_args([]).eq6 == "hourly"
+    assert study.seed000_problem(2, "of2", eq6="hourly").options["daily_pev_cap"] is None
+    assert study.seed000_problem(2, "of2", eq6="daily").options["daily_pev_cap"] == "n_pev"
+
+
+def test_of2_is_a_real_optimisation_under_the_hourly_reading():
+    """Under the daily reading every lot state has the same OF2 (by construction); under the hourly one the lot
+    states' OF2 differ, and the OF2 case beats the OF1 case on OF2."""
+    def plans(eq6):
+        return {c: study.best_of_seeds(study.seed000_problem(2, study.CASE_OBJECTIVE[c], eq6=eq6), "eo", 10, 15, [0])
+                for c in (1, 2)}
+
+    daily = plans("daily")
+    assert daily[1].predicted["of2_kw"] == pytest.approx(daily[2].predicted["of2_kw"], rel=1e-9)
+    hourly = plans("hourly")
+    of2 = {c: hourly[c].predicted["of2_kw"] for c in (1, 2)}
+    assert all(p.feasible for p in hourly.values())
+    assert abs(of2[1] - of2[2]) > 100.0 and of2[2] < of2[1]
+    assert of2[2] < daily[2].predicted["of2_kw"] - 1000.0  # more PEV-hours flatten the curve further
+
+
+def test_lot_power_models_eq9_and_soc_weighted():
+    """Eq. 9's lot power (10 kW per PEV) is an option; the SOC-weighted model (8.33 / 7 kW) stays the default.
+    The same PEV counts give the same OF1 (eq. 1-2 energies) but a different grid load, hence OF2 / losses."""
+    lot = study.seed000_lot_offer()
+    counts = np.array([[3.0, -2.0, 0.0]])
+    assert np.allclose(obj.lot_power_kw(counts, lot, "paper"), [[30.0, -20.0, 0.0]])
+    assert np.allclose(obj.lot_power_kw(counts, lot), [[3 * 7.5 / 0.9, -14.0, 0.0]])
+    with pytest.raises(ValueError, match="lot power model"):
+        obj.lot_power_kw(counts, lot, "eq9")
+    with pytest.raises(ValueError, match="lot_power must be"):
+        study.seed000_problem(2, lot_power="eq9")
+    assert study.build_parser().parse_args([]).lot_power == "soc_weighted"
+    x = {}
+    for model in obj.LOT_POWER_MODELS:
+        vp = study.DayAheadVectorProblem(study.seed000_problem(2, "of2", eq6="hourly", lot_power=model))
+        n = np.zeros((1, 1, 24), int)
+        n[0, 0, :8], n[0, 0, 10:18] = 50, -50  # 400 PEV-hours each way
+        ev = vp.evaluate_plans(np.array([[33, 34, 35, 36, 37]]), np.array([[18]]), n)
+        x[model] = ev
+    assert x["paper"].of1_usd[0] == pytest.approx(x["soc_weighted"].of1_usd[0])
+    assert np.allclose(x["paper"].lot_kw[0, 0, :8], 500.0) and np.allclose(x["paper"].lot_kw[0, 0, 10:18], -500.0)
+    assert x["paper"].of2_kw[0] != pytest.approx(x["soc_weighted"].of2_kw[0], rel=1e-3)
+
+
+def test_study_runs_with_eq9_lot_power(tmp_path):
+    res = study.run_study(n_particles=4, n_iter=3, seed=0, lot_power="paper")
+    assert res.settings["lot_power"] == "paper" and res.table2.feasible.all()
+    hourly = study.hourly_table(res)
+    lot_rows = hourly[hourly.state == "S2-C1"]
+    charging = lot_rows[lot_rows.lot_kw > 0]
+    assert np.allclose(charging.lot_kw, 10.0 * charging.pevs.astype(float))  # 10 kW per PEV at the grid

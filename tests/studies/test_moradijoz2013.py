@@ -123,3 +123,25 @@ def test_smoke_run(tmp_path):
     # Fig. 5: benefit rises with availability and turns negative at low availability
     assert 0.0 < res["fig5_zero_availability"] < 1.0
     assert "diff_pct" in res["table"].columns
+
+
+def test_line_thermal_limit_bounds_the_lot_size():
+    """Assumed ampacities (1.25 x each line's largest current without lots) make large lots infeasible where
+    no voltage limit does; without the limit the same allocation is feasible."""
+    limited = ac.AllocationModel(params=ac.LotParams(p_v_kw=100.0, es_kwh=100.0), voltage_rule="strict",
+                                 with_reliability=False)
+    free = ac.AllocationModel(params=ac.LotParams(p_v_kw=100.0, es_kwh=100.0), voltage_rule="strict",
+                              with_reliability=False, ampacity_headroom=None)
+    assert ac.AMPACITY_HEADROOM == 1.25 and np.isinf(free.i_max_ka).all()
+    base = np.max([b.i_branch_ka[0] for b in limited._base.values()], axis=0)
+    assert np.allclose(limited.i_max_ka, 1.25 * base)
+    counts = np.zeros((3, 9))
+    counts[1, 1], counts[2, 1] = 25, 375  # 2.5 MW and 37.5 MW at bus 2
+    ev, ev_free = limited.evaluate(counts), free.evaluate(counts)
+    loading = ev["line_loading"]
+    assert loading[0].max() < 1.0 / 1.25 + 1e-9 and loading[1].max() < 1.0 < loading[2].max()
+    assert (ev_free["line_loading"] == 0).all()
+    overload = np.clip(loading - 1.0, 0, None).sum(axis=1)  # the thermal part of cv, on top of the voltages'
+    assert np.allclose(ev["cv"] - ev_free["cv"], overload) and overload[2] > 0 and overload[1] == 0
+    with pytest.raises(ac.AllocationInputError, match="ampacity_headroom"):
+        ac.AllocationModel(ampacity_headroom=0.0)

@@ -13,10 +13,14 @@ def test_each_study_prints_in_the_same_style(name, tmp_path, capsys):
     assert STUDIES.resolve(name)(["--quick", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Seed 00") and lines[0].endswith(": paper vs ours")
-    assert lines[2] == "| quantity | paper | ours | difference |"
+    assert lines[2] == "| quantity | paper | ours | difference | evidence |"
     assert lines[-1].startswith(f"results: {out} (") and "paper_vs_ours.md" in lines[-1]
     table = pd.read_csv(out / "paper_vs_ours.csv")
-    assert list(table.columns) == ["quantity", "paper", "ours", "difference"] and len(table) == len(lines) - 6
+    assert list(table.columns) == ["quantity", "paper", "ours", "difference", "evidence"]
+    assert len(table) == len(lines) - 6
+    evidence = table["evidence"].astype(str)
+    assert (evidence != "-").all(), "every row states its evidence"
+    assert evidence.str.match(r"^(independent|fitted|calibrated|assumed|by construction|sum of)").all()
 
 
 def test_cells_and_differences():

@@ -2,10 +2,12 @@
 
 Costs per day [$]: installation (23), losses (27) with a linearised radial power flow (28)-(33) (LinDistFlow with
 losses as outer tangent planes of r(P^2 + Q^2)), voltage deviation (36)-(39) as the cost of capacitors that hold
-the bus voltages in [0.95, 1.05] p.u., and EENS (40)-(44) for single-branch outages, where the isolated part of
-the feeder is fed by PLs (secondary contract, no charging during the outage) and wind/PV at bus 680 over the
-repair time. Wind/PV enter as k-means-reduced scenarios with probabilities (34)-(35). The PL at bus b draws
-n_b times the per-station stage-1 profile (19)-(21) and is limited to 1 MW (paper, ref. [29]).
+every bus voltage at or above `GridParams.v_band_pu` = 0.98 p.u. (without that objective the lower limit is
+`v_min_pu` = 0.90 p.u.; the upper one is `v_max_pu` = 1.05 p.u. throughout), and EENS (40)-(44) for single-branch
+outages, where the isolated part of the feeder is fed by PLs (secondary contract, no charging during the outage)
+and wind/PV at bus 680 over the repair time. Wind/PV enter as k-means-reduced scenarios with probabilities
+(34)-(35). The PL at bus b draws n_b times the per-station stage-1 profile (19)-(21) and is limited to 1 MW
+(paper, ref. [29]).
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def test_every_element_has_its_own_hourly_profile_and_buses_sum_them():
     at_k = [j for j, b in enumerate(grid.net.sgen.bus) if grid.position_of_bus[int(b)] == k]
     assert md.bus_p_kw[13, k] == pytest.approx(sum(loads[j] for j, b in enumerate(grid.net.load.bus)
                                                    if grid.position_of_bus[int(b)] == k) - sum(gens[j] for j in at_k))
-    assert md.load_scaling[13] == pytest.approx(md.bus_p_kw[13].sum() / md.nominal_load_kw)
+    assert md.nominal_load_kw == pytest.approx(1000 * (grid.net.load.p_mw * grid.net.load.scaling).sum())
+    assert md.load_scaling[13] == pytest.approx(loads.sum() / md.nominal_load_kw)
     assert md.element_power["sgen_p_mw"][13] == pytest.approx(prof.sgen_p_mw[h])
     assert md.energy_price == pytest.approx(load_market("seed000", days=2).energy_price)  # prices: seed000
 
