@@ -1,4 +1,5 @@
-"""Pluggable day-ahead DSO controllers behind one interface (`plan(problem) -> DayAheadPlan`) and a registry."""
+"""Pluggable DSO controllers behind one interface (`plan(problem) -> DayAheadPlan`, optionally
+`revise(problem, state, hour)` every hour), plan validation, isolation, and a registry."""
 
 from cosim.controllers.base import (
     HOURS,
@@ -6,13 +7,17 @@ from cosim.controllers.base import (
     Controller,
     DayAheadPlan,
     DayAheadProblem,
+    HourlyController,
+    HourState,
     LotEconomics,
     LotOffer,
     ProblemError,
+    can_revise,
 )
 from cosim.controllers.registry import CONTROLLERS, known_controllers, make_controller, register_controller
 
 __all__ = [
-    "HOURS", "OBJECTIVES", "Controller", "DayAheadPlan", "DayAheadProblem", "LotEconomics", "LotOffer",
-    "ProblemError", "CONTROLLERS", "known_controllers", "make_controller", "register_controller",
+    "HOURS", "OBJECTIVES", "Controller", "DayAheadPlan", "DayAheadProblem", "HourState", "HourlyController",
+    "LotEconomics", "LotOffer", "ProblemError", "CONTROLLERS", "can_revise", "known_controllers", "make_controller",
+    "register_controller",
 ]

@@ -103,11 +103,11 @@ class DsoSim(mosaik_api_v3.Simulator):
             self.out["plan"] = self.agent.plans[-1]
         elif hourly and load is not None and price is not None:
             self.revised_hour = time
-            before = (list(self.agent.open_branches), len(self.agent.plans), self.agent.plans[-1:])
+            topology, row = list(self.agent.open_branches), self.agent.plans[-1] if self.agent.plans else None
             messages = self.agent.hour_step(time, offers, load, price)
-            if list(self.agent.open_branches) != before[0]:
+            if list(self.agent.open_branches) != topology:
                 self.out["open_branches"] = list(self.agent.open_branches)
-            if self.agent.plans and self.agent.plans[-1:] != before[2]:
+            if self.agent.plans and self.agent.plans[-1] is not row:  # a revision was merged into the day's row
                 self.out["plan"] = self.agent.plans[-1]
         if messages:
             grouped: dict[str, list] = {}

@@ -220,7 +220,7 @@ def _assert_disk_full_run(out: Path, proc: subprocess.Popen, words: str) -> None
 def test_a_file_size_limit_mid_run_is_one_line_exit_1_and_a_final_manifest(tmp_path):
     """`ulimit -f`: a table reaches the limit part-way through an hour (EFBIG)."""
     (tmp_path / "s.toml").write_text(TOML.format(days=1))
-    proc = _cosim_run(["s.toml", "--quiet", "--output", "out"], tmp_path, limit_bytes=6000)
+    proc = _cosim_run(["s.toml", "--quiet", "--output", "out"], tmp_path, limit_bytes=15000)
     _assert_disk_full_run(tmp_path / "out", proc, "File too large")
 
 

@@ -24,7 +24,7 @@ from cosim.runner.run import run_scenario
 from simulators.parking.presets import MU_E
 
 FIGURES = {"load_curve", "losses", "voltage", "voltage_heatmap", "lots", "soc_departure", "plan_vs_reality",
-           "plo_cash_flow", "network"}
+           "convergence", "plo_cash_flow", "network"}
 
 
 def scenario(out: Path, **output):
