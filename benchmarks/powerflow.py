@@ -35,7 +35,7 @@ import warnings
 import numpy as np
 
 from cosim.networks import load_network
-from cosim.powerflow import kernels
+from cosim.powerflow import bfs, kernels
 from cosim.powerflow.bfs import open_positions, solve_radial_batch, solve_radial_summary
 from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum
 
@@ -86,6 +86,19 @@ def flops_of(summary, n_bus: int) -> float:
     per_case = (s[:, 0] * kernels.FLOPS_PLAIN + s[:, 1] * (kernels.FLOPS_PLAIN + kernels.FLOPS_ANDERSON)
                 + kernels.FLOPS_OUTPUT) * n_bus
     return float(per_case[summary.ok].sum())
+
+
+def kernel_call_s(r, open_row, p_kw, q_kvar, reps: int) -> float:
+    """CPU time of one call of the compiled kernel alone on one case [us] (what solve_radial_batch wraps)."""
+    k, c = kernels, bfs._compiled(r)
+    nb, nbr = r.n_bus, r.n_branch
+    out = (np.empty((1, k.N_SCALARS)), np.empty(1, np.int8), np.empty((1, 2), np.int32), np.empty((1, nb)),
+           np.empty((1, nb), dtype=complex), np.empty((1, nbr)))
+    args = (bfs.open_positions(r, open_row), np.ascontiguousarray(p_kw[None, :]), np.ascontiguousarray(q_kvar[None, :]),
+            c.adj_ptr, c.adj_bus, c.adj_edge, r.slack_bus, c.r_pu, c.x_pu, c.inv_i_max_ka, nbr, c.s_scale, r.base_i_ka,
+            c.kw_per_pu, 1.0, float(r.v_min_pu), float(r.v_max_pu), bfs.DEFAULT_TOL_PU, 60, *out)
+    n = 1000
+    return best_time(lambda: [k.solve_cases(*args) for _ in range(n)], reps) / n * 1e6
 
 
 class LightSim:
@@ -220,6 +233,7 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
                 t_ls = best_time(lambda: [ls.solve(x) for x in preps], args.reps) / SINGLE_CALLS
             rate = {"full": 1 / t_full, "summary": 1 / t_sum}
             out[(name, "single_us")] = t_full * 1e6
+            out[(name, "kernel_us")] = kernel_call_s(r, *calls[0], args.reps)
         else:
             res = solve_radial_batch(r, o, pl, ql)
             t_full = best_time(lambda: solve_radial_batch(r, o, pl, ql), args.reps)
@@ -253,7 +267,8 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
           + f" (pandapower on {sample} cases)")
     res = solve_radial_batch(r, ids, p, q)
     sw = res.summary.sweeps
-    print(f"  single-case call: {out[(name, 'single_us')]:.0f} us; sweeps per case (720 random): plain "
+    print(f"  single-case call: {out[(name, 'single_us')]:.1f} us, of it the compiled kernel "
+          f"{out[(name, 'kernel_us')]:.1f} us; sweeps per case (720 random): plain "
           f"{sw[:, 0].mean():.1f}, Anderson {sw[:, 1].mean():.2f}; FLOP share at 720: random "
           f"{100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies x 24 "
           f"{100 * out[(name, '720 (30 topologies x 24)', 'flop_share')]:.1f} % of {gflops / 1e9:.1f} GFLOP/s")
@@ -267,11 +282,27 @@ def bench_plan(pp_rate: float) -> None:
 
     problem = seed000_problem(4, "of3")
     make_controller("eo", n_particles=5, n_iter=2).plan(problem)  # warm-up
-    t0 = time.process_time()
-    plan = make_controller("eo", n_particles=30, n_iter=500).plan(problem)
-    t = time.process_time() - t0
+    inner = [0.0, 0]
+    solve = bfs._solve
+
+    def timed_solve(*args, **kwargs):  # the flow's share of the plan (every flow goes through bfs._solve)
+        t0 = time.process_time()
+        try:
+            return solve(*args, **kwargs)
+        finally:
+            inner[0] += time.process_time() - t0
+            inner[1] += 1
+
+    bfs._solve = timed_solve
+    try:
+        t0 = time.process_time()
+        plan = make_controller("eo", n_particles=30, n_iter=500).plan(problem)
+        t = time.process_time() - t0
+    finally:
+        bfs._solve = solve
     print(f"\nday-ahead plan (default scenario: EO 30 x 500, 24 h, reconfiguration + lot): {t:.2f} s CPU = "
-          f"{t * pp_rate:.0f} pandapower runpp calls' worth on ieee33 (objective {plan.predicted['objective']:.2f})")
+          f"{t * pp_rate:.0f} pandapower runpp calls' worth on ieee33 (objective {plan.predicted['objective']:.2f});"
+          f" of it the flow {inner[0]:.2f} s in {inner[1]} calls ({100 * inner[0] / t:.0f} %)")
 
 
 def bench_grid_step(days: int = 7) -> None:

@@ -244,7 +244,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         plugin_folder=plugin_folder,
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
-        market_profile=_market_profile(market, path),
+        market_profile=_market_profile(market, path, network),
         seasons=_seasons(market),
         days=days,
         start_day=top.positive("start_day", int, 0, strict=False, maximum=MAX_START_DAY),
@@ -293,11 +293,17 @@ def with_output(scenario: Scenario, **changes: Any) -> Scenario:
     return dataclasses.replace(scenario, raw=raw, output=output)
 
 
-def _market_profile(market: _Reader, path: Path | None) -> str:
-    from simulators.market.profiles import load_market  # noqa: PLC0415 - validates a user's CSV before any run
+def _market_profile(market: _Reader, path: Path | None, network: str | None = None) -> str:
+    from simulators.market.profiles import SIMBENCH_PROFILE, load_market  # noqa: PLC0415 - validates before a run
 
     profile = market.text("profile", "seed000")
     if profile in ("seed000", "seasonal"):
+        return profile
+    if profile == SIMBENCH_PROFILE or profile.startswith(SIMBENCH_PROFILE + ":"):  # the grid's own profiles
+        try:
+            load_market(profile, days=1, network=network, near=path.parent if path else None)
+        except ValueError as exc:  # ProfileError: not a SimBench network, an unknown price profile
+            raise market.fail("profile", str(exc)) from None
         return profile
     if profile.startswith("seasonal:"):
         if profile.partition(":")[2] not in SEASONS:

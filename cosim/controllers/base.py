@@ -68,6 +68,9 @@ class DayAheadProblem:
     options: dict[str, Any] = field(default_factory=dict)
     fixed_injection_kw: np.ndarray | None = None  # (24, n_bus) kW of lots the DSO does not dispatch (+ = load)
     standing_plan: DayAheadPlan | None = None  # the plan in force (negotiation rounds): a warm start, not a bound
+    # per-bus forecasts (the grid's own per-element profiles): replace load_scaling x the network's bus loads
+    bus_load_kw: np.ndarray | None = None  # (24, n_bus) kW, generators negative
+    bus_load_kvar: np.ndarray | None = None  # (24, n_bus) kvar
 
     def __post_init__(self) -> None:
         for name in ("load_scaling", "price_usd_per_kwh"):
@@ -81,6 +84,14 @@ class DayAheadProblem:
                 raise ProblemError("DayAheadProblem.fixed_injection_kw must be finite, "
                                    f"shape (24, {self.network.n_bus})")
             object.__setattr__(self, "fixed_injection_kw", fixed)
+        for name in ("bus_load_kw", "bus_load_kvar"):
+            if getattr(self, name) is not None:
+                arr = np.asarray(getattr(self, name), dtype=float)
+                if arr.shape != (HOURS, self.network.n_bus) or not np.all(np.isfinite(arr)):
+                    raise ProblemError(f"DayAheadProblem.{name} must be finite, shape (24, {self.network.n_bus})")
+                object.__setattr__(self, name, arr)
+        if (self.bus_load_kw is None) != (self.bus_load_kvar is None):
+            raise ProblemError("DayAheadProblem: give bus_load_kw and bus_load_kvar together")
         if np.any(self.load_scaling < 0):
             raise ProblemError("DayAheadProblem.load_scaling must be >= 0 every hour")
         if self.objective not in OBJECTIVES:
@@ -97,16 +108,21 @@ class DayAheadProblem:
     @property
     def load_kw(self) -> np.ndarray:
         """(24,) total system load forecast in kW, without dispatchable lots (fixed lot schedules included)."""
-        base = self.load_scaling * float(self.network.p_load_kw.sum())
+        base = self.load_scaling * float(self.network.p_load_kw.sum()) if self.bus_load_kw is None \
+            else self.bus_load_kw.sum(axis=1)
         return base if self.fixed_injection_kw is None else base + self.fixed_injection_kw.sum(axis=1)
 
     def bus_loads_kw(self) -> tuple[np.ndarray, np.ndarray]:
         """(24, n_bus) active and reactive bus loads (kW, kvar): base loads plus fixed lot schedules, no dispatchable
         lots."""
-        p = np.outer(self.load_scaling, self.network.p_load_kw)
+        if self.bus_load_kw is not None:
+            p, q = self.bus_load_kw.copy(), self.bus_load_kvar.copy()
+        else:
+            p, q = np.outer(self.load_scaling, self.network.p_load_kw), np.outer(self.load_scaling,
+                                                                                self.network.q_load_kvar)
         if self.fixed_injection_kw is not None:
             p = p + self.fixed_injection_kw
-        return p, np.outer(self.load_scaling, self.network.q_load_kvar)
+        return p, q
 
 
 OBJECTIVES = ("of1", "of2", "of3", "vpd")

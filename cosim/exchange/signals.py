@@ -40,7 +40,9 @@ class Signals(ExchangeMode):
         Across the rounds of one negotiation the adder is damped (mean of the previous and the new target), so
         that iterative signalling settles instead of oscillating."""
         scaling, price = dso.day.load_scaling, dso.day.price_usd_per_kwh
-        net_load = scaling * float(dso.net.p_load_kw.sum()) + sum(dso.schedules.values(), np.zeros(HOURS))
+        bus_load = getattr(dso, "bus_load", None)  # per-bus forecasts (profile "simbench")
+        base = scaling * float(dso.net.p_load_kw.sum()) if bus_load is None else bus_load[0].sum(axis=1)
+        net_load = base + sum(dso.schedules.values(), np.zeros(HOURS))
         mean = float(net_load.mean())
         target = self.signal_gain * float(price.mean()) * (net_load - mean) / max(mean, 1e-9)
         adder = target if dso.round == 0 or self._adder is None else 0.5 * (self._adder + target)

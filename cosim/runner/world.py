@@ -110,12 +110,13 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
 
 
 def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, progress: bool) -> BuiltWorld:
+    plugin_dir = str(scenario.plugin_dir) if scenario.plugin_dir else None
     market = world.start("Market").Market(profile=scenario.market_profile, start_day=scenario.start_day,
                                           days=scenario.days + 1, nominal_load_kw=float(radial.p_load_kw.sum()),
-                                          forecast_noise=dict(scenario.forecast_noise), seed=scenario.seed)
+                                          forecast_noise=dict(scenario.forecast_noise), seed=scenario.seed,
+                                          network=scenario.network, plugin_dir=plugin_dir)
     hourly = revises_hourly(scenario)
     grid_sim = world.start("Grid")
-    plugin_dir = str(scenario.plugin_dir) if scenario.plugin_dir else None
     grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir)
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
@@ -145,8 +146,8 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                                     misreport_factor=scenario.misreport_factor,
                                     hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
                 for lot in scenario.lots}
-    world.connect(market, grid, "load_scaling")
-    world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast")
+    world.connect(market, grid, "load_scaling", "element_power")  # element_power: profile "simbench" only
+    world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast", "bus_load_forecast")
     world.connect(market, recorder, *by_name("Market").recorded)
     world.connect(grid, recorder, *by_name("Grid").recorded)
     world.connect(dso, grid, "open_branches")

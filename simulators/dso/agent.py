@@ -29,15 +29,22 @@ from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
 from cosim.exchange.keys import AgentKeys
 from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
 from cosim.exchange.payloads import LotRegistration, PayloadError, check_offer, offer_from_payload
-from cosim.powerflow.bfs import solve_radial_batch
+from cosim.networks.converted import flow
 from cosim.powerflow.network_data import RadialNetwork
 
 
 def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict[str, np.ndarray]:
     """Hourly losses, voltages and substation power of a fixed topology and (24, n_bus) loads (fast flow)."""
-    res = solve_radial_batch(net, np.asarray(open_branches, int), p_kw, q_kvar)
+    res = flow(net, np.asarray(open_branches, int), p_kw, q_kvar)  # a converted net: its slack voltage, charging
     return {"loss_kw": res.loss_kw, "v_min_pu": res.vm_pu.min(axis=1), "v_max_pu": res.vm_pu.max(axis=1),
             "p_grid_kw": res.p_slack_kw, "vpd": np.abs(res.vm_pu - 1.0).sum(axis=1)}
+
+
+def _bus_load(value: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The market's per-bus forecast ({"p_kw", "q_kvar"}: rows = hours) as two (24, n_bus) arrays, or None."""
+    if value is None:
+        return None
+    return np.asarray(value["p_kw"], float)[:HOURS], np.asarray(value["q_kvar"], float)[:HOURS]
 
 
 def json_safe_summary(values: dict[str, Any]) -> str:
@@ -89,11 +96,16 @@ class DsoAgent:
         self.switch_operations_left = self.switch_operations_per_day
         self.grid_measurement: GridMeasurement | None = None  # the grid's last measured hour (hourly control)
         self._hour_forecast: tuple[np.ndarray, np.ndarray] | None = None  # this hour's 24-h load and price
+        self.bus_load: tuple[np.ndarray, np.ndarray] | None = None  # the day's (24, n_bus) kW, kvar (per element)
+        self._hour_bus_load: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- the exchange mode drives these two steps ------------------------------------------------------------------
-    def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
-        """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none)."""
+    def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price,
+                  bus_load: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none). `bus_load`
+        ({"p_kw", "q_kvar"}: 24 rows of per-bus values) replaces load_scaling x the network's bus loads."""
         self.day = DayContext(hour, np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        self.bus_load = _bus_load(bus_load)
         self.hour = hour
         self.switch_operations_left = self.switch_operations_per_day
         self._planned_hour = hour
@@ -108,11 +120,13 @@ class DsoAgent:
         self.round += 1
         return self._send(self.mode.dso_answer(self, offers))
 
-    def hour_step(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price) -> list[dict[str, Any]]:
+    def hour_step(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price,
+                  bus_load: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """An hour that is not a day start (controllers with `revise` only): the mode's `dso_hour` decides what is
         re-planned and sent; returns the messages for the PLOs."""
         self.hour = hour
         self._hour_forecast = (np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
+        self._hour_bus_load = _bus_load(bus_load)
         if self.plan is None:
             return []
         return self._send(self.mode.dso_hour(self, offers), round_=0)
@@ -158,7 +172,10 @@ class DsoAgent:
         load, price = self._hour_forecast
 
         def problem(reconfigure: bool) -> DayAheadProblem:
+            bus = self._hour_bus_load
             return DayAheadProblem(network=self.net, load_scaling=load, price_usd_per_kwh=price, lots=tuple(lots),
+                                   bus_load_kw=None if bus is None else bus[0],
+                                   bus_load_kvar=None if bus is None else bus[1],
                                    base_open_branches=tuple(self.open_branches), reconfigure=reconfigure,
                                    objective=self.objective, fixed_injection_kw=fixed if fixed.any() else None,
                                    standing_plan=standing)
@@ -346,7 +363,10 @@ class DsoAgent:
 
     def _problem(self, lots: tuple[LotOffer, ...], fixed: np.ndarray | None = None,
                  standing: DayAheadPlan | None = None) -> DayAheadProblem:
+        bus = self.bus_load
         return DayAheadProblem(network=self.net, load_scaling=self.day.load_scaling,
+                               bus_load_kw=None if bus is None else bus[0],
+                               bus_load_kvar=None if bus is None else bus[1],
                                price_usd_per_kwh=self.day.price_usd_per_kwh, lots=lots,
                                base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
                                objective=self.objective, fixed_injection_kw=fixed, standing_plan=standing)
@@ -401,8 +421,11 @@ class DsoAgent:
         return plan
 
     def _refresh_prediction(self, plan: DayAheadPlan) -> None:
-        p = np.outer(self.day.load_scaling, self.net.p_load_kw) + self._fixed_injections()
-        q = np.outer(self.day.load_scaling, self.net.q_load_kvar)
+        if self.bus_load is not None:
+            p, q = self.bus_load[0] + self._fixed_injections(), self.bus_load[1]
+        else:
+            p = np.outer(self.day.load_scaling, self.net.p_load_kw) + self._fixed_injections()
+            q = np.outer(self.day.load_scaling, self.net.q_load_kvar)
         plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p, q)
 
     def _record(self, plan: DayAheadPlan, replace: bool = False) -> None:

@@ -28,8 +28,9 @@ META = {
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
                        "exchange_options", "faults", "seed", "keys", "lots", "plugin_dir", "time_limit_s", "isolation",
                        "switch_operations_per_day"],
-            "attrs": ["load_forecast", "price_forecast", "offer", "to_plo", "open_branches", "lot_buses", "plan",
-                      "messages", "events", "losses_kw", "v_min_pu", "p_grid_kw", "grid_open_branches"],
+            "attrs": ["load_forecast", "bus_load_forecast", "price_forecast", "offer", "to_plo", "open_branches",
+                      "lot_buses", "plan", "messages", "events", "losses_kw", "v_min_pu", "p_grid_kw",
+                      "grid_open_branches"],
         }
     },
 }
@@ -82,6 +83,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.out = {}
         load = next(iter((inp.get("load_forecast") or {}).values()), None)
         price = next(iter((inp.get("price_forecast") or {}).values()), None)
+        bus_load = next(iter((inp.get("bus_load_forecast") or {}).values()), None)  # per bus (profile "simbench")
         if "losses_kw" in inp:  # the grid's hour time - 1, measured
             measured = {a: next(iter((inp.get(a) or {}).values()), None)
                         for a in ("losses_kw", "v_min_pu", "p_grid_kw", "grid_open_branches")}
@@ -93,7 +95,7 @@ class DsoSim(mosaik_api_v3.Simulator):
             if load is None or price is None:
                 raise RuntimeError(f"DSO: no load/price forecast at day start (hour {time})")
             self.planned_hour = time
-            messages = self.agent.day_ahead(time, offers, load, price)
+            messages = self.agent.day_ahead(time, offers, load, price, bus_load)
             self.out["open_branches"] = list(self.agent.open_branches)
             self.out["lot_buses"] = dict(self.agent.lot_buses)
             self.out["plan"] = self.agent.plans[-1]
@@ -104,7 +106,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         elif hourly and load is not None and price is not None:
             self.revised_hour = time
             topology, row = list(self.agent.open_branches), self.agent.plans[-1] if self.agent.plans else None
-            messages = self.agent.hour_step(time, offers, load, price)
+            messages = self.agent.hour_step(time, offers, load, price, bus_load)
             if list(self.agent.open_branches) != topology:
                 self.out["open_branches"] = list(self.agent.open_branches)
             if self.agent.plans and self.agent.plans[-1] is not row:  # a revision was merged into the day's row

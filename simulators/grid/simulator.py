@@ -34,7 +34,7 @@ GRID_OUTPUTS = (
     "losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "vm_pu", "open_branches", "converged",
     "max_loading_percent",
 )
-GRID_INPUTS = ("load_scaling", "lot_power_kw", "open_branches")
+GRID_INPUTS = ("load_scaling", "lot_power_kw", "open_branches", "element_power")
 
 META = {
     "api_version": "3.0",
@@ -185,8 +185,10 @@ class GridSim(mosaik_api_v3.Simulator):
             raise GridError(f"Grid.open_branches has several sources {sorted(topo)}; connect exactly one")
         if topo:
             open_branches = parse_open_branches(next(iter(topo.values())))
+        element = self._held.get((g, "element_power"), {})  # per-element profiles (converted nets)
         self.state = self.model.step(load_scaling=load_scaling, lot_power_kw=lots, q_load_kvar=q_load,
-                                     open_branches=open_branches)
+                                     open_branches=open_branches,
+                                     element_power=next(iter(element.values())) if element else None)
         return (time // self.step_size + 1) * self.step_size  # stay on the hourly grid even after a triggered step
 
     def get_data(self, outputs):

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cosim.powerflow.bfs import solve_radial_batch
+from cosim.networks.converted import flow
 from cosim.powerflow.network_data import RadialNetwork
 
 
@@ -29,7 +29,7 @@ def evaluate_exact(net: RadialNetwork, open_branches: Sequence[int], p_kw: np.nd
                    q_kvar: np.ndarray) -> ExactEvaluation:
     """Exact power flow of one topology over a batch of hours (rows of p_kw / q_kvar, bus loads incl. lots)."""
     open_ids = np.asarray(tuple(open_branches), dtype=int)
-    res = solve_radial_batch(net, open_ids, np.atleast_2d(p_kw), np.atleast_2d(q_kvar))
+    res = flow(net, open_ids, np.atleast_2d(p_kw), np.atleast_2d(q_kvar))  # converted nets: slack voltage, charging
     vm = res.vm_pu
     return ExactEvaluation(
         loss_kw=res.loss_kw, v_min_pu=vm.min(axis=1), vpd_pu=np.abs(vm - 1.0).sum(axis=1), p_grid_kw=res.p_slack_kw,
