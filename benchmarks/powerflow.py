@@ -88,17 +88,20 @@ def flops_of(summary, n_bus: int) -> float:
     return float(per_case[summary.ok].sum())
 
 
-def kernel_call_s(r, open_row, p_kw, q_kvar, reps: int) -> float:
-    """CPU time of one call of the compiled kernel alone on one case [us] (what solve_radial_batch wraps)."""
+def kernel_call_s(r, calls, reps: int) -> float:
+    """CPU time of the compiled kernel alone per one-case call [us], over the same one-case calls as the
+    single-case row (what solve_radial_batch wraps: its input checks and result arrays are left out)."""
     k, c = kernels, bfs._compiled(r)
     nb, nbr = r.n_bus, r.n_branch
-    out = (np.empty((1, k.N_SCALARS)), np.empty(1, np.int8), np.empty((1, 2), np.int32), np.empty((1, nb)),
-           np.empty((1, nb), dtype=complex), np.empty((1, nbr)))
-    args = (bfs.open_positions(r, open_row), np.ascontiguousarray(p_kw[None, :]), np.ascontiguousarray(q_kvar[None, :]),
-            c.adj_ptr, c.adj_bus, c.adj_edge, r.slack_bus, c.r_pu, c.x_pu, c.inv_i_max_ka, nbr, c.s_scale, r.base_i_ka,
-            c.kw_per_pu, 1.0, float(r.v_min_pu), float(r.v_max_pu), bfs.DEFAULT_TOL_PU, 60, *out)
-    n = 1000
-    return best_time(lambda: [k.solve_cases(*args) for _ in range(n)], reps) / n * 1e6
+    prepared = []
+    for open_row, p_kw, q_kvar in calls:
+        out = (np.empty((1, k.N_SCALARS)), np.empty(1, np.int8), np.empty((1, 2), np.int32), np.empty((1, nb)),
+               np.empty((1, nb), dtype=complex), np.empty((1, nbr)))
+        prepared.append((bfs.open_positions(r, open_row), np.ascontiguousarray(p_kw[None, :]),
+                         np.ascontiguousarray(q_kvar[None, :]), c.adj_ptr, c.adj_bus, c.adj_edge, r.slack_bus, c.r_pu,
+                         c.x_pu, c.inv_i_max_ka, nbr, c.s_scale, r.base_i_ka, c.kw_per_pu, 1.0, float(r.v_min_pu),
+                         float(r.v_max_pu), bfs.DEFAULT_TOL_PU, 60, *out))
+    return best_time(lambda: [k.solve_cases(*a) for a in prepared], reps) / len(prepared) * 1e6
 
 
 class LightSim:
@@ -233,7 +236,7 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
                 t_ls = best_time(lambda: [ls.solve(x) for x in preps], args.reps) / SINGLE_CALLS
             rate = {"full": 1 / t_full, "summary": 1 / t_sum}
             out[(name, "single_us")] = t_full * 1e6
-            out[(name, "kernel_us")] = kernel_call_s(r, *calls[0], args.reps)
+            out[(name, "kernel_us")] = kernel_call_s(r, calls, args.reps)
         else:
             res = solve_radial_batch(r, o, pl, ql)
             t_full = best_time(lambda: solve_radial_batch(r, o, pl, ql), args.reps)

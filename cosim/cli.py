@@ -126,7 +126,8 @@ def _main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("scenario", nargs="?", default=None)
     cmp_.add_argument("--what", choices=["exchange", "data-quality", "control"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
-    sub.add_parser("validate", help="check the fast power flow against pandapower on every network")
+    sub.add_parser("validate", help="check the fast power flow against pandapower on every network "
+                                    "(see cosim validate --help: --network NAME, --exhaustive)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
     log_level, argv = _pop_log_level(argv)
     try:
@@ -135,6 +136,8 @@ def _main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))  # exit 2 with the usage line
     if len(argv) >= 1 and argv[0] == "sweep":  # everything after `sweep` belongs to the sweep's own parser
         args = argparse.Namespace(command="sweep", sweep_args=argv[1:])
+    elif len(argv) >= 1 and argv[0] == "validate":  # its options belong to cosim.validate's own parser
+        args = argparse.Namespace(command="validate", validate_args=argv[1:])
     elif len(argv) >= 2 and argv[0] == "study" and argv[1] in STUDY_DESCRIPTIONS:
         args = argparse.Namespace(command="study", name=argv[1], study_args=argv[2:])
     else:
@@ -145,7 +148,7 @@ def _main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             from cosim.validate import main as validate_main  # noqa: PLC0415
 
-            return validate_main()
+            return validate_main(args.validate_args)
         from cosim.results.manifest import StopSignals  # noqa: PLC0415 - pandas; only once a command runs
 
         with StopSignals():  # SIGTERM and SIGHUP stop a command as Ctrl-C does (a run finalises its manifest)

@@ -142,6 +142,9 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
         "voltage_violation_hours": voltage_violation_hours(grid, scenario),
     }
+    if "max_loading_percent" in grid:  # lines and transformers with a rating; unknown (null) when none is rated
+        loading = pd.to_numeric(grid["max_loading_percent"], errors="coerce").to_numpy(float)
+        kpis["max_loading_percent"] = float(np.nanmax(loading)) if np.isfinite(loading).any() else None
     if "open_branches" in grid:
         kpis["switch_operations"] = switch_operations(grid["open_branches"])
     if not lots.empty and not prices.empty:
