@@ -19,6 +19,14 @@ EO and PSO join the comparison on the same problems.
 
     .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 60 --seeds 20
     .venv/bin/python benchmarks/optimizers.py --reconfig --n-iter 60 --seeds 20 --dayahead-iter 100 --dayahead-seeds 5
+
+``--isolation`` measures the per-plan cost of controller isolation (`cosim.controllers.isolation`): the EO
+controller plans seed 000's day-ahead problem (scenario 4: reconfiguration + lot, OF3, as `scenarios/default.toml`)
+in process (`plan_in_process`) and in a forked worker (`plan_in_worker`), interleaved, `--repeats` times each, for
+a small budget and the default 30 x 500; plus a controller that returns a ready plan (the fixed cost of fork,
+pickle and pipe alone). It prints the median wall time per plan of each and the overhead in ms and as a share.
+
+    .venv/bin/python benchmarks/optimizers.py --isolation --repeats 5
 """
 
 from __future__ import annotations
@@ -240,6 +248,45 @@ def run(problems: dict[str, VectorProblem], algorithms: list[str], n_particles: 
         print()
 
 
+class _ReadyPlan:
+    """A controller whose plan is already made: isolation's fixed cost (fork, pickling the plan, the pipe)."""
+
+    def __init__(self, plan) -> None:
+        self.ready = plan
+
+    def plan(self, problem):
+        return self.ready
+
+
+def isolation_overhead(repeats: int, budgets: list[tuple[int, int]]) -> None:
+    """Median wall time per plan in process vs in a forked worker, interleaved, on seed 000's day-ahead problem."""
+    import os  # noqa: PLC0415
+
+    from cosim.controllers.isolation import plan_in_process, plan_in_worker  # noqa: PLC0415
+    from cosim.controllers.metaheuristic import EOController  # noqa: PLC0415
+    from cosim.studies.joape2024.study import seed000_problem  # noqa: PLC0415 - pandapower
+
+    problem = seed000_problem(4, "of3")
+    warm = EOController(n_particles=5, n_iter=2).plan(problem)  # first-call costs (imports, caches) before timing
+    cases = [(f"EO {p} x {i}", EOController(n_particles=p, n_iter=i)) for p, i in budgets]
+    cases.insert(0, ("ready plan", _ReadyPlan(warm)))
+    print(f"seed 000 day-ahead problem (scenario 4, OF3, ieee33 + 1 lot); {repeats} interleaved repeats per mode, "
+          f"median wall s per plan; pid {os.getpid()}, {os.cpu_count()} CPUs")
+    header = f"{'controller':<14}{'in process s':>14}{'in worker s':>13}{'overhead ms':>13}{'share':>9}"
+    print(header)
+    print("-" * len(header))
+    for label, controller in cases:
+        times: dict[str, list[float]] = {"process": [], "worker": []}
+        for _ in range(repeats):
+            for mode, fn in (("process", plan_in_process), ("worker", plan_in_worker)):
+                t0 = time.perf_counter()
+                fn(controller, problem, 3600.0)
+                times[mode].append(time.perf_counter() - t0)
+        t_p, t_w = statistics.median(times["process"]), statistics.median(times["worker"])
+        share = f"{(t_w - t_p) / t_p:9.1%}" if label != "ready plan" else f"{'-':>9}"
+        print(f"{label:<14}{t_p:14.4f}{t_w:13.4f}{(t_w - t_p) * 1e3:13.2f}{share}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dim", type=int, default=10)
@@ -254,7 +301,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="iterations for the day-ahead problems (default: --n-iter); 0 skips them")
     ap.add_argument("--dayahead-seeds", type=int, default=None,
                     help="seeds for the day-ahead problems (default: --seeds)")
+    ap.add_argument("--isolation", action="store_true",
+                    help="per-plan overhead of controller isolation (plan in process vs in a forked worker)")
+    ap.add_argument("--repeats", type=int, default=5, help="repeats per mode for --isolation (median reported)")
+    ap.add_argument("--small-budget", type=int, nargs=2, default=[10, 20], metavar=("PARTICLES", "ITER"),
+                    help="the small EO budget for --isolation (the default budget is --n-particles x --n-iter)")
     args = ap.parse_args(argv)
+    if args.isolation:
+        isolation_overhead(args.repeats, [tuple(args.small_budget), (args.n_particles, args.n_iter)])
+        return
     if args.reconfig:
         seeds = list(range(args.seeds))
         run_cases(reconfiguration_cases(), args.algorithms, args.n_particles, args.n_iter, seeds)

@@ -171,7 +171,7 @@ def _converted_case(grid, open_ids) -> tuple[np.ndarray, float]:
     pp.create_loads(net, nz, p_mw=r.p_load_kw[nz] / 1000.0, q_mvar=r.q_load_kvar[nz] / 1000.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pp.runpp(net, numba=False, tolerance_mva=1e-11, max_iteration=30)
+        pp.runpp(net, numba=False, lightsim2grid=False, tolerance_mva=1e-11, max_iteration=30)
     return net.res_bus.vm_pu.to_numpy(float), float(net.res_line.pl_mw.sum() * 1e3)
 
 

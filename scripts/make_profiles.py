@@ -59,7 +59,7 @@ def seed000(out: Path) -> None:
     losses, vpd = [], []
     for p_kw in load:
         net.load["scaling"] = p_kw / s0.NOMINAL_LOAD_KW
-        pp.runpp(net, numba=False)
+        pp.runpp(net, numba=False, lightsim2grid=False)
         losses.append(float(net.res_line.pl_mw.sum()) * 1000.0)
         vpd.append(float(np.abs(net.res_bus.vm_pu - 1.0).sum()))
     facts = s0.curve_facts(load)

@@ -121,18 +121,13 @@ def test_validate_runs_and_exits_0(capsys):
 
 
 def test_validate_one_network_exhaustive(capsys):
-    """`cosim validate --network ieee69 --exhaustive` (cosim.validate's own parser): the 69-bus optimum of all
-    407,924 radial configurations."""
-    from cosim.validate import main as validate_main  # noqa: PLC0415 - the options are validate's own
-
-    assert validate_main(["--network", "ieee69", "--exhaustive"]) == 0
+    """`cosim validate --network ieee69 --exhaustive`: the 69-bus optimum of all 407,924 radial configurations."""
+    assert main(["validate", "--network", "ieee69", "--exhaustive"]) == 0
     out = capsys.readouterr().out
     assert "ieee69:" in out and "ieee33:" not in out and "-> agree" in out
     assert "radial configurations: 407,924" in out and "open [14, 55, 61, 69, 70], losses 99.62 kW" in out
 
 
 def test_validate_unknown_network_exits_2(capsys):
-    from cosim.validate import main as validate_main  # noqa: PLC0415 - the options are validate's own
-
-    assert validate_main(["--network", "nosuch"]) == 2
+    assert main(["validate", "--network", "nosuch"]) == 2
     assert "unknown network 'nosuch'" in capsys.readouterr().out

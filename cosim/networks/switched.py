@@ -428,6 +428,7 @@ def run_original(net, oltc_trafos, v_set_pu: float, tol_pu: float = 1e-8, max_so
     Taps stay within tap_min..tap_max; a tap at its limit ends the loop (converged=False, with a message).
     Raises LoadflowNotConverged when runpp does not converge.
     """
+    runpp_kwargs.setdefault("lightsim2grid", False)  # pandapower's own Newton-Raphson, whatever is installed
     if not len(oltc_trafos):
         pp.runpp(net, **runpp_kwargs)
         return OltcResult(True, 1)
