@@ -37,8 +37,9 @@ class LotConfig:
     allocation: str
     fleet_options: dict[str, Any] = field(default_factory=dict)
     # how the PLO's forecast of its EVs differs from those that come: {arrival_sigma_h, departure_sigma_h,
-    # energy_sigma} (simulators.parking.forecast.ForecastError); empty = perfect foresight
-    forecast_error: dict[str, float] = field(default_factory=dict)
+    # energy_sigma} (simulators.parking.forecast.ForecastError) or {source = "elaadnl", segment, share}
+    # (ElaadnlForecastError); empty = perfect foresight
+    forecast_error: dict[str, Any] = field(default_factory=dict)
 
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -498,6 +499,25 @@ def _sigmas(reader: _Reader, key: str, limits: dict[str, float]) -> dict[str, fl
     return out
 
 
+def _ev_forecast_error(reader: _Reader) -> dict[str, Any]:
+    """A lot's `forecast_error`: Gaussian sigmas, or {source = "elaadnl", segment, share} (ElaadNL draws)."""
+    table = reader.get("forecast_error", dict, {})
+    if table.get("source", "gaussian") == "gaussian":
+        sigmas = {k: v for k, v in table.items() if k != "source"}
+        return _sigmas(_Reader(reader.where, {"forecast_error": sigmas}, reader.prefix), "forecast_error",
+                       {"arrival_sigma_h": MAX_EV_TIME_SIGMA_H, "departure_sigma_h": MAX_EV_TIME_SIGMA_H,
+                        "energy_sigma": 0.9})
+    if table["source"] != "elaadnl":
+        raise reader.fail("forecast_error.source", f"must be 'gaussian' or 'elaadnl', got {table['source']!r}")
+    sub = _Reader(reader.where, table, f"{reader.prefix}forecast_error.", {"source", "segment", "share"})
+    from simulators.parking.forecast import ELAADNL_SEGMENTS  # noqa: PLC0415 - the segments the data has
+
+    share = sub.get("share", float)
+    if not 0.0 <= share <= 1.0:
+        raise sub.fail("share", f"must be a number in [0, 1], got {share!r}")
+    return {"source": "elaadnl", "segment": sub.get("segment", str, ..., ELAADNL_SEGMENTS), "share": share}
+
+
 def allocation_rules() -> tuple[str, ...]:
     from simulators.parking.allocation import ALLOCATION_RULES  # noqa: PLC0415 - registry lookup only
 
@@ -590,9 +610,7 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
                 connection_limit_kw=r.positive("connection_limit_kw", float, 1000.0),
                 allocation=r.get("allocation", str, "earliest_departure_first", allocation_rules()),
                 fleet_options=fleet_options,
-                forecast_error=_sigmas(r, "forecast_error", {"arrival_sigma_h": MAX_EV_TIME_SIGMA_H,
-                                                             "departure_sigma_h": MAX_EV_TIME_SIGMA_H,
-                                                             "energy_sigma": 0.9}),
+                forecast_error=_ev_forecast_error(r),
             )
         )
     return lots

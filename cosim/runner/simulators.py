@@ -35,7 +35,7 @@ SIMULATORS: list[SimulatorSpec] = [
                    "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh", "evs")),
     SimulatorSpec("Grid", "simulators.grid.simulator:GridSim", "grid", "grid",
                   ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches",
-                   "converged", "max_loading_percent", "vm_pu")),
+                   "converged", "max_loading_percent", "vm_pu", "lines")),
     SimulatorSpec("PLO", "simulators.plo.simulator:PloSim", "plo", "plo"),
     SimulatorSpec("DSO", "simulators.dso.simulator:DsoSim", "dso", "dso"),
     SimulatorSpec("Recorder", "simulators.recorder.simulator:RecorderSim", "recorder"),

@@ -47,7 +47,7 @@ class GridState:
     vm_pu: np.ndarray  # voltage magnitude per bus, p.u., bus 1..n
     branch_ids: np.ndarray  # literature branch id of each entry of i_ka / loading_percent
     i_ka: np.ndarray  # branch current magnitude, kA (0 for open branches)
-    loading_percent: np.ndarray  # current / ampacity, % (0 where no ampacity is known)
+    loading_percent: np.ndarray  # current / ampacity, % (NaN where no ampacity is known: unknown, not 0)
     losses_kw: float  # total active line losses, kW
     p_grid_kw: float  # active power drawn from the substation, kW
     q_grid_kvar: float  # reactive power drawn from the substation, kvar
@@ -59,13 +59,28 @@ class GridState:
     open_branches: tuple[int, ...]
     converged: bool = True
     message: str = field(default="")
-    trafo_loading_percent: float = 0.0  # most loaded HV/MV transformer (converted nets), % of its rating
+    trafo_loading_percent: float = math.nan  # most loaded HV/MV transformer (converted nets), % of its rating
+
+    def line_rows(self, from_bus: np.ndarray, to_bus: np.ndarray) -> list[dict]:
+        """One row per branch (the recorder's `lines` table): branch id, its 1-based buses, current (kA),
+        loading (% of its rating; None where it has none) and whether it is in service (closed)."""
+        open_ids = set(int(b) for b in self.open_branches)
+        return [{"branch": int(b), "from_bus": int(f) + 1, "to_bus": int(t) + 1,
+                 "i_ka": None if not math.isfinite(i) else float(i),
+                 "loading_percent": None if not math.isfinite(x) else float(x), "in_service": int(b) not in open_ids}
+                for b, f, t, i, x in zip(self.branch_ids, from_bus, to_bus, self.i_ka, self.loading_percent)]
 
     def bus_vm_pu(self, bus: int) -> float:
         """Voltage magnitude (p.u.) of a 1-based bus number."""
         if not 1 <= int(bus) <= len(self.vm_pu):
             raise GridError(f"unknown bus {bus}; buses are numbered 1..{len(self.vm_pu)}")
         return float(self.vm_pu[int(bus) - 1])
+
+    def max_loading_percent(self) -> float | None:
+        """The most loaded rated line or transformer, %; None when nothing is rated (unknown, not 0)."""
+        rated = [*self.loading_percent[np.isfinite(self.loading_percent)], self.trafo_loading_percent]
+        rated = [float(v) for v in rated if math.isfinite(v)]
+        return max(rated) if rated else None
 
     def to_dict(self) -> dict:
         """Scalar results as plain Python values (JSON-safe), plus open_branches as a list."""
@@ -74,8 +89,7 @@ class GridState:
             "q_grid_kvar": float(self.q_grid_kvar), "p_demand_kw": float(self.p_demand_kw),
             "p_lots_kw": float(self.p_lots_kw),
             "v_min_pu": float(self.v_min_pu), "v_max_pu": float(self.v_max_pu), "vpd": float(self.vpd),
-            "max_loading_percent": max(float(np.max(self.loading_percent)) if len(self.loading_percent) else 0.0,
-                                       float(self.trafo_loading_percent)),
+            "max_loading_percent": self.max_loading_percent(),
             "open_branches": [int(b) for b in self.open_branches], "converged": bool(self.converged),
         }
 
@@ -342,16 +356,17 @@ class GridModel:
             )
         if self.network.converted:
             vm = net.res_bus.vm_pu.loc[self._rep_bus].to_numpy(float)
-            trafo_loading = float(np.nanmax(net.res_trafo.loading_percent)) if len(net.res_trafo) else 0.0
+            trafo_loading = float(np.nanmax(net.res_trafo.loading_percent)) if len(net.res_trafo) else math.nan
         else:
             vm = net.res_bus.vm_pu.to_numpy(float)
-            trafo_loading = 0.0
+            trafo_loading = math.nan
         res_line = net.res_line.loc[self._line_idx]
         i_ka = np.zeros(len(self._branch_ids))
-        loading = np.zeros(len(self._branch_ids))
+        loading = np.full(len(self._branch_ids), np.nan)  # unknown where a branch has no rating
         i_ka[self._line_pos] = np.nan_to_num(res_line.i_ka.to_numpy(float))
         max_i = net.line.loc[self._line_idx, "max_i_ka"].to_numpy(float)
-        loading[self._line_pos] = np.where(max_i >= 9999, 0.0, np.nan_to_num(res_line.loading_percent.to_numpy(float)))
+        line_loading = np.nan_to_num(res_line.loading_percent.to_numpy(float))
+        loading[self._line_pos] = np.where(max_i >= 9999, np.nan, line_loading)
         return GridState(
             vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading,
             losses_kw=float(np.nansum(net.res_line.pl_mw.to_numpy(float)) * 1000.0),

@@ -32,7 +32,7 @@ from simulators.grid.model import GridError, GridModel, GridState
 
 GRID_OUTPUTS = (
     "losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "vm_pu", "open_branches", "converged",
-    "max_loading_percent",
+    "max_loading_percent", "lines",
 )
 GRID_INPUTS = ("load_scaling", "lot_power_kw", "open_branches", "element_power")
 
@@ -203,6 +203,9 @@ class GridSim(mosaik_api_v3.Simulator):
                 if eid == self.grid_eid:
                     if attr == "vm_pu":
                         row[attr] = [float(v) for v in s.vm_pu]
+                    elif attr == "lines":  # one row per branch (current, loading where rated)
+                        radial = self.model.network.radial
+                        row[attr] = s.line_rows(radial.from_bus, radial.to_bus)
                     elif attr in scalars:
                         row[attr] = scalars[attr]
                     else:

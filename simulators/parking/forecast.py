@@ -2,16 +2,20 @@
 
 This is what the PLO offers the DSO. With a deterministic fleet it is exact; with a stochastic one it is the
 realised schedule (a perfect forecast), which is the upper bound on the value of information. With a
-`ForecastError` the forecast is built from the fleet as the operator expects it (`ForecastView`): arrivals,
-departures and energies that differ from the EVs that actually come.
+`ForecastError` (Gaussian) or an `ElaadnlForecastError` (typical EVs drawn from the ElaadNL distributions shipped
+in `scenarios/data/elaadnl/`) the forecast is built from the fleet as the operator expects it (`ForecastView`):
+arrivals, departures and energies that differ from the EVs that actually come.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .lot import ParkingLot
 
@@ -86,13 +90,73 @@ class ForecastError:
         return self.arrival_sigma_h > 0 or self.departure_sigma_h > 0 or self.energy_sigma > 0
 
 
-class ForecastView:
-    """A lot's fleet as its operator expects it (`ForecastError` draws fixed per EV, seeded by `seed`)."""
+ELAADNL_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "elaadnl"
+ELAADNL_SEGMENTS = ("private", "public", "workplace")
 
-    def __init__(self, lot: ParkingLot, error: ForecastError, seed: int = 0, key: str = "") -> None:
-        rng = np.random.default_rng([int(seed), 11, sum(map(ord, key))])
+
+@dataclass(frozen=True)
+class ElaadnlForecastError:
+    """The PLO expects a typical EV of an ElaadNL `segment` ("private", "public", "workplace") in place of a seeded
+    `share` (in [0, 1]) of its EVs: for each of them, drawn once, an arrival time of day (on the EV's actual arrival
+    day), a connection time (departure = arrival + connection time) and an energy demand (kWh to the battery in the
+    session: expected arrival energy = contract energy - demand, clipped to [0, capacity]), each from the segment's
+    weekday distribution (`scenarios/data/elaadnl/`). The other EVs are forecast exactly. As with `ForecastError`,
+    an EV's arrival time and energy are known exactly once it has arrived; its departure (its actual arrival + the
+    drawn connection time) only when it has left. share 0: perfect foresight.
+    """
+
+    segment: str = "workplace"
+    share: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return self.share > 0
+
+
+@lru_cache(maxsize=None)
+def elaadnl_distributions(segment: str) -> dict[str, np.ndarray]:
+    """The segment's ElaadNL weekday distributions: `arrival_p` (96 quarter-hour probabilities from 00:00, sum 1) and
+    the percentile tables `percent` (0..100), `connection_h` and `energy_kwh` (the value that `percent` % of the
+    charging events reach or exceed)."""
+    if segment not in ELAADNL_SEGMENTS:
+        raise ValueError(f"segment={segment!r}; allowed: {', '.join(ELAADNL_SEGMENTS)}")
+    arrival = pd.read_csv(ELAADNL_DIR / "distribution-of-arrival.csv")
+    connection = pd.read_csv(ELAADNL_DIR / "distribution-of-connection-time.csv")
+    energy = pd.read_csv(ELAADNL_DIR / "distribution-of-energy-demand.csv")
+    p = arrival[segment].to_numpy(float)
+    return {"arrival_p": p / p.sum(), "percent": connection.iloc[:, 0].to_numpy(float),
+            "connection_h": connection[segment].to_numpy(float), "energy_kwh": energy[segment].to_numpy(float)}
+
+
+def draw_elaadnl(rng: np.random.Generator, segment: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n ElaadNL EVs of `segment`: arrival minute of day (a quarter-hour drawn by its probability, uniform inside
+    it), connection time (minutes, >= 1) and energy demand (kWh), the last two by inverse-percentile sampling
+    (linear between the table's whole percents)."""
+    dist = elaadnl_distributions(segment)
+    slot = rng.choice(96, size=n, p=dist["arrival_p"])
+    arrival_min = slot * 15 + rng.integers(0, 15, n)
+    # value(percent) falls as percent rises (percent % of the events reach it): percent uniform on [0, 100]
+    # gives the value's distribution
+    connection_h = np.interp(rng.uniform(0.0, 100.0, n), dist["percent"], dist["connection_h"])
+    energy_kwh = np.interp(rng.uniform(0.0, 100.0, n), dist["percent"], dist["energy_kwh"])
+    return arrival_min.astype(np.int64), np.maximum(np.round(connection_h * 60.0), 1).astype(np.int64), energy_kwh
+
+
+class ForecastView:
+    """A lot's fleet as its operator expects it (`ForecastError` or `ElaadnlForecastError` draws fixed per EV,
+    seeded by `seed`)."""
+
+    def __init__(self, lot: ParkingLot, error: ForecastError | ElaadnlForecastError, seed: int = 0,
+                 key: str = "") -> None:
         n = len(lot.evs)
         self.error = error
+        if isinstance(error, ElaadnlForecastError):
+            rng = np.random.default_rng([int(seed), 12, sum(map(ord, key))])
+            self.typical = rng.uniform(size=n) < error.share  # the EVs the operator takes for typical ones
+            minute_of_day, self.connection_min, self.demand_kwh = draw_elaadnl(rng, error.segment, n)
+            self.typical_arr_min = (lot.arr_min // 1440) * 1440 + minute_of_day
+            return
+        rng = np.random.default_rng([int(seed), 11, sum(map(ord, key))])
         self.d_arr_min = np.round(rng.normal(0.0, error.arrival_sigma_h, n) * 60.0).astype(np.int64)
         self.d_dep_min = np.round(rng.normal(0.0, error.departure_sigma_h, n) * 60.0).astype(np.int64)
         self.energy_factor = 1.0 + np.clip(rng.normal(0.0, error.energy_sigma, n), -0.9, 0.9)
@@ -103,6 +167,15 @@ class ForecastView:
         view = copy.copy(lot)
         now = lot._t_min
         coming = (lot.arr_min > now) & ~lot.gone
+        if isinstance(self.error, ElaadnlForecastError):
+            typical = self.typical
+            arr = np.where(coming & typical, np.maximum(self.typical_arr_min, now), lot.arr_min)
+            dep = np.where(lot.gone | ~typical, lot.dep_min,
+                           np.maximum(arr + self.connection_min, np.maximum(arr, now) + 1))
+            e_typical = np.clip(lot.e_req - self.demand_kwh, 0.0, lot.cap)
+            view.arr_min, view.dep_min = arr, dep
+            view.e_arr = np.where(coming & typical, e_typical, lot.e_arr)
+            return view
         arr = np.where(coming, np.maximum(lot.arr_min + self.d_arr_min, now), lot.arr_min)
         dep = np.where(lot.gone, lot.dep_min, np.maximum(lot.dep_min + self.d_dep_min, np.maximum(arr, now) + 1))
         view.arr_min = arr

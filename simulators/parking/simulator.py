@@ -27,7 +27,7 @@ import mosaik_api_v3
 from cosim.errors import InputError
 
 from .fleet import load_fleet_csv, stochastic_fleet
-from .forecast import ForecastError, ForecastView, forecast_with_error
+from .forecast import ELAADNL_SEGMENTS, ElaadnlForecastError, ForecastError, ForecastView, forecast_with_error
 from .lot import ParkingLot
 from .presets import FLEETS, preset_fleet
 
@@ -173,15 +173,36 @@ class ParkingSim(mosaik_api_v3.Simulator):
 
 
 def forecast_view(lot: ParkingLot, forecast_error: Any, seed: int, key: str) -> ForecastView | None:
-    """The operator's view of `lot` for `forecast_error` ({arrival_sigma_h, departure_sigma_h, energy_sigma}, each
-    >= 0), or None (perfect foresight)."""
+    """The operator's view of `lot` for `forecast_error`, or None (perfect foresight): Gaussian
+    ({arrival_sigma_h, departure_sigma_h, energy_sigma}, each >= 0; `source = "gaussian"` optional) or ElaadNL
+    ({source = "elaadnl", segment = "private" | "public" | "workplace", share in [0, 1]})."""
     if not forecast_error:
         return None
     if not isinstance(forecast_error, dict):
         raise ParkingConfigError(f"forecast_error={forecast_error!r} must be a table of arrival_sigma_h, "
-                                 "departure_sigma_h, energy_sigma")
+                                 "departure_sigma_h, energy_sigma or of source = 'elaadnl', segment, share")
+    table = dict(forecast_error)
+    source = table.pop("source", "gaussian")
+    if source == "elaadnl":
+        unknown = sorted(set(table) - {"segment", "share"})
+        if unknown:
+            raise ParkingConfigError(f"forecast_error: unknown key(s) {unknown} for source 'elaadnl'; allowed: "
+                                     "source, segment, share")
+        missing = sorted({"segment", "share"} - set(table))
+        if missing:
+            raise ParkingConfigError(f"forecast_error.{missing[0]} is required for source 'elaadnl'")
+        elaadnl = ElaadnlForecastError(**table)
+        if elaadnl.segment not in ELAADNL_SEGMENTS:
+            raise ParkingConfigError(f"forecast_error.segment={elaadnl.segment!r} is invalid; allowed: "
+                                     f"{', '.join(ELAADNL_SEGMENTS)}")
+        share = elaadnl.share
+        if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+            raise ParkingConfigError(f"forecast_error.share={share!r} must be a number in [0, 1]")
+        return ForecastView(lot, elaadnl, seed, key) if elaadnl.any else None
+    if source != "gaussian":
+        raise ParkingConfigError(f"forecast_error.source={source!r} is invalid; allowed: 'gaussian', 'elaadnl'")
     try:
-        error = ForecastError(**forecast_error)
+        error = ForecastError(**table)
     except TypeError:
         raise ParkingConfigError(f"forecast_error: unknown key(s) {sorted(forecast_error)}; allowed: "
                                  "arrival_sigma_h, departure_sigma_h, energy_sigma") from None
