@@ -437,7 +437,10 @@ class DsoAgent:
             "feasible": bool(plan.feasible), "predicted": {k: float(v) for k, v in plan.predicted.items()},
             "predicted_hourly": {k: np.asarray(v, float).tolist() for k, v in plan.predicted_hourly.items()},
             "setpoints_kw": {k: np.asarray(v, float).tolist() for k, v in plan.setpoints_kw.items()},
-            "info": {k: v for k, v in plan.info.items() if isinstance(v, (int, float, str, bool))},
+            # wall-clock durations are left out, so plans.jsonl is byte-identical for the same seed (the run's
+            # timing is in the manifest)
+            "info": {k: v for k, v in plan.info.items()
+                     if isinstance(v, (int, float, str, bool)) and not k.endswith("wall_s")},
             "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
             [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
