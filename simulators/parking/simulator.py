@@ -11,8 +11,9 @@ at any moment of the step), ``evs``: one row per EV visit touched in the step (:
 plus ``lot_id``; an EV's last row is its visit's final state), and ``state``: the lot time and, at each day
 boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator; with ``hourly_forecast`` a fresh
 forecast every hour and ``measured`` (``evs_present``, ``energy_stored_kwh``, ``energy_charged_kwh`` since the day
-started), for hour-by-hour control. ``forecast_error`` ({arrival_sigma_h, departure_sigma_h, energy_sigma}, see
-:class:`ForecastError`) makes the forecast differ from the EVs that come.
+started), for hour-by-hour control. ``forecast_error`` (Gaussian: {arrival_sigma_h, departure_sigma_h,
+energy_sigma}; or ElaadNL: {source = "elaadnl", segment, share}; see :class:`ForecastError`) makes the forecast
+differ from the EVs that come.
 
 ``fleet`` is a preset name (``"joape2024"``), a CSV path, or a dict ``{"kind": "preset"|"stochastic"|"csv",
 ...}`` whose other keys go to :func:`preset_fleet`, :func:`stochastic_fleet` or :func:`load_fleet_csv`
