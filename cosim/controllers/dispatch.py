@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotOffer, ProblemError
-from cosim.controllers.objectives import soc_charge_factor, soc_discharge_factor
+from cosim.controllers.objectives import pev_kw
 
 
 @dataclass(frozen=True)
@@ -33,25 +33,25 @@ class LotDispatchLayout:
         return len(self.hours)
 
 
-def hourly_pev_limit(lot: LotOffer) -> np.ndarray:
-    """(24,) PEVs the lot may engage each hour: min(n_pev, offered kW / kW per PEV) in the allowed direction."""
+def hourly_pev_limit(lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:
+    """(24,) PEVs the lot may engage each hour: min(n_pev, offered kW / kW per PEV) in the allowed direction, with
+    the kW per PEV of lot power `model` (`objectives.pev_kw`), so the decoded setpoints stay within the offer."""
     mode = np.asarray(lot.hour_mode, int)
     if mode.shape != (HOURS,) or not np.all(np.isin(mode, (-1, 0, 1))):
         raise ProblemError(f"lot {lot.lot_id!r}: hour_mode must be 24 values in -1/0/+1")
     if lot.pev_power_kw <= 0:
         raise ProblemError(f"lot {lot.lot_id!r}: pev_power_kw must be > 0, got {lot.pev_power_kw}")
-    # kW a PEV draws (gives) in the hour, as in objectives.lot_power_kw: P (1 - SOC) / mu_e charging, P SOC discharging
-    kw_ch = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
-    kw_dis = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
+    kw_ch, kw_dis = pev_kw(lot, model)  # kW a PEV draws (gives) in the hour, as in objectives.lot_power_kw
     per_pev = np.where(mode > 0, max(kw_ch, 1e-9), max(kw_dis, 1e-9))
     kw = np.where(mode > 0, np.asarray(lot.max_charge_kw, float),
                   np.where(mode < 0, np.asarray(lot.max_discharge_kw, float), 0.0))
     return np.minimum(np.floor(np.maximum(kw, 0.0) / per_pev + 1e-9), lot.n_pev).astype(int)
 
 
-def make_layout(lot: LotOffer, *, balance: bool = True, daily_cap: float | None = None) -> LotDispatchLayout:
-    """Layout for one lot; `daily_cap` None = no daily cap (hourly capacity only)."""
-    limit = hourly_pev_limit(lot)
+def make_layout(lot: LotOffer, *, balance: bool = True, daily_cap: float | None = None,
+                model: str = "soc_weighted") -> LotDispatchLayout:
+    """Layout for one lot; `daily_cap` None = no daily cap (hourly capacity only); `model`: lot power model."""
+    limit = hourly_pev_limit(lot, model)
     hours = np.flatnonzero(limit > 0)
     sign = np.asarray(lot.hour_mode, int)[hours]
     return LotDispatchLayout(lot, hours, sign, limit[hours], np.inf if daily_cap is None else float(daily_cap), balance)

@@ -28,16 +28,17 @@ from cosim.optim import OptimResult, minimize_eo, minimize_ga, minimize_pso
 
 def contract_counts(problem: DayAheadProblem) -> np.ndarray:
     """(n_lots, 24) signed PEV counts of each lot's own profit-maximising schedule (an LP that meets the
-    contracts), rounded up to whole PEVs charging and down discharging; zero where the LP has no solution."""
+    contracts), rounded up to whole PEVs charging and down discharging; zero where the LP has no solution. kW
+    become PEVs with the problem's lot power model (`objectives.lot_counts`)."""
+    model = obj.lot_power_model(problem)  # kW per PEV as the problem evaluates it (objectives.pev_kw)
     out = np.zeros((len(problem.lots), HOURS))
     for j, lot in enumerate(problem.lots):
         try:
             kw, _ = plo_profit_schedule(lot, problem.price_usd_per_kwh)
         except ScheduleError:
             continue
-        kw_ch = float(obj.lot_power_kw(np.ones(1), lot)[0])
-        kw_dis = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
-        out[j] = np.where(kw > 0, np.ceil(kw / kw_ch - 1e-9), np.where(kw < 0, -np.floor(-kw / kw_dis + 1e-9), 0.0))
+        n = obj.lot_counts(kw, lot, model)
+        out[j] = np.where(n > 0, np.ceil(n - 1e-9), np.where(n < 0, -np.floor(-n + 1e-9), 0.0))
     return out
 
 
@@ -60,12 +61,10 @@ def standing_seed(vp: DayAheadVectorProblem, problem: DayAheadProblem) -> np.nda
         return None
     if problem.lots and all(lot.lot_id in standing.setpoints_kw for lot in problem.lots):
         counts = np.zeros((len(problem.lots), HOURS))  # the standing dispatch as signed PEV counts (hourly revisions)
+        model = obj.lot_power_model(problem)
         for j, lot in enumerate(problem.lots):
             kw = np.asarray(standing.setpoints_kw[lot.lot_id], float)[:HOURS]
-            kw_ch = float(obj.lot_power_kw(np.ones(1), lot)[0])
-            kw_dis = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
-            counts[j] = np.where(kw > 0, np.round(kw / max(kw_ch, 1e-9)), np.where(kw < 0, -np.round(-kw / max(
-                kw_dis, 1e-9)), 0.0))
+            counts[j] = np.round(obj.lot_counts(kw, lot, model))
         try:
             x = vp.encode(open_ids=standing.open_branches, lot_buses=buses, counts=counts)
         except (ProblemError, ValueError, IndexError):  # counts the layout cannot express: topology and sites only

@@ -18,7 +18,10 @@ Reconstruction of the garbled eq. 1-3 (what the PDF extraction lost, and how we 
 The lot's grid power (`lot_power_kw`, + charging adds load, - discharging) is SOC-weighted by default, consistent
 with the energies of eq. 1-2: P^PEV (1 - sum SOC lambda) / mu_e per charging PEV and P^PEV sum SOC lambda per
 discharging one. Eq. 9's full P^PEV * n (10 kW per PEV instead of 8.33 / 7 kW) is model="paper", chosen per
-problem by `problem.options["lot_power"]` (`cosim.controllers.vector_problem`).
+problem by `problem.options["lot_power"]` (`lot_power_model`). `pev_kw` is the one conversion kW <-> PEVs
+(`lot_power_kw`, its inverse `lot_counts`); the evaluation (`cosim.controllers.vector_problem`), the dispatch
+bounds (`dispatch.hourly_pev_limit`), EO's warm starts (`metaheuristic.contract_counts`, `standing_seed`) and
+`validation.evaluate_plan` all use it with the problem's model.
 """
 
 from __future__ import annotations
@@ -60,6 +63,27 @@ LOT_POWER_MODELS = ("soc_weighted", "paper")
 """How PEV counts become the lot's grid power (`lot_power_kw`); "soc_weighted" is the default everywhere."""
 
 
+def lot_power_model(problem) -> str:
+    """The lot power model a `DayAheadProblem` asks for: `problem.options["lot_power"]` (default "soc_weighted")."""
+    model = (getattr(problem, "options", None) or {}).get("lot_power", "soc_weighted")
+    if model not in LOT_POWER_MODELS:
+        raise ValueError(f"options['lot_power'] must be one of {LOT_POWER_MODELS}, got {model!r}")
+    return model
+
+
+def pev_kw(lot, model: str = "soc_weighted") -> tuple[float, float]:
+    """(kW one charging PEV draws, kW one discharging PEV gives), both >= 0, at the grid under `model`.
+
+    The one source of truth for kW <-> PEVs: `lot_power_kw`, `lot_counts` and every controller go through it."""
+    if model not in LOT_POWER_MODELS:
+        raise ValueError(f"lot power model must be one of {LOT_POWER_MODELS}, got {model!r}")
+    if model == "paper":
+        return float(lot.pev_power_kw), float(lot.pev_power_kw)
+    charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
+    discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
+    return float(charge_kw), float(discharge_kw)
+
+
 def lot_power_kw(counts: np.ndarray, lot, model: str = "soc_weighted") -> np.ndarray:
     """Grid-side lot power (kW, + charging) of signed PEV counts per hour.
 
@@ -69,14 +93,16 @@ def lot_power_kw(counts: np.ndarray, lot, model: str = "soc_weighted") -> np.nda
     the energy the PLO is paid for. model="paper": eq. 9 as printed, P^PEV x n in both directions (10 kW per PEV
     for seed 000), whatever the SOC; eq. 1-2's energies (and so OF1) stay SOC-weighted, as in the paper.
     """
-    if model not in LOT_POWER_MODELS:
-        raise ValueError(f"lot power model must be one of {LOT_POWER_MODELS}, got {model!r}")
+    charge_kw, discharge_kw = pev_kw(lot, model)
     counts = np.asarray(counts, float)
-    if model == "paper":
-        return counts * lot.pev_power_kw
-    charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / lot.economics.mu_e
-    discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
     return np.where(counts > 0, counts * charge_kw, counts * discharge_kw)
+
+
+def lot_counts(setpoints_kw: np.ndarray, lot, model: str = "soc_weighted") -> np.ndarray:
+    """Inverse of `lot_power_kw`: signed (fractional) PEV counts whose grid power is `setpoints_kw` under `model`."""
+    charge_kw, discharge_kw = pev_kw(lot, model)
+    sp = np.asarray(setpoints_kw, float)
+    return np.where(sp > 0, sp / max(charge_kw, 1e-9), sp / max(discharge_kw, 1e-9))
 
 
 def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:

@@ -48,7 +48,7 @@ def threshold_counts(problem: DayAheadProblem, fill: str = "target", balance: bo
     curve = problem.load_kw.astype(float).copy()
     out = np.zeros((len(problem.lots), HOURS), dtype=np.int64)
     for j, lot in enumerate(problem.lots):
-        limit = hourly_pev_limit(lot)
+        limit = hourly_pev_limit(lot, obj.lot_power_model(problem))
         mode = np.asarray(lot.hour_mode, int)
         if fill == "full":
             want = limit.astype(float)

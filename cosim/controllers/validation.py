@@ -118,12 +118,10 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     return PlanCheck(plan, None, repairs)
 
 
-def _counts(setpoints_kw: np.ndarray, lot: LotOffer) -> np.ndarray:
-    """Signed (fractional) PEV counts whose grid power is `setpoints_kw` (inverse of `objectives.lot_power_kw`)."""
-    charge_kw = float(obj.lot_power_kw(np.ones(1), lot)[0])
-    discharge_kw = -float(obj.lot_power_kw(-np.ones(1), lot)[0])
-    sp = np.asarray(setpoints_kw, float)
-    return np.where(sp > 0, sp / charge_kw, sp / discharge_kw)
+def _counts(setpoints_kw: np.ndarray, lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:
+    """Signed (fractional) PEV counts whose grid power is `setpoints_kw` under lot power `model`
+    (`objectives.lot_counts`, the inverse of `objectives.lot_power_kw`)."""
+    return obj.lot_counts(setpoints_kw, lot, model)
 
 
 def evaluate_plan(problem: DayAheadProblem, plan: DayAheadPlan) -> DayAheadPlan:
@@ -134,7 +132,8 @@ def evaluate_plan(problem: DayAheadProblem, plan: DayAheadPlan) -> DayAheadPlan:
     vp = DayAheadVectorProblem(problem)
     open_ids = np.asarray([sorted(int(b) for b in plan.open_branches)])
     lot_buses = np.asarray([[int(plan.lot_buses[lot.lot_id]) for lot in problem.lots]], dtype=int).reshape(1, -1)
-    counts = np.asarray([[_counts(plan.setpoints_kw[lot.lot_id], lot) for lot in problem.lots]]).reshape(
+    model = vp.lot_power  # the problem's lot power model, as the controllers used it
+    counts = np.asarray([[_counts(plan.setpoints_kw[lot.lot_id], lot, model) for lot in problem.lots]]).reshape(
         1, len(problem.lots), HOURS)
     evaluated = vp.plan_from_plans(vp.evaluate_plans(open_ids, lot_buses, counts), 0)
     plan.predicted, plan.predicted_hourly = evaluated.predicted, evaluated.predicted_hourly

@@ -121,9 +121,10 @@ class DayAheadVectorProblem:
         self.topo = ReconfigurationProblem(net, encoding=encoding) if self.n_loops else None
         self.n_topo = self.topo.n_var if self.topo is not None else 0
         self.tie_break = float(opts.get("tie_break", 1e-7))
-        self.lot_power = opts.get("lot_power", "soc_weighted")
-        if self.lot_power not in obj.LOT_POWER_MODELS:
-            raise ProblemError(f"options['lot_power'] must be one of {obj.LOT_POWER_MODELS}, got {self.lot_power!r}")
+        try:
+            self.lot_power = obj.lot_power_model(problem)
+        except ValueError as exc:
+            raise ProblemError(str(exc)) from None
         self.flow_tol_pu = float(opts.get("flow_tol_pu", 1e-8))
         self.flow_max_iter = int(opts.get("flow_max_iter", 40))
         self.charging_solves = int(opts.get("charging_solves", 2))
@@ -131,7 +132,8 @@ class DayAheadVectorProblem:
             raise ProblemError(f"options['charging_solves'] must be >= 1, got {self.charging_solves}")
         balance = bool(opts.get("balance_pev_counts", True))
         self.layouts: list[LotDispatchLayout] = [
-            make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot)) for lot in problem.lots]
+            make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot), model=self.lot_power)
+            for lot in problem.lots]
         self.bus_choice = [len(lot.candidate_buses) > 1 for lot in problem.lots]
         self.n_bus_var = int(sum(self.bus_choice))
         self.n_var = self.n_topo + self.n_bus_var + sum(lay.n_var for lay in self.layouts)

@@ -5,6 +5,9 @@ import pandas as pd
 import pytest
 
 from cosim.controllers import objectives as obj
+from cosim.controllers.dispatch import hourly_pev_limit
+from cosim.controllers.metaheuristic import EOController, contract_counts
+from cosim.controllers.validation import evaluate_plan
 from cosim.studies.joape2024 import study as study
 from simulators.market import seed000 as s0
 
@@ -189,3 +192,33 @@ def test_study_runs_with_eq9_lot_power(tmp_path):
     lot_rows = hourly[hourly.state == "S2-C1"]
     charging = lot_rows[lot_rows.lot_kw > 0]
     assert np.allclose(charging.lot_kw, 10.0 * charging.pevs.astype(float))  # 10 kW per PEV at the grid
+
+
+@pytest.mark.parametrize("model", ["paper", "soc_weighted"])
+def test_lot_power_model_carried_through_controllers(model):
+    """One kW <-> PEV conversion (objectives.pev_kw) for the evaluation, the dispatch bounds, EO's warm start and
+    evaluate_plan: under "paper" the plan's setpoints are P^PEV x n (10 kW x whole PEVs), evaluate_plan reproduces
+    the controller's own predictions, and the contract warm start is feasible under both models."""
+    problem = study.seed000_problem(2, "of1", lot_power=model)
+    lot = problem.lots[0]
+    kw_ch, kw_dis = obj.pev_kw(lot, model)
+    assert (kw_ch, kw_dis) == ((10.0, 10.0) if model == "paper" else pytest.approx((7.5 / 0.9, 7.0)))
+    limit = hourly_pev_limit(lot, model)  # within the offer in kW under the model
+    assert np.all(limit * np.where(np.asarray(lot.hour_mode) > 0, kw_ch, kw_dis) <= np.maximum(
+        np.asarray(lot.max_charge_kw), np.asarray(lot.max_discharge_kw)) + 1e-6)
+    warm = contract_counts(problem)[0]
+    assert obj.contract_violation_kwh(obj.lot_power_kw(warm, lot, model), lot) == pytest.approx(0.0, abs=1e-6)
+    vp = study.DayAheadVectorProblem(problem)
+    x0 = vp.encode(counts=contract_counts(problem))
+    assert vp.plan_from_x(x0[None, :]).feasible
+    plan = EOController(n_particles=6, n_iter=4, seed=0).plan(problem)
+    assert plan.feasible
+    sp = np.asarray(plan.setpoints_kw[lot.lot_id], float)
+    n = obj.lot_counts(sp, lot, model)
+    assert np.allclose(n, np.round(n)) and np.allclose(obj.lot_power_kw(np.round(n), lot, model), sp)
+    if model == "paper":
+        assert np.allclose(sp, 10.0 * np.round(sp / 10.0)) and np.any(sp != 0)
+    before = dict(plan.predicted)
+    evaluate_plan(problem, plan)
+    for key in ("of1_usd", "of2_kw", "of3_kwh", "vpd", "objective"):
+        assert plan.predicted[key] == pytest.approx(before[key], rel=1e-9, abs=1e-9), key

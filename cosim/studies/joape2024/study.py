@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotEconomics, LotOffer
-from cosim.controllers.objectives import LOT_POWER_MODELS, lot_power_kw, soc_charge_factor, soc_discharge_factor
+from cosim.controllers.objectives import LOT_POWER_MODELS, pev_kw
 from cosim.controllers.registry import make_controller
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.decision.topsis import topsis
@@ -337,7 +337,7 @@ def run_study(
             plan = best_of_seeds(problem, controller, n_particles, n_iter, range(seed, seed + int(n_seeds)))
         wall = time.perf_counter() - t0
         plans[label] = plan
-        exact_gap, exact_wall = float("nan"), float("nan")
+        exact_gap, exact_wall, exact_value, exact_kind = float("nan"), float("nan"), float("nan"), ""
         if exact and scen != 1:
             t1 = time.perf_counter()
             ref = enumeration_reference(problem) if scen == 3 else exact_reference(problem, **(exact_options or {}))
@@ -345,6 +345,9 @@ def run_study(
             if ref is not None:
                 plans[label + "-exact"] = ref
                 exact_gap = gap_pct(_objective_value(plan, objective), _objective_value(ref, objective), objective)
+                exact_value = _objective_value(ref, objective)
+                exact_kind = (f"screen {ref.info.get('screened')} of {ref.info.get('configs')}" if scen == 3 else
+                              f"{ref.controller} {ref.info.get('status', '')}".strip())
         p, paper = plan.predicted, PAPER[(scen, case)]
         has_lot = bool(problem.lots)
         row = {
@@ -359,6 +362,7 @@ def run_study(
             "v_min_pu": p["v_min_pu"], "feasible": plan.feasible, "seed": plan.info.get("seed"),
             "evaluations": plan.info.get("evaluations_all_seeds", plan.info.get("evaluations", 1)),
             "wall_s": wall, "exact_gap_pct": exact_gap, "exact_wall_s": exact_wall,
+            "exact_objective": exact_value, "exact_reference": exact_kind,
         }
         rows.append(row)
     table2 = pd.DataFrame(rows)
@@ -390,11 +394,9 @@ def hourly_table(result: StudyResult) -> pd.DataFrame:
     lot = seed000_lot_offer()
     _, price = seed000_inputs(result.settings.get("eq6", DEFAULT_EQ6))
     eco = lot.economics
-    charge_kw = lot.pev_power_kw * soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares) / eco.mu_e
-    discharge_kw = lot.pev_power_kw * soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares)
-    model = result.settings.get("lot_power", DEFAULT_LOT_POWER)  # grid kW per PEV; the energies stay SOC-weighted
-    per_pev_ch = float(lot_power_kw(np.ones(1), lot, model)[0])
-    per_pev_dis = -float(lot_power_kw(-np.ones(1), lot, model)[0])
+    charge_kw, discharge_kw = pev_kw(lot, "soc_weighted")  # eq. 1-2's energies stay SOC-weighted
+    model = result.settings.get("lot_power", DEFAULT_LOT_POWER)  # grid kW per PEV under the study's model
+    per_pev_ch, per_pev_dis = pev_kw(lot, model)
     rows = []
     for label, plan in result.plans.items():
         lot_kw = np.asarray(plan.predicted_hourly.get("lot_kw", np.zeros(HOURS)), float)
