@@ -32,7 +32,7 @@ from cosim.networks import NETWORKS, is_converted_name, load_network
 from cosim.networks.converted import count_radial, exact_optimum, flow
 from cosim.optim import get_optimizer
 from cosim.optim.reconfiguration import ReconfigurationProblem
-from cosim.powerflow.bfs import solve_radial_batch
+from cosim.powerflow.bfs import BatchFlowResult, solve_radial_batch
 from cosim.powerflow.topology import count_spanning_trees, radial_mask, timed_exhaustive_optimum
 
 AGREEMENT_PU = 1e-6
@@ -125,19 +125,9 @@ class ConvertedReconfiguration(ReconfigurationProblem):
     """Single-hour minimum-loss reconfiguration of a converted net: losses by `cosim.networks.converted.flow`
     (slack at the set-point, the lines' charging: 2 solves), else as `ReconfigurationProblem`."""
 
-    def losses(self, open_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        open_ids = np.sort(np.atleast_2d(np.asarray(open_ids, dtype=np.int64)), axis=1)
-        keys = [r.tobytes() for r in open_ids]
-        todo = sorted({k for k in keys if k not in self._cache})
-        if todo:
-            rows = np.frombuffer(b"".join(todo), dtype=np.int64).reshape(len(todo), -1)
-            res = flow(self.net, rows, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter,
-                       max_solves=2)
-            loss = np.where(res.ok, res.loss_kw, np.inf)
-            self._cache.update(zip(todo, zip(loss.tolist(), np.where(res.ok, 0.0, np.inf).tolist())))
-            self.n_flows += len(todo)
-        out = np.array([self._cache[k] for k in keys], dtype=float).reshape(-1, 2)
-        return out[:, 0], out[:, 1]
+    def _flow(self, rows: np.ndarray) -> BatchFlowResult:
+        return flow(self.net, rows, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter,
+                    max_solves=2)
 
 
 def _original_case(grid, open_ids, oltc: bool) -> tuple[np.ndarray, float, float, str]:

@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 
 from cosim.optim.problem import Evaluation, ProblemError
-from cosim.powerflow.bfs import solve_radial_batch
+from cosim.powerflow.bfs import BatchFlowResult, solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 from cosim.powerflow.topology import decode_loops, radial_mask, repair
 
@@ -196,15 +196,18 @@ class ReconfigurationProblem:
         return np.column_stack([np.cos(ang), np.sin(ang)]).reshape(-1)
 
     # ---- evaluation -------------------------------------------------------------------------------------
+    def _flow(self, rows: np.ndarray) -> BatchFlowResult:
+        """The batched flow of distinct topologies (rows of open branch ids); subclasses change the flow only."""
+        return solve_radial_batch(self.net, rows, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu,
+                                  max_iter=self.flow_max_iter)
+
     def losses(self, open_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(loss [kW], cv) of each row of open branch ids; each distinct topology is solved once per problem."""
         open_ids = np.sort(np.atleast_2d(np.asarray(open_ids, dtype=np.int64)), axis=1)
         keys = [r.tobytes() for r in open_ids]
         todo = sorted({k for k in keys if k not in self._cache})
         if todo:
-            rows = np.frombuffer(b"".join(todo), dtype=np.int64).reshape(len(todo), -1)
-            res = solve_radial_batch(self.net, rows, self.p_kw, self.q_kvar, tol_pu=self.flow_tol_pu,
-                                     max_iter=self.flow_max_iter)
+            res = self._flow(np.frombuffer(b"".join(todo), dtype=np.int64).reshape(len(todo), -1))
             cv = np.zeros(len(todo))
             if self.voltage_limits:
                 with np.errstate(invalid="ignore"):
