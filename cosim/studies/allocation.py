@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from cosim.errors import InputError
 from cosim.networks import load_network
@@ -37,7 +38,7 @@ __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
     "lot_power_kw", "charging_stages", "v2g_revenue", "capital_cost", "driving_energy_cost",
     "purchased_energy_price", "v2g_energy_cost", "ens_cost", "loss_benefit", "objective", "AllocationModel",
-    "TERMS", "pct_diff", "AMPACITY_HEADROOM",
+    "TERMS", "pct_diff", "sum_of_terms", "AMPACITY_HEADROOM",
 ]
 
 AMPACITY_HEADROOM = 1.25
@@ -220,6 +221,13 @@ def pct_diff(ours: float, paper: float) -> float:
     if paper is None or not np.isfinite(paper) or paper == 0:
         return float("nan")
     return 100.0 * (ours - paper) / abs(paper)
+
+
+def sum_of_terms(rows: pd.DataFrame, terms: tuple[tuple[str, str], ...]) -> str:
+    """The evidence of a headline total: each term's difference to the paper, e.g. "sum of loss -94 %, ...".
+    `rows`: a paper-vs-ours table indexed by quantity (columns ours, paper); `terms`: (label, quantity) pairs."""
+    return "sum of " + ", ".join(f"{name} {pct_diff(rows.loc[q, 'ours'], rows.loc[q, 'paper']):+.0f} %"
+                                 for name, q in terms)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import pandas as pd
 
 from cosim.optim import FunctionProblem, minimize_pso
 from cosim.runner.paper_table import paper_vs_ours
-from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main
+from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main, sum_of_terms
 from cosim.textio import markdown_table
 
 NAME = "arabi2025"
@@ -197,10 +197,8 @@ def evidence(df: pd.DataFrame, scenario: str, quantity: str) -> str:
     if quantity.startswith("constraint violation"):
         return "independent (voltage 0.9-1.1 p.u. and assumed ampacities; 0 = feasible)"
     if quantity.startswith("total"):
-        rows = df[df.scenario == scenario].set_index("quantity")
-        terms = [f"{name} {pct_diff(rows.loc[q, 'ours'], rows.loc[q, 'paper']):+.0f} %"
-                 for name, q in (("loss", "loss benefit $"), ("peak-power", "peak-power benefit $"))]
-        return "sum of " + ", ".join(terms)
+        return sum_of_terms(df[df.scenario == scenario].set_index("quantity"),
+                            (("loss", "loss benefit $"), ("peak-power", "peak-power benefit $")))
     return "independent"
 
 

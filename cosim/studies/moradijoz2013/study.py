@@ -20,7 +20,7 @@ import pandas as pd
 from cosim.decision.ahp import ahp_weights
 from cosim.optim import FunctionProblem, minimize_ga
 from cosim.runner.paper_table import paper_vs_ours
-from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main
+from cosim.studies.allocation import AllocationModel, LotParams, objective, pct_diff, study_main, sum_of_terms
 from cosim.textio import markdown_table
 
 NAME = "moradijoz2013"
@@ -182,11 +182,9 @@ def evidence(df: pd.DataFrame, table: str, quantity: str) -> str:
     if quantity.startswith("peak"):
         return "independent (the paper's Table 2 data)"
     if quantity.startswith("total"):
-        rows = df[df.table == table].set_index("quantity")
-        terms = [f"{name} {pct_diff(rows.loc[q, 'ours'], rows.loc[q, 'paper']):+.0f} %"
-                 for name, q in (("loss", "loss benefit $"), ("reliability", "reliability benefit $"),
-                                 ("peak-power", "peak-power benefit $"))]
-        return "sum of " + ", ".join(terms)
+        return sum_of_terms(df[df.table == table].set_index("quantity"),
+                            (("loss", "loss benefit $"), ("reliability", "reliability benefit $"),
+                             ("peak-power", "peak-power benefit $")))
     return "independent"
 
 
