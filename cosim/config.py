@@ -188,20 +188,25 @@ class _Reader:
         return _Reader(self.where, table, f"{self.prefix}{key}.", SECTION_KEYS.get(key))
 
 
+def read_toml(path: Path, error: type[InputError], what: str) -> dict[str, Any]:
+    """The TOML table in `path`; a file that is not UTF-8 TOML or cannot be read raises `error` in one line."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+
+
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario TOML file (default: scenarios/default.toml)."""
     path = Path(path) if path is not None else DEFAULT_SCENARIO
     problem = path_problem(path)
     if problem:
         raise ScenarioFileError(f"scenario file {path} {problem}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioFileError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ScenarioFileError(f"{path}: cannot read scenario file ({exc.strerror or exc})") from None
+    raw = read_toml(path, ScenarioFileError, "scenario file")
     for key, value in (overrides or {}).items():
         raw[key] = value
     return parse_scenario(raw, where=str(path), path=path)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioFileError, parse_scenario, path_problem
+from cosim.config import DEFAULT_SCENARIO, Scenario, ScenarioFileError, parse_scenario, path_problem, read_toml
 from cosim.errors import InputError
 
 _SWEEP_KEYS = {"name", "description", "base", "output_dir", "run_plots", "set", "grid", "variations", "plot_kpis"}
@@ -81,14 +81,7 @@ def load_sweep(path: str | Path, output_dir: str | Path | None = None) -> Sweep:
     path = Path(path)
     if not _is_file(path):
         raise SweepError(f"sweep file {path} {path_problem(path) or 'cannot be read'}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise SweepError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SweepError(f"{path}: cannot read sweep file ({exc.strerror or exc})") from None
+    raw = read_toml(path, SweepError, "sweep file")
     return parse_sweep(raw, where=str(path), path=path, output_dir=output_dir)
 
 
