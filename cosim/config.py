@@ -31,11 +31,12 @@ class LotConfig:
     id: str
     bus: int | None  # 1-based bus; None = the DSO chooses among candidate_buses
     candidate_buses: tuple[int, ...]
-    fleet: str  # fleet preset name ("seed000", "stochastic") or CSV path
+    fleet: str  # fleet preset name ("seed000", "stochastic"), a user's "module:function", or a CSV path
     n_chargers: int
     connection_limit_kw: float
     allocation: str
     fleet_options: dict[str, Any] = field(default_factory=dict)
+    fleet_is_csv: bool = False  # decided once when the scenario is read: `fleet` is a CSV file, not a function
     # how the PLO's forecast of its EVs differs from those that come: {arrival_sigma_h, departure_sigma_h,
     # energy_sigma} (simulators.parking.forecast.ForecastError) or {source = "elaadnl", segment, share}
     # (ElaadnlForecastError); empty = perfect foresight
@@ -536,7 +537,7 @@ def _probability(reader: _Reader, key: str) -> float:
     return value
 
 
-def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[str, Any]]:
+def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[str, Any], bool]:
     """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
     from simulators.parking.fleet import load_fleet_csv  # noqa: PLC0415 - validates a user's CSV before any run
     from simulators.parking.presets import FLEETS  # noqa: PLC0415
@@ -560,7 +561,7 @@ def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[
         if missing:
             raise r.fail("fleet_options", f"fleet {fleet!r} needs option(s) {missing}, e.g. "
                                           f"fleet_options = {{ {missing[0]} = ... }}")
-        return fleet, options
+        return fleet, options, False
     csv = _data_file(fleet, path)
     if csv is None:
         raise r.fail("fleet", _not_a_file(fleet, path)
@@ -571,7 +572,7 @@ def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[
         load_fleet_csv(csv)
     except ValueError as exc:  # FleetFileError: names the CSV's row and field
         raise r.fail("fleet", str(exc)) from None
-    return str(csv), options
+    return str(csv), options, True
 
 
 LOT_ID_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
@@ -604,7 +605,7 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
         if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in candidates) \
                 or (bus is not None and bus < 1):
             raise r.fail("candidate_buses", f"buses are 1-based integers, got {list(candidates) or bus}")
-        fleet, fleet_options = _fleet(r, path, near)
+        fleet, fleet_options, fleet_is_csv = _fleet(r, path, near)
         lots.append(
             LotConfig(
                 id=_lot_id(r, i),
@@ -615,6 +616,7 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
                 connection_limit_kw=r.positive("connection_limit_kw", float, 1000.0),
                 allocation=r.get("allocation", str, "earliest_departure_first", allocation_rules()),
                 fleet_options=fleet_options,
+                fleet_is_csv=fleet_is_csv,
                 forecast_error=_ev_forecast_error(r),
             )
         )

@@ -25,7 +25,7 @@ from cosim.exchange.messages import agent_key_ring
 from cosim.registry import import_attribute
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
-from simulators.parking.presets import FLEETS, SEED000_SCHEDULE_FLEETS
+from simulators.parking.presets import SEED000_SCHEDULE_FLEETS
 
 
 @dataclass
@@ -66,9 +66,9 @@ def seed000_hour_mode() -> list[int]:
 def lot_fleet_spec(lot, days: int, near: str | None = None) -> Any:
     """Parking simulator `fleet` parameter of a lot (fleets cover the run's days plus the night after); `near` is
     where a user's fleet module may sit (the scenario's folder)."""
-    if lot.fleet in FLEETS or FLEETS.is_dotted(lot.fleet) and not Path(lot.fleet).is_file():
-        return {"kind": "preset", "name": lot.fleet, "days": days + 1, "near": near, **lot.fleet_options}
-    return {"kind": "csv", "path": lot.fleet}
+    if lot.fleet_is_csv:
+        return {"kind": "csv", "path": lot.fleet}
+    return {"kind": "preset", "name": lot.fleet, "days": days + 1, "near": near, **lot.fleet_options}
 
 
 def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
