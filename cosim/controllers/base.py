@@ -11,6 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import ProblemError
 from cosim.powerflow.network_data import RadialNetwork
 
@@ -33,6 +34,7 @@ class LotOffer:
     `hour_mode[h]` is +1 (charging allowed), -1 (discharging allowed) or 0 (idle), as seed 000's schedule.
     `max_charge_kw` / `max_discharge_kw` (>= 0) bound the lot's power each hour; `energy_need_kwh` is the net
     energy the fleet must receive over the day (contracts), `energy_available_kwh` what it may give back.
+    `envelope` (a `FlexEnvelope`), when given, is what the EVs can really take: every plan must lie inside it.
     """
 
     lot_id: str
@@ -51,6 +53,9 @@ class LotOffer:
     energy_need_kwh: float = 0.0
     energy_available_kwh: float = float("inf")
     need_by_hour_kwh: np.ndarray | None = None  # (24,) cumulative battery energy due by the end of each hour
+    # what the lot's EVs can really take (`cosim.controllers.envelope`): hourly kW bounds and cumulative battery
+    # kWh bounds; when given, plans are checked against it (and the older fields above only describe the offer)
+    envelope: FlexEnvelope | None = None
 
 
 @dataclass(frozen=True)

@@ -106,10 +106,13 @@ def lot_counts(setpoints_kw: np.ndarray, lot, model: str = "soc_weighted") -> np
 
 
 def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:
-    """kWh by which a lot schedule (..., 24) misses its contracts: battery energy charged by the end of each hour
-    below `need_by_hour_kwh` (and `energy_need_kwh` by the end of the day), summed, plus energy discharged
-    beyond `energy_available_kwh`."""
+    """kWh by which a lot schedule (..., 24) is outside what its EVs can take. With an envelope
+    (`LotOffer.envelope`): `FlexEnvelope.violation_kwh` (power beyond the hourly bounds, cumulative energy below
+    e_min or above e_max). Without: battery energy charged by the end of each hour below `need_by_hour_kwh` (and
+    `energy_need_kwh` by the end of the day), plus energy discharged beyond `energy_available_kwh`."""
     lot_kw = np.asarray(lot_kw, float)
+    if getattr(lot, "envelope", None) is not None:
+        return lot.envelope.violation_kwh(lot_kw)
     need_by = (np.zeros(lot_kw.shape[-1]) if lot.need_by_hour_kwh is None
                else np.asarray(lot.need_by_hour_kwh, float).copy())
     need_by[-1] = max(need_by[-1], lot.energy_need_kwh)

@@ -64,6 +64,8 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
     # than the V2G EVs hold above their contracts (energy_available), cumulatively hour by hour. Charged energy
     # is not credited to later discharging: seed 000's overnight and daytime PEVs are different visits.
     lower_tri = np.tril(np.ones((HOURS, HOURS)))
+    if offer.envelope is not None:
+        return _envelope_schedule(offer, cost, signal, lower_tri)
     a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
     b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
     need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
@@ -79,3 +81,24 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
         )
     c, d = res.x[:HOURS], res.x[HOURS:]
     return c - d, float(-res.fun)
+
+
+def _envelope_schedule(offer: LotOffer, cost: np.ndarray, signal: DsoSignal, lower_tri: np.ndarray
+                       ) -> tuple[np.ndarray, float]:
+    """The profit LP inside the lot's envelope: charge c and discharge d within the hourly power bounds (and the
+    DSO's kW limits), net power c - d within [p_min, p_max], cumulative battery energy within [e_min, e_max]."""
+    env = offer.envelope
+    c_max = np.minimum(np.maximum(env.p_max_kw, 0.0), signal.max_import_kw)
+    d_max = np.minimum(np.maximum(-env.p_min_kw, 0.0), signal.max_export_kw)
+    eye = np.eye(HOURS)
+    net = np.hstack([eye, -eye])
+    energy = np.hstack([lower_tri * env.eta_charge, -lower_tri / env.eta_discharge])
+    a_ub = np.vstack([net, -net, energy, -energy])
+    b_ub = np.concatenate([env.p_max_kw, -env.p_min_kw, env.e_max_kwh, -env.e_min_kwh])
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=list(zip(np.zeros(2 * HOURS), np.concatenate([c_max, d_max]))),
+                  method="highs")
+    if res.status != 0:
+        raise ScheduleError(f"lot {offer.lot_id!r}: no schedule stays inside its envelope within the DSO's limits: "
+                            f"{res.message}")
+    c, d = res.x[:HOURS], res.x[HOURS:]
+    return env.project(c - d), float(-res.fun)

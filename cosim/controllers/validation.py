@@ -12,8 +12,9 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 | `lots` | setpoints and buses only for the problem's lots (dispatch problems: one entry per lot) | fallback |
 | `setpoints` | 24 finite numbers per lot | fallback |
 | `bus` | each lot at one of its candidate buses | fallback |
-| `bounds` | within the hour's offered bounds (charging only in charge hours, up to max_charge_kw; ...) | clipped |
-| `energy` | contracts met by each hour (need_by_hour_kwh, energy_need_kwh); discharge <= available | fallback |
+| `bounds` | within the hour's power bounds (the lot's envelope, `LotOffer.envelope`, else its offer) | clipped |
+| `energy` | cumulative energy within the envelope: above e_max clipped hour by hour; below e_min | fallback |
+|          | (contracts missed) refused. Without one: need_by_hour_kwh, energy_need_kwh, available | fallback |
 
 `evaluate_plan(problem, plan)` fills `plan.predicted` and `plan.predicted_hourly` with the fast flow, so
 plan-versus-reality works for any controller.
@@ -52,7 +53,10 @@ class PlanCheck:
 
 
 def lot_bounds_kw(lot: LotOffer) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) setpoint bounds per hour (kW, + charging) from the lot's offer and hour modes."""
+    """(lower, upper) setpoint bounds per hour (kW, + charging): the envelope's power bounds when the offer has
+    one, else from the offer's max_charge_kw / max_discharge_kw and hour modes."""
+    if lot.envelope is not None:
+        return lot.envelope.p_min_kw.copy(), lot.envelope.p_max_kw.copy()
     mode = np.asarray(lot.hour_mode)
     upper = np.where(mode > 0, np.asarray(lot.max_charge_kw, float), 0.0)
     lower = np.where(mode < 0, -np.asarray(lot.max_discharge_kw, float), 0.0)
@@ -107,6 +111,12 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
             hours = [int(h) for h in np.flatnonzero(np.abs(clipped - sp) > TOLERANCE_KW)]
             repairs.append(f"bounds: lot {lot_id!r} clipped to its offered bounds in hour(s) {hours} "
                            f"(by up to {worst:.1f} kW)")
+        if lot.envelope is not None:
+            clipped, failure, repair = _within_envelope(lot_id, lot, clipped)
+            if failure:
+                return _fail("energy", failure)
+            if repair:
+                repairs.append(repair)
         checked[lot_id] = clipped
         short = float(obj.contract_violation_kwh(clipped, lot))
         if short > TOLERANCE_KWH:
@@ -116,6 +126,32 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
         plan.setpoints_kw = {**setpoints, **checked}
         evaluate_plan(problem, plan)  # the predictions must describe the plan that is used
     return PlanCheck(plan, None, repairs)
+
+
+def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray, str, str]:
+    """Setpoints (already within the hourly bounds) against the envelope's cumulative energy bounds: (setpoints,
+    failure, repair). Energy beyond what the EVs can store is clipped away hour by hour (`FlexEnvelope.project`,
+    which only lowers charging / raises discharging there); a schedule that puts less energy in than the contracts
+    need by some hour is refused - adding charging the DSO did not plan is not a repair."""
+    env = lot.envelope
+    e = env.energy_kwh(sp)
+    below = env.e_min_kwh - e
+    if float(below.max()) > TOLERANCE_KWH:
+        h = int(np.argmax(below))
+        return sp, (f"lot {lot_id!r} misses its contracts: {float(below[h]):.1f} kWh below the energy its EVs need by "
+                    f"the end of hour {h} (envelope e_min_kwh)"), ""
+    above = e - env.e_max_kwh
+    if float(above.max()) <= TOLERANCE_KWH:
+        return sp, "", ""
+    projected = env.project(sp)
+    if float(env.shortfall_below_kwh(projected)) > TOLERANCE_KWH or np.any(projected > sp + TOLERANCE_KW):
+        h = int(np.argmax(above))
+        return sp, (f"lot {lot_id!r} puts {float(above[h]):.1f} kWh more into its EVs than they can store by the end "
+                    f"of hour {h} (envelope e_max_kwh), and no clipping keeps its contracts"), ""
+    hours = [int(h) for h in np.flatnonzero(np.abs(projected - sp) > TOLERANCE_KW)]
+    worst = float(np.max(np.abs(projected - sp)))
+    return projected, "", (f"energy: lot {lot_id!r} clipped to what its EVs can store in hour(s) {hours} "
+                           f"(by up to {worst:.1f} kW)")
 
 
 def _counts(setpoints_kw: np.ndarray, lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:

@@ -208,8 +208,12 @@ class DayAheadVectorProblem:
         pop = open_ids.shape[0]
         n_lots = len(prob.lots)
         lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
+        counts_used = counts.astype(float)  # PEV counts of the dispatch used (fractional after an envelope repair)
         for j, lot in enumerate(prob.lots):
             lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot, self.lot_power)
+            if lot.envelope is not None:  # what the EVs can really take, by construction (as eq. 6 is)
+                lot_kw[:, j] = lot.envelope.project(lot_kw[:, j])
+                counts_used[:, j] = obj.lot_counts(lot_kw[:, j], lot, self.lot_power)
         p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
         for j in range(n_lots):
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
@@ -223,9 +227,10 @@ class DayAheadVectorProblem:
         of1 = np.zeros(pop)
         cv = np.zeros(pop)
         for j, lot in enumerate(prob.lots):
-            n_ch, n_dis = split_counts(counts[:, j])
+            n_ch, n_dis = split_counts(counts_used[:, j])
             of1 += obj.of1_benefit_usd(n_ch, n_dis, prob.price_usd_per_kwh, lot)
-            cv += obj.pev_balance_violation(n_ch, n_dis) if self.layouts[j].balance else 0.0
+            if self.layouts[j].balance:  # eq. 6 holds for the decoded counts by construction
+                cv += obj.pev_balance_violation(*split_counts(counts[:, j]))
             cv += obj.contract_violation_kwh(lot_kw[:, j], lot) / 1000.0
         with np.errstate(invalid="ignore"):
             cv += obj.voltage_violation_pu(vm, net.v_min_pu, net.v_max_pu)
@@ -235,7 +240,7 @@ class DayAheadVectorProblem:
         cv = np.where(ok, cv, np.inf)
         total_lot_kw = lot_kw.sum(axis=1)
         ev = PlanEvaluation(
-            open_branches=open_ids, lot_bus=lot_buses, counts=counts, lot_kw=lot_kw, of1_usd=of1,
+            open_branches=open_ids, lot_bus=lot_buses, counts=counts_used, lot_kw=lot_kw, of1_usd=of1,
             of2_kw=obj.of2_lcd_kw(self.load_kw, total_lot_kw), of3_kwh=obj.of3_loss_kwh(loss), vpd=obj.vpd_pu(vm),
             v_min_pu=vm.min(axis=(1, 2)), v_max_pu=vm.max(axis=(1, 2)), loss_kw=loss, v_min_hourly_pu=vm.min(axis=2),
             p_grid_kw=res.p_slack_kw.reshape(pop, HOURS), cv=cv, ok=ok,

@@ -21,20 +21,23 @@ from typing import Any
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
+from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import InputError
 
-__all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_json",
-           "check_offer", "check_schedule", "check_signal", "measured_payload", "misreport", "offer_from_payload",
-           "offer_to_payload", "schedule_offer", "schedule_payload"]
+__all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_envelope",
+           "check_json", "check_offer", "check_schedule", "check_signal", "measured_payload", "misreport",
+           "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
 
 FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
                                "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
-                               "need_by_hour_kwh", "economics"})
+                               "need_by_hour_kwh", "economics", "envelope"})
 SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
 SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus", "start_hour"})
 MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged_kwh"})
 SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
 ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day"})
+ENVELOPE_FIELDS = frozenset({"p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge",
+                             "shortfall_kwh"})
 NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
 MAX_PRICE_USD_PER_KWH = 1e6
 MAX_PEVS = 1_000_000
@@ -118,7 +121,7 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
         raise PayloadError(f"offer: a {type(payload).__name__}, not a table")
     full = "max_charge_kw" in payload
     _fields(payload, FULL_OFFER_FIELDS | {"measured"} if full else SCHEDULE_OFFER_FIELDS,
-            "full offer" if full else "offer", optional=frozenset({"measured"}))
+            "full offer" if full else "offer", optional=frozenset({"measured", "envelope"}))
     if payload["lot_id"] != sender:
         raise PayloadError(f"{sender!r} offered for lot {_short(payload['lot_id'])}")
     _buses(payload["candidate_buses"], sender, lot.candidate_buses)
@@ -142,12 +145,33 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
     for key in ("max_charge_kw", "max_discharge_kw"):
         _within_limit(payload[key], key, sender, limit)
+    if payload.get("envelope") is not None:
+        check_envelope(payload["envelope"], sender, limit)
     if "measured" in payload:  # an hourly offer's measurements (`measured_payload`)
         measured = payload["measured"]
         _fields(measured, MEASURED_FIELDS, "measured")
         _number(measured["evs_present"], "measured.evs_present", 0, MAX_PEVS, integer=True)
         _number(measured["energy_stored_kwh"], "measured.energy_stored_kwh", 0.0, MAX_PEVS * 1e4)
         _number(measured["energy_charged_kwh"], "measured.energy_charged_kwh", 0.0, max_energy_kwh)
+
+
+def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
+    """A lot's flexibility envelope: 24 finite power bounds within the registered connection limit (p_min <= p_max),
+    24 cumulative energy bounds within 24 h of that limit (e_min <= e_max), efficiencies in (0, 1] and a shortfall
+    >= 0. Whether the bounds can all hold together is the DSO's to resolve (`FlexEnvelope.tightened`)."""
+    _fields(payload, ENVELOPE_FIELDS, "envelope")
+    p_min = _within_limit(payload["p_min_kw"], "envelope.p_min_kw", lot_id, limit_kw, negative=True)
+    p_max = _within_limit(payload["p_max_kw"], "envelope.p_max_kw", lot_id, limit_kw, negative=True)
+    if np.any(p_min > p_max + TOLERANCE_KW):
+        raise PayloadError(f"envelope: p_min_kw above p_max_kw in hour(s) {np.flatnonzero(p_min > p_max).tolist()}")
+    energy = HOURS * min(limit_kw, NO_LIMIT_KW)
+    e_min = _hourly(payload["e_min_kwh"], "envelope.e_min_kwh", -energy, energy)
+    e_max = _hourly(payload["e_max_kwh"], "envelope.e_max_kwh", -energy, energy)
+    if np.any(e_min > e_max + TOLERANCE_KW):
+        raise PayloadError(f"envelope: e_min_kwh above e_max_kwh in hour(s) {np.flatnonzero(e_min > e_max).tolist()}")
+    _number(payload["eta_charge"], "envelope.eta_charge", 1e-3, 1.0)
+    _number(payload["eta_discharge"], "envelope.eta_discharge", 1e-3, 1.0)
+    _number(payload["shortfall_kwh"], "envelope.shortfall_kwh", 0.0, energy)
 
 
 def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:
@@ -200,6 +224,7 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
         "need_by_hour_kwh": None if offer.need_by_hour_kwh is None else offer.need_by_hour_kwh.tolist(),
         "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
                       "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day},
+        "envelope": None if offer.envelope is None else offer.envelope.to_payload(),
     }
 
 
@@ -216,6 +241,8 @@ def offer_from_payload(payload: dict[str, Any], candidate_buses: tuple[int, ...]
         energy_available_kwh=float(payload["energy_available_kwh"]),
         need_by_hour_kwh=(None if payload.get("need_by_hour_kwh") is None
                           else np.asarray(payload["need_by_hour_kwh"], float)),
+        envelope=(None if payload.get("envelope") is None
+                  else FlexEnvelope.from_payload(payload["envelope"]).tightened()),
     )
 
 
@@ -246,4 +273,11 @@ def misreport(payload: dict[str, Any], factor: float) -> dict[str, Any]:
     for key in ("max_charge_kw", "max_discharge_kw"):
         out[key] = [v * factor for v in payload[key]]
     out["energy_available_kwh"] = payload["energy_available_kwh"] * factor
+    if payload.get("envelope") is not None:  # wider power bounds, more room, and contracts that look easier
+        env = dict(payload["envelope"])
+        for key in ("p_min_kw", "p_max_kw", "e_max_kwh"):
+            env[key] = [v * factor for v in env[key]]
+        env["e_min_kwh"] = [min(v, v * factor) for v in env["e_min_kwh"]]
+        env["e_max_kwh"] = [max(lo, hi) for lo, hi in zip(env["e_min_kwh"], env["e_max_kwh"])]
+        out["envelope"] = env
     return out

@@ -22,6 +22,7 @@ from cosim.controllers.base import (
     can_revise,
     rolled_plan,
 )
+from cosim.controllers.envelope import FlexEnvelope
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
 from cosim.controllers.validation import check_plan, evaluate_plan
 from cosim.errors import InputError
@@ -334,6 +335,24 @@ class DsoAgent:
             issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > "
                           f"{deliverable:.0f} kWh deliverable")
             out["energy_available_kwh"] = deliverable
+        mu = float(payload["economics"]["mu_e"])
+        reach = np.cumsum(np.where(np.asarray(payload["hour_mode"]) > 0, np.asarray(out["max_charge_kw"]), 0.0)) * mu
+        need_by = None if payload["need_by_hour_kwh"] is None else np.asarray(payload["need_by_hour_kwh"], float)
+        if payload.get("envelope") is None and (payload["energy_need_kwh"] > reach[-1] + 1e-6 or (
+                need_by is not None and np.any(need_by > reach + 1e-6))):
+            short = max(payload["energy_need_kwh"] - reach[-1],
+                        0.0 if need_by is None else float(np.max(need_by - reach)))
+            issues.append(f"contracts need {short:.0f} kWh more than the offered power can charge")
+            out["energy_need_kwh"] = min(payload["energy_need_kwh"], float(reach[-1]))
+            if need_by is not None:
+                out["need_by_hour_kwh"] = np.minimum(need_by, reach).tolist()
+        if payload.get("envelope") is not None:  # bounds that cannot hold together: contracts clipped, for this lot
+            offered = FlexEnvelope.from_payload(payload["envelope"])
+            envelope = offered.tightened()
+            if envelope.shortfall_kwh > offered.shortfall_kwh + 1e-3:
+                issues.append(f"contracts need {envelope.shortfall_kwh - offered.shortfall_kwh:.1f} kWh more than its "
+                              "envelope's power bounds can put in")
+            out["envelope"] = envelope.to_payload()
         previous = self._last_offers.get(sender) if jump else None
         if previous is not None and "energy_available_kwh" in previous \
                 and out["energy_available_kwh"] > 1.5 * previous["energy_available_kwh"] + 1.0:

@@ -18,6 +18,11 @@ class AllocationRule(Protocol):
     def __call__(self, lo: np.ndarray, hi: np.ndarray, total_kw: float, departure_h: np.ndarray) -> np.ndarray: ...
 
 
+def uses_laxity(rule: AllocationRule) -> bool:
+    """Whether `rule` takes the EVs' laxities (keywords ``charge_laxity_h``, ``discharge_laxity_h``)."""
+    return bool(getattr(rule, "uses_laxity", False))
+
+
 class UnknownAllocationError(InputError):
     """The allocation rule name is not registered."""
 
@@ -67,6 +72,60 @@ def earliest_departure_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, de
     if extra >= 0.0:
         return _fill(base, hi - base, extra, order)
     return -_fill(-base, base - lo, -extra, order[::-1])
+
+
+@register_allocation("least_laxity_first", "llf")
+def least_laxity_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departure_h: np.ndarray, *,
+                       charge_laxity_h: np.ndarray | None = None, discharge_laxity_h: np.ndarray | None = None,
+                       charge_slope_kw_per_h: np.ndarray | None = None,
+                       discharge_slope_kw_per_h: np.ndarray | None = None) -> np.ndarray:
+    """The lot's default rule: least laxity first, shared as a fluid (water-filling).
+
+    Every EV starts idle (or at its must-run charging, which keeps its contract reachable). Charging above that
+    raises the lowest charge laxities first - hours left after the interval minus the hours its charger needs to
+    fill its room; charging an EV at p kW for the interval raises its laxity by p / `charge_slope_kw_per_h` -
+    until they meet at one level: energy goes where the room would otherwise be lost (EVs about to leave, EVs
+    with more room than their charger can fill) and is spread, so every charger keeps as much power as it can for
+    the hours after. Discharging lowers the highest discharge laxities first (hours left minus the hours needed to
+    recharge to the contract). No EV discharges while another charges by choice. Without laxities it is
+    `earliest_departure_first`."""
+    if lo.size == 0:
+        return lo.copy()
+    base = np.clip(0.0, lo, hi)
+    extra = total_kw - base.sum()
+    if extra >= 0.0:
+        if charge_laxity_h is None or charge_slope_kw_per_h is None:
+            return earliest_departure_first(lo, hi, total_kw, departure_h)
+        return base + _water_fill(charge_laxity_h, charge_slope_kw_per_h, hi - base, extra)
+    if discharge_laxity_h is None or discharge_slope_kw_per_h is None:
+        return earliest_departure_first(lo, hi, total_kw, departure_h)
+    return base - _water_fill(-discharge_laxity_h, discharge_slope_kw_per_h, base - lo, -extra)
+
+
+def _water_fill(level_h: np.ndarray, slope: np.ndarray, room: np.ndarray, amount: float) -> np.ndarray:
+    """x_i = clip((lam - level_i) * slope_i, 0, room_i) with sum x = `amount` (0 <= amount <= sum room): the
+    lowest levels rise first until they meet. lam by bisection on the (monotone) total, to 1e-9 of the amount."""
+    room = np.maximum(room, 0.0)
+    if amount >= room.sum():
+        return room.copy()
+    if amount <= 0.0:
+        return np.zeros_like(room)
+    slope = np.maximum(slope, 1e-12)
+    lo_lam = float(level_h.min())
+    hi_lam = float(np.max(level_h + room / slope))
+    for _ in range(100):
+        mid = 0.5 * (lo_lam + hi_lam)
+        if np.clip((mid - level_h) * slope, 0.0, room).sum() < amount:
+            lo_lam = mid
+        else:
+            hi_lam = mid
+        if hi_lam - lo_lam < 1e-12:
+            break
+    x = np.clip((hi_lam - level_h) * slope, 0.0, room)
+    return x * (amount / x.sum()) if x.sum() > 0 else x
+
+
+least_laxity_first.uses_laxity = True  # type: ignore[attr-defined]
 
 
 @register_allocation("equal_share", "equal")

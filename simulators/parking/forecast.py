@@ -17,7 +17,45 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cosim.controllers.envelope import FlexEnvelope, fleet_envelope, plugged_windows
+
 from .lot import ParkingLot
+
+
+def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
+                   ) -> dict[str, object]:
+    """The EVs of the window [start_h, start_h + hours) as the operator needs them for its envelope
+    (`cosim.controllers.envelope.fleet_envelope` keywords, JSON-able): each EV's plugged window from the lot's
+    queue (at most `n_chargers` plugged, the rest waiting in arrival order, or turned away with
+    ``overflow = "refuse"``), its battery energy now (or on arrival), capacity, charger, contract and V2G reserve."""
+    t0 = int(round(start_h * 60))
+    e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr) if energy_kwh is None else energy_kwh
+    plug, dep = plugged_windows(lot.arr_min, lot.dep_min, lot.n_chargers, now_min=lot._t_min,
+                                plugged=lot.plugged, queue=list(lot._queue), gone=lot.gone,
+                                refuse=lot.overflow == "refuse")
+    # EVs in the window, plugged or not (one that never gets a charger still has a contract: its shortfall counts)
+    keep = ~lot.gone & (dep > t0) & (np.maximum(lot.arr_min, t0) < t0 + 60 * hours)
+    return {"start_min": t0, "hours": int(hours), "plug_min": plug[keep].tolist(), "dep_min": dep[keep].tolist(),
+            "energy_kwh": e_now[keep].tolist(), "capacity_kwh": lot.cap[keep].tolist(),
+            "charger_kw": lot.charger[keep].tolist(), "contract_kwh": lot.e_req[keep].tolist(),
+            "floor_kwh": lot.floor[keep].tolist(), "v2g": lot.v2g[keep].tolist(),
+            "eta_charge": lot.eta_c[keep].tolist(), "eta_discharge": lot.eta_d[keep].tolist(),
+            "connection_limit_kw": float(min(lot.limit_kw, 1e9))}
+
+
+def envelope_of(fleet: dict[str, object], hour_mode: np.ndarray | None = None) -> FlexEnvelope:
+    """The envelope of a `fleet_forecast`, under a charge (+1) / discharge (-1) / idle (0) policy per hour if given."""
+    kw = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
+    if hour_mode is not None:
+        mode = np.asarray(hour_mode, int)
+        kw.update(charge_allowed=mode > 0, discharge_allowed=mode < 0)
+    return fleet_envelope(**kw)
+
+
+def lot_envelope(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
+                 ) -> FlexEnvelope:
+    """The lot's physical flexibility envelope for [start_h, start_h + hours) (no policy)."""
+    return envelope_of(fleet_forecast(lot, start_h, hours, energy_kwh))
 
 
 def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict[str, object]:
@@ -58,7 +96,10 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict
     time_left_h = np.maximum(dep[:, None] - edges[None, 1:], 0) / 60.0
     need_by = np.maximum(short[:, None] - rate[:, None] * time_left_h, 0.0).sum(axis=0)
     avail = float(np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0)[in_window & lot.v2g].sum())
+    fleet = fleet_forecast(lot, start_h, hours, e_now)
     return {
+        "fleet": fleet,
+        "envelope": envelope_of(fleet).to_payload(),
         "max_charge_kw": max_c.tolist(),
         "max_discharge_kw": max_d.tolist(),
         "energy_need_kwh": need,

@@ -39,7 +39,7 @@ import simpy
 
 from cosim.errors import InputError
 
-from .allocation import AllocationRule, get_allocation
+from .allocation import AllocationRule, get_allocation, uses_laxity
 from .ev import EV
 
 EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
@@ -58,7 +58,7 @@ class ParkingLot:
         *,
         n_chargers: int | None = None,
         connection_limit_kw: float | None = None,
-        allocation: str | AllocationRule = "earliest_departure_first",
+        allocation: str | AllocationRule = "least_laxity_first",
         overflow: str = "queue",
     ) -> None:
         if n_chargers is not None and (isinstance(n_chargers, bool) or int(n_chargers) != n_chargers or n_chargers < 0):
@@ -192,6 +192,20 @@ class ParkingLot:
         lo = np.where(low >= e, (low - e) / (ec * dt), (low - e) * ed / dt)
         return np.minimum(lo, hi), hi
 
+    def _laxities(self, idx: np.ndarray, t1_h: float, dt: float) -> dict[str, np.ndarray]:
+        """Per-EV laxities (hours) after an interval of `dt` h ending at `t1_h` if idle in it, and how fast power
+        in the interval moves them (kW per hour of laxity): charge laxity = hours left minus the hours its charger
+        needs to fill its room; discharge laxity = hours left minus the hours needed to recharge to the contract
+        (see `allocation.least_laxity_first`)."""
+        charger = self.charger[idx]
+        rate = charger * self.eta_c[idx]
+        left = np.maximum(self.dep_h[idx] - t1_h, 0.0)
+        e = self.energy[idx]
+        return {"charge_laxity_h": left - (self.cap[idx] - e) / rate,
+                "discharge_laxity_h": left - np.maximum(self.e_req[idx] - e, 0.0) / rate,
+                "charge_slope_kw_per_h": charger / dt,
+                "discharge_slope_kw_per_h": charger * self.eta_c[idx] * self.eta_d[idx] / dt}
+
     def _integrate_to(self, t_min: int) -> None:
         """Apply the current setpoint from the last integrated minute to ``t_min``."""
         if t_min <= self._t_min:
@@ -208,7 +222,10 @@ class ParkingLot:
         if total < slo:  # must-run above the connection limit: share the limit among must-run EVs only
             hi = np.maximum(lo, 0.0)
             lo = np.zeros_like(lo)
-        p = self.allocation(lo, hi, total, self.dep_h[idx])
+        if uses_laxity(self.allocation):
+            p = self.allocation(lo, hi, total, self.dep_h[idx], **self._laxities(idx, t_min / 60.0, dt))
+        else:
+            p = self.allocation(lo, hi, total, self.dep_h[idx])
         ec, ed = self.eta_c[idx], self.eta_d[idx]
         e = self.energy[idx]
         e_new = np.clip(e + np.where(p >= 0.0, p * ec * dt, p / ed * dt), 0.0, self.cap[idx])

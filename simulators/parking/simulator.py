@@ -117,7 +117,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
         return self.meta
 
     def create(self, num, model, fleet="joape2024", n_chargers=None, connection_limit_kw=None,
-               allocation="earliest_departure_first", overflow="queue", seed=0, lot_id=None, hourly_forecast=False,
+               allocation="least_laxity_first", overflow="queue", seed=0, lot_id=None, hourly_forecast=False,
                forecast_error=None):
         if model != "Lot":
             raise ParkingConfigError(f"model={model!r} is invalid; allowed: 'Lot'")

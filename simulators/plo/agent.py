@@ -8,11 +8,13 @@ every DSO message and signs and logs every message it sends.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Mapping
 
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
+from cosim.controllers.envelope import FlexEnvelope, fleet_envelope
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.exchange.base import ExchangeMode
 from cosim.exchange.keys import AgentKeys
@@ -40,21 +42,52 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
     if mode is None:
         price = np.asarray(price_forecast, float)
         mode = np.where(price <= np.median(price), 1, -1)
+    mode = np.asarray(mode, dtype=int)
+    max_charge = np.asarray(forecast["max_charge_kw"], float)
+    max_discharge = np.asarray(forecast["max_discharge_kw"], float)
+    envelope = None
+    if forecast.get("fleet") is not None:  # the operator's envelope: its EVs under its charge/discharge policy
+        envelope = policy_envelope(forecast["fleet"], mode)
+        max_charge = np.maximum(envelope.p_max_kw, 0.0)
+        max_discharge = np.maximum(-envelope.p_min_kw, 0.0)
+    elif forecast.get("envelope") is not None:
+        envelope = FlexEnvelope.from_payload(forecast["envelope"]).restricted(mode).tightened()
+        max_charge = np.maximum(envelope.p_max_kw, 0.0)
+        max_discharge = np.maximum(-envelope.p_min_kw, 0.0)
     return LotOffer(
         lot_id=lot_id,
         candidate_buses=tuple(candidate_buses),
         n_pev=int(forecast["n_pev"]),
         pev_power_kw=float(forecast["pev_power_kw"]),
         pev_battery_kwh=float(forecast["pev_battery_kwh"]),
-        hour_mode=np.asarray(mode, dtype=int),
-        max_charge_kw=np.asarray(forecast["max_charge_kw"], float),
-        max_discharge_kw=np.asarray(forecast["max_discharge_kw"], float),
+        hour_mode=mode,
+        max_charge_kw=max_charge,
+        max_discharge_kw=max_discharge,
+        envelope=envelope,
         economics=economics,
         energy_need_kwh=float(forecast.get("energy_need_kwh", 0.0)),
         energy_available_kwh=float(forecast.get("energy_available_kwh", np.inf)),
         need_by_hour_kwh=(None if forecast.get("need_by_hour_kwh") is None
                           else np.asarray(forecast["need_by_hour_kwh"], float)),
     )
+
+
+def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelope:
+    """The lot's envelope with its EVs charging only in charge hours and discharging only in discharge hours
+    (`fleet_envelope` on the lot's `fleet` forecast), unless that policy would cost contracts (more shortfall than
+    physics alone): then the physical envelope, with a note."""
+    physical = fleet_envelope(**_arrays(fleet))
+    mode = np.asarray(hour_mode, int)
+    restricted = fleet_envelope(**_arrays(fleet), charge_allowed=mode > 0, discharge_allowed=mode < 0)
+    if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
+        return replace(physical, notes=physical.notes + (
+            f"hour modes would miss {restricted.shortfall_kwh - physical.shortfall_kwh:.1f} kWh of contracts: "
+            "offered without them",))
+    return restricted
+
+
+def _arrays(fleet: dict[str, Any]) -> dict[str, Any]:
+    return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
 
 
 class PloAgent:
@@ -106,9 +139,36 @@ class PloAgent:
 
     def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None:
         """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints, from simulated hour `start_hour`
-        (a revised schedule) or from the day start."""
-        self.schedule_kw = np.asarray(setpoints_kw, float)
+        (a revised schedule) or from the day start, moved inside the lot's own envelope (`FlexEnvelope.project`:
+        what its EVs cannot take is never asked of them; the clipping is logged)."""
+        schedule = np.asarray(setpoints_kw, float)
+        offer = self.offer if start_hour is None or start_hour == self.day_start else self.hourly_offer
+        envelope = None if offer is None else offer.envelope
+        if envelope is not None and schedule.shape == (envelope.hours,):
+            inside = envelope.project(schedule)
+            moved = np.abs(inside - schedule)
+            if float(moved.max()) > 1e-3:
+                self.events.append({"hour": self.day_start if start_hour is None else int(start_hour),
+                                    "source": self.lot_id, "event": "schedule clipped",
+                                    "detail": f"the DSO's schedule asks up to {float(moved.max()):.1f} kW more than "
+                                              "the lot's EVs can take in hour(s) "
+                                              f"{np.flatnonzero(moved > 1e-3).tolist()}; the lot follows the nearest "
+                                              "schedule inside its envelope"})
+            schedule = inside
+        self.schedule_kw = schedule
         self.schedule_start = self.day_start if start_hour is None else int(start_hour)
+
+    def _report_envelope(self, hour: int, offer: LotOffer) -> None:
+        """Log, for this lot alone, contracts its EVs cannot reach and policy hours it had to drop."""
+        envelope = offer.envelope
+        if envelope is None:
+            return
+        if envelope.shortfall_kwh > 1e-3:
+            self.events.append({"hour": hour, "source": self.lot_id, "event": "contracts beyond the fleet",
+                                "detail": f"{envelope.shortfall_kwh:.1f} kWh of contracts no charger can reach in time "
+                                          "(queue, charger power, stay); the offer asks only what can be reached"})
+        for note in envelope.notes:
+            self.events.append({"hour": hour, "source": self.lot_id, "event": "envelope note", "detail": note})
 
     def answer_signal(self, signal: DsoSignal) -> None:
         """Re-optimise the PLO's own schedule against the DSO's price adders (paid on net import) and kW limits."""
@@ -135,6 +195,7 @@ class PloAgent:
             forecast = {**forecast, "hour_mode": self.hour_mode}
         self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast,
                                          self.economics)
+        self._report_envelope(hour, self.offer)
         self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signal-based modes)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
         payload = self.mode.plo_offer(self)

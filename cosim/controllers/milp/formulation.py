@@ -25,6 +25,9 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
   n_pev * pev_power). Several candidate buses: binary site choice y_b, sum_b y_b = 1, c, d <= limit * y_b.
   Seed 000 eq. 6 (as many PEVs charged as discharged over the day), generalised by the contract:
   sum_h (c - d) = energy_need_kwh (0 gives eq. 6 exactly in PEV-hours), sum_h d <= energy_available_kwh.
+  With an envelope (`LotOffer.envelope`) instead: p_min_h <= c_h - d_h <= p_max_h and the cumulative battery
+  energy sum_{k<=h} (eta_c c_k - d_k / eta_d) within [e_min_h, e_max_h] for every hour h: the contracts'
+  hourly deadlines and the batteries' room.
 * Objectives: "of3" losses (kWh); "of2" load-curve deviation sum_h |P_target - P_load,h - P_lot,h| (eq. 7-8,
   P_target = mean load of the modelled hours) with abs via aux variables; "vpd" sum_h sum_b |V - 1| with
   V ~ (1 + v)/2, abs via aux variables; "of1" PLO benefit, linear in c and d (eq. 1-5 with fixed SOC
@@ -55,6 +58,7 @@ class LotData:
     buses: np.ndarray  # 0-based candidate buses
     cmax_mw: np.ndarray  # (H,) over modelled hours
     dmax_mw: np.ndarray
+    hours: np.ndarray | None = None  # the modelled hours (0-based), for the envelope's cumulative bounds
 
 
 def lot_data(lot: LotOffer, hours: np.ndarray) -> LotData:
@@ -69,10 +73,30 @@ def lot_data(lot: LotOffer, hours: np.ndarray) -> LotData:
     cap = max(lot.n_pev, 0) * max(lot.pev_power_kw, 0.0)
     cmax = np.where(mode > 0, np.minimum(np.asarray(lot.max_charge_kw, float)[hours], cap), 0.0) / 1000.0
     dmax = np.where(mode < 0, np.minimum(np.asarray(lot.max_discharge_kw, float)[hours], cap), 0.0) / 1000.0
+    if lot.envelope is not None:  # the envelope holds the lot's policy and what its EVs can take
+        cmax = np.maximum(lot.envelope.p_max_kw[hours], 0.0) / 1000.0
+        dmax = np.maximum(-lot.envelope.p_min_kw[hours], 0.0) / 1000.0
     buses = np.array(sorted({int(b) - 1 for b in lot.candidate_buses}), dtype=int)
     if len(buses) == 0:
         raise ProblemError(f"lot {lot.lot_id!r}: candidate_buses is empty")
-    return LotData(offer=lot, buses=buses, cmax_mw=cmax, dmax_mw=dmax)
+    return LotData(offer=lot, buses=buses, cmax_mw=cmax, dmax_mw=dmax, hours=np.asarray(hours, int))
+
+
+def _add_envelope(m: LinearModel, lot: LotData, c: HighspyArray, d: HighspyArray) -> None:
+    """The lot's envelope: net power c - d within [p_min, p_max] in each modelled hour, and the cumulative battery
+    energy E_h (an auxiliary variable, MWh) within [e_min, e_max] at the end of every hour of the day - the hourly
+    deadlines of the contracts (the lot is idle in hours not modelled)."""
+    env = lot.offer.envelope
+    hours = np.arange(HOURS) if lot.hours is None else lot.hours
+    net = c.sum(axis=0) - d.sum(axis=0)
+    m.add(net <= env.p_max_kw[hours] / 1000.0)
+    m.add(net >= env.p_min_kw[hours] / 1000.0)
+    battery = env.eta_charge * c.sum(axis=0) - d.sum(axis=0) / env.eta_discharge
+    energy = m.var(HOURS, env.e_min_kwh / 1000.0, env.e_max_kwh / 1000.0)
+    position = {int(h): k for k, h in enumerate(hours)}
+    for h in range(HOURS):
+        step = energy[h] if h == 0 else energy[h] - energy[h - 1]
+        m.add(step - battery[position[h]] == 0.0 if h in position else step == 0.0)
 
 
 def of1_costs_per_mw(offer: LotOffer, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,10 +235,13 @@ def build_formulation(
             m.add(y.sum() == 1.0)
             for X, lim in ((c, lot.cmax_mw), (d, lot.dmax_mw)):
                 m.add(X - lim[None, :] * y[:, None] <= 0.0)
-        need = lot.offer.energy_need_kwh / 1000.0
-        m.add(c.sum() - d.sum() == need)
-        if np.isfinite(lot.offer.energy_available_kwh):
-            m.add(d.sum() <= lot.offer.energy_available_kwh / 1000.0)
+        if lot.offer.envelope is not None:
+            _add_envelope(m, lot, c, d)
+        else:
+            need = lot.offer.energy_need_kwh / 1000.0
+            m.add(c.sum() - d.sum() == need)
+            if np.isfinite(lot.offer.energy_available_kwh):
+                m.add(d.sum() <= lot.offer.energy_available_kwh / 1000.0)
         for bi, bus in enumerate(lot.buses):
             lot_at_bus.setdefault(int(bus), []).append(c[bi] - d[bi])
         lot_vars.append(LotVars(c, d, y))

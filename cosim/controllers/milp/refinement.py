@@ -128,6 +128,8 @@ def solve_milp(
         site = 0 if lv.site is None else int(np.argmax(sol[lv.site]))
         day_kw = np.zeros(HOURS)
         day_kw[hours] = 1000.0 * (c.sum(axis=0) - d.sum(axis=0))
+        if lot.offer.envelope is not None:  # HiGHS's tolerance: inside the envelope exactly
+            day_kw = lot.offer.envelope.project(day_kw)
         lot_buses[lot.offer.lot_id] = int(lot.buses[site]) + 1
         setpoints[lot.offer.lot_id] = day_kw
     return MilpResult(

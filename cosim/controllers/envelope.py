@@ -1,0 +1,312 @@
+"""A lot's flexibility envelope: what its EVs can take, hour by hour and cumulated over the day.
+
+An envelope holds, for the H hours of a window (kW grid side, + charging; kWh battery side, net into the fleet):
+
+* ``p_min_kw[h] <= p[h] <= p_max_kw[h]`` - the lot's power in hour h;
+* ``e_min_kwh[h] <= E[h] <= e_max_kwh[h]`` - the net battery energy put into the fleet from the window start to the
+  end of hour h, ``E[h] = sum_{k<=h} b(p[k])`` with ``b(p) = eta_charge p`` for charging and ``p / eta_discharge``
+  for discharging (an hour is 1 h, so kW and kWh per hour are the same numbers).
+
+`fleet_envelope` builds it from the EVs the lot expects (each EV's plugged window, battery room, charger, contract
+and V2G reserve), as the sum of each EV's own bounds: ``e_min`` sums the EVs' lowest energy paths (discharge as
+early as allowed, then charge as late as the contract allows), ``e_max`` their highest (charge as early as
+possible). An EV's energy leaves with it: after its departure its share of ``E`` is frozen, and an EV that leaves
+inside the window takes at most its contract (or what it came with, if more), so no plan banks energy in an EV
+that then drives away. Contracts no EV could reach are clipped to what its charger can put in, and the shortfall
+is reported (`FlexEnvelope.shortfall_kwh`), never silently planned for.
+
+`tightened` makes the bounds consistent (every ``E[h]`` inside them can be reached and continued), so that
+`project` - a forward pass that clips each hour to what keeps the rest of the day feasible - never dead-ends, and
+`violation_kwh` measures how far a schedule is outside. Everything is numpy on (..., H) arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from cosim.errors import ProblemError
+
+__all__ = ["FlexEnvelope", "battery_kwh", "fleet_envelope", "grid_kw", "plugged_windows"]
+
+TOLERANCE_KWH = 1e-6
+
+
+def battery_kwh(p_kw: np.ndarray, eta_charge: float, eta_discharge: float) -> np.ndarray:
+    """Battery-side energy of one hour at grid power `p_kw` (+ charging): ``eta_c p`` or ``p / eta_d``."""
+    p = np.asarray(p_kw, float)
+    return np.where(p >= 0.0, p * eta_charge, p / eta_discharge)
+
+
+def grid_kw(e_kwh: np.ndarray, eta_charge: float, eta_discharge: float) -> np.ndarray:
+    """Inverse of `battery_kwh`: the grid power whose hour puts `e_kwh` into (takes it from) the batteries."""
+    e = np.asarray(e_kwh, float)
+    return np.where(e >= 0.0, e / eta_charge, e * eta_discharge)
+
+
+@dataclass(frozen=True)
+class FlexEnvelope:
+    """Hourly power bounds (kW, grid side) and cumulative battery-energy bounds (kWh) of a lot; see the module."""
+
+    p_min_kw: np.ndarray
+    p_max_kw: np.ndarray
+    e_min_kwh: np.ndarray
+    e_max_kwh: np.ndarray
+    eta_charge: float = 1.0
+    eta_discharge: float = 1.0
+    shortfall_kwh: float = 0.0  # contract energy no EV could take (clipped out of e_min)
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        arrays = {}
+        for name in ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh"):
+            arr = np.array(getattr(self, name), dtype=float)  # a copy: an envelope never shares its arrays
+            if arr.ndim != 1 or not np.all(np.isfinite(arr)):
+                raise ProblemError(f"FlexEnvelope.{name} must be a 1-D array of finite numbers")
+            arr.setflags(write=False)
+            arrays[name] = arr
+            object.__setattr__(self, name, arr)
+        sizes = {a.size for a in arrays.values()}
+        if len(sizes) != 1:
+            raise ProblemError(f"FlexEnvelope arrays must have one length, got {sorted(sizes)}")
+        for name in ("eta_charge", "eta_discharge"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < float(value) <= 1.0):
+                raise ProblemError(f"FlexEnvelope.{name}={value!r} must be in (0, 1]")
+            object.__setattr__(self, name, float(value))
+        if np.any(self.p_min_kw > self.p_max_kw + 1e-9):
+            raise ProblemError("FlexEnvelope: p_min_kw above p_max_kw")
+        if np.any(self.e_min_kwh > self.e_max_kwh + 1e-9):
+            raise ProblemError("FlexEnvelope: e_min_kwh above e_max_kwh")
+
+    @property
+    def hours(self) -> int:
+        return int(self.p_min_kw.size)
+
+    def energy_kwh(self, p_kw: np.ndarray) -> np.ndarray:
+        """(..., H) cumulative net battery energy of schedules `p_kw` (..., H)."""
+        return np.cumsum(battery_kwh(p_kw, self.eta_charge, self.eta_discharge), axis=-1)
+
+    def _b(self, p: np.ndarray | float) -> np.ndarray:
+        return battery_kwh(p, self.eta_charge, self.eta_discharge)
+
+    def tightened(self) -> FlexEnvelope:
+        """The same set of schedules, with bounds that every point can reach and continue from: a forward pass
+        (what the hours before can reach) then a backward pass (what the hours after need). Bounds that cannot
+        hold together are resolved in favour of the power bounds: ``e_min`` drops to what can be reached, the
+        dropped energy added to `shortfall_kwh` (a contract no plan can keep is reported, not planned for)."""
+        n = self.hours
+        lo, hi = self.e_min_kwh.copy(), self.e_max_kwh.copy()
+        b_lo, b_hi = self._b(self.p_min_kw), self._b(self.p_max_kw)
+        shortfall = self.shortfall_kwh
+        reach_lo = reach_hi = 0.0
+        for h in range(n):  # forward: E[h] within [E[h-1] + b(p_min), E[h-1] + b(p_max)]
+            reach_lo, reach_hi = reach_lo + b_lo[h], reach_hi + b_hi[h]
+            if lo[h] > reach_hi:
+                lo[h] = reach_hi
+            hi[h] = min(hi[h], reach_hi)
+            lo[h] = max(lo[h], reach_lo)
+            if hi[h] < lo[h]:  # room below what the minimum power forces in: keep the power bounds
+                hi[h] = lo[h]
+            reach_lo, reach_hi = lo[h], hi[h]
+        for h in range(n - 1, 0, -1):  # backward: E[h-1] must let hour h reach [lo[h], hi[h]]
+            need_lo, allow_hi = lo[h] - b_hi[h], hi[h] - b_lo[h]
+            lo[h - 1] = max(lo[h - 1], need_lo)
+            hi[h - 1] = min(hi[h - 1], allow_hi)
+            if lo[h - 1] > hi[h - 1]:  # cannot happen after the forward pass, kept as a guard
+                lo[h - 1] = hi[h - 1]
+        dropped = float(np.max(np.maximum(self.e_min_kwh - lo, 0.0), initial=0.0))
+        if dropped > TOLERANCE_KWH:
+            shortfall += dropped
+        return replace(self, e_min_kwh=lo, e_max_kwh=hi, shortfall_kwh=shortfall)
+
+    def project(self, p_kw: np.ndarray) -> np.ndarray:
+        """(..., H) schedules moved inside the envelope, hour by hour: each hour is clipped to its power bounds
+        and to what keeps the cumulative energy within the (tightened) bounds. Schedules already inside are
+        returned unchanged; call on a `tightened` envelope (the forward pass then never dead-ends)."""
+        p = np.array(p_kw, dtype=float)
+        lo_e, hi_e = self.e_min_kwh, self.e_max_kwh
+        e = np.zeros(p.shape[:-1])
+        out = np.empty_like(p)
+        for h in range(self.hours):
+            q = np.clip(p[..., h], self.p_min_kw[h], self.p_max_kw[h])
+            e_new = np.clip(e + self._b(q), lo_e[h], hi_e[h])
+            q = np.clip(grid_kw(e_new - e, self.eta_charge, self.eta_discharge), self.p_min_kw[h], self.p_max_kw[h])
+            out[..., h] = q
+            e = e + self._b(q)
+        return out
+
+    def violation_kwh(self, p_kw: np.ndarray) -> np.ndarray:
+        """(...) how far schedules are outside: kWh beyond the power bounds (summed over hours) plus the largest
+        cumulative energy below ``e_min`` and above ``e_max``. 0 inside."""
+        p = np.asarray(p_kw, float)
+        power = (np.maximum(p - self.p_max_kw, 0.0) + np.maximum(self.p_min_kw - p, 0.0)).sum(axis=-1)
+        e = self.energy_kwh(p)
+        below = np.maximum(self.e_min_kwh - e, 0.0).max(axis=-1)
+        above = np.maximum(e - self.e_max_kwh, 0.0).max(axis=-1)
+        return power + below + above
+
+    def shortfall_below_kwh(self, p_kw: np.ndarray) -> np.ndarray:
+        """(...) the largest cumulative energy below ``e_min`` (contracts missed), kWh."""
+        return np.maximum(self.e_min_kwh - self.energy_kwh(p_kw), 0.0).max(axis=-1)
+
+    def restricted(self, hour_mode: np.ndarray) -> FlexEnvelope:
+        """The envelope with a charge / discharge policy per hour (+1 charge only, -1 discharge only, 0 idle):
+        power the EVs must take anyway (``p_min > 0``) stays allowed in every hour."""
+        mode = np.asarray(hour_mode, int)
+        forced = np.maximum(self.p_min_kw, 0.0)
+        p_max = np.where(mode > 0, self.p_max_kw, np.maximum(np.minimum(self.p_max_kw, 0.0), forced))
+        p_min = np.where(mode < 0, self.p_min_kw, np.minimum(np.maximum(self.p_min_kw, 0.0), p_max))
+        return replace(self, p_min_kw=p_min, p_max_kw=p_max)
+
+    def rolled(self, offset: int) -> FlexEnvelope:
+        """Not defined for envelopes (their bounds are cumulative): build a fresh one for the new window."""
+        raise NotImplementedError("an envelope is built for its window; build a new one for another window")
+
+    def to_payload(self) -> dict[str, object]:
+        return {"p_min_kw": self.p_min_kw.tolist(), "p_max_kw": self.p_max_kw.tolist(),
+                "e_min_kwh": self.e_min_kwh.tolist(), "e_max_kwh": self.e_max_kwh.tolist(),
+                "eta_charge": self.eta_charge, "eta_discharge": self.eta_discharge,
+                "shortfall_kwh": self.shortfall_kwh}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, object]) -> FlexEnvelope:
+        return cls(**{k: payload[k] for k in ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge",
+                                               "eta_discharge", "shortfall_kwh")})
+
+
+def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float, *, now_min: int = 0,
+                    plugged: np.ndarray | None = None, queue: list[int] | None = None,
+                    gone: np.ndarray | None = None, refuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(plug_min, dep_min) of each EV: when it gets a charger (the lot's queue: at most `n_chargers` plugged,
+    waiting EVs plug in arrival order as chargers free, departures at a minute before arrivals) and when it
+    leaves. An EV that leaves before a charger frees never plugs (plug_min = dep_min). `plugged`, `queue` (indices
+    in arrival order) and `gone` give the lot's state at `now_min`; EVs arrive at ``max(arr_min, now_min)``. With
+    `refuse`, an EV that finds no free charger is turned away (never plugs) instead of waiting."""
+    arr = np.maximum(np.asarray(arr_min, np.int64), now_min)
+    dep = np.asarray(dep_min, np.int64)
+    n = arr.size
+    plugged = np.zeros(n, bool) if plugged is None else np.asarray(plugged, bool)
+    gone = np.zeros(n, bool) if gone is None else np.asarray(gone, bool)
+    plug = np.where(plugged, now_min, dep).astype(np.int64)
+    plug[gone] = dep[gone]
+    if not np.isfinite(n_chargers):
+        coming = ~gone & ~plugged
+        plug[coming] = np.minimum(arr[coming], dep[coming])
+        return plug, dep
+    waiting = list(queue or [])
+    in_queue = set(waiting)
+    coming = [i for i in np.argsort(arr, kind="stable") if not gone[i] and not plugged[i] and i not in in_queue]
+    free = int(n_chargers) - int(np.count_nonzero(plugged & ~gone))
+    events: list[tuple[int, int, int]] = [(int(dep[i]), 0, int(i)) for i in np.flatnonzero(plugged & ~gone)]
+    events += [(int(dep[i]), 0, int(i)) for i in waiting]
+    events += [(int(arr[i]), 1, int(i)) for i in coming]
+    events += [(int(dep[i]), 0, int(i)) for i in coming]
+    events.sort()
+    state = {i: "plugged" for i in np.flatnonzero(plugged & ~gone)}
+    state.update({i: "waiting" for i in waiting})
+    for t, kind, i in events:
+        if kind == 0:  # a departure
+            s = state.pop(i, None)
+            if s == "plugged":
+                free += 1
+            elif s == "waiting":
+                waiting.remove(i)
+            while free > 0 and waiting:
+                j = waiting.pop(0)
+                state[j] = "plugged"
+                plug[j] = t
+                free -= 1
+        else:  # an arrival
+            if dep[i] <= t:
+                continue
+            if free > 0:
+                state[i] = "plugged"
+                plug[i] = t
+                free -= 1
+            elif not refuse:
+                state[i] = "waiting"
+                waiting.append(i)
+    return np.minimum(plug, dep), dep
+
+
+def _hour_overlap(start_min: np.ndarray, end_min: np.ndarray, edges_min: np.ndarray) -> np.ndarray:
+    """(n, H) hours each interval [start, end) overlaps each hour [edges[h], edges[h+1])."""
+    lo = np.maximum(start_min[:, None], edges_min[None, :-1])
+    hi = np.minimum(end_min[:, None], edges_min[None, 1:])
+    return np.clip(hi - lo, 0, None) / 60.0
+
+
+def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min: np.ndarray,
+                   energy_kwh: np.ndarray, capacity_kwh: np.ndarray, charger_kw: np.ndarray,
+                   contract_kwh: np.ndarray, floor_kwh: np.ndarray, v2g: np.ndarray, eta_charge: np.ndarray,
+                   eta_discharge: np.ndarray, connection_limit_kw: float = np.inf,
+                   charge_allowed: np.ndarray | None = None,
+                   discharge_allowed: np.ndarray | None = None) -> FlexEnvelope:
+    """The lot's envelope over ``hours`` hours from `start_min`, from each EV's plugged window [plug, dep) in
+    minutes, its battery energy at the window start (or on arrival), capacity, charger (kW, grid side), contract
+    (battery kWh due at departure), V2G reserve floor and permission, and efficiencies; EVs outside the window
+    simply contribute nothing. `charge_allowed` / `discharge_allowed` ((hours,) booleans, default all) are the
+    operator's policy: the EVs charge (discharge) only in those hours, each EV's paths and bounds follow it (hours
+    after the window allow both). Returns the `tightened` envelope (see the module docstring)."""
+    edges = start_min + 60 * np.arange(hours + 1, dtype=np.int64)
+    plug = np.asarray(plug_min, np.int64)
+    dep = np.asarray(dep_min, np.int64)
+    e0 = np.asarray(energy_kwh, float)
+    cap = np.asarray(capacity_kwh, float)
+    eta_c = np.asarray(eta_charge, float)
+    eta_d = np.asarray(eta_discharge, float)
+    ch = np.asarray(charger_kw, float) * eta_c  # battery kWh per plugged hour, charging
+    dis = np.asarray(charger_kw, float) / eta_d  # battery kWh per plugged hour, discharging
+    v2g = np.asarray(v2g, bool)
+    n = e0.size
+    if n == 0:
+        zeros = np.zeros(hours)
+        return FlexEnvelope(zeros, zeros, zeros, zeros)
+    plug = np.maximum(plug, start_min)  # EVs already plugged count from the window start
+    present = _hour_overlap(plug, np.maximum(dep, plug), edges)  # (n, H) plugged hours in each hour
+    after = np.maximum(dep - np.maximum(plug, edges[-1]), 0) / 60.0  # plugged hours after the window
+    allow_c = np.ones(hours, bool) if charge_allowed is None else np.asarray(charge_allowed, bool)
+    allow_d = np.ones(hours, bool) if discharge_allowed is None else np.asarray(discharge_allowed, bool)
+    present_c, present_d = present * allow_c[None, :], present * allow_d[None, :]
+    zero = np.zeros((n, 1))
+    cum = np.concatenate([zero, np.cumsum(present_c, axis=1)], axis=1)  # (n, H+1) charging hours so far
+    cum_d = np.concatenate([zero, np.cumsum(present_d, axis=1)], axis=1)  # discharging hours so far
+    total = cum[:, -1] + after  # hours it may charge until departure (may end after the window)
+    reach = np.minimum(cap, e0 + ch * total)
+    contract = np.asarray(contract_kwh, float)
+    need = np.minimum(contract, reach)
+    shortfall = float(np.maximum(contract - reach, 0.0)[dep <= edges[-1]].sum())
+    need = np.maximum(need, 0.0)
+    leaves = dep <= edges[-1]
+    # highest path: charge from plug-in at full power; an EV leaving inside the window takes at most its contract
+    # (or what it came with): energy it takes beyond that would leave with it
+    top = np.where(leaves, np.maximum(need, e0), cap)
+    upper = np.minimum(top[:, None], e0[:, None] + ch[:, None] * cum)
+    upper = np.maximum(upper, np.minimum(e0, top)[:, None])
+    # lowest path: discharge from plug-in at full power down to the reserve (V2G EVs), else hold; then charge as
+    # late as the contract allows
+    base_floor = np.where(v2g, np.minimum(e0, np.asarray(floor_kwh, float)), e0)
+    low_dis = np.maximum(base_floor[:, None], e0[:, None] - np.where(v2g, dis, 0.0)[:, None] * cum_d)
+    alap = need[:, None] - ch[:, None] * (total[:, None] - cum)
+    lower = np.minimum(np.maximum(low_dis, alap), upper)
+    # hourly power bounds: an EV's lowest and highest change in hour h, from anywhere between its paths
+    d_hi = np.minimum(ch[:, None] * present_c, upper[:, 1:] - lower[:, :-1])
+    d_lo = np.maximum(-np.where(v2g, dis, 0.0)[:, None] * present_d, lower[:, 1:] - upper[:, :-1])
+    d_lo = np.minimum(d_lo, d_hi)
+    to_grid = lambda d: np.where(d >= 0.0, d / eta_c[:, None], d * eta_d[:, None])  # noqa: E731
+    p_max = to_grid(d_hi).sum(axis=0)
+    p_min = to_grid(d_lo).sum(axis=0)
+    limit = float(connection_limit_kw)
+    if np.isfinite(limit):
+        p_max, p_min = np.minimum(p_max, limit), np.maximum(p_min, -limit)
+        p_min = np.minimum(p_min, p_max)
+    # one efficiency pair for the lot: the fleet's lowest (kWh bounds shrink by the spread when EVs differ)
+    ec, ed = float(eta_c.min()), float(eta_d.min())
+    e_min = (lower[:, 1:] - e0[:, None]).sum(axis=0)
+    e_max = (upper[:, 1:] - e0[:, None]).sum(axis=0)
+    if eta_c.max() > ec + 1e-12:  # an EV with a better charger efficiency stores more per kW: keep e_max safe
+        e_max = np.where(e_max > 0, e_max * ec / float(eta_c.max()), e_max)
+    env = FlexEnvelope(p_min, p_max, e_min, np.maximum(e_max, e_min), ec, ed, shortfall)
+    return env.tightened()
