@@ -26,7 +26,9 @@ Decisions (each one keeps the radial model exact against pandapower on the origi
   one switch (the one open in the file, else the one at its to-bus end): it stays energised from the other end
   and its charging stays in the model as a stub. An open bus-bus switch between two buses is a branch of zero
   impedance. The branches open in the file form the base open set (the ties); closed line switches are
-  sectionalisers, closed branches the DSO may open as long as the feeders stay radial. A line without a switch
+  sectionalisers, closed branches the DSO may open as long as the feeders stay radial. Buses the file leaves
+  de-energised behind open switches without any load or generator (a spare cable) are left out, with the
+  branches reaching them. A line without a switch
   is a fixed branch (`fixed_branches`): it may lie on a loop that a switch elsewhere on the loop opens, and is
   never a reconfiguration candidate (each loop lists its switchable branches only). A net without any line or
   bus-bus switch follows the built-in networks' convention instead: every line is a branch switched through
@@ -200,6 +202,14 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
             raise _fail(name, f"loads or generators at the HV busbar ({_label(net, hv_loaded[0])}) are not "
                               "supported: the model is the MV network below the transformers")
     branches = [br for br in branches if uf.find(br.f) in fed]  # empty islands (no element) are left out
+    # buses the file leaves de-energised (behind open switches) that hold no element, e.g. a spare cable: left
+    # out with the branches reaching them (a de-energised bus with loads stays, and is refused as an island)
+    closed = nx.Graph()
+    closed.add_nodes_from(fed)
+    closed.add_edges_from((uf.find(br.f), uf.find(br.t)) for br in branches if not br.open)
+    energised = nx.node_connected_component(closed, slack_group)
+    fed = {grp for grp in fed if grp in energised or set(groups[grp]) & elements_at}
+    branches = [br for br in branches if uf.find(br.f) in fed and uf.find(br.t) in fed]
     order = [slack_group] + sorted((grp for grp in fed if grp != slack_group), key=lambda grp: min(groups[grp]))
     pos_of_group = {grp: i for i, grp in enumerate(order)}
     position_of_bus = {b: pos_of_group[uf.find(b)] for b in live if uf.find(b) in pos_of_group}

@@ -234,3 +234,17 @@ def test_voltage_limits_come_from_the_load_buses_never_the_slack():
     net.bus.loc[net.bus.name == "s1", ["min_vm_pu", "max_vm_pu"]] = (1.0, 1.0)
     with pytest.raises(NetworkDataError, match=r"voltage band min_vm_pu 1 \.\. max_vm_pu 1 p\.u\. is empty"):
         convert_switched(net, "t")
+
+
+def test_an_empty_bus_behind_an_open_switch_is_left_out_and_a_loaded_one_refused():
+    net = tie_and_sectionaliser()
+    s1 = int(net.bus.index[net.bus.name == "s1"][0])
+    spare = pp.create_bus(net, 20.0, name="spare")
+    line = pp.create_line(net, s1, spare, 0.5, std_type="NA2XS2Y 1x185 RM/25 12/20 kV", name="spare cable")
+    pp.create_switch(net, spare, line, et="l", closed=False)
+    grid = convert_switched(net, "t")
+    assert spare not in grid.position_of_bus and line not in grid.line_of_branch.values()
+    assert grid.radial.n_bus == 8 and len(grid.radial.loops) == 1
+    pp.create_load(net, spare, p_mw=0.1, q_mvar=0.0)
+    with pytest.raises(NetworkDataError, match=r"bus\(es\) spare are not fed: an island"):
+        convert_switched(net, "t")
