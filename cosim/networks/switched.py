@@ -26,13 +26,12 @@ Decisions (each one keeps the radial model exact against pandapower on the origi
   one switch (the one open in the file, else the one at its to-bus end): it stays energised from the other end
   and its charging stays in the model as a stub. An open bus-bus switch between two buses is a branch of zero
   impedance. The branches open in the file form the base open set (the ties); closed line switches are
-  sectionalisers, closed branches the DSO may open as long as the feeders stay radial. Buses the file leaves
-  de-energised behind open switches without any load or generator (a spare cable) are left out, with the
-  branches reaching them. A line without a switch
+  sectionalisers, closed branches the DSO may open as long as the feeders stay radial. A line without a switch
   is a fixed branch (`fixed_branches`): it may lie on a loop that a switch elsewhere on the loop opens, and is
-  never a reconfiguration candidate (each loop lists its switchable branches only). A net without any line or
-  bus-bus switch follows the built-in networks' convention instead: every line is a branch switched through
-  `in_service` and the lines out of service are the ties.
+  never a reconfiguration candidate (each loop lists its switchable branches only). Buses the file leaves
+  de-energised behind open switches without any load or generator (a spare cable) are left out, with the
+  branches reaching them. A net without any line or bus-bus switch follows the built-in networks' convention
+  instead: every line is a branch switched through `in_service` and the lines out of service are the ties.
 * **Static generators are negative loads** (their own p and q, at the bus they sit on); loads and static
   generators keep their own rows in the original net (the grid simulator gives each its own profile).
 * **Limits:** the voltage band from `min_vm_pu` / `max_vm_pu` of the load buses (buses with in-service loads;
