@@ -88,3 +88,17 @@ def test_a_meshed_net_with_no_switch_on_a_loop_is_refused_with_one_line_and_exit
     text = (out + err).strip()
     assert len(text.splitlines()) == 1 and "Traceback" not in text
     assert "closed loop through line 1 (a1-a2), line 2 (a2-a3), line 8 (a1-a3)" in text and "meshed" in text
+
+
+def test_validate_a_net_with_fixed_branches(tmp_path, capsys, monkeypatch):
+    import cosim.validate  # noqa: PLC0415
+
+    monkeypatch.setattr(cosim.validate, "SEEDS", 3)
+    monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
+    path = tmp_path / "mixed.json"
+    pp.to_json(tie_and_sectionaliser(), str(path))
+    assert main(["validate", "--network", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "voltage limits 0.92-1.08" in out and "-> agree (limit 1e-06)" in out
+    assert "radial configurations: 2 (matrix-tree theorem, exact)" in out  # the tie or the sectionaliser open
+    assert all(f"    {alg}" in out for alg in ("eo", "pso", "ga", "milp"))
