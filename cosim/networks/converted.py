@@ -30,7 +30,7 @@ import networkx as nx
 import numpy as np
 
 from cosim.powerflow.bfs import BatchFlowResult, open_positions, solve_radial_batch
-from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+from cosim.powerflow.network_data import NetworkDataError, RadialNetwork, contract_fixed
 from cosim.powerflow.topology import enumerate_radial
 
 __all__ = ["ConvertedNetwork", "count_radial", "exact_optimum", "feeder_groups", "flow"]
@@ -191,7 +191,9 @@ def flow(net: RadialNetwork, open_branches, p_load_kw, q_load_kvar, *, tol_pu: f
 
 def count_radial(net: RadialNetwork) -> int:
     """Number of radial configurations (spanning trees), exact: the matrix-tree theorem's determinant by
-    fraction-free (Bareiss) elimination in Python integers (a float determinant loses digits beyond ~1e15)."""
+    fraction-free (Bareiss) elimination in Python integers (a float determinant loses digits beyond ~1e15).
+    Fixed branches (no switch) stay closed: the network is counted with them contracted."""
+    net = contract_fixed(net)
     n = net.n_bus
     lap = [[0] * n for _ in range(n)]
     for f, t in zip(net.from_bus.tolist(), net.to_bus.tolist()):
@@ -236,7 +238,8 @@ def feeder_groups(net: RadialNetwork) -> list[tuple[list[int], RadialNetwork]]:
             base_mva=net.base_mva, slack_bus=0, from_bus=np.array([pos[int(net.from_bus[k])] for k in members]),
             to_bus=np.array([pos[int(net.to_bus[k])] for k in members]), r_pu=np.zeros(len(members)),
             x_pu=np.zeros(len(members)), p_load_kw=np.zeros(len(nodes)), q_load_kvar=np.zeros(len(nodes)),
-            branch_ids=np.array(ids), tie_branches=tuple(b for b in net.tie_branches if b in ids))
+            branch_ids=np.array(ids), tie_branches=tuple(b for b in net.tie_branches if b in ids),
+            fixed_branches=tuple(b for b in net.fixed_branches if b in ids))
         out.append((members, sub))
     return out
 

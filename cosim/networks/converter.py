@@ -96,8 +96,9 @@ class GridNetwork:
 
     @property
     def sectionalising_branches(self) -> tuple[int, ...]:
-        ties = set(self.radial.tie_branches)
-        return tuple(int(b) for b in self.radial.branch_ids if int(b) not in ties)
+        """Closed branches the DSO may open (not ties, not fixed: a line without a switch is never opened)."""
+        skip = set(self.radial.tie_branches) | set(self.radial.fixed_branches)
+        return tuple(int(b) for b in self.radial.branch_ids if int(b) not in skip)
 
     @property
     def loops(self) -> tuple[tuple[int, ...], ...]:

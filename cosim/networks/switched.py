@@ -25,18 +25,24 @@ Decisions (each one keeps the radial model exact against pandapower on the origi
 * **Switches are the reconfigurable branches.** A line with a switch at either end is one branch, opened by
   one switch (the one open in the file, else the one at its to-bus end): it stays energised from the other end
   and its charging stays in the model as a stub. An open bus-bus switch between two buses is a branch of zero
-  impedance. The branches open in the file form the base open set. A net without any line or bus-bus switch
-  follows the built-in networks' convention instead: every line is a branch switched through `in_service`
-  and the lines out of service are the ties (a meshed net without switches is refused).
+  impedance. The branches open in the file form the base open set (the ties); closed line switches are
+  sectionalisers, closed branches the DSO may open as long as the feeders stay radial. A line without a switch
+  is a fixed branch (`fixed_branches`): it may lie on a loop that a switch elsewhere on the loop opens, and is
+  never a reconfiguration candidate (each loop lists its switchable branches only). Buses the file leaves
+  de-energised behind open switches without any load or generator (a spare cable) are left out, with the
+  branches reaching them. A net without any line or bus-bus switch follows the built-in networks' convention
+  instead: every line is a branch switched through `in_service` and the lines out of service are the ties.
 * **Static generators are negative loads** (their own p and q, at the bus they sit on); loads and static
   generators keep their own rows in the original net (the grid simulator gives each its own profile).
-* **Limits:** bus voltage limits from `min_vm_pu` / `max_vm_pu` (the tightest over the MV buses), line
-  ampacity `max_i_ka * df * parallel`, transformer rating `sn_mva` summed over each section.
+* **Limits:** the voltage band from `min_vm_pu` / `max_vm_pu` of the load buses (buses with in-service loads;
+  without any, every bus but the slack busbar), the tightest over those that give one, DEFAULT_V_MIN_PU /
+  DEFAULT_V_MAX_PU where none does; never the slack's (pandapower's cases pin the external grid's bus at
+  1.0-1.0 p.u.); line ampacity `max_i_ka * df * parallel`, transformer rating `sn_mva` summed over each section.
 
 Refused with one line (`NetworkDataError`): element types the model cannot hold (generators with voltage
 control, 3-winding transformers, ...), not exactly one external grid, lines or loads on the HV side, feeders
-that are not radial in the base state (the message names the loop) or buses no switch state can feed (the
-island), and a line without a switch on a loop (the DSO could not open it).
+that are not radial in the base state (the message names the loop; a meshed net: a closed loop without any
+switch) or buses no switch state can feed (the island), and an empty voltage band.
 """
 
 from __future__ import annotations
@@ -195,6 +201,14 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
             raise _fail(name, f"loads or generators at the HV busbar ({_label(net, hv_loaded[0])}) are not "
                               "supported: the model is the MV network below the transformers")
     branches = [br for br in branches if uf.find(br.f) in fed]  # empty islands (no element) are left out
+    # buses the file leaves de-energised (behind open switches) that hold no element, e.g. a spare cable: left
+    # out with the branches reaching them (a de-energised bus with loads stays, and is refused as an island)
+    closed = nx.Graph()
+    closed.add_nodes_from(fed)
+    closed.add_edges_from((uf.find(br.f), uf.find(br.t)) for br in branches if not br.open)
+    energised = nx.node_connected_component(closed, slack_group)
+    fed = {grp for grp in fed if grp in energised or set(groups[grp]) & elements_at}
+    branches = [br for br in branches if uf.find(br.f) in fed and uf.find(br.t) in fed]
     order = [slack_group] + sorted((grp for grp in fed if grp != slack_group), key=lambda grp: min(groups[grp]))
     pos_of_group = {grp: i for i, grp in enumerate(order)}
     position_of_bus = {b: pos_of_group[uf.find(b)] for b in live if uf.find(b) in pos_of_group}
@@ -207,7 +221,6 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
     base_mva = float(net.sn_mva)
     radial = _radial(net, name, branches, position_of_bus, base_kv, base_mva, v_slack, labels,
                      _sections(net, trafos, section_uf, slack_group, uf, branches, position_of_bus))
-    _check_loops(net, name, radial, branches)
     line_of_branch = {k + 1: br.index for k, br in enumerate(branches) if br.kind == "line"}
     switch_of_branch = {k + 1: br.switch for k, br in enumerate(branches) if br.switch is not None}
     desc = description or f"{name}: {radial.n_bus} buses, {radial.n_branch} branches, {len(radial.loops)} loops"
@@ -358,21 +371,35 @@ def _radial(net, name, branches, position_of_bus, base_kv, base_mva, v_slack, la
             k = position_of_bus[int(bus)]
             p[k] += sign * float(pm) * float(sc) * 1000.0
             q[k] += sign * float(qm) * float(sc) * 1000.0
-    kept = list(position_of_bus)
-    v_min, v_max = DEFAULT_V_MIN_PU, DEFAULT_V_MAX_PU
-    if "min_vm_pu" in net.bus.columns and net.bus.loc[kept, "min_vm_pu"].notna().any():
-        v_min = float(net.bus.loc[kept, "min_vm_pu"].max())
-    if "max_vm_pu" in net.bus.columns and net.bus.loc[kept, "max_vm_pu"].notna().any():
-        v_max = float(net.bus.loc[kept, "max_vm_pu"].min())
+    v_min, v_max = _voltage_band(net, name, position_of_bus)
     slack_section, s_max, sec_names = sections
     ties = tuple(k + 1 for k, br in enumerate(branches) if br.open)
+    fixed = tuple(k + 1 for k, br in enumerate(branches) if not br.switchable)
     _check_base_state(net, name, branches, f, t, labels)
     return ConvertedNetwork(
         name=name, base_kv=base_kv, base_mva=base_mva, slack_bus=0, from_bus=f, to_bus=t, r_pu=r, x_pu=x,
         p_load_kw=p, q_load_kvar=q, branch_ids=np.arange(1, nbr + 1), tie_branches=ties, i_max_ka=i_max,
-        v_min_pu=v_min, v_max_pu=v_max, bus_labels=labels, v_slack_pu=v_slack, charging_y_pu=y, stub_y_pu=stub,
-        stub_bus=stub_bus, slack_section=slack_section, section_s_max_kva=s_max, section_names=sec_names,
+        v_min_pu=v_min, v_max_pu=v_max, bus_labels=labels, fixed_branches=fixed, v_slack_pu=v_slack,
+        charging_y_pu=y, stub_y_pu=stub, stub_bus=stub_bus, slack_section=slack_section, section_s_max_kva=s_max,
+        section_names=sec_names,
     )
+
+
+def _voltage_band(net, name: str, position_of_bus: dict[int, int]) -> tuple[float, float]:
+    """(v_min, v_max) of the load buses (see the module docstring), never the slack busbar's."""
+    loads = net.load[_in_service(net.load)]
+    buses = sorted({int(b) for b in loads.bus if int(b) in position_of_bus})
+    if not buses:
+        buses = sorted(b for b, k in position_of_bus.items() if k != 0)
+    band = []
+    for col, default, pick in (("min_vm_pu", DEFAULT_V_MIN_PU, max), ("max_vm_pu", DEFAULT_V_MAX_PU, min)):
+        values = net.bus.loc[buses, col].astype(float) if col in net.bus.columns else []
+        values = [float(v) for v in values if math.isfinite(float(v))]
+        band.append(pick(values) if values else default)
+    if not band[0] < band[1]:
+        raise _fail(name, f"the load buses' voltage band min_vm_pu {band[0]:g} .. max_vm_pu {band[1]:g} p.u. is "
+                          "empty; give them a band such as 0.9 .. 1.1")
+    return band[0], band[1]
 
 
 def _branch_text(net, br: _Branch) -> str:
@@ -397,20 +424,15 @@ def _check_base_state(net, name: str, branches: list[_Branch], f: np.ndarray, t:
                           "close a switch that connects it")
     if g.number_of_edges() != len(labels) - 1:
         members = sorted({int(k) for _, _, k in nx.find_cycle(g)})
-        shown = ", ".join(_branch_text(net, branches[k]) for k in members[:8])
-        raise _fail(name, f"the feeders are not radial in the base state: a closed loop through {shown}"
-                          f"{', ...' if len(members) > 8 else ''}; open one of its switches")
-
-
-def _check_loops(net, name: str, radial: ConvertedNetwork, branches: list[_Branch]) -> None:
-    """Every branch on a loop must be switchable (the DSO opens one branch per loop)."""
-    for loop in radial.loops:
-        fixed = [k for k in loop if not branches[k - 1].switchable]
-        if fixed:
-            tie = next(k for k in loop if branches[k - 1].open)
-            raise _fail(name, f"{_branch_text(net, branches[fixed[0] - 1])} lies on the loop closed by "
-                              f"{_branch_text(net, branches[tie - 1])} but has no switch, so the DSO could not "
-                              "open it; add a switch or take it out of service")
+        shown = ", ".join(_branch_text(net, branches[k]) for k in members[:8]) + (", ..." if len(members) > 8 else "")
+        if not any(br.switch is not None for br in branches):  # no switch at all: lines switched by in_service
+            hint = "the net has no switches: take one of its lines out of service (the tie)"
+        elif not any(branches[k].switchable for k in members):
+            hint = ("no switch on the loop, so the net is meshed whatever the switches do: add an open switch on the "
+                    "loop or take one of its lines out of service")
+        else:
+            hint = "open one of its switches"
+        raise _fail(name, f"the feeders are not radial in the base state: a closed loop through {shown}; {hint}")
 
 
 @dataclass(frozen=True)

@@ -43,14 +43,30 @@ ORDERS = ("cycle", "sorted", "random")
 
 
 def _walk(net: RadialNetwork, loop) -> list[int]:
-    """Members of a loop in the order met walking around it, from its smallest id (as given if not a simple cycle)."""
+    """Members of a loop in the order met walking around it, from its smallest id (as given if not a simple cycle).
+
+    A loop with fixed branches (`net.fixed_branches`, no switch) lists only its switchable members: the walk goes
+    around the whole cycle (its tie and the path between the tie's ends in the base tree) and keeps those."""
+    members = [int(b) for b in loop]
+    cycle = members
+    if net.fixed_branches:
+        ties = [b for b in members if b in set(int(t) for t in net.tie_branches)]
+        if len(ties) == 1:
+            k = net.branch_index(ties[0])
+            tree = net.graph(open_branch_ids=net.tie_branches)
+            path = nx.shortest_path(tree, int(net.from_bus[k]), int(net.to_bus[k]))
+            cycle = [min(tree[a][b]) for a, b in zip(path[:-1], path[1:])] + ties
     g = nx.MultiGraph()
-    for b in loop:
+    for b in cycle:
         k = net.branch_index(b)
         g.add_edge(int(net.from_bus[k]), int(net.to_bus[k]), key=int(b))
-    walk = [int(k) for _, _, k in nx.find_cycle(g)]
-    if sorted(walk) != sorted(int(b) for b in loop):
-        return [int(b) for b in loop]
+    try:
+        walk = [int(k) for _, _, k in nx.find_cycle(g)]
+    except nx.NetworkXNoCycle:
+        return members
+    if sorted(walk) != sorted(cycle):
+        return members
+    walk = [b for b in walk if b in members]
     i = walk.index(min(walk))
     return walk[i:] + walk[:i]
 

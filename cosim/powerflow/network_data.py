@@ -43,6 +43,7 @@ class RadialNetwork:
     v_max_pu: float = 1.05
     bus_labels: tuple[str, ...] = ()
     loops: tuple[tuple[int, ...], ...] = field(default=())
+    fixed_branches: tuple[int, ...] = ()  # branches the operator cannot open (a line without a switch)
 
     def __post_init__(self) -> None:
         nb = len(self.from_bus)
@@ -57,6 +58,24 @@ class RadialNetwork:
         unknown = set(self.tie_branches) - set(self.branch_ids.tolist())
         if unknown:
             raise NetworkDataError(f"network {self.name!r}: tie branches {sorted(unknown)} are not branch ids")
+        fixed = {int(b) for b in self.fixed_branches}
+        unknown_fixed = fixed - set(self.branch_ids.tolist())
+        if unknown_fixed:
+            raise NetworkDataError(f"network {self.name!r}: fixed branches {sorted(unknown_fixed)} are not branch ids")
+        if fixed & set(int(b) for b in self.tie_branches):
+            raise NetworkDataError(f"network {self.name!r}: branch(es) {sorted(fixed & set(self.tie_branches))} are "
+                                   "open in the base state but fixed (no switch)")
+        object.__setattr__(self, "fixed_branches", tuple(sorted(fixed)))
+        if fixed:
+            g = nx.MultiGraph()
+            g.add_nodes_from(range(self.n_bus))
+            for f, t, bid in zip(self.from_bus, self.to_bus, self.branch_ids):
+                if int(bid) in fixed:
+                    g.add_edge(int(f), int(t), key=int(bid))
+            if not nx.is_forest(g):
+                loop = sorted(int(k) for _, _, k in nx.find_cycle(g))
+                raise NetworkDataError(f"network {self.name!r}: meshed: branches {loop} close a loop and none of "
+                                       "them can be opened (no switch)")
         if self.i_max_ka is None:
             object.__setattr__(self, "i_max_ka", np.full(nb, np.inf))
         if not self.bus_labels:
@@ -105,12 +124,39 @@ class RadialNetwork:
 
 
 def fundamental_loops(net: RadialNetwork) -> tuple[tuple[int, ...], ...]:
-    """One loop per tie branch: the tie plus the path between its ends in the base (ties-open) tree."""
+    """One loop per tie branch: the tie plus the path between its ends in the base (ties-open) tree, less the
+    fixed branches (`fixed_branches`, no switch): each loop lists the branches that may be opened to cut it."""
     tree = net.graph(open_branch_ids=net.tie_branches)
+    fixed = set(net.fixed_branches)
     loops = []
     for tie in net.tie_branches:
         k = net.branch_index(tie)
         path = nx.shortest_path(tree, int(net.from_bus[k]), int(net.to_bus[k]))
         ids = [min(tree[a][b]) for a, b in zip(path[:-1], path[1:])]
-        loops.append(tuple(sorted(ids + [int(tie)])))
+        loops.append(tuple(sorted(b for b in ids + [int(tie)] if b not in fixed)))
     return tuple(loops)
+
+
+def contract_fixed(net: RadialNetwork) -> RadialNetwork:
+    """The topology of `net` with its fixed branches contracted (their two ends one bus): the switchable branches
+    only, ids kept, no impedances or loads. Its spanning trees are those of `net` that keep every fixed branch
+    closed (`net` itself when it has none)."""
+    if not net.fixed_branches:
+        return net
+    g = nx.Graph()
+    g.add_nodes_from(range(net.n_bus))
+    fixed = set(net.fixed_branches)
+    keep = [k for k, b in enumerate(net.branch_ids) if int(b) not in fixed]
+    g.add_edges_from((int(net.from_bus[k]), int(net.to_bus[k])) for k, b in enumerate(net.branch_ids)
+                     if int(b) in fixed)
+    comps = sorted(nx.connected_components(g), key=lambda c: (net.slack_bus not in c, min(c)))
+    label = np.empty(net.n_bus, dtype=int)
+    for i, comp in enumerate(comps):
+        label[list(comp)] = i
+    n = len(comps)
+    return RadialNetwork(
+        name=net.name, base_kv=net.base_kv, base_mva=net.base_mva, slack_bus=int(label[net.slack_bus]),
+        from_bus=label[np.asarray(net.from_bus)[keep]], to_bus=label[np.asarray(net.to_bus)[keep]],
+        r_pu=np.zeros(len(keep)), x_pu=np.zeros(len(keep)), p_load_kw=np.zeros(n), q_load_kvar=np.zeros(n),
+        branch_ids=np.asarray(net.branch_ids)[keep], tie_branches=tuple(net.tie_branches),
+        bus_labels=tuple(net.bus_labels[min(c)] for c in comps))

@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from cosim.powerflow.bfs import kernels, open_positions, radial_flags, solve_radial_summary
-from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+from cosim.powerflow.network_data import NetworkDataError, RadialNetwork, contract_fixed
 
 
 class TopologyError(NetworkDataError):
@@ -42,6 +42,9 @@ def check_radial(net: RadialNetwork, open_ids) -> None:
     dup = sorted({b for b in ids if ids.count(b) > 1})
     if dup:
         raise TopologyError(f"network {net.name!r}: branch(es) {dup} opened more than once in {ids}")
+    fixed = sorted(set(ids) & set(net.fixed_branches))
+    if fixed:
+        raise TopologyError(f"network {net.name!r}: branch(es) {fixed} have no switch and cannot be opened")
     g = net.graph(open_branch_ids=ids)
     comps = list(nx.connected_components(g))
     if len(comps) > 1:
@@ -66,8 +69,13 @@ def is_radial(net: RadialNetwork, open_ids) -> bool:
 
 
 def radial_mask(net: RadialNetwork, open_batch) -> np.ndarray:
-    """Vectorised radiality of each row of open branch ids (shape (batch, k)); bool array (batch,)."""
-    return radial_flags(net, _positions(net, open_batch))
+    """Vectorised radiality of each row of open branch ids (shape (batch, k)); bool array (batch,). A row that
+    opens a fixed branch (`net.fixed_branches`, no switch) is not a radial configuration of the network."""
+    pos = _positions(net, open_batch)
+    ok = radial_flags(net, pos)
+    if net.fixed_branches and pos.size:
+        ok &= ~np.isin(pos, net.branch_indices(net.fixed_branches)).any(axis=1)
+    return ok
 
 
 def decode_loops(net: RadialNetwork, positions) -> np.ndarray:
@@ -94,10 +102,11 @@ def _repair_row(net: RadialNetwork, row: list[int], rng: np.random.Generator) ->
     g = net.graph()
     chosen: list[int] = []
     ends = {int(b): (int(f), int(t)) for f, t, b in zip(net.from_bus, net.to_bus, net.branch_ids)}
+    fixed = set(net.fixed_branches)
 
     def removable(b: int) -> bool:
         f, t = ends[b]
-        if b in chosen or not g.has_edge(f, t, key=b):
+        if b in chosen or b in fixed or not g.has_edge(f, t, key=b):
             return False
         g.remove_edge(f, t, key=b)
         still = nx.has_path(g, f, t)
@@ -139,7 +148,9 @@ def repair(net: RadialNetwork, open_ids, rng: np.random.Generator) -> np.ndarray
 
 
 def count_spanning_trees(net: RadialNetwork) -> int:
-    """Number of spanning trees (= radial configurations) by Kirchhoff's matrix-tree theorem."""
+    """Number of spanning trees (= radial configurations) by Kirchhoff's matrix-tree theorem; fixed branches
+    (no switch) stay closed: the trees of the network with them contracted."""
+    net = contract_fixed(net)
     lap = np.zeros((net.n_bus, net.n_bus))
     for f, t in zip(net.from_bus, net.to_bus):
         if f != t:
@@ -162,7 +173,9 @@ def enumerate_radial(net: RadialNetwork) -> np.ndarray:
     Complete and duplicate-free: bridges (in no loop) always stay closed and are contracted; chains of
     series branches become super-edges of a small kernel graph; every spanning tree of the network is one
     spanning tree of the kernel (open super-edges) times one open branch chosen inside each open super-edge.
+    Fixed branches (no switch) are never opened: the network is enumerated with them contracted.
     """
+    net = contract_fixed(net)
     nbr = net.n_branch
     f_all, t_all = np.asarray(net.from_bus), np.asarray(net.to_bus)
     ncomp, _ = _components(net.n_bus, f_all, t_all)

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandapower as pp
 import pytest
-from mv_nets import meshed_without_switches, ring_mv
+from mv_nets import meshed_without_switches, ring_mv, tie_and_sectionaliser
 
 from cosim.networks import load_network
 from cosim.networks.converted import ConvertedNetwork, count_radial, exact_optimum, flow
@@ -112,7 +112,9 @@ def test_a_line_net_without_switches_uses_in_service_ties():
 
 @pytest.mark.parametrize("make, message", [
     (meshed_without_switches, r"not radial in the base state: a closed loop through line 0, line 1, line 2"),
-    (lambda: ring_mv(unswitched_section=True), r"line 1 \(F0 line 1\) lies on the loop closed by .* has no switch"),
+    (lambda: tie_and_sectionaliser(meshed=True),
+     r"closed loop through line 1 \(a1-a2\), line 2 \(a2-a3\), line 8 \(a1-a3\); no switch on the loop, so the net "
+     r"is meshed"),
     (lambda: ring_mv(island=True), r"island: lonely"),
     (lambda: ring_mv(tie_open=False), r"not radial in the base state: a closed loop through .*tie line"),
 ])
@@ -195,3 +197,54 @@ def test_validate_a_json_net_and_refuse_an_unknown_code(tmp_path, capsys, monkey
     assert main(["--network", "simbench:1-XX-nope--0-sw"]) == 2
     out = capsys.readouterr().out
     assert out.startswith("cosim validate: error: unknown SimBench code") and len(out.strip().splitlines()) == 1
+
+
+def test_a_line_without_switch_on_a_loop_is_fixed_and_never_a_candidate():
+    from cosim.optim.reconfiguration import ReconfigurationProblem  # noqa: PLC0415
+    from cosim.powerflow.topology import TopologyError, check_radial, is_radial, repair  # noqa: PLC0415
+
+    grid = convert_switched(ring_mv(unswitched_section=True), "ring")
+    r = grid.radial
+    fixed = next(b for b, li in grid.line_of_branch.items() if grid.net.line.at[li, "name"] == "F0 line 1")
+    assert r.fixed_branches == (fixed,) and fixed not in grid.switch_of_branch
+    assert all(fixed not in loop for loop in r.loops) and len(r.loops) == 2
+    configs = enumerate_radial(r)
+    assert len(configs) == count_radial(r) == count_spanning_trees(r) and not np.isin(configs, fixed).any()
+    assert not is_radial(r, [fixed, 8])
+    with pytest.raises(TopologyError, match=rf"branch\(es\) \[{fixed}\] have no switch"):
+        check_radial(r, [fixed, 8])
+    rows = repair(r, np.array([[fixed, 8], [fixed, fixed], [7, 8]]), np.random.default_rng(0))
+    assert not np.isin(rows, fixed).any() and all(is_radial(r, row) for row in rows)
+    prob = ReconfigurationProblem(r)
+    x = np.random.default_rng(1).uniform(-1, 1, (200, prob.n_var))
+    assert not np.isin(prob.decode(x), fixed).any()
+    assert not np.isin(exact_optimum(r)[0], fixed).any()
+
+
+def test_voltage_limits_come_from_the_load_buses_never_the_slack():
+    net = tie_and_sectionaliser()  # busbar pinned at 1.0-1.0, load buses 0.92-1.08
+    assert (lambda r: (r.v_min_pu, r.v_max_pu))(convert_switched(net, "t").radial) == (0.92, 1.08)
+    net.bus.loc[net.bus.name != "busbar", ["min_vm_pu", "max_vm_pu"]] = np.nan
+    r = convert_switched(net, "t").radial
+    assert (r.v_min_pu, r.v_max_pu) == (0.9, 1.1)  # none given: the default band
+    net.load["in_service"] = False
+    net.bus.loc[net.bus.name == "s1", ["min_vm_pu", "max_vm_pu"]] = (0.95, 1.05)
+    r = convert_switched(net, "t").radial
+    assert (r.v_min_pu, r.v_max_pu) == (0.95, 1.05)  # no load: every bus but the slack
+    net.bus.loc[net.bus.name == "s1", ["min_vm_pu", "max_vm_pu"]] = (1.0, 1.0)
+    with pytest.raises(NetworkDataError, match=r"voltage band min_vm_pu 1 \.\. max_vm_pu 1 p\.u\. is empty"):
+        convert_switched(net, "t")
+
+
+def test_an_empty_bus_behind_an_open_switch_is_left_out_and_a_loaded_one_refused():
+    net = tie_and_sectionaliser()
+    s1 = int(net.bus.index[net.bus.name == "s1"][0])
+    spare = pp.create_bus(net, 20.0, name="spare")
+    line = pp.create_line(net, s1, spare, 0.5, std_type="NA2XS2Y 1x185 RM/25 12/20 kV", name="spare cable")
+    pp.create_switch(net, spare, line, et="l", closed=False)
+    grid = convert_switched(net, "t")
+    assert spare not in grid.position_of_bus and line not in grid.line_of_branch.values()
+    assert grid.radial.n_bus == 8 and len(grid.radial.loops) == 1
+    pp.create_load(net, spare, p_mw=0.1, q_mvar=0.0)
+    with pytest.raises(NetworkDataError, match=r"bus\(es\) spare are not fed: an island"):
+        convert_switched(net, "t")

@@ -55,3 +55,30 @@ def meshed_without_switches() -> pp.pandapowerNet:
         pp.create_line(net, b[i], b[j], 1.0, std_type="NA2XS2Y 1x185 RM/25 12/20 kV")
     pp.create_load(net, b[2], p_mw=1.0, q_mvar=0.2)
     return net
+
+
+def tie_and_sectionaliser(meshed: bool = False) -> pp.pandapowerNet:
+    """A 20 kV net fed by an external grid at its busbar (pinned at 1.0-1.0 p.u., as pandapower's cases do), two
+    feeders joined into one loop: feeder A busbar - a1 - a2 - a3 (lines without switches) - closed bus-bus switch
+    (a sectionaliser the converter merges) - a4; feeder B busbar - b1 (no switch) - b2 (a closed line switch: the
+    sectionaliser); the tie line a4 - b2 with an open switch; a spur a2 - s1 without switch. Load buses have the
+    band 0.92-1.08. meshed: one more line without switch between a1 and a3 (a loop no switch can open)."""
+    net = pp.create_empty_network(sn_mva=1.0)
+    cable = "NA2XS2Y 1x185 RM/25 12/20 kV"
+    bb = pp.create_bus(net, 20.0, name="busbar", min_vm_pu=1.0, max_vm_pu=1.0)
+    pp.create_ext_grid(net, bb, vm_pu=1.0)
+    names = ("a1", "a2", "a3", "a3'", "a4", "b1", "b2", "s1")
+    bus = {n: pp.create_bus(net, 20.0, name=n, min_vm_pu=0.92, max_vm_pu=1.08) for n in names}
+    bus["busbar"] = bb
+    lines = {}
+    for f, t, km in (("busbar", "a1", 1.5), ("a1", "a2", 1.2), ("a2", "a3", 1.0), ("a3'", "a4", 1.0),
+                     ("busbar", "b1", 2.0), ("b1", "b2", 1.5), ("a4", "b2", 1.8), ("a2", "s1", 0.8)):
+        lines[(f, t)] = pp.create_line(net, bus[f], bus[t], km, std_type=cable, name=f"{f}-{t}")
+    pp.create_switch(net, bus["a3"], bus["a3'"], et="b", closed=True, name="bus-bus sectionaliser")
+    pp.create_switch(net, bus["b2"], lines[("b1", "b2")], et="l", closed=True, name="line sectionaliser")
+    pp.create_switch(net, bus["b2"], lines[("a4", "b2")], et="l", closed=False, name="tie switch")
+    for n in ("a1", "a2", "a3", "a4", "b1", "b2", "s1"):
+        pp.create_load(net, bus[n], p_mw=0.6, q_mvar=0.15, name=f"load {n}")
+    if meshed:
+        pp.create_line(net, bus["a1"], bus["a3"], 1.1, std_type=cable, name="a1-a3")
+    return net
