@@ -3,8 +3,10 @@
 The DSO must publish its plan on time whatever the controller does: loop forever, call `sys.exit`, raise
 `KeyboardInterrupt`, crash the interpreter. `plan_in_worker` forks a worker (the controller and the problem
 are inherited, not pickled), waits at most `time_limit_s` for the plan to come back through a pipe, and
-kills the worker past the limit. Every failure becomes a `ControllerFailure` with a one-line reason; the
-caller falls back. A real Ctrl-C still stops the run: it reaches the parent, which kills the worker.
+kills the worker past the limit. Every failure becomes a `ControllerFailure` with a one-line reason, and,
+when the controller raised, its formatted traceback and the innermost frame of the user's own code
+(`user_frame`: "file:line in function"), both plain text; the caller falls back. A real Ctrl-C still stops
+the run: it reaches the parent, which kills the worker.
 
 Cost: one fork per plan (`benchmarks/optimizers.py --isolation` measures it). State a controller keeps
 between calls does not survive the worker: a controller that learns across days sets `isolation = False`
@@ -17,13 +19,16 @@ import os
 import pickle
 import select
 import signal
+import sysconfig
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem
 from cosim.errors import CosimError
 
-__all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker", "user_frame"]
 
 DEFAULT_TIME_LIMIT_S = 600.0
 """A controller's deadline per plan unless the scenario sets `[controller] time_limit_s`: a day-ahead plan is
@@ -31,21 +36,66 @@ due well before the day starts; the default EO (30 x 500) needs a few seconds on
 
 
 class ControllerFailure(CosimError):
-    """A controller that did not return a plan: timed out, raised, exited or died. The message says which."""
+    """A controller that did not return a plan: timed out, raised, exited or died. The message says which;
+    `traceback` (the formatted traceback) and `where` (the user's frame, "file:line in function") are plain
+    strings when the controller raised (None otherwise)."""
+
+    def __init__(self, message: str, traceback: str | None = None, where: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+        self.where = where
+
+
+_PACKAGES = tuple(str(p) + os.sep for p in (Path(__file__).resolve().parents[1],  # cosim
+                                            Path(__file__).resolve().parents[2] / "simulators"))
+_STDLIB = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("stdlib", "platstdlib")})
+_INSTALLED = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("purelib", "platlib")})
+
+
+def _inside(filename: str, folders: tuple[str, ...]) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>: not a user's file
+        return True
+    try:
+        path = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        path = filename
+    return path.startswith(folders)
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """"file:line in function" of the innermost frame of `exc`'s traceback that is the user's own code: outside
+    the cosim and simulators packages, the standard library and installed packages (else, for a controller that
+    is itself an installed package, outside cosim, simulators and the standard library); None when there is none."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for skip in (_PACKAGES + _STDLIB + _INSTALLED, _PACKAGES + _STDLIB):
+        for frame in reversed(frames):
+            if not _inside(frame.filename, skip):
+                return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return None
+
+
+def _raised(exc: BaseException) -> tuple[str, str, str | None]:
+    """(reason, formatted traceback, user frame) of an exception a controller raised (SystemExit included)."""
+    where = user_frame(exc)
+    if isinstance(exc, SystemExit):
+        reason = f"the controller called sys.exit({exc.code!r})"
+    else:
+        reason = f"the controller raised {type(exc).__name__}: {exc}"
+    return reason, "".join(traceback.format_exception(exc)), where
 
 
 def _work(controller: Any, problem: DayAheadProblem) -> bytes:
-    """In the worker: plan, and pickle ("plan", plan) or ("error", reason); never raises."""
+    """In the worker: plan, and pickle ("plan", plan) or ("error", reason, traceback, user frame), the last
+    three plain strings (the frame None when no frame is the user's); never raises."""
     try:
         try:
-            result: tuple[str, Any] = ("plan", controller.plan(problem))
-        except SystemExit as exc:
-            result = ("error", f"the controller called sys.exit({exc.code!r})")
+            result: tuple[Any, ...] = ("plan", controller.plan(problem))
         except BaseException as exc:  # noqa: BLE001 - whatever user code raises is reported, never re-raised
-            result = ("error", f"the controller raised {type(exc).__name__}: {exc}")
+            result = ("error", *_raised(exc))
         return pickle.dumps(result)
     except BaseException as exc:  # noqa: BLE001 - e.g. a plan that cannot be pickled
-        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})"))
+        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})",
+                             "".join(traceback.format_exception(exc)), user_frame(exc)))
 
 
 def _read_until(fd: int, deadline: float) -> bytes | None:
@@ -93,9 +143,9 @@ def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: floa
     if not data:
         code = os.waitstatus_to_exitcode(status)
         raise ControllerFailure(f"the controller's worker died (exit code {code})")
-    kind, value = pickle.loads(data)  # our own worker's bytes, through our own pipe
+    kind, value, *details = pickle.loads(data)  # our own worker's bytes, through our own pipe
     if kind == "error":
-        raise ControllerFailure(value)
+        raise ControllerFailure(value, *details)
     return value
 
 
@@ -105,10 +155,8 @@ def plan_in_process(controller: Any, problem: DayAheadProblem, time_limit_s: flo
     t0 = time.perf_counter()
     try:
         plan = controller.plan(problem)
-    except SystemExit as exc:
-        raise ControllerFailure(f"the controller called sys.exit({exc.code!r})") from None
-    except Exception as exc:  # noqa: BLE001 - a failing controller must not stop the grid
-        raise ControllerFailure(f"the controller raised {type(exc).__name__}: {exc}") from None
+    except (SystemExit, Exception) as exc:  # noqa: BLE001 - a failing controller must not stop the grid
+        raise ControllerFailure(*_raised(exc)) from None
     wall = time.perf_counter() - t0
     if wall > time_limit_s:
         raise ControllerFailure(f"the controller took {wall:.1f} s, beyond time_limit_s = {time_limit_s:g} s")
