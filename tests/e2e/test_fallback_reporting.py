@@ -153,14 +153,38 @@ def test_a_plan_a_rule_rejects_warns_with_the_rule(tmp_path):
         "no traceback" in block["text"]
 
 
-def test_a_controller_past_its_time_limit_warns_too(tmp_path):
-    sleeper = (ROOT / "tests" / "plugins" / "user_controller.py").read_text()
-    proc, run_dir = cosim_run(tmp_path, "sleepy", sleeper, "SleepingController", "--strict", days=1,
+HANGS_OR_CRASHES = '''import ctypes
+import time
+
+
+class Sleeps:
+    name = "sleeps"
+
+    def plan(self, problem):
+        time.sleep(3600)
+
+
+class Segfaults:
+    name = "segfaults"
+
+    def plan(self, problem):
+        return ctypes.string_at(0)
+'''
+
+
+@pytest.mark.parametrize("controller, line, reason", [
+    ("Sleeps", "        time.sleep(3600)", "the controller did not return a plan within time_limit_s = 1 s"),
+    ("Segfaults", "        return ctypes.string_at(0)", "the controller's worker died (exit code -11)")])
+def test_a_worker_past_its_time_limit_or_killed_by_a_signal_names_the_users_line(tmp_path, controller, line, reason):
+    """No exception to format: the worker's stack (faulthandler) says where the controller was."""
+    proc, run_dir = cosim_run(tmp_path, "hostile_ctrl", HANGS_OR_CRASHES, controller, days=1,
                               controller_extra="time_limit_s = 1")
-    assert proc.returncode == 3, proc.stderr
-    line = one_line(proc.stderr)
-    assert "hour 0: planning fallback (the controller did not return a plan within time_limit_s = 1 s" in line
-    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "stopped"
+    assert proc.returncode == 0, proc.stderr
+    warning = one_line(proc.stderr)
+    assert warning.startswith(f"cosim: WARNING: hour 0: planning fallback ({reason} at ")
+    assert_names_user_line(warning, tmp_path / "hostile_ctrl.py", HANGS_OR_CRASHES.splitlines().index(line) + 1)
+    block, = RunFolder(run_dir).tracebacks()
+    assert "Stack of the controller's worker" in block["text"] and 'hostile_ctrl.py", line' in block["text"]
 
 
 def test_on_failure_must_be_fallback_or_stop(tmp_path, capsys):
