@@ -1,6 +1,10 @@
 """Command line: `cosim run|study|report|compare|validate`. Errors are one clear line, exit code 2 (bad input, a
-results folder that cannot be written) or 1 (a run that stopped part-way; its results are kept); Ctrl-C or
-SIGTERM: one line, 128 + the signal's number (130, 143), the run's folder and manifest final."""
+results folder that cannot be written), 1 (a run that stopped part-way; its results are kept) or 3 (a run stopped
+at its first planning fallback, `cosim run --strict` or `[controller] on_failure = "stop"`; its results so far are
+kept); Ctrl-C or SIGTERM: one line, 128 + the signal's number (130, 143), the run's folder and manifest final.
+
+Each planning fallback of a run prints one warning line on stderr (the hour, the exception or rule, the user's
+file:line; the traceback is in the run folder's tracebacks.txt), and `cosim run` ends with the fallback count."""
 
 from __future__ import annotations
 
@@ -32,19 +36,30 @@ def _run(args: argparse.Namespace) -> int:
         from cosim.config import with_output  # noqa: PLC0415
 
         scenario = with_output(scenario, **output)
+    if args.strict:
+        from cosim.config import with_on_failure  # noqa: PLC0415
+
+        scenario = with_on_failure(scenario, "stop")
     if scenario.seasons:
         from cosim.runner.seasonal import run_seasons  # noqa: PLC0415
 
         parent, table = run_seasons(scenario, output_dir=args.output, progress=not args.quiet)
         print(f"results: {parent}")
         print(table.to_string(index=False))
+        fallbacks = int(table["fallbacks"].sum()) if "fallbacks" in table else 0
+        print(f"fallbacks: {fallbacks} (see each season's events.csv{_TRACEBACKS if fallbacks else ''})")
         return 0
     log.info("running %s: %d day(s) on %s, controller %s, exchange %s", scenario.name, scenario.days,
              scenario.network, scenario.controller, scenario.exchange)
     summary = run_scenario(scenario, output_dir=args.output, progress=not args.quiet)
     print(f"results: {summary.run_dir}  ({summary.wall_s:.1f} s)")
+    fallbacks = int(summary.kpis.get("fallbacks", 0))
+    print(f"fallbacks: {fallbacks} (see events.csv{_TRACEBACKS if fallbacks else ''})")
     print(json.dumps(summary.kpis, indent=2))
     return 0
+
+
+_TRACEBACKS = " and tracebacks.txt"
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -93,7 +108,10 @@ def _pop_log_level(argv: list[str]) -> tuple[str, list[str]]:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cosim", description="DSO / parking-lot operator co-simulation")
+    parser = argparse.ArgumentParser(prog="cosim", description="DSO / parking-lot operator co-simulation",
+                                     epilog="exit codes: 0 done; 1 a run that stopped part-way (results kept); 2 bad "
+                                            "input; 3 a run stopped at its first planning fallback (--strict, "
+                                            "[controller] on_failure = \"stop\"); 130 Ctrl-C, 143 SIGTERM")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("--log-level", choices=LEVELS, default="warning",
                         help="status messages on stderr at this level and above (default: warning)")
@@ -103,6 +121,9 @@ def _main(argv: list[str] | None = None) -> int:
     run.add_argument("--days", type=int, default=None, help="override the scenario's number of days")
     run.add_argument("--output", default=None, help="results folder (default: the scenario's output_dir)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--strict", action="store_true",
+                     help="stop at the first planning fallback (controller error, time limit, crash, exit or a plan a "
+                          "rule rejects), exit code 3; as [controller] on_failure = \"stop\"")
     run.add_argument("--format", choices=["png", "pdf", "svg"], default=None,
                      help="figure format (default: the scenario's [output] figure_format, else png)")
     run.add_argument("--dpi", type=int, default=None, help="figure resolution (default: [output] dpi, else 300)")
@@ -158,7 +179,7 @@ def _main(argv: list[str] | None = None) -> int:
         return 2
     except CosimError as exc:  # RunError and the rest of our tree: a run that stopped; its results are kept
         print(f"cosim {args.command}: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 1)  # RunInterrupted: 128 + the signal, as a shell reports it
+        return getattr(exc, "exit_code", 1)  # RunInterrupted: 128 + the signal; PlanningStopped: 3
     except OSError as exc:  # a folder that cannot be written (read-only, full, gone): what and why, one line
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cosim {args.command}: error: cannot write results: {where}{exc.strerror or exc}", file=sys.stderr)
@@ -169,7 +190,8 @@ _command = ["cosim"]  # the command being run, for the line printed when a signa
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`cosim ...`; exit code 0, 1 (a run that stopped; results kept), 2 (bad input), or 128 + the signal's number
+    """`cosim ...`; exit code 0, 1 (a run that stopped; results kept), 2 (bad input), 3 (a run stopped at its first
+    planning fallback: `--strict`, `[controller] on_failure = "stop"`; results kept), or 128 + the signal's number
     when Ctrl-C or SIGTERM stops it (one line, no traceback, at any moment, start-up included)."""
     _command[0] = "cosim"
     try:

@@ -96,6 +96,7 @@ class Scenario:
     output: OutputOptions = field(default_factory=OutputOptions)
     switch_operations_per_day: int = 0  # branches hourly revisions may open or close a day (0: topology fixed)
     forecast_noise: dict[str, float] = field(default_factory=dict)  # market forecasts: {load_sigma, price_sigma}
+    controller_on_failure: str = "fallback"  # a planning failure: "fallback" (go on) or "stop" (end the run, exit 3)
 
     @property
     def hours(self) -> int:
@@ -117,6 +118,7 @@ MAX_PRICE_USD_PER_KWH = 1e4  # |price| in a profile CSV, $/kWh: > 2,000 times th
 MAX_LOAD_SCALING = 100.0  # p.u. of the network's nominal load (a load_kw column: of 3715 kW); no feeder carries more
 MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
 MAX_START_DAY = 100_000
+ON_FAILURE = ("fallback", "stop")  # [controller] on_failure (simulators.dso.agent.ON_FAILURE)
 MAX_TIME_LIMIT_S = 86_400.0  # a day-ahead plan due more than a day later is a typo
 MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
 MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
@@ -129,7 +131,8 @@ _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "
 SECTION_KEYS = {
     "network": {"name", "reconfigure"},
     "market": {"profile", "seasons", "forecast_noise"},
-    "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day"},
+    "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day",
+                   "on_failure"},
     "output": {"format", "figure_format", "dpi", "start_date"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
@@ -261,6 +264,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         controller_options=controller_options,
         controller_time_limit_s=ctrl.positive("time_limit_s", float, DEFAULT_TIME_LIMIT_S, maximum=MAX_TIME_LIMIT_S),
         controller_isolation=ctrl.get("isolation", bool, True),
+        controller_on_failure=ctrl.get("on_failure", str, "fallback", allowed=ON_FAILURE),
         exchange=exchange,
         max_rounds=max_rounds,
         exchange_options=exchange_options,
@@ -298,6 +302,15 @@ def with_output(scenario: Scenario, **changes: Any) -> Scenario:
     raw = {**scenario.raw, "output": {**scenario.raw.get("output", {}), **changes}}
     output = _output(_Reader(str(scenario.path or "<scenario>"), raw["output"], "output.", SECTION_KEYS["output"]))
     return dataclasses.replace(scenario, raw=raw, output=output)
+
+
+def with_on_failure(scenario: Scenario, on_failure: str) -> Scenario:
+    """`scenario` with `[controller] on_failure` set (`cosim run --strict`: "stop"), in its raw table too, so that
+    the manifest records what was used; checked as in a scenario file."""
+    raw = {**scenario.raw, "controller": {**scenario.raw.get("controller", {}), "on_failure": on_failure}}
+    ctrl = _Reader(str(scenario.path or "<scenario>"), raw["controller"], "controller.", SECTION_KEYS["controller"])
+    return dataclasses.replace(scenario, raw=raw,
+                               controller_on_failure=ctrl.get("on_failure", str, "fallback", allowed=ON_FAILURE))
 
 
 def _market_profile(market: _Reader, path: Path | None, network: str | None = None) -> str:

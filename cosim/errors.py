@@ -5,7 +5,8 @@
   prints its one-line message and exits with code 2, before any output is written. It is also a
   `ValueError`, so code that already guards a call with `except ValueError` keeps working.
 - `RunError`: a co-simulation that stopped part-way; its message says where and where the results are.
-  The CLI exits with code 1.
+  The CLI exits with code 1; `PlanningStopped`, a run stopped on purpose at its first planning fallback
+  (`[controller] on_failure = "stop"`, `cosim run --strict`), with code 3.
 
 Each package defines its specific errors as subclasses (e.g. `ScenarioFileError`, `ProfileError`,
 `NetworkDataError`); none of them shadows mosaik's own `ScenarioFileError` / `SimulationError`.
@@ -14,8 +15,8 @@ Each package defines its specific errors as subclasses (e.g. `ScenarioFileError`
 from __future__ import annotations
 
 __all__ = [
-    "CosimError", "InputError", "PluginError", "PluginNotFoundError", "PluginOptionsError", "ProblemError", "RunError",
-    "one_line",
+    "CosimError", "InputError", "PlanningStopped", "PluginError", "PluginNotFoundError", "PluginOptionsError",
+    "ProblemError", "RunError", "one_line",
 ]
 
 
@@ -37,6 +38,18 @@ class InputError(CosimError, ValueError):
 
 class RunError(CosimError, RuntimeError):
     """A co-simulation that stopped before its end; the message says why and where results are (CLI exit 1)."""
+
+
+class PlanningStopped(RunError):
+    """A run stopped at its first planning fallback because the scenario asked for it (`[controller] on_failure =
+    "stop"`, `cosim run --strict`): the message names the hour and the cause; `event` is the fallback's event row
+    (hour, source, event, detail). The CLI exits with code 3."""
+
+    exit_code = 3
+
+    def __init__(self, message: object = "", event: dict | None = None) -> None:
+        super().__init__(one_line(message))
+        self.event = event
 
 
 class PluginError(InputError):

@@ -3,8 +3,11 @@
 The DSO must publish its plan on time whatever the controller does: loop forever, call `sys.exit`, raise
 `KeyboardInterrupt`, crash the interpreter. `plan_in_worker` forks a worker (the controller and the problem
 are inherited, not pickled), waits at most `time_limit_s` for the plan to come back through a pipe, and
-kills the worker past the limit. Every failure becomes a `ControllerFailure` with a one-line reason; the
-caller falls back. A real Ctrl-C still stops the run: it reaches the parent, which kills the worker.
+kills the worker past the limit. Every failure becomes a `ControllerFailure` with a one-line reason, and,
+when the controller raised, its formatted traceback and the innermost frame of the user's own code
+(`user_frame`: "file:line in function"), both plain text; a worker stopped at the time limit or dying of a
+fatal signal leaves its stack instead (`faulthandler`); the caller falls back. A real Ctrl-C still stops
+the run: it reaches the parent, which kills the worker.
 
 Cost: one fork per plan (`benchmarks/optimizers.py --isolation` measures it). State a controller keeps
 between calls does not survive the worker: a controller that learns across days sets `isolation = False`
@@ -13,17 +16,23 @@ between calls does not survive the worker: a controller that learns across days 
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import pickle
+import re
 import select
 import signal
+import sysconfig
+import tempfile
 import time
+import traceback
+from pathlib import Path
 from typing import Any
 
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem
 from cosim.errors import CosimError
 
-__all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker", "user_frame"]
 
 DEFAULT_TIME_LIMIT_S = 600.0
 """A controller's deadline per plan unless the scenario sets `[controller] time_limit_s`: a day-ahead plan is
@@ -31,21 +40,105 @@ due well before the day starts; the default EO (30 x 500) needs a few seconds on
 
 
 class ControllerFailure(CosimError):
-    """A controller that did not return a plan: timed out, raised, exited or died. The message says which."""
+    """A controller that did not return a plan: timed out, raised, exited or died. The message says which;
+    `traceback` (the formatted traceback, or the stack of a worker stopped at the time limit or killed by a fatal
+    signal) and `where` (the user's frame in it, "file:line in function") are plain strings, None when unknown."""
+
+    def __init__(self, message: str, traceback: str | None = None, where: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
+        self.where = where
+
+
+_PACKAGES = tuple(str(p) + os.sep for p in (Path(__file__).resolve().parents[1],  # cosim
+                                            Path(__file__).resolve().parents[2] / "simulators"))
+_STDLIB = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("stdlib", "platstdlib")})
+_INSTALLED = tuple({str(Path(sysconfig.get_paths()[k]).resolve()) + os.sep for k in ("purelib", "platlib")})
+
+
+def _inside(filename: str, folders: tuple[str, ...]) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>: not a user's file
+        return True
+    try:
+        path = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        path = filename
+    return path.startswith(folders)
+
+
+def user_frame(exc: BaseException) -> str | None:
+    """"file:line in function" of the innermost frame of `exc`'s traceback that is the user's own code: outside
+    the cosim and simulators packages, the standard library and installed packages (else, for a controller that
+    is itself an installed package, outside cosim, simulators and the standard library); None when there is none."""
+    return _innermost_user([(f.filename, f.lineno, f.name) for f in reversed(traceback.extract_tb(exc.__traceback__))])
+
+
+def _innermost_user(frames: list[tuple[str, Any, str]]) -> str | None:
+    """The first of `frames` (innermost first: file, line, function) that is the user's code (`user_frame`)."""
+    for skip in (_PACKAGES + _STDLIB + _INSTALLED, _PACKAGES + _STDLIB):
+        for filename, lineno, name in frames:
+            if not _inside(filename, skip):
+                return f"{filename}:{lineno} in {name}"
+    return None
+
+
+_DUMP_FRAME = re.compile(r'^\s*File "(.+)", line (\d+) in (\S+)', re.M)
+
+
+def _stack(dump: Any, what: str) -> tuple[str | None, str | None]:
+    """(text, user frame) of the stack faulthandler wrote to `dump` (most recent call first); (None, None) when
+    it wrote nothing (a worker that called os._exit or was killed outright)."""
+    dump.seek(0)
+    text = dump.read().decode("utf-8", "replace").strip()
+    if not text:
+        return None, None
+    frames = []
+    for m in _DUMP_FRAME.finditer(text):  # innermost first, down to the worker's call of plan()
+        if m.group(3) == "_work" and _inside(m.group(1), _PACKAGES):
+            break
+        frames.append((m.group(1), m.group(2), m.group(3)))
+    return f"Stack of the controller's worker {what} (faulthandler, most recent call first):\n{text}\n", \
+        _innermost_user(frames)
+
+
+def _dump_then_kill(pid: int, dump: Any) -> None:
+    """Ask the worker for its stack (SIGUSR1: faulthandler writes it from a C handler, even inside C code), give it
+    up to a second to appear in `dump`, then kill the worker."""
+    try:
+        os.kill(pid, signal.SIGUSR1)
+        size, t_end = -1, time.perf_counter() + 1.0
+        while time.perf_counter() < t_end:
+            time.sleep(0.02)
+            now = os.fstat(dump.fileno()).st_size
+            if now > 0 and now == size:
+                break
+            size = now
+    finally:
+        os.kill(pid, signal.SIGKILL)
+
+
+def _raised(exc: BaseException) -> tuple[str, str, str | None]:
+    """(reason, formatted traceback, user frame) of an exception a controller raised (SystemExit included)."""
+    where = user_frame(exc)
+    if isinstance(exc, SystemExit):
+        reason = f"the controller called sys.exit({exc.code!r})"
+    else:
+        reason = f"the controller raised {type(exc).__name__}: {exc}"
+    return reason, "".join(traceback.format_exception(exc)), where
 
 
 def _work(controller: Any, problem: DayAheadProblem) -> bytes:
-    """In the worker: plan, and pickle ("plan", plan) or ("error", reason); never raises."""
+    """In the worker: plan, and pickle ("plan", plan) or ("error", reason, traceback, user frame), the last
+    three plain strings (the frame None when no frame is the user's); never raises."""
     try:
         try:
-            result: tuple[str, Any] = ("plan", controller.plan(problem))
-        except SystemExit as exc:
-            result = ("error", f"the controller called sys.exit({exc.code!r})")
+            result: tuple[Any, ...] = ("plan", controller.plan(problem))
         except BaseException as exc:  # noqa: BLE001 - whatever user code raises is reported, never re-raised
-            result = ("error", f"the controller raised {type(exc).__name__}: {exc}")
+            result = ("error", *_raised(exc))
         return pickle.dumps(result)
     except BaseException as exc:  # noqa: BLE001 - e.g. a plan that cannot be pickled
-        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})"))
+        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})",
+                             "".join(traceback.format_exception(exc)), user_frame(exc)))
 
 
 def _read_until(fd: int, deadline: float) -> bytes | None:
@@ -67,6 +160,12 @@ def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: floa
     A plain `os.fork` (not `multiprocessing`), so it also works inside daemonic processes such as Dask's workers.
     """
     deadline = time.perf_counter() + time_limit_s
+    with tempfile.TemporaryFile() as dump:  # the worker's stack when it overruns or dies of a fatal signal
+        return _plan_in_worker(controller, problem, time_limit_s, deadline, dump)
+
+
+def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: float, deadline: float,
+                    dump: Any) -> DayAheadPlan:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
@@ -74,6 +173,11 @@ def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: floa
         for sig in (signal.SIGINT, signal.SIGTERM):  # the run's handlers (manifest, ...) are the parent's business
             signal.signal(sig, signal.SIG_DFL)
         try:
+            try:
+                faulthandler.enable(file=dump, all_threads=False)  # SIGSEGV, SIGABRT, ...: the stack, then death
+                faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)  # the parent's "time is up"
+            except (OSError, RuntimeError, ValueError):  # no stack then, the plan all the same
+                pass
             data = _work(controller, problem)
             view = memoryview(data)
             while view:
@@ -81,21 +185,27 @@ def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: floa
         finally:
             os._exit(0)  # no exit handlers, no flushing of the parent's buffers
     os.close(write_fd)
+    data: bytes | None = None
+    timed_out = False
     try:
         data = _read_until(read_fd, deadline)
+        timed_out = data is None
     finally:
         os.close(read_fd)
-        if data is None:
+        if timed_out:
+            _dump_then_kill(pid, dump)
+        elif data is None:  # Ctrl-C or SIGTERM while waiting: the worker goes at once, the stop goes on
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-    if data is None:
-        raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s")
+    if timed_out:
+        raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s",
+                                *_stack(dump, "when the time limit passed"))
     if not data:
         code = os.waitstatus_to_exitcode(status)
-        raise ControllerFailure(f"the controller's worker died (exit code {code})")
-    kind, value = pickle.loads(data)  # our own worker's bytes, through our own pipe
+        raise ControllerFailure(f"the controller's worker died (exit code {code})", *_stack(dump, "when it died"))
+    kind, value, *details = pickle.loads(data)  # our own worker's bytes, through our own pipe
     if kind == "error":
-        raise ControllerFailure(value)
+        raise ControllerFailure(value, *details)
     return value
 
 
@@ -105,10 +215,8 @@ def plan_in_process(controller: Any, problem: DayAheadProblem, time_limit_s: flo
     t0 = time.perf_counter()
     try:
         plan = controller.plan(problem)
-    except SystemExit as exc:
-        raise ControllerFailure(f"the controller called sys.exit({exc.code!r})") from None
-    except Exception as exc:  # noqa: BLE001 - a failing controller must not stop the grid
-        raise ControllerFailure(f"the controller raised {type(exc).__name__}: {exc}") from None
+    except (SystemExit, Exception) as exc:  # noqa: BLE001 - a failing controller must not stop the grid
+        raise ControllerFailure(*_raised(exc)) from None
     wall = time.perf_counter() - t0
     if wall > time_limit_s:
         raise ControllerFailure(f"the controller took {wall:.1f} s, beyond time_limit_s = {time_limit_s:g} s")

@@ -10,6 +10,7 @@ Both are read the same way.
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,16 @@ import pandas as pd
 from cosim.errors import InputError
 from cosim.textio import atomic_write_bytes, atomic_write_text, to_jsonable
 
-__all__ = ["DEFAULT_START_DATE", "ERROR", "KPIS", "MANIFEST", "PLANS", "TABLES", "Run", "RunFolder",
+__all__ = ["DEFAULT_START_DATE", "ERROR", "KPIS", "MANIFEST", "PLANS", "TABLES", "TRACEBACKS", "Run", "RunFolder",
            "compact_sessions", "load_run"]
 
 MANIFEST = "manifest.json"
 KPIS = "kpis.json"
 PLANS = "plans.jsonl"
 ERROR = "error.txt"
+TRACEBACKS = "tracebacks.txt"
+"""One block per planning fallback, appended as the run goes: "=== hour H: planning fallback ===", "cause: ..." (the
+exception or the rule, and the user's file:line), then the traceback (or why there is none) and a blank line."""
 TABLES = ("grid", "bus_voltages", "lines", "lots", "evs", "plo", "prices", "dso", "messages", "events",
           "plo_ledger", "plan_vs_reality")
 """Tables a run folder may hold (<name>.csv or <name>.parquet): recorded hour by hour, or written by
@@ -34,6 +38,7 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 DEFAULT_START_DATE = "2024-01-01"
 """Calendar date of hour 0 when the scenario gives no `[output] start_date` (a label only)."""
 SESSION_KEYS = ("lot_id", "ev_id")
+_TRACEBACK_HEADER = re.compile(r"=== hour (\d+): planning fallback ===$")
 
 
 class RunFolder:
@@ -81,6 +86,25 @@ class RunFolder:
         if not path.is_file():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def tracebacks(self) -> list[dict[str, Any]]:
+        """The planning fallbacks' blocks of tracebacks.txt, in order: {"hour", "cause", "text"} (text: the whole
+        block); empty when the run had none."""
+        path = self.file(TRACEBACKS)
+        if not path.is_file():
+            return []
+        blocks: list[dict[str, Any]] = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
+            match = _TRACEBACK_HEADER.match(line)
+            if match:
+                blocks.append({"hour": int(match.group(1)), "cause": "", "text": line})
+            elif blocks:
+                blocks[-1]["text"] += line
+                if line.startswith("cause: ") and not blocks[-1]["cause"]:
+                    blocks[-1]["cause"] = line[len("cause: "):].rstrip("\n")
+        for block in blocks:
+            block["text"] = block["text"].rstrip("\n") + "\n"
+        return blocks
 
     def _json(self, name: str) -> dict[str, Any]:
         path = self.file(name)
@@ -160,7 +184,8 @@ class Run:
     `dso`) have a DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour`
     column. `bus_voltages` (time, hour, bus, vm_pu) and `lines` (time, hour, branch, ..., loading_percent) are in
     long form. `evs` has one row per EV visit, with `arrival` and `departure` as timestamps. `plans` has one
-    row per day-ahead plan (indexed by the day's start), `kpis` and `manifest` are dicts. Missing tables are
+    row per day-ahead plan (indexed by the day's start), `kpis` and `manifest` are dicts, `tracebacks` the planning
+    fallbacks' blocks of tracebacks.txt (`RunFolder.tracebacks`). Missing tables are
     empty DataFrames. `folder` reads the files as recorded (`RunFolder`).
     """
 
@@ -212,6 +237,7 @@ class Run:
     messages = cached_property(lambda self: self._hourly("messages"))
     events = cached_property(lambda self: self._hourly("events"))
     dso = cached_property(lambda self: self._hourly("dso"))
+    tracebacks = cached_property(lambda self: self.folder.tracebacks())  # planning fallbacks' tracebacks.txt blocks
     lines = cached_property(lambda self: self._hourly("lines"))
 
     @cached_property

@@ -3,10 +3,13 @@ when a run fails part-way, and say where it stopped in the manifest.
 
 However the run ends, its manifest is finalised with the status, the phase it stopped in and the last
 recorded hour: "completed"; "failed" (any exception, `sys.exit` in user code, a full disk: error.txt holds the
-traceback); "interrupted" (Ctrl-C) or "terminated" (SIGTERM, SIGHUP), in any phase (start-up, simulation,
+traceback); "stopped" (the first planning fallback of a run with `[controller] on_failure = "stop"`: the
+manifest's `error` names the hour and the cause, tracebacks.txt holds the controller's traceback);
+"interrupted" (Ctrl-C) or "terminated" (SIGTERM, SIGHUP), in any phase (start-up, simulation,
 post-processing, plotting). The signals are turned into exceptions only while a phase runs
 (`cosim.results.manifest.StopSignals`); while the run folder is made and the final manifest written they wait.
-A run that did not complete raises `RunError` (`RunInterrupted` for a signal) after its folder is final.
+A run that did not complete raises `RunError` (`RunInterrupted` for a signal, `PlanningStopped` for a stopped
+run: CLI exit 3) after its folder is final.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Scenario
-from cosim.errors import RunError, one_line
+from cosim.errors import PlanningStopped, RunError, one_line
 from cosim.results import RunFolder, finish_manifest, new_run_dir, start_manifest
 from cosim.results.manifest import StopSignals, reserve_space, stop_exception, stop_signal, write_error_file
 from cosim.results.writer import output_dir_error, trim_to_whole_lines
@@ -68,6 +71,7 @@ class _Outcome:
     details: str | None = None  # traceback, for error.txt
     signum: int | None = None
     received: list[int] = field(default_factory=list)  # stop signals this process received (StopSignals)
+    fallback: dict | None = None  # the planning fallback that stopped the run (on_failure = "stop")
 
     @property
     def ok(self) -> bool:
@@ -90,6 +94,11 @@ class _Outcome:
             self.error = f"stopped by {name} during {self.phase}"
             return
         cause = root_cause(exc)
+        if isinstance(cause, PlanningStopped):  # asked for: the reason is the message, no Python traceback
+            self.status = "stopped"
+            self.error = one_line(str(cause))
+            self.fallback = cause.event
+            return
         self.status = "failed"
         self.error = one_line(f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__)
         self.details = "".join(traceback.format_exception(exc))
@@ -170,6 +179,8 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
         message = f"run {outcome.status} {where}: {outcome.error}. Results recorded so far are in {run_dir}"
         if outcome.signum is not None:
             raise RunInterrupted(message, outcome.signum)
+        if outcome.status == "stopped":
+            raise PlanningStopped(message, outcome.fallback)
         raise RunError(message)
     if stops.pending:  # Ctrl-C while the manifest of a completed run was written: the run stands, the stop too
         raise stop_exception(stops.pending[0])
@@ -222,7 +233,8 @@ def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder,
         events = []
     extra: dict[str, Any] = {
         "kpis": kpis, "simulated_hours": hours, "timing": timing_info,
-        "fallbacks": [e for e in events if e.get("event") == "planning fallback"],
+        "fallbacks": [e for e in events if e.get("event") == "planning fallback"]
+        + ([outcome.fallback] if outcome.fallback else []),  # the one that stopped the run never reached events.csv
         "negotiations": [e for e in events if str(e.get("event")).startswith("negotiation")],
         "data_events": [e for e in events if e.get("event") != "planning fallback"
                         and not str(e.get("event")).startswith("negotiation")]}

@@ -23,6 +23,7 @@ import mosaik
 from cosim.config import Scenario, ScenarioFileError
 from cosim.exchange.messages import agent_key_ring
 from cosim.registry import import_attribute
+from cosim.results.folder import TRACEBACKS
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 from simulators.parking.presets import SEED000_SCHEDULE_FLEETS
@@ -134,6 +135,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
             keys=ring["DSO"].params() if ring else None, switch_operations_per_day=scenario.switch_operations_per_day,
+            on_failure=scenario.controller_on_failure, tracebacks_file=str(run_dir / TRACEBACKS),
             lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw}
                   for lot in scenario.lots})
         plo_sim = world.start("PLO")

@@ -7,6 +7,9 @@ default, with a safe fallback), checks everything it receives, and signs and log
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -25,13 +28,17 @@ from cosim.controllers.base import (
 from cosim.controllers.envelope import FlexEnvelope
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
 from cosim.controllers.validation import check_plan, evaluate_plan
-from cosim.errors import InputError
+from cosim.errors import InputError, PlanningStopped, one_line
 from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
 from cosim.exchange.keys import AgentKeys
 from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
 from cosim.exchange.payloads import LotRegistration, PayloadError, check_offer, offer_from_payload
 from cosim.networks.converted import flow
 from cosim.powerflow.network_data import RadialNetwork
+
+log = logging.getLogger("cosim.dso")  # under "cosim": the command line's stderr handler shows its warnings
+ON_FAILURE = ("fallback", "stop")
+"""What a planning failure does: fall back and go on (default), or stop the run (`PlanningStopped`)."""
 
 
 def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict[str, np.ndarray]:
@@ -60,13 +67,22 @@ class DsoAgent:
                  keys: AgentKeys | Mapping[str, Any] | None = None,
                  lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
                  time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True,
-                 switch_operations_per_day: int = 0) -> None:
+                 switch_operations_per_day: int = 0, on_failure: str = "fallback",
+                 tracebacks_file: str | Path | None = None) -> None:
         """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
         `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
         `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
         `cosim.controllers.isolation`), so no controller can block, exit or crash the run;
         `switch_operations_per_day`: branches the DSO may open or close per day in hourly revisions (each opened
-        and each closed branch is one operation; 0: the topology is fixed after the day-ahead plan)."""
+        and each closed branch is one operation; 0: the topology is fixed after the day-ahead plan);
+        `on_failure`: "fallback" (each planning failure falls back, with one warning on stderr) or "stop" (the first
+        one raises `PlanningStopped`); `tracebacks_file`: where each failure's traceback is appended (the run
+        folder's tracebacks.txt; None: nowhere)."""
+        if on_failure not in ON_FAILURE:
+            raise InputError(f"on_failure {on_failure!r} is not allowed; allowed: {', '.join(ON_FAILURE)}")
+        self.on_failure = on_failure
+        self.tracebacks_file = Path(tracebacks_file) if tracebacks_file is not None else None
+        self._failure_info: tuple[str | None, str | None] = (None, None)  # traceback, user frame of the last failure
         self.net = network
         self.controller = controller
         self.time_limit_s = float(time_limit_s)
@@ -195,8 +211,8 @@ class DsoAgent:
             elif plan is not None:
                 self.switch_operations_left -= operations
         if plan is None:
-            self._event(self.hour, "planning fallback",
-                        f"hourly revision at hour {self.hour}: {failure}; kept the plan in force")
+            self._fallback_event(self.hour, f"hourly revision at hour {self.hour}: {failure}; kept the plan in force",
+                                 failure)
             return None
         self._merge_revision(plan, offset)
         return plan
@@ -408,12 +424,14 @@ class DsoAgent:
         run = plan_in_worker if self.isolation else plan_in_process
         plan: DayAheadPlan | None = None
         self._rejected = None
+        self._failure_info = (None, None)
         try:
             plan = run(controller, problem, self.time_limit_s)
             check = check_plan(problem, plan)
             failure = None if check.ok else f"plan rejected, rule {check.failure}"
         except ControllerFailure as exc:
             failure = str(exc)
+            self._failure_info = (exc.traceback, exc.where)
         if failure is not None:
             self._rejected = plan if isinstance(plan, DayAheadPlan) else None
             return None, failure
@@ -436,8 +454,42 @@ class DsoAgent:
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
         if rejected is not None:
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
-        self._event(self.day.hour, "planning fallback", plan.info["fallback"])
+        self._fallback_event(self.day.hour, plan.info["fallback"], failure)
         return plan
+
+    def _fallback_event(self, hour: int, detail: str, failure: str) -> None:
+        """A planning fallback at `hour`: its event, its block in the tracebacks file and one warning line on
+        stderr naming the hour, the cause (exception or rule) and the user's file:line; with `on_failure = "stop"`
+        the run ends here instead (`PlanningStopped`, whose message says the same)."""
+        self._event(hour, "planning fallback", detail)
+        trace, where = self._failure_info
+        cause = one_line(failure + (f" at {where}" if where else ""))
+        saved = self._append_traceback(hour, cause, trace)
+        details = f"; details in {self.tracebacks_file}" if saved else ""
+        if self.on_failure == "stop":
+            raise PlanningStopped(f"hour {hour}: planning fallback ({cause}); stopped, as [controller] on_failure = "
+                                  f"\"stop\" asks{details}", event=dict(self.events[-1]))
+        log.warning("hour %d: planning fallback (%s)%s", hour, cause, details)
+
+    def _append_traceback(self, hour: int, cause: str, trace: str | None) -> bool:
+        """One block (a header line with the hour, the cause, the traceback or why there is none, a blank line)
+        appended to the tracebacks file in one write; False when there is no file or it cannot be written."""
+        if self.tracebacks_file is None:
+            return False
+        body = trace if trace else "no traceback: the controller raised nothing (a plan a rule rejected, a time " \
+                                   "limit passed, a worker that exited or died)\n"
+        block = f"=== hour {hour}: planning fallback ===\ncause: {cause}\n{body.rstrip(chr(10))}\n\n"
+        try:
+            fd = os.open(self.tracebacks_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(block.encode("utf-8", "replace"))
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        except OSError:
+            return False
+        return True
 
     def _refresh_prediction(self, plan: DayAheadPlan) -> None:
         if self.bus_load is not None:

@@ -27,7 +27,7 @@ META = {
             "public": True,
             "params": ["network", "controller", "controller_options", "objective", "reconfigure", "exchange",
                        "exchange_options", "faults", "seed", "keys", "lots", "plugin_dir", "time_limit_s", "isolation",
-                       "switch_operations_per_day"],
+                       "switch_operations_per_day", "on_failure", "tracebacks_file"],
             "attrs": ["load_forecast", "bus_load_forecast", "price_forecast", "offer", "to_plo", "open_branches",
                       "lot_buses", "plan", "messages", "events", "losses_kw", "v_min_pu", "p_grid_kw",
                       "grid_open_branches"],
@@ -50,14 +50,16 @@ class DsoSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
                reconfigure=True, exchange="centralised", exchange_options=None, faults=None, seed=0, keys=None,
-               lots=None, plugin_dir=None, time_limit_s=None, isolation=True, switch_operations_per_day=0):
+               lots=None, plugin_dir=None, time_limit_s=None, isolation=True, switch_operations_per_day=0,
+               on_failure="fallback", tracebacks_file=None):
         """`controller` and `exchange` are names or dotted paths; `plugin_dir` is where user modules may sit
         (the scenario's folder); `keys` are the DSO's (`AgentKeys.params()`: its private key and every lot's
         public key), None without authentication; `lots` are the registered lots ({lot_id: {candidate_buses,
         connection_limit_kw}}), what offers are checked against; `time_limit_s` (default
         `DEFAULT_TIME_LIMIT_S`) and `isolation` bound and contain the controller (`cosim.controllers.isolation`);
         `switch_operations_per_day`: what hourly revisions may switch per day (0: topology fixed after the
-        day-ahead plan)."""
+        day-ahead plan); `on_failure`: "fallback" or "stop" at a planning failure; `tracebacks_file`: the file each
+        planning failure's traceback is appended to (None: none)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
         from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S  # noqa: PLC0415
@@ -73,7 +75,8 @@ class DsoSim(mosaik_api_v3.Simulator):
                               make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
-                              isolation=isolation, switch_operations_per_day=switch_operations_per_day)
+                              isolation=isolation, switch_operations_per_day=switch_operations_per_day,
+                              on_failure=on_failure, tracebacks_file=tracebacks_file)
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
