@@ -56,6 +56,10 @@ class FlexEnvelope:
     eta_charge: float = 1.0
     eta_discharge: float = 1.0
     shortfall_kwh: float = 0.0  # contract energy no EV could take (clipped out of e_min)
+    # energy that can still be put in (taken out) after the end of hour t, by the EVs present then: what leaves
+    # with an EV cannot be charged (discharged) later. None: no such bound
+    gain_max_kwh: np.ndarray | None = None
+    drop_max_kwh: np.ndarray | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -67,6 +71,17 @@ class FlexEnvelope:
             arr.setflags(write=False)
             arrays[name] = arr
             object.__setattr__(self, name, arr)
+        for name in ("gain_max_kwh", "drop_max_kwh"):
+            if getattr(self, name) is not None:
+                arr = np.array(getattr(self, name), dtype=float)
+                if arr.ndim != 1 or not np.all(np.isfinite(arr)) or np.any(arr < -1e-9):
+                    raise ProblemError(f"FlexEnvelope.{name} must be a 1-D array of finite numbers >= 0")
+                arr = np.maximum(arr, 0.0)
+                arr.setflags(write=False)
+                arrays[name] = arr
+                object.__setattr__(self, name, arr)
+        if (self.gain_max_kwh is None) != (self.drop_max_kwh is None):
+            raise ProblemError("FlexEnvelope: give gain_max_kwh and drop_max_kwh together")
         sizes = {a.size for a in arrays.values()}
         if len(sizes) != 1:
             raise ProblemError(f"FlexEnvelope arrays must have one length, got {sorted(sizes)}")
@@ -91,47 +106,98 @@ class FlexEnvelope:
     def _b(self, p: np.ndarray | float) -> np.ndarray:
         return battery_kwh(p, self.eta_charge, self.eta_discharge)
 
-    def tightened(self) -> FlexEnvelope:
-        """The same set of schedules, with bounds that every point can reach and continue from: a forward pass
-        (what the hours before can reach) then a backward pass (what the hours after need). Bounds that cannot
-        hold together are resolved in favour of the power bounds: ``e_min`` drops to what can be reached, the
-        dropped energy added to `shortfall_kwh` (a contract no plan can keep is reported, not planned for)."""
-        n = self.hours
-        lo, hi = self.e_min_kwh.copy(), self.e_max_kwh.copy()
+    @property
+    def has_suffix(self) -> bool:
+        return self.gain_max_kwh is not None
+
+    def final_range_kwh(self) -> tuple[float, float]:
+        """The energy the day can end at (the last hour's cumulative energy), all bounds taken together."""
+        lo, hi = float(self.e_min_kwh[-1]), float(self.e_max_kwh[-1])
+        if self.has_suffix:
+            lo = max(lo, float(np.max(self.e_min_kwh - self.drop_max_kwh)))
+            hi = min(hi, float(np.min(self.e_max_kwh + self.gain_max_kwh)))
+        return lo, max(lo, hi)
+
+    def _pinned_bounds(self, final_kwh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(..., H) cumulative bounds of schedules that end at `final_kwh` (...): the suffix bounds become
+        bounds on each hour's cumulative energy."""
+        final = np.asarray(final_kwh, float)[..., None]
+        lo = np.broadcast_to(self.e_min_kwh, final.shape[:-1] + (self.hours,)).copy()
+        hi = np.broadcast_to(self.e_max_kwh, lo.shape).copy()
+        if self.has_suffix:
+            lo = np.maximum(lo, final - self.gain_max_kwh)
+            hi = np.minimum(hi, final + self.drop_max_kwh)
+        lo[..., -1] = hi[..., -1] = final[..., 0]
+        return lo, hi
+
+    def _tighten(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Consistent (..., H) cumulative bounds (forward: what can be reached; backward: what the hours after need)
+        and the largest amount (...) by which a lower bound had to drop for that (0: consistent)."""
+        lo, hi = np.array(lo, float), np.array(hi, float)
+        first_lo = lo.copy()
         b_lo, b_hi = self._b(self.p_min_kw), self._b(self.p_max_kw)
-        shortfall = self.shortfall_kwh
-        reach_lo = reach_hi = 0.0
-        for h in range(n):  # forward: E[h] within [E[h-1] + b(p_min), E[h-1] + b(p_max)]
+        reach_lo = np.zeros(lo.shape[:-1])
+        reach_hi = np.zeros(lo.shape[:-1])
+        for h in range(self.hours):
             reach_lo, reach_hi = reach_lo + b_lo[h], reach_hi + b_hi[h]
-            if lo[h] > reach_hi:
-                lo[h] = reach_hi
-            hi[h] = min(hi[h], reach_hi)
-            lo[h] = max(lo[h], reach_lo)
-            if hi[h] < lo[h]:  # room below what the minimum power forces in: keep the power bounds
-                hi[h] = lo[h]
-            reach_lo, reach_hi = lo[h], hi[h]
-        for h in range(n - 1, 0, -1):  # backward: E[h-1] must let hour h reach [lo[h], hi[h]]
-            need_lo, allow_hi = lo[h] - b_hi[h], hi[h] - b_lo[h]
-            lo[h - 1] = max(lo[h - 1], need_lo)
-            hi[h - 1] = min(hi[h - 1], allow_hi)
-            if lo[h - 1] > hi[h - 1]:  # cannot happen after the forward pass, kept as a guard
-                lo[h - 1] = hi[h - 1]
-        dropped = float(np.max(np.maximum(self.e_min_kwh - lo, 0.0), initial=0.0))
-        if dropped > TOLERANCE_KWH:
-            shortfall += dropped
+            lo[..., h] = np.maximum(np.minimum(lo[..., h], reach_hi), reach_lo)
+            hi[..., h] = np.maximum(np.minimum(hi[..., h], reach_hi), lo[..., h])
+            reach_lo, reach_hi = lo[..., h], hi[..., h]
+        for h in range(self.hours - 1, 0, -1):
+            lo[..., h - 1] = np.maximum(lo[..., h - 1], lo[..., h] - b_hi[h])
+            hi[..., h - 1] = np.minimum(hi[..., h - 1], hi[..., h] - b_lo[h])
+            lo[..., h - 1] = np.minimum(lo[..., h - 1], hi[..., h - 1])
+        dropped = np.max(np.maximum(first_lo - lo, 0.0), axis=-1)
+        return lo, hi, dropped
+
+    def tightened(self) -> FlexEnvelope:
+        """The same set of schedules, with cumulative bounds that every point can reach and continue from (a forward
+        pass for what the hours before can reach, a backward pass for what the hours after need, and the suffix
+        bounds applied with the day's possible final energies). Bounds that cannot hold together are resolved in
+        favour of the power bounds: ``e_min`` drops to what can be reached, the dropped energy added to
+        `shortfall_kwh` (a contract no plan can keep is reported, not planned for)."""
+        lo, hi = self.e_min_kwh.copy(), self.e_max_kwh.copy()
+        if self.has_suffix:
+            f_lo, f_hi = self.final_range_kwh()
+            lo = np.maximum(lo, f_lo - self.gain_max_kwh)
+            hi = np.minimum(hi, f_hi + self.drop_max_kwh)
+            hi = np.maximum(hi, lo)
+        lo, hi, dropped = self._tighten(lo, hi)
+        dropped = float(max(dropped, np.max(np.maximum(self.e_min_kwh - lo, 0.0), initial=0.0)))
+        shortfall = self.shortfall_kwh + (dropped if dropped > TOLERANCE_KWH else 0.0)
         return replace(self, e_min_kwh=lo, e_max_kwh=hi, shortfall_kwh=shortfall)
 
     def project(self, p_kw: np.ndarray) -> np.ndarray:
-        """(..., H) schedules moved inside the envelope, hour by hour: each hour is clipped to its power bounds
-        and to what keeps the cumulative energy within the (tightened) bounds. Schedules already inside are
-        returned unchanged; call on a `tightened` envelope (the forward pass then never dead-ends)."""
+        """(..., H) schedules moved inside the envelope: hour by hour, each hour clipped to its power bounds and to
+        what keeps the cumulative energy within its (tightened) bounds. Where that leaves charging (discharging)
+        after the EVs that could take (give) it have left, the day's final energy is pinned where it can be (moved
+        towards ``e_min``'s if need be), which turns the suffix bounds into bounds on each hour's energy, and the
+        pass is repeated. Schedules already inside are returned unchanged; call on a `tightened` envelope."""
         p = np.array(p_kw, dtype=float)
-        lo_e, hi_e = self.e_min_kwh, self.e_max_kwh
+        p = self._project_within(p, np.broadcast_to(self.e_min_kwh, p.shape), np.broadcast_to(self.e_max_kwh, p.shape))
+        if not self.has_suffix or float(np.max(self.suffix_excess_kwh(p), initial=0.0)) <= TOLERANCE_KWH:
+            return p
+        f_lo, f_hi = self.final_range_kwh()
+        wanted = np.clip(self.energy_kwh(p)[..., -1], f_lo, f_hi)
+        lo_e, hi_e = np.empty(p.shape), np.empty(p.shape)
+        todo = np.ones(p.shape[:-1], bool)
+        for k in range(9):  # from the schedule's own final energy towards the lowest final, the first that holds
+            final = wanted + (f_lo - wanted) * (k / 8.0)
+            lo_k, hi_k, dropped = self._tighten(*self._pinned_bounds(final))
+            take = todo & ((dropped <= TOLERANCE_KWH) | (k == 8))
+            lo_e[take], hi_e[take] = lo_k[take], hi_k[take]
+            todo &= ~take
+            if not np.any(todo):
+                break
+        return self._project_within(p, lo_e, hi_e)
+
+    def _project_within(self, p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray) -> np.ndarray:
+        """The forward pass: each hour clipped to its power bounds and to cumulative bounds (..., H)."""
         e = np.zeros(p.shape[:-1])
         out = np.empty_like(p)
         for h in range(self.hours):
             q = np.clip(p[..., h], self.p_min_kw[h], self.p_max_kw[h])
-            e_new = np.clip(e + self._b(q), lo_e[h], hi_e[h])
+            e_new = np.clip(e + self._b(q), lo_e[..., h], hi_e[..., h])
             q = np.clip(grid_kw(e_new - e, self.eta_charge, self.eta_discharge), self.p_min_kw[h], self.p_max_kw[h])
             out[..., h] = q
             e = e + self._b(q)
@@ -145,7 +211,17 @@ class FlexEnvelope:
         e = self.energy_kwh(p)
         below = np.maximum(self.e_min_kwh - e, 0.0).max(axis=-1)
         above = np.maximum(e - self.e_max_kwh, 0.0).max(axis=-1)
-        return power + below + above
+        return power + below + above + self.suffix_excess_kwh(p)
+
+    def suffix_excess_kwh(self, p_kw: np.ndarray) -> np.ndarray:
+        """(...) the largest energy a schedule puts in (takes out) after some hour beyond what the EVs present after
+        it can take (give); 0 without suffix bounds."""
+        if not self.has_suffix:
+            return np.zeros(np.shape(p_kw)[:-1])
+        e = self.energy_kwh(p_kw)
+        after = e[..., -1:] - e
+        return np.maximum(np.maximum(after - self.gain_max_kwh, 0.0), np.maximum(-after - self.drop_max_kwh, 0.0)
+                          ).max(axis=-1)
 
     def shortfall_below_kwh(self, p_kw: np.ndarray) -> np.ndarray:
         """(...) the largest cumulative energy below ``e_min`` (contracts missed), kWh."""
@@ -165,15 +241,19 @@ class FlexEnvelope:
         raise NotImplementedError("an envelope is built for its window; build a new one for another window")
 
     def to_payload(self) -> dict[str, object]:
-        return {"p_min_kw": self.p_min_kw.tolist(), "p_max_kw": self.p_max_kw.tolist(),
-                "e_min_kwh": self.e_min_kwh.tolist(), "e_max_kwh": self.e_max_kwh.tolist(),
-                "eta_charge": self.eta_charge, "eta_discharge": self.eta_discharge,
-                "shortfall_kwh": self.shortfall_kwh}
+        out = {"p_min_kw": self.p_min_kw.tolist(), "p_max_kw": self.p_max_kw.tolist(),
+               "e_min_kwh": self.e_min_kwh.tolist(), "e_max_kwh": self.e_max_kwh.tolist(),
+               "eta_charge": self.eta_charge, "eta_discharge": self.eta_discharge,
+               "shortfall_kwh": self.shortfall_kwh}
+        if self.has_suffix:
+            out.update(gain_max_kwh=self.gain_max_kwh.tolist(), drop_max_kwh=self.drop_max_kwh.tolist())
+        return out
 
     @classmethod
     def from_payload(cls, payload: dict[str, object]) -> FlexEnvelope:
-        return cls(**{k: payload[k] for k in ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge",
-                                               "eta_discharge", "shortfall_kwh")})
+        keys = ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge", "shortfall_kwh",
+                "gain_max_kwh", "drop_max_kwh")
+        return cls(**{k: payload[k] for k in keys if k in payload})
 
 
 def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float, *, now_min: int = 0,
@@ -308,5 +388,19 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     e_max = (upper[:, 1:] - e0[:, None]).sum(axis=0)
     if eta_c.max() > ec + 1e-12:  # an EV with a better charger efficiency stores more per kW: keep e_max safe
         e_max = np.where(e_max > 0, e_max * ec / float(eta_c.max()), e_max)
-    env = FlexEnvelope(p_min, p_max, e_min, np.maximum(e_max, e_min), ec, ed, shortfall)
+    # suffix bounds: from its lowest state at the end of hour t an EV can still take (from its highest, give) only
+    # what its charger reaches before it leaves; an EV gone by then, nothing
+    start_lo, start_hi = lower[:, 1:], upper[:, 1:]
+    gain = np.minimum(top[:, None], start_lo + ch[:, None] * (cum[:, -1:] - cum[:, 1:])) - start_lo
+    final_low = np.maximum(np.maximum(base_floor, alap[:, -1])[:, None],
+                           start_hi - np.where(v2g, dis, 0.0)[:, None] * (cum_d[:, -1:] - cum_d[:, 1:]))
+    drop = start_hi - np.minimum(final_low, start_hi)
+    gain_max = np.maximum(gain, 0.0).sum(axis=0) * (ec / float(eta_c.max()))
+    drop_max = drop.sum(axis=0)
+    b_hi = np.where(p_max >= 0.0, p_max * ec, p_max / ed)  # and no more than the power bounds allow after t
+    b_lo = np.where(p_min >= 0.0, p_min * ec, p_min / ed)
+    gain_max = np.minimum(gain_max, np.concatenate([np.cumsum(b_hi[::-1])[::-1][1:], [0.0]]))
+    drop_max = np.minimum(drop_max, np.concatenate([np.cumsum(-b_lo[::-1])[::-1][1:], [0.0]]))
+    env = FlexEnvelope(p_min, p_max, e_min, np.maximum(e_max, e_min), ec, ed, shortfall,
+                       np.maximum(gain_max, 0.0), np.maximum(drop_max, 0.0))
     return env.tightened()

@@ -129,10 +129,11 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
 
 
 def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray, str, str]:
-    """Setpoints (already within the hourly bounds) against the envelope's cumulative energy bounds: (setpoints,
-    failure, repair). Energy beyond what the EVs can store is clipped away hour by hour (`FlexEnvelope.project`,
-    which only lowers charging / raises discharging there); a schedule that puts less energy in than the contracts
-    need by some hour is refused - adding charging the DSO did not plan is not a repair."""
+    """Setpoints (already within the hourly bounds) against the envelope's cumulative and suffix energy bounds:
+    (setpoints, failure, repair). Energy beyond what the EVs can store, or asked after the EVs that could take it
+    have left, is clipped away hour by hour (`FlexEnvelope.project`), provided the clipping only shrinks hours
+    towards idle; a schedule that puts less energy in than the contracts need by some hour is refused - adding
+    charging the DSO did not plan is not a repair."""
     env = lot.envelope
     e = env.energy_kwh(sp)
     below = env.e_min_kwh - e
@@ -141,13 +142,18 @@ def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.nda
         return sp, (f"lot {lot_id!r} misses its contracts: {float(below[h]):.1f} kWh below the energy its EVs need by "
                     f"the end of hour {h} (envelope e_min_kwh)"), ""
     above = e - env.e_max_kwh
-    if float(above.max()) <= TOLERANCE_KWH:
+    late = float(env.suffix_excess_kwh(sp))
+    if float(above.max()) <= TOLERANCE_KWH and late <= TOLERANCE_KWH:
         return sp, "", ""
     projected = env.project(sp)
-    if float(env.shortfall_below_kwh(projected)) > TOLERANCE_KWH or np.any(projected > sp + TOLERANCE_KW):
+    grows = (projected > np.maximum(sp, 0.0) + TOLERANCE_KW) | (projected < np.minimum(sp, 0.0) - TOLERANCE_KW)
+    if float(env.violation_kwh(projected)) > TOLERANCE_KWH or np.any(grows):
         h = int(np.argmax(above))
-        return sp, (f"lot {lot_id!r} puts {float(above[h]):.1f} kWh more into its EVs than they can store by the end "
-                    f"of hour {h} (envelope e_max_kwh), and no clipping keeps its contracts"), ""
+        what = (f"puts {float(above[h]):.1f} kWh more into its EVs than they can store by the end of hour {h} "
+                "(envelope e_max_kwh)" if above[h] > TOLERANCE_KWH else
+                f"asks {late:.1f} kWh of charging or discharging after EVs that could take it have left "
+                "(envelope gain_max_kwh / drop_max_kwh)")
+        return sp, f"lot {lot_id!r} {what}, and no clipping keeps its contracts", ""
     hours = [int(h) for h in np.flatnonzero(np.abs(projected - sp) > TOLERANCE_KW)]
     worst = float(np.max(np.abs(projected - sp)))
     return projected, "", (f"energy: lot {lot_id!r} clipped to what its EVs can store in hour(s) {hours} "

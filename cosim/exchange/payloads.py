@@ -37,7 +37,7 @@ MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged
 SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
 ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day"})
 ENVELOPE_FIELDS = frozenset({"p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge",
-                             "shortfall_kwh"})
+                             "shortfall_kwh", "gain_max_kwh", "drop_max_kwh"})
 NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
 MAX_PRICE_USD_PER_KWH = 1e6
 MAX_PEVS = 1_000_000
@@ -157,9 +157,12 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
 
 def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
     """A lot's flexibility envelope: 24 finite power bounds within the registered connection limit (p_min <= p_max),
-    24 cumulative energy bounds within 24 h of that limit (e_min <= e_max), efficiencies in (0, 1] and a shortfall
-    >= 0. Whether the bounds can all hold together is the DSO's to resolve (`FlexEnvelope.tightened`)."""
-    _fields(payload, ENVELOPE_FIELDS, "envelope")
+    24 cumulative energy bounds within 24 h of that limit (e_min <= e_max), efficiencies in (0, 1], a shortfall
+    >= 0, and optionally 24 suffix bounds each (gain_max_kwh, drop_max_kwh, >= 0). Whether the bounds can all
+    hold together is the DSO's to resolve (`FlexEnvelope.tightened`)."""
+    _fields(payload, ENVELOPE_FIELDS, "envelope", optional=frozenset({"gain_max_kwh", "drop_max_kwh"}))
+    if ("gain_max_kwh" in payload) != ("drop_max_kwh" in payload):
+        raise PayloadError("envelope: gain_max_kwh and drop_max_kwh come together")
     p_min = _within_limit(payload["p_min_kw"], "envelope.p_min_kw", lot_id, limit_kw, negative=True)
     p_max = _within_limit(payload["p_max_kw"], "envelope.p_max_kw", lot_id, limit_kw, negative=True)
     if np.any(p_min > p_max + TOLERANCE_KW):
@@ -172,6 +175,9 @@ def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
     _number(payload["eta_charge"], "envelope.eta_charge", 1e-3, 1.0)
     _number(payload["eta_discharge"], "envelope.eta_discharge", 1e-3, 1.0)
     _number(payload["shortfall_kwh"], "envelope.shortfall_kwh", 0.0, energy)
+    for key in ("gain_max_kwh", "drop_max_kwh"):
+        if key in payload:
+            _hourly(payload[key], f"envelope.{key}", 0.0, energy)
 
 
 def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:

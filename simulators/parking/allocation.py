@@ -86,9 +86,10 @@ def least_laxity_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departur
     fill its room; charging an EV at p kW for the interval raises its laxity by p / `charge_slope_kw_per_h` -
     until they meet at one level: energy goes where the room would otherwise be lost (EVs about to leave, EVs
     with more room than their charger can fill) and is spread, so every charger keeps as much power as it can for
-    the hours after. Discharging lowers the highest discharge laxities first (hours left minus the hours needed to
-    recharge to the contract). No EV discharges while another charges by choice. Without laxities it is
-    `earliest_departure_first`."""
+    the hours after. Discharging likewise raises the lowest discharge laxities first - hours left minus the hours
+    its charger needs to give what it holds above the lowest energy that still reaches its contract - so the energy
+    an EV would take away when it leaves is used first. No EV discharges while another charges by choice. Without
+    laxities it is `earliest_departure_first`."""
     if lo.size == 0:
         return lo.copy()
     base = np.clip(0.0, lo, hi)
@@ -99,7 +100,7 @@ def least_laxity_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departur
         return base + _water_fill(charge_laxity_h, charge_slope_kw_per_h, hi - base, extra)
     if discharge_laxity_h is None or discharge_slope_kw_per_h is None:
         return earliest_departure_first(lo, hi, total_kw, departure_h)
-    return base - _water_fill(-discharge_laxity_h, discharge_slope_kw_per_h, base - lo, -extra)
+    return base - _water_fill(discharge_laxity_h, discharge_slope_kw_per_h, base - lo, -extra)
 
 
 def _water_fill(level_h: np.ndarray, slope: np.ndarray, room: np.ndarray, amount: float) -> np.ndarray:

@@ -194,17 +194,21 @@ class ParkingLot:
 
     def _laxities(self, idx: np.ndarray, t1_h: float, dt: float) -> dict[str, np.ndarray]:
         """Per-EV laxities (hours) after an interval of `dt` h ending at `t1_h` if idle in it, and how fast power
-        in the interval moves them (kW per hour of laxity): charge laxity = hours left minus the hours its charger
-        needs to fill its room; discharge laxity = hours left minus the hours needed to recharge to the contract
-        (see `allocation.least_laxity_first`)."""
+        in the interval moves them (kW per hour of laxity; the same for charging and discharging): charge laxity =
+        hours left minus the hours its charger needs to fill its room; discharge laxity = hours left minus the
+        hours its charger needs to give what it holds above the lowest energy from which it still reaches its
+        contract (and above its V2G reserve). Energy and room an EV takes away at departure are lost first, so the
+        least laxity goes first both ways (see `allocation.least_laxity_first`)."""
         charger = self.charger[idx]
-        rate = charger * self.eta_c[idx]
+        rate = charger * self.eta_c[idx]  # battery kWh per hour, charging
+        give = charger / self.eta_d[idx]  # battery kWh per hour, discharging
         left = np.maximum(self.dep_h[idx] - t1_h, 0.0)
         e = self.energy[idx]
+        keep = np.maximum(self.floor[idx], self.e_req[idx] - rate * left)  # lowest energy worth leaving
+        slope = charger / dt
         return {"charge_laxity_h": left - (self.cap[idx] - e) / rate,
-                "discharge_laxity_h": left - np.maximum(self.e_req[idx] - e, 0.0) / rate,
-                "charge_slope_kw_per_h": charger / dt,
-                "discharge_slope_kw_per_h": charger * self.eta_c[idx] * self.eta_d[idx] / dt}
+                "discharge_laxity_h": left - np.maximum(e - keep, 0.0) / give,
+                "charge_slope_kw_per_h": slope, "discharge_slope_kw_per_h": slope}
 
     def _integrate_to(self, t_min: int) -> None:
         """Apply the current setpoint from the last integrated minute to ``t_min``."""

@@ -73,9 +73,12 @@ def test_setpoints_beyond_the_offered_bounds_are_clipped_and_reported(problem, g
     lower, upper = lot_bounds_kw(problem.lots[0])
     greedy = good.setpoints_kw["PL1"] + np.where(upper > 0, 500.0, 0.0)  # far above max_charge_kw at night
     check = check_plan(problem, hostile(good, setpoints_kw={"PL1": greedy}))
-    assert check.ok and len(check.repairs) == 1 and check.repairs[0].startswith("bounds: lot 'PL1' clipped")
+    assert check.ok and check.repairs[0].startswith("bounds: lot 'PL1' clipped")
+    # then the energy its EVs cannot store is clipped hour by hour: the plan used lies inside the envelope
+    assert len(check.repairs) == 2 and check.repairs[1].startswith("energy: lot 'PL1' clipped to what its EVs can")
     used = check.plan.setpoints_kw["PL1"]
     assert np.all(used <= upper + 1e-9) and np.all(used >= lower - 1e-9)
+    assert float(problem.lots[0].envelope.violation_kwh(used)) <= 1e-6
     assert check.plan.predicted["of3_kwh"] == pytest.approx(evaluate_plan(problem, check.plan).predicted["of3_kwh"])
 
 

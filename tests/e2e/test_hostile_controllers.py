@@ -39,9 +39,24 @@ def test_setpoints_beyond_the_offer_are_clipped_and_reported(tmp_path):
     summary, events, manifest = run(tmp_path, "user_controller:HostileController", {"kind": "bounds"})
     assert summary.kpis["fallbacks"] == 0
     repaired = events[events["event"] == "plan repaired"]
-    assert len(repaired) == 1 and "clipped to its offered bounds" in repaired["detail"].iloc[0]
+    assert len(repaired) >= 1 and "clipped to its offered bounds" in repaired["detail"].iloc[0]
     plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])
     assert max(plan["setpoints_kw"]["PL1"]) < 789.0
+
+
+def test_a_plan_at_maximum_power_every_hour_is_clipped_into_the_envelope_and_then_delivered(tmp_path):
+    """The issue's hostile controller: 10 MW in every hour. The check clips it to the hours' bounds, then to what the
+    EVs can store (no fallback), and the lot delivers the plan it got within 1 kWh."""
+    summary, events, manifest = run(tmp_path, "user_controller:HostileController", {"kind": "max_power"})
+    assert manifest["status"] == "completed" and summary.kpis["fallbacks"] == 0
+    repaired = events[events["event"] == "plan repaired"]["detail"].tolist()
+    assert any(r.startswith("bounds: lot 'PL1' clipped") for r in repaired)
+    assert any(r.startswith("energy: lot 'PL1' clipped to what its EVs can store") for r in repaired)
+    lots = pd.read_csv(summary.run_dir / "lots.csv")
+    plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])
+    assert lots["setpoint_kw"].tolist() == pytest.approx(plan["setpoints_kw"]["PL1"])  # the lot got the clipped plan
+    assert lots["undelivered_kw"].abs().sum() <= 1.0  # and delivered it (kWh over the day)
+    assert summary.kpis["unmet_energy_kwh"] <= 1e-6  # every contract kept
 
 
 def test_a_plan_without_predictions_is_evaluated_with_the_fast_flow(tmp_path):
@@ -71,7 +86,9 @@ def test_limits_and_budgets_that_cannot_work_are_bad_input(tmp_path, controller,
         parse_scenario({"controller": {"name": "eo", **controller}, "lots": [], "output_dir": str(tmp_path)})
 
 
-def test_setpoints_a_lot_cannot_follow_are_reported_not_silent(tmp_path):
+def test_setpoints_a_lot_cannot_follow_are_reported_not_silent(tmp_path, monkeypatch):
+    # plans now stay inside the envelope, so only a fleet that differs from its forecast leaves setpoints undelivered
+    monkeypatch.setitem(LOT, "forecast_error", {"source": "elaadnl", "segment": "workplace", "share": 0.5})
     summary, events, manifest = run(tmp_path, "eo", {"n_particles": 4, "n_iter": 2, "seed": 0})
     lots = pd.read_csv(summary.run_dir / "lots.csv")
     missed = events[events["event"] == "setpoint not delivered"]

@@ -107,6 +107,8 @@ class HostileController:
             "energy": lambda: plan.setpoints_kw.update({lot: np.zeros(24)}),
             "bounds": lambda: plan.setpoints_kw.update({lot: sp + np.where(problem.lots[0].hour_mode > 0, 789.0, 0.0)}),
             "no_predictions": lambda: (setattr(plan, "predicted", {}), setattr(plan, "predicted_hourly", {})),
+            # every lot at 10 MW in every hour: far beyond any hour's bounds and any battery's room
+            "max_power": lambda: plan.setpoints_kw.update({lot.lot_id: np.full(24, 1e4) for lot in problem.lots}),
         }
         changes[self.kind]()
         plan.feasible = True

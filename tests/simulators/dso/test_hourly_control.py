@@ -24,6 +24,12 @@ from cosim.controllers.registry import make_controller
 from cosim.errors import PluginOptionsError
 
 
+def all_it_can(lot) -> np.ndarray:
+    """A lot charging all it can in its charge hours: its offered power, then what its EVs can store (envelope)."""
+    greedy = np.where(lot.hour_mode > 0, lot.max_charge_kw, 0.0)
+    return greedy if lot.envelope is None else lot.envelope.project(greedy)
+
+
 class Reviser:
     """Day-ahead: every lot charging all it can in its charge hours, on the tie switches. Each revision:
     `revise_step(problem, state)`; records the calls."""
@@ -37,8 +43,8 @@ class Reviser:
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         return DayAheadPlan(open_branches=tuple(problem.base_open_branches),
                             lot_buses={lot.lot_id: lot.candidate_buses[0] for lot in problem.lots},
-                            setpoints_kw={lot.lot_id: np.where(lot.hour_mode > 0, lot.max_charge_kw, 0.0)
-                                          for lot in problem.lots}, feasible=True, controller=self.name)
+                            setpoints_kw={lot.lot_id: all_it_can(lot) for lot in problem.lots}, feasible=True,
+                            controller=self.name)
 
     def revise(self, problem: DayAheadProblem, state: HourState, hour: int) -> DayAheadPlan:
         self.calls.append((problem, state, hour))
@@ -50,8 +56,7 @@ def charge_in_charge_hours(open_branches=None):
     def step(problem: DayAheadProblem, state: HourState) -> DayAheadPlan:
         return DayAheadPlan(open_branches=tuple(open_branches or problem.base_open_branches),
                             lot_buses={lot.lot_id: lot.candidate_buses[0] for lot in problem.lots},
-                            setpoints_kw={lot.lot_id: np.where(lot.hour_mode > 0, lot.max_charge_kw, 0.0)
-                                          for lot in problem.lots},
+                            setpoints_kw={lot.lot_id: all_it_can(lot) for lot in problem.lots},
                             feasible=True, controller="reviser")
     return step
 
@@ -98,7 +103,7 @@ def test_hourly_offers_revised_schedules_and_plos_follow_them_from_that_hour():
     assert all(m["payload"]["start_hour"] == 5 and m["hour"] == 5 and m["round"] == 0 for m in out)
     assert deliver(plos, out, hour=5) == []
     for lot, plo in plos.items():
-        revised = np.where(np.roll(plo.hour_mode, -5) > 0, plo.hourly_offer.max_charge_kw, 0.0)
+        revised = all_it_can(plo.hourly_offer)
         np.testing.assert_allclose([plo.setpoint_kw(h) for h in range(5, HOURS)], revised[:HOURS - 5])
     row = dso.plans[-1]
     assert len(dso.plans) == 1 and row["info"]["revisions"] == 1 and row["history"] == []

@@ -20,7 +20,7 @@ from cosim.controllers.plo_scheduler import DsoSignal, plo_profit_schedule
 from cosim.exchange import make_exchange_mode
 from cosim.exchange.messages import ChannelFaults, verify
 from cosim.exchange.payloads import schedule_payload
-from simulators.plo.agent import PloAgent
+from simulators.plo.agent import PloAgent, policy_envelope
 
 LOT = "lot1"
 
@@ -54,8 +54,15 @@ def test_centralised_offer_carries_the_fleet_forecast():
     p = m["payload"]
     assert p["lot_id"] == LOT and p["candidate_buses"] == [18]
     assert p["hour_mode"] == SEED000_HOUR_MODE
-    np.testing.assert_allclose(p["max_charge_kw"], forecast["max_charge_kw"])
-    np.testing.assert_allclose(p["max_discharge_kw"], forecast["max_discharge_kw"])
+    # the envelope: the fleet's EVs under the lot's policy (charge in charge hours, discharge in discharge hours)
+    envelope = policy_envelope(forecast["fleet"], np.asarray(SEED000_HOUR_MODE))
+    assert p["envelope"] == envelope.to_payload()
+    np.testing.assert_allclose(p["max_charge_kw"], np.maximum(envelope.p_max_kw, 0.0))
+    np.testing.assert_allclose(p["max_discharge_kw"], np.maximum(-envelope.p_min_kw, 0.0))
+    mode = np.asarray(SEED000_HOUR_MODE)
+    assert np.all(np.asarray(p["max_charge_kw"])[mode <= 0] == 0.0)  # no charging outside charge hours
+    assert np.all(np.asarray(p["max_discharge_kw"])[mode >= 0] == 0.0)
+    assert np.all(np.asarray(p["max_charge_kw"]) <= np.asarray(forecast["max_charge_kw"]) + 1e-9)
     assert p["energy_need_kwh"] == pytest.approx(forecast["energy_need_kwh"])
     assert p["energy_available_kwh"] == pytest.approx(forecast["energy_available_kwh"])
     assert p["n_pev"] == forecast["n_pev"]
@@ -108,9 +115,9 @@ def test_without_keys_messages_are_unsigned_and_accepted():
     plo = PloAgent(LOT, (18,), make_exchange_mode("centralised"), hour_mode=SEED000_HOUR_MODE)
     (m,) = plo.start_day(0, fleet_forecast(), PRICE)
     assert "sig" not in m
-    setpoints = np.full(HOURS, 3.0)
+    setpoints = plo.offer.envelope.project(np.full(HOURS, 3.0))  # a schedule the lot's EVs can take
     assert plo.receive(0, message("DSO", LOT, "schedule", schedule_payload(setpoints, 18), None)) == []
-    assert plo.setpoint_kw(7) == 3.0 and plo.events == []
+    assert plo.setpoint_kw(7) == pytest.approx(setpoints[7]) and plo.events == []
 
 
 # -- following the DSO ----------------------------------------------------------------------------------------
@@ -119,12 +126,26 @@ def test_centralised_schedule_is_followed_from_the_day_start():
     keys = keys_for()
     plo = make_plo("centralised", keys)
     plo.start_day(24, fleet_forecast(start_h=24.0), PRICE)
-    setpoints = np.arange(HOURS, dtype=float) * 2.5 - 20.0
+    setpoints = plo.offer.envelope.project(np.arange(HOURS, dtype=float) * 2.5 - 20.0)  # inside the envelope
     replies = plo.receive(24, from_dso("schedule", schedule_payload(setpoints, 18), keys, hour=24))
     assert replies == []  # a schedule needs no answer
-    assert [plo.setpoint_kw(24 + h) for h in range(HOURS)] == setpoints.tolist()
-    assert plo.setpoint_kw(48) == setpoints[0]  # hours are taken modulo the day
+    assert [plo.setpoint_kw(24 + h) for h in range(HOURS)] == pytest.approx(setpoints.tolist())
+    assert plo.setpoint_kw(48) == pytest.approx(setpoints[0])  # hours are taken modulo the day
     assert plo.events == []
+
+
+def test_a_schedule_beyond_what_the_evs_can_take_is_clipped_by_the_plo_and_logged():
+    keys = keys_for()
+    plo = make_plo("centralised", keys)
+    plo.start_day(0, fleet_forecast(), PRICE)
+    envelope = plo.offer.envelope
+    greedy = np.full(HOURS, 1000.0)  # the connection limit every hour: far more than ten EVs can store
+    plo.receive(0, from_dso("schedule", schedule_payload(greedy, 18), keys))
+    followed = np.array([plo.setpoint_kw(h) for h in range(HOURS)])
+    np.testing.assert_allclose(followed, envelope.project(greedy))
+    assert float(envelope.violation_kwh(followed)) <= 1e-6
+    (event,) = plo.events
+    assert event["event"] == "schedule clipped" and "more than the lot's EVs can take" in event["detail"]
 
 
 @pytest.mark.parametrize("round_", [0, 2])
@@ -269,7 +290,9 @@ def test_misreporting_plo_scales_its_flexibility():
     (event,) = liar.events
     assert event["event"] == "misreported offer" and "x2.0" in event["detail"]
     # its own schedule is that of the true offer
-    np.testing.assert_allclose(liar.offer.max_charge_kw, forecast["max_charge_kw"])
+    np.testing.assert_allclose(liar.offer.max_charge_kw, honest["payload"]["max_charge_kw"])
+    np.testing.assert_allclose(lie["payload"]["envelope"]["p_max_kw"],
+                               2.0 * np.asarray(honest["payload"]["envelope"]["p_max_kw"]))
 
 
 def test_misreporting_needs_fleet_data_to_lie_about():
@@ -285,7 +308,9 @@ def test_misreporting_needs_fleet_data_to_lie_about():
 def test_misreporting_with_probability_zero_never_lies():
     keys = keys_for()
     plo = make_plo("centralised", keys, misreport_probability=0.0, misreport_factor=5.0)
+    honest = make_plo("centralised", keys).start_day(0, fleet_forecast(), PRICE)[0]["payload"]
     for day in range(3):
         (m,) = plo.start_day(24 * day, fleet_forecast(), PRICE)
-        np.testing.assert_allclose(m["payload"]["max_charge_kw"], fleet_forecast()["max_charge_kw"])
+        assert m["payload"]["max_charge_kw"] == honest["max_charge_kw"]
+        assert m["payload"]["envelope"] == honest["envelope"]
     assert plo.events == []
