@@ -56,6 +56,10 @@ class LotOffer:
     # what the lot's EVs can really take (`cosim.controllers.envelope`): hourly kW bounds and cumulative battery
     # kWh bounds; when given, plans are checked against it (and the older fields above only describe the offer)
     envelope: FlexEnvelope | None = None
+    # the EVs behind the envelope (`ParkingLot.fleet_view`: each EV's window, energy, room, charger, contract):
+    # the PLO's own data, which it shares in the centralised mode; with it, plans are checked EV by EV
+    # (`cosim.controllers.fleet_lp`)
+    fleet: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ An envelope holds, for the H hours of a window (kW grid side, + charging; kWh ba
 `fleet_envelope` builds it from the EVs the lot expects (each EV's plugged window, battery room, charger, contract
 and V2G reserve), as the sum of each EV's own bounds: ``e_min`` sums the EVs' lowest energy paths (discharge as
 early as allowed, then charge as late as the contract allows), ``e_max`` their highest (charge as early as
-possible). An EV's energy leaves with it: after its departure its share of ``E`` is frozen, and an EV that leaves
-inside the window takes at most its contract (or what it came with, if more), so no plan banks energy in an EV
-that then drives away. Contracts no EV could reach are clipped to what its charger can put in, and the shortfall
-is reported (`FlexEnvelope.shortfall_kwh`), never silently planned for.
+possible). An EV's energy leaves with it: after its departure its share of ``E`` is frozen, and the suffix
+bounds (`FlexEnvelope.gain_max_kwh`, `drop_max_kwh`: what the EVs still present after each hour can take or give)
+keep a plan from counting, late in the day, on room or energy that has driven away. Contracts no EV could reach
+are clipped to what its charger can put in, and the shortfall is reported (`FlexEnvelope.shortfall_kwh`), never
+silently planned for.
 
 `tightened` makes the bounds consistent (every ``E[h]`` inside them can be reached and continued), so that
 `project` - a forward pass that clips each hour to what keeps the rest of the day feasible - never dead-ends, and
@@ -359,10 +360,9 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     need = np.minimum(contract, reach)
     shortfall = float(np.maximum(contract - reach, 0.0)[dep <= edges[-1]].sum())
     need = np.maximum(need, 0.0)
-    leaves = dep <= edges[-1]
-    # highest path: charge from plug-in at full power; an EV leaving inside the window takes at most its contract
-    # (or what it came with): energy it takes beyond that would leave with it
-    top = np.where(leaves, np.maximum(need, e0), cap)
+    # highest path: charge from plug-in at full power up to the battery's capacity (what an EV takes leaves with it:
+    # the suffix bounds below keep later hours from counting on it)
+    top = cap
     upper = np.minimum(top[:, None], e0[:, None] + ch[:, None] * cum)
     upper = np.maximum(upper, np.minimum(e0, top)[:, None])
     # lowest path: discharge from plug-in at full power down to the reserve (V2G EVs), else hold; then charge as

@@ -27,7 +27,7 @@ from scipy.sparse import block_diag, csr_matrix, hstack, vstack
 from cosim.controllers.envelope import _hour_overlap
 from cosim.errors import ProblemError
 
-__all__ = ["deliverable", "max_schedule_kwh"]
+__all__ = ["deliverable", "dispatch", "max_schedule_kwh"]
 
 
 def _model(fleet: dict[str, Any]):
@@ -68,7 +68,13 @@ def _model(fleet: dict[str, Any]):
     e_lo[stay, H - 1] = np.maximum(e_lo[stay, H - 1], need[stay] - charger[stay] * eta_c[stay] * after[stay] - e0[stay])
     net = hstack([csr_matrix(np.tile(np.eye(H), n)), csr_matrix(-np.tile(np.eye(H), n))]).tocsr()  # (H, 2nH)
     bounds = list(zip(np.zeros(2 * n * H), np.concatenate([c_ub, d_ub])))
-    return H, n, energy, e_lo.ravel(), e_hi.ravel(), net, bounds
+    # the connection limit on the lot's power, hour by hour
+    limit = float(fleet.get("connection_limit_kw", np.inf))
+    if np.isfinite(limit):
+        energy = vstack([energy, net, -net]).tocsr()
+        e_lo = np.concatenate([e_lo.ravel(), np.full(2 * H, -np.inf)])
+        e_hi = np.concatenate([e_hi.ravel(), np.full(2 * H, limit)])
+    return H, n, energy, np.ravel(e_lo), np.ravel(e_hi), net, bounds
 
 
 def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
@@ -78,8 +84,8 @@ def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
     if n == 0:
         return 0.0
     cost = -(net.T @ w)
-    res = linprog(cost, A_ub=vstack([energy, -energy]), b_ub=np.concatenate([e_hi, -e_lo]), bounds=bounds,
-                  method="highs")
+    res = linprog(cost, A_ub=vstack([energy, -energy]), b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12),
+                  bounds=bounds, method="highs")
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
     return float(-res.fun)
@@ -88,17 +94,25 @@ def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
 def deliverable(fleet: dict[str, Any], schedule_kw: np.ndarray) -> float:
     """The smallest sum over hours of |schedule - lot power| (kWh) over per-EV dispatches: 0 when some dispatch
     delivers the schedule exactly."""
+    return dispatch(fleet, schedule_kw)[1]
+
+
+def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray, float]:
+    """The per-EV dispatch closest to a lot schedule: ((n, H) grid kWh per EV and hour, + charging; the smallest
+    sum over hours of |schedule - lot power|, kWh). Each EV charges or discharges in an hour, not both (HiGHS's
+    vertex solutions; ties are resolved towards the net)."""
     H, n, energy, e_lo, e_hi, net, bounds = _model(fleet)
     p = np.asarray(schedule_kw, float)
     if n == 0:
-        return float(np.abs(p).sum())
+        return np.zeros((0, H)), float(np.abs(p).sum())
     eye = csr_matrix(np.eye(H))
     a_eq = hstack([net, eye, -eye]).tocsr()  # sum_i (c - d) + s+ - s- = p
     width = net.shape[1]
     a_ub = hstack([vstack([energy, -energy]), csr_matrix((2 * energy.shape[0], 2 * H))]).tocsr()
     cost = np.concatenate([np.zeros(width), np.ones(2 * H)])
-    res = linprog(cost, A_ub=a_ub, b_ub=np.concatenate([e_hi, -e_lo]), A_eq=a_eq, b_eq=p,
+    res = linprog(cost, A_ub=a_ub, b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), A_eq=a_eq, b_eq=p,
                   bounds=bounds + [(0, None)] * (2 * H), method="highs")
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
-    return float(res.fun)
+    c, d = res.x[: n * H].reshape(n, H), res.x[n * H: 2 * n * H].reshape(n, H)
+    return c - d, float(res.fun)

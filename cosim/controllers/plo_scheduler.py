@@ -13,7 +13,8 @@ import numpy as np
 from scipy.optimize import linprog
 
 from cosim.controllers.base import HOURS, LotOffer
-from cosim.errors import CosimError
+from cosim.controllers.fleet_lp import dispatch
+from cosim.errors import CosimError, ProblemError
 
 
 class ScheduleError(CosimError):
@@ -101,4 +102,10 @@ def _envelope_schedule(offer: LotOffer, cost: np.ndarray, signal: DsoSignal, low
         raise ScheduleError(f"lot {offer.lot_id!r}: no schedule stays inside its envelope within the DSO's limits: "
                             f"{res.message}")
     c, d = res.x[:HOURS], res.x[HOURS:]
-    return env.project(c - d), float(-res.fun)
+    schedule = env.project(c - d)
+    if offer.fleet is not None:  # the PLO knows its EVs: the nearest schedule they can follow together
+        try:
+            schedule = dispatch(offer.fleet, schedule)[0].sum(axis=0)
+        except ProblemError:
+            pass
+    return schedule, float(-res.fun)

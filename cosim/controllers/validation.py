@@ -14,6 +14,7 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 | `bus` | each lot at one of its candidate buses | fallback |
 | `bounds` | within the hour's power bounds (the lot's envelope, `LotOffer.envelope`, else its offer) | clipped |
 | `energy` | cumulative energy within the envelope: above e_max clipped hour by hour; below e_min | fallback |
+|          | with the lot's EVs known (centralised): the nearest schedule a per-EV dispatch delivers | clipped |
 |          | (contracts missed) refused. Without one: need_by_hour_kwh, energy_need_kwh, available | fallback |
 
 `evaluate_plan(problem, plan)` fills `plan.predicted` and `plan.predicted_hourly` with the fast flow, so
@@ -28,7 +29,9 @@ import numpy as np
 
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.controllers.fleet_lp import dispatch
 from cosim.controllers.vector_problem import DayAheadVectorProblem
+from cosim.errors import ProblemError
 from cosim.powerflow.topology import TopologyError, check_radial
 
 __all__ = ["PlanCheck", "check_plan", "evaluate_plan", "lot_bounds_kw"]
@@ -37,6 +40,8 @@ TOLERANCE_KW = 1e-6
 """Setpoints this close to a bound are numerical noise, not a violation (no repair is logged)."""
 TOLERANCE_KWH = 1e-3
 """Contract energy shortfalls below this are numerical noise."""
+DELIVERY_TOLERANCE_KWH = 0.05
+"""A schedule within this (summed over the day) of one a per-EV dispatch delivers is used as it is."""
 
 
 @dataclass
@@ -117,6 +122,10 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
                 return _fail("energy", failure)
             if repair:
                 repairs.append(repair)
+        if lot.fleet is not None:  # EV by EV: the nearest schedule some per-EV dispatch delivers
+            clipped, repair = _deliverable(lot_id, lot, clipped)
+            if repair:
+                repairs.append(repair)
         checked[lot_id] = clipped
         short = float(obj.contract_violation_kwh(clipped, lot))
         if short > TOLERANCE_KWH:
@@ -158,6 +167,22 @@ def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.nda
     worst = float(np.max(np.abs(projected - sp)))
     return projected, "", (f"energy: lot {lot_id!r} clipped to what its EVs can store in hour(s) {hours} "
                            f"(by up to {worst:.1f} kW)")
+
+
+def _deliverable(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray, str]:
+    """With the lot's EVs known (`LotOffer.fleet`), the schedule itself or, when no per-EV dispatch delivers it
+    (the envelope is the sum of each EV's bounds, wider than what the EVs can do together), the nearest one that
+    some dispatch does (`fleet_lp.dispatch`: contracts kept EV by EV)."""
+    try:
+        per_ev, gap = dispatch(lot.fleet, sp)
+    except ProblemError:
+        return sp, ""
+    if gap <= DELIVERY_TOLERANCE_KWH:
+        return sp, ""
+    nearest = per_ev.sum(axis=0)
+    hours = [int(h) for h in np.flatnonzero(np.abs(nearest - sp) > TOLERANCE_KW)]
+    return nearest, (f"energy: lot {lot_id!r} clipped to what its EVs can follow together in hour(s) {hours} "
+                     f"({gap:.1f} kWh of the plan no per-EV dispatch delivers)")
 
 
 def _counts(setpoints_kw: np.ndarray, lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:

@@ -25,12 +25,12 @@ from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import InputError
 
 __all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_envelope",
-           "check_json", "check_offer", "check_schedule", "check_signal", "measured_payload", "misreport",
-           "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
+           "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "measured_payload",
+           "misreport", "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
 
 FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
                                "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
-                               "need_by_hour_kwh", "economics", "envelope"})
+                               "need_by_hour_kwh", "economics", "envelope", "fleet"})
 SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
 SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus", "start_hour"})
 MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged_kwh"})
@@ -121,7 +121,7 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
         raise PayloadError(f"offer: a {type(payload).__name__}, not a table")
     full = "max_charge_kw" in payload
     _fields(payload, FULL_OFFER_FIELDS | {"measured"} if full else SCHEDULE_OFFER_FIELDS,
-            "full offer" if full else "offer", optional=frozenset({"measured", "envelope"}))
+            "full offer" if full else "offer", optional=frozenset({"measured", "envelope", "fleet"}))
     if payload["lot_id"] != sender:
         raise PayloadError(f"{sender!r} offered for lot {_short(payload['lot_id'])}")
     _buses(payload["candidate_buses"], sender, lot.candidate_buses)
@@ -147,6 +147,8 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
         _within_limit(payload[key], key, sender, limit)
     if payload.get("envelope") is not None:
         check_envelope(payload["envelope"], sender, limit)
+    if payload.get("fleet") is not None:
+        check_fleet(payload["fleet"], limit)
     if "measured" in payload:  # an hourly offer's measurements (`measured_payload`)
         measured = payload["measured"]
         _fields(measured, MEASURED_FIELDS, "measured")
@@ -178,6 +180,38 @@ def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
     for key in ("gain_max_kwh", "drop_max_kwh"):
         if key in payload:
             _hourly(payload[key], f"envelope.{key}", 0.0, energy)
+
+
+FLEET_NUMBERS = ("energy_kwh", "capacity_kwh", "charger_kw", "contract_kwh", "floor_kwh", "eta_charge",
+                 "eta_discharge")
+FLEET_FIELDS = frozenset({"start_min", "hours", "plug_min", "dep_min", "v2g", "connection_limit_kw", *FLEET_NUMBERS})
+MAX_KWH = 1e4  # one EV's battery or charger, at most
+
+
+def check_fleet(payload: Any, limit_kw: float) -> None:
+    """A lot's EVs behind its envelope (`ParkingLot.fleet_view`): equal-length lists of at most `MAX_PEVS` EVs, whole
+    minutes with each plug-in before its departure, finite energies and powers in [0, 1e4], efficiencies in
+    (0, 1], booleans for V2G, 24 hours, a connection limit within the registered one."""
+    _fields(payload, FLEET_FIELDS, "fleet")
+    _number(payload["start_min"], "fleet.start_min", 0, math.inf, integer=True)
+    _number(payload["hours"], "fleet.hours", HOURS, HOURS, integer=True)
+    _number(payload["connection_limit_kw"], "fleet.connection_limit_kw", 0.0, min(limit_kw, NO_LIMIT_KW) + 1e-6)
+    sizes = {len(payload[k]) if isinstance(payload[k], list) else -1 for k in FLEET_FIELDS - {"start_min", "hours",
+                                                                                           "connection_limit_kw"}}
+    if len(sizes) != 1 or -1 in sizes or next(iter(sizes)) > MAX_PEVS:
+        raise PayloadError(f"fleet: lists of one length up to {MAX_PEVS} expected")
+    for key in ("plug_min", "dep_min"):
+        for v in payload[key]:
+            _number(v, f"fleet.{key}[]", 0, math.inf, integer=True)
+    if any(p > d for p, d in zip(payload["plug_min"], payload["dep_min"])):
+        raise PayloadError("fleet: an EV plugs in after its departure")
+    for key in FLEET_NUMBERS:
+        low = 1e-3 if key.startswith("eta") else 0.0
+        high = 1.0 if key.startswith("eta") else MAX_KWH
+        for v in payload[key]:
+            _number(v, f"fleet.{key}[]", low, high)
+    if not all(isinstance(v, bool) for v in payload["v2g"]):
+        raise PayloadError("fleet.v2g: booleans expected")
 
 
 def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:
@@ -231,6 +265,7 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
         "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
                       "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day},
         "envelope": None if offer.envelope is None else offer.envelope.to_payload(),
+        "fleet": offer.fleet,
     }
 
 
@@ -249,6 +284,7 @@ def offer_from_payload(payload: dict[str, Any], candidate_buses: tuple[int, ...]
                           else np.asarray(payload["need_by_hour_kwh"], float)),
         envelope=(None if payload.get("envelope") is None
                   else FlexEnvelope.from_payload(payload["envelope"]).tightened()),
+        fleet=payload.get("fleet"),
     )
 
 
@@ -286,4 +322,9 @@ def misreport(payload: dict[str, Any], factor: float) -> dict[str, Any]:
         env["e_min_kwh"] = [min(v, v * factor) for v in env["e_min_kwh"]]
         env["e_max_kwh"] = [max(lo, hi) for lo, hi in zip(env["e_min_kwh"], env["e_max_kwh"])]
         out["envelope"] = env
+    if payload.get("fleet") is not None:  # EVs with bigger chargers and batteries than they have
+        fleet = dict(payload["fleet"])
+        for key in ("charger_kw", "capacity_kwh"):
+            fleet[key] = [min(v * factor, MAX_KWH) for v in fleet[key]]
+        out["fleet"] = fleet
     return out

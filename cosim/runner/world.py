@@ -176,7 +176,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
                       initial_data={"state": initial_lot_state(lot_params)})
         world.connect(market, plo, "price_forecast")
-        world.connect(plo, lot, "setpoint_kw")
+        world.connect(plo, lot, "setpoint_kw", "schedule")
         world.connect(plo, dso, "offer")
         world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
         world.connect(lot, recorder, *by_name("Parking").recorded)

@@ -78,11 +78,16 @@ def earliest_departure_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, de
 def least_laxity_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departure_h: np.ndarray, *,
                        charge_laxity_h: np.ndarray | None = None, discharge_laxity_h: np.ndarray | None = None,
                        charge_slope_kw_per_h: np.ndarray | None = None,
-                       discharge_slope_kw_per_h: np.ndarray | None = None) -> np.ndarray:
+                       discharge_slope_kw_per_h: np.ndarray | None = None,
+                       contract_laxity_h: np.ndarray | None = None,
+                       contract_kw: np.ndarray | None = None) -> np.ndarray:
     """The lot's default rule: least laxity first, shared as a fluid (water-filling).
 
     Every EV starts idle (or at its must-run charging, which keeps its contract reachable). Charging above that
-    raises the lowest charge laxities first - hours left after the interval minus the hours its charger needs to
+    goes first towards the contracts (up to `contract_kw`, what each EV still needs), raising the lowest contract
+    laxities first - hours left minus the hours its charger needs to reach its contract - so that no EV is left to
+    catch up later at full power while another was filled beyond its contract; then it raises the lowest charge
+    laxities first - hours left after the interval minus the hours its charger needs to
     fill its room; charging an EV at p kW for the interval raises its laxity by p / `charge_slope_kw_per_h` -
     until they meet at one level: energy goes where the room would otherwise be lost (EVs about to leave, EVs
     with more room than their charger can fill) and is spread, so every charger keeps as much power as it can for
@@ -97,7 +102,12 @@ def least_laxity_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, departur
     if extra >= 0.0:
         if charge_laxity_h is None or charge_slope_kw_per_h is None:
             return earliest_departure_first(lo, hi, total_kw, departure_h)
-        return base + _water_fill(charge_laxity_h, charge_slope_kw_per_h, hi - base, extra)
+        first = np.zeros_like(base)
+        if contract_laxity_h is not None and contract_kw is not None:
+            first = _water_fill(contract_laxity_h, charge_slope_kw_per_h,
+                                np.clip(contract_kw - base, 0.0, hi - base), extra)
+        return base + first + _water_fill(charge_laxity_h, charge_slope_kw_per_h, hi - base - first,
+                                          extra - float(first.sum()))
     if discharge_laxity_h is None or discharge_slope_kw_per_h is None:
         return earliest_departure_first(lo, hi, total_kw, departure_h)
     return base - _water_fill(discharge_laxity_h, discharge_slope_kw_per_h, base - lo, -extra)

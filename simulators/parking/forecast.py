@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cosim.controllers.envelope import FlexEnvelope, fleet_envelope, plugged_windows
+from cosim.controllers.envelope import FlexEnvelope, fleet_envelope
 
 from .lot import ParkingLot
 
@@ -25,22 +25,8 @@ from .lot import ParkingLot
 def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
                    ) -> dict[str, object]:
     """The EVs of the window [start_h, start_h + hours) as the operator needs them for its envelope
-    (`cosim.controllers.envelope.fleet_envelope` keywords, JSON-able): each EV's plugged window from the lot's
-    queue (at most `n_chargers` plugged, the rest waiting in arrival order, or turned away with
-    ``overflow = "refuse"``), its battery energy now (or on arrival), capacity, charger, contract and V2G reserve."""
-    t0 = int(round(start_h * 60))
-    e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr) if energy_kwh is None else energy_kwh
-    plug, dep = plugged_windows(lot.arr_min, lot.dep_min, lot.n_chargers, now_min=lot._t_min,
-                                plugged=lot.plugged, queue=list(lot._queue), gone=lot.gone,
-                                refuse=lot.overflow == "refuse")
-    # EVs in the window, plugged or not (one that never gets a charger still has a contract: its shortfall counts)
-    keep = ~lot.gone & (dep > t0) & (np.maximum(lot.arr_min, t0) < t0 + 60 * hours)
-    return {"start_min": t0, "hours": int(hours), "plug_min": plug[keep].tolist(), "dep_min": dep[keep].tolist(),
-            "energy_kwh": e_now[keep].tolist(), "capacity_kwh": lot.cap[keep].tolist(),
-            "charger_kw": lot.charger[keep].tolist(), "contract_kwh": lot.e_req[keep].tolist(),
-            "floor_kwh": lot.floor[keep].tolist(), "v2g": lot.v2g[keep].tolist(),
-            "eta_charge": lot.eta_c[keep].tolist(), "eta_discharge": lot.eta_d[keep].tolist(),
-            "connection_limit_kw": float(min(lot.limit_kw, 1e9))}
+    (`ParkingLot.fleet_view`)."""
+    return lot.fleet_view(start_h, hours, energy_kwh)[0]
 
 
 def envelope_of(fleet: dict[str, object], hour_mode: np.ndarray | None = None) -> FlexEnvelope:

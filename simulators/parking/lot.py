@@ -18,7 +18,10 @@ Rules (the operator sets ``setpoint_kw`` at the grid side, + charging / - discha
   non-V2G EVs are never discharged, chargers' kW and the lot's ``connection_limit_kw`` are never
   exceeded. When must-run charging exceeds the connection limit, the limited power goes to must-run EVs
   by the allocation rule and the shortfall shows up as ``unmet_energy_kwh`` at departure, never hidden.
-* The setpoint is held over the whole step; an interval that cannot follow it does not catch up later.
+* The setpoint is the step's mean power: at the start of a step the lot shares setpoint x step among the EVs that
+  will be plugged in it (the allocation rule, within each EV's charger over its part of the step, room, reserve and
+  must-run), and each EV takes its share at an even pace while plugged. What the EVs cannot take is not carried
+  into the next step.
 
 Step outputs: powers are means over the step (kW), energies sums over it (kWh). ``evs_present`` counts the
 EVs in the lot at any moment of the step (plugged or waiting), so that it agrees with the step's mean power
@@ -37,7 +40,9 @@ from typing import Sequence
 import numpy as np
 import simpy
 
-from cosim.errors import InputError
+from cosim.controllers.envelope import plugged_windows
+from cosim.controllers.fleet_lp import dispatch
+from cosim.errors import InputError, ProblemError
 
 from .allocation import AllocationRule, get_allocation, uses_laxity
 from .ev import EV
@@ -105,6 +110,11 @@ class ParkingLot:
         self._pd = 0  # next departure (index into _dep_order)
         self._t_min = 0  # minute up to which energy has been integrated
         self._setpoint = 0.0
+        self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per hour)
+        self._preferred: tuple[int, np.ndarray] | None = None  # (start minute, (n, H) grid kWh per EV and hour)
+        self._view = None  # how the operator expects the fleet (forecast errors), for the per-EV plan
+        self._plan_kwh = np.zeros(len(evs))  # each EV's share of the step's energy (grid kWh, `_plan_step`)
+        self._plan_end_min = np.zeros(len(evs), dtype=np.int64)  # when its part of the step ends
         self._idx = np.zeros(0, np.int64)  # plugged EV indices
         self._step_end_min = 0  # minute at which the current step ends
         self._reset_step()
@@ -206,7 +216,9 @@ class ParkingLot:
         e = self.energy[idx]
         keep = np.maximum(self.floor[idx], self.e_req[idx] - rate * left)  # lowest energy worth leaving
         slope = charger / dt
-        return {"charge_laxity_h": left - (self.cap[idx] - e) / rate,
+        short = np.maximum(self.e_req[idx] - e, 0.0)  # battery kWh still due for the contract
+        return {"contract_laxity_h": left - short / rate, "contract_kw": short / self.eta_c[idx] / dt,
+                "charge_laxity_h": left - (self.cap[idx] - e) / rate,
                 "discharge_laxity_h": left - np.maximum(e - keep, 0.0) / give,
                 "charge_slope_kw_per_h": slope, "discharge_slope_kw_per_h": slope}
 
@@ -220,16 +232,18 @@ class ParkingLot:
         if idx.size == 0:
             return
         lo, hi = self._bounds(idx, dt, t_min / 60.0)
-        slo, shi = float(lo.sum()), float(hi.sum())
-        total = min(max(self._setpoint, slo), shi)
-        total = min(max(total, -self.limit_kw), self.limit_kw)
-        if total < slo:  # must-run above the connection limit: share the limit among must-run EVs only
-            hi = np.maximum(lo, 0.0)
-            lo = np.zeros_like(lo)
-        if uses_laxity(self.allocation):
-            p = self.allocation(lo, hi, total, self.dep_h[idx], **self._laxities(idx, t_min / 60.0, dt))
-        else:
-            p = self.allocation(lo, hi, total, self.dep_h[idx])
+        slo = float(lo.sum())
+        # each EV at the pace of its share of the step (`_plan_step`), within what it can do in this interval
+        left_h = np.maximum(self._plan_end_min[idx] - (t_min - dt * 60.0), dt * 60.0) / 60.0
+        due = self._plan_kwh[idx] - (self._step_in[idx] - self._step_out[idx])
+        p = np.clip(due / left_h, lo, hi)
+        total = float(p.sum())
+        if abs(total) > self.limit_kw + 1e-9:  # the connection limit: the rule shares it
+            total = min(max(total, -self.limit_kw), self.limit_kw)
+            if total < slo:  # must-run above the connection limit: share the limit among must-run EVs only
+                hi = np.maximum(lo, 0.0)
+                lo = np.zeros_like(lo)
+            p = self._allocate(idx, lo, hi, total, dt, t_min / 60.0)
         ec, ed = self.eta_c[idx], self.eta_d[idx]
         e = self.energy[idx]
         e_new = np.clip(e + np.where(p >= 0.0, p * ec * dt, p / ed * dt), 0.0, self.cap[idx])
@@ -244,6 +258,106 @@ class ParkingLot:
         self.s_batt_in += float(de[de > 0].sum())
         self.s_batt_out += float(-de[de < 0].sum())
         self.s_mustrun_kwh += float(np.maximum(lo, 0.0).sum()) * dt if total >= slo else total * dt
+
+    def _allocate(self, idx: np.ndarray, lo: np.ndarray, hi: np.ndarray, total: float, dt: float,
+                  t1_h: float) -> np.ndarray:
+        """The allocation rule's share of `total` kW among EVs `idx` over `dt` h (lo <= p <= hi)."""
+        if uses_laxity(self.allocation):
+            return self.allocation(lo, hi, total, self.dep_h[idx], **self._laxities(idx, t1_h, dt))
+        return self.allocation(lo, hi, total, self.dep_h[idx])
+
+    def fleet_view(self, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
+                   ) -> tuple[dict[str, object], np.ndarray]:
+        """The EVs of the window [start_h, start_h + hours) as `cosim.controllers.envelope.fleet_envelope` (and the
+        per-EV LP) take them, JSON-able, and their indices in the lot: each EV's plugged window from the lot's
+        queue (at most `n_chargers` plugged, the rest waiting in arrival order, or turned away with
+        ``overflow = "refuse"``), its battery energy now (or on arrival), capacity, charger, contract and reserve."""
+        t0 = int(round(start_h * 60))
+        e_now = np.where(self.plugged | self.queued, self.energy, self.e_arr) if energy_kwh is None else energy_kwh
+        plug, dep = plugged_windows(self.arr_min, self.dep_min, self.n_chargers, now_min=self._t_min,
+                                    plugged=self.plugged, queue=list(self._queue), gone=self.gone,
+                                    refuse=self.overflow == "refuse")
+        # EVs in the window, plugged or not (one that never gets a charger still has a contract: its shortfall counts)
+        keep = np.flatnonzero(~self.gone & (dep > t0) & (np.maximum(self.arr_min, t0) < t0 + 60 * hours))
+        fleet = {"start_min": t0, "hours": int(hours), "plug_min": plug[keep].tolist(), "dep_min": dep[keep].tolist(),
+                 "energy_kwh": e_now[keep].tolist(), "capacity_kwh": self.cap[keep].tolist(),
+                 "charger_kw": self.charger[keep].tolist(), "contract_kwh": self.e_req[keep].tolist(),
+                 "floor_kwh": self.floor[keep].tolist(), "v2g": self.v2g[keep].tolist(),
+                 "eta_charge": self.eta_c[keep].tolist(), "eta_discharge": self.eta_d[keep].tolist(),
+                 "connection_limit_kw": float(min(self.limit_kw, 1e9))}
+        return fleet, keep
+
+    def set_schedule(self, start_h: float, schedule_kw: Sequence[float], view=None) -> None:
+        """The operator's schedule (kW, one value per hour from `start_h`): the lot then shares each hour's energy
+        among its EVs as the per-EV plan that delivers the whole schedule best does (`fleet_lp.dispatch`, solved
+        from the lot's state when the schedule starts, and again each hour when the operator's view of the fleet
+        (`view`, forecast errors) differs from the EVs that come). Without a schedule, the allocation rule alone."""
+        key = (int(round(start_h * 60)), tuple(round(float(v), 9) for v in schedule_kw))
+        if key != self._schedule_key:
+            self._schedule_key, self._preferred, self._view = key, None, view
+
+    def _preferred_kwh(self, t0: int, t1: int) -> np.ndarray | None:
+        """(n,) grid kWh each EV should take in the step [t0, t1) by the per-EV plan of the operator's schedule."""
+        if self._schedule_key is None or t1 - t0 != 60:
+            return None
+        start, kw = self._schedule_key
+        k = (t0 - start) // 60
+        if (t0 - start) % 60 or not 0 <= k < len(kw):
+            return None
+        if self._preferred is None or self._view is not None:  # solve from now on (again, under forecast errors)
+            source = self if self._view is None else self._view.expected(self)
+            fleet, keep = source.fleet_view(t0 / 60.0, len(kw) - k)
+            try:
+                per_ev, _ = dispatch(fleet, np.asarray(kw[k:], float))
+            except ProblemError:
+                return None
+            plan = np.zeros((len(self.evs), len(kw) - k))
+            plan[keep] = per_ev
+            self._preferred = (t0, plan)
+        solved_at, plan = self._preferred
+        column = (t0 - solved_at) // 60
+        return plan[:, column] if 0 <= column < plan.shape[1] else None
+
+    def _plan_step(self, t0: int, t1: int) -> None:
+        """Share the step's energy (setpoint x step) among the EVs that will be plugged in it: each EV's lowest and
+        highest energy for the step (its charger over the part of the step it is plugged - from the lot's queue -,
+        its room and reserve, and the must-run charging that keeps its contract reachable by the step's end), and
+        the allocation rule for the rest. Each EV then takes its share at an even pace while plugged (so it never
+        falls behind its must-run path), and an EV leaving or arriving mid-step counts only for its part."""
+        n = len(self.evs)
+        self._plan_kwh = np.zeros(n)
+        self._plan_end_min = np.full(n, t1, dtype=np.int64)
+        dt = (t1 - t0) / 60.0
+        plug, dep = plugged_windows(self.arr_min, self.dep_min, self.n_chargers, now_min=t0, plugged=self.plugged,
+                                    queue=list(self._queue), gone=self.gone, refuse=self.overflow == "refuse")
+        start, end = np.maximum(plug, t0), np.minimum(dep, t1)
+        idx = np.flatnonzero((end > start) & ~self.gone)
+        if idx.size == 0:
+            return
+        self._plan_end_min[idx] = end[idx]
+        present = (end[idx] - start[idx]) / 60.0
+        e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
+        ec, ed = self.eta_c[idx], self.eta_d[idx]
+        rate = ch * ec
+        high = np.minimum(cap, e + rate * present)
+        need = self.e_req[idx] - rate * np.maximum(self.dep_h[idx] - end[idx] / 60.0, 0.0)
+        base = np.where(self.v2g[idx], np.minimum(e, self.floor[idx]), e)
+        low = np.minimum(np.maximum(np.maximum(need, base), e - ch / ed * present), high)
+        to_grid = lambda d: np.where(d >= 0.0, d / ec, d * ed)  # noqa: E731
+        lo, hi = to_grid(low - e) / dt, to_grid(high - e) / dt  # kW over the whole step
+        lo = np.minimum(lo, hi)
+        total = min(max(self._setpoint, float(lo.sum())), float(hi.sum()))
+        total = min(max(total, -self.limit_kw), self.limit_kw)
+        if total < float(lo.sum()):
+            hi, lo = np.maximum(lo, 0.0), np.zeros_like(lo)
+        preferred = self._preferred_kwh(t0, t1)
+        if preferred is None:
+            self._plan_kwh[idx] = self._allocate(idx, lo, hi, total, dt, t1 / 60.0) * dt
+            return
+        # the per-EV plan's shares, within this step's bounds; the allocation rule moves them by what is left over
+        share = np.clip(preferred[idx] / dt, lo, hi)
+        delta = self._allocate(idx, lo - share, hi - share, total - float(share.sum()), dt, t1 / 60.0)
+        self._plan_kwh[idx] = (share + delta) * dt
 
     # ------------------------------------------------------------------ stepping
     def _reset_step(self) -> None:
@@ -270,6 +384,7 @@ class ParkingLot:
         self._step_end_min = until_min
         self._reset_step()
         self._setpoint = float(setpoint_kw)
+        self._plan_step(t0, until_min)
         self.env.run(until=until_min + 0.5)  # +0.5 min: events at until_min belong to this step
         self._integrate_to(until_min)
         dt = (until_min - t0) / 60.0

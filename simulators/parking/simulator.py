@@ -5,7 +5,9 @@ time unit): ``3600 / time_resolution`` units, which must be a whole number; give
 at least one minute long) for other steps. Unknown simulator parameters are refused, as GridSim does.
 
 Input ``setpoint_kw`` (grid side, + charging / - discharging) is summed over all senders; with no input in a
-step the setpoint is 0 kW (idle, must-run charging still happens). Outputs are the step's figures from
+step the setpoint is 0 kW (idle, must-run charging still happens). Input ``schedule`` ({"start_h": time units of
+its first hour, "kw": hourly setpoints}) is the operator's day: the lot shares each hour's energy among its EVs by
+the per-EV plan that delivers it (`ParkingLot.set_schedule`). Outputs are the step's figures from
 :meth:`ParkingLot.advance` (powers as Python floats, counts as ints; ``evs_present`` counts the EVs in the lot
 at any moment of the step), ``evs``: one row per EV visit touched in the step (:meth:`ParkingLot.session_row`
 plus ``lot_id``; an EV's last row is its visit's final state), and ``state``: the lot time and, at each day
@@ -49,7 +51,7 @@ META = {
             "public": True,
             "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id",
                        "hourly_forecast", "forecast_error"],
-            "attrs": ["setpoint_kw", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
+            "attrs": ["setpoint_kw", "schedule", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
         },
     },
 }
@@ -142,6 +144,10 @@ class ParkingSim(mosaik_api_v3.Simulator):
         for eid, lot in self.lots.items():
             values = inputs.get(eid, {}).get("setpoint_kw", {})
             setpoint = float(sum(float(v) for v in values.values()))
+            for schedule in inputs.get(eid, {}).get("schedule", {}).values():  # the operator's day (one sender)
+                if isinstance(schedule, dict) and schedule.get("kw"):
+                    lot.set_schedule(float(schedule["start_h"]) * self.hours_per_unit,
+                                     schedule["kw"], self.views[eid])
             self.data[eid] = lot.advance(setpoint, until_h)
             self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]
             self.state[eid] = {"hour": until_h}

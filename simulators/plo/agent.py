@@ -64,6 +64,7 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
         max_charge_kw=max_charge,
         max_discharge_kw=max_discharge,
         envelope=envelope,
+        fleet=forecast.get("fleet"),
         economics=economics,
         energy_need_kwh=float(forecast.get("energy_need_kwh", 0.0)),
         energy_available_kwh=float(forecast.get("energy_available_kwh", np.inf)),

@@ -4,7 +4,8 @@ Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `for
 `hourly` (hour-by-hour control) a fresh forecast and the lot's measurements every hour, sent on by the exchange
 mode's `plo_hourly`),
 price_forecast (24 $/kWh from the market), from_dso (DSO messages; trigger, weak connection in a group).
-Outputs: offer (list of signed messages to the DSO), setpoint_kw (to the lot), planned_profit_usd, messages (log rows).
+Outputs: offer (list of signed messages to the DSO), setpoint_kw (to the lot), schedule (the day's setpoints from
+their start hour, to the lot: it shares each hour among its EVs by them), planned_profit_usd, messages (log rows).
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ META = {
             "params": ["lot_id", "candidate_buses", "exchange", "exchange_options", "economics", "faults", "seed",
                        "hour_mode", "keys", "misreport_probability", "misreport_factor", "plugin_dir",
                        "connection_limit_kw", "hourly"],
-            "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "planned_profit_usd",
-                      "tariff_usd_per_kwh", "messages", "events"],
+            "attrs": ["lot_state", "price_forecast", "from_dso", "offer", "setpoint_kw", "schedule",
+                      "planned_profit_usd", "tariff_usd_per_kwh", "messages", "events"],
             "trigger": ["from_dso"],
-            "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "planned_profit_usd",
-                           "tariff_usd_per_kwh"],
+            "persistent": ["lot_state", "price_forecast", "from_dso", "setpoint_kw", "schedule",
+                           "planned_profit_usd", "tariff_usd_per_kwh"],
             "non-persistent": ["offer", "messages", "events"],
         }
     },
@@ -96,6 +97,8 @@ class PloSim(mosaik_api_v3.Simulator):
                 if replies:
                     out["offer"] = replies
             out["setpoint_kw"] = agent.setpoint_kw(time)
+            out["schedule"] = {"start_h": float(agent.schedule_start),
+                               "kw": [float(v) for v in agent.schedule_kw]}  # the lot dispatches its EVs by it
             out["planned_profit_usd"] = agent.planned_profit_usd
             out["tariff_usd_per_kwh"] = agent.tariff(time)
             rows = self.logs[eid]["messages"].add(time, agent.channel.drain())
