@@ -71,5 +71,8 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
             "unmet_kwh": round(unmet, 3),
             "unreachable_kwh": round(float(short.astype(float).sum()) if len(short) else 0.0, 3),
             "fallbacks": int((events["event"] == "planning fallback").sum()),
+            # of which a lot's energy or bounds were the reason (the others: the grid, e.g. voltage limits)
+            "lot_fallbacks": int(((events["event"] == "planning fallback")
+                                  & events["detail"].str.contains("rule (?:energy|bounds)", regex=True)).sum()),
             "repairs": int((events["event"] == "plan repaired").sum()), "wall_s": round(wall, 1),
             "kpi_fallbacks": kpis.get("fallbacks")}

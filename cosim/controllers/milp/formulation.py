@@ -8,7 +8,8 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
   sum_{k in loop} z_k <= |loop| - 1 (one open branch per fundamental loop at least) tighten the relaxation,
   as does a directed "parent" formulation: z_k = a_k + b_k (a: feeds its to-bus, b: feeds its from-bus),
   exactly one parent per non-slack bus, none for the slack.
-  With `fixed_open` given the z_k are fixed (those branches open, every other closed).
+  With `fixed_open` given the z_k are fixed (those branches open, every other closed); branches without a switch
+  (`RadialNetwork.fixed_branches`) are always closed.
 * LinDistFlow per hour h (lossless flows, seed 000 eq. 18-19 linearised): branch flows P_kh, Q_kh (from->to
   positive), directional big-M: (p_to - D_h) a_k - M_h b_k <= P_kh <= M_h a_k + (D_h - p_from) b_k, where
   M_h bounds any subtree load and D_h any injection (discharging lots, negative loads); nodal balance at every
@@ -182,8 +183,11 @@ def build_formulation(
 
     m = LinearModel()
     qsum = m.highs.qsum
-    if fixed_open is None:
-        z = m.var(nbr, 0, 1, integer=True)
+    if fixed_open is None:  # branches without a switch stay closed
+        always = np.zeros(nbr)
+        if getattr(net, "fixed_branches", ()):
+            always[net.branch_indices(net.fixed_branches)] = 1.0
+        z = m.var(nbr, always, 1, integer=True)
     else:
         fixed = np.ones(nbr)
         fixed[net.branch_indices(fixed_open)] = 0

@@ -485,3 +485,32 @@ def test_schedule_offers_are_checked_against_the_connection_limit():
     over = schedule_msgs(keys, {"lot1": night_schedule(41.0)}, hour=24)
     assert dso.accept(24, over) == {"lot1": msgs[0]["payload"]}  # yesterday's schedule stands in
     assert event_names(dso.events) == ["implausible offer"]
+
+
+# -- contracts no fleet can keep ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("with_envelope", [True, False])
+def test_an_impossible_need_is_clipped_for_that_lot_alone_and_the_day_is_planned(with_envelope):
+    """The issue's case: one lot's offer asks 20,000 kWh with no power to charge it. Its need is clipped to what
+    its power bounds can put in, the event names that lot, and both lots are planned (no fallback)."""
+    keys = keys_for()
+    dso, plos = make_dso(keys=keys), make_plos("centralised", keys)
+    honest = offers_from_plos(plos, fleet_forecast(n_pevs=10))
+    bad = dict(honest[0]["payload"])
+    bad.update(max_charge_kw=[0.0] * HOURS, energy_need_kwh=20_000.0, need_by_hour_kwh=[20_000.0] * HOURS,
+               fleet=None)
+    if with_envelope:
+        env = dict(bad["envelope"])
+        env.update(p_max_kw=[0.0] * HOURS, e_min_kwh=[20_000.0] * HOURS, e_max_kwh=[20_000.0] * HOURS)
+        env.pop("gain_max_kwh"), env.pop("drop_max_kwh")
+        bad["envelope"] = env
+    else:
+        bad["envelope"] = None
+    forged = message("lot1", "DSO", "offer", bad, keys["lot1"])
+    offers = dso.accept(0, [forged, honest[1]])
+    assert sorted(offers) == ["lot1", "lot2"]
+    (event,) = dso.events
+    assert event["event"] == "implausible offer" and event["detail"].startswith("lot1: contracts need")
+    out = dso.day_ahead(0, offers, LOAD_SCALING, PRICE)
+    assert "planning fallback" not in event_names(dso.events)
+    assert sorted(m["receiver"] for m in out) == ["lot1", "lot2"]  # both lots get a schedule
