@@ -138,3 +138,17 @@ def test_a_scenario_name_too_long_for_a_folder_is_refused_at_input():
                                                 f"{MAX_NAME_BYTES} bytes, got 300"):
         parse_scenario({"name": "n" * 300, "lots": []}, where="s.toml")
     parse_scenario({"name": "n" * MAX_NAME_BYTES, "lots": []}, where="s.toml")
+
+
+@pytest.mark.parametrize("row, words", [
+    ("a,17,8,40,11,0.3", "row 2: EV 'a': departure_h=8.0 is invalid; allowed: at least one minute after"),
+    ("a,8,17,-40,11,0.3", "row 2: EV 'a': capacity_kwh=-40.0 is invalid; allowed: > 0 kWh"),
+    ("a,8,17,40,-11,0.3", "row 2: EV 'a': charger_kw=-11.0 is invalid; allowed: > 0 kW"),
+    ("a,8,17,40,11,1.4", "row 2: EV 'a': soc_arrival=1.4 is invalid; allowed: a SOC between 0 and 1"),
+])
+def test_envelope_inputs_that_cannot_hold_are_refused_when_the_fleet_is_read(tmp_path, capsys, row, words):
+    """A departure before its arrival, negative bounds, or energy beyond the battery cannot make an envelope: the
+    run is refused with one line naming the file, the row and the field, exit 2, before any output."""
+    (tmp_path / "f.csv").write_text(f"{EV_HEADER}\n{row}\n")
+    line = _run_fails(tmp_path, '[[lots]]\nbus = 5\nfleet = "f.csv"\n', capsys)
+    assert "lots[0].fleet" in line and str(tmp_path / "f.csv") in line and words in line  # nothing written
