@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import block_diag, csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix, hstack, vstack
 
 from cosim.controllers.envelope import _hour_overlap
 from cosim.errors import ProblemError
@@ -31,7 +31,9 @@ __all__ = ["deliverable", "dispatch", "max_schedule_kwh"]
 
 
 def _model(fleet: dict[str, Any]):
-    """Bounds and constraint rows of the per-EV LP; columns [c (n*H), d (n*H)], kW grid side."""
+    """The per-EV LP's pieces: columns [c, d] (kW, grid side) for each (EV, hour) it is plugged in, rows of each
+    EV's battery energy at those hour ends (within its reserve and capacity, its contract by its departure, and,
+    for an EV staying past the window, what the rest of its stay cannot add), and the lot's net power per hour."""
     H = int(fleet["hours"])
     start = int(fleet["start_min"])
     plug = np.maximum(np.asarray(fleet["plug_min"], np.int64), start)
@@ -45,43 +47,53 @@ def _model(fleet: dict[str, Any]):
     n = e0.size
     edges = start + 60 * np.arange(H + 1, dtype=np.int64)
     present = _hour_overlap(plug, np.maximum(dep, plug), edges)  # (n, H)
-    c_ub = (charger[:, None] * present).ravel()
-    d_ub = (charger[:, None] * present * v2g[:, None]).ravel()
-    # battery energy at the end of hour h: e0 + sum_{k<=h} (eta_c c - d / eta_d), rows (i, h)
-    tri = np.tril(np.ones((H, H)))
-    blocks_c = [csr_matrix(tri * eta_c[i]) for i in range(n)]
-    blocks_d = [csr_matrix(-tri / eta_d[i]) for i in range(n)]
-    energy = hstack([block_diag(blocks_c), block_diag(blocks_d)]).tocsr()  # (n*H, 2*n*H)
+    ev, hour = np.nonzero(present > 0)  # one column pair per (EV, hour) plugged, in EV then hour order
+    k = ev.size
+    c_ub = charger[ev] * present[ev, hour]
+    d_ub = c_ub * v2g[ev]
     after = np.maximum(dep - np.maximum(plug, edges[-1]), 0) / 60.0
     reach = np.minimum(cap, e0 + charger * eta_c * (present.sum(axis=1) + after))
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
-    e_lo = np.repeat(floor - e0, H).reshape(n, H)
-    e_hi = np.repeat(cap - e0, H).reshape(n, H)
-    # contracts: by the hour end at or after departure, the EV holds at least its (reachable) contract
-    leave_hour = np.clip(np.ceil((dep - start) / 60.0).astype(int) - 1, 0, H - 1)
-    due = (dep <= edges[-1])
-    rows = np.arange(n)[due]
-    e_lo[rows, leave_hour[due]] = np.maximum(e_lo[rows, leave_hour[due]], need[due] - e0[due])
-    # energy that must still be reachable after the window: hold at least what the rest of the stay cannot add
-    stay = ~due
-    e_lo[stay, H - 1] = np.maximum(e_lo[stay, H - 1], need[stay] - charger[stay] * eta_c[stay] * after[stay] - e0[stay])
-    net = hstack([csr_matrix(np.tile(np.eye(H), n)), csr_matrix(-np.tile(np.eye(H), n))]).tocsr()  # (H, 2nH)
-    bounds = list(zip(np.zeros(2 * n * H), np.concatenate([c_ub, d_ub])))
-    # the connection limit on the lot's power, hour by hour
-    limit = float(fleet.get("connection_limit_kw", np.inf))
+    # battery energy after each plugged hour: e0 + the EV's own (eta_c c - d / eta_d) so far (lower-triangular)
+    rows, cols = [], []
+    first = np.searchsorted(ev, np.arange(n))
+    last = np.searchsorted(ev, np.arange(n), side="right")
+    for i in np.flatnonzero(last > first):
+        r, c = np.tril_indices(int(last[i] - first[i]))
+        rows.append(r + first[i])
+        cols.append(c + first[i])
+    rows_a = np.concatenate(rows) if rows else np.zeros(0, int)
+    cols_a = np.concatenate(cols) if cols else np.zeros(0, int)
+    charge = csr_matrix((eta_c[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
+    give = csr_matrix((-1.0 / eta_d[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
+    energy = hstack([charge, give]).tocsr()
+    e_lo = floor[ev] - e0[ev]
+    e_hi = cap[ev] - e0[ev]
+    ends = last[last > first] - 1  # each plugged EV's last plugged hour
+    whose = ev[ends]
+    due = dep[whose] <= edges[-1]
+    # contracts: after its last plugged hour an EV leaving in the window holds its (reachable) contract; one
+    # staying holds what the rest of its stay cannot add
+    e_lo[ends[due]] = np.maximum(e_lo[ends[due]], need[whose[due]] - e0[whose[due]])
+    stay = whose[~due]
+    e_lo[ends[~due]] = np.maximum(e_lo[ends[~due]], need[stay] - charger[stay] * eta_c[stay] * after[stay] - e0[stay])
+    net = hstack([csr_matrix((np.ones(k), (hour, np.arange(k))), shape=(H, k)),
+                  csr_matrix((-np.ones(k), (hour, np.arange(k))), shape=(H, k))]).tocsr()
+    bounds = list(zip(np.zeros(2 * k), np.concatenate([c_ub, d_ub])))
+    limit = float(fleet.get("connection_limit_kw", np.inf))  # the connection limit, hour by hour
     if np.isfinite(limit):
         energy = vstack([energy, net, -net]).tocsr()
-        e_lo = np.concatenate([e_lo.ravel(), np.full(2 * H, -np.inf)])
-        e_hi = np.concatenate([e_hi.ravel(), np.full(2 * H, limit)])
-    return H, n, energy, np.ravel(e_lo), np.ravel(e_hi), net, bounds
+        e_lo = np.concatenate([e_lo, np.full(2 * H, -np.inf)])
+        e_hi = np.concatenate([e_hi, np.full(2 * H, limit)])
+    return H, n, energy, e_lo, e_hi, net, bounds, (ev, hour)
 
 
 def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
     """The largest ``weights . p`` (kW x h) over lot schedules p some per-EV dispatch delivers."""
-    H, n, energy, e_lo, e_hi, net, bounds = _model(fleet)
+    H, n, energy, e_lo, e_hi, net, bounds, _ = _model(fleet)
     w = np.asarray(weights, float)
-    if n == 0:
+    if net.shape[1] == 0:
         return 0.0
     cost = -(net.T @ w)
     res = linprog(cost, A_ub=vstack([energy, -energy]), b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12),
@@ -101,10 +113,10 @@ def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray
     """The per-EV dispatch closest to a lot schedule: ((n, H) grid kWh per EV and hour, + charging; the smallest
     sum over hours of |schedule - lot power|, kWh). Each EV charges or discharges in an hour, not both (HiGHS's
     vertex solutions; ties are resolved towards the net)."""
-    H, n, energy, e_lo, e_hi, net, bounds = _model(fleet)
+    H, n, energy, e_lo, e_hi, net, bounds, (ev, hour) = _model(fleet)
     p = np.asarray(schedule_kw, float)
-    if n == 0:
-        return np.zeros((0, H)), float(np.abs(p).sum())
+    if net.shape[1] == 0:
+        return np.zeros((n, H)), float(np.abs(p).sum())
     eye = csr_matrix(np.eye(H))
     a_eq = hstack([net, eye, -eye]).tocsr()  # sum_i (c - d) + s+ - s- = p
     width = net.shape[1]
@@ -114,5 +126,7 @@ def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray
                   bounds=bounds + [(0, None)] * (2 * H), method="highs")
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
-    c, d = res.x[: n * H].reshape(n, H), res.x[n * H: 2 * n * H].reshape(n, H)
-    return c - d, float(res.fun)
+    k = ev.size
+    per_ev = np.zeros((n, H))
+    np.add.at(per_ev, (ev, hour), res.x[:k] - res.x[k: 2 * k])
+    return per_ev, float(res.fun)
