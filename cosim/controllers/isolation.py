@@ -22,6 +22,7 @@ import pickle
 import re
 import select
 import signal
+import sys
 import sysconfig
 import tempfile
 import time
@@ -164,12 +165,25 @@ def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: floa
         return _plan_in_worker(controller, problem, time_limit_s, deadline, dump)
 
 
+def _reset_highs_after_fork() -> None:
+    """HiGHS keeps one global pool of worker threads per process. A forked worker inherits the pool's state but not
+    its threads, and its first solve would wait on them for ever (the `milp` controller, or any LP, after the run's
+    process had solved one). Drop the inherited pool, without waiting, in both HiGHS copies a process may hold
+    (highspy's and scipy's): the worker's first solve starts a fresh one."""
+    for name, attribute in (("highspy", "Highs"), ("scipy.optimize._highspy._core", "_Highs")):
+        module = sys.modules.get(name)
+        reset = getattr(getattr(module, attribute, None), "resetGlobalScheduler", None)
+        if reset is not None:
+            reset(False)
+
+
 def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: float, deadline: float,
                     dump: Any) -> DayAheadPlan:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker
         os.close(read_fd)
+        _reset_highs_after_fork()
         for sig in (signal.SIGINT, signal.SIGTERM):  # the run's handlers (manifest, ...) are the parent's business
             signal.signal(sig, signal.SIG_DFL)
         try:

@@ -64,3 +64,14 @@ def test_works_inside_a_daemonic_process_such_as_a_dask_worker(problem):
     finally:
         daemon.join(10)
     assert daemon.exitcode == 0
+
+
+def test_a_worker_solves_with_highs_after_the_run_process_did(problem):
+    """HiGHS keeps a global thread pool: a worker forked after the run's process had solved a MILP inherited it
+    without its threads and waited for ever on its first solve (a MILP plan hung until its time limit). The worker
+    now drops the inherited pool; the second plan, forked after the first solve in this process, comes back."""
+    controller = make_controller("milp", time_limit_s=5.0, n_segments=2, hours=[18, 19])
+    plan_in_process(controller, problem, 60.0)  # HiGHS's pool now lives in this process
+    t0 = time.perf_counter()
+    plan = plan_in_worker(controller, problem, 30.0)
+    assert plan.controller == "milp" and time.perf_counter() - t0 < 25.0
