@@ -42,6 +42,7 @@ NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
 MAX_PRICE_USD_PER_KWH = 1e6
 MAX_PEVS = 1_000_000
 TOLERANCE_KW = 1e-6
+MAX_INT = 2**53  # integers in payloads: what a float holds exactly (a 401-digit JSON integer is refused, not raised)
 
 
 class PayloadError(InputError):
@@ -76,6 +77,8 @@ def _number(value: Any, name: str, low: float = -math.inf, high: float = math.in
     kinds = (int,) if integer else (int, float)
     if not isinstance(value, kinds) or isinstance(value, bool):
         raise PayloadError(f"{name}: {'an integer' if integer else 'a number'} expected, got {_short(value)}")
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:  # valid JSON, but no float holds it exactly
+        raise PayloadError(f"{name}: integer out of range ({value.bit_length()} bits)")
     if not math.isfinite(value):
         raise PayloadError(f"{name}: not a finite number ({value!r})")
     if not low <= value <= high:
@@ -247,6 +250,8 @@ def check_json(payload: Any, name: str = "payload", depth: int = 0) -> None:
     elif isinstance(payload, list):
         for i, value in enumerate(payload):
             check_json(value, f"{name}[{i}]", depth + 1)
+    elif isinstance(payload, int) and not isinstance(payload, bool) and not -MAX_INT <= payload <= MAX_INT:
+        raise PayloadError(f"{name}: integer out of range ({payload.bit_length()} bits)")
     elif isinstance(payload, float) and not math.isfinite(payload):
         raise PayloadError(f"{name}: not a finite number ({payload!r})")
     elif payload is not None and not isinstance(payload, (str, int, float, bool)):
