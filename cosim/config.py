@@ -192,10 +192,48 @@ class _Reader:
         return _Reader(self.where, table, f"{self.prefix}{key}.", SECTION_KEYS.get(key))
 
 
+MAX_TOML_BYTES = 10_000_000  # a scenario or sweep file: ten thousand lots are under 2 MB
+MAX_TOML_DEPTH = 32  # nested arrays / inline tables (a scenario needs 4; Python's TOML reader recurses per level)
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of [ and { in `text` outside strings and comments (a quick upper bound)."""
+    depth = deepest = 0
+    quote = ""
+    comment = escaped = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif escaped:
+            escaped = False
+        elif quote:
+            escaped = quote == '"' and ch == "\\"
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
+
+
 def read_toml(path: Path, error: type[InputError], what: str) -> dict[str, Any]:
-    """The TOML table in `path`; a file that is not UTF-8 TOML or cannot be read raises `error` in one line."""
+    """The TOML table in `path`; a file that is not UTF-8 TOML, cannot be read, is larger than `MAX_TOML_BYTES` or
+    nests deeper than `MAX_TOML_DEPTH` raises `error` in one line."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_TOML_BYTES:
+            raise error(f"{path}: {what} larger than {MAX_TOML_BYTES // 1_000_000} MB; allowed: at most that")
+        text = path.read_text(encoding="utf-8")
+        depth = _nesting(text)
+        if depth > MAX_TOML_DEPTH:
+            raise error(f"{path}: {what} nests {depth} levels of arrays or tables; allowed: at most {MAX_TOML_DEPTH}")
+        return tomllib.loads(text)
+    except RecursionError:  # a nesting the quick count missed (inline tables in arrays, ...)
+        raise error(f"{path}: {what} nests too deeply; allowed: at most {MAX_TOML_DEPTH} levels") from None
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{path}: not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -455,6 +493,8 @@ def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any
     mode = exch.text("mode", "centralised")
     max_rounds = exch.positive("max_rounds", int, 5, maximum=MAX_ROUNDS)
     options = exch.get("options", dict, {})
+    if "max_rounds" in options:  # it is the framework's setting, beside `mode` (passing it twice was a TypeError)
+        raise exch.fail("options", "max_rounds belongs beside mode ([exchange] max_rounds = N), not in options")
     try:
         make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
     except PluginNotFoundError as exc:

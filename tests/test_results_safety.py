@@ -239,3 +239,14 @@ def test_stop_signals_leave_an_ignored_signal_ignored():
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.parametrize("name, folder", [("a\nb", "a_b"), ("-rf", "rf"), ("../up", "_up"), ("x/y\\z", "x_y_z"),
+                                          ("\x00", "_"), ("--", "run")])
+def test_scenario_names_become_safe_folder_names(tmp_path, name, folder):
+    """A scenario name with a newline made a run folder whose name held the newline."""
+    from cosim.results.writer import new_run_dir  # noqa: PLC0415 - the writer, as the runner calls it
+
+    run_dir = new_run_dir(tmp_path, name)
+    assert run_dir.parent == tmp_path and run_dir.name.startswith(folder + "-") and run_dir.is_dir()
+    assert all(ord(ch) >= 32 for ch in run_dir.name) and not run_dir.name.startswith(("-", "."))

@@ -151,6 +151,14 @@ def _name_max(folder: Path) -> int:
         return 255
 
 
+def safe_folder_name(name: str) -> str:
+    """A scenario name as a folder name: control characters (a newline ...), path separators and NUL become "_",
+    and leading dashes and dots go (a folder called "-rf" or ".." is a trap for whoever lists it)."""
+    cleaned = "".join("_" if (ord(ch) < 32 or ord(ch) == 127 or ch in "/\\") else ch for ch in str(name))
+    cleaned = cleaned.lstrip("-.")
+    return cleaned or "run"
+
+
 def new_run_dir(output_dir: str | Path, scenario_name: str) -> Path:
     """results/<scenario>-<UTC timestamp>[-n], never reusing an existing folder.
 
@@ -166,7 +174,7 @@ def new_run_dir(output_dir: str | Path, scenario_name: str) -> Path:
     if not out.is_dir():
         raise OutputDirError(f"output folder {out} is not a folder")
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{scenario_name}-{stamp}"
+    base = f"{safe_folder_name(scenario_name)}-{stamp}"
     limit = _name_max(out) - 8  # room for "-<n>"
     if len(base.encode("utf-8", "surrogatepass")) > limit:
         raise OutputDirError(f"scenario name {scenario_name[:40]!r}... is too long for a run-folder name "

@@ -43,8 +43,10 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
     path = ROOT / "scenarios" / f"{scenario}.toml"
     raw = read_toml(path, ScenarioFileError, "scenario file")
     raw.update(days=1, controller=spec, output_dir=str(out))
-    if isinstance(raw.get("market"), dict) and "seasons" in raw["market"]:
-        raw["market"] = {**raw["market"], "seasons": raw["market"]["seasons"][:1]}
+    if isinstance(raw.get("market"), dict) and raw["market"].get("seasons"):  # one day of its first season
+        market = {k: v for k, v in raw["market"].items() if k != "seasons"}
+        market["profile"] = f"{market.get('profile', 'seasonal')}:{raw['market']['seasons'][0]}"
+        raw["market"] = market
     if mode is not None:
         raw["exchange"] = {**raw.get("exchange", {}), "mode": mode}
     if n_chargers is not None:

@@ -15,7 +15,9 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope, fleet_envelope
+from cosim.controllers.fleet_lp import dispatch
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
+from cosim.errors import ProblemError
 from cosim.exchange.base import ExchangeMode
 from cosim.exchange.keys import AgentKeys
 from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
@@ -140,13 +142,20 @@ class PloAgent:
 
     def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None:
         """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints, from simulated hour `start_hour`
-        (a revised schedule) or from the day start, moved inside the lot's own envelope (`FlexEnvelope.project`:
-        what its EVs cannot take is never asked of them; the clipping is logged)."""
+        (a revised schedule) or from the day start, moved inside the lot's own envelope (`FlexEnvelope.project`)
+        and, its EVs known, to the nearest schedule they can follow together (`fleet_lp.dispatch`): what its EVs
+        cannot take is never asked of them, and the clipping is logged."""
         schedule = np.asarray(setpoints_kw, float)
         offer = self.offer if start_hour is None or start_hour == self.day_start else self.hourly_offer
         envelope = None if offer is None else offer.envelope
         if envelope is not None and schedule.shape == (envelope.hours,):
             inside = envelope.project(schedule)
+            if offer.fleet is not None:  # its EVs, together: the nearest schedule some per-EV dispatch delivers
+                try:
+                    per_ev, gap = dispatch(offer.fleet, inside)
+                    inside = per_ev.sum(axis=0) if gap > 0.05 else inside
+                except ProblemError:
+                    pass
             moved = np.abs(inside - schedule)
             if float(moved.max()) > 1e-3:
                 self.events.append({"hour": self.day_start if start_hour is None else int(start_hour),

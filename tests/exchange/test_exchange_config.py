@@ -77,3 +77,15 @@ def test_key_file_needs_authentication(tmp_path):
     keys = write_key_file(tmp_path / "keys.toml", ["DSO", "PL1"])
     with pytest.raises(ScenarioFileError, match="exchange.key_file: is only used with authenticate = true"):
         parse({"authenticate": False, "key_file": str(keys)})
+
+
+def test_max_rounds_inside_the_modes_options_is_one_line_not_a_traceback(tmp_path, capsys):
+    """`[exchange] options = { max_rounds = 40 }` passed max_rounds twice (a TypeError traceback, exit 1)."""
+    from cosim.cli import main  # noqa: PLC0415 - the command line, as a user runs it
+
+    path = tmp_path / "s.toml"
+    path.write_text('[exchange]\nmode = "iterative"\noptions = { max_rounds = 40 }\n')
+    assert main(["run", str(path), "--quiet", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exchange.options" in err[0] and "max_rounds belongs beside mode" in err[0]
+    assert "Traceback" not in err[0] and not (tmp_path / "out").exists()

@@ -152,3 +152,9 @@ def test_envelope_inputs_that_cannot_hold_are_refused_when_the_fleet_is_read(tmp
     (tmp_path / "f.csv").write_text(f"{EV_HEADER}\n{row}\n")
     line = _run_fails(tmp_path, '[[lots]]\nbus = 5\nfleet = "f.csv"\n', capsys)
     assert "lots[0].fleet" in line and str(tmp_path / "f.csv") in line and words in line  # nothing written
+
+
+def test_a_deeply_nested_scenario_is_one_line_not_a_recursion_error(tmp_path, capsys):
+    """A 3,000-level nested TOML array gave a RecursionError traceback and exit 1."""
+    line = _run_fails(tmp_path, "x = " + "[" * 3000 + "]" * 3000 + "\n", capsys)
+    assert "nests 3000 levels" in line and "at most 32" in line
