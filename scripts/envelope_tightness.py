@@ -80,6 +80,7 @@ def envelope_max(env: FlexEnvelope, w: np.ndarray) -> tuple[float, np.ndarray]:
 def lot_delivers(make, schedule: np.ndarray) -> float:
     """kWh between `schedule` and what a fresh lot delivers with it as hourly setpoints."""
     lot = make()
+    lot.set_schedule(0.0, schedule)  # as the PLO hands the lot its day: it shares each hour by its per-EV plan
     return float(sum(abs(lot.advance(float(schedule[h]), h + 1.0)["p_kw"] - schedule[h]) for h in range(24)))
 
 
