@@ -30,8 +30,9 @@ CONTROLLERS: dict[str, dict[str, Any]] = {
     "mpc": {"name": "mpc", "options": {"n_particles": 4, "n_iter": 3, "seed": 0}},
     "plo-lp": {"name": "eo", "options": {"n_particles": 4, "n_iter": 2, "seed": 0}, "mode": "signals"},
 }
-SCENARIOS = ("default", "data_quality", "seasonal", "seed000_s1_base", "seed000_s2_lot", "seed000_s3_reconf",
-             "seed000_s4_both", "simbench_mv_comm", "simbench_mv_rural", "simbench_mv_semiurb", "simbench_mv_urban")
+# every shipped scenario with a lot (seed000_s1_base and seed000_s3_reconf have none)
+SCENARIOS = ("default", "data_quality", "seasonal", "seed000_s2_lot", "seed000_s4_both", "simbench_mv_comm",
+             "simbench_mv_rural", "simbench_mv_semiurb", "simbench_mv_urban")
 SHORTFALL = re.compile(r"^([0-9.]+) kWh")
 
 
@@ -57,7 +58,8 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
     wall = time.perf_counter() - t0
     run_dirs = [summary.run_dir] if (summary.run_dir / "lots.csv").is_file() else \
         sorted(p for p in summary.run_dir.iterdir() if (p / "lots.csv").is_file())
-    lots = pd.concat([pd.read_csv(d / "lots.csv") for d in run_dirs], ignore_index=True)
+    lots = pd.concat([pd.read_csv(d / "lots.csv") for d in run_dirs] or  # a scenario without lots: nothing to deliver
+                     [pd.DataFrame(columns=["hour", "id", "undelivered_kw"])], ignore_index=True)
     events = pd.concat([pd.read_csv(d / "events.csv") for d in run_dirs if (d / "events.csv").is_file()] or
                        [pd.DataFrame(columns=["hour", "source", "event", "detail"])], ignore_index=True)
     short = events[events["event"] == "contracts beyond the fleet"]["detail"].str.extract(SHORTFALL)[0]
