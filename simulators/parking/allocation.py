@@ -47,7 +47,7 @@ def get_allocation(name: str) -> AllocationRule:
         raise UnknownAllocationError(f"unknown allocation rule {name!r}; known: {sorted(ALLOCATION_RULES)}") from None
 
 
-def _fill(start: np.ndarray, room: np.ndarray, amount: float, order: np.ndarray) -> np.ndarray:
+def fill_in_order(start: np.ndarray, room: np.ndarray, amount: float, order: np.ndarray) -> np.ndarray:
     """Add `amount` (>= 0) to `start`, giving each EV up to its `room`, in the given priority order."""
     if amount <= 0.0:
         return start.copy()
@@ -70,8 +70,8 @@ def earliest_departure_first(lo: np.ndarray, hi: np.ndarray, total_kw: float, de
     extra = total_kw - base.sum()
     order = np.argsort(departure_h, kind="stable")  # fast when already sorted (the lot passes them so)
     if extra >= 0.0:
-        return _fill(base, hi - base, extra, order)
-    return -_fill(-base, base - lo, -extra, order[::-1])
+        return fill_in_order(base, hi - base, extra, order)
+    return -fill_in_order(-base, base - lo, -extra, order[::-1])
 
 
 @register_allocation("least_laxity_first", "llf")

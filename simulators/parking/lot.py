@@ -44,7 +44,7 @@ from cosim.controllers.envelope import plugged_windows
 from cosim.controllers.fleet_lp import dispatch
 from cosim.errors import InputError, ProblemError
 
-from .allocation import AllocationRule, get_allocation, uses_laxity
+from .allocation import AllocationRule, fill_in_order, get_allocation, uses_laxity
 from .ev import EV
 
 EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
@@ -238,12 +238,15 @@ class ParkingLot:
         due = self._plan_kwh[idx] - (self._step_in[idx] - self._step_out[idx])
         p = np.clip(due / left_h, lo, hi)
         total = float(p.sum())
-        if abs(total) > self.limit_kw + 1e-9:  # the connection limit: the rule shares it
-            total = min(max(total, -self.limit_kw), self.limit_kw)
-            if total < slo:  # must-run above the connection limit: share the limit among must-run EVs only
-                hi = np.maximum(lo, 0.0)
-                lo = np.zeros_like(lo)
-            p = self._allocate(idx, lo, hi, total, dt, t_min / 60.0)
+        if abs(total) > self.limit_kw + 1e-9:  # the connection limit: the EVs whose part of the step ends first go
+            sign = 1.0 if total > 0 else -1.0  # first (the others can catch up later in the step)
+            if sign * slo > self.limit_kw:  # must-run above the connection limit: shared among must-run EVs only
+                p = self._allocate(idx, np.zeros_like(lo), np.maximum(lo, 0.0), self.limit_kw, dt, t_min / 60.0)
+            else:
+                base = np.where(sign * p > 0, np.clip(0.0, lo, hi), p) * sign  # what must run, or goes the other way
+                room = np.maximum(sign * p - base, 0.0)
+                order = np.argsort(self._plan_end_min[idx], kind="stable")
+                p = sign * fill_in_order(base, room, self.limit_kw - float(base.sum()), order)
         ec, ed = self.eta_c[idx], self.eta_d[idx]
         e = self.energy[idx]
         e_new = np.clip(e + np.where(p >= 0.0, p * ec * dt, p / ed * dt), 0.0, self.cap[idx])
