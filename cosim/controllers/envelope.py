@@ -175,6 +175,12 @@ class FlexEnvelope:
         towards ``e_min``'s if need be), which turns the suffix bounds into bounds on each hour's energy, and the
         pass is repeated. Schedules already inside are returned unchanged; call on a `tightened` envelope."""
         p = np.array(p_kw, dtype=float)
+        outside = self.violation_kwh(p) > 1e-9  # the rows already inside stay exactly as they are (and cost nothing)
+        if not np.any(outside):
+            return p
+        if p.ndim > 1 and not np.all(outside):
+            p[outside] = self.project(p[outside])
+            return p
         p = self._project_within(p, np.broadcast_to(self.e_min_kwh, p.shape), np.broadcast_to(self.e_max_kwh, p.shape))
         if not self.has_suffix or float(np.max(self.suffix_excess_kwh(p), initial=0.0)) <= TOLERANCE_KWH:
             return p
