@@ -115,7 +115,7 @@ def _dump_then_kill(pid: int, dump: Any) -> None:
                 break
             size = now
     finally:
-        os.kill(pid, signal.SIGKILL)
+        _kill_group(pid)
 
 
 def _raised(exc: BaseException) -> tuple[str, str, str | None]:
@@ -142,17 +142,34 @@ def _work(controller: Any, problem: DayAheadProblem) -> bytes:
                              "".join(traceback.format_exception(exc)), user_frame(exc)))
 
 
+LENGTH = 8  # bytes of the length that prefixes the worker's message
+
+
 def _read_until(fd: int, deadline: float) -> bytes | None:
-    """All bytes from `fd` until the writer closes it, or None when `deadline` (perf_counter) passes first."""
-    chunks = []
-    while True:
+    """The worker's message from `fd` (an 8-byte length, then that many bytes), b"" when the pipe closes before a
+    whole message, or None when `deadline` (perf_counter) passes first. Reading a length rather than up to the end
+    of the pipe: a child the controller forked holds the pipe open, and its plan still comes back at once."""
+    data = bytearray()
+    need = LENGTH
+    while len(data) < need:
         left = deadline - time.perf_counter()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
             return None
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.read(fd, min(1 << 20, need - len(data)))
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            return b""
+        data += chunk
+        if need == LENGTH and len(data) >= LENGTH:
+            need = LENGTH + int.from_bytes(data[:LENGTH], "big")
+    return bytes(data[LENGTH:])
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the worker's process group: the worker and any process it started there (its own session's aside)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # already gone
+        pass
 
 
 def plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: float) -> DayAheadPlan:
@@ -183,6 +200,7 @@ def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: flo
     pid = os.fork()
     if pid == 0:  # the worker
         os.close(read_fd)
+        os.setpgid(0, 0)  # its own process group: killed as one with whatever it starts
         _reset_highs_after_fork()
         for sig in (signal.SIGINT, signal.SIGTERM):  # the run's handlers (manifest, ...) are the parent's business
             signal.signal(sig, signal.SIG_DFL)
@@ -193,12 +211,17 @@ def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: flo
             except (OSError, RuntimeError, ValueError):  # no stack then, the plan all the same
                 pass
             data = _work(controller, problem)
+            data = len(data).to_bytes(LENGTH, "big") + data
             view = memoryview(data)
             while view:
                 view = view[os.write(write_fd, view):]
         finally:
             os._exit(0)  # no exit handlers, no flushing of the parent's buffers
     os.close(write_fd)
+    try:
+        os.setpgid(pid, pid)  # as the worker does itself (whichever runs first)
+    except (ProcessLookupError, PermissionError):  # it already did, or is gone
+        pass
     data: bytes | None = None
     timed_out = False
     try:
@@ -211,6 +234,7 @@ def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: flo
         elif data is None:  # Ctrl-C or SIGTERM while waiting: the worker goes at once, the stop goes on
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
+        _kill_group(pid)  # and whatever it left running in its group (children, grandchildren)
     if timed_out:
         raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s",
                                 *_stack(dump, "when the time limit passed"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -75,3 +76,25 @@ def test_a_worker_solves_with_highs_after_the_run_process_did(problem):
     t0 = time.perf_counter()
     plan = plan_in_worker(controller, problem, 30.0)
     assert plan.controller == "milp" and time.perf_counter() - t0 < 25.0
+
+
+def test_a_plan_comes_back_at_once_and_the_controllers_children_die_with_its_worker(problem, tmp_path):
+    """A controller whose child holds the worker's pipe: its plan was discarded as a timeout (the parent read to the
+    end of the pipe) and the child outlived the run. Now the plan comes back at once (the message has a length)
+    and the worker's process group is killed with the child in it."""
+    from user_controller import ForkingController  # noqa: PLC0415 - the plug-in, as a scenario names it
+
+    pid_file = tmp_path / "child.pid"
+    t0 = time.perf_counter()
+    plan = plan_in_worker(ForkingController(str(pid_file)), problem, 20.0)
+    assert plan.controller == "forking" and time.perf_counter() - t0 < 10.0
+    child = int(pid_file.read_text())
+    deadline = time.perf_counter() + 2.0
+    while time.perf_counter() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail(f"the controller's child {child} outlived its worker")
