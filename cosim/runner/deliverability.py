@@ -65,7 +65,6 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
     short = events[events["event"] == "contracts beyond the fleet"]["detail"].str.extract(SHORTFALL)[0]
     gap = lots.assign(under=lots["undelivered_kw"].clip(lower=0), any=lots["undelivered_kw"].abs())
     per_lot_day = gap.assign(day=gap["hour"] // 24).groupby(["id", "day"])[["under", "any"]].sum()
-    kpis = summary.kpis if isinstance(summary.kpis, dict) else {}
     unmet = float(sum(pd.read_csv(d / "evs.csv")["unmet_energy_kwh"].fillna(0).sum() for d in run_dirs
                       if (d / "evs.csv").is_file()))
     return {"scenario": scenario, "controller": controller,
@@ -78,5 +77,4 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
             # of which a lot's energy or bounds were the reason (the others: the grid, e.g. voltage limits)
             "lot_fallbacks": int(((events["event"] == "planning fallback")
                                   & events["detail"].str.contains("rule (?:energy|bounds)", regex=True)).sum()),
-            "repairs": int((events["event"] == "plan repaired").sum()), "wall_s": round(wall, 1),
-            "kpi_fallbacks": kpis.get("fallbacks")}
+            "repairs": int((events["event"] == "plan repaired").sum()), "wall_s": round(wall, 1)}
