@@ -24,12 +24,14 @@ silently planned for.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from cosim.errors import ProblemError
 
-__all__ = ["FlexEnvelope", "battery_kwh", "fleet_envelope", "grid_kw", "plugged_windows"]
+__all__ = ["FlexEnvelope", "battery_kwh", "envelope_of", "fleet_envelope", "grid_kw", "plugged_hours",
+           "plugged_windows"]
 
 TOLERANCE_KWH = 1e-6
 
@@ -230,23 +232,6 @@ class FlexEnvelope:
         return np.maximum(np.maximum(after - self.gain_max_kwh, 0.0), np.maximum(-after - self.drop_max_kwh, 0.0)
                           ).max(axis=-1)
 
-    def shortfall_below_kwh(self, p_kw: np.ndarray) -> np.ndarray:
-        """(...) the largest cumulative energy below ``e_min`` (contracts missed), kWh."""
-        return np.maximum(self.e_min_kwh - self.energy_kwh(p_kw), 0.0).max(axis=-1)
-
-    def restricted(self, hour_mode: np.ndarray) -> FlexEnvelope:
-        """The envelope with a charge / discharge policy per hour (+1 charge only, -1 discharge only, 0 idle):
-        power the EVs must take anyway (``p_min > 0``) stays allowed in every hour."""
-        mode = np.asarray(hour_mode, int)
-        forced = np.maximum(self.p_min_kw, 0.0)
-        p_max = np.where(mode > 0, self.p_max_kw, np.maximum(np.minimum(self.p_max_kw, 0.0), forced))
-        p_min = np.where(mode < 0, self.p_min_kw, np.minimum(np.maximum(self.p_min_kw, 0.0), p_max))
-        return replace(self, p_min_kw=p_min, p_max_kw=p_max)
-
-    def rolled(self, offset: int) -> FlexEnvelope:
-        """Not defined for envelopes (their bounds are cumulative): build a fresh one for the new window."""
-        raise NotImplementedError("an envelope is built for its window; build a new one for another window")
-
     def to_payload(self) -> dict[str, object]:
         out = {"p_min_kw": self.p_min_kw.tolist(), "p_max_kw": self.p_max_kw.tolist(),
                "e_min_kwh": self.e_min_kwh.tolist(), "e_max_kwh": self.e_max_kwh.tolist(),
@@ -325,6 +310,18 @@ def _hour_overlap(start_min: np.ndarray, end_min: np.ndarray, edges_min: np.ndar
     return np.clip(hi - lo, 0, None) / 60.0
 
 
+def plugged_hours(plug_min: np.ndarray, dep_min: np.ndarray, start_min: int, hours: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each EV's plugged hours in each hour of the window from `start_min` ((n, hours); an EV plugged before the
+    window counts from its start) and after the window's end ((n,))."""
+    edges = start_min + 60 * np.arange(hours + 1, dtype=np.int64)
+    plug = np.maximum(np.asarray(plug_min, np.int64), start_min)
+    dep = np.asarray(dep_min, np.int64)
+    present = _hour_overlap(plug, np.maximum(dep, plug), edges)
+    after = np.maximum(dep - np.maximum(plug, edges[-1]), 0) / 60.0
+    return present, after
+
+
 def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min: np.ndarray,
                    energy_kwh: np.ndarray, capacity_kwh: np.ndarray, charger_kw: np.ndarray,
                    contract_kwh: np.ndarray, floor_kwh: np.ndarray, v2g: np.ndarray, eta_charge: np.ndarray,
@@ -337,7 +334,7 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     simply contribute nothing. `charge_allowed` / `discharge_allowed` ((hours,) booleans, default all) are the
     operator's policy: the EVs charge (discharge) only in those hours, each EV's paths and bounds follow it (hours
     after the window allow both). Returns the `tightened` envelope (see the module docstring)."""
-    edges = start_min + 60 * np.arange(hours + 1, dtype=np.int64)
+    end = start_min + 60 * hours
     plug = np.asarray(plug_min, np.int64)
     dep = np.asarray(dep_min, np.int64)
     e0 = np.asarray(energy_kwh, float)
@@ -351,9 +348,8 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     if n == 0:
         zeros = np.zeros(hours)
         return FlexEnvelope(zeros, zeros, zeros, zeros)
+    present, after = plugged_hours(plug, dep, start_min, hours)
     plug = np.maximum(plug, start_min)  # EVs already plugged count from the window start
-    present = _hour_overlap(plug, np.maximum(dep, plug), edges)  # (n, H) plugged hours in each hour
-    after = np.maximum(dep - np.maximum(plug, edges[-1]), 0) / 60.0  # plugged hours after the window
     allow_c = np.ones(hours, bool) if charge_allowed is None else np.asarray(charge_allowed, bool)
     allow_d = np.ones(hours, bool) if discharge_allowed is None else np.asarray(discharge_allowed, bool)
     present_c, present_d = present * allow_c[None, :], present * allow_d[None, :]
@@ -364,7 +360,7 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     reach = np.minimum(cap, e0 + ch * total)
     contract = np.asarray(contract_kwh, float)
     need = np.minimum(contract, reach)
-    shortfall = float(np.maximum(contract - reach, 0.0)[dep <= edges[-1]].sum())
+    shortfall = float(np.maximum(contract - reach, 0.0)[dep <= end].sum())
     need = np.maximum(need, 0.0)
     # highest path: charge from plug-in at full power up to the battery's capacity (what an EV takes leaves with it:
     # the suffix bounds below keep later hours from counting on it)
@@ -410,3 +406,13 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     env = FlexEnvelope(p_min, p_max, e_min, np.maximum(e_max, e_min), ec, ed, shortfall,
                        np.maximum(gain_max, 0.0), np.maximum(drop_max, 0.0))
     return env.tightened()
+
+
+def envelope_of(fleet: dict[str, Any], hour_mode: np.ndarray | None = None) -> FlexEnvelope:
+    """The envelope of a lot's EVs as `ParkingLot.fleet_view` gives them (JSON-able lists), under a charge (+1) /
+    discharge (-1) / idle (0) policy per hour when `hour_mode` is given."""
+    kw = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
+    if hour_mode is not None:
+        mode = np.asarray(hour_mode, int)
+        kw.update(charge_allowed=mode > 0, discharge_allowed=mode < 0)
+    return fleet_envelope(**kw)

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, hstack, vstack
 
-from cosim.controllers.envelope import _hour_overlap
+from cosim.controllers.envelope import plugged_hours
 from cosim.errors import ProblemError
 
 __all__ = ["deliverable", "dispatch", "max_schedule_kwh"]
@@ -50,13 +50,12 @@ def _model(fleet: dict[str, Any]):
     eta_d = np.asarray(fleet["eta_discharge"], float)
     v2g = np.asarray(fleet["v2g"], bool)
     n = e0.size
-    edges = start + 60 * np.arange(H + 1, dtype=np.int64)
-    present = _hour_overlap(plug, np.maximum(dep, plug), edges)  # (n, H)
+    end = start + 60 * H
+    present, after = plugged_hours(plug, dep, start, H)  # (n, H) and (n,) plugged hours
     ev, hour = np.nonzero(present > 0)  # one column pair per (EV, hour) plugged, in EV then hour order
     k = ev.size
     c_ub = charger[ev] * present[ev, hour]
     d_ub = c_ub * v2g[ev]
-    after = np.maximum(dep - np.maximum(plug, edges[-1]), 0) / 60.0
     reach = np.minimum(cap, e0 + charger * eta_c * (present.sum(axis=1) + after))
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
@@ -77,7 +76,7 @@ def _model(fleet: dict[str, Any]):
     e_hi = cap[ev] - e0[ev]
     ends = last[last > first] - 1  # each plugged EV's last plugged hour
     whose = ev[ends]
-    due = dep[whose] <= edges[-1]
+    due = dep[whose] <= end
     # contracts: after its last plugged hour an EV leaving in the window holds its (reachable) contract; one
     # staying holds what the rest of its stay cannot add
     e_lo[ends[due]] = np.maximum(e_lo[ends[due]], need[whose[due]] - e0[whose[due]])

@@ -17,8 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cosim.controllers.envelope import FlexEnvelope, fleet_envelope
-
 from .lot import ParkingLot
 
 
@@ -27,21 +25,6 @@ def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh:
     """The EVs of the window [start_h, start_h + hours) as the operator needs them for its envelope
     (`ParkingLot.fleet_view`)."""
     return lot.fleet_view(start_h, hours, energy_kwh)[0]
-
-
-def envelope_of(fleet: dict[str, object], hour_mode: np.ndarray | None = None) -> FlexEnvelope:
-    """The envelope of a `fleet_forecast`, under a charge (+1) / discharge (-1) / idle (0) policy per hour if given."""
-    kw = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
-    if hour_mode is not None:
-        mode = np.asarray(hour_mode, int)
-        kw.update(charge_allowed=mode > 0, discharge_allowed=mode < 0)
-    return fleet_envelope(**kw)
-
-
-def lot_envelope(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
-                 ) -> FlexEnvelope:
-    """The lot's physical flexibility envelope for [start_h, start_h + hours) (no policy)."""
-    return envelope_of(fleet_forecast(lot, start_h, hours, energy_kwh))
 
 
 def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict[str, object]:
@@ -85,7 +68,6 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict
     fleet = fleet_forecast(lot, start_h, hours, e_now)
     return {
         "fleet": fleet,
-        "envelope": envelope_of(fleet).to_payload(),
         "max_charge_kw": max_c.tolist(),
         "max_discharge_kw": max_d.tolist(),
         "energy_need_kwh": need,

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
-from cosim.controllers.envelope import FlexEnvelope, fleet_envelope
+from cosim.controllers.envelope import FlexEnvelope, envelope_of
 from cosim.controllers.fleet_lp import dispatch
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.errors import ProblemError
@@ -52,10 +52,6 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
         envelope = policy_envelope(forecast["fleet"], mode)
         max_charge = np.maximum(envelope.p_max_kw, 0.0)
         max_discharge = np.maximum(-envelope.p_min_kw, 0.0)
-    elif forecast.get("envelope") is not None:
-        envelope = FlexEnvelope.from_payload(forecast["envelope"]).restricted(mode).tightened()
-        max_charge = np.maximum(envelope.p_max_kw, 0.0)
-        max_discharge = np.maximum(-envelope.p_min_kw, 0.0)
     return LotOffer(
         lot_id=lot_id,
         candidate_buses=tuple(candidate_buses),
@@ -77,20 +73,15 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
 
 def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelope:
     """The lot's envelope with its EVs charging only in charge hours and discharging only in discharge hours
-    (`fleet_envelope` on the lot's `fleet` forecast), unless that policy would cost contracts (more shortfall than
+    (`envelope_of` the lot's `fleet` forecast), unless that policy would cost contracts (more shortfall than
     physics alone): then the physical envelope, with a note."""
-    physical = fleet_envelope(**_arrays(fleet))
-    mode = np.asarray(hour_mode, int)
-    restricted = fleet_envelope(**_arrays(fleet), charge_allowed=mode > 0, discharge_allowed=mode < 0)
+    physical = envelope_of(fleet)
+    restricted = envelope_of(fleet, hour_mode)
     if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
         return replace(physical, notes=physical.notes + (
             f"hour modes would miss {restricted.shortfall_kwh - physical.shortfall_kwh:.1f} kWh of contracts: "
             "offered without them",))
     return restricted
-
-
-def _arrays(fleet: dict[str, Any]) -> dict[str, Any]:
-    return {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
 
 
 class PloAgent:

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cosim.controllers.envelope import FlexEnvelope, fleet_envelope, plugged_windows
+from cosim.controllers.envelope import FlexEnvelope, envelope_of, fleet_envelope, plugged_windows
 from cosim.controllers.fleet_lp import deliverable, max_schedule_kwh
 from cosim.errors import ProblemError
 from cosim.exchange.payloads import LotRegistration, PayloadError, check_envelope
 from simulators.parking.ev import EV
 from simulators.parking.fleet import stochastic_fleet
-from simulators.parking.forecast import envelope_of, fleet_forecast
+from simulators.parking.forecast import fleet_forecast
 from simulators.parking.lot import ParkingLot
 from simulators.parking.presets import preset_fleet
 
