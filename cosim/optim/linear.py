@@ -11,10 +11,18 @@ what the formulations here need and highspy does not do itself:
   only the first axis and raises on HiGHS's warning that it dropped coefficients under `small_matrix_value`
   (1e-9); here they are dropped as HiGHS does when it reads a whole model (tangent cuts at near-zero flows);
 * `columns`: a block's column indices, to write a start point;
-* `LinearModel.solve`: one HiGHS run under a time limit and MIP gap, optionally from a start point, returning
-  the figures the controllers and studies report (status, objective, dual bound, gap, nodes, wall time) as a
+* `LinearModel.solve`: one HiGHS run to a MIP gap under a work limit (branch-and-bound nodes), on one thread
+  with a fixed random seed, optionally from a start point, returning the figures the
+  controllers and studies report (status, objective, dual bound, gap, nodes, LP iterations, wall time) as a
   `Solution` that reads a block's values in the block's shape. The model stays open: rows added after a solve
   (cutting planes) are in the next one.
+
+Determinism: the node limit counts what HiGHS does, not how fast the machine does it, so the same model and
+limit give the same solution on any machine and under any load. HiGHS has no limit on a branch and bound's total
+simplex iterations (with HiGHS 1.16, `simplex_iteration_limit` = 200 did not stop a MIP that took 47,301), so
+the node limit is the work limit; the root node's work is finite and deterministic. A
+wall-clock limit (`time_limit_s`, off by default) would make the result depend on the machine's speed and load:
+it is for interactive use, never for a reference figure.
 
 Objectives are minimised (write a maximisation as the minimisation of its negative).
 """
@@ -48,6 +56,7 @@ class Solution:
     gap: float  # HiGHS relative MIP gap; inf without a feasible point
     nodes: int  # branch-and-bound nodes
     wall_s: float
+    iterations: int = 0  # simplex iterations (the MIP's LP iterations over all nodes)
 
     @property
     def found(self) -> bool:
@@ -126,14 +135,19 @@ class LinearModel:
         if status == highspy.HighsStatus.kError:
             raise ProblemError(f"HiGHS refused {len(items)} constraint row(s) (unknown columns or bad bounds)")
 
-    def solve(self, *, time_limit_s: float = np.inf, mip_rel_gap: float = 1e-4, threads: int | None = None,
-              start: np.ndarray | None = None) -> Solution:
-        """Run HiGHS within `time_limit_s` to `mip_rel_gap`; `start` (one value per column) is a MIP start."""
+    def solve(self, *, time_limit_s: float | None = None, mip_rel_gap: float = 1e-4, threads: int = 1,
+              node_limit: int | None = None, start: np.ndarray | None = None) -> Solution:
+        """Run HiGHS to `mip_rel_gap` within `node_limit` branch-and-bound nodes (None: no limit), on `threads`
+        threads (1: deterministic), with HiGHS's random seed fixed at 0;
+        `start` (one value per column) is a MIP start. `time_limit_s` (None: none) adds a wall-clock limit, which
+        makes the result depend on the machine and its load (see the module docstring)."""
         h = self.highs
-        h.setOptionValue("time_limit", float(time_limit_s))
+        _use_threads(int(threads))
+        h.setOptionValue("time_limit", np.inf if time_limit_s is None else float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-        if threads:
-            h.setOptionValue("threads", int(threads))
+        h.setOptionValue("threads", int(threads))
+        h.setOptionValue("random_seed", 0)
+        h.setOptionValue("mip_max_nodes", _limit(node_limit, "node_limit"))
         if start is not None:
             warm = highspy.HighsSolution()
             warm.col_value = np.asarray(start, dtype=float)
@@ -154,4 +168,30 @@ class LinearModel:
         return Solution(
             status=status, x=np.asarray(h.getSolution().col_value) if found else None, objective=objective,
             bound=bound, gap=gap, nodes=max(int(info.mip_node_count), 0), wall_s=wall_s,
+            iterations=max(int(info.simplex_iteration_count), 0),
         )
+
+
+_INT_MAX = 2**31 - 1  # HiGHS's "no limit" for its integer options
+
+
+def _limit(value: int | None, name: str) -> int:
+    """A work limit as HiGHS's integer option (None: none); ProblemError unless a whole number >= 1."""
+    if value is None:
+        return _INT_MAX
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ProblemError(f"{name} must be a whole number >= 1 or None, got {value!r}")
+    return int(min(value, _INT_MAX))
+
+
+_threads_in_use: list[int] = []  # the thread count HiGHS's process-wide scheduler was started with (once known)
+
+
+def _use_threads(threads: int) -> None:
+    """HiGHS starts one scheduler per process with the thread count of its first run and refuses a run that asks
+    another: restart it (after the running solves, blocking) when a solve asks for a different count."""
+    if threads < 1:
+        raise ProblemError(f"threads must be >= 1, got {threads}")
+    if _threads_in_use and _threads_in_use[0] != threads:
+        highspy.Highs.resetGlobalScheduler(True)
+    _threads_in_use[:] = [threads]

@@ -38,11 +38,14 @@ __all__ = [
     "AllocationInputError", "LotParams", "LoadLevel", "LOAD_LEVELS", "ReliabilityParams", "charge_time_h",
     "lot_power_kw", "charging_stages", "v2g_revenue", "capital_cost", "driving_energy_cost",
     "purchased_energy_price", "v2g_energy_cost", "ens_cost", "loss_benefit", "objective", "AllocationModel",
-    "TERMS", "pct_diff", "sum_of_terms", "AMPACITY_HEADROOM",
+    "TERMS", "pct_diff", "sum_of_terms", "AMPACITY_HEADROOM", "LINE_RATINGS",
 ]
 
 AMPACITY_HEADROOM = 1.25
 """Assumed line ampacity / the line's largest current without lots (see the module docstring)."""
+
+LINE_RATINGS = f"assumed line ratings of {AMPACITY_HEADROOM:g} x each line's no-lot peak current"
+"""The line-rating assumption in words, as the studies' tables and evidence labels state it."""
 
 TERMS = ("r", "cf_cap", "cf_driving", "cf_v2g", "dc_ns", "dc_loss")
 """Order of the six terms of eq. 12 (and of the AHP weight vector)."""

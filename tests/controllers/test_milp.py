@@ -112,3 +112,26 @@ def test_bad_settings_and_lots_give_clear_errors(grid):
         MilpController().plan(pb)
     with pytest.raises(MilpError, match="bus loads"):
         solve_single_hour_reconfiguration(grid.radial, np.ones(5), np.ones(5))
+
+
+def test_the_reference_is_decided_by_work_not_wall_time(grid):
+    """The node limit, not a clock, decides where HiGHS stops: with the limit binding, two solves give the same
+    plan, bound, gap and node count to the bit, and a huge time limit changes nothing."""
+    kw = dict(n_segments=4, max_rounds=1, node_limit=2)
+    first = solve_single_hour_reconfiguration(grid.radial, **kw)
+    again = solve_single_hour_reconfiguration(grid.radial, **kw)
+    timed = solve_single_hour_reconfiguration(grid.radial, time_limit_s=1e6, **kw)
+    assert first.status == "Solution limit reached" and first.nodes == 2  # the work limit bound it
+    assert first.gap > 0 and first.bound_kw < first.model_loss_kw  # stopped before optimality: a real gap
+    for other in (again, timed):
+        assert (other.open_branches, other.loss_kw, other.bound_kw, other.gap, other.nodes, other.status) == (
+            first.open_branches, first.loss_kw, first.bound_kw, first.gap, first.nodes, first.status)
+
+
+def test_work_limits_are_checked(grid):
+    for bad in (0, 2.5, True, -1):
+        with pytest.raises(MilpError, match="node_limit"):
+            MilpController(node_limit=bad)
+    with pytest.raises(MilpError, match="time_limit_s"):
+        MilpController(time_limit_s=0)
+    assert MilpController().time_limit_s is None and MilpController().threads == 1

@@ -5,6 +5,10 @@ which the metaheuristic controllers can be measured; the chosen plan is then eva
 
 Hours: `hours` (default all 24) are the hours put in the model; the lot is idle in the others. The plan is
 always evaluated over all 24 h with the fast radial power flow (`cosim.powerflow.bfs`).
+
+Limits: `node_limit` branch-and-bound nodes per refinement round, one HiGHS thread: the same problem gives the
+same plan, bound and gap on any machine (`refinement`). `time_limit_s` (None by default) adds a wall-clock limit
+for interactive use; a plan stopped by it depends on the machine.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.milp.evaluation import evaluate_exact
 from cosim.controllers.milp.formulation import lot_data, of1_costs_per_mw
-from cosim.controllers.milp.refinement import MilpError, check_settings, solve_milp
+from cosim.controllers.milp.refinement import NODE_LIMIT, MilpError, check_settings, solve_milp
 
 
 class MilpController:
@@ -27,16 +31,17 @@ class MilpController:
 
     def __init__(
         self,
-        time_limit_s: float = 60.0,
+        time_limit_s: float | None = None,
         mip_rel_gap: float = 1e-4,
         n_segments: int = 12,
         hours: Sequence[int] | None = None,
         max_rounds: int = 6,
         model_rel_gap: float = 1e-3,
         tie_loss_weight: float = 1e-3,
-        threads: int | None = None,
+        threads: int = 1,
+        node_limit: int | None = NODE_LIMIT,
     ) -> None:
-        check_settings(n_segments, time_limit_s, mip_rel_gap, max_rounds, model_rel_gap)
+        check_settings(n_segments, time_limit_s, mip_rel_gap, max_rounds, model_rel_gap, node_limit)
         if hours is not None:
             hrs = np.asarray(sorted(set(int(h) for h in hours)), dtype=int)
             if len(hrs) == 0 or hrs.min() < 0 or hrs.max() >= HOURS:
@@ -44,9 +49,11 @@ class MilpController:
             self.hours = hrs
         else:
             self.hours = np.arange(HOURS)
-        self.time_limit_s, self.mip_rel_gap, self.n_segments = float(time_limit_s), float(mip_rel_gap), int(n_segments)
+        self.time_limit_s = None if time_limit_s is None else float(time_limit_s)
+        self.mip_rel_gap, self.n_segments = float(mip_rel_gap), int(n_segments)
         self.max_rounds, self.model_rel_gap = int(max_rounds), float(model_rel_gap)
-        self.tie_loss_weight, self.threads = float(tie_loss_weight), threads
+        self.tie_loss_weight, self.threads = float(tie_loss_weight), int(threads)
+        self.node_limit = node_limit
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         """Solve the MILP over `hours`, then evaluate the plan exactly over all 24 h."""
@@ -60,7 +67,7 @@ class MilpController:
             net, p_all[hrs], q_all[hrs], hours=hrs, lots=lots, objective=problem.objective, fixed_open=fixed,
             price=problem.price_usd_per_kwh[hrs], n_segments=self.n_segments, time_limit_s=self.time_limit_s,
             mip_rel_gap=self.mip_rel_gap, max_rounds=self.max_rounds, model_rel_gap=self.model_rel_gap,
-            tie_loss_weight=self.tie_loss_weight, threads=self.threads,
+            tie_loss_weight=self.tie_loss_weight, threads=self.threads, node_limit=self.node_limit,
         )
         info: dict[str, Any] = {
             "milp_objective": r.objective, "milp_bound": r.bound, "mip_gap": r.gap, "status": r.status,

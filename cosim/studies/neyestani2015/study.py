@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cosim.errors import InputError
 from cosim.networks import load_network
 from cosim.powerflow.bfs import solve_radial_batch
 from cosim.runner.paper_table import paper_vs_ours, report
@@ -79,8 +80,16 @@ def _md(df: pd.DataFrame) -> str:
     return markdown_table(df) + "\n"
 
 
-def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Run both stages; write CSV/Markdown tables and plots under out_dir; return the main figures."""
+STAGE2_TABLES = ("stage2_allocation.csv", "stage2_eens.csv")
+"""What stage 2 writes and `stage2_from` reads back: the allocations and the EENS of the EENS layouts."""
+
+
+def run(out_dir: str | Path, quick: bool = False, seed: int = 0,
+        stage2_from: str | Path | None = None) -> dict[str, Any]:
+    """Run both stages; write CSV/Markdown tables and plots under out_dir; return the main figures.
+
+    `stage2_from`: a folder holding an earlier run's `STAGE2_TABLES` (same seed, not quick): stage 2's MILPs
+    (minutes) are not solved again, their allocations are read from it; stage 1 is solved as always."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
@@ -113,6 +122,11 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
     c1 = sweep[sweep.case == 1]
     sat = saturation_point(c1.stations.to_numpy(), c1.expected_profit_usd.to_numpy())
     # ---- stage 2
+    if stage2_from is not None:
+        allocation, eens_tab = (_read_stage2(Path(stage2_from), name) for name in STAGE2_TABLES)
+        for name, table in zip(STAGE2_TABLES, (allocation, eens_tab)):
+            table.to_csv(out / name, index=False)
+        return _finish(out, t_all, quick, seed, stage1, sweep, sat, s1, allocation, eens_tab)
     g = load_network("ieee13")
     net, lengths = g.radial, g.net.line.length_km.to_numpy(float)
     wind, pv, prob = rer_scenarios(100 if quick else 1000, 1 if quick else 3, seed)
@@ -158,6 +172,19 @@ def run(out_dir: str | Path, quick: bool = False, seed: int = 0) -> dict[str, An
                                                                   False)))
     eens_tab = pd.DataFrame(eens_rows)
     eens_tab.to_csv(out / "stage2_eens.csv", index=False)
+    return _finish(out, t_all, quick, seed, stage1, sweep, sat, s1, allocation, eens_tab)
+
+
+def _read_stage2(folder: Path, name: str) -> pd.DataFrame:
+    try:
+        return pd.read_csv(folder / name, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise InputError(f"{folder / name}: missing; --stage2-from needs the folder of a full run") from None
+
+
+def _finish(out: Path, t_all: float, quick: bool, seed: int, stage1: pd.DataFrame, sweep: pd.DataFrame, sat: float,
+            s1: dict, allocation: pd.DataFrame, eens_tab: pd.DataFrame) -> dict[str, Any]:
+    """Compare with the paper, plot, write report.md and return the main figures (`run`)."""
     comparison = _comparison(stage1, sat, allocation, eens_tab)
     comparison.to_csv(out / "comparison.csv", index=False)
     _plots(out, s1, sweep)
@@ -184,7 +211,8 @@ def evidence(finding: str) -> str:
 
 
 def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens: pd.DataFrame) -> pd.DataFrame:
-    """The paper's stated findings next to ours (numbers where the paper gives one, else yes/no)."""
+    """The paper's stated findings next to ours (numbers where the paper gives one, else yes/no), with the stage
+    (1 or 2) each finding comes from."""
     c1 = stage1[stage1.case == 1].set_index("season")
     c2 = stage1[stage1.case == 2].set_index("season")
     rows = [dict(finding="profit saturates at (stations, case 1)", paper=PAPER_SATURATION_STATIONS, ours=sat,
@@ -204,6 +232,7 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
                      **yes(bool(c2.sell_kwh.mean() >= 1.5 * c1.sell_kwh.mean()))))
     rows.append(dict(finding="lot is load-like (buys more than it sells)",
                      **yes(bool((stage1.buy_kwh > stage1.sell_kwh).all()))))
+    n_stage1 = len(rows)
     a = allocation
 
     def first(obj, n):
@@ -236,7 +265,7 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
     if t is not None and r is not None:
         same = set(k.split(":")[0] for k in t.layout.split()) == set(k.split(":")[0] for k in r.layout.split())
         rows.append(dict(finding="total objective picks the EENS sites (200 stations, Fig. 16)", **yes(same)))
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(stage=[1 if i < n_stage1 else 2 for i in range(len(rows))])
 
 
 def _plots(out: Path, s1: dict, sweep: pd.DataFrame) -> None:
@@ -271,8 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="results/study-neyestani2015", help="output folder")
     ap.add_argument("--quick", action="store_true", help="small sweep and one stage-2 size (smoke run)")
     ap.add_argument("--seed", type=int, default=0, help="scenario seed")
+    ap.add_argument("--stage2-from", metavar="DIR", default=None,
+                    help="read stage 2's allocations (stage2_allocation.csv, stage2_eens.csv) from an earlier full "
+                         "run's folder instead of solving its MILPs (minutes); stage 1 is solved as always")
     args = ap.parse_args(argv)
-    res = run(args.out, quick=args.quick, seed=args.seed)
+    try:
+        res = run(args.out, quick=args.quick, seed=args.seed, stage2_from=args.stage2_from)
+    except InputError as exc:
+        ap.exit(2, f"cosim study neyestani2015: {exc}\n")
     log.info("max solve time: stage 1 %.3f s, stage 2 %.2f s; total %.1f s", res["stage1_max_solve_s"],
              res["stage2_max_solve_s"], res["elapsed_s"])
     log.info("saturation %.0f stations; all MILPs optimal: %s", res["saturation_stations"], res["all_optimal"])
