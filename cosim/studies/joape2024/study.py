@@ -710,6 +710,11 @@ def build_parser(prog: str = "cosim study joape2024") -> argparse.ArgumentParser
                     help="also solve each state with a reference (scenario 3: all radial configurations "
                          "screened at the mean-load hour, the best 40 over the day; MILP for 2 and 4) "
                          "and report the gap")
+    ap.add_argument("--exact-node-limit", type=int, default=None, metavar="N",
+                    help="the milp reference's work limit: branch-and-bound nodes per cut round (default: the "
+                         "controller's); with no wall-clock limit the reference is the same on any machine")
+    ap.add_argument("--exact-rounds", type=int, default=None, metavar="N",
+                    help="the milp reference's cut rounds at most (default: the controller's)")
     ap.add_argument("--quick", action="store_true", help="small budget (10 particles x 20 iterations) for a smoke run")
     ap.add_argument("--format", choices=["png", "pdf", "svg"], default="png", help="figure format (default: png)")
     ap.add_argument("--dpi", type=int, default=300, help="figure resolution (default: 300)")
@@ -723,9 +728,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     n_p = args.particles if args.particles is not None else (10 if args.quick else 30)
     n_i = args.iterations if args.iterations is not None else (20 if args.quick else 500)
-    for name, value in (("--particles", n_p), ("--iterations", n_i), ("--seeds", args.seeds)):
+    for name, value in (("--particles", n_p), ("--iterations", n_i), ("--seeds", args.seeds),
+                        ("--exact-node-limit", args.exact_node_limit or 1), ("--exact-rounds", args.exact_rounds or 1)):
         if value < 1:
             ap.error(f"{name} must be >= 1, got {value}")
+    exact_options = {k: v for k, v in (("node_limit", args.exact_node_limit), ("max_rounds", args.exact_rounds))
+                     if v is not None}
     if not 50 <= args.dpi <= 1200:
         ap.error(f"--dpi must be between 50 and 1200, got {args.dpi}")
     try:
@@ -733,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     except PluginError as exc:
         ap.error(str(exc))
     result = run_study(n_p, n_i, seed=args.seed, out_dir=args.out, controller=args.controller, exact=args.exact,
-                       eq6=args.eq6, n_seeds=args.seeds, lot_power=args.lot_power,
+                       exact_options=exact_options, eq6=args.eq6, n_seeds=args.seeds, lot_power=args.lot_power,
                        progress=lambda i, n, lab: log.info("state %d/%d: %s", i, n, lab))
     log.info("wall time %.1f s", result.wall_s)
     draw_figures(result, Path(args.out), args.format, args.dpi)
