@@ -197,7 +197,7 @@ def full_run(results: Path, studies: list[str]) -> dict[str, Any]:
 
     FULL_RUN.mkdir(parents=True, exist_ok=True)
     path = FULL_RUN / "provenance.json"
-    record = json.loads(path.read_text()) if path.exists() else {}
+    record: dict[str, Any] = {}
     for study in studies:
         prov = run_study(study, results / "full", FULL_ARGS[study])
         out = results / "full" / study
@@ -208,6 +208,7 @@ def full_run(results: Path, studies: list[str]) -> dict[str, Any]:
             (FULL_RUN / study).mkdir(exist_ok=True)
             for name in STAGE2_TABLES:
                 shutil.copyfile(out / name, FULL_RUN / study / name)
+        record = json.loads(path.read_text()) if path.exists() else {}  # read again: another study may have run
         record[study] = prov
         path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return record

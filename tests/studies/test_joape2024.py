@@ -77,6 +77,12 @@ def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
     assert ev["S1 OF2 LCD (kW)"].startswith("fitted") and ev["S2-C1 OF1 benefit ($)"].startswith("calibrated")
     assert ev["S2-C2 OF2 LCD (kW)"] == "independent" and ev["S4-C3 OF3 losses (kWh)"] == "independent"  # hourly
     assert study.evidence("S2-C2", "OF2 LCD (kW)", "daily").startswith("by construction")
+    # matches that could not have come out otherwise are labelled so
+    for q in ("S4-C2 OF2 LCD (kW)", "S2-C1 OF3 losses (kWh)", "S4-C1 lot bus", "S4-C1 open lines",
+              "S3-C2 OF3 losses (kWh)", "Fig. 5 S4-C2 hours without benefit"):
+        assert ev[q].startswith("by construction"), q
+    t3 = pd.read_csv(out / "table3.csv").set_index("state")
+    assert t3.loc["S1", "closeness"] == 0.0 and ev["S1 TOPSIS rank"].startswith("by construction (worst")
     t2 = pd.read_csv(out / "table2.csv")
     opt = t2[t2.scenario > 1]
     assert set(opt.seed) <= {5, 6} and (opt.evaluations == 2 * 4 * 3).all()

@@ -123,6 +123,10 @@ def test_smoke_run(tmp_path):
     # Fig. 5: benefit rises with availability and turns negative at low availability
     assert 0.0 < res["fig5_zero_availability"] < 1.0
     assert "diff_pct" in res["table"].columns
+    # the line-rating assumption is stated beside the figures that rest on it, and in their evidence
+    assert "line ratings of 1.25 x each line's no-lot peak current" in (tmp_path / "tables.md").read_text()
+    ev = res["paper_vs_ours"].set_index("quantity")["evidence"]
+    assert ev["table3: peak-power benefit $"].startswith("assumed") and "line ratings" in ev["table3: EVs at bus 6"]
 
 
 def test_line_thermal_limit_bounds_the_lot_size():

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from cosim.errors import InputError
 from cosim.powerflow.network_data import RadialNetwork
 from cosim.studies.neyestani2015 import study as study
 from cosim.studies.neyestani2015.scenarios import (
@@ -231,3 +233,9 @@ def test_quick_run_writes_tables_and_all_milps_optimal(tmp_path):
     assert (alloc.layout.str.count(":") >= 1).all()
     assert np.allclose(alloc.loss_kwh_day_model, alloc.loss_kwh_day_bfs, rtol=0.1)
     assert 50 <= res["saturation_stations"] <= 400
+    # stage 2 read back from this run's folder (what the docs check does with the last full run): same findings
+    again = study.run(tmp_path / "again", quick=True, seed=0, stage2_from=tmp_path)
+    pd.testing.assert_frame_equal(again["comparison"], res["comparison"])
+    assert set(res["comparison"]["stage"]) == {1, 2}
+    with pytest.raises(InputError, match="stage2_allocation.csv: missing"):
+        study.run(tmp_path / "none", quick=True, seed=0, stage2_from=tmp_path / "nowhere")
