@@ -40,7 +40,7 @@ def _lot(buses=(18,), need_kwh=0.0) -> LotOffer:
 
 
 def test_ieee33_single_hour_min_loss_is_the_known_optimum(grid):
-    res = solve_single_hour_reconfiguration(grid.radial, n_segments=24, model_rel_gap=1e-2, time_limit_s=30)
+    res = solve_single_hour_reconfiguration(grid.radial, n_segments=24, model_rel_gap=1e-2)
     assert set(res.open_branches) == {7, 9, 14, 32, 37}
     assert res.loss_kw == pytest.approx(139.55, abs=0.05)
     # the BFS figure agrees with pandapower, and the base case is the literature's 202.7 kW
@@ -54,7 +54,7 @@ def test_ieee33_single_hour_min_loss_is_the_known_optimum(grid):
 def test_fixed_topology_dispatch_keeps_eq6_modes_and_limits(grid):
     lot = _lot()
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), reconfigure=False, objective="of3")
-    plan = MilpController(time_limit_s=20).plan(pb)
+    plan = MilpController().plan(pb)
     sp = plan.setpoints_kw["L1"]
     assert plan.feasible and plan.open_branches == tuple(sorted(grid.tie_branches))
     assert sp.shape == (24,)
@@ -73,7 +73,7 @@ def test_fixed_topology_dispatch_keeps_eq6_modes_and_limits(grid):
 def test_of2_dispatch_flattens_the_load_curve(grid):
     lot = _lot(need_kwh=600.0)
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), reconfigure=False, objective="of2")
-    plan = MilpController(time_limit_s=20).plan(pb)
+    plan = MilpController().plan(pb)
     sp = plan.setpoints_kw["L1"]
     assert sp.sum() == pytest.approx(600.0, abs=1e-2)
     load = pb.load_kw
@@ -84,14 +84,14 @@ def test_of2_dispatch_flattens_the_load_curve(grid):
 def test_reconfiguration_with_lot_site_choice_on_two_hours(grid):
     lot = _lot(buses=(18, 33))
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), objective="of3")
-    plan = MilpController(time_limit_s=6, n_segments=24, hours=[3, 19], max_rounds=2).plan(pb)
+    plan = MilpController(node_limit=10, n_segments=4, hours=[3, 19], max_rounds=1).plan(pb)  # work, not a clock
     info = plan.info
     assert plan.feasible and plan.controller == "milp"
     assert len(plan.open_branches) == 5 and plan.lot_buses["L1"] in (18, 33)
     sp = plan.setpoints_kw["L1"]
     assert np.all(np.delete(sp, [3, 19]) == 0) and sp.sum() == pytest.approx(0.0, abs=1e-2)
     assert info["milp_bound"] <= info["model_objective"] + 1e-6
-    assert info["status"] in ("Optimal", "Time limit reached")
+    assert info["status"] in ("Optimal", "Solution limit reached") and 1 <= info["nodes"] <= 10
     assert np.isfinite(info["mip_gap"]) and info["wall_s"] > 0
     # reconfiguring beats the base topology in exact losses over the modelled hours
     p, q = pb.bus_loads_kw()
