@@ -863,7 +863,7 @@ def seed003_blocks(results: Path) -> dict[str, str]:
         return next((v for k, v in figures.items() if q.startswith(k)), "")
 
     marked = table.assign(ours=[f"{o} {FULL_MARK}" if st == 2 else o for o, st in zip(table.ours, table.stage)])
-    stage2 = full_line(full, "neyestani2015", "Stage-2 findings, from the allocations of its MILPs,")
+    stage2 = full_line(full, "neyestani2015", "The stage-2 findings (from its MILPs' allocations)")
     notrepro = "\n".join([head, stage2, ""] +
                          [f"- **{r.quantity}.** Paper {r.paper}, ours {r.ours}{' ' + FULL_MARK if r.stage == 2 else ''}"
                           f": {figure(r.quantity)}." for r in differs.itertuples()] +
