@@ -633,7 +633,9 @@ def exact_block(t2: pd.DataFrame, head: str, extra: dict[str, Any], full: dict[s
         f"(`--exact-node-limit` nodes per cut round, `--exact-rounds` rounds; the controller's defaults are "
         f"{NODE_LIMIT:,} nodes and {MAX_ROUNDS} rounds) and no wall-clock limit, so the same commit gives "
         "the same column on any machine. Model bound: the best bound of its LinDistFlow model in the objective's "
-        "units (OF1, a benefit: an upper bound; else a lower bound); model gap: its plan's LinDistFlow objective "
+        "units, its 1e-3 loss tie-break included (OF1, a benefit: an upper bound; else a lower bound), so it can lie "
+        "on the far side of the reference value, which is evaluated exactly; model gap: its plan's LinDistFlow "
+        "objective "
         "against that bound; MIP gap: HiGHS's gap in the last cut round.", "", *rows, "",
         "The `milp` reference solves the lot as eq. 9 models it: continuous power up to P^PEV n (10 kW per PEV), "
         "eq. 6 as equal kWh charged and discharged, OF1's per-PEV cost at P / P^PEV; the day-ahead problem (and "
