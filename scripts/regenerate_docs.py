@@ -890,7 +890,7 @@ def status_table(blocks: dict[str, str], commands: dict[str, str]) -> str:
     for seed, study, _ in SEEDS:
         key = {"joape2024": "seed000", "arabi2025": "seed001", "moradijoz2013": "seed002",
                "neyestani2015": "seed003"}[study]
-        lines += [f"| {seed.split(' ')[0]} {row[1:]}" for row in blocks[f"{key}-status"].splitlines()]
+        lines += [f"| {seed.split(' ')[0]} |{row[1:]}" for row in blocks[f"{key}-status"].splitlines()]
     return "\n".join(lines)
 
 
