@@ -21,7 +21,7 @@ regen = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(regen)
 from docs_compare import compare_block, mask  # noqa: E402 - beside regenerate_docs.py
 
-NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+NUMBER = re.compile(r"\d(?:[\d,]*\d)?(?:\.\d+)?")
 
 
 @pytest.fixture(scope="module")
