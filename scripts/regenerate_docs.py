@@ -1,7 +1,7 @@
 """Regenerate the studies' validation tables in the docs from the studies themselves, never by hand.
 
-    .venv/bin/python scripts/regenerate_docs.py           # recompute (~3 min), rewrite the docs' generated blocks
-    .venv/bin/python scripts/regenerate_docs.py --full    # first what only a full run recomputes (minutes more)
+    .venv/bin/python scripts/regenerate_docs.py           # recompute (~1 min), rewrite the docs' generated blocks
+    .venv/bin/python scripts/regenerate_docs.py --full    # first what only a full run recomputes (~30 min)
     .venv/bin/python scripts/regenerate_docs.py --check   # recompute and compare with the docs (CI: tests/test_docs.py)
     .venv/bin/python scripts/regenerate_docs.py --no-run  # rewrite from results/docs-regen/ (already computed)
 
