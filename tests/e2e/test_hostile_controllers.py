@@ -4,6 +4,7 @@ time limit and runs where it cannot exit or kill the co-simulation; the events a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -11,13 +12,15 @@ import pytest
 from cosim.config import ScenarioFileError, parse_scenario
 from cosim.runner.run import run_scenario
 
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"  # the user plug-ins the tests name, as beside a scenario
+
 LOT = {"id": "PL1", "candidate_buses": [18, 25], "fleet": "seed000"}
 
 
 def run(tmp_path, name, options=None, **controller):
     raw = {"name": "hostile", "network": {"name": "ieee33"}, "lots": [LOT], "output_dir": str(tmp_path),
            "controller": {"name": name, "options": options or {}, **controller}}
-    summary = run_scenario(parse_scenario(raw), progress=False, plots=False)
+    summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
     events = pd.read_csv(summary.run_dir / "events.csv") if (summary.run_dir / "events.csv").is_file() else None
     manifest = json.loads((summary.run_dir / "manifest.json").read_text())
     return summary, events, manifest
