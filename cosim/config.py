@@ -124,6 +124,7 @@ MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough sam
 MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
 MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.market.forecast_noise.MAX_SIGMA)
 MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
+MAX_LOTS = 2000  # [[lots]] in a scenario: twice a city of 1,000 lots; docs/INPUT_LIMITS.md measures the memory
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots", "output"}
 
@@ -278,7 +279,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
                                f"{len(name.encode('utf-8', 'surrogatepass'))} ({name[:30]!r}...)")
     days = top.positive("days", int, 1, maximum=MAX_DAYS)
     seed = top.positive("seed", int, 0, strict=False)
-    lots = _parse_lots(top, raw.get("lots", []), path, near)
+    lots = _parse_lots(top, raw.get("lots", []), path, near, days)
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
@@ -590,8 +591,25 @@ def _probability(reader: _Reader, key: str) -> float:
     return value
 
 
-def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[str, Any], bool]:
-    """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
+def _preset_rows(fleet: str, options: dict[str, Any], days: int) -> int:
+    """EV visits a built-in preset makes for a run of `days` (0 for a user's fleet function: its own business)."""
+    def number(key: str, default: float) -> float:
+        value = options.get(key, default)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return max(float(value), 0.0) if ok else 0.0  # a bad value is refused when the fleet is built
+
+    built = days + 1  # a lot's fleet covers the run's days and the night after (cosim.runner.world.lot_fleet_spec)
+    if fleet in ("seed000", "joape2024"):
+        return int(number("n_pevs", 100) * (2 * built + 1))  # a night and a day visit a day, and the first night
+    if fleet == "stochastic":
+        return int(number("n_per_day", 0) * built)
+    return 0
+
+
+def _fleet(r: _Reader, path: Path | None, near: Path | None,
+           csv_rows: dict[Path, int] | None = None) -> tuple[str, dict[str, Any], bool]:
+    """Fleet preset or CSV path (checked by reading it, once per file: `csv_rows` holds the files read and their
+    rows) and the preset's options (checked by name)."""
     from simulators.parking.fleet import load_fleet_csv  # noqa: PLC0415 - validates a user's CSV before any run
     from simulators.parking.presets import FLEETS  # noqa: PLC0415
 
@@ -621,10 +639,12 @@ def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[
                      or f"{fleet!r} is neither a preset ({', '.join(FLEETS.names())}) nor an existing CSV file")
     if options:
         raise r.fail("fleet_options", "only apply to preset fleets, not to a CSV fleet")
-    try:
-        load_fleet_csv(csv)
-    except ValueError as exc:  # FleetFileError: names the CSV's row and field
-        raise r.fail("fleet", str(exc)) from None
+    csv_rows = {} if csv_rows is None else csv_rows
+    if csv not in csv_rows:
+        try:
+            csv_rows[csv] = len(load_fleet_csv(csv))  # rows counted first: a file beyond the limit is not parsed
+        except ValueError as exc:  # FleetFileError: names the CSV's row and field, or the row limit
+            raise r.fail("fleet", str(exc)) from None
     return str(csv), options, True
 
 
@@ -643,10 +663,20 @@ def _lot_id(r: _Reader, i: int) -> str:
     return lot_id
 
 
-def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Path | None = None) -> list[LotConfig]:
+def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Path | None = None,
+                days: int = 1) -> list[LotConfig]:
+    """The lots, at most `MAX_LOTS` (counted before any is read), whose fleets hold at most
+    `simulators.parking.fleet.MAX_FLEET_ROWS` EV visits together (CSV rows, and presets' visits over `days`)."""
+    from simulators.parking.fleet import MAX_FLEET_ROWS  # noqa: PLC0415
+
     if not isinstance(lots_raw, list):
         raise top.fail("lots", "must be an array of tables ([[lots]])")
-    lots = []
+    if len(lots_raw) > MAX_LOTS:
+        raise top.fail("lots", f"{len(lots_raw):,} lots; allowed: at most {MAX_LOTS:,} ([[lots]] tables in a "
+                               "scenario)")
+    lots: list[LotConfig] = []
+    csv_rows: dict[Path, int] = {}
+    total_rows = 0
     for i, table in enumerate(lots_raw):
         if not isinstance(table, dict):
             raise top.fail(f"lots[{i}]", "must be a table")
@@ -658,7 +688,11 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
         if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in candidates) \
                 or (bus is not None and bus < 1):
             raise r.fail("candidate_buses", f"buses are 1-based integers, got {list(candidates) or bus}")
-        fleet, fleet_options, fleet_is_csv = _fleet(r, path, near)
+        fleet, fleet_options, fleet_is_csv = _fleet(r, path, near, csv_rows)
+        total_rows += csv_rows[Path(fleet)] if fleet_is_csv else _preset_rows(fleet, fleet_options, days)
+        if total_rows > MAX_FLEET_ROWS:
+            raise r.fail("fleet", f"the lots' fleets up to this one hold {total_rows:,} EV visits over {days} day(s); "
+                                  f"allowed: at most {MAX_FLEET_ROWS:,} in a scenario (a year of 10,000 EVs a day)")
         lots.append(
             LotConfig(
                 id=_lot_id(r, i),
