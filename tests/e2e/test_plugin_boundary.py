@@ -208,3 +208,24 @@ def test_a_builder_is_checked_by_signature_before_the_call_and_by_result_after(t
     elsewhere.mkdir()
     with pytest.raises(ScenarioFileError, match="network.name: .*neither beside"):  # not beside this scenario
         load_scenario(_scenario(elsewhere, network="nets:strict"))
+
+
+def test_from_python_the_plugin_object_itself_is_taken(tmp_path):
+    """`make_controller`, `load_network` and `preset_fleet` take the class or function itself, checked as a name."""
+    (tmp_path / "mine.py").write_text((PLUGINS / "user_controller.py").read_text()
+                                      + (PLUGINS / "user_network.py").read_text().replace("from __future__ import "
+                                                                                           "annotations\n", "")
+                                      + "\n\ndef few(*, days: int = 1, seed: int = 0):\n    return []\n")
+    controller_class = make_controller("mine:FlatChargeController", near=tmp_path, kw=2.0).__class__
+    ctrl = make_controller(controller_class, kw=5.0)
+    assert type(ctrl) is controller_class and ctrl.kw == 5.0
+    assert make_controller(ctrl) is ctrl  # an instance with plan(), as it is
+    ring5 = load_network("mine:ring5", near=tmp_path)
+    from cosim.networks import NETWORKS  # noqa: PLC0415
+
+    assert load_network(NETWORKS.resolve("mine:ring5", near=tmp_path)).radial.n_bus == ring5.radial.n_bus
+    from simulators.parking.presets import FLEETS, preset_fleet  # noqa: PLC0415
+
+    assert preset_fleet(FLEETS.resolve("mine:few", near=tmp_path), days=2, seed=0) == []
+    with pytest.raises(PluginNotFoundError, match="not a controller class"):
+        make_controller(print)
