@@ -134,9 +134,9 @@ def count_fleet_rows(path: str | Path) -> int:
     return max(lines - 1, 0)
 
 
-def check_fleet_rows(path: str | Path, n_rows: int | None = None) -> int:
-    """`n_rows` (else the counted data rows of `path`), refused beyond `MAX_FLEET_ROWS` with one line."""
-    n = count_fleet_rows(path) if n_rows is None else n_rows
+def check_fleet_rows(path: str | Path) -> int:
+    """The counted rows of `path` (`count_fleet_rows`), refused beyond `MAX_FLEET_ROWS` with one line."""
+    n = count_fleet_rows(path)
     if n > MAX_FLEET_ROWS:
         raise FleetFileError(f"{path}: {n:,} lines of EVs after the header; allowed: at most {MAX_FLEET_ROWS:,} "
                              "(a year of 10,000 EVs a day; split the fleet among lots or shorten the period)")
