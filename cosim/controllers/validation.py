@@ -123,7 +123,7 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     for lot_id, lot in lots.items():
         try:
             sp = np.asarray(setpoints[lot_id], dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return _fail("setpoints", f"lot {lot_id!r}: setpoints are not numbers")
         if sp.shape != (HOURS,) or not np.all(np.isfinite(sp)):
             return _fail("setpoints", f"lot {lot_id!r}: need {HOURS} finite numbers, got shape {sp.shape}"
@@ -167,7 +167,10 @@ def _what(value: object) -> str:
     """What `value` is, for a failure line (its type, an array's shape), without calling anything of it."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
-    return f"a {type(value).__name__}"
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return str(float(value))
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _integer(value: object) -> bool:
@@ -217,8 +220,7 @@ def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, 
     predicted: dict[str, float] = {}
     for key, value in plan.predicted.items():
         if not _number(value):
-            return ({}, {}), f"predicted[{key!r}] must be a finite number, got {_what(value)}" + (
-                f" {float(value)}" if isinstance(value, (float, np.floating)) else "")
+            return ({}, {}), f"predicted[{key!r}] must be a finite number, got {_what(value)}"
         predicted[key] = float(value)
     hourly: dict[str, np.ndarray] = {}
     for key, value in plan.predicted_hourly.items():
