@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,7 @@ PLAIN = "None, bool, int, float, str, lists, dicts with str keys and numeric arr
 """What a plan may hold, as the refusals say it."""
 MAX_DEPTH = 32
 """Containers nested deeper than this are refused (a list that holds itself, a hostile header)."""
-MAX_ITEMS = 10_000_000
+MAX_ITEMS = 1_000_000
 """Items read from one sequence (open_branches or a list) at most: an endless iterator is refused, not followed."""
 _MAGIC = b"CPL1"  # format and version of the worker's message
 _HEADER = 8  # bytes of the header's length after the magic
@@ -125,7 +126,7 @@ class _Writer:
             return number
         if isinstance(value, float):
             number = float.__float__(value)
-            return number if np.isfinite(number) else ["f", repr(number)]
+            return number if math.isfinite(number) else ["f", repr(number)]
         if isinstance(value, np.ndarray):
             if value.ndim == 0 and value.dtype.kind in "biuf":
                 return self.plain(value.item(), path, depth)
@@ -296,12 +297,12 @@ def _arrays(specs: list[Any], body: memoryview) -> list[np.ndarray]:
         dtype, shape = _DTYPES[spec["dtype"]], spec["shape"]
         if len(shape) > 32 or not all(type(n) is int and n >= 0 for n in shape):
             raise PlanDataError("an array of the worker's message has a shape that is not a list of sizes")
-        count = int(np.prod(shape, dtype=object))
+        count = math.prod(shape)
         size = count * dtype.itemsize
         if offset + size > len(body):
             raise PlanDataError("the worker's message is shorter than its arrays")
         arr = np.frombuffer(body, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
-        if dtype.kind == "b" and arr.size and int(arr.view(np.uint8).max()) > 1:
+        if dtype.kind == "b" and bytes(body[offset:offset + size]).strip(b"\0\1"):
             raise PlanDataError("a bool array of the worker's message holds bytes other than 0 and 1")
         arrays.append(_read_only(arr))
         offset += size

@@ -3,6 +3,7 @@ code in the DSO's process, and the plan checked is a fresh copy the controller h
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 
@@ -17,6 +18,7 @@ from cosim.controllers import DayAheadPlan, DayAheadProblem, make_controller
 from cosim.controllers.isolation import ControllerFailure, plan_in_worker
 from cosim.controllers.plan_codec import (
     MAX_DEPTH,
+    MAX_ITEMS,
     PlanDataError,
     WorkerError,
     decode,
@@ -92,6 +94,9 @@ def test_a_list_that_holds_itself_or_an_endless_sequence_is_refused_not_followed
     plan = DayAheadPlan(open_branches=(33,), lot_buses={}, setpoints_kw={}, feasible=True, info={"loop": loop})
     with pytest.raises(PlanDataError, match=f"nested more than {MAX_DEPTH} levels"):
         encode_plan(plan)
+    endless = DayAheadPlan(open_branches=itertools.count(1), lot_buses={}, setpoints_kw={}, feasible=True)
+    with pytest.raises(PlanDataError, match=f"open_branches has more than {MAX_ITEMS:,} items"):
+        snapshot(endless)
     with pytest.raises(PlanDataError, match="not a DayAheadPlan"):
         encode_plan({"open_branches": (33,)})
 
