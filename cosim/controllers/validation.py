@@ -9,7 +9,7 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 | `plain-data` | every field plain data (`plan_codec`; checked where the plan is converted) | fallback |
 | `type` | a `DayAheadPlan` (open_branches, lot_buses, setpoints_kw, feasible) | fallback |
 | `feasible` | a bool (`True` or `False`, not an array), and the controller says the plan is feasible | fallback |
-| `fields` | `controller` a str; `info` a dict with str keys | fallback |
+| `fields` | `controller` a str; `info` a dict with str keys, none of the DSO's own, `history` numbers | fallback |
 | `predictions` | `predicted`: finite numbers; `predicted_hourly`: 24 finite numbers each (str keys) | fallback |
 | `topology` | known integer branch ids (a list), radial (no loop, no island); fixed without reconfiguring | fallback |
 | `lots` | dicts `lot_buses`, `setpoints_kw`; setpoints and buses for the problem's lots only (one each) | fallback |
@@ -204,11 +204,34 @@ def _str_keys(value: object, name: str, none_ok: bool = False) -> str:
     return f"{name} has keys of type {bad[0]}; keys are str" if bad else ""
 
 
+DSO_INFO = ("fallback", "rejected_predicted", "revisions", "switch_operations_left")
+"""Keys of `plan.info` that the DSO writes itself (a fallback's reason, the day's revisions): no plan may bring them."""
+
+
 def _other_fields(plan: DayAheadPlan) -> str:
-    """The fields no other rule reads: `controller` (a str) and `info` (a dict with str keys)."""
+    """The fields no other rule reads: `controller` (a str) and `info` (a dict with str keys, none of the DSO's own;
+    `history`, which plans.jsonl records, numbers in one dimension)."""
     if not isinstance(plan.controller, str):
         return f"controller must be a str, got {_what(plan.controller)}"
-    return _str_keys(plan.info, "info")
+    failure = _str_keys(plan.info, "info")
+    if failure:
+        return failure
+    own = [k for k in DSO_INFO if k in plan.info]
+    if own:
+        return f"info[{own[0]!r}] is the DSO's own entry ({', '.join(DSO_INFO)}); a plan cannot bring it"
+    if "history" in plan.info:
+        history = plan.info["history"]
+        arr = history if isinstance(history, np.ndarray) else None
+        if arr is None and isinstance(history, (list, tuple)) and all(_real(v) for v in history):
+            arr = np.asarray(history, dtype=float)
+        if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iuf":
+            return f"info['history'] must be numbers in one dimension (the optimiser's history), got {_what(history)}"
+    return ""
+
+
+def _real(value: object) -> bool:
+    """A real number, finite or not (Python or numpy, not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
 def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, np.ndarray]], str]:

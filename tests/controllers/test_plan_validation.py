@@ -105,6 +105,9 @@ HOURLY = "predictions: predicted_hourly['loss_kw'] must be 24 finite numbers, go
     ({"feasible": "yes"}, "feasible: feasible must be True or False, got a str"),
     ({"controller": 3}, "fields: controller must be a str, got an int"),
     ({"info": [1]}, "fields: info must be a dict, got a list"),
+    ({"info": {"fallback": "none"}}, "fields: info['fallback'] is the DSO's own entry"),
+    ({"info": {"history": ("a", 1.0)}}, "fields: info['history'] must be numbers in one dimension"),
+    ({"info": {"history": np.ones((2, 2))}}, "fields: info['history'] must be numbers in one dimension"),
     ({"predicted": {"of3_kwh": "low"}}, "predictions: predicted['of3_kwh'] must be a finite number, got a str"),
     ({"predicted": {"of3_kwh": float("nan")}}, "predictions: predicted['of3_kwh'] must be a finite number, got nan"),
     ({"predicted_hourly": {"loss_kw": np.zeros(23)}}, f"{HOURLY} shape (23,)"),
@@ -135,7 +138,7 @@ FIELDS = ("open_branches", "lot_buses", "setpoints_kw", "feasible", "predicted",
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(FIELDS), PLAIN, st.sampled_from(["PL1", "loss_kw", "of3_kwh"]))
+@given(st.sampled_from(FIELDS), PLAIN, st.sampled_from(["PL1", "loss_kw", "of3_kwh", "history"]))
 def test_any_plain_value_in_any_field_is_accepted_or_named_never_a_crash(problem, good, name, value, key):
     """Arbitrary plain data (what the codec lets through) in any field, alone or under a key the checks read."""
     for changed in (value, {key: value}):

@@ -114,8 +114,8 @@ output_dir = "out"
 name = "ieee33"
 [controller]
 name = "hostile_plans:PayloadController"
-time_limit_s = 10
-options = {{ action = "{action}", marker = "{marker}", seconds = 30 }}
+time_limit_s = 60
+options = {{ action = "{action}", marker = "{marker}", seconds = 90 }}
 [[lots]]
 id = "PL1"
 candidate_buses = [18, 25]
@@ -144,17 +144,17 @@ def test_a_plan_whose_info_exits_when_unpickled_falls_back_and_the_run_completes
 
 @pytest.mark.parametrize("action", ["sleep", "shell"])
 def test_a_plan_whose_info_runs_code_when_unpickled_runs_nothing(tmp_path, action):
-    """The same attack with a 30 s `time.sleep` (past the 10 s time limit: it slept in the run's process and the plan
+    """The same attack with a 90 s `time.sleep` (past the 60 s time limit: it slept in the run's process and the plan
     was accepted) and with a shell command that creates a marker file (it ran): the object is refused in the worker,
     the DSO falls back naming the field, nothing sleeps and the marker is never created."""
     marker = tmp_path / "marker"
     summary, _, manifest = run(tmp_path / "out", "hostile_plans:PayloadController",
-                               {"action": action, "marker": str(marker), "seconds": 30}, time_limit_s=10)
+                               {"action": action, "marker": str(marker), "seconds": 90}, time_limit_s=60)
     assert manifest["status"] == "completed" and summary.kpis["fallbacks"] == 1
     detail = manifest["fallbacks"][0]["detail"]
     assert detail.startswith("plan rejected, rule plain-data: info['payload'] holds a Payload object"), detail
     assert not marker.exists()
-    assert summary.timing["run_wall_s"] < 30  # nothing slept in the run's process
+    assert summary.timing["run_wall_s"] < 60  # nothing slept in the run's process
 
 
 @pytest.mark.parametrize("isolation", [True, False])
