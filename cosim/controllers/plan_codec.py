@@ -116,13 +116,15 @@ class _Writer:
         if isinstance(value, np.generic):  # before str, int, float: np.str_ and np.float64 are subclasses of them
             if isinstance(value, (np.bool_, np.integer, np.floating)):
                 return self.plain(value.item(), path, depth)
+            if isinstance(value, np.str_):
+                return str.__str__(value)
             raise PlanDataError(f"{path} holds a numpy {type(value).__name__}, not a number; allowed: {PLAIN}")
         if isinstance(value, str):
             return str.__str__(value)
         if isinstance(value, int):  # bool is handled above
             number = int.__index__(value)
             if not -_INT_LIMIT < number < _INT_LIMIT:
-                raise PlanDataError(f"{path} holds an integer of {len(str(abs(number)))} digits, beyond 2**63")
+                raise PlanDataError(f"{path} holds an integer beyond 2**63 ({number.bit_length()} bits)")
             return number
         if isinstance(value, float):
             number = float.__float__(value)
@@ -222,8 +224,14 @@ def _from_plain(fields: Any, arrays: list[np.ndarray]) -> DayAheadPlan:
 
 def snapshot(plan: Any) -> DayAheadPlan:
     """A fresh copy of `plan` made of plain data, its arrays copied and write-protected (plans made in the DSO's own
-    process); raises `PlanDataError` naming the field that is not plain data."""
-    fields, arrays = _to_plain(plan)
+    process); raises `PlanDataError` naming the field that is not plain data, or saying what an array-like of the
+    controller's raised when it was read."""
+    try:
+        fields, arrays = _to_plain(plan)
+    except PlanDataError:
+        raise
+    except (SystemExit, Exception) as exc:  # noqa: BLE001 - user code (an array-like) ran while the plan was read
+        raise PlanDataError(f"the plan could not be read ({type(exc).__name__}: {exc})") from None
     return _from_plain(fields, [_read_only(a) for a in arrays])
 
 

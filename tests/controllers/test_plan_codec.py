@@ -74,7 +74,8 @@ def test_the_message_is_json_and_raw_numbers_not_pickle(eo_plan):
     ({"s": {1, 2}}, "info['s'] holds a set object"),
     ({"o": np.array([Payload("exit")], dtype=object)}, "info['o'] is an array of dtype object"),
     ({"c": np.complex128(1j)}, "info['c'] holds a numpy complex128"),
-    ({"i": 10**400}, "info['i'] holds an integer of 401 digits"),
+    ({"i": 10**400}, "info['i'] holds an integer beyond 2**63 (1329 bits)"),
+    ({"i": 10**5000}, "info['i'] holds an integer beyond 2**63"),  # beyond what str() of an int allows
     ({1: "one"}, "info has a key of type int"),
 ])
 def test_what_is_not_plain_data_is_refused_naming_the_field_and_never_called(tmp_path, monkeypatch, info, field):
@@ -99,6 +100,19 @@ def test_a_list_that_holds_itself_or_an_endless_sequence_is_refused_not_followed
         snapshot(endless)
     with pytest.raises(PlanDataError, match="not a DayAheadPlan"):
         encode_plan({"open_branches": (33,)})
+
+
+class Raising:
+    """An array-like that raises when it is read."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("read me not")
+
+
+def test_an_array_like_that_raises_when_read_is_a_plan_data_error_in_process():
+    plan = DayAheadPlan(open_branches=(33,), lot_buses={}, setpoints_kw={"PL1": Raising()}, feasible=True)
+    with pytest.raises(PlanDataError, match=r"could not be read \(RuntimeError: read me not\)"):
+        snapshot(plan)
 
 
 def test_an_array_like_is_read_once_and_its_first_values_are_the_plans(eo_plan):
