@@ -118,8 +118,18 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     missing = sorted(k for k in lots if k not in setpoints)
     if missing:
         return _fail("lots", f"no setpoints for lot(s) {missing}")
-    repairs: list[str] = []
+    # a problem without lots to dispatch: entries for other lots (their sites, their schedules) are kept, checked
     checked: dict[str, np.ndarray] = {}
+    for lot_id in [k for k in setpoints if k not in lots]:
+        sp, failure = _hourly(setpoints[lot_id], f"setpoints_kw[{lot_id!r}]")
+        if failure:
+            return _fail("setpoints", failure)
+        checked[lot_id] = sp
+    for lot_id in [k for k in buses if k not in lots]:
+        if not _integer(buses[lot_id]) or not 1 <= int(buses[lot_id]) <= net.n_bus:
+            return _fail("bus", f"lot {lot_id!r} at bus {buses[lot_id]!r}, not a bus of the network (1..{net.n_bus})")
+        buses[lot_id] = int(buses[lot_id])
+    repairs: list[str] = []
     for lot_id, lot in lots.items():
         try:
             sp = np.asarray(setpoints[lot_id], dtype=float)
@@ -156,7 +166,7 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     # what was checked is what is used: the plan holds the checked values from here on
     plan.open_branches, plan.feasible = tuple(open_ids), True
     plan.lot_buses = {**buses, **{lot_id: int(buses[lot_id]) for lot_id in lots}}
-    plan.setpoints_kw = {**setpoints, **{k: _frozen(v) for k, v in checked.items()}}
+    plan.setpoints_kw = {k: _frozen(checked[k]) for k in setpoints}  # the plan's order
     plan.predicted, plan.predicted_hourly = predictions
     if repairs:
         evaluate_plan(problem, plan)  # the predictions must describe the plan that is used
@@ -247,19 +257,27 @@ def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, 
         predicted[key] = float(value)
     hourly: dict[str, np.ndarray] = {}
     for key, value in plan.predicted_hourly.items():
-        arr = value if isinstance(value, np.ndarray) else None
-        if arr is None and isinstance(value, (list, tuple)):
-            try:
-                arr = np.asarray(value)
-            except (TypeError, ValueError):
-                arr = None
-        if arr is None or arr.dtype.kind not in "iuf":
-            return ({}, {}), f"predicted_hourly[{key!r}] must be {HOURS} finite numbers, got {_what(value)}"
-        if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
-            return ({}, {}), (f"predicted_hourly[{key!r}] must be {HOURS} finite numbers, got shape {arr.shape}"
-                              + ("" if arr.shape != (HOURS,) else " with NaN or infinity"))
-        hourly[key] = _frozen(arr)
+        arr, failure = _hourly(value, f"predicted_hourly[{key!r}]")
+        if failure:
+            return ({}, {}), failure
+        hourly[key] = arr
     return (predicted, hourly), ""
+
+
+def _hourly(value: object, name: str) -> tuple[np.ndarray, str]:
+    """(`value` as 24 write-protected floats, "") or (empty, what is wrong): an array or list of 24 finite numbers."""
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None and isinstance(value, (list, tuple)) and all(_real(v) for v in value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except OverflowError:  # an int beyond float (a plan built in Python; the codec refuses those)
+            arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        return np.zeros(0), f"{name} must be {HOURS} finite numbers, got {_what(value)}"
+    if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
+        return np.zeros(0), (f"{name} must be {HOURS} finite numbers, got shape {arr.shape}"
+                             + ("" if arr.shape != (HOURS,) else " with NaN or infinity"))
+    return _frozen(arr), ""
 
 
 def _branch_ids(value: object) -> tuple[list[int], str]:

@@ -150,6 +150,18 @@ def test_any_plain_value_in_any_field_is_accepted_or_named_never_a_crash(problem
 RULES = {"type", "feasible", "fields", "predictions", "topology", "lots", "setpoints", "bus", "energy"}
 
 
+def test_a_problem_without_lots_still_checks_the_entries_a_plan_brings(problem, good):
+    """Without lots to dispatch, a plan may name other lots' sites and schedules (kept, as before), but they are
+    checked: a bus must be one of the network's, a schedule 24 finite numbers."""
+    bare = dataclasses.replace(problem, lots=())
+    kept = check_plan(bare, hostile(good, lot_buses={"X": np.int64(3)}, setpoints_kw={"X": [1.0] * 24}))
+    assert kept.ok and kept.plan.lot_buses == {"X": 3} and kept.plan.setpoints_kw["X"].shape == (24,)
+    for changes, failure in [({"lot_buses": {"X": 99}}, "bus: lot 'X' at bus 99, not a bus of the network (1..33)"),
+                             ({"lot_buses": {"X": "abc"}}, "bus: lot 'X' at bus 'abc'"),
+                             ({"setpoints_kw": {"X": "abc"}}, "setpoints: setpoints_kw['X'] must be 24 finite")]:
+        assert check_plan(bare, hostile(good, **changes)).failure.startswith(failure)
+
+
 def test_a_checked_plan_holds_the_values_checked(problem, good):
     """The plan that passes holds what was checked: int branch ids and buses, write-protected float setpoints."""
     plan = hostile(good, open_branches=np.asarray(good.open_branches, dtype=float),
