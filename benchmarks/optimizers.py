@@ -24,7 +24,8 @@ EO and PSO join the comparison on the same problems.
 controller plans seed 000's day-ahead problem (scenario 4: reconfiguration + lot, OF3, as `scenarios/default.toml`)
 in process (`plan_in_process`) and in a forked worker (`plan_in_worker`), interleaved, `--repeats` times each, for
 a small budget and the default 30 x 500; plus a controller that returns a ready plan (the fixed cost of fork,
-pickle and pipe alone). It prints the median wall time per plan of each and the overhead in ms and as a share.
+the plain-data codec and pipe alone; `benchmarks/plan_codec.py` times the codec by itself). It prints the median
+wall time per plan of each and the overhead in ms and as a share.
 
     .venv/bin/python benchmarks/optimizers.py --isolation --repeats 5
 """
@@ -249,7 +250,7 @@ def run(problems: dict[str, VectorProblem], algorithms: list[str], n_particles: 
 
 
 class _ReadyPlan:
-    """A controller whose plan is already made: isolation's fixed cost (fork, pickling the plan, the pipe)."""
+    """A controller whose plan is already made: isolation's fixed cost (fork, encoding the plan, the pipe)."""
 
     def __init__(self, plan) -> None:
         self.ready = plan

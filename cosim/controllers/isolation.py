@@ -9,16 +9,21 @@ when the controller raised, its formatted traceback and the innermost frame of t
 fatal signal leaves its stack instead (`faulthandler`); the caller falls back. A real Ctrl-C still stops
 the run: it reaches the parent, which kills the worker.
 
+The plan crosses the pipe as plain data (`cosim.controllers.plan_codec`: a JSON header and raw numeric arrays, never
+pickle), and the DSO's process builds a fresh plan from it: nothing a controller returns runs code there. A plan that
+holds anything else (a user object in `info`) is refused in the worker, naming the field.
+
 Cost: one fork per plan (`benchmarks/optimizers.py --isolation` measures it). State a controller keeps
 between calls does not survive the worker: a controller that learns across days sets `isolation = False`
-(its plans then run in the DSO's process, with the time limit checked after the fact).
+(its plans then run in the DSO's process, with the time limit checked after the fact; the DSO hands such a
+controller a read-only copy of the problem and checks and uses a plain-data snapshot of its plan,
+`plan_codec.snapshot`).
 """
 
 from __future__ import annotations
 
 import faulthandler
 import os
-import pickle
 import re
 import select
 import signal
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem
+from cosim.controllers.plan_codec import PlanDataError, WorkerError, decode, encode_error, encode_plan
 from cosim.errors import CosimError
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "ControllerFailure", "plan_in_process", "plan_in_worker", "user_frame"]
@@ -129,17 +135,21 @@ def _raised(exc: BaseException) -> tuple[str, str, str | None]:
 
 
 def _work(controller: Any, problem: DayAheadProblem) -> bytes:
-    """In the worker: plan, and pickle ("plan", plan) or ("error", reason, traceback, user frame), the last
-    three plain strings (the frame None when no frame is the user's); never raises."""
+    """In the worker: plan, and encode the plan as plain data (`plan_codec.encode_plan`), or the failure (reason,
+    traceback, user frame: plain strings, the frame None when no frame is the user's; `encode_error`). A plan that
+    is not plain data (a user object in `info`) is a failure naming the field; nothing of it is sent. Never raises."""
     try:
         try:
-            result: tuple[Any, ...] = ("plan", controller.plan(problem))
+            plan = controller.plan(problem)
         except BaseException as exc:  # noqa: BLE001 - whatever user code raises is reported, never re-raised
-            result = ("error", *_raised(exc))
-        return pickle.dumps(result)
-    except BaseException as exc:  # noqa: BLE001 - e.g. a plan that cannot be pickled
-        return pickle.dumps(("error", f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})",
-                             "".join(traceback.format_exception(exc)), user_frame(exc)))
+            return encode_error(*_raised(exc))
+        try:
+            return encode_plan(plan)
+        except PlanDataError as exc:
+            return encode_error(exc.rejection)
+    except BaseException as exc:  # noqa: BLE001 - e.g. an array-like that raises when it is read
+        return encode_error(f"the controller's plan could not be sent back ({type(exc).__name__}: {exc})",
+                            "".join(traceback.format_exception(exc)), user_frame(exc))
 
 
 LENGTH = 8  # bytes of the length that prefixes the worker's message
@@ -241,10 +251,13 @@ def _plan_in_worker(controller: Any, problem: DayAheadProblem, time_limit_s: flo
     if not data:
         code = os.waitstatus_to_exitcode(status)
         raise ControllerFailure(f"the controller's worker died (exit code {code})", *_stack(dump, "when it died"))
-    kind, value, *details = pickle.loads(data)  # our own worker's bytes, through our own pipe
-    if kind == "error":
-        raise ControllerFailure(value, *details)
-    return value
+    try:
+        message = decode(data)  # plain data only: nothing the worker sent runs here
+    except PlanDataError as exc:  # the controller wrote into the worker's pipe itself
+        raise ControllerFailure(f"the controller's worker sent a message that is not a plan ({exc})") from None
+    if isinstance(message, WorkerError):
+        raise ControllerFailure(message.reason, message.traceback, message.where)
+    return message
 
 
 def plan_in_process(controller: Any, problem: DayAheadProblem, time_limit_s: float) -> DayAheadPlan:

@@ -27,6 +27,8 @@ from cosim.controllers.base import (
 )
 from cosim.controllers.envelope import FlexEnvelope
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
+from cosim.controllers.plan_codec import PlanDataError, snapshot
+from cosim.controllers.read_only import read_only_problem
 from cosim.controllers.validation import check_plan, evaluate_plan
 from cosim.errors import InputError, PlanningStopped, one_line
 from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
@@ -421,17 +423,21 @@ class DsoAgent:
     def _checked(self, problem: DayAheadProblem, controller) -> tuple[DayAheadPlan | None, str]:
         """`controller.plan(problem)` within the time limit (in the worker when isolated), checked (`check_plan`),
         repaired where exact and given the fast flow's predictions when it has none; (None, why) on failure."""
-        run = plan_in_worker if self.isolation else plan_in_process
         plan: DayAheadPlan | None = None
         self._rejected = None
         self._failure_info = (None, None)
         try:
-            plan = run(controller, problem, self.time_limit_s)
+            if self.isolation:  # a fresh plan built from the worker's plain data
+                plan = plan_in_worker(controller, problem, self.time_limit_s)
+            else:  # a read-only copy of the problem in, a plain-data snapshot of the plan out: checked and used
+                plan = snapshot(plan_in_process(controller, read_only_problem(problem), self.time_limit_s))
             check = check_plan(problem, plan)
             failure = None if check.ok else f"plan rejected, rule {check.failure}"
         except ControllerFailure as exc:
             failure = str(exc)
             self._failure_info = (exc.traceback, exc.where)
+        except PlanDataError as exc:  # not plain data: refused before anything reads it
+            failure = exc.rejection
         if failure is not None:
             self._rejected = plan if isinstance(plan, DayAheadPlan) else None
             return None, failure
@@ -452,7 +458,7 @@ class DsoAgent:
                             setpoints_kw={}, feasible=False, controller=getattr(self.controller, "name", "?"),
                             predicted_hourly=predict_hourly(self.net, open_branches, p, q))
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
-        if rejected is not None:
+        if rejected is not None and isinstance(rejected.predicted, dict):
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
         self._fallback_event(self.day.hour, plan.info["fallback"], failure)
         return plan
