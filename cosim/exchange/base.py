@@ -108,6 +108,7 @@ class ExchangeMode:
     """
 
     name = "custom"
+    reveals = ""  # what a PLO tells the DSO in this mode, in words (cosim compare --what exchange)
 
     def __init__(self, max_rounds: int = 5, **options: Any) -> None:
         if options:

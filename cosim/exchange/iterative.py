@@ -29,8 +29,9 @@ class Iterative(Signals):
     `admm` is the mode that converges to an optimum."""
 
     name = "iterative"
+    reveals = "its schedules, round by round"
 
-    def __init__(self, max_rounds: int = 5, signal_gain: float = 1.0, tolerance_kw: float = 1.0,
+    def __init__(self, max_rounds: int = 40, signal_gain: float = 1.0, tolerance_kw: float = 1.0,
                  prox_usd_per_kw2: float = 1e-3) -> None:
         super().__init__(max_rounds, signal_gain)
         for name, value in (("tolerance_kw", tolerance_kw), ("prox_usd_per_kw2", prox_usd_per_kw2)):

@@ -54,3 +54,13 @@ def welfare_kpis(net: RadialNetwork, grid: pd.DataFrame, prices: pd.DataFrame, l
             profit += float(value)
     kpis["social_cost_usd"] = kpis["dso_cost_usd"] - profit
     return kpis
+
+
+def with_value_of_information(table: pd.DataFrame, label: str = "exchange", baseline: str = "none") -> pd.DataFrame:
+    """`table` (one row per mode, `social_cost_usd`) with `value_of_information_usd`: the social cost of `baseline`
+    minus each row's (same scenario, same seed: the same draws); empty without a baseline row."""
+    out = table.copy()
+    base = out.loc[out[label] == baseline, "social_cost_usd"]
+    social = pd.to_numeric(out["social_cost_usd"], errors="coerce")
+    out["value_of_information_usd"] = float(base.iloc[0]) - social if len(base) else np.nan
+    return out

@@ -515,7 +515,8 @@ class DsoAgent:
             # wall-clock durations are left out, so plans.jsonl is byte-identical for the same seed (the run's
             # timing is in the manifest)
             "info": {k: v for k, v in plan.info.items()
-                     if (isinstance(v, (int, float, str, bool)) or _numbers(v) and k != "history") and not k.endswith("wall_s")},
+                     if (isinstance(v, (int, float, str, bool)) or _numbers(v) and k != "history")
+                     and not k.endswith("wall_s")},
             "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
             [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }

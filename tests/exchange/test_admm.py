@@ -62,7 +62,7 @@ def test_admm_in_the_cosimulation_logs_residuals_and_removes_the_overloads(tmp_p
     plan = json.loads((folder / "plans.jsonl").read_text().splitlines()[0])
     info = plan["info"]
     assert info["converged"] is True and info["rounds"] == len(info["admm_primal_residual_kw"]) - 1
-    assert len(info["admm_dual_residual_kw"]) == len(info["admm_round_wall_s"]) == info["rounds"] + 1
+    assert len(info["admm_dual_residual_kw"]) == len(info["admm_rho_usd_per_kw2"]) == info["rounds"] + 1
     events = pd.read_csv(folder / "events.csv")
     assert (events["event"] == "admm round").sum() == info["rounds"]
     messages = pd.read_csv(folder / "messages.csv")

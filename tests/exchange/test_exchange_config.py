@@ -93,9 +93,11 @@ def test_max_rounds_inside_the_modes_options_is_one_line_not_a_traceback(tmp_pat
 
 @pytest.mark.parametrize("toml, field, why", [
     ('mode = "iterative"\nmax_rounds = 3\nmax_rounds = 4\n', "line 4", "max_rounds is given twice"),
-    ('mode = "iterative"\noptions = { tolerance_kw = -1.0 }\n', "exchange.options", "tolerance_kw must be a number >= 0"),
+    ('mode = "iterative"\noptions = { tolerance_kw = -1.0 }\n', "exchange.options",
+     "tolerance_kw must be a number >= 0"),
     ('mode = "iterative"\noptions = { prox_usd_per_kw2 = -1e-3 }\n', "exchange.options", "prox_usd_per_kw2"),
-    ('mode = "admm"\noptions = { rho_usd_per_kw2 = 0.0 }\n', "exchange.options", "rho_usd_per_kw2 must be a number > 0"),
+    ('mode = "admm"\noptions = { rho_usd_per_kw2 = 0.0 }\n', "exchange.options",
+     "rho_usd_per_kw2 must be a number > 0"),
     ('mode = "admm"\noptions = { eps_abs_kw = -0.1 }\n', "exchange.options", "eps_abs_kw must be a number > 0"),
     ('mode = "admm"\noptions = { eps_rel = 0 }\n', "exchange.options", "eps_rel must be a number > 0"),
     ('mode = "signals"\noptions = { tolerance_kw = 1.0 }\n', "exchange.options", "tolerance_kw"),
