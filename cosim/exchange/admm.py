@@ -6,7 +6,7 @@ convex grid model (`cosim.exchange.lindistflow`: losses at the price, voltage an
 u the scaled duals, y = rho u the prices ($/kWh):
 
     PLO l:  x_l <- argmin f_l(x) + y_l'x + rho/2 ||x - z_l||^2      (its profit QP, `PloProx`)
-    DSO:    z   <- argmin g(z) + rho/2 ||x + u - z||^2                (`GridModel.prox_step`)
+    DSO:    z   <- argmin g(z) + rho/2 ||x + u - z||^2                (`LinDistFlowModel.prox_step`)
             u   <- u + x - z;   primal residual r = ||x - z||,  dual residual s = rho ||z - z_prev||
 
 Only schedules (x, z, kW) and prices (y) cross, with rho; no PLO reveals its fleet or envelope. The DSO stops when
@@ -31,7 +31,7 @@ from cosim.controllers.base import HOURS, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal, follow_fleet, profit_lp
 from cosim.errors import PluginOptionsError
 from cosim.exchange.base import DsoSide, ExchangeMode, Outgoing, PloSide
-from cosim.exchange.lindistflow import GridModel
+from cosim.exchange.lindistflow import LinDistFlowModel
 from cosim.exchange.payloads import schedule_offer
 from cosim.exchange.qp import solve_qp
 
@@ -81,7 +81,7 @@ class AdmmState:
         """y = rho u, $/kWh on each lot's net import."""
         return self.rho * self.u
 
-    def update(self, model: GridModel, x: np.ndarray) -> dict[str, float]:
+    def update(self, model: LinDistFlowModel, x: np.ndarray) -> dict[str, float]:
         """One DSO step after the PLOs answered x: z, u, residuals, the stopping test and rho; returns the round's
         record (also appended to `history`)."""
         start = time.perf_counter()
@@ -136,7 +136,7 @@ class Admm(ExchangeMode):
                                      f"got {adaptive_rho!r}")
         self.adaptive_rho = adaptive_rho
         self.state: AdmmState | None = None
-        self.model: GridModel | None = None
+        self.model: LinDistFlowModel | None = None
         self.lots: list[str] = []
         self._prox: PloProx | None = None
         self._round_start = 0.0
@@ -177,7 +177,7 @@ class Admm(ExchangeMode):
             return []
         p, q = _day_loads(dso)
         buses = [plan.lot_buses[lot] - 1 for lot in self.lots]
-        self.model = GridModel(dso.net, plan.open_branches, p, q, dso.day.price_usd_per_kwh, buses)
+        self.model = LinDistFlowModel(dso.net, plan.open_branches, p, q, dso.day.price_usd_per_kwh, buses)
         x0 = np.array([dso.schedules[lot] for lot in self.lots])
         self.state = AdmmState(x0.copy(), np.zeros_like(x0), self.rho0, self.eps_abs_kw, self.eps_rel,
                                self.adaptive_rho)
@@ -255,7 +255,7 @@ class AdmmResult:
     converged: bool
 
 
-def run_admm(model: GridModel, plos: list[PloProx], x0: np.ndarray, max_rounds: int = 100, rho: float = 1e-3,
+def run_admm(model: LinDistFlowModel, plos: list[PloProx], x0: np.ndarray, max_rounds: int = 100, rho: float = 1e-3,
              eps_abs_kw: float = 0.05, eps_rel: float = 2e-4, adaptive_rho: bool = True) -> AdmmResult:
     """The rounds the `admm` mode runs through mosaik, in one process (same steps, same stopping test)."""
     state = AdmmState(np.asarray(x0, float).copy(), np.zeros_like(x0, dtype=float), rho, eps_abs_kw, eps_rel,
@@ -277,7 +277,7 @@ def run_admm(model: GridModel, plos: list[PloProx], x0: np.ndarray, max_rounds: 
                       bool(state.history[-1]["converged"]))
 
 
-def reference_optimum(model: GridModel, plos: list[PloProx]) -> AdmmResult:
+def reference_optimum(model: LinDistFlowModel, plos: list[PloProx]) -> AdmmResult:
     """The same convex problem solved directly as one QP (all PLOs' private data in one place): the reference the
     ADMM result is measured against."""
     terms = model.terms()

@@ -28,7 +28,7 @@ from cosim.exchange.penalties import OVERLOAD_USD_PER_KWH, VOLTAGE_USD_PER_PU_H
 from cosim.exchange.qp import solve_qp
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
 
-__all__ = ["GridModel", "GridTerms"]
+__all__ = ["LinDistFlowModel", "GridTerms"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class GridTerms:
     n_z: int
 
 
-class GridModel:
+class LinDistFlowModel:
     """LinDistFlow of `net` with `open_branches`, the day's base loads (24, n_bus) kW / kvar, the energy price and
     the lots at `lot_buses` (0-based bus positions); see the module."""
 

@@ -146,12 +146,14 @@ def draw_comparison(table: pd.DataFrame, label: str, runs: dict[str, Path], out:
 
 def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
                            modes: tuple[str, ...] = tuple(EXCHANGE_MODES.names()),
-                           progress: bool = False) -> Comparison:
-    """Run the scenario once per exchange mode; writes exchange_modes.csv/.md and its figures under a new
-    folder."""
+                           progress: bool = False, controller_options: dict | None = None) -> Comparison:
+    """Run the scenario once per exchange mode (with `controller_options` in place of the scenario's, e.g. a
+    smaller budget); writes exchange_modes.csv/.md and its figures under a new folder."""
     from cosim.runner.welfare import with_value_of_information  # noqa: PLC0415
 
     base = load_scenario(scenario_path)
+    if controller_options is not None:
+        base = dataclasses.replace(base, controller_options=dict(controller_options))
     parent, table, figures = _compare(base, {m: _mode_variant(base, m) for m in modes}, "exchange", output_dir,
                                       "exchange_modes", progress, EXCHANGE_COLUMNS)
     table = with_value_of_information(table)

@@ -12,7 +12,7 @@ import numpy as np
 from cosim.config import Scenario
 from cosim.controllers.base import HOURS, LotEconomics
 from cosim.exchange.admm import PloProx
-from cosim.exchange.lindistflow import GridModel
+from cosim.exchange.lindistflow import LinDistFlowModel
 
 __all__ = ["ConvexDay", "convex_day"]
 
@@ -21,7 +21,7 @@ __all__ = ["ConvexDay", "convex_day"]
 class ConvexDay:
     """The grid model, the PLOs' problems and their own profit schedules (ADMM's start), lot ids in order."""
 
-    model: GridModel
+    model: LinDistFlowModel
     plos: list[PloProx]
     x0: np.ndarray
     lot_ids: list[str]
@@ -59,5 +59,5 @@ def convex_day(scenario: Scenario, open_branches: tuple[int, ...] | None = None)
         plos.append(prox)
         x0.append(prox.solve(np.zeros(HOURS), np.zeros(HOURS), 1e-9)[0])
     ties = tuple(radial.tie_branches) if open_branches is None else tuple(open_branches)
-    model = GridModel(radial, ties, p, q, price, [lot.candidate_buses[0] - 1 for lot in scenario.lots])
+    model = LinDistFlowModel(radial, ties, p, q, price, [lot.candidate_buses[0] - 1 for lot in scenario.lots])
     return ConvexDay(model, plos, np.array(x0), [lot.id for lot in scenario.lots])
