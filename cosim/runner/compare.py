@@ -52,9 +52,10 @@ def _number(value: float) -> str:
     return "0" if abs(value) < 1e-9 else f"{value:.4g}"
 
 
-EXCHANGE_COLUMNS = ("social_cost_usd", "value_of_information_usd", "dso_cost_usd", "plo_profit_usd",
-                    "energy_losses_kwh", "voltage_violation_hours", "max_loading_percent", "unmet_energy_kwh",
-                    "negotiation_rounds_max", "negotiations_not_converged", "messages", "message_bytes", "fallbacks")
+_WELFARE = ("social_cost_usd", "value_of_information_usd", "dso_cost_usd", "plo_profit_usd", "energy_losses_kwh",
+            "voltage_violation_hours", "max_loading_percent", "unmet_energy_kwh", "negotiation_rounds_max",
+            "negotiations_not_converged")
+EXCHANGE_COLUMNS = _WELFARE + tuple(c for c in COLUMNS if c not in _WELFARE)
 """`compare_exchange_modes`' columns: the welfare ledger (cosim.runner.welfare) first, then what each mode costs."""
 
 CONTROL_COLUMNS = ("energy_losses_kwh", "unmet_energy_kwh", "voltage_violation_hours", "v_min_pu", "switch_operations",
