@@ -91,6 +91,31 @@ def study(scenarios: list[str], out: Path) -> tuple[list[dict], list[dict], dict
     return rows, admm_rows, residuals
 
 
+def reading_lines(rows: list[dict], admm_rows: list[dict]) -> list[str]:
+    """What the tables say, per scenario: the lowest social cost, what ADMM is worth and costs, and overloads."""
+    lines = []
+    for name in dict.fromkeys(r["scenario"] for r in rows):
+        by_mode = {r["mode"]: r for r in rows if r["scenario"] == name}
+        best = min(by_mode.values(), key=lambda r: r["social cost $"])
+        admm, none = by_mode.get("admm"), by_mode.get("none")
+        line = f"`{name}`: the lowest social cost is `{best['mode']}`'s (${best['social cost $']:,.1f})"
+        if admm and none:
+            line += (f"; `admm` is worth ${admm['value of info $']:,.1f} against `none` for {admm['messages']} "
+                     f"messages ({admm['bytes']:,} bytes) in {admm['rounds']} rounds")
+        loaded = {m: r["max loading %"] for m, r in by_mode.items() if r["max loading %"] is not None
+                  and r["max loading %"] == r["max loading %"]}
+        if loaded:
+            over = [m for m, v in loaded.items() if v > 100.0]
+            line += (f"; lines above their rating in {', '.join(f'`{m}`' for m in over) or 'no mode'}"
+                     f" (max loading {', '.join(f'{m} {v:.0f} %' for m, v in loaded.items())})")
+        lines.append(line + ".")
+    for r in admm_rows:
+        lines.append(f"`{r['scenario']}`, convex model: ADMM {'converged' if r['converged'] else 'did not converge'} "
+                     f"in {r['rounds']} rounds to {r['gap %']:g} % of the one-QP optimum, "
+                     f"{r['wall ms per round']:g} ms a round.")
+    return lines
+
+
 def residual_figure(residuals: dict[str, dict], path: Path) -> None:
     import matplotlib  # noqa: PLC0415
 
@@ -119,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows, admm_rows, residuals = study(args.scenarios.split(","), Path(tmp))
     modes, admm = markdown_table(rows), markdown_table(admm_rows)
+    reading = "\n".join(f"- {line}" for line in reading_lines(rows, admm_rows))
     print(modes, "\n", admm, sep="\n")
     if args.figure:
         residual_figure(residuals, args.figure)
@@ -126,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         command = "python scripts/exchange_study.py " + " ".join(sys.argv[1:] if argv is None else argv)
         figure = f"\n\n![ADMM residuals per round]({args.figure.relative_to(args.markdown.parent)})" \
             if args.figure else ""
-        body = f"## Every mode, side by side\n\n{modes}\n\n## ADMM against the one-QP reference\n\n{admm}{figure}"
+        body = (f"## Every mode, side by side\n\n{modes}\n\n## ADMM against the one-QP reference\n\n{admm}{figure}"
+                f"\n\n## Reading it (sentences written by the script from the tables)\n\n{reading}")
         args.markdown.write_text(generated_page(command, PAGE_TITLE, PAGE_INTRO, body))
     return 0
 
