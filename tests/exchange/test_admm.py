@@ -75,3 +75,15 @@ def test_admm_in_the_cosimulation_logs_residuals_and_removes_the_overloads(tmp_p
     assert kpis["social_cost_usd"] == pytest.approx(kpis["dso_cost_usd"] - sum(
         kpis[f"plo_profit_usd_{lot}"] for lot in ("PL1", "PL2", "PL3")))
     assert np.isfinite(info["admm_grid_cost_usd"])
+
+
+def test_a_plo_checks_the_dsos_admm_messages():
+    """What a PLO accepts from the DSO in admm mode: 24 finite prices and targets and a positive rho, nothing else."""
+    mode = Admm()
+    good = {"price_usd_per_kwh": [0.0] * 24, "target_kw": [10.0] * 24, "rho_usd_per_kw2": 1e-3}
+    assert mode.check_payload("admm", good) is None
+    for bad, why in [({**good, "target_kw": [10.0] * 23}, "target_kw"),
+                     ({**good, "price_usd_per_kwh": [float("nan")] * 24}, "price_usd_per_kwh"),
+                     ({**good, "rho_usd_per_kw2": 0.0}, "rho_usd_per_kw2"),
+                     ({**good, "fleet": []}, "unexpected fields ['fleet']")]:
+        assert why in mode.check_payload("admm", bad)
