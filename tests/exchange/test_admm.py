@@ -87,3 +87,18 @@ def test_a_plo_checks_the_dsos_admm_messages():
                      ({**good, "rho_usd_per_kw2": 0.0}, "rho_usd_per_kw2"),
                      ({**good, "fleet": []}, "unexpected fields ['fleet']")]:
         assert why in mode.check_payload("admm", bad)
+
+
+def test_without_exchange_the_congested_scenario_overloads_its_laterals(tmp_path):
+    """`none` on the congested scenario, measured by pandapower: lines above their ratings, a penalty in the DSO's
+    cost (the admm run above has none)."""
+    import dataclasses  # noqa: PLC0415
+
+    from cosim.runner.run import run_scenario  # noqa: PLC0415
+
+    base = load_scenario("scenarios/congested_ieee33.toml")
+    summary = run_scenario(dataclasses.replace(base, exchange="none", max_rounds=5, controller="none",
+                                               controller_options={}, controller_isolation=False),
+                           output_dir=tmp_path)
+    assert summary.kpis["max_loading_percent"] > 150.0 and summary.kpis["overload_kvah"] > 1000.0
+    assert summary.kpis["dso_overload_penalty_usd"] > 1000.0
