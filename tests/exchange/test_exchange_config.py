@@ -119,5 +119,6 @@ def test_bad_exchange_options_are_one_line_exit_2(tmp_path, capsys, toml, field,
 
 def test_max_rounds_defaults_to_the_modes_own():
     assert parse({"mode": "admm"}).max_rounds == 100
-    assert parse({"mode": "iterative"}).max_rounds == 5
+    assert parse({"mode": "iterative"}).max_rounds == 40
+    assert parse({"mode": "signals"}).max_rounds == 5
     assert parse({"mode": "admm", "max_rounds": 40}).max_rounds == 40
