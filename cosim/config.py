@@ -236,11 +236,21 @@ def read_toml(path: Path, error: type[InputError], what: str) -> dict[str, Any]:
     except RecursionError:  # a nesting the quick count missed (inline tables in arrays, ...)
         raise error(f"{path}: {what} nests too deeply; allowed: at most {MAX_TOML_DEPTH} levels") from None
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML: {exc}") from None
+        raise error(f"{path}: not valid TOML: {exc}{_given_twice(text, exc)}") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+
+
+def _given_twice(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """For "Cannot overwrite a value": the key on the offending line, given twice (e.g. `max_rounds`)."""
+    found = re.search(r"at line (\d+)", str(exc))
+    if "overwrite" not in str(exc) or not found:
+        return ""
+    line = int(found.group(1))
+    key = text.splitlines()[line - 1].partition("=")[0].strip() if line <= len(text.splitlines()) else ""
+    return f"; {key} is given twice, allowed: once" if key and "\n" not in key and len(key) < 80 else ""
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -492,16 +502,19 @@ def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any
     from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415 - lazy
 
     mode = exch.text("mode", "centralised")
-    max_rounds = exch.positive("max_rounds", int, 5, maximum=MAX_ROUNDS)
+    max_rounds = exch.positive("max_rounds", int, None, maximum=MAX_ROUNDS)  # None: the mode's own default
     options = exch.get("options", dict, {})
     if "max_rounds" in options:  # it is the framework's setting, beside `mode` (passing it twice was a TypeError)
         raise exch.fail("options", "max_rounds belongs beside mode ([exchange] max_rounds = N), not in options")
     try:
-        make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
+        built = make_exchange_mode(mode, near=near, **options) if max_rounds is None else \
+            make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
     except PluginNotFoundError as exc:
         raise exch.fail("mode", str(exc)) from None
     except InputError as exc:
         raise exch.fail("options", str(exc)) from None
+    if max_rounds is None:  # e.g. 5 for signals and iterative, 100 for admm
+        max_rounds = min(int(getattr(built, "max_rounds", 5)), MAX_ROUNDS)
     return mode, max_rounds, options
 
 

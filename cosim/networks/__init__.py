@@ -27,6 +27,7 @@ __all__ = ["NAME_FORMS", "NETWORKS", "GridNetwork", "is_converted_name", "load_n
 
 NETWORKS: Registry[Any] = Registry("network", {
     "ieee33": "cosim.networks.ieee33:ieee33",
+    "ieee33_rated": "cosim.networks.ieee33:ieee33_rated",
     "ieee69": "cosim.networks.feeders:ieee69",
     "dist118": "cosim.networks.feeders:dist118",
     "ninebus": "cosim.networks.ninebus:ninebus",

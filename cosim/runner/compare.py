@@ -52,6 +52,12 @@ def _number(value: float) -> str:
     return "0" if abs(value) < 1e-9 else f"{value:.4g}"
 
 
+_WELFARE = ("social_cost_usd", "value_of_information_usd", "dso_cost_usd", "plo_profit_usd", "energy_losses_kwh",
+            "voltage_violation_hours", "max_loading_percent", "unmet_energy_kwh", "negotiation_rounds_max",
+            "negotiations_not_converged")
+EXCHANGE_COLUMNS = _WELFARE + tuple(c for c in COLUMNS if c not in _WELFARE)
+"""`compare_exchange_modes`' columns: the welfare ledger (cosim.runner.welfare) first, then what each mode costs."""
+
 CONTROL_COLUMNS = ("energy_losses_kwh", "unmet_energy_kwh", "voltage_violation_hours", "v_min_pu", "switch_operations",
                    "planned_energy_losses_kwh", "max_abs_loss_gap_pct", "max_abs_lot_gap_kw", "plan_revisions",
                    "fallbacks")
@@ -141,12 +147,33 @@ def draw_comparison(table: pd.DataFrame, label: str, runs: dict[str, Path], out:
 
 def compare_exchange_modes(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",
                            modes: tuple[str, ...] = tuple(EXCHANGE_MODES.names()),
-                           progress: bool = False) -> Comparison:
-    """Run the scenario once per exchange mode; writes exchange_modes.csv/.md and its figures under a new
-    folder."""
+                           progress: bool = False, controller_options: dict | None = None) -> Comparison:
+    """Run the scenario once per exchange mode (with `controller_options` in place of the scenario's, e.g. a
+    smaller budget); writes exchange_modes.csv/.md and its figures under a new folder."""
+    from cosim.runner.welfare import with_value_of_information  # noqa: PLC0415
+
     base = load_scenario(scenario_path)
-    return Comparison(*_compare(base, {m: {"exchange": m} for m in modes}, "exchange", output_dir, "exchange_modes",
-                                progress))
+    if controller_options is not None:
+        base = dataclasses.replace(base, controller_options=dict(controller_options))
+    parent, table, figures = _compare(base, {m: _mode_variant(base, m) for m in modes}, "exchange", output_dir,
+                                      "exchange_modes", progress, EXCHANGE_COLUMNS)
+    table = with_value_of_information(table)
+    table.insert(1, "reveals", [getattr(EXCHANGE_MODES.resolve(m), "reveals", "") for m in table["exchange"]])
+    atomic_write_text(parent / "exchange_modes.csv", table.to_csv(index=False))
+    atomic_write_text(parent / "exchange_modes.md", markdown_table(table) + "\n")
+    return Comparison(parent, table, figures)
+
+
+def _mode_variant(base: Scenario, mode: str) -> dict:
+    """The scenario in `mode`: its max_rounds where the scenario gives one, else the mode's own default; the
+    scenario's mode options for its own mode only."""
+    from cosim.config import MAX_ROUNDS  # noqa: PLC0415
+    from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
+
+    given = "max_rounds" in (base.raw.get("exchange") or {})
+    rounds = base.max_rounds if given else min(make_exchange_mode(mode, near=base.plugin_dir).max_rounds, MAX_ROUNDS)
+    return {"exchange": mode, "max_rounds": rounds,
+            "exchange_options": dict(base.exchange_options) if mode == base.exchange else {}}
 
 
 def compare_data_quality(scenario_path: str | Path | None = None, output_dir: str | Path = "results/compare",

@@ -381,6 +381,10 @@ class DsoAgent:
             self._event(hour, "implausible offer", f"{sender}: " + "; ".join(issues) + " (clipped)")
         return out
 
+    def log_event(self, event: str, detail: str) -> None:
+        """An exchange mode's own event at the current hour (events.csv, source DSO)."""
+        self._event(self.hour, event, detail)
+
     def _event(self, hour: int, event: str, detail: str) -> None:
         self.events.append({"hour": hour, "source": "DSO", "event": event, "detail": detail})
 
@@ -517,7 +521,8 @@ class DsoAgent:
             # wall-clock durations are left out, so plans.jsonl is byte-identical for the same seed (the run's
             # timing is in the manifest)
             "info": {k: v for k, v in plan.info.items()
-                     if isinstance(v, (int, float, str, bool)) and not k.endswith("wall_s")},
+                     if (isinstance(v, (int, float, str, bool)) or _numbers(v) and k != "history")
+                     and not k.endswith("wall_s")},
             "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
             [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
@@ -525,6 +530,12 @@ class DsoAgent:
             self.plans[-1] = row
         else:
             self.plans.append(row)
+
+
+def _numbers(value: Any) -> bool:
+    """A list of finite numbers (a mode's per-round record, e.g. ADMM's residuals), kept in plans.jsonl's info."""
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and np.isfinite(v) for v in value)
 
 
 class _Revision:
