@@ -8,7 +8,6 @@ else PNG at 300 dpi. A folder that cannot be read (no grid table, a malformed on
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -100,11 +99,6 @@ def read_tables(folder: RunFolder, manifest: dict[str, Any]) -> RunTables:
             grid[col] = pd.to_numeric(grid[col])
         except (ValueError, TypeError):
             raise ReportError(f"{path}: column {col!r} holds values that are not numbers") from None
-    if "open_branches" in grid:
-        try:
-            grid["open_branches"].map(json.loads)
-        except (ValueError, TypeError):
-            raise ReportError(f"{path}: column 'open_branches' holds values that are not JSON lists") from None
     run = Run(folder)
     try:
         plans = folder.plans()

@@ -97,11 +97,11 @@ def test_visits_match_each_lots_energy_balance(run_dir):
     assert len(evs) == 300 and evs["ev_id"].is_unique  # seed000: 100 night, 100 day and 100 next-night visits
     for lot_id, lot in lots.groupby("id"):
         visits = evs[evs["lot_id"] == lot_id]
-        assert visits["energy_delivered_kwh"].sum() == pytest.approx(lot["energy_charged_kwh"].sum(), rel=1e-9)
-        assert visits["energy_discharged_kwh"].sum() == pytest.approx(lot["energy_discharged_kwh"].sum(), rel=1e-9)
+        assert visits["energy_delivered_grid_kwh"].sum() == pytest.approx(lot["energy_charged_kwh"].sum(), rel=1e-9)
+        assert visits["energy_discharged_grid_kwh"].sum() == pytest.approx(lot["energy_discharged_kwh"].sum(), rel=1e-9)
         left = visits[visits["status"] == "departed"]
         battery_in = (visits["soc_arrival"] * visits["capacity_kwh"]).sum() \
-            + MU_E * visits["energy_delivered_kwh"].sum() - visits["energy_discharged_kwh"].sum()  # eta_d = 1
+            + MU_E * visits["energy_delivered_grid_kwh"].sum() - visits["energy_discharged_grid_kwh"].sum()  # eta_d = 1
         battery_out = (left["soc_departure"] * left["capacity_kwh"]).sum() + lot["energy_stored_kwh"].iloc[-1]
         assert battery_in == pytest.approx(battery_out, rel=1e-9)
         assert left["unmet_energy_kwh"].sum() == pytest.approx(lot["unmet_energy_kwh"].sum(), abs=1e-9)
