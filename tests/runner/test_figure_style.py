@@ -10,8 +10,16 @@ import pytest
 
 from cosim.networks import load_network
 from cosim.runner.figure_style import PALETTE, STYLE, Writer, tick_text
-from cosim.runner.figures import (LABEL_ALL_BUSES, WORST_BUSES, RunTables, line_loading_heatmap, network,
-                                  plan_vs_reality, soc_departure, voltage)
+from cosim.runner.figures import (
+    LABEL_ALL_BUSES,
+    WORST_BUSES,
+    RunTables,
+    line_loading_heatmap,
+    network,
+    plan_vs_reality,
+    soc_departure,
+    voltage,
+)
 
 HOURS = np.arange(24)
 
