@@ -3,6 +3,9 @@ loading scaled to the data with open lines marked, the SOC histogram inside its 
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import matplotlib
 import numpy as np
 import pandas as pd
@@ -107,3 +110,15 @@ def test_a_large_network_names_only_its_lots_and_worst_buses(writer):
                                              ("eo", "eo"), (np.int64(3), "3")])
 def test_tick_labels_are_clean(value, text):
     assert tick_text(value, "base") == text
+
+
+def test_font_sizes_and_colours_are_set_in_one_place():
+    """No figure code outside figure_style.py sets a font size by number, picks matplotlib's default colours
+    ("tab:...", "C0") or makes a figure without the style's Writer (plt.subplots)."""
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"fontsize\s*=\s*[0-9]|[\"']tab:[a-z]+[\"']|[\"']C[0-9][\"']|plt\.subplots\(")
+    found = [f"{path.relative_to(root)}:{i}: {line.strip()}"
+             for folder in ("cosim", "simulators", "scripts")
+             for path in sorted((root / folder).rglob("*.py")) if path.name != "figure_style.py"
+             for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert not found, found
