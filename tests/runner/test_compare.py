@@ -10,7 +10,7 @@ import pytest
 from cosim.cli import main
 from cosim.config import parse_scenario
 from cosim.runner.compare import COLUMNS, DIAGNOSTIC_COLUMNS, compare_exchange_modes, replication
-from cosim.runner.compare_figures import bar_panels
+from cosim.runner.compare_figures import bar_panels, hourly_panels
 from cosim.runner.figure_style import Writer
 from cosim.runner.uncertainty import t_interval
 
@@ -122,3 +122,18 @@ def test_bad_replications_is_one_line(tmp_path, capsys, value):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--replications" in err and "1 to 1000" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_hourly_curves_on_top_of_each_other_stay_apart(tmp_path):
+    grid = pd.DataFrame({"hour": range(24), "losses_kw": 50.0, "v_min_pu": 0.95})
+    lots = pd.DataFrame({"hour": range(24), "id": "PL1", "p_kw": 10.0})
+    frames = {m: ([grid], [lots]) for m in ("centralised", "signals", "iterative", "none")}
+    w = Writer(tmp_path, keep=True)
+    with w.style():
+        w.save(hourly_panels(w, frames), "hourly", "")
+    ax = w.kept["hourly"].axes[0]
+    curves = [ln for ln in ax.get_lines() if ln.get_linestyle() != "None"]
+    marks = [ln for ln in ax.get_lines() if ln.get_linestyle() == "None"]
+    assert len(curves) == len(marks) == 4  # identical values: each still drawn, with its own style and marker
+    assert len({ln.get_linestyle() for ln in curves}) == 4 and len({ln.get_marker() for ln in marks}) == 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(frames)
