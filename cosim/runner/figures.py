@@ -9,6 +9,7 @@ imported here only, when figures are drawn (never when a run starts).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -422,11 +423,16 @@ def network(t: RunTables, w: Writer) -> Figure | None:
         for c in kids:
             x1, y1 = pos[c]
             ax.plot([x0, x0, x1], [y0, y1, y1], color="black", lw=0.9, solid_joinstyle="miter", zorder=1)
+    placed: list[tuple[float, float]] = []
     for f, to, b in opened:
         (x0, y0), (x1, y1) = pos[f], pos[to]
         ax.plot([x0, x1], [y0, y1], color=VERMILLION, lw=0.8, ls=(0, (3, 2)), zorder=1)
-        ax.annotate(str(b), ((x0 + x1) / 2, (y0 + y1) / 2), textcoords="offset points",
-                    xytext=(0, -4), color=VERMILLION, fontsize=TINY_PT, ha="center", va="top", zorder=3)
+        at_x, at_y = (x0 + x1) / 2, (y0 + y1) / 2
+        while any(abs(at_x - px) < 1.2 and abs(at_y - py) < 0.45 for px, py in placed):
+            at_y += 0.45  # two ties meeting in one place: the next id below, not on top
+        placed.append((at_x, at_y))
+        ax.annotate(str(b), (at_x, at_y), textcoords="offset points", xytext=(0, -4), color=VERMILLION,
+                    fontsize=TINY_PT, ha="center", va="top", zorder=3)
     xs = np.array([pos[n][0] for n in range(net.n_bus)])
     ys = np.array([pos[n][1] for n in range(net.n_bus)])
     colors, note, at = "white", "", None
@@ -443,9 +449,10 @@ def network(t: RunTables, w: Writer) -> Figure | None:
     ax.annotate("substation", (xs[root], ys[root]), textcoords="offset points", xytext=(-3, 5), fontsize=TINY_PT,
                 ha="left")
     lot_buses = (t.plans[-1].get("lot_buses") or {}) if t.plans else {}
-    labelled = labelled_buses(net, at, lot_buses)
+    labelled = labelled_buses(net, at, lot_buses, pos)
+    prefix = common_prefix([bus_label(net, n + 1) for n in labelled - {root}]) if len(labelled) > 1 else ""
     for n in sorted(labelled - {root}):
-        ax.annotate(bus_label(net, n + 1), (xs[n], ys[n]), textcoords="offset points", xytext=(2, 3),
+        ax.annotate(bus_label(net, n + 1)[len(prefix):], (xs[n], ys[n]), textcoords="offset points", xytext=(2, 3),
                     fontsize=TINY_PT, ha="left", va="bottom", color="0.25")
     for lot_id, bus in lot_buses.items():
         n = int(bus) - 1
@@ -461,7 +468,9 @@ def network(t: RunTables, w: Writer) -> Figure | None:
                                                                                    "(p.u.)")
     opened_txt = ", ".join(str(b) for _, _, b in sorted(opened, key=lambda e: e[2])) or "none"
     which = "every bus named" if net.n_bus <= LABEL_ALL_BUSES else \
-        f"named: the lots' buses and the {WORST_BUSES} lowest voltages"
+        f"named: the lots' buses and the {WORST_BUSES} lowest voltages apart from each other"
+    if prefix:
+        which += f" (names without their common start {prefix.strip()!r})"
     return w.save(fig, "network", f"{getattr(net, 'name', 'network')} as a one-line diagram from the substation "
                                   f"(square), at the last hour: open switches {opened_txt} dashed, parking lots "
                                   f"as triangles; buses coloured by their voltage{note}; {which}.")
@@ -472,15 +481,37 @@ WORST_BUSES = 5
 SMALL_LOT_PT = 6.5
 
 
-def labelled_buses(net: Any, voltages: pd.Series | None, lot_buses: dict[str, Any]) -> set[int]:
+def labelled_buses(net: Any, voltages: pd.Series | None, lot_buses: dict[str, Any],
+                   pos: dict[int, tuple[float, float]] | None = None) -> set[int]:
     """0-based buses whose names a diagram shows: all on a small network; on a larger one (SimBench) the lots'
-    buses and the `WORST_BUSES` lowest voltages, so that names stay legible."""
+    buses and the `WORST_BUSES` lowest voltages, each far enough from the names already chosen (`LABEL_GAP`
+    branches along its row) that no two names overlap: the worst bus of a feeder's end, not its five last."""
     if net.n_bus <= LABEL_ALL_BUSES:
         return set(range(net.n_bus))
     chosen = {int(b) - 1 for b in lot_buses.values()}
-    if voltages is not None and voltages.notna().any():
-        chosen |= {int(b) - 1 for b in voltages.dropna().nsmallest(WORST_BUSES).index}
+    if voltages is None or not voltages.notna().any():
+        return chosen
+    worst = 0
+    for bus in voltages.dropna().sort_values(kind="stable").index:
+        n = int(bus) - 1
+        if pos is not None and any(pos[n][1] == pos[c][1] and abs(pos[n][0] - pos[c][0]) < LABEL_GAP
+                                   for c in chosen if c in pos):
+            continue
+        chosen.add(n)
+        worst += 1
+        if worst == WORST_BUSES:
+            break
     return chosen
+
+
+LABEL_GAP = 4  # branches between two named buses on one row of a diagram (a name is about that long at 6 pt)
+
+
+def common_prefix(labels: list[str]) -> str:
+    """The first word all labels share (e.g. "MV3.101 " of "MV3.101 Bus 84"), left out of a diagram's names, which
+    keep the rest ("Bus 84")."""
+    prefix = os.path.commonprefix(labels)
+    return prefix[: prefix.find(" ") + 1] if " " in prefix else ""
 
 
 

@@ -15,8 +15,10 @@ from cosim.networks import load_network
 from cosim.runner.figure_style import PALETTE, STYLE, Writer, tick_text
 from cosim.runner.figures import (
     LABEL_ALL_BUSES,
+    LABEL_GAP,
     WORST_BUSES,
     RunTables,
+    common_prefix,
     line_loading_heatmap,
     network,
     plan_vs_reality,
@@ -92,18 +94,25 @@ def test_soc_departure_keeps_values_and_the_contract_line_inside_the_frame(write
     assert "100 % of contracts met" in fig.caption
 
 
-def test_a_large_network_names_only_its_lots_and_worst_buses(writer):
+def test_a_large_network_names_only_its_lots_and_worst_buses_apart(writer):
     net = load_network("dist118").radial
     assert net.n_bus > LABEL_ALL_BUSES
     bv = pd.DataFrame([{"hour": 0, "bus": b, "vm_pu": 1.0 - 0.0005 * b} for b in range(1, net.n_bus + 1)])
     g = grid().iloc[:1].assign(open_branches=[list(net.tie_branches)])
     fig = network(RunTables(grid=g, bus_voltages=bv, plans=[{"lot_buses": {"PL1": 40}}], network=net), writer)
-    texts = {t.get_text() for t in writer.kept["network"].axes[0].texts}
-    buses = {str(b) for b in range(1, net.n_bus + 1)} & texts - {str(b) for b in net.tie_branches}
-    worst = {net.bus_labels[b - 1] for b in range(net.n_bus, net.n_bus - WORST_BUSES, -1)}
-    assert worst <= texts and "40" in texts and "PL1" in texts and "substation" in texts
-    assert len(buses - worst - {"40"}) <= len(net.tie_branches)  # nothing else but the open switches' ids
-    assert "5 lowest voltages" in fig.caption
+    texts = writer.kept["network"].axes[0].texts
+    names = [t for t in texts if t.get_color() == "0.25"]  # bus names (grey); ids of open switches are vermillion
+    assert len(names) == WORST_BUSES + 1 and {"40", net.bus_labels[-1]} <= {t.get_text() for t in names}
+    at = [t.xy for t in names]
+    close = [(a, b) for i, a in enumerate(at) for b in at[i + 1:] if a[1] == b[1] and abs(a[0] - b[0]) < LABEL_GAP]
+    assert not close  # no two names on one row within a name's length
+    assert {"PL1", "substation"} <= {t.get_text() for t in texts}
+    assert "5 lowest voltages apart from each other" in fig.caption
+
+
+def test_common_prefix_is_one_word():
+    assert common_prefix(["MV3.101 Bus 84", "MV3.101 Bus 46"]) == "MV3.101 "
+    assert common_prefix(["650", "632"]) == "" and common_prefix(["bus 1", "bus 2"]) == "bus "
 
 
 @pytest.mark.parametrize(("value", "text"), [(6.0, "6"), (0.05, "0.05"), (float("nan"), "base"), (None, "base"),
