@@ -259,30 +259,49 @@ def lots(t: RunTables, w: Writer) -> Figure | None:
 SOC_BIN = 0.025  # width of a soc_departure histogram bin (2.5 % of the battery)
 
 
+SOC_FEW_VALUES = 5  # at most this many distinct departure SOCs: one bar each (a histogram would show slivers)
+
+
 def soc_departure(t: RunTables, w: Writer) -> Figure | None:
     ev = t.evs
     if ev.empty or "soc_departure" not in ev or not ev["soc_departure"].notna().any():
         return None
     left = ev[ev["soc_departure"].notna()]
     fig, ax = w.figure()
-    groups = [(str(k), g["soc_departure"].to_numpy(float)) for k, g in left.groupby("lot_id")]
+    groups = [(str(k), np.round(g["soc_departure"].to_numpy(float), 3)) for k, g in left.groupby("lot_id")]
     contracts = sorted(set(np.round(left.loc[left["soc_contract"] > 0, "soc_contract"].to_numpy(float), 3))) \
         if "soc_contract" in left else []
     values = np.concatenate([g for _, g in groups])
-    lo = float(min([values.min(), *contracts[:3]]))
-    start = np.floor(lo / SOC_BIN) * SOC_BIN
-    bins = np.arange(start, 1.0 + SOC_BIN + 1e-9, SOC_BIN)  # the last bin holds SOC 1.0 inside the frame
-    ax.hist([g for _, g in groups], bins=bins, stacked=True, label=[k for k, _ in groups],
-            color=[PALETTE[i % len(PALETTE)] for i in range(len(groups))])
-    for i, s in enumerate(contracts[:3]):
-        ax.axvline(s, color=VERMILLION, ls="--", lw=1.0, zorder=5, label="contract SOC" if i == 0 else None)
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(groups))]
+    distinct = sorted(set(values.tolist()))
+    if len(distinct) <= SOC_FEW_VALUES:  # a few exact values (a fixed fleet): one labelled bar per value
+        bottom = np.zeros(len(distinct))
+        for (lot_id, g), color in zip(groups, colors):
+            counts = np.array([int(np.sum(g == v)) for v in distinct])
+            ax.bar(range(len(distinct)), counts, bottom=bottom, width=0.6, color=color, label=lot_id)
+            bottom += counts
+        for i, total in enumerate(bottom):
+            ax.annotate(f"{int(total)}", (i, total), textcoords="offset points", xytext=(0, 2), ha="center",
+                        va="bottom")
+        ax.set_xticks(range(len(distinct)), [f"{v:.2f}" + ("\ncontract" if v in contracts else "")
+                                             for v in distinct])
+        ax.set_xlim(-0.6, len(distinct) - 0.4)
+        ax.set_ylim(0, 1.15 * float(bottom.max()))
+        how = f"{len(distinct)} distinct values, one bar each; 'contract': a contract's SOC"
+    else:
+        lo = float(min([values.min(), *contracts[:3]]))
+        start = np.floor(lo / SOC_BIN) * SOC_BIN
+        bins = np.arange(start, 1.0 + SOC_BIN + 1e-9, SOC_BIN)  # the last bin holds SOC 1.0 inside the frame
+        ax.hist([g for _, g in groups], bins=bins, stacked=True, label=[k for k, _ in groups], color=colors)
+        for i, c in enumerate(contracts[:3]):
+            ax.axvline(c, color=VERMILLION, ls="--", lw=1.0, zorder=5, label="contract SOC" if i == 0 else None)
+        ax.set_xlim(start - SOC_BIN, 1.0 + 2 * SOC_BIN)
+        how = f"{100 * SOC_BIN:.1f} % bins; dashed: the contracts' SOC"
     ax.set_xlabel("state of charge at departure (–)")
     ax.set_ylabel("EV visits")
-    ax.set_xlim(start - SOC_BIN, 1.0 + 2 * SOC_BIN)
     met = left["contract_met"].astype(str).str.lower().eq("true").mean() if "contract_met" in left else np.nan
     _legend_above(ax, 4)
-    return w.save(fig, "soc_departure", f"State of charge of the EVs when they left ({len(left)} visits, "
-                                        f"{100 * SOC_BIN:.1f} % bins; dashed: the contracts' SOC); "
+    return w.save(fig, "soc_departure", f"State of charge of the EVs when they left ({len(left)} visits, {how}); "
                                         f"{100 * float(met):.0f} % of contracts met.")
 
 

@@ -83,15 +83,28 @@ def test_plan_vs_reality_has_a_colour_bar_for_the_hour(writer):
 
 
 def test_soc_departure_keeps_values_and_the_contract_line_inside_the_frame(writer):
-    evs = pd.DataFrame({"lot_id": "PL1", "ev_id": [f"e{i}" for i in range(10)],
-                        "soc_departure": [1.0] * 6 + [0.8] * 4, "soc_contract": 0.8, "contract_met": True})
+    rng = np.random.default_rng(0)
+    socs = np.r_[np.full(6, 1.0), np.full(4, 0.8), rng.uniform(0.82, 0.99, 20)]
+    evs = pd.DataFrame({"lot_id": "PL1", "ev_id": [f"e{i}" for i in range(len(socs))], "soc_departure": socs,
+                        "soc_contract": 0.8, "contract_met": True})
     fig = soc_departure(RunTables(grid=grid(), evs=evs), writer)
     ax = writer.kept["soc_departure"].axes[0]
     lo, hi = ax.get_xlim()
-    assert lo < 0.8 and hi > 1.0  # neither the contract line (0.8) nor the SOC 1.0 bar sits on the frame
-    assert sum(p.get_height() for p in ax.patches) == 10 and len([p for p in ax.patches if p.get_height()]) == 2
+    assert lo < 0.8 and hi > 1.0  # neither the contract line (0.8) nor the SOC 1.0 bin sits on the frame
+    assert sum(p.get_height() for p in ax.patches) == len(socs)
     assert "contract SOC" in [t.get_text() for t in ax.get_legend().get_texts()]
     assert "100 % of contracts met" in fig.caption
+
+
+def test_a_few_departure_socs_get_one_labelled_bar_each(writer):
+    evs = pd.DataFrame({"lot_id": "PL1", "ev_id": [f"e{i}" for i in range(200)],
+                        "soc_departure": [0.0] * 100 + [1.0] * 100, "soc_contract": [0.0] * 100 + [1.0] * 100,
+                        "contract_met": True})
+    fig = soc_departure(RunTables(grid=grid(), evs=evs), writer)
+    ax = writer.kept["soc_departure"].axes[0]
+    assert [p.get_height() for p in ax.patches] == [100, 100] and all(p.get_width() == 0.6 for p in ax.patches)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.00", "1.00\ncontract"]
+    assert {t.get_text() for t in ax.texts} == {"100"} and "2 distinct values" in fig.caption
 
 
 def test_a_large_network_names_only_its_lots_and_worst_buses_apart(writer):
