@@ -86,9 +86,17 @@ def _compare(args: argparse.Namespace) -> int:
     from cosim.runner.compare import compare_control, compare_data_quality, compare_exchange_modes  # noqa: PLC0415
 
     compare = {"data-quality": compare_data_quality, "control": compare_control}.get(args.what, compare_exchange_modes)
-    table = compare(args.scenario, args.output)
+    table = compare(args.scenario, args.output, replications=args.replications)
     print(table)
     return 0
+
+
+def _whole_number(text: str) -> int | str:
+    """An integer option as given; anything else is passed on as text for the command's own one-line check."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _version() -> str:
@@ -147,6 +155,9 @@ def _main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("scenario", nargs="?", default=None)
     cmp_.add_argument("--what", choices=["exchange", "data-quality", "control"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
+    cmp_.add_argument("--replications", type=_whole_number, default=1, metavar="N",
+                      help="run each variant over N scenario seeds (the scenario's seed and the next ones) and report "
+                           "the mean and 95 %% confidence interval per KPI (default 1)")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network "
                                     "(see cosim validate --help: --network NAME, --exhaustive)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -117,22 +117,20 @@ def reading_lines(rows: list[dict], admm_rows: list[dict]) -> list[str]:
 
 
 def residual_figure(residuals: dict[str, dict], path: Path) -> None:
-    import matplotlib  # noqa: PLC0415
+    """ADMM's primal and dual residuals per round, one panel per scenario, in the project's figure style."""
+    from cosim.runner.figure_style import PAGE_IN, Writer  # noqa: PLC0415 - matplotlib loads only here
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, axes = plt.subplots(1, len(residuals), figsize=(3.6 * len(residuals), 2.8), squeeze=False)
-    for ax, (name, info) in zip(axes[0], residuals.items()):
-        ax.semilogy(info["admm_primal_residual_kw"], label="primal ||x - z|| (kW)")
-        ax.semilogy(info["admm_dual_residual_kw"], label="dual ||z - z_prev|| (kW)")
-        ax.set_title(f"{name}: {info['rounds']} rounds, converged {info['converged']}", fontsize=8)
-        ax.set_xlabel("round", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
+    w = Writer(path.parent, path.suffix.lstrip(".") or "png", dpi=150)
+    with w.style():
+        fig, axes = w.figure(width=PAGE_IN, height=2.6, ncols=len(residuals), squeeze=False)
+        for ax, (name, info) in zip(axes[0], residuals.items()):
+            ax.semilogy(info["admm_primal_residual_kw"], label="primal ||x - z|| (kW)")
+            ax.semilogy(info["admm_dual_residual_kw"], label="dual ||z - z_prev|| (kW)")
+            ax.set_title(f"{name}: {info['rounds']} rounds, converged {info['converged']}")
+            ax.set_xlabel("round")
+        axes[0][0].legend()
+        w.save(fig, path.stem, "ADMM residuals per round")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,14 +3,13 @@ tables; then the tables' final form (unknown values empty, Parquet when the scen
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from cosim.config import Scenario
 from cosim.controllers.base import LotEconomics
 from cosim.results import KPIS, RunFolder, compact_sessions
+from cosim.results.folder import as_int_list
 from cosim.runner.welfare import welfare_kpis
 
 
@@ -69,8 +68,7 @@ def negotiation_kpis(plans: list[dict]) -> dict[str, int]:
 def switch_operations(open_branches: pd.Series) -> int:
     """Branches opened or closed over the run: the changes of grid.csv's `open_branches` from hour to hour (each
     opened and each closed branch counts one; the first recorded hour's topology is the starting state)."""
-    sets = [frozenset(int(b) for b in (json.loads(v) if isinstance(v, str) else (v if v is not None else ())))
-            for v in open_branches if not (isinstance(v, float) and np.isnan(v))]
+    sets = [frozenset(cells) for cells in map(as_int_list, open_branches) if cells is not None]
     return int(sum(len(a ^ b) for a, b in zip(sets, sets[1:])))
 
 

@@ -15,6 +15,7 @@ run: CLI exit 3) after its folder is final.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 import signal
 import time
@@ -24,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Scenario
-from cosim.errors import PlanningStopped, RunError, one_line
+from cosim.errors import InputError, PlanningStopped, RunError, one_line
 from cosim.results import RunFolder, finish_manifest, new_run_dir, start_manifest
 from cosim.results.manifest import StopSignals, reserve_space, stop_exception, stop_signal, write_error_file
 from cosim.results.writer import output_dir_error, trim_to_whole_lines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -174,6 +177,8 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
     if stops.pending:
         outcome.stop(stop_exception(stops.pending[0]))
     _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours)
+    if plots and outcome.ok:
+        _refresh_page(run_dir)
     if not outcome.ok:
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         message = f"run {outcome.status} {where}: {outcome.error}. Results recorded so far are in {run_dir}"
@@ -185,6 +190,17 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
     if stops.pending:  # Ctrl-C while the manifest of a completed run was written: the run stands, the stop too
         raise stop_exception(stops.pending[0])
     return RunSummary(run_dir, outcome.status, wall, kpis, timing_info)
+
+
+def _refresh_page(run_dir: Path) -> None:
+    """report.html again, now with the final manifest (status, finish time, timing); a page that cannot be
+    rewritten keeps the one drawn with the figures (`cosim report` rebuilds it)."""
+    from cosim.runner.report import refresh_report_page  # noqa: PLC0415 - matplotlib's side
+
+    try:
+        refresh_report_page(run_dir)
+    except (OSError, InputError) as exc:
+        log.warning("report.html not refreshed with the final manifest: %s", exc)
 
 
 def _shutdown(world: Any, stopped: bool) -> None:
