@@ -249,12 +249,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C before the handlers were installed (imports, parsing)
         code = _stopped(exc)
     if own_process:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        _flush_then_block_stop_signals()
     return code
+
+
+def _flush_then_block_stop_signals() -> None:
+    """The exit code is decided: write out what is buffered, then block the stop signals for the rest of the
+    process's life. Python's shutdown gives the default action back to the signals it handled, so a SIGTERM while
+    the interpreter tears down would end the process with -15 instead of the code its run's manifest stands for; a
+    blocked signal is simply dropped when the process exits (SIGKILL still ends a shutdown that hangs)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                                                  if hasattr(signal, name)])
 
 
 if __name__ == "__main__":
