@@ -70,6 +70,16 @@ class Lifecycle:
         return _plan(problem, self.name)
 
 
+def _attributes(obj: object) -> list:
+    if isinstance(obj, type):
+        return []
+    try:
+        attributes = object.__getattribute__(obj, "__dict__")
+    except Exception:  # noqa: BLE001 - no __dict__, or one that refuses to be read
+        return []
+    return list(attributes.values()) if isinstance(attributes, dict) else []
+
+
 class KeyHunt:
     name = "key-hunt"
 
@@ -80,18 +90,20 @@ class KeyHunt:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: PLC0415
 
         found = {"Ed25519PrivateKey": 0, "AgentKeys": 0, "private_key params": 0}
-        seen: set[int] = set()
-        for holder in gc.get_objects():  # what the collector tracks, and what each of those holds (a key object
-            for obj in (holder, *gc.get_referents(holder)):  # of a compiled class may not be tracked itself)
-                if id(obj) in seen:
-                    continue
-                seen.add(id(obj))
+        for holder in gc.get_objects():  # what the collector tracks, and what its dicts, lists and tuples hold (a
+            if isinstance(holder, dict):  # key object of a compiled class is not tracked itself)
+                items = list(holder.values())
+                if isinstance(holder.get("private_key"), str):  # AgentKeys.params(), the key as hex digits
+                    found["private_key params"] += 1
+            elif isinstance(holder, (list, tuple)):
+                items = list(holder)
+            else:  # an instance: itself and its attributes (3.12 keeps them inline, in no tracked dict)
+                items = [holder, *_attributes(holder)]
+            for obj in items:
                 if isinstance(obj, Ed25519PrivateKey):
                     found["Ed25519PrivateKey"] += 1
-                elif type(obj).__name__ == "AgentKeys":
+                elif type(obj).__name__ == "AgentKeys" and obj is holder:
                     found["AgentKeys"] += 1
-                elif isinstance(obj, dict) and "private_key" in obj:
-                    found["private_key params"] += 1
         loaded = [m for m in sys.modules if m.startswith("cosim.exchange")]
         Path(self.out).write_text(json.dumps({"pid": os.getpid(), "found": found, "exchange_modules": loaded}))
         return _plan(problem, self.name)
