@@ -76,8 +76,9 @@ class ForkServer:
     """`with ForkServer(work) as server:` forks the server; `server.launch(request, result_fd, dump_fd)` starts one
     worker running `work`, `server.ended(pid, timeout_s)` waits for its end (the worker's tree is gone by then)."""
 
-    def __init__(self, work: Work, collect_garbage: bool = False) -> None:
+    def __init__(self, work: Work, collect_garbage: bool = False, preload: Callable[[], None] | None = None) -> None:
         self.work = work
+        self.preload = preload  # run once in the server (imports each worker then inherits); errors ignored
         self.collect_garbage = collect_garbage  # before forking: the caller's garbage stays out of the server
         self.pid: int | None = None
         self._sock: socket.socket | None = None
@@ -93,7 +94,7 @@ class ForkServer:
         if pid == 0:  # the server
             try:
                 ours.close()
-                _serve(theirs, self.work, parent)
+                _serve(theirs, self.work, parent, self.preload)
             finally:
                 os._exit(0)
         theirs.close()
@@ -171,19 +172,34 @@ class ForkServer:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + grace_s
-        while True:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if done:
-                return
-            if time.monotonic() > deadline:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return
-            time.sleep(0.005)
+        if not _exited_within(pid, grace_s):
+            os.kill(pid, signal.SIGKILL)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _exited_within(pid: int, seconds: float) -> bool:
+    """Whether the child `pid` ends within `seconds` (not reaped yet): a pidfd to wait on where Linux has one."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        try:
+            return bool(select.select([fd], [], [], seconds)[0])
+        finally:
+            os.close(fd)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(0.005)
+    return False
 
 
 class _Activation:
@@ -215,15 +231,21 @@ def _on_term(signum: int, frame: object) -> None:
     raise _Stop
 
 
-def _serve(sock: socket.socket, work: Work, parent: int) -> None:
+def _serve(sock: socket.socket, work: Work, parent: int, preload: Callable[[], None] | None) -> None:
     """The server's loop: one worker at a time, cleaned up after; ends on EOF or SIGTERM, killing what is left."""
     signal.signal(signal.SIGTERM, _on_term)
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     die_with_parent(parent)
     become_subreaper()
+    if preload is not None:
+        try:
+            preload()
+        except Exception:  # noqa: BLE001 - the worker meets the same error and reports it as the plan's failure
+            pass
     me = os.getpid()
     worker: int | None = None
+    clean = True  # no process below the server (once the last worker's leftovers are gone, none can appear)
     try:
         while True:
             head, fds = _recv_request_head(sock)
@@ -235,7 +257,7 @@ def _serve(sock: socket.socket, work: Work, parent: int) -> None:
                 _worker(sock, work, request, fds, me)
             for fd in fds:
                 os.close(fd)
-            worker = pid
+            worker, clean = pid, False
             try:
                 os.setpgid(pid, pid)  # as the worker does itself (whichever runs first)
             except (ProcessLookupError, PermissionError):
@@ -245,6 +267,7 @@ def _serve(sock: socket.socket, work: Work, parent: int) -> None:
             _kill_group(pid)
             worker = None
             kill_descendants()
+            clean = True
             _send_all(sock, b"E" + status.to_bytes(_LENGTH, "big", signed=True))
     except (_Stop, OSError):
         pass
@@ -252,7 +275,8 @@ def _serve(sock: socket.socket, work: Work, parent: int) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if worker is not None:
             _kill_group(worker)
-        kill_descendants()
+        if not clean:
+            kill_descendants()
 
 
 def _recv_request_head(sock: socket.socket) -> tuple[int | None, list[int]]:

@@ -223,10 +223,17 @@ def _from_request(request: bytes, write_fd: int, dump_fd: int) -> None:
     _in_worker(_Requested(request), None, write_fd, dump_fd)
 
 
-def worker_server() -> ForkServer:
+def worker_server(preload: ControllerSpec | None = None) -> ForkServer:
     """The run's fork server, for `plan_through` (`with worker_server() as server:` forks it: do so before the
-    run's keys exist)."""
-    return ForkServer(_from_request, collect_garbage=True)
+    run's keys exist). `preload`: the controller whose module the server imports once, for every worker."""
+    return ForkServer(_from_request, collect_garbage=True,
+                      preload=None if preload is None else lambda: _resolve(preload))
+
+
+def _resolve(spec: ControllerSpec) -> None:
+    from cosim.controllers.registry import CONTROLLERS  # noqa: PLC0415
+
+    CONTROLLERS.resolve(spec.name, near=spec.near)
 
 
 def plan_through(server: ForkServer, spec: ControllerSpec, problem: DayAheadProblem, time_limit_s: float,

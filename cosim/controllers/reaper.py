@@ -10,7 +10,6 @@ Elsewhere than Linux the calls do nothing and say so (False)."""
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -22,13 +21,19 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 
 
+_LIBC: list[ctypes.CDLL] = []
+
+
 def _prctl(option: int, value: int) -> bool:
-    """prctl(option, value) through libc; False where there is none (not Linux) or the call fails."""
+    """prctl(option, value) through libc; False where there is none (not Linux) or the call fails. The process's
+    own symbols hold libc's (no `find_library`, which would start a subprocess in each fork)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0) == 0
+        if not _LIBC:
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        return _LIBC[0].prctl(option, ctypes.c_ulong(value), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                              ctypes.c_ulong(0)) == 0
     except (OSError, AttributeError):
         return False
 
@@ -68,12 +73,24 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def _has_children() -> bool:
+    """Whether this process has any child, living or not yet reaped (every descendant left has an ancestor among
+    them: an orphan is re-parented here)."""
+    try:
+        os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
+
+
 def kill_descendants(timeout_s: float = 5.0) -> int:
     """SIGKILL and reap every child of this process, then the orphans they leave (re-parented here by
     `become_subreaper`), until no child is left or `timeout_s` passes; returns how many were killed."""
     me, killed = os.getpid(), 0
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if not _has_children():  # the common case, without reading /proc
+            break
         kids = children(me)
         if not kids:
             break

@@ -163,9 +163,9 @@ def _worker_server(scenario: Scenario) -> Any:
     process."""
     if not scenario.controller_isolation:
         return contextlib.nullcontext()
-    from cosim.controllers.isolation import worker_server  # noqa: PLC0415
+    from cosim.controllers.isolation import ControllerSpec, worker_server  # noqa: PLC0415
 
-    return worker_server()
+    return worker_server(ControllerSpec(scenario.controller, str(scenario.plugin_dir) if scenario.plugin_dir else None))
 
 
 def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Path, dict]:
