@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -240,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     planning fallback: `--strict`, `[controller] on_failure = "stop"`; results kept), or 128 + the signal's number
     when Ctrl-C, SIGTERM or SIGHUP stops it (one line, no traceback, at any moment, start-up included).
 
-    Called without `argv` (the `cosim` program itself) it owns the process: after it returns, a stop signal ends
-    the process at once with the same exit code (the handlers are not given back)."""
+    Called without `argv` (the `cosim` program itself) it owns the process and ends it with the exit code
+    (`_flush_and_exit`): no signal after the code is decided can change it."""
     _command[0] = "cosim"
     own_process = argv is None
     try:
@@ -249,23 +250,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C before the handlers were installed (imports, parsing)
         code = _stopped(exc)
     if own_process:
-        _flush_then_block_stop_signals()
+        _flush_and_exit(code)
     return code
 
 
-def _flush_then_block_stop_signals() -> None:
-    """The exit code is decided: write out what is buffered, then block the stop signals for the rest of the
-    process's life. Python's shutdown gives the default action back to the signals it handled, so a SIGTERM while
-    the interpreter tears down would end the process with -15 instead of the code its run's manifest stands for; a
-    blocked signal is simply dropped when the process exits (SIGKILL still ends a shutdown that hangs)."""
+def _flush_and_exit(code: int) -> None:
+    """The exit code is decided: write out what is buffered and end the process at once with it. Python's own
+    shutdown (a second or more with pandas, numba and matplotlib loaded) would give the default action back to the
+    stop signals, so a SIGTERM meanwhile would end the process with -15 instead of the code its run's manifest
+    stands for; and nothing of the run is left to tear down. A signal while the buffers are written ends the
+    process with the same code (`StopSignals(exit_after=True)`)."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
             pass
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                                                  if hasattr(signal, name)])
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

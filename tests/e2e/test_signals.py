@@ -125,9 +125,10 @@ def test_a_real_signal_while_the_worker_plans_leaves_no_process_of_the_run_withi
         cases[signum] = (folder, _cosim_run(_scenario(folder), folder / "out"))
     recorded: dict[int, dict[str, tuple[int, str]]] = {}
     try:
-        for signum, (folder, proc) in cases.items():
+        for signum, (folder, proc) in cases.items():  # all three planning (idle) before the first signal
             _wait_for(folder / "planning", proc)
             recorded[signum] = _recorded(folder)
+        for signum, (folder, proc) in cases.items():
             assert set(recorded[signum]) == {"worker", "server", "child", "grandchild", "session"}
             assert all(_alive(*p) for p in recorded[signum].values())
             proc.send_signal(signum)
@@ -139,8 +140,9 @@ def test_a_real_signal_while_the_worker_plans_leaves_no_process_of_the_run_withi
             assert manifest["status"] == STATUS[signum] and manifest["signal"] == signal.Signals(signum).name
             assert manifest["stopped_in"] == "simulation" and "Traceback" not in err
     finally:  # leftovers first: they hold the run's stdout and stderr
-        for procs in recorded.values():
-            _kill_leftovers(procs)
+        for folder, _ in cases.values():
+            if (folder / "pids.txt").exists():
+                _kill_leftovers(_recorded(folder))
         for folder, proc in cases.values():
             if proc.poll() is None:
                 proc.kill()
@@ -174,32 +176,42 @@ def test_a_plan_whose_forked_grandchild_holds_the_pipe_is_used_and_its_processes
     assert manifest["wall_s"] < 60 and not _left_after(recorded, 0)
 
 
-@pytest.mark.parametrize("delay_s", [0.0, 0.02, 0.1], ids=["at-once", "20ms", "100ms"])
-def test_exit_code_and_manifest_agree_for_a_sigterm_right_after_report_html(tmp_path, delay_s):
-    """A real SIGTERM from outside the moment report.html appears (and 20 ms, 100 ms later): the exit code and the
-    manifest agree, 143 with "terminated" or 0 with "completed" (a line then says the signal came after the
-    manifest was final), never -15 nor 143 with "completed"."""
-    (tmp_path / "s.toml").write_text(RULE_TOML)
-    out = tmp_path / "out"
-    proc = _cosim_run(tmp_path / "s.toml", out)
+def test_exit_code_and_manifest_agree_for_a_sigterm_right_after_report_html(tmp_path):
+    """A real SIGTERM from outside the moment report.html appears (and 20 ms, 100 ms later; three runs at once): the
+    exit code and the manifest agree, 143 with "terminated" or 0 with "completed" (a line then says the signal
+    came after the manifest was final), never -15 nor 143 with "completed"."""
+    runs = {}
+    for delay_s in (0.0, 0.02, 0.1):
+        folder = tmp_path / f"delay-{delay_s}"
+        folder.mkdir()
+        (folder / "s.toml").write_text(RULE_TOML)
+        runs[delay_s] = (folder / "out", _cosim_run(folder / "s.toml", folder / "out"))
     try:
+        due: dict[float, float] = {}
         deadline = time.monotonic() + 300
-        while not list(out.glob("*/report.html")):
-            assert proc.poll() is None, proc.communicate()
+        while len(due) < len(runs) or any(t is not None for t in due.values()):
+            for delay_s, (out, proc) in runs.items():
+                if delay_s not in due and list(out.glob("*/report.html")):
+                    due[delay_s] = time.monotonic() + delay_s
+                if due.get(delay_s) is not None and time.monotonic() >= due[delay_s]:
+                    proc.send_signal(signal.SIGTERM)
+                    due[delay_s] = None
+                assert delay_s in due or proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no report.html"
             time.sleep(0.001)
-        time.sleep(delay_s)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        for delay_s, (out, proc) in runs.items():
+            _, err = proc.communicate(timeout=60)
+            status = _manifest(out)["status"]
+            assert (proc.returncode, status) in ((143, "terminated"), (0, "completed")), \
+                (delay_s, proc.returncode, status, err)
+            assert "Traceback" not in err
+            if proc.returncode == 0 and "SIGTERM" in err:
+                assert "after the run's manifest was final" in err
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    status = _manifest(out)["status"]
-    assert (proc.returncode, status) in ((143, "terminated"), (0, "completed")), (proc.returncode, status, err)
-    assert "Traceback" not in err
-    if proc.returncode == 0 and "SIGTERM" in err:
-        assert "after the run's manifest was final" in err
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 def test_a_library_call_installs_no_signal_handler_and_a_ctrl_c_still_kills_its_workers(tmp_path):
