@@ -25,6 +25,7 @@ import os
 import select
 import signal
 import socket
+import threading
 import time
 from typing import Callable
 
@@ -34,7 +35,7 @@ __all__ = ["ForkServer", "ServerGone", "active_server"]
 
 _LENGTH = 8
 _ANSWER = 9  # b"S" or b"E", then 8 bytes
-_ACTIVE: list["ForkServer"] = []
+_LOCAL = threading.local()  # .active: this thread's activated servers (runs in other threads have their own)
 
 Work = Callable[[bytes, int, int], None]
 """Runs in a worker: (request, result fd, stack-dump fd); the worker exits when it returns."""
@@ -45,8 +46,9 @@ class ServerGone(OSError):
 
 
 def active_server() -> "ForkServer | None":
-    """The fork server of the run going on in this process (`ForkServer.activated`), None outside a run."""
-    return _ACTIVE[-1] if _ACTIVE else None
+    """The fork server of the run going on in this thread (`ForkServer.activated`), None outside a run."""
+    active = getattr(_LOCAL, "active", None)
+    return active[-1] if active else None
 
 
 def _kill_group(pid: int) -> None:
@@ -207,11 +209,13 @@ class _Activation:
         self.server = server
 
     def __enter__(self) -> ForkServer:
-        _ACTIVE.append(self.server)
+        if not hasattr(_LOCAL, "active"):
+            _LOCAL.active = []
+        _LOCAL.active.append(self.server)
         return self.server
 
     def __exit__(self, *exc: object) -> None:
-        _ACTIVE.remove(self.server)
+        _LOCAL.active.remove(self.server)
 
 
 def _fds(*fds: int) -> bytes:

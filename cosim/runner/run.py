@@ -16,8 +16,8 @@ manifest records the exit code it stands for, `StopSignals.final_exit_code`, whi
 Called as a library, `run_scenario` installs no handler: Ctrl-C (Python's KeyboardInterrupt) still ends the run
 "interrupted"; other signals keep whatever disposition the caller gave them.
 
-Controller workers: the run starts its fork server (`cosim.controllers.forkserver`) before the world, and with it
-the run's keys, exist; the DSO's isolated plans are forked from it, so no worker holds the DSO's private key. The
+Controller workers: the run starts its fork server (`cosim.controllers.forkserver`) before the world (and with it
+the run's keys) exists; the DSO's isolated plans are forked from it, so no worker holds the DSO's private key. The
 server, its worker and everything the worker started are killed when the simulation ends, however it ends.
 """
 
