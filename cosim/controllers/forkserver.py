@@ -76,7 +76,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
 
 class ForkServer:
     """`with ForkServer(work) as server:` forks the server; `server.launch(request, result_fd, dump_fd)` starts one
-    worker running `work`, `server.ended(pid, timeout_s)` waits for its end (the worker's tree is gone by then)."""
+    worker running `work`, `server.ended(timeout_s)` waits for its end (the worker's tree is gone by then); `close()`
+kills the worker running now, its tree and the server."""
 
     def __init__(self, work: Work, collect_garbage: bool = False, preload: Callable[[], None] | None = None) -> None:
         self.work = work
@@ -132,6 +133,9 @@ class ForkServer:
         except OSError as exc:
             self.close()
             raise ServerGone(f"the fork server is gone ({exc})") from None
+        except BaseException:  # a stop signal mid-exchange: the server's state is unknown, so it goes
+            self.close()
+            raise
         if kind != b"S":
             self.close()
             raise ServerGone("the fork server answered out of turn")

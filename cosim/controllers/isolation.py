@@ -301,9 +301,11 @@ def _plan_in_worker(server: ForkServer, request: bytes, time_limit_s: float, dea
     read_fd, write_fd = os.pipe()
     try:
         pid = server.launch(request, write_fd, dump.fileno(), timeout_s=max(5.0, deadline - time.perf_counter()))
-    except ServerGone as exc:
+    except BaseException as exc:
         os.close(read_fd)
-        raise ControllerFailure(f"no worker could be started for the controller ({exc})") from None
+        if isinstance(exc, ServerGone):
+            raise ControllerFailure(f"no worker could be started for the controller ({exc})") from None
+        raise
     finally:
         os.close(write_fd)
     data: bytes | None = None
