@@ -26,7 +26,15 @@ from cosim.controllers.base import (
     rolled_plan,
 )
 from cosim.controllers.envelope import FlexEnvelope
-from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
+from cosim.controllers.forkserver import active_server
+from cosim.controllers.isolation import (
+    DEFAULT_TIME_LIMIT_S,
+    ControllerFailure,
+    ControllerSpec,
+    plan_in_process,
+    plan_in_worker,
+    plan_through,
+)
 from cosim.controllers.plan_codec import PlanDataError, snapshot
 from cosim.controllers.read_only import read_only_problem
 from cosim.controllers.validation import check_plan, evaluate_plan
@@ -70,7 +78,7 @@ class DsoAgent:
                  lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
                  time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True,
                  switch_operations_per_day: int = 0, on_failure: str = "fallback",
-                 tracebacks_file: str | Path | None = None) -> None:
+                 tracebacks_file: str | Path | None = None, controller_spec: ControllerSpec | None = None) -> None:
         """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
         `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
         `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
@@ -79,7 +87,9 @@ class DsoAgent:
         and each closed branch is one operation; 0: the topology is fixed after the day-ahead plan);
         `on_failure`: "fallback" (each planning failure falls back, with one warning on stderr) or "stop" (the first
         one raises `PlanningStopped`); `tracebacks_file`: where each failure's traceback is appended (the run
-        folder's tracebacks.txt; None: nowhere)."""
+        folder's tracebacks.txt; None: nowhere); `controller_spec`: how a worker builds `controller` itself: with it,
+        isolated plans go through the run's clean fork server when one is active (`cosim.controllers.forkserver`),
+        so the worker never holds this agent's private key."""
         if on_failure not in ON_FAILURE:
             raise InputError(f"on_failure {on_failure!r} is not allowed; allowed: {', '.join(ON_FAILURE)}")
         self.on_failure = on_failure
@@ -87,6 +97,7 @@ class DsoAgent:
         self._failure_info: tuple[str | None, str | None] = (None, None)  # traceback, user frame of the last failure
         self.net = network
         self.controller = controller
+        self.controller_spec = controller_spec
         self.time_limit_s = float(time_limit_s)
         self.isolation = bool(isolation)
         self.mode = mode
@@ -431,10 +442,7 @@ class DsoAgent:
         self._rejected = None
         self._failure_info = (None, None)
         try:
-            if self.isolation:  # a fresh plan built from the worker's plain data
-                plan = plan_in_worker(controller, problem, self.time_limit_s)
-            else:  # a read-only copy of the problem in, a plain-data snapshot of the plan out: checked and used
-                plan = snapshot(plan_in_process(controller, read_only_problem(problem), self.time_limit_s))
+            plan = self._run_controller(controller, problem)
             check = check_plan(problem, plan)
             failure = None if check.ok else f"plan rejected, rule {check.failure}"
         except ControllerFailure as exc:
@@ -451,6 +459,19 @@ class DsoAgent:
         if "loss_kw" not in (plan.predicted_hourly or {}):  # a plan without predictions: the fast flow's
             evaluate_plan(problem, plan)
         return plan, ""
+
+    def _run_controller(self, controller, problem: DayAheadProblem) -> DayAheadPlan:
+        """The controller's plan: in a worker of the run's clean fork server (the controller built from its spec),
+        else in a worker forked from here (a fresh plan built from the worker's plain data), else (`isolation =
+        False`) in this process: a read-only copy of the problem in, a plain-data snapshot of the plan out, the one
+        checked and used."""
+        if not self.isolation:
+            return snapshot(plan_in_process(controller, read_only_problem(problem), self.time_limit_s))
+        server = active_server()
+        if server is None or self.controller_spec is None:
+            return plan_in_worker(controller, problem, self.time_limit_s)
+        revision = (controller.state, controller.hour) if isinstance(controller, _Revision) else None
+        return plan_through(server, self.controller_spec, problem, self.time_limit_s, revision)
 
     def _fallback_plan(self, problem: DayAheadProblem, failure: str, rejected: DayAheadPlan | None) -> DayAheadPlan:
         """Safe action when planning fails: keep the last feasible topology, give lots no schedule (they follow

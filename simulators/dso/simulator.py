@@ -62,7 +62,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         planning failure's traceback is appended to (None: none)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
-        from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S  # noqa: PLC0415
+        from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerSpec  # noqa: PLC0415
         from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415
         from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
         from cosim.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
@@ -76,7 +76,8 @@ class DsoSim(mosaik_api_v3.Simulator):
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
                               isolation=isolation, switch_operations_per_day=switch_operations_per_day,
-                              on_failure=on_failure, tracebacks_file=tracebacks_file)
+                              on_failure=on_failure, tracebacks_file=tracebacks_file,
+                              controller_spec=ControllerSpec(controller, plugin_dir, options))
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
