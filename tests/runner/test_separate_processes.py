@@ -1,0 +1,160 @@
+"""`[exchange] separate_processes = true`: each PLO agent a mosaik simulator in a process of its own.
+
+Real runs only: the same tables as in one process; PLO-side user code (a real module beside the scenario, run by
+the PLO) that searches its process for the DSO's private key finds it in one process and not in its own, and its
+forgery is rejected; the PLO processes, and what they started, are gone after a run and after a real SIGTERM to a
+real `cosim run`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cosim.config import ScenarioFileError, load_scenario, parse_scenario
+from cosim.runner.run import run_scenario
+from simulators.dso.simulator import DsoSim
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+ROOT = Path(__file__).resolve().parents[2]
+LOTS = [{"id": "PL1", "candidate_buses": [18], "fleet": "seed000", "connection_limit_kw": 1000.0},
+        {"id": "PL2", "candidate_buses": [25], "fleet": "seed000", "connection_limit_kw": 1000.0}]
+
+
+def scenario(tmp_path: Path, plugin: str, mode: str, separate: bool, days: int = 1, **options) -> dict:
+    """A two-lot scenario whose exchange mode is a plug-in of tests/plugins that writes what it did to tmp_path."""
+    return {"name": "separate", "days": days, "seed": 0, "network": {"name": "ieee33", "reconfigure": False},
+            "controller": {"name": "rule"},
+            "exchange": {"mode": f"{plugin}:{mode}", "options": {**options, "out_dir": str(tmp_path)},
+                         "separate_processes": separate},
+            "lots": copy.deepcopy(LOTS), "output_dir": str(tmp_path / "out")}
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a process that still runs (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_separate_processes_is_a_bool_off_by_default():
+    base = {"lots": copy.deepcopy(LOTS[:1]), "controller": {"name": "none"}}
+    assert parse_scenario(base).separate_processes is False
+    assert parse_scenario({**base, "exchange": {"separate_processes": True}}).separate_processes is True
+    with pytest.raises(ScenarioFileError) as err:
+        parse_scenario({**base, "exchange": {"separate_processes": "yes"}}, where="s.toml")
+    assert str(err.value) == "s.toml: exchange.separate_processes: must be bool, got 'yes'"
+
+
+def test_the_default_scenario_gives_byte_identical_tables_and_kpis_with_separate_plo_processes(tmp_path):
+    folders = []
+    for separate in (False, True):
+        default = load_scenario()
+        scenario = load_scenario(overrides={
+            "controller": {**default.raw["controller"], "options": {"n_particles": 6, "n_iter": 4}},
+            "exchange": {**default.raw["exchange"], "separate_processes": separate}})
+        summary = run_scenario(scenario, output_dir=tmp_path / f"out{int(separate)}", progress=False, plots=False)
+        assert summary.status == "completed"
+        folders.append(summary.run_dir)
+    names = sorted(p.name for p in folders[0].iterdir() if p.name != "manifest.json")
+    assert "kpis.json" in names and "plo.csv" in names and "plans.jsonl" in names
+    assert names == sorted(p.name for p in folders[1].iterdir() if p.name != "manifest.json")
+    for name in names:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    assert json.loads((folders[1] / "manifest.json").read_text())["kpis"] == \
+        json.loads((folders[0] / "manifest.json").read_text())["kpis"]
+
+
+def deliver_to_pl2(monkeypatch, out_dir: Path) -> None:
+    """The network between the DSO and PL2 carries what PL1's process forged (an attacker on the path)."""
+    real = DsoSim.get_data
+    delivered = []
+
+    def get_data(self, outputs):
+        data = real(self, outputs)
+        stolen = out_dir / "thief-PL1.json"
+        if "to_plo" in outputs.get("dso", []) and data["dso"].get("to_plo") and stolen.exists() and not delivered:
+            delivered.append(True)  # with the DSO's schedules of the day
+            to_plo = copy.deepcopy(data["dso"]["to_plo"])
+            to_plo.setdefault("PL2", []).append(json.loads(stolen.read_text())["forged"])
+            data["dso"]["to_plo"] = to_plo
+        return data
+
+    monkeypatch.setattr(DsoSim, "get_data", get_data)
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["one process", "separate processes"])
+def test_plo_side_code_finds_the_dsos_private_key_only_when_it_shares_the_dsos_process(tmp_path, monkeypatch,
+                                                                                       separate):
+    raw = scenario(tmp_path, "key_thief", "KeyThief", separate)
+    deliver_to_pl2(monkeypatch, tmp_path)
+    summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
+    assert summary.status == "completed"
+    theft = json.loads((tmp_path / "thief-PL1.json").read_text())
+    assert (theft["pid"] != os.getpid()) is separate  # the thief ran in the PLO's process
+    events = pd.read_csv(summary.run_dir / "events.csv")
+    pl2 = events[events["source"] == "PL2"]
+    forged = pl2["detail"].str.contains("bad signature from 'DSO'", regex=False)
+    if separate:  # nothing of the DSO's key in the PLO's process; its forgery (signed with PL1's key) is rejected
+        assert theft["found"] is False and theft["searched"] > 100_000  # every object the process holds
+        assert forged.sum() == 1 and (pl2.loc[forged, "hour"] == 0).all()
+    else:  # the threat this option removes: the key is found, and the forged schedule is taken as the DSO's
+        assert theft["found"] is True
+        assert forged.sum() == 0 and not pl2["event"].str.contains("rejected|replayed|stale").any()
+        clipped = pl2[pl2["event"] == "schedule clipped"]  # 1,000 kW every hour, moved into PL2's envelope
+        assert len(clipped) == 1 and clipped["hour"].iloc[0] == 0
+
+
+def test_no_plo_process_or_child_is_left_after_a_run(tmp_path):
+    raw = scenario(tmp_path, "stubborn_plo", "StubbornPlo", True, ignore_sigterm=True)
+    summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
+    assert summary.status == "completed"
+    pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in LOTS]
+    assert len({p["pid"] for p in pids} | {os.getpid()}) == 3  # each PLO ran in a process of its own
+    assert not [p for entry in pids for p in entry.values() if alive(p)]
+
+
+def test_sigterm_to_cosim_run_ends_every_plo_process_and_its_children(tmp_path):
+    shutil.copy(PLUGINS / "stubborn_plo.py", tmp_path / "stubborn_plo.py")  # a module beside the scenario file
+    lots = "".join(f'[[lots]]\nid = "{lot["id"]}"\ncandidate_buses = {lot["candidate_buses"]}\nfleet = "seed000"\n'
+                   for lot in LOTS)
+    (tmp_path / "s.toml").write_text(
+        'name = "separate"\ndays = 2\n[network]\nname = "ieee33"\nreconfigure = false\n[controller]\nname = "rule"\n'
+        '[exchange]\nmode = "stubborn_plo:StubbornPlo"\nseparate_processes = true\n'
+        f'options = {{ block_hour = 24, ignore_sigterm = true, out_dir = "{tmp_path}" }}\n{lots}')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--output", "out"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "blocking-PL1").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (tmp_path / "blocking-PL1").exists(), proc.communicate(timeout=5)
+        pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in LOTS]
+        assert all(alive(p) for entry in pids for p in entry.values())
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)  # PL1 blocks and ignores SIGTERM: SIGKILL after 2 s
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert err.startswith("cosim run: run terminated after hour ") and "Traceback" not in err
+    (run_dir,) = (tmp_path / "out").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "terminated"
+    deadline = time.monotonic() + 2.0
+    left = [p for entry in pids for p in entry.values()]
+    while left and time.monotonic() < deadline:
+        left = [p for p in left if alive(p)]
+        time.sleep(0.05)
+    assert not left, f"processes left after the run: {left}"
