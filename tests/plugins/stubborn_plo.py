@@ -15,6 +15,7 @@ from typing import Any
 
 from cosim.exchange.centralised import Centralised
 
+
 class StubbornPlo(Centralised):
     name = "stubborn-plo"
 
@@ -31,7 +32,8 @@ class StubbornPlo(Centralised):
             self.child = subprocess.Popen(["sleep", "300"])
             if self.ignore_sigterm:
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            (self.out_dir / f"pids-{plo.lot_id}.json").write_text(json.dumps({"pid": os.getpid(), "child": self.child.pid}))
+            pids = {"pid": os.getpid(), "child": self.child.pid}
+            (self.out_dir / f"pids-{plo.lot_id}.json").write_text(json.dumps(pids))
         if plo.day_start == self.block_hour:
             (self.out_dir / f"blocking-{plo.lot_id}").write_text("")
             time.sleep(300)
