@@ -1,8 +1,9 @@
 """A hostile PLO-side exchange mode (the attack of tests/runner/test_separate_processes.py): in PL1's day-ahead
 offer hook, code the PLO runs searches its own process (every object the garbage collector tracks, and what
 each refers to) for the DSO's private key, signs a 1,000 kW schedule "from the DSO" to PL2 with it (with PL1's
-own key when it finds none) and leaves the forgery in `thief-PL1.json` in `out_dir` for the test to deliver. It
-then offers like the centralised mode, so the run goes on as usual."""
+own key when it finds none) and leaves the forgery in `thief-PL1.json` in `out_dir` for the test to deliver. Its
+DSO-side hook, the DSO's own code, searches the DSO's process the same way for PL1's private key
+(`thief-DSO.json`). Both then act like the centralised mode, so the run goes on as usual."""
 
 from __future__ import annotations
 
@@ -87,3 +88,12 @@ class KeyThief(Centralised):
             (self.out_dir / "thief-PL1.json").write_text(json.dumps(
                 {"found": stolen is not None, "searched": searched, "pid": os.getpid(), "forged": forged}))
         return super().plo_offer(plo)
+
+    def dso_plan_day(self, dso, offers):
+        if dso.day.hour == 0 and dso.keys is not None:
+            pl1_public = dso.keys.public["PL1"].public_bytes(serialization.Encoding.Raw,
+                                                             serialization.PublicFormat.Raw)
+            stolen, searched = find_private_key(pl1_public)
+            (self.out_dir / "thief-DSO.json").write_text(json.dumps(
+                {"found": stolen is not None, "searched": searched, "pid": os.getpid()}))
+        return super().dso_plan_day(dso, offers)

@@ -97,20 +97,24 @@ def deliver_to_pl2(monkeypatch, out_dir: Path) -> None:
 @pytest.mark.parametrize("separate", [False, True], ids=["one process", "separate processes"])
 def test_plo_side_code_finds_the_dsos_private_key_only_when_it_shares_the_dsos_process(tmp_path, monkeypatch,
                                                                                        separate):
+    """PLO-side code (PL1's exchange-mode hook) searches its process for the DSO's private key and forges a DSO
+    schedule to PL2 with what it has; DSO-side code searches the DSO's process for PL1's private key."""
     raw = scenario(tmp_path, "key_thief", "KeyThief", separate)
     deliver_to_pl2(monkeypatch, tmp_path)
     summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
     assert summary.status == "completed"
     theft = json.loads((tmp_path / "thief-PL1.json").read_text())
-    assert (theft["pid"] != os.getpid()) is separate  # the thief ran in the PLO's process
+    dso_side = json.loads((tmp_path / "thief-DSO.json").read_text())  # DSO-side code searched for PL1's key
+    assert (theft["pid"] != os.getpid()) is separate and dso_side["pid"] == os.getpid()
     events = pd.read_csv(summary.run_dir / "events.csv")
     pl2 = events[events["source"] == "PL2"]
     forged = pl2["detail"].str.contains("bad signature from 'DSO'", regex=False)
     if separate:  # nothing of the DSO's key in the PLO's process; its forgery (signed with PL1's key) is rejected
         assert theft["found"] is False and theft["searched"] > 100_000  # every object the process holds
+        assert dso_side["found"] is False and dso_side["searched"] > 100_000  # nor PL1's key in the DSO's
         assert forged.sum() == 1 and (pl2.loc[forged, "hour"] == 0).all()
     else:  # the threat this option removes: the key is found, and the forged schedule is taken as the DSO's
-        assert theft["found"] is True
+        assert theft["found"] is True and dso_side["found"] is True
         assert forged.sum() == 0 and not pl2["event"].str.contains("rejected|replayed|stale").any()
         clipped = pl2[pl2["event"] == "schedule clipped"]  # 1,000 kW every hour, moved into PL2's envelope
         assert len(clipped) == 1 and clipped["hour"].iloc[0] == 0
@@ -149,7 +153,8 @@ def test_sigterm_to_cosim_run_ends_every_plo_process_and_its_children(tmp_path):
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, err
-    assert err.startswith("cosim run: run terminated after hour ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err  # one line, no warning, no traceback
+    assert err.startswith("cosim run: run terminated after hour ") and "during simulation" in err
     (run_dir,) = (tmp_path / "out").iterdir()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "terminated"
     deadline = time.monotonic() + 2.0
