@@ -76,6 +76,36 @@ def test_the_default_scenario_gives_byte_identical_tables_and_kpis_with_separate
         json.loads((folders[0] / "manifest.json").read_text())["kpis"]
 
 
+def test_hour_by_hour_control_with_faults_gives_identical_tables_and_leaves_no_process(tmp_path):
+    """Two lots listed out of order, hourly revisions (mpc), lost and duplicated messages, and a user's exchange
+    mode whose PLOs ignore SIGTERM and each start a `sleep 300` child: the same tables (the DSO takes offers in the
+    order the lots were registered, not in the order the processes answered), and at the end of the run every PLO
+    process group gets SIGTERM, then SIGKILL after 2 s: no PLO process or child is left."""
+    lots = [{"id": "PL2", "candidate_buses": [25], "fleet": "stochastic", "fleet_options": {"n_per_day": 15}},
+            {"id": "PL1", "candidate_buses": [18], "fleet": "stochastic", "fleet_options": {"n_per_day": 15}}]
+    folders = []
+    for separate in (False, True):
+        raw = {"name": "hourly", "days": 1, "seed": 3, "network": {"name": "ieee33", "reconfigure": True},
+               "controller": {"name": "mpc", "options": {"n_particles": 4, "n_iter": 3, "revise_n_iter": 2},
+                              "isolation": False},
+               "exchange": {"mode": "stubborn_plo:StubbornPlo", "loss_probability": 0.2, "duplicate_probability": 0.2,
+                            "options": {"ignore_sigterm": separate, "out_dir": str(tmp_path)},
+                            "separate_processes": separate},
+               "lots": copy.deepcopy(lots), "output_dir": str(tmp_path / f"out{int(separate)}")}
+        summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
+        folders.append(summary.run_dir)
+        if not separate:  # the children the one-process run's PLOs started (not this test's subject)
+            for lot in lots:
+                os.kill(json.loads((tmp_path / f"pids-{lot['id']}.json").read_text())["child"], signal.SIGKILL)
+    names = sorted(p.name for p in folders[0].iterdir() if p.name != "manifest.json")
+    assert "messages.csv" in names and "plans.jsonl" in names
+    for name in names:
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in lots]
+    assert len({p["pid"] for p in pids} | {os.getpid()}) == 3  # each PLO ran in a process of its own
+    assert not [p for entry in pids for p in entry.values() if alive(p)]
+
+
 def deliver_to_pl2(monkeypatch, out_dir: Path) -> None:
     """The network between the DSO and PL2 carries what PL1's process forged (an attacker on the path)."""
     real = DsoSim.get_data
@@ -120,34 +150,26 @@ def test_plo_side_code_finds_the_dsos_private_key_only_when_it_shares_the_dsos_p
         assert len(clipped) == 1 and clipped["hour"].iloc[0] == 0
 
 
-def test_no_plo_process_or_child_is_left_after_a_run(tmp_path):
-    raw = scenario(tmp_path, "stubborn_plo", "StubbornPlo", True, ignore_sigterm=True)
-    summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
-    assert summary.status == "completed"
-    pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in LOTS]
-    assert len({p["pid"] for p in pids} | {os.getpid()}) == 3  # each PLO ran in a process of its own
-    assert not [p for entry in pids for p in entry.values() if alive(p)]
-
-
 def start_blocked_run(tmp_path: Path) -> tuple[subprocess.Popen, list[dict]]:
-    """A real `cosim run` of two days with separate PLO processes, once PL1 blocks in its hook on day 2 (each PLO
-    ignores SIGTERM and has a `sleep 300` child): the process and the PLOs' {pid, child} pids."""
+    """A real `cosim run` with separate PLO processes, once PL1 blocks in its first offer hook (each PLO ignores
+    SIGTERM and has a `sleep 300` child): the process and the PLOs' {pid, child} pids."""
     shutil.copy(PLUGINS / "stubborn_plo.py", tmp_path / "stubborn_plo.py")  # a module beside the scenario file
     lots = "".join(f'[[lots]]\nid = "{lot["id"]}"\ncandidate_buses = {lot["candidate_buses"]}\nfleet = "seed000"\n'
                    for lot in LOTS)
     (tmp_path / "s.toml").write_text(
-        'name = "separate"\ndays = 2\n[network]\nname = "ieee33"\nreconfigure = false\n[controller]\nname = "rule"\n'
+        'name = "separate"\ndays = 1\n[network]\nname = "ieee33"\nreconfigure = false\n[controller]\nname = "rule"\n'
         '[exchange]\nmode = "stubborn_plo:StubbornPlo"\nseparate_processes = true\n'
-        f'options = {{ block_hour = 24, ignore_sigterm = true, out_dir = "{tmp_path}" }}\n{lots}')
+        f'options = {{ block_hour = 0, ignore_sigterm = true, out_dir = "{tmp_path}" }}\n{lots}')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--output", "out"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ready = [tmp_path / "blocking-PL1", tmp_path / "pids-PL2.json"]
     deadline = time.monotonic() + 120
-    while not (tmp_path / "blocking-PL1").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not all(f.exists() for f in ready) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not (tmp_path / "blocking-PL1").exists():
+    if not all(f.exists() for f in ready):
         proc.kill()
-        pytest.fail(f"the run did not get to day 2: {proc.communicate(timeout=10)}")
+        pytest.fail(f"the PLOs did not start: {proc.communicate(timeout=10)}")
     pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in LOTS]
     assert all(alive(p) for entry in pids for p in entry.values())
     return proc, pids
@@ -173,7 +195,7 @@ def test_sigterm_to_cosim_run_ends_every_plo_process_and_its_children(tmp_path):
             proc.kill()
     assert proc.returncode == 143, err
     assert len(err.strip().splitlines()) == 1, err  # one line, no warning, no traceback
-    assert err.startswith("cosim run: run terminated after hour ") and "during simulation" in err
+    assert err.startswith("cosim run: run terminated ") and "stopped by SIGTERM during simulation" in err
     (run_dir,) = (tmp_path / "out").iterdir()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "terminated"
     assert not left_after([p for entry in pids for p in entry.values()], 2.0)
