@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from cosim.config import ScenarioFileError, load_scenario, parse_scenario
+from cosim.exchange.keys import write_key_file
 from cosim.runner.run import run_scenario
 from simulators.dso.simulator import DsoSim
 
@@ -124,12 +125,16 @@ def deliver_to_pl2(monkeypatch, out_dir: Path) -> None:
     monkeypatch.setattr(DsoSim, "get_data", get_data)
 
 
-@pytest.mark.parametrize("separate", [False, True], ids=["one process", "separate processes"])
+@pytest.mark.parametrize(("separate", "key_file"), [(False, False), (True, False), (True, True)],
+                         ids=["one process", "separate processes", "separate processes, key file"])
 def test_plo_side_code_finds_the_dsos_private_key_only_when_it_shares_the_dsos_process(tmp_path, monkeypatch,
-                                                                                       separate):
+                                                                                       separate, key_file):
     """PLO-side code (PL1's exchange-mode hook) searches its process for the DSO's private key and forges a DSO
-    schedule to PL2 with what it has; DSO-side code searches the DSO's process for PL1's private key."""
+    schedule to PL2 with what it has; DSO-side code searches the DSO's process for PL1's private key. With a key
+    file, the run's process reads every key (and may still hold PL1's); each PLO process gets its own only."""
     raw = scenario(tmp_path, "key_thief", "KeyThief", separate)
+    if key_file:
+        raw["exchange"]["key_file"] = str(write_key_file(tmp_path / "keys.toml", ["DSO", "PL1", "PL2"]))
     deliver_to_pl2(monkeypatch, tmp_path)
     summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
     assert summary.status == "completed"
@@ -141,7 +146,7 @@ def test_plo_side_code_finds_the_dsos_private_key_only_when_it_shares_the_dsos_p
     forged = pl2["detail"].str.contains("bad signature from 'DSO'", regex=False)
     if separate:  # nothing of the DSO's key in the PLO's process; its forgery (signed with PL1's key) is rejected
         assert theft["found"] is False and theft["searched"] > 100_000  # every object the process holds
-        assert dso_side["found"] is False and dso_side["searched"] > 100_000  # nor PL1's key in the DSO's
+        assert key_file or (dso_side["found"] is False and dso_side["searched"] > 100_000)  # nor PL1's in the DSO's
         assert forged.sum() == 1 and (pl2.loc[forged, "hour"] == 0).all()
     else:  # the threat this option removes: the key is found, and the forged schedule is taken as the DSO's
         assert theft["found"] is True and dso_side["found"] is True
