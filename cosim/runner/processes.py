@@ -18,11 +18,15 @@ from asyncio.subprocess import Process
 from pathlib import Path
 from typing import Any
 
+from mosaik.exceptions import ConnectionClosedError
+from mosaik.proxies import RemoteProxy
 from mosaik.starters import CmdStarter
+from mosaik_api_v3.connection import RemoteException
 
 import simulators
 
 GRACE_S = 2.0  # seconds a PLO process has to end after SIGTERM before SIGKILL
+CONNECT_TIMEOUT_S = 60.0  # seconds a PLO process has to import its libraries and connect (mosaik's default: 10)
 PLO_MODULE = "simulators.plo.process"
 
 
@@ -40,9 +44,38 @@ def _signal_group(process: Process, signum: int) -> None:
         pass
 
 
+class SimulatorProcessError(RuntimeError):
+    """A simulator in a process of its own raised: its exception's type and message (one line), with the
+    traceback it sent as a note (error.txt shows it). mosaik itself would log the error and end the run as if it
+    had completed."""
+
+
+class _RaisingRemoteProxy(RemoteProxy):
+    """mosaik's proxy of a simulator process whose errors end the run as errors (`SimulatorProcessError`)."""
+
+    sim_id = "simulator"  # set by `TrackedCmdStarter.start`
+
+    async def send(self, request: Any) -> Any:
+        try:
+            return await super().send(request)
+        except RemoteException as exc:
+            error = SimulatorProcessError(f"{self.sim_id}: {exc.remote_type}: {exc.remote_msg}")
+            error.add_note("".join(exc.further_args))
+            raise error from None
+        except (asyncio.IncompleteReadError, ConnectionError, ConnectionClosedError):
+            process = self._process[0] if self._process else None
+            try:
+                code = await asyncio.wait_for(process.wait(), GRACE_S) if process else None
+            except TimeoutError:
+                code = None
+            raise SimulatorProcessError(f"{self.sim_id}: its process ended unexpectedly"
+                                        + (f" (exit code {code})" if code is not None else "")) from None
+
+
 class TrackedCmdStarter(CmdStarter):
     """mosaik's `cmd` start that keeps each process it starts: at the world's shutdown mosaik ends each one
-    (`end_process`, its termination manager), and `kill_all` ends those a shutdown that failed part-way left."""
+    (`end_process`, its termination manager), and `kill_all` ends those a shutdown that failed part-way left. An
+    error in the process ends the run as an error (`SimulatorProcessError`)."""
 
     def __init__(self, cmd: str, **kwargs: Any) -> None:
         super().__init__(cmd, termination_manager=self.end_process, **kwargs)
@@ -50,6 +83,9 @@ class TrackedCmdStarter(CmdStarter):
 
     async def start(self, sim_id, mosaik_remote, mosaik_config):
         proxy = await super().start(sim_id, mosaik_remote, mosaik_config)
+        if type(proxy) is RemoteProxy:  # the same object, its errors raised (mosaik 3.7 would swallow them)
+            proxy.__class__ = _RaisingRemoteProxy
+            proxy.sim_id = sim_id
         process = getattr(proxy, "_process", None)
         if process:
             self.processes[process[0].pid] = process[0]
@@ -88,6 +124,7 @@ def plo_starter() -> TrackedCmdStarter:
     """The PLO simulator as a process of its own, importing this very `simulators` package (not another copy)."""
     root = str(Path(simulators.__file__).resolve().parent.parent)
     path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    return TrackedCmdStarter(f"%(python)s -m {PLO_MODULE} %(addr)s", env={"PYTHONPATH": path})
+    return TrackedCmdStarter(f"%(python)s -m {PLO_MODULE} %(addr)s", env={"PYTHONPATH": path},
+                             connect_timeout=CONNECT_TIMEOUT_S)
 
 

@@ -248,7 +248,7 @@ def _separate_agents(world: mosaik.World, scenario: Scenario, start_dso, start_p
     stays in this process and only its public key goes to the PLOs. With a key file, this process reads it and
     hands each PLO its own key only."""
     dso_sim = world.start("DSO")  # started first, as in process: the same simulator ids, the same results
-    plo_sims = {lot.id: world.start("PLO") for lot in scenario.lots}
+    plo_sims = {lot.id: world.start("PLO", sim_id=f"PLO-{lot.id}") for lot in scenario.lots}
     if not scenario.authenticate:
         plos = {lot.id: start_plo(plo_sims[lot.id], lot, None) for lot in scenario.lots}
         return start_dso(dso_sim, None), plos

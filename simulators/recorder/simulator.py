@@ -97,6 +97,6 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
 
 def _source_order(item: tuple[str, Any]) -> tuple[str, str, str]:
-    """Sort key of a source: "PLO-3.PL2" -> ("PLO", "PL2", "PLO-3.PL2") (simulator type, entity, full id)."""
+    """Sort key of a source: "PLO-0.PL2" or "PLO-PL2.PL2" -> ("PLO", "PL2", full id): simulator type, entity."""
     sim_id, _, eid = item[0].partition(".")
-    return sim_id.rsplit("-", 1)[0], eid, item[0]
+    return sim_id.split("-", 1)[0], eid, item[0]

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from cosim.config import ScenarioFileError, load_scenario, parse_scenario
+from cosim.errors import RunError
 from cosim.exchange.keys import write_key_file
 from cosim.runner.run import run_scenario
 from simulators.dso.simulator import DsoSim
@@ -105,6 +106,24 @@ def test_hour_by_hour_control_with_faults_gives_identical_tables_and_leaves_no_p
     pids = [json.loads((tmp_path / f"pids-{lot['id']}.json").read_text()) for lot in lots]
     assert len({p["pid"] for p in pids} | {os.getpid()}) == 3  # each PLO ran in a process of its own
     assert not [p for entry in pids for p in entry.values() if alive(p)]
+
+
+@pytest.mark.parametrize("how", ["raise", "exit"])
+def test_an_error_or_an_exit_in_a_plo_process_fails_the_run_with_one_line(tmp_path, how):
+    """mosaik logs an error raised in a simulator process and returns as if the run had completed (it did: status
+    completed, no table); here the run fails, naming the PLO and the error, and the other PLO process is ended."""
+    raw = scenario(tmp_path, "failing_plo", "FailingPlo", True, how=how)
+    with pytest.raises(RunError) as err:
+        run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
+    expected = {"raise": "SimulatorProcessError: PLO-PL1: ZeroDivisionError: PL1 divides by zero",
+                "exit": "SimulatorProcessError: PLO-PL1: its process ended unexpectedly (exit code 7)"}[how]
+    assert f"run failed before the first hour: {expected}." in str(err.value) and "\n" not in str(err.value)
+    (run_dir,) = (tmp_path / "out").iterdir()
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "failed"
+    if how == "raise":  # the PLO's own traceback, from its process, down to the user's line
+        assert 'failing_plo.py", line' in (run_dir / "error.txt").read_text()
+    pids = [int(f.name[4:]) for f in tmp_path.glob("pid-*")]  # the DSO's (this process) and each PLO's
+    assert len(pids) == 3 and os.getpid() in pids and not left_after([p for p in pids if p != os.getpid()], 2.0)
 
 
 def deliver_to_pl2(monkeypatch, out_dir: Path) -> None:
