@@ -1,12 +1,13 @@
 """Simulators in processes of their own: the PLOs with `[exchange] separate_processes = true`.
 
-Each PLO runs as `python -m simulators.plo.process HOST:PORT`, started by mosaik (its `cmd` start) and talking to
-it over a local socket. The processes end with the run: at the world's shutdown (end of run, error, SIGTERM or
-Ctrl-C to the run's process) each one's process group gets SIGTERM, then SIGKILL after `GRACE_S`
-(`TrackedCmdStarter.end_process`); `TrackedCmdStarter.kill_all` ends whatever a shutdown that failed part-way
-left; and each process asks the kernel to kill it when the run's process dies
+Each PLO runs as `python -m simulators.plo.process HOST:PORT`, started by mosaik (its `cmd` start,
+`TrackedCmdStarter`) and talking to it over a local socket. An error in such a process ends the run as an error
+(`SimulatorProcessError`). The processes end with the run (`RunWorld`): at the end of a run each one's process
+group gets SIGTERM, then SIGKILL after `GRACE_S` (`TrackedCmdStarter.end_process`); after a stop (SIGTERM,
+Ctrl-C, an error), when mosaik's own shutdown fails part-way, each group gets SIGKILL at once
+(`TrackedCmdStarter.kill_all`); and each process asks the kernel to kill it when the run's process dies
 (`simulators.plo.process.die_with_parent`), which covers SIGKILL too. A child that a PLO puts in a session of its
-own escapes all of these (documented limit).
+own escapes all of these, and the children of a PLO process outlive a SIGKILL of the run (documented limits).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from asyncio.subprocess import Process
 from pathlib import Path
 from typing import Any
 
+import mosaik
 from mosaik.exceptions import ConnectionClosedError
 from mosaik.proxies import RemoteProxy
 from mosaik.starters import CmdStarter
@@ -128,3 +130,39 @@ def plo_starter() -> TrackedCmdStarter:
                              connect_timeout=CONNECT_TIMEOUT_S)
 
 
+class RunWorld(mosaik.World):
+    """mosaik's World that, at its shutdown, also ends every simulator process a shutdown failing part-way left
+    (`TrackedCmdStarter.kill_all`): no PLO process outlives its run."""
+
+    def __init__(self, sim_config: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(sim_config, **kwargs)
+        self.starters = [s for s in sim_config.values() if isinstance(s, TrackedCmdStarter)]
+
+    def shutdown(self) -> None:
+        try:
+            super().shutdown()
+        except BaseException:
+            if self.starters:
+                self._after_failed_shutdown()
+            raise
+        finally:
+            for starter in self.starters:
+                starter.kill_all()
+
+    def _after_failed_shutdown(self) -> None:
+        """After a stop (a signal, an error), mosaik's shutdown fails at the first simulator process: the stop
+        cancelled the task reading from it, which its proxy waits for before it ends the process. The processes are
+        killed (`kill_all`), the other simulators' stops run out (at most `GRACE_S`), the loop is closed and mosaik is
+        told the world is shut down (else it warns at exit: one line on a stop, never more)."""
+        for starter in self.starters:
+            starter.kill_all()
+        loop = self.loop
+        if not loop.is_closed() and not loop.is_running():
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            if pending:
+                done, late = loop.run_until_complete(asyncio.wait(pending, timeout=GRACE_S))
+                for task in late:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*late, *done, return_exceptions=True))
+            loop.close()
+        self._async_world._shutdown_performed = True  # mosaik 3.7's flag (mosaik.async_scenario.AsyncWorld)

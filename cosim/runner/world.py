@@ -13,7 +13,6 @@ hour late (grid --losses_kw, v_min_pu, p_grid_kw, open_branches--> DSO, time-shi
 
 from __future__ import annotations
 
-import asyncio
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from cosim.exchange.keys import MADE_HERE, new_key_ring
 from cosim.exchange.messages import agent_key_ring
 from cosim.registry import import_attribute
 from cosim.results.folder import TRACEBACKS
-from cosim.runner.processes import GRACE_S, TrackedCmdStarter, plo_starter
+from cosim.runner.processes import RunWorld, plo_starter
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 from simulators.parking.presets import SEED000_SCHEDULE_FLEETS
@@ -42,44 +41,6 @@ class WorldContext:
     scenario: Scenario
     network: Any  # RadialNetwork of the scenario's network
     entities: dict[str, Any] = field(default_factory=dict)
-
-
-class RunWorld(mosaik.World):
-    """mosaik's World that, at its shutdown, also ends every simulator process a shutdown failing part-way left
-    (`TrackedCmdStarter.kill_all`): no PLO process outlives its run."""
-
-    def __init__(self, sim_config: dict[str, Any], **kwargs: Any) -> None:
-        super().__init__(sim_config, **kwargs)
-        self.starters = [s for s in sim_config.values() if isinstance(s, TrackedCmdStarter)]
-
-    def shutdown(self) -> None:
-        try:
-            super().shutdown()
-        except BaseException:
-            if self.starters:
-                self._after_failed_shutdown()
-            raise
-        finally:
-            for starter in self.starters:
-                starter.kill_all()
-
-    def _after_failed_shutdown(self) -> None:
-        """After a stop (a signal, an error), mosaik's shutdown fails at the first simulator process: the stop
-        cancelled the task reading from it, which its proxy waits for before it ends the process. The processes are
-        killed (`kill_all`), the other simulators' stops run out (at most `GRACE_S`), the loop is closed and mosaik is
-        told the world is shut down (else it warns at exit: one line on a stop, never more)."""
-        for starter in self.starters:
-            starter.kill_all()
-        loop = self.loop
-        if not loop.is_closed() and not loop.is_running():
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            if pending:
-                done, late = loop.run_until_complete(asyncio.wait(pending, timeout=GRACE_S))
-                for task in late:
-                    task.cancel()
-                loop.run_until_complete(asyncio.gather(*late, *done, return_exceptions=True))
-            loop.close()
-        self._async_world._shutdown_performed = True  # mosaik 3.7's flag (mosaik.async_scenario.AsyncWorld)
 
 
 @dataclass
