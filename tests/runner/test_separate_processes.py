@@ -209,19 +209,21 @@ def left_after(pids: list[int], seconds: float) -> list[int]:
     return [p for p in left if alive(p)]
 
 
-def test_sigterm_to_cosim_run_ends_every_plo_process_and_its_children(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_to_cosim_run_ends_every_plo_process_and_its_children(tmp_path, signum):
     proc, pids = start_blocked_run(tmp_path)
     try:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)  # PL1 blocks in its hook and ignores SIGTERM
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, err
+    status, name = ("terminated", "SIGTERM") if signum == signal.SIGTERM else ("interrupted", "Ctrl-C (SIGINT)")
+    assert proc.returncode == 128 + signum, err
     assert len(err.strip().splitlines()) == 1, err  # one line, no warning, no traceback
-    assert err.startswith("cosim run: run terminated ") and "stopped by SIGTERM during simulation" in err
+    assert err.startswith(f"cosim run: run {status} ") and f"stopped by {name} during simulation" in err
     (run_dir,) = (tmp_path / "out").iterdir()
-    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "terminated"
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == status
     assert not left_after([p for entry in pids for p in entry.values()], 2.0)
 
 
