@@ -97,6 +97,7 @@ class Scenario:
     switch_operations_per_day: int = 0  # branches hourly revisions may open or close a day (0: topology fixed)
     forecast_noise: dict[str, float] = field(default_factory=dict)  # market forecasts: {load_sigma, price_sigma}
     controller_on_failure: str = "fallback"  # a planning failure: "fallback" (go on) or "stop" (end the run, exit 3)
+    separate_processes: bool = False  # each PLO agent in a process of its own (cosim.runner.processes)
 
     @property
     def hours(self) -> int:
@@ -137,7 +138,7 @@ SECTION_KEYS = {
     "output": {"format", "figure_format", "dpi", "start_date"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
-                 "secret"},
+                 "secret", "separate_processes"},
 }
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation",
             "forecast_error"}
@@ -322,6 +323,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         misreport_factor=exch.positive("misreport_factor", float, 2.0),
         authenticate=authenticate,
         key_file=key_file,
+        separate_processes=exch.get("separate_processes", bool, False),
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
