@@ -8,6 +8,8 @@ a user's JSON file) into a `ConvertedNetwork`. Besides the per-unit branches and
 * the lines' charging (shunt capacitance, pi model: half of each line's admittance at either end); an open
   line is opened at one end only, as a switch opens it, so it stays energised from the other end as a stub
   whose admittance (`stub_y_pu`) sits at that end (`stub_bus`);
+* the transformers' magnetising shunts (pi equivalent of pandapower's T model, exact at the given taps) as fixed
+  shunt admittances at their buses (`bus_shunt_y_pu`);
 * the substation: which busbar section each branch leaving the slack starts from (`slack_section`) and the
   rating of the transformers feeding each section (`section_s_max_kva`).
 
@@ -54,6 +56,7 @@ class ConvertedNetwork(RadialNetwork):
     slack_section: np.ndarray | None = None  # (n_branch,) section of a branch leaving the slack, -1 otherwise
     section_s_max_kva: np.ndarray | None = None  # (n_sections,) transformer rating feeding each section
     section_names: tuple[str, ...] = ()
+    bus_shunt_y_pu: np.ndarray | None = None  # (n_bus,) fixed shunt admittance at each bus (transformers' magnetising)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +70,11 @@ class ConvertedNetwork(RadialNetwork):
             if attr != "section_s_max_kva" and value.shape != (nbr,):
                 raise NetworkDataError(f"network {self.name!r}: {attr} has shape {value.shape}, expected ({nbr},)")
             object.__setattr__(self, attr, value)
+        shunt = np.zeros(self.n_bus, complex) if self.bus_shunt_y_pu is None else np.asarray(self.bus_shunt_y_pu,
+                                                                                               complex)
+        if shunt.shape != (self.n_bus,) or not np.all(np.isfinite(shunt)):
+            raise NetworkDataError(f"network {self.name!r}: bus_shunt_y_pu must hold one finite admittance per bus")
+        object.__setattr__(self, "bus_shunt_y_pu", shunt)
         if not np.isfinite(self.v_slack_pu) or self.v_slack_pu <= 0:
             raise NetworkDataError(f"network {self.name!r}: v_slack_pu must be a positive number, got "
                                    f"{self.v_slack_pu}")
@@ -78,7 +86,7 @@ class ConvertedNetwork(RadialNetwork):
 
     @property
     def has_charging(self) -> bool:
-        return bool(np.any(self.charging_y_pu != 0))
+        return bool(np.any(self.charging_y_pu != 0) or np.any(self.bus_shunt_y_pu != 0))
 
     def shunt_y_pu(self, open_pos: np.ndarray) -> np.ndarray:
         """Shunt admittance at every bus (batch, n_bus) for open branch positions (batch, k): half of each
@@ -86,7 +94,7 @@ class ConvertedNetwork(RadialNetwork):
         open_pos = np.atleast_2d(np.asarray(open_pos, dtype=int))
         batch = open_pos.shape[0]
         half = self.charging_y_pu / 2.0
-        base = np.zeros(self.n_bus, complex)
+        base = self.bus_shunt_y_pu.copy()
         np.add.at(base, self.from_bus, half)
         np.add.at(base, self.to_bus, half)
         out = np.repeat(base[None, :], batch, axis=0)
@@ -186,6 +194,8 @@ def flow(net: RadialNetwork, open_branches, p_load_kw, q_load_kvar, *, tol_pu: f
         vm2 = np.where(np.isfinite(new), new, vm2)
         if not np.any(change > charging_tol_pu):  # NaN (diverged or not radial) cases do not hold the loop
             break
+    # the shunts' conductance (magnetising, line leakance) is a loss, as pandapower counts it
+    res.summary.loss_kw = res.summary.loss_kw + (y.real * res.vm_pu**2).sum(axis=1) * kw_per_pu
     return res
 
 
