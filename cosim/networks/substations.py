@@ -84,6 +84,77 @@ def _hv_lines(net, name: str, egs: list[int], trafos: list[int], live: set[int])
                               "HV lines above the substations are not supported")
 
 
+def _parallel_merged(net, name: str, data: list[TrafoBranch], uf: _UnionFind) -> list[TrafoBranch]:
+    """Transformers between the same two busbars as one branch (impedances in parallel, shunts and ratings
+    summed); refused where their ratios differ (a circulating current the radial model cannot hold)."""
+    groups: dict[tuple[int, int], list[TrafoBranch]] = {}
+    for tb in data:
+        hv, lv = uf.find(tb.hv_bus), uf.find(tb.lv_bus)
+        if hv == lv:
+            raise _fail(name, f"transformer {tb.index} joins {_label(net, tb.hv_bus)} to itself (one busbar "
+                              "through closed switches)")
+        groups.setdefault((hv, lv), []).append(tb)
+    out = []
+    for members in groups.values():
+        first = members[0]
+        for other in members[1:]:
+            if abs(other.ratio - first.ratio) > 1e-12 * abs(first.ratio):
+                raise _fail(name, f"transformers {first.index} and {other.index} run in parallel at different "
+                                  f"ratios ({abs(first.ratio):.6g} and {abs(other.ratio):.6g} p.u.: taps or "
+                                  "ratings differ); give them the same tap position")
+        if len(members) == 1:
+            out.append(first)
+            continue
+        z = 1.0 / sum(1.0 / tb.z_pu for tb in members)
+        out.append(TrafoBranch(first.index, first.hv_bus, first.lv_bus, first.ratio, z,
+                               sum(tb.y_hv_pu for tb in members), sum(tb.y_lv_pu for tb in members),
+                               sum(tb.i_max_ka for tb in members), tuple(tb.index for tb in members)))
+    return out
+
+
+def _substation_of(net, br: _Branch, egs: list[int], slack_buses: set[int]) -> str:
+    """The substation a branch leaving the slack belongs to (for messages)."""
+    if br.kind == "trafo":
+        return f"transformer {br.index}"
+    if br.kind == "source":
+        return f"external grid {br.index}"
+    end = br.f if br.f in slack_buses else br.t
+    for e in egs:
+        if int(net.ext_grid.at[e, "bus"]) == end:
+            return f"external grid {e}"
+    return f"external grid {egs[0]}"
+
+
+def _check_substations(net, name: str, branches: list[_Branch], f: np.ndarray, t: np.ndarray, labels: tuple[str, ...],
+                       egs: list[int], slack_buses: set[int]) -> None:
+    """In the base state (the file's switch states) each tree below the slack must be fed from one substation:
+    two closed branches from the slack into one tree that belong to different substations are refused."""
+    g = nx.MultiGraph()
+    g.add_nodes_from(range(1, len(labels)))
+    for k, br in enumerate(branches):
+        if not br.open and f[k] != 0 and t[k] != 0:
+            g.add_edge(int(f[k]), int(t[k]), key=k)
+    tree_of = {b: i for i, comp in enumerate(nx.connected_components(g)) for b in comp}
+    seen: dict[int, tuple[int, str]] = {}
+    for k, br in enumerate(branches):
+        if br.open or (f[k] != 0) == (t[k] != 0):
+            continue
+        tree = tree_of[int(f[k] if f[k] != 0 else t[k])]
+        sub = _substation_of(net, br, egs, slack_buses)
+        if tree in seen and seen[tree][1] != sub:
+            from cosim.networks.switched import _branch_text  # noqa: PLC0415 - its message helper
+
+            def text(b: _Branch, s: str) -> str:
+                return f"{s} ({_branch_text(net, b)})" if b.kind == "line" else s
+
+            bus = labels[int(f[k] if f[k] != 0 else t[k])]
+            raise _fail(name, f"two substations in one tree: in the base state (the file's switch states) "
+                              f"{text(branches[seen[tree][0]], seen[tree][1])} and {text(br, sub)} both feed the "
+                              f"tree of {bus}; open a switch between them so that each substation feeds its own "
+                              "tree")
+        seen.setdefault(tree, (k, sub))
+
+
 def convert_branches(net, name: str, description: str, egs: list[int], trafos: list[int], uf: _UnionFind,
                      live: set[int]) -> GridNetwork:
     """The radial model with transformers as branches (see the module docstring)."""
@@ -106,13 +177,9 @@ def convert_branches(net, name: str, description: str, egs: list[int], trafos: l
                          or len(net.switch[(net.switch.et == "b") & ~net.switch.closed.astype(bool)]))
     branches, dropped = _branches(net, name, uf, live, None, switched_mode)
     data: dict[int, TrafoBranch] = {}
-    for ti in trafos:
-        tb = trafo_branch(net, ti, name)
-        if uf.find(tb.hv_bus) == uf.find(tb.lv_bus):
-            raise _fail(name, f"transformer {ti} joins {_label(net, tb.hv_bus)} to itself (one busbar through "
-                              "closed switches)")
+    for tb in _parallel_merged(net, name, [trafo_branch(net, ti, name) for ti in trafos], uf):
         data[len(branches)] = tb
-        branches.append(_Branch("trafo", ti, tb.hv_bus, tb.lv_bus, False, None, False))
+        branches.append(_Branch("trafo", tb.index, tb.hv_bus, tb.lv_bus, False, None, False))
     ratio_of: dict[int, complex] = {}
     for e, ratio in sources:
         ratio_of[len(branches)] = ratio
@@ -150,22 +217,24 @@ def convert_branches(net, name: str, description: str, egs: list[int], trafos: l
     position_of_bus = {b: pos_of_group[uf.find(b)] for b in live if uf.find(b) in pos_of_group}
     labels = tuple(_label(net, min(groups[grp])) for grp in order)
     bus_kv = np.array([float(net.bus.at[min(groups[grp]), "vn_kv"]) for grp in order])
-    radial = _radial(net, name, branches, position_of_bus, bus_kv, abs(v0), labels, data, ratio_of)
+    slack_buses = {b for b, k in position_of_bus.items() if k == 0}
+    radial = _radial(net, name, branches, position_of_bus, bus_kv, abs(v0), labels, data, ratio_of, egs, slack_buses)
     line_of_branch = {k + 1: br.index for k, br in enumerate(branches) if br.kind == "line"}
     switch_of_branch = {k + 1: br.switch for k, br in enumerate(branches) if br.switch is not None}
     trafo_of_branch = {k + 1: br.index for k, br in enumerate(branches) if br.kind == "trafo"}
+    parallel = {k + 1: data[k].members for k in data if len(data[k].members) > 1}
     n_sub = len(egs) - len(sources) if not trafos else sum(
         1 for br in branches if br.kind == "trafo" and position_of_bus[br.f] == 0)
     desc = description or (f"{name}: {radial.n_bus} buses, {radial.n_branch} branches ({len(trafo_of_branch)} "
-                           f"transformers), {len(radial.loops)} loops, {max(n_sub, 1)} substation(s)")
+                           f"transformer(s)), {len(radial.loops)} loops, {max(n_sub, 1)} substation(s)")
     return GridNetwork(name, net, radial, line_of_branch, desc, switch_of_branch=switch_of_branch,
                        position_of_bus=position_of_bus, oltc_trafos=(), dropped_switches=tuple(dropped),
-                       trafo_of_branch=trafo_of_branch)
+                       trafo_of_branch=trafo_of_branch, parallel_trafos=parallel)
 
 
 def _radial(net, name: str, branches: list[_Branch], position_of_bus: dict[int, int], bus_kv: np.ndarray,
             v_slack: float, labels: tuple[str, ...], data: dict[int, TrafoBranch],
-            ratio_of: dict[int, complex]) -> ConvertedNetwork:
+            ratio_of: dict[int, complex], egs: list[int], slack_buses: set[int]) -> ConvertedNetwork:
     base_mva = float(net.sn_mva)
     nbr, nb = len(branches), len(labels)
     f = np.array([position_of_bus[br.f] for br in branches], dtype=int)
@@ -215,6 +284,7 @@ def _radial(net, name: str, branches: list[_Branch], position_of_bus: dict[int, 
             p[k] += sign * float(pm) * float(sc) * 1000.0
             q[k] += sign * float(qm) * float(sc) * 1000.0
     v_min, v_max = _voltage_band(net, name, position_of_bus)
+    _check_substations(net, name, branches, f, t, labels, egs, slack_buses)
     _check_base_state(net, name, branches, f, t, labels)
     return ConvertedNetwork(
         name=name, base_kv=float(bus_kv[0]), base_mva=base_mva, slack_bus=0, from_bus=f, to_bus=t, r_pu=r, x_pu=x,

@@ -46,6 +46,7 @@ class TrafoBranch:
     y_hv_pu: complex  # shunt admittance at the HV bus (the pi equivalent's HV shunt / |ratio|^2)
     y_lv_pu: complex  # shunt admittance at the LV bus
     i_max_ka: float  # rated current at the LV bus (sn_mva x parallel / (sqrt 3 vn_lv_kv))
+    members: tuple[int, ...] = ()  # transformers merged into this branch (parallel ones); () = just `index`
 
 
 def _num(row, col: str, default: float = math.nan) -> float:
