@@ -4,6 +4,11 @@
 slack voltage, line charging, substation ratings) and returns a `GridNetwork` whose `net` is the ORIGINAL
 pandapower net: the grid simulator runs pandapower on it and applies the DSO's open branches to its switches.
 
+Two kinds of net. Where the transformers hold their MV busbar at a set-point (one external grid, only transformers
+right below it, each marked automatic: `autoTap`, SimBench's on-load tap changers) that busbar is the slack, as
+described below. Every other net (no such flag, several external grids, MV/LV transformers) takes its transformers
+as branches with the taps as given, any number of voltage levels and of substations: `cosim.networks.substations`.
+
 Decisions (each one keeps the radial model exact against pandapower on the original net; `cosim validate
 --network NAME` measures it):
 
@@ -40,7 +45,8 @@ Decisions (each one keeps the radial model exact against pandapower on the origi
   1.0-1.0 p.u.); line ampacity `max_i_ka * df * parallel`, transformer rating `sn_mva` summed over each section.
 
 Refused with one line (`NetworkDataError`): element types the model cannot hold (generators with voltage
-control, 3-winding transformers, ...), not exactly one external grid, lines or loads on the HV side, feeders
+control, 3-winding transformers, ...), no external grid, a transformer whose rated voltages do not match its
+buses (`transformers.check_levels`), lines or loads on the HV side (busbar held at a set-point), feeders
 that are not radial in the base state (the message names the loop; a meshed net: a closed loop without any
 switch) or buses no switch state can feed (the island), and an empty voltage band.
 """
@@ -101,8 +107,8 @@ def _check_elements(net, name: str) -> list[int]:
            if t in net and len(net[t]) and _in_service(net[t]).any()]
     if bad:
         raise _fail(name, f"in-service element type(s) {', '.join(bad)} are not supported; a converted net holds "
-                          "buses, lines, 2-winding transformers, switches, loads, static generators and one "
-                          "external grid")
+                          "buses, lines, 2-winding transformers, switches, loads, static generators and "
+                          "external grids")
     eg = net.ext_grid[_in_service(net.ext_grid)]
     if not len(eg):
         raise _fail(name, "has no in-service external grid (the substation feeding the net)")

@@ -159,3 +159,44 @@ def test_two_substations_in_one_tree_is_one_line_and_exit_2(tmp_path, capsys):
     text = (out + err).strip()
     assert len(text.splitlines()) == 1 and "Traceback" not in text
     assert "two substations in one tree" in text and "transformer 114 and transformer 142" in text
+
+
+def _hv_line_above_a_transformer():
+    net = pn.create_cigre_network_mv()
+    hv = pp.create_bus(net, 110.0, name="HV 2")
+    pp.create_line_from_parameters(net, 0, hv, 5.0, 0.1, 0.4, 10.0, 0.5, name="HV line")
+    net.trafo.at[0, "hv_bus"] = hv
+    return net
+
+
+def _line_between_levels():
+    net = pn.create_dickert_lv_network()
+    pp.create_line_from_parameters(net, 0, 2, 0.1, 0.2, 0.1, 0.0, 0.2, name="20 kV to 0.4 kV")
+    return net
+
+
+def _parallel_at_different_taps():
+    from mv_nets import ring_mv  # noqa: PLC0415 - the converter tests' nets
+
+    net = ring_mv()
+    net.trafo["autoTap"] = False  # taps as given: the two parallel transformers as one branch ...
+    net.trafo.at[1, "tap_pos"] = 2  # ... unless their ratios differ
+    return net
+
+
+@pytest.mark.parametrize("make, message", [
+    (_hv_line_above_a_transformer, r"line 15 \(HV line\) is on the HV side of the substation transformers \(at 110 "
+                                   r"kV with external grid 0\)"),
+    (_line_between_levels, r"line 1 \(20 kV to 0.4 kV\) joins buses at 20 and 0.4 kV"),
+    (_parallel_at_different_taps, r"transformers 0 and 1 run in parallel at different ratios"),
+])
+def test_hv_lines_and_lines_between_levels_are_refused_with_one_line(tmp_path, capsys, make, message):
+    import re  # noqa: PLC0415
+
+    path = tmp_path / "bad.json"
+    pp.to_json(make(), str(path))
+    assert main(["validate", "--network", str(path)]) == 2
+    out, err = capsys.readouterr()
+    text = (out + err).strip()
+    assert len(text.splitlines()) == 1 and "Traceback" not in text
+    assert re.search(message, text), text
