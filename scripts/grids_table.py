@@ -46,7 +46,9 @@ PAGE_INTRO = (
     "below the external grid(s) roots its own tree (substations). Columns: buses, branches (of them "
     "transformers) and loops of the radial model; radial configurations (matrix-tree theorem, exact: a grid "
     "whose switches sit only on its ties has one); losses of the base state at the nominal loads (fast flow, "
-    "lines + transformers incl. iron losses, kW); the minimum-loss configuration's losses (exact: every radial "
+    "lines + transformers incl. iron losses, kW) and the most loaded line or transformer then (% of its rating: "
+    "above 100 % at the nominal loads no plan is feasible at the day's peak, and the DSO falls back); the "
+    "minimum-loss configuration's losses (exact: every radial "
     "configuration of each group of feeders enumerated; else the best of EO over 5 seeds, 30 x 100); max |dV| "
     "of the fast flow against pandapower's runpp on the original net (tolerance_mva = 1e-10, taps as given, "
     "voltage angles on) and power-grid-model (Newton-Raphson, error_tolerance 1e-12) in the base state; the "
@@ -103,7 +105,9 @@ def grid_row(name: str, folder: Path) -> dict:
     return {
         "grid": name, "buses": r.n_bus, "branches (transformers)": f"{r.n_branch} ({len(grid.trafo_of_branch)})",
         "substations": max(1, at_slack), "loops": len(r.loops), "radial configurations": f"{count_radial(r):,}",
-        "base losses kW": round(float(base.loss_kw[0]), 2), "optimum kW": f"{optimum:.2f} ({how})",
+        "base losses kW": round(float(base.loss_kw[0]), 2),
+        "base max loading %": round(100.0 * float(np.nanmax(base.loading[0])), 1),
+        "optimum kW": f"{optimum:.2f} ({how})",
         "max dV vs runpp p.u.": f"{_runpp_dv(grid, base.vm_pu[0]):.1e}",
         "max dV vs pgm p.u.": f"{float(np.abs(vm_pgm[0] - base.vm_pu[0]).max()):.1e}",
         "day: fallbacks": int(kpis["fallbacks"]), "day s": round(t_day, 1), "conversion s": round(t_convert, 2),
