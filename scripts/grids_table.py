@@ -93,6 +93,7 @@ def grid_row(name: str, folder: Path) -> dict:
     pgm = PgmBatch(r, r.v_slack_pu, shunts=True)
     vm_pgm = pgm.solve(pgm.update(np.asarray(r.tie_branches, int), r.p_load_kw, r.q_load_kvar), tol_pu=1e-12)
     optimum, how = _optimum(r)
+    rated = np.isfinite(r.i_max_ka)
     at_slack = sum(1 for b in grid.trafo_of_branch if 0 in (r.from_bus[b - 1], r.to_bus[b - 1]))
     scenario = parse_scenario({
         "name": f"grid-{name}", "network": {"name": str(path), "reconfigure": True},
@@ -106,7 +107,8 @@ def grid_row(name: str, folder: Path) -> dict:
         "grid": name, "buses": r.n_bus, "branches (transformers)": f"{r.n_branch} ({len(grid.trafo_of_branch)})",
         "substations": max(1, at_slack), "loops": len(r.loops), "radial configurations": f"{count_radial(r):,}",
         "base losses kW": round(float(base.loss_kw[0]), 2),
-        "base max loading %": round(100.0 * float(np.nanmax(base.loading[0])), 1),
+        "base max loading %": (round(100.0 * float(np.nanmax(base.loading[0][rated])), 1) if rated.any()
+                               else "no rating"),
         "optimum kW": f"{optimum:.2f} ({how})",
         "max dV vs runpp p.u.": f"{_runpp_dv(grid, base.vm_pu[0]):.1e}",
         "max dV vs pgm p.u.": f"{float(np.abs(vm_pgm[0] - base.vm_pu[0]).max()):.1e}",
