@@ -258,17 +258,10 @@ def _busbar_held(net, trafos: list[int], egs: list[int], uf: _UnionFind) -> bool
         return False
     for ti in trafos:
         flag = auto.at[ti]
-        if not (isinstance(flag, (bool, int, float, np.bool_, np.integer, np.floating)) and not pd_isna(flag)
-                and bool(flag)):
-            return False
-        if uf.find(int(net.trafo.at[ti, "hv_bus"])) != eg_group:
+        automatic = isinstance(flag, (bool, int, float, np.bool_, np.integer, np.floating)) and flag == flag and flag
+        if not automatic or uf.find(int(net.trafo.at[ti, "hv_bus"])) != eg_group:
             return False
     return True
-
-
-def pd_isna(value) -> bool:
-    """True for None and NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _set_point(net, trafos: list[int], name: str) -> float:
