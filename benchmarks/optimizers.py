@@ -22,11 +22,14 @@ EO and PSO join the comparison on the same problems.
 
 ``--isolation`` measures the per-plan cost of controller isolation (`cosim.controllers.isolation`): the EO
 controller plans seed 000's day-ahead problem (scenario 4: reconfiguration + lot, OF3, as `scenarios/default.toml`)
-in process (`plan_in_process`) and in a forked worker (`plan_in_worker`), interleaved, `--repeats` times each, for
-a small budget and the default 30 x 500; plus a controller that returns a ready plan (the fixed cost of fork,
-pickle and pipe alone). It prints the median wall time per plan of each and the overhead in ms and as a share.
+in process (`plan_in_process`), in a worker forked for the call (`plan_in_worker`: a one-shot fork server, then
+the worker) and in a worker of a run's clean fork server (`plan_through`: the problem pickled to the worker, which
+builds the controller from its spec), interleaved, `--repeats` times each, for a small budget and the default
+30 x 500; plus a controller that returns a ready plan (the fixed cost of forks, the problem's pickle, the
+plan's plain-data codec and pipes alone; `benchmarks/plan_codec.py` times the codec by itself). It
+prints the median wall time per plan of each and the overheads in ms.
 
-    .venv/bin/python benchmarks/optimizers.py --isolation --repeats 5
+    .venv/bin/python benchmarks/optimizers.py --isolation --repeats 7 --markdown docs/ISOLATION.md
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -248,8 +252,8 @@ def run(problems: dict[str, VectorProblem], algorithms: list[str], n_particles: 
         print()
 
 
-class _ReadyPlan:
-    """A controller whose plan is already made: isolation's fixed cost (fork, pickling the plan, the pipe)."""
+class ReadyPlan:
+    """A controller whose plan is already made: isolation's fixed cost (fork, encoding the plan, the pipe)."""
 
     def __init__(self, plan) -> None:
         self.ready = plan
@@ -258,33 +262,61 @@ class _ReadyPlan:
         return self.ready
 
 
-def isolation_overhead(repeats: int, budgets: list[tuple[int, int]]) -> None:
-    """Median wall time per plan in process vs in a forked worker, interleaved, on seed 000's day-ahead problem."""
+def isolation_overhead(repeats: int, budgets: list[tuple[int, int]]) -> list[dict]:
+    """Median wall time per plan in process, in a worker forked for the call and in a worker of a run's clean fork
+    server, interleaved, on seed 000's day-ahead problem."""
     import os  # noqa: PLC0415
 
-    from cosim.controllers.isolation import plan_in_process, plan_in_worker  # noqa: PLC0415
+    from cosim.controllers.isolation import (  # noqa: PLC0415
+        ControllerSpec,
+        plan_in_process,
+        plan_in_worker,
+        plan_through,
+        worker_server,
+    )
     from cosim.controllers.metaheuristic import EOController  # noqa: PLC0415
     from cosim.studies.joape2024.study import seed000_problem  # noqa: PLC0415 - pandapower
 
     problem = seed000_problem(4, "of3")
     warm = EOController(n_particles=5, n_iter=2).plan(problem)  # first-call costs (imports, caches) before timing
-    cases = [(f"EO {p} x {i}", EOController(n_particles=p, n_iter=i)) for p, i in budgets]
-    cases.insert(0, ("ready plan", _ReadyPlan(warm)))
+    cases = [(f"EO {p} x {i}", EOController(n_particles=p, n_iter=i),
+              ControllerSpec("eo", None, {"n_particles": p, "n_iter": i})) for p, i in budgets]
+    here = str(Path(__file__).resolve().parent)  # a worker of the server imports this file to build ReadyPlan
+    cases.insert(0, ("ready plan", ReadyPlan(warm), ControllerSpec("optimizers:ReadyPlan", here, {"plan": warm})))
     print(f"seed 000 day-ahead problem (scenario 4, OF3, ieee33 + 1 lot); {repeats} interleaved repeats per mode, "
           f"median wall s per plan; pid {os.getpid()}, {os.cpu_count()} CPUs")
-    header = f"{'controller':<14}{'in process s':>14}{'in worker s':>13}{'overhead ms':>13}{'share':>9}"
+    header = (f"{'controller':<14}{'in process s':>14}{'in worker s':>13}{'overhead ms':>13}{'via server s':>14}"
+              f"{'overhead ms':>13}")
     print(header)
     print("-" * len(header))
-    for label, controller in cases:
-        times: dict[str, list[float]] = {"process": [], "worker": []}
-        for _ in range(repeats):
-            for mode, fn in (("process", plan_in_process), ("worker", plan_in_worker)):
-                t0 = time.perf_counter()
-                fn(controller, problem, 3600.0)
-                times[mode].append(time.perf_counter() - t0)
-        t_p, t_w = statistics.median(times["process"]), statistics.median(times["worker"])
-        share = f"{(t_w - t_p) / t_p:9.1%}" if label != "ready plan" else f"{'-':>9}"
-        print(f"{label:<14}{t_p:14.4f}{t_w:13.4f}{(t_w - t_p) * 1e3:13.2f}{share}")
+    rows: list[dict] = []
+    for label, controller, spec in cases:
+        with worker_server(spec) as server:  # as a run: its controller's module imported once, in the server
+            times: dict[str, list[float]] = {"process": [], "worker": [], "server": []}
+            for _ in range(repeats):
+                for mode, fn in (("process", lambda: plan_in_process(controller, problem, 3600.0)),
+                                 ("worker", lambda: plan_in_worker(controller, problem, 3600.0)),
+                                 ("server", lambda: plan_through(server, spec, problem, 3600.0))):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[mode].append(time.perf_counter() - t0)
+            t_p, t_w, t_s = (statistics.median(times[m]) for m in ("process", "worker", "server"))
+            print(f"{label:<14}{t_p:14.4f}{t_w:13.4f}{(t_w - t_p) * 1e3:13.2f}{t_s:14.4f}{(t_s - t_p) * 1e3:13.2f}")
+            rows.append({"controller": label, "in process s": round(t_p, 4), "forked worker s": round(t_w, 4),
+                         "its overhead ms": round((t_w - t_p) * 1e3, 1), "worker of the run's server s": round(t_s, 4),
+                         "its overhead ms (server)": round((t_s - t_p) * 1e3, 1)})
+    return rows
+
+
+ISOLATION_TITLE = "# Controller isolation: what a plan in a worker costs"
+ISOLATION_INTRO = ("Generated by the command above (`benchmarks/optimizers.py`): seed 000's day-ahead problem "
+                   "(scenario 4, OF3, ieee33 + 1 lot), median wall time per plan of interleaved repeats, on "
+                   "{machine}. In process: `plan_in_process`; forked worker: "
+                   "`plan_in_worker` (a one-shot fork server forked from the caller, then the worker, whose leftovers "
+                   "it kills); worker of the run's server: `plan_through`, what `cosim run` does (the problem "
+                   "pickled to a worker of the fork server started before the run's keys, which builds the "
+                   "controller from its spec; leftovers killed). 'ready plan' returns a plan made beforehand: the "
+                   "fixed cost alone.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -304,11 +336,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--isolation", action="store_true",
                     help="per-plan overhead of controller isolation (plan in process vs in a forked worker)")
     ap.add_argument("--repeats", type=int, default=5, help="repeats per mode for --isolation (median reported)")
+    ap.add_argument("--markdown", type=Path, default=None, help="--isolation: also write this generated docs page "
+                                                                "(docs/ISOLATION.md)")
     ap.add_argument("--small-budget", type=int, nargs=2, default=[10, 20], metavar=("PARTICLES", "ITER"),
                     help="the small EO budget for --isolation (the default budget is --n-particles x --n-iter)")
     args = ap.parse_args(argv)
     if args.isolation:
-        isolation_overhead(args.repeats, [tuple(args.small_budget), (args.n_particles, args.n_iter)])
+        rows = isolation_overhead(args.repeats, [tuple(args.small_budget), (args.n_particles, args.n_iter)])
+        if args.markdown:
+            import sys  # noqa: PLC0415
+
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+            from regenerate_docs import generated_page  # noqa: PLC0415 - the one writer of generated pages
+
+            from cosim.textio import markdown_table  # noqa: PLC0415
+
+            command = "python benchmarks/optimizers.py " + " ".join(sys.argv[1:] if argv is None else argv)
+            import os  # noqa: PLC0415
+            import platform  # noqa: PLC0415
+
+            machine = (f"{platform.machine()} Linux {platform.release()}, {os.cpu_count()} CPUs, load "
+                       f"{os.getloadavg()[0]:.1f} at the end")
+            intro = ISOLATION_INTRO.format(machine=machine)
+            args.markdown.write_text(generated_page(command, ISOLATION_TITLE, intro, markdown_table(rows)))
         return
     if args.reconfig:
         seeds = list(range(args.seeds))

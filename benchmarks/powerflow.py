@@ -99,8 +99,9 @@ def kernel_call_s(r, calls, reps: int) -> float:
                np.empty((1, nb), dtype=complex), np.empty((1, nbr)))
         prepared.append((bfs.open_positions(r, open_row), np.ascontiguousarray(p_kw[None, :]),
                          np.ascontiguousarray(q_kvar[None, :]), c.adj_ptr, c.adj_bus, c.adj_edge, r.slack_bus, c.r_pu,
-                         c.x_pu, c.inv_i_max_ka, nbr, c.s_scale, r.base_i_ka, c.kw_per_pu, 1.0, float(r.v_min_pu),
-                         float(r.v_max_pu), bfs.DEFAULT_TOL_PU, 60, *out))
+                         c.x_pu, c.inv_i_max_ka, nbr, c.s_scale, c.base_i_ka, c.kw_per_pu, 1.0, float(r.v_min_pu),
+                         float(r.v_max_pu), bfs.DEFAULT_TOL_PU, 60, *out, c.from_bus, c.tap_re, c.tap_im,
+                         c.has_taps))
     return best_time(lambda: [k.solve_cases(*a) for a in prepared], reps) / len(prepared) * 1e6
 
 

@@ -1,7 +1,13 @@
 """Command line: `cosim run|study|report|compare|validate`. Errors are one clear line, exit code 2 (bad input, a
 results folder that cannot be written), 1 (a run that stopped part-way; its results are kept) or 3 (a run stopped
 at its first planning fallback, `cosim run --strict` or `[controller] on_failure = "stop"`; its results so far are
-kept); Ctrl-C or SIGTERM: one line, 128 + the signal's number (130, 143), the run's folder and manifest final.
+kept); Ctrl-C, SIGTERM or SIGHUP: one line, 128 + the signal's number (130, 143, 129), the run's folder and
+manifest final.
+
+Signal handling belongs here, not to the library: `cosim run` (and `cosim sweep`, in its own parser) install
+`StopSignals`. The exit code always agrees with the run's manifest: a signal that arrives once a run's final
+manifest is written (say right after report.html) ends the command at once with the code that manifest stands for,
+0 for "completed" (a line says so), also after the command returned, until the process exits.
 
 Each planning fallback of a run prints one warning line on stderr (the hour, the exception or rule, the user's
 file:line; the traceback is in the run folder's tracebacks.txt), and `cosim run` ends with the fallback count."""
@@ -9,11 +15,14 @@ file:line; the traceback is in the run folder's tracebacks.txt), and `cosim run`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from cosim.errors import CosimError, InputError
 from cosim.logs import LEVELS, configure_logging
@@ -44,6 +53,7 @@ def _run(args: argparse.Namespace) -> int:
         from cosim.runner.seasonal import run_seasons  # noqa: PLC0415
 
         parent, table = run_seasons(scenario, output_dir=args.output, progress=not args.quiet)
+        args.single_run = False  # several manifests: a late stop is the stop of the whole command
         print(f"results: {parent}")
         print(table.to_string(index=False))
         fallbacks = int(table["fallbacks"].sum()) if "fallbacks" in table else 0
@@ -51,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     log.info("running %s: %d day(s) on %s, controller %s, exchange %s", scenario.name, scenario.days,
              scenario.network, scenario.controller, scenario.exchange)
+    args.single_run = True  # one run: once its manifest is final, the exit code is the one it stands for
     summary = run_scenario(scenario, output_dir=args.output, progress=not args.quiet)
     print(f"results: {summary.run_dir}  ({summary.wall_s:.1f} s)")
     fallbacks = int(summary.kpis.get("fallbacks", 0))
@@ -86,9 +97,17 @@ def _compare(args: argparse.Namespace) -> int:
     from cosim.runner.compare import compare_control, compare_data_quality, compare_exchange_modes  # noqa: PLC0415
 
     compare = {"data-quality": compare_data_quality, "control": compare_control}.get(args.what, compare_exchange_modes)
-    table = compare(args.scenario, args.output)
+    table = compare(args.scenario, args.output, replications=args.replications)
     print(table)
     return 0
+
+
+def _whole_number(text: str) -> int | str:
+    """An integer option as given; anything else is passed on as text for the command's own one-line check."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _version() -> str:
@@ -107,7 +126,7 @@ def _pop_log_level(argv: list[str]) -> tuple[str, list[str]]:
     return "warning", argv
 
 
-def _main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None, own_process: bool) -> int:
     parser = argparse.ArgumentParser(prog="cosim", description="DSO / parking-lot operator co-simulation",
                                      epilog="exit codes: 0 done; 1 a run that stopped part-way (results kept); 2 bad "
                                             "input; 3 a run stopped at its first planning fallback (--strict, "
@@ -147,6 +166,9 @@ def _main(argv: list[str] | None = None) -> int:
     cmp_.add_argument("scenario", nargs="?", default=None)
     cmp_.add_argument("--what", choices=["exchange", "data-quality", "control"], default="exchange")
     cmp_.add_argument("--output", default="results/compare")
+    cmp_.add_argument("--replications", type=_whole_number, default=1, metavar="N",
+                      help="run each variant over N scenario seeds (the scenario's seed and the next ones) and report "
+                           "the mean and 95 %% confidence interval per KPI (default 1)")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network "
                                     "(see cosim validate --help: --network NAME, --exhaustive)", add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -165,15 +187,34 @@ def _main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     handlers = {"run": _run, "report": _report, "study": _study, "compare": _compare, "sweep": _sweep}
     _command[0] = args.command
+    if args.command == "validate":
+        from cosim.validate import main as validate_main  # noqa: PLC0415
+
+        return _command_code(lambda a: validate_main(a.validate_args), args, _NoStops())
+    from cosim.results.manifest import StopSignals  # noqa: PLC0415 - pandas; only once a command runs
+
+    # SIGTERM and SIGHUP stop a command as Ctrl-C does (a run finalises its manifest); held outside the command
+    stops = StopSignals(raising=False, exit_after=own_process)
+    with stops:
+        code = _command_code(handlers[args.command], args, stops)
+        stops.final_exit_code = code  # also what a signal after this point exits with (`exit_after`)
+        return code
+
+
+class _NoStops:
+    """`cosim validate` installs no handler (no run folder to finalise): Ctrl-C is Python's KeyboardInterrupt."""
+
+    final_exit_code = None
+
+    def raising(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+
+def _command_code(handler: Any, args: argparse.Namespace, stops: Any) -> int:
+    """Run the command while signals may stop it; its exit code, with one line for any error or stop."""
     try:
-        if args.command == "validate":
-            from cosim.validate import main as validate_main  # noqa: PLC0415
-
-            return validate_main(args.validate_args)
-        from cosim.results.manifest import StopSignals  # noqa: PLC0415 - pandas; only once a command runs
-
-        with StopSignals():  # SIGTERM and SIGHUP stop a command as Ctrl-C does (a run finalises its manifest)
-            return handlers[args.command](args)
+        with stops.raising():
+            return handler(args)
     except InputError as exc:  # bad input (scenario, profile, network, options, ...): nothing was run
         print(f"cosim {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -184,6 +225,23 @@ def _main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"cosim {args.command}: error: cannot write results: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # a stop outside a run, or after its manifest was final
+        final = stops.final_exit_code if getattr(args, "single_run", False) else None
+        return _stopped(exc, final)
+
+
+def _stopped(exc: KeyboardInterrupt, final: int | None = None) -> int:
+    """One line for a stop signal; its exit code: `final` when a run's manifest already stands for one, else
+    128 + the signal's number."""
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+    command = "cosim" if _command[0] == "cosim" else f"cosim {_command[0]}"
+    if final is not None:
+        print(f"{command}: {name} after the run's manifest was final; exit code {final}, as the manifest says",
+              file=sys.stderr)
+        return final
+    print(f"{command}: stopped by {name}", file=sys.stderr)
+    return 128 + signum
 
 
 _command = ["cosim"]  # the command being run, for the line printed when a signal stops it
@@ -192,16 +250,34 @@ _command = ["cosim"]  # the command being run, for the line printed when a signa
 def main(argv: list[str] | None = None) -> int:
     """`cosim ...`; exit code 0, 1 (a run that stopped; results kept), 2 (bad input), 3 (a run stopped at its first
     planning fallback: `--strict`, `[controller] on_failure = "stop"`; results kept), or 128 + the signal's number
-    when Ctrl-C or SIGTERM stops it (one line, no traceback, at any moment, start-up included)."""
+    when Ctrl-C, SIGTERM or SIGHUP stops it (one line, no traceback, at any moment, start-up included).
+
+    Called without `argv` (the `cosim` program itself) it owns the process and ends it with the exit code
+    (`_flush_and_exit`): no signal after the code is decided can change it."""
     _command[0] = "cosim"
+    own_process = argv is None
     try:
-        return _main(argv)
-    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside a run (a run ends with RunInterrupted instead)
-        signum = int(getattr(exc, "signum", signal.SIGINT))
-        name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
-        command = "cosim" if _command[0] == "cosim" else f"cosim {_command[0]}"
-        print(f"{command}: stopped by {name}", file=sys.stderr)
-        return 128 + signum
+        code = _main(argv, own_process)
+    except KeyboardInterrupt as exc:  # Ctrl-C before the handlers were installed (imports, parsing)
+        code = _stopped(exc)
+    if own_process:
+        _flush_and_exit(code)
+    return code
+
+
+def _flush_and_exit(code: int) -> None:
+    """The exit code is decided: write out what is buffered and end the process at once with it. Python's own
+    shutdown (a second or more with pandas, numba and matplotlib loaded) would give the default action back to the
+    stop signals, so a SIGTERM meanwhile would end the process with -15 instead of the code its run's manifest
+    stands for; and nothing of the run is left to tear down. A signal while the buffers are written ends the
+    process with the same code (`StopSignals(exit_after=True)`)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(code)
 
 
 if __name__ == "__main__":

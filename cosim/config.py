@@ -97,6 +97,7 @@ class Scenario:
     switch_operations_per_day: int = 0  # branches hourly revisions may open or close a day (0: topology fixed)
     forecast_noise: dict[str, float] = field(default_factory=dict)  # market forecasts: {load_sigma, price_sigma}
     controller_on_failure: str = "fallback"  # a planning failure: "fallback" (go on) or "stop" (end the run, exit 3)
+    separate_processes: bool = False  # each PLO agent in a process of its own (cosim.runner.processes)
 
     @property
     def hours(self) -> int:
@@ -124,6 +125,7 @@ MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough sam
 MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
 MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.market.forecast_noise.MAX_SIGMA)
 MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
+MAX_LOTS = 2000  # [[lots]] in a scenario: twice a city of 1,000 lots; docs/INPUT_LIMITS.md measures the memory
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots", "output"}
 
@@ -136,7 +138,7 @@ SECTION_KEYS = {
     "output": {"format", "figure_format", "dpi", "start_date"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
-                 "secret"},
+                 "secret", "separate_processes"},
 }
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation",
             "forecast_error"}
@@ -235,11 +237,21 @@ def read_toml(path: Path, error: type[InputError], what: str) -> dict[str, Any]:
     except RecursionError:  # a nesting the quick count missed (inline tables in arrays, ...)
         raise error(f"{path}: {what} nests too deeply; allowed: at most {MAX_TOML_DEPTH} levels") from None
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"{path}: not valid TOML: {exc}") from None
+        raise error(f"{path}: not valid TOML: {exc}{_given_twice(text, exc)}") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path}: not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+
+
+def _given_twice(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """For "Cannot overwrite a value": the key on the offending line, given twice (e.g. `max_rounds`)."""
+    found = re.search(r"at line (\d+)", str(exc))
+    if "overwrite" not in str(exc) or not found:
+        return ""
+    line = int(found.group(1))
+    key = text.splitlines()[line - 1].partition("=")[0].strip() if line <= len(text.splitlines()) else ""
+    return f"; {key} is given twice, allowed: once" if key and "\n" not in key and len(key) < 80 else ""
 
 
 def load_scenario(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -278,7 +290,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
                                f"{len(name.encode('utf-8', 'surrogatepass'))} ({name[:30]!r}...)")
     days = top.positive("days", int, 1, maximum=MAX_DAYS)
     seed = top.positive("seed", int, 0, strict=False)
-    lots = _parse_lots(top, raw.get("lots", []), path, near)
+    lots = _parse_lots(top, raw.get("lots", []), path, near, days)
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
@@ -311,6 +323,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         misreport_factor=exch.positive("misreport_factor", float, 2.0),
         authenticate=authenticate,
         key_file=key_file,
+        separate_processes=exch.get("separate_processes", bool, False),
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
@@ -491,16 +504,19 @@ def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any
     from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415 - lazy
 
     mode = exch.text("mode", "centralised")
-    max_rounds = exch.positive("max_rounds", int, 5, maximum=MAX_ROUNDS)
+    max_rounds = exch.positive("max_rounds", int, None, maximum=MAX_ROUNDS)  # None: the mode's own default
     options = exch.get("options", dict, {})
     if "max_rounds" in options:  # it is the framework's setting, beside `mode` (passing it twice was a TypeError)
         raise exch.fail("options", "max_rounds belongs beside mode ([exchange] max_rounds = N), not in options")
     try:
-        make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
+        built = make_exchange_mode(mode, near=near, **options) if max_rounds is None else \
+            make_exchange_mode(mode, near=near, max_rounds=max_rounds, **options)
     except PluginNotFoundError as exc:
         raise exch.fail("mode", str(exc)) from None
     except InputError as exc:
         raise exch.fail("options", str(exc)) from None
+    if max_rounds is None:  # e.g. 5 for signals and iterative, 100 for admm
+        max_rounds = min(int(getattr(built, "max_rounds", 5)), MAX_ROUNDS)
     return mode, max_rounds, options
 
 
@@ -590,8 +606,25 @@ def _probability(reader: _Reader, key: str) -> float:
     return value
 
 
-def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[str, Any], bool]:
-    """Fleet preset or CSV path (checked by reading it) and the preset's options (checked by name)."""
+def _preset_rows(fleet: str, options: dict[str, Any], days: int) -> int:
+    """EV visits a built-in preset makes for a run of `days` (0 for a user's fleet function: its own business)."""
+    def number(key: str, default: float) -> float:
+        value = options.get(key, default)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return max(float(value), 0.0) if ok else 0.0  # a bad value is refused when the fleet is built
+
+    built = days + 1  # a lot's fleet covers the run's days and the night after (cosim.runner.world.lot_fleet_spec)
+    if fleet in ("seed000", "joape2024"):
+        return int(number("n_pevs", 100) * (2 * built + 1))  # a night and a day visit a day, and the first night
+    if fleet == "stochastic":
+        return int(number("n_per_day", 0) * built)
+    return 0
+
+
+def _fleet(r: _Reader, path: Path | None, near: Path | None,
+           csv_rows: dict[Path, int] | None = None) -> tuple[str, dict[str, Any], bool]:
+    """Fleet preset or CSV path (checked by reading it, once per file: `csv_rows` holds the files read and their
+    rows) and the preset's options (checked by name)."""
     from simulators.parking.fleet import load_fleet_csv  # noqa: PLC0415 - validates a user's CSV before any run
     from simulators.parking.presets import FLEETS  # noqa: PLC0415
 
@@ -621,10 +654,12 @@ def _fleet(r: _Reader, path: Path | None, near: Path | None) -> tuple[str, dict[
                      or f"{fleet!r} is neither a preset ({', '.join(FLEETS.names())}) nor an existing CSV file")
     if options:
         raise r.fail("fleet_options", "only apply to preset fleets, not to a CSV fleet")
-    try:
-        load_fleet_csv(csv)
-    except ValueError as exc:  # FleetFileError: names the CSV's row and field
-        raise r.fail("fleet", str(exc)) from None
+    csv_rows = {} if csv_rows is None else csv_rows
+    if csv not in csv_rows:
+        try:
+            csv_rows[csv] = len(load_fleet_csv(csv))  # rows counted first: a file beyond the limit is not parsed
+        except ValueError as exc:  # FleetFileError: names the CSV's row and field, or the row limit
+            raise r.fail("fleet", str(exc)) from None
     return str(csv), options, True
 
 
@@ -643,10 +678,20 @@ def _lot_id(r: _Reader, i: int) -> str:
     return lot_id
 
 
-def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Path | None = None) -> list[LotConfig]:
+def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Path | None = None,
+                days: int = 1) -> list[LotConfig]:
+    """The lots, at most `MAX_LOTS` (counted before any is read), whose fleets hold at most
+    `simulators.parking.fleet.MAX_FLEET_ROWS` EV visits together (CSV rows, and presets' visits over `days`)."""
+    from simulators.parking.fleet import MAX_FLEET_ROWS  # noqa: PLC0415
+
     if not isinstance(lots_raw, list):
         raise top.fail("lots", "must be an array of tables ([[lots]])")
-    lots = []
+    if len(lots_raw) > MAX_LOTS:
+        raise top.fail("lots", f"{len(lots_raw):,} lots; allowed: at most {MAX_LOTS:,} ([[lots]] tables in a "
+                               "scenario)")
+    lots: list[LotConfig] = []
+    csv_rows: dict[Path, int] = {}
+    total_rows = 0
     for i, table in enumerate(lots_raw):
         if not isinstance(table, dict):
             raise top.fail(f"lots[{i}]", "must be a table")
@@ -658,7 +703,11 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
         if not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1 for b in candidates) \
                 or (bus is not None and bus < 1):
             raise r.fail("candidate_buses", f"buses are 1-based integers, got {list(candidates) or bus}")
-        fleet, fleet_options, fleet_is_csv = _fleet(r, path, near)
+        fleet, fleet_options, fleet_is_csv = _fleet(r, path, near, csv_rows)
+        total_rows += csv_rows[Path(fleet)] if fleet_is_csv else _preset_rows(fleet, fleet_options, days)
+        if total_rows > MAX_FLEET_ROWS:
+            raise r.fail("fleet", f"the lots' fleets up to this one hold {total_rows:,} EV visits over {days} day(s); "
+                                  f"allowed: at most {MAX_FLEET_ROWS:,} in a scenario (a year of 10,000 EVs a day)")
         lots.append(
             LotConfig(
                 id=_lot_id(r, i),

@@ -234,10 +234,14 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
     base = list(r.tie_branches)
     n_lines = sum(1 for b in r.branch_ids if int(b) in grid.line_of_branch)
     ratings = ", ".join(f"{n} {s / 1000:g} MVA" for n, s in zip(r.section_names, r.section_s_max_kva))
-    print(f"{name}: {r.n_bus} buses, {r.n_branch} branches ({n_lines} lines, {r.n_branch - n_lines} bus-bus "
-          f"switch(es)), {len(r.loops)} loops (built in {t_build:.1f} s)\n"
-          f"  slack: the MV busbar at {r.v_slack_pu:g} p.u. (tap changers of transformer(s) "
-          f"{list(grid.oltc_trafos)}; {ratings or 'no transformer'}); voltage limits {r.v_min_pu:g}-{r.v_max_pu:g}")
+    n_trafo = len(grid.trafo_of_branch)
+    held = bool(grid.oltc_trafos) or not n_trafo  # the slack busbar held at a set-point (or no transformer)
+    slack = (f"the MV busbar at {r.v_slack_pu:g} p.u. (tap changers of transformer(s) {list(grid.oltc_trafos)}; "
+             f"{ratings or 'no transformer'})" if held else
+             f"the external grid's busbar at {r.v_slack_pu:g} p.u.; transformers as branches, taps as given")
+    print(f"{name}: {r.n_bus} buses, {r.n_branch} branches ({n_lines} lines, {n_trafo} transformer(s), "
+          f"{r.n_branch - n_lines - n_trafo} other), {len(r.loops)} loops (built in {t_build:.1f} s)\n"
+          f"  slack: {slack}; voltage limits {r.v_min_pu:g}-{r.v_max_pu:g}")
     sw = grid.net.switch
     opened = [f"{grid.switch_of_branch[b]} ({sw.at[grid.switch_of_branch[b], 'name']})" if b in grid.switch_of_branch
               else f"line {grid.line_of_branch[b]} (out of service)" for b in base]
@@ -250,15 +254,19 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
     fast = flow(r, base, r.p_load_kw, r.q_load_kvar)
     t_fast = time.perf_counter() - t0
     vm_orig, loss_orig, trafo_orig, note = _original_case(grid, base, oltc=True)
-    vm_conv, loss_conv = _converted_case(grid, base)
     dv_orig = float(np.nanmax(np.abs(vm_orig - fast.vm_pu[0])))
-    dv_conv = float(np.nanmax(np.abs(vm_conv - fast.vm_pu[0])))
+    if held:  # the radial model as a pandapower net of lines and switches (transformers as branches have no place)
+        vm_conv, loss_conv = _converted_case(grid, base)
+        dv_conv = float(np.nanmax(np.abs(vm_conv - fast.vm_pu[0])))
+        conv = f"  converted net (runpp): losses {loss_conv:.2f} kW, vmin {vm_conv.min():.4f} p.u.\n"
+    else:
+        dv_conv, conv = 0.0, ""
     agree = bool(fast.ok[0]) and dv_orig <= AGREEMENT_PU and dv_conv <= AGREEMENT_PU
-    print(f"  original net, taps at the set-point ({note}): losses {loss_orig:.2f} kW lines + {trafo_orig:.2f} kW "
-          f"transformers, vmin {np.nanmin(vm_orig):.4f} p.u.\n"
-          f"  converted net (runpp): losses {loss_conv:.2f} kW, vmin {vm_conv.min():.4f} p.u.\n"
+    print(f"  original net, {f'taps at the set-point ({note})' if held else 'taps as given'}: losses "
+          f"{loss_orig:.2f} kW lines + {trafo_orig:.2f} kW transformers, vmin {np.nanmin(vm_orig):.4f} p.u.\n"
+          f"{conv}"
           f"  fast flow: losses {fast.loss_kw[0]:.2f} kW, vmin {fast.vmin_pu[0]:.4f} p.u. ({t_fast * 1e3:.1f} ms)\n"
-          f"  max |dV| fast vs original = {dv_orig:.1e}, vs converted = {dv_conv:.1e} p.u. -> "
+          f"  max |dV| fast vs original = {dv_orig:.1e}{f', vs converted = {dv_conv:.1e}' if held else ''} p.u. -> "
           f"{'agree' if agree else 'DISAGREE'} (limit {AGREEMENT_PU:g})\n"
           f"  radial configurations: {count_radial(r):,} (matrix-tree theorem, exact)")
     t0 = time.perf_counter()

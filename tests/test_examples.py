@@ -43,5 +43,5 @@ def test_plain_mosaik_example(plain_mosaik, tmp_path):
     assert hours["grid.losses_kw"][0] == pytest.approx(ref.losses_kw, rel=1e-9)
     # one row per EV visit, adding up to the lot's energy
     assert visits["ev_id"].is_unique and len(visits) == 300
-    assert visits["energy_delivered_kwh"].sum() == pytest.approx(hours["PL1.energy_charged_kwh"].sum())
-    assert visits["energy_discharged_kwh"].sum() == pytest.approx(hours["PL1.energy_discharged_kwh"].sum())
+    assert visits["energy_delivered_grid_kwh"].sum() == pytest.approx(hours["PL1.energy_charged_kwh"].sum())
+    assert visits["energy_discharged_grid_kwh"].sum() == pytest.approx(hours["PL1.energy_discharged_kwh"].sum())

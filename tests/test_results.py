@@ -63,7 +63,7 @@ def test_load_run_gives_timestamps_long_forms_and_one_row_per_visit(tmp_path):
     assert bv.loc[bv["bus"] == 3, "vm_pu"].tolist() == pytest.approx([0.97, 0.94])
     evs = run.evs
     assert list(evs["ev_id"]) == ["ev1", "ev2"] and "hour" not in evs  # each visit's last row
-    assert evs["energy_delivered_kwh"].tolist() == [3.0, 2.5]
+    assert evs["energy_delivered_grid_kwh"].tolist() == [3.0, 2.5]  # an old name, read under the new one
     assert evs.loc[0, "arrival"] == pd.Timestamp("2024-01-01 00:00")
     assert evs.loc[1, "departure"] == pd.Timestamp("2024-01-02 06:00")
     assert np.isnan(evs.loc[1, "soc_departure"])  # unknown until it leaves: empty, not 0
@@ -101,7 +101,7 @@ def test_parquet_tables_read_as_csv_ones(tmp_path):
     after = load_run(folder.path)
     pd.testing.assert_frame_equal(after.grid, before.grid)
     pd.testing.assert_frame_equal(after.bus_voltages, before.bus_voltages)
-    assert after.evs["energy_delivered_kwh"].tolist() == [3.0, 2.5]
+    assert after.evs["energy_delivered_grid_kwh"].tolist() == [3.0, 2.5]
     assert folder.last_recorded_hour() == 1
     assert folder.convert_tables("csv") == []
     with pytest.raises(InputError, match="table format"):

@@ -1,5 +1,6 @@
 """Pluggable DSO controllers behind one interface (`plan(problem) -> DayAheadPlan`, optionally
-`revise(problem, state, hour)` every hour), plan validation, isolation, and a registry."""
+`revise(problem, state, hour)` every hour), plan validation, isolation, plans as plain data across the boundary
+(`plan_codec`), and a registry."""
 
 from cosim.controllers.base import (
     HOURS,

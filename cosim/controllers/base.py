@@ -139,7 +139,14 @@ OBJECTIVES = ("of1", "of2", "of3", "vpd")
 
 @dataclass
 class DayAheadPlan:
-    """A controller's answer: topology, lot sites, hourly lot setpoints (kW, + charging) and predicted KPIs."""
+    """A controller's answer: topology, lot sites, hourly lot setpoints (kW, + charging) and predicted KPIs.
+
+    What each field must hold (`cosim.controllers.validation.check_plan` checks every one; a field that does not is
+    a fallback naming it): `open_branches` integer branch ids; `lot_buses` lot id -> integer bus; `setpoints_kw` lot
+    id -> 24 finite numbers; `feasible` a bool; `predicted` str -> finite number; `predicted_hourly` str -> 24 finite
+    numbers; `controller` a str; `info` str -> plain data. Everything is plain data (None, bool, int, float, str,
+    lists, dicts with str keys, numeric numpy arrays): a plan crosses into the DSO's process as such
+    (`cosim.controllers.plan_codec`), and the DSO checks and uses that fresh copy, never the controller's objects."""
 
     open_branches: tuple[int, ...]
     lot_buses: dict[str, int]

@@ -44,68 +44,85 @@ class DsoSignal:
                    np.asarray(payload["max_export_kw"], float))
 
 
+@dataclass(frozen=True)
+class ProfitLp:
+    """The PLO's profit LP over x = (c, d) (charge, discharge kW, each (24,)): min cost'x, A_ub x <= b_ub, bounds.
+
+    Its optimum is minus the planned profit; `envelope` says whether the bounds are the lot's envelope's."""
+
+    cost: np.ndarray
+    a_ub: np.ndarray
+    b_ub: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    envelope: bool
+
+
+def profit_lp(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal | None = None,
+              eta_discharge: float = 1.0) -> ProfitLp:
+    """The LP `plo_profit_schedule` solves (see there): also the PLO's own problem in the ADMM exchange mode."""
+    signal = signal or DsoSignal.neutral()
+    price = np.asarray(price_usd_per_kwh, float)
+    mu = offer.economics.mu_e
+    cost_e = offer.economics.cost_e_usd_per_kwh
+    adder = signal.price_adder_usd_per_kwh
+    cost = np.concatenate([price / mu + cost_e + adder, -(price - cost_e + adder)])
+    lower_tri = np.tril(np.ones((HOURS, HOURS)))
+    if offer.envelope is not None:  # inside the lot's envelope (see _envelope_schedule)
+        env = offer.envelope
+        c_max = np.minimum(np.maximum(env.p_max_kw, 0.0), signal.max_import_kw)
+        d_max = np.minimum(np.maximum(-env.p_min_kw, 0.0), signal.max_export_kw)
+        eye = np.eye(HOURS)
+        net = np.hstack([eye, -eye])
+        energy = np.hstack([lower_tri * env.eta_charge, -lower_tri / env.eta_discharge])
+        return ProfitLp(cost, np.vstack([net, -net, energy, -energy]),
+                        np.concatenate([env.p_max_kw, -env.p_min_kw, env.e_max_kwh, -env.e_min_kwh]),
+                        np.zeros(2 * HOURS), np.concatenate([c_max, d_max]), True)
+    mode = np.asarray(offer.hour_mode)
+    c_max = np.where(mode > 0, np.minimum(offer.max_charge_kw, signal.max_import_kw), 0.0)
+    d_max = np.where(mode < 0, np.minimum(offer.max_discharge_kw, signal.max_export_kw), 0.0)
+    # battery-side energies: charging must cover the contracts (energy_need) and discharging may not take more
+    # than the V2G EVs hold above their contracts (energy_available), cumulatively hour by hour. Charged energy
+    # is not credited to later discharging: seed 000's overnight and daytime PEVs are different visits.
+    a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
+    b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
+    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
+    need_by[-1] = max(need_by[-1], offer.energy_need_kwh)
+    a_need = np.hstack([-lower_tri * mu, np.zeros((HOURS, HOURS))])
+    return ProfitLp(cost, np.vstack([a_avail, a_need]), np.concatenate([b_avail, -need_by]), np.zeros(2 * HOURS),
+                    np.concatenate([c_max, d_max]), False)
+
+
 def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal | None = None,
                         eta_discharge: float = 1.0) -> tuple[np.ndarray, float]:
     """Hourly lot setpoints (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $).
 
     Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h), with
     0 <= c_h <= max_charge, 0 <= d_h <= max_discharge (only in hours whose mode allows it, and within the DSO's
-    limits), charged battery energy >= energy_need and discharged energy <= energy_available.
+    limits), charged battery energy >= energy_need and discharged energy <= energy_available; with an envelope,
+    inside it (net power within [p_min, p_max], cumulative battery energy within [e_min, e_max]).
     """
-    signal = signal or DsoSignal.neutral()
-    price = np.asarray(price_usd_per_kwh, float)
-    mu = offer.economics.mu_e
-    cost_e = offer.economics.cost_e_usd_per_kwh
-    mode = np.asarray(offer.hour_mode)
-    c_max = np.where(mode > 0, np.minimum(offer.max_charge_kw, signal.max_import_kw), 0.0)
-    d_max = np.where(mode < 0, np.minimum(offer.max_discharge_kw, signal.max_export_kw), 0.0)
-    adder = signal.price_adder_usd_per_kwh
-    cost = np.concatenate([price / mu + cost_e + adder, -(price - cost_e + adder)])
-    # battery-side energies: charging must cover the contracts (energy_need) and discharging may not take more
-    # than the V2G EVs hold above their contracts (energy_available), cumulatively hour by hour. Charged energy
-    # is not credited to later discharging: seed 000's overnight and daytime PEVs are different visits.
-    lower_tri = np.tril(np.ones((HOURS, HOURS)))
-    if offer.envelope is not None:
-        return _envelope_schedule(offer, cost, signal, lower_tri)
-    a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
-    b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
-    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
-    need_by[-1] = max(need_by[-1], offer.energy_need_kwh)
-    a_need = np.hstack([-lower_tri * mu, np.zeros((HOURS, HOURS))])
-    b_need = -need_by
-    res = linprog(cost, A_ub=np.vstack([a_avail, a_need]), b_ub=np.concatenate([b_avail, b_need]),
-                  bounds=list(zip(np.zeros(2 * HOURS), np.concatenate([c_max, d_max]))), method="highs")
+    lp = profit_lp(offer, price_usd_per_kwh, signal, eta_discharge)
+    res = linprog(lp.cost, A_ub=lp.a_ub, b_ub=lp.b_ub, bounds=list(zip(lp.lower, lp.upper)), method="highs")
     if res.status != 0:
+        if lp.envelope:
+            raise ScheduleError(f"lot {offer.lot_id!r}: no schedule stays inside its envelope within the DSO's "
+                                f"limits: {res.message}")
         raise ScheduleError(
             f"lot {offer.lot_id!r}: no schedule meets the contracts ({offer.energy_need_kwh:.1f} kWh needed) within "
             f"the hourly limits: {res.message}"
         )
     c, d = res.x[:HOURS], res.x[HOURS:]
+    if lp.envelope:
+        return follow_fleet(offer, offer.envelope.project(c - d)), float(-res.fun)
     return c - d, float(-res.fun)
 
 
-def _envelope_schedule(offer: LotOffer, cost: np.ndarray, signal: DsoSignal, lower_tri: np.ndarray
-                       ) -> tuple[np.ndarray, float]:
-    """The profit LP inside the lot's envelope: charge c and discharge d within the hourly power bounds (and the
-    DSO's kW limits), net power c - d within [p_min, p_max], cumulative battery energy within [e_min, e_max]."""
-    env = offer.envelope
-    c_max = np.minimum(np.maximum(env.p_max_kw, 0.0), signal.max_import_kw)
-    d_max = np.minimum(np.maximum(-env.p_min_kw, 0.0), signal.max_export_kw)
-    eye = np.eye(HOURS)
-    net = np.hstack([eye, -eye])
-    energy = np.hstack([lower_tri * env.eta_charge, -lower_tri / env.eta_discharge])
-    a_ub = np.vstack([net, -net, energy, -energy])
-    b_ub = np.concatenate([env.p_max_kw, -env.p_min_kw, env.e_max_kwh, -env.e_min_kwh])
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=list(zip(np.zeros(2 * HOURS), np.concatenate([c_max, d_max]))),
-                  method="highs")
-    if res.status != 0:
-        raise ScheduleError(f"lot {offer.lot_id!r}: no schedule stays inside its envelope within the DSO's limits: "
-                            f"{res.message}")
-    c, d = res.x[:HOURS], res.x[HOURS:]
-    schedule = env.project(c - d)
-    if offer.fleet is not None:  # the PLO knows its EVs: the nearest schedule they can follow together
+def follow_fleet(offer: LotOffer, schedule: np.ndarray) -> np.ndarray:
+    """The nearest schedule the lot's EVs can follow together (`fleet_lp.dispatch`) when the PLO knows its EVs."""
+    if offer.fleet is not None:
         try:
-            schedule = dispatch(offer.fleet, schedule)[0].sum(axis=0)
+            return dispatch(offer.fleet, schedule)[0].sum(axis=0)
         except ProblemError:
             pass
-    return schedule, float(-res.fun)
+    return schedule

@@ -45,12 +45,20 @@ def known_controllers() -> list[str]:
     return CONTROLLERS.names()
 
 
-def make_controller(name_or_path: str, near: Path | str | None = None, **options: Any) -> Controller:
-    """Build a controller: a known name (eo, pso, ga, rule, none, milp, mpc, or registered) or "package.module:Class".
+def make_controller(name_or_path: Any, near: Path | str | None = None, **options: Any) -> Controller:
+    """Build a controller: a known name (eo, pso, ga, rule, none, milp, mpc, or registered), "module:Class" of a
+    module beside the scenario (`near`, its folder) or of an installed package's `cosim.plugins` entry point, or,
+    from Python, the controller class itself (or an instance with `plan()`, returned as it is, without options).
 
-    `near` is the scenario's folder, where a user's controller module may sit. Raises `PluginNotFoundError`
-    when the name leads to no controller and `PluginOptionsError` when the controller rejects the options.
+    Raises `PluginNotFoundError` when the name leads to no controller and `PluginOptionsError` when the controller
+    rejects the options.
     """
+    if not isinstance(name_or_path, str) and not inspect.isclass(name_or_path) \
+            and callable(getattr(name_or_path, "plan", None)):
+        if options:
+            raise PluginOptionsError(f"controller {type(name_or_path).__name__}: an instance takes no options, "
+                                     f"got {sorted(options)}")
+        return name_or_path
     factory = CONTROLLERS.resolve(name_or_path, near=near)
     try:
         ctrl = factory(**options)
@@ -63,7 +71,7 @@ def make_controller(name_or_path: str, near: Path | str | None = None, **options
         raise PluginNotFoundError(f"controller {name_or_path!r}: {type(ctrl).__name__} has no plan(problem) method")
     if not getattr(ctrl, "name", None):
         try:
-            ctrl.name = name_or_path
+            ctrl.name = name_or_path if isinstance(name_or_path, str) else factory.__name__
         except AttributeError:
             pass
     return ctrl

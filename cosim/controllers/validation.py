@@ -6,16 +6,24 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 
 | rule | what is checked | on failure |
 |---|---|---|
+| `plain-data` | every field plain data (`plan_codec`; checked where the plan is converted) | fallback |
 | `type` | a `DayAheadPlan` (open_branches, lot_buses, setpoints_kw, feasible) | fallback |
-| `feasible` | the controller itself says the plan is feasible | fallback |
-| `topology` | known branch ids, radial (no loop, no island); unchanged when reconfiguration is off | fallback |
-| `lots` | setpoints and buses only for the problem's lots (dispatch problems: one entry per lot) | fallback |
+| `feasible` | a bool (`True` or `False`, not an array), and the controller says the plan is feasible | fallback |
+| `fields` | `controller` a str; `info` a dict with str keys, none of the DSO's own, `history` numbers | fallback |
+| `predictions` | `predicted`: finite numbers; `predicted_hourly`: 24 finite numbers each (str keys) | fallback |
+| `topology` | known integer branch ids (a list), radial (no loop, no island); fixed without reconfiguring | fallback |
+| `lots` | dicts `lot_buses`, `setpoints_kw`; setpoints and buses for the problem's lots only (one each) | fallback |
 | `setpoints` | 24 finite numbers per lot | fallback |
-| `bus` | each lot at one of its candidate buses | fallback |
+| `bus` | each lot at one of its candidate buses (an integer) | fallback |
 | `bounds` | within the hour's power bounds (the lot's envelope, `LotOffer.envelope`, else its offer) | clipped |
 | `energy` | cumulative energy within the envelope: above e_max clipped hour by hour; below e_min | fallback |
 |          | with the lot's EVs known (centralised): the nearest schedule a per-EV dispatch delivers | clipped |
 |          | (contracts missed) refused. Without one: need_by_hour_kwh, energy_need_kwh, available | fallback |
+
+No rule raises, whatever a field holds: a field of the wrong type or shape is a failure naming the field. A plan
+that passes is normalised in place to what was checked (open_branches a tuple of int, lot_buses int, setpoints and
+hourly predictions write-protected float arrays, predictions float), so the checked values are the values used. The
+DSO checks a fresh copy of plain data (`cosim.controllers.plan_codec`), never the controller's own objects.
 
 `evaluate_plan(problem, plan)` fills `plan.predicted` and `plan.predicted_hourly` with the fast flow, so
 plan-versus-reality works for any controller.
@@ -76,18 +84,32 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     """Check `plan` against `problem` (rules in the module docstring); returns the plan to use or the failure."""
     if not isinstance(plan, DayAheadPlan):
         return _fail("type", f"the controller returned a {type(plan).__name__}, not a DayAheadPlan")
+    if not isinstance(plan.feasible, (bool, np.bool_)):
+        return _fail("feasible", f"feasible must be True or False, got {_what(plan.feasible)}")
     if not plan.feasible:
         return _fail("feasible", "the controller returned an infeasible plan")
+    failure = _other_fields(plan)
+    if failure:
+        return _fail("fields", failure)
+    predictions, failure = _predictions(plan)
+    if failure:
+        return _fail("predictions", failure)
     net = problem.network
+    open_ids, failure = _branch_ids(plan.open_branches)
+    if failure:
+        return _fail("topology", failure)
     try:
-        open_ids = [int(b) for b in plan.open_branches]
         check_radial(net, open_ids)
-    except (TopologyError, TypeError, ValueError) as exc:
+    except (TopologyError, TypeError, ValueError, IndexError) as exc:
         return _fail("topology", str(exc))
     if not problem.reconfigure and sorted(open_ids) != sorted(int(b) for b in problem.base_open_branches):
         return _fail("topology", f"opens {sorted(open_ids)} but reconfiguration is off "
                                  f"(base {sorted(problem.base_open_branches)})")
     lots = {lot.lot_id: lot for lot in problem.lots}
+    for name in ("setpoints_kw", "lot_buses"):
+        failure = _str_keys(getattr(plan, name), name, none_ok=True)
+        if failure:
+            return _fail("lots", failure)
     setpoints = dict(plan.setpoints_kw or {})
     buses = dict(plan.lot_buses or {})
     unknown = sorted(str(k) for k in set(setpoints) | set(buses) if k not in lots)
@@ -96,18 +118,28 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     missing = sorted(k for k in lots if k not in setpoints)
     if missing:
         return _fail("lots", f"no setpoints for lot(s) {missing}")
-    repairs: list[str] = []
+    # a problem without lots to dispatch: entries for other lots (their sites, their schedules) are kept, checked
     checked: dict[str, np.ndarray] = {}
+    for lot_id in [k for k in setpoints if k not in lots]:
+        sp, failure = _hourly(setpoints[lot_id], f"setpoints_kw[{lot_id!r}]")
+        if failure:
+            return _fail("setpoints", failure)
+        checked[lot_id] = sp
+    for lot_id in [k for k in buses if k not in lots]:
+        if not _integer(buses[lot_id]) or not 1 <= int(buses[lot_id]) <= net.n_bus:
+            return _fail("bus", f"lot {lot_id!r} at bus {buses[lot_id]!r}, not a bus of the network (1..{net.n_bus})")
+        buses[lot_id] = int(buses[lot_id])
+    repairs: list[str] = []
     for lot_id, lot in lots.items():
         try:
             sp = np.asarray(setpoints[lot_id], dtype=float)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return _fail("setpoints", f"lot {lot_id!r}: setpoints are not numbers")
         if sp.shape != (HOURS,) or not np.all(np.isfinite(sp)):
             return _fail("setpoints", f"lot {lot_id!r}: need {HOURS} finite numbers, got shape {sp.shape}"
                                       + ("" if sp.shape != (HOURS,) else " with NaN or infinity"))
         bus = buses.get(lot_id)
-        if bus not in lot.candidate_buses:
+        if not _integer(bus) or int(bus) not in lot.candidate_buses:
             return _fail("bus", f"lot {lot_id!r} at bus {bus!r}, not one of its candidates {list(lot.candidate_buses)}")
         lower, upper = lot_bounds_kw(lot)
         clipped = np.clip(sp, lower, upper)
@@ -131,10 +163,135 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
         if short > TOLERANCE_KWH:
             return _fail("energy", f"lot {lot_id!r} misses its contracts by {short:.1f} kWh (energy charged by each "
                                    f"hour below need_by_hour_kwh, or discharged beyond energy_available_kwh)")
+    # what was checked is what is used: the plan holds the checked values from here on
+    plan.open_branches, plan.feasible = tuple(open_ids), True
+    plan.lot_buses = {**buses, **{lot_id: int(buses[lot_id]) for lot_id in lots}}
+    plan.setpoints_kw = {k: _frozen(checked[k]) for k in setpoints}  # the plan's order
+    plan.predicted, plan.predicted_hourly = predictions
     if repairs:
-        plan.setpoints_kw = {**setpoints, **checked}
         evaluate_plan(problem, plan)  # the predictions must describe the plan that is used
     return PlanCheck(plan, None, repairs)
+
+
+def _what(value: object) -> str:
+    """What `value` is, for a failure line (its type, an array's shape), without calling anything of it."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return str(float(value))
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
+
+
+def _integer(value: object) -> bool:
+    """An integer (Python or numpy, not a bool), or a float that is one (an id a numpy float array carried)."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    return isinstance(value, (float, np.floating)) and bool(np.isfinite(value)) and float(value).is_integer()
+
+
+def _number(value: object) -> bool:
+    """A finite real number (Python or numpy, not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) \
+        and bool(np.isfinite(float(value)))
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr = np.asarray(arr, dtype=float)
+    arr.setflags(write=False)
+    return arr
+
+
+def _str_keys(value: object, name: str, none_ok: bool = False) -> str:
+    """"" when `value` is a dict with str keys (or None where allowed), else what is wrong."""
+    if value is None and none_ok:
+        return ""
+    if not isinstance(value, dict):
+        return f"{name} must be a dict, got {_what(value)}"
+    bad = [type(k).__name__ for k in value if not isinstance(k, str)]
+    return f"{name} has keys of type {bad[0]}; keys are str" if bad else ""
+
+
+DSO_INFO = ("fallback", "rejected_predicted", "revisions", "switch_operations_left")
+"""Keys of `plan.info` that the DSO writes itself (a fallback's reason, the day's revisions): no plan may bring them."""
+
+
+def _other_fields(plan: DayAheadPlan) -> str:
+    """The fields no other rule reads: `controller` (a str) and `info` (a dict with str keys, none of the DSO's own;
+    `history`, which plans.jsonl records, numbers in one dimension)."""
+    if not isinstance(plan.controller, str):
+        return f"controller must be a str, got {_what(plan.controller)}"
+    failure = _str_keys(plan.info, "info")
+    if failure:
+        return failure
+    own = [k for k in DSO_INFO if k in plan.info]
+    if own:
+        return f"info[{own[0]!r}] is the DSO's own entry ({', '.join(DSO_INFO)}); a plan cannot bring it"
+    if "history" in plan.info:
+        history = plan.info["history"]
+        arr = history if isinstance(history, np.ndarray) else None
+        if arr is None and isinstance(history, (list, tuple)) and all(_real(v) for v in history):
+            arr = np.asarray(history, dtype=float)
+        if arr is None or arr.ndim != 1 or arr.dtype.kind not in "iuf":
+            return f"info['history'] must be numbers in one dimension (the optimiser's history), got {_what(history)}"
+    return ""
+
+
+def _real(value: object) -> bool:
+    """A real number, finite or not (Python or numpy, not a bool)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, np.ndarray]], str]:
+    """((predicted as floats, predicted_hourly as write-protected float arrays), "") or (({}, {}), what is wrong)."""
+    for name in ("predicted", "predicted_hourly"):
+        failure = _str_keys(getattr(plan, name), name)
+        if failure:
+            return ({}, {}), failure
+    predicted: dict[str, float] = {}
+    for key, value in plan.predicted.items():
+        if not _number(value):
+            return ({}, {}), f"predicted[{key!r}] must be a finite number, got {_what(value)}"
+        predicted[key] = float(value)
+    hourly: dict[str, np.ndarray] = {}
+    for key, value in plan.predicted_hourly.items():
+        arr, failure = _hourly(value, f"predicted_hourly[{key!r}]")
+        if failure:
+            return ({}, {}), failure
+        hourly[key] = arr
+    return (predicted, hourly), ""
+
+
+def _hourly(value: object, name: str) -> tuple[np.ndarray, str]:
+    """(`value` as 24 write-protected floats, "") or (empty, what is wrong): an array or list of 24 finite numbers."""
+    arr = value if isinstance(value, np.ndarray) else None
+    if arr is None and isinstance(value, (list, tuple)) and all(_real(v) for v in value):
+        try:
+            arr = np.asarray(value, dtype=float)
+        except OverflowError:  # an int beyond float (a plan built in Python; the codec refuses those)
+            arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        return np.zeros(0), f"{name} must be {HOURS} finite numbers, got {_what(value)}"
+    if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
+        return np.zeros(0), (f"{name} must be {HOURS} finite numbers, got shape {arr.shape}"
+                             + ("" if arr.shape != (HOURS,) else " with NaN or infinity"))
+    return _frozen(arr), ""
+
+
+def _branch_ids(value: object) -> tuple[list[int], str]:
+    """(the open branches as ints, "") or ([], what is wrong): a list, tuple or 1-d array of integers."""
+    if isinstance(value, np.ndarray):
+        items = list(value) if value.ndim == 1 else None
+    else:
+        items = list(value) if isinstance(value, (list, tuple)) else None
+    if items is None:
+        return [], f"open_branches must be a list of branch ids, got {_what(value)}"
+    bad = [x for x in items if not _integer(x)]
+    if bad:
+        return [], f"open_branches must be integer branch ids, got {_what(bad[0])}"
+    return [int(x) for x in items], ""
 
 
 def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray, str, str]:

@@ -78,7 +78,8 @@ class DsoSide(Protocol):
 
     `plan_with_lots` lets the DSO's controller dispatch the lots from full offers; `plan_around` plans the grid
     around the lots' own schedules (offers with `schedule_kw`), re-solving unless `replan=False`; both apply
-    the fallback when planning fails and record the plan. `end_negotiation` records the day's outcome.
+    the fallback when planning fails and record the plan. `end_negotiation` records the day's outcome; `log_event`
+    adds a mode's own event (events.csv) at the current hour.
     `revise_hour` (hour-by-hour control) re-plans the rolling 24 hours from `hour` with the controller's `revise`:
     lots with an hourly full offer are dispatched, the others held at the setpoints in force; it returns the
     accepted revision, or None when the plan in force stays (a failed revision falls back to it, logged)."""
@@ -94,6 +95,7 @@ class DsoSide(Protocol):
     def plan_around(self, offers: dict[str, dict[str, Any]], replan: bool = True) -> DayAheadPlan: ...
     def schedule_change_kw(self, offers: dict[str, dict[str, Any]]) -> float: ...
     def end_negotiation(self, converged: bool, detail: str = "") -> None: ...
+    def log_event(self, event: str, detail: str) -> None: ...
     def revise_hour(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan | None: ...
 
 
@@ -106,6 +108,7 @@ class ExchangeMode:
     """
 
     name = "custom"
+    reveals = ""  # what a PLO tells the DSO in this mode, in words (cosim compare --what exchange)
 
     def __init__(self, max_rounds: int = 5, **options: Any) -> None:
         if options:

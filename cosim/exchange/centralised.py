@@ -18,6 +18,7 @@ class Centralised(ExchangeMode):
     this hour on). A failed revision sends nothing: the schedules in force stay."""
 
     name = "centralised"
+    reveals = "fleet data: envelope, EVs (windows, energies, chargers, contracts), PEV counts, SOC shares"
 
     def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:
         return plo.full_offer_payload()

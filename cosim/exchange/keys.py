@@ -33,7 +33,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from cosim.errors import InputError
 
-__all__ = ["AgentKeys", "KeyFileError", "load_key_file", "new_key_ring", "write_key_file"]
+__all__ = ["MADE_HERE", "AgentKeys", "KeyFileError", "load_key_file", "new_key_ring", "write_key_file"]
+
+MADE_HERE = "made here"
+"""`AgentKeys.params()["private_key"]` asking the receiving process to make the agent's private key itself."""
 
 
 class KeyFileError(InputError):
@@ -89,13 +92,31 @@ class AgentKeys:
         return {"owner": self.owner, "private_key": _raw_private(self._private).hex(),
                 "public_keys": {name: _raw_public(key).hex() for name, key in sorted(self.public.items())}}
 
+    def with_public(self, public_hex: Mapping[str, str]) -> "AgentKeys":
+        """The same private key, hearing also the agents whose public keys (64 hex digits each) are given."""
+        try:
+            extra = {str(name): Ed25519PublicKey.from_public_bytes(bytes.fromhex(hexkey))
+                     for name, hexkey in public_hex.items()}
+        except (TypeError, ValueError, AttributeError):
+            raise InputError("agent keys: public keys must be 64 hex digits each") from None
+        return AgentKeys(self.owner, self._private, {**self.public, **extra})
+
+    def public_key_hex(self) -> str:
+        """This agent's own public key (64 hex digits): what it may tell the others."""
+        return _raw_public(self.public[self.owner]).hex()
+
     @classmethod
     def from_params(cls, params: "AgentKeys | Mapping[str, Any]") -> "AgentKeys":
-        """Inverse of `params()` (an `AgentKeys` is returned as it is)."""
+        """Inverse of `params()` (an `AgentKeys` is returned as it is). `private_key = MADE_HERE` makes a fresh
+        private key in the calling process from the OS's randomness: a key that no other process ever holds (a
+        PLO in its own process, `[exchange] separate_processes`); its public key is `public_key_hex()`."""
         if isinstance(params, AgentKeys):
             return params
         try:
-            private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(params["private_key"]))
+            if params["private_key"] == MADE_HERE:
+                private = Ed25519PrivateKey.from_private_bytes(secrets.token_bytes(32))
+            else:
+                private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(params["private_key"]))
             public = {str(name): Ed25519PublicKey.from_public_bytes(bytes.fromhex(hexkey))
                       for name, hexkey in params["public_keys"].items()}
             owner = str(params["owner"])

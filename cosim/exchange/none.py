@@ -12,6 +12,7 @@ class NoExchange(ExchangeMode):
     what information is worth)."""
 
     name = "none"
+    reveals = "nothing"
 
     def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:
         return None

@@ -23,6 +23,7 @@ EXCHANGE_MODES: Registry[type[ExchangeMode]] = Registry("exchange mode", {
     "centralised": "cosim.exchange.centralised:Centralised",
     "signals": "cosim.exchange.signals:Signals",
     "iterative": "cosim.exchange.iterative:Iterative",
+    "admm": "cosim.exchange.admm:Admm",
     "none": "cosim.exchange.none:NoExchange",
 }, check=_check_mode)
 

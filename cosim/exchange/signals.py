@@ -19,6 +19,7 @@ class Signals(ExchangeMode):
     against them; the DSO records the answers and the negotiation ends."""
 
     name = "signals"
+    reveals = "its own schedule"
 
     def __init__(self, max_rounds: int = 5, signal_gain: float = 1.0) -> None:
         super().__init__(max_rounds)

@@ -13,6 +13,7 @@ to a pandapower JSON file ("feeders/mine.json", relative to the working folder o
 from __future__ import annotations
 
 import copy
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ __all__ = ["NAME_FORMS", "NETWORKS", "GridNetwork", "is_converted_name", "load_n
 
 NETWORKS: Registry[Any] = Registry("network", {
     "ieee33": "cosim.networks.ieee33:ieee33",
+    "ieee33_rated": "cosim.networks.ieee33:ieee33_rated",
     "ieee69": "cosim.networks.feeders:ieee69",
     "dist118": "cosim.networks.feeders:dist118",
     "ninebus": "cosim.networks.ninebus:ninebus",
@@ -56,12 +58,13 @@ def _converted_builder(name: str, near: Path | str | None) -> tuple[tuple, Any]:
     return (str(path), path.stat().st_mtime_ns), lambda: json_network(name, near)
 
 
-def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> GridNetwork:
-    """Build a network by name or dotted path (keyword options go to its builder, e.g. ninebus load_level);
-    `near` is the folder where a user's network module may sit (the scenario's). Clear errors.
+def load_network(name: Any, near: Path | str | None = None, **kwargs: Any) -> GridNetwork:
+    """Build a network by name, dotted path or, from Python, the builder function itself (keyword options go to
+    its builder, e.g. ninebus load_level); `near` is the scenario's folder, where a user's network module may sit.
 
-    Each (name, options) is built once per process (pandapower's case loaders take seconds) and a deep
-    copy is returned, so callers may change loads and switch states freely.
+    A builder is checked by its signature before it is called (the options must fit its parameters) and by
+    its result after (a `GridNetwork`). Each (builder, options) is built once per process (pandapower's case
+    loaders take seconds) and a deep copy is returned, so callers may change loads and switch states freely.
     """
     if is_converted_name(name):
         if kwargs:
@@ -70,22 +73,29 @@ def load_network(name: str, near: Path | str | None = None, **kwargs: Any) -> Gr
         if key not in _BUILT:
             _BUILT[key] = build()
         return copy.deepcopy(_BUILT[key])
-    if not isinstance(name, str) or name not in NETWORKS and not NETWORKS.is_dotted(name):
+    if isinstance(name, str) and name not in NETWORKS and not NETWORKS.is_dotted(name) or \
+            not isinstance(name, str) and not callable(name):
         raise NetworkDataError(f"unknown network {name!r}; known networks: {', '.join(NETWORKS.names())}, "
                                f"{NAME_FORMS}")
     builder = NETWORKS.resolve(name, near=near)
+    label = name if isinstance(name, str) else getattr(name, "__qualname__", repr(name))
     try:
-        key: tuple | None = (name, tuple(sorted(kwargs.items())))
+        inspect.signature(builder).bind(**kwargs)
+    except TypeError as exc:  # options the builder does not take: refused before it is called
+        raise NetworkDataError(f"network {label!r}: bad options {sorted(kwargs)} ({exc})") from None
+    except ValueError:  # a builder without a signature (a builtin): refused before it is called
+        raise NetworkDataError(f"network {label!r}: the builder has no Python signature") from None
+    try:
+        key: tuple | None = (builder, tuple(sorted(kwargs.items())))
         hash(key)
     except TypeError:
         key = None
     if key is None or key not in _BUILT:
-        try:
-            built = builder(**kwargs)
-        except TypeError as exc:
-            raise NetworkDataError(f"network {name!r}: bad options {sorted(kwargs)} ({exc})") from None
-        if type(built).__name__ != "GridNetwork" or not hasattr(built, "radial"):
-            raise NetworkDataError(f"network {name!r}: the builder returned a {type(built).__name__}, "
+        built = builder(**kwargs)
+        from cosim.networks.converter import GridNetwork  # noqa: PLC0415 - pandapower only once a net is built
+
+        if not isinstance(built, GridNetwork):
+            raise NetworkDataError(f"network {label!r}: the builder returned a {type(built).__name__}, "
                                    "not a GridNetwork")
         if key is None:
             return built

@@ -8,6 +8,8 @@ a user's JSON file) into a `ConvertedNetwork`. Besides the per-unit branches and
 * the lines' charging (shunt capacitance, pi model: half of each line's admittance at either end); an open
   line is opened at one end only, as a switch opens it, so it stays energised from the other end as a stub
   whose admittance (`stub_y_pu`) sits at that end (`stub_bus`);
+* the transformers' magnetising shunts (pi equivalent of pandapower's T model, exact at the given taps) as fixed
+  shunt admittances at their buses (`bus_shunt_y_pu`);
 * the substation: which busbar section each branch leaving the slack starts from (`slack_section`) and the
   rating of the transformers feeding each section (`section_s_max_kva`).
 
@@ -54,6 +56,7 @@ class ConvertedNetwork(RadialNetwork):
     slack_section: np.ndarray | None = None  # (n_branch,) section of a branch leaving the slack, -1 otherwise
     section_s_max_kva: np.ndarray | None = None  # (n_sections,) transformer rating feeding each section
     section_names: tuple[str, ...] = ()
+    bus_shunt_y_pu: np.ndarray | None = None  # (n_bus,) fixed shunt admittance at each bus (transformers' magnetising)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -67,6 +70,11 @@ class ConvertedNetwork(RadialNetwork):
             if attr != "section_s_max_kva" and value.shape != (nbr,):
                 raise NetworkDataError(f"network {self.name!r}: {attr} has shape {value.shape}, expected ({nbr},)")
             object.__setattr__(self, attr, value)
+        shunt = np.zeros(self.n_bus, complex) if self.bus_shunt_y_pu is None else np.asarray(self.bus_shunt_y_pu,
+                                                                                               complex)
+        if shunt.shape != (self.n_bus,) or not np.all(np.isfinite(shunt)):
+            raise NetworkDataError(f"network {self.name!r}: bus_shunt_y_pu must hold one finite admittance per bus")
+        object.__setattr__(self, "bus_shunt_y_pu", shunt)
         if not np.isfinite(self.v_slack_pu) or self.v_slack_pu <= 0:
             raise NetworkDataError(f"network {self.name!r}: v_slack_pu must be a positive number, got "
                                    f"{self.v_slack_pu}")
@@ -78,7 +86,7 @@ class ConvertedNetwork(RadialNetwork):
 
     @property
     def has_charging(self) -> bool:
-        return bool(np.any(self.charging_y_pu != 0))
+        return bool(np.any(self.charging_y_pu != 0) or np.any(self.bus_shunt_y_pu != 0))
 
     def shunt_y_pu(self, open_pos: np.ndarray) -> np.ndarray:
         """Shunt admittance at every bus (batch, n_bus) for open branch positions (batch, k): half of each
@@ -86,7 +94,7 @@ class ConvertedNetwork(RadialNetwork):
         open_pos = np.atleast_2d(np.asarray(open_pos, dtype=int))
         batch = open_pos.shape[0]
         half = self.charging_y_pu / 2.0
-        base = np.zeros(self.n_bus, complex)
+        base = self.bus_shunt_y_pu.copy()
         np.add.at(base, self.from_bus, half)
         np.add.at(base, self.to_bus, half)
         out = np.repeat(base[None, :], batch, axis=0)
@@ -186,23 +194,45 @@ def flow(net: RadialNetwork, open_branches, p_load_kw, q_load_kvar, *, tol_pu: f
         vm2 = np.where(np.isfinite(new), new, vm2)
         if not np.any(change > charging_tol_pu):  # NaN (diverged or not radial) cases do not hold the loop
             break
+    # the shunts' conductance (magnetising, line leakance) is a loss, as pandapower counts it
+    res.summary.loss_kw = res.summary.loss_kw + (y.real * res.vm_pu**2).sum(axis=1) * kw_per_pu
     return res
 
 
 def count_radial(net: RadialNetwork) -> int:
     """Number of radial configurations (spanning trees), exact: the matrix-tree theorem's determinant by
     fraction-free (Bareiss) elimination in Python integers (a float determinant loses digits beyond ~1e15).
-    Fixed branches (no switch) stay closed: the network is counted with them contracted."""
+    Fixed branches (no switch) stay closed: the network is counted with them contracted. A graph's spanning trees
+    are the products of those of its biconnected blocks (a bridge lies in every one), so each block is counted on
+    its own: a city's ~10,000 switchable branches are a few small blocks (its loops) and many bridges."""
     net = contract_fixed(net)
-    n = net.n_bus
+    g = nx.MultiGraph()
+    g.add_nodes_from(range(net.n_bus))
+    g.add_edges_from((f, t) for f, t in zip(net.from_bus.tolist(), net.to_bus.tolist()) if f != t)
+    if not nx.is_connected(g):
+        return 0
+    total = 1
+    for block in nx.biconnected_component_edges(nx.Graph(g)):
+        nodes = sorted({v for e in block for v in e})
+        if len(nodes) < 3 and g.number_of_edges(*nodes) == 1:
+            continue  # a bridge
+        total *= _count_block(g.subgraph(nodes))
+    return total
+
+
+def _count_block(g: nx.MultiGraph) -> int:
+    """Spanning trees of one connected multigraph (Bareiss determinant of its reduced Laplacian)."""
+    index = {v: i for i, v in enumerate(sorted(g.nodes))}
+    n = len(index)
     lap = [[0] * n for _ in range(n)]
-    for f, t in zip(net.from_bus.tolist(), net.to_bus.tolist()):
+    for a, b in g.edges():
+        f, t = index[a], index[b]
         if f != t:
             lap[f][f] += 1
             lap[t][t] += 1
             lap[f][t] -= 1
             lap[t][f] -= 1
-    keep = [i for i in range(n) if i != net.slack_bus]
+    keep = list(range(1, n))
     m = [[lap[i][j] for j in keep] for i in keep]
     size, prev, sign = len(m), 1, 1
     for k in range(size - 1):

@@ -84,6 +84,8 @@ class GridNetwork:
     position_of_bus: dict[int, int] = field(default_factory=dict)  # pandapower bus -> 0-based radial bus
     oltc_trafos: tuple[int, ...] = ()  # transformers whose tap changers hold the slack busbar at v_slack_pu
     dropped_switches: tuple[int, ...] = ()  # open switches never operated (couplers within a busbar)
+    trafo_of_branch: dict[int, int] = field(default_factory=dict)  # branch id -> pandapower transformer (a branch)
+    parallel_trafos: dict[int, tuple[int, ...]] = field(default_factory=dict)  # branch id -> transformers merged
 
     @property
     def converted(self) -> bool:

@@ -4,6 +4,11 @@
 slack voltage, line charging, substation ratings) and returns a `GridNetwork` whose `net` is the ORIGINAL
 pandapower net: the grid simulator runs pandapower on it and applies the DSO's open branches to its switches.
 
+Two kinds of net. Where the transformers hold their MV busbar at a set-point (one external grid, only transformers
+right below it, each marked automatic: `autoTap`, SimBench's on-load tap changers) that busbar is the slack, as
+described below. Every other net (no such flag, several external grids, MV/LV transformers) takes its transformers
+as branches with the taps as given, any number of voltage levels and of substations: `cosim.networks.substations`.
+
 Decisions (each one keeps the radial model exact against pandapower on the original net; `cosim validate
 --network NAME` measures it):
 
@@ -40,7 +45,8 @@ Decisions (each one keeps the radial model exact against pandapower on the origi
   1.0-1.0 p.u.); line ampacity `max_i_ka * df * parallel`, transformer rating `sn_mva` summed over each section.
 
 Refused with one line (`NetworkDataError`): element types the model cannot hold (generators with voltage
-control, 3-winding transformers, ...), not exactly one external grid, lines or loads on the HV side, feeders
+control, 3-winding transformers, ...), no external grid, a transformer whose rated voltages do not match its
+buses (`transformers.check_levels`), lines or loads on the HV side (busbar held at a set-point), feeders
 that are not radial in the base state (the message names the loop; a meshed net: a closed loop without any
 switch) or buses no switch state can feed (the island), and an empty voltage band.
 """
@@ -56,6 +62,7 @@ import pandapower as pp
 
 from cosim.networks.converted import ConvertedNetwork
 from cosim.networks.converter import GridNetwork
+from cosim.networks.transformers import check_levels
 from cosim.powerflow.network_data import NetworkDataError
 
 __all__ = ["UNSUPPORTED_ELEMENTS", "OltcResult", "convert_switched", "converted_net", "run_original"]
@@ -94,18 +101,18 @@ def _fail(name: str, msg: str) -> NetworkDataError:
     return NetworkDataError(f"network {name!r}: {msg}")
 
 
-def _check_elements(net, name: str) -> int:
-    """The external grid's bus; errors for tables the model cannot hold."""
+def _check_elements(net, name: str) -> list[int]:
+    """The in-service external grids (at least one); errors for tables the model cannot hold."""
     bad = [f"{t} ({int(_in_service(net[t]).sum())})" for t in UNSUPPORTED_ELEMENTS
            if t in net and len(net[t]) and _in_service(net[t]).any()]
     if bad:
         raise _fail(name, f"in-service element type(s) {', '.join(bad)} are not supported; a converted net holds "
-                          "buses, lines, 2-winding transformers, switches, loads, static generators and one "
-                          "external grid")
+                          "buses, lines, 2-winding transformers, switches, loads, static generators and "
+                          "external grids")
     eg = net.ext_grid[_in_service(net.ext_grid)]
-    if len(eg) != 1:
-        raise _fail(name, f"needs exactly one in-service external grid (the substation), found {len(eg)}")
-    return int(eg.bus.iloc[0])
+    if not len(eg):
+        raise _fail(name, "has no in-service external grid (the substation feeding the net)")
+    return [int(i) for i in eg.index]
 
 
 def _label(net, bus: int) -> str:
@@ -132,11 +139,13 @@ class _Branch:
 
 def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") -> GridNetwork:
     """The radial model of a pandapower net (see the module docstring); `net` is kept as the original."""
-    eg_bus = _check_elements(net, name)
+    egs = _check_elements(net, name)
     buses = net.bus.index[_in_service(net.bus)].to_numpy(int)
     live = set(int(b) for b in buses)
-    if eg_bus not in live:
-        raise _fail(name, f"the external grid's bus {eg_bus} is out of service")
+    for e in egs:
+        if int(net.ext_grid.at[e, "bus"]) not in live:
+            raise _fail(name, f"external grid {e}'s bus {int(net.ext_grid.at[e, 'bus'])} is out of service")
+    eg_bus = int(net.ext_grid.at[egs[0], "bus"])
     uf = _UnionFind(buses)
     sw = net.switch
     sw_bb = sw[(sw.et == "b")]
@@ -156,6 +165,12 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
         if int(tr.hv_bus) not in live or int(tr.lv_bus) not in live:
             continue
         trafos.append(int(ti))
+    for ti in trafos:
+        check_levels(net, ti, name)
+    if not _busbar_held(net, trafos, egs, uf):
+        from cosim.networks.substations import convert_branches  # noqa: PLC0415 - one job per module
+
+        return convert_branches(net, name, description, egs, trafos, uf, live)
     hv_group = uf.find(eg_bus)
     if trafos:
         for ti in trafos:
@@ -226,6 +241,27 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
     desc = description or f"{name}: {radial.n_bus} buses, {radial.n_branch} branches, {len(radial.loops)} loops"
     return GridNetwork(name, net, radial, line_of_branch, desc, switch_of_branch=switch_of_branch,
                        position_of_bus=position_of_bus, oltc_trafos=tuple(trafos), dropped_switches=tuple(dropped))
+
+
+def _busbar_held(net, trafos: list[int], egs: list[int], uf: _UnionFind) -> bool:
+    """True for a net whose transformers hold their MV busbar (the slack) at a set-point: one external grid, and
+    either no transformer or only transformers right below it marked automatic (`autoTap`, SimBench's on-load
+    tap changers). Every other net takes its transformers as branches with the taps as given
+    (`cosim.networks.substations`)."""
+    if len(egs) != 1:
+        return False
+    if not trafos:
+        return True
+    eg_group = uf.find(int(net.ext_grid.at[egs[0], "bus"]))
+    auto = net.trafo.get("autoTap")
+    if auto is None:
+        return False
+    for ti in trafos:
+        flag = auto.at[ti]
+        automatic = isinstance(flag, (bool, int, float, np.bool_, np.integer, np.floating)) and flag == flag and flag
+        if not automatic or uf.find(int(net.trafo.at[ti, "hv_bus"])) != eg_group:
+            return False
+    return True
 
 
 def _set_point(net, trafos: list[int], name: str) -> float:
@@ -405,6 +441,10 @@ def _voltage_band(net, name: str, position_of_bus: dict[int, int]) -> tuple[floa
 def _branch_text(net, br: _Branch) -> str:
     if br.kind == "line":
         return _line_label(net, br.index)
+    if br.kind == "trafo":
+        return f"transformer {br.index}"
+    if br.kind == "source":
+        return f"external grid {br.index}"
     return f"switch {br.index}"
 
 

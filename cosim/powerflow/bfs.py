@@ -153,6 +153,11 @@ class _Compiled:
     adj_edge: np.ndarray
     r_pu: np.ndarray
     x_pu: np.ndarray
+    base_i_ka: np.ndarray  # per branch (its to-end's level)
+    from_bus: np.ndarray
+    tap_re: np.ndarray  # off-nominal ratio at the from-end
+    tap_im: np.ndarray
+    has_taps: bool
     i_max_ka: np.ndarray
     inv_i_max_ka: np.ndarray  # 0 where no ampacity is known
     s_scale: float  # kW -> p.u.
@@ -180,7 +185,10 @@ def _compiled(net: RadialNetwork) -> _Compiled:
         lut=lut, adj_ptr=np.r_[0, np.cumsum(np.bincount(a, minlength=nb))].astype(np.int64),
         adj_bus=np.ascontiguousarray(b[order]), adj_edge=np.ascontiguousarray(e[order]),
         r_pu=np.ascontiguousarray(net.r_pu, dtype=float), x_pu=np.ascontiguousarray(net.x_pu, dtype=float),
-        i_max_ka=i_max, inv_i_max_ka=inv, s_scale=1.0 / (1000.0 * net.base_mva), kw_per_pu=1000.0 * net.base_mva,
+        base_i_ka=np.ascontiguousarray(net.branch_base_i_ka, dtype=float), from_bus=f,
+        tap_re=np.ascontiguousarray(net.tap_ratio.real), tap_im=np.ascontiguousarray(net.tap_ratio.imag),
+        has_taps=net.has_taps, i_max_ka=i_max, inv_i_max_ka=inv, s_scale=1.0 / (1000.0 * net.base_mva),
+        kw_per_pu=1000.0 * net.base_mva,
     )
     for key in [k for k, (ref, _) in _COMPILED.items() if ref() is None]:
         del _COMPILED[key]
@@ -271,8 +279,9 @@ def _solve(net, open_branches, p_load_kw, q_load_kvar, v_slack_pu, tol_pu, max_i
     v = np.empty((rows, nb), dtype=complex)
     i_ka = np.empty((rows, nbr))
     K.solve_cases(pos, p, q, c.adj_ptr, c.adj_bus, c.adj_edge, net.slack_bus, c.r_pu, c.x_pu, c.inv_i_max_ka, nbr,
-                  c.s_scale, net.base_i_ka, c.kw_per_pu, float(v_slack_pu), float(net.v_min_pu), float(net.v_max_pu),
-                  float(tol_pu), int(max_iter), scal, status, sweeps, vm, v, i_ka)
+                  c.s_scale, c.base_i_ka, c.kw_per_pu, float(v_slack_pu), float(net.v_min_pu), float(net.v_max_pu),
+                  float(tol_pu), int(max_iter), scal, status, sweeps, vm, v, i_ka, c.from_bus, c.tap_re, c.tap_im,
+                  c.has_taps)
     s = scal.T
     summary = FlowSummary(
         loss_kw=s[K.LOSS_KW], v_min_pu=s[K.V_MIN], v_max_pu=s[K.V_MAX], vpd_pu=s[K.VPD], v_violation_pu=s[K.V_VIOL],

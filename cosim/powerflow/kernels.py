@@ -12,6 +12,12 @@ Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] <
   load current       I_k = conj(S_k / V_k)                 (vectorisable: one pass over contiguous positions)
   backward           I_parent(k) += I_k, k = n-1 .. 1      (subtree currents; I_0 is drawn from the slack)
   forward            V_k = V_parent(k) - Z_k I_k, k = 1 .. n-1
+Transformers (off-nominal ratios t at a branch's from-end) never enter the sweep: for a case's tree, each bus gets a
+complex scale c (c = 1 at the slack; c_child = c_parent / t when the ratio sits at the parent's end, c_parent * t
+when at the child's), the sweep runs on U = V / c, where a branch's impedance becomes z / |c_to|^2 (c_to: the scale
+of the branch's to-end, the side of its series impedance) and powers are unchanged, and the outputs are mapped
+back (V = c U, I = J / conj(c_to)). Without ratios every c is 1 and the arithmetic is that of a plain network.
+
 Plain sweeps contract with a ratio rho (about 0.2 on the IEEE 33-bus at nominal load, -> 1 near voltage collapse).
 The distance of the sweep's output to the fixed point is then at most  res * rho / (1 - rho)  (res = max |T(V) - V|),
 and that estimate, not res itself, is compared with the tolerance. When rho > ANDERSON_ABOVE the case switches to
@@ -291,10 +297,11 @@ def _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_pr
 
 
 @njit(cache=True, error_model="numpy")
-def _write_case(c, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, base_i_ka, kw_per_pu, v0, v_lo,
-                v_hi, cur, scal, vm, v, i_ka):
-    """Outputs of a converged case from its voltages vres ([re | im] by position): currents once more from them,
-    then the per-case totals and the per-bus / per-branch arrays that have rows."""
+def _write_case(c, vres, sr, si, perm, parent, branch, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
+                v_lo, v_hi, cur, scal, vm, v, i_ka):
+    """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
+    them, then the per-case totals and the per-bus / per-branch arrays that have rows. zr: the scaled resistance,
+    iscale: base current / |c_to| and cre, cim, cab: the bus scale c, each by position (see the module docstring)."""
     for k in range(nb):
         a = vres[k]
         b = vres[nb + k]
@@ -308,24 +315,23 @@ def _write_case(c, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, b
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
-    v2_min = np.inf
-    v2_max = 0.0
+    v_min = np.inf
+    v_max = 0.0
     vpd = 0.0
     v_viol = 0.0
     for k in range(nb):
         a = vres[k]
         b = vres[nb + k]
-        m2 = a * a + b * b
-        m = np.sqrt(m2)
-        v2_min = min(v2_min, m2)
-        v2_max = max(v2_max, m2)
+        m = np.sqrt(a * a + b * b) * cab[k]
+        v_min = min(v_min, m)
+        v_max = max(v_max, m)
         vpd += abs(m - 1.0)
         v_viol += max(v_lo - m, 0.0) + max(m - v_hi, 0.0)
         bus = perm[k]
         if want_vm:
             vm[c, bus] = m
         if want_v:
-            v[c, bus] = complex(a, b)
+            v[c, bus] = complex(a * cre[k] - b * cim[k], a * cim[k] + b * cre[k])
     loss = 0.0
     i_viol = 0.0
     if want_i:
@@ -333,14 +339,14 @@ def _write_case(c, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, b
     for k in range(1, nb):
         i2 = cur[k] * cur[k] + cur[nb + k] * cur[nb + k]
         e = branch[k]
-        loss += i2 * r_pu[e]
-        ia = np.sqrt(i2) * base_i_ka
+        loss += i2 * zr[k]
+        ia = np.sqrt(i2) * iscale[k]
         i_viol += max(ia * inv_i_max_ka[e] - 1.0, 0.0)
         if want_i:
             i_ka[c, e] = ia
     scal[c, LOSS_KW] = loss * kw_per_pu
-    scal[c, V_MIN] = np.sqrt(v2_min)
-    scal[c, V_MAX] = np.sqrt(v2_max)
+    scal[c, V_MIN] = v_min
+    scal[c, V_MAX] = v_max
     scal[c, VPD] = vpd
     scal[c, V_VIOL] = v_viol
     scal[c, I_VIOL] = i_viol
@@ -359,6 +365,38 @@ def _fail_case(c, radial, scal, status, vm, v, i_ka):
         v[c, :] = np.nan
     if i_ka.shape[0] > 0:
         i_ka[c, :] = np.nan
+
+
+@njit(cache=True, error_model="numpy")
+def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim, cab,
+                iscale):
+    """Bus scales c (cre, cim, |c| in cab) of one tree order from the branches' ratios, and each position's scaled
+    impedance (zr, zx) and current scale (iscale = base current / |c_to|); see the module docstring."""
+    cre[0] = 1.0
+    cim[0] = 0.0
+    cab[0] = 1.0
+    for k in range(1, nb):
+        e = branch[k]
+        j = parent[k]
+        pr = cre[j]
+        pi = cim[j]
+        tr = tap_re[e]
+        ti = tap_im[e]
+        if from_bus[e] == perm[j]:  # ratio at the parent's end: c = c_parent / t; the impedance at the child's
+            d = 1.0 / (tr * tr + ti * ti)
+            ar = (pr * tr + pi * ti) * d
+            ai = (pi * tr - pr * ti) * d
+            to2 = ar * ar + ai * ai
+        else:  # ratio at the child's end: c = c_parent * t; the impedance at the parent's
+            ar = pr * tr - pi * ti
+            ai = pr * ti + pi * tr
+            to2 = pr * pr + pi * pi
+        cre[k] = ar
+        cim[k] = ai
+        cab[k] = np.sqrt(ar * ar + ai * ai)
+        zr[k] = r_pu[e] / to2
+        zx[k] = x_pu[e] / to2
+        iscale[k] = base_i_ka[e] / np.sqrt(to2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -453,8 +491,11 @@ def _block_sweeps(c0, nl, p_kw, q_kvar, s_scale, perm, parent, zr, zx, nb, v0, t
 @njit(cache=True, error_model="numpy")
 def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, n_branch,
                 s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter,
-                scal, status, sweeps, vm, v, i_ka):
+                scal, status, sweeps, vm, v, i_ka, from_bus, tap_re, tap_im, has_taps):
     """Solve every case (row of scal). Rows of open_pos / p_kw / q_kvar: 1 (broadcast) or one per case.
+
+    base_i_ka (n_branch,): each branch's base current; from_bus, tap_re / tap_im (n_branch,): its from-end and its
+    off-nominal ratio there, read only when has_taps (see the module docstring).
 
     scal (cases, N_SCALARS) per-case results (columns LOSS_KW ...); status (cases,) STATUS_*; sweeps (cases, 2)
     plain sweeps and Anderson steps taken. vm (cases, n_bus) [p.u.], v (cases, n_bus) complex [p.u.] and i_ka
@@ -477,6 +518,10 @@ def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu,
     si = np.empty(nb)
     zr = np.zeros(nb)
     zx = np.zeros(nb)
+    cre = np.ones(nb)
+    cim = np.zeros(nb)
+    cab = np.ones(nb)
+    iscale = np.zeros(nb)
     x = np.empty(n2)
     g = np.empty(n2)
     cur = np.empty(n2)
@@ -522,9 +567,14 @@ def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu,
                 _fail_case(cc, False, scal, status, vm, v, i_ka)
             c += run
             continue
-        for k in range(1, nb):
-            zr[k] = r_pu[branch[k]]
-            zx[k] = x_pu[branch[k]]
+        if has_taps:
+            _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim,
+                        cab, iscale)
+        else:
+            for k in range(1, nb):
+                zr[k] = r_pu[branch[k]]
+                zx[k] = x_pu[branch[k]]
+                iscale[k] = base_i_ka[branch[k]]
         end = c + run
         while c < end:
             nl = min(LANES, end - c)
@@ -550,8 +600,8 @@ def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu,
                                     dg, hist, vres, sweeps[cc])
                 if ok:
                     status[cc] = STATUS_OK
-                    _write_case(cc, vres, sr, si, perm, parent, branch, nb, r_pu, inv_i_max_ka, base_i_ka,
-                                kw_per_pu, v0, v_lo, v_hi, cur, scal, vm, v, i_ka)
+                    _write_case(cc, vres, sr, si, perm, parent, branch, nb, zr, inv_i_max_ka, iscale, cre, cim,
+                                cab, kw_per_pu, v0, v_lo, v_hi, cur, scal, vm, v, i_ka)
                 else:
                     _fail_case(cc, True, scal, status, vm, v, i_ka)
             c += nl

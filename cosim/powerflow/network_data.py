@@ -3,6 +3,12 @@
 `RadialNetwork` is deliberately free of pandapower and mosaik so that controllers and optimizers can use it
 without importing either. Branches carry the literature's 1-based numbers (`branch_ids`, e.g. Baran & Wu
 1..37 for the IEEE 33-bus); arrays are indexed 0-based by position.
+
+Several voltage levels: each bus is in per unit on its own level's base (`bus_kv`, line-to-line kV; `base_kv` when
+not given) and `base_mva`. A transformer is a branch with an off-nominal ratio (`tap_ratio`, complex: magnitude and
+phase shift) at its from-end, an ideal transformer followed by the series impedance on the to-end's base (the
+MATPOWER / pandapower branch model); a line has ratio 1. Shunts (magnetising, line charging) are not branch data
+here: `cosim.networks.converted.ConvertedNetwork` holds them.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ class RadialNetwork:
     bus_labels: tuple[str, ...] = ()
     loops: tuple[tuple[int, ...], ...] = field(default=())
     fixed_branches: tuple[int, ...] = ()  # branches the operator cannot open (a line without a switch)
+    bus_kv: np.ndarray | None = None  # (n_bus,) nominal kV of each bus's level; None: every bus at base_kv
+    tap_ratio: np.ndarray | None = None  # (n_branch,) complex off-nominal ratio at the from-end; None: all 1
 
     def __post_init__(self) -> None:
         nb = len(self.from_bus)
@@ -78,6 +86,15 @@ class RadialNetwork:
                                        "them can be opened (no switch)")
         if self.i_max_ka is None:
             object.__setattr__(self, "i_max_ka", np.full(nb, np.inf))
+        n_bus = len(self.p_load_kw)
+        kv = np.full(n_bus, float(self.base_kv)) if self.bus_kv is None else np.asarray(self.bus_kv, float)
+        if kv.shape != (n_bus,) or not np.all(np.isfinite(kv) & (kv > 0)):
+            raise NetworkDataError(f"network {self.name!r}: bus_kv must hold one positive kV per bus")
+        object.__setattr__(self, "bus_kv", kv)
+        tap = np.ones(nb, complex) if self.tap_ratio is None else np.asarray(self.tap_ratio, complex)
+        if tap.shape != (nb,) or not np.all(np.isfinite(tap) & (np.abs(tap) > 0)):
+            raise NetworkDataError(f"network {self.name!r}: tap_ratio must hold one non-zero finite ratio per branch")
+        object.__setattr__(self, "tap_ratio", tap)
         if not self.bus_labels:
             object.__setattr__(self, "bus_labels", tuple(str(i + 1) for i in range(self.n_bus)))
         if not self.loops:
@@ -94,6 +111,16 @@ class RadialNetwork:
     @property
     def base_i_ka(self) -> float:
         return self.base_mva / (np.sqrt(3.0) * self.base_kv)
+
+    @property
+    def has_taps(self) -> bool:
+        """True when a branch has an off-nominal ratio (a transformer, a source at another voltage)."""
+        return bool(np.any(self.tap_ratio != 1.0))
+
+    @property
+    def branch_base_i_ka(self) -> np.ndarray:
+        """Base current of each branch (n_branch,) [kA]: its to-end's level, where its series current flows."""
+        return self.base_mva / (np.sqrt(3.0) * self.bus_kv[np.asarray(self.to_bus, dtype=int)])
 
     def branch_index(self, branch_id: int) -> int:
         """0-based position of a branch given its literature number; clear error when it does not exist."""

@@ -5,6 +5,11 @@ power-grid-model (Alliander, C++ Newton-Raphson and friends) is an optional depe
 as open branch ids and bus loads, exactly as `solve_radial_batch` takes them. Its source gets a short-circuit
 power of 1e20 VA: with pgm's default 1e10 VA the source impedance alone shifts voltages by ~1.5e-3 p.u. against
 an ideal slack (what pandapower's ext_grid and our flow model).
+
+Networks with several voltage levels or transformers (`RadialNetwork.tap_ratio`) become pgm `generic_branch`es
+(the off-nominal ratio and phase shift at the from-end, the series impedance on the to-end's base: the same
+branch model), each node at its own level (`bus_kv`). The shunts of a converted net (line charging, the
+transformers' magnetising, `ConvertedNetwork.shunt_y_pu`) become one pgm `shunt` per bus, updated per case.
 """
 
 from __future__ import annotations
@@ -20,18 +25,21 @@ SOURCE_SK_VA = 1e20  # ~ideal slack
 class PgmBatch:
     """A power-grid-model of one network; `solve` runs a batch of (open branches, loads) cases."""
 
-    def __init__(self, net: RadialNetwork, v_slack_pu: float = 1.0) -> None:
+    def __init__(self, net: RadialNetwork, v_slack_pu: float = 1.0, shunts: bool = False) -> None:
+        """`shunts`: model the converted net's shunts (`net.shunt_y_pu`, per case) as pgm shunts."""
         import power_grid_model as pgm  # noqa: PLC0415 - optional dependency (test extras)
 
         self.pgm = pgm
         self.net = net
+        self.shunts = shunts
         nb, nbr = net.n_bus, net.n_branch
-        z_base = net.base_kv**2 / net.base_mva  # ohm
         ct, dt = pgm.ComponentType, pgm.DatasetType
         node = pgm.initialize_array(dt.input, ct.node, nb)
         node["id"] = np.arange(nb)
-        node["u_rated"] = net.base_kv * 1e3
-        line = pgm.initialize_array(dt.input, ct.line, nbr)
+        node["u_rated"] = np.asarray(net.bus_kv, float) * 1e3
+        z_base = np.asarray(net.bus_kv, float)[np.asarray(net.to_bus)] ** 2 / net.base_mva  # ohm, the to-end's level
+        self.branch_type = ct.generic_branch if net.has_taps else ct.line
+        line = pgm.initialize_array(dt.input, self.branch_type, nbr)
         line["id"] = nb + np.arange(nbr)
         line["from_node"] = net.from_bus
         line["to_node"] = net.to_bus
@@ -39,9 +47,16 @@ class PgmBatch:
         line["to_status"] = 1
         line["r1"] = np.asarray(net.r_pu, float) * z_base
         line["x1"] = np.asarray(net.x_pu, float) * z_base
-        line["c1"] = 0.0
-        line["tan1"] = 0.0
-        line["i_n"] = np.where(np.isfinite(net.i_max_ka), np.asarray(net.i_max_ka, float) * 1e3, 1e9)
+        if net.has_taps:
+            line["g1"] = 0.0
+            line["b1"] = 0.0
+            line["k"] = np.abs(net.tap_ratio)
+            line["theta"] = np.angle(net.tap_ratio)
+            line["sn"] = 1e9
+        else:
+            line["c1"] = 0.0
+            line["tan1"] = 0.0
+            line["i_n"] = np.where(np.isfinite(net.i_max_ka), np.asarray(net.i_max_ka, float) * 1e3, 1e9)
         load = pgm.initialize_array(dt.input, ct.sym_load, nb)
         load["id"] = nb + nbr + np.arange(nb)
         load["node"] = np.arange(nb)
@@ -55,7 +70,18 @@ class PgmBatch:
         source["status"] = 1
         source["u_ref"] = v_slack_pu
         source["sk"] = SOURCE_SK_VA
-        self.model = pgm.PowerGridModel({ct.node: node, ct.line: line, ct.sym_load: load, ct.source: source})
+        data = {ct.node: node, self.branch_type: line, ct.sym_load: load, ct.source: source}
+        if shunts:
+            shunt = pgm.initialize_array(dt.input, ct.shunt, nb)
+            shunt["id"] = 2 * nb + nbr + 1 + np.arange(nb)
+            shunt["node"] = np.arange(nb)
+            shunt["status"] = 1
+            for key in ("g1", "b1", "g0", "b0"):
+                shunt[key] = 0.0
+            data[ct.shunt] = shunt
+            self.shunt_ids = shunt["id"].copy()
+            self.y_to_siemens = net.base_mva / np.asarray(net.bus_kv, float) ** 2
+        self.model = pgm.PowerGridModel(data)
         self.line_ids = line["id"].copy()
         self.load_ids = load["id"].copy()
 
@@ -69,7 +95,7 @@ class PgmBatch:
         status = np.ones((batch, self.net.n_branch), dtype=np.int8)
         np.put_along_axis(status, pos, 0, axis=1)
         ct, dt = pgm.ComponentType, pgm.DatasetType
-        line = pgm.initialize_array(dt.update, ct.line, (batch, self.net.n_branch))
+        line = pgm.initialize_array(dt.update, self.branch_type, (batch, self.net.n_branch))
         line["id"] = self.line_ids
         line["from_status"] = status
         line["to_status"] = status
@@ -77,7 +103,15 @@ class PgmBatch:
         load["id"] = self.load_ids
         load["p_specified"] = np.broadcast_to(p_kw, (batch, self.net.n_bus)) * 1e3
         load["q_specified"] = np.broadcast_to(q_kvar, (batch, self.net.n_bus)) * 1e3
-        return {ct.line: line, ct.sym_load: load}
+        out = {self.branch_type: line, ct.sym_load: load}
+        if self.shunts:
+            y = self.net.shunt_y_pu(pos) * self.y_to_siemens[None, :]
+            shunt = pgm.initialize_array(dt.update, ct.shunt, (batch, self.net.n_bus))
+            shunt["id"] = self.shunt_ids
+            shunt["g1"] = y.real
+            shunt["b1"] = y.imag
+            out[ct.shunt] = shunt
+        return out
 
     def solve(self, update: dict, tol_pu: float = 1e-8, max_iter: int = 30, threads: int = -1,
               skip_failed: bool = False) -> np.ndarray:

@@ -30,10 +30,19 @@ ERROR = "error.txt"
 TRACEBACKS = "tracebacks.txt"
 """One block per planning fallback, appended as the run goes: "=== hour H: planning fallback ===", "cause: ..." (the
 exception or the rule, and the user's file:line), then the traceback (or why there is none) and a blank line."""
-TABLES = ("grid", "bus_voltages", "lines", "lots", "evs", "plo", "prices", "dso", "messages", "events",
+TABLES = ("grid", "bus_voltages", "lines", "lots", "evs", "plo", "prices", "messages", "events",
           "plo_ledger", "plan_vs_reality")
 """Tables a run folder may hold (<name>.csv or <name>.parquet): recorded hour by hour, or written by
-post-processing. Every column is described in results/README.md."""
+post-processing. Every column is described in results/README.md (a test checks it). The DSO records no table of
+its own: its decisions are in plans.jsonl, messages.csv and events.csv."""
+BOOL_COLUMNS = {"grid": ("converged",), "lines": ("in_service",), "evs": ("v2g_allowed", "contract_met"),
+                "messages": ("delivered",)}
+"""True / False columns, read as pandas' nullable `boolean` (an empty cell: unknown), CSV or Parquet alike."""
+LIST_COLUMNS = {"grid": ("open_branches",)}
+"""Columns holding a list of integers: JSON text in CSV (one cell), a list in Parquet; read as Python lists."""
+RENAMED = {"evs": {"energy_delivered_kwh": "energy_delivered_grid_kwh",
+                   "energy_discharged_kwh": "energy_discharged_grid_kwh"}}
+"""Columns of runs written before a rename: read under their new names."""
 TABLE_SUFFIXES = (".parquet", ".csv")
 DEFAULT_START_DATE = "2024-01-01"
 """Calendar date of hour 0 when the scenario gives no `[output] start_date` (a label only)."""
@@ -69,9 +78,9 @@ class RunFolder:
         if not path.is_file():
             return pd.DataFrame()
         if path.suffix == ".parquet":
-            return pd.read_parquet(path, columns=columns)
+            return typed(table, pd.read_parquet(path, columns=columns))
         try:
-            return pd.read_csv(path, usecols=columns)
+            return typed(table, pd.read_csv(path, usecols=columns))
         except pd.errors.EmptyDataError:
             return pd.DataFrame()
 
@@ -139,7 +148,12 @@ class RunFolder:
         return int(hours.max()) if len(hours) else None
 
     def write_table(self, table: str, frame: pd.DataFrame) -> Path:
-        """Write `frame` as <table>.csv, atomically; a <table>.parquet of an earlier conversion is removed."""
+        """Write `frame` as <table>.csv, atomically (list columns as JSON text); a <table>.parquet of an earlier
+        conversion is removed."""
+        frame = frame.copy()
+        for col in LIST_COLUMNS.get(table, ()):
+            if col in frame:
+                frame[col] = frame[col].map(_json_list)
         path = atomic_write_text(self.path / f"{table}.csv", frame.to_csv(index=False))
         (self.path / f"{table}.parquet").unlink(missing_ok=True)
         return path
@@ -167,6 +181,40 @@ class RunFolder:
         return written
 
 
+def as_int_list(value: Any) -> list[int] | None:
+    """A list cell (grid's `open_branches`) from JSON text (CSV), an array (Parquet) or a list; None when unknown;
+    a ValueError when it is not a list of whole numbers."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    cells = json.loads(value) if isinstance(value, str) else value
+    if isinstance(cells, (str, bytes, dict)) or not hasattr(cells, "__iter__"):
+        raise ValueError(f"open branches {value!r} are not a list of branch numbers")
+    return [int(v) for v in cells]
+
+
+def _json_list(value: Any) -> Any:
+    cells = as_int_list(value)
+    return None if cells is None else json.dumps(cells)
+
+
+def typed(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as read, with the columns of runs before a rename under their new names (`RENAMED`), True / False
+    columns as nullable booleans (`BOOL_COLUMNS`) and list columns as lists (`LIST_COLUMNS`)."""
+    if frame.empty:
+        return frame
+    frame = frame.rename(columns={old: new for old, new in RENAMED.get(table, {}).items()
+                                  if old in frame and new not in frame})
+    for col in BOOL_COLUMNS.get(table, ()):
+        if col in frame and frame[col].dtype != "boolean":
+            values = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and v != v)
+                                    else (v if isinstance(v, bool) else str(v).strip().lower() == "true"))
+            frame[col] = values.astype("boolean")
+    for col in LIST_COLUMNS.get(table, ()):
+        if col in frame:
+            frame[col] = frame[col].map(as_int_list).astype(object)
+    return frame
+
+
 def compact_sessions(rows: pd.DataFrame) -> pd.DataFrame:
     """The per-EV visits table from the rows the lots sent hour by hour (an EV's row each hour it was in the
     lot, with the `hour` the recorder added): the last row of each visit, ordered by arrival."""
@@ -180,8 +228,7 @@ def compact_sessions(rows: pd.DataFrame) -> pd.DataFrame:
 class Run:
     """A run's results as pandas objects: what `cosim.load_run(path)` returns.
 
-    Hourly tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`,
-    `dso`) have a DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour`
+    Hourly tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`) have a DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour`
     column. `bus_voltages` (time, hour, bus, vm_pu) and `lines` (time, hour, branch, ..., loading_percent) are in
     long form. `evs` has one row per EV visit, with `arrival` and `departure` as timestamps. `plans` has one
     row per day-ahead plan (indexed by the day's start), `kpis` and `manifest` are dicts, `tracebacks` the planning
@@ -236,7 +283,6 @@ class Run:
     plan_vs_reality = cached_property(lambda self: self._hourly("plan_vs_reality"))
     messages = cached_property(lambda self: self._hourly("messages"))
     events = cached_property(lambda self: self._hourly("events"))
-    dso = cached_property(lambda self: self._hourly("dso"))
     tracebacks = cached_property(lambda self: self.folder.tracebacks())  # planning fallbacks' tracebacks.txt blocks
     lines = cached_property(lambda self: self._hourly("lines"))
 

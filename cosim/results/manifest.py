@@ -3,9 +3,10 @@ what it produced (size and sha256 of every table, so a resumed sweep can tell a 
 
 A manifest always tells the truth, however the run ends:
 
-- `StopSignals`: while a run goes, SIGTERM (and SIGHUP) raise `Terminated` in the main thread, as Ctrl-C
-  raises KeyboardInterrupt, so the run stops through the same `except` and finalises its manifest; they
-  are held back while the run folder is made and while the final manifest is written.
+- `StopSignals`: installed by the command line (`cosim run`, `cosim sweep`), never by the library: SIGTERM (and
+  SIGHUP) raise `Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt, so the run stops through
+  the same `except` and finalises its manifest; a run (`current_stops()`) holds them back while its folder is
+  made and while its final manifest is written, and records the exit code that manifest stands for.
 - `reserve_space` keeps a little disk space aside from the start; `finish_manifest` frees it first, so the
   final manifest and error.txt still fit on a disk the run has filled. Should even that fail, a short
   manifest (status, last hour, error) is written over the first one in place, which needs no new space.
@@ -30,7 +31,7 @@ from typing import Any, Iterator
 from cosim.results.folder import ERROR, KPIS, MANIFEST, PLANS, RunFolder
 from cosim.textio import to_jsonable
 
-__all__ = ["RESERVE", "SIGNALS", "StopSignals", "Terminated", "finish_manifest", "git_commit", "release_space",
+__all__ = ["RESERVE", "SIGNALS", "StopSignals", "Terminated", "current_stops", "finish_manifest", "git_commit", "release_space",
            "reserve_space", "start_manifest", "stop_exception", "stop_signal", "table_checksums", "verify_run",
            "versions", "write_error_file"]
 
@@ -68,6 +69,15 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP"
 """The signals that stop a run (Ctrl-C, kill, a closed terminal)."""
 
 
+_INSTALLED: list["StopSignals"] = []  # the handlers in force in this process, innermost last
+
+
+def current_stops() -> "StopSignals":
+    """The `StopSignals` the command line installed in this process, or an inert one (used as a library: no handler
+    is installed, a run holds and notes nothing; Ctrl-C arrives as Python's own KeyboardInterrupt)."""
+    return _INSTALLED[-1] if _INSTALLED else StopSignals(raising=True, install=False)
+
+
 class StopSignals:
     """Turns SIGINT, SIGTERM and SIGHUP into exceptions (`stop_exception`) in the main thread, or holds them.
 
@@ -75,14 +85,28 @@ class StopSignals:
     process ignores stays ignored). While "raising" a signal raises at once; while "held" it is only noted in
     `pending`, so a critical step (writing the final manifest) finishes, and the next `raising()` block raises
     it on entry. Every signal received is also in `received`. Outside the main thread it does nothing (signals
-    only reach that one).
+    only reach that one). `final_exit_code`: the exit code the last run's final manifest stands for (set by the
+    run once its manifest is written). `exit_after=True` (a command that owns its process): on exit, instead of
+    the previous handlers, a stop signal ends the process at once with `final_exit_code`, so no signal between
+    the command's end and the interpreter's can turn a completed run into exit 143 or -15.
     """
 
-    def __init__(self, raising: bool = True) -> None:
+    def __init__(self, raising: bool = True, install: bool = True, exit_after: bool = False) -> None:
         self._raising = raising
+        self._install = install
+        self._exit_after = exit_after
         self.received: list[int] = []
         self.pending: list[int] = []
+        self.final_exit_code: int | None = None
         self._before: dict[int, Any] = {}
+
+    @property
+    def installed(self) -> bool:
+        """Whether this object's handlers are in force (False for the inert one of a library call)."""
+        return self in _INSTALLED
+
+    def _exit_now(self, signum: int, frame: Any) -> None:
+        os._exit(self.final_exit_code if self.final_exit_code is not None else 128 + signum)
 
     def _handler(self, signum: int, frame: Any) -> None:
         self.received.append(signum)
@@ -92,18 +116,21 @@ class StopSignals:
         self.pending.append(signum)
 
     def __enter__(self) -> "StopSignals":
-        if threading.current_thread() is threading.main_thread():
+        if self._install and threading.current_thread() is threading.main_thread():
             for s in SIGNALS:
                 old = signal.getsignal(s)
                 if old is not signal.SIG_IGN:
                     self._before[s] = old
                     signal.signal(s, self._handler)
+            _INSTALLED.append(self)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         for s, old in self._before.items():
-            signal.signal(s, old if old is not None else signal.SIG_DFL)
+            signal.signal(s, self._exit_now if self._exit_after else old if old is not None else signal.SIG_DFL)
         self._before.clear()
+        if self in _INSTALLED:
+            _INSTALLED.remove(self)
 
     def _mode(self, raising: bool) -> contextlib.AbstractContextManager:
         @contextlib.contextmanager

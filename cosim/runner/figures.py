@@ -1,5 +1,6 @@
-"""A run's figures, sized and labelled for a paper: one column wide (3.5 in) or two (7.16 in), 8-pt text, every
-axis with its unit, hours as steps over [hour, hour + 1). PNG, PDF or SVG at a chosen dpi.
+"""A run's figures, sized and labelled for a paper: one column wide (3.5 in) or two (7.16 in), in the project's
+one style (`cosim.runner.figure_style`: font sizes, colour-blind safe palette), every axis with its unit, hours as
+steps over [hour, hour + 1), limits taken from the run's network. PNG, PDF or SVG at a chosen dpi.
 
 Each figure is a function `(tables, out) -> Figure | None` over `RunTables` (the recorded tables, integer hours);
 it returns None when the run has nothing for it (no lots, no line ratings, no optimiser history). matplotlib is
@@ -8,7 +9,7 @@ imported here only, when figures are drawn (never when a run starts).
 
 from __future__ import annotations
 
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,17 +17,32 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-COLUMN_IN = 3.5  # one column of a two-column paper (IEEE: 3.5 in)
-PAGE_IN = 7.16  # both columns
-STYLE = {
-    "font.size": 8, "axes.titlesize": 8, "axes.labelsize": 8, "xtick.labelsize": 7, "ytick.labelsize": 7,
-    "legend.fontsize": 7, "legend.frameon": False, "lines.linewidth": 1.1, "lines.markersize": 3,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-    "grid.linewidth": 0.5, "savefig.bbox": "tight", "savefig.pad_inches": 0.02,
-    "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",  # text stays text (editable, searchable)
-    "text.parse_math": False,  # "$" is dollars, not TeX
-}
-V_LIMITS_PU = (0.95, 0.90)  # dotted reference lines on voltage plots: a common planning band and a hard limit
+from cosim.results.folder import as_int_list
+from cosim.runner.figure_style import (
+    BLACK,
+    BLUE,
+    COLUMN_IN,
+    LIMIT_COLOR,
+    LOADING,
+    ORANGE,
+    PAGE_IN,
+    PALETTE,
+    SEQUENTIAL,
+    STYLE,
+    TINY_PT,
+    VERMILLION,
+    Figure,
+    Writer,
+    legend_above,
+    steps,
+    time_axis,
+)
+
+__all__ = ["COLUMN_IN", "FIGURES", "PAGE_IN", "STYLE", "Figure", "RunTables", "Writer", "draw_all", "key_label",
+           "kpi_label", "steps", "time_axis", "tree_layout"]
+_legend_above = legend_above
+
+V_BAND_PU = (0.9, 1.1)  # voltage band drawn when the run's network is unknown (the converter's default)
 
 
 KPI_LABELS = {
@@ -66,14 +82,6 @@ def key_label(key: str) -> str:
 
 
 @dataclass
-class Figure:
-    """A figure written to disk and what it shows (the report page uses the caption)."""
-
-    path: Path
-    caption: str
-
-
-@dataclass
 class RunTables:
     """What the figures read: the recorded tables (integer `hour`), the plans, the scenario, the network."""
 
@@ -87,73 +95,6 @@ class RunTables:
     plans: list[dict[str, Any]] = field(default_factory=list)
     scenario: dict[str, Any] = field(default_factory=dict)
     network: Any = None  # RadialNetwork, or None when the scenario does not say which
-
-
-class Writer:
-    """Saves figures in one format and resolution under `out` (matplotlib's Agg backend, the paper style)."""
-
-    def __init__(self, out: Path, fmt: str = "png", dpi: int = 300) -> None:
-        import matplotlib  # noqa: PLC0415 - matplotlib loads only when figures are drawn
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415 - as above
-
-        self.plt = plt
-        self.out, self.fmt, self.dpi = out, fmt, dpi
-
-    def figure(self, width: float = COLUMN_IN, height: float = 2.3, **kwargs):
-        return self.plt.subplots(figsize=(width, height), **kwargs)
-
-    def save(self, fig, name: str, caption: str) -> Figure:
-        path = self.out / f"{name}.{self.fmt}"
-        try:
-            fig.savefig(path, dpi=self.dpi, format=self.fmt, metadata=_metadata(self.fmt))
-        finally:
-            self.plt.close(fig)
-        return Figure(path, caption)
-
-    def style(self):
-        """The paper style (`STYLE`), for everything drawn inside the `with`."""
-        return self.plt.rc_context(STYLE)
-
-
-def _metadata(fmt: str) -> dict[str, Any]:
-    """Reproducible files: no creation date in PDF / SVG (the same run draws the same bytes)."""
-    if fmt == "pdf":
-        return {"CreationDate": None}
-    if fmt == "svg":
-        return {"Date": None}
-    return {}
-
-
-# ------------------------------------------------------------------ helpers
-def steps(ax, hours, values, **kwargs):
-    """Hourly values as steps: hour h holds its value over [h, h + 1)."""
-    hours = np.asarray(hours, float)
-    values = np.asarray(values, float)
-    if not len(hours):
-        return None
-    x = np.append(hours, hours[-1] + 1.0)
-    y = np.append(values, values[-1])
-    return ax.step(x, y, where="post", **kwargs)
-
-
-def time_axis(ax, hours) -> None:
-    """x axis in hours since the start: ticks every 3 h for a day, every 24 h beyond."""
-    hours = np.asarray(hours, float)
-    if not len(hours):
-        return
-    end = float(hours.max()) + 1.0
-    step = 3 if end <= 24 else (6 if end <= 48 else 24 * max(1, int(end // (24 * 8))))
-    ax.set_xlim(float(hours.min()), end)
-    ax.set_xticks(np.arange(float(hours.min()), end + 0.1, step))
-    ax.set_xlabel("time (h)")
-
-
-def _legend_above(ax, ncol: int = 3, handles=None, labels=None) -> None:
-    kwargs = {} if handles is None else {"handles": handles, "labels": labels}
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=ncol, borderaxespad=0.2, handlelength=1.6,
-              columnspacing=1.2, **kwargs)
 
 
 def lot_total_kw(tables: RunTables) -> np.ndarray:
@@ -187,10 +128,12 @@ def load_curve(t: RunTables, w: Writer) -> Figure:
 def losses(t: RunTables, w: Writer) -> Figure:
     g = t.grid
     fig, ax = w.figure()
-    ax.bar(g["hour"] + 0.5, g["losses_kw"], width=0.8, color="tab:blue", alpha=0.75, label="measured (pandapower)")
+    ax.bar(g["hour"] + 0.5, g["losses_kw"], width=0.8, color=BLUE, alpha=0.8, label="measured (pandapower)")
     if not t.pvr.empty and "planned_loss_kw" in t.pvr:
-        ax.plot(t.pvr["hour"] + 0.5, t.pvr["planned_loss_kw"], "k.", label="planned (day-ahead flow)")
+        ax.plot(t.pvr["hour"] + 0.5, t.pvr["planned_loss_kw"], ls="none", marker="o", ms=2.5, color=BLACK,
+                label="planned (day-ahead flow)")
     ax.set_ylabel("losses (kW)")
+    ax.set_ylim(bottom=0)
     time_axis(ax, g["hour"])
     _legend_above(ax, 2)
     total = float(g["losses_kw"].sum())
@@ -198,30 +141,51 @@ def losses(t: RunTables, w: Writer) -> Figure:
                                  "in total.")
 
 
+def voltage_band(t: RunTables) -> tuple[float, float, str]:
+    """The voltage band to draw: the run's network's (`v_min_pu`, `v_max_pu`), else `V_BAND_PU`; and where it
+    comes from, in words."""
+    net = t.network
+    if net is not None and getattr(net, "v_min_pu", None) is not None:
+        return float(net.v_min_pu), float(net.v_max_pu), f"{getattr(net, 'name', 'the network')}'s limit"
+    return V_BAND_PU[0], V_BAND_PU[1], "default limit (network unknown)"
+
+
 def voltage(t: RunTables, w: Writer) -> Figure:
     g = t.grid
     fig, ax = w.figure()
-    steps(ax, g["hour"], g["v_min_pu"], label="lowest bus voltage")
+    steps(ax, g["hour"], g["v_min_pu"], color=BLUE, label="lowest bus voltage")
     if not t.pvr.empty and "planned_v_min_pu" in t.pvr:
-        steps(ax, t.pvr["hour"], t.pvr["planned_v_min_pu"], color="k", ls=":", label="planned")
-    for v in V_LIMITS_PU:
-        if float(np.nanmin(g["v_min_pu"])) - 0.03 < v:
-            ax.axhline(v, color="tab:red", lw=0.7, ls="--")
+        steps(ax, t.pvr["hour"], t.pvr["planned_v_min_pu"], color=BLACK, ls=":", label="planned")
+    low, _, source = voltage_band(t)
+    ax.axhline(low, color=LIMIT_COLOR, lw=0.9, ls="--", label=f"{low:.2f} p.u. ({source})")
+    bottom = min(low, float(np.nanmin(g["v_min_pu"]))) if g["v_min_pu"].notna().any() else low
+    ax.set_ylim(bottom - 0.01, max(1.0, float(np.nanmax(g["v_min_pu"])) if g["v_min_pu"].notna().any() else 1.0)
+                + 0.005)
     ax.set_ylabel("voltage (p.u.)")
     time_axis(ax, g["hour"])
     _legend_above(ax, 2)
-    return w.save(fig, "voltage", "Lowest bus voltage in each hour, measured and planned; dashed: "
-                                      "0.95 / 0.90 p.u. where in range.")
+    return w.save(fig, "voltage", f"Lowest bus voltage in each hour, measured and planned; dashed: the lower "
+                                  f"voltage limit, {low:.2f} p.u. ({source}).")
 
 
 def _heatmap(w: Writer, matrix: np.ndarray, hours: np.ndarray, rows: list[str], row_label: str, cbar_label: str,
-             cmap: str, name: str, caption: str, vmin=None, vmax=None) -> Figure:
+             cmap: str, name: str, caption: str, vmin=None, vmax=None, blocked: np.ndarray | None = None,
+             blocked_label: str = "") -> Figure:
     n = len(rows)
     height = float(np.clip(1.0 + 0.06 * n, 2.0, 6.5))
     fig, ax = w.figure(COLUMN_IN, height)
     x = np.append(hours, hours[-1] + 1.0)
     y = np.arange(n + 1) + 0.5
-    mesh = ax.pcolormesh(x, y, matrix, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
+    shown = np.ma.masked_where(blocked, matrix) if blocked is not None else matrix
+    mesh = ax.pcolormesh(x, y, shown, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
+    if blocked is not None and blocked.any():
+        from matplotlib.colors import ListedColormap  # noqa: PLC0415 - matplotlib only when drawn
+        from matplotlib.patches import Patch  # noqa: PLC0415 - as above
+
+        ax.pcolormesh(x, y, np.ma.masked_where(~blocked, np.ones_like(matrix)), cmap=ListedColormap(["white"]),
+                      hatch="////", edgecolor="0.55", lw=0.0, shading="flat", rasterized=True)
+        ax.legend(handles=[Patch(facecolor="white", edgecolor="0.55", hatch="////", label=blocked_label)],
+                  loc="lower center", bbox_to_anchor=(0.5, 1.0), borderaxespad=0.2)
     ax.invert_yaxis()
     ax.grid(False)
     every = max(1, int(np.ceil(n / 24)))
@@ -241,7 +205,7 @@ def voltage_heatmap(t: RunTables, w: Writer) -> Figure | None:
     hours = wide.columns.to_numpy(float)
     rows = [bus_label(t.network, int(b)) for b in wide.index]
     low = float(np.nanmin(wide.to_numpy()))
-    return _heatmap(w, wide.to_numpy(float), hours, rows, "bus", "voltage (p.u.)", "viridis", "voltage_heatmap",
+    return _heatmap(w, wide.to_numpy(float), hours, rows, "bus", "voltage (p.u.)", SEQUENTIAL, "voltage_heatmap",
                     f"Voltage of every bus (rows, bus 1 = substation) in every hour; lowest {low:.3f} p.u.")
 
 
@@ -252,23 +216,34 @@ def line_loading_heatmap(t: RunTables, w: Writer) -> Figure | None:
     wide = ln.pivot_table(index="branch", columns="hour", values="loading_percent", aggfunc="first",
                           dropna=False).sort_index()
     wide = wide[wide.notna().any(axis=1)]
+    if "in_service" in ln:
+        service = ln.assign(open=~ln["in_service"].astype("boolean").fillna(True).astype(bool))
+        opened = service.pivot_table(index="branch", columns="hour", values="open", aggfunc="first")
+        opened = opened.reindex(index=wide.index, columns=wide.columns).fillna(False).to_numpy(bool)
+    else:
+        opened = np.zeros(wide.shape, bool)
     hours = wide.columns.to_numpy(float)
-    top = float(np.nanmax(wide.to_numpy()))
-    return _heatmap(w, wide.to_numpy(float), hours, [str(int(b)) for b in wide.index], "branch",
-                    "loading (% of rating)", "YlOrRd", "line_loading_heatmap",
-                    f"Current of every rated line as a share of its rating, hour by hour (open and unrated lines "
-                    f"blank); highest {top:.0f} %.", vmin=0.0, vmax=max(100.0, top))
+    values = wide.to_numpy(float)
+    closed = np.where(opened, np.nan, values)
+    top = float(np.nanmax(closed)) if np.isfinite(closed).any() else 0.0
+    n_open = int(opened.any(axis=1).sum())
+    return _heatmap(w, values, hours, [str(int(b)) for b in wide.index], "branch", "loading (% of rating)", LOADING,
+                    "line_loading_heatmap",
+                    f"Current of every rated line as a share of its rating, hour by hour, the colour scale from 0 to "
+                    f"the highest loading ({top:.0f} %); open lines hatched ({n_open} line(s) open at some hour), "
+                    "unrated lines left out.", vmin=0.0, vmax=max(top, 1e-6), blocked=opened, blocked_label="open")
 
 
 def lots(t: RunTables, w: Writer) -> Figure | None:
     if t.lots.empty:
         return None
     fig, (ax, ax2) = w.figure(COLUMN_IN, 3.2, nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    for lot_id, df in t.lots.groupby("id"):
-        (line,) = steps(ax, df["hour"], df["p_kw"], label=str(lot_id))
+    for i, (lot_id, df) in enumerate(t.lots.groupby("id")):
+        color = PALETTE[i % len(PALETTE)]
+        steps(ax, df["hour"], df["p_kw"], color=color, label=str(lot_id))
         if "setpoint_kw" in df and (df["setpoint_kw"] - df["p_kw"]).abs().max() > 1e-6:
-            steps(ax, df["hour"], df["setpoint_kw"], color=line.get_color(), ls=":", lw=0.8)
-        steps(ax2, df["hour"], df["evs_present"], color=line.get_color())
+            steps(ax, df["hour"], df["setpoint_kw"], color=color, ls=":", lw=0.8)
+        steps(ax2, df["hour"], df["evs_present"], color=color)
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_ylabel("power (kW)\n+ charging, − V2G")
     ax2.set_ylabel("EVs present")
@@ -281,27 +256,53 @@ def lots(t: RunTables, w: Writer) -> Figure | None:
                                "it differs) and the EVs in the lot at any moment of that hour.")
 
 
+SOC_BIN = 0.025  # width of a soc_departure histogram bin (2.5 % of the battery)
+
+
+SOC_FEW_VALUES = 5  # at most this many distinct departure SOCs: one bar each (a histogram would show slivers)
+
+
 def soc_departure(t: RunTables, w: Writer) -> Figure | None:
     ev = t.evs
     if ev.empty or "soc_departure" not in ev or not ev["soc_departure"].notna().any():
         return None
     left = ev[ev["soc_departure"].notna()]
     fig, ax = w.figure()
-    bins = np.linspace(0.0, 1.0, 21)
-    groups = [(str(k), g["soc_departure"].to_numpy(float)) for k, g in left.groupby("lot_id")]
-    ax.hist([g for _, g in groups], bins=bins, stacked=True, label=[k for k, _ in groups])
-    if "soc_contract" in left:
-        promised = left.loc[left["soc_contract"] > 0, "soc_contract"]
-        for s in sorted(set(np.round(promised, 3)))[:3]:
-            ax.axvline(s, color="k", ls="--", lw=0.8)
+    groups = [(str(k), np.round(g["soc_departure"].to_numpy(float), 3)) for k, g in left.groupby("lot_id")]
+    contracts = sorted(set(np.round(left.loc[left["soc_contract"] > 0, "soc_contract"].to_numpy(float), 3))) \
+        if "soc_contract" in left else []
+    values = np.concatenate([g for _, g in groups])
+    colors = [PALETTE[i % len(PALETTE)] for i in range(len(groups))]
+    distinct = sorted(set(values.tolist()))
+    if len(distinct) <= SOC_FEW_VALUES:  # a few exact values (a fixed fleet): one labelled bar per value
+        bottom = np.zeros(len(distinct))
+        for (lot_id, g), color in zip(groups, colors):
+            counts = np.array([int(np.sum(g == v)) for v in distinct])
+            ax.bar(range(len(distinct)), counts, bottom=bottom, width=0.6, color=color, label=lot_id)
+            bottom += counts
+        for i, total in enumerate(bottom):
+            ax.annotate(f"{int(total)}", (i, total), textcoords="offset points", xytext=(0, 2), ha="center",
+                        va="bottom")
+        ax.set_xticks(range(len(distinct)), [f"{v:.2f}" + ("\ncontract" if v in contracts else "")
+                                             for v in distinct])
+        ax.set_xlim(-0.6, len(distinct) - 0.4)
+        ax.set_ylim(0, 1.15 * float(bottom.max()))
+        how = f"{len(distinct)} distinct values, one bar each; 'contract': a contract's SOC"
+    else:
+        lo = float(min([values.min(), *contracts[:3]]))
+        start = np.floor(lo / SOC_BIN) * SOC_BIN
+        bins = np.arange(start, 1.0 + SOC_BIN + 1e-9, SOC_BIN)  # the last bin holds SOC 1.0 inside the frame
+        ax.hist([g for _, g in groups], bins=bins, stacked=True, label=[k for k, _ in groups], color=colors)
+        for i, c in enumerate(contracts[:3]):
+            ax.axvline(c, color=VERMILLION, ls="--", lw=1.0, zorder=5, label="contract SOC" if i == 0 else None)
+        ax.set_xlim(start - SOC_BIN, 1.0 + 2 * SOC_BIN)
+        how = f"{100 * SOC_BIN:.1f} % bins; dashed: the contracts' SOC"
     ax.set_xlabel("state of charge at departure (–)")
     ax.set_ylabel("EV visits")
-    ax.set_xlim(0, 1)
     met = left["contract_met"].astype(str).str.lower().eq("true").mean() if "contract_met" in left else np.nan
-    if len(groups) > 1:
-        _legend_above(ax, 4)
-    return w.save(fig, "soc_departure", f"State of charge of the EVs when they left ({len(left)} visits; dashed: "
-                                        f"the contracts' SOC); {100 * met:.0f} % of contracts met.")
+    _legend_above(ax, 4)
+    return w.save(fig, "soc_departure", f"State of charge of the EVs when they left ({len(left)} visits, {how}); "
+                                        f"{100 * float(met):.0f} % of contracts met.")
 
 
 def plan_vs_reality(t: RunTables, w: Writer) -> Figure | None:
@@ -311,15 +312,20 @@ def plan_vs_reality(t: RunTables, w: Writer) -> Figure | None:
     pairs = [("loss_kw", "losses (kW)"), ("lot_kw", "lot power (kW)")]
     pairs = [(k, lab) for k, lab in pairs if f"planned_{k}" in p and p[f"planned_{k}"].notna().any()]
     fig, axes = w.figure(PAGE_IN if len(pairs) > 1 else COLUMN_IN, 2.6, ncols=len(pairs), squeeze=False)
+    points = None
+    hours = p["hour"].to_numpy(float)
     for ax, (key, label) in zip(axes[0], pairs):
         x, y = p[f"planned_{key}"].to_numpy(float), p[f"actual_{key}"].to_numpy(float)
-        ax.scatter(x, y, s=10, c=p["hour"], cmap="viridis", edgecolors="none")
+        points = ax.scatter(x, y, s=10, c=hours, cmap=SEQUENTIAL, edgecolors="none", vmin=hours.min(),
+                            vmax=hours.max())
         lo, hi = float(np.nanmin([x.min(), y.min()])), float(np.nanmax([x.max(), y.max()]))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=0.7, ls="--")
         ax.set(xlabel=f"planned {label}", ylabel=f"measured {label}", aspect="equal")
-    return w.save(fig, "plan_vs_reality", "Each hour's day-ahead plan against what was measured (colour: hour, "
-                                          "dark = early); on the dashed line the plan held.")
+    if points is not None:
+        fig.colorbar(points, ax=list(axes[0]), pad=0.02, fraction=0.04).set_label("hour (h)")
+    return w.save(fig, "plan_vs_reality", "Each hour's day-ahead plan against what was measured (colour: the hour, "
+                                          "colour bar); on the dashed line the plan held.")
 
 
 def convergence(t: RunTables, w: Writer) -> Figure | None:
@@ -401,8 +407,9 @@ def network(t: RunTables, w: Writer) -> Figure | None:
     if net is None:
         return None
     g = t.grid
-    open_ids = set(json.loads(g["open_branches"].iloc[-1])) if "open_branches" in g and len(g) else \
-        set(int(b) for b in net.tie_branches)
+    last = g["open_branches"].iloc[-1] if "open_branches" in g and len(g) else None
+    cells = as_int_list(last)
+    open_ids = set(int(b) for b in (cells if cells is not None else net.tie_branches))
     closed = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
               if int(b) not in open_ids]
     opened = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
@@ -435,37 +442,43 @@ def network(t: RunTables, w: Writer) -> Figure | None:
         for c in kids:
             x1, y1 = pos[c]
             ax.plot([x0, x0, x1], [y0, y1, y1], color="black", lw=0.9, solid_joinstyle="miter", zorder=1)
+    placed: list[tuple[float, float]] = []
     for f, to, b in opened:
         (x0, y0), (x1, y1) = pos[f], pos[to]
-        ax.plot([x0, x1], [y0, y1], color="tab:red", lw=0.8, ls=(0, (3, 2)), zorder=1)
-        ax.annotate(str(b), ((x0 + x1) / 2, (y0 + y1) / 2), color="tab:red", fontsize=5.5, ha="center",
-                    va="center", bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none"}, zorder=3)
+        ax.plot([x0, x1], [y0, y1], color=VERMILLION, lw=0.8, ls=(0, (3, 2)), zorder=1)
+        at_x, at_y = (x0 + x1) / 2, (y0 + y1) / 2
+        while any(abs(at_x - px) < 1.2 and abs(at_y - py) < 0.45 for px, py in placed):
+            at_y += 0.45  # two ties meeting in one place: the next id below, not on top
+        placed.append((at_x, at_y))
+        ax.annotate(str(b), (at_x, at_y), textcoords="offset points", xytext=(0, -4), color=VERMILLION,
+                    fontsize=TINY_PT, ha="center", va="top", zorder=3)
     xs = np.array([pos[n][0] for n in range(net.n_bus)])
     ys = np.array([pos[n][1] for n in range(net.n_bus)])
-    colors, note = "white", ""
+    colors, note, at = "white", "", None
     bv = t.bus_voltages
     if not bv.empty and "v_min_pu" in g and g["v_min_pu"].notna().any():
         worst = int(g.loc[g["v_min_pu"].idxmin(), "hour"])
-        at = bv[bv["hour"] == worst].set_index("bus")["vm_pu"]
-        colors = at.reindex(range(1, net.n_bus + 1)).to_numpy(float)
+        at = bv[bv["hour"] == worst].set_index("bus")["vm_pu"].reindex(range(1, net.n_bus + 1))
+        colors = at.to_numpy(float)
         note = f" at hour {worst} (lowest voltage)"
     small = net.n_bus > 60
-    nodes = ax.scatter(xs, ys, s=9 if small else 16, c=colors, cmap=None if isinstance(colors, str) else "viridis",
-                       edgecolors="black", linewidths=0.4, zorder=2)
-    ax.scatter([xs[root]], [ys[root]], s=60, marker="s", c="black", zorder=3)
-    ax.annotate("substation", (xs[root], ys[root]), textcoords="offset points", xytext=(-3, 5), fontsize=6,
+    nodes = ax.scatter(xs, ys, s=9 if small else 16, c=colors, cmap=None if isinstance(colors, str) else SEQUENTIAL,
+                       edgecolors=BLACK, linewidths=0.4, zorder=2)
+    ax.scatter([xs[root]], [ys[root]], s=60, marker="s", c=BLACK, zorder=3)
+    ax.annotate("substation", (xs[root], ys[root]), textcoords="offset points", xytext=(-3, 5), fontsize=TINY_PT,
                 ha="left")
-    for n in range(net.n_bus):
-        if n != root:
-            ax.annotate(bus_label(net, n + 1), (xs[n], ys[n]), textcoords="offset points", xytext=(2, 3),
-                        fontsize=4.5 if small else 5.5, ha="left", va="bottom", color="0.25")
     lot_buses = (t.plans[-1].get("lot_buses") or {}) if t.plans else {}
+    labelled = labelled_buses(net, at, lot_buses, pos)
+    prefix = common_prefix([bus_label(net, n + 1) for n in labelled - {root}]) if len(labelled) > 1 else ""
+    for n in sorted(labelled - {root}):
+        ax.annotate(bus_label(net, n + 1)[len(prefix):], (xs[n], ys[n]), textcoords="offset points", xytext=(2, 3),
+                    fontsize=TINY_PT, ha="left", va="bottom", color="0.25")
     for lot_id, bus in lot_buses.items():
         n = int(bus) - 1
-        ax.scatter([xs[n]], [ys[n]], s=70, marker="^", facecolors="none", edgecolors="tab:orange",
+        ax.scatter([xs[n]], [ys[n]], s=70, marker="^", facecolors="none", edgecolors=ORANGE,
                    linewidths=1.3, zorder=4)
-        ax.annotate(str(lot_id), (xs[n], ys[n]), textcoords="offset points", xytext=(-3, -4), fontsize=6.5,
-                    color="tab:orange", weight="bold", ha="right", va="top", zorder=5)
+        ax.annotate(str(lot_id), (xs[n], ys[n]), textcoords="offset points", xytext=(-3, -4), fontsize=SMALL_LOT_PT,
+                    color=ORANGE, weight="bold", ha="right", va="top", zorder=5)
     ax.set_xlim(-0.8, depth - 0.2)
     ax.set_ylim(n_rows - 0.5, -0.7)
     ax.axis("off")
@@ -473,9 +486,52 @@ def network(t: RunTables, w: Writer) -> Figure | None:
         fig.colorbar(nodes, ax=ax, pad=0.01, fraction=0.03, shrink=0.9).set_label(f"voltage{note.split(' (')[0]} "
                                                                                    "(p.u.)")
     opened_txt = ", ".join(str(b) for _, _, b in sorted(opened, key=lambda e: e[2])) or "none"
+    which = "every bus named" if net.n_bus <= LABEL_ALL_BUSES else \
+        f"named: the lots' buses and the {WORST_BUSES} lowest voltages apart from each other"
+    if prefix:
+        which += f" (names without their common start {prefix.strip()!r})"
     return w.save(fig, "network", f"{getattr(net, 'name', 'network')} as a one-line diagram from the substation "
                                   f"(square), at the last hour: open switches {opened_txt} dashed, parking lots "
-                                  f"as triangles; buses coloured by their voltage{note}.")
+                                  f"as triangles; buses coloured by their voltage{note}; {which}.")
+
+
+LABEL_ALL_BUSES = 40  # a diagram names every bus up to this many; beyond, only those `labelled_buses` picks
+WORST_BUSES = 5
+SMALL_LOT_PT = 6.5
+
+
+def labelled_buses(net: Any, voltages: pd.Series | None, lot_buses: dict[str, Any],
+                   pos: dict[int, tuple[float, float]] | None = None) -> set[int]:
+    """0-based buses whose names a diagram shows: all on a small network; on a larger one (SimBench) the lots'
+    buses and the `WORST_BUSES` lowest voltages, each far enough from the names already chosen (`LABEL_GAP`
+    branches along its row) that no two names overlap: the worst bus of a feeder's end, not its five last."""
+    if net.n_bus <= LABEL_ALL_BUSES:
+        return set(range(net.n_bus))
+    chosen = {int(b) - 1 for b in lot_buses.values()}
+    if voltages is None or not voltages.notna().any():
+        return chosen
+    worst = 0
+    for bus in voltages.dropna().sort_values(kind="stable").index:
+        n = int(bus) - 1
+        if pos is not None and any(pos[n][1] == pos[c][1] and abs(pos[n][0] - pos[c][0]) < LABEL_GAP
+                                   for c in chosen if c in pos):
+            continue
+        chosen.add(n)
+        worst += 1
+        if worst == WORST_BUSES:
+            break
+    return chosen
+
+
+LABEL_GAP = 4  # branches between two named buses on one row of a diagram (a name is about that long at 6 pt)
+
+
+def common_prefix(labels: list[str]) -> str:
+    """The first word all labels share (e.g. "MV3.101 " of "MV3.101 Bus 84"), left out of a diagram's names, which
+    keep the rest ("Bus 84")."""
+    prefix = os.path.commonprefix(labels)
+    return prefix[: prefix.find(" ") + 1] if " " in prefix else ""
+
 
 
 FIGURES: tuple[Callable[[RunTables, Writer], Figure | None], ...] = (

@@ -3,14 +3,14 @@ tables; then the tables' final form (unknown values empty, Parquet when the scen
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
 from cosim.config import Scenario
 from cosim.controllers.base import LotEconomics
 from cosim.results import KPIS, RunFolder, compact_sessions
+from cosim.results.folder import as_int_list
+from cosim.runner.welfare import welfare_kpis
 
 
 def column(table: pd.DataFrame, name: str, old: str) -> pd.Series:
@@ -68,8 +68,7 @@ def negotiation_kpis(plans: list[dict]) -> dict[str, int]:
 def switch_operations(open_branches: pd.Series) -> int:
     """Branches opened or closed over the run: the changes of grid.csv's `open_branches` from hour to hour (each
     opened and each closed branch counts one; the first recorded hour's topology is the starting state)."""
-    sets = [frozenset(int(b) for b in (json.loads(v) if isinstance(v, str) else (v if v is not None else ())))
-            for v in open_branches if not (isinstance(v, float) and np.isnan(v))]
+    sets = [frozenset(cells) for cells in map(as_int_list, open_branches) if cells is not None]
     return int(sum(len(a ^ b) for a, b in zip(sets, sets[1:])))
 
 
@@ -147,6 +146,7 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         kpis["max_loading_percent"] = float(np.nanmax(loading)) if np.isfinite(loading).any() else None
     if "open_branches" in grid:
         kpis["switch_operations"] = switch_operations(grid["open_branches"])
+    ledger = None
     if not lots.empty and not prices.empty:
         plo = folder.table("plo") if folder.has("plo") else None
         ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
@@ -155,6 +155,12 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
         kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
         kpis["lot_energy_discharged_kwh"] = float(lots["energy_discharged_kwh"].sum())
+    if not prices.empty:  # the welfare ledger (cosim.runner.welfare)
+        from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+
+        net = load_network(scenario.network, near=scenario.plugin_dir).radial
+        table = lambda name: folder.table(name) if folder.has(name) else pd.DataFrame()  # noqa: E731
+        kpis.update(welfare_kpis(net, grid, prices, table("lines"), table("bus_voltages"), lots, ledger))
     lot_total = lots.groupby("hour")["p_kw"].sum() if not lots.empty else pd.Series(dtype=float)
     demand = grid["p_grid_kw"] - grid["losses_kw"]
     p_target = float(demand.mean())

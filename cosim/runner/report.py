@@ -2,8 +2,13 @@
 and rebuilt at any time by `cosim report RUN [--format pdf] [--dpi 600]`.
 
 Format and resolution come from the arguments, else from the scenario's `[output]` section in the manifest,
-else PNG at 300 dpi. A folder that cannot be read (no grid table, a malformed one) or written (read-only) is a
-`ReportError` (bad input: one line, exit code 2), never a traceback.
+else PNG at 300 dpi. PNGs are always there: asked for PDF or SVG, the report draws that format and keeps the
+PNGs (drawing them where they are missing), so that report.html shows every figure in any browser and links
+every format the folder holds. Once a run's manifest is final, `refresh_report_page` rewrites the page with its
+status, finish time and timing (the figures stay).
+
+A folder that cannot be read (no grid table, a malformed one) or written (read-only) is a `ReportError` (bad
+input: one line, exit code 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ import pandas as pd
 
 from cosim.errors import InputError
 from cosim.results import Run, RunFolder, compact_sessions
-from cosim.runner.figures import RunTables, draw_all
+from cosim.runner.figures import Figure, RunTables, draw_all
 from cosim.runner.report_page import REPORT_PAGE, write_report_page
+from cosim.textio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +60,45 @@ def make_plots(run_dir: str | Path, fmt: str | None = None, dpi: int | None = No
     tables = read_tables(folder, manifest)
     out = run_dir / "plots"
     try:
-        for old in out.glob("*.*") if out.is_dir() else ():
-            if old.suffix.lstrip(".") in FIGURE_FORMATS:
-                old.unlink()  # figures of an earlier report (another format, a figure no longer drawn)
+        for old in out.glob(f"*.{fmt}") if out.is_dir() else ():
+            old.unlink()  # figures of an earlier report in this format (a figure no longer drawn goes too)
         figures = draw_all(tables, out, fmt, dpi)
+        drawn = {f.path.stem for f in figures}
+        for old in out.glob("*.*") if out.is_dir() else ():  # other formats: kept for the figures drawn now
+            if old.suffix.lstrip(".") in FIGURE_FORMATS and old.stem not in drawn:
+                old.unlink()
+        if fmt != "png" and any(not (out / f"{stem}.png").is_file() for stem in drawn):
+            draw_all(tables, out, "png", int(output.get("dpi", 300)))  # the page's images
+        write_captions(out, figures)
         page = write_report_page(folder, manifest, figures, tables, run_info)
     except OSError as exc:
         raise ReportError(f"cannot write the figures and {REPORT_PAGE} into {run_dir}: "
                           f"{exc.strerror or exc} ({type(exc).__name__})") from None
     return [f.path for f in figures] + [page]
+
+
+CAPTIONS = "captions.json"
+"""plots/captions.json: {figure name: caption}, in the report's order (for `refresh_report_page`)."""
+
+
+def write_captions(out: Path, figures: list[Figure]) -> None:
+    atomic_write_text(out / CAPTIONS, json.dumps({f.path.stem: f.caption for f in figures}, indent=1))
+
+
+def refresh_report_page(run_dir: str | Path) -> Path | None:
+    """Rewrite <run>/report.html from the final manifest (status, finish time, timing) and the figures already in
+    plots/ (captions from plots/captions.json); None when the run drew no report."""
+    run_dir = Path(run_dir)
+    folder = RunFolder(run_dir)
+    path = run_dir / "plots" / CAPTIONS
+    if not path.is_file() or not (run_dir / REPORT_PAGE).is_file():
+        return None
+    manifest = _manifest(folder)
+    fmt = ((manifest.get("scenario") or {}).get("output") or {}).get("figure_format", "png")
+    captions = json.loads(path.read_text(encoding="utf-8"))
+    figures = [Figure(run_dir / "plots" / f"{stem}.{fmt}", caption) for stem, caption in captions.items()
+               if (run_dir / "plots" / f"{stem}.{fmt}").is_file()]
+    return write_report_page(folder, manifest, figures, read_tables(folder, manifest))
 
 
 def _manifest(folder: RunFolder) -> dict[str, Any]:
@@ -100,11 +136,6 @@ def read_tables(folder: RunFolder, manifest: dict[str, Any]) -> RunTables:
             grid[col] = pd.to_numeric(grid[col])
         except (ValueError, TypeError):
             raise ReportError(f"{path}: column {col!r} holds values that are not numbers") from None
-    if "open_branches" in grid:
-        try:
-            grid["open_branches"].map(json.loads)
-        except (ValueError, TypeError):
-            raise ReportError(f"{path}: column 'open_branches' holds values that are not JSON lists") from None
     run = Run(folder)
     try:
         plans = folder.plans()

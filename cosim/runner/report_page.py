@@ -74,14 +74,26 @@ def table_html(rows: list[dict[str, Any]], columns: list[str] | None = None) -> 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+FORMATS = ("png", "svg", "pdf")
+"""Figure formats a page links, in this order; it shows the first one a browser draws as an image (PNG, SVG)."""
+
+
 def figure_html(fig: Figure, run_dir: Path) -> str:
-    src = fig.path.relative_to(run_dir).as_posix()
-    if fig.path.suffix == ".pdf":
+    """The figure as an image (its PNG, else its SVG; a PDF alone is embedded) with a link to every format the
+    folder holds."""
+    files = {f: fig.path.with_suffix(f".{f}") for f in FORMATS if fig.path.with_suffix(f".{f}").is_file()}
+    files = files or {fig.path.suffix.lstrip("."): fig.path}
+    shown = next((files[f] for f in ("png", "svg") if f in files), None)
+    if shown is not None:
+        src = shown.relative_to(run_dir).as_posix()
+        body = f'<a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(fig.caption)}"></a>'
+    else:
+        src = next(iter(files.values())).relative_to(run_dir).as_posix()
         body = (f'<object data="{_e(src)}" type="application/pdf" width="100%" height="480">'
                 f'<a href="{_e(src)}">{_e(fig.path.name)}</a></object>')
-    else:
-        body = f'<a href="{_e(src)}"><img src="{_e(src)}" alt="{_e(fig.caption)}"></a>'
-    return f"<figure>{body}<figcaption><b>{_e(fig.path.stem)}</b>: {_e(fig.caption)}</figcaption></figure>"
+    links = " · ".join(f'<a href="{_e(p.relative_to(run_dir).as_posix())}">{f.upper()}</a>' for f, p in files.items())
+    return (f"<figure>{body}<figcaption><b>{_e(fig.path.stem)}</b>: {_e(fig.caption)} "
+            f'<span class="formats">({links})</span></figcaption></figure>')
 
 
 def messages_summary(messages: pd.DataFrame) -> list[dict[str, Any]]:
@@ -146,7 +158,9 @@ def write_report_page(folder: RunFolder, manifest: dict[str, Any], figures: list
         ("controller", (scenario.get("controller") or {}).get("name")),
         ("exchange mode", (scenario.get("exchange") or {}).get("mode", "centralised")),
         ("days", scenario.get("days", 1)), ("seed", manifest.get("seed")),
-        ("started (UTC)", manifest.get("started_utc")), ("finished (UTC)", info.get("finished_utc", "-")),
+        ("started (UTC)", manifest.get("started_utc")),
+        ("finished (UTC)", info.get("finished_utc") or "not yet (the manifest was not final when this page was "
+                                                       "written)"),
         ("last recorded hour", info.get("last_recorded_hour", int(tables.grid["hour"].max()))),
         ("error", info.get("error") or "-"), ("git commit", manifest.get("git_commit", "-")),
     ]

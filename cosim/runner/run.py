@@ -6,15 +6,26 @@ recorded hour: "completed"; "failed" (any exception, `sys.exit` in user code, a 
 traceback); "stopped" (the first planning fallback of a run with `[controller] on_failure = "stop"`: the
 manifest's `error` names the hour and the cause, tracebacks.txt holds the controller's traceback);
 "interrupted" (Ctrl-C) or "terminated" (SIGTERM, SIGHUP), in any phase (start-up, simulation,
-post-processing, plotting). The signals are turned into exceptions only while a phase runs
-(`cosim.results.manifest.StopSignals`); while the run folder is made and the final manifest written they wait.
-A run that did not complete raises `RunError` (`RunInterrupted` for a signal, `PlanningStopped` for a stopped
-run: CLI exit 3) after its folder is final.
+post-processing, plotting). A run that did not complete raises `RunError` (`RunInterrupted` for a signal,
+`PlanningStopped` for a stopped run: CLI exit 3) after its folder is final.
+
+Signals belong to the command line: `cosim run` installs `cosim.results.manifest.StopSignals`, and the run turns
+them into exceptions only while a phase runs; while the run folder is made and the final manifest written they
+wait, and a signal that arrives once the final manifest is written no longer changes the run's outcome (the
+manifest records the exit code it stands for, `StopSignals.final_exit_code`, which the command line exits with).
+Called as a library, `run_scenario` installs no handler: Ctrl-C (Python's KeyboardInterrupt) still ends the run
+"interrupted"; other signals keep whatever disposition the caller gave them.
+
+Controller workers: the run starts its fork server (`cosim.controllers.forkserver`) before the world (and with it
+the run's keys) exists; the DSO's isolated plans are forked from it, so no worker holds the DSO's private key. The
+server, its worker and everything the worker started are killed when the simulation ends, however it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import shutil
 import signal
 import time
@@ -24,10 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import Scenario
-from cosim.errors import PlanningStopped, RunError, one_line
+from cosim.errors import InputError, PlanningStopped, RunError, one_line
 from cosim.results import RunFolder, finish_manifest, new_run_dir, start_manifest
-from cosim.results.manifest import StopSignals, reserve_space, stop_exception, stop_signal, write_error_file
+from cosim.results.manifest import (
+    StopSignals,
+    current_stops,
+    reserve_space,
+    stop_exception,
+    stop_signal,
+    write_error_file,
+)
 from cosim.results.writer import output_dir_error, trim_to_whole_lines
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -72,6 +92,7 @@ class _Outcome:
     signum: int | None = None
     received: list[int] = field(default_factory=list)  # stop signals this process received (StopSignals)
     fallback: dict | None = None  # the planning fallback that stopped the run (on_failure = "stop")
+    handlers: bool = True  # the command line's StopSignals are in force (else a KeyboardInterrupt is Ctrl-C)
 
     @property
     def ok(self) -> bool:
@@ -87,7 +108,9 @@ class _Outcome:
         signum = stop_signal(exc)
         if signum is None:
             signum = stop_signal(root_cause(exc))  # a Ctrl-C that mosaik wrapped
-        if signum is not None and signum in self.received:  # a KeyboardInterrupt raised by code is an error
+        if signum is not None and (signum in self.received or not self.handlers and signum == signal.SIGINT):
+            # under the command line's handlers a KeyboardInterrupt raised by code is an error; without them
+            # (a library call) Python's own SIGINT handler raised it
             self.signum = signum
             self.status = "interrupted" if signum == signal.SIGINT else "terminated"
             name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
@@ -106,16 +129,46 @@ class _Outcome:
 
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
                  plots: bool = True) -> RunSummary:
-    """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/."""
-    with StopSignals(raising=False) as stops:
+    """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/.
+
+    Installs no signal handler (the command line does, see the module's docstring); whatever ends the call, the
+    run's controller workers and their processes are gone when it returns or raises."""
+    stops = current_stops()
+    stops.final_exit_code = None
+    with stops.held():
         with stops.raising():  # before any output: a signal simply ends the call
             from cosim.networks import load_network  # noqa: PLC0415
             from cosim.runner.world import check_buses  # noqa: PLC0415 - imports mosaik and all simulators
 
-            n_bus = load_network(scenario.network, near=scenario.plugin_dir).radial.n_bus
-            check_buses(scenario, n_bus)  # bad input: fail before any output
+            radial = load_network(scenario.network, near=scenario.plugin_dir).radial
+            check_buses(scenario, radial.n_bus)  # bad input: fail before any output
+            _warm_up(radial)
         run_dir, manifest = _open_run_dir(scenario, output_dir)  # signals held: never a folder without manifest
-        return _run(scenario, run_dir, manifest, stops, progress, plots)
+        with _worker_server(scenario) as server:  # before the world exists, and with it the run's keys
+            return _run(scenario, run_dir, manifest, stops, progress, plots, server)
+
+
+def _warm_up(radial: Any) -> None:
+    """One fast power flow on the run's network, so the compiled kernels are loaded once here, before the fork
+    server is forked: every controller worker then starts with them (instead of loading them from disk's cache)."""
+    import numpy as np  # noqa: PLC0415
+
+    from cosim.powerflow import solve_radial_batch  # noqa: PLC0415
+
+    try:
+        solve_radial_batch(radial, np.asarray(radial.tie_branches), radial.p_load_kw, radial.q_load_kvar)
+    except Exception:  # noqa: BLE001 - only a head start; the run checks the network itself
+        pass
+
+
+def _worker_server(scenario: Scenario) -> Any:
+    """The run's fork server for its isolated controller (activated for the DSO), or nothing when plans run in
+    process."""
+    if not scenario.controller_isolation:
+        return contextlib.nullcontext()
+    from cosim.controllers.isolation import ControllerSpec, worker_server  # noqa: PLC0415
+
+    return worker_server(ControllerSpec(scenario.controller, str(scenario.plugin_dir) if scenario.plugin_dir else None))
 
 
 def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Path, dict]:
@@ -133,16 +186,16 @@ def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Pa
 
 
 def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, progress: bool,
-         plots: bool) -> RunSummary:
+         plots: bool, server: Any) -> RunSummary:
     from cosim.runner import timing  # noqa: PLC0415 - with the world below: mosaik and the simulators
     from cosim.runner.world import build_world  # noqa: PLC0415
 
     timing.reset()
     t0 = time.perf_counter()
-    outcome = _Outcome(received=stops.received)
+    outcome = _Outcome(received=stops.received, handlers=stops.installed)
     built = None
     try:
-        with stops.raising():
+        with stops.raising(), _activated(server):
             built = build_world(scenario, run_dir, progress=progress)
             outcome.enter("simulation")
             built.world.run(until=built.until, print_progress=False)
@@ -150,6 +203,8 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
                 raise stop_exception(stops.received[0])
     except BaseException as exc:  # noqa: BLE001 - any error or stop ends the run; we keep what was recorded
         outcome.stop(exc)
+    if server is not None:
+        server.close()  # the simulation is over: no worker, nor anything it started, goes on
     if built is not None:
         _shutdown(built.world, stopped=not outcome.ok)
     wall = time.perf_counter() - t0
@@ -171,20 +226,42 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
                     make_plots(run_dir, run_info={"status": outcome.status, "timing": timing_info})
         except BaseException as exc:  # noqa: BLE001 - as above; a failed run's post-processing may fail again
             outcome.stop(exc)
-    if stops.pending:
-        outcome.stop(stop_exception(stops.pending[0]))
+    if stops.pending:  # a signal held back since the last phase (report.html written, say): the run stops here
+        outcome.stop(stop_exception(stops.pending.pop(0)))
     _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours)
+    # the manifest is final: a signal from now on (held until the caller's next raising block) changes nothing
+    if plots and outcome.ok:
+        _refresh_page(run_dir)
     if not outcome.ok:
         where = f"after hour {last_hour}" if last_hour is not None else "before the first hour"
         message = f"run {outcome.status} {where}: {outcome.error}. Results recorded so far are in {run_dir}"
         if outcome.signum is not None:
-            raise RunInterrupted(message, outcome.signum)
-        if outcome.status == "stopped":
-            raise PlanningStopped(message, outcome.fallback)
-        raise RunError(message)
-    if stops.pending:  # Ctrl-C while the manifest of a completed run was written: the run stands, the stop too
-        raise stop_exception(stops.pending[0])
+            error: RunError = RunInterrupted(message, outcome.signum)
+        elif outcome.status == "stopped":
+            error = PlanningStopped(message, outcome.fallback)
+        else:
+            error = RunError(message)
+        stops.final_exit_code = getattr(error, "exit_code", 1)
+        raise error
+    stops.final_exit_code = 0
+    stops.pending.clear()
     return RunSummary(run_dir, outcome.status, wall, kpis, timing_info)
+
+
+def _refresh_page(run_dir: Path) -> None:
+    """report.html again, now with the final manifest (status, finish time, timing); a page that cannot be
+    rewritten keeps the one drawn with the figures (`cosim report` rebuilds it)."""
+    from cosim.runner.report import refresh_report_page  # noqa: PLC0415 - matplotlib's side
+
+    try:
+        refresh_report_page(run_dir)
+    except (OSError, InputError) as exc:
+        log.warning("report.html not refreshed with the final manifest: %s", exc)
+
+
+def _activated(server: Any) -> Any:
+    """The block in which the DSO's isolated plans go through `server` (nothing without one)."""
+    return server.activated() if server is not None else contextlib.nullcontext()
 
 
 def _shutdown(world: Any, stopped: bool) -> None:

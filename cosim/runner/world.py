@@ -21,9 +21,11 @@ from typing import Any
 import mosaik
 
 from cosim.config import Scenario, ScenarioFileError
+from cosim.exchange.keys import MADE_HERE, new_key_ring
 from cosim.exchange.messages import agent_key_ring
 from cosim.registry import import_attribute
 from cosim.results.folder import TRACEBACKS
+from cosim.runner.processes import RunWorld, plo_starter
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 from simulators.parking.presets import SEED000_SCHEDULE_FLEETS
@@ -99,10 +101,12 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
     radial = load_network(scenario.network, near=scenario.plugin_dir).radial
     check_buses(scenario, radial.n_bus)
     # every simulator in process, wrapped to time its own steps (cosim.runner.timing); any of them could equally be
-    # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}). Each negotiation round is a
-    # DSO -> PLO -> DSO same-time loop: mosaik is given room for max_rounds of them.
-    world = mosaik.World(sim_config(), time_resolution=3600, skip_greetings=True, configure_logging=False,
-                         max_loop_iterations=4 * scenario.max_rounds + 20)
+    # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}), as each PLO is with
+    # [exchange] separate_processes (cosim.runner.processes). Each negotiation round is a DSO -> PLO -> DSO
+    # same-time loop: mosaik is given room for max_rounds of them.
+    config: dict[str, Any] = {**sim_config(), **({"PLO": plo_starter()} if scenario.separate_processes else {})}
+    world = RunWorld(config, time_resolution=3600, skip_greetings=True, configure_logging=False,
+                     max_loop_iterations=4 * scenario.max_rounds + 20)
     try:
         return _populate(world, scenario, radial, run_dir, progress)
     except BaseException:
@@ -123,31 +127,40 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.hours if progress else 0)
-    # Ed25519 keys, fresh for this run from the OS's randomness (or the user's key file), never written anywhere:
-    # the DSO gets its private key and every lot's public key, each PLO its own private key and the DSO's public key
-    ring = agent_key_ring(["DSO", *(lot.id for lot in scenario.lots)], scenario.key_file) \
-        if scenario.authenticate else {}
     exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
-    with world.group():
-        dso = world.start("DSO").DSO(
+
+    def start_dso(dso_sim: Any, keys: dict[str, Any] | None) -> Any:
+        return dso_sim.DSO(
             network=scenario.network, controller=scenario.controller, controller_options=scenario.controller_options,
             time_limit_s=scenario.controller_time_limit_s, isolation=scenario.controller_isolation,
             objective=scenario.objective, reconfigure=scenario.reconfigure, exchange=scenario.exchange,
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
-            keys=ring["DSO"].params() if ring else None, switch_operations_per_day=scenario.switch_operations_per_day,
+            keys=keys, switch_operations_per_day=scenario.switch_operations_per_day,
             on_failure=scenario.controller_on_failure, tracebacks_file=str(run_dir / TRACEBACKS),
             lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw}
                   for lot in scenario.lots})
-        plo_sim = world.start("PLO")
-        plos = {lot.id: plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses),
-                                    exchange=scenario.exchange, exchange_options=exchange_options,
-                                    plugin_dir=plugin_dir, faults=scenario.faults, seed=scenario.seed,
-                                    keys=ring[lot.id].hearing(["DSO"]).params() if ring else None,
-                                    connection_limit_kw=lot.connection_limit_kw, hourly=hourly,
-                                    misreport_probability=scenario.misreport_probability,
-                                    misreport_factor=scenario.misreport_factor,
-                                    hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
-                for lot in scenario.lots}
+
+    def start_plo(plo_sim: Any, lot, keys: dict[str, Any] | None) -> Any:
+        return plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
+                           exchange_options=exchange_options, plugin_dir=plugin_dir, faults=scenario.faults,
+                           seed=scenario.seed, keys=keys, connection_limit_kw=lot.connection_limit_kw, hourly=hourly,
+                           misreport_probability=scenario.misreport_probability,
+                           misreport_factor=scenario.misreport_factor,
+                           hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
+
+    with world.group():
+        if scenario.separate_processes:
+            dso, plos = _separate_agents(world, scenario, start_dso, start_plo)
+        else:
+            # Ed25519 keys, fresh for this run from the OS's randomness (or the user's key file), never written
+            # anywhere: the DSO gets its private key and every lot's public key, each PLO its own private key and
+            # the DSO's public key
+            ring = agent_key_ring(["DSO", *(lot.id for lot in scenario.lots)], scenario.key_file) \
+                if scenario.authenticate else {}
+            dso = start_dso(world.start("DSO"), ring["DSO"].params() if ring else None)
+            plo_sim = world.start("PLO")
+            plos = {lot.id: start_plo(plo_sim, lot, ring[lot.id].hearing(["DSO"]).params() if ring else None)
+                    for lot in scenario.lots}
     world.connect(market, grid, "load_scaling", "element_power")  # element_power: profile "simbench" only
     world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast", "bus_load_forecast")
     world.connect(market, recorder, *by_name("Market").recorded)
@@ -188,3 +201,27 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         if spec.wire is not None:
             import_attribute(spec.wire, f"wiring of simulator {spec.name!r}")(ctx)
     return BuiltWorld(world, scenario.hours, run_dir)
+
+
+def _separate_agents(world: mosaik.World, scenario: Scenario, start_dso, start_plo) -> tuple[Any, dict[str, Any]]:
+    """The DSO and one PLO simulator process per lot (`[exchange] separate_processes`), keys kept apart: each
+    PLO process makes its own private key and tells its public key (entity `extra_info`); the DSO's private key
+    stays in this process and only its public key goes to the PLOs. With a key file, this process reads it and
+    hands each PLO its own key only."""
+    dso_sim = world.start("DSO")  # started first, as in process: the same simulator ids, the same results
+    plo_sims = {lot.id: world.start("PLO", sim_id=f"PLO-{lot.id}") for lot in scenario.lots}
+    if not scenario.authenticate:
+        plos = {lot.id: start_plo(plo_sims[lot.id], lot, None) for lot in scenario.lots}
+        return start_dso(dso_sim, None), plos
+    if scenario.key_file is not None:
+        ring = agent_key_ring(["DSO", *(lot.id for lot in scenario.lots)], scenario.key_file)
+        plos = {lot.id: start_plo(plo_sims[lot.id], lot, ring[lot.id].hearing(["DSO"]).params())
+                for lot in scenario.lots}
+        dso_keys = ring["DSO"]
+    else:
+        dso_keys = new_key_ring(["DSO"])["DSO"]
+        plos = {lot.id: start_plo(plo_sims[lot.id], lot, {"owner": lot.id, "private_key": MADE_HERE,
+                                                           "public_keys": {"DSO": dso_keys.public_key_hex()}})
+                for lot in scenario.lots}
+        dso_keys = dso_keys.with_public({lot_id: plo.extra_info["public_key"] for lot_id, plo in plos.items()})
+    return start_dso(dso_sim, dso_keys.params()), plos

@@ -50,8 +50,10 @@ def group_keys(label_keys: list[str]) -> list[str]:
 
 
 def summarise(table: pd.DataFrame, label_keys: list[str], kpis: list[str]) -> pd.DataFrame:
-    """Mean, standard deviation, n and 95 % t-interval half-width of each KPI per group (completed runs only)."""
-    from scipy import stats  # noqa: PLC0415
+    """Mean, standard deviation, n and 95 % Student-t interval (half-width `ci95`, bounds `ci95_low`, `ci95_high`;
+    `cosim.runner.uncertainty.t_interval`) of each KPI per group (completed runs only); `kind` says whether the
+    column is a KPI or a diagnostic (wall time, messages)."""
+    from cosim.runner.uncertainty import DIAGNOSTICS, t_interval  # noqa: PLC0415 - scipy
 
     done = table[table["status"] == "completed"].copy()
     keys = group_keys(label_keys)
@@ -61,13 +63,15 @@ def summarise(table: pd.DataFrame, label_keys: list[str], kpis: list[str]) -> pd
         for kpi in kpis:
             if kpi not in sub:
                 continue
-            x = sub[kpi].dropna().to_numpy(dtype=float)
+            x = pd.to_numeric(sub[kpi], errors="coerce").dropna().to_numpy(dtype=float)
             if not len(x):
                 continue
+            iv = t_interval(x)
             sd = float(x.std(ddof=1)) if len(x) > 1 else 0.0
-            half = float(stats.t.ppf(0.975, len(x) - 1) * sd / np.sqrt(len(x))) if len(x) > 1 else float("nan")
-            rows.append({"group": group, "kpi": kpi, "n": len(x), "mean": float(x.mean()), "std": sd, "ci95": half})
-    return pd.DataFrame(rows, columns=["group", "kpi", "n", "mean", "std", "ci95"])
+            rows.append({"group": group, "kpi": kpi, "kind": "diagnostic" if kpi in DIAGNOSTICS else "KPI",
+                         "n": iv.n, "mean": iv.mean, "std": sd, "ci95": iv.half_width, "ci95_low": iv.low,
+                         "ci95_high": iv.high})
+    return pd.DataFrame(rows, columns=["group", "kpi", "kind", "n", "mean", "std", "ci95", "ci95_low", "ci95_high"])
 
 
 def group_label(labels: dict[str, Any]) -> str:
@@ -82,15 +86,11 @@ def _group_labels(df: pd.DataFrame, keys: list[str]) -> pd.Series:
 
 
 def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[str], out_dir: Path) -> list[Path]:
-    """One PNG per KPI: each run as a dot, the group mean with its 95 % interval over seeds as an error bar. The
-    KPI is named in words with its unit; each group's tick names the keys that vary between groups and their
-    values (one line per key), so that the ticks explain themselves."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from cosim.runner.figures import STYLE, key_label, kpi_label  # noqa: PLC0415 - with matplotlib, when drawn
+    """One PNG per KPI: each group's mean as a bar from zero with its 95 % interval over seeds as an error bar, and
+    each run as a dot. The KPI is named in words with its unit (diagnostics, such as wall time, say so); each
+    group's tick names the keys that vary between groups and their values (one line per key, `tick_text`)."""
+    from cosim.runner.figure_style import BLACK, Writer, bars_with_ci  # noqa: PLC0415 - matplotlib, when drawn
+    from cosim.runner.figures import key_label, kpi_label  # noqa: PLC0415 - as above
 
     summary = summarise(table, label_keys, kpis)
     if summary.empty:
@@ -98,44 +98,50 @@ def make_summary_plots(table: pd.DataFrame, label_keys: list[str], kpis: list[st
     done = table[table["status"] == "completed"].copy()
     done["group"] = _group_labels(done, group_keys(label_keys))
     ticks = group_ticks(done, group_keys(label_keys))
+    w = Writer(out_dir / "plots", "png", 200)
     paths = []
-    for kpi, sub in summary.groupby("kpi", sort=False):
-        groups = list(sub["group"])
-        with plt.rc_context(STYLE):
+    with w.style():
+        for kpi, sub in summary.groupby("kpi", sort=False):
+            groups = list(sub["group"])
             longest = max(len(line) for g in groups for line in str(ticks.get(g, g)).splitlines())
-            fig, ax = plt.subplots(figsize=(max(3.5, max(0.9, 0.058 * longest) * len(groups) + 1.0), 2.8))
+            fig, ax = w.figure(max(3.5, max(0.9, 0.058 * longest) * len(groups) + 1.0), 2.8)
+            bars_with_ci(ax, [ticks.get(g, g) for g in groups], sub["mean"], sub["ci95_low"], sub["ci95_high"])
             for i, g in enumerate(groups):
-                pts = done.loc[done["group"] == g, kpi].dropna().to_numpy(dtype=float)
-                jitter = np.linspace(-0.12, 0.12, len(pts)) if len(pts) > 1 else np.zeros(len(pts))
-                ax.scatter(i + jitter, pts, s=12, alpha=0.6, color="tab:blue", label="one run" if i == 0 else None)
-            ci = sub["ci95"].fillna(0.0).to_numpy()
-            ax.errorbar(range(len(groups)), sub["mean"], yerr=ci, fmt="o", color="black", capsize=4,
-                        label="mean ± 95 % CI over seeds")
-            ax.set_xticks(range(len(groups)), [ticks.get(g, g) for g in groups], fontsize=7)
+                pts = pd.to_numeric(done.loc[done["group"] == g, kpi], errors="coerce").dropna().to_numpy(float)
+                jitter = np.linspace(-0.15, 0.15, len(pts)) if len(pts) > 1 else np.zeros(len(pts))
+                ax.scatter(i + jitter, pts, s=10, color=BLACK, alpha=0.5, zorder=3,
+                           label="one run" if i == 0 else None)
+            ax.set_xticks(range(len(groups)), [ticks.get(g, g) for g in groups], rotation=0, ha="center")
+            diagnostic = sub["kind"].iloc[0] == "diagnostic"
             ax.set_ylabel(kpi_label(kpi))
-            ax.set_title(kpi_label(kpi))
+            n = int(sub["n"].max())
+            ax.set_title(f"{kpi_label(kpi)}{' (diagnostic)' if diagnostic else ''}: mean over "
+                         f"{n} seed{'s' if n != 1 else ''}" + (", 95 % interval" if n > 1 else ""))
             varying = [k for k in group_keys(label_keys) if done[k].nunique(dropna=False) > 1] if len(done) else []
             ax.set_xlabel(", ".join(key_label(k) for k in varying) if len(varying) == 1 else "variation")
             ax.legend(loc="best")
             fig.tight_layout()
+            w.out.mkdir(parents=True, exist_ok=True)
             png = io.BytesIO()
             fig.savefig(png, format="png", dpi=200)
-        plt.close(fig)
-        paths.append(atomic_write_bytes(out_dir / "plots" / f"{kpi}.png", png.getvalue()))
+            w.plt.close(fig)
+            paths.append(atomic_write_bytes(out_dir / "plots" / f"{kpi}.png", png.getvalue()))
     return paths
 
 
 def group_ticks(done: pd.DataFrame, keys: list[str]) -> dict[str, str]:
     """Each group's tick: the values of the keys that differ between groups, one "key: value" line each (just
-    the value when a single key varies)."""
-    from cosim.runner.figures import key_label  # noqa: PLC0415 - matplotlib's side of the sweep
+    the value when a single key varies); whole numbers without ".0", a key a group does not set as "base" (the
+    base scenario's value), never "nan" or "None"."""
+    from cosim.runner.figure_style import tick_text  # noqa: PLC0415 - matplotlib's side of the sweep
+    from cosim.runner.figures import key_label  # noqa: PLC0415 - as above
 
     varying = [k for k in keys if k in done and done[k].astype(str).nunique() > 1]
     ticks = {}
     for group, sub in done.groupby("group", sort=False):
         row = sub.iloc[0]
         if len(varying) == 1:
-            ticks[group] = str(row[varying[0]])
+            ticks[group] = tick_text(row[varying[0]], "base")
         else:
-            ticks[group] = "\n".join(f"{key_label(k)}: {row[k]}" for k in varying) or str(group)
+            ticks[group] = "\n".join(f"{key_label(k)}: {tick_text(row[k], 'base')}" for k in varying) or str(group)
     return ticks

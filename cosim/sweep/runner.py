@@ -45,7 +45,7 @@ from tqdm import tqdm
 from cosim.errors import InputError, RunError
 from cosim.progress import progress_bar
 from cosim.results import MANIFEST, RunFolder
-from cosim.results.manifest import StopSignals, stop_signal, verify_run
+from cosim.results.manifest import StopSignals, current_stops, stop_signal, verify_run
 from cosim.results.writer import output_dir_error
 from cosim.sweep.report import META_COLUMNS, group_label, label_cell, make_summary_plots, summarise, write_table
 from cosim.sweep.spec import Sweep, SweepError, Variation, load_sweep
@@ -232,7 +232,8 @@ def _pool_task(task: VariationTask) -> dict[str, Any]:
     """`run_variation` in a pool worker. After a stop (SIGTERM from the main process, or the main process gone)
     the worker ends once the variation has cleaned up, instead of taking the next one from the queue."""
     try:
-        return run_variation(task)
+        with StopSignals():  # this worker is the command's own process: SIGTERM stops its run as in `cosim run`
+            return run_variation(task)
     except KeyboardInterrupt as exc:  # a stop outside the co-simulation: nothing to finalise
         os._exit(128 + (stop_signal(exc) or signal.SIGTERM))
     except RunError as exc:
@@ -411,7 +412,7 @@ def _run_all(sweep: Sweep, todo: list[VariationTask], results: list[dict[str, An
 
 def _interrupted(sweep: Sweep, runs_dir: Path, results: list[dict[str, Any]], signum: int) -> SweepInterrupted:
     """After a stop: the table of what is finished (no plots), and the one-line error that says so."""
-    with StopSignals(raising=False):  # a second Ctrl-C must not leave a half-written table
+    with current_stops().held():  # a second Ctrl-C must not leave a half-written table (under `cosim sweep`)
         table = collect_table(sweep, runs_dir)
         try:
             table_path = write_table(table, sweep.output_dir)

@@ -26,7 +26,17 @@ from cosim.controllers.base import (
     rolled_plan,
 )
 from cosim.controllers.envelope import FlexEnvelope
-from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerFailure, plan_in_process, plan_in_worker
+from cosim.controllers.forkserver import active_server
+from cosim.controllers.isolation import (
+    DEFAULT_TIME_LIMIT_S,
+    ControllerFailure,
+    ControllerSpec,
+    plan_in_process,
+    plan_in_worker,
+    plan_through,
+)
+from cosim.controllers.plan_codec import PlanDataError, snapshot
+from cosim.controllers.read_only import read_only_problem
 from cosim.controllers.validation import check_plan, evaluate_plan
 from cosim.errors import InputError, PlanningStopped, one_line
 from cosim.exchange.base import DayContext, ExchangeMode, Outgoing
@@ -68,7 +78,7 @@ class DsoAgent:
                  lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
                  time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True,
                  switch_operations_per_day: int = 0, on_failure: str = "fallback",
-                 tracebacks_file: str | Path | None = None) -> None:
+                 tracebacks_file: str | Path | None = None, controller_spec: ControllerSpec | None = None) -> None:
         """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
         `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
         `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
@@ -77,7 +87,9 @@ class DsoAgent:
         and each closed branch is one operation; 0: the topology is fixed after the day-ahead plan);
         `on_failure`: "fallback" (each planning failure falls back, with one warning on stderr) or "stop" (the first
         one raises `PlanningStopped`); `tracebacks_file`: where each failure's traceback is appended (the run
-        folder's tracebacks.txt; None: nowhere)."""
+        folder's tracebacks.txt; None: nowhere); `controller_spec`: how a worker builds `controller` itself: with it,
+        isolated plans go through the run's clean fork server when one is active (`cosim.controllers.forkserver`),
+        so the worker never holds this agent's private key."""
         if on_failure not in ON_FAILURE:
             raise InputError(f"on_failure {on_failure!r} is not allowed; allowed: {', '.join(ON_FAILURE)}")
         self.on_failure = on_failure
@@ -85,6 +97,7 @@ class DsoAgent:
         self._failure_info: tuple[str | None, str | None] = (None, None)  # traceback, user frame of the last failure
         self.net = network
         self.controller = controller
+        self.controller_spec = controller_spec
         self.time_limit_s = float(time_limit_s)
         self.isolation = bool(isolation)
         self.mode = mode
@@ -379,6 +392,10 @@ class DsoAgent:
             self._event(hour, "implausible offer", f"{sender}: " + "; ".join(issues) + " (clipped)")
         return out
 
+    def log_event(self, event: str, detail: str) -> None:
+        """An exchange mode's own event at the current hour (events.csv, source DSO)."""
+        self._event(self.hour, event, detail)
+
     def _event(self, hour: int, event: str, detail: str) -> None:
         self.events.append({"hour": hour, "source": "DSO", "event": event, "detail": detail})
 
@@ -421,17 +438,18 @@ class DsoAgent:
     def _checked(self, problem: DayAheadProblem, controller) -> tuple[DayAheadPlan | None, str]:
         """`controller.plan(problem)` within the time limit (in the worker when isolated), checked (`check_plan`),
         repaired where exact and given the fast flow's predictions when it has none; (None, why) on failure."""
-        run = plan_in_worker if self.isolation else plan_in_process
         plan: DayAheadPlan | None = None
         self._rejected = None
         self._failure_info = (None, None)
         try:
-            plan = run(controller, problem, self.time_limit_s)
+            plan = self._run_controller(controller, problem)
             check = check_plan(problem, plan)
             failure = None if check.ok else f"plan rejected, rule {check.failure}"
         except ControllerFailure as exc:
             failure = str(exc)
             self._failure_info = (exc.traceback, exc.where)
+        except PlanDataError as exc:  # not plain data: refused before anything reads it
+            failure = exc.rejection
         if failure is not None:
             self._rejected = plan if isinstance(plan, DayAheadPlan) else None
             return None, failure
@@ -441,6 +459,19 @@ class DsoAgent:
         if "loss_kw" not in (plan.predicted_hourly or {}):  # a plan without predictions: the fast flow's
             evaluate_plan(problem, plan)
         return plan, ""
+
+    def _run_controller(self, controller, problem: DayAheadProblem) -> DayAheadPlan:
+        """The controller's plan: in a worker of the run's clean fork server (the controller built from its spec),
+        else in a worker forked from here (a fresh plan built from the worker's plain data), else (`isolation =
+        False`) in this process: a read-only copy of the problem in, a plain-data snapshot of the plan out, the one
+        checked and used."""
+        if not self.isolation:
+            return snapshot(plan_in_process(controller, read_only_problem(problem), self.time_limit_s))
+        server = active_server()
+        if server is None or self.controller_spec is None:
+            return plan_in_worker(controller, problem, self.time_limit_s)
+        revision = (controller.state, controller.hour) if isinstance(controller, _Revision) else None
+        return plan_through(server, self.controller_spec, problem, self.time_limit_s, revision)
 
     def _fallback_plan(self, problem: DayAheadProblem, failure: str, rejected: DayAheadPlan | None) -> DayAheadPlan:
         """Safe action when planning fails: keep the last feasible topology, give lots no schedule (they follow
@@ -452,7 +483,7 @@ class DsoAgent:
                             setpoints_kw={}, feasible=False, controller=getattr(self.controller, "name", "?"),
                             predicted_hourly=predict_hourly(self.net, open_branches, p, q))
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
-        if rejected is not None:
+        if rejected is not None and isinstance(rejected.predicted, dict):
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
         self._fallback_event(self.day.hour, plan.info["fallback"], failure)
         return plan
@@ -511,7 +542,8 @@ class DsoAgent:
             # wall-clock durations are left out, so plans.jsonl is byte-identical for the same seed (the run's
             # timing is in the manifest)
             "info": {k: v for k, v in plan.info.items()
-                     if isinstance(v, (int, float, str, bool)) and not k.endswith("wall_s")},
+                     if (isinstance(v, (int, float, str, bool)) or _numbers(v) and k != "history")
+                     and not k.endswith("wall_s")},
             "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
             [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
@@ -519,6 +551,12 @@ class DsoAgent:
             self.plans[-1] = row
         else:
             self.plans.append(row)
+
+
+def _numbers(value: Any) -> bool:
+    """A list of finite numbers (a mode's per-round record, e.g. ADMM's residuals), kept in plans.jsonl's info."""
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and np.isfinite(v) for v in value)
 
 
 class _Revision:

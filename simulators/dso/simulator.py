@@ -62,7 +62,7 @@ class DsoSim(mosaik_api_v3.Simulator):
         planning failure's traceback is appended to (None: none)."""
         if self.agent is not None or num != 1:
             raise ValueError("one DSO entity per simulator")
-        from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S  # noqa: PLC0415
+        from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerSpec  # noqa: PLC0415
         from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415
         from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
         from cosim.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
@@ -76,12 +76,16 @@ class DsoSim(mosaik_api_v3.Simulator):
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
                               isolation=isolation, switch_operations_per_day=switch_operations_per_day,
-                              on_failure=on_failure, tracebacks_file=tracebacks_file)
+                              on_failure=on_failure, tracebacks_file=tracebacks_file,
+                              controller_spec=ControllerSpec(controller, plugin_dir, options))
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
         inp = inputs.get("dso", {})
-        received = [m for batch in (inp.get("offer") or {}).values() if batch for m in batch]
+        # offers in the order the lots were registered, whichever simulator (one, or one process per PLO) sent them
+        # and whenever it answered: the DSO's plans and messages then never depend on the order of delivery
+        received = [m for _, batch in sorted((inp.get("offer") or {}).items(), key=self._registered_first)
+                    if batch for m in batch]
         messages: list[dict[str, Any]] = []
         self.out = {}
         load = next(iter((inp.get("load_forecast") or {}).values()), None)
@@ -127,6 +131,12 @@ class DsoSim(mosaik_api_v3.Simulator):
         if events:
             self.out["events"] = events
         return None
+
+    def _registered_first(self, item: tuple[str, Any]) -> tuple[int, str]:
+        """Sort key of an input source "PLO-0.PL2": the lot's place among the registered lots, then the full id."""
+        order = list(self.agent.lots) if self.agent is not None else []
+        eid = item[0].partition(".")[2]
+        return (order.index(eid) if eid in order else len(order)), item[0]
 
     def get_data(self, outputs):
         return {"dso": {a: to_jsonable(v) for a, v in self.out.items() if a in outputs.get("dso", [])}}

@@ -9,8 +9,10 @@ A converted net (SimBench, a user's JSON file: `GridNetwork.converted`) is run a
 open branches are applied to its switches (`cosim.networks.switched.set_open_branches`), its loads and static
 generators keep their own rows (scaled by load_scaling, or each set to its own value by `element_power`), lots
 and per-bus overrides go to one extra load per radial bus (at the bus's lowest-numbered pandapower bus), and each
-hour's flow moves the transformers' taps until the MV busbar sits at the set-point (`run_original`). Results
-are reported per radial bus; `max_loading_percent` includes the transformers.
+hour's flow moves the transformers' taps until the MV busbar sits at the set-point (`run_original`; only nets
+whose transformers hold their busbar: elsewhere transformers are branches with their taps as given, and their
+losses, currents and loadings are the branch's). Results are reported per radial bus; `max_loading_percent`
+includes the transformers.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class GridState:
     branch_ids: np.ndarray  # literature branch id of each entry of i_ka / loading_percent
     i_ka: np.ndarray  # branch current magnitude, kA (0 for open branches)
     loading_percent: np.ndarray  # current / ampacity, % (NaN where no ampacity is known: unknown, not 0)
-    losses_kw: float  # total active line losses, kW
+    losses_kw: float  # total active losses of the lines (and of transformers modelled as branches), kW
     p_grid_kw: float  # active power drawn from the substation, kW
     q_grid_kvar: float  # reactive power drawn from the substation, kvar
     p_demand_kw: float  # total base demand this hour, kW (without lots)
@@ -147,6 +149,7 @@ class GridModel:
             )
             self._line_pos = np.arange(len(self._branch_ids))
             self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
+            self._trafo_pos = np.zeros(0, dtype=int)
         self._known_branches = set(int(b) for b in self._branch_ids)
         self.open_branches: tuple[int, ...] = ()
         self.set_topology(network.tie_branches)
@@ -174,6 +177,14 @@ class GridModel:
                                   dtype=int)
         self._line_idx = np.array([network.line_of_branch[int(self._branch_ids[k])] for k in self._line_pos],
                                   dtype=int)
+        # transformers as branches (`cosim.networks.substations`): their current (LV side) and loading are the
+        # branch's, their losses count (a parallel group: the first one's current times the group's size)
+        self._trafo_pos = np.array([k for k, b in enumerate(self._branch_ids) if int(b) in network.trafo_of_branch],
+                                   dtype=int)
+        self._trafo_idx = np.array([network.trafo_of_branch[int(self._branch_ids[k])] for k in self._trafo_pos],
+                                   dtype=int)
+        self._trafo_count = np.array([len(network.parallel_trafos.get(int(self._branch_ids[k]), (0,)))
+                                      for k in self._trafo_pos], dtype=float)
 
     def _set_elements(self, load_scaling: float, element_power) -> tuple[np.ndarray, np.ndarray]:
         """Converted net: set every load and generator (scaled base, or its own value from `element_power`);
@@ -367,9 +378,15 @@ class GridModel:
         max_i = net.line.loc[self._line_idx, "max_i_ka"].to_numpy(float)
         line_loading = np.nan_to_num(res_line.loading_percent.to_numpy(float))
         loading[self._line_pos] = np.where(max_i >= 9999, np.nan, line_loading)
+        losses_kw = float(np.nansum(net.res_line.pl_mw.to_numpy(float)) * 1000.0)
+        if self.network.converted and len(self._trafo_pos):
+            res_trafo = net.res_trafo.loc[self._trafo_idx]
+            i_ka[self._trafo_pos] = np.nan_to_num(res_trafo.i_lv_ka.to_numpy(float)) * self._trafo_count
+            loading[self._trafo_pos] = res_trafo.loading_percent.to_numpy(float)
+            losses_kw += float(np.nansum(net.res_trafo.pl_mw.to_numpy(float)) * 1000.0)
         return GridState(
             vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading,
-            losses_kw=float(np.nansum(net.res_line.pl_mw.to_numpy(float)) * 1000.0),
+            losses_kw=losses_kw,
             p_grid_kw=float(net.res_ext_grid.p_mw.sum() * 1000.0),
             q_grid_kvar=float(net.res_ext_grid.q_mvar.sum() * 1000.0),
             p_demand_kw=float(p.sum()), p_lots_kw=float(lots.sum()),

@@ -108,19 +108,55 @@ _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"0", "false", "no", "n", "f", ""}
 
 
+MAX_FLEET_ROWS = 4_000_000
+"""EV visits in one fleet CSV, and in all of a scenario's lots together (`cosim.config`): a city of 10,000 EVs a
+day for a year is 3.65 million rows. Counted before the file is parsed (`count_fleet_rows`, streaming), so a
+larger file is refused with one line before its memory is used; docs/INPUT_LIMITS.md measures what loading
+that many rows takes."""
+
+_CHUNK_BYTES = 1 << 20
+
+
+def count_fleet_rows(path: str | Path) -> int:
+    """Lines of a fleet CSV after its header (an upper bound of its EV rows: blank lines and line breaks inside
+    quoted fields count too), read in 1 MiB chunks: the count costs no memory whatever the file's size."""
+    path = Path(path)
+    lines, last = 0, b""
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK_BYTES):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError as exc:
+        raise FleetFileError(f"{path}: cannot read fleet file ({exc.strerror})") from None
+    if last not in (b"\n", b""):
+        lines += 1  # a last line without its line break
+    return max(lines - 1, 0)
+
+
+def check_fleet_rows(path: str | Path) -> int:
+    """The counted rows of `path` (`count_fleet_rows`), refused beyond `MAX_FLEET_ROWS` with one line."""
+    n = count_fleet_rows(path)
+    if n > MAX_FLEET_ROWS:
+        raise FleetFileError(f"{path}: {n:,} lines of EVs after the header; allowed: at most {MAX_FLEET_ROWS:,} "
+                             "(a year of 10,000 EVs a day; split the fleet among lots or shorten the period)")
+    return n
+
+
 def load_fleet_csv(path: str | Path) -> list[EV]:
     """Read EVs from a CSV file with a header naming EV fields (id, arrival_h, departure_h, capacity_kwh,
     charger_kw, soc_arrival required; soc_min_departure, v2g_allowed, soc_min, eta_charge, eta_discharge
-    optional). Errors name the file, the row (1 = header) and the field."""
+    optional). Errors name the file, the row (1 = header) and the field. The rows are counted first (at most
+    `MAX_FLEET_ROWS`), then read one at a time: the text of the file is never held whole."""
     path = Path(path)
+    check_fleet_rows(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig: spreadsheets write a BOM
+        with path.open(encoding="utf-8-sig", newline="") as f:  # utf-8-sig: spreadsheets write a BOM
+            return _parse_fleet_rows(path, csv.DictReader(f))
     except OSError as exc:
         raise FleetFileError(f"{path}: cannot read fleet file ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
         raise FleetFileError(f"{path}: not a UTF-8 text CSV file ({exc.reason} at byte {exc.start})") from None
-    try:
-        return _parse_fleet_rows(path, csv.DictReader(text.splitlines()))
     except csv.Error as exc:
         raise FleetFileError(f"{path}: not a readable CSV file ({exc})") from None
 

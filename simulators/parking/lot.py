@@ -411,10 +411,12 @@ class ParkingLot:
 
         status: 'due' (not arrived), 'waiting', 'plugged', 'departed' or 'refused'.
         energy_requested_kwh: battery energy the contract asks to add (``soc_min_departure`` - ``soc_arrival``,
-        times the capacity, at least 0). energy_delivered_kwh / energy_discharged_kwh: grid-side energy into /
-        out of this EV over the visit (they add up to the lot's ``energy_charged_kwh`` /
-        ``energy_discharged_kwh``). soc_departure, unmet_energy_kwh and contract_met are None (unknown) until
-        the EV leaves; a refused visit has contract_met False and no unmet energy (it counts in ``evs_refused``).
+        times the capacity, at least 0). energy_delivered_grid_kwh / energy_discharged_grid_kwh: grid-side energy
+        into / out of this EV over the visit (they add up to the lot's ``energy_charged_kwh`` /
+        ``energy_discharged_kwh``); energy_delivered_battery_kwh / energy_discharged_battery_kwh: the same on the
+        battery side (grid in x eta_charge, grid out / eta_discharge), comparable with energy_requested_kwh.
+        soc_departure, unmet_energy_kwh and contract_met are None (unknown) until the EV leaves; a refused visit
+        has contract_met False and no unmet energy (it counts in ``evs_refused``).
         """
         ev = self.evs[i]
         departed = bool(self.gone[i] and not self.refused[i])
@@ -428,7 +430,10 @@ class ParkingLot:
             "soc_contract": float(ev.soc_min_departure),
             "soc_departure": float(self.energy[i] / self.cap[i]) if departed else None,
             "energy_requested_kwh": float(max(self.e_req[i] - self.e_arr[i], 0.0)),
-            "energy_delivered_kwh": float(self.grid_in[i]), "energy_discharged_kwh": float(self.grid_out[i]),
+            "energy_delivered_grid_kwh": float(self.grid_in[i]),
+            "energy_delivered_battery_kwh": float(self.grid_in[i] * self.eta_c[i]),
+            "energy_discharged_grid_kwh": float(self.grid_out[i]),
+            "energy_discharged_battery_kwh": float(self.grid_out[i] / self.eta_d[i]),
             "unmet_energy_kwh": unmet if departed else None,
             "contract_met": (unmet <= EPS_KWH) if departed else (False if self.refused[i] else None),
         }

@@ -22,10 +22,12 @@ Our reconstruction (the paper has no EV-level model):
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable
 
 import numpy as np
 
+from cosim.errors import PluginNotFoundError, PluginOptionsError
 from cosim.registry import Registry
 
 from .ev import EV
@@ -109,7 +111,18 @@ SEED000_SCHEDULE_FLEETS = ("seed000", "joape2024")
 """Presets with seed 000's fixed charge / discharge hours (the PLO follows that schedule)."""
 
 
-def preset_fleet(name: str, near: str | None = None, **kwargs) -> list[EV]:
-    """Fleet of a named preset (``joape2024`` alias ``seed000``, ``stochastic``) or of a user's fleet function
-    ("module:function"; `near`: the folder its module may sit in, the scenario's)."""
-    return FLEETS.resolve(name, near=near)(**kwargs)
+def preset_fleet(name: str | Callable[..., list[EV]], near: str | None = None, **kwargs) -> list[EV]:
+    """Fleet of a named preset (``joape2024`` alias ``seed000``, ``stochastic``), of a user's fleet function
+    ("module:function"; `near`: the folder its module may sit in, the scenario's) or, from Python, of the fleet
+    function itself. The function is checked by its signature before it is called (the options must fit its
+    parameters) and by its result after (a list of `EV`)."""
+    build = FLEETS.resolve(name, near=near)
+    label = name if isinstance(name, str) else getattr(name, "__qualname__", repr(name))
+    try:
+        inspect.signature(build).bind(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise PluginOptionsError(f"fleet preset {label!r}: bad options {sorted(kwargs)} ({exc})") from None
+    evs = build(**kwargs)
+    if not isinstance(evs, list) or not all(isinstance(ev, EV) for ev in evs):
+        raise PluginNotFoundError(f"fleet preset {label!r}: returned a {type(evs).__name__}, not a list of EV")
+    return evs

@@ -55,8 +55,9 @@ class PloSim(mosaik_api_v3.Simulator):
                faults=None, seed=0, hour_mode=None, keys=None, misreport_probability=0.0, misreport_factor=2.0,
                plugin_dir=None, connection_limit_kw=None, hourly=False):
         """`exchange` is a mode name or dotted path; `plugin_dir` is where a user's mode module may sit; `keys`
-        are the PLO's own (`AgentKeys.params()`: its private key and the DSO's public key), None without
-        authentication; `connection_limit_kw` is the lot's registered limit (DSO schedules are checked
+        are the PLO's own (`AgentKeys.params()`: its private key, or `keys.MADE_HERE` to make it in this process,
+        and the DSO's public key), None without authentication; the entity's `extra_info` then holds the PLO's
+        public key; `connection_limit_kw` is the lot's registered limit (DSO schedules are checked
         against it); `hourly`: the DSO re-plans hour by hour (the PLO makes an hourly offer)."""
         if num != 1:
             raise ValueError("create PLO entities one at a time (each has its own lot_id)")
@@ -68,7 +69,10 @@ class PloSim(mosaik_api_v3.Simulator):
         self.seen[lot_id] = set()
         self.hourly[lot_id] = bool(hourly)
         self.logs[lot_id] = {"messages": HourLog(), "events": HourLog()}
-        return [{"eid": lot_id, "type": model}]
+        entity: dict[str, Any] = {"eid": lot_id, "type": model}
+        if self.agents[lot_id].keys is not None:  # its public key, for the DSO (a key made here: see keys.MADE_HERE)
+            entity["extra_info"] = {"public_key": self.agents[lot_id].keys.public_key_hex()}
+        return [entity]
 
     def step(self, time, inputs, max_advance):
         self.outputs = {}

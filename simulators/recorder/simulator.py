@@ -59,9 +59,10 @@ class RecorderSim(mosaik_api_v3.Simulator):
     def step(self, time, inputs, max_advance):
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         # mosaik's order of attributes and sources depends on the hash seed: sorted, a table's columns and rows
-        # come out in the same order in every run (byte-identical results for the same seed)
+        # come out in the same order in every run (byte-identical results for the same seed); sorted by simulator
+        # type and entity, the same whether the lots' PLOs share one simulator or each runs its own
         for attr, sources in sorted(inputs.get("recorder", {}).items()):
-            for src, value in sorted(sources.items()):
+            for src, value in sorted(sources.items(), key=_source_order):
                 sim_id, _, eid = src.partition(".")
                 if attr in ("messages", "events", "evs", "lines") and not value:
                     continue  # no rows this time
@@ -93,3 +94,9 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     def get_data(self, outputs):
         return {}
+
+
+def _source_order(item: tuple[str, Any]) -> tuple[str, str, str]:
+    """Sort key of a source: "PLO-0.PL2" or "PLO-PL2.PL2" -> ("PLO", "PL2", full id): simulator type, entity."""
+    sim_id, _, eid = item[0].partition(".")
+    return sim_id.split("-", 1)[0], eid, item[0]

@@ -3,6 +3,7 @@ facts)."""
 
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.errors import PluginNotFoundError, PluginOptionsError
 from cosim.networks.ieee33 import ieee33
 from cosim.powerflow.topology import is_radial
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"  # the user plug-ins the tests name, as beside a scenario
 
 NET = ieee33().radial
 _SHAPE = np.array([0.45, 0.42, 0.40, 0.40, 0.42, 0.48, 0.55, 0.62, 0.74, 0.76, 0.85, 0.90, 0.95, 0.98, 1.0, 0.97,
@@ -138,19 +141,19 @@ def test_vector_problem_encode_decode_roundtrip():
 
 
 def test_make_controller_dotted_path_and_errors():
-    ctrl = make_controller("user_controller:FlatChargeController", kw=2.0)
+    ctrl = make_controller("user_controller:FlatChargeController", near=PLUGINS, kw=2.0)
     assert type(ctrl).__name__ == "FlatChargeController" and ctrl.kw == 2.0
     assert ctrl.plan(problem()).feasible
     with pytest.raises(PluginNotFoundError, match="known: .*eo.*rule"):
         make_controller("nope")
     with pytest.raises(PluginNotFoundError, match="has no attribute"):
-        make_controller("user_controller:Missing")
-    with pytest.raises(PluginNotFoundError, match="cannot import"):
-        make_controller("no_such_pkg.mod:X")
+        make_controller("user_controller:Missing", near=PLUGINS)
+    with pytest.raises(PluginNotFoundError, match="neither beside the scenario"):
+        make_controller("no_such_pkg.mod:X", near=PLUGINS)
     with pytest.raises(PluginOptionsError, match="unknown option"):
         make_controller("eo", n_particle=3)
     with pytest.raises(PluginOptionsError, match="bad options"):
-        make_controller("user_controller:FlatChargeController", watts=3)
+        make_controller("user_controller:FlatChargeController", near=PLUGINS, watts=3)
 
 
 @pytest.mark.parametrize("path", ["subprocess:Popen", "os:system", "json:loads", "builtins:exec"])

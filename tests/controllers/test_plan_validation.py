@@ -7,8 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 from agent_fixtures import LOAD_SCALING, PRICE, SEED000_HOUR_MODE, fleet_forecast, ieee33
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cosim.controllers import DayAheadPlan, DayAheadProblem, LotEconomics, make_controller
+from cosim.controllers.plan_codec import snapshot
 from cosim.controllers.validation import check_plan, evaluate_plan, lot_bounds_kw
 from cosim.powerflow.bfs import solve_radial_batch
 from simulators.plo.agent import offer_from_forecast
@@ -92,3 +95,78 @@ def test_evaluate_plan_fills_predictions_that_match_the_flow(problem, good):
     p[:, bare.lot_buses["PL1"] - 1] += bare.setpoints_kw["PL1"]
     flow = solve_radial_batch(problem.network, np.asarray(bare.open_branches), p, q)
     np.testing.assert_allclose(bare.predicted_hourly["loss_kw"], flow.loss_kw, rtol=1e-6)
+
+
+HOURLY = "predictions: predicted_hourly['loss_kw'] must be 24 finite numbers, got"
+
+
+@pytest.mark.parametrize("changes, failure", [
+    ({"feasible": np.array([True, False])}, "feasible: feasible must be True or False, got an array of shape (2,)"),
+    ({"feasible": "yes"}, "feasible: feasible must be True or False, got a str"),
+    ({"controller": 3}, "fields: controller must be a str, got an int"),
+    ({"info": [1]}, "fields: info must be a dict, got a list"),
+    ({"info": {"fallback": "none"}}, "fields: info['fallback'] is the DSO's own entry"),
+    ({"info": {"history": ("a", 1.0)}}, "fields: info['history'] must be numbers in one dimension"),
+    ({"info": {"history": np.ones((2, 2))}}, "fields: info['history'] must be numbers in one dimension"),
+    ({"predicted": {"of3_kwh": "low"}}, "predictions: predicted['of3_kwh'] must be a finite number, got a str"),
+    ({"predicted": {"of3_kwh": float("nan")}}, "predictions: predicted['of3_kwh'] must be a finite number, got nan"),
+    ({"predicted_hourly": {"loss_kw": np.zeros(23)}}, f"{HOURLY} shape (23,)"),
+    ({"predicted_hourly": {"loss_kw": np.ones((24, 2))}}, f"{HOURLY} shape (24, 2)"),
+    ({"predicted_hourly": {"loss_kw": np.r_[np.ones(23), np.inf]}}, f"{HOURLY} shape (24,) with NaN or infinity"),
+    ({"predicted_hourly": {"loss_kw": ("a",) * 24}}, f"{HOURLY} a tuple"),
+    ({"open_branches": "33 34"}, "topology: open_branches must be a list of branch ids, got a str"),
+    ({"open_branches": (33.5, 34, 35, 36, 37)}, "topology: open_branches must be integer branch ids, got a float"),
+    ({"open_branches": (True, 34, 35, 36, 37)}, "topology: open_branches must be integer branch ids, got a bool"),
+    ({"lot_buses": {"PL1": 18.5}}, "bus: lot 'PL1' at bus 18.5, not one of its candidates"),
+    ({"setpoints_kw": [1, 2]}, "lots: setpoints_kw must be a dict, got a list"),
+    ({"lot_buses": {7: 18}}, "lots: lot_buses has keys of type int; keys are str"),
+])
+def test_every_field_is_checked_and_a_bad_one_is_named(problem, good, changes, failure):
+    """A field of the wrong type or shape (`feasible = np.array([True, False])` raised ValueError) is a failure
+    naming the field, never an exception."""
+    check = check_plan(problem, hostile(good, **changes))
+    assert not check.ok and check.failure.startswith(failure), check.failure
+
+
+PLAIN = st.recursive(st.none() | st.booleans() | st.integers(-2**63 + 1, 2**63 - 1) | st.floats() | st.text(max_size=4)
+                     | st.builds(np.asarray, st.lists(st.floats(), max_size=30)),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                                 max_size=4),
+                     max_leaves=12)
+FIELDS = ("open_branches", "lot_buses", "setpoints_kw", "feasible", "predicted", "predicted_hourly", "controller",
+          "info")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(FIELDS), PLAIN, st.sampled_from(["PL1", "loss_kw", "of3_kwh", "history"]))
+def test_any_plain_value_in_any_field_is_accepted_or_named_never_a_crash(problem, good, name, value, key):
+    """Arbitrary plain data (what the codec lets through) in any field, alone or under a key the checks read."""
+    for changed in (value, {key: value}):
+        plan = snapshot(hostile(good, **{name: changed}))
+        check = check_plan(problem, plan)
+        assert check.ok or check.failure.split(":")[0] in RULES, check.failure
+
+
+RULES = {"type", "feasible", "fields", "predictions", "topology", "lots", "setpoints", "bus", "energy"}
+
+
+def test_a_problem_without_lots_still_checks_the_entries_a_plan_brings(problem, good):
+    """Without lots to dispatch, a plan may name other lots' sites and schedules (kept, as before), but they are
+    checked: a bus must be one of the network's, a schedule 24 finite numbers."""
+    bare = dataclasses.replace(problem, lots=())
+    kept = check_plan(bare, hostile(good, lot_buses={"X": np.int64(3)}, setpoints_kw={"X": [1.0] * 24}))
+    assert kept.ok and kept.plan.lot_buses == {"X": 3} and kept.plan.setpoints_kw["X"].shape == (24,)
+    for changes, failure in [({"lot_buses": {"X": 99}}, "bus: lot 'X' at bus 99, not a bus of the network (1..33)"),
+                             ({"lot_buses": {"X": "abc"}}, "bus: lot 'X' at bus 'abc'"),
+                             ({"setpoints_kw": {"X": "abc"}}, "setpoints: setpoints_kw['X'] must be 24 finite")]:
+        assert check_plan(bare, hostile(good, **changes)).failure.startswith(failure)
+
+
+def test_a_checked_plan_holds_the_values_checked(problem, good):
+    """The plan that passes holds what was checked: int branch ids and buses, write-protected float setpoints."""
+    plan = hostile(good, open_branches=np.asarray(good.open_branches, dtype=float),
+                   lot_buses={"PL1": np.int64(good.lot_buses["PL1"])}, feasible=np.True_)
+    check = check_plan(problem, plan)
+    assert check.ok, check.failure
+    assert all(type(b) is int for b in check.plan.open_branches) and type(check.plan.lot_buses["PL1"]) is int
+    assert check.plan.feasible is True and not check.plan.setpoints_kw["PL1"].flags.writeable

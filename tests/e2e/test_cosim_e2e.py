@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,8 @@ from pandapower.powerflow import LoadflowNotConverged
 from cosim.config import ScenarioFileError, load_scenario, parse_scenario
 from cosim.runner.run import RunError, run_scenario
 from simulators.grid import model as grid_model
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"  # the user plug-ins the tests name, as beside a scenario
 
 LOT = {"id": "PL1", "candidate_buses": [18, 25, 31], "fleet": "seed000", "n_chargers": 100,
        "connection_limit_kw": 1000.0}
@@ -23,7 +27,7 @@ def scenario(tmp_path, **over):
            "controller": {"name": "eo", "objective": "of3", "options": {"n_particles": 6, "n_iter": 4}},
            "exchange": {"mode": "centralised"}, "lots": [dict(LOT)], "output_dir": str(tmp_path)}
     raw.update(over)
-    return parse_scenario(raw)
+    return parse_scenario(raw, plugin_folder=PLUGINS)
 
 
 def test_base_case_losses_match_plan_and_files_exist(tmp_path):
@@ -80,6 +84,7 @@ def test_exchange_modes_run(tmp_path, mode):
 
 
 def test_user_controller_from_scenario_file(tmp_path):
+    shutil.copy(PLUGINS / "user_controller.py", tmp_path)  # beside the scenario file
     path = tmp_path / "user.toml"
     path.write_text(f"""
 name = "user"
@@ -106,7 +111,7 @@ def test_a_flat_charge_too_small_for_the_contracts_is_not_used(tmp_path):
     """40 kW in the charging hours cannot meet seed 000's contracts: the energy rule rejects the plan."""
     raw = {"name": "user", "output_dir": str(tmp_path), "lots": [{"id": "PL1", "bus": 18, "fleet": "seed000"}],
            "controller": {"name": "user_controller:FlatChargeController", "options": {"kw": 40.0}}}
-    summary = run_scenario(parse_scenario(raw), progress=False, plots=False)
+    summary = run_scenario(parse_scenario(raw, plugin_folder=PLUGINS), progress=False, plots=False)
     manifest = json.loads((summary.run_dir / "manifest.json").read_text())
     assert "plan rejected, rule energy: lot 'PL1' misses its contracts" in manifest["fallbacks"][0]["detail"]
 

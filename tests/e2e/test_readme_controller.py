@@ -1,6 +1,7 @@
 """The README's controller example works as printed: its Python block (the one after the marker comment) is written
 verbatim as a module beside a copy of the default scenario, whose [controller] table becomes the README's TOML
-block below it; `cosim run` runs a day with it, and the plan is used: no planning fallback."""
+block below it (a package folder beside the scenario, loaded by path); `cosim run` runs a day with it, and the plan
+is used: no planning fallback."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def readme_example() -> tuple[str, str, str]:
     python = re.search(r"```python\n(.*?)```", after, re.S)
     toml = re.search(r"```toml\n(.*?)```", after[python.end():], re.S)
     assert python and toml, "the marker must be followed by a ```python and then a ```toml block"
-    module = re.match(r"#\s*(\w+)\.py\b", python.group(1))
-    assert module, "the example's first line names its module file (# name.py ...)"
+    module = re.match(r"#\s*(\w+(?:/\w+)*)\.py\b", python.group(1))
+    assert module, "the example's first line names its module file (# name.py or # package/name.py ...)"
     return f"{module.group(1)}.py", python.group(1), toml.group(1)
 
 
@@ -45,8 +46,12 @@ def without_table(toml_text: str, table: str) -> str:
 def test_the_readme_controller_example_meets_the_contracts_of_the_default_scenario(tmp_path):
     module, code, toml = readme_example()
     controller = tomllib.loads(toml)["controller"]
-    assert controller["name"].split(":")[0] == module.removesuffix(".py")  # the TOML names the module it sits in
-    (tmp_path / module).write_text(code, encoding="utf-8")
+    assert controller["name"].split(":")[0] == module.removesuffix(".py").replace("/", ".")  # the module it is in
+    file = tmp_path / module
+    for package in file.relative_to(tmp_path).parents[:-1]:  # a package folder beside the scenario
+        (tmp_path / package).mkdir(exist_ok=True)
+        (tmp_path / package / "__init__.py").touch()
+    file.write_text(code, encoding="utf-8")
     scenario = without_table((ROOT / "scenarios" / "default.toml").read_text(encoding="utf-8"), "controller")
     (tmp_path / "scenario.toml").write_text(scenario + "\n" + toml, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

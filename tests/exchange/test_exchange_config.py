@@ -89,3 +89,36 @@ def test_max_rounds_inside_the_modes_options_is_one_line_not_a_traceback(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "exchange.options" in err[0] and "max_rounds belongs beside mode" in err[0]
     assert "Traceback" not in err[0] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("toml, field, why", [
+    ('mode = "iterative"\nmax_rounds = 3\nmax_rounds = 4\n', "line 4", "max_rounds is given twice"),
+    ('mode = "iterative"\noptions = { tolerance_kw = -1.0 }\n', "exchange.options",
+     "tolerance_kw must be a number >= 0"),
+    ('mode = "iterative"\noptions = { prox_usd_per_kw2 = -1e-3 }\n', "exchange.options", "prox_usd_per_kw2"),
+    ('mode = "admm"\noptions = { rho_usd_per_kw2 = 0.0 }\n', "exchange.options",
+     "rho_usd_per_kw2 must be a number > 0"),
+    ('mode = "admm"\noptions = { eps_abs_kw = -0.1 }\n', "exchange.options", "eps_abs_kw must be a number > 0"),
+    ('mode = "admm"\noptions = { eps_rel = 0 }\n', "exchange.options", "eps_rel must be a number > 0"),
+    ('mode = "signals"\noptions = { tolerance_kw = 1.0 }\n', "exchange.options", "tolerance_kw"),
+    ('mode = "admm"\noptions = { signal_gain = 1.0 }\n', "exchange.options", "signal_gain"),
+    ('mode = "none"\noptions = { rho_usd_per_kw2 = 1.0 }\n', "exchange.options", "rho_usd_per_kw2"),
+], ids=["max-rounds-twice", "negative-tolerance", "negative-prox", "zero-rho", "negative-eps-abs", "zero-eps-rel",
+        "signals-tolerance", "admm-signal-gain", "none-rho"])
+def test_bad_exchange_options_are_one_line_exit_2(tmp_path, capsys, toml, field, why):
+    """Each names the file and field, exit 2, nothing written, no traceback (a negative tolerance_kw was accepted)."""
+    from cosim.cli import main  # noqa: PLC0415
+
+    path = tmp_path / "s.toml"
+    path.write_text("[exchange]\n" + toml)
+    assert main(["run", str(path), "--quiet", "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0] and field in err[0] and why in err[0], err
+    assert "Traceback" not in err[0] and not (tmp_path / "out").exists()
+
+
+def test_max_rounds_defaults_to_the_modes_own():
+    assert parse({"mode": "admm"}).max_rounds == 100
+    assert parse({"mode": "iterative"}).max_rounds == 40
+    assert parse({"mode": "signals"}).max_rounds == 5
+    assert parse({"mode": "admm", "max_rounds": 40}).max_rounds == 40

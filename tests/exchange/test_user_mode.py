@@ -33,6 +33,8 @@ fleet = "seed000"
 
 
 def _run(folder: Path, mode: str, out: Path):
+    for plugin in ("user_exchange.py", "user_controller.py"):  # beside the scenario file
+        shutil.copy(PLUGINS / plugin, folder)
     path = folder / "scenario.toml"
     path.write_text(SCENARIO.format(out=out, mode=mode))
     return run_scenario(load_scenario(path), progress=False)
@@ -74,6 +76,7 @@ def test_a_name_that_is_not_a_mode_is_a_clear_error(tmp_path, mode, field):
 
 
 def test_options_the_mode_rejects_are_reported_as_options(tmp_path):
+    shutil.copy(PLUGINS / "user_exchange.py", tmp_path)
     path = tmp_path / "s.toml"
     path.write_text(SCENARIO.format(out=tmp_path, mode="user_exchange:CappedSchedules").replace("cap_kw", "cap_watts"))
     with pytest.raises(ScenarioFileError, match="exchange.options: .*bad options"):

@@ -36,6 +36,7 @@ from simulators.parking.ev import EV, EVSpecError
 from simulators.parking.fleet import FleetFileError, load_fleet_csv
 
 ROOT = Path(__file__).resolve().parents[2]
+PLUGINS = ROOT / "tests" / "plugins"  # the user plug-ins the tests name, as beside a scenario
 N_BUS = {name: load_network(name).radial.n_bus for name in NETWORKS}
 WORK = Path(tempfile.mkdtemp(prefix="cosim-fuzz-"))  # hypothesis and function-scoped tmp_path do not mix
 
@@ -379,7 +380,7 @@ def test_fuzz_grid_step(inputs):
                  st.sampled_from(["eo", "pso", "ga", "rule", "none", "milp", "user_controller:Nope",
                                   "user_controller:FlatChargeController", "json:loads", "a:b:c", "nosuch.mod:X"])))
 def test_fuzz_controller_names(name):
-    check("controller name", PluginError, "controller", lambda: make_controller(name),
+    check("controller name", PluginError, "controller", lambda: make_controller(name, near=PLUGINS),
           lambda ctrl: callable(ctrl.plan))
 
 

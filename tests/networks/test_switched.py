@@ -124,14 +124,15 @@ def test_unconvertible_nets_are_refused_with_one_line(make, message):
     assert "\n" not in str(info.value)
 
 
-def test_unsupported_elements_and_two_external_grids_are_refused():
+def test_unsupported_elements_and_two_external_grids_feeding_one_tree_are_refused():
     net = ring_mv()
     pp.create_gen(net, 3, p_mw=1.0)
     with pytest.raises(NetworkDataError, match=r"element type\(s\) gen \(1\) are not supported"):
         convert_switched(net, "bad")
     net = ring_mv()
     pp.create_ext_grid(net, 3)
-    with pytest.raises(NetworkDataError, match="exactly one in-service external grid"):
+    with pytest.raises(NetworkDataError, match="two substations in one tree: .* transformer 0 and external grid 1 "
+                                               "both feed the tree of busbar 0"):
         convert_switched(net, "bad")
 
 

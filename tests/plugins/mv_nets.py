@@ -7,10 +7,11 @@ import pandapower as pp
 
 def ring_mv(parallel_trafos: bool = True, tie_open: bool = True, unswitched_section: bool = False,
             island: bool = False) -> pp.pandapowerNet:
-    """110 kV external grid, two 25 MVA transformers (parallel through closed HV and MV couplers, or feeding
-    separate MV busbars), two 20 kV cable feeders of 3 sections each joined at their ends by a tie line (a switch
-    at both ends, the one at the far end open), loads and PV on every feeder bus, and an open bus-bus switch
-    between the two middle buses (a second tie). unswitched_section: feeder 0's second section has no switch."""
+    """110 kV external grid, two 25 MVA transformers with automatic tap changers (parallel through closed HV and
+    MV couplers, or feeding separate MV busbars), two 20 kV cable feeders of 3 sections each joined at their ends
+    by a tie line (a switch at both ends, the one at the far end open), loads and PV on every feeder bus, and an
+    open bus-bus switch between the two middle buses (a second tie). unswitched_section: feeder 0's second
+    section has no switch."""
     net = pp.create_empty_network(sn_mva=1.0)
     hv = [pp.create_bus(net, 110.0, name=f"HV{i}") for i in range(2)]
     mv_bb = [pp.create_bus(net, 20.0, name=f"busbar {i}", min_vm_pu=0.95, max_vm_pu=1.06) for i in range(2)]
@@ -19,6 +20,7 @@ def ring_mv(parallel_trafos: bool = True, tie_open: bool = True, unswitched_sect
     for i in range(2):
         t = pp.create_transformer(net, hv[i], mv_bb[i], std_type="25 MVA 110/20 kV", name=f"T{i}")
         pp.create_switch(net, hv[i], t, et="t", closed=True)
+    net.trafo["autoTap"] = True  # on-load tap changers holding the MV busbar (SimBench's flag): the busbar is the slack
     pp.create_switch(net, mv_bb[0], mv_bb[1], et="b", closed=parallel_trafos, name="MV coupler")
     feeders = []
     for f in range(2):

@@ -28,6 +28,7 @@ from cosim.cli import main as cli_main
 from cosim.config import parse_scenario
 from cosim.errors import RunError
 from cosim.results import MANIFEST, RunWriter
+from cosim.results.manifest import StopSignals
 from cosim.runner import simulators
 from cosim.runner.run import RunInterrupted, run_scenario
 
@@ -102,7 +103,7 @@ def test_a_signal_in_any_phase_finalises_the_manifest(tmp_path, monkeypatch, pha
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     _signal_in(phase, signum, monkeypatch)
     scenario = parse_scenario(dict(SCENARIO, output_dir=str(tmp_path)))
-    with pytest.raises(RunInterrupted) as info:
+    with StopSignals(), pytest.raises(RunInterrupted) as info:  # the handlers `cosim run` installs
         run_scenario(scenario, progress=False, plots=True)
     assert info.value.signum == signum and info.value.exit_code == 128 + signum
     run_dir = _only_run_dir(tmp_path)
@@ -126,7 +127,7 @@ def test_a_keyboard_interrupt_raised_by_code_is_a_failure_not_a_stop(tmp_path, m
         raise KeyboardInterrupt
 
     monkeypatch.setattr(postprocess, "postprocess", raising)
-    with pytest.raises(RunError) as info:
+    with StopSignals(), pytest.raises(RunError) as info:  # under `cosim run`'s handlers
         run_scenario(parse_scenario(dict(SCENARIO, output_dir=str(tmp_path))), progress=False, plots=False)
     assert not isinstance(info.value, RunInterrupted)
     manifest = manifest_of(_only_run_dir(tmp_path))

@@ -89,6 +89,9 @@ def test_a_run_writes_its_figures_and_a_self_contained_report_page(run_dir):
     assert "http" not in page.replace("http-equiv", "")
     for text in ("energy_losses_kwh", "KPIs", "Messages", "Timing", "Scenario", "evs.csv", "PL1"):
         assert text in page
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and f"<td>{manifest['finished_utc']}</td>" in page  # the finish time
+    assert "not yet" not in page and "run (wall clock)" in page  # the final timing
 
 
 def test_visits_match_each_lots_energy_balance(run_dir):
@@ -97,11 +100,11 @@ def test_visits_match_each_lots_energy_balance(run_dir):
     assert len(evs) == 300 and evs["ev_id"].is_unique  # seed000: 100 night, 100 day and 100 next-night visits
     for lot_id, lot in lots.groupby("id"):
         visits = evs[evs["lot_id"] == lot_id]
-        assert visits["energy_delivered_kwh"].sum() == pytest.approx(lot["energy_charged_kwh"].sum(), rel=1e-9)
-        assert visits["energy_discharged_kwh"].sum() == pytest.approx(lot["energy_discharged_kwh"].sum(), rel=1e-9)
+        assert visits["energy_delivered_grid_kwh"].sum() == pytest.approx(lot["energy_charged_kwh"].sum(), rel=1e-9)
+        assert visits["energy_discharged_grid_kwh"].sum() == pytest.approx(lot["energy_discharged_kwh"].sum(), rel=1e-9)
         left = visits[visits["status"] == "departed"]
         battery_in = (visits["soc_arrival"] * visits["capacity_kwh"]).sum() \
-            + MU_E * visits["energy_delivered_kwh"].sum() - visits["energy_discharged_kwh"].sum()  # eta_d = 1
+            + MU_E * visits["energy_delivered_grid_kwh"].sum() - visits["energy_discharged_grid_kwh"].sum()  # eta_d = 1
         battery_out = (left["soc_departure"] * left["capacity_kwh"]).sum() + lot["energy_stored_kwh"].iloc[-1]
         assert battery_in == pytest.approx(battery_out, rel=1e-9)
         assert left["unmet_energy_kwh"].sum() == pytest.approx(lot["unmet_energy_kwh"].sum(), abs=1e-9)
@@ -113,15 +116,17 @@ def test_visits_match_each_lots_energy_balance(run_dir):
     assert "vpd_pu" in run.grid and "energy_price_usd_per_kwh" in run.prices and "id" in run.plo_ledger
 
 
-def test_report_rebuilds_in_another_format(run_dir, tmp_path, capsys):
+def test_report_rebuilds_in_another_format_and_keeps_the_pngs(run_dir, tmp_path, capsys):
     copy = tmp_path / run_dir.name
     shutil.copytree(run_dir, copy)
+    pngs = {p.name: p.read_bytes() for p in (copy / "plots").glob("*.png")}
     assert main(["report", str(copy), "--format", "pdf", "--dpi", "100"]) == 0
     printed = capsys.readouterr().out.split()
     assert {Path(p).stem for p in printed if p.endswith(".pdf")} == FIGURES
-    assert not list((copy / "plots").glob("*.png"))  # the earlier format is gone
+    assert {p.name: p.read_bytes() for p in (copy / "plots").glob("*.png")} == pngs  # the PNGs are kept as they were
     links = page_links(copy)
-    assert all(i.endswith(".pdf") and (copy / i).is_file() for i in links.images)
+    assert all(i.endswith(".png") and (copy / i).is_file() for i in links.images)  # the page shows images, no boxes
+    assert {Path(u).stem for u in links.links if u.endswith(".pdf")} == FIGURES  # and links every PDF
     assert (copy / "plots" / "network.pdf").read_bytes().startswith(b"%PDF")
     figures = make_plots(copy, fmt="svg", dpi=150)
     assert {f.suffix for f in figures} == {".svg", ".html"}

@@ -235,25 +235,23 @@ LIMITS = f"375-EV lot cap borrowed from seed 002 and {LINE_RATINGS}"
 
 
 def _plot(out: Path, vdf: pd.DataFrame) -> None:
-    import matplotlib  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
+    from cosim.runner.figure_style import COLUMN_IN, LIMIT_COLOR, Writer, series_style  # noqa: PLC0415 - matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    first = vdf[vdf.scenario == vdf.scenario.min()]
-    ax.plot(first.bus, first.ours_without, "k-o", label="ours without V2G")
-    ax.plot(first.bus, first.paper_without, "k--x", label="paper without V2G")
-    for s, g in vdf.groupby("scenario"):
-        ax.plot(g.bus, g.ours_with, "-o", label=f"ours with V2G S{s}")
-        ax.plot(g.bus, g.paper_with, "--x", label=f"paper with V2G S{s}")
-    ax.axhline(0.9, color="r", lw=0.6)
-    ax.set_xlabel("bus")
-    ax.set_ylabel("voltage (p.u.), peak load")
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(out / "voltages.png", dpi=120)
-    plt.close(fig)
+    w = Writer(out, "png", 200)
+    with w.style():  # the project's one style: font sizes, palette
+        fig, ax = w.figure(COLUMN_IN, 2.6)
+        first = vdf[vdf.scenario == vdf.scenario.min()]
+        ax.plot(first.bus, first.ours_without, "k-o", label="ours without V2G")
+        ax.plot(first.bus, first.paper_without, "k--x", label="paper without V2G")
+        for i, (s, g) in enumerate(vdf.groupby("scenario")):
+            color = series_style(i)["color"]
+            ax.plot(g.bus, g.ours_with, "-o", color=color, label=f"ours with V2G S{s}")
+            ax.plot(g.bus, g.paper_with, "--x", color=color, label=f"paper with V2G S{s}")
+        ax.axhline(0.9, color=LIMIT_COLOR, lw=0.6, label="0.90 p.u. limit")
+        ax.set_xlabel("bus")
+        ax.set_ylabel("voltage (p.u.), peak load")
+        ax.legend(ncol=2)
+        w.save(fig, "voltages", "")
 
 
 def main(argv=None) -> int:

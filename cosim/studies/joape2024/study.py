@@ -472,6 +472,7 @@ def write_outputs(result: StudyResult, out_dir: Path) -> list[Path]:
 def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int = 300) -> list[Path]:
     """The paper's Figs. 5-11 from our hourly data (figures/fig05_benefit.<fmt> ... fig11_configuration_*), the
     paper's values beside ours where its text gives them (`PAPER_FIGURES`, Table 2)."""
+    from cosim.runner.figure_style import GREEN, VERMILLION  # noqa: PLC0415 - matplotlib's side
     from cosim.runner.figures import COLUMN_IN, RunTables, Writer, network  # noqa: PLC0415 - matplotlib
 
     hourly = hourly_table(result)
@@ -497,14 +498,14 @@ def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int 
         if "S4-C2" in states:  # Fig. 5: the lot's benefit in S4-C2, hour by hour
             fig, ax = w.figure()
             benefit = series("S4-C2", "benefit_usd")
-            ax.bar(x, benefit, color=np.where(benefit >= 0, "tab:green", "tab:red"), width=0.75)
+            ax.bar(x, benefit, color=np.where(benefit >= 0, GREEN, VERMILLION), width=0.75)
             for h in pf["fig5_zero_benefit_hours"]:
                 ax.axvspan(h - 0.45, h + 0.45, color="0.85", zorder=0)
             ax.axhline(0, color="grey", lw=0.6)
             ax.set_ylabel("PLO benefit ($)")
             hour_axis(ax)
             ax.set_title(f"S4-C2: ours {benefit.sum():.1f} $ a day, paper {PAPER[(4, 2)]['of1']} $; grey: the "
-                         "paper's hours without PEVs", fontsize=7)
+                         "paper's hours without PEVs")
             save(fig, "fig05_benefit", "Fig. 5: parking-lot benefit per hour in scenario 4, case 2.")
         s4 = [f"S4-C{c}" for c in (1, 2, 3) if f"S4-C{c}" in states]
         if s4 and "S1" in states:  # Fig. 6: load curve in scenario 4 (load + lot), the base curve and P_target
@@ -517,7 +518,7 @@ def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int 
             ax.plot([pf["fig6_peak_hour"]], [pf["fig6_peak_kw"]], "kx", ms=6, label="paper peak")
             ax.set_ylabel("system load with the lot (kW)")
             hour_axis(ax)
-            ax.legend(ncol=2, fontsize=6, loc="upper left")
+            ax.legend(ncol=2, loc="upper left")
             save(fig, "fig06_load_curve", "Fig. 6: load curve in scenario 4 (each case) and the base; band: the "
                                           "paper's P_target range.")
         if s4 and "S1" in states:  # Figs. 7 and 8: losses and lowest voltage in scenario 4 against scenario 1
@@ -540,7 +541,7 @@ def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int 
                             label="paper, 15:00 (S1, S4)")
                 ax.set_ylabel(label)
                 hour_axis(ax)
-                ax.legend(fontsize=6)
+                ax.legend()
                 save(fig, name, caption)
         case3 = [st for st in ("S1", "S2-C3", "S3-C3", "S4-C3") if st in states]
         if case3:  # Fig. 9: losses of case 3 in all scenarios
@@ -551,7 +552,7 @@ def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int 
                         label=f"{st} ({series(st, 'loss_kw').sum():.0f} / {PAPER[(scen, case)]['of3']:g} kWh)")
             ax.set_ylabel("losses (kW)")
             hour_axis(ax)
-            ax.legend(fontsize=6)
+            ax.legend()
             save(fig, "fig09_losses_case3", "Fig. 9: power losses per hour, case 3 of every scenario (legend: daily "
                                             "totals, ours / paper).")
         if s4:  # Fig. 10: PEVs charging (+) and discharging (-) in scenario 4
@@ -564,7 +565,7 @@ def draw_figures(result: StudyResult, out_dir: Path, fmt: str = "png", dpi: int 
             ax.axhline(0, color="grey", lw=0.6)
             ax.set_ylabel("PEVs (+ charging, − discharging)")
             hour_axis(ax)
-            ax.legend(ncol=2, fontsize=6)
+            ax.legend(ncol=2)
             save(fig, "fig10_pevs", "Fig. 10: optimum number of PEVs per hour in scenario 4.")
         if "S4-C2" in states:  # Fig. 11: the configuration of S4-C2, ours and the paper's
             net = _ieee33_radial()

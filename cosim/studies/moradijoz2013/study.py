@@ -203,32 +203,27 @@ LIMITS = f"375-EV cap of the 4-bit encoding and {LINE_RATINGS}"
 
 
 def _plots(out: Path, avails, fig5, vm0, vm1) -> None:
-    import matplotlib  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
+    from cosim.runner.figure_style import COLUMN_IN, LIMIT_COLOR, Writer  # noqa: PLC0415 - matplotlib, when drawn
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
-
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(avails, fig5 / 1000.0, marker=".")
-    ax.axhline(0, color="k", lw=0.6)
-    ax.axvline(PAPER_FIG5_ZERO, color="r", ls="--", lw=0.8, label="paper: negative near 0.35")
-    ax.set_xlabel("EV availability")
-    ax.set_ylabel("total benefit (k$/year)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "fig5_availability.png", dpi=120)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    x = np.arange(1, 10)
-    ax.bar(x - 0.2, vm0, 0.4, label="without V2G")
-    ax.bar(x + 0.2, vm1, 0.4, label="with V2G (scenario 1)")
-    ax.set_ylim(0.8, 1.02)
-    ax.set_xlabel("bus")
-    ax.set_ylabel("voltage (p.u.), peak load")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "fig6_voltages.png", dpi=120)
-    plt.close(fig)
+    w = Writer(out, "png", 200)
+    with w.style():  # the project's one style: font sizes, palette
+        fig, ax = w.figure(COLUMN_IN, 2.4)
+        ax.plot(avails, fig5 / 1000.0, marker=".")
+        ax.axhline(0, color="k", lw=0.6)
+        ax.axvline(PAPER_FIG5_ZERO, color=LIMIT_COLOR, ls="--", lw=0.8, label="paper: negative near 0.35")
+        ax.set_xlabel("EV availability")
+        ax.set_ylabel("total benefit (k$/year)")
+        ax.legend()
+        w.save(fig, "fig5_availability", "")
+        fig, ax = w.figure(COLUMN_IN, 2.4)
+        x = np.arange(1, 10)
+        ax.plot(x, vm0, "o-", label="without V2G")  # points, not bars: a voltage axis does not start at 0
+        ax.plot(x, vm1, "s--", label="with V2G (scenario 1)")
+        ax.set_xticks(x)
+        ax.set_xlabel("bus")
+        ax.set_ylabel("voltage (p.u.), peak load")
+        ax.legend()
+        w.save(fig, "fig6_voltages", "")
 
 
 def main(argv=None) -> int:

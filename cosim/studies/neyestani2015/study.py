@@ -269,30 +269,28 @@ def _comparison(stage1: pd.DataFrame, sat: float, allocation: pd.DataFrame, eens
 
 
 def _plots(out: Path, s1: dict, sweep: pd.DataFrame) -> None:
-    import matplotlib  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
+    from cosim.runner.figure_style import PAGE_IN, Writer  # noqa: PLC0415 - matplotlib loads only when drawn
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib loads only when a figure is drawn
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    h = np.arange(1, HOURS + 1)
-    for case, ls in ((1, "-"), (2, "--")):
-        r = s1[(case, "winter")]
-        axes[0].plot(h, r.soc, ls, label=f"SOC case {case}")
-        axes[0].step(h, r.p_in, ls, where="mid", label=f"input case {case}")
-        axes[0].step(h, r.p_out, ls, where="mid", label=f"output case {case}")
-    axes[0].plot(h, s1[(1, "winter")].inputs.soc_ref, ":", color="k", label="scenario SOC")
-    axes[0].set(xlabel="hour", ylabel="kW / kWh", title="200 stations, winter (Figs. 5-8)")
-    axes[0].legend(fontsize=7)
-    for case, ls in ((1, "-"), (2, "--")):
-        d = sweep[sweep.case == case]
-        axes[1].plot(d.stations, d.expected_profit_usd, ls, marker="o", ms=3, label=f"case {case}")
-    axes[1].axvline(PAPER_SATURATION_STATIONS, color="grey", lw=0.8, label="paper: saturation 330")
-    axes[1].set(xlabel="stations", ylabel="expected profit [$/day]", title="Profit vs stations (Fig. 9)")
-    axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "stage1.png", dpi=120)
-    plt.close(fig)
+    w = Writer(out, "png", 200)
+    with w.style():  # the project's one style: font sizes, palette
+        fig, axes = w.figure(PAGE_IN, 2.8, ncols=2)
+        h = np.arange(1, HOURS + 1)
+        for case, ls in ((1, "-"), (2, "--")):
+            r = s1[(case, "winter")]
+            axes[0].plot(h, r.soc, ls, label=f"SOC case {case}")
+            axes[0].step(h, r.p_in, ls, where="mid", label=f"input case {case}")
+            axes[0].step(h, r.p_out, ls, where="mid", label=f"output case {case}")
+        axes[0].plot(h, s1[(1, "winter")].inputs.soc_ref, ":", color="k", label="scenario SOC")
+        axes[0].set(xlabel="hour", ylabel="kW / kWh", title="200 stations, winter (Figs. 5-8)")
+        axes[0].legend()
+        for case, ls in ((1, "-"), (2, "--")):
+            d = sweep[sweep.case == case]
+            axes[1].plot(d.stations, d.expected_profit_usd, ls, marker="o", ms=3, label=f"case {case}")
+        axes[1].axvline(PAPER_SATURATION_STATIONS, color="grey", lw=0.8, label="paper: saturation 330")
+        axes[1].set(xlabel="stations", ylabel="expected profit ($/day)", title="Profit vs stations (Fig. 9)")
+        axes[1].legend()
+        fig.tight_layout()
+        w.save(fig, "stage1", "")
 
 
 def main(argv: list[str] | None = None) -> int:

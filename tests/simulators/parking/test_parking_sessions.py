@@ -35,8 +35,8 @@ def test_visits_add_up_to_the_lots_energy(stochastic_run):
     fleet, lot, hours, evs = stochastic_run
     assert evs["ev_id"].is_unique  # a visit that begins as the run ends (at 32:00) is not in the run
     assert len(evs) == sum(1 for r in lot.sessions() if r["arrival_h"] < len(SETPOINTS))
-    assert evs["energy_delivered_kwh"].sum() == pytest.approx(hours["energy_charged_kwh"].sum(), rel=1e-12)
-    assert evs["energy_discharged_kwh"].sum() == pytest.approx(hours["energy_discharged_kwh"].sum(), rel=1e-12)
+    assert evs["energy_delivered_grid_kwh"].sum() == pytest.approx(hours["energy_charged_kwh"].sum(), rel=1e-12)
+    assert evs["energy_discharged_grid_kwh"].sum() == pytest.approx(hours["energy_discharged_kwh"].sum(), rel=1e-12)
     assert hours["energy_discharged_kwh"].sum() > 0 and hours["energy_charged_kwh"].sum() > 0
     left = evs[evs["status"] == "departed"]
     assert left["unmet_energy_kwh"].sum() == pytest.approx(hours["unmet_energy_kwh"].sum(), abs=1e-9)
@@ -45,14 +45,20 @@ def test_visits_add_up_to_the_lots_energy(stochastic_run):
     eta = {ev.id: (ev.eta_charge, ev.eta_discharge) for ev in fleet}
     for row in left.itertuples():
         ec, ed = eta[row.ev_id]
-        end = row.soc_arrival * row.capacity_kwh + row.energy_delivered_kwh * ec - row.energy_discharged_kwh / ed
+        end = (row.soc_arrival * row.capacity_kwh + row.energy_delivered_grid_kwh * ec
+               - row.energy_discharged_grid_kwh / ed)
         assert row.soc_departure * row.capacity_kwh == pytest.approx(end, abs=1e-9)
+        assert row.energy_delivered_battery_kwh == pytest.approx(row.energy_delivered_grid_kwh * ec, abs=1e-12)
+        assert row.energy_discharged_battery_kwh == pytest.approx(row.energy_discharged_grid_kwh / ed, abs=1e-12)
+        battery_end = (row.soc_arrival * row.capacity_kwh + row.energy_delivered_battery_kwh
+                       - row.energy_discharged_battery_kwh)
+        assert row.soc_departure * row.capacity_kwh == pytest.approx(battery_end, abs=1e-9)
         assert row.contract_met == (row.unmet_energy_kwh <= 1e-9)
     still = evs[evs["status"].isin(["plugged", "waiting"])]
     assert still["soc_departure"].isna().all() and still["contract_met"].isna().all()  # unknown, not 0 / False
     refused = evs[evs["status"] == "refused"]
     assert len(refused) and len(still) and len(left)
-    assert (refused["contract_met"] == False).all() and (refused["energy_delivered_kwh"] == 0).all()  # noqa: E712
+    assert (refused["contract_met"] == False).all() and (refused["energy_delivered_grid_kwh"] == 0).all()  # noqa: E712
     assert (evs["energy_requested_kwh"] >= 0).all()
 
 
