@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -76,11 +78,12 @@ def study(scenarios: list[str], out: Path) -> tuple[list[dict], list[dict], dict
     for name in scenarios:
         comparison = compare_exchange_modes(ROOT / "scenarios" / f"{name}.toml", output_dir=out, modes=MODES,
                                             controller_options=BUDGET)
+        run_dirs = pd.read_csv(comparison.folder / "exchange_modes_runs.csv").set_index("exchange")["run_dir"]
         for record in comparison.table.to_dict("records"):
             rows.append({"scenario": name, **{label: record.get(key) for key, label in TABLE_COLUMNS.items()}})
-            if record["exchange"] == "admm":
-                plan = json.loads((comparison.folder / record["run_dir"] / "plans.jsonl").read_text().splitlines()[0])
-                residuals[name] = plan["info"]
+            if record["exchange"] == "admm":  # one seed: one run folder (the table holds means, not folders)
+                folder = comparison.folder / str(run_dirs["admm"])
+                residuals[name] = json.loads((folder / "plans.jsonl").read_text().splitlines()[0])["info"]
         day = convex_day(load_scenario(ROOT / "scenarios" / f"{name}.toml"))
         reference = None if name in NO_REFERENCE else reference_optimum(day.model, day.plos)
         start = time.perf_counter()
