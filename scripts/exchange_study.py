@@ -33,8 +33,8 @@ from cosim.runner.exchange_day import convex_day  # noqa: E402
 from cosim.textio import markdown_table  # noqa: E402
 
 BUDGET = {"n_particles": 10, "n_iter": 20}
-NO_REFERENCE = {"congested_simbench_urban": "the one-QP reference of 4 lots on 136 rated lines (about 13,000 "
-                                           "variables) does not finish within HiGHS's 120 s time limit"}
+NO_REFERENCE = {"congested_simbench_urban": "the one-QP reference of 4 lots on 136 rated lines does not "
+                                           "finish within HiGHS's 120 s time limit"}
 """Scenarios whose one-QP reference the study skips, and why (ADMM still runs and is reported)."""
 MODES = ("centralised", "signals", "iterative", "admm", "none")
 TABLE_COLUMNS = {"exchange": "mode", "social_cost_usd": "social cost $", "value_of_information_usd": "value of info $",
