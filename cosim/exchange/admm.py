@@ -57,9 +57,13 @@ class PloProx:
         return float(self.lp.cost @ cd)
 
     def solve(self, price_usd_per_kwh: np.ndarray, target_kw: np.ndarray, rho: float) -> tuple[np.ndarray, np.ndarray]:
-        """argmin f + y'x + rho/2 ||x - target||^2 inside the lot's bounds: (x kW (24,), the (c, d) (48,))."""
+        """argmin f + y'x + rho/2 ||x - target||^2 inside the lot's bounds: (x kW (24,), the (c, d) (48,)).
+
+        The objective is divided by rho (same argmin) so that the Hessian's entries are 1: with rho's own scale
+        (1e-4 $/kW^2 and below once `adaptive_rho` halves it) HiGHS's active-set method cycled until its time limit
+        on some of these 48-variable QPs (measured on `congested_simbench_urban`; scaled, each solves in ms)."""
         c = self.lp.cost + self.net.T @ (np.asarray(price_usd_per_kwh, float) - rho * np.asarray(target_kw, float))
-        res = solve_qp(c, rho * self.tt, sp.csr_matrix(self.lp.a_ub), np.full(len(self.lp.b_ub), -np.inf),
+        res = solve_qp(c / rho, self.tt, sp.csr_matrix(self.lp.a_ub), np.full(len(self.lp.b_ub), -np.inf),
                        self.lp.b_ub, self.lp.lower, self.lp.upper)
         return self.net @ res.x, res.x
 
