@@ -41,6 +41,8 @@ from cosim.networks.switched import (
     _line_label,
     _UnionFind,
     _voltage_band,
+    bus_loads_kw,
+    line_pu,
 )
 from cosim.networks.transformers import TrafoBranch, trafo_branch
 
@@ -260,29 +262,9 @@ def _radial(net, name: str, branches: list[_Branch], position_of_bus: dict[int, 
             continue
         if br.kind != "line":
             continue
-        zb = bus_kv[f[k]] ** 2 / base_mva
-        ln = net.line.loc[br.index]
-        par = float(ln.parallel)
-        length = float(ln.length_km)
-        r[k] = float(ln.r_ohm_per_km) * length / par / zb
-        x[k] = float(ln.x_ohm_per_km) * length / par / zb
-        g_s = _finite(ln.get("g_us_per_km", 0.0), 0.0) * 1e-6
-        y[k] = (g_s + 1j * omega * float(ln.c_nf_per_km) * 1e-9) * length * par * zb
-        if y[k] != 0:
-            stub[k] = y[k] / 2.0 + (y[k] / 2.0) / (1.0 + (r[k] + 1j * x[k]) * y[k] / 2.0)
-            energised = br.t if br.open_end_bus == br.f else br.f
-            stub_bus[k] = position_of_bus[energised]
-        rating = _finite(ln.max_i_ka, np.inf) * _finite(ln.get("df", 1.0), 1.0) * par
-        if np.isfinite(rating) and rating > 0 and float(ln.max_i_ka) < NO_RATING_KA:
-            i_max[k] = rating
-    p = np.zeros(nb)
-    q = np.zeros(nb)
-    for table, sign in (("load", 1.0), ("sgen", -1.0)):
-        df = net[table][_in_service(net[table])]
-        for bus, pm, qm, sc in zip(df.bus, df.p_mw, df.q_mvar, df.scaling):
-            k = position_of_bus[int(bus)]
-            p[k] += sign * float(pm) * float(sc) * 1000.0
-            q[k] += sign * float(qm) * float(sc) * 1000.0
+        zb = bus_kv[f[k]] ** 2 / base_mva  # each line on its own level's base
+        r[k], x[k], y[k], stub[k], stub_bus[k], i_max[k] = line_pu(net, br, zb, omega, position_of_bus)
+    p, q = bus_loads_kw(net, position_of_bus, nb)
     v_min, v_max = _voltage_band(net, name, position_of_bus)
     _check_substations(net, name, branches, f, t, labels, egs, slack_buses)
     _check_base_state(net, name, branches, f, t, labels)

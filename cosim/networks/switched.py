@@ -385,28 +385,8 @@ def _radial(net, name, branches, position_of_bus, base_kv, base_mva, v_slack, la
     for k, br in enumerate(branches):
         if br.kind != "line":
             continue
-        ln = net.line.loc[br.index]
-        par = float(ln.parallel)
-        length = float(ln.length_km)
-        r[k] = float(ln.r_ohm_per_km) * length / par / zb
-        x[k] = float(ln.x_ohm_per_km) * length / par / zb
-        g_s = _finite(ln.get("g_us_per_km", 0.0), 0.0) * 1e-6
-        y[k] = (g_s + 1j * omega * float(ln.c_nf_per_km) * 1e-9) * length * par * zb
-        if y[k] != 0:
-            stub[k] = y[k] / 2.0 + (y[k] / 2.0) / (1.0 + (r[k] + 1j * x[k]) * y[k] / 2.0)
-            energised = br.t if br.open_end_bus == br.f else br.f
-            stub_bus[k] = position_of_bus[energised]
-        rating = _finite(ln.max_i_ka, np.inf) * _finite(ln.get("df", 1.0), 1.0) * par
-        if np.isfinite(rating) and rating > 0 and float(ln.max_i_ka) < NO_RATING_KA:
-            i_max[k] = rating
-    p = np.zeros(len(labels))
-    q = np.zeros(len(labels))
-    for table, sign in (("load", 1.0), ("sgen", -1.0)):
-        df = net[table][_in_service(net[table])]
-        for bus, pm, qm, sc in zip(df.bus, df.p_mw, df.q_mvar, df.scaling):
-            k = position_of_bus[int(bus)]
-            p[k] += sign * float(pm) * float(sc) * 1000.0
-            q[k] += sign * float(qm) * float(sc) * 1000.0
+        r[k], x[k], y[k], stub[k], stub_bus[k], i_max[k] = line_pu(net, br, zb, omega, position_of_bus)
+    p, q = bus_loads_kw(net, position_of_bus, len(labels))
     v_min, v_max = _voltage_band(net, name, position_of_bus)
     slack_section, s_max, sec_names = sections
     ties = tuple(k + 1 for k, br in enumerate(branches) if br.open)
@@ -419,6 +399,40 @@ def _radial(net, name, branches, position_of_bus, base_kv, base_mva, v_slack, la
         charging_y_pu=y, stub_y_pu=stub, stub_bus=stub_bus, slack_section=slack_section, section_s_max_kva=s_max,
         section_names=sec_names,
     )
+
+
+def line_pu(net, br: _Branch, zb_ohm: float, omega: float, position_of_bus: dict[int, int]
+            ) -> tuple[float, float, complex, complex, int, float]:
+    """A line branch's (r, x, charging y, open-end stub y, stub bus, rating kA), in p.u. on `zb_ohm`: parallel
+    circuits in parallel, the stub the pi section seen from the energised end when the branch's switch is open
+    (stub bus -1 without charging), the rating max_i_ka x df x parallel (inf without one)."""
+    ln = net.line.loc[br.index]
+    par = float(ln.parallel)
+    length = float(ln.length_km)
+    r = float(ln.r_ohm_per_km) * length / par / zb_ohm
+    x = float(ln.x_ohm_per_km) * length / par / zb_ohm
+    g_s = _finite(ln.get("g_us_per_km", 0.0), 0.0) * 1e-6
+    y = (g_s + 1j * omega * float(ln.c_nf_per_km) * 1e-9) * length * par * zb_ohm
+    stub, stub_bus = 0j, -1
+    if y != 0:
+        stub = y / 2.0 + (y / 2.0) / (1.0 + (r + 1j * x) * y / 2.0)
+        stub_bus = position_of_bus[br.t if br.open_end_bus == br.f else br.f]
+    rating = _finite(ln.max_i_ka, np.inf) * _finite(ln.get("df", 1.0), 1.0) * par
+    i_max = rating if np.isfinite(rating) and rating > 0 and float(ln.max_i_ka) < NO_RATING_KA else np.inf
+    return r, x, y, stub, stub_bus, i_max
+
+
+def bus_loads_kw(net, position_of_bus: dict[int, int], n_bus: int) -> tuple[np.ndarray, np.ndarray]:
+    """(p kW, q kvar) per bus: in-service loads minus in-service static generators, each at its scaling."""
+    p = np.zeros(n_bus)
+    q = np.zeros(n_bus)
+    for table, sign in (("load", 1.0), ("sgen", -1.0)):
+        df = net[table][_in_service(net[table])]
+        for bus, pm, qm, sc in zip(df.bus, df.p_mw, df.q_mvar, df.scaling):
+            k = position_of_bus[int(bus)]
+            p[k] += sign * float(pm) * float(sc) * 1000.0
+            q[k] += sign * float(qm) * float(sc) * 1000.0
+    return p, q
 
 
 def _voltage_band(net, name: str, position_of_bus: dict[int, int]) -> tuple[float, float]:
