@@ -1,10 +1,9 @@
 """Convex quadratic programmes with HiGHS (highspy): the one solver call of the ADMM mode and its reference.
 
 min 0.5 x'Hx + c'x  s.t.  row_lo <= A x <= row_hi,  lb <= x <= ub, with H symmetric positive semidefinite. HiGHS
-solves QPs with continuous variables (an active-set method, single-threaded). The `threads` option is left alone:
-HiGHS keeps one global thread pool per process, and asking for a count other than the pool's once any solve has
-made it fails the whole call ("Not Set", no solution); a worker forked after the pool exists drops it first
-(`cosim.controllers.isolation`).
+solves QPs with continuous variables (an active-set method) on one thread, through the same process-wide scheduler
+as the MILPs (`cosim.optim.linear.use_highs_threads`: a count other than the scheduler's fails the whole call, "Not
+Set"); a worker forked after the scheduler exists drops it first (`cosim.controllers.isolation`).
 
 The active-set method stalled (minutes, no answer) on the congested scenario's reference QP with HiGHS's default
 null-space regularisation; `QP_REGULARISATION` solves it in a fraction of a second. The regularisation shifts the
@@ -21,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from cosim.errors import ProblemError
+from cosim.optim.linear import use_highs_threads
 
 __all__ = ["QP_REGULARISATION", "QpResult", "solve_qp"]
 
@@ -61,6 +61,8 @@ def solve_qp(c: np.ndarray, hessian: sp.spmatrix | None, a: sp.spmatrix, row_lo:
         model.hessian_.start_, model.hessian_.index_, model.hessian_.value_ = lower.indptr, lower.indices, lower.data
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    use_highs_threads(1)
+    h.setOptionValue("threads", 1)
     h.setOptionValue("qp_regularization_value", QP_REGULARISATION)
     h.setOptionValue("time_limit", TIME_LIMIT_S)
     h.passModel(model)

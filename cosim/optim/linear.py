@@ -142,7 +142,7 @@ class LinearModel:
         `start` (one value per column) is a MIP start. `time_limit_s` (None: none) adds a wall-clock limit, which
         makes the result depend on the machine and its load (see the module docstring)."""
         h = self.highs
-        _use_threads(int(threads))
+        use_highs_threads(int(threads))
         h.setOptionValue("time_limit", np.inf if time_limit_s is None else float(time_limit_s))
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         h.setOptionValue("threads", int(threads))
@@ -187,11 +187,13 @@ def _limit(value: int | None, name: str) -> int:
 _threads_in_use: list[int] = []  # the thread count HiGHS's process-wide scheduler was started with (once known)
 
 
-def _use_threads(threads: int) -> None:
-    """HiGHS starts one scheduler per process with the thread count of its first run and refuses a run that asks
-    another: restart it (after the running solves, blocking) when a solve asks for a different count."""
+def use_highs_threads(threads: int) -> None:
+    """Make HiGHS's process-wide scheduler run `threads` threads; call before any highspy solve that sets the
+    `threads` option. HiGHS starts one scheduler per process with the thread count of its first run and refuses a
+    run that asks another ("Not Set", no solution): restart it (after the running solves, blocking) unless it is
+    known to have this count already (a solve outside this function may have started it with any count)."""
     if threads < 1:
         raise ProblemError(f"threads must be >= 1, got {threads}")
-    if _threads_in_use and _threads_in_use[0] != threads:
+    if _threads_in_use != [threads]:
         highspy.Highs.resetGlobalScheduler(True)
     _threads_in_use[:] = [threads]

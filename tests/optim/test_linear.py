@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -73,3 +77,26 @@ def test_infeasible_model_and_misuse_raise_project_errors():
     assert issubclass(NotOptimalError, ProblemError) and issubclass(NotOptimalError, ValueError)
     with pytest.raises(ProblemError, match="constraints"):
         m.add(x[0] + 1.0)  # an expression without bounds is not a constraint
+
+
+def test_a_milp_solves_after_another_solve_started_highs_scheduler_with_other_threads():
+    """HiGHS has one scheduler per process; a solve asking another thread count than the one it was started with
+    fails ("Not Set"). Started here by a solve outside `LinearModel` (as an ADMM QP left at HiGHS's default count
+    would on a larger machine). A fresh process, so the scheduler made here reaches no other test."""
+    code = textwrap.dedent("""
+        import highspy, numpy as np
+        from cosim.optim.linear import LinearModel
+        first = highspy.Highs()
+        first.setOptionValue("output_flag", False)
+        first.setOptionValue("threads", 2)
+        first.passModel(highspy.HighsLp())
+        first.run()
+        m = LinearModel()
+        pick = m.var(4, ub=1.0, cost=-np.array([10.0, 13.0, 7.0, 8.0]), integer=True)
+        m.add(pick @ np.array([5.0, 6.0, 4.0, 3.0]) <= 10.0)
+        sol = m.solve(mip_rel_gap=0.0)
+        print(sol.status, sol.objective)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-2:] == ["Optimal", "-21.0"]
