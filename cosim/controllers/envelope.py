@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cosim.controllers.cccv import has_taper, max_rate_kwh_per_h, reach_kwh, start_for_kwh
 from cosim.errors import ProblemError
 
 __all__ = ["FlexEnvelope", "battery_kwh", "envelope_of", "fleet_envelope", "grid_kw", "plugged_hours",
@@ -327,13 +328,16 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
                    contract_kwh: np.ndarray, floor_kwh: np.ndarray, v2g: np.ndarray, eta_charge: np.ndarray,
                    eta_discharge: np.ndarray, connection_limit_kw: float = np.inf,
                    charge_allowed: np.ndarray | None = None,
-                   discharge_allowed: np.ndarray | None = None) -> FlexEnvelope:
+                   discharge_allowed: np.ndarray | None = None,
+                   knee_soc: np.ndarray | None = None) -> FlexEnvelope:
     """The lot's envelope over ``hours`` hours from `start_min`, from each EV's plugged window [plug, dep) in
     minutes, its battery energy at the window start (or on arrival), capacity, charger (kW, grid side), contract
     (battery kWh due at departure), V2G reserve floor and permission, and efficiencies; EVs outside the window
     simply contribute nothing. `charge_allowed` / `discharge_allowed` ((hours,) booleans, default all) are the
     operator's policy: the EVs charge (discharge) only in those hours, each EV's paths and bounds follow it (hours
-    after the window allow both). Returns the `tightened` envelope (see the module docstring)."""
+    after the window allow both). `knee_soc` ((n,), default 1 = constant power): each EV's CC-CV knee; above it the
+    charging power tapers (`cosim.controllers.cccv`) and every path and bound uses the held-power model hour by
+    hour (an inner approximation of the curve, the one the lot holds). Returns the `tightened` envelope."""
     end = start_min + 60 * hours
     plug = np.asarray(plug_min, np.int64)
     dep = np.asarray(dep_min, np.int64)
@@ -357,6 +361,11 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     cum = np.concatenate([zero, np.cumsum(present_c, axis=1)], axis=1)  # (n, H+1) charging hours so far
     cum_d = np.concatenate([zero, np.cumsum(present_d, axis=1)], axis=1)  # discharging hours so far
     total = cum[:, -1] + after  # hours it may charge until departure (may end after the window)
+    knee = np.ones(n) if knee_soc is None else np.asarray(knee_soc, float)
+    if has_taper(knee):
+        return _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee,
+                                 np.asarray(contract_kwh, float), np.asarray(floor_kwh, float), dep <= end,
+                                 float(connection_limit_kw))
     reach = np.minimum(cap, e0 + ch * total)
     contract = np.asarray(contract_kwh, float)
     need = np.minimum(contract, reach)
@@ -373,8 +382,59 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     low_dis = np.maximum(base_floor[:, None], e0[:, None] - np.where(v2g, dis, 0.0)[:, None] * cum_d)
     alap = need[:, None] - ch[:, None] * (total[:, None] - cum)
     lower = np.minimum(np.maximum(low_dis, alap), upper)
+    return _sum_paths(lower, upper, d_hi_from_lower=ch[:, None] * present_c, gain=None, alap_end=alap[:, -1],
+                      present_d=present_d, cum=cum, cum_d=cum_d, e0=e0, top=top, ch=ch, dis=dis, eta_c=eta_c,
+                      eta_d=eta_d, v2g=v2g, base_floor=base_floor, shortfall=shortfall,
+                      connection_limit_kw=float(connection_limit_kw))
+
+
+def _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee, contract,
+                      floor, leaves, connection_limit_kw) -> FlexEnvelope:
+    """`fleet_envelope` for a fleet where some EV tapers above its knee: the same paths, built hour by hour with
+    the held-power model (`cosim.controllers.cccv`): the highest path charges at the highest held rate each hour,
+    the lowest reaches the contract by charging that way as late as it can, and each hour's highest change is the
+    highest held rate from the lowest state (the most room)."""
+    n, hours = present_c.shape
+    rate = ch  # battery kWh per plugged hour at full power
+    top = cap
+    upper = np.empty((n, hours + 1))
+    upper[:, 0] = np.minimum(e0, top)
+    for h in range(hours):
+        upper[:, h + 1] = upper[:, h] + present_c[:, h] * max_rate_kwh_per_h(upper[:, h], cap, rate, knee,
+                                                                               present_c[:, h])
+    upper = np.maximum(upper, np.minimum(e0, top)[:, None])
+    # what a dedicated charger reaches by departure: on through the window, then the hours after it
+    reach = np.minimum(cap, upper[:, -1] + np.maximum(
+        reach_kwh(upper[:, -1], cap, rate, knee, after, fraction_first=False) - upper[:, -1], 0.0))
+    need = np.maximum(np.minimum(contract, reach), 0.0)
+    shortfall = float(np.maximum(contract - reach, 0.0)[leaves].sum())
+    alap = np.empty((n, hours + 1))
+    alap[:, hours] = start_for_kwh(need, cap, rate, knee, after, fraction_first=False)
+    for h in range(hours - 1, -1, -1):
+        alap[:, h] = start_for_kwh(alap[:, h + 1], cap, rate, knee, present_c[:, h])
+    base_floor = np.where(v2g, np.minimum(e0, floor), e0)
+    low_dis = np.maximum(base_floor[:, None], e0[:, None] - np.where(v2g, dis, 0.0)[:, None] * cum_d)
+    lower = np.minimum(np.maximum(low_dis, alap), upper)
+    d_hi = present_c * max_rate_kwh_per_h(lower[:, :-1], cap[:, None], rate[:, None], knee[:, None], present_c)
+    # what each EV can still add in the window after hour t from its lowest state, hour by hour as above
+    gain = np.zeros((n, hours))
+    for t in range(hours):
+        e = lower[:, t + 1].copy()
+        for h in range(t + 1, hours):
+            e = e + present_c[:, h] * max_rate_kwh_per_h(e, cap, rate, knee, present_c[:, h])
+        gain[:, t] = np.minimum(e, top) - lower[:, t + 1]
+    return _sum_paths(lower, upper, d_hi_from_lower=d_hi, gain=gain, alap_end=alap[:, -1], present_d=present_d,
+                      cum=cum, cum_d=cum_d, e0=e0, top=top, ch=ch, dis=dis, eta_c=eta_c, eta_d=eta_d, v2g=v2g,
+                      base_floor=base_floor, shortfall=shortfall, connection_limit_kw=connection_limit_kw)
+
+
+def _sum_paths(lower, upper, *, d_hi_from_lower, gain, alap_end, present_d, cum, cum_d, e0, top, ch, dis, eta_c,
+               eta_d, v2g, base_floor, shortfall, connection_limit_kw) -> FlexEnvelope:
+    """The lot's envelope from each EV's lowest and highest paths ((n, H+1) battery kWh at the hour ends):
+    `d_hi_from_lower` ((n, H)) is the most each EV can add in hour h from its lowest state, `gain` ((n, H), None:
+    the constant-power formula) what it can still add after hour h from its lowest state."""
     # hourly power bounds: an EV's lowest and highest change in hour h, from anywhere between its paths
-    d_hi = np.minimum(ch[:, None] * present_c, upper[:, 1:] - lower[:, :-1])
+    d_hi = np.minimum(d_hi_from_lower, upper[:, 1:] - lower[:, :-1])
     d_lo = np.maximum(-np.where(v2g, dis, 0.0)[:, None] * present_d, lower[:, 1:] - upper[:, :-1])
     d_lo = np.minimum(d_lo, d_hi)
     to_grid = lambda d: np.where(d >= 0.0, d / eta_c[:, None], d * eta_d[:, None])  # noqa: E731
@@ -393,8 +453,9 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     # suffix bounds: from its lowest state at the end of hour t an EV can still take (from its highest, give) only
     # what its charger reaches before it leaves; an EV gone by then, nothing
     start_lo, start_hi = lower[:, 1:], upper[:, 1:]
-    gain = np.minimum(top[:, None], start_lo + ch[:, None] * (cum[:, -1:] - cum[:, 1:])) - start_lo
-    final_low = np.maximum(np.maximum(base_floor, alap[:, -1])[:, None],
+    if gain is None:
+        gain = np.minimum(top[:, None], start_lo + ch[:, None] * (cum[:, -1:] - cum[:, 1:])) - start_lo
+    final_low = np.maximum(np.maximum(base_floor, alap_end)[:, None],
                            start_hi - np.where(v2g, dis, 0.0)[:, None] * (cum_d[:, -1:] - cum_d[:, 1:]))
     drop = start_hi - np.minimum(final_low, start_hi)
     gain_max = np.maximum(gain, 0.0).sum(axis=0) * (ec / float(eta_c.max()))

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import linprog
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix, diags, hstack, vstack
 
+from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
 from cosim.errors import ProblemError
 
@@ -56,7 +57,13 @@ def _model(fleet: dict[str, Any]):
     k = ev.size
     c_ub = charger[ev] * present[ev, hour]
     d_ub = c_ub * v2g[ev]
+    knee = np.asarray(fleet.get("knee_soc", np.ones(n)), float)  # CC-CV knees (`cosim.controllers.cccv`)
     reach = np.minimum(cap, e0 + charger * eta_c * (present.sum(axis=1) + after))
+    if has_taper(knee):  # charging at the highest held rate hour by hour, then after the window
+        e = e0.copy()
+        for h in range(H):
+            e = reach_kwh(e, cap, charger * eta_c, knee, present[:, h])
+        reach = reach_kwh(e, cap, charger * eta_c, knee, after, fraction_first=False)
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
     # battery energy after each plugged hour: e0 + the EV's own (eta_c c - d / eta_d) so far (lower-triangular)
@@ -81,10 +88,20 @@ def _model(fleet: dict[str, Any]):
     # staying holds what the rest of its stay cannot add
     e_lo[ends[due]] = np.maximum(e_lo[ends[due]], need[whose[due]] - e0[whose[due]])
     stay = whose[~due]
-    e_lo[ends[~due]] = np.maximum(e_lo[ends[~due]], need[stay] - charger[stay] * eta_c[stay] * after[stay] - e0[stay])
+    late = start_for_kwh(need[stay], cap[stay], charger[stay] * eta_c[stay], knee[stay], after[stay],
+                         fraction_first=False)
+    e_lo[ends[~due]] = np.maximum(e_lo[ends[~due]], late - e0[stay])
     net = hstack([csr_matrix((np.ones(k), (hour, np.arange(k))), shape=(H, k)),
                   csr_matrix((-np.ones(k), (hour, np.arange(k))), shape=(H, k))]).tocsr()
     bounds = list(zip(np.zeros(2 * k), np.concatenate([c_ub, d_ub])))
+    tapered = np.flatnonzero(knee[ev] < 1.0)  # columns of EVs that taper above their knee
+    if tapered.size:  # CC-CV, held power: eta_c c <= R present (C - E_end) / (C (1 - knee)), E_end the hour's end
+        m, who = tapered.size, ev[tapered]
+        a = charger[who] * eta_c[who] * present[who, hour[tapered]] / (cap[who] * (1.0 - knee[who]))
+        own = csr_matrix((eta_c[who], (np.arange(m), tapered)), shape=(m, 2 * k))
+        energy = vstack([energy, own + diags(a) @ energy[tapered]]).tocsr()
+        e_lo = np.concatenate([e_lo, np.full(m, -np.inf)])
+        e_hi = np.concatenate([e_hi, a * (cap[who] - e0[who])])
     limit = float(fleet.get("connection_limit_kw", np.inf))  # the connection limit, hour by hour
     if np.isfinite(limit):
         energy = vstack([energy, net, -net]).tocsr()

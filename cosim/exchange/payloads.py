@@ -187,7 +187,9 @@ def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
 
 FLEET_NUMBERS = ("energy_kwh", "capacity_kwh", "charger_kw", "contract_kwh", "floor_kwh", "eta_charge",
                  "eta_discharge")
-FLEET_FIELDS = frozenset({"start_min", "hours", "plug_min", "dep_min", "v2g", "connection_limit_kw", *FLEET_NUMBERS})
+FLEET_FIELDS = frozenset({"start_min", "hours", "plug_min", "dep_min", "v2g", "connection_limit_kw", "knee_soc",
+                          *FLEET_NUMBERS})
+FLEET_OPTIONAL = frozenset({"knee_soc"})  # CC-CV knees (`cosim.controllers.cccv`), in (0, 1]; absent: no taper
 MAX_KWH = 1e4  # one EV's battery or charger, at most
 
 
@@ -195,12 +197,12 @@ def check_fleet(payload: Any, limit_kw: float) -> None:
     """A lot's EVs behind its envelope (`ParkingLot.fleet_view`): equal-length lists of at most `MAX_PEVS` EVs, whole
     minutes with each plug-in before its departure, finite energies and powers in [0, 1e4], efficiencies in
     (0, 1], booleans for V2G, 24 hours, a connection limit within the registered one."""
-    _fields(payload, FLEET_FIELDS, "fleet")
+    _fields(payload, FLEET_FIELDS, "fleet", optional=FLEET_OPTIONAL)
     _number(payload["start_min"], "fleet.start_min", 0, math.inf, integer=True)
     _number(payload["hours"], "fleet.hours", HOURS, HOURS, integer=True)
     _number(payload["connection_limit_kw"], "fleet.connection_limit_kw", 0.0, min(limit_kw, NO_LIMIT_KW) + 1e-6)
-    sizes = {len(payload[k]) if isinstance(payload[k], list) else -1 for k in FLEET_FIELDS - {"start_min", "hours",
-                                                                                           "connection_limit_kw"}}
+    sizes = {len(payload[k]) if isinstance(payload[k], list) else -1
+             for k in FLEET_FIELDS - {"start_min", "hours", "connection_limit_kw"} if k in payload}
     if len(sizes) != 1 or -1 in sizes or next(iter(sizes)) > MAX_PEVS:
         raise PayloadError(f"fleet: lists of one length up to {MAX_PEVS} expected")
     for key in ("plug_min", "dep_min"):
@@ -213,6 +215,8 @@ def check_fleet(payload: Any, limit_kw: float) -> None:
         high = 1.0 if key.startswith("eta") else MAX_KWH
         for v in payload[key]:
             _number(v, f"fleet.{key}[]", low, high)
+    for v in payload.get("knee_soc", []):
+        _number(v, "fleet.knee_soc[]", 1e-3, 1.0)
     if not all(isinstance(v, bool) for v in payload["v2g"]):
         raise PayloadError("fleet.v2g: booleans expected")
 

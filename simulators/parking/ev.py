@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cosim.controllers.cccv import reach_kwh
 from cosim.errors import InputError
 
 MINUTE_H = 1.0 / 60.0
@@ -41,6 +42,7 @@ class EV:
     soc_min: float = 0.0  # V2G reserve floor, 0..1
     eta_charge: float = 1.0  # grid -> battery efficiency, (0, 1]
     eta_discharge: float = 1.0  # battery -> grid efficiency, (0, 1]
+    knee_soc: float = 1.0  # CC-CV: charging power tapers linearly to 0 above this SOC, (0, 1]; 1 = constant power
 
     def __post_init__(self) -> None:
         def bad(field: str, value: object, allowed: str) -> EVSpecError:
@@ -49,7 +51,7 @@ class EV:
         if not isinstance(self.id, str) or not self.id:
             raise EVSpecError(f"EV id must be a non-empty string, got {self.id!r}")
         for field in ("arrival_h", "departure_h", "capacity_kwh", "charger_kw", "soc_arrival",
-                      "soc_min_departure", "soc_min", "eta_charge", "eta_discharge"):
+                      "soc_min_departure", "soc_min", "eta_charge", "eta_discharge", "knee_soc"):
             value = getattr(self, field)
             if not _is_real(value):
                 raise bad(field, value, "a finite number")
@@ -74,6 +76,8 @@ class EV:
             value = getattr(self, field)
             if not 0.0 < value <= 1.0:
                 raise bad(field, value, "an efficiency in (0, 1]")
+        if not 0.0 < self.knee_soc <= 1.0:
+            raise bad("knee_soc", self.knee_soc, "a knee SOC in (0, 1] (1 = no taper)")
 
     @property
     def energy_arrival_kwh(self) -> float:
@@ -86,6 +90,8 @@ class EV:
         return self.soc_min_departure * self.capacity_kwh
 
     def contract_feasible(self) -> bool:
-        """True when a dedicated charger at full power reaches the contract between arrival and departure."""
-        reach = self.energy_arrival_kwh + self.charger_kw * self.eta_charge * (self.departure_h - self.arrival_h)
-        return reach >= self.energy_required_kwh - 1e-9
+        """True when a dedicated charger at full power (tapered above the knee) reaches the contract between arrival
+        and departure."""
+        reach = float(reach_kwh(self.energy_arrival_kwh, self.capacity_kwh, self.charger_kw * self.eta_charge,
+                                self.knee_soc, self.departure_h - self.arrival_h))
+        return min(reach, self.capacity_kwh) >= self.energy_required_kwh - 1e-9

@@ -40,6 +40,7 @@ from typing import Sequence
 import numpy as np
 import simpy
 
+from cosim.controllers.cccv import max_rate_kwh_per_h, must_run_kwh, reach_kwh
 from cosim.controllers.envelope import plugged_windows
 from cosim.controllers.fleet_lp import dispatch
 from cosim.errors import InputError, ProblemError
@@ -87,6 +88,7 @@ class ParkingLot:
         self.charger = col("charger_kw")
         self.eta_c = col("eta_charge")
         self.eta_d = col("eta_discharge")
+        self.knee = col("knee_soc")  # CC-CV knee SOC (1 = constant power), `cosim.controllers.cccv`
         self.v2g = np.array([ev.v2g_allowed for ev in self.evs], dtype=bool)
         self.floor = col("soc_min") * self.cap
         self.e_req = col("soc_min_departure") * self.cap
@@ -193,9 +195,15 @@ class ParkingLot:
         """Per-EV grid-side kW bounds (lo, hi) for an interval of ``dt`` h ending at ``t1_h``."""
         e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
         ec, ed = self.eta_c[idx], self.eta_d[idx]
-        hi = np.maximum(np.minimum(ch, (cap - e) / (ec * dt)), 0.0)
+        knee = self.knee[idx]
+        # CC-CV: a power held to the end of the EV's part of the step (the envelope's and the per-EV LP's hours)
+        held_h = np.maximum(self._plan_end_min[idx] / 60.0 - (t1_h - dt), dt)
+        hi = np.where(knee < 1.0, np.minimum(max_rate_kwh_per_h(e, cap, ch * ec, knee, held_h),
+                                             (cap - e) / dt) / ec,
+                      np.maximum(np.minimum(ch, (cap - e) / (ec * dt)), 0.0))
         upper = e + hi * ec * dt
-        need = self.e_req[idx] - ch * ec * (self.dep_h[idx] - t1_h)  # lowest energy still reaching the contract
+        # lowest energy still reaching the contract
+        need = must_run_kwh(self.e_req[idx], cap, ch * ec, knee, t1_h, self.dep_h[idx])
         base = np.where(self.v2g[idx], np.minimum(e, self.floor[idx]), e)
         low = np.maximum(np.maximum(need, base), e - ch * dt / ed)
         low = np.minimum(low, upper)
@@ -214,7 +222,8 @@ class ParkingLot:
         give = charger / self.eta_d[idx]  # battery kWh per hour, discharging
         left = np.maximum(self.dep_h[idx] - t1_h, 0.0)
         e = self.energy[idx]
-        keep = np.maximum(self.floor[idx], self.e_req[idx] - rate * left)  # lowest energy worth leaving
+        keep = np.maximum(self.floor[idx], must_run_kwh(self.e_req[idx], self.cap[idx], rate, self.knee[idx], t1_h,
+                                                        self.dep_h[idx]))
         slope = charger / dt
         short = np.maximum(self.e_req[idx] - e, 0.0)  # battery kWh still due for the contract
         return {"contract_laxity_h": left - short / rate, "contract_kw": short / self.eta_c[idx] / dt,
@@ -287,6 +296,7 @@ class ParkingLot:
                  "charger_kw": self.charger[keep].tolist(), "contract_kwh": self.e_req[keep].tolist(),
                  "floor_kwh": self.floor[keep].tolist(), "v2g": self.v2g[keep].tolist(),
                  "eta_charge": self.eta_c[keep].tolist(), "eta_discharge": self.eta_d[keep].tolist(),
+                 "knee_soc": self.knee[keep].tolist(),
                  "connection_limit_kw": float(min(self.limit_kw, 1e9))}
         return fleet, keep
 
@@ -341,9 +351,9 @@ class ParkingLot:
         present = (end[idx] - start[idx]) / 60.0
         e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
         ec, ed = self.eta_c[idx], self.eta_d[idx]
-        rate = ch * ec
-        high = np.minimum(cap, e + rate * present)
-        need = self.e_req[idx] - rate * np.maximum(self.dep_h[idx] - end[idx] / 60.0, 0.0)
+        rate, knee = ch * ec, self.knee[idx]
+        high = reach_kwh(e, cap, rate, knee, present)
+        need = must_run_kwh(self.e_req[idx], cap, rate, knee, end[idx] / 60.0, self.dep_h[idx])
         base = np.where(self.v2g[idx], np.minimum(e, self.floor[idx]), e)
         low = np.minimum(np.maximum(np.maximum(need, base), e - ch / ed * present), high)
         to_grid = lambda d: np.where(d >= 0.0, d / ec, d * ed)  # noqa: E731
@@ -454,7 +464,8 @@ class ParkingLot:
         e, cap, ch = self.energy[idx], self.cap[idx], self.charger[idx]
         ec, ed = self.eta_c[idx], self.eta_d[idx]
         rem = np.maximum(self.dep_h[idx] - t, 0.0)
-        flex_c = np.minimum(cap - e, ch * ec * rem)
+        knee = self.knee[idx]
+        flex_c = np.where(knee < 1.0, reach_kwh(e, cap, ch * ec, knee, rem) - e, np.minimum(cap - e, ch * ec * rem))
         # discharge x (battery side) at full power, then recharge at full power before departure:
         # e - x + ch*ec*(rem - x*ed/ch) >= e_req  ->  x <= (e + ch*ec*rem - e_req) / (1 + ec*ed)
         x = np.minimum.reduce([(e + ch * ec * rem - self.e_req[idx]) / (1.0 + ec * ed),
