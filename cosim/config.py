@@ -618,6 +618,8 @@ def _preset_rows(fleet: str, options: dict[str, Any], days: int) -> int:
         return int(number("n_pevs", 100) * (2 * built + 1))  # a night and a day visit a day, and the first night
     if fleet == "stochastic":
         return int(number("n_per_day", 0) * built)
+    if fleet == "ev2gym":
+        return int(number("n_vehicles", 50) * built)
     return 0
 
 

@@ -43,6 +43,7 @@ class EV:
     eta_charge: float = 1.0  # grid -> battery efficiency, (0, 1]
     eta_discharge: float = 1.0  # battery -> grid efficiency, (0, 1]
     knee_soc: float = 1.0  # CC-CV: charging power tapers linearly to 0 above this SOC, (0, 1]; 1 = constant power
+    vehicle_id: str = ""  # the vehicle (its own battery) making this visit; "" = a vehicle of its own (the visit id)
 
     def __post_init__(self) -> None:
         def bad(field: str, value: object, allowed: str) -> EVSpecError:
@@ -50,6 +51,8 @@ class EV:
 
         if not isinstance(self.id, str) or not self.id:
             raise EVSpecError(f"EV id must be a non-empty string, got {self.id!r}")
+        if not isinstance(self.vehicle_id, str):
+            raise bad("vehicle_id", self.vehicle_id, "a string (empty: the visit's own id)")
         for field in ("arrival_h", "departure_h", "capacity_kwh", "charger_kw", "soc_arrival",
                       "soc_min_departure", "soc_min", "eta_charge", "eta_discharge", "knee_soc"):
             value = getattr(self, field)
@@ -78,6 +81,11 @@ class EV:
                 raise bad(field, value, "an efficiency in (0, 1]")
         if not 0.0 < self.knee_soc <= 1.0:
             raise bad("knee_soc", self.knee_soc, "a knee SOC in (0, 1] (1 = no taper)")
+
+    @property
+    def vehicle(self) -> str:
+        """The vehicle making this visit (its battery ages across its visits)."""
+        return self.vehicle_id or self.id
 
     @property
     def energy_arrival_kwh(self) -> float:

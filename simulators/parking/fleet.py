@@ -179,7 +179,7 @@ def _parse_fleet_rows(path: Path, reader: csv.DictReader) -> list[EV]:
         row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
         kwargs: dict[str, object] = {}
         for name, value in row.items():
-            if name == "id":
+            if name in ("id", "vehicle_id"):
                 kwargs[name] = value
             elif name == "v2g_allowed":
                 if value.lower() not in _TRUE | _FALSE:

@@ -40,6 +40,7 @@ from typing import Sequence
 import numpy as np
 import simpy
 
+from cosim.controllers.ageing import CELL_AH, AgeingModel
 from cosim.controllers.cccv import max_rate_kwh_per_h, must_run_kwh, reach_kwh
 from cosim.controllers.envelope import plugged_windows
 from cosim.controllers.fleet_lp import dispatch
@@ -66,6 +67,7 @@ class ParkingLot:
         connection_limit_kw: float | None = None,
         allocation: str | AllocationRule = "least_laxity_first",
         overflow: str = "queue",
+        ageing: AgeingModel | None = None,
     ) -> None:
         if n_chargers is not None and (isinstance(n_chargers, bool) or int(n_chargers) != n_chargers or n_chargers < 0):
             raise LotConfigError(f"n_chargers={n_chargers!r} is invalid; allowed: a non-negative integer or None")
@@ -105,6 +107,18 @@ class ParkingLot:
         self.unmet_kwh = np.zeros(n)  # contract shortfall at departure
         self.grid_in = np.zeros(n)  # lifetime grid-side kWh per EV
         self.grid_out = np.zeros(n)
+        # battery ageing per visit (`cosim.controllers.ageing`): SOC-hours while present, the visit's SOC range,
+        # and at departure the capacity lost; a vehicle's battery carries its throughput to its later visits
+        self.ageing = ageing or AgeingModel()
+        self.vehicle = [ev.vehicle for ev in self.evs]
+        self.soc_h = np.zeros(n)
+        self.soc_lo = self.e_arr / self.cap
+        self.soc_hi = self.soc_lo.copy()
+        self.lost_cal_kwh = np.full(n, np.nan)  # NaN until the EV leaves
+        self.lost_cyc_kwh = np.full(n, np.nan)
+        self.vehicle_lost_kwh = np.full(n, np.nan)  # the vehicle's loss over its visits so far, at this departure
+        self._vehicle_ah: dict[str, float] = {}
+        self._vehicle_lost: dict[str, float] = {}
         self._queue: list[int] = []  # waiting EVs in arrival order
         self._n_plugged = 0
         self._dep_order = np.argsort(self.dep_min, kind="stable")
@@ -178,6 +192,7 @@ class ParkingLot:
         else:
             self.queued[i] = False
             self._queue.remove(i)
+        self._age(i)
         shortfall = self.e_req[i] - self.energy[i]
         self.unmet_kwh[i] = shortfall if shortfall > EPS_KWH else 0.0
         self.s_unmet += self.unmet_kwh[i]
@@ -189,6 +204,22 @@ class ParkingLot:
             self.plugged[j] = True
             self._n_plugged += 1
         return True
+
+    def _age(self, i: int) -> None:
+        """Capacity EV `i` lost over its visit (calendar at its mean SOC, cyclic by its battery throughput and SOC
+        swing), added to its vehicle's."""
+        model, cap, v = self.ageing, self.cap[i], self.vehicle[i]
+        stay_h = (self.dep_min[i] - self.arr_min[i]) / 60.0
+        mean_soc = self.soc_h[i] / stay_h if stay_h > 0 else self.energy[i] / cap
+        age = model.age_days + self.arr_min[i] / 1440.0
+        prior = float(model.prior_throughput_ah(cap)) + self._vehicle_ah.get(v, 0.0)
+        throughput = self.grid_in[i] * self.eta_c[i] + self.grid_out[i] / self.eta_d[i]
+        self.lost_cal_kwh[i] = float(model.calendar_fraction(mean_soc, stay_h / 24.0, age)) * cap
+        self.lost_cyc_kwh[i] = float(model.cyclic_fraction(throughput, cap, self.soc_hi[i] - self.soc_lo[i],
+                                                           prior)) * cap
+        self._vehicle_ah[v] = self._vehicle_ah.get(v, 0.0) + throughput / cap * CELL_AH
+        self._vehicle_lost[v] = self._vehicle_lost.get(v, 0.0) + self.lost_cal_kwh[i] + self.lost_cyc_kwh[i]
+        self.vehicle_lost_kwh[i] = self._vehicle_lost[v]
 
     # ------------------------------------------------------------------ physics
     def _bounds(self, idx: np.ndarray, dt: float, t1_h: float):
@@ -237,6 +268,9 @@ class ParkingLot:
             return
         dt = (t_min - self._t_min) / 60.0
         self._t_min = t_min
+        if self._queue:  # waiting EVs age at their SOC too
+            q = np.asarray(self._queue, np.int64)
+            self.soc_h[q] += self.energy[q] / self.cap[q] * dt
         idx = self._idx
         if idx.size == 0:
             return
@@ -263,6 +297,10 @@ class ParkingLot:
         g_in = np.where(de > 0.0, de / ec, 0.0)
         g_out = np.where(de < 0.0, -de * ed, 0.0)
         self.energy[idx] = e_new
+        soc0, soc1 = e / self.cap[idx], e_new / self.cap[idx]
+        self.soc_h[idx] += 0.5 * (soc0 + soc1) * dt
+        self.soc_lo[idx] = np.minimum(self.soc_lo[idx], soc1)
+        self.soc_hi[idx] = np.maximum(self.soc_hi[idx], soc1)
         self.grid_in[idx] += g_in
         self.grid_out[idx] += g_out
         self._step_in[idx] += g_in
@@ -427,6 +465,9 @@ class ParkingLot:
         battery side (grid in x eta_charge, grid out / eta_discharge), comparable with energy_requested_kwh.
         soc_departure, unmet_energy_kwh and contract_met are None (unknown) until the EV leaves; a refused visit
         has contract_met False and no unmet energy (it counts in ``evs_refused``).
+        Battery ageing (`cosim.controllers.ageing`), None until the EV leaves: capacity_lost_kwh (calendar + cyclic,
+        also apart), vehicle_capacity_lost_kwh (its vehicle's loss over its visits so far), battery_degradation_usd
+        (the loss at the model's battery price).
         """
         ev = self.evs[i]
         departed = bool(self.gone[i] and not self.refused[i])
@@ -446,6 +487,13 @@ class ParkingLot:
             "energy_discharged_battery_kwh": float(self.grid_out[i] / self.eta_d[i]),
             "unmet_energy_kwh": unmet if departed else None,
             "contract_met": (unmet <= EPS_KWH) if departed else (False if self.refused[i] else None),
+            "vehicle_id": self.vehicle[i],
+            "capacity_lost_kwh": float(self.lost_cal_kwh[i] + self.lost_cyc_kwh[i]) if departed else None,
+            "capacity_lost_calendar_kwh": float(self.lost_cal_kwh[i]) if departed else None,
+            "capacity_lost_cyclic_kwh": float(self.lost_cyc_kwh[i]) if departed else None,
+            "vehicle_capacity_lost_kwh": float(self.vehicle_lost_kwh[i]) if departed else None,
+            "battery_degradation_usd": float((self.lost_cal_kwh[i] + self.lost_cyc_kwh[i])
+                                             * self.ageing.battery_cost_usd_per_kwh) if departed else None,
         }
 
     def step_sessions(self) -> list[dict[str, object]]:

@@ -103,8 +103,10 @@ FLEETS: Registry[Callable[..., list[EV]]] = Registry("fleet preset", {
     "seed000": "simulators.parking.presets:joape2024_fleet",
     "joape2024": "simulators.parking.presets:joape2024_fleet",
     "stochastic": "simulators.parking.fleet:stochastic_fleet",
+    "ev2gym": "simulators.parking.models:ev2gym_fleet",
 }, check=lambda obj: None if callable(obj) else "is not a fleet function (..., days, seed) -> list[EV]")
-"""Fleet presets by name, or a user's fleet function by dotted path "module:function" (it takes `days` and
+"""Fleet presets by name (``ev2gym``: EV2Gym's EV models, vehicles that come back every day,
+`simulators.parking.models`), or a user's fleet function by dotted path "module:function" (it takes `days` and
 `seed` and returns a list of `EV`); other fleet values are CSV paths."""
 
 SEED000_SCHEDULE_FLEETS = ("seed000", "joape2024")
