@@ -9,7 +9,7 @@ import inspect
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,11 @@ class LotConfig:
     # energy_sigma} (simulators.parking.forecast.ForecastError) or {source = "elaadnl", segment, share}
     # (ElaadnlForecastError); empty = perfect foresight
     forecast_error: dict[str, Any] = field(default_factory=dict)
+    # the chargers' power factor, (0, 1]: they draw q_kvar = |p_kw| tan(acos(pf)) (absorbed) from the grid
+    power_factor: float = 1.0
+    # battery ageing (`cosim.controllers.ageing.AgeingModel` parameters, each >= 0) and `wear_cost`: whether the
+    # PLO's scheduler and the DSO's objective price the cyclic wear (off by default)
+    degradation: dict[str, Any] = field(default_factory=dict)
 
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -141,7 +146,7 @@ SECTION_KEYS = {
                  "secret", "separate_processes"},
 }
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation",
-            "forecast_error"}
+            "forecast_error", "power_factor", "degradation"}
 
 
 class _Reader:
@@ -649,6 +654,10 @@ def _fleet(r: _Reader, path: Path | None, near: Path | None,
         if missing:
             raise r.fail("fleet_options", f"fleet {fleet!r} needs option(s) {missing}, e.g. "
                                           f"fleet_options = {{ {missing[0]} = ... }}")
+        knee = options.get("knee_soc", 1.0)
+        if "knee_soc" in options and (isinstance(knee, bool) or not isinstance(knee, (int, float))
+                                      or not 0.0 < float(knee) <= 1.0):
+            raise r.fail("fleet_options", f"knee_soc={knee!r} is invalid; allowed: a knee SOC in (0, 1] (1 = no taper)")
         return fleet, options, False
     csv = _data_file(fleet, path)
     if csv is None:
@@ -722,6 +731,28 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
                 fleet_options=fleet_options,
                 fleet_is_csv=fleet_is_csv,
                 forecast_error=_ev_forecast_error(r),
+                power_factor=r.positive("power_factor", float, 1.0, maximum=1.0),
+                degradation=_degradation(r),
             )
         )
     return lots
+
+
+def _degradation(r: _Reader) -> dict[str, Any]:
+    """A lot's `degradation` table: `AgeingModel` parameters (each a finite number >= 0) and `wear_cost` (bool)."""
+    from cosim.controllers.ageing import AgeingModel  # noqa: PLC0415
+
+    table = dict(r.get("degradation", dict, {}))
+    known = {f.name for f in fields(AgeingModel)} | {"wear_cost"}
+    sub = _Reader(r.where, table, f"{r.prefix}degradation.", known)
+    if "wear_cost" in table:
+        sub.get("wear_cost", bool)
+    for name in known - {"wear_cost"}:
+        if name in table:
+            value = sub.get(name, float)
+            if value < 0:
+                raise sub.fail(name, f"must be >= 0 (a degradation parameter), got {value!r}")
+    for name in ("age_days", "temperature_k"):
+        if name in table and table[name] == 0:
+            raise sub.fail(name, "must be > 0")
+    return table

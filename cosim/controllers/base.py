@@ -25,6 +25,9 @@ class LotEconomics:
     mu_e: float = 0.9
     cost_e_usd_per_kwh: float = 0.125
     cost_ca_usd_per_pev_day: float = 0.432
+    # battery wear per battery kWh in or out ($/kWh; `cosim.controllers.ageing`): 0 unless the lot's
+    # `degradation.wear_cost` is on; the PLO's scheduler and the DSO's PLO-benefit objective then price it
+    wear_usd_per_kwh: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class LotOffer:
     # the PLO's own data, which it shares in the centralised mode; with it, plans are checked EV by EV
     # (`cosim.controllers.fleet_lp`)
     fleet: dict[str, Any] | None = None
+    # the chargers' power factor (the DSO's registration of the lot): the plan's flow adds q = |p| tan(acos(pf))
+    power_factor: float = 1.0
 
 
 @dataclass(frozen=True)

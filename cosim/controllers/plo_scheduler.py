@@ -67,6 +67,11 @@ def profit_lp(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal 
     cost_e = offer.economics.cost_e_usd_per_kwh
     adder = signal.price_adder_usd_per_kwh
     cost = np.concatenate([price / mu + cost_e + adder, -(price - cost_e + adder)])
+    wear = offer.economics.wear_usd_per_kwh  # battery wear per battery kWh in or out (0: off)
+    if wear > 0.0:
+        eta_c, eta_d = (offer.envelope.eta_charge, offer.envelope.eta_discharge) if offer.envelope is not None \
+            else (mu, eta_discharge)
+        cost = cost + np.concatenate([np.full(HOURS, wear * eta_c), np.full(HOURS, wear / eta_d)])
     lower_tri = np.tril(np.ones((HOURS, HOURS)))
     if offer.envelope is not None:  # inside the lot's envelope (see _envelope_schedule)
         env = offer.envelope
@@ -97,7 +102,8 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
                         eta_discharge: float = 1.0) -> tuple[np.ndarray, float]:
     """Hourly lot setpoints (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $).
 
-    Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h), with
+    Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h)
+    - wear (eta_c c_h + d_h / eta_d) (battery wear, `LotEconomics.wear_usd_per_kwh`, 0 unless switched on), with
     0 <= c_h <= max_charge, 0 <= d_h <= max_discharge (only in hours whose mode allows it, and within the DSO's
     limits), charged battery energy >= energy_need and discharged energy <= energy_available; with an envelope,
     inside it (net power within [p_min, p_max], cumulative battery energy within [e_min, e_max]).

@@ -218,6 +218,11 @@ class DayAheadVectorProblem:
         for j in range(n_lots):
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
         q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
+        if any(lot.power_factor < 1.0 for lot in prob.lots):  # chargers below unity pf absorb |p| tan(acos(pf))
+            q = q.copy()
+            for j, lot in enumerate(prob.lots):
+                kvar_per_kw = np.tan(np.arccos(lot.power_factor))
+                q[np.arange(pop), :, lot_buses[:, j] - 1] += np.abs(lot_kw[:, j, :]) * kvar_per_kw
         res = flow(net, np.repeat(open_ids, HOURS, axis=0), p.reshape(-1, net.n_bus), q.reshape(-1, net.n_bus),
                    tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter, max_solves=self.charging_solves)
         self.n_evaluations += pop

@@ -35,7 +35,7 @@ SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
 SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus", "start_hour"})
 MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged_kwh"})
 SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
-ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day"})
+ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day", "wear_usd_per_kwh"})
 ENVELOPE_FIELDS = frozenset({"p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge",
                              "shortfall_kwh", "gain_max_kwh", "drop_max_kwh"})
 NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
@@ -60,6 +60,7 @@ class LotRegistration:
 
     candidate_buses: tuple[int, ...]
     connection_limit_kw: float = math.inf
+    power_factor: float = 1.0  # its chargers' power factor: the DSO's plans add their reactive power
 
 
 def _fields(payload: Any, allowed: frozenset[str], what: str, optional: frozenset[str] = frozenset()) -> None:
@@ -142,7 +143,9 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     if payload["need_by_hour_kwh"] is not None:
         _hourly(payload["need_by_hour_kwh"], "need_by_hour_kwh", 0.0, max_energy_kwh)
     economics = payload["economics"]
-    _fields(economics, ECONOMICS_FIELDS, "economics")
+    _fields(economics, ECONOMICS_FIELDS, "economics", optional=frozenset({"wear_usd_per_kwh"}))
+    if "wear_usd_per_kwh" in economics:
+        _number(economics["wear_usd_per_kwh"], "economics.wear_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
     _number(economics["mu_e"], "economics.mu_e", 1e-3, 1.0)
     _number(economics["cost_e_usd_per_kwh"], "economics.cost_e_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
     _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
@@ -272,7 +275,8 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
         "energy_available_kwh": min(offer.energy_available_kwh, NO_LIMIT_KW),
         "need_by_hour_kwh": None if offer.need_by_hour_kwh is None else offer.need_by_hour_kwh.tolist(),
         "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
-                      "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day},
+                      "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day,
+                      "wear_usd_per_kwh": offer.economics.wear_usd_per_kwh},
         "envelope": None if offer.envelope is None else offer.envelope.to_payload(),
         "fleet": offer.fleet,
     }

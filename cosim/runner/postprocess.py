@@ -155,6 +155,13 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
         kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
         kpis["lot_energy_discharged_kwh"] = float(lots["energy_discharged_kwh"].sum())
+    if folder.has("evs"):  # battery ageing of the visits that ended (cosim.controllers.ageing)
+        evs = folder.table("evs")
+        if "battery_degradation_usd" in evs:
+            kpis["battery_degradation_usd"] = float(pd.to_numeric(evs["battery_degradation_usd"],
+                                                                  errors="coerce").fillna(0.0).sum())
+            kpis["battery_capacity_lost_kwh"] = float(pd.to_numeric(evs["capacity_lost_kwh"],
+                                                                    errors="coerce").fillna(0.0).sum())
     if not prices.empty:  # the welfare ledger (cosim.runner.welfare)
         from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
 

@@ -74,6 +74,21 @@ def lot_fleet_spec(lot, days: int, near: str | None = None) -> Any:
     return {"kind": "preset", "name": lot.fleet, "days": days + 1, "near": near, **lot.fleet_options}
 
 
+def lot_economics(lot, scenario: Scenario) -> dict[str, float]:
+    """The PLO's economics beyond seed 000's: with ``degradation.wear_cost``, the battery wear per battery kWh of the
+    ageing model's cyclic term at the lot's fleet's mean battery (`AgeingModel.wear_usd_per_kwh`)."""
+    if not lot.degradation.get("wear_cost", False):
+        return {}
+    from cosim.controllers.ageing import AgeingModel  # noqa: PLC0415
+    from simulators.parking.simulator import build_fleet  # noqa: PLC0415
+
+    near = str(scenario.plugin_dir) if scenario.plugin_dir else None
+    evs = build_fleet(lot_fleet_spec(lot, scenario.days, near), scenario.seed)
+    capacity = sum(ev.capacity_kwh for ev in evs) / len(evs) if evs else 60.0
+    model = AgeingModel(**{k: v for k, v in lot.degradation.items() if k != "wear_cost"})
+    return {"wear_usd_per_kwh": model.wear_usd_per_kwh(capacity)}
+
+
 def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
     """The lot's state at hour 0 (what the PLO sees before the first step): built from the same fleet spec."""
     from simulators.parking.forecast import day_ahead_forecast  # noqa: PLC0415
@@ -137,13 +152,14 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
             exchange_options=exchange_options, faults=scenario.faults, seed=scenario.seed, plugin_dir=plugin_dir,
             keys=keys, switch_operations_per_day=scenario.switch_operations_per_day,
             on_failure=scenario.controller_on_failure, tracebacks_file=str(run_dir / TRACEBACKS),
-            lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw}
-                  for lot in scenario.lots})
+            lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw,
+                           "power_factor": lot.power_factor} for lot in scenario.lots})
 
     def start_plo(plo_sim: Any, lot, keys: dict[str, Any] | None) -> Any:
         return plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
                            exchange_options=exchange_options, plugin_dir=plugin_dir, faults=scenario.faults,
                            seed=scenario.seed, keys=keys, connection_limit_kw=lot.connection_limit_kw, hourly=hourly,
+                           economics=lot_economics(lot, scenario),
                            misreport_probability=scenario.misreport_probability,
                            misreport_factor=scenario.misreport_factor,
                            hour_mode=seed000_hour_mode() if lot.fleet in SEED000_SCHEDULE_FLEETS else None)
@@ -180,11 +196,14 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days, plugin_dir), "n_chargers": lot_cfg.n_chargers,
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
                       "seed": scenario.seed, "lot_id": lot_cfg.id, "hourly_forecast": hourly,
-                      "forecast_error": dict(lot_cfg.forecast_error)}
+                      "forecast_error": dict(lot_cfg.forecast_error), "power_factor": lot_cfg.power_factor,
+                      "degradation": dict(lot_cfg.degradation)}
         lot = lots[lot_cfg.id] = parking.Lot(**lot_params)
         plo = plos[lot_cfg.id]
         conn = connections[lot_cfg.id] = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
         world.connect(lot, conn, "p_kw")
+        if lot_cfg.power_factor < 1.0:  # the chargers' reactive power (absorbed)
+            world.connect(lot, conn, "q_kvar")
         world.connect(dso, conn, "lot_buses")
         world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
                       initial_data={"state": initial_lot_state(lot_params)})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -107,7 +108,8 @@ class DsoAgent:
         self.channel = MessageChannel("DSO", faults, seed, self.keys)
         self.inbox = Inbox("DSO", self.keys)
         self.lots = {lot_id: reg if isinstance(reg, LotRegistration) else LotRegistration(
-                         tuple(int(b) for b in reg["candidate_buses"]), float(reg.get("connection_limit_kw", np.inf)))
+                         tuple(int(b) for b in reg["candidate_buses"]), float(reg.get("connection_limit_kw", np.inf)),
+                         float(reg.get("power_factor", 1.0)))
                      for lot_id, reg in (lots or {}).items()}
         self._last_offers: dict[str, dict[str, Any]] = {}  # each lot's last accepted day-ahead offer
         self._planned_hour: int | None = None
@@ -203,7 +205,8 @@ class DsoAgent:
 
         def problem(reconfigure: bool) -> DayAheadProblem:
             bus = self._hour_bus_load
-            return DayAheadProblem(network=self.net, load_scaling=load, price_usd_per_kwh=price, lots=tuple(lots),
+            return DayAheadProblem(network=self.net, load_scaling=load, price_usd_per_kwh=price,
+                                   lots=self._registered(lots),
                                    bus_load_kw=None if bus is None else bus[0],
                                    bus_load_kvar=None if bus is None else bus[1],
                                    base_open_branches=tuple(self.open_branches), reconfigure=reconfigure,
@@ -413,13 +416,18 @@ class DsoAgent:
             fixed[:, self.lot_buses[lot_id] - 1] += schedule
         return fixed
 
+    def _registered(self, lots) -> tuple[LotOffer, ...]:
+        """The offers with what the DSO registered of each lot (its chargers' power factor)."""
+        return tuple(replace(lot, power_factor=self.lots[lot.lot_id].power_factor)
+                     if lot.lot_id in self.lots and self.lots[lot.lot_id].power_factor != 1.0 else lot for lot in lots)
+
     def _problem(self, lots: tuple[LotOffer, ...], fixed: np.ndarray | None = None,
                  standing: DayAheadPlan | None = None) -> DayAheadProblem:
         bus = self.bus_load
         return DayAheadProblem(network=self.net, load_scaling=self.day.load_scaling,
                                bus_load_kw=None if bus is None else bus[0],
                                bus_load_kvar=None if bus is None else bus[1],
-                               price_usd_per_kwh=self.day.price_usd_per_kwh, lots=lots,
+                               price_usd_per_kwh=self.day.price_usd_per_kwh, lots=self._registered(lots),
                                base_open_branches=tuple(self.net.tie_branches), reconfigure=self.reconfigure,
                                objective=self.objective, fixed_injection_kw=fixed, standing_plan=standing)
 

@@ -68,11 +68,18 @@ class ParkingLot:
         allocation: str | AllocationRule = "least_laxity_first",
         overflow: str = "queue",
         ageing: AgeingModel | None = None,
+        power_factor: float = 1.0,
     ) -> None:
         if n_chargers is not None and (isinstance(n_chargers, bool) or int(n_chargers) != n_chargers or n_chargers < 0):
             raise LotConfigError(f"n_chargers={n_chargers!r} is invalid; allowed: a non-negative integer or None")
         if connection_limit_kw is not None and not (connection_limit_kw >= 0):
             raise LotConfigError(f"connection_limit_kw={connection_limit_kw!r} is invalid; allowed: >= 0 kW or None")
+        if isinstance(power_factor, bool) or not isinstance(power_factor, (int, float)) \
+                or not 0.0 < power_factor <= 1.0:
+            raise LotConfigError(f"power_factor={power_factor!r} is invalid; allowed: a power factor in (0, 1]")
+        # the chargers draw reactive power at a fixed power factor, absorbing it both ways (lagging while charging,
+        # under-excited while feeding in, which counters the voltage rise): q = |p| tan(acos(pf))
+        self.q_per_p = math.tan(math.acos(float(power_factor)))
         if overflow not in ("queue", "refuse"):
             raise LotConfigError(f"overflow={overflow!r} is invalid; allowed: 'queue', 'refuse'")
         ids = [ev.id for ev in evs]
@@ -527,6 +534,7 @@ class ParkingLot:
         p = (e_in - e_out) / dt
         return {
             "p_kw": p,
+            "q_kvar": abs(p) * self.q_per_p,
             "setpoint_kw": self._setpoint,
             "undelivered_kw": self._setpoint - p,
             "mustrun_kw": self.s_mustrun_kwh / dt,

@@ -20,13 +20,19 @@ differ from the EVs that come.
 ``fleet`` is a preset name (``"joape2024"``), a CSV path, or a dict ``{"kind": "preset"|"stochastic"|"csv",
 ...}`` whose other keys go to :func:`preset_fleet`, :func:`stochastic_fleet` or :func:`load_fleet_csv`
 (``path``). ``seed`` seeds presets and stochastic fleets unless the dict sets its own.
+
+``power_factor`` (default 1) is the chargers' power factor: output ``q_kvar`` = |p_kw| tan(acos(pf)), absorbed.
+``degradation`` holds `cosim.controllers.ageing.AgeingModel` parameters (and ``wear_cost``, the PLO's business):
+each visit's capacity loss is in its ``evs`` rows.
 """
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import mosaik_api_v3
 
+from cosim.controllers.ageing import AgeingModel
 from cosim.errors import InputError
 
 from .fleet import load_fleet_csv, stochastic_fleet
@@ -35,7 +41,7 @@ from .lot import ParkingLot
 from .presets import FLEETS, preset_fleet
 
 OUTPUTS = [
-    "p_kw", "setpoint_kw", "undelivered_kw", "mustrun_kw", "evs_present", "evs_plugged", "evs_waiting",
+    "p_kw", "q_kvar", "setpoint_kw", "undelivered_kw", "mustrun_kw", "evs_present", "evs_plugged", "evs_waiting",
     "evs_charging", "evs_discharging", "evs_arrived", "evs_departed", "evs_refused", "energy_stored_kwh",
     "energy_stored_start_kwh", "energy_arrived_kwh", "energy_departed_kwh", "flex_charge_kwh",
     "flex_discharge_kwh", "max_charge_kw", "max_discharge_kw", "energy_charged_kwh", "energy_discharged_kwh",
@@ -50,7 +56,7 @@ META = {
         "Lot": {
             "public": True,
             "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id",
-                       "hourly_forecast", "forecast_error"],
+                       "hourly_forecast", "forecast_error", "power_factor", "degradation"],
             "attrs": ["setpoint_kw", "schedule", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
         },
     },
@@ -120,7 +126,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, fleet="joape2024", n_chargers=None, connection_limit_kw=None,
                allocation="least_laxity_first", overflow="queue", seed=0, lot_id=None, hourly_forecast=False,
-               forecast_error=None):
+               forecast_error=None, power_factor=1.0, degradation=None):
         if model != "Lot":
             raise ParkingConfigError(f"model={model!r} is invalid; allowed: 'Lot'")
         entities = []
@@ -128,9 +134,15 @@ class ParkingSim(mosaik_api_v3.Simulator):
             raise ParkingConfigError(f"lot_id={lot_id!r} must be unique and name one entity (num=1)")
         for _ in range(num):
             eid = lot_id or f"Lot_{len(self.lots)}"
+            ageing = {k: v for k, v in (degradation or {}).items() if k != "wear_cost"}
+            try:
+                ageing_model = AgeingModel(**ageing)
+            except TypeError:
+                raise ParkingConfigError(f"degradation: unknown key(s) {sorted(ageing)}; allowed: "
+                                         f"{[f.name for f in fields(AgeingModel)]}, wear_cost") from None
             self.lots[eid] = ParkingLot(build_fleet(fleet, seed), n_chargers=n_chargers,
                                         connection_limit_kw=connection_limit_kw, allocation=allocation,
-                                        overflow=overflow)
+                                        overflow=overflow, ageing=ageing_model, power_factor=power_factor)
             self.data[eid] = {}
             self.sessions[eid] = []
             self.hourly[eid] = bool(hourly_forecast)
