@@ -1,0 +1,58 @@
+"""Bad lot-physics input (issue 25): a knee SOC outside (0, 1], a negative degradation parameter, a power factor
+outside (0, 1] - one line naming the file and the field, exit 2, before any output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cosim.cli import main
+from cosim.config import parse_scenario
+
+LOT = '[[lots]]\nbus = 5\nfleet = "ev2gym"\n'
+
+
+def _run_fails(tmp_path: Path, scenario: str, capsys) -> str:
+    path = tmp_path / "s.toml"
+    path.write_text(scenario)
+    assert main(["run", str(path), "--quiet", "--output", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and not (tmp_path / "out").exists()  # nothing written
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert str(path) in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("fleet_options = { knee_soc = 0.0 }", ["lots[0].fleet_options", "knee_soc=0.0", "(0, 1]"]),
+    ("fleet_options = { knee_soc = 1.5 }", ["lots[0].fleet_options", "knee_soc=1.5", "(0, 1]"]),
+    ("degradation = { battery_cost_usd_per_kwh = -100 }", ["lots[0].degradation.battery_cost_usd_per_kwh", ">= 0"]),
+    ("degradation = { kwh_per_km = -0.2 }", ["lots[0].degradation.kwh_per_km", ">= 0"]),
+    ("degradation = { wear_cost = 1 }", ["lots[0].degradation.wear_cost", "bool"]),
+    ("degradation = { cycles = 3 }", ["lots[0].degradation.cycles", "unknown key"]),
+    ("power_factor = 0.0", ["lots[0].power_factor", "> 0"]),
+    ("power_factor = 1.2", ["lots[0].power_factor", "<= 1.0"]),
+    ("power_factor = -0.9", ["lots[0].power_factor", "> 0"]),
+])
+def test_bad_lot_physics_is_one_line_exit_2(tmp_path, capsys, extra, words):
+    line = _run_fails(tmp_path, LOT + extra + "\n", capsys)
+    for word in words:
+        assert word in line, line
+
+
+def test_the_knee_in_a_fleet_csv_names_the_file_row_and_field(tmp_path, capsys):
+    (tmp_path / "f.csv").write_text("id,arrival_h,departure_h,capacity_kwh,charger_kw,soc_arrival,knee_soc\n"
+                                    "a,1,5,60,11,0.5,0\n")
+    line = _run_fails(tmp_path, '[[lots]]\nbus = 5\nfleet = "f.csv"\n', capsys)
+    assert "f.csv" in line and "row 2" in line and "knee_soc" in line
+
+
+def test_good_values_are_read():
+    s = parse_scenario({"lots": [{"bus": 5, "fleet": "ev2gym", "power_factor": 0.95,
+                                  "fleet_options": {"knee_soc": 1.0},
+                                  "degradation": {"wear_cost": True, "battery_cost_usd_per_kwh": 0}}]})
+    lot = s.lots[0]
+    assert lot.power_factor == 0.95 and lot.degradation == {"wear_cost": True, "battery_cost_usd_per_kwh": 0}
+    assert parse_scenario({"lots": [{"bus": 5}]}).lots[0].power_factor == 1.0
