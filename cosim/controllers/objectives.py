@@ -134,9 +134,9 @@ def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.n
                                soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares), eco.mu_e,
                                eco.cost_e_usd_per_kwh)
     c2 = lot_usage_cost_usd(n_ch, n_dis, eco.cost_ca_usd_per_pev_day)
-    if eco.wear_usd_per_kwh > 0.0:  # battery wear on the battery energy moved: charged x mu_e, discharged
+    if eco.wear_usd_per_kwh > 0.0:  # battery wear on the battery energy moved (eq. 2's and eq. 1's energies)
         wear = np.full(np.shape(price_usd_per_kwh), eco.wear_usd_per_kwh)
-        c1 = c1 + lot_charging_cost_usd(n_ch, wear * eco.mu_e, lot.pev_power_kw, soc_charge_factor(
+        c1 = c1 + lot_charging_cost_usd(n_ch, wear, lot.pev_power_kw, soc_charge_factor(
             lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0)
         c2 = c2 + lot_revenue_usd(n_dis, wear, lot.pev_power_kw,
                                   soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
