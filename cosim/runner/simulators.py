@@ -30,7 +30,7 @@ SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("Market", "simulators.market.simulator:MarketSim", "market", "prices",
                   ("energy_price", "load_scaling", "reserve_capacity_price", "reserve_call_price")),
     SimulatorSpec("Parking", "simulators.parking.simulator:ParkingSim", "parking", "lots",
-                  ("p_kw", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
+                  ("p_kw", "q_kvar", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
                    "energy_stored_kwh", "energy_charged_kwh", "energy_discharged_kwh", "flex_charge_kwh",
                    "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh", "evs")),
     SimulatorSpec("Grid", "simulators.grid.simulator:GridSim", "grid", "grid",
