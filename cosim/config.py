@@ -296,6 +296,13 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     days = top.positive("days", int, 1, maximum=MAX_DAYS)
     seed = top.positive("seed", int, 0, strict=False)
     lots = _parse_lots(top, raw.get("lots", []), path, near, days)
+    from cosim.networks import is_converted_name  # noqa: PLC0415 - lazy, as in _network
+
+    for i, lot in enumerate(lots):  # a converted net's connections take active power only
+        if lot.power_factor < 1.0 and is_converted_name(network):
+            raise ScenarioFileError(f"{where}: lots[{i}].power_factor: {lot.power_factor!r} needs reactive power at "
+                                    f"the lot's connection, which the converted network {network!r} does not take; "
+                                    "allowed there: 1.0")
     ids = [lot.id for lot in lots]
     if len(set(ids)) != len(ids):
         raise top.fail("lots", f"lot ids must be unique, got {ids}")
