@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_KNEE_SOC", "has_taper", "max_rate_kwh_per_h", "must_run_kwh", "reach_kwh", "start_for_kwh"]
+__all__ = ["DEFAULT_KNEE_SOC", "has_taper", "max_rate_kwh_per_h", "must_run_kwh", "reach_clock_kwh", "reach_kwh",
+           "start_for_kwh"]
 
 DEFAULT_KNEE_SOC = 0.8
 """EV2Gym's default ``transition_soc`` (and acnportal's example); the knee the shipped EV models use."""
@@ -99,6 +100,16 @@ def start_for_kwh(target_kwh, capacity_kwh, rate_kwh_per_h, knee_soc, hours, fra
         x = np.where(left > 1e-12, _start_one(x, cap, rate, knee, step), x)
         left = left - step
     return np.where(knee < 1.0, x, flat)
+
+
+def reach_clock_kwh(energy_kwh, capacity_kwh, rate_kwh_per_h, knee_soc, from_h, to_h):
+    """`reach_kwh` from `from_h` to `to_h` (hours since the start of the run) in clock hours, as the envelope and the
+    per-EV LP count them: the part of the first hour, whole hours, the part of the last."""
+    t0, t1 = np.asarray(from_h, float), np.asarray(to_h, float)
+    first = np.minimum(np.ceil(t0 - 1e-9) - t0, np.maximum(t1 - t0, 0.0))
+    e = reach_kwh(energy_kwh, capacity_kwh, rate_kwh_per_h, knee_soc, np.maximum(first, 0.0))
+    return reach_kwh(e, capacity_kwh, rate_kwh_per_h, knee_soc, np.maximum(t1 - t0 - first, 0.0),
+                     fraction_first=False)
 
 
 def must_run_kwh(target_kwh, capacity_kwh, rate_kwh_per_h, knee_soc, now_h, departure_h):

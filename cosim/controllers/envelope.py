@@ -447,6 +447,9 @@ def _sum_paths(lower, upper, *, d_hi_from_lower, gain, alap_end, present_d, cum,
     # one efficiency pair for the lot: the fleet's lowest (kWh bounds shrink by the spread when EVs differ)
     ec, ed = float(eta_c.min()), float(eta_d.min())
     e_min = (lower[:, 1:] - e0[:, None]).sum(axis=0)
+    if eta_c.max() > ec + 1e-12 or eta_d.max() > ed + 1e-12:  # EVs of different efficiencies: e_min in the lot's
+        d = lower[:, 1:] - e0[:, None]  # units (grid kWh x ec in, / ed out), so that a schedule meeting each EV's
+        e_min = np.where(d > 0, d * (ec / eta_c)[:, None], d * (eta_d / ed)[:, None]).sum(axis=0)  # own path meets it
     e_max = (upper[:, 1:] - e0[:, None]).sum(axis=0)
     if eta_c.max() > ec + 1e-12:  # an EV with a better charger efficiency stores more per kW: keep e_max safe
         e_max = np.where(e_max > 0, e_max * ec / float(eta_c.max()), e_max)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cosim.controllers.cccv import reach_kwh
+from cosim.controllers.cccv import reach_clock_kwh
 from cosim.errors import InputError
 
 MINUTE_H = 1.0 / 60.0
@@ -100,6 +100,6 @@ class EV:
     def contract_feasible(self) -> bool:
         """True when a dedicated charger at full power (tapered above the knee) reaches the contract between arrival
         and departure."""
-        reach = float(reach_kwh(self.energy_arrival_kwh, self.capacity_kwh, self.charger_kw * self.eta_charge,
-                                self.knee_soc, self.departure_h - self.arrival_h))
+        reach = float(reach_clock_kwh(self.energy_arrival_kwh, self.capacity_kwh, self.charger_kw * self.eta_charge,
+                                      self.knee_soc, self.arrival_h, self.departure_h))
         return min(reach, self.capacity_kwh) >= self.energy_required_kwh - 1e-9

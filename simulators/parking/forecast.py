@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cosim.controllers.cccv import has_taper, must_run_kwh
+
 from .lot import ParkingLot
 
 
@@ -63,7 +65,13 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict
     short = np.maximum(lot.e_req - e_now, 0.0) * leaving
     rate = lot.charger * lot.eta_c
     time_left_h = np.maximum(dep[:, None] - edges[None, 1:], 0) / 60.0
-    need_by = np.maximum(short[:, None] - rate[:, None] * time_left_h, 0.0).sum(axis=0)
+    need_by = np.maximum(short[:, None] - rate[:, None] * time_left_h, 0.0)
+    if has_taper(lot.knee):  # CC-CV: the energy each EV must hold at each hour's end, charging tapered after it
+        late = must_run_kwh(lot.e_req[:, None], lot.cap[:, None], rate[:, None], lot.knee[:, None],
+                            edges[None, 1:] / 60.0, dep[:, None] / 60.0)
+        tapered = np.maximum(late - e_now[:, None], 0.0) * leaving[:, None]
+        need_by = np.where((lot.knee < 1.0)[:, None], np.maximum(need_by, tapered), need_by)
+    need_by = need_by.sum(axis=0)
     avail = float(np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0)[in_window & lot.v2g].sum())
     fleet = fleet_forecast(lot, start_h, hours, e_now)
     return {

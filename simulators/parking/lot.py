@@ -41,7 +41,7 @@ import numpy as np
 import simpy
 
 from cosim.controllers.ageing import CELL_AH, AgeingModel
-from cosim.controllers.cccv import max_rate_kwh_per_h, must_run_kwh, reach_kwh
+from cosim.controllers.cccv import has_taper, max_rate_kwh_per_h, must_run_kwh, reach_kwh
 from cosim.controllers.envelope import plugged_windows
 from cosim.controllers.fleet_lp import dispatch
 from cosim.errors import InputError, ProblemError
@@ -341,8 +341,9 @@ class ParkingLot:
                  "charger_kw": self.charger[keep].tolist(), "contract_kwh": self.e_req[keep].tolist(),
                  "floor_kwh": self.floor[keep].tolist(), "v2g": self.v2g[keep].tolist(),
                  "eta_charge": self.eta_c[keep].tolist(), "eta_discharge": self.eta_d[keep].tolist(),
-                 "knee_soc": self.knee[keep].tolist(),
                  "connection_limit_kw": float(min(self.limit_kw, 1e9))}
+        if has_taper(self.knee):  # CC-CV knees, only when some EV tapers (the payload is as before otherwise)
+            fleet["knee_soc"] = self.knee[keep].tolist()
         return fleet, keep
 
     def set_schedule(self, start_h: float, schedule_kw: Sequence[float], view=None) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cosim.controllers.cccv import DEFAULT_KNEE_SOC, reach_kwh
+from cosim.controllers.cccv import DEFAULT_KNEE_SOC, reach_clock_kwh
 
 from .ev import EV
 
@@ -105,5 +105,5 @@ def ev2gym_fleet(
 
 def _reach_soc(ev: EV) -> float:
     """The SOC a dedicated charger at full (tapered) power reaches in the visit."""
-    return float(reach_kwh(ev.energy_arrival_kwh, ev.capacity_kwh, ev.charger_kw * ev.eta_charge, ev.knee_soc,
-                           ev.departure_h - ev.arrival_h)) / ev.capacity_kwh
+    return float(reach_clock_kwh(ev.energy_arrival_kwh, ev.capacity_kwh, ev.charger_kw * ev.eta_charge, ev.knee_soc,
+                                 ev.arrival_h, ev.departure_h)) / ev.capacity_kwh
