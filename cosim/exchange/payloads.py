@@ -267,6 +267,10 @@ def check_json(payload: Any, name: str = "payload", depth: int = 0) -> None:
 
 def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
     """A lot's full day-ahead offer (its flexibility) as a message payload."""
+    economics = {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
+                 "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day}
+    if offer.economics.wear_usd_per_kwh > 0.0:  # the battery wear cost, only when switched on
+        economics["wear_usd_per_kwh"] = offer.economics.wear_usd_per_kwh
     return {
         "lot_id": offer.lot_id, "candidate_buses": list(offer.candidate_buses), "n_pev": offer.n_pev,
         "pev_power_kw": offer.pev_power_kw, "pev_battery_kwh": offer.pev_battery_kwh,
@@ -274,9 +278,7 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
         "max_discharge_kw": offer.max_discharge_kw.tolist(), "energy_need_kwh": offer.energy_need_kwh,
         "energy_available_kwh": min(offer.energy_available_kwh, NO_LIMIT_KW),
         "need_by_hour_kwh": None if offer.need_by_hour_kwh is None else offer.need_by_hour_kwh.tolist(),
-        "economics": {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
-                      "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day,
-                      "wear_usd_per_kwh": offer.economics.wear_usd_per_kwh},
+        "economics": economics,
         "envelope": None if offer.envelope is None else offer.envelope.to_payload(),
         "fleet": offer.fleet,
     }

@@ -11,6 +11,7 @@ import pytest
 import cosim.controllers.objectives as obj
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.plo_scheduler import plo_profit_schedule
+from cosim.exchange.payloads import LotRegistration, check_offer, offer_from_payload, offer_to_payload
 
 PRICE = np.array([0.06] * 7 + [0.09, 0.11, 0.12] + [0.14] * 9 + [0.12, 0.10, 0.08, 0.07, 0.06])
 MODE = np.array([1] * 8 + [0, 0] + [-1] * 9 + [0] + [1] * 4)
@@ -51,3 +52,12 @@ def test_of1_subtracts_the_wear_of_the_pev_hours():
     charged_grid_kwh = float(obj.lot_power_kw(n_ch, offer)[0].sum())
     discharged_kwh = -float(obj.lot_power_kw(-n_dis, offer)[0].sum())
     assert plain - worn == pytest.approx(0.02 * (0.9 * charged_grid_kwh + discharged_kwh))
+
+
+def test_the_dso_receives_the_wear_in_the_offer_only_when_it_is_on():
+    on = offer_to_payload(_offer(0.0168))
+    check_offer(on, "lot1", LotRegistration((18,), 1000.0))
+    assert offer_from_payload(on).economics.wear_usd_per_kwh == 0.0168
+    off = offer_to_payload(_offer())
+    assert "wear_usd_per_kwh" not in off["economics"]  # the payload of every run without it is as before
+    assert offer_from_payload(off).economics.wear_usd_per_kwh == 0.0
