@@ -61,3 +61,19 @@ def test_the_dso_receives_the_wear_in_the_offer_only_when_it_is_on():
     off = offer_to_payload(_offer())
     assert "wear_usd_per_kwh" not in off["economics"]  # the payload of every run without it is as before
     assert offer_from_payload(off).economics.wear_usd_per_kwh == 0.0
+
+
+def test_the_milp_prices_the_wear_as_of1_does():
+    from cosim.controllers.milp.formulation import of1_costs_per_mw  # noqa: PLC0415 - highspy behind it
+
+    offer = _offer()
+    worn = dataclasses.replace(offer, economics=dataclasses.replace(offer.economics, wear_usd_per_kwh=0.02))
+    (c0, d0), (c1, d1) = of1_costs_per_mw(offer, PRICE), of1_costs_per_mw(worn, PRICE)
+    n_ch = np.where(MODE > 0, 5.0, 0.0)[None]
+    n_dis = np.where(MODE < 0, 3.0, 0.0)[None]
+    # of1's wear for these PEV-hours, against the MILP's per-MW costs times the PEVs' rated MW
+    benefit = lambda lot: obj.of1_benefit_usd(n_ch, n_dis, PRICE, lot)[0]  # noqa: E731
+    of1_wear = float(benefit(offer) - benefit(worn))
+    mw = offer.pev_power_kw / 1000.0
+    milp_wear = float(((c1 - c0) * n_ch[0] * mw).sum() + ((d1 - d0) * n_dis[0] * mw).sum())
+    assert milp_wear == pytest.approx(of1_wear)

@@ -112,6 +112,9 @@ def of1_costs_per_mw(offer: LotOffer, price: np.ndarray) -> tuple[np.ndarray, np
     per_pev = e.cost_ca_usd_per_pev_day / max(offer.pev_power_kw, 1e-9)
     cost_c = 1000.0 * ((price / e.mu_e + e.cost_e_usd_per_kwh) * (1.0 - sc) + per_pev)
     cost_d = 1000.0 * (-price * sd + per_pev)
+    if e.wear_usd_per_kwh > 0.0:  # battery wear on the battery energy moved, as `objectives.of1_benefit_usd`
+        cost_c = cost_c + 1000.0 * e.wear_usd_per_kwh * (1.0 - sc)
+        cost_d = cost_d + 1000.0 * e.wear_usd_per_kwh * sd
     return cost_c, cost_d
 
 
