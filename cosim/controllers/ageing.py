@@ -18,7 +18,7 @@ not sample); a vehicle's battery ages across its visits (``T_acc`` = its age at 
 since; ``Q_acc`` = the throughput of its age at ``km_per_year`` plus what its earlier visits moved), EV2Gym
 resets at each visit. The loss is a fraction of the capacity; it is priced at ``battery_cost_usd_per_kwh``
 (BloombergNEF's 2024 battery price survey: 115 $/kWh, the mean pack price). The lot does not shrink a battery
-during the run (a few 1e-4 of its capacity a day).
+during the run (of the order of 1e-4 of its capacity a day).
 """
 
 from __future__ import annotations

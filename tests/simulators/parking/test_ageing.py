@@ -41,7 +41,7 @@ def test_a_visit_reports_the_calendar_and_cyclic_loss_of_the_model():
     assert row["capacity_lost_kwh"] == pytest.approx(cal + cyc, rel=1e-6)
     assert row["battery_degradation_usd"] == pytest.approx((cal + cyc) * 115.0, rel=1e-6)
     assert row["vehicle_id"] == "car1"
-    assert 1e-4 < row["capacity_lost_kwh"] < 0.05  # a few grams of a battery a day, not kWh
+    assert 1e-4 < row["capacity_lost_kwh"] < 0.05  # thousandths of a kWh a visit, not kWh
 
 
 def test_a_vehicle_ages_across_its_visits():
