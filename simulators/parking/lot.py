@@ -18,6 +18,12 @@ Rules (the operator sets ``setpoint_kw`` at the grid side, + charging / - discha
   non-V2G EVs are never discharged, chargers' kW and the lot's ``connection_limit_kw`` are never
   exceeded. When must-run charging exceeds the connection limit, the limited power goes to must-run EVs
   by the allocation rule and the shortfall shows up as ``unmet_energy_kwh`` at departure, never hidden.
+* CC-CV: an EV with a knee SOC below 1 (`EV.knee_soc`) charges at most at the power the curve allows at the
+  energy it reaches by the end of its part of the step, held constant (`cosim.controllers.cccv`): the envelope's and
+  the per-EV LP's model, so their plans are what the lot can draw.
+* Ageing: at departure each visit's calendar and cyclic capacity loss (`cosim.controllers.ageing`), a vehicle's
+  battery carrying its throughput to its later visits (`EV.vehicle_id`); reactive power: ``q_kvar`` =
+  abs(p) tan(acos(power_factor)), absorbed.
 * The setpoint is the step's mean power: at the start of a step the lot shares setpoint x step among the EVs that
   will be plugged in it (the allocation rule, within each EV's charger over its part of the step, room, reserve and
   must-run), and each EV takes its share at an even pace while plugged. What the EVs cannot take is not carried
