@@ -22,7 +22,11 @@ import numpy as np
 from cosim.powerflow.bfs import DEFAULT_TOL_PU, solve_radial_batch
 from cosim.powerflow.network_data import RadialNetwork
 
-__all__ = ["FastFlow", "FastResult", "Substation"]
+__all__ = ["ENGINES", "FastFlow", "FastResult", "Substation"]
+
+ENGINES = ("pandapower", "fast")
+"""Grid engines (`[network] engine`): pandapower's runpp on the pandapower net (the default), or this module's
+compiled radial flow."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,11 @@ class Substation:
     """HV/MV transformers of a converted net whose tap changers hold the busbar (`GridNetwork.oltc_trafos`):
     their power at the HV side (what the external grid supplies) and their loading, from the busbar's flow.
 
-    The busbar's power is split between its sections by the feeders leaving each (their series currents from the
-    solved voltages, plus half the charging of each line at the busbar); what the busbar itself draws (its loads,
-    its shunts) is shared in proportion. Transformers feeding the same section share its power equally."""
+    The busbar's power is split between its sections: the feeders leaving each (their series currents from the
+    solved voltages, plus half the charging of each line at the busbar) and the loads and generators at each
+    section's own buses (`section_of_bus`: the pandapower buses joined to a transformer's LV bus by closed
+    bus-bus switches); what is left (shunts at the busbar) is shared in proportion. Transformers feeding the same
+    section share its power equally."""
 
     def __init__(self, grid) -> None:
         from cosim.networks.transformers import trafo_branch  # noqa: PLC0415 - a converted net has pandapower
@@ -103,12 +109,16 @@ class Substation:
                 kv_lv=float(net.bus.at[int(row.lv_bus), "vn_kv"]),
                 rated_mva=float(row.sn_mva) * float(row.get("parallel", 1) or 1) * float(row.get("df", 1.0) or 1.0)))
         self.trafos = tuple(trafos)
+        self.section_of_bus = _busbar_sections(grid, {int(net.trafo.at[t, "lv_bus"]): sec_of_lv.get(int(t), 0)
+                                                      for t in grid.oltc_trafos})
         n_sec = max(len(radial.section_s_max_kva), 1)
         self.n_sec = n_sec
         self.per_section = np.bincount([t.section for t in trafos], minlength=n_sec).astype(float)
 
-    def section_power_pu(self, res: FastResult, open_branches: tuple[int, ...]) -> np.ndarray:
-        """Complex power (p.u.) each section delivers into the busbar's feeders, the busbar's own draw shared."""
+    def section_power_pu(self, res: FastResult, open_branches: tuple[int, ...], busbar_kva: np.ndarray
+                         ) -> np.ndarray:
+        """Complex power (p.u.) each section delivers: into its feeders, to its own loads (`busbar_kva`, complex
+        kVA per section), and a share of the rest."""
         r = self.radial
         v0 = res.v_pu[r.slack_bus]
         out = np.zeros(self.n_sec, complex)
@@ -122,16 +132,19 @@ class Substation:
                 continue
             i = (v0 - res.v_pu[far]) / z
             out[r.slack_section[k]] += v0 * np.conj(i) + abs(v0) ** 2 * np.conj(r.charging_y_pu[k] / 2.0)
+        out += np.asarray(busbar_kva, complex) / self.base_kva
         total = complex(res.p_slack_kw, res.q_slack_kvar) / self.base_kva
         rest = total - out.sum()
         weight = np.abs(out)
         share = weight / weight.sum() if weight.sum() > 0 else np.full(self.n_sec, 1.0 / self.n_sec)
         return out + rest * share
 
-    def results(self, res: FastResult, open_branches: tuple[int, ...]) -> tuple[float, float, float]:
-        """(p kW, q kvar at the HV side, summed over the transformers; most loaded transformer, %)."""
+    def results(self, res: FastResult, open_branches: tuple[int, ...], busbar_kva: np.ndarray
+                ) -> tuple[float, float, float]:
+        """(p kW, q kvar at the HV side, summed over the transformers; most loaded transformer, %); `busbar_kva`:
+        what each section's own buses draw (complex kVA)."""
         v_lv = complex(self.radial.v_slack_pu)
-        s_sec = self.section_power_pu(res, open_branches)
+        s_sec = self.section_power_pu(res, open_branches, busbar_kva)
         s_hv_total = 0j
         loading = -math.inf
         for t in self.trafos:
@@ -147,3 +160,28 @@ class Substation:
             loading = max(loading, max(i_hv_ka * t.kv_hv, i_lv_ka * t.kv_lv) * math.sqrt(3.0) / t.rated_mva * 100.0)
         return (float(s_hv_total.real * self.base_kva), float(s_hv_total.imag * self.base_kva),
                 loading if self.trafos else math.nan)
+
+
+def _busbar_sections(grid, section_of_lv: dict[int, int]) -> dict[int, int]:
+    """Section of each pandapower bus merged into the busbar (radial bus 0 of `grid.position_of_bus`): the
+    section of the transformer LV bus it is joined to by closed bus-bus switches (the first section where none)."""
+    net = grid.net
+    slack = grid.radial.slack_bus
+    buses = {b for b, k in grid.position_of_bus.items() if k == slack}
+    sw = net.switch
+    closed = sw[(sw.et == "b") & sw.closed.astype(bool)]
+    link: dict[int, set[int]] = {b: set() for b in buses}
+    for a, b in zip(closed.bus.astype(int), closed.element.astype(int)):
+        if a in buses and b in buses:
+            link[a].add(b)
+            link[b].add(a)
+    out: dict[int, int] = {}
+    for lv, sec in section_of_lv.items():
+        stack = [lv]
+        while stack:
+            b = stack.pop()
+            if b in out or b not in buses:
+                continue
+            out[b] = sec
+            stack.extend(link[b])
+    return {b: out.get(b, 0) for b in buses}

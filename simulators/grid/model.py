@@ -141,15 +141,17 @@ class GridModel:
 
     def __init__(self, network, raise_on_divergence: bool = False, engine: str = "pandapower",
                  near: str | None = None, tol_pu: float | None = None, oltc_tol_pu: float = 1e-7,
-                 **network_kwargs) -> None:
+                 tolerance_mva: float | None = None, **network_kwargs) -> None:
         """network: a name (built here, once; `near`: the scenario's folder) or a GridNetwork (copied: the model
         rewrites its loads and switch states). engine: "pandapower" or "fast" (`ENGINES`). tol_pu: the fast
         flow's stopping distance (p.u., default `cosim.powerflow.bfs.DEFAULT_TOL_PU`); oltc_tol_pu: how close the
-        pandapower path's tap changers bring a converted net's busbar to its set-point (p.u.)."""
+        pandapower path's tap changers bring a converted net's busbar to its set-point (p.u.); tolerance_mva:
+        runpp's mismatch tolerance (MVA; None: pandapower's default, 1e-8)."""
         if engine not in ENGINES:
             raise GridError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         self.engine = engine
         self.oltc_tol_pu = float(oltc_tol_pu)
+        self._runpp = dict(self.RUNPP_OPTIONS, **({} if tolerance_mva is None else {"tolerance_mva": tolerance_mva}))
         if isinstance(network, str):
             try:
                 if engine == "fast" and network in LINE_DATA and not network_kwargs:  # no pandapower at all
@@ -212,6 +214,11 @@ class GridModel:
         for bus, k in sorted(pos.items()):
             rep.setdefault(k, bus)
         self._rep_bus = np.array([rep[k] for k in range(self.n_bus)], dtype=int)
+        if self._substation is not None:  # which busbar section each element at the busbar belongs to (-1: none)
+            sec = self._substation.section_of_bus
+            self._load_sec = np.array([sec.get(int(b), -1) for b in net.load.bus], dtype=int)
+            self._sgen_sec = np.array([sec.get(int(b), -1) for b in net.sgen.bus], dtype=int)
+            self._rep_sec = sec.get(int(self._rep_bus[network.radial.slack_bus]), 0)
         if self.engine == "pandapower":
             import pandapower as pp  # noqa: PLC0415 - only this engine needs it
 
@@ -254,6 +261,12 @@ class GridModel:
         np.add.at(q, self._load_pos[on_l], 1000.0 * values[1][on_l] * scale_l[on_l])
         np.add.at(p, self._sgen_pos[on_s], -1000.0 * values[2][on_s] * scale_s[on_s])
         np.add.at(q, self._sgen_pos[on_s], -1000.0 * values[3][on_s] * scale_s[on_s])
+        if self._substation is not None:  # the busbar's own elements, per section (complex kVA)
+            bb = np.zeros(self._substation.n_sec, complex)
+            ml, ms = on_l & (self._load_sec >= 0), on_s & (self._sgen_sec >= 0)
+            np.add.at(bb, self._load_sec[ml], 1000.0 * (values[0][ml] + 1j * values[1][ml]) * scale_l[ml])
+            np.add.at(bb, self._sgen_sec[ms], -1000.0 * (values[2][ms] + 1j * values[3][ms]) * scale_s[ms])
+            self._busbar_kva = bb
         return p, q
 
     def _element_values(self, element_power) -> tuple[np.ndarray, ...]:
@@ -457,7 +470,10 @@ class GridModel:
         i_ka, loading = self._fast_branches(res)
         p_grid, q_grid, trafo_loading = res.p_slack_kw, res.q_slack_kvar, math.nan
         if self._substation is not None:
-            p_grid, q_grid, trafo_loading = self._substation.results(res, self.open_branches)
+            slack = self.network.radial.slack_bus
+            busbar = self._busbar_kva.copy()  # the elements; overrides and lots at the busbar: its extra load's
+            busbar[self._rep_sec] += complex(p[slack] + lots[slack], q[slack]) - busbar.sum()
+            p_grid, q_grid, trafo_loading = self._substation.results(res, self.open_branches, busbar)
         if len(self._trafo_pos):
             trafo_loading = float(np.nanmax([trafo_loading, *loading[self._trafo_pos]]))
         vm = np.array(res.vm_pu)
@@ -508,8 +524,7 @@ class GridModel:
         for init in ("flat", "dc"):
             try:
                 oltc = run_original(net, self.network.oltc_trafos, float(self.network.radial.v_slack_pu),
-                                    tol_pu=self.oltc_tol_pu, init=init, numba=False, max_iteration=30,
-                                    calculate_voltage_angles=True)
+                                    tol_pu=self.oltc_tol_pu, init=init, **self._runpp)
                 return True, oltc.message
             except LoadflowNotConverged as exc:
                 message = str(exc) or "LoadflowNotConverged"
@@ -530,7 +545,7 @@ class GridModel:
         from pandapower.powerflow import LoadflowNotConverged  # noqa: PLC0415
         if getattr(self, "_recycled_topology", None) == self.open_branches:
             try:
-                pp.runpp(net, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                pp.runpp(net, recycle=self.RECYCLE, **self._runpp)
                 return True, ""
             except LoadflowNotConverged:
                 pass  # start again from scratch
@@ -538,7 +553,7 @@ class GridModel:
         net["_ppc"] = None  # nothing of an earlier flow is reused
         for init in ("flat", "dc"):
             try:
-                pp.runpp(net, init=init, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                pp.runpp(net, init=init, recycle=self.RECYCLE, **self._runpp)
                 self._recycled_topology = self.open_branches
                 return True, ""
             except LoadflowNotConverged as exc:
