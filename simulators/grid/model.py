@@ -502,12 +502,15 @@ class GridModel:
             z = r.r_pu[lp] + 1j * r.x_pu[lp]
             half = charging[lp] / 2.0
             closed = ~is_open & (z != 0)
+            base = r.branch_base_i_ka[lp]
+            # the series current: the flow's magnitude (summed from the loads, well conditioned) in the direction of
+            # the voltage drop over the impedance (a short line's drop divides a solver's 1e-9 p.u. by a tiny z)
             i_s = np.zeros(len(lp), complex)
-            i_s[closed] = (v[f[lp][closed]] - v[t[lp][closed]]) / z[closed]
+            drop = (v[f[lp][closed]] - v[t[lp][closed]]) / z[closed]
+            i_s[closed] = res.i_ka[lp][closed] / base[closed] * np.exp(1j * np.angle(drop))
             end = np.maximum(np.abs(i_s + half * v[f[lp]]), np.abs(i_s - half * v[t[lp]]))
             stub_bus = r.stub_bus[lp]
             stub = np.where(stub_bus >= 0, np.abs(r.stub_y_pu[lp] * v[np.maximum(stub_bus, 0)]), 0.0)
-            base = r.branch_base_i_ka[lp]
             i_ka[lp] = np.where(is_open, stub, np.where(closed, end, i_ka[lp] / base)) * base
         with np.errstate(divide="ignore", invalid="ignore"):
             loading = np.where(np.isfinite(r.i_max_ka), i_ka / r.i_max_ka * 100.0, np.nan)
