@@ -18,10 +18,10 @@ import math
 import warnings
 from pathlib import Path
 
+import checked_grid
 import numpy as np
 import pytest
 
-import checked_grid
 from cosim.config import load_scenario
 from cosim.networks import load_radial
 from cosim.runner import simulators as sim_table
@@ -79,9 +79,9 @@ def _agree(record, radial, hours: int) -> dict[str, float]:
 
 
 def test_fast_engine_agrees_with_runpp_at_every_step_of_the_default_run(checked_grid_sim, tmp_path):
+    network = {"name": "ieee33", "reconfigure": True, "engine": "fast"}
     scenario = load_scenario(ROOT / "scenarios" / "default.toml",
-                             {"output_dir": str(tmp_path), "network": {"name": "ieee33", "reconfigure": True, "engine": "fast"},
-                              "controller": TINY_EO})
+                             {"output_dir": str(tmp_path), "network": network, "controller": TINY_EO})
     summary = run_scenario(scenario, progress=False, plots=False)
     assert summary.status == "completed", summary.status
     worst = _agree(checked_grid_sim, load_radial(scenario.network), scenario.hours)
