@@ -3,16 +3,14 @@
 `CheckedGridSim` is `GridSim` with the fast engine whose Grid also steps a pandapower `GridModel` of the same
 network with the same inputs, pandapower as tight as the agreement test states (`TIGHT`: runpp to
 tolerance_mva = 1e-10, a converted net's tap loop until its busbar is within 1e-12 p.u. of the set-point); each
-step's pair of `GridState`s goes to `RECORD`, and `worst_differences` sums them up. `checked_simulator` swaps it
-into a run's simulator table (tests/simulators/grid/test_fast_engine.py, scripts/fast_engine_agreement.py).
+step's pair of `GridState`s goes to `RECORD`, and `worst_differences` sums them up. A run uses it in place of the
+grid simulator through `cosim.runner.simulators.replaced("Grid", CHECKED)` (tests/simulators/grid/test_fast_engine.py,
+scripts/fast_engine_agreement.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import math
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -21,6 +19,7 @@ from simulators.grid.simulator import GridSim
 
 RECORD: list[tuple[GridState, GridState]] = []
 TIGHT = {"tolerance_mva": 1e-10, "oltc_tol_pu": 1e-12}
+CHECKED = f"{__name__}:CheckedGridSim"  # its target in the simulator table
 
 
 class CheckedGridSim(GridSim):
@@ -42,25 +41,6 @@ class CheckedGridSim(GridSim):
 
             self.model.step = step
         return out
-
-
-@contextlib.contextmanager
-def checked_simulator() -> Iterator[list[tuple[GridState, GridState]]]:
-    """Within the block, a run's grid simulator is `CheckedGridSim` (the simulator table's entry and its timing
-    wrapper); yields `RECORD`, emptied first."""
-    from cosim.runner import simulators as table  # noqa: PLC0415 - the runner only where a run is checked
-    from cosim.runner import timing  # noqa: PLC0415
-
-    k = next(i for i, s in enumerate(table.SIMULATORS) if s.name == "Grid")
-    spec = table.SIMULATORS[k]
-    table.SIMULATORS[k] = dataclasses.replace(spec, target=f"{__name__}:CheckedGridSim")
-    timing._WRAPPED.pop("TimedGrid", None)
-    RECORD.clear()
-    try:
-        yield RECORD
-    finally:
-        table.SIMULATORS[k] = spec
-        timing._WRAPPED.pop("TimedGrid", None)
 
 
 def worst_differences(record: list[tuple[GridState, GridState]], radial) -> dict[str, float]:

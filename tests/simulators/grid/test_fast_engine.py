@@ -21,7 +21,8 @@ from pathlib import Path
 from cosim.config import load_scenario
 from cosim.networks import load_radial
 from cosim.runner.run import run_scenario
-from simulators.grid.checked import checked_simulator, worst_differences
+from cosim.runner.simulators import replaced
+from simulators.grid import checked
 
 ROOT = Path(__file__).resolve().parents[3]
 TOLERANCES = {"vm_pu": 1e-8, "i_pu": 1e-8, "s_pu": 1e-8, "loading_pct": 1e-6}
@@ -32,10 +33,12 @@ def _check(scenario_file: str, network: str, tmp_path: Path):
     scenario = load_scenario(ROOT / "scenarios" / scenario_file, {
         "output_dir": str(tmp_path), "controller": TINY_EO,
         "network": {"name": network, "reconfigure": True, "engine": "fast"}})
-    with checked_simulator() as record:
+    checked.RECORD.clear()
+    with replaced("Grid", checked.CHECKED):
         summary = run_scenario(scenario, progress=False, plots=False)
         assert summary.status == "completed", summary.status
-        worst = worst_differences(record, load_radial(scenario.network))
+        record = checked.RECORD
+        worst = checked.worst_differences(record, load_radial(scenario.network))
         assert worst["steps"] >= scenario.hours and worst["mismatches"] == 0, worst
         for key, tol in TOLERANCES.items():
             assert worst[key] <= tol, worst
