@@ -47,12 +47,16 @@ def worst_differences(record: list[tuple[GridState, GridState]], radial) -> dict
     """The largest differences over all steps: vm_pu (p.u.), i_pu (branch current, p.u. of the branch's base
     current), s_pu (losses, p and q drawn from the grid, p.u. of the base power), loading_pct (lines and
     transformers, percentage points); `mismatches` counts steps whose convergence, open branches, unrated
-    branches or demand differ."""
+    branches or demand differ, `not_converged` those where neither converged."""
     base_i = np.asarray(radial.branch_base_i_ka)
     base_kw = 1000.0 * radial.base_mva
-    worst = {"steps": len(record), "vm_pu": 0.0, "i_pu": 0.0, "s_pu": 0.0, "loading_pct": 0.0, "mismatches": 0}
+    worst = {"steps": len(record), "vm_pu": 0.0, "i_pu": 0.0, "s_pu": 0.0, "loading_pct": 0.0, "mismatches": 0,
+             "not_converged": 0}
     for fast, ref in record:
-        if not (fast.converged and ref.converged) or fast.open_branches != ref.open_branches or \
+        if not fast.converged and not ref.converged:  # both give up (beyond voltage collapse): they agree
+            worst["not_converged"] += 1
+            continue
+        if fast.converged != ref.converged or fast.open_branches != ref.open_branches or \
                 not np.array_equal(np.isnan(fast.loading_percent), np.isnan(ref.loading_percent)) or \
                 fast.p_demand_kw != ref.p_demand_kw or fast.p_lots_kw != ref.p_lots_kw:
             worst["mismatches"] += 1
