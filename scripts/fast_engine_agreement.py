@@ -43,7 +43,8 @@ PAGE_INTRO = (
     "steps compared; the largest difference over all steps of the bus voltages (p.u.), the branch currents (p.u. "
     "of each branch's base current), the losses and the power drawn from the grid (p.u. of the base power: kW / "
     "1000 / base MVA), the line and transformer loadings (percentage points); steps whose convergence, open "
-    "branches, unrated branches or demand differ; steps where neither engine converged. The agreement test asserts at most {TOLERANCES['vm_pu']:g}, {TOLERANCES['i_pu']:g}, "
+    "branches, unrated branches or demand differ; steps where neither engine converged. The agreement test "
+    f"asserts at most {TOLERANCES['vm_pu']:g}, {TOLERANCES['i_pu']:g}, "
     f"{TOLERANCES['s_pu']:g} and {TOLERANCES['loading_pct']:g} and no mismatch. See docs/VALIDATION.md.")
 
 
