@@ -9,6 +9,9 @@ A converted net's HV/MV transformers (whose on-load tap changers hold the busbar
 `Substation` computes their results from the power each busbar section draws: the transformer's exact pi
 equivalent (`cosim.networks.transformers.trafo_branch`) with the busbar at its set-point. With the tap changer on
 the HV side (SimBench) the impedance seen from the busbar does not depend on the tap, so neither do the results.
+Two differences from the pandapower path, by construction: the busbar is always at its set-point (pandapower's tap
+loop stops at a tap limit, with a message, and its busbar is then off the set-point); with an LV-side tap changer
+the transformer's impedance is taken at the net's tap position as given (the pandapower path moves it).
 No pandapower import here: a built-in feeder run with this engine never loads pandapower.
 """
 

@@ -33,14 +33,10 @@ import numpy as np
 from cosim.errors import InputError
 from cosim.networks import LINE_DATA, load_network, load_radial
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
-from simulators.grid.fast_flow import FastFlow, FastResult, Substation
+from simulators.grid.fast_flow import ENGINES, FastFlow, FastResult, Substation
 
 if TYPE_CHECKING:
     from cosim.networks import GridNetwork
-
-ENGINES = ("pandapower", "fast")
-"""Grid engines: pandapower's runpp on the pandapower net (the default), or the compiled radial flow
-(`simulators.grid.fast_flow`)."""
 
 
 @dataclass(frozen=True)
@@ -329,7 +325,9 @@ class GridModel:
         if self.engine == "fast":  # the flow takes the open branches as they are
             pass
         elif self.network.converted:
-            from cosim.networks.switched import set_open_branches  # noqa: PLC0415 - pandapower  # the original net: its switches (lines stay in service)
+            from cosim.networks.switched import set_open_branches  # noqa: PLC0415 - pandapower
+
+            # the original net: its switches (lines stay in service)
             set_open_branches(self.network.net, self.network, ids)
         else:
             in_service = ~np.isin(self._branch_ids, ids)
