@@ -17,6 +17,7 @@ from cosim.controllers.base import OBJECTIVES
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S
 from cosim.errors import InputError, PluginNotFoundError
 from cosim.results.folder import DEFAULT_START_DATE
+from simulators.grid.fast_flow import ENGINES as GRID_ENGINES
 from simulators.market.profiles import SEASONS
 
 
@@ -103,6 +104,7 @@ class Scenario:
     forecast_noise: dict[str, float] = field(default_factory=dict)  # market forecasts: {load_sigma, price_sigma}
     controller_on_failure: str = "fallback"  # a planning failure: "fallback" (go on) or "stop" (end the run, exit 3)
     separate_processes: bool = False  # each PLO agent in a process of its own (cosim.runner.processes)
+    engine: str = "pandapower"  # the grid simulator's power flow: "pandapower" (runpp) or "fast" (compiled radial)
 
     @property
     def hours(self) -> int:
@@ -136,7 +138,7 @@ _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "
 
 
 SECTION_KEYS = {
-    "network": {"name", "reconfigure"},
+    "network": {"name", "reconfigure", "engine"},
     "market": {"profile", "seasons", "forecast_noise"},
     "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day",
                    "on_failure"},
@@ -336,6 +338,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         authenticate=authenticate,
         key_file=key_file,
         separate_processes=exch.get("separate_processes", bool, False),
+        engine=net.get("engine", str, "pandapower", allowed=GRID_ENGINES),
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
@@ -491,14 +494,14 @@ def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[
 def _network(net: _Reader, near: Path | None) -> str:
     """A built-in network name (checked without importing pandapower), "simbench:<code>" or a pandapower JSON file
     (converted here, so that a bad code or net fails before any output), or a dotted path to a user's builder."""
-    from cosim.networks import NAME_FORMS, NETWORKS, is_converted_name, load_network  # noqa: PLC0415 - lazy
+    from cosim.networks import NAME_FORMS, NETWORKS, is_converted_name, load_radial  # noqa: PLC0415 - lazy
 
     name = net.text("name", "ieee33")
     if name in NETWORKS:
         return name
     if is_converted_name(name):
         try:
-            load_network(name, near=near)
+            load_radial(name, near=near)  # built once per process: the run uses this one
         except InputError as exc:  # NetworkDataError: an unknown code, not a pandapower net, a meshed net, ...
             raise net.fail("name", str(exc)) from None
         return name

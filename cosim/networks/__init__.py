@@ -17,13 +17,15 @@ import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from cosim.powerflow.network_data import NetworkDataError
 from cosim.registry import Registry
 
 if TYPE_CHECKING:
     from cosim.networks.converter import GridNetwork
 
-__all__ = ["NAME_FORMS", "NETWORKS", "GridNetwork", "is_converted_name", "load_network"]
+__all__ = ["NAME_FORMS", "NETWORKS", "GridNetwork", "is_converted_name", "load_network", "load_radial"]
 
 NETWORKS: Registry[Any] = Registry("network", {
     "ieee33": "cosim.networks.ieee33:ieee33",
@@ -35,6 +37,15 @@ NETWORKS: Registry[Any] = Registry("network", {
 }, check=lambda obj: None if callable(obj) else "is not a network builder (a function returning a GridNetwork)")
 
 _BUILT: dict[tuple, GridNetwork] = {}
+_RADIAL: dict[tuple, Any] = {}  # (name, near) -> RadialNetwork, one per process (read-only arrays, shared)
+
+#: built-in line feeders whose radial model is made without pandapower (`cosim.networks.lines`)
+LINE_DATA = {
+    "ieee33": "cosim.networks.ieee33:ieee33_data",
+    "ieee33_rated": "cosim.networks.ieee33:ieee33_rated_data",
+    "ieee69": "cosim.networks.feeders:ieee69_data",
+    "dist118": "cosim.networks.feeders:dist118_data",
+}
 SIMBENCH_PREFIX = "simbench:"
 NAME_FORMS = ("'simbench:<code>' (e.g. simbench:1-MV-urban--0-sw), a path to a pandapower JSON file, or a "
               "dotted path 'package.module:function' to your own builder")
@@ -101,6 +112,54 @@ def load_network(name: Any, near: Path | str | None = None, **kwargs: Any) -> Gr
             return built
         _BUILT[key] = built
     return copy.deepcopy(_BUILT[key])
+
+
+def load_radial(name: Any, near: Path | str | None = None) -> Any:
+    """The `RadialNetwork` of a network (what the DSO, the checks, the fast grid engine and the post-processing
+    use), built once per process and shared: its arrays are read-only, so no caller copies it.
+
+    A built-in line feeder (`LINE_DATA`) is built from its data without pandapower; any other network is
+    `load_network(name, near).radial` (built once, not deep-copied)."""
+    key = (name, None if near is None else str(near))
+    try:
+        hit = _RADIAL.get(key)
+    except TypeError:  # an unhashable name: a builder object from Python
+        return load_network(name, near=near).radial
+    if hit is not None:
+        return hit
+    if isinstance(name, str) and name in LINE_DATA and NETWORKS.resolve(name) is _builtin_builder(name):
+        from cosim.networks.lines import line_radial  # noqa: PLC0415
+        from cosim.registry import import_attribute  # noqa: PLC0415
+
+        radial = line_radial(import_attribute(LINE_DATA[name], f"data of network {name!r}")())
+    else:
+        radial = load_network(name, near=near).radial if is_converted_name(name) else _built_radial(name, near)
+    _freeze(radial)
+    _RADIAL[key] = radial
+    return radial
+
+
+def _builtin_builder(name: str) -> Any:
+    """The function the built-in registry entry of `name` names (a user may have registered another)."""
+    from cosim.registry import import_attribute  # noqa: PLC0415
+
+    module, _, func = LINE_DATA[name].partition(":")
+    return import_attribute(f"{module}:{func.removesuffix('_data')}", f"network {name!r}")
+
+
+def _built_radial(name: Any, near: Path | str | None) -> Any:
+    """The radial model of a network built by `load_network`, from its build cache (no deep copy)."""
+    load_network(name, near=near)  # checks the name and options, builds once
+    builder = NETWORKS.resolve(name, near=near) if isinstance(name, str) else name
+    built = _BUILT.get((builder, ()))
+    return built.radial if built is not None else load_network(name, near=near).radial
+
+
+def _freeze(radial: Any) -> None:
+    """Make every array of a shared radial model read-only: a caller that writes into it fails loudly."""
+    for value in vars(radial).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
 
 
 def __getattr__(name: str) -> Any:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import importlib.abc
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from cosim.networks.lines import DATA_DIR, NO_LIMIT_KA, LineData, read_network_csv
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
 
 
@@ -61,13 +60,9 @@ def _import_pandapower():
 
 pp = _import_pandapower()
 
-__all__ = ["DATA_DIR", "NO_LIMIT_KA", "GridNetwork", "build_line_network", "radial_from_pandapower", "read_network_csv"]
+__all__ = ["DATA_DIR", "NO_LIMIT_KA", "GridNetwork", "build_line_network", "line_network", "radial_from_pandapower",
+           "read_network_csv"]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "networks"
-"""Folder holding the network data files (CSV) shipped with the repository."""
-
-NO_LIMIT_KA = 99999.0
-"""Ampacity written into pandapower where the source gives none (read back as 'no limit')."""
 
 
 @dataclass
@@ -147,18 +142,6 @@ def radial_from_pandapower(
     )
 
 
-def read_network_csv(filename: str, columns: list[str]) -> pd.DataFrame:
-    """Read a shipped network CSV and check that it has the expected columns."""
-    path = DATA_DIR / filename
-    if not path.is_file():
-        raise NetworkDataError(f"network data file {path} is missing")
-    df = pd.read_csv(path)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise NetworkDataError(f"{path}: missing column(s) {missing}; expected {columns}")
-    return df
-
-
 def build_line_network(
     name: str, labels: list[str], base_kv: float, sn_mva: float, branches: list[tuple],
     loads: dict[str, tuple[float, float]], ties: tuple[int, ...], v_min_pu: float, v_max_pu: float, description: str,
@@ -192,3 +175,9 @@ def build_line_network(
         )
     radial = radial_from_pandapower(net, name, branch_ids, ties, v_min_pu, v_max_pu, tuple(str(x) for x in labels))
     return GridNetwork(name, net, radial, {b: int(i) for b, i in zip(branch_ids, net.line.index)}, description)
+
+
+def line_network(d: LineData) -> GridNetwork:
+    """`build_line_network` of a feeder's `LineData`."""
+    return build_line_network(d.name, d.labels, d.base_kv, d.sn_mva, d.branches, d.loads, d.ties, d.v_min_pu,
+                              d.v_max_pu, d.description)

@@ -7,7 +7,12 @@ tests/powerflow/test_ieee33_data.py checks the table and the flows against case3
 
 from __future__ import annotations
 
-from cosim.networks.converter import NO_LIMIT_KA, GridNetwork, build_line_network
+from typing import TYPE_CHECKING
+
+from cosim.networks.lines import NO_LIMIT_KA, LineData, line_radial
+
+if TYPE_CHECKING:
+    from cosim.networks.converter import GridNetwork
 
 # branch id, from bus, to bus, r [ohm], x [ohm] (buses 1-based; 33..37 are the ties)
 BRANCHES = (
@@ -35,13 +40,20 @@ LOADS = {
 TIES = (33, 34, 35, 36, 37)
 
 
-def ieee33() -> GridNetwork:
+def ieee33_data() -> LineData:
     """IEEE 33-bus (Baran & Wu 1989): branches 1..32 sectionalising, 33..37 ties (open)."""
     labels = [str(b) for b in range(1, 34)]
     branches = [(bid, str(f), str(t), r, x, 1.0, NO_LIMIT_KA) for bid, f, t, r, x in BRANCHES]
     loads = {str(b): pq for b, pq in LOADS.items()}
-    return build_line_network("ieee33", labels, 12.66, 10.0, branches, loads, TIES, 0.9, 1.05,
-                              "IEEE 33-bus, 12.66 kV (Baran & Wu 1989, the data of pandapower case33bw)")
+    return LineData("ieee33", labels, 12.66, 10.0, branches, loads, TIES, 0.9, 1.05,
+                    "IEEE 33-bus, 12.66 kV (Baran & Wu 1989, the data of pandapower case33bw)")
+
+
+def ieee33() -> GridNetwork:
+    """IEEE 33-bus (Baran & Wu 1989): branches 1..32 sectionalising, 33..37 ties (open)."""
+    from cosim.networks.converter import line_network  # noqa: PLC0415 - pandapower only for the pandapower net
+
+    return line_network(ieee33_data())
 
 
 RATING_MARGIN = 1.25
@@ -50,7 +62,7 @@ RATING_FLOOR_KA = 0.025
 """... and at least this (25 A, 548 kVA at 12.66 kV): the ties and the lightly loaded laterals get a small cable."""
 
 
-def ieee33_rated() -> GridNetwork:
+def ieee33_rated_data() -> LineData:
     """IEEE 33-bus with line ratings, which the source does not give. Stated rule: a line's ampacity is
     RATING_MARGIN x its current at the nominal load in the base topology (the feeder built for its peak with 25 %
     headroom), at least RATING_FLOOR_KA; the ties get the floor. Everything else is `ieee33`."""
@@ -58,14 +70,19 @@ def ieee33_rated() -> GridNetwork:
 
     from cosim.powerflow import solve_radial_batch  # noqa: PLC0415
 
-    base = ieee33()
-    net = base.radial
+    net = line_radial(ieee33_data())
     flow = solve_radial_batch(net, np.array([net.tie_branches]), net.p_load_kw[None], net.q_load_kvar[None])
     rating = np.maximum(RATING_MARGIN * flow.i_branch_ka[0], RATING_FLOOR_KA)
     branches = [(bid, str(f), str(t), r, x, 1.0, float(round(rating[i], 4)))
                 for i, (bid, f, t, r, x) in enumerate(BRANCHES)]
     labels = [str(b) for b in range(1, 34)]
-    return build_line_network("ieee33_rated", labels, 12.66, 10.0, branches,
-                              {str(b): pq for b, pq in LOADS.items()}, TIES, 0.9, 1.05,
-                              f"IEEE 33-bus with line ratings: {RATING_MARGIN:g} x the current at nominal load "
-                              f"(base topology), at least {1000 * RATING_FLOOR_KA:g} A")
+    return LineData("ieee33_rated", labels, 12.66, 10.0, branches, {str(b): pq for b, pq in LOADS.items()}, TIES,
+                    0.9, 1.05, f"IEEE 33-bus with line ratings: {RATING_MARGIN:g} x the current at nominal load "
+                    f"(base topology), at least {1000 * RATING_FLOOR_KA:g} A")
+
+
+def ieee33_rated() -> GridNetwork:
+    """`ieee33_rated_data` as a pandapower net (see there for the ratings)."""
+    from cosim.networks.converter import line_network  # noqa: PLC0415 - pandapower only for the pandapower net
+
+    return line_network(ieee33_rated_data())

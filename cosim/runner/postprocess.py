@@ -74,9 +74,9 @@ def switch_operations(open_branches: pd.Series) -> int:
 
 def voltage_violation_hours(grid: pd.DataFrame, scenario: Scenario) -> int:
     """Hours whose lowest or highest bus voltage is outside the network's limits (v_min_pu, v_max_pu)."""
-    from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+    from cosim.networks import load_radial  # noqa: PLC0415 - built by the run already
 
-    net = load_network(scenario.network, near=scenario.plugin_dir).radial
+    net = load_radial(scenario.network, near=scenario.plugin_dir)
     low = grid["v_min_pu"] < float(net.v_min_pu) - 1e-9
     high = grid["v_max_pu"] > float(net.v_max_pu) + 1e-9 if "v_max_pu" in grid else False
     return int((low | high).sum())
@@ -84,9 +84,9 @@ def voltage_violation_hours(grid: pd.DataFrame, scenario: Scenario) -> int:
 
 def has_line_ratings(scenario: Scenario) -> bool:
     """Whether any line of the scenario's network has a current rating (else its loadings are unknown)."""
-    from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+    from cosim.networks import load_radial  # noqa: PLC0415 - built by the run already
 
-    limits = load_network(scenario.network, near=scenario.plugin_dir).radial.i_max_ka
+    limits = load_radial(scenario.network, near=scenario.plugin_dir).i_max_ka
     return limits is not None and bool(np.any(np.isfinite(limits) & (np.asarray(limits) < 9999)))
 
 
@@ -163,9 +163,9 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
             kpis["battery_capacity_lost_kwh"] = float(pd.to_numeric(evs["capacity_lost_kwh"],
                                                                     errors="coerce").fillna(0.0).sum())
     if not prices.empty:  # the welfare ledger (cosim.runner.welfare)
-        from cosim.networks import load_network  # noqa: PLC0415 - pandapower: loaded by the run already
+        from cosim.networks import load_radial  # noqa: PLC0415 - built by the run already
 
-        net = load_network(scenario.network, near=scenario.plugin_dir).radial
+        net = load_radial(scenario.network, near=scenario.plugin_dir)
         table = lambda name: folder.table(name) if folder.has(name) else pd.DataFrame()  # noqa: E731
         kpis.update(welfare_kpis(net, grid, prices, table("lines"), table("bus_voltages"), lots, ledger))
     lot_total = lots.groupby("hour")["p_kw"].sum() if not lots.empty else pd.Series(dtype=float)

@@ -159,11 +159,11 @@ def _network(scenario: dict[str, Any], manifest: dict[str, Any]) -> Any:
     name = (scenario.get("network") or {}).get("name", "ieee33") if scenario else None
     if name is None:
         return None
-    from cosim.networks import load_network  # noqa: PLC0415 - pandapower, only when a diagram is drawn
+    from cosim.networks import load_radial  # noqa: PLC0415 - the run built it already
 
     near = Path(manifest["scenario_file"]).parent if manifest.get("scenario_file") else None
     try:
-        return load_network(name, near=near).radial
+        return load_radial(name, near=near)
     except InputError as exc:
         log.warning("network diagram left out: %s", exc)
         return None

@@ -137,10 +137,10 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
     stops.final_exit_code = None
     with stops.held():
         with stops.raising():  # before any output: a signal simply ends the call
-            from cosim.networks import load_network  # noqa: PLC0415
+            from cosim.networks import load_radial  # noqa: PLC0415
             from cosim.runner.world import check_buses  # noqa: PLC0415 - imports mosaik and all simulators
 
-            radial = load_network(scenario.network, near=scenario.plugin_dir).radial
+            radial = load_radial(scenario.network, near=scenario.plugin_dir)  # once per process, shared
             check_buses(scenario, radial.n_bus)  # bad input: fail before any output
             _warm_up(radial)
         run_dir, manifest = _open_run_dir(scenario, output_dir)  # signals held: never a folder without manifest

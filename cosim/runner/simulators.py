@@ -7,11 +7,14 @@ wired; the built-ins (wire = None) are wired by `cosim.runner.world` itself."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cosim.errors import InputError
 
-__all__ = ["SIMULATORS", "SimulatorSpec", "by_name", "register_simulator"]
+__all__ = ["SIMULATORS", "SimulatorSpec", "by_name", "register_simulator", "replaced"]
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,20 @@ def register_simulator(spec: SimulatorSpec) -> None:
 
 def by_name(name: str) -> SimulatorSpec:
     return next(spec for spec in SIMULATORS if spec.name == name)
+
+
+@contextlib.contextmanager
+def replaced(name: str, target: str) -> Iterator[SimulatorSpec]:
+    """Within the block, the runs of this process start simulator `name` from `target` ("module:Class", e.g. a
+    checking variant: `simulators.grid.checked`); yields the replaced entry, restored on leaving."""
+    from cosim.runner import timing  # noqa: PLC0415 - the timing wrappers import this table
+
+    k = next(i for i, s in enumerate(SIMULATORS) if s.name == name)
+    spec = SIMULATORS[k]
+    SIMULATORS[k] = dataclasses.replace(spec, target=target)
+    timing.forget(name)
+    try:
+        yield spec
+    finally:
+        SIMULATORS[k] = spec
+        timing.forget(name)

@@ -50,6 +50,11 @@ def sim_config() -> dict[str, dict[str, str]]:
     return {spec.name: {"python": f"{__name__}:Timed{spec.name}"} for spec in SIMULATORS}
 
 
+def forget(name: str) -> None:
+    """Drop the wrapped class of simulator `name`: the next run wraps its table entry anew."""
+    _WRAPPED.pop(f"Timed{name}", None)
+
+
 def __getattr__(name: str) -> Any:
     """`Timed<Name>`: the simulator `<Name>` of the table, wrapped (made once)."""
     spec = next((s for s in SIMULATORS if name == f"Timed{s.name}"), None)

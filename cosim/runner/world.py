@@ -111,9 +111,9 @@ def revises_hourly(scenario: Scenario) -> bool:
 
 def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
     """Create the mosaik World of a scenario, with all entities and connections."""
-    from cosim.networks import load_network  # noqa: PLC0415
+    from cosim.networks import load_radial  # noqa: PLC0415
 
-    radial = load_network(scenario.network, near=scenario.plugin_dir).radial
+    radial = load_radial(scenario.network, near=scenario.plugin_dir)  # built once per process, shared
     check_buses(scenario, radial.n_bus)
     # every simulator in process, wrapped to time its own steps (cosim.runner.timing); any of them could equally be
     # started as a process ({"cmd": "python -m simulators.grid.simulator %(addr)s"}), as each PLO is with
@@ -137,7 +137,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                                           network=scenario.network, plugin_dir=plugin_dir)
     hourly = revises_hourly(scenario)
     grid_sim = world.start("Grid")
-    grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir)
+    grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir, engine=scenario.engine)
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},

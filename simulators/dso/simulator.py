@@ -65,13 +65,13 @@ class DsoSim(mosaik_api_v3.Simulator):
         from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S, ControllerSpec  # noqa: PLC0415
         from cosim.controllers.registry import SEEDED_CONTROLLERS, make_controller  # noqa: PLC0415
         from cosim.exchange.registry import make_exchange_mode  # noqa: PLC0415
-        from cosim.networks import load_network  # noqa: PLC0415 - network data, not the grid simulator
+        from cosim.networks import load_radial  # noqa: PLC0415 - network data, not the grid simulator
 
         options = dict(controller_options or {})
         if controller in SEEDED_CONTROLLERS:  # seeded metaheuristics follow the scenario's seed
             options.setdefault("seed", seed)
         mode = make_exchange_mode(exchange, near=plugin_dir, **(exchange_options or {}))
-        self.agent = DsoAgent(load_network(network, near=plugin_dir).radial,
+        self.agent = DsoAgent(load_radial(network, near=plugin_dir),
                               make_controller(controller, near=plugin_dir, **options),
                               mode, objective, reconfigure, ChannelFaults(**(faults or {})), seed, keys=keys,
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,

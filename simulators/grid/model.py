@@ -1,4 +1,4 @@
-"""Plain-Python grid model around pandapower: one hour's loads, parking-lot powers and switch states in, a
+"""Plain-Python grid model: one hour's loads, parking-lot powers and switch states in, a
 `GridState` out. No mosaik here, so controllers, studies and tests can use it directly.
 
 Buses are addressed by their 1-based literature numbers (bus 1 = substation / slack), branches by their
@@ -13,6 +13,10 @@ hour's flow moves the transformers' taps until the MV busbar sits at the set-poi
 whose transformers hold their busbar: elsewhere transformers are branches with their taps as given, and their
 losses, currents and loadings are the branch's). Results are reported per radial bus; `max_loading_percent`
 includes the transformers.
+
+Two engines (`ENGINES`, the scenario's `[network] engine`): "pandapower" runs pandapower's runpp on the net as
+above; "fast" runs the compiled radial flow of the network's radial model (`simulators.grid.fast_flow`) and
+reports the same `GridState` (a built-in line feeder is then built without pandapower, which is not imported).
 """
 
 from __future__ import annotations
@@ -21,17 +25,31 @@ import copy
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import networkx as nx
 import numpy as np
-import pandapower as pp
-from pandapower.powerflow import LoadflowNotConverged
 
 from cosim.errors import InputError
-from cosim.networks import GridNetwork, load_network
-from cosim.networks.switched import run_original, set_open_branches
-from cosim.powerflow.network_data import NetworkDataError
+from cosim.networks import LINE_DATA, load_network, load_radial
+from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+from simulators.grid.fast_flow import ENGINES, FastFlow, FastResult, Substation
+
+if TYPE_CHECKING:
+    from cosim.networks import GridNetwork
+
+
+@dataclass(frozen=True)
+class RadialGrid:
+    """A built-in line feeder as the fast engine needs it: its radial model only (no pandapower net)."""
+
+    name: str
+    radial: RadialNetwork
+    converted = False
+
+    @property
+    def tie_branches(self) -> tuple[int, ...]:
+        return self.radial.tie_branches
 
 
 class GridError(InputError):
@@ -117,23 +135,40 @@ class GridModel:
     co-simulation can log the hour and go on); with raise_on_divergence=True it raises GridNotConverged.
     """
 
-    def __init__(self, network: str | GridNetwork, raise_on_divergence: bool = False, **network_kwargs) -> None:
-        if isinstance(network, GridNetwork):
+    def __init__(self, network, raise_on_divergence: bool = False, engine: str = "pandapower",
+                 near: str | None = None, tol_pu: float | None = None, oltc_tol_pu: float = 1e-7,
+                 tolerance_mva: float | None = None, **network_kwargs) -> None:
+        """network: a name (built here, once; `near`: the scenario's folder) or a GridNetwork (copied: the model
+        rewrites its loads and switch states). engine: "pandapower" or "fast" (`ENGINES`). tol_pu: the fast
+        flow's stopping distance (p.u., default `cosim.powerflow.bfs.DEFAULT_TOL_PU`); oltc_tol_pu: how close the
+        pandapower path's tap changers bring a converted net's busbar to its set-point (p.u.); tolerance_mva:
+        runpp's mismatch tolerance (MVA; None: pandapower's default, 1e-8)."""
+        if engine not in ENGINES:
+            raise GridError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        self.engine = engine
+        self.oltc_tol_pu = float(oltc_tol_pu)
+        self._runpp = dict(self.RUNPP_OPTIONS, **({} if tolerance_mva is None else {"tolerance_mva": tolerance_mva}))
+        if isinstance(network, str):
+            try:
+                if engine == "fast" and network in LINE_DATA and not network_kwargs:  # no pandapower at all
+                    network = RadialGrid(network, load_radial(network, near=near))
+                else:
+                    network = load_network(network, near=near, **network_kwargs)  # a fresh copy, ours to change
+            except NetworkDataError as exc:
+                raise GridError(str(exc)) from None
+        elif hasattr(network, "net") and hasattr(network, "radial"):  # a GridNetwork
             if network_kwargs:
                 raise GridError(f"network options {sorted(network_kwargs)} only apply when the network "
                                 "is given by name")
             network = copy.deepcopy(network)  # the model rewrites loads and switch states
-        elif isinstance(network, str):
-            try:
-                network = load_network(network, **network_kwargs)
-            except NetworkDataError as exc:
-                raise GridError(str(exc)) from None
         else:
             raise GridError(f"network must be a network name or a GridNetwork, got {type(network).__name__}")
         self.network = network
         self.raise_on_divergence = raise_on_divergence
-        net = network.net
         radial = network.radial
+        self._fast = FastFlow(radial, **({} if tol_pu is None else {"tol_pu": tol_pu})) if engine == "fast" else None
+        self._substation = Substation(network) if engine == "fast" and network.converted and \
+            network.oltc_trafos else None
         self.n_bus = radial.n_bus
         self.base_p_kw = radial.p_load_kw.astype(float).copy()
         self.base_q_kvar = radial.q_load_kvar.astype(float).copy()
@@ -141,15 +176,19 @@ class GridModel:
         if network.converted:
             self._init_elements(network)
         else:
-            # one load per bus, in bus order, so that setting loads is a vector assignment
-            net.load.drop(net.load.index, inplace=True)
-            pp.create_loads(
-                net, list(net.bus.index), p_mw=self.base_p_kw / 1000.0, q_mvar=self.base_q_kvar / 1000.0,
-                name=[f"bus{i + 1}" for i in range(self.n_bus)],
-            )
             self._line_pos = np.arange(len(self._branch_ids))
-            self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
             self._trafo_pos = np.zeros(0, dtype=int)
+            if engine == "pandapower":
+                import pandapower as pp  # noqa: PLC0415 - only this engine needs it
+
+                # one load per bus, in bus order, so that setting loads is a vector assignment
+                net = network.net
+                net.load.drop(net.load.index, inplace=True)
+                pp.create_loads(
+                    net, list(net.bus.index), p_mw=self.base_p_kw / 1000.0, q_mvar=self.base_q_kvar / 1000.0,
+                    name=[f"bus{i + 1}" for i in range(self.n_bus)],
+                )
+                self._line_idx = np.array([network.line_of_branch[int(b)] for b in self._branch_ids])
         self._known_branches = set(int(b) for b in self._branch_ids)
         self.open_branches: tuple[int, ...] = ()
         self.set_topology(network.tie_branches)
@@ -171,8 +210,16 @@ class GridModel:
         for bus, k in sorted(pos.items()):
             rep.setdefault(k, bus)
         self._rep_bus = np.array([rep[k] for k in range(self.n_bus)], dtype=int)
-        self._extra = np.asarray(pp.create_loads(net, self._rep_bus, p_mw=0.0, q_mvar=0.0,
-                                                 name=[f"cosim bus{i + 1}" for i in range(self.n_bus)]))
+        if self._substation is not None:  # which busbar section each element at the busbar belongs to (-1: none)
+            sec = self._substation.section_of_bus
+            self._load_sec = np.array([sec.get(int(b), -1) for b in net.load.bus], dtype=int)
+            self._sgen_sec = np.array([sec.get(int(b), -1) for b in net.sgen.bus], dtype=int)
+            self._rep_sec = sec.get(int(self._rep_bus[network.radial.slack_bus]), 0)
+        if self.engine == "pandapower":
+            import pandapower as pp  # noqa: PLC0415 - only this engine needs it
+
+            self._extra = np.asarray(pp.create_loads(net, self._rep_bus, p_mw=0.0, q_mvar=0.0,
+                                                     name=[f"cosim bus{i + 1}" for i in range(self.n_bus)]))
         self._line_pos = np.array([k for k, b in enumerate(self._branch_ids) if int(b) in network.line_of_branch],
                                   dtype=int)
         self._line_idx = np.array([network.line_of_branch[int(self._branch_ids[k])] for k in self._line_pos],
@@ -196,10 +243,11 @@ class GridModel:
         else:
             values = self._element_values(element_power)
         n_load = len(self._load_p0)
-        net.load.iloc[:n_load, net.load.columns.get_loc("p_mw")] = values[0]
-        net.load.iloc[:n_load, net.load.columns.get_loc("q_mvar")] = values[1]
-        net.sgen["p_mw"] = values[2]
-        net.sgen["q_mvar"] = values[3]
+        if self.engine == "pandapower":  # the fast engine takes the per-bus sums only
+            net.load.iloc[:n_load, net.load.columns.get_loc("p_mw")] = values[0]
+            net.load.iloc[:n_load, net.load.columns.get_loc("q_mvar")] = values[1]
+            net.sgen["p_mw"] = values[2]
+            net.sgen["q_mvar"] = values[3]
         p = np.zeros(self.n_bus)
         q = np.zeros(self.n_bus)
         scale_l = net.load.scaling.to_numpy(float)[:n_load]
@@ -209,6 +257,12 @@ class GridModel:
         np.add.at(q, self._load_pos[on_l], 1000.0 * values[1][on_l] * scale_l[on_l])
         np.add.at(p, self._sgen_pos[on_s], -1000.0 * values[2][on_s] * scale_s[on_s])
         np.add.at(q, self._sgen_pos[on_s], -1000.0 * values[3][on_s] * scale_s[on_s])
+        if self._substation is not None:  # the busbar's own elements, per section (complex kVA)
+            bb = np.zeros(self._substation.n_sec, complex)
+            ml, ms = on_l & (self._load_sec >= 0), on_s & (self._sgen_sec >= 0)
+            np.add.at(bb, self._load_sec[ml], 1000.0 * (values[0][ml] + 1j * values[1][ml]) * scale_l[ml])
+            np.add.at(bb, self._sgen_sec[ms], -1000.0 * (values[2][ms] + 1j * values[3][ms]) * scale_s[ms])
+            self._busbar_kva = bb
         return p, q
 
     def _element_values(self, element_power) -> tuple[np.ndarray, ...]:
@@ -268,7 +322,12 @@ class GridModel:
     def set_topology(self, open_branches: Sequence[int]) -> None:
         """Open exactly the given branches (all others closed) after checking radiality."""
         ids = self.check_topology(open_branches)
-        if self.network.converted:  # the original net: its switches (lines stay in service)
+        if self.engine == "fast":  # the flow takes the open branches as they are
+            pass
+        elif self.network.converted:
+            from cosim.networks.switched import set_open_branches  # noqa: PLC0415 - pandapower
+
+            # the original net: its switches (lines stay in service)
             set_open_branches(self.network.net, self.network, ids)
         else:
             in_service = ~np.isin(self._branch_ids, ids)
@@ -335,7 +394,6 @@ class GridModel:
         for name, m in (("p_load_kw", p_load_kw), ("q_load_kvar", q_load_kvar)):
             if m is not None and not isinstance(m, Mapping):
                 raise GridError(f"{name} must be a mapping bus -> value, got {type(m).__name__}")
-        net = self.network.net
         if self.network.converted:
             scaling = _number(load_scaling, "load_scaling")
             own = self._set_elements(scaling, element_power)
@@ -347,24 +405,19 @@ class GridModel:
         lots = self._lots(lot_power_kw)
         if open_branches is not None:
             self.set_topology(open_branches)
+        self._hour += 1
+        if self.engine == "fast":
+            return self._fast_state(p, q, lots, load_scaling)
+        net = self.network.net
         if self.network.converted:  # the elements carry their own power; the extra loads carry lots and overrides
             net.load.loc[self._extra, "p_mw"] = (p - own[0] + lots) / 1000.0
             net.load.loc[self._extra, "q_mvar"] = (q - own[1]) / 1000.0
         else:
             net.load["p_mw"] = (p + lots) / 1000.0
             net.load["q_mvar"] = q / 1000.0
-        self._hour += 1
         converged, message = self._run_converted(net) if self.network.converted else self._run(net)
         if not converged:
-            detail = (f"power flow did not converge (step {self._hour}, load_scaling={load_scaling}, demand "
-                      f"{p.sum():.1f} kW, lots {lots.sum():.1f} kW, open {list(self.open_branches)}): {message}")
-            if self.raise_on_divergence:
-                raise GridNotConverged(detail)
-            nan_b = np.full(len(self._branch_ids), np.nan)
-            return GridState(
-                np.full(self.n_bus, np.nan), self._branch_ids.copy(), nan_b, nan_b.copy(), math.nan, math.nan, math.nan,
-                float(p.sum()), float(lots.sum()), math.nan, math.nan, math.nan, self.open_branches, False, detail,
-            )
+            return self._diverged(p, lots, load_scaling, message)
         if self.network.converted:
             vm = net.res_bus.vm_pu.loc[self._rep_bus].to_numpy(float)
             trafo_loading = float(np.nanmax(net.res_trafo.loading_percent)) if len(net.res_trafo) else math.nan
@@ -394,15 +447,85 @@ class GridModel:
             open_branches=self.open_branches, converged=True, message=message, trafo_loading_percent=trafo_loading,
         )
 
+    def _diverged(self, p: np.ndarray, lots: np.ndarray, load_scaling, message: str) -> GridState:
+        """NaN results with converged=False (or GridNotConverged when asked to raise)."""
+        detail = (f"power flow did not converge (step {self._hour}, load_scaling={load_scaling}, demand "
+                  f"{p.sum():.1f} kW, lots {lots.sum():.1f} kW, open {list(self.open_branches)}): {message}")
+        if self.raise_on_divergence:
+            raise GridNotConverged(detail)
+        nan_b = np.full(len(self._branch_ids), np.nan)
+        return GridState(
+            np.full(self.n_bus, np.nan), self._branch_ids.copy(), nan_b, nan_b.copy(), math.nan, math.nan, math.nan,
+            float(p.sum()), float(lots.sum()), math.nan, math.nan, math.nan, self.open_branches, False, detail,
+        )
+
+    def _fast_state(self, p: np.ndarray, q: np.ndarray, lots: np.ndarray, load_scaling) -> GridState:
+        """The fast engine's hour: the compiled flow of the radial model, reported as the pandapower path reports
+        (currents of lines and transformers only, a line's current the larger of its two ends')."""
+        res = self._fast.solve(self.open_branches, p + lots, q)
+        if not res.converged:
+            return self._diverged(p, lots, load_scaling, "the radial flow did not converge (fast engine)")
+        i_ka, loading = self._fast_branches(res)
+        p_grid, q_grid, trafo_loading = res.p_slack_kw, res.q_slack_kvar, math.nan
+        if self._substation is not None:
+            slack = self.network.radial.slack_bus
+            busbar = self._busbar_kva.copy()  # the elements; overrides and lots at the busbar: its extra load's
+            busbar[self._rep_sec] += complex(p[slack] + lots[slack], q[slack]) - busbar.sum()
+            p_grid, q_grid, trafo_loading = self._substation.results(res, self.open_branches, busbar)
+        if len(self._trafo_pos):
+            trafo_loading = float(np.nanmax([trafo_loading, *loading[self._trafo_pos]]))
+        vm = np.array(res.vm_pu)
+        return GridState(
+            vm_pu=vm, branch_ids=self._branch_ids.copy(), i_ka=i_ka, loading_percent=loading, losses_kw=res.loss_kw,
+            p_grid_kw=p_grid, q_grid_kvar=q_grid, p_demand_kw=float(p.sum()), p_lots_kw=float(lots.sum()),
+            v_min_pu=float(vm.min()), v_max_pu=float(vm.max()), vpd=float(np.abs(vm - 1.0).sum()),
+            open_branches=self.open_branches, converged=True, message="", trafo_loading_percent=trafo_loading,
+        )
+
+    def _fast_branches(self, res: FastResult) -> tuple[np.ndarray, np.ndarray]:
+        """(current kA, loading %) per branch as pandapower reports them: a line's current is the larger of its
+        ends' (its charging included; an open line's is its energised stub's), a transformer branch's the series
+        current, a switch's 0; loading NaN where a branch has no rating."""
+        r = self.network.radial
+        n = len(self._branch_ids)
+        i_ka = np.zeros(n)
+        pos = np.r_[self._line_pos, self._trafo_pos].astype(int)
+        i_ka[pos] = res.i_ka[pos]
+        charging = getattr(r, "charging_y_pu", None)
+        if charging is not None and np.any(charging != 0):
+            v = res.v_pu
+            f, t = np.asarray(r.from_bus), np.asarray(r.to_bus)
+            lp = np.asarray(self._line_pos, dtype=int)
+            is_open = np.isin(self._branch_ids[lp], self.open_branches)
+            z = r.r_pu[lp] + 1j * r.x_pu[lp]
+            half = charging[lp] / 2.0
+            closed = ~is_open & (z != 0)
+            base = r.branch_base_i_ka[lp]
+            # the series current: the flow's magnitude (summed from the loads, well conditioned) in the direction of
+            # the voltage drop over the impedance (a short line's drop divides a solver's 1e-9 p.u. by a tiny z)
+            i_s = np.zeros(len(lp), complex)
+            drop = (v[f[lp][closed]] - v[t[lp][closed]]) / z[closed]
+            i_s[closed] = res.i_ka[lp][closed] / base[closed] * np.exp(1j * np.angle(drop))
+            end = np.maximum(np.abs(i_s + half * v[f[lp]]), np.abs(i_s - half * v[t[lp]]))
+            stub_bus = r.stub_bus[lp]
+            stub = np.where(stub_bus >= 0, np.abs(r.stub_y_pu[lp] * v[np.maximum(stub_bus, 0)]), 0.0)
+            i_ka[lp] = np.where(is_open, stub, np.where(closed, end, i_ka[lp] / base)) * base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loading = np.where(np.isfinite(r.i_max_ka), i_ka / r.i_max_ka * 100.0, np.nan)
+        return i_ka, loading
+
     def _run_converted(self, net) -> tuple[bool, str]:
         """runpp on the original net, taps moved to the set-point (flat start, then DC-initialised); (converged,
         message: why the busbar is off its set-point, if it is)."""
+        from pandapower.powerflow import LoadflowNotConverged  # noqa: PLC0415 - this engine only
+
+        from cosim.networks.switched import run_original  # noqa: PLC0415 - pandapower
+
         message = ""
         for init in ("flat", "dc"):
             try:
                 oltc = run_original(net, self.network.oltc_trafos, float(self.network.radial.v_slack_pu),
-                                    tol_pu=1e-7, init=init, numba=False, max_iteration=30,
-                                    calculate_voltage_angles=True)
+                                    tol_pu=self.oltc_tol_pu, init=init, **self._runpp)
                 return True, oltc.message
             except LoadflowNotConverged as exc:
                 message = str(exc) or "LoadflowNotConverged"
@@ -419,9 +542,11 @@ class GridModel:
         """runpp, recycled while the topology is that of the last converged flow; else (first hour, new topology,
         a recycled flow that failed) from scratch: a flat start, then a DC-initialised retry; (converged, message).
         Only loads may change between recycled flows (what `step` changes besides the topology)."""
+        import pandapower as pp  # noqa: PLC0415 - this engine only
+        from pandapower.powerflow import LoadflowNotConverged  # noqa: PLC0415
         if getattr(self, "_recycled_topology", None) == self.open_branches:
             try:
-                pp.runpp(net, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                pp.runpp(net, recycle=self.RECYCLE, **self._runpp)
                 return True, ""
             except LoadflowNotConverged:
                 pass  # start again from scratch
@@ -429,7 +554,7 @@ class GridModel:
         net["_ppc"] = None  # nothing of an earlier flow is reused
         for init in ("flat", "dc"):
             try:
-                pp.runpp(net, init=init, recycle=self.RECYCLE, **self.RUNPP_OPTIONS)
+                pp.runpp(net, init=init, recycle=self.RECYCLE, **self._runpp)
                 self._recycled_topology = self.open_branches
                 return True, ""
             except LoadflowNotConverged as exc:

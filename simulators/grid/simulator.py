@@ -3,7 +3,8 @@
 Models (mosaik-api-v3, hybrid: self-stepped every hour, all inputs are triggers so that event sources such as a
 DSO agent sending a topology may connect without warnings; meant for `World(time_resolution=3600)`, where one
 time unit = one hour and steps are 1; other resolutions step every 3600 / time_resolution units):
-- "Grid" (params: network, network_kwargs) - one per simulator instance.
+- "Grid" (params: network, network_kwargs, plugin_dir, engine: "pandapower" (default) or "fast", see
+  `simulators.grid.model`) - one per simulator instance.
   Inputs: load_scaling (factor on base demand), lot_power_kw ({bus: kW} mappings, summed over sources),
   open_branches (list of branch ids or a JSON string of one; the current topology is kept when none arrives).
   Outputs: losses_kw, p_grid_kw, q_grid_kvar, v_min_pu, v_max_pu, vpd, vm_pu (list, bus 1 first),
@@ -26,8 +27,6 @@ import math
 
 import mosaik_api_v3
 
-from cosim.networks import load_network
-from cosim.powerflow.network_data import NetworkDataError
 from simulators.grid.model import GridError, GridModel, GridState
 
 GRID_OUTPUTS = (
@@ -41,7 +40,7 @@ META = {
     "type": "hybrid",  # steps every hour by itself, and also when an event input (e.g. a new topology) arrives
     "models": {
         "Grid": {
-            "public": True, "params": ["network", "network_kwargs", "plugin_dir"],
+            "public": True, "params": ["network", "network_kwargs", "plugin_dir", "engine"],
             "attrs": sorted(set(GRID_INPUTS) | set(GRID_OUTPUTS)), "trigger": list(GRID_INPUTS),
         },
         "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "q_kvar", "vm_pu", "lot_buses"],
@@ -109,12 +108,8 @@ class GridSim(mosaik_api_v3.Simulator):
             if not isinstance(kwargs, dict):
                 raise GridError(f"Grid: network_kwargs must be a mapping, got {kwargs!r}")
             plugin_dir = params.get("plugin_dir")  # where a user's network module may sit (the scenario's folder)
-            if plugin_dir is not None and isinstance(network, str):
-                try:
-                    network, kwargs = load_network(network, near=plugin_dir, **kwargs), {}
-                except NetworkDataError as exc:
-                    raise GridError(str(exc)) from None
-            self.model = GridModel(network, **kwargs)
+            self.model = GridModel(network, engine=params.get("engine") or "pandapower",
+                                   near=plugin_dir if isinstance(network, str) else None, **kwargs)
             self.grid_eid = "grid"
             return [{"eid": self.grid_eid, "type": "Grid"}]
         if model == "Connection":
