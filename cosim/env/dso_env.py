@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gymnasium as gym
 import numpy as np
@@ -55,25 +55,38 @@ def check_drivable(scenario: Scenario) -> None:
                              "allowed: false")
 
 
+def check_days(days: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """The days as (profile, start day) pairs; one line naming what is wrong otherwise."""
+    out = []
+    for item in days:
+        ok = isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str) \
+            and isinstance(item[1], int) and not isinstance(item[1], bool) and item[1] >= 0
+        if not ok:
+            raise EnvConfigError(f"days: {item!r}; allowed: (market profile, start day >= 0) pairs")
+        out.append((item[0], int(item[1])))
+    if not out:
+        raise EnvConfigError("days: empty; allowed: a non-empty list of (market profile, start day) pairs")
+    return tuple(out)
+
+
 class DsoEnv(gym.Env):
     """The DSO of `scenario` (a `Scenario`, a TOML path, or None for the default), decided by an agent.
 
-    `reward`: weights of the reward's terms (`RewardWeights`' fields, e.g. {"losses_kwh": 1.0}); `start_days`:
-    market days `reset` draws the day from (None: the scenario's own); `reseed`: `reset` also draws the scenario's
-    seed (fleets, forecast errors), so each episode is a fresh day of the scenario's distributions."""
+    `reward`: weights of the reward's terms (`RewardWeights`' fields, e.g. {"losses_kwh": 1.0}); `days`: the
+    (market profile, start day) pairs `reset` draws each episode's day from (`cosim.env.days`; None: the scenario's
+    own); `reseed`: `reset` also draws the scenario's seed (fleets, forecast errors), so each episode is a fresh day
+    of the scenario's distributions. The same `reset(seed=...)` gives the same episode."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, scenario: Scenario | str | Path | None = None, *, reward: dict[str, float] | None = None,
-                 start_days: list[int] | tuple[int, ...] | None = None, reseed: bool = False) -> None:
+                 days: Sequence[tuple[str, int]] | None = None, reseed: bool = False) -> None:
         from cosim.networks import load_network  # noqa: PLC0415
 
         self.base = as_scenario(scenario)
         check_drivable(self.base)
         self.weights = RewardWeights.from_dict(reward or {}, where="reward")
-        if start_days is not None and (len(start_days) == 0 or any(int(d) < 0 for d in start_days)):
-            raise EnvConfigError(f"start_days: {list(start_days)!r}; allowed: a non-empty list of days >= 0")
-        self.start_days = None if start_days is None else tuple(int(d) for d in start_days)
+        self.days = None if days is None else check_days(days)
         self.reseed = bool(reseed)
         self.net = load_network(self.base.network, near=self.base.plugin_dir).radial
         self.lot_ids = [lot.id for lot in self.base.lots]
@@ -154,8 +167,9 @@ class DsoEnv(gym.Env):
 
     def _draw(self) -> Scenario:
         s = self.base
-        if self.start_days is not None:
-            s = replace(s, start_day=int(self.np_random.choice(self.start_days)))
+        if self.days is not None:
+            profile, day = self.days[int(self.np_random.integers(len(self.days)))]
+            s = replace(s, market_profile=profile, start_day=day)
         if self.reseed:
             s = replace(s, seed=int(self.np_random.integers(0, 2**31 - 1)))
         return s
@@ -173,7 +187,8 @@ class DsoEnv(gym.Env):
             info.update(hour=p.hour, day_ahead=p.day_ahead,
                         ranges_kw={lot.lot_id: step_range_kw(lot) for lot in p.problem.lots})
         if self.scenario is not None:
-            info.update(start_day=self.scenario.start_day, scenario_seed=self.scenario.seed)
+            info.update(market_profile=self.scenario.market_profile, start_day=self.scenario.start_day,
+                        scenario_seed=self.scenario.seed)
         return info
 
     def _decode(self, a: np.ndarray, point: DecisionPoint) -> DayAheadPlan:

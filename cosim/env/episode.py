@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cosim.config import MAX_TIME_LIMIT_S, Scenario
-from cosim.env.bridge import BRIDGES, CONTROLLER_NAME, Bridge, DecisionPoint, open_bridge
+from cosim.env.bridge import BRIDGES, CONTROLLER_NAME, DecisionPoint, open_bridge
 
 __all__ = ["Episode", "env_scenario"]
 
