@@ -32,6 +32,8 @@ from cosim.errors import InputError
 __all__ = ["DsoEnv", "EnvConfigError", "SUPPORTED_EXCHANGE_MODES"]
 
 SUPPORTED_EXCHANGE_MODES = ("centralised",)
+KEEP_PLAN = "keep_plan_in_force"  # simulators.dso.agent.KEEP_PLAN: a revision that keeps the plan in force
+KEEP_TOLERANCE_KW = 1e-6  # an hourly setpoint this close to the schedule in force keeps it
 """Modes in which the DSO dispatches the lots hour by hour, the hooks the environment needs."""
 
 
@@ -205,25 +207,35 @@ class DsoEnv(gym.Env):
                 limited = True
         index = {lot_id: i for i, lot_id in enumerate(self.lot_ids)}
         buses, setpoints, decided = {}, {}, {}
+        unchanged = not point.day_ahead and topology == base
         for offer in problem.lots:
             i = index[offer.lot_id]
+            lo, hi = step_range_kw(offer)
             if point.day_ahead:
                 self._buses[offer.lot_id] = layout.bus(a, i) if len(offer.candidate_buses) > 1 \
                     else int(offer.candidate_buses[0])
+                schedule = layout.day_schedule(a, i, offer)
+            else:
+                schedule = self._rest_of_day(offer.lot_id, point.hour)
+                p0 = layout.setpoint(a, i, lo, hi)
+                if abs(p0 - schedule[0]) > KEEP_TOLERANCE_KW:
+                    unchanged = False
+                    schedule[0] = p0
+                    if offer.envelope is not None:  # the hours after this one, moved inside the envelope if need be
+                        schedule = offer.envelope.tightened().project(schedule)
             buses[offer.lot_id] = self._buses.get(offer.lot_id, int(offer.candidate_buses[0]))
-            lo, hi = step_range_kw(offer)
-            p0 = layout.setpoint(a, i, lo, hi)
-            schedule = self._rest_of_day(offer.lot_id, point.hour)
-            schedule[0] = p0
-            if offer.envelope is not None:  # the hours after this one: kept inside the envelope, this one unchanged
-                schedule = offer.envelope.tightened().project(schedule)
-            self._schedules[offer.lot_id] = (point.hour, schedule)
             setpoints[offer.lot_id] = schedule
             decided[offer.lot_id] = {"bus": buses[offer.lot_id], "setpoint_kw": float(schedule[0]),
                                      "range_kw": (lo, hi)}
-        self._last = {"open_branches": list(topology), "switch_limited": limited, "lots": decided}
-        return DayAheadPlan(open_branches=topology, lot_buses=buses, setpoints_kw=setpoints, feasible=True,
+        if not unchanged:
+            self._schedules.update({lot_id: (point.hour, s) for lot_id, s in setpoints.items()})
+        self._last = {"open_branches": list(topology), "switch_limited": limited, "lots": decided,
+                      "kept_plan_in_force": unchanged}
+        plan = DayAheadPlan(open_branches=topology, lot_buses=buses, setpoints_kw=setpoints, feasible=True,
                             controller="env")
+        if unchanged:  # the DSO then sends nothing: the lots keep following the schedules they have
+            plan.info[KEEP_PLAN] = True
+        return plan
 
     def _rest_of_day(self, lot_id: str, hour: int) -> np.ndarray:
         """The lot's schedule in force, from `hour` on (zeros where there is none): the hours after this one."""

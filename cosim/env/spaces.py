@@ -7,7 +7,11 @@ Action (every entry in [-1, 1]; `ActionLayout`):
   * one entry per lot: its bus among its candidate buses (read at the first step of a day only: a day-ahead
     decision);
   * one entry per lot: its power this hour, -1 the lowest and +1 the highest the lot can take at this step given
-    the energy it has already taken (its envelope, tightened: `step_range_kw`).
+    the energy it has already taken (its envelope, tightened: `step_range_kw`); ignored at a day's first step;
+  * 24 entries per lot, read at a day's first step only: the day's schedule, hour h scaled over the envelope's
+    power bounds of hour h, then moved inside the envelope (`FlexEnvelope.project`). It is the schedule the lot
+    follows until an hourly entry changes an hour; the hours after a changed hour keep it (moved inside the
+    envelope again).
 Observation (`ObservationLayout`): only what the DSO receives in the centralised mode at that hour: the hour of the
 day, its 24-h load-scaling and price forecasts, the grid's last measured hour (losses, lowest voltage, substation
 power; zeros before the first), the switch operations left today, the topology in force, and each lot's offer: its
@@ -15,8 +19,6 @@ envelope's 24-h bounds and its measurements (EVs present, energy stored).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,14 +46,11 @@ def step_range_kw(offer: LotOffer) -> tuple[float, float]:
     return lo, max(lo, hi)
 
 
-@dataclass
-class Decoded:
-    """What one action became: the plan handed to the DSO and what had to be changed on the way."""
-
-    plan: DayAheadPlan
-    ranges_kw: dict[str, tuple[float, float]]  # each lot's feasible range this hour
-    setpoint_kw: dict[str, float]  # each lot's power this hour, as planned
-    switch_limited: bool  # the topology asked for needed more switch operations than are left today
+def hour_bounds_kw(offer: LotOffer) -> tuple[np.ndarray, np.ndarray]:
+    """(24,) lowest and highest power of each hour of the offer (its envelope's power bounds)."""
+    if offer.envelope is not None:
+        return _fit(offer.envelope.p_min_kw), _fit(offer.envelope.p_max_kw)
+    return -np.asarray(offer.max_discharge_kw, float), np.asarray(offer.max_charge_kw, float)
 
 
 class ActionLayout:
@@ -63,7 +62,7 @@ class ActionLayout:
         self.reconf = ReconfigurationProblem(net, encoding="position") if reconfigure and net.loops else None
         self.n_topology = self.reconf.n_loops if self.reconf is not None else 0
         self.n_lots = len(lots)
-        self.size = self.n_topology + 2 * self.n_lots
+        self.size = self.n_topology + 2 * self.n_lots + HOURS * self.n_lots
 
     def topology(self, action: np.ndarray) -> tuple[int, ...]:
         pos = (np.asarray(action[:self.n_topology], float) + 1.0) / 2.0
@@ -78,6 +77,14 @@ class ActionLayout:
         x = (float(action[self.n_topology + self.n_lots + i]) + 1.0) / 2.0
         return lo_kw + x * (hi_kw - lo_kw)
 
+    def day_schedule(self, action: np.ndarray, i: int, offer: LotOffer) -> np.ndarray:
+        """The lot's day schedule (kW, 24 h) from its day-ahead entries, inside its envelope."""
+        start = self.n_topology + 2 * self.n_lots + HOURS * i
+        x = (np.asarray(action[start:start + HOURS], float) + 1.0) / 2.0
+        lo, hi = hour_bounds_kw(offer)
+        schedule = lo + x * (hi - lo)
+        return schedule if offer.envelope is None else offer.envelope.tightened().project(schedule)
+
     # -- the inverse: what a policy that replays a plan sends --------------------------------------------------
     def encode_topology(self, open_branches) -> np.ndarray:
         """Action entries whose decoding opens exactly `open_branches` (one per loop, assigned loop by loop)."""
@@ -90,9 +97,17 @@ class ActionLayout:
         candidates = list(self.lots[i][1])
         return 2.0 * (candidates.index(int(bus)) + 0.5) / len(candidates) - 1.0
 
+    def day_schedule_slice(self, i: int) -> slice:
+        start = self.n_topology + 2 * self.n_lots + HOURS * i
+        return slice(start, start + HOURS)
+
     @staticmethod
-    def encode_setpoint(p_kw: float, lo_kw: float, hi_kw: float) -> float:
-        return 0.0 if hi_kw - lo_kw <= 0 else 2.0 * (p_kw - lo_kw) / (hi_kw - lo_kw) - 1.0
+    def encode_setpoint(p_kw, lo_kw, hi_kw):
+        """Action value(s) for power `p_kw` over [lo_kw, hi_kw] (arrays or numbers); 0 where the range is empty."""
+        p, lo, hi = (np.asarray(v, float) for v in (p_kw, lo_kw, hi_kw))
+        width = hi - lo
+        out = np.where(width > 0, 2.0 * (p - lo) / np.where(width > 0, width, 1.0) - 1.0, 0.0)
+        return float(out) if out.ndim == 0 else out
 
 
 def _assign(loops, open_ids: list[int]) -> list[int]:
