@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosim.controllers.base import HOURS, DayAheadPlan, LotOffer
+from cosim.controllers.base import HOURS, LotOffer
 from cosim.controllers.envelope import grid_kw
 from cosim.env.bridge import DecisionPoint
 from cosim.optim.reconfiguration import ReconfigurationProblem
