@@ -25,9 +25,9 @@ from cosim.config import Scenario, load_scenario
 from cosim.controllers.base import HOURS, DayAheadPlan
 from cosim.env.bridge import DecisionPoint
 from cosim.env.episode import Episode
+from cosim.env.errors import EnvConfigError
 from cosim.env.reward import RewardWeights
 from cosim.env.spaces import ActionLayout, ObservationLayout, step_range_kw
-from cosim.errors import InputError
 
 __all__ = ["DsoEnv", "EnvConfigError", "SUPPORTED_EXCHANGE_MODES"]
 
@@ -35,10 +35,6 @@ SUPPORTED_EXCHANGE_MODES = ("centralised",)
 KEEP_PLAN = "keep_plan_in_force"  # simulators.dso.agent.KEEP_PLAN: a revision that keeps the plan in force
 KEEP_TOLERANCE_KW = 1e-6  # an hourly setpoint this close to the schedule in force keeps it
 """Modes in which the DSO dispatches the lots hour by hour, the hooks the environment needs."""
-
-
-class EnvConfigError(InputError):
-    """A scenario or option the environment cannot drive (one line naming the field and what is allowed)."""
 
 
 def as_scenario(scenario: Scenario | str | Path | None) -> Scenario:
@@ -198,13 +194,13 @@ class DsoEnv(gym.Env):
         problem, layout = point.problem, self.layout
         base = tuple(int(b) for b in problem.base_open_branches)
         topology, limited = base, False
-        if layout.reconf is not None and problem.reconfigure:
+        if layout.reconf is not None and self.base.reconfigure:
             wanted = layout.topology(a)
             ops = len(set(wanted) ^ set(base))
-            if point.day_ahead or ops <= point.state.switch_operations_left:
+            if point.day_ahead or (problem.reconfigure and ops <= point.state.switch_operations_left):
                 topology = wanted
-            else:
-                limited = True
+            else:  # no switch operation left today for this change: the topology in force stays
+                limited = ops > 0
         index = {lot_id: i for i, lot_id in enumerate(self.lot_ids)}
         buses, setpoints, decided = {}, {}, {}
         unchanged = not point.day_ahead and topology == base

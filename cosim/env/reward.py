@@ -4,7 +4,8 @@ objective functions the controllers use (`cosim.controllers.objectives`).
 Terms (each >= 0): `losses_kwh` the measured hour's energy losses (OF3, eq. 11, one hour); `voltage_pu` how far
 the hour's lowest voltage lies below the network's band (eq. 16 as a violation; the DSO measures the lowest
 voltage only); `unmet_kwh` the contract energy the lots left unmet at departures, over the whole episode, given at
-its last step (the lots report it as EVs leave). A step's losses and voltage come from the grid's measurement of
+its last step (the lots report it as EVs leave); `non_converged` a fixed penalty for an hour whose power flow did
+not converge (nothing measured). A step's losses and voltage come from the grid's measurement of
 that hour, which reaches the DSO at the start of the next hour (the last hour's from the recorded grid table).
 """
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from cosim.controllers.base import GridMeasurement
 from cosim.controllers.objectives import of3_loss_kwh, voltage_violation_pu
-from cosim.errors import InputError
+from cosim.env.errors import EnvConfigError
 from cosim.powerflow.network_data import RadialNetwork
 
 __all__ = ["RewardWeights"]
@@ -31,15 +32,16 @@ class RewardWeights:
     losses_kwh: float = 1.0
     voltage_pu: float = 1000.0
     unmet_kwh: float = 1.0
+    non_converged: float = 1000.0  # an hour whose power flow did not converge (no losses or voltage measured)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str) -> RewardWeights:
         names = [f.name for f in fields(cls)]
         for key, value in values.items():
             if key not in names:
-                raise InputError(f"{where}.{key}: unknown reward term; allowed: {', '.join(names)}")
+                raise EnvConfigError(f"{where}.{key}: unknown reward term; allowed: {', '.join(names)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
-                raise InputError(f"{where}.{key} = {value!r}; allowed: a finite number >= 0")
+                raise EnvConfigError(f"{where}.{key} = {value!r}; allowed: a finite number >= 0")
         return cls(**{k: float(v) for k, v in values.items()})
 
     def measured_terms(self, grid: GridMeasurement | None, net: RadialNetwork) -> dict[str, float]:
@@ -49,6 +51,8 @@ class RewardWeights:
         return self._grid_terms(grid.losses_kw, grid.v_min_pu, net)
 
     def _grid_terms(self, losses_kw: float, v_min_pu: float, net: RadialNetwork) -> dict[str, float]:
+        if not (np.isfinite(losses_kw) and np.isfinite(v_min_pu)):
+            return {"non_converged": self.non_converged}
         losses = float(of3_loss_kwh(np.array([losses_kw])))
         voltage = float(voltage_violation_pu(np.array([[v_min_pu]]), net.v_min_pu, np.inf))
         return {"losses_kwh": self.losses_kwh * losses, "voltage_pu": self.voltage_pu * voltage}
@@ -61,10 +65,7 @@ class RewardWeights:
         grid, lots = folder.table("grid"), folder.table("lots")
         row = grid[grid["hour"] == hour]
         terms: dict[str, float] = {}
-        if len(row):
-            v_min_band = net.v_min_pu if net is not None else 0.9
-            losses = float(of3_loss_kwh(row["losses_kw"].to_numpy(float)))
-            voltage = float(voltage_violation_pu(row["v_min_pu"].to_numpy(float)[None, :], v_min_band, np.inf))
-            terms = {"losses_kwh": self.losses_kwh * losses, "voltage_pu": self.voltage_pu * voltage}
+        if len(row) and net is not None:
+            terms = self._grid_terms(float(row["losses_kw"].iloc[0]), float(row["v_min_pu"].iloc[0]), net)
         terms["unmet_kwh"] = self.unmet_kwh * float(lots["unmet_energy_kwh"].sum())
         return terms

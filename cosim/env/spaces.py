@@ -160,7 +160,7 @@ class ObservationLayout:
                 parts.extend(_fit(a) / 1000.0 for a in (e.p_min_kw, e.p_max_kw, e.e_min_kwh, e.e_max_kwh))
             m = measured.get(lot_id)
             parts.append(np.array([m.evs_present / 100.0, m.energy_stored_kwh / 1000.0]) if m else np.zeros(2))
-        obs[:] = np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND)
+        obs[:] = np.clip(np.nan_to_num(np.concatenate(parts)), -OBS_BOUND, OBS_BOUND)  # unmeasured: 0
         return obs
 
 
