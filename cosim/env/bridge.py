@@ -57,6 +57,10 @@ class Bridge:
         self._hour: int | None = None
         self._next_day: int = 0
         self._last_was_day_ahead = False
+        # the PLOs' side (cosim.env.parallel): each lot's share of its flexibility it offers next, and the last DSO
+        # schedule it received (its inbox); written by the environment, read in the simulation thread
+        self.offer_share: dict[str, float] = {}
+        self.received: dict[str, dict[str, Any]] = {}
 
     def day_ahead_hour(self) -> int:
         """The hour of a day-ahead call: the next day start (a second call for the same day keeps its hour)."""

@@ -76,6 +76,7 @@ class DsoEnv(gym.Env):
     of the scenario's distributions. The same `reset(seed=...)` gives the same episode."""
 
     metadata = {"render_modes": []}
+    plo_agents = False  # the PLOs' offers decided outside too (cosim.env.parallel)
 
     def __init__(self, scenario: Scenario | str | Path | None = None, *, reward: dict[str, float] | None = None,
                  days: Sequence[tuple[str, int]] | None = None, reseed: bool = False) -> None:
@@ -107,7 +108,7 @@ class DsoEnv(gym.Env):
         super().reset(seed=seed)
         self._end_episode()
         self.scenario = self._draw()
-        self.episode = Episode(self.scenario)
+        self.episode = Episode(self.scenario, plo_agents=self.plo_agents)
         self._point = self.episode.next_point()
         if self._point is None:
             raise RuntimeError("the co-simulation ended before the DSO's first decision")

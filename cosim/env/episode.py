@@ -22,21 +22,28 @@ from cosim.env.bridge import BRIDGES, CONTROLLER_NAME, DecisionPoint, open_bridg
 __all__ = ["Episode", "env_scenario"]
 
 
-def env_scenario(scenario: Scenario, bridge_key: str) -> Scenario:
+def env_scenario(scenario: Scenario, bridge_key: str, plo_agents: bool = False) -> Scenario:
     """`scenario` with the environment as the DSO's controller: in process, and with no deadline (the agent may
-    think as long as it likes; the simulation waits)."""
-    return replace(scenario, controller=CONTROLLER_NAME, controller_options={"bridge": bridge_key},
-                   controller_isolation=False, controller_time_limit_s=MAX_TIME_LIMIT_S,
-                   controller_on_failure="fallback")
+    think as long as it likes; the simulation waits). With `plo_agents`, the PLOs' offers also go through the
+    bridge (`cosim.env.parallel.EnvCentralised`, the centralised mode with the PLOs' side decided outside)."""
+    changed = replace(scenario, controller=CONTROLLER_NAME, controller_options={"bridge": bridge_key},
+                      controller_isolation=False, controller_time_limit_s=MAX_TIME_LIMIT_S,
+                      controller_on_failure="fallback")
+    if plo_agents:
+        from cosim.env.parallel import MODE_NAME  # noqa: PLC0415 - registers the mode
+
+        changed = replace(changed, exchange=MODE_NAME, exchange_options={**scenario.exchange_options,
+                                                                         "bridge": bridge_key})
+    return changed
 
 
 class Episode:
     """A running co-simulation of `scenario` whose DSO asks `bridge` for its decisions; its tables go to a fresh
     temporary folder (removed by `close`)."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, plo_agents: bool = False) -> None:
         self.key, self.bridge = open_bridge()
-        self.scenario = env_scenario(scenario, self.key)
+        self.scenario = env_scenario(scenario, self.key, plo_agents)
         self.run_dir = Path(tempfile.mkdtemp(prefix="cosim-env-")) / "run"
         self.run_dir.mkdir()
         self.error: BaseException | None = None
