@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -60,6 +61,7 @@ class Bridge:
         # the PLOs' side (cosim.env.parallel): each lot's share of its flexibility it offers next, and the last DSO
         # schedule it received (its inbox); written by the environment, read in the simulation thread
         self.offer_share: dict[str, float] = {}
+        self.waiting_s = 0.0  # time the simulation spent waiting for the environment (inside the DSO's step)
         self.received: dict[str, dict[str, Any]] = {}
 
     def day_ahead_hour(self) -> int:
@@ -75,7 +77,9 @@ class Bridge:
         with the topology fixed) reuses the environment's answer for that hour without asking again."""
         if point.hour != self._hour or self._decoder is None:
             self.points.put(("decide", point))
+            t0 = time.perf_counter()
             kind, decoder = self.plans.get()
+            self.waiting_s += time.perf_counter() - t0
             if kind == "abort":
                 raise EpisodeAborted("episode ended by the environment")
             self._decoder, self._hour = decoder, point.hour
