@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 import numpy as np
 import pytest
@@ -134,3 +135,19 @@ def test_no_signal_handler_is_installed(small_scenario):
     finally:
         env.close()
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_reset_and_close_mid_episode_end_the_simulation_thread(small_scenario):
+    def sim_threads() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("cosim-env-")]
+
+    env = DsoEnv(small_scenario)
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    first = sim_threads()
+    assert len(first) == 1
+    env.reset(seed=1)  # the unfinished episode is aborted, its world shut down
+    assert not first[0].is_alive() and len(sim_threads()) == 1
+    run_dir = env.episode.run_dir
+    env.close()
+    assert sim_threads() == [] and not run_dir.exists()
