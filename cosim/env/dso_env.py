@@ -218,8 +218,8 @@ class DsoEnv(gym.Env):
                 if abs(p0 - schedule[0]) > KEEP_TOLERANCE_KW:
                     unchanged = False
                     schedule[0] = p0
-                    if offer.envelope is not None:  # the hours after this one, moved inside the envelope if need be
-                        schedule = offer.envelope.tightened().project(schedule)
+                if offer.envelope is not None:  # the hours after this one (and past the day's schedule, zeros)
+                    schedule = offer.envelope.tightened().project(schedule)  # inside the envelope, as checked
             buses[offer.lot_id] = self._buses.get(offer.lot_id, int(offer.candidate_buses[0]))
             setpoints[offer.lot_id] = schedule
             decided[offer.lot_id] = {"bus": buses[offer.lot_id], "setpoint_kw": float(schedule[0]),

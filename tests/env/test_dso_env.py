@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from cosim.config import load_scenario
 from cosim.env import TRAINING_DAYS, DsoEnv, EnvConfigError
 from cosim.powerflow.topology import is_radial
+from cosim.results import RunFolder
 from tests.env.conftest import write_small
 
 
@@ -39,12 +40,14 @@ def test_same_seed_same_episode_and_reset_draws_another_day(small_scenario):
     env = DsoEnv(small_scenario, days=TRAINING_DAYS, reseed=True)
     try:
         first = run_episode(env, seed=11)
+        fallbacks = [e for e in RunFolder(env.episode.run_dir).events() if e.get("event") == "planning fallback"]
         _, info = env.reset(seed=11)
         again = run_episode(env, seed=11)
         other_info = env.reset(seed=12)[1]
     finally:
         env.close()
     assert len(first[1]) == 24
+    assert fallbacks == []  # every random action became a plan the DSO accepted
     np.testing.assert_array_equal(np.array(first[0]), np.array(again[0]))
     assert first[1] == again[1]
     assert (info["market_profile"], info["start_day"], info["scenario_seed"]) != \
