@@ -43,13 +43,15 @@ def test_replaying_cosim_runs_plan_reproduces_its_kpis(small_scenario):
     env = DsoEnv(scenario)
     try:
         obs, info = env.reset(seed=0)
-        done = False
+        done, kept = False, 0
         while not done:
             obs, reward, done, truncated, info = env.step(replay_action(env, plan, info))
             assert info["clipped_actions"] == 0
+            kept += info["decided"]["kept_plan_in_force"]
         kpis = env.kpis()
     finally:
         env.close()
+    assert kept == 23  # every hour after the first left the plan in force: the DSO sent no revision (KEEP_PLAN)
     for key in MEASURED:
         assert kpis[key] == pytest.approx(summary.kpis[key], rel=1e-9, abs=1e-9), key
     # and every other KPI the run reports (lot energies, PLO profit, welfare ledger), to rounding; but the message
