@@ -110,10 +110,10 @@ class ParallelCosimEnv(ParallelEnv):
         obs, reward, done, truncated, info = self.dso.step(actions[DSO])
         decided = info.get("decided", {}).get("lots", {})
         rewards = {DSO: reward}
+        unmet = self._unmet_by_lot() if done else {}
         for lot in self.dso.lot_ids:
             cost = price * decided.get(lot, {}).get("setpoint_kw", 0.0)
-            unmet = info["reward_terms"].get("unmet_kwh", 0.0) if done else 0.0  # one lot: the episode's unmet
-            rewards[lot] = -cost - (unmet if len(self.dso.lot_ids) == 1 else 0.0)
+            rewards[lot] = -cost - self.dso.weights.unmet_kwh * unmet.get(lot, 0.0)
         observations = self._observations(obs)
         terminations = {a: done for a in self.agents}
         truncations = {a: False for a in self.agents}
@@ -125,6 +125,13 @@ class ParallelCosimEnv(ParallelEnv):
 
     def close(self) -> None:
         self.dso.close()
+
+    def _unmet_by_lot(self) -> dict[str, float]:
+        """Each lot's contract energy unmet over the episode (kWh), from the recorded lots table."""
+        from cosim.results import RunFolder  # noqa: PLC0415
+
+        lots = RunFolder(self.dso.episode.run_dir).table("lots")
+        return {str(k): float(v) for k, v in lots.groupby("id")["unmet_energy_kwh"].sum().items()}
 
     def _observations(self, dso_obs: np.ndarray) -> dict[str, np.ndarray]:
         out = {DSO: dso_obs}
