@@ -48,6 +48,9 @@ from cosim.networks.converted import flow
 from cosim.powerflow.network_data import RadialNetwork
 
 log = logging.getLogger("cosim.dso")  # under "cosim": the command line's stderr handler shows its warnings
+KEEP_PLAN = "keep_plan_in_force"
+"""A revision whose `info` holds this key set to True keeps the plan in force: no merge, no message (the lots keep
+the schedules they follow; `cosim.env` uses it when an action leaves everything as it is)."""
 ON_FAILURE = ("fallback", "stop")
 """What a planning failure does: fall back and go on (default), or stop the run (`PlanningStopped`)."""
 
@@ -216,6 +219,8 @@ class DsoAgent:
         free = self.reconfigure and self.switch_operations_left > 0
         rolling = problem(free)
         plan, failure = self._checked(rolling, _Revision(self.controller, state, self.hour))
+        if plan is not None and plan.info.get(KEEP_PLAN) is True:  # nothing re-planned: nothing is sent
+            return None
         if plan is not None and free:
             operations = len(set(map(int, plan.open_branches)) ^ set(self.open_branches))
             if operations > self.switch_operations_left:

@@ -1,0 +1,137 @@
+"""Speed of the learning environment (`cosim.env.DsoEnv`): simulated hours per second of wall time, random policy.
+
+    .venv/bin/python benchmarks/env.py                                   # default and env_ieee33, 3 episodes each
+    .venv/bin/python benchmarks/env.py --scenarios scenarios/default.toml --episodes 5
+
+For each scenario it runs `--episodes` episodes (the first `reset` is timed apart: imports and compiled kernels),
+then prints the simulated hours per wall second of the episodes (resets included) and where the time went: each
+simulator's step time (`cosim.runner.timing`; the DSO's without the time it waited for the environment), the
+environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
+
+EV2Gym comparison: with ev2gym importable (`pip install .[benchmark]`) it also runs EV2Gym's grid case (its 34-bus
+feeder, 100 charging stations, power flow on where it can start, see `bench_ev2gym`) with a random policy in the
+same process and prints `env steps/s ratio vs EV2Gym: N.Nx` in simulated hours per wall second (EV2Gym's steps are
+15 minutes). Without it, it says so and prints no ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_scenario(path: str, episodes: int, seed: int = 0) -> dict[str, float]:
+    from cosim.env import TRAINING_DAYS, DsoEnv  # noqa: PLC0415
+    from cosim.runner import timing  # noqa: PLC0415
+
+    days = TRAINING_DAYS if "env_ieee33" in path else None
+    env = DsoEnv(path, days=days, reseed=days is not None)
+    env.action_space.seed(seed)
+    t0 = time.perf_counter()
+    env.reset(seed=seed)
+    first_reset_s = time.perf_counter() - t0
+    env.close()
+    timing.reset()
+    hours, env_s, waiting = 0, 0.0, 0.0
+    t0 = time.perf_counter()
+    for k in range(episodes):
+        env.reset(seed=seed + k)
+        done = False
+        while not done:
+            t1 = time.perf_counter()
+            action = env.action_space.sample()
+            t2 = time.perf_counter()
+            _, _, done, _, _ = env.step(action)
+            env_s += t2 - t1
+            hours += 1
+        waiting += env.episode.bridge.waiting_s
+    wall = time.perf_counter() - t0
+    env.close()
+    sims = {k: v for k, v in timing.STEP_SECONDS.items()}
+    if "dso" in sims:
+        sims["dso"] -= waiting
+    return {"hours": hours, "wall_s": wall, "first_reset_s": first_reset_s, "sim_h_per_s": hours / wall,
+            "parts_s": {"policy": env_s, **sims}}
+
+
+def bench_ev2gym(steps: int) -> tuple[float, str] | None:
+    """Simulated hours per wall second of EV2Gym's grid case (`V2Ggrid.yaml`: its 34-bus feeder, power flow on)
+    with 100 charging stations and a random policy, and what was run; None without ev2gym. Where its grid model
+    cannot start (it reads `data/augmentor.pkl`, absent from ev2gym 2.0.0's wheel) it runs without the power flow,
+    and says so: a faster EV2Gym, so the ratio is then a lower bound."""
+    try:
+        import ev2gym  # noqa: PLC0415 - the [benchmark] extra
+        import yaml  # noqa: PLC0415 - installed with ev2gym
+        from ev2gym.models.ev2gym_env import EV2Gym  # noqa: PLC0415
+    except ImportError:
+        return None
+    home = Path(ev2gym.__file__).resolve().parent.parent  # its configs name data files relative to here
+    config = yaml.safe_load((home / "ev2gym/example_config_files/V2Ggrid.yaml").read_text())
+    config.update(number_of_charging_stations=100, simulate_grid=True)
+    cwd = Path.cwd()
+    missing = None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.yaml"
+        path.write_text(yaml.safe_dump(config))
+        os.chdir(home)
+        try:
+            try:
+                env = EV2Gym(config_file=str(path))
+            except FileNotFoundError as exc:  # its grid model needs data/augmentor.pkl, which its wheel lacks
+                config.update(simulate_grid=False, number_of_transformers=1)
+                path.write_text(yaml.safe_dump(config))
+                env = EV2Gym(config_file=str(path))
+                missing = Path(exc.filename or "?").name
+            env.reset(seed=0)
+            t0 = time.perf_counter()
+            n = 0
+            while n < steps:
+                _, _, done, truncated, _ = env.step(env.action_space.sample())
+                n += 1
+                if done or truncated:
+                    env.reset()
+            wall = time.perf_counter() - t0
+        finally:
+            os.chdir(cwd)
+    grid = f"{config['pf_solver']} power flow" if config["simulate_grid"] else \
+        f"power flow OFF: its grid model needs {missing}, which the installed ev2gym lacks"
+    what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
+    return n * config["timescale"] / 60.0 / wall, what
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", nargs="+",
+                        default=[str(ROOT / "scenarios/default.toml"), str(ROOT / "scenarios/env_ieee33.toml")])
+    parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--ev2gym-steps", type=int, default=960, help="EV2Gym steps (15 min each)")
+    args = parser.parse_args()
+    results = {}
+    for path in args.scenarios:
+        r = results[path] = bench_scenario(path, args.episodes)
+        print(f"{Path(path).stem}: {r['hours']} h in {r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
+              f"(pandapower grid; first reset {r['first_reset_s']:.1f} s)")
+        parts = r["parts_s"]
+        rest = r["wall_s"] - sum(parts.values())
+        print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
+                                                    sorted(parts.items(), key=lambda kv: -kv[1]))
+              + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
+    print("fast grid engine: not measured (this scenario format has no engine option yet)")
+    ev = bench_ev2gym(steps=args.ev2gym_steps)
+    if ev is None:
+        print("EV2Gym: not installed (pip install .[benchmark]); no ratio printed")
+    else:
+        rate, what = ev
+        ours = results[args.scenarios[-1]]["sim_h_per_s"]
+        print(f"EV2Gym ({what}): {rate:.2f} simulated h/s")
+        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem} against EV2Gym, "
+              "simulated hours per wall second)")
+
+
+if __name__ == "__main__":
+    main()

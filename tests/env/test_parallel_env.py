@@ -1,0 +1,42 @@
+"""parallel_env: the DSO and the PLOs as PettingZoo agents of the real co-simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+from pettingzoo.test import parallel_api_test
+
+from cosim.env import parallel_env
+
+
+def test_pettingzoo_parallel_api_test_passes(small_scenario):
+    env = parallel_env(small_scenario)
+    try:
+        parallel_api_test(env, num_cycles=30)
+    finally:
+        env.close()
+
+
+def plo_episode_start(env, share_action: float, steps: int = 6) -> tuple[list[float], list[np.ndarray]]:
+    env.reset(seed=0)
+    widths, schedules = [], []
+    for _ in range(steps):
+        actions = {"DSO": np.zeros(env.action_space("DSO").shape), "PL1": np.array([share_action])}
+        obs, _, _, _, infos = env.step(actions)
+        lo, hi = infos["DSO"]["ranges_kw"]["PL1"]
+        widths.append(hi - lo)
+        schedules.append(obs["PL1"][25:49].copy())
+    return widths, schedules
+
+
+def test_a_plo_that_withholds_flexibility_narrows_what_the_dso_sees(small_scenario):
+    """The PLO's action is its offer: offering none of its flexibility leaves the DSO a lot range of zero width
+    from the next hour on (offering all of it does not); the PLO observes the DSO's schedule message."""
+    env = parallel_env(small_scenario)
+    try:
+        open_widths, schedules = plo_episode_start(env, 1.0)
+        closed_widths, _ = plo_episode_start(env, -1.0)
+    finally:
+        env.close()
+    assert max(open_widths) > 1.0
+    assert closed_widths == [0.0] * len(closed_widths)
+    assert np.any(schedules[0] != 0)
