@@ -195,20 +195,24 @@ def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
         cur[nb + k] = (sr[k] * b - si[k] * a) * m
     pre[0] = 0.0
     pre[n1] = 0.0
+    acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
+    acc_i = 0.0
     for k in range(nb):
-        pre[k + 1] = pre[k] + cur[k]
-        pre[n1 + k + 1] = pre[n1 + k] + cur[nb + k]
+        acc_r = acc_r + cur[k]
+        acc_i = acc_i + cur[nb + k]
+        pre[k + 1] = acc_r
+        pre[n1 + k + 1] = acc_i
     g[0] = v0
     g[nb] = 0.0
     res = 0.0
     total = 0.0  # NaN-propagating twin of res (a comparison drops NaN)
     for k in range(1, nb):
-        j = parent[k]
-        e = end[k]
+        j = np.uint64(parent[k])  # unsigned indexes: no negative-index wraparound in the loop
+        e = np.uint64(end[k])
         ir = pre[e] - pre[k]
-        ii = pre[n1 + e] - pre[n1 + k]
+        ii = pre[np.uint64(n1) + e] - pre[n1 + k]
         gr = g[j] - (zr[k] * ir - zx[k] * ii)
-        gi = g[nb + j] - (zr[k] * ii + zx[k] * ir)
+        gi = g[np.uint64(nb) + j] - (zr[k] * ii + zx[k] * ir)
         d = (gr - x[k]) * (gr - x[k]) + (gi - x[nb + k]) * (gi - x[nb + k])
         g[k] = gr
         g[nb + k] = gi
@@ -243,7 +247,7 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
     for k in range(1, n_pos):  # forward, in place: a parent's position precedes its children's in every lane
         kk = k * LANES
         for ln in range(LANES):
-            i = kk + ln
+            i = np.uint64(kk + ln)  # unsigned indexes: no negative-index wraparound in the loop
             e = ends[i]
             j = par[i]
             ir = pr[e] - pr[i]
@@ -369,9 +373,13 @@ def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale
         cur[nb + k] = (sr[k] * b - si[k] * a) * m
     pre[0] = 0.0
     pre[n1] = 0.0
+    acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
+    acc_i = 0.0
     for k in range(nb):
-        pre[k + 1] = pre[k] + cur[k]
-        pre[n1 + k + 1] = pre[n1 + k] + cur[nb + k]
+        acc_r = acc_r + cur[k]
+        acc_i = acc_i + cur[nb + k]
+        pre[k + 1] = acc_r
+        pre[n1 + k + 1] = acc_i
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
@@ -487,10 +495,16 @@ def _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_p
 
 @njit(**_JIT)
 def _new_tree(nb):
-    """Scratch for `_case_tree`."""
-    return (np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64),
-            np.empty(nb, dtype=np.int64), np.zeros(nb), np.zeros(nb), np.ones(nb), np.zeros(nb), np.ones(nb),
-            np.zeros(nb), np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64), np.empty(nb, dtype=np.int64))
+    """Scratch for `_case_tree`, as views of two allocations (an allocation costs about as much as a bus's sweep)."""
+    wi = np.empty(7 * nb, dtype=np.int64)
+    wf = np.empty(6 * nb)
+    wf[:2 * nb] = 0.0  # zr, zx
+    wf[2 * nb:3 * nb] = 1.0  # cre
+    wf[3 * nb:4 * nb] = 0.0  # cim
+    wf[4 * nb:5 * nb] = 1.0  # cab
+    wf[5 * nb:] = 0.0  # iscale
+    return (wi[:nb], wi[nb:2 * nb], wi[2 * nb:3 * nb], wi[3 * nb:4 * nb], wf[:nb], wf[nb:2 * nb], wf[2 * nb:3 * nb],
+            wf[3 * nb:4 * nb], wf[4 * nb:5 * nb], wf[5 * nb:], wi[4 * nb:5 * nb], wi[5 * nb:6 * nb], wi[6 * nb:])
 
 
 @njit(**_JIT)
@@ -504,8 +518,8 @@ def _lane_idle(ln, nb, v0, vr, vi, sr, si, zr, zx, par, ends):
         si[i] = 0.0
         zr[i] = 0.0
         zx[i] = 0.0
-        par[i] = ln
-        ends[i] = (k + 1) * LANES + ln
+        par[i] = np.uint64(ln)
+        ends[i] = np.uint64((k + 1) * LANES + ln)
 
 
 @njit(**_JIT)
@@ -534,8 +548,8 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
     si_s = np.empty(nl)
     zr_s = np.empty(nl)
     zx_s = np.empty(nl)
-    par_s = np.empty(nl, dtype=np.int64)
-    end_s = np.empty(nl, dtype=np.int64)
+    par_s = np.empty(nl, dtype=np.uint64)
+    end_s = np.empty(nl, dtype=np.uint64)
     # per lane, by position: what `_write_case` needs of its case
     l_perm = np.empty((LANES, nb), dtype=np.int64)
     l_branch = np.empty((LANES, nb), dtype=np.int64)
@@ -597,8 +611,8 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
                     vi[i] = 0.0
                     zr_s[i] = zr[k]
                     zx_s[i] = zx[k]
-                    par_s[i] = parent[k] * LANES + ln
-                    end_s[i] = end[k] * LANES + ln
+                    par_s[i] = np.uint64(parent[k] * LANES + ln)
+                    end_s[i] = np.uint64(end[k] * LANES + ln)
                     l_perm[ln, k] = b
                     l_branch[ln, k] = branch[k]
                     l_end[ln, k] = end[k]
@@ -674,19 +688,20 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
     closed = np.ones(n_branch, dtype=np.bool_)
     tr = _new_tree(nb)
     perm, parent, branch, end, zr, zx, cre, cim, cab, iscale = tr[:10]
-    sr = np.empty(nb)
-    si = np.empty(nb)
-    x = np.empty(n2)
-    g = np.empty(n2)
-    cur = np.empty(n2)
-    pre = np.empty(n2 + 2)
-    f = np.empty(n2)
-    f_prev = np.empty(n2)
-    g_prev = np.empty(n2)
-    df = np.empty((2, n2))
-    dg = np.empty((2, n2))
-    hist = np.empty(STALL_WINDOW)
-    vres = np.empty(n2)
+    w = np.empty(13 * n2 + 2 + STALL_WINDOW)  # one allocation, cut into the vectors below
+    sr = w[:nb]
+    si = w[nb:n2]
+    x = w[n2:2 * n2]
+    g = w[2 * n2:3 * n2]
+    cur = w[3 * n2:4 * n2]
+    f = w[4 * n2:5 * n2]
+    f_prev = w[5 * n2:6 * n2]
+    g_prev = w[6 * n2:7 * n2]
+    df = w[7 * n2:9 * n2].reshape((2, n2))
+    dg = w[9 * n2:11 * n2].reshape((2, n2))
+    vres = w[11 * n2:12 * n2]
+    hist = w[12 * n2:12 * n2 + STALL_WINDOW]
+    pre = w[12 * n2 + STALL_WINDOW:]
     topo_rows = open_pos.shape[0]
     p_rows = p_kw.shape[0]
     q_rows = q_kvar.shape[0]
@@ -780,3 +795,58 @@ def connected_rows(f, t, n_nodes, open_rows, out):
         for j in range(open_rows.shape[1]):
             opened[open_rows[r, j]] = False
         out[r] = parts == 1
+
+
+PACKED_HEAD = 5  # ints[:5] of a packed network: n_bus, n_branch, slack, len(lut), has_taps
+PACKED_FLOATS = 4  # floats[:4]: s_scale, kw_per_pu, v_min_pu, v_max_pu
+INPUT_OK, INPUT_BAD_BRANCH, INPUT_NOT_FINITE = 0, 1, 2
+
+
+@njit(**_JIT)
+def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, status, sweeps, vm, v, i_ka, flags):
+    """`solve_cases` of a network packed into two arrays (`cosim.powerflow.prepared`: ints = head, branch-id
+    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im), taking
+    branch ids and checking the loads itself: one compiled call with few arguments for a small batch. flags (2,
+    cases) receives converged (status OK) and radial per case. Returns
+    INPUT_OK, INPUT_BAD_BRANCH (an id that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf);
+    nothing is solved then."""
+    nb = ints[0]
+    nbr = ints[1]
+    slack = ints[2]
+    nlut = ints[3]
+    has_taps = ints[4] != 0
+    o = PACKED_HEAD
+    lut = ints[o:o + nlut]
+    o += nlut
+    adj_ptr = ints[o:o + nb + 1]
+    o += nb + 1
+    adj_bus = ints[o:o + 2 * nbr]
+    o += 2 * nbr
+    adj_edge = ints[o:o + 2 * nbr]
+    o += 2 * nbr
+    from_bus = ints[o:o + nbr]
+    f = PACKED_FLOATS
+    r_pu = floats[f:f + nbr]
+    x_pu = floats[f + nbr:f + 2 * nbr]
+    inv_i_max_ka = floats[f + 2 * nbr:f + 3 * nbr]
+    base_i_ka = floats[f + 3 * nbr:f + 4 * nbr]
+    tap_re = floats[f + 4 * nbr:f + 5 * nbr]
+    tap_im = floats[f + 5 * nbr:f + 6 * nbr]
+    for r in range(p_kw.shape[0]):
+        for b in range(p_kw.shape[1]):
+            if not np.isfinite(p_kw[r, b]):
+                return INPUT_NOT_FINITE
+    for r in range(q_kvar.shape[0]):
+        for b in range(q_kvar.shape[1]):
+            if not np.isfinite(q_kvar[r, b]):
+                return INPUT_NOT_FINITE
+    open_pos = np.empty(open_ids.shape, dtype=np.int64)
+    if branch_positions(open_ids, lut, open_pos) >= 0:
+        return INPUT_BAD_BRANCH
+    solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, nbr, floats[0],
+                base_i_ka, floats[1], v0, floats[2], floats[3], tol, max_iter, scal, status, sweeps, vm, v, i_ka,
+                from_bus, tap_re, tap_im, has_taps)
+    for c in range(status.shape[0]):
+        flags[0, c] = status[c] == STATUS_OK
+        flags[1, c] = status[c] != STATUS_NOT_RADIAL
+    return INPUT_OK
