@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cosim.powerflow.simd import GATHER_WIDTH, gather_lanes
+
 STATUS_OK = 0
 STATUS_NOT_CONVERGED = 1
 STATUS_NOT_RADIAL = 2
@@ -42,9 +44,13 @@ ANDERSON_ABOVE = 0.5  # contraction ratio of plain sweeps above which a case swi
 ANDERSON_RHO_MIN = 0.9  # contraction assumed in the error bound once a case has switched to Anderson mixing
 _JIT = {"cache": True, "error_model": "numpy"}
 _FMA = {**_JIT, "fastmath": {"contract"}}  # the sweeps: a * b + c as one fused multiply-add (FMA), same in lanes
+# helpers called per case or per sweep are inlined into their callers: a call passing arrays costs an atomic
+# reference-count update per array each way (measured: ~0.4 us per call of `_case_tree`, ~25 arrays)
+_JIT_INLINE = {**_JIT, "inline": "always"}
+_FMA_INLINE = {**_FMA, "inline": "always"}
 RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
 # arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
-LANES = 8  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
+LANES = GATHER_WIDTH  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
 BLOCK_MIN = 3  # a batch of at least this many cases goes through the SIMD lanes
 FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6
 FLOPS_ANDERSON = 28  # residual history 4, three inner products 12 (averaged), mixing 8, load-current reuse 4
@@ -66,7 +72,7 @@ def branch_positions(open_ids, lut, out):
     return -1
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus, stack_cur):
     """Depth-first preorder of the closed branches of one case from the slack; True when they form a spanning tree.
 
@@ -107,7 +113,7 @@ def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, bran
     return n == nb
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _tree_order(open_pos, row, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus,
                 stack_cur):
     """`_dfs` of the case whose open branch positions are open_pos[row]; closed is an all-True scratch mask."""
@@ -161,7 +167,7 @@ def tree_order_rows(closed, adj_ptr, adj_bus, adj_edge, slack, radial, perm, par
                 branch[r, k] = 0
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _same_row(a, r1, r2):
     for j in range(a.shape[1]):
         if a[r1, j] != a[r2, j]:
@@ -169,18 +175,17 @@ def _same_row(a, r1, r2):
     return True
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _subtree_ends(parent, nb, end):
     """end[k]: one past the last position of the subtree rooted at position k (in preorder a contiguous run)."""
     for k in range(nb):
         end[k] = k + 1
     for k in range(nb - 1, 0, -1):
-        j = parent[k]
-        if end[k] > end[j]:
-            end[j] = end[k]
+        j = np.uint64(parent[k])
+        end[j] = max(end[j], end[k])  # branch-free: no mispredicted jump per bus
 
 
-@njit(**_FMA)
+@njit(**_FMA_INLINE)
 def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
     """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
     of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
@@ -221,13 +226,14 @@ def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
     return np.sqrt(res) if np.isfinite(total) else np.inf
 
 
-@njit(**_FMA)
-def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot):
+@njit(**_FMA_INLINE)
+def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot, ger, gei, dd):
     """One sweep of LANES cases side by side, each with its own tree (mixed topologies): arrays position * LANES +
     lane, par / ends the lane-offset indexes of each position's parent and subtree end (into pr / pi, length
-    (n_pos + 1) * LANES). Load currents and the prefix sums are contiguous vector passes; the forward pass reads
-    the parents' voltages and the subtree ends per lane. lane_res receives max |g - x|^2, lane_tot its
-    NaN-propagating sum."""
+    (n_pos + 1) * LANES). Load currents, prefix sums and voltage drops are contiguous vector passes; the subtree
+    ends and, position by position, the parents' new voltages are read by vector gathers (`simd`). ger, gei, dd:
+    scratch of n_pos * LANES. lane_res receives max |g - x|^2, lane_tot its NaN-propagating sum. The arithmetic,
+    in the same order, of `_sweep` on each lane."""
     n = n_pos * LANES
     for i in range(n):
         a = vr[i]
@@ -241,24 +247,31 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
     for i in range(n):  # prefix sums per lane: dependency distance LANES, a vertical vector add
         pr[i + LANES] = pr[i] + cr[i]
         pi[i + LANES] = pi[i] + ci[i]
-    for ln in range(LANES):
-        lane_res[ln] = 0.0
-        lane_tot[ln] = 0.0
-    for k in range(1, n_pos):  # forward, in place: a parent's position precedes its children's in every lane
-        kk = k * LANES
-        for ln in range(LANES):
-            i = np.uint64(kk + ln)  # unsigned indexes: no negative-index wraparound in the loop
-            e = ends[i]
-            j = par[i]
-            ir = pr[e] - pr[i]
-            ii = pi[e] - pi[i]
-            gr = vr[j] - (zr[i] * ir - zx[i] * ii)
-            gi = vi[j] - (zr[i] * ii + zx[i] * ir)
-            d = (gr - vr[i]) * (gr - vr[i]) + (gi - vi[i]) * (gi - vi[i])
-            vr[i] = gr
-            vi[i] = gi
-            lane_tot[ln] += d
-            lane_res[ln] = max(lane_res[ln], d)
+    for o in range(LANES, n, LANES):  # the prefix sums at each position's subtree end
+        gather_lanes(ger, pr, ends, o)
+        gather_lanes(gei, pi, ends, o)
+    for i in range(LANES, n):  # voltage drops Z J over the subtree currents J (the load currents are spent)
+        ir = ger[i] - pr[i]
+        ii = gei[i] - pi[i]
+        cr[i] = zr[i] * ir - zx[i] * ii
+        ci[i] = zr[i] * ii + zx[i] * ir
+    for i in range(LANES, n):  # forward, in place: a parent's position precedes its children's in every lane
+        iu = np.uint64(i)  # scalar loads of the parents' new voltages: a gather would wait for the stores
+        j = par[iu]
+        gr = vr[j] - cr[iu]
+        gi = vi[j] - ci[iu]
+        dd[iu] = (gr - vr[iu]) * (gr - vr[iu]) + (gi - vi[iu]) * (gi - vi[iu])
+        vr[iu] = gr
+        vi[iu] = gi
+    for ln in range(LANES):  # per lane, the sums in registers (through memory, each add would wait for a store)
+        res = 0.0
+        tot = 0.0
+        for k in range(1, n_pos):
+            d = dd[k * LANES + ln]
+            tot += d
+            res = max(res, d)
+        lane_res[ln] = res
+        lane_tot[ln] = tot
 
 
 @njit(**_JIT)
@@ -357,7 +370,7 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
     return ok
 
 
-@njit(**_FMA)
+@njit(**_FMA_INLINE)
 def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
                 v_lo, v_hi, cur, pre, scal, vm, v, i_ka):
     """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
@@ -425,7 +438,7 @@ def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale
     scal[c, Q_SLACK_KVAR] = -v0 * pre[n1 + nb] * kw_per_pu
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _fail_case(c, radial, scal, status, vm, v, i_ka):
     status[c] = STATUS_NOT_CONVERGED if radial else STATUS_NOT_RADIAL
     for j in range(N_SCALARS):
@@ -438,7 +451,7 @@ def _fail_case(c, radial, scal, status, vm, v, i_ka):
         i_ka[c, :] = np.nan
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim, cab,
                 iscale):
     """Bus scales c (cre, cim, |c| in cab) of one tree order from the branches' ratios, and each position's scaled
@@ -470,12 +483,12 @@ def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_r
         iscale[k] = base_i_ka[e] / np.sqrt(to2)
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, base_i_ka, from_bus, tap_re,
-               tap_im, has_taps, tr):
-    """Tree order of open set open_pos[t] and what the sweeps need of it, into the scratch `tr` (a `_Tree`: perm,
-    parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur); True when radial."""
-    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur = tr
+               tap_im, has_taps, perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus,
+               stack_cur):
+    """Tree order of open set open_pos[t] and what the sweeps need of it (see `_dfs`, `_subtree_ends`,
+    `_scale_tree`) into the scratch arrays; True when radial."""
     nb = perm.shape[0]
     radial = _tree_order(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
                          stack_bus, stack_cur)
@@ -487,9 +500,10 @@ def _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_p
                     iscale)
     else:
         for k in range(1, nb):
-            zr[k] = r_pu[branch[k]]
-            zx[k] = x_pu[branch[k]]
-            iscale[k] = base_i_ka[branch[k]]
+            e = np.uint64(branch[k])
+            zr[k] = r_pu[e]
+            zx[k] = x_pu[e]
+            iscale[k] = base_i_ka[e]
     return True
 
 
@@ -507,7 +521,7 @@ def _new_tree(nb):
             wf[3 * nb:4 * nb], wf[4 * nb:5 * nb], wf[5 * nb:], wi[4 * nb:5 * nb], wi[5 * nb:6 * nb], wi[6 * nb:])
 
 
-@njit(**_JIT)
+@njit(**_JIT_INLINE)
 def _lane_idle(ln, nb, v0, vr, vi, sr, si, zr, zx, par, ends):
     """A lane without a case: every position a child of the slack with no load and no impedance (stays at v0)."""
     for k in range(nb):
@@ -535,8 +549,7 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
     nb = adj_ptr.shape[0] - 1
     n2 = 2 * nb
     closed = np.ones(n_branch, dtype=np.bool_)
-    tr = _new_tree(nb)
-    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale = tr[:10]
+    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur = _new_tree(nb)
     nl = nb * LANES
     vr = np.empty(nl)
     vi = np.empty(nl)
@@ -550,6 +563,9 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
     zx_s = np.empty(nl)
     par_s = np.empty(nl, dtype=np.uint64)
     end_s = np.empty(nl, dtype=np.uint64)
+    ger = np.empty(nl)
+    gei = np.empty(nl)
+    dd = np.empty(nl)
     # per lane, by position: what `_write_case` needs of its case
     l_perm = np.empty((LANES, nb), dtype=np.int64)
     l_branch = np.empty((LANES, nb), dtype=np.int64)
@@ -593,7 +609,8 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
                 t = c if topo_rows > 1 else 0
                 if cached_t < 0 or (t != cached_t and not _same_row(open_pos, t, cached_t)):
                     cached_radial = _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu,
-                                               base_i_ka, from_bus, tap_re, tap_im, has_taps, tr)
+                                               base_i_ka, from_bus, tap_re, tap_im, has_taps, perm, parent, branch,
+                                               end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur)
                     cached_t = t
                 if not cached_radial:
                     _fail_case(c, False, scal, status, vm, v, i_ka)
@@ -632,7 +649,7 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
                 break
         if active == 0:
             break
-        _lanes_sweep(nb, vr, vi, cr, ci, pr, pi, sr_s, si_s, zr_s, zx_s, par_s, end_s, lane_res, lane_tot)
+        _lanes_sweep(nb, vr, vi, cr, ci, pr, pi, sr_s, si_s, zr_s, zx_s, par_s, end_s, lane_res, lane_tot, ger, gei, dd)
         for ln in range(LANES):
             c = lane_case[ln]
             if c < 0:
@@ -686,8 +703,7 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
     nb = adj_ptr.shape[0] - 1
     n2 = 2 * nb
     closed = np.ones(n_branch, dtype=np.bool_)
-    tr = _new_tree(nb)
-    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale = tr[:10]
+    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur = _new_tree(nb)
     w = np.empty(13 * n2 + 2 + STALL_WINDOW)  # one allocation, cut into the vectors below
     sr = w[:nb]
     si = w[nb:n2]
@@ -714,7 +730,8 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
         t = c if topo_rows > 1 else 0
         if cached_t < 0 or (t != cached_t and not _same_row(open_pos, t, cached_t)):
             radial = _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, base_i_ka,
-                                from_bus, tap_re, tap_im, has_taps, tr)
+                                from_bus, tap_re, tap_im, has_taps, perm, parent, branch, end, zr, zx, cre, cim, cab,
+                                iscale, pos_of, stack_bus, stack_cur)
             cached_t = t
         if not radial:
             _fail_case(c, False, scal, status, vm, v, i_ka)
