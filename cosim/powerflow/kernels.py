@@ -2,16 +2,25 @@
 
 Per case: open branch ids -> closed-branch mask -> depth-first tree order from the slack (children in ascending
 bus order, the order the batched flow has always used) -> backward/forward sweeps in that order -> the outputs
-the caller asked for. A run of consecutive cases with the same open set shares one search and is swept LANES
-cases at a time, one per SIMD lane (`_block_sweeps`: the hours of a day-ahead plan); the other cases, and lanes
-that slow down, go one at a time (`_solve_one`). Both do the same arithmetic in the same order, so a case's
-result does not depend on its batch. Compiled once per machine (`cache=True`, error_model="numpy": no Python
-exception checks in the loops, a zero voltage gives inf / NaN and a failed case).
+the caller asked for. A batch of at least BLOCK_MIN cases is swept LANES cases at a time, one per SIMD lane, each
+lane with its own case and tree (mixed topologies; `_solve_lanes`): a lane whose case converges writes its
+outputs and takes the next case, and consecutive cases with the same open set share one tree search. Cases that
+slow down (Anderson's job) or fail, and batches below BLOCK_MIN, go one at a time (`_solve_one`). Both do the
+same arithmetic in the same order, contraction into fused multiply-adds included (fastmath={"contract"}, nothing
+looser), so a case's result does not depend on its batch, bit for bit (tests/powerflow/test_mixed_lanes.py).
+Compiled once per machine (`cache=True`, error_model="numpy": no Python exception checks in the loops, a zero
+voltage gives inf / NaN and a failed case).
 
-Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k:
-  load current       I_k = conj(S_k / V_k)                 (vectorisable: one pass over contiguous positions)
-  backward           I_parent(k) += I_k, k = n-1 .. 1      (subtree currents; I_0 is drawn from the slack)
-  forward            V_k = V_parent(k) - Z_k I_k, k = 1 .. n-1
+Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k, the subtree of position k the
+contiguous positions k .. end[k] - 1:
+  load current       I_k = conj(S_k / V_k)                    (one contiguous vector pass)
+  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter)
+                     J_k = P_end[k] - P_k                      (the current of the branch feeding position k)
+  forward            V_k = V_parent(k) - Z_k J_k, k = 1 .. n-1
+In the lanes the arrays are position * LANES + lane: load currents and prefix sums are vector passes over all
+lanes, the prefix sums at each lane's subtree ends are read by vector gathers (`simd.gather_lanes`), the drops
+Z J are a vector pass, and the forward pass reads each lane's parent voltage (scalar loads: a gather would wait
+for the stores of the positions just updated).
 Transformers (off-nominal ratios t at a branch's from-end) never enter the sweep: for a case's tree, each bus gets a
 complex scale c (c = 1 at the slack; c_child = c_parent / t when the ratio sits at the parent's end, c_parent * t
 when at the child's), the sweep runs on U = V / c, where a branch's impedance becomes z / |c_to|^2 (c_to: the scale
@@ -44,15 +53,12 @@ ANDERSON_ABOVE = 0.5  # contraction ratio of plain sweeps above which a case swi
 ANDERSON_RHO_MIN = 0.9  # contraction assumed in the error bound once a case has switched to Anderson mixing
 _JIT = {"cache": True, "error_model": "numpy"}
 _FMA = {**_JIT, "fastmath": {"contract"}}  # the sweeps: a * b + c as one fused multiply-add (FMA), same in lanes
-# helpers called per case or per sweep are inlined into their callers: a call passing arrays costs an atomic
-# reference-count update per array each way (measured: ~0.4 us per call of `_case_tree`, ~25 arrays)
-_JIT_INLINE = {**_JIT, "inline": "always"}
-_FMA_INLINE = {**_FMA, "inline": "always"}
 RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
 # arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
 LANES = GATHER_WIDTH  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
 BLOCK_MIN = 3  # a batch of at least this many cases goes through the SIMD lanes
-FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6
+FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6 (28 before the prefix
+# sum: its subtree-current difference is the 2 more)
 FLOPS_ANDERSON = 28  # residual history 4, three inner products 12 (averaged), mixing 8, load-current reuse 4
 FLOPS_OUTPUT = 30  # per bus once per converged case: currents at the result 14, |V| and extremes 10, |I| and loss 6
 
@@ -72,7 +78,7 @@ def branch_positions(open_ids, lut, out):
     return -1
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus, stack_cur):
     """Depth-first preorder of the closed branches of one case from the slack; True when they form a spanning tree.
 
@@ -113,7 +119,7 @@ def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, bran
     return n == nb
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _tree_order(open_pos, row, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus,
                 stack_cur):
     """`_dfs` of the case whose open branch positions are open_pos[row]; closed is an all-True scratch mask."""
@@ -167,7 +173,7 @@ def tree_order_rows(closed, adj_ptr, adj_bus, adj_edge, slack, radial, perm, par
                 branch[r, k] = 0
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _same_row(a, r1, r2):
     for j in range(a.shape[1]):
         if a[r1, j] != a[r2, j]:
@@ -175,7 +181,7 @@ def _same_row(a, r1, r2):
     return True
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _subtree_ends(parent, nb, end):
     """end[k]: one past the last position of the subtree rooted at position k (in preorder a contiguous run)."""
     for k in range(nb):
@@ -185,7 +191,7 @@ def _subtree_ends(parent, nb, end):
         end[j] = max(end[j], end[k])  # branch-free: no mispredicted jump per bus
 
 
-@njit(**_FMA_INLINE)
+@njit(**_FMA)
 def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
     """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
     of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
@@ -226,7 +232,7 @@ def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
     return np.sqrt(res) if np.isfinite(total) else np.inf
 
 
-@njit(**_FMA_INLINE)
+@njit(**_FMA)
 def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot, ger, gei, dd):
     """One sweep of LANES cases side by side, each with its own tree (mixed topologies): arrays position * LANES +
     lane, par / ends the lane-offset indexes of each position's parent and subtree end (into pr / pi, length
@@ -370,7 +376,7 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
     return ok
 
 
-@njit(**_FMA_INLINE)
+@njit(**_FMA)
 def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
                 v_lo, v_hi, cur, pre, scal, vm, v, i_ka):
     """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
@@ -438,7 +444,7 @@ def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale
     scal[c, Q_SLACK_KVAR] = -v0 * pre[n1 + nb] * kw_per_pu
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _fail_case(c, radial, scal, status, vm, v, i_ka):
     status[c] = STATUS_NOT_CONVERGED if radial else STATUS_NOT_RADIAL
     for j in range(N_SCALARS):
@@ -451,7 +457,7 @@ def _fail_case(c, radial, scal, status, vm, v, i_ka):
         i_ka[c, :] = np.nan
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim, cab,
                 iscale):
     """Bus scales c (cre, cim, |c| in cab) of one tree order from the branches' ratios, and each position's scaled
@@ -483,7 +489,7 @@ def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_r
         iscale[k] = base_i_ka[e] / np.sqrt(to2)
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, base_i_ka, from_bus, tap_re,
                tap_im, has_taps, perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus,
                stack_cur):
@@ -521,7 +527,7 @@ def _new_tree(nb):
             wf[3 * nb:4 * nb], wf[4 * nb:5 * nb], wf[5 * nb:], wi[4 * nb:5 * nb], wi[5 * nb:6 * nb], wi[6 * nb:])
 
 
-@njit(**_JIT_INLINE)
+@njit(**_JIT)
 def _lane_idle(ln, nb, v0, vr, vi, sr, si, zr, zx, par, ends):
     """A lane without a case: every position a child of the slack with no load and no impedance (stays at v0)."""
     for k in range(nb):
