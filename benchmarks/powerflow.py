@@ -298,10 +298,16 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
     res = solve_radial_batch(r, ids, p, q)
     sw = res.summary.sweeps
     out[(name, "sweeps")] = (float(sw[:, 0].mean()), float(sw[:, 1].mean()))
+    out[(name, "breakdown")] = breakdown(r, ids, p, q, args.reps)
     out[(name, "dv")] = dict(dv)
     print(f"  single-case call: {out[(name, 'single_us')]:.1f} us, of it the compiled kernel "
           f"{out[(name, 'kernel_us')]:.1f} us; prepared network (PreparedNetwork): summary "
           f"{out[(name, 'prepared_us')]:.1f} us, full {out[(name, 'prepared_full_us')]:.1f} us per case")
+    bd = out[(name, "breakdown")]
+    print(f"  where a mixed case's time goes (summary, 720 cases): {bd['mixed_us']:.2f} us per case; the same "
+          f"720 loads on one topology {bd['one_us']:.2f} us, searched anew every case {bd['alt_us']:.2f} us (a tree "
+          f"search and its set-up {bd['alt_us'] - bd['one_us']:.2f} us per case); one topology per bus and sweep "
+          f"{bd['one_ns']:.2f} ns all in")
     print(f"  sweeps per case (720 random): plain "
           f"{sw[:, 0].mean():.1f}, Anderson {sw[:, 1].mean():.2f}; FLOP share at 720: random "
           f"{100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies x 24 "
@@ -310,6 +316,24 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
 
 
 BLOCK = "kernel-benchmark"
+
+
+def breakdown(r, ids, p, q, reps: int) -> dict:
+    """Per-case CPU time of solve_radial_summary on the 720 mixed cases, on the same loads with every case on the
+    first case's topology (one tree search), and the same again with every other row's open ids reversed (the
+    same tree, searched anew for every case: the sweeps are identical, so the difference is the search and its
+    set-up)."""
+    n = len(p)
+    one = np.repeat(ids[:1], n, axis=0)
+    alt = one.copy()
+    alt[1::2] = alt[1::2, ::-1]
+    s_one = solve_radial_summary(r, one, p, q)
+    t_mixed = best_time(lambda: solve_radial_summary(r, ids, p, q), reps) / n
+    t_one = best_time(lambda: solve_radial_summary(r, one, p, q), reps) / n
+    t_alt = best_time(lambda: solve_radial_summary(r, alt, p, q), reps) / n
+    bus_sweeps = float(s_one.sweeps.sum(axis=1).mean()) * r.n_bus
+    return {"mixed_us": t_mixed * 1e6, "one_us": t_one * 1e6, "alt_us": t_alt * 1e6,
+            "one_ns": t_one / bus_sweeps * 1e9}
 
 
 def kernel_targets(out: dict) -> list[tuple[str, str, str, bool]]:
@@ -362,7 +386,13 @@ def write_markdown(args, out: dict, targets: list, gflops: float, load_start: fl
                   f"(720 random) {out[(name, 'sweeps')][0]:.1f} plain + {out[(name, 'sweeps')][1]:.2f} Anderson; "
                   f"FLOP share at 720: mixed topologies {100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies "
                   f"x 24 {100 * out[(name, '720 (30 topologies x 24)', 'flop_share')]:.1f} %; max |dV| between the "
-                  "solvers " + ", ".join(f"{k} {v:.1e}" for k, v in out[(name, 'dv')].items()) + " p.u."]
+                  "solvers " + ", ".join(f"{k} {v:.1e}" for k, v in out[(name, 'dv')].items()) + " p.u. "
+                  f"Where a mixed case's time goes (`solve_radial_summary`, 720 cases): "
+                  f"{out[(name, 'breakdown')]['mixed_us']:.2f} us per case; the same loads on one topology "
+                  f"{out[(name, 'breakdown')]['one_us']:.2f} us, the same tree searched anew for every case "
+                  f"{out[(name, 'breakdown')]['alt_us']:.2f} us (the search and its set-up: "
+                  f"{out[(name, 'breakdown')]['alt_us'] - out[(name, 'breakdown')]['one_us']:.2f} us per case); on "
+                  f"one topology {out[(name, 'breakdown')]['one_ns']:.2f} ns per bus and sweep all in."]
     path = args.markdown
     path.write_text(replace_block(path.read_text(), BLOCK, "\n".join(lines)))
 
