@@ -373,7 +373,7 @@ def write_markdown(args, out: dict, targets: list, gflops: float, load_start: fl
     lines += [f"| {f} | {t} | {m} | {'yes' if ok else 'no'} |" for f, t, m, ok in targets]
     lines += ["", "| network, batch | ours (full) | ours (summary) | pgm Newton-Raphson | pgm iterative current | "
               "lightsim2grid NR |", "|---|---|---|---|---|---|"]
-    for (name, label), rate in ((k, v) for k, v in out.items() if len(k) == 2 and isinstance(v, dict)):
+    for (name, label), rate in ((k, v) for k, v in out.items() if len(k) == 2 and isinstance(v, dict) and "full" in v):
         cells = [f"{rate['full']:,.0f}", f"{rate['summary']:,.0f}"]
         for key in ("pgm", "pgm_ic", "ls"):
             cells.append(f"{rate[key]:,.0f} ({rate['full'] / rate[key]:.1f}x)" if np.isfinite(rate[key]) else "-")
