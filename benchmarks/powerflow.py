@@ -1,7 +1,7 @@
 """Benchmark: flows per second of the radial flow against pandapower, power-grid-model and lightsim2grid.
 
 Run: .venv/bin/python benchmarks/powerflow.py [--networks ieee33,ieee69,dist118] [--reps 5] [--pp-sample 8]
-     [--seed 0] [--no-plan] [--no-exhaustive]
+     [--seed 0] [--no-plan] [--no-exhaustive] [--markdown docs/VALIDATION.md]
      .venv/bin/python benchmarks/powerflow.py --grid-step   # the grid simulator's hourly runpp, flat vs recycled
      .venv/bin/python benchmarks/powerflow.py --startup     # `cosim run`: time to the first hour, matplotlib
 
