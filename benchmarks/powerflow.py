@@ -1,62 +1,72 @@
 """Benchmark: flows per second of the radial flow against pandapower, power-grid-model and lightsim2grid.
 
 Run: .venv/bin/python benchmarks/powerflow.py [--networks ieee33,ieee69,dist118] [--reps 5] [--pp-sample 8]
-     [--seed 0] [--no-plan] [--no-exhaustive]
+     [--seed 0] [--no-plan] [--no-exhaustive] [--markdown docs/VALIDATION.md]
      .venv/bin/python benchmarks/powerflow.py --grid-step   # the grid simulator's hourly runpp, flat vs recycled
      .venv/bin/python benchmarks/powerflow.py --startup     # `cosim run`: time to the first hour, matplotlib
 
 Cases: random radial configurations (loop encoding + repair, as an optimiser proposes them) with random loads of
 0..1.5 x nominal per bus; the first 720 that every solver converges on are kept, so all solve the same cases.
-Batches of 1 (30 calls of one case each, the mean), 30 and 720 cases, plus the optimiser's shape: 30 topologies
-x 24 load rows (720 cases: each topology with its case's loads scaled 0.5..1.0 over a day, a topology
-repeated over the hours of a day as in the day-ahead plan). Every solver runs on one thread:
-solve_radial_batch (full result) and solve_radial_summary (per-case totals) at their default tolerance (1e-9
-p.u. estimated error); power-grid-model Newton-Raphson batch (threading=-1: sequential) at error_tolerance 1e-8
-p.u.; lightsim2grid ScenarioSweepCPP (NR, KLU, nb_thread=1) at tol 1e-10 (with 1e-8 its voltages differ from
-the others by up to ~1e-8 p.u.); pandapower runpp (numba=False, lightsim2grid=False: its own
-Newton-Raphson, as the grid simulator calls it) on a sample.
+Batches of 1 (30 calls of one case each, the mean), 30 and 720 cases (every case its own topology: mixed
+topologies), plus the optimiser's shape: 30 topologies x 24 load rows (720 cases: each topology with its case's
+loads scaled 0.5..1.0 over a day, as in the day-ahead plan). Every solver runs on one thread (BLAS / OpenMP
+threads set to 1 at the top of this file): solve_radial_batch (full result) and solve_radial_summary (per-case
+totals) at their default tolerance (1e-9 p.u. estimated error); PreparedNetwork (the prepared-network entry point)
+for the one-case calls; power-grid-model batch (threading=-1: sequential) by Newton-Raphson and by its
+iterative-current method (the same kind of fixed-point method as our sweeps), at error_tolerance 1e-8 and 1e-10
+p.u. (at 1e-8 its voltages are up to 6e-8 p.u. off the others);
+lightsim2grid ScenarioSweepCPP (NR, KLU, nb_thread=1) at tol 1e-10 (with 1e-8 its voltages differ from the
+others by up to ~1e-8 p.u.); pandapower runpp (numba=False, lightsim2grid=False: its own Newton-Raphson, as the
+grid simulator calls it) on a sample.
 The reference solvers are timed on prepared inputs (their update data / masks built outside the clock); ours
 includes input checks. Times are this process's CPU time (time.process_time: every solver runs on one thread,
 and a shared machine's waiting time is left out), the best of --reps. Max |dV| between solvers is printed.
 FLOP share: the arithmetic the sweep kernels execute (kernels.FLOPS_*, per bus and sweep) over the time,
-against one core's measured DGEMM rate (numpy, OpenBLAS one thread, in a subprocess).
+against one core's DGEMM rate measured in this process (numpy 1024 x 1024, BLAS on one thread).
+Issue 23's kernel targets are printed with their measured figures; --markdown docs/VALIDATION.md writes them
+and the tables into that file's generated block `kernel-benchmark`, with the command and the commit.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import subprocess
-import sys
-import time
-import warnings
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # every solver on one thread, before
+    os.environ[_var] = "1"  # numpy loads its BLAS (the DGEMM rate below is then one core's, in this process)
 
-from cosim.networks import load_network
-from cosim.powerflow import bfs, kernels
-from cosim.powerflow.bfs import open_positions, solve_radial_batch, solve_radial_summary
-from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from cosim.networks import load_network  # noqa: E402
+from cosim.powerflow import bfs, kernels  # noqa: E402
+from cosim.powerflow.bfs import open_positions, solve_radial_batch, solve_radial_summary  # noqa: E402
+from cosim.powerflow.prepared import PreparedNetwork  # noqa: E402
+from cosim.powerflow.topology import decode_loops, repair, timed_exhaustive_optimum  # noqa: E402
+
+TARGET_SINGLE_US = 8.0  # issue 23: a prepared-network call of one ieee33 case
+TARGET_FLOP_SHARE = 0.20  # issue 23: of one core's DGEMM rate, ieee33, batch 720, mixed topologies
+TARGET_PGM_IC = 25.0  # issue 23: ratio to power-grid-model's iterative current, ieee33, batch 720, mixed
 
 BATCHES = (1, 30, 720)
+PGM_IC = {"method": "iterative_current", "max_iter": 100, "tol_pu": 1e-10}  # its fixed-point method; at 1e-8 it is
+# up to 6e-8 p.u. off the others (its tolerance bounds the last update, not the distance to the solution)
 N_CASES = 720
 SINGLE_CALLS = 30  # batch 1: the mean over this many one-case calls
 
-DGEMM = """
-import time, numpy as np
-a, b = np.random.rand(1024, 1024), np.random.rand(1024, 1024)
-a @ b
-print(2 * 1024**3 / min((lambda t0: (a @ b, time.process_time() - t0)[1])(time.process_time()) for _ in range(7)))
-"""
-
-
-def core_flops() -> float:
-    """One core's double-precision matrix-multiply rate [FLOP/s] (numpy DGEMM, BLAS limited to one thread, CPU
-    time)."""
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-c", DGEMM], env=env, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip())
+def core_flops(reps: int = 7) -> float:
+    """One core's double-precision matrix-multiply rate [FLOP/s]: numpy DGEMM of 1024 x 1024 matrices in this
+    process (its BLAS limited to one thread at the top of this file), the best CPU time of reps products."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((1024, 1024)), rng.random((1024, 1024))
+    a @ b
+    return 2 * 1024**3 / best_time(lambda: a @ b, reps)
 
 
 def cpu_name() -> str:
@@ -176,7 +186,9 @@ def select_cases(r, rng, pgm, ls) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ok = solve_radial_summary(r, ids, p, q).ok
         ids, p, q = ids[ok], p[ok], q[ok]
         if pgm is not None and len(ids):
-            ok = np.isfinite(pgm.solve(pgm.update(ids, p, q), skip_failed=True)).all(axis=1)
+            up = pgm.update(ids, p, q)
+            ok = np.isfinite(pgm.solve(up, skip_failed=True)).all(axis=1)
+            ok &= np.isfinite(pgm.solve(up, skip_failed=True, **PGM_IC)).all(axis=1)
             ids, p, q = ids[ok], p[ok], q[ok]
         if ls is not None and len(ids):
             ok = np.isfinite(ls.solve(ls.prepare(ids, p, q))).all(axis=1)
@@ -209,7 +221,8 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
     g_p, g_q = (p[:30, None, :] * day).reshape(-1, r.n_bus), (q[:30, None, :] * day).reshape(-1, r.n_bus)
     shapes = [(str(b), ids[:b], p[:b], q[:b]) for b in BATCHES] + [("720 (30 topologies x 24)", g_ids, g_p, g_q)]
     print(f"\n{name}: {r.n_bus} buses, {r.n_branch} branches; {N_CASES} cases all solvers converge on")
-    head = f"  {'batch':<26}{'ours full':>12}{'ours summary':>14}{'power-grid-model':>18}{'lightsim2grid':>15}"
+    head = (f"  {'batch':<26}{'ours full':>12}{'ours summary':>14}{'pgm Newton-Raphson':>20}{'pgm iter. current':>19}"
+            f"{'lightsim2grid':>15}")
     print(head + f"{'pandapower':>12}   flows/s (ratio = ours full / other)")
     # pandapower: one case per call whatever the batch
     pp_grid = load_network(name)
@@ -232,12 +245,20 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
             if pgm is not None:
                 ups = [pgm.update(*c) for c in calls]
                 t_pgm = best_time(lambda: [pgm.solve(u) for u in ups], args.reps) / SINGLE_CALLS
+                t_ic = best_time(lambda: [pgm.solve(u, **PGM_IC) for u in ups], args.reps) / SINGLE_CALLS
             if ls is not None:
                 preps = [ls.prepare(*c) for c in calls]
                 t_ls = best_time(lambda: [ls.solve(x) for x in preps], args.reps) / SINGLE_CALLS
             rate = {"full": 1 / t_full, "summary": 1 / t_sum}
             out[(name, "single_us")] = t_full * 1e6
             out[(name, "kernel_us")] = kernel_call_s(r, calls, args.reps)
+            prepared = PreparedNetwork(r)
+            p_calls = [(np.ascontiguousarray(o_, dtype=np.int64), np.ascontiguousarray(p_), np.ascontiguousarray(q_))
+                       for o_, p_, q_ in calls]
+            out[(name, "prepared_us")] = best_time(lambda: [prepared.summary(*c) for c in p_calls],
+                                                   args.reps) / SINGLE_CALLS * 1e6
+            out[(name, "prepared_full_us")] = best_time(lambda: [prepared.batch(*c) for c in p_calls],
+                                                        args.reps) / SINGLE_CALLS * 1e6
         else:
             res = solve_radial_batch(r, o, pl, ql)
             t_full = best_time(lambda: solve_radial_batch(r, o, pl, ql), args.reps)
@@ -248,6 +269,10 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
                 vm = pgm.solve(up, skip_failed=True)
                 dv["power-grid-model"] = max(dv.get("power-grid-model", 0.0), float(np.nanmax(np.abs(vm - res.vm_pu))))
                 t_pgm = best_time(lambda: pgm.solve(up, skip_failed=True), args.reps) * (1 / b)
+                vm = pgm.solve(up, skip_failed=True, **PGM_IC)
+                dv["power-grid-model iterative current"] = max(dv.get("power-grid-model iterative current", 0.0),
+                                                               float(np.nanmax(np.abs(vm - res.vm_pu))))
+                t_ic = best_time(lambda: pgm.solve(up, skip_failed=True, **PGM_IC), args.reps) * (1 / b)
             if ls is not None:
                 prep = ls.prepare(o, pl, ql)
                 vm = ls.solve(prep)
@@ -257,10 +282,11 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
                 share = flops_of(res.summary, r.n_bus) / t_full / gflops
                 out[(name, label, "flop_share")] = share
         rate["pgm"] = 1 / t_pgm if pgm is not None else np.nan
+        rate["pgm_ic"] = 1 / t_ic if pgm is not None else np.nan
         rate["ls"] = 1 / t_ls if ls is not None else np.nan
         out[(name, label)] = rate
         cells = [f"{rate['full']:>12,.0f}", f"{rate['summary']:>14,.0f}"]
-        for key, width in (("pgm", 18), ("ls", 15)):
+        for key, width in (("pgm", 20), ("pgm_ic", 19), ("ls", 15)):
             cells.append(f"{rate[key]:>{width - 7},.0f} ({rate['full'] / rate[key]:4.1f}x)"
                          if np.isfinite(rate[key]) else f"{'-':>{width}}")
         cells.append(f"{pp_rate:>6,.0f} ({rate['full'] / pp_rate:,.0f}x)")
@@ -271,12 +297,104 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
           + f" (pandapower on {sample} cases)")
     res = solve_radial_batch(r, ids, p, q)
     sw = res.summary.sweeps
+    out[(name, "sweeps")] = (float(sw[:, 0].mean()), float(sw[:, 1].mean()))
+    out[(name, "breakdown")] = breakdown(r, ids, p, q, args.reps)
+    out[(name, "dv")] = dict(dv)
     print(f"  single-case call: {out[(name, 'single_us')]:.1f} us, of it the compiled kernel "
-          f"{out[(name, 'kernel_us')]:.1f} us; sweeps per case (720 random): plain "
+          f"{out[(name, 'kernel_us')]:.1f} us; prepared network (PreparedNetwork): summary "
+          f"{out[(name, 'prepared_us')]:.1f} us, full {out[(name, 'prepared_full_us')]:.1f} us per case")
+    bd = out[(name, "breakdown")]
+    print(f"  where a mixed case's time goes (summary, 720 cases): {bd['mixed_us']:.2f} us per case; the same "
+          f"720 loads on one topology {bd['one_us']:.2f} us, searched anew every case {bd['alt_us']:.2f} us (a tree "
+          f"search and its set-up {bd['alt_us'] - bd['one_us']:.2f} us per case); one topology per bus and sweep "
+          f"{bd['one_ns']:.2f} ns all in")
+    print(f"  sweeps per case (720 random): plain "
           f"{sw[:, 0].mean():.1f}, Anderson {sw[:, 1].mean():.2f}; FLOP share at 720: random "
           f"{100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies x 24 "
           f"{100 * out[(name, '720 (30 topologies x 24)', 'flop_share')]:.1f} % of {gflops / 1e9:.1f} GFLOP/s")
     out[(name, "pp_rate")] = pp_rate
+
+
+BLOCK = "kernel-benchmark"
+
+
+def breakdown(r, ids, p, q, reps: int) -> dict:
+    """Per-case CPU time of solve_radial_summary on the 720 mixed cases, on the same loads with every case on the
+    first case's topology (one tree search), and the same again with every other row's open ids reversed (the
+    same tree, searched anew for every case: the sweeps are identical, so the difference is the search and its
+    set-up)."""
+    n = len(p)
+    one = np.repeat(ids[:1], n, axis=0)
+    alt = one.copy()
+    alt[1::2] = alt[1::2, ::-1]
+    s_one = solve_radial_summary(r, one, p, q)
+    t_mixed = best_time(lambda: solve_radial_summary(r, ids, p, q), reps) / n
+    t_one = best_time(lambda: solve_radial_summary(r, one, p, q), reps) / n
+    t_alt = best_time(lambda: solve_radial_summary(r, alt, p, q), reps) / n
+    bus_sweeps = float(s_one.sweeps.sum(axis=1).mean()) * r.n_bus
+    return {"mixed_us": t_mixed * 1e6, "one_us": t_one * 1e6, "alt_us": t_alt * 1e6,
+            "one_ns": t_one / bus_sweeps * 1e9}
+
+
+def kernel_targets(out: dict) -> list[tuple[str, str, str, bool]]:
+    """Issue 23's kernel targets on ieee33 as measured in this run: (figure, target, measured, met)."""
+    if ("ieee33", "720") not in out:
+        return []
+    rate = out[("ieee33", "720")]
+    rows = [
+        ("prepared-network call, one case (PreparedNetwork.summary)", f"<= {TARGET_SINGLE_US:.0f} us",
+         f"{out[('ieee33', 'prepared_us')]:.1f} us", out[("ieee33", "prepared_us")] <= TARGET_SINGLE_US),
+        ("FLOP share of one core's DGEMM, batch 720, mixed topologies", f">= {100 * TARGET_FLOP_SHARE:.0f} %",
+         f"{100 * out[('ieee33', '720', 'flop_share')]:.1f} %",
+         out[("ieee33", "720", "flop_share")] >= TARGET_FLOP_SHARE),
+    ]
+    if np.isfinite(rate["pgm_ic"]):
+        ratio = rate["full"] / rate["pgm_ic"]
+        rows.append(("ratio to power-grid-model iterative current, batch 720, mixed topologies",
+                     f">= {TARGET_PGM_IC:.0f}x", f"{ratio:.1f}x", ratio >= TARGET_PGM_IC))
+        rows.append(("ratio to power-grid-model Newton-Raphson, batch 720, mixed topologies", "-",
+                     f"{rate['full'] / rate['pgm']:.1f}x", True))
+    return rows
+
+
+def write_markdown(args, out: dict, targets: list, gflops: float, load_start: float) -> None:
+    """The kernel's figures of this run as block BLOCK of args.markdown (the command and the commit first)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from regenerate_docs import commit, replace_block  # noqa: PLC0415 - the docs' block helpers
+
+    command = "benchmarks/powerflow.py " + " ".join(sys.argv[1:])
+    lines = [f"_Generated by `{command.strip()}` at commit `{commit()}` "
+             f"({time.strftime('%Y-%m-%d', time.gmtime())}; {cpu_name()}, {os.cpu_count()} cores shared with other "
+             f"jobs, load average {load_start:.1f} at the start and {os.getloadavg()[0]:.1f} at the end; every time "
+             f"is this process's CPU time, the best of {args.reps} repeats, timings). Do not edit by hand: rerun "
+             "the command._", "",
+             f"One core's DGEMM in this process (numpy, BLAS on one thread): {gflops / 1e9:.1f} GFLOP/s.", "",
+             "| issue 23 target (ieee33) | target | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {f} | {t} | {m} | {'yes' if ok else 'no'} |" for f, t, m, ok in targets]
+    lines += ["", "| network, batch | ours (full) | ours (summary) | pgm Newton-Raphson | pgm iterative current | "
+              "lightsim2grid NR |", "|---|---|---|---|---|---|"]
+    for (name, label), rate in ((k, v) for k, v in out.items() if len(k) == 2 and isinstance(v, dict) and "full" in v):
+        cells = [f"{rate['full']:,.0f}", f"{rate['summary']:,.0f}"]
+        for key in ("pgm", "pgm_ic", "ls"):
+            cells.append(f"{rate[key]:,.0f} ({rate['full'] / rate[key]:.1f}x)" if np.isfinite(rate[key]) else "-")
+        lines.append(f"| {name}, {label} | " + " | ".join(cells) + " |")
+    for name in sorted({k[0] for k in out if len(k) == 2 and k[1] == "single_us"}):
+        lines += ["", f"{name}: one case per call {out[(name, 'single_us')]:.1f} us through `solve_radial_batch` "
+                  f"(of it the compiled kernel {out[(name, 'kernel_us')]:.1f} us), "
+                  f"{out[(name, 'prepared_us')]:.1f} us through `PreparedNetwork.summary` and "
+                  f"{out[(name, 'prepared_full_us')]:.1f} us through `PreparedNetwork.batch`; sweeps per case "
+                  f"(720 random) {out[(name, 'sweeps')][0]:.1f} plain + {out[(name, 'sweeps')][1]:.2f} Anderson; "
+                  f"FLOP share at 720: mixed topologies {100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies "
+                  f"x 24 {100 * out[(name, '720 (30 topologies x 24)', 'flop_share')]:.1f} %; max |dV| between the "
+                  "solvers " + ", ".join(f"{k} {v:.1e}" for k, v in out[(name, 'dv')].items()) + " p.u. "
+                  f"Where a mixed case's time goes (`solve_radial_summary`, 720 cases): "
+                  f"{out[(name, 'breakdown')]['mixed_us']:.2f} us per case; the same loads on one topology "
+                  f"{out[(name, 'breakdown')]['one_us']:.2f} us, the same tree searched anew for every case "
+                  f"{out[(name, 'breakdown')]['alt_us']:.2f} us (the search and its set-up: "
+                  f"{out[(name, 'breakdown')]['alt_us'] - out[(name, 'breakdown')]['one_us']:.2f} us per case); on "
+                  f"one topology {out[(name, 'breakdown')]['one_ns']:.2f} ns per bus and sweep all in."]
+    path = args.markdown
+    path.write_text(replace_block(path.read_text(), BLOCK, "\n".join(lines)))
 
 
 def bench_plan(pp_rate: float) -> None:
@@ -418,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-exhaustive", action="store_true", help="skip the 33-bus exhaustive search")
     ap.add_argument("--grid-step", action="store_true", help="only: the grid simulator's hourly runpp")
     ap.add_argument("--startup", action="store_true", help="only: cosim run's start-up")
+    ap.add_argument("--markdown", type=Path, default=None, metavar="DOC",
+                    help=f"write the kernel's figures into block {BLOCK!r} of DOC (docs/VALIDATION.md)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     if args.grid_step or args.startup:
@@ -427,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_startup()
         return 0
     t_start = time.perf_counter()
+    load_start = os.getloadavg()[0]
     gflops = core_flops()
     print(f"{cpu_name()}, {os.cpu_count()} cores; one core's DGEMM: {gflops / 1e9:.1f} GFLOP/s; all solvers on "
           "one thread")
@@ -435,9 +556,14 @@ def main(argv: list[str] | None = None) -> int:
     names = [n.strip() for n in args.networks.split(",") if n.strip()]
     for name in names:
         bench_network(name, args, rng, gflops, out)
-    if ("ieee33", "720") in out and np.isfinite(out[("ieee33", "720")]["pgm"]):
-        rate = out[("ieee33", "720")]
-        print(f"\nratio vs power-grid-model (ieee33, batch 720, 1 thread): {rate['full'] / rate['pgm']:.1f}x")
+    targets = kernel_targets(out)
+    if targets:
+        print("\nissue 23's kernel targets (ieee33):")
+        for figure, target, measured, met in targets:
+            print(f"  {figure}: {measured} (target {target}: {'met' if met else 'NOT met'})")
+    if args.markdown is not None:
+        write_markdown(args, out, targets, gflops, load_start)
+        print(f"wrote block {BLOCK!r} of {args.markdown}")
     if not args.no_exhaustive:
         r = load_network("ieee33").radial
         t0 = time.process_time()

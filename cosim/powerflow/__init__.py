@@ -8,6 +8,7 @@ from cosim.powerflow.bfs import (
     solve_radial_summary,
 )
 from cosim.powerflow.network_data import NetworkDataError, RadialNetwork
+from cosim.powerflow.prepared import PreparedNetwork
 from cosim.powerflow.topology import (
     TopologyError,
     best_configuration,
@@ -21,7 +22,8 @@ from cosim.powerflow.topology import (
 )
 
 __all__ = [
-    "BatchFlowResult", "FlowSummary", "NetworkDataError", "PowerFlowInputError", "RadialNetwork", "TopologyError",
+    "BatchFlowResult", "FlowSummary", "NetworkDataError", "PowerFlowInputError", "PreparedNetwork", "RadialNetwork",
+    "TopologyError",
     "best_configuration", "check_radial", "count_spanning_trees", "decode_loops", "enumerate_radial",
     "is_radial", "radial_mask", "repair", "solve_radial_batch", "solve_radial_summary",
 ]

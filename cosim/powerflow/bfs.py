@@ -2,17 +2,20 @@
 
 Each case of a batch has its own open branches and constant-power loads. The work is done by compiled kernels
 (`cosim.powerflow.kernels`, numba) with a case's data in L1 cache: a depth-first search from the slack orders the
-buses of the case's spanning tree (children in ascending bus order); a run of consecutive cases with the same
-open set shares one search and is swept 8 cases at a time in SIMD lanes (the hours of a day-ahead plan), other
-cases one at a time; plain sweeps, switching to Anderson mixing where they contract slowly (near voltage
-collapse). A case's result does not depend on the rest of its batch (bit for bit; tests/powerflow).
+buses of the case's spanning tree (children in ascending bus order); the cases are swept 8 at a time in SIMD lanes,
+each lane its own case and topology (mixed topologies; consecutive cases with the same open set share one search),
+the backward pass a prefix sum over depth-first subtree ranges; plain sweeps, switching to Anderson mixing where
+they contract slowly (near voltage collapse), one case at a time. A case's result does not depend on the rest of
+its batch (bit for bit; tests/powerflow).
 A case stops when the estimated distance of its voltages to the exact solution is below `tol_pu` (see
 `kernels`); the default 1e-9 p.u. keeps the flow within 1e-8 p.u. of pandapower's Newton-Raphson on every
 built-in network (tests/powerflow).
 
 Two entry points: `solve_radial_batch` (voltages, angles, currents and per-case totals: `BatchFlowResult`) and
 `solve_radial_summary` (per-case totals only: losses, voltage extremes, VPD, limit violations, slack power:
-`FlowSummary`), which is what an optimiser scoring many candidates needs and skips every per-bus output.
+`FlowSummary`), which is what an optimiser scoring many candidates needs and skips every per-bus output. For many
+small calls on one network, `cosim.powerflow.prepared.PreparedNetwork` gives the same results with less work per
+call.
 """
 
 from __future__ import annotations

@@ -2,16 +2,25 @@
 
 Per case: open branch ids -> closed-branch mask -> depth-first tree order from the slack (children in ascending
 bus order, the order the batched flow has always used) -> backward/forward sweeps in that order -> the outputs
-the caller asked for. A run of consecutive cases with the same open set shares one search and is swept LANES
-cases at a time, one per SIMD lane (`_block_sweeps`: the hours of a day-ahead plan); the other cases, and lanes
-that slow down, go one at a time (`_solve_one`). Both do the same arithmetic in the same order, so a case's
-result does not depend on its batch. Compiled once per machine (`cache=True`, error_model="numpy": no Python
-exception checks in the loops, a zero voltage gives inf / NaN and a failed case).
+the caller asked for. A batch of at least BLOCK_MIN cases is swept LANES cases at a time, one per SIMD lane, each
+lane with its own case and tree (mixed topologies; `_solve_lanes`): a lane whose case converges writes its
+outputs and takes the next case, and consecutive cases with the same open set share one tree search. Cases that
+slow down (Anderson's job) or fail, and batches below BLOCK_MIN, go one at a time (`_solve_one`). Both do the
+same arithmetic in the same order, contraction into fused multiply-adds included (fastmath={"contract"}, nothing
+looser), so a case's result does not depend on its batch, bit for bit (tests/powerflow/test_mixed_lanes.py).
+Compiled once per machine (`cache=True`, error_model="numpy": no Python exception checks in the loops, a zero
+voltage gives inf / NaN and a failed case).
 
-Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k:
-  load current       I_k = conj(S_k / V_k)                 (vectorisable: one pass over contiguous positions)
-  backward           I_parent(k) += I_k, k = n-1 .. 1      (subtree currents; I_0 is drawn from the slack)
-  forward            V_k = V_parent(k) - Z_k I_k, k = 1 .. n-1
+Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k, the subtree of position k the
+contiguous positions k .. end[k] - 1:
+  load current       I_k = conj(S_k / V_k)                    (one contiguous vector pass)
+  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter)
+                     J_k = P_end[k] - P_k                      (the current of the branch feeding position k)
+  forward            V_k = V_parent(k) - Z_k J_k, k = 1 .. n-1
+In the lanes the arrays are position * LANES + lane: load currents and prefix sums are vector passes over all
+lanes, the prefix sums at each lane's subtree ends are read by vector gathers (`simd.gather_lanes`), the drops
+Z J are a vector pass, and the forward pass reads each lane's parent voltage (scalar loads: a gather would wait
+for the stores of the positions just updated).
 Transformers (off-nominal ratios t at a branch's from-end) never enter the sweep: for a case's tree, each bus gets a
 complex scale c (c = 1 at the slack; c_child = c_parent / t when the ratio sits at the parent's end, c_parent * t
 when at the child's), the sweep runs on U = V / c, where a branch's impedance becomes z / |c_to|^2 (c_to: the scale
@@ -29,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from cosim.powerflow.simd import GATHER_WIDTH, gather_lanes
+
 STATUS_OK = 0
 STATUS_NOT_CONVERGED = 1
 STATUS_NOT_RADIAL = 2
@@ -40,16 +51,19 @@ N_SCALARS = 8
 STALL_WINDOW = 6  # sweeps: a case whose residual has not shrunk over this many sweeps has no solution
 ANDERSON_ABOVE = 0.5  # contraction ratio of plain sweeps above which a case switches to Anderson mixing
 ANDERSON_RHO_MIN = 0.9  # contraction assumed in the error bound once a case has switched to Anderson mixing
+_JIT = {"cache": True, "error_model": "numpy"}
+_FMA = {**_JIT, "fastmath": {"contract"}}  # the sweeps: a * b + c as one fused multiply-add (FMA), same in lanes
 RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
 # arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
-LANES = 8  # cases sharing a tree order solved side by side (one AVX-512 register of doubles)
-BLOCK_MIN = 3  # a run of at least this many cases with the same open set goes through the SIMD lanes
-FLOPS_PLAIN = 28  # load current 12, backward 2, forward 8, residual 6
+LANES = GATHER_WIDTH  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
+BLOCK_MIN = 3  # a batch of at least this many cases goes through the SIMD lanes
+FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6 (28 before the prefix
+# sum: its subtree-current difference is the 2 more)
 FLOPS_ANDERSON = 28  # residual history 4, three inner products 12 (averaged), mixing 8, load-current reuse 4
 FLOPS_OUTPUT = 30  # per bus once per converged case: currents at the result 14, |V| and extremes 10, |I| and loss 6
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def branch_positions(open_ids, lut, out):
     """Positions of open branch ids (rows, k) through the id -> position table; returns the first bad row * k + col
     (an id that is not a branch) or -1."""
@@ -64,7 +78,7 @@ def branch_positions(open_ids, lut, out):
     return -1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus, stack_cur):
     """Depth-first preorder of the closed branches of one case from the slack; True when they form a spanning tree.
 
@@ -105,7 +119,7 @@ def _dfs(closed, n_closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, bran
     return n == nb
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _tree_order(open_pos, row, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of, stack_bus,
                 stack_cur):
     """`_dfs` of the case whose open branch positions are open_pos[row]; closed is an all-True scratch mask."""
@@ -122,7 +136,7 @@ def _tree_order(open_pos, row, closed, adj_ptr, adj_bus, adj_edge, slack, perm, 
     return radial
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def radial_rows(open_pos, adj_ptr, adj_bus, adj_edge, slack, n_branch, out):
     """Radial flag of each row of open branch positions (rows, k)."""
     nb = adj_ptr.shape[0] - 1
@@ -138,7 +152,7 @@ def radial_rows(open_pos, adj_ptr, adj_bus, adj_edge, slack, n_branch, out):
                              stack_bus, stack_cur)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def tree_order_rows(closed, adj_ptr, adj_bus, adj_edge, slack, radial, perm, parent, branch):
     """Radial flag and tree order (perm, parent, branch; see `_dfs`) of each row of a closed-branch mask; rows
     that are not radial get the identity order."""
@@ -159,7 +173,7 @@ def tree_order_rows(closed, adj_ptr, adj_bus, adj_edge, slack, radial, perm, par
                 branch[r, k] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _same_row(a, r1, r2):
     for j in range(a.shape[1]):
         if a[r1, j] != a[r2, j]:
@@ -167,40 +181,106 @@ def _same_row(a, r1, r2):
     return True
 
 
-@njit(cache=True, error_model="numpy")
-def _sweep(x, g, cur, sr, si, zr, zx, parent, v0, nb):
-    """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]); cur receives the subtree currents.
-    Returns max |g - x| over the buses."""
+@njit(**_JIT)
+def _subtree_ends(parent, nb, end):
+    """end[k]: one past the last position of the subtree rooted at position k (in preorder a contiguous run)."""
+    for k in range(nb):
+        end[k] = k + 1
+    for k in range(nb - 1, 0, -1):
+        j = np.uint64(parent[k])
+        end[j] = max(end[j], end[k])  # branch-free: no mispredicted jump per bus
+
+
+@njit(**_FMA)
+def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
+    """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
+    of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
+    pre[end[k]] - pre[k]. Returns max |g - x| over the buses (inf when not finite). Same arithmetic, in the same
+    order, as one lane of `_lanes_sweep`."""
+    n1 = nb + 1
     for k in range(nb):
         a = x[k]
         b = x[nb + k]
         m = 1.0 / (a * a + b * b)
         cur[k] = (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
         cur[nb + k] = (sr[k] * b - si[k] * a) * m
-    for k in range(nb - 1, 0, -1):
-        j = parent[k]
-        cur[j] += cur[k]
-        cur[nb + j] += cur[nb + k]
+    pre[0] = 0.0
+    pre[n1] = 0.0
+    acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
+    acc_i = 0.0
+    for k in range(nb):
+        acc_r = acc_r + cur[k]
+        acc_i = acc_i + cur[nb + k]
+        pre[k + 1] = acc_r
+        pre[n1 + k + 1] = acc_i
     g[0] = v0
     g[nb] = 0.0
     res = 0.0
     total = 0.0  # NaN-propagating twin of res (a comparison drops NaN)
     for k in range(1, nb):
-        j = parent[k]
-        ir = cur[k]
-        ii = cur[nb + k]
+        j = np.uint64(parent[k])  # unsigned indexes: no negative-index wraparound in the loop
+        e = np.uint64(end[k])
+        ir = pre[e] - pre[k]
+        ii = pre[np.uint64(n1) + e] - pre[n1 + k]
         gr = g[j] - (zr[k] * ir - zx[k] * ii)
-        gi = g[nb + j] - (zr[k] * ii + zx[k] * ir)
+        gi = g[np.uint64(nb) + j] - (zr[k] * ii + zx[k] * ir)
+        d = (gr - x[k]) * (gr - x[k]) + (gi - x[nb + k]) * (gi - x[nb + k])
         g[k] = gr
         g[nb + k] = gi
-        d = (gr - x[k]) ** 2 + (gi - x[nb + k]) ** 2
         total += d
-        if d > res:
-            res = d
+        res = max(res, d)
     return np.sqrt(res) if np.isfinite(total) else np.inf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_FMA)
+def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot, ger, gei, dd):
+    """One sweep of LANES cases side by side, each with its own tree (mixed topologies): arrays position * LANES +
+    lane, par / ends the lane-offset indexes of each position's parent and subtree end (into pr / pi, length
+    (n_pos + 1) * LANES). Load currents, prefix sums and voltage drops are contiguous vector passes; the subtree
+    ends and, position by position, the parents' new voltages are read by vector gathers (`simd`). ger, gei, dd:
+    scratch of n_pos * LANES. lane_res receives max |g - x|^2, lane_tot its NaN-propagating sum. The arithmetic,
+    in the same order, of `_sweep` on each lane."""
+    n = n_pos * LANES
+    for i in range(n):
+        a = vr[i]
+        b = vi[i]
+        m = 1.0 / (a * a + b * b)
+        cr[i] = (sr[i] * a + si[i] * b) * m
+        ci[i] = (sr[i] * b - si[i] * a) * m
+    for ln in range(LANES):
+        pr[ln] = 0.0
+        pi[ln] = 0.0
+    for i in range(n):  # prefix sums per lane: dependency distance LANES, a vertical vector add
+        pr[i + LANES] = pr[i] + cr[i]
+        pi[i + LANES] = pi[i] + ci[i]
+    for o in range(LANES, n, LANES):  # the prefix sums at each position's subtree end
+        gather_lanes(ger, pr, ends, o)
+        gather_lanes(gei, pi, ends, o)
+    for i in range(LANES, n):  # voltage drops Z J over the subtree currents J (the load currents are spent)
+        ir = ger[i] - pr[i]
+        ii = gei[i] - pi[i]
+        cr[i] = zr[i] * ir - zx[i] * ii
+        ci[i] = zr[i] * ii + zx[i] * ir
+    for i in range(LANES, n):  # forward, in place: a parent's position precedes its children's in every lane
+        iu = np.uint64(i)  # scalar loads of the parents' new voltages: a gather would wait for the stores
+        j = par[iu]
+        gr = vr[j] - cr[iu]
+        gi = vi[j] - ci[iu]
+        dd[iu] = (gr - vr[iu]) * (gr - vr[iu]) + (gi - vi[iu]) * (gi - vi[iu])
+        vr[iu] = gr
+        vi[iu] = gi
+    for ln in range(LANES):  # per lane, the sums in registers (through memory, each add would wait for a store)
+        res = 0.0
+        tot = 0.0
+        for k in range(1, n_pos):
+            d = dd[k * LANES + ln]
+            tot += d
+            res = max(res, d)
+        lane_res[ln] = res
+        lane_tot[ln] = tot
+
+
+@njit(**_JIT)
 def _dot(a, b, n2):
     s = 0.0
     for k in range(n2):
@@ -208,9 +288,9 @@ def _dot(a, b, n2):
     return s
 
 
-@njit(cache=True, error_model="numpy")
-def _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_prev, g_prev, df, dg, hist, vres,
-               sweeps_row):
+@njit(**_JIT)
+def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df, dg, hist,
+               vres, sweeps_row):
     """Sweeps of one case (loads sr / si and impedances zr / zx in position order); True when converged, the
     voltages then in vres ([re | im] by position). sweeps_row receives the plain sweeps and Anderson steps."""
     n2 = 2 * nb
@@ -223,7 +303,7 @@ def _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_pr
     anderson = -1  # Anderson steps taken; -1: plain sweeps
     ok = False
     for it in range(max_iter):
-        res = _sweep(x, g, cur, sr, si, zr, zx, parent, v0, nb)
+        res = _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb)
         if not np.isfinite(res):
             break
         if anderson < 0:
@@ -296,22 +376,29 @@ def _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_pr
     return ok
 
 
-@njit(cache=True, error_model="numpy")
-def _write_case(c, vres, sr, si, perm, parent, branch, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
-                v_lo, v_hi, cur, scal, vm, v, i_ka):
+@njit(**_FMA)
+def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
+                v_lo, v_hi, cur, pre, scal, vm, v, i_ka):
     """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
-    them, then the per-case totals and the per-bus / per-branch arrays that have rows. zr: the scaled resistance,
-    iscale: base current / |c_to| and cre, cim, cab: the bus scale c, each by position (see the module docstring)."""
+    them (subtree currents as prefix-sum differences, as in the sweeps), then the per-case totals and the per-bus /
+    per-branch arrays that have rows. zr: the scaled resistance, iscale: base current / |c_to| and cre, cim, cab:
+    the bus scale c, each by position (see the module docstring)."""
+    n1 = nb + 1
     for k in range(nb):
         a = vres[k]
         b = vres[nb + k]
         m = 1.0 / (a * a + b * b)
         cur[k] = (sr[k] * a + si[k] * b) * m
         cur[nb + k] = (sr[k] * b - si[k] * a) * m
-    for k in range(nb - 1, 0, -1):
-        j = parent[k]
-        cur[j] += cur[k]
-        cur[nb + j] += cur[nb + k]
+    pre[0] = 0.0
+    pre[n1] = 0.0
+    acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
+    acc_i = 0.0
+    for k in range(nb):
+        acc_r = acc_r + cur[k]
+        acc_i = acc_i + cur[nb + k]
+        pre[k + 1] = acc_r
+        pre[n1 + k + 1] = acc_i
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
@@ -337,24 +424,27 @@ def _write_case(c, vres, sr, si, perm, parent, branch, nb, zr, inv_i_max_ka, isc
     if want_i:
         i_ka[c, :] = 0.0  # open branches carry no current
     for k in range(1, nb):
-        i2 = cur[k] * cur[k] + cur[nb + k] * cur[nb + k]
-        e = branch[k]
+        e = end[k]
+        ir = pre[e] - pre[k]
+        ii = pre[n1 + e] - pre[n1 + k]
+        i2 = ir * ir + ii * ii
+        br = branch[k]
         loss += i2 * zr[k]
         ia = np.sqrt(i2) * iscale[k]
-        i_viol += max(ia * inv_i_max_ka[e] - 1.0, 0.0)
+        i_viol += max(ia * inv_i_max_ka[br] - 1.0, 0.0)
         if want_i:
-            i_ka[c, e] = ia
+            i_ka[c, br] = ia
     scal[c, LOSS_KW] = loss * kw_per_pu
     scal[c, V_MIN] = v_min
     scal[c, V_MAX] = v_max
     scal[c, VPD] = vpd
     scal[c, V_VIOL] = v_viol
     scal[c, I_VIOL] = i_viol
-    scal[c, P_SLACK_KW] = v0 * cur[0] * kw_per_pu  # S = V0 conj(I0), V0 real
-    scal[c, Q_SLACK_KVAR] = -v0 * cur[nb] * kw_per_pu
+    scal[c, P_SLACK_KW] = v0 * pre[nb] * kw_per_pu  # S = V0 conj(I0), V0 real; I0 = every load current
+    scal[c, Q_SLACK_KVAR] = -v0 * pre[n1 + nb] * kw_per_pu
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _fail_case(c, radial, scal, status, vm, v, i_ka):
     status[c] = STATUS_NOT_CONVERGED if radial else STATUS_NOT_RADIAL
     for j in range(N_SCALARS):
@@ -367,7 +457,7 @@ def _fail_case(c, radial, scal, status, vm, v, i_ka):
         i_ka[c, :] = np.nan
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim, cab,
                 iscale):
     """Bus scales c (cre, cim, |c| in cab) of one tree order from the branches' ratios, and each position's scaled
@@ -399,96 +489,276 @@ def _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_r
         iscale[k] = base_i_ka[e] / np.sqrt(to2)
 
 
-@njit(cache=True, error_model="numpy")
-def _block_sweeps(c0, nl, p_kw, q_kvar, s_scale, perm, parent, zr, zx, nb, v0, tol, max_iter, bvr, bvi, bcr, bci,
-                  bsr, bsi, lane_res, lane_tot, lane_state, lane_prev, lane_rho, lane_hist, done_at, sweeps):
-    """Plain sweeps of up to LANES cases c0 .. c0 + nl - 1 that share one tree order, one case per SIMD lane
-    (arrays position * LANES + lane). Per lane the arithmetic and the stopping rule are those of `_solve_one`'s
-    plain sweeps, so a lane's result equals a one-case call bitwise. lane_state after the call: 1 converged (its
-    voltages in done_at[lane], [re | im] by position), 2 left to `_solve_one` (it slows down: Anderson's job, or
-    it failed)."""
+@njit(**_JIT)
+def _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, base_i_ka, from_bus, tap_re,
+               tap_im, has_taps, perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus,
+               stack_cur):
+    """Tree order of open set open_pos[t] and what the sweeps need of it (see `_dfs`, `_subtree_ends`,
+    `_scale_tree`) into the scratch arrays; True when radial."""
+    nb = perm.shape[0]
+    radial = _tree_order(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
+                         stack_bus, stack_cur)
+    if not radial:
+        return False
+    _subtree_ends(parent, nb, end)
+    if has_taps:
+        _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim, cab,
+                    iscale)
+    else:
+        for k in range(1, nb):
+            e = np.uint64(branch[k])
+            zr[k] = r_pu[e]
+            zx[k] = x_pu[e]
+            iscale[k] = base_i_ka[e]
+    return True
+
+
+@njit(**_JIT)
+def _new_tree(nb):
+    """Scratch for `_case_tree`, as views of two allocations (an allocation costs about as much as a bus's sweep)."""
+    wi = np.empty(7 * nb, dtype=np.int64)
+    wf = np.empty(6 * nb)
+    wf[:2 * nb] = 0.0  # zr, zx
+    wf[2 * nb:3 * nb] = 1.0  # cre
+    wf[3 * nb:4 * nb] = 0.0  # cim
+    wf[4 * nb:5 * nb] = 1.0  # cab
+    wf[5 * nb:] = 0.0  # iscale
+    return (wi[:nb], wi[nb:2 * nb], wi[2 * nb:3 * nb], wi[3 * nb:4 * nb], wf[:nb], wf[nb:2 * nb], wf[2 * nb:3 * nb],
+            wf[3 * nb:4 * nb], wf[4 * nb:5 * nb], wf[5 * nb:], wi[4 * nb:5 * nb], wi[5 * nb:6 * nb], wi[6 * nb:])
+
+
+@njit(**_JIT)
+def _lane_idle(ln, nb, v0, vr, vi, sr, si, zr, zx, par, ends):
+    """A lane without a case: every position a child of the slack with no load and no impedance (stays at v0)."""
+    for k in range(nb):
+        i = k * LANES + ln
+        vr[i] = v0
+        vi[i] = 0.0
+        sr[i] = 0.0
+        si[i] = 0.0
+        zr[i] = 0.0
+        zx[i] = 0.0
+        par[i] = np.uint64(ln)
+        ends[i] = np.uint64((k + 1) * LANES + ln)
+
+
+@njit(**_JIT)
+def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, n_branch,
+                 s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter, scal, status, sweeps, vm, v, i_ka,
+                 from_bus, tap_re, tap_im, has_taps, handed):
+    """Plain sweeps of every case, LANES at a time, each lane its own case and tree (mixed topologies): a lane whose
+    case converges writes its outputs and takes the next case. Per lane the arithmetic and the stopping rule are
+    those of `_solve_one`'s plain sweeps, so a lane's result equals a one-case call bitwise. Cases that slow down
+    (Anderson's job) or fail are listed in `handed` for `_solve_one`; returns how many. Consecutive cases with the
+    same open set share one tree search."""
+    n_cases = scal.shape[0]
+    nb = adj_ptr.shape[0] - 1
+    n2 = 2 * nb
+    closed = np.ones(n_branch, dtype=np.bool_)
+    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur = _new_tree(nb)
+    nl = nb * LANES
+    vr = np.empty(nl)
+    vi = np.empty(nl)
+    cr = np.empty(nl)
+    ci = np.empty(nl)
+    pr = np.empty(nl + LANES)
+    pi = np.empty(nl + LANES)
+    sr_s = np.empty(nl)
+    si_s = np.empty(nl)
+    zr_s = np.empty(nl)
+    zx_s = np.empty(nl)
+    par_s = np.empty(nl, dtype=np.uint64)
+    end_s = np.empty(nl, dtype=np.uint64)
+    ger = np.empty(nl)
+    gei = np.empty(nl)
+    dd = np.empty(nl)
+    # per lane, by position: what `_write_case` needs of its case
+    l_perm = np.empty((LANES, nb), dtype=np.int64)
+    l_branch = np.empty((LANES, nb), dtype=np.int64)
+    l_end = np.empty((LANES, nb), dtype=np.int64)
+    l_sr = np.empty((LANES, nb))
+    l_si = np.empty((LANES, nb))
+    l_zr = np.empty((LANES, nb))
+    l_cre = np.empty((LANES, nb))
+    l_cim = np.empty((LANES, nb))
+    l_cab = np.empty((LANES, nb))
+    l_iscale = np.empty((LANES, nb))
+    lane_case = np.full(LANES, -1, dtype=np.int64)
+    lane_it = np.zeros(LANES, dtype=np.int64)
+    lane_prev = np.empty(LANES)
+    lane_rho = np.zeros((LANES, 2))
+    lane_hist = np.empty((LANES, STALL_WINDOW))
+    lane_res = np.empty(LANES)
+    lane_tot = np.empty(LANES)
+    vres = np.empty(n2)
+    cur = np.empty(n2)
+    pre = np.empty(n2 + 2)
+    topo_rows = open_pos.shape[0]
     p_rows = p_kw.shape[0]
     q_rows = q_kvar.shape[0]
     for ln in range(LANES):
-        c = c0 + min(ln, nl - 1)  # idle lanes repeat the last case
+        _lane_idle(ln, nb, v0, vr, vi, sr_s, si_s, zr_s, zx_s, par_s, end_s)
+    n_handed = 0
+    next_c = 0
+    cached_t = -1
+    cached_radial = False
+    active = 0
+    while True:
+        for ln in range(LANES):  # refill the lanes without a case
+            if lane_case[ln] >= 0:
+                continue
+            while next_c < n_cases:
+                c = next_c
+                next_c += 1
+                sweeps[c, 0] = 0
+                sweeps[c, 1] = 0
+                t = c if topo_rows > 1 else 0
+                if cached_t < 0 or (t != cached_t and not _same_row(open_pos, t, cached_t)):
+                    cached_radial = _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu,
+                                               base_i_ka, from_bus, tap_re, tap_im, has_taps, perm, parent, branch,
+                                               end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur)
+                    cached_t = t
+                if not cached_radial:
+                    _fail_case(c, False, scal, status, vm, v, i_ka)
+                    continue
+                pc = c if p_rows > 1 else 0
+                qc = c if q_rows > 1 else 0
+                for k in range(nb):
+                    b = perm[k]
+                    s_r = p_kw[pc, b] * s_scale
+                    s_i = q_kvar[qc, b] * s_scale
+                    i = k * LANES + ln
+                    sr_s[i] = s_r
+                    si_s[i] = s_i
+                    vr[i] = v0
+                    vi[i] = 0.0
+                    zr_s[i] = zr[k]
+                    zx_s[i] = zx[k]
+                    par_s[i] = np.uint64(parent[k] * LANES + ln)
+                    end_s[i] = np.uint64(end[k] * LANES + ln)
+                    l_perm[ln, k] = b
+                    l_branch[ln, k] = branch[k]
+                    l_end[ln, k] = end[k]
+                    l_sr[ln, k] = s_r
+                    l_si[ln, k] = s_i
+                    l_zr[ln, k] = zr[k]
+                    l_cre[ln, k] = cre[k]
+                    l_cim[ln, k] = cim[k]
+                    l_cab[ln, k] = cab[k]
+                    l_iscale[ln, k] = iscale[k]
+                lane_case[ln] = c
+                lane_it[ln] = 0
+                lane_prev[ln] = np.inf
+                lane_rho[ln, 0] = 0.0
+                lane_rho[ln, 1] = 0.0
+                active += 1
+                break
+        if active == 0:
+            break
+        _lanes_sweep(nb, vr, vi, cr, ci, pr, pi, sr_s, si_s, zr_s, zx_s, par_s, end_s, lane_res, lane_tot, ger, gei, dd)
+        for ln in range(LANES):
+            c = lane_case[ln]
+            if c < 0:
+                continue
+            it = lane_it[ln]
+            lane_it[ln] = it + 1
+            res = np.sqrt(lane_res[ln]) if np.isfinite(lane_tot[ln]) else np.inf
+            done = False
+            hand = False
+            if not np.isfinite(res):
+                hand = True
+            else:
+                sweeps[c, 0] += 1
+                rho = res / lane_prev[ln] if it > 0 else 1.0
+                rho_t = max(rho, lane_rho[ln, 0]) if it > 1 else rho
+                lane_rho[ln, 0] = rho
+                lane_rho[ln, 1] = rho_t
+                est = res * rho_t / (1.0 - rho_t) if rho_t < RHO_MAX else res * RHO_MAX / (1.0 - RHO_MAX)
+                if est < tol or res < 1e-15:
+                    done = True
+                elif (it >= 2 * STALL_WINDOW and res >= lane_hist[ln, it % STALL_WINDOW]) or (
+                        it >= 2 and rho_t > ANDERSON_ABOVE) or it == max_iter - 1:
+                    hand = True
+                else:
+                    lane_hist[ln, it % STALL_WINDOW] = res
+                    lane_prev[ln] = res
+            if done:
+                for k in range(nb):
+                    vres[k] = vr[k * LANES + ln]
+                    vres[nb + k] = vi[k * LANES + ln]
+                status[c] = STATUS_OK
+                _write_case(c, vres, l_sr[ln], l_si[ln], l_perm[ln], l_branch[ln], l_end[ln], nb, l_zr[ln],
+                            inv_i_max_ka, l_iscale[ln], l_cre[ln], l_cim[ln], l_cab[ln], kw_per_pu, v0, v_lo, v_hi,
+                            cur, pre, scal, vm, v, i_ka)
+            if hand:
+                handed[n_handed] = c
+                n_handed += 1
+            if done or hand:
+                lane_case[ln] = -1
+                active -= 1
+                if next_c >= n_cases:
+                    _lane_idle(ln, nb, v0, vr, vi, sr_s, si_s, zr_s, zx_s, par_s, end_s)
+    return n_handed
+
+
+@njit(**_JIT)
+def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka,
+                  n_branch, s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter, scal, status, sweeps, vm, v,
+                  i_ka, from_bus, tap_re, tap_im, has_taps):
+    """Cases cases[:n] one at a time (`_solve_one`: plain sweeps, Anderson mixing where they slow down)."""
+    nb = adj_ptr.shape[0] - 1
+    n2 = 2 * nb
+    closed = np.ones(n_branch, dtype=np.bool_)
+    perm, parent, branch, end, zr, zx, cre, cim, cab, iscale, pos_of, stack_bus, stack_cur = _new_tree(nb)
+    w = np.empty(13 * n2 + 2 + STALL_WINDOW)  # one allocation, cut into the vectors below
+    sr = w[:nb]
+    si = w[nb:n2]
+    x = w[n2:2 * n2]
+    g = w[2 * n2:3 * n2]
+    cur = w[3 * n2:4 * n2]
+    f = w[4 * n2:5 * n2]
+    f_prev = w[5 * n2:6 * n2]
+    g_prev = w[6 * n2:7 * n2]
+    df = w[7 * n2:9 * n2].reshape((2, n2))
+    dg = w[9 * n2:11 * n2].reshape((2, n2))
+    vres = w[11 * n2:12 * n2]
+    hist = w[12 * n2:12 * n2 + STALL_WINDOW]
+    pre = w[12 * n2 + STALL_WINDOW:]
+    topo_rows = open_pos.shape[0]
+    p_rows = p_kw.shape[0]
+    q_rows = q_kvar.shape[0]
+    cached_t = -1
+    radial = False
+    for i in range(n):
+        c = cases[i]
+        sweeps[c, 0] = 0
+        sweeps[c, 1] = 0
+        t = c if topo_rows > 1 else 0
+        if cached_t < 0 or (t != cached_t and not _same_row(open_pos, t, cached_t)):
+            radial = _case_tree(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, base_i_ka,
+                                from_bus, tap_re, tap_im, has_taps, perm, parent, branch, end, zr, zx, cre, cim, cab,
+                                iscale, pos_of, stack_bus, stack_cur)
+            cached_t = t
+        if not radial:
+            _fail_case(c, False, scal, status, vm, v, i_ka)
+            continue
         pc = c if p_rows > 1 else 0
         qc = c if q_rows > 1 else 0
         for k in range(nb):
             b = perm[k]
-            bsr[k * LANES + ln] = p_kw[pc, b] * s_scale
-            bsi[k * LANES + ln] = q_kvar[qc, b] * s_scale
-            bvr[k * LANES + ln] = v0
-            bvi[k * LANES + ln] = 0.0
-        lane_state[ln] = 0 if ln < nl else 3
-        lane_prev[ln] = np.inf
-        lane_rho[ln, 0] = 0.0  # rho_prev
-        lane_rho[ln, 1] = 0.0  # rho_t
-    n = nb * LANES
-    running = nl
-    for it in range(max_iter):
-        for i in range(n):  # load currents conj(S / V)
-            a = bvr[i]
-            b = bvi[i]
-            m = 1.0 / (a * a + b * b)
-            bcr[i] = (bsr[i] * a + bsi[i] * b) * m
-            bci[i] = (bsr[i] * b - bsi[i] * a) * m
-        for k in range(nb - 1, 0, -1):  # backward: subtree currents
-            j = parent[k] * LANES
-            kk = k * LANES
-            for ln in range(LANES):
-                bcr[j + ln] += bcr[kk + ln]
-                bci[j + ln] += bci[kk + ln]
-        for ln in range(LANES):
-            lane_res[ln] = 0.0
-            lane_tot[ln] = 0.0
-        for k in range(1, nb):  # forward, in place (the parent is already updated)
-            j = parent[k] * LANES
-            kk = k * LANES
-            zrk = zr[k]
-            zxk = zx[k]
-            for ln in range(LANES):
-                ir = bcr[kk + ln]
-                ii = bci[kk + ln]
-                gr = bvr[j + ln] - (zrk * ir - zxk * ii)
-                gi = bvi[j + ln] - (zrk * ii + zxk * ir)
-                d = (gr - bvr[kk + ln]) ** 2 + (gi - bvi[kk + ln]) ** 2
-                lane_tot[ln] += d
-                lane_res[ln] = max(lane_res[ln], d)
-                bvr[kk + ln] = gr
-                bvi[kk + ln] = gi
-        for ln in range(nl):
-            if lane_state[ln] != 0:
-                continue
-            res = np.sqrt(lane_res[ln]) if np.isfinite(lane_tot[ln]) else np.inf
-            sweeps[c0 + ln, 0] += 1
-            if not np.isfinite(res):
-                lane_state[ln] = 2
-                running -= 1
-                continue
-            rho = res / lane_prev[ln] if it > 0 else 1.0
-            rho_t = max(rho, lane_rho[ln, 0]) if it > 1 else rho
-            lane_rho[ln, 0] = rho
-            lane_rho[ln, 1] = rho_t
-            est = res * rho_t / (1.0 - rho_t) if rho_t < RHO_MAX else res * RHO_MAX / (1.0 - RHO_MAX)
-            if est < tol or res < 1e-15:
-                lane_state[ln] = 1
-                running -= 1
-                for k in range(nb):
-                    done_at[ln, k] = bvr[k * LANES + ln]
-                    done_at[ln, nb + k] = bvi[k * LANES + ln]
-                continue
-            if (it >= 2 * STALL_WINDOW and res >= lane_hist[ln, it % STALL_WINDOW]) or (
-                    it >= 2 and rho_t > ANDERSON_ABOVE) or it == max_iter - 1:
-                lane_state[ln] = 2
-                running -= 1
-                continue
-            lane_hist[ln, it % STALL_WINDOW] = res
-            lane_prev[ln] = res
-        if running == 0:
-            break
+            sr[k] = p_kw[pc, b] * s_scale
+            si[k] = q_kvar[qc, b] * s_scale
+        ok = _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df,
+                        dg, hist, vres, sweeps[c])
+        if ok:
+            status[c] = STATUS_OK
+            _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu,
+                        v0, v_lo, v_hi, cur, pre, scal, vm, v, i_ka)
+        else:
+            _fail_case(c, True, scal, status, vm, v, i_ka)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, n_branch,
                 s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter,
                 scal, status, sweeps, vm, v, i_ka, from_bus, tap_re, tap_im, has_taps):
@@ -500,114 +770,23 @@ def solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu,
     scal (cases, N_SCALARS) per-case results (columns LOSS_KW ...); status (cases,) STATUS_*; sweeps (cases, 2)
     plain sweeps and Anderson steps taken. vm (cases, n_bus) [p.u.], v (cases, n_bus) complex [p.u.] and i_ka
     (cases, n_branch) [kA] are written when they have rows (pass shape (0, n) to skip them). Cases that are not
-    radial or do not converge get NaN everywhere. Runs of at least BLOCK_MIN consecutive cases with the same
-    open set go through `_block_sweeps` (LANES at a time), the others one by one; either way a case's result
-    does not depend on the other cases of the batch.
+    radial or do not converge get NaN everywhere. Batches of at least BLOCK_MIN cases go through `_solve_lanes`
+    (LANES cases at a time, mixed topologies), smaller ones and the lanes' slow cases one by one; either way a
+    case's result does not depend on the other cases of the batch.
     """
     n_cases = scal.shape[0]
-    nb = adj_ptr.shape[0] - 1
-    n2 = 2 * nb
-    closed = np.ones(n_branch, dtype=np.bool_)
-    perm = np.empty(nb, dtype=np.int64)
-    parent = np.empty(nb, dtype=np.int64)
-    branch = np.empty(nb, dtype=np.int64)
-    pos_of = np.empty(nb, dtype=np.int64)
-    stack_bus = np.empty(nb, dtype=np.int64)
-    stack_cur = np.empty(nb, dtype=np.int64)
-    sr = np.empty(nb)
-    si = np.empty(nb)
-    zr = np.zeros(nb)
-    zx = np.zeros(nb)
-    cre = np.ones(nb)
-    cim = np.zeros(nb)
-    cab = np.ones(nb)
-    iscale = np.zeros(nb)
-    x = np.empty(n2)
-    g = np.empty(n2)
-    cur = np.empty(n2)
-    f = np.empty(n2)
-    f_prev = np.empty(n2)
-    g_prev = np.empty(n2)
-    df = np.empty((2, n2))
-    dg = np.empty((2, n2))
-    hist = np.empty(STALL_WINDOW)
-    vres = np.empty(n2)
-    bvr = np.empty(nb * LANES)
-    bvi = np.empty(nb * LANES)
-    bcr = np.empty(nb * LANES)
-    bci = np.empty(nb * LANES)
-    bsr = np.empty(nb * LANES)
-    bsi = np.empty(nb * LANES)
-    lane_res = np.empty(LANES)
-    lane_tot = np.empty(LANES)
-    lane_state = np.empty(LANES, dtype=np.int64)
-    lane_prev = np.empty(LANES)
-    lane_rho = np.empty((LANES, 2))
-    lane_hist = np.empty((LANES, STALL_WINDOW))
-    done_at = np.empty((LANES, n2))
-    topo_rows = open_pos.shape[0]
-    p_rows = p_kw.shape[0]
-    q_rows = q_kvar.shape[0]
-    for c in range(n_cases):
-        sweeps[c, 0] = 0
-        sweeps[c, 1] = 0
-    c = 0
-    while c < n_cases:
-        t = c if topo_rows > 1 else 0
-        run = 1
-        if topo_rows == 1:
-            run = n_cases
-        else:
-            while c + run < n_cases and _same_row(open_pos, c + run, t):
-                run += 1
-        radial = _tree_order(open_pos, t, closed, adj_ptr, adj_bus, adj_edge, slack, perm, parent, branch, pos_of,
-                             stack_bus, stack_cur)
-        if not radial:
-            for cc in range(c, c + run):
-                _fail_case(cc, False, scal, status, vm, v, i_ka)
-            c += run
-            continue
-        if has_taps:
-            _scale_tree(perm, parent, branch, nb, r_pu, x_pu, base_i_ka, from_bus, tap_re, tap_im, zr, zx, cre, cim,
-                        cab, iscale)
-        else:
-            for k in range(1, nb):
-                zr[k] = r_pu[branch[k]]
-                zx[k] = x_pu[branch[k]]
-                iscale[k] = base_i_ka[branch[k]]
-        end = c + run
-        while c < end:
-            nl = min(LANES, end - c)
-            if nl >= BLOCK_MIN:
-                _block_sweeps(c, nl, p_kw, q_kvar, s_scale, perm, parent, zr, zx, nb, v0, tol, max_iter, bvr, bvi,
-                              bcr, bci, bsr, bsi, lane_res, lane_tot, lane_state, lane_prev, lane_rho, lane_hist,
-                              done_at, sweeps)
-            for ln in range(nl):
-                cc = c + ln
-                pc = cc if p_rows > 1 else 0
-                qc = cc if q_rows > 1 else 0
-                for k in range(nb):
-                    b = perm[k]
-                    sr[k] = p_kw[pc, b] * s_scale
-                    si[k] = q_kvar[qc, b] * s_scale
-                if nl >= BLOCK_MIN and lane_state[ln] == 1:
-                    ok = True
-                    for k in range(n2):
-                        vres[k] = done_at[ln, k]
-                else:
-                    sweeps[cc, 0] = 0
-                    ok = _solve_one(sr, si, zr, zx, parent, nb, v0, tol, max_iter, x, g, cur, f, f_prev, g_prev, df,
-                                    dg, hist, vres, sweeps[cc])
-                if ok:
-                    status[cc] = STATUS_OK
-                    _write_case(cc, vres, sr, si, perm, parent, branch, nb, zr, inv_i_max_ka, iscale, cre, cim,
-                                cab, kw_per_pu, v0, v_lo, v_hi, cur, scal, vm, v, i_ka)
-                else:
-                    _fail_case(cc, True, scal, status, vm, v, i_ka)
-            c += nl
+    cases = np.arange(n_cases)
+    n = n_cases
+    if n_cases >= BLOCK_MIN:
+        n = _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka,
+                         n_branch, s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter, scal, status, sweeps,
+                         vm, v, i_ka, from_bus, tap_re, tap_im, has_taps, cases)
+    _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka,
+                  n_branch, s_scale, base_i_ka, kw_per_pu, v0, v_lo, v_hi, tol, max_iter, scal, status, sweeps, vm, v,
+                  i_ka, from_bus, tap_re, tap_im, has_taps)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def _find(root, a):
     while root[a] != a:
         root[a] = root[root[a]]
@@ -615,7 +794,7 @@ def _find(root, a):
     return a
 
 
-@njit(cache=True, error_model="numpy")
+@njit(**_JIT)
 def connected_rows(f, t, n_nodes, open_rows, out):
     """For each row of edge positions to open (rows, k): True when the other edges (f[e], t[e]) connect all
     n_nodes nodes (union-find)."""
@@ -639,3 +818,58 @@ def connected_rows(f, t, n_nodes, open_rows, out):
         for j in range(open_rows.shape[1]):
             opened[open_rows[r, j]] = False
         out[r] = parts == 1
+
+
+PACKED_HEAD = 5  # ints[:5] of a packed network: n_bus, n_branch, slack, len(lut), has_taps
+PACKED_FLOATS = 4  # floats[:4]: s_scale, kw_per_pu, v_min_pu, v_max_pu
+INPUT_OK, INPUT_BAD_BRANCH, INPUT_NOT_FINITE = 0, 1, 2
+
+
+@njit(**_JIT)
+def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, status, sweeps, vm, v, i_ka, flags):
+    """`solve_cases` of a network packed into two arrays (`cosim.powerflow.prepared`: ints = head, branch-id
+    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im), taking
+    branch ids and checking the loads itself: one compiled call with few arguments for a small batch. flags (2,
+    cases) receives converged (status OK) and radial per case. Returns
+    INPUT_OK, INPUT_BAD_BRANCH (an id that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf);
+    nothing is solved then."""
+    nb = ints[0]
+    nbr = ints[1]
+    slack = ints[2]
+    nlut = ints[3]
+    has_taps = ints[4] != 0
+    o = PACKED_HEAD
+    lut = ints[o:o + nlut]
+    o += nlut
+    adj_ptr = ints[o:o + nb + 1]
+    o += nb + 1
+    adj_bus = ints[o:o + 2 * nbr]
+    o += 2 * nbr
+    adj_edge = ints[o:o + 2 * nbr]
+    o += 2 * nbr
+    from_bus = ints[o:o + nbr]
+    f = PACKED_FLOATS
+    r_pu = floats[f:f + nbr]
+    x_pu = floats[f + nbr:f + 2 * nbr]
+    inv_i_max_ka = floats[f + 2 * nbr:f + 3 * nbr]
+    base_i_ka = floats[f + 3 * nbr:f + 4 * nbr]
+    tap_re = floats[f + 4 * nbr:f + 5 * nbr]
+    tap_im = floats[f + 5 * nbr:f + 6 * nbr]
+    for r in range(p_kw.shape[0]):
+        for b in range(p_kw.shape[1]):
+            if not np.isfinite(p_kw[r, b]):
+                return INPUT_NOT_FINITE
+    for r in range(q_kvar.shape[0]):
+        for b in range(q_kvar.shape[1]):
+            if not np.isfinite(q_kvar[r, b]):
+                return INPUT_NOT_FINITE
+    open_pos = np.empty(open_ids.shape, dtype=np.int64)
+    if branch_positions(open_ids, lut, open_pos) >= 0:
+        return INPUT_BAD_BRANCH
+    solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, nbr, floats[0],
+                base_i_ka, floats[1], v0, floats[2], floats[3], tol, max_iter, scal, status, sweeps, vm, v, i_ka,
+                from_bus, tap_re, tap_im, has_taps)
+    for c in range(status.shape[0]):
+        flags[0, c] = status[c] == STATUS_OK
+        flags[1, c] = status[c] != STATUS_NOT_RADIAL
+    return INPUT_OK

@@ -114,8 +114,10 @@ class PgmBatch:
         return out
 
     def solve(self, update: dict, tol_pu: float = 1e-8, max_iter: int = 30, threads: int = -1,
-              skip_failed: bool = False) -> np.ndarray:
-        """Bus voltage magnitudes (batch, n_bus) [p.u.] by Newton-Raphson (threads=-1: sequential, one thread).
+              skip_failed: bool = False, method: str = "newton_raphson") -> np.ndarray:
+        """Bus voltage magnitudes (batch, n_bus) [p.u.] by Newton-Raphson, or by another of power-grid-model's
+        `CalculationMethod`s named in `method` ("iterative_current": its fixed-point method, the kind of method
+        our sweeps are) (threads=-1: sequential, one thread).
 
         A case that does not converge raises power-grid-model's error, or is a row of NaN with skip_failed=True.
         """
@@ -123,7 +125,7 @@ class PgmBatch:
         ct = pgm.ComponentType
         out = self.model.calculate_power_flow(
             update_data=update, error_tolerance=tol_pu, max_iterations=max_iter, threading=threads,
-            calculation_method=pgm.CalculationMethod.newton_raphson, output_component_types={ct.node: ["u_pu"]},
+            calculation_method=getattr(pgm.CalculationMethod, method), output_component_types={ct.node: ["u_pu"]},
             continue_on_batch_error=skip_failed,
         )
         vm = np.array(out[ct.node]["u_pu"], dtype=float)
