@@ -32,4 +32,4 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*; touch "$stamp"
 fi
 # compile the flow's numba kernels into numba's cache now, so that no run pauses to compile (seconds when cached)
-.venv/bin/python -m cosim.powerflow.warm
+.venv/bin/python -m cosim.runner.warm

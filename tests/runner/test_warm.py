@@ -1,4 +1,4 @@
-"""cosim.powerflow.warm: after the warm-up bootstrap.sh runs, a run compiles no kernel (numba's cache serves it)."""
+"""cosim.runner.warm: after the warm-up bootstrap.sh runs, a run compiles no kernel (numba's cache serves it)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from cosim.powerflow import enumerate_radial, solve_radial_batch
-from cosim.powerflow.warm import warm_network
+from cosim.runner.warm import warm_network
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _kernel_cache_files(env: dict[str, str]) -> dict[str, int]:
-    """numba's cached machine code of the flow kernels (file -> mtime in ns), where this environment keeps it."""
-    kernels = ROOT / "cosim" / "powerflow"
-    where = [Path(env["NUMBA_CACHE_DIR"])] if env.get("NUMBA_CACHE_DIR") else [kernels / "__pycache__"]
-    return {str(p): p.stat().st_mtime_ns for d in where if d.exists() for p in d.rglob("kernels.*.nbc")}
+    """numba's cached machine code of our kernels (file -> mtime in ns), where this environment keeps it."""
+    where = ([Path(env["NUMBA_CACHE_DIR"])] if env.get("NUMBA_CACHE_DIR")
+             else [ROOT / "cosim" / package / "__pycache__" for package in ("powerflow", "controllers")])
+    return {str(p): p.stat().st_mtime_ns for d in where if d.exists() for p in d.rglob("*.nbc")
+            if p.name.startswith(("kernels.", "envelope_pass."))}
 
 
 def test_after_the_warm_up_a_real_run_compiles_no_kernel_in_any_of_its_processes():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    warm = subprocess.run([sys.executable, "-m", "cosim.powerflow.warm"], capture_output=True, text=True, env=env,
+    warm = subprocess.run([sys.executable, "-m", "cosim.runner.warm"], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=600)
     assert warm.returncode == 0, warm.stderr[-2000:]
     assert "flow kernels:" in warm.stdout
@@ -39,7 +40,7 @@ def test_after_the_warm_up_a_real_run_compiles_no_kernel_in_any_of_its_processes
         ctrl = {"name": "eo", "objective": "of3", "options": {"n_particles": 4, "n_iter": 3}}
         summary = run_scenario(load_scenario("scenarios/default.toml", overrides={"controller": ctrl}),
                                output_dir=tempfile.mkdtemp(), progress=False, plots=False)
-        from cosim.powerflow.warm import kernel_stats
+        from cosim.runner.warm import kernel_stats
         print(summary.status, kernel_stats().misses)
     """)
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT,

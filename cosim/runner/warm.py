@@ -1,14 +1,15 @@
-"""Compile the flow's numba kernels into numba's on-disk cache, so that no run pays the compile pause.
+"""Compile the numba kernels a run uses into numba's on-disk cache, so that no run pays the compile pause.
 
-`bootstrap.sh` runs `python -m cosim.powerflow.warm` after installing: it calls every public entry point of
+`bootstrap.sh` runs `python -m cosim.runner.warm` after installing: it calls every public entry point of
 `cosim.powerflow` that reaches a compiled kernel (the batched flow and its per-case totals, one and many
 topologies, radiality checks, tree orders, the spanning-tree enumeration) on a small feeder built here, with
 the argument types a run passes (writable and write-protected arrays are different signatures to numba), and one
-`pandapower.runpp` as the grid simulator calls it (pandapower jit-compiles a helper too).
+`pandapower.runpp` as the grid simulator calls it (pandapower jit-compiles a helper too), and the lots' envelope
+projection (`cosim.controllers.envelope_pass`).
 The kernels are `cache=True`: the machine code lands in numba's cache
 (`NUMBA_CACHE_DIR`, default `__pycache__` beside `cosim/powerflow/kernels.py`) and a fresh process loads it
 instead of compiling. Running it again is cheap (everything is loaded from the cache) and reports cache misses,
-so `python -m cosim.powerflow.warm` also says whether the cache serves this machine.
+so `python -m cosim.runner.warm` also says whether the cache serves this machine.
 
 The cache is keyed on the kernels' source file (its modification time and size): after an edit of
 `kernels.py`, run it again (bootstrap.sh does, each time).
@@ -29,7 +30,7 @@ __all__ = ["KernelStats", "kernel_stats", "warm", "warm_network"]
 
 @dataclass(frozen=True)
 class KernelStats:
-    """Numba's counters for the compiled kernels of this process: signatures loaded from the cache (hits),
+    """Numba's counters for the compiled flow kernels of this process: signatures loaded from the cache (hits),
     signatures compiled here (misses), and the kernels that were compiled at all."""
 
     hits: int
@@ -103,7 +104,16 @@ def warm() -> float:
         closed = np.ones((2, net.n_branch), dtype=bool)
         closed[0, base - 1] = False
         tree_orders(net, closed)
+    _warm_envelope()
     return time.perf_counter() - t0
+
+
+def _warm_envelope() -> None:
+    """The lots' envelope projection, compiled too (`cosim.controllers.envelope_pass`: an optimiser's hot loop)."""
+    from cosim.controllers.envelope_pass import forward_pass  # noqa: PLC0415
+
+    hours = np.ones(24)
+    forward_pass(np.zeros((3, 24)), -hours, hours, -hours, hours, 0.95, 0.95)
 
 
 def warm_pandapower() -> float:
