@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,7 +112,7 @@ def runpp_cpu_s(calls: int = 20) -> float:
         t0 = time.process_time()
         pp.runpp(net, numba=False, recycle=None)
         times.append(time.process_time() - t0)
-    return float(sorted(times)[len(times) // 2] if calls % 2 else sum(sorted(times)[calls // 2 - 1:calls // 2 + 1]) / 2)
+    return float(statistics.median(times))
 
 
 def default_scenario(days: int, engine: str | None = None) -> Any:
