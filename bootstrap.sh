@@ -31,3 +31,5 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
     rm -f .venv/.installed-*; touch "$stamp"
 fi
+# compile the flow's numba kernels into numba's cache now, so that no run pauses to compile (seconds when cached)
+.venv/bin/python -m cosim.runner.warm

@@ -9,6 +9,14 @@ each axis, all measured in this one run.
 
     .venv/bin/python benchmarks/scaling.py            # days 1/7/30, EVs 100/1000, lots 1/4, networks, workers 1/2
     .venv/bin/python benchmarks/scaling.py --full     # adds 365 days, 10,000 EVs a day and 16 lots
+    .venv/bin/python benchmarks/scaling.py --day      # only the simulated day and the sweep costs (below)
+
+The simulated day (issue 23): CPU of a 4-day run of the default scenario (EO 30 x 500) minus a 1-day run, so that
+start-up cancels, in a fresh process after a 1-day warm-up run, counted in "runpp calls": the median CPU time of
+20 `pandapower.runpp` calls on `case33bw()` (numba off, no recycling) in that same process. Each engine of the
+grid simulator that the scenario's `[network] engine` accepts is measured. The sweep costs: two sweeps of the
+default scenario (1 and 3 one-day variations, one worker, each in a fresh process from its start, imports
+included); a variation costs the CPU difference per added variation, and the fixed cost is the rest.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,6 +59,10 @@ def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
 
 def run_case(case: dict[str, Any]) -> dict[str, float]:
     """In this (fresh) process: one co-simulation, or a sweep of `variations` one-day runs on `workers`."""
+    if "day_engine" in case:
+        return simulated_day_case(case["day_engine"])
+    if "sweep_variations" in case:
+        return sweep_cost_case(case["sweep_variations"])
     with tempfile.TemporaryDirectory() as tmp:
         if "workers" in case:  # a user's sweep from a cold start: imports and set-up are inside the clock
             from cosim.sweep.runner import run_sweep  # noqa: PLC0415
@@ -76,6 +89,113 @@ def run_case(case: dict[str, Any]) -> dict[str, float]:
                 run_scenario(sc, progress=False, plots=False)
                 wall = min(wall, time.perf_counter() - t0)
     return {"wall_s": wall, "peak_rss_mb": max(peak_rss_mb(), peak_rss_mb(resource.RUSAGE_CHILDREN))}
+
+
+DAY_RUNPP_TARGET = {"pandapower": 30.0, "fast": 15.0}  # issue 23: a simulated day in runpp calls, at most
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process and of its children that have ended (controller workers, sweep workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def runpp_cpu_s(calls: int = 20) -> float:
+    """Issue 23's unit: the median CPU time of `calls` pandapower.runpp on case33bw (numba off, no recycling)."""
+    import pandapower as pp  # noqa: PLC0415
+    import pandapower.networks as pn  # noqa: PLC0415
+
+    net = pn.case33bw()
+    pp.runpp(net, numba=False)  # first call: pandapower's own one-off set-up, outside the unit
+    times = []
+    for _ in range(calls):
+        t0 = time.process_time()
+        pp.runpp(net, numba=False, recycle=None)
+        times.append(time.process_time() - t0)
+    return float(statistics.median(times))
+
+
+def default_scenario(days: int, engine: str | None = None) -> Any:
+    """The default scenario for `days` days (and the grid engine `engine`, when given)."""
+    from cosim.config import load_scenario  # noqa: PLC0415
+
+    overrides: dict[str, Any] = {"days": days}
+    if engine is not None:
+        overrides["network"] = {"name": "ieee33", "reconfigure": True, "engine": engine}
+    return load_scenario(ROOT / "scenarios" / "default.toml", overrides=overrides)
+
+
+def engine_available(engine: str) -> bool:
+    """Whether the scenario accepts `[network] engine = engine` (the fast engine lands separately)."""
+    from cosim.errors import InputError  # noqa: PLC0415
+
+    if engine == "pandapower":
+        return True
+    try:
+        default_scenario(1, engine)
+    except InputError:
+        return False
+    return True
+
+
+def simulated_day_case(engine: str, repeats: int = 2) -> dict[str, float]:
+    """In this (fresh) process: the CPU of a simulated day (4-day minus 1-day run, the least of `repeats` each)
+    with the grid engine `engine`, and the runpp unit measured here too."""
+    from cosim.runner.run import run_scenario  # noqa: PLC0415
+
+    eng = None if engine == "pandapower" else engine
+    with tempfile.TemporaryDirectory() as tmp:
+        run_scenario(default_scenario(1, eng), output_dir=tmp, progress=False, plots=False)  # warm-up
+        cpu = {1: float("inf"), 4: float("inf")}
+        for _ in range(repeats):
+            for days in (1, 4):
+                c0 = cpu_s()
+                run_scenario(default_scenario(days, eng), output_dir=tmp, progress=False, plots=False)
+                cpu[days] = min(cpu[days], cpu_s() - c0)
+    day = (cpu[4] - cpu[1]) / 3.0
+    return {"day_cpu_s": day, "run1_cpu_s": cpu[1], "runpp_cpu_s": runpp_cpu_s()}
+
+
+def sweep_cost_case(variations: int) -> dict[str, float]:
+    """In this (fresh) process: a sweep of `variations` one-day default-scenario runs (seeds 0, 1, ...) on one
+    worker; the CPU of the whole process from its start (imports included), and the runpp unit after it."""
+    from cosim.sweep.runner import run_sweep  # noqa: PLC0415
+    from cosim.sweep.spec import parse_sweep  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sweep = parse_sweep({"base": str(ROOT / "scenarios" / "default.toml"),
+                             "grid": {"seed": list(range(variations))}}, output_dir=Path(tmp) / "sweep")
+        result = run_sweep(sweep, workers=1, quiet=True)
+        assert not result.failed, result.table[["variation_id", "error"]]
+        total = cpu_s()
+    return {"cpu_s": total, "runpp_cpu_s": runpp_cpu_s()}
+
+
+def day_section() -> None:
+    """Print the simulated day of each engine and the sweep costs (issue 23, items 1 and 6)."""
+    print("simulated day: default scenario (EO 30 x 500), CPU of a 4-day minus a 1-day run, fresh process each")
+    day_s: float | None = None
+    for engine in ("pandapower", "fast"):
+        if not engine_available(engine):
+            print(f"  engine {engine!r}: not available ([network] engine is not accepted yet)")
+            continue
+        r = measure({"day_engine": engine})
+        calls = r["day_cpu_s"] / r["runpp_cpu_s"]
+        if engine == "pandapower":
+            day_s = r["day_cpu_s"]
+        target = DAY_RUNPP_TARGET[engine]
+        print(f"  engine {engine!r}: simulated day = {calls:.1f} runpp calls ({r['day_cpu_s']:.3f} s CPU; "
+              f"runpp = {1000 * r['runpp_cpu_s']:.2f} ms CPU; target <= {target:.0f}: "
+              f"{'met' if calls <= target else 'missed'})")
+        sys.stdout.flush()
+    one, three = measure({"sweep_variations": 1}), measure({"sweep_variations": 3})
+    per = (three["cpu_s"] - one["cpu_s"]) / 2.0
+    fixed = one["cpu_s"] - per
+    print("sweep of one-day default-scenario variations, one worker, CPU from a cold start (1 and 3 variations)")
+    print(f"  a variation = {per:.3f} s CPU; minus the simulated day = {per - (day_s or float('nan')):+.3f} s "
+          f"(target <= +0.2: {'met' if day_s is not None and per - day_s <= 0.2 else 'missed'})")
+    print(f"  a sweep's fixed cost = {fixed:.3f} s CPU (target <= 3: {'met' if fixed <= 3.0 else 'missed'})")
+    sys.stdout.flush()
 
 
 def _toml(raw: dict[str, Any]) -> str:
@@ -107,11 +227,16 @@ def measure(case: dict[str, Any]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="add 365 days, 10,000 EVs a day and 16 lots")
+    parser.add_argument("--day", action="store_true", help="only the simulated day and the sweep costs")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
+    day_section()
+    if args.day:
+        return 0
+    print()
     small = {"days": 1, "evs": 100, "lots": 1, "network": "ieee33"}
     axes = {
         "simulated days": ("days", [1, 7, 30] + ([365] if args.full else [])),

@@ -48,3 +48,54 @@ def test_disabled_bar_writes_nothing():
     with progress_bar(2, "x", "h", stream=out, disable=True) as bar:
         bar.update(2)
     assert out.getvalue() == ""
+
+
+class Clock:
+    """The bar's clock, advanced by the test: a first hour of 100 s (start-up), then 1 s an hour."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_time_left_leaves_out_the_first_hour_and_says_unknown_until_it_is_done():
+    out, clock = io.StringIO(), Clock()
+    bar = progress_bar(24, "co-simulation", "h", stream=out, line_interval_s=0, one_off_steps=1)
+    bar._time = clock  # tqdm reads its clock through this attribute
+    bar.start_t = bar.last_print_t = clock.t
+    clock.t = 100.0
+    bar.update()  # hour 0 done: compile and start-up, 100 s
+    for _ in range(3):
+        clock.t += 1.0
+        bar.update()
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert lines[1].startswith("co-simulation: 1/24 h [01:40 elapsed, ? left]")
+    assert lines[2].startswith("co-simulation: 2/24 h [01:41 elapsed, 00:22 left]")  # 22 h at 1 s an hour
+    assert lines[4].startswith("co-simulation: 4/24 h [01:43 elapsed, 00:20 left]")
+
+
+def test_without_one_off_steps_the_estimate_is_tqdms_own():
+    out, clock = io.StringIO(), Clock()
+    bar = progress_bar(24, "co-simulation", "h", stream=out, line_interval_s=0)
+    bar._time = clock
+    bar.start_t = bar.last_print_t = clock.t
+    clock.t = 100.0
+    bar.update()
+    bar.close()
+    assert "? left" not in out.getvalue().splitlines()[1]  # 23 x 100 s: the estimate the steady rate replaces
+
+
+def test_the_terminal_bar_uses_the_steady_rate_too():
+    out, clock = Terminal(), Clock()
+    bar = progress_bar(24, "co-simulation", "h", stream=out, one_off_steps=1)
+    bar._time = clock
+    bar.start_t = bar.last_print_t = clock.t
+    clock.t = 100.0
+    bar.update()
+    clock.t = 101.0
+    bar.update()
+    assert "<00:22" in str(bar)
+    bar.close()

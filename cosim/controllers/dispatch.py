@@ -67,6 +67,8 @@ def apportion(n: np.ndarray, target: np.ndarray) -> np.ndarray:
     total = n.sum(axis=1)
     if np.any(target > total):
         raise ValueError("apportion: target exceeds the row total")
+    if np.array_equal(target, total):  # nothing to take away (the smaller side of eq. 6): the rows as they are
+        return n.copy()
     with np.errstate(invalid="ignore", divide="ignore"):
         q = np.where(total[:, None] > 0, n * (target / np.maximum(total, 1))[:, None], 0.0)
     f = np.floor(q + 1e-12).astype(np.int64)

@@ -202,7 +202,14 @@ class FlexEnvelope:
         return self._project_within(p, lo_e, hi_e)
 
     def _project_within(self, p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray) -> np.ndarray:
-        """The forward pass: each hour clipped to its power bounds and to cumulative bounds (..., H)."""
+        """The forward pass: each hour clipped to its power bounds and to cumulative bounds (..., H); compiled
+        (`envelope_pass.forward_pass`), bit for bit `_project_within_numpy`."""
+        from cosim.controllers.envelope_pass import forward_pass  # noqa: PLC0415 - numba on first use
+
+        return forward_pass(p, lo_e, hi_e, self.p_min_kw, self.p_max_kw, self.eta_charge, self.eta_discharge)
+
+    def _project_within_numpy(self, p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray) -> np.ndarray:
+        """The forward pass in numpy (the reference of the compiled one)."""
         e = np.zeros(p.shape[:-1])
         out = np.empty_like(p)
         for h in range(self.hours):

@@ -183,6 +183,8 @@ def current_violation(i_ka: np.ndarray, i_max_ka: np.ndarray) -> np.ndarray:
     """Branch current limits as a violation: sum over hours and branches of relative overload (I/I_max - 1)+."""
     i = np.abs(np.asarray(i_ka, float))
     imax = np.asarray(i_max_ka, float)
+    if np.all(i <= imax):  # every term is exactly 0 (I <= I_max gives I / I_max <= 1; NaN takes the long way)
+        return np.zeros(i.shape[:-2])
     ratio = np.where(np.isfinite(imax), i / np.where(np.isfinite(imax), imax, 1.0), 0.0)
     return np.maximum(ratio - 1.0, 0.0).sum(axis=(-2, -1))
 

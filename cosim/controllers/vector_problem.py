@@ -43,7 +43,11 @@ from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_
 from cosim.networks.converted import ConvertedNetwork, flow
 from cosim.optim import Evaluation
 from cosim.optim.reconfiguration import ReconfigurationProblem
+from cosim.powerflow import solve_radial_summary
 from cosim.powerflow.topology import radial_mask
+
+UNLIMITED_KA = 1e4
+"""An ampacity this large is no limit (the network builders write 99,999 kA for a line without one)."""
 
 
 @dataclass
@@ -202,11 +206,10 @@ class DayAheadVectorProblem:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     # ---- evaluation -----------------------------------------------------------------------------------
-    def evaluate_plans(self, open_ids: np.ndarray, lot_buses: np.ndarray, counts: np.ndarray) -> PlanEvaluation:
-        """KPIs, cv and objective of decoded plans: all P x 24 cases in one batched power flow."""
+    def _injections(self, lot_buses: np.ndarray, counts: np.ndarray):
+        """Lot power (pop, n_lots, 24) kW at the grid, the PEV counts used, and the bus loads (pop * 24, n_bus)."""
         prob, net = self.problem, self.net
-        pop = open_ids.shape[0]
-        n_lots = len(prob.lots)
+        pop = lot_buses.shape[0]
         lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
         counts_used = counts.astype(float)  # PEV counts of the dispatch used (fractional after an envelope repair)
         for j, lot in enumerate(prob.lots):
@@ -215,28 +218,47 @@ class DayAheadVectorProblem:
                 lot_kw[:, j] = lot.envelope.project(lot_kw[:, j])
                 counts_used[:, j] = obj.lot_counts(lot_kw[:, j], lot, self.lot_power)
         p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
-        for j in range(n_lots):
+        for j in range(len(prob.lots)):
             p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
         q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
         if any(lot.power_factor < 1.0 for lot in prob.lots):  # chargers below unity pf absorb |p| tan(acos(pf))
             q = q.copy()
-            for j, lot in enumerate(prob.lots):
+            for j, lot in enumerate(self.problem.lots):
                 kvar_per_kw = np.tan(np.arccos(lot.power_factor))
                 q[np.arange(pop), :, lot_buses[:, j] - 1] += np.abs(lot_kw[:, j, :]) * kvar_per_kw
-        res = flow(net, np.repeat(open_ids, HOURS, axis=0), p.reshape(-1, net.n_bus), q.reshape(-1, net.n_bus),
+        return lot_kw, counts_used, p.reshape(-1, net.n_bus), q.reshape(-1, net.n_bus)
+
+    def _lot_terms(self, counts: np.ndarray, counts_used: np.ndarray, lot_kw: np.ndarray):
+        """OF1 (pop,) and the lots' part of cv (pop,): eq. 6 balance and contract shortfall."""
+        pop = counts.shape[0]
+        of1 = np.zeros(pop)
+        cv = np.zeros(pop)
+        for j, lot in enumerate(self.problem.lots):
+            n_ch, n_dis = split_counts(counts_used[:, j])
+            of1 += obj.of1_benefit_usd(n_ch, n_dis, self.problem.price_usd_per_kwh, lot)
+            if self.layouts[j].balance:  # eq. 6 holds for the decoded counts by construction
+                cv += obj.pev_balance_violation(*split_counts(counts[:, j]))
+            cv += obj.contract_violation_kwh(lot_kw[:, j], lot) / 1000.0
+        return of1, cv
+
+    def _objective(self, ok, of1, of2, of3, vpd) -> np.ndarray:
+        primary = {"of1": lambda: -of1, "of2": lambda: of2, "of3": lambda: of3, "vpd": lambda: vpd}[
+            self.problem.objective]()
+        tie = 0.0 if self.problem.objective == "of3" else self.tie_break * of3
+        return np.where(ok, primary + tie, np.inf)
+
+    def evaluate_plans(self, open_ids: np.ndarray, lot_buses: np.ndarray, counts: np.ndarray) -> PlanEvaluation:
+        """KPIs, cv and objective of decoded plans: all P x 24 cases in one batched power flow."""
+        net = self.net
+        pop = open_ids.shape[0]
+        lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
+        res = flow(net, np.repeat(open_ids, HOURS, axis=0), p, q,
                    tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter, max_solves=self.charging_solves)
         self.n_evaluations += pop
         vm = res.vm_pu.reshape(pop, HOURS, net.n_bus)
         ok = res.ok.reshape(pop, HOURS).all(axis=1)
         loss = res.loss_kw.reshape(pop, HOURS)
-        of1 = np.zeros(pop)
-        cv = np.zeros(pop)
-        for j, lot in enumerate(prob.lots):
-            n_ch, n_dis = split_counts(counts_used[:, j])
-            of1 += obj.of1_benefit_usd(n_ch, n_dis, prob.price_usd_per_kwh, lot)
-            if self.layouts[j].balance:  # eq. 6 holds for the decoded counts by construction
-                cv += obj.pev_balance_violation(*split_counts(counts[:, j]))
-            cv += obj.contract_violation_kwh(lot_kw[:, j], lot) / 1000.0
+        of1, cv = self._lot_terms(counts, counts_used, lot_kw)
         with np.errstate(invalid="ignore"):
             cv += obj.voltage_violation_pu(vm, net.v_min_pu, net.v_max_pu)
             cv += obj.current_violation(res.i_branch_ka.reshape(pop, HOURS, net.n_branch), net.i_max_ka)
@@ -250,15 +272,64 @@ class DayAheadVectorProblem:
             v_min_pu=vm.min(axis=(1, 2)), v_max_pu=vm.max(axis=(1, 2)), loss_kw=loss, v_min_hourly_pu=vm.min(axis=2),
             p_grid_kw=res.p_slack_kw.reshape(pop, HOURS), cv=cv, ok=ok,
         )
-        primary = {"of1": -ev.of1_usd, "of2": ev.of2_kw, "of3": ev.of3_kwh, "vpd": ev.vpd}[prob.objective]
-        tie = 0.0 if prob.objective == "of3" else self.tie_break * ev.of3_kwh
-        ev.f = np.where(ok, primary + tie, np.inf)
+        ev.f = self._objective(ok, ev.of1_usd, ev.of2_kw, ev.of3_kwh, ev.vpd)
         return ev
+
+    @property
+    def totals_suffice(self) -> bool:
+        """Whether an optimiser's f and cv can come from the flow's per-case totals (`evaluate_totals`): a plain
+        radial network (a converted one needs the voltages for its charging and transformer sections), an
+        objective other than VPD (a sum over buses the totals add up in another order), and no ampacity a
+        feeder can reach (a current limit's violation is re-derived from the currents otherwise)."""
+        net = self.net
+        return (not isinstance(net, ConvertedNetwork) and self.problem.objective != "vpd"
+                and bool(np.all(np.asarray(net.i_max_ka, float) >= UNLIMITED_KA)))
+
+    def evaluate_totals(self, open_ids: np.ndarray, lot_buses: np.ndarray,
+                        counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """f and cv of decoded plans, bit for bit those of `evaluate_plans`, from the flow's per-case totals
+        (`solve_radial_summary`: no per-bus voltages or branch currents are written or summed). A plan with a
+        case outside the voltage band (the case's exact extremes say so) or over a current limit is solved again
+        with its voltages and currents (a case's result does not depend on its batch, bit for bit), whose
+        violations are added up as `evaluate_plans` does; within the band every term of that sum is 0. Only when
+        `totals_suffice`."""
+        net = self.net
+        pop = open_ids.shape[0]
+        lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
+        res = solve_radial_summary(net, np.repeat(open_ids, HOURS, axis=0), p, q, tol_pu=self.flow_tol_pu,
+                                   max_iter=self.flow_max_iter)
+        self.n_evaluations += pop
+        ok = res.ok.reshape(pop, HOURS).all(axis=1)
+        of1, cv = self._lot_terms(counts, counts_used, lot_kw)
+        with np.errstate(invalid="ignore"):
+            outside = ((res.v_min_pu < net.v_min_pu) | (res.v_max_pu > net.v_max_pu)
+                       | (res.i_violation > 0.0)).reshape(pop, HOURS).any(axis=1)
+        again = np.flatnonzero(ok & outside)
+        if len(again):  # these plans' cases again, with voltages and currents, for the violations' sums
+            k = len(again)
+            rows = (again[:, None] * HOURS + np.arange(HOURS)).reshape(-1)
+            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), p[rows], q[rows], tol_pu=self.flow_tol_pu,
+                        max_iter=self.flow_max_iter, max_solves=self.charging_solves)
+            with np.errstate(invalid="ignore"):
+                sub = cv[again] + obj.voltage_violation_pu(full.vm_pu.reshape(k, HOURS, net.n_bus), net.v_min_pu,
+                                                           net.v_max_pu)
+                cv[again] = sub + obj.current_violation(full.i_branch_ka.reshape(k, HOURS, net.n_branch),
+                                                        net.i_max_ka)
+        cv = np.where(ok, cv, np.inf)
+        of3 = obj.of3_loss_kwh(res.loss_kw.reshape(pop, HOURS))
+        of2 = obj.of2_lcd_kw(self.load_kw, lot_kw.sum(axis=1)) if self.problem.objective == "of2" else None
+        f = self._objective(ok, of1, of2, of3, None)
+        return f, cv
 
     def evaluate_full(self, X: np.ndarray) -> PlanEvaluation:
         return self.evaluate_plans(*self.decode(X))
 
     def evaluate(self, X: np.ndarray) -> Evaluation:
+        """f and cv of decision vectors (what an optimiser needs): from the flow's per-case totals where they
+        suffice (`totals_suffice`), else from `evaluate_plans`."""
+        if self.totals_suffice:
+            f, cv = self.evaluate_totals(*self.decode(X))
+            return Evaluation(f=f, cv=cv)
         ev = self.evaluate_full(X)
         return Evaluation(f=ev.f, cv=ev.cv)
 

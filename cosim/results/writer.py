@@ -14,6 +14,7 @@ import csv
 import errno
 import io
 import json
+import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -123,7 +124,15 @@ def trim_to_whole_lines(path: str | Path) -> bool:
         return False
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _cell(value: Any) -> Any:
+    """A CSV cell: plain values as they are (the common case, checked by exact type, so numpy scalars and
+    non-finite floats still go through `to_jsonable`), containers as JSON."""
+    kind = type(value)
+    if kind in _PLAIN or (kind is float and math.isfinite(value)):
+        return value
     if isinstance(value, (list, tuple, dict)):
         return json.dumps(to_jsonable(value))
     return to_jsonable(value)

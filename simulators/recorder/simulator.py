@@ -51,7 +51,8 @@ class RecorderSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, run_dir, tables, progress_total=0):
         if int(progress_total) > 0:
-            self.bar = progress_bar(int(progress_total), "co-simulation", "h")
+            # the first hour holds the run's one-off costs: the time left is estimated from the hours after it
+            self.bar = progress_bar(int(progress_total), "co-simulation", "h", one_off_steps=1)
         self.writer = RunWriter(run_dir)
         self.tables = dict(tables)
         return [{"eid": "recorder", "type": model}]
