@@ -55,7 +55,10 @@ def _simbench():
 
 
 def check_code(code: str) -> None:
-    """NetworkDataError unless `code` is a SimBench code the installed package knows."""
+    """NetworkDataError unless `code` is a SimBench code the installed package knows (":reduced" may follow)."""
+    from cosim.networks.reduction import split_reduced  # noqa: PLC0415
+
+    code = split_reduced(code)[0]
     known = _known_codes()
     if code not in known:
         raise NetworkDataError(f"unknown SimBench code {code!r}; the MV grids with switches are "
@@ -80,16 +83,26 @@ def _read(code: str):
 
 
 def simbench_network(code: str) -> GridNetwork:
-    """The SimBench grid `code` converted to the radial model (its `net` is the original SimBench net)."""
+    """The SimBench grid `code` converted to the radial model (its `net` is the original SimBench net); a code
+    ending in ":reduced" (an MV+LV grid) gives its reduced model (`cosim.networks.reduction`), which keeps the
+    original net for the grid simulator."""
+    from cosim.networks.reduction import reduce_grid, split_reduced  # noqa: PLC0415
     from cosim.networks.switched import convert_switched  # noqa: PLC0415 - pandapower only when built
 
+    code, reduced = split_reduced(code)
+    if reduced:
+        return reduce_grid(simbench_network(code))[0]
     net = copy.deepcopy(_read(code))
     return convert_switched(net, PREFIX + code, f"SimBench {code} (original net operated through its switches)")
 
 
 @functools.lru_cache(maxsize=4)
 def element_profiles(code: str) -> ElementProfiles:
-    """The grid's own hourly profiles per load and static generator (see the module docstring)."""
+    """The grid's own hourly profiles per load and static generator (see the module docstring); a reduced grid's
+    are its full grid's (the same elements)."""
+    from cosim.networks.reduction import split_reduced  # noqa: PLC0415
+
+    code = split_reduced(code)[0]
     net = _read(code)
     sb = _simbench()
     with warnings.catch_warnings():

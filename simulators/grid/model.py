@@ -170,7 +170,7 @@ class GridModel:
         rep: dict[int, int] = {}
         for bus, k in sorted(pos.items()):
             rep.setdefault(k, bus)
-        self._rep_bus = np.array([rep[k] for k in range(self.n_bus)], dtype=int)
+        self._rep_bus = np.array(network.connection_buses or [rep[k] for k in range(self.n_bus)], dtype=int)
         self._extra = np.asarray(pp.create_loads(net, self._rep_bus, p_mw=0.0, q_mvar=0.0,
                                                  name=[f"cosim bus{i + 1}" for i in range(self.n_bus)]))
         self._line_pos = np.array([k for k, b in enumerate(self._branch_ids) if int(b) in network.line_of_branch],
