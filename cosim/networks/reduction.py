@@ -8,7 +8,8 @@ its transformer can carry. The reduction keeps, of a converted MV+LV grid (`cosi
 * each MV/LV transformer, with its impedance, ratio and rating (the LV grid's hosting limit), ending at one node that
   stands for its whole LV grid: the transformer's LV busbar (0.4 kV);
 * each LV grid's loads, generators, line charging and shunts summed at that node (the LV lines' series impedance is
-  dropped: their voltage drop and losses are the reduction's error, measured by `reduction_gap`).
+  dropped: their voltage drop and losses are the reduction's error, measured by `cosim.networks.reduction_gap`);
+* one voltage band for every bus, the loosest of the net's own (see `_loosest_band`).
 
 Bus numbers change (about 280 buses instead of 10,453 on SimBench's urban MV+LV grid), branch ids do not. The
 reduced `GridNetwork` keeps the ORIGINAL pandapower net: the grid simulator runs the full MV+LV net through it
@@ -126,15 +127,17 @@ def reduce_grid(full: GridNetwork) -> tuple[GridNetwork, Reduction]:
     np.add.at(p, node_of_bus, r.p_load_kw)
     np.add.at(q, node_of_bus, r.q_load_kvar)
     ids = set(int(b) for b in r.branch_ids[kb])
+    band = _loosest_band(full, r)
     labels = tuple(r.bus_labels[b] if grid_of[b] < 0 else f"LV grid of {r.bus_labels[b]}"
                    for b in np.flatnonzero(keep_bus))
     stub_bus = r.stub_bus[kb]
     reduced = ConvertedNetwork(
-        name=full.name + REDUCED_SUFFIX, base_kv=r.base_kv, base_mva=r.base_mva, slack_bus=int(node_of_bus[r.slack_bus]),
+        name=full.name + REDUCED_SUFFIX, base_kv=r.base_kv, base_mva=r.base_mva,
+        slack_bus=int(node_of_bus[r.slack_bus]),
         from_bus=node_of_bus[r.from_bus[kb]], to_bus=node_of_bus[r.to_bus[kb]], r_pu=r.r_pu[kb], x_pu=r.x_pu[kb],
         p_load_kw=p, q_load_kvar=q, branch_ids=r.branch_ids[kb].copy(),
-        tie_branches=tuple(b for b in r.tie_branches if b in ids), i_max_ka=r.i_max_ka[kb], v_min_pu=r.v_min_pu,
-        v_max_pu=r.v_max_pu, bus_labels=labels, fixed_branches=tuple(b for b in r.fixed_branches if b in ids),
+        tie_branches=tuple(b for b in r.tie_branches if b in ids), i_max_ka=r.i_max_ka[kb], v_min_pu=band[0],
+        v_max_pu=band[1], bus_labels=labels, fixed_branches=tuple(b for b in r.fixed_branches if b in ids),
         bus_kv=r.bus_kv[keep_bus], tap_ratio=r.tap_ratio[kb], v_slack_pu=r.v_slack_pu,
         charging_y_pu=r.charging_y_pu[kb], stub_y_pu=r.stub_y_pu[kb],
         stub_bus=np.where(stub_bus >= 0, node_of_bus[np.maximum(stub_bus, 0)], -1),
@@ -152,6 +155,18 @@ def reduce_grid(full: GridNetwork) -> tuple[GridNetwork, Reduction]:
         parallel_trafos={b: t for b, t in full.parallel_trafos.items() if b in ids}, connection_buses=connection)
     return red, Reduction(node_of_bus.astype(int), grid_of, r.branch_ids[trafo_pos].astype(int),
                           node_of_bus[lv_end].astype(int))
+
+
+def _loosest_band(full: GridNetwork, r: ConvertedNetwork) -> tuple[float, float]:
+    """(v_min, v_max) of the reduced model: the loosest of the buses' own bands (SimBench: 0.9 .. 1.1 p.u. in its LV
+    grids, 0.965 .. 1.055 at MV). The model holds one band for all buses, and the full model's (the tightest load
+    bus's: 0.965 .. 1.01) no reduced node can meet (an LV node sits at the LV grid's busbar, 0.94 p.u. at the
+    nominal loads); what the LV grids' buses reach in reality is `reduction_gap`'s table."""
+    bus = full.net.bus
+    mins = bus.min_vm_pu.astype(float).dropna() if "min_vm_pu" in bus.columns else []
+    maxs = bus.max_vm_pu.astype(float).dropna() if "max_vm_pu" in bus.columns else []
+    return (min(float(mins.min()), r.v_min_pu) if len(mins) else r.v_min_pu,
+            max(float(maxs.max()), r.v_max_pu) if len(maxs) else r.v_max_pu)
 
 
 def _connection_buses(full: GridNetwork, node_of_bus: np.ndarray, n_red: int, trafo_pos: list[int]
