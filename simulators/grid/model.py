@@ -117,7 +117,8 @@ class GridModel:
     co-simulation can log the hour and go on); with raise_on_divergence=True it raises GridNotConverged.
     """
 
-    def __init__(self, network: str | GridNetwork, raise_on_divergence: bool = False, **network_kwargs) -> None:
+    def __init__(self, network: str | GridNetwork, raise_on_divergence: bool = False, tap_control: str = "fixed",
+                 **network_kwargs) -> None:
         if isinstance(network, GridNetwork):
             if network_kwargs:
                 raise GridError(f"network options {sorted(network_kwargs)} only apply when the network "
@@ -132,6 +133,14 @@ class GridModel:
             raise GridError(f"network must be a network name or a GridNetwork, got {type(network).__name__}")
         self.network = network
         self.raise_on_divergence = raise_on_divergence
+        self.tap_control = tap_control
+        if tap_control != "fixed":
+            from cosim.networks.taps import add_discrete_tap_control  # noqa: PLC0415
+
+            if not network.converted:
+                raise GridError(f"tap_control {tap_control!r} applies to converted nets (SimBench, JSON), not "
+                                f"{network.name!r}")
+            add_discrete_tap_control(network, tap_control)
         net = network.net
         radial = network.radial
         self.n_bus = radial.n_bus
@@ -402,7 +411,7 @@ class GridModel:
             try:
                 oltc = run_original(net, self.network.oltc_trafos, float(self.network.radial.v_slack_pu),
                                     tol_pu=1e-7, init=init, numba=False, max_iteration=30,
-                                    calculate_voltage_angles=True)
+                                    calculate_voltage_angles=True, run_control=self.tap_control != "fixed")
                 return True, oltc.message
             except LoadflowNotConverged as exc:
                 message = str(exc) or "LoadflowNotConverged"

@@ -41,7 +41,7 @@ META = {
     "type": "hybrid",  # steps every hour by itself, and also when an event input (e.g. a new topology) arrives
     "models": {
         "Grid": {
-            "public": True, "params": ["network", "network_kwargs", "plugin_dir"],
+            "public": True, "params": ["network", "network_kwargs", "plugin_dir", "tap_control"],
             "attrs": sorted(set(GRID_INPUTS) | set(GRID_OUTPUTS)), "trigger": list(GRID_INPUTS),
         },
         "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "q_kvar", "vm_pu", "lot_buses"],
@@ -114,7 +114,7 @@ class GridSim(mosaik_api_v3.Simulator):
                     network, kwargs = load_network(network, near=plugin_dir, **kwargs), {}
                 except NetworkDataError as exc:
                     raise GridError(str(exc)) from None
-            self.model = GridModel(network, **kwargs)
+            self.model = GridModel(network, tap_control=params.get("tap_control", "fixed"), **kwargs)
             self.grid_eid = "grid"
             return [{"eid": self.grid_eid, "type": "Grid"}]
         if model == "Connection":
