@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
                  "max LV line loading real %": round(summ["max_lv_line_real_pct"], 1),
                  "planning fallbacks": summ["fallbacks"]}]
         table = markdown_table(head) + "\n\n" + markdown_table(table_rows[:20])
-        command = "python scripts/city_gap.py" + (f" --run {args.run}" if args.run else "") + \
-            f" --markdown {args.markdown.relative_to(ROOT) if args.markdown.is_absolute() else args.markdown}"
+        shown = args.markdown.resolve()
+        shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else shown
+        command = "python scripts/city_gap.py" + (" --run <run folder>" if args.run else "") + f" --markdown {shown}"
         args.markdown.write_text(generated_page(command, PAGE_TITLE, PAGE_INTRO, table))
     return 0
 
