@@ -107,3 +107,16 @@ def test_a_few_hours_of_the_city_run_the_full_net_with_the_dsos_reduced_plan(tmp
     assert all(json.loads(o) == plan["open_branches"] for o in grid["open_branches"])
     lots = pd.read_csv(run_dir / "lots.csv")
     assert lots["id"].nunique() == len(scenario.lots) and len(lots) == 3 * len(scenario.lots)
+    # the figures at this size: one node per LV grid, heat maps per feeder
+    from cosim.runner.figures import RunTables, draw_all  # noqa: PLC0415
+    from cosim.runner.figures_city import feeder_of_bus, is_city  # noqa: PLC0415
+
+    net = load_network(scenario.network).radial
+    tables = RunTables(grid=grid, bus_voltages=pd.read_csv(run_dir / "bus_voltages.csv"),
+                       lines=pd.read_csv(run_dir / "lines.csv"), plans=[plan], network=net)
+    assert is_city(net)
+    drawn = {f.path.stem: f for f in draw_all(tables, tmp_path / "plots", dpi=60)}
+    feeder, names = feeder_of_bus(net, set(plan["open_branches"]))
+    assert (feeder < 0).sum() == 3 and len(names) == 11  # the HV slack and two MV busbars; 11 MV feeders
+    assert "133 LV grids collapsed" in drawn["network"].caption
+    assert f"{len(names)} feeders" in drawn["voltage_heatmap"].caption
