@@ -120,3 +120,13 @@ def test_a_few_hours_of_the_city_run_the_full_net_with_the_dsos_reduced_plan(tmp
     assert (feeder < 0).sum() == 3 and len(names) == 11  # the HV slack and two MV busbars; 11 MV feeders
     assert "133 LV grids collapsed" in drawn["network"].caption
     assert f"{len(names)} feeders" in drawn["voltage_heatmap"].caption
+
+
+def test_reducing_a_grid_without_lv_grids_is_one_line_and_exit_2(capsys):
+    from cosim.cli import main  # noqa: PLC0415
+
+    assert main(["validate", "--network", "simbench:1-MV-rural--0-sw:reduced"]) == 2
+    captured = capsys.readouterr()
+    err = (captured.out + captured.err).strip()
+    assert len(err.splitlines()) == 1 and "has no LV grid (no bus below 1 kV) to reduce" in err
+    assert "Traceback" not in err
