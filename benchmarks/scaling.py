@@ -10,6 +10,7 @@ each axis, all measured in this one run.
     .venv/bin/python benchmarks/scaling.py            # days 1/7/30, EVs 100/1000, lots 1/4, networks, workers 1/2
     .venv/bin/python benchmarks/scaling.py --full     # adds 365 days, 10,000 EVs a day and 16 lots
     .venv/bin/python benchmarks/scaling.py --day      # only the simulated day and the sweep costs (below)
+    .venv/bin/python benchmarks/scaling.py --city     # only the city: SimBench urban MV+LV (scaling_city.py)
 
 The simulated day (issue 23): CPU of a 4-day run of the default scenario (EO 30 x 500) minus a 1-day run, so that
 start-up cancels, in a fresh process after a 1-day warm-up run, counted in "runpp calls": the median CPU time of
@@ -229,10 +230,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="add 365 days, 10,000 EVs a day and 16 lots")
     parser.add_argument("--day", action="store_true", help="only the simulated day and the sweep costs")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--city", action="store_true", help="only the city section (benchmarks/scaling_city.py)")
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
+    if args.city:
+        return _city()
     day_section()
     if args.day:
         return 0
@@ -251,6 +255,20 @@ def main(argv: list[str] | None = None) -> int:
     rows = [(w, measure({"workers": w, "variations": 8})) for w in (1, 2)]
     _print_axis("sweep workers (8 one-day variations from a cold start; peak = largest single process)", rows)
     print(f"  host check: 2 CPU-bound processes run {host_parallelism():.2f}x as fast as 1 (2.00 = two free cores)")
+    return 0
+
+
+def _city() -> int:
+    """The city section (benchmarks/scaling_city.py), in a fresh process: its peak memory is the city's own."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scaling_city import print_city  # noqa: PLC0415 - beside this script
+
+    proc = subprocess.run([sys.executable, "-c", "import json, sys; sys.path.insert(0, 'benchmarks'); "
+                           "from scaling_city import city_figures; print(json.dumps(city_figures()))"],
+                          capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"the city case failed:\n{proc.stderr[-3000:]}")
+    print_city(json.loads(proc.stdout.strip().splitlines()[-1]))
     return 0
 
 

@@ -105,6 +105,7 @@ class Scenario:
     controller_on_failure: str = "fallback"  # a planning failure: "fallback" (go on) or "stop" (end the run, exit 3)
     separate_processes: bool = False  # each PLO agent in a process of its own (cosim.runner.processes)
     engine: str = "pandapower"  # the grid simulator's power flow: "pandapower" (runpp) or "fast" (compiled radial)
+    tap_control: str = "fixed"  # transformers' taps in the grid simulator: "fixed" (as given) or "discrete"
 
     @property
     def hours(self) -> int:
@@ -126,6 +127,7 @@ MAX_PRICE_USD_PER_KWH = 1e4  # |price| in a profile CSV, $/kWh: > 2,000 times th
 MAX_LOAD_SCALING = 100.0  # p.u. of the network's nominal load (a load_kw column: of 3715 kW); no feeder carries more
 MAX_DAYS = 3660  # ten years of hourly steps; beyond that a run is a typo, not a study
 MAX_START_DAY = 100_000
+TAP_CONTROL = ("fixed", "discrete")  # [network] tap_control
 ON_FAILURE = ("fallback", "stop")  # [controller] on_failure (simulators.dso.agent.ON_FAILURE)
 MAX_TIME_LIMIT_S = 86_400.0  # a day-ahead plan due more than a day later is a typo
 MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough same-time loop iterations
@@ -138,7 +140,7 @@ _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "
 
 
 SECTION_KEYS = {
-    "network": {"name", "reconfigure", "engine"},
+    "network": {"name", "reconfigure", "engine", "tap_control"},
     "market": {"profile", "seasons", "forecast_noise"},
     "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day",
                    "on_failure"},
@@ -318,6 +320,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         plugin_folder=plugin_folder,
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
+        tap_control=_tap_control(net, network),
         market_profile=_market_profile(market, path, network),
         seasons=_seasons(market),
         days=days,
@@ -338,7 +341,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         authenticate=authenticate,
         key_file=key_file,
         separate_processes=exch.get("separate_processes", bool, False),
-        engine=net.get("engine", str, "pandapower", allowed=GRID_ENGINES),
+        engine=_engine(net, network),
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,
@@ -489,6 +492,32 @@ def _controller(ctrl: _Reader, seed: int, near: Path | None) -> tuple[str, dict[
     except InputError as exc:  # the controller rejects its options
         raise ctrl.fail("options", str(exc)) from None
     return name, options
+
+
+def _engine(net: _Reader, network: str) -> str:
+    """[network] engine: "pandapower" or "fast"; a reduced model (`simbench:<code>:reduced`) runs its full net, which
+    only the pandapower engine steps."""
+    value = net.get("engine", str, "pandapower", allowed=GRID_ENGINES)
+    if value == "fast" and network.endswith(":reduced"):
+        raise net.fail("engine", f"'fast' steps the network's own radial model, and {network!r} is a reduced model "
+                                 "whose full net the grid simulator runs: use engine = \"pandapower\"")
+    return value
+
+
+def _tap_control(net: _Reader, network: str) -> str:
+    """[network] tap_control: "fixed" (taps as given) or "discrete" (pandapower's DiscreteTapControl on every
+    transformer with a tap changer, converted nets only: cosim.networks.taps)."""
+    from cosim.networks import is_converted_name  # noqa: PLC0415 - lazy
+
+    value = net.get("tap_control", str, "fixed")
+    if value not in TAP_CONTROL:
+        raise net.fail("tap_control", f"{value!r} is not allowed; allowed: {', '.join(TAP_CONTROL)}")
+    if value != "fixed" and not is_converted_name(network):
+        raise net.fail("tap_control", f"{value!r} applies to SimBench grids and pandapower JSON files, not "
+                                      f"{network!r}")
+    if value != "fixed" and net.get("engine", str, "pandapower") != "pandapower":
+        raise net.fail("tap_control", f"{value!r} needs engine = \"pandapower\" (the fast engine keeps taps as given)")
+    return value
 
 
 def _network(net: _Reader, near: Path | None) -> str:

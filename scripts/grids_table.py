@@ -123,7 +123,7 @@ CITY_INTRO = (
     "branches, every LV grid in the model); the base state's fast flow against runpp on the original net "
     "(tolerance_mva = 1e-10, voltage angles on, numba): max |dV| over every bus; the CPU time (this process, "
     "time.process_time) of the second call of each (warm: compiled kernels, pandapower's numba functions). "
-    "No reduced model, lots or day runs at this size yet.")
+    "The reduced model the DSO plans on, the city scenarios and their plan-vs-reality table: docs/CITY.md.")
 
 
 def city_row(code: str) -> dict:

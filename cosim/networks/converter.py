@@ -81,6 +81,9 @@ class GridNetwork:
     dropped_switches: tuple[int, ...] = ()  # open switches never operated (couplers within a busbar)
     trafo_of_branch: dict[int, int] = field(default_factory=dict)  # branch id -> pandapower transformer (a branch)
     parallel_trafos: dict[int, tuple[int, ...]] = field(default_factory=dict)  # branch id -> transformers merged
+    # the pandapower bus where each radial bus's lots and overrides connect; () = its lowest-numbered pandapower bus
+    # (a reduced model, `cosim.networks.reduction`: an LV grid's node connects at its transformer's LV busbar)
+    connection_buses: tuple[int, ...] = ()
 
     @property
     def converted(self) -> bool:

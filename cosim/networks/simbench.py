@@ -21,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from cosim.networks.converter import GridNetwork
 from cosim.powerflow.network_data import NetworkDataError
@@ -55,7 +56,10 @@ def _simbench():
 
 
 def check_code(code: str) -> None:
-    """NetworkDataError unless `code` is a SimBench code the installed package knows."""
+    """NetworkDataError unless `code` is a SimBench code the installed package knows (":reduced" may follow)."""
+    from cosim.networks.reduction import split_reduced  # noqa: PLC0415
+
+    code = split_reduced(code)[0]
     known = _known_codes()
     if code not in known:
         raise NetworkDataError(f"unknown SimBench code {code!r}; the MV grids with switches are "
@@ -80,31 +84,71 @@ def _read(code: str):
 
 
 def simbench_network(code: str) -> GridNetwork:
-    """The SimBench grid `code` converted to the radial model (its `net` is the original SimBench net)."""
+    """The SimBench grid `code` converted to the radial model (its `net` is the original SimBench net); a code
+    ending in ":reduced" (an MV+LV grid) gives its reduced model (`cosim.networks.reduction`), which keeps the
+    original net for the grid simulator."""
+    from cosim.networks.reduction import reduce_grid, split_reduced  # noqa: PLC0415
     from cosim.networks.switched import convert_switched  # noqa: PLC0415 - pandapower only when built
 
+    code, reduced = split_reduced(code)
+    if reduced:  # from the full grid's cached conversion (a city's takes ~17 s)
+        from cosim.networks import load_network  # noqa: PLC0415
+
+        return reduce_grid(load_network(PREFIX + code))[0]
     net = copy.deepcopy(_read(code))
     return convert_switched(net, PREFIX + code, f"SimBench {code} (original net operated through its switches)")
 
 
+CHUNK_ELEMENTS = 1024
+"""Elements computed at a time: a city's 11,542 loads over 35,136 quarter-hours would take 3.2 GB at once."""
+
+
+def _hourly_absolute(code: str, table, column: str, suffix: str, relative) -> np.ndarray | None:
+    """Hourly means of each element's quarter-hour values, its relative profile times its `column` (what
+    `simbench.get_absolute_values` computes, with the same floating-point operations, a chunk of elements at a
+    time); None without profiles."""
+    if relative is None or relative.shape[1] == 0:
+        return None
+    applied = table["profile"] + suffix if "profile" in table.columns else pd.Series(np.nan, index=table.index)
+    missing = sorted(set(applied.dropna()) - set(relative.columns))
+    if missing:
+        raise NetworkDataError(f"SimBench grid {code!r}: profile(s) {missing[:3]} missing for some elements")
+    quarters = len(relative) - len(relative) % QUARTERS_PER_HOUR
+    factor = table[column].to_numpy(float)
+    names = applied.to_numpy(object)
+    numeric = [c for c in relative.columns if c != "time"]
+    column_of = {c: i for i, c in enumerate(numeric)}
+    rel = np.vstack([np.ones(quarters), relative[numeric].to_numpy(float)[:quarters].T])  # row 0: no profile
+    rows = np.array([column_of[c] + 1 if isinstance(c, str) else 0 for c in names], dtype=int)
+    out = np.empty((quarters // QUARTERS_PER_HOUR, len(table)))
+    for lo in range(0, len(table), CHUNK_ELEMENTS):  # elements as rows: each a contiguous copy of its profile
+        hi = min(lo + CHUNK_ELEMENTS, len(table))
+        arr = rel[rows[lo:hi]] * factor[lo:hi, None]
+        out[:, lo:hi] = arr.reshape(hi - lo, -1, QUARTERS_PER_HOUR).mean(axis=2).T
+    return out
+
+
 @functools.lru_cache(maxsize=4)
 def element_profiles(code: str) -> ElementProfiles:
-    """The grid's own hourly profiles per load and static generator (see the module docstring)."""
-    net = _read(code)
-    sb = _simbench()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = sb.get_absolute_values(net, profiles_instead_of_study_cases=True)
+    """The grid's own hourly profiles per load and static generator (see the module docstring); a reduced grid's
+    are its full grid's (the same elements)."""
+    from cosim.networks.reduction import split_reduced  # noqa: PLC0415
 
-    def hourly(key, n: int) -> np.ndarray:
-        df = values.get(key)
-        if df is None or df.shape[1] == 0:
-            return np.zeros((0, n)) if n == 0 else None
-        arr = df.reindex(columns=net[key[0]].index).to_numpy(float)
-        if np.isnan(arr).any():
-            raise NetworkDataError(f"SimBench grid {code!r}: {key[0]} profile(s) missing for some elements")
-        quarters = arr.shape[0] - arr.shape[0] % QUARTERS_PER_HOUR
-        return arr[:quarters].reshape(-1, QUARTERS_PER_HOUR, arr.shape[1]).mean(axis=1)
+    code = split_reduced(code)[0]
+    net = _read(code)
+    sgen_relative = net.profiles["renewables"]
+    plants = net.profiles.get("powerplants")
+    if plants is not None and len(plants) == len(sgen_relative):
+        sgen_relative = pd.concat([sgen_relative, plants[[c for c in plants.columns
+                                                          if c not in sgen_relative.columns]]], axis=1)
+
+    def hourly(key, n: int) -> np.ndarray | None:
+        if n == 0:
+            return np.zeros((0, 0))
+        element, column = key
+        relative = net.profiles.get("load") if element == "load" else sgen_relative
+        suffix = {"p_mw": "_pload", "q_mvar": "_qload"}[column] if element == "load" else ""
+        return _hourly_absolute(code, net[element], column, suffix, relative)
 
     load_p = hourly(("load", "p_mw"), len(net.load))
     load_q = hourly(("load", "q_mvar"), len(net.load))

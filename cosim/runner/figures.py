@@ -545,6 +545,8 @@ def draw_all(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300) -> 
     """Draw every figure the tables allow into `out` (made if needed); the ones drawn, in `FIGURES` order."""
     out.mkdir(parents=True, exist_ok=True)
     w = Writer(out, fmt, dpi)
+    from cosim.runner.figures_city import city_figures, is_city  # noqa: PLC0415 - a city's own diagram and maps
+
     with w.style():
-        drawn = [f(tables, w) for f in FIGURES]
+        drawn = [f(tables, w) for f in (city_figures(FIGURES) if is_city(tables.network) else FIGURES)]
     return [f for f in drawn if f is not None]

@@ -137,7 +137,8 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                                           network=scenario.network, plugin_dir=plugin_dir)
     hourly = revises_hourly(scenario)
     grid_sim = world.start("Grid")
-    grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir, engine=scenario.engine)
+    grid = grid_sim.Grid(network=scenario.network, plugin_dir=plugin_dir, engine=scenario.engine,
+                         tap_control=scenario.tap_control)
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},

@@ -137,12 +137,13 @@ class GridModel:
 
     def __init__(self, network, raise_on_divergence: bool = False, engine: str = "pandapower",
                  near: str | None = None, tol_pu: float | None = None, oltc_tol_pu: float = 1e-7,
-                 tolerance_mva: float | None = None, **network_kwargs) -> None:
+                 tolerance_mva: float | None = None, tap_control: str = "fixed", **network_kwargs) -> None:
         """network: a name (built here, once; `near`: the scenario's folder) or a GridNetwork (copied: the model
         rewrites its loads and switch states). engine: "pandapower" or "fast" (`ENGINES`). tol_pu: the fast
         flow's stopping distance (p.u., default `cosim.powerflow.bfs.DEFAULT_TOL_PU`); oltc_tol_pu: how close the
         pandapower path's tap changers bring a converted net's busbar to its set-point (p.u.); tolerance_mva:
-        runpp's mismatch tolerance (MVA; None: pandapower's default, 1e-8)."""
+        runpp's mismatch tolerance (MVA; None: pandapower's default, 1e-8). tap_control: "fixed" (taps as given)
+        or "discrete" (pandapower's DiscreteTapControl; pandapower engine only)."""
         if engine not in ENGINES:
             raise GridError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
         self.engine = engine
@@ -165,6 +166,20 @@ class GridModel:
             raise GridError(f"network must be a network name or a GridNetwork, got {type(network).__name__}")
         self.network = network
         self.raise_on_divergence = raise_on_divergence
+        self.tap_control = tap_control
+        if tap_control != "fixed":
+            if engine != "pandapower":
+                raise GridError(f"tap_control {tap_control!r} needs engine 'pandapower' (the fast engine keeps taps "
+                                "as given)")
+            from cosim.networks.taps import add_discrete_tap_control  # noqa: PLC0415
+
+            if not network.converted:
+                raise GridError(f"tap_control {tap_control!r} applies to converted nets (SimBench, JSON), not "
+                                f"{network.name!r}")
+            add_discrete_tap_control(network, tap_control)
+        if engine == "fast" and getattr(network, "connection_buses", ()):  # a reduced model (cosim.networks.reduction)
+            raise GridError(f"engine 'fast' steps the network's own radial model, and {network.name!r} is a reduced "
+                            "model of a larger net: use engine 'pandapower' to run the full net")
         radial = network.radial
         self._fast = FastFlow(radial, **({} if tol_pu is None else {"tol_pu": tol_pu})) if engine == "fast" else None
         self._substation = Substation(network) if engine == "fast" and network.converted and \
@@ -209,7 +224,8 @@ class GridModel:
         rep: dict[int, int] = {}
         for bus, k in sorted(pos.items()):
             rep.setdefault(k, bus)
-        self._rep_bus = np.array([rep[k] for k in range(self.n_bus)], dtype=int)
+        self._rep_bus = np.array(getattr(network, "connection_buses", None) or [rep[k] for k in range(self.n_bus)],
+                                 dtype=int)
         if self._substation is not None:  # which busbar section each element at the busbar belongs to (-1: none)
             sec = self._substation.section_of_bus
             self._load_sec = np.array([sec.get(int(b), -1) for b in net.load.bus], dtype=int)
@@ -525,7 +541,8 @@ class GridModel:
         for init in ("flat", "dc"):
             try:
                 oltc = run_original(net, self.network.oltc_trafos, float(self.network.radial.v_slack_pu),
-                                    tol_pu=self.oltc_tol_pu, init=init, **self._runpp)
+                                    tol_pu=self.oltc_tol_pu, init=init,
+                                    run_control=self.tap_control != "fixed", **self._runpp)
                 return True, oltc.message
             except LoadflowNotConverged as exc:
                 message = str(exc) or "LoadflowNotConverged"

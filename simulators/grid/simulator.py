@@ -40,7 +40,7 @@ META = {
     "type": "hybrid",  # steps every hour by itself, and also when an event input (e.g. a new topology) arrives
     "models": {
         "Grid": {
-            "public": True, "params": ["network", "network_kwargs", "plugin_dir", "engine"],
+            "public": True, "params": ["network", "network_kwargs", "plugin_dir", "engine", "tap_control"],
             "attrs": sorted(set(GRID_INPUTS) | set(GRID_OUTPUTS)), "trigger": list(GRID_INPUTS),
         },
         "Connection": {"public": True, "params": ["bus", "lot_id"], "attrs": ["p_kw", "q_kvar", "vm_pu", "lot_buses"],
@@ -109,7 +109,8 @@ class GridSim(mosaik_api_v3.Simulator):
                 raise GridError(f"Grid: network_kwargs must be a mapping, got {kwargs!r}")
             plugin_dir = params.get("plugin_dir")  # where a user's network module may sit (the scenario's folder)
             self.model = GridModel(network, engine=params.get("engine") or "pandapower",
-                                   near=plugin_dir if isinstance(network, str) else None, **kwargs)
+                                   near=plugin_dir if isinstance(network, str) else None,
+                                   tap_control=params.get("tap_control") or "fixed", **kwargs)
             self.grid_eid = "grid"
             return [{"eid": self.grid_eid, "type": "Grid"}]
         if model == "Connection":

@@ -14,7 +14,8 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
   positive), directional big-M: (p_to - D_h) a_k - M_h b_k <= P_kh <= M_h a_k + (D_h - p_from) b_k, where
   M_h bounds any subtree load and D_h any injection (discharging lots, negative loads); nodal balance at every
   non-slack bus with load + lot power (lots exchange active power only, as seed 000); v_to = v_from -
-  2 (r_k P_kh + x_k Q_kh) relaxed by +-(v_max^2 - v_min^2)(1 - z_k) on open branches; v_slack = 1;
+  2 (r_k P_kh + x_k Q_kh) relaxed by +-(v_max^2 - v_min^2)(1 - z_k) on open branches; v_slack = 1 (a
+  converted net's v_slack_pu); a transformer branch (off-nominal ratio t at its from-end) starts from v_from / |t|^2;
   v_min^2 <= v <= v_max^2 held softly with a heavy penalty (`VOLTAGE_PENALTY_KW_PER_PU2`) so that a stressed
   day still returns a plan.
 * Losses (OF3, seed 000 eq. 11): r_k (P^2 + Q^2) / V0^2 with V0 = 1 p.u. Each square is replaced by an
@@ -181,7 +182,11 @@ def build_formulation(
     d_p = np.maximum(-p_mw, 0.0).sum(axis=1) + lot_dis + 1e-6  # (H,) MW that may be injected (reverse flow)
     d_q = np.maximum(-q_mw, 0.0).sum(axis=1) + 1e-6
     vmin2, vmax2 = net.v_min_pu**2, net.v_max_pu**2
-    m_v = vmax2 - vmin2
+    # a transformer branch (ratio t at its from-end, the series impedance on its to-end's base): the drop starts
+    # from v_from / |t|^2; the slack sits at its own voltage (a converted net's v_slack_pu)
+    inv_t2 = 1.0 / np.abs(np.asarray(net.tap_ratio, complex)) ** 2
+    v_slack2 = float(getattr(net, "v_slack_pu", 1.0)) ** 2
+    m_v = np.maximum(vmax2 * inv_t2 - vmin2, vmax2 - vmin2 * inv_t2)
     loss_kw_per_mw2 = (1.0 if objective == "of3" else tie_loss_weight) * 1000.0 * r_eff
 
     m = LinearModel()
@@ -261,12 +266,12 @@ def build_formulation(
         m.add(inflow_p == p_mw[:, j])
         m.add(inflow_q == q_mw[:, j])
     # voltages: slack fixed, soft limits, LinDistFlow drop with big-M
-    m.add(v[:, s] == 1.0)
+    m.add(v[:, s] == v_slack2)
     m.add(v + viol >= vmin2)
     m.add(v - viol <= vmax2)
-    drop = v[:, fb] - v[:, tb] - 2.0 * r_eff[None, :] * P - 2.0 * x_eff[None, :] * Q
-    m.add(drop + m_v * z[None, :] <= m_v)
-    m.add(drop - m_v * z[None, :] >= -m_v)
+    drop = v[:, fb] * inv_t2[None, :] - v[:, tb] - 2.0 * r_eff[None, :] * P - 2.0 * x_eff[None, :] * Q
+    m.add(drop + m_v[None, :] * z[None, :] <= m_v[None, :])
+    m.add(drop - m_v[None, :] * z[None, :] >= -m_v[None, :])
     # objective-specific terms
     if objective == "of2":
         dev = m.var(H, 0.0, np.inf, cost=1.0)

@@ -120,3 +120,28 @@ def test_a_scenario_with_an_unknown_engine_stops_with_one_line(tmp_path):
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         f"cosim run: error: {path}: network.engine: 'turbo' is not allowed; allowed: pandapower, fast"]
+
+
+@pytest.mark.parametrize(("network", "extra", "field", "says"), [
+    ("simbench:1-MV-urban--0-sw", 'engine = "fast"\ntap_control = "discrete"\n', "network.tap_control",
+     "needs engine"),
+    ("simbench:1-MVLV-urban-all-0-sw:reduced", 'engine = "fast"\n', "network.engine", "reduced model"),
+])
+def test_engine_options_the_fast_engine_cannot_honour_stop_with_one_line(tmp_path, network, extra, field, says):
+    """Discrete tap control and a reduced model's full net are pandapower-only: refused before any output."""
+    path = tmp_path / "s.toml"
+    path.write_text(f'output_dir = "{tmp_path / "out"}"\n[network]\nname = "{network}"\n{extra}')
+    out = subprocess.run([sys.executable, "-m", "cosim.cli", "run", str(path)], cwd=ROOT, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"cosim run: error: {path}: {field}: ") and says in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reduced_model_is_refused_by_the_fast_grid_model():
+    from cosim.networks import load_network
+
+    reduced = load_network("simbench:1-MVLV-rural-all-0-sw:reduced")
+    with pytest.raises(GridError, match="reduced model"):
+        GridModel(reduced, engine="fast")
