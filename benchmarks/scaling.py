@@ -231,12 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--day", action="store_true", help="only the simulated day and the sweep costs")
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--city", action="store_true", help="only the city section (benchmarks/scaling_city.py)")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="DOC",
+                        help="with --city: write the city's figures as block 'city-scaling' of DOC")
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
     if args.city:
-        return _city()
+        return _city(args.markdown)
     day_section()
     if args.day:
         return 0
@@ -258,17 +260,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _city() -> int:
-    """The city section (benchmarks/scaling_city.py), in a fresh process: its peak memory is the city's own."""
+def _city(markdown: Path | None = None) -> int:
+    """The city section (benchmarks/scaling_city.py), in a fresh process: its peak memory is the city's own;
+    with `markdown`, its figures also become block 'city-scaling' of that document (command and commit first)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scaling_city import print_city  # noqa: PLC0415 - beside this script
+    from scaling_city import city_markdown, print_city  # noqa: PLC0415 - beside this script
 
     proc = subprocess.run([sys.executable, "-c", "import json, sys; sys.path.insert(0, 'benchmarks'); "
                            "from scaling_city import city_figures; print(json.dumps(city_figures()))"],
                           capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"the city case failed:\n{proc.stderr[-3000:]}")
-    print_city(json.loads(proc.stdout.strip().splitlines()[-1]))
+    fig = json.loads(proc.stdout.strip().splitlines()[-1])
+    print_city(fig)
+    if markdown is not None:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from regenerate_docs import commit, replace_block  # noqa: PLC0415 - the docs' block helpers
+
+        command = "benchmarks/scaling.py " + " ".join(sys.argv[1:])
+        markdown.write_text(replace_block(markdown.read_text(), "city-scaling",
+                                          city_markdown(fig, command.strip(), commit())))
+        print(f"wrote block 'city-scaling' of {markdown}")
     return 0
 
 
