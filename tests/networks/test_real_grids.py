@@ -97,7 +97,7 @@ def test_validate_a_net_with_fixed_branches(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
     path = tmp_path / "mixed.json"
     pp.to_json(tie_and_sectionaliser(), str(path))
-    assert main(["validate", "--network", str(path)]) == 0
+    assert main(["validate", "--network", str(path), "--hit-rates"]) == 0
     out = capsys.readouterr().out
     assert "voltage limits 0.92-1.08" in out and "-> agree (limit 1e-06)" in out
     assert "radial configurations: 2 (matrix-tree theorem, exact)" in out  # the tie or the sectionaliser open

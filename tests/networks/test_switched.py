@@ -189,7 +189,7 @@ def test_validate_a_json_net_and_refuse_an_unknown_code(tmp_path, capsys, monkey
     monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
     path = tmp_path / "ring.json"
     pp.to_json(ring_mv(parallel_trafos=False), str(path))
-    assert main(["--network", str(path)]) == 0
+    assert main(["--network", str(path), "--hit-rates"]) == 0
     out = capsys.readouterr().out
     assert "-> agree (limit 1e-06)" in out and "radial configurations: 19 (matrix-tree theorem, exact)" in out
     assert "couplers never operated: switch(es) [3]" in out
