@@ -96,6 +96,7 @@ def test_compare_and_sweep_reject_bad_files(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "nosuch.toml" in err and "does not exist" in err
 
 
+@pytest.mark.slow
 def test_report_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "is not a run folder" in _one_error_line(capsys.readouterr().err, "report")

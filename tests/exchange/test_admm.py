@@ -52,6 +52,7 @@ def test_admm_options_are_checked():
             make_exchange_mode("admm", **{option: bad})
 
 
+@pytest.mark.slow
 def test_admm_in_the_cosimulation_logs_residuals_and_removes_the_overloads(tmp_path):
     """The congested scenario through mosaik in admm mode (its default): residuals every round in events.csv,
     messages.csv and plans.jsonl; converged; no line above its rating; the welfare ledger beside it."""
@@ -89,6 +90,7 @@ def test_a_plo_checks_the_dsos_admm_messages():
         assert why in mode.check_payload("admm", bad)
 
 
+@pytest.mark.slow
 def test_without_exchange_the_congested_scenario_overloads_its_laterals(tmp_path):
     """`none` on the congested scenario, measured by pandapower: lines above their ratings, a penalty in the DSO's
     cost (the admm run above has none)."""

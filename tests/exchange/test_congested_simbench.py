@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from cosim.config import load_scenario
 
@@ -35,6 +36,7 @@ def test_the_scenario_uses_simbenchs_own_line_ratings():
         0.315, 0.358, 0.416, 0.471, 0.535]
 
 
+@pytest.mark.slow
 def test_the_congested_simbench_day_overloads_alone_and_an_informed_mode_removes_it(tmp_path):
     alone = _run(tmp_path / "none", exchange="none", max_rounds=5)
     assert alone["max_loading_percent"] > 130.0 and alone["overload_kvah"] > 10_000.0

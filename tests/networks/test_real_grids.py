@@ -32,6 +32,7 @@ def _run(tmp_path, net_file, bus: int, reconfigure: bool = True):
     return kpis, plans
 
 
+@pytest.mark.slow
 def test_case33bw_as_json_takes_the_load_buses_voltage_band_and_runs_without_fallback(tmp_path):
     net = pn.case33bw()
     slack = int(net.ext_grid.bus.iloc[0])
@@ -50,6 +51,7 @@ def test_case33bw_as_json_takes_the_load_buses_voltage_band_and_runs_without_fal
 
 
 @pytest.mark.parametrize("reconfigure", [True, False])
+@pytest.mark.slow
 def test_tie_switch_and_sectionalisers_convert_and_run_without_fallback(tmp_path, reconfigure):
     path = tmp_path / "mixed.json"
     pp.to_json(tie_and_sectionaliser(), str(path))

@@ -127,6 +127,7 @@ def _run(tmp_path, path, lot: dict):
 
 
 @pytest.mark.parametrize("name", ["mv_oberrhein", "dickert_lv_long"])
+@pytest.mark.slow
 def test_a_day_with_a_lot_and_reconfiguration_runs_without_fallback(tmp_path, stock, name):
     grid = load_network(str(stock[name]))
     r = grid.radial

@@ -55,6 +55,7 @@ def test_pso_never_beats_exhaustive(model):
     assert f_pso >= 0.9 * f_ex
 
 
+@pytest.mark.slow
 def test_smoke_run(tmp_path):
     res = a25.run(tmp_path, quick=True, seed=0)
     for name in ("tables.csv", "tables.md", "voltages.csv", "voltages.png"):

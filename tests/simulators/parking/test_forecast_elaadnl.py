@@ -144,6 +144,7 @@ def test_gaussian_keys_still_work_with_or_without_source():
     np.testing.assert_array_equal(plain.arr_min, named.arr_min)
 
 
+@pytest.mark.slow
 def test_one_day_with_elaadnl_forecasts_runs_and_the_lot_serves_the_actual_fleet(tmp_path):
     error = {"source": "elaadnl", "segment": "workplace", "share": 1.0}
     sc = parse_scenario({"name": "elaadnl", "output_dir": str(tmp_path), "days": 1,
