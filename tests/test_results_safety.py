@@ -98,6 +98,7 @@ def _claim(args: tuple[str, float, int]) -> list[str]:
     return [new_run_dir(out, "race").name for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_share_or_fail_to_get_a_run_folder(tmp_path):
     """Issue 12: 7 of 180 concurrent runs failed with FileExistsError. 6 processes x 30 folders, same second."""
     ctx = multiprocessing.get_context("spawn")

@@ -59,6 +59,7 @@ def test_the_largest_simbench_grid_is_validated_within_30_s_without_the_study(ca
     assert "more than 200" not in out and out.rstrip().splitlines()[-1].startswith("  checked in ")
 
 
+@pytest.mark.slow
 def test_hit_rates_only_behind_the_flag(tmp_path, capsys, monkeypatch):
     """The same JSON net without and with --hit-rates: the study's lines (EO, PSO, GA, the MILP) only with it."""
     monkeypatch.setattr(cosim.validate, "SEEDS", 2)  # the study's size, not its code: 2 seeds of 8 x 10

@@ -23,6 +23,7 @@ def day(request):
     return request.param, convex_day(load_scenario(f"scenarios/{request.param}.toml"))
 
 
+@pytest.mark.slow
 def test_admm_converges_within_half_a_percent_of_the_one_qp_reference(day):
     name, d = day
     reference = reference_optimum(d.model, d.plos)
@@ -35,6 +36,7 @@ def test_admm_converges_within_half_a_percent_of_the_one_qp_reference(day):
     assert last["primal_residual_kw"] <= last["eps_primal_kw"] and last["dual_residual_kw"] <= last["eps_dual_kw"]
 
 
+@pytest.mark.slow
 def test_the_congested_day_is_congested_alone_and_not_when_coordinated(day):
     name, d = day
     if name != "congested_ieee33":

@@ -25,6 +25,7 @@ def _run(tmp_path, **changes):
                                             controller_isolation=False, **changes), output_dir=tmp_path).kpis
 
 
+@pytest.mark.slow
 def test_the_scenario_uses_simbenchs_own_line_ratings():
     """The far-out cables keep SimBench's max_i_ka (315 A at 10 kV); nothing is rated by a rule of ours."""
     from cosim.networks import load_network  # noqa: PLC0415 - pandapower

@@ -76,6 +76,7 @@ def test_tie_switch_and_sectionalisers_convert_and_run_without_fallback(tmp_path
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.slow
 def test_a_meshed_net_with_no_switch_on_a_loop_is_refused_with_one_line_and_exit_2(tmp_path, capsys, command):
     path = tmp_path / "meshed.json"
     pp.to_json(tie_and_sectionaliser(meshed=True), str(path))
@@ -92,6 +93,7 @@ def test_a_meshed_net_with_no_switch_on_a_loop_is_refused_with_one_line_and_exit
     assert "closed loop through line 1 (a1-a2), line 2 (a2-a3), line 8 (a1-a3)" in text and "meshed" in text
 
 
+@pytest.mark.slow
 def test_validate_a_net_with_fixed_branches(tmp_path, capsys, monkeypatch):
     import cosim.validate  # noqa: PLC0415
 

@@ -61,6 +61,7 @@ def test_helpers():
         study.seed000_problem(2, eq6="weekly")
 
 
+@pytest.mark.slow
 def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
     out = tmp_path / "study"
     assert study.main(["--quick", "--particles", "4", "--iterations", "3", "--seeds", "2", "--seed", "5",

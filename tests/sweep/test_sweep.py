@@ -198,6 +198,7 @@ def test_killed_sweep_resumes_without_rerunning_and_equals_uninterrupted(referen
     pd.testing.assert_frame_equal(comparable(read_table(result.table_path)), comparable(reference.table))
 
 
+@pytest.mark.slow
 def test_failed_variation_is_recorded_and_redone_finished_ones_are_not(tmp_path):
     path = write_sweep(tmp_path, """
 base = "base.toml"

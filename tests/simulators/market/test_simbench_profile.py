@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 RURAL = "simbench:1-MV-rural--0-sw"
 
 
+@pytest.mark.slow
 def test_every_element_has_its_own_hourly_profile_and_buses_sum_them():
     prof = element_profiles("1-MV-rural--0-sw")
     grid = load_network(RURAL)
@@ -50,6 +51,7 @@ def test_prices_stay_selectable_and_bad_uses_are_refused():
         load_market("simbench:simbench", network=RURAL)
 
 
+@pytest.mark.slow
 def test_market_simulator_sends_element_power_and_the_per_bus_forecast():
     sim = MarketSim()
     sim.init("M", time_resolution=3600)

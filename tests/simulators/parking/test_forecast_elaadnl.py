@@ -178,6 +178,7 @@ def test_one_day_with_elaadnl_forecasts_runs_and_the_lot_serves_the_actual_fleet
     ({"source": "elaadnl", "segment": "public", "share": 0.3, "sigma": 1}, "lots[0].forecast_error.sigma"),
     ({"source": "survey"}, "lots[0].forecast_error.source"),
 ])
+@pytest.mark.slow
 def test_bad_elaadnl_settings_exit_2_naming_the_field(tmp_path, error, field):
     def toml(value):
         return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
