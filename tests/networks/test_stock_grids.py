@@ -92,6 +92,7 @@ def test_converts_and_the_fast_flow_agrees_with_runpp_and_power_grid_model(stock
     assert np.abs(vm_pgm - res.vm_pu).max() < AGREE_PU, name
 
 
+@pytest.mark.slow
 def test_mv_oberrhein_has_two_substations_and_a_tie_between_their_trees_is_a_candidate(stock):
     grid = load_network(str(stock["mv_oberrhein"]))
     r = grid.radial

@@ -42,6 +42,7 @@ def test_every_element_has_its_own_hourly_profile_and_buses_sum_them():
     assert md.energy_price == pytest.approx(load_market("seed000", days=2).energy_price)  # prices: seed000
 
 
+@pytest.mark.slow
 def test_prices_stay_selectable_and_bad_uses_are_refused():
     md = load_market("simbench:seasonal:summer", network=RURAL, days=1)
     assert md.energy_price == pytest.approx(load_market("seasonal:summer", days=1).energy_price)
