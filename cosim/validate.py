@@ -13,11 +13,12 @@ on the ORIGINAL net (file switch states, taps moved to the set-point), <= 1e-6 p
 net as given (file taps) for reference; the open switches; the number of radial configurations (matrix-tree
 theorem, exact integers); the minimum-loss configuration where each group of feeders has at most
 ENUMERATION_LIMIT configurations (MAX_EXHAUSTIVE with --exhaustive), each group enumerated on its own. These
-checks finish within 30 s for grids up to QUICK_BUSES buses (SimBench MV: 94-137 buses, 10-20 s); a larger grid
-says so first, and every grid's checks print their time. With --hit-rates (minutes: the study's own runs): EO, PSO
-and GA over 20 seeds each (30 x 100) plus the MILP against the best known plan (hit: within 0.01 %). The MILP runs
-within a work limit (MILP_NODE_LIMIT branch-and-bound nodes per cut round, one thread, no wall-clock limit), so
-its line, with its status, gap, bound and nodes, is the same on any machine.
+checks finish within 30 s for grids up to QUICK_BUSES buses (tests/test_validate.py times SimBench urban, 137
+buses, the largest MV grid); a larger grid says so first, and every grid's checks print their time. With
+--hit-rates (minutes: the study's own runs): EO, PSO and GA over 20 seeds each (30 x 100) plus the MILP against
+the best known plan (hit: within 0.01 %). The MILP runs within a work limit (MILP_NODE_LIMIT branch-and-bound
+nodes per cut round, one thread, no wall-clock limit), so its line, with its status, gap, bound and nodes, is the
+same on any machine.
 """
 
 from __future__ import annotations
