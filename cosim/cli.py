@@ -170,7 +170,8 @@ def _main(argv: list[str] | None, own_process: bool) -> int:
                       help="run each variant over N scenario seeds (the scenario's seed and the next ones) and report "
                            "the mean and 95 %% confidence interval per KPI (default 1)")
     sub.add_parser("validate", help="check the fast power flow against pandapower on every network "
-                                    "(see cosim validate --help: --network NAME, --exhaustive)", add_help=False)
+                                    "(see cosim validate --help: --network NAME, --exhaustive, --hit-rates)",
+                   add_help=False)
     argv = sys.argv[1:] if argv is None else list(argv)
     log_level, argv = _pop_log_level(argv)
     try:

@@ -1,6 +1,6 @@
 """Cross-check the fast batched radial power flow against pandapower on every registered network.
 
-Run: .venv/bin/python -m cosim.validate [--network NAME] [--exhaustive]
+Run: .venv/bin/python -m cosim.validate [--network NAME] [--exhaustive] [--hit-rates]
      (cosim validate ...; exit code 0 when both agree within 1e-6 p.u. on every bus)
 Prints per network the base-case losses [kW] and lowest voltage [p.u.] of pandapower runpp and of the fast
 flow, and the number of radial configurations and the minimum-loss one found by enumerating and solving all of
@@ -12,10 +12,13 @@ fast flow (slack at the set-point, the lines' charging as a fixed point) against
 on the ORIGINAL net (file switch states, taps moved to the set-point), <= 1e-6 p.u. on every bus; the original
 net as given (file taps) for reference; the open switches; the number of radial configurations (matrix-tree
 theorem, exact integers); the minimum-loss configuration where each group of feeders has at most
-ENUMERATION_LIMIT configurations (MAX_EXHAUSTIVE with --exhaustive), each group enumerated on its own; and EO,
-PSO and GA over 20 seeds each (30 x 100) plus the MILP against the best known plan (hit: within 0.01 %). The MILP
-runs within a work limit (MILP_NODE_LIMIT branch-and-bound nodes per cut round, one thread, no wall-clock limit),
-so its line, with its status, gap, bound and nodes, is the same on any machine.
+ENUMERATION_LIMIT configurations (MAX_EXHAUSTIVE with --exhaustive), each group enumerated on its own. These
+checks finish within 30 s for grids up to QUICK_BUSES buses (tests/test_validate.py times SimBench urban, 137
+buses, the largest MV grid); a larger grid says so first, and every grid's checks print their time. With
+--hit-rates (minutes: the study's own runs): EO, PSO and GA over 20 seeds each (30 x 100) plus the MILP against
+the best known plan (hit: within 0.01 %). The MILP runs within a work limit (MILP_NODE_LIMIT branch-and-bound
+nodes per cut round, one thread, no wall-clock limit), so its line, with its status, gap, bound and nodes, is the
+same on any machine.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ SEEDS = 20
 BUDGET = (30, 100)  # particles x iterations of EO, PSO and GA in the converted nets' hit-rate study
 HIT_RTOL = 1e-4  # a run hits the reference within 0.01 %
 MILP_NODE_LIMIT = 2_000  # the MILP's work limit per cut round in the hit-rate study (deterministic: no time limit)
+QUICK_BUSES = 200  # converted nets up to this many buses are checked within 30 s without --hit-rates
 
 
 def runpp_case(grid, open_ids, p_kw, q_kvar) -> tuple[np.ndarray, np.ndarray, float] | None:
@@ -106,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--exhaustive", action="store_true",
                     help="enumerate and solve every radial configuration of the chosen network(s) and print the "
                          "minimum-loss one (always done for ieee33)")
+    ap.add_argument("--hit-rates", action="store_true",
+                    help="simbench:<code> or a JSON net: also the hit-rate study (EO, PSO and GA over "
+                         f"{SEEDS} seeds each and the MILP against the best known plan; minutes)")
     return ap
 
 
@@ -222,14 +229,13 @@ def best_exchange(r, open_ids) -> tuple[float, int]:
 
 
 def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, seeds: int | None = None,
-                       budget: tuple[int, int] | None = None) -> int:
-    """Print the checks of one converted net (see the module docstring); 0 when every flow agrees. `seeds` and
-    `budget` of the hit-rate study default to SEEDS and BUDGET."""
-    seeds = SEEDS if seeds is None else seeds
-    budget = BUDGET if budget is None else budget
-    t_build = time.perf_counter()
+                       budget: tuple[int, int] | None = None, study: bool = False) -> int:
+    """Print the checks of one converted net (see the module docstring), each with its time, and the hit-rate
+    study when `study` (--hit-rates); 0 when every flow agrees. `seeds` and `budget` of the study default to SEEDS
+    and BUDGET."""
+    t_start = time.perf_counter()
     grid = load_network(name)  # NetworkDataError (bad code, not a pandapower net, ...) before any output
-    t_build = time.perf_counter() - t_build
+    t_build = time.perf_counter() - t_start
     r = grid.radial
     base = list(r.tie_branches)
     n_lines = sum(1 for b in r.branch_ids if int(b) in grid.line_of_branch)
@@ -242,28 +248,36 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
     print(f"{name}: {r.n_bus} buses, {r.n_branch} branches ({n_lines} lines, {n_trafo} transformer(s), "
           f"{r.n_branch - n_lines - n_trafo} other), {len(r.loops)} loops (built in {t_build:.1f} s)\n"
           f"  slack: {slack}; voltage limits {r.v_min_pu:g}-{r.v_max_pu:g}")
+    if r.n_bus > QUICK_BUSES:
+        print(f"  {r.n_bus} buses, more than {QUICK_BUSES}: the checks may take longer than 30 s; each prints its time")
     sw = grid.net.switch
     opened = [f"{grid.switch_of_branch[b]} ({sw.at[grid.switch_of_branch[b], 'name']})" if b in grid.switch_of_branch
               else f"line {grid.line_of_branch[b]} (out of service)" for b in base]
     print(f"  open in the base state (branches {base}): switch(es) {', '.join(opened)}"
           + (f"; couplers never operated: switch(es) {list(grid.dropped_switches)}" if grid.dropped_switches else ""))
+    t0 = time.perf_counter()
     vm_file, loss_file, trafo_file, _ = _original_case(grid, None, oltc=False)
     print(f"  original net as given (file taps): losses {loss_file + trafo_file:.2f} kW ({loss_file:.2f} lines + "
-          f"{trafo_file:.2f} transformers), vmin {np.nanmin(vm_file):.4f} p.u.")
+          f"{trafo_file:.2f} transformers), vmin {np.nanmin(vm_file):.4f} p.u. ({time.perf_counter() - t0:.1f} s)")
     t0 = time.perf_counter()
     fast = flow(r, base, r.p_load_kw, r.q_load_kvar)
     t_fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
     vm_orig, loss_orig, trafo_orig, note = _original_case(grid, base, oltc=True)
+    t_orig = time.perf_counter() - t0
     dv_orig = float(np.nanmax(np.abs(vm_orig - fast.vm_pu[0])))
     if held:  # the radial model as a pandapower net of lines and switches (transformers as branches have no place)
+        t0 = time.perf_counter()
         vm_conv, loss_conv = _converted_case(grid, base)
         dv_conv = float(np.nanmax(np.abs(vm_conv - fast.vm_pu[0])))
-        conv = f"  converted net (runpp): losses {loss_conv:.2f} kW, vmin {vm_conv.min():.4f} p.u.\n"
+        conv = (f"  converted net (runpp): losses {loss_conv:.2f} kW, vmin {vm_conv.min():.4f} p.u. "
+                f"({time.perf_counter() - t0:.1f} s)\n")
     else:
         dv_conv, conv = 0.0, ""
     agree = bool(fast.ok[0]) and dv_orig <= AGREEMENT_PU and dv_conv <= AGREEMENT_PU
     print(f"  original net, {f'taps at the set-point ({note})' if held else 'taps as given'}: losses "
-          f"{loss_orig:.2f} kW lines + {trafo_orig:.2f} kW transformers, vmin {np.nanmin(vm_orig):.4f} p.u.\n"
+          f"{loss_orig:.2f} kW lines + {trafo_orig:.2f} kW transformers, vmin {np.nanmin(vm_orig):.4f} p.u. "
+          f"({t_orig:.1f} s)\n"
           f"{conv}"
           f"  fast flow: losses {fast.loss_kw[0]:.2f} kW, vmin {fast.vmin_pu[0]:.4f} p.u. ({t_fast * 1e3:.1f} ms)\n"
           f"  max |dV| fast vs original = {dv_orig:.1e}{f', vs converted = {dv_conv:.1e}' if held else ''} p.u. -> "
@@ -276,11 +290,24 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
               f"{time.perf_counter() - t0:.1f} s): open {exact[0].tolist()}, losses {exact[1]:.2f} kW")
     else:
         print(f"  minimum-loss configuration not enumerated: a group of feeders has more than {exhaustive_limit:,} "
-              "configurations; reference = the best plan found below")
+              f"configurations; {'reference = the best plan found below' if study else 'see --exhaustive'}")
+    if study:
+        print_hit_rates(grid, None if exact is None else exact[1], SEEDS if seeds is None else seeds,
+                        BUDGET if budget is None else budget)
+    else:
+        print("  hit rates of EO, PSO, GA and the MILP against the best known plan: --hit-rates (minutes)")
+    print(f"  checked in {time.perf_counter() - t_start:.1f} s")
+    return 0 if agree else 1
+
+
+def print_hit_rates(grid, exact_kw: float | None, seeds: int, budget: tuple[int, int]) -> None:
+    """Print the hit-rate study (`hit_rates`) against the exact optimum `exact_kw`, or, where none was enumerated,
+    against the best plan the study found (and whether it is a local optimum)."""
+    r = grid.radial
     runs = hit_rates(grid, seeds=seeds, budget=budget)
     best_alg = min(runs, key=lambda a: runs[a]["losses"].min())
-    ref = exact[1] if exact is not None else float(runs[best_alg]["losses"].min())
-    if exact is None:
+    ref = exact_kw if exact_kw is not None else float(runs[best_alg]["losses"].min())
+    if exact_kw is None:
         neighbour, n_nb = best_exchange(r, runs[best_alg]["open"])
         print(f"  best known plan ({best_alg}): open {sorted(runs[best_alg]['open'].tolist())}, losses {ref:.2f} kW; "
               f"best of its {n_nb} radial one-exchange neighbours {neighbour:.2f} kW"
@@ -293,7 +320,6 @@ def validate_converted(name: str, exhaustive_limit: int = ENUMERATION_LIMIT, see
         print(f"    {alg:<5} hits {hits:>2}/{len(losses):<2} best {losses.min():8.2f}  median {np.median(losses):8.2f}"
               f"  worst {losses.max():8.2f} kW  ({v['median_s']:.1f} s{' per run' if len(losses) > 1 else ''}"
               f"{', ' + v['status'] if 'status' in v else ''})")
-    return 0 if agree else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,10 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     names = list(NETWORKS.names())
     if args.network is not None and is_converted_name(args.network):
         try:
-            return validate_converted(args.network, MAX_EXHAUSTIVE if args.exhaustive else ENUMERATION_LIMIT)
+            return validate_converted(args.network, MAX_EXHAUSTIVE if args.exhaustive else ENUMERATION_LIMIT,
+                                      study=args.hit_rates)
         except InputError as exc:  # NetworkDataError: an unknown SimBench code, not a pandapower net, ...
             print(f"cosim validate: error: {exc}")
             return 2
+    if args.hit_rates:
+        print("cosim validate: error: --hit-rates: only for a converted net (--network simbench:<code> or a "
+              "pandapower JSON file)")
+        return 2
     if args.network is not None:
         if args.network not in names:
             print(f"cosim validate: error: unknown network {args.network!r}; known networks: {', '.join(names)}")

@@ -1,5 +1,6 @@
 import os
 
+import pytest
 from hypothesis import settings
 
 # The suite must be reproducible (CI): hypothesis draws the same examples on every run. For a fresh random
@@ -7,3 +8,10 @@ from hypothesis import settings
 settings.register_profile("repeatable", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """A test that recomputes the docs (`docs_recompute`, a minute) is also `slow`: `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("docs_recompute") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)

@@ -89,6 +89,7 @@ def violations(sources: list[Path] = SOURCES, root: Path = ROOT) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_layers_hold():
     assert violations() == []
 
@@ -126,6 +127,7 @@ def test_the_checker_sees_violations(tmp_path):
     assert any("exchange may not import simulators" in v for v in found)
 
 
+@pytest.mark.slow
 def test_checking_a_network_name_does_not_import_pandapower():
     code = ("import sys; from cosim.networks import NETWORKS; assert 'ieee69' in NETWORKS; "
             "print('pandapower' in sys.modules)")
@@ -133,6 +135,7 @@ def test_checking_a_network_name_does_not_import_pandapower():
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_class_names_are_unique_and_none_shadows_mosaiks():
     names: dict[str, list[str]] = {}
     for path in SOURCES:

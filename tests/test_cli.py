@@ -28,6 +28,7 @@ def _one_error_line(err: str, command: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_run_and_report_bad_input_as_processes(tmp_path):
     """Real processes (the exit status a shell sees); started together to share the import time."""
     (tmp_path / "bad.toml").write_text(BAD_LOT)
@@ -96,6 +97,7 @@ def test_compare_and_sweep_reject_bad_files(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "nosuch.toml" in err and "does not exist" in err
 
 
+@pytest.mark.slow
 def test_report_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "is not a run folder" in _one_error_line(capsys.readouterr().err, "report")
@@ -112,6 +114,7 @@ def test_usage_errors_exit_2(argv, capsys):
         assert "invalid choice: 'nosuch'" in err and "joape2024" in err
 
 
+@pytest.mark.slow
 def test_validate_runs_and_exits_0(capsys):
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
@@ -120,6 +123,7 @@ def test_validate_runs_and_exits_0(capsys):
     assert out.count("-> agree") == len(NETWORKS) and "DISAGREE" not in out
 
 
+@pytest.mark.slow
 def test_validate_one_network_exhaustive(capsys):
     """`cosim validate --network ieee69 --exhaustive`: the 69-bus optimum of all 407,924 radial configurations."""
     assert main(["validate", "--network", "ieee69", "--exhaustive"]) == 0

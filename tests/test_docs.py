@@ -24,6 +24,10 @@ from docs_compare import compare_block, mask  # noqa: E402 - beside regenerate_d
 NUMBER = re.compile(r"\d(?:[\d,]*\d)?(?:\.\d+)?")
 
 
+# the recomputation (`expected`, a minute and a half on a loaded machine) once, on one pytest-xdist worker
+pytestmark = pytest.mark.xdist_group("docs_recompute")
+
+
 @pytest.fixture(scope="module")
 def expected():
     """The generated blocks as the code makes them now (the recomputation, once for the module)."""

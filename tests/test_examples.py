@@ -27,6 +27,7 @@ def plain_mosaik():
     del sys.modules["plain_mosaik"]
 
 
+@pytest.mark.slow
 def test_plain_mosaik_example(plain_mosaik, tmp_path):
     hours, visits = plain_mosaik.main(tmp_path)
     assert len(hours) == 24 and (tmp_path / "hours.csv").is_file() and (tmp_path / "evs.csv").is_file()

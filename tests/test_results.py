@@ -12,6 +12,8 @@ import pytest
 from cosim.errors import InputError
 from cosim.results import KPIS, MANIFEST, PLANS, Run, RunFolder, RunWriter, compact_sessions, load_run
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 
 def make_run(tmp_path, start_date=None):
     folder = RunFolder(tmp_path / "run")

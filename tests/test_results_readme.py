@@ -39,6 +39,7 @@ def run(tmp_path_factory):
     return run_scenario(scenario, progress=False, plots=False).run_dir
 
 
+@pytest.mark.slow
 def test_every_column_of_every_table_is_documented_with_its_unit(run):
     folder = RunFolder(run)
     written = [t for t in TABLES if folder.has(t)]
@@ -53,6 +54,7 @@ def test_every_column_of_every_table_is_documented_with_its_unit(run):
     assert not missing, f"columns without a documented unit in results/README.md: {missing}"
 
 
+@pytest.mark.slow
 def test_the_plans_predictions_have_units(run):
     docs = documented("plans.jsonl")
     predicted = [c for c in load_run(run).plans.columns if c.startswith("predicted_")]
@@ -66,6 +68,7 @@ def test_the_parser_sees_a_missing_column():
     assert "energy_delivered_kwh" not in documented("evs.csv")  # the old name is not a column any more
 
 
+@pytest.mark.slow
 def test_lists_and_booleans_keep_their_types_in_csv_and_parquet(run, tmp_path):
     import shutil  # noqa: PLC0415
 

@@ -98,6 +98,7 @@ def _claim(args: tuple[str, float, int]) -> list[str]:
     return [new_run_dir(out, "race").name for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_concurrent_processes_never_share_or_fail_to_get_a_run_folder(tmp_path):
     """Issue 12: 7 of 180 concurrent runs failed with FileExistsError. 6 processes x 30 folders, same second."""
     ctx = multiprocessing.get_context("spawn")
@@ -136,6 +137,7 @@ def _finished_run(tmp_path: Path) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_the_manifest_keeps_size_and_sha256_of_every_table(tmp_path):
     run_dir = _finished_run(tmp_path)
     manifest = json.loads((run_dir / MANIFEST).read_text())
@@ -154,6 +156,7 @@ def test_the_manifest_keeps_size_and_sha256_of_every_table(tmp_path):
                                                                            '"energy_losses_kwh": 0.5')),
      "manifest.json was changed"),
 ])
+@pytest.mark.slow
 def test_verify_run_finds_truncated_deleted_and_edited_files(tmp_path, damage, words):
     run_dir = _finished_run(tmp_path)
     damage(run_dir)
@@ -161,6 +164,7 @@ def test_verify_run_finds_truncated_deleted_and_edited_files(tmp_path, damage, w
     assert any(words in p for p in problems), problems
 
 
+@pytest.mark.slow
 def test_a_manifest_without_checksums_is_not_trusted(tmp_path):
     (tmp_path / MANIFEST).write_text(json.dumps({"status": "completed"}))
     assert "no checksums" in verify_run(tmp_path)[0]
@@ -194,6 +198,7 @@ def test_a_manifest_that_does_not_fit_is_written_short_in_place(tmp_path, monkey
     assert "did not fit" in short["manifest_error"]
 
 
+@pytest.mark.slow
 def test_error_txt_starts_with_the_reason_and_never_ends_up_empty(tmp_path):
     assert write_error_file(tmp_path, "OSError: boom", "Traceback ...\nOSError: boom\n")
     assert (tmp_path / "error.txt").read_text().splitlines()[0] == "OSError: boom"

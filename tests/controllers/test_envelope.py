@@ -146,6 +146,7 @@ def fleets(draw, v2g: bool = True):
 
 @settings(max_examples=25, deadline=None)
 @given(fleets(), st.lists(st.floats(-500, 500), min_size=24, max_size=24))
+@pytest.mark.slow
 def test_projection_always_lands_inside(make, schedule):
     env = envelope_of(fleet_forecast(make(), 0.0))
     projected = env.project(np.array(schedule))
@@ -155,6 +156,7 @@ def test_projection_always_lands_inside(make, schedule):
 
 @settings(max_examples=20, deadline=None)
 @given(fleets())
+@pytest.mark.slow
 def test_the_envelope_holds_what_each_ev_can_do_hour_by_hour(make):
     """Each hour's bounds and each hour end's energy bounds are sums of per-EV extremes: never beyond the per-EV
     LP (an EV leaving inside the window is allowed its contract, not more, so they may be smaller)."""
@@ -184,6 +186,7 @@ def _delivers(make, share_of_earliest: float) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(fleets(v2g=False), st.sampled_from([0.0, 0.3, 0.7, 1.0]))
+@pytest.mark.slow
 def test_the_lot_delivers_the_envelopes_earliest_and_latest_schedules(make, share_of_earliest):
     """The schedule that charges as early as the envelope allows (its e_max path), the one that charges as late as
     the contracts allow (its e_min path) and mixtures of the two are delivered by the real lot within 1 kWh, and
@@ -193,6 +196,7 @@ def test_the_lot_delivers_the_envelopes_earliest_and_latest_schedules(make, shar
 
 @settings(max_examples=15, deadline=None)
 @given(fleets(v2g=True), st.sampled_from([0.3, 0.7, 1.0]))
+@pytest.mark.slow
 def test_with_v2g_the_lot_delivers_the_earliest_schedule_and_mixtures(make, share_of_earliest):
     """With V2G, the latest path alone (every EV discharged first, then charged as late as allowed) nets EVs
     charging and discharging in one hour, which one lot power cannot express exactly (round-trip losses, a few

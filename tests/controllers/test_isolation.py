@@ -67,6 +67,7 @@ def test_works_inside_a_daemonic_process_such_as_a_dask_worker(problem):
     assert daemon.exitcode == 0
 
 
+@pytest.mark.slow
 def test_a_worker_solves_with_highs_after_the_run_process_did(problem):
     """HiGHS keeps a global thread pool: a worker forked after the run's process had solved a MILP inherited it
     without its threads and waited for ever on its first solve (a MILP plan hung until its time limit). The worker

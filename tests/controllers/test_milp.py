@@ -39,6 +39,7 @@ def _lot(buses=(18,), need_kwh=0.0) -> LotOffer:
     )
 
 
+@pytest.mark.slow
 def test_ieee33_single_hour_min_loss_is_the_known_optimum(grid):
     res = solve_single_hour_reconfiguration(grid.radial, n_segments=24, model_rel_gap=1e-2)
     assert set(res.open_branches) == {7, 9, 14, 32, 37}
@@ -51,6 +52,7 @@ def test_ieee33_single_hour_min_loss_is_the_known_optimum(grid):
     assert (res.model_loss_kw - res.bound_kw) / res.model_loss_kw <= 1e-2 + 1e-9
 
 
+@pytest.mark.slow
 def test_fixed_topology_dispatch_keeps_eq6_modes_and_limits(grid):
     lot = _lot()
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), reconfigure=False, objective="of3")
@@ -70,6 +72,7 @@ def test_fixed_topology_dispatch_keeps_eq6_modes_and_limits(grid):
     assert plan.predicted["of3_kwh"] == pytest.approx(plan.predicted_hourly["loss_kw"].sum())
 
 
+@pytest.mark.slow
 def test_of2_dispatch_flattens_the_load_curve(grid):
     lot = _lot(need_kwh=600.0)
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), reconfigure=False, objective="of2")
@@ -81,6 +84,7 @@ def test_of2_dispatch_flattens_the_load_curve(grid):
     assert plan.predicted["of2_kw"] < np.abs(load.mean() - load).sum() - 100.0
 
 
+@pytest.mark.slow
 def test_reconfiguration_with_lot_site_choice_on_two_hours(grid):
     lot = _lot(buses=(18, 33))
     pb = DayAheadProblem(grid.radial, SCALING, np.full(24, 0.1), lots=(lot,), objective="of3")
@@ -114,6 +118,7 @@ def test_bad_settings_and_lots_give_clear_errors(grid):
         solve_single_hour_reconfiguration(grid.radial, np.ones(5), np.ones(5))
 
 
+@pytest.mark.slow
 def test_the_reference_is_decided_by_work_not_wall_time(grid):
     """The node limit, not a clock, decides where HiGHS stops: with the limit binding, two solves give the same
     plan, bound, gap and node count to the bit, and a huge time limit changes nothing."""

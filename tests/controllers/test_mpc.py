@@ -49,6 +49,7 @@ def test_the_standing_dispatch_seeds_the_revision():
     assert not np.array_equal(seed, topology_only)  # the dispatch is encoded as well
 
 
+@pytest.mark.slow
 def test_mpc_with_the_milp_engine_revises_within_its_time_limit():
     """The topology fixed (no switch operations left, as the DSO asks by default): a dispatch-only MILP."""
     mpc = make_controller("mpc", engine="milp", time_limit_s=10, seed=0)

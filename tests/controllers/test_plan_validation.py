@@ -139,6 +139,7 @@ FIELDS = ("open_branches", "lot_buses", "setpoints_kw", "feasible", "predicted",
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(FIELDS), PLAIN, st.sampled_from(["PL1", "loss_kw", "of3_kwh", "history"]))
+@pytest.mark.slow
 def test_any_plain_value_in_any_field_is_accepted_or_named_never_a_crash(problem, good, name, value, key):
     """Arbitrary plain data (what the codec lets through) in any field, alone or under a key the checks read."""
     for changed in (value, {key: value}):

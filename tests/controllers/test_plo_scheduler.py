@@ -190,6 +190,7 @@ def test_property_schedule_is_valid(case):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offers(), st.integers(0, HOURS - 1), st.floats(0.001, 1.0),
        st.lists(st.floats(-0.1, 0.1), min_size=HOURS, max_size=HOURS))
+@pytest.mark.slow
 def test_property_higher_adder_never_increases_charging_in_that_hour(case, hour, extra, base_adder):
     offer, price = case
     adder = np.asarray(base_adder, float)

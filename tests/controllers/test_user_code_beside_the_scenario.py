@@ -30,6 +30,7 @@ fleet_options = {{ n_per_day = 30 }}
 """
 
 
+@pytest.mark.slow
 def test_controller_network_and_fleet_beside_the_scenario_run_from_another_folder(tmp_path, monkeypatch):
     study = tmp_path / "study"
     study.mkdir()

@@ -25,6 +25,7 @@ def _evaluate(net, scaling: float):
     return vp.evaluate_plans(opened, np.zeros((1, 0), int), np.zeros((1, 0, HOURS), np.int64))
 
 
+@pytest.mark.slow
 def test_plans_are_scored_at_the_slack_voltage_with_charging():
     net = convert_switched(ring_mv(), "ring").radial
     ev = _evaluate(net, 0.7)
@@ -33,6 +34,7 @@ def test_plans_are_scored_at_the_slack_voltage_with_charging():
     assert ev.v_max_pu[0] == pytest.approx(net.v_slack_pu) and ev.cv[0] == 0.0
 
 
+@pytest.mark.slow
 def test_transformer_overload_is_a_constraint_violation():
     net = convert_switched(ring_mv(parallel_trafos=False), "ring").radial
     assert _evaluate(net, 1.0).cv[0] == 0.0

@@ -165,6 +165,7 @@ def test_fleet_paths_are_vetted_and_studies_take_built_in_names_only(tmp_path):
     {"exchange.mode": "os:system", "exchange.options": {"command": "touch {marker}"}},
     {"network.name": "tempfile:mkstemp"},
 ], ids=["controller", "exchange", "network"])
+@pytest.mark.slow
 def test_sweep_files_cannot_name_code_to_run(evil_module, tmp_path, variation):
     _, marker = evil_module
     base = tmp_path / "base.toml"
@@ -178,6 +179,7 @@ def test_sweep_files_cannot_name_code_to_run(evil_module, tmp_path, variation):
 
 # -- forgery ------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_pl1_forging_a_dso_schedule_to_pl2_is_rejected_in_a_run(tmp_path, monkeypatch, key_ring):
     def forge(hour, to_plo):
         if hour == 0 and not to_plo.get("PL2_forged"):
@@ -194,6 +196,7 @@ def test_pl1_forging_a_dso_schedule_to_pl2_is_rejected_in_a_run(tmp_path, monkey
     assert lots.filter(like="setpoint").abs().to_numpy().max() < 9999.0
 
 
+@pytest.mark.slow
 def test_forged_9999_kw_schedule_without_authentication_is_rejected_by_the_limit(tmp_path, monkeypatch):
     def forge(hour, to_plo):
         if hour == 0:
@@ -209,6 +212,7 @@ def test_forged_9999_kw_schedule_without_authentication_is_rejected_by_the_limit
 
 # -- replay and staleness -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_dso_signal_replayed_a_day_later_is_rejected(tmp_path, monkeypatch):
     kept = []
 
@@ -225,6 +229,7 @@ def test_dso_signal_replayed_a_day_later_is_rejected(tmp_path, monkeypatch):
     assert "signal from 'DSO' (hour 0, round 0): already received at hour 0" in replayed["detail"].iloc[0]
 
 
+@pytest.mark.slow
 def test_plo_offer_replayed_a_day_later_is_rejected(tmp_path, monkeypatch):
     kept = []
 
@@ -242,6 +247,7 @@ def test_plo_offer_replayed_a_day_later_is_rejected(tmp_path, monkeypatch):
     assert "offer from 'PL1' (hour 0, round 0)" in replayed["detail"].iloc[0]
 
 
+@pytest.mark.slow
 def test_dso_signal_held_back_a_day_is_stale(tmp_path, monkeypatch):
     held = []
 
@@ -260,6 +266,7 @@ def test_dso_signal_held_back_a_day_is_stale(tmp_path, monkeypatch):
 
 # -- channel faults: duplicates, tampering, delay ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_duplicated_messages_change_nothing(tmp_path):
     clean = run(tmp_path / "clean", mode="iterative", max_rounds=3)
     dup = run(tmp_path / "dup", mode="iterative", max_rounds=3, duplicate_probability=1.0)
@@ -273,6 +280,7 @@ def test_duplicated_messages_change_nothing(tmp_path):
 
 @pytest.mark.parametrize("auth", [True, False], ids=["auth", "no-auth"])
 @pytest.mark.parametrize("mode", ["centralised", "signals", "iterative"])
+@pytest.mark.slow
 def test_tampered_messages_are_rejected_and_the_run_completes(tmp_path, mode, auth):
     summary = run(tmp_path, mode=mode, controller="rule", authenticate=auth, tamper_probability=1.0)
     ev = events(summary)
@@ -284,6 +292,7 @@ def test_tampered_messages_are_rejected_and_the_run_completes(tmp_path, mode, au
     assert len(table(summary, "grid")) == HOURS
 
 
+@pytest.mark.slow
 def test_partly_tampered_dso_messages_without_authentication_are_caught_by_the_plos(tmp_path):
     """Seed 7's fault draws tamper with a DSO signal that reaches a PLO (its doubled "no limit" is out of range)."""
     summary = run(tmp_path, mode="iterative", controller="rule", authenticate=False, tamper_probability=0.5,
@@ -294,6 +303,7 @@ def test_partly_tampered_dso_messages_without_authentication_are_caught_by_the_p
     assert plo_side["detail"].str.contains("invalid signal from the DSO: max_import_kw").all()
 
 
+@pytest.mark.slow
 def test_malformed_signed_offer_is_rejected_and_the_run_completes(tmp_path, monkeypatch):
     import simulators.plo.agent as plo_agent  # noqa: PLC0415 - the PLO's offer builder, patched below
 
@@ -312,6 +322,7 @@ def test_malformed_signed_offer_is_rejected_and_the_run_completes(tmp_path, monk
     assert rejected["detail"].str.contains("max_charge_kw: 24 hourly values expected, got 23").all()
 
 
+@pytest.mark.slow
 def test_late_offers_are_set_aside_and_the_run_completes(tmp_path):
     summary = run(tmp_path, mode="centralised", controller="rule", delay_probability=1.0, days=2)
     ev = events(summary)
@@ -328,6 +339,7 @@ def _all_text(folder) -> str:
     return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_fresh_keys_are_never_written_to_the_run_folder(tmp_path, key_ring):
     summary = run(tmp_path, mode="iterative", max_rounds=2)
     (ring,) = key_ring
@@ -337,6 +349,7 @@ def test_fresh_keys_are_never_written_to_the_run_folder(tmp_path, key_ring):
     assert "secret" not in json.dumps(manifest)
 
 
+@pytest.mark.slow
 def test_keys_from_a_key_file_are_used_and_never_written(tmp_path, key_ring):
     keyfile = write_key_file(tmp_path / "keys.toml", ["DSO", "PL1", "PL2"])
     summary = run(tmp_path, mode="signals", key_file=str(keyfile))
@@ -358,6 +371,7 @@ def test_secret_is_refused_and_world_readable_key_files_too(tmp_path):
 
 # -- input gaps -----------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_150_negotiation_rounds_run_within_mosaiks_loop_limit(tmp_path):
     summary = run(tmp_path, mode="iterative", max_rounds=150, options={"tolerance_kw": 0.0, "signal_gain": 5.0})
     plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])

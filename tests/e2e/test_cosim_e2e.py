@@ -30,6 +30,7 @@ def scenario(tmp_path, **over):
     return parse_scenario(raw, plugin_folder=PLUGINS)
 
 
+@pytest.mark.slow
 def test_base_case_losses_match_plan_and_files_exist(tmp_path):
     sc = scenario(tmp_path, controller={"name": "none"}, lots=[], network={"name": "ieee33", "reconfigure": False})
     summary = run_scenario(sc, progress=False)
@@ -47,6 +48,7 @@ def test_base_case_losses_match_plan_and_files_exist(tmp_path):
     assert summary.kpis["energy_losses_kwh"] == pytest.approx(grid["losses_kw"].sum())
 
 
+@pytest.mark.slow
 def test_centralised_run_with_lot_logs_messages_and_ledger(tmp_path):
     summary = run_scenario(scenario(tmp_path), progress=False)
     run = summary.run_dir
@@ -64,6 +66,7 @@ def test_centralised_run_with_lot_logs_messages_and_ledger(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["signals", "iterative", "none"])
+@pytest.mark.slow
 def test_exchange_modes_run(tmp_path, mode):
     summary = run_scenario(scenario(tmp_path, exchange={"mode": mode, "max_rounds": 3}), progress=False)
     msgs = summary.run_dir / "messages.csv"
@@ -83,6 +86,7 @@ def test_exchange_modes_run(tmp_path, mode):
     assert summary.kpis["hours"] == 24
 
 
+@pytest.mark.slow
 def test_user_controller_from_scenario_file(tmp_path):
     shutil.copy(PLUGINS / "user_controller.py", tmp_path)  # beside the scenario file
     path = tmp_path / "user.toml"
@@ -107,6 +111,7 @@ fleet = "seed000"
     assert (lots["p_kw"] >= -1e-9).all()  # this controller never discharges
 
 
+@pytest.mark.slow
 def test_a_flat_charge_too_small_for_the_contracts_is_not_used(tmp_path):
     """40 kW in the charging hours cannot meet seed 000's contracts: the energy rule rejects the plan."""
     raw = {"name": "user", "output_dir": str(tmp_path), "lots": [{"id": "PL1", "bus": 18, "fleet": "seed000"}],
@@ -116,6 +121,7 @@ def test_a_flat_charge_too_small_for_the_contracts_is_not_used(tmp_path):
     assert "plan rejected, rule energy: lot 'PL1' misses its contracts" in manifest["fallbacks"][0]["detail"]
 
 
+@pytest.mark.slow
 def test_failing_controller_falls_back_and_is_recorded(tmp_path):
     sc = scenario(tmp_path, controller={"name": "user_controller:BrokenController"})
     summary = run_scenario(sc, progress=False)
@@ -126,6 +132,7 @@ def test_failing_controller_falls_back_and_is_recorded(tmp_path):
     assert json.loads(grid["open_branches"].iloc[0]) == [33, 34, 35, 36, 37]
 
 
+@pytest.mark.slow
 def test_run_failing_part_way_keeps_recorded_hours(tmp_path, monkeypatch):
     real_step = grid_model.GridModel.step
     calls = {"n": 0}
@@ -160,12 +167,14 @@ def test_bad_scenarios_name_the_field(raw, message):
         parse_scenario(raw, where="x.toml")
 
 
+@pytest.mark.slow
 def test_bus_outside_network_is_a_clear_error(tmp_path):
     sc = scenario(tmp_path, lots=[{**LOT, "candidate_buses": [40]}])
     with pytest.raises(ScenarioFileError, match="bus 40 does not exist"):
         run_scenario(sc, progress=False)
 
 
+@pytest.mark.slow
 def test_bad_data_is_caught_and_tampered_messages_rejected(tmp_path):
     sc = scenario(tmp_path, days=2, exchange={"mode": "centralised", "misreport_probability": 1.0,
                                               "misreport_factor": 3.0, "tamper_probability": 0.0})
@@ -189,6 +198,7 @@ def _clean_and_faulty(tmp_path, monkeypatch, patch):
     return clean, pd.read_csv(faulty_summary.run_dir / "grid.csv"), faulty_summary
 
 
+@pytest.mark.slow
 def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, monkeypatch):
     def patch(mp):
         real = grid_model.pp.runpp
@@ -209,6 +219,7 @@ def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, m
     pd.testing.assert_frame_equal(clean.iloc[5:].reset_index(drop=True), faulty.iloc[5:].reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_infeasible_plan_is_not_applied(tmp_path):
     sc = scenario(tmp_path, controller={"name": "user_controller:InfeasibleController"})
     summary = run_scenario(sc, progress=False)
@@ -219,6 +230,7 @@ def test_infeasible_plan_is_not_applied(tmp_path):
     assert json.loads(grid["open_branches"].iloc[0]) == [33, 34, 35, 36, 37]  # not the rejected 7-9-14-32-37
 
 
+@pytest.mark.slow
 def test_iterative_negotiation_logs_every_round_and_plan_matches_reality(tmp_path):
     lots = [dict(LOT, id="PL1", candidate_buses=[18]), dict(LOT, id="PL2", candidate_buses=[30])]
     sc = scenario(tmp_path, lots=lots, exchange={"mode": "iterative", "max_rounds": 4})

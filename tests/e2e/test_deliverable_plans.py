@@ -9,6 +9,8 @@ import pytest
 
 from cosim.runner.deliverability import deliverability
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 CASES = [
     ("default", "eo", None), ("default", "rule", None), ("default", "plo-lp", None), ("default", "mpc", None),
     ("seed000_s4_both", "milp", None), ("seed000_s4_both", "pso", None), ("seed000_s4_both", "ga", None),

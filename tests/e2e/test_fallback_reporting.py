@@ -100,6 +100,7 @@ def assert_names_user_line(line: str, module_file: Path, lineno: int) -> None:
 
 
 @pytest.mark.parametrize("isolation", [True, False], ids=["worker", "in-process"])
+@pytest.mark.slow
 def test_a_failing_plan_warns_once_with_the_users_line_and_keeps_its_traceback(tmp_path, isolation):
     proc, run_dir = cosim_run(tmp_path, "zero_ctrl", ZERO, "ZeroPlanner",
                               controller_extra=f"isolation = {str(isolation).lower()}")
@@ -122,6 +123,7 @@ def test_a_failing_plan_warns_once_with_the_users_line_and_keeps_its_traceback(t
 
 
 @pytest.mark.parametrize("how", ["--strict", "on_failure"])
+@pytest.mark.slow
 def test_strict_or_on_failure_stop_ends_the_run_at_the_first_fallback_with_exit_3(tmp_path, how):
     args, extra = (("--strict",), "") if how == "--strict" else ((), 'on_failure = "stop"')
     proc, run_dir = cosim_run(tmp_path, "zero_ctrl", ZERO, "ZeroPlanner", *args, controller_extra=extra)
@@ -141,6 +143,7 @@ def test_strict_or_on_failure_stop_ends_the_run_at_the_first_fallback_with_exit_
     assert "ZeroDivisionError" in (run_dir / "tracebacks.txt").read_text()
 
 
+@pytest.mark.slow
 def test_a_plan_a_rule_rejects_warns_with_the_rule(tmp_path):
     proc, run_dir = cosim_run(tmp_path, "loop_ctrl", LOOP, "ClosesEveryLoop", days=1)
     assert proc.returncode == 0, proc.stderr
@@ -175,6 +178,7 @@ class Segfaults:
 @pytest.mark.parametrize("controller, line, reason", [
     ("Sleeps", "        time.sleep(3600)", "the controller did not return a plan within time_limit_s = 1 s"),
     ("Segfaults", "        return ctypes.string_at(0)", "the controller's worker died (exit code -11)")])
+@pytest.mark.slow
 def test_a_worker_past_its_time_limit_or_killed_by_a_signal_names_the_users_line(tmp_path, controller, line, reason):
     """No exception to format: the worker's stack (faulthandler) says where the controller was."""
     proc, run_dir = cosim_run(tmp_path, "hostile_ctrl", HANGS_OR_CRASHES, controller, days=1,
@@ -187,6 +191,7 @@ def test_a_worker_past_its_time_limit_or_killed_by_a_signal_names_the_users_line
     assert "Stack of the controller's worker" in block["text"] and 'hostile_ctrl.py", line' in block["text"]
 
 
+@pytest.mark.slow
 def test_on_failure_must_be_fallback_or_stop(tmp_path, capsys):
     path = tmp_path / "s.toml"
     path.write_text(SCENARIO.format(days=1, controller="rule", controller_extra='on_failure = "abort"'))

@@ -33,6 +33,7 @@ def run(tmp_path, name, options=None, **controller):
 @pytest.mark.parametrize("kind, rule", [("unknown_lot", "lots"), ("bus", "bus"), ("loop", "topology"),
                                         ("island", "topology"), ("nan", "setpoints"), ("23_hours", "setpoints"),
                                         ("energy", "energy")])
+@pytest.mark.slow
 def test_a_plan_breaking_a_rule_falls_back_and_names_the_rule(tmp_path, kind, rule):
     summary, events, manifest = run(tmp_path, "user_controller:HostileController", {"kind": kind})
     assert manifest["status"] == "completed" and summary.kpis["fallbacks"] == 1
@@ -42,6 +43,7 @@ def test_a_plan_breaking_a_rule_falls_back_and_names_the_rule(tmp_path, kind, ru
     assert json.loads(grid["open_branches"].iloc[0]) == [33, 34, 35, 36, 37]  # base topology, not the plan's
 
 
+@pytest.mark.slow
 def test_setpoints_beyond_the_offer_are_clipped_and_reported(tmp_path):
     summary, events, manifest = run(tmp_path, "user_controller:HostileController", {"kind": "bounds"})
     assert summary.kpis["fallbacks"] == 0
@@ -51,6 +53,7 @@ def test_setpoints_beyond_the_offer_are_clipped_and_reported(tmp_path):
     assert max(plan["setpoints_kw"]["PL1"]) < 789.0
 
 
+@pytest.mark.slow
 def test_a_plan_at_maximum_power_every_hour_is_clipped_into_the_envelope_and_then_delivered(tmp_path):
     """The issue's hostile controller: 10 MW in every hour. The check clips it to the hours' bounds, then to what the
     EVs can store (no fallback), and the lot delivers the plan it got within 1 kWh."""
@@ -66,6 +69,7 @@ def test_a_plan_at_maximum_power_every_hour_is_clipped_into_the_envelope_and_the
     assert summary.kpis["unmet_energy_kwh"] <= 1e-6  # every contract kept
 
 
+@pytest.mark.slow
 def test_a_plan_without_predictions_is_evaluated_with_the_fast_flow(tmp_path):
     bare, _, _ = run(tmp_path / "bare", "user_controller:HostileController", {"kind": "no_predictions"})
     same, _, _ = run(tmp_path / "eo", "eo", {"n_particles": 4, "n_iter": 2, "seed": 0})  # the same plan, predicted
@@ -78,6 +82,7 @@ def test_a_plan_without_predictions_is_evaluated_with_the_fast_flow(tmp_path):
                                           ("user_controller:ExitingController", "sys.exit(3)"),
                                           ("user_controller:InterruptingController", "raised KeyboardInterrupt"),
                                           ("user_controller:CrashingController", "worker died")])
+@pytest.mark.slow
 def test_a_blocking_exiting_or_crashing_controller_falls_back(tmp_path, name, reason):
     summary, _, manifest = run(tmp_path, name, time_limit_s=1.0)
     assert manifest["status"] == "completed" and summary.kpis["fallbacks"] == 1
@@ -93,6 +98,7 @@ def test_limits_and_budgets_that_cannot_work_are_bad_input(tmp_path, controller,
         parse_scenario({"controller": {"name": "eo", **controller}, "lots": [], "output_dir": str(tmp_path)})
 
 
+@pytest.mark.slow
 def test_setpoints_a_lot_cannot_follow_are_reported_not_silent(tmp_path, monkeypatch):
     # plans now stay inside the envelope, so only a fleet that differs from its forecast leaves setpoints undelivered
     monkeypatch.setitem(LOT, "forecast_error", {"source": "elaadnl", "segment": "workplace", "share": 0.5})
@@ -125,6 +131,7 @@ fleet = "seed000"
 """
 
 
+@pytest.mark.slow
 def test_a_plan_whose_info_exits_when_unpickled_falls_back_and_the_run_completes(tmp_path):
     """A real `cosim run` of a controller (a module file beside the scenario) whose plan holds, in `info`, an object
     whose `__reduce__` is `os._exit(7)`. Unpickled in the run's process it ended the run: exit 7, the manifest left
@@ -145,6 +152,7 @@ def test_a_plan_whose_info_exits_when_unpickled_falls_back_and_the_run_completes
 
 
 @pytest.mark.parametrize("action", ["sleep", "shell"])
+@pytest.mark.slow
 def test_a_plan_whose_info_runs_code_when_unpickled_runs_nothing(tmp_path, action):
     """The same attack with a 90 s `time.sleep` (past the 60 s time limit: it slept in the run's process and the plan
     was accepted) and with a shell command that creates a marker file (it ran): the object is refused in the worker,
@@ -160,6 +168,7 @@ def test_a_plan_whose_info_runs_code_when_unpickled_runs_nothing(tmp_path, actio
 
 
 @pytest.mark.parametrize("isolation", [True, False])
+@pytest.mark.slow
 def test_an_array_like_that_changes_after_its_first_read_is_read_once_and_used_as_checked(tmp_path, isolation):
     """Setpoints that read as a valid plan once and as -900 kW in every hour afterwards: they passed the check and
     -900 kW was used (plans.jsonl: feasible, no event). Read once where the plan is converted, the values checked
@@ -173,6 +182,7 @@ def test_an_array_like_that_changes_after_its_first_read_is_read_once_and_used_a
 
 
 @pytest.mark.parametrize("isolation", [True, False])
+@pytest.mark.slow
 def test_open_branches_that_change_after_validation_are_read_once_and_the_run_completes(tmp_path, isolation):
     """Open branches that read as the plan's radial topology once and as a closed loop with an unknown id afterwards
     crashed the run (GridError, exit 1). Read once, the topology checked is the one the grid gets."""
@@ -183,6 +193,7 @@ def test_open_branches_that_change_after_validation_are_read_once_and_the_run_co
     assert json.loads(grid["open_branches"].iloc[0]) == plan["open_branches"] and 999 not in plan["open_branches"]
 
 
+@pytest.mark.slow
 def test_a_controller_in_the_dsos_process_cannot_widen_the_lots_it_is_checked_against(tmp_path):
     """With `isolation = false`, a controller that widened `problem.lots[*].max_charge_kw` (and dropped the lot's
     envelope and EVs) had its 1000 kW plan accepted unclipped. It now plans on a read-only copy: the plan is clipped
@@ -200,6 +211,7 @@ def test_a_controller_in_the_dsos_process_cannot_widen_the_lots_it_is_checked_ag
 @pytest.mark.parametrize("kind, failure", [
     ("feasible_array", "rule feasible: feasible must be True or False, got an array of shape (2,)"),
     ("hourly_shape", "rule predictions: predicted_hourly['loss_kw'] must be 24 finite numbers, got shape (23,)")])
+@pytest.mark.slow
 def test_a_field_of_the_wrong_type_or_shape_falls_back_naming_the_field(tmp_path, kind, failure):
     """`feasible = np.array([True, False])` and a `predicted_hourly` of the wrong shape gave ValueError, exit 1."""
     summary, _, manifest = run(tmp_path, "hostile_plans:BadFieldController", {"kind": kind})

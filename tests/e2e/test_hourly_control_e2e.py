@@ -30,6 +30,7 @@ def mpc_run(tmp_path_factory):
     return run_scenario(sc, progress=False, plots=False)
 
 
+@pytest.mark.slow
 def test_mpc_revises_every_hour_and_the_lot_follows(mpc_run):
     run = mpc_run.run_dir
     plans = [json.loads(line) for line in (run / "plans.jsonl").read_text().splitlines()]
@@ -50,6 +51,7 @@ def test_mpc_revises_every_hour_and_the_lot_follows(mpc_run):
     assert plo["plo_setpoint_kw"].tolist() == pytest.approx(last["setpoints_kw"]["PL1"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_control_kpis_are_reported(mpc_run):
     kpis = mpc_run.kpis
     assert isinstance(kpis["switch_operations"], int) and kpis["switch_operations"] >= 0
@@ -59,6 +61,7 @@ def test_control_kpis_are_reported(mpc_run):
                                                   + (grid["v_max_pu"] > 1.05 + 1e-9).sum())
 
 
+@pytest.mark.slow
 def test_without_revise_nothing_happens_hourly(tmp_path):
     sc = _scenario(tmp_path, {"name": "eo", "options": {"n_particles": 8, "n_iter": 20}})
     summary = run_scenario(sc, progress=False, plots=False)

@@ -65,6 +65,7 @@ def _planted(folder: Path, name: str, marker: Path, line: str = "") -> None:
 
 
 @pytest.mark.parametrize("name", ["pytest:main", "pip:main", "cosim.cli:main", "numpy:zeros", "pandapower:runpp"])
+@pytest.mark.slow
 def test_a_name_outside_the_scenarios_folder_is_refused_before_import_and_runs_nothing(tmp_path, name):
     """`pytest:main` with a conftest.py beside the scenario ran pytest and the conftest; `cosim.cli:main` was a
     3,000-line RecursionError. Now: exit 2, one line saying how to wrap it, nothing imported, no run folder."""
@@ -79,6 +80,7 @@ def test_a_name_outside_the_scenarios_folder_is_refused_before_import_and_runs_n
     assert not marker.exists() and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_refused_modules_are_never_imported(tmp_path):
     """Refused BEFORE import: in a fresh interpreter, checking the scenarios leaves pytest and pip unimported."""
     paths = []
@@ -101,6 +103,7 @@ def test_refused_modules_are_never_imported(tmp_path):
     assert json.loads(out.stdout) == [2, False, False], out.stderr
 
 
+@pytest.mark.slow
 def test_files_named_like_optional_libraries_beside_a_scenario_are_never_imported(tmp_path):
     """A run that names a plug-in beside the scenario, with 18 files named like optional libraries beside it:
     the run completes and none of them is imported (each would leave a marker)."""
@@ -112,6 +115,7 @@ def test_files_named_like_optional_libraries_beside_a_scenario_are_never_importe
     assert sorted(p.name for p in tmp_path.glob("imported-*")) == []
 
 
+@pytest.mark.slow
 def test_sys_path_is_unchanged_after_a_run_naming_plugins_beside_the_scenario(tmp_path):
     (tmp_path / "flat.py").write_text((PLUGINS / "user_controller.py").read_text())
     (tmp_path / "ring.py").write_text((PLUGINS / "user_network.py").read_text())
@@ -182,6 +186,7 @@ def test_an_entry_point_of_an_installed_package_is_a_plugin(tmp_path, monkeypatc
     ("import numpy\nimport no_such_module_here\n", 2, "ModuleNotFoundError"),
     ("X = 1\nY = 1 / 0\n", 2, "ZeroDivisionError"),
 ])
+@pytest.mark.slow
 def test_a_broken_plugin_module_is_one_line_with_its_file_and_line_exit_2(tmp_path, body, line, error):
     (tmp_path / "broken.py").write_text(body)
     proc = _cosim_run(_scenario(tmp_path, controller="broken:Controller"))

@@ -14,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- README controller example"
@@ -43,6 +44,7 @@ def without_table(toml_text: str, table: str) -> str:
     return "".join(out)
 
 
+@pytest.mark.slow
 def test_the_readme_controller_example_meets_the_contracts_of_the_default_scenario(tmp_path):
     module, code, toml = readme_example()
     controller = tomllib.loads(toml)["controller"]

@@ -115,6 +115,7 @@ def _manifest(out: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_real_signal_while_the_worker_plans_leaves_no_process_of_the_run_within_2_s(tmp_path):
     """SIGTERM, SIGINT and SIGHUP to `cosim run` while its worker plans: the worker, the fork server, the
     worker's forked child, the child's grandchild in a session of its own and the worker's own session child are
@@ -154,6 +155,7 @@ def _start_of(pid: int) -> str:
         return fh.read().rpartition(")")[2].split()[19]
 
 
+@pytest.mark.slow
 def test_a_plan_whose_forked_grandchild_holds_the_pipe_is_used_and_its_processes_die_with_the_worker(tmp_path):
     """The controller returns a valid plan while its forked child holds the worker's pipe (it used to be discarded
     as a timeout): the run completes without a fallback well within the time limit, and every process the
@@ -176,6 +178,7 @@ def test_a_plan_whose_forked_grandchild_holds_the_pipe_is_used_and_its_processes
     assert manifest["wall_s"] < 60 and not _left_after(recorded, 0)
 
 
+@pytest.mark.slow
 def test_exit_code_and_manifest_agree_for_a_sigterm_right_after_report_html(tmp_path):
     """A real SIGTERM from outside the moment report.html appears (and 20 ms, 100 ms later; three runs at once): the
     exit code and the manifest agree, 143 with "terminated" or 0 with "completed" (a line then says the signal
@@ -214,6 +217,7 @@ def test_exit_code_and_manifest_agree_for_a_sigterm_right_after_report_html(tmp_
                 proc.communicate()
 
 
+@pytest.mark.slow
 def test_a_library_call_installs_no_signal_handler_and_a_ctrl_c_still_kills_its_workers(tmp_path):
     """`run_scenario` as a library: the caller's handlers stay in force before, during (seen from another thread
     while the worker plans) and after the run. A real SIGINT (Python's own KeyboardInterrupt) while the worker
@@ -256,6 +260,7 @@ def test_a_library_call_installs_no_signal_handler_and_a_ctrl_c_still_kills_its_
             _kill_leftovers(_recorded(folder))
 
 
+@pytest.mark.slow
 def test_a_sigkilled_run_takes_its_fork_server_and_worker_with_it(tmp_path):
     """The documented SIGKILL limit: a SIGKILLed `cosim run` can clean up nothing itself, but the kernel kills its
     fork server and the planning worker with it (PR_SET_PDEATHSIG). What the controller itself started (its

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "tests" / "plugins" / "lifecycle_plugin.py"
 
@@ -39,6 +41,7 @@ def _start(folder: Path, isolation: bool) -> subprocess.Popen:
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+@pytest.mark.slow
 def test_the_controller_worker_holds_no_dso_key_and_the_dsos_process_does(tmp_path):
     runs = {isolation: _start(tmp_path / f"isolation-{isolation}", isolation) for isolation in (True, False)}
     for isolation, proc in runs.items():

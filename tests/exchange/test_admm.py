@@ -23,6 +23,7 @@ def day(request):
     return request.param, convex_day(load_scenario(f"scenarios/{request.param}.toml"))
 
 
+@pytest.mark.slow
 def test_admm_converges_within_half_a_percent_of_the_one_qp_reference(day):
     name, d = day
     reference = reference_optimum(d.model, d.plos)
@@ -35,6 +36,7 @@ def test_admm_converges_within_half_a_percent_of_the_one_qp_reference(day):
     assert last["primal_residual_kw"] <= last["eps_primal_kw"] and last["dual_residual_kw"] <= last["eps_dual_kw"]
 
 
+@pytest.mark.slow
 def test_the_congested_day_is_congested_alone_and_not_when_coordinated(day):
     name, d = day
     if name != "congested_ieee33":
@@ -52,6 +54,7 @@ def test_admm_options_are_checked():
             make_exchange_mode("admm", **{option: bad})
 
 
+@pytest.mark.slow
 def test_admm_in_the_cosimulation_logs_residuals_and_removes_the_overloads(tmp_path):
     """The congested scenario through mosaik in admm mode (its default): residuals every round in events.csv,
     messages.csv and plans.jsonl; converged; no line above its rating; the welfare ledger beside it."""
@@ -89,6 +92,7 @@ def test_a_plo_checks_the_dsos_admm_messages():
         assert why in mode.check_payload("admm", bad)
 
 
+@pytest.mark.slow
 def test_without_exchange_the_congested_scenario_overloads_its_laterals(tmp_path):
     """`none` on the congested scenario, measured by pandapower: lines above their ratings, a penalty in the DSO's
     cost (the admm run above has none)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from cosim.config import load_scenario
 
@@ -24,6 +25,7 @@ def _run(tmp_path, **changes):
                                             controller_isolation=False, **changes), output_dir=tmp_path).kpis
 
 
+@pytest.mark.slow
 def test_the_scenario_uses_simbenchs_own_line_ratings():
     """The far-out cables keep SimBench's max_i_ka (315 A at 10 kV); nothing is rated by a rule of ours."""
     from cosim.networks import load_network  # noqa: PLC0415 - pandapower
@@ -35,6 +37,7 @@ def test_the_scenario_uses_simbenchs_own_line_ratings():
         0.315, 0.358, 0.416, 0.471, 0.535]
 
 
+@pytest.mark.slow
 def test_the_congested_simbench_day_overloads_alone_and_an_informed_mode_removes_it(tmp_path):
     alone = _run(tmp_path / "none", exchange="none", max_rounds=5)
     assert alone["max_loading_percent"] > 130.0 and alone["overload_kvah"] > 10_000.0

@@ -11,6 +11,8 @@ import pytest
 from cosim.config import load_scenario
 from cosim.runner.run import run_scenario
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 
 def run_iterative(tmp_path, scenario: str, **options):
     base = load_scenario(f"scenarios/{scenario}.toml")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from agent_fixtures import LOAD_SCALING, PRICE, fleet_forecast, make_dso, make_plos, message
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,6 +62,7 @@ def edited_offers(draw):
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edited_offers())
+@pytest.mark.slow
 def test_any_json_in_any_offer_field_is_accepted_or_rejected_never_a_crash(payload):
     dso = make_dso("centralised", "rule", keys={})
     offers = dso.accept(0, [message("lot1", "DSO", "offer", payload, None)])
@@ -72,6 +74,7 @@ def test_any_json_in_any_offer_field_is_accepted_or_rejected_never_a_crash(paylo
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["schedule", "signal"]), st.data())
+@pytest.mark.slow
 def test_any_json_in_any_dso_message_field_is_accepted_or_rejected_never_a_crash(kind, data):
     plo = make_plos("centralised" if kind == "schedule" else "signals", {})["lot1"]
     plo.start_day(0, fleet_forecast(n_pevs=10), PRICE)

@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 
 def test_a_qp_solves_after_another_solve_made_highs_thread_pool_with_other_threads():
     """HiGHS has one thread pool per process; a solve that asks for another thread count than the pool's fails

@@ -55,10 +55,12 @@ def _check_capped(summary) -> None:
     assert sorted(msgs["kind"]) == ["offer", "schedule"]  # one each (row order is the recorder's)
 
 
+@pytest.mark.slow
 def test_user_mode_by_dotted_path_runs_end_to_end(tmp_path):
     _check_capped(_run(tmp_path, "user_exchange:CappedSchedules", tmp_path / "out"))
 
 
+@pytest.mark.slow
 def test_user_mode_beside_the_scenario_file_needs_no_pythonpath(tmp_path, monkeypatch):
     folder = tmp_path / "study"
     folder.mkdir()

@@ -172,6 +172,7 @@ def test_base_scenarios_are_valid():
 
 @FUZZ
 @given(mutated(BASE_SCENARIO))
+@pytest.mark.slow
 def test_fuzz_scenario_dicts(raw):
     check("scenario dict", ScenarioFileError, "fuzz.toml", lambda: parse_scenario(raw, where="fuzz.toml"),
           _valid_scenario)
@@ -214,6 +215,7 @@ def toml_texts(draw) -> str:
 @FUZZ
 @given(st.one_of(toml_texts().map(lambda t: t.encode("utf-8", "surrogatepass")), st.binary(max_size=200),
                  st.text(max_size=200).map(lambda t: t.encode("utf-8", "surrogatepass"))))
+@pytest.mark.slow
 def test_fuzz_scenario_files(data):
     path = WORK / "fuzz_scenario.toml"
     path.write_bytes(data)
@@ -264,6 +266,7 @@ def _valid_market(md: MarketData) -> None:
 
 @FUZZ
 @given(profile_csvs())
+@pytest.mark.slow
 def test_fuzz_profile_csvs(data):
     path = WORK / "fuzz_profile.csv"
     path.write_bytes(data)
@@ -309,6 +312,7 @@ def _valid_fleet(evs: list[EV]) -> None:
 
 @FUZZ
 @given(fleet_csvs())
+@pytest.mark.slow
 def test_fuzz_fleet_csvs(data):
     path = WORK / "fuzz_fleet.csv"
     path.write_bytes(data)
@@ -330,6 +334,7 @@ def ev_kwargs(draw) -> dict:
 
 @FUZZ
 @given(ev_kwargs())
+@pytest.mark.slow
 def test_fuzz_ev_fields(kwargs):
     check("EV fields", EVSpecError, "EV", lambda: EV(**kwargs), lambda ev: _valid_fleet([ev]))
 
@@ -364,6 +369,7 @@ def grid_inputs(draw) -> tuple:
 
 @settings(FUZZ, max_examples=30)
 @given(grid_inputs())
+@pytest.mark.slow
 def test_fuzz_grid_step(inputs):
     load_scaling, lot_power_kw, p_load_kw = inputs
 
@@ -379,6 +385,7 @@ def test_fuzz_grid_step(inputs):
 @given(st.one_of(SCALARS.filter(lambda x: not (isinstance(x, str) and x.startswith((":", ".", "/")))),
                  st.sampled_from(["eo", "pso", "ga", "rule", "none", "milp", "user_controller:Nope",
                                   "user_controller:FlatChargeController", "json:loads", "a:b:c", "nosuch.mod:X"])))
+@pytest.mark.slow
 def test_fuzz_controller_names(name):
     check("controller name", PluginError, "controller", lambda: make_controller(name, near=PLUGINS),
           lambda ctrl: callable(ctrl.plan))
@@ -409,6 +416,7 @@ BASE_SWEEP = {"name": "fz", "base": str(ROOT / "scenarios" / "default.toml"), "o
 
 @FUZZ
 @given(mutated(BASE_SWEEP, max_mutations=2))
+@pytest.mark.slow
 def test_fuzz_sweep_dicts(raw):
     spec = _sweep_module()
     check("sweep dict", spec.SweepError, "fz_sweep.toml",
@@ -426,6 +434,7 @@ MALFORMED = {
 }
 
 
+@pytest.mark.slow
 def test_cosim_run_on_malformed_files_exits_2_with_one_line(tmp_path):
     procs = {}
     for name, data in MALFORMED.items():

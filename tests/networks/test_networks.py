@@ -73,6 +73,7 @@ def test_ieee69_base_case_and_known_optimum():
     assert vm_opt.min() > vm.min()
 
 
+@pytest.mark.slow
 def test_ninebus_levels_match_seed_table():
     paper = np.array([1, 0.9343, 0.9676, 0.9158, 0.9620, 0.8946, 0.9155, 0.8689, 0.9288])  # seed 001, no V2G
     results = {}

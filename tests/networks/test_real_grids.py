@@ -32,6 +32,7 @@ def _run(tmp_path, net_file, bus: int, reconfigure: bool = True):
     return kpis, plans
 
 
+@pytest.mark.slow
 def test_case33bw_as_json_takes_the_load_buses_voltage_band_and_runs_without_fallback(tmp_path):
     net = pn.case33bw()
     slack = int(net.ext_grid.bus.iloc[0])
@@ -50,6 +51,7 @@ def test_case33bw_as_json_takes_the_load_buses_voltage_band_and_runs_without_fal
 
 
 @pytest.mark.parametrize("reconfigure", [True, False])
+@pytest.mark.slow
 def test_tie_switch_and_sectionalisers_convert_and_run_without_fallback(tmp_path, reconfigure):
     path = tmp_path / "mixed.json"
     pp.to_json(tie_and_sectionaliser(), str(path))
@@ -74,6 +76,7 @@ def test_tie_switch_and_sectionalisers_convert_and_run_without_fallback(tmp_path
 
 
 @pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.slow
 def test_a_meshed_net_with_no_switch_on_a_loop_is_refused_with_one_line_and_exit_2(tmp_path, capsys, command):
     path = tmp_path / "meshed.json"
     pp.to_json(tie_and_sectionaliser(meshed=True), str(path))
@@ -90,6 +93,7 @@ def test_a_meshed_net_with_no_switch_on_a_loop_is_refused_with_one_line_and_exit
     assert "closed loop through line 1 (a1-a2), line 2 (a2-a3), line 8 (a1-a3)" in text and "meshed" in text
 
 
+@pytest.mark.slow
 def test_validate_a_net_with_fixed_branches(tmp_path, capsys, monkeypatch):
     import cosim.validate  # noqa: PLC0415
 
@@ -97,7 +101,7 @@ def test_validate_a_net_with_fixed_branches(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
     path = tmp_path / "mixed.json"
     pp.to_json(tie_and_sectionaliser(), str(path))
-    assert main(["validate", "--network", str(path)]) == 0
+    assert main(["validate", "--network", str(path), "--hit-rates"]) == 0
     out = capsys.readouterr().out
     assert "voltage limits 0.92-1.08" in out and "-> agree (limit 1e-06)" in out
     assert "radial configurations: 2 (matrix-tree theorem, exact)" in out  # the tie or the sectionaliser open

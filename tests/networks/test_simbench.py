@@ -41,6 +41,7 @@ def _original(grid, open_ids, oltc=True):
 
 
 @pytest.mark.parametrize("code", MV_CODES)
+@pytest.mark.slow
 def test_mv_grids_convert_and_the_fast_flow_matches_runpp_on_the_original_net(code):
     grid = load_network(f"simbench:{code}")
     r = grid.radial
@@ -59,6 +60,7 @@ def test_mv_grids_convert_and_the_fast_flow_matches_runpp_on_the_original_net(co
     assert fast.loss_kw[0] == pytest.approx(net.res_line.pl_mw.sum() * 1e3, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_rural_parallel_transformers_are_one_slack_busbar_and_urban_keeps_two_sections():
     rural = load_network("simbench:1-MV-rural--0-sw")
     # HV buses 0, 1 (coupler switch 0) and MV buses 2, 3 (coupler switch 5) with both transformers: no loop left
@@ -71,6 +73,7 @@ def test_rural_parallel_transformers_are_one_slack_busbar_and_urban_keeps_two_se
     assert {int(urban.switch_of_branch[b]) for b in (148, 149)} == {9, 10}  # open bus-bus switches: ties
 
 
+@pytest.mark.slow
 def test_a_reconfigured_urban_grid_with_a_lot_matches_the_original_net():
     grid = load_network("simbench:1-MV-urban--0-sw")
     r = grid.radial
@@ -93,6 +96,7 @@ def test_a_reconfigured_urban_grid_with_a_lot_matches_the_original_net():
     assert net.line.in_service.all() and int((~net.switch.closed).sum()) == len(opened) + len(grid.dropped_switches)
 
 
+@pytest.mark.slow
 def test_exact_optima_and_counts_of_rural_and_urban():
     rural = load_network("simbench:1-MV-rural--0-sw").radial
     assert count_radial(rural) == 5_569_200

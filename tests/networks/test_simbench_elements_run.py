@@ -19,6 +19,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "simbench_mv_rural.toml"
 
 
+@pytest.mark.slow
 def test_a_day_with_per_element_profiles(tmp_path):
     scenario = load_scenario(SCENARIO, {"output_dir": str(tmp_path), "market": {"profile": "simbench:seed000"},
                                         "controller": {"name": "eo", "options": {"n_particles": 4, "n_iter": 3}}})

@@ -8,11 +8,14 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from cosim.config import load_scenario
 from cosim.networks import load_network
 from cosim.powerflow.topology import is_radial
 from cosim.runner.run import run_scenario
+
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "simbench_mv_rural.toml"

@@ -65,6 +65,7 @@ def _original(grid, open_ids, load_scale, sgen_scale):
 
 
 @pytest.mark.parametrize("name", STOCK_GRIDS)
+@pytest.mark.slow
 def test_converts_and_the_fast_flow_agrees_with_runpp_and_power_grid_model(stock, name):
     grid = load_network(str(stock[name]))
     r = grid.radial
@@ -91,6 +92,7 @@ def test_converts_and_the_fast_flow_agrees_with_runpp_and_power_grid_model(stock
     assert np.abs(vm_pgm - res.vm_pu).max() < AGREE_PU, name
 
 
+@pytest.mark.slow
 def test_mv_oberrhein_has_two_substations_and_a_tie_between_their_trees_is_a_candidate(stock):
     grid = load_network(str(stock["mv_oberrhein"]))
     r = grid.radial
@@ -127,6 +129,7 @@ def _run(tmp_path, path, lot: dict):
 
 
 @pytest.mark.parametrize("name", ["mv_oberrhein", "dickert_lv_long"])
+@pytest.mark.slow
 def test_a_day_with_a_lot_and_reconfiguration_runs_without_fallback(tmp_path, stock, name):
     grid = load_network(str(stock[name]))
     r = grid.radial
@@ -136,6 +139,7 @@ def test_a_day_with_a_lot_and_reconfiguration_runs_without_fallback(tmp_path, st
     assert all(is_radial(r, p["open_branches"]) for p in plans)
 
 
+@pytest.mark.slow
 def test_a_transformer_on_the_wrong_level_is_one_line_and_exit_2(tmp_path, capsys):
     net = pn.create_dickert_lv_network(trafo_type_name="0.25 MVA 10/0.4 kV")  # a 10 kV transformer on 20 kV
     path = tmp_path / "wrong_level.json"
@@ -147,6 +151,7 @@ def test_a_transformer_on_the_wrong_level_is_one_line_and_exit_2(tmp_path, capsy
     assert "transformer 0" in text and "vn_hv_kv 10 kV does not match its HV bus 0 at vn_kv 20 kV" in text
 
 
+@pytest.mark.slow
 def test_two_substations_in_one_tree_is_one_line_and_exit_2(tmp_path, capsys):
     net = pn.mv_oberrhein()
     net.switch["closed"] = True  # every tie closed: both transformers feed one tree
@@ -190,6 +195,7 @@ def _parallel_at_different_taps():
     (_line_between_levels, r"line 1 \(20 kV to 0.4 kV\) joins buses at 20 and 0.4 kV"),
     (_parallel_at_different_taps, r"transformers 0 and 1 run in parallel at different ratios"),
 ])
+@pytest.mark.slow
 def test_hv_lines_and_lines_between_levels_are_refused_with_one_line(tmp_path, capsys, make, message):
     import re  # noqa: PLC0415
 

@@ -34,6 +34,7 @@ def _original_vm(grid, open_ids, p_scale: float = 1.0) -> tuple[np.ndarray, floa
     return vm, float(net.res_line.pl_mw.sum() * 1e3)
 
 
+@pytest.mark.slow
 def test_parallel_transformers_and_couplers_become_one_slack_busbar():
     net = ring_mv(parallel_trafos=True)
     grid = convert_switched(net, "ring")
@@ -51,6 +52,7 @@ def test_parallel_transformers_and_couplers_become_one_slack_busbar():
     assert count_radial(r) == count_spanning_trees(r) == len(enumerate_radial(r))
 
 
+@pytest.mark.slow
 def test_separate_busbars_give_two_sections_and_the_open_coupler_is_never_a_candidate():
     grid = convert_switched(ring_mv(parallel_trafos=False), "ring")
     r = grid.radial
@@ -62,6 +64,7 @@ def test_separate_busbars_give_two_sections_and_the_open_coupler_is_never_a_cand
 
 
 @pytest.mark.parametrize("parallel", [True, False])
+@pytest.mark.slow
 def test_fast_flow_matches_runpp_on_the_original_and_the_converted_net(parallel):
     grid = convert_switched(ring_mv(parallel_trafos=parallel), "ring")
     r = grid.radial
@@ -86,6 +89,7 @@ def test_charging_changes_the_losses_and_one_solve_is_close():
     assert np.abs(one.vm_pu - exact.vm_pu).max() < 1e-4 < np.abs(one.vm_pu - exact.vm_pu).max() * 1e6
 
 
+@pytest.mark.slow
 def test_exact_optimum_by_groups_of_feeders_matches_full_enumeration():
     r = convert_switched(ring_mv(), "ring").radial
     configs = enumerate_radial(r)
@@ -118,12 +122,14 @@ def test_a_line_net_without_switches_uses_in_service_ties():
     (lambda: ring_mv(island=True), r"island: lonely"),
     (lambda: ring_mv(tie_open=False), r"not radial in the base state: a closed loop through .*tie line"),
 ])
+@pytest.mark.slow
 def test_unconvertible_nets_are_refused_with_one_line(make, message):
     with pytest.raises(NetworkDataError, match=message) as info:
         convert_switched(make(), "bad")
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_unsupported_elements_and_two_external_grids_feeding_one_tree_are_refused():
     net = ring_mv()
     pp.create_gen(net, 3, p_mw=1.0)
@@ -136,6 +142,7 @@ def test_unsupported_elements_and_two_external_grids_feeding_one_tree_are_refuse
         convert_switched(net, "bad")
 
 
+@pytest.mark.slow
 def test_json_files_by_path(tmp_path, monkeypatch):
     good = tmp_path / "ring.json"
     pp.to_json(ring_mv(), str(good))
@@ -166,6 +173,7 @@ def test_buses_no_switch_can_feed_and_without_elements_are_left_out():
 
 @pytest.mark.parametrize("content, message", [
     (None, "not radial in the base state"), ('{"_class": "dict"}', "is JSON but not a pandapower net")])
+@pytest.mark.slow
 def test_cosim_run_refuses_bad_nets_with_one_line_and_exit_2(tmp_path, capsys, content, message):
     from cosim.cli import main  # noqa: PLC0415 - the command line, in process
 
@@ -181,6 +189,7 @@ def test_cosim_run_refuses_bad_nets_with_one_line_and_exit_2(tmp_path, capsys, c
     assert out == "" and len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.slow
 def test_validate_a_json_net_and_refuse_an_unknown_code(tmp_path, capsys, monkeypatch):
     import cosim.validate  # noqa: PLC0415
     from cosim.validate import main  # noqa: PLC0415
@@ -189,7 +198,7 @@ def test_validate_a_json_net_and_refuse_an_unknown_code(tmp_path, capsys, monkey
     monkeypatch.setattr(cosim.validate, "BUDGET", (8, 10))
     path = tmp_path / "ring.json"
     pp.to_json(ring_mv(parallel_trafos=False), str(path))
-    assert main(["--network", str(path)]) == 0
+    assert main(["--network", str(path), "--hit-rates"]) == 0
     out = capsys.readouterr().out
     assert "-> agree (limit 1e-06)" in out and "radial configurations: 19 (matrix-tree theorem, exact)" in out
     assert "couplers never operated: switch(es) [3]" in out

@@ -26,6 +26,7 @@ def test_the_builder_gives_a_radial_network_the_fast_flow_solves():
     assert res.loss_kw[0] > 0 and 0.9 < res.vm_pu.min() < 1.0
 
 
+@pytest.mark.slow
 def test_a_scenario_on_the_user_network_runs_with_reconfiguration(tmp_path):
     scenario = parse_scenario({"name": "ring", "network": {"name": "user_network:ring5", "reconfigure": True},
                                "controller": {"name": "eo", "options": {"n_particles": 6, "n_iter": 6}},

@@ -79,6 +79,7 @@ def test_infeasible_model_and_misuse_raise_project_errors():
         m.add(x[0] + 1.0)  # an expression without bounds is not a constraint
 
 
+@pytest.mark.slow
 def test_a_milp_solves_after_another_solve_started_highs_scheduler_with_other_threads():
     """HiGHS has one scheduler per process; a solve asking another thread count than the one it was started with
     fails ("Not Set"). Started here by a solve outside `LinearModel` (as an ADMM QP left at HiGHS's default count

@@ -260,6 +260,7 @@ def test_nsga2_time_limit():
 
 
 @pytest.mark.parametrize("fn", [minimize_pso, minimize_ga])
+@pytest.mark.slow
 def test_pymoo_adapters_respect_feasibility_and_nan(fn):
     res = fn(constrained_sphere(), n_particles=20, n_iter=60, seed=0)
     assert res.feasible and res.x_best[0] >= 1.0 and res.f_best == pytest.approx(1.0, abs=0.05)

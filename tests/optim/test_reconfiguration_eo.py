@@ -23,6 +23,7 @@ def _first_hit(history: np.ndarray, target: float) -> int:
     return int(hit[0] + 1) * PARTICLES if len(hit) else -1
 
 
+@pytest.mark.slow
 def test_eo_reaches_the_enumerated_optimum_on_ieee33():
     configs = enumerate_radial(NET33)
     best_ids, best_kw, _ = best_configuration(NET33, NET33.p_load_kw, NET33.q_load_kvar, configs)
@@ -46,6 +47,7 @@ def test_eo_reaches_the_enumerated_optimum_on_ieee33():
     assert max(flows) < 0.05 * len(configs)  # a small fraction of what enumeration solves
 
 
+@pytest.mark.slow
 def test_eo_reaches_the_known_optimum_on_ieee69():
     # 150 iterations: 20/20 seeds measured (19/20 with 60; the "position" encoding: 12/20)
     for seed in range(5):

@@ -28,6 +28,7 @@ def cases(r, n: int, seed: int):
 
 
 @pytest.mark.parametrize("name", list(NETWORKS.names()))
+@pytest.mark.slow
 def test_agrees_with_pandapower(name):
     grid = load_network(name)
     r = grid.radial
@@ -44,6 +45,7 @@ def test_agrees_with_pandapower(name):
 
 
 @pytest.mark.parametrize("name", list(NETWORKS.names()))
+@pytest.mark.slow
 def test_agrees_with_power_grid_model(name):
     pytest.importorskip("power_grid_model")
     from cosim.powerflow.references import PgmBatch  # noqa: PLC0415 - after the optional-dependency check

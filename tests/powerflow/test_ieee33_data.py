@@ -5,11 +5,13 @@ import warnings
 import numpy as np
 import pandapower as pp
 import pandapower.networks as pn
+import pytest
 
 from cosim.networks.converter import radial_from_pandapower
 from cosim.networks.ieee33 import TIES, ieee33
 
 
+@pytest.mark.slow
 def test_table_equals_case33bw():
     ref_net = pn.case33bw()
     ref = radial_from_pandapower(ref_net, "ieee33", list(range(1, 38)), TIES)

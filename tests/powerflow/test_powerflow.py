@@ -60,6 +60,7 @@ def test_base_case_ieee33(grid):
     assert np.all(res.i_branch_ka[0, ties] == 0) and np.all(np.delete(res.i_branch_ka[0], ties) > 0)
 
 
+@pytest.mark.slow
 def test_random_batch_agrees_with_runpp(grid):
     r = grid.radial
     rng = np.random.default_rng(1)
@@ -84,6 +85,7 @@ def test_each_case_equals_its_single_solve(grid):
 
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
+@pytest.mark.slow
 def test_hypothesis_agreement(grid, seed):
     r = grid.radial
     rng = np.random.default_rng(seed)
@@ -168,6 +170,7 @@ def test_bad_input_errors(grid, kwargs, match):
     assert issubclass(PowerFlowInputError, ValueError)
 
 
+@pytest.mark.slow
 def test_other_registered_networks_agree():
     for name in NETWORKS:
         g = load_network(name)
@@ -202,6 +205,7 @@ def _preorder(r, closed_row):
 
 
 @pytest.mark.parametrize("name", ["ieee33", "ieee69", "dist118"])
+@pytest.mark.slow
 def test_tree_orders_subtrees_are_the_buses_each_branch_feeds(name):
     r = load_network(name).radial
     rng = np.random.default_rng(5)

@@ -28,6 +28,7 @@ def _with_ratios(r, seed: int):
     return dataclasses.replace(r, tap_ratio=tap, loops=())
 
 
+@pytest.mark.slow
 def test_ratios_in_both_directions_agree_with_power_grid_model():
     pytest.importorskip("power_grid_model")
     from cosim.powerflow.references import PgmBatch  # noqa: PLC0415 - after the optional-dependency check

@@ -46,6 +46,7 @@ dpi = 60
 """
 
 
+@pytest.mark.slow
 def test_comparison_prints_everything_and_draws_the_variants(tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(SCENARIO)
@@ -72,6 +73,7 @@ def _replicated(tmp_path, text):
     return compare_exchange_modes(path, tmp_path / "out", modes=("centralised",), replications=3)
 
 
+@pytest.mark.slow
 def test_a_scenario_that_draws_shows_its_spread(tmp_path):
     result = _replicated(tmp_path, STOCHASTIC)
     runs = pd.read_csv(result.folder / "exchange_modes_runs.csv")
@@ -85,6 +87,7 @@ def test_a_scenario_that_draws_shows_its_spread(tmp_path):
     assert "±" in str(result)
 
 
+@pytest.mark.slow
 def test_a_scenario_that_draws_nothing_shows_none(tmp_path):
     result = _replicated(tmp_path, STOCHASTIC.replace('"stochastic"', '"seed000"').replace(
         "fleet_options = { n_per_day = 20 }", ""))
@@ -124,6 +127,7 @@ def test_bad_replications_is_one_line(tmp_path, capsys, value):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_hourly_curves_on_top_of_each_other_stay_apart(tmp_path):
     grid = pd.DataFrame({"hour": range(24), "losses_kw": 50.0, "v_min_pu": 0.95})
     lots = pd.DataFrame({"hour": range(24), "id": "PL1", "p_kw": 10.0})

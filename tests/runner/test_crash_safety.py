@@ -32,6 +32,8 @@ from cosim.results.manifest import StopSignals
 from cosim.runner import simulators
 from cosim.runner.run import RunInterrupted, run_scenario
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO = {"name": "safe", "days": 1, "seed": 0, "network": {"name": "ieee33", "reconfigure": False},

@@ -123,6 +123,7 @@ def test_bad_settings_name_the_field(raw, field):
         parse_scenario(raw, where="s.toml")
 
 
+@pytest.mark.slow
 def test_a_bad_setting_exits_2_with_one_line_before_any_output(tmp_path):
     (tmp_path / "s.toml").write_text('[market]\nforecast_noise = { load_sigma = 2.0 }\n[[lots]]\nid = "PL1"\n'
                                      'bus = 18\nfleet = "seed000"\n')

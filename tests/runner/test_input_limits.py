@@ -27,6 +27,7 @@ def _cosim_run(path: Path) -> tuple[subprocess.CompletedProcess, float]:
     return proc, time.perf_counter() - t0
 
 
+@pytest.mark.slow
 def test_a_fleet_beyond_the_row_limit_is_one_line_exit_2_before_it_is_parsed(tmp_path):
     """4,000,001 rows (48 MB): parsing them would take minutes and about 1.7 GB; counting them takes a moment."""
     fleet = tmp_path / "city.csv"
@@ -60,6 +61,7 @@ def test_the_lots_fleets_together_are_limited_before_any_is_built():
         parse_scenario({"days": 365, "lots": lots}, where="s.toml")
 
 
+@pytest.mark.slow
 def test_a_scenario_beyond_the_lot_limit_is_one_line_exit_2(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text("".join(f'[[lots]]\nid = "L{i}"\nbus = 18\n' for i in range(MAX_LOTS + 1)))

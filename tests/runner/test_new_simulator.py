@@ -23,6 +23,7 @@ def meter_in_table():
     simulators.SIMULATORS.remove(METER)
 
 
+@pytest.mark.slow
 def test_a_simulator_added_by_one_entry_runs_is_recorded_and_timed(tmp_path, meter_in_table):
     scenario = parse_scenario({"name": "meter", "network": {"name": "ieee33", "reconfigure": False},
                                "controller": {"name": "none"}, "lots": [], "output_dir": str(tmp_path)})

@@ -23,6 +23,8 @@ from cosim.runner.report import ReportError, make_plots
 from cosim.runner.run import run_scenario
 from simulators.parking.presets import MU_E
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 FIGURES = {"load_curve", "losses", "voltage", "voltage_heatmap", "lots", "soc_departure", "plan_vs_reality",
            "convergence", "plo_cash_flow", "network"}
 

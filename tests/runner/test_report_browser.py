@@ -21,6 +21,8 @@ from cosim.cli import main
 from cosim.config import parse_scenario
 from cosim.runner.run import run_scenario
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 TIMEOUT_S = 60.0
 

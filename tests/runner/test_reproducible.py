@@ -10,6 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO = """name = "twice"

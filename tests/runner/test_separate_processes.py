@@ -26,6 +26,8 @@ from cosim.exchange.keys import write_key_file
 from cosim.runner.run import run_scenario
 from simulators.dso.simulator import DsoSim
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 ROOT = Path(__file__).resolve().parents[2]
 LOTS = [{"id": "PL1", "candidate_buses": [18], "fleet": "seed000", "connection_limit_kw": 1000.0},

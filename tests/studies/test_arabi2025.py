@@ -18,6 +18,7 @@ def test_decode_merges_lots_and_caps():
     assert c[7] == 75 and c.sum() == 450
 
 
+@pytest.mark.slow
 def test_scenario_params():
     m = a25.model_for(3)
     assert (m.params.p_v_kw, m.params.es_kwh) == (100.0, 100.0)
@@ -55,6 +56,7 @@ def test_pso_never_beats_exhaustive(model):
     assert f_pso >= 0.9 * f_ex
 
 
+@pytest.mark.slow
 def test_smoke_run(tmp_path):
     res = a25.run(tmp_path, quick=True, seed=0)
     for name in ("tables.csv", "tables.md", "voltages.csv", "voltages.png"):

@@ -30,6 +30,7 @@ def test_inputs_match_paper_facts():
     assert lot.hour_mode[[8, 9, 19]].tolist() == [0, 0, 0]
 
 
+@pytest.mark.slow
 def test_study_runs_end_to_end(tmp_path):
     res = study.run_study(n_particles=6, n_iter=4, seed=0, out_dir=tmp_path)
     t2, t3 = res.table2, res.table3
@@ -60,6 +61,7 @@ def test_helpers():
         study.seed000_problem(2, eq6="weekly")
 
 
+@pytest.mark.slow
 def test_cli_runs_with_several_seeds_and_keeps_the_best(tmp_path, capsys):
     out = tmp_path / "study"
     assert study.main(["--quick", "--particles", "4", "--iterations", "3", "--seeds", "2", "--seed", "5",
@@ -119,6 +121,7 @@ def test_cli_rejects_bad_options(argv, tmp_path):
     assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_hourly_data_behind_the_figures_adds_up_to_table2():
     res = study.run_study(n_particles=6, n_iter=4, seed=1)
     hourly = study.hourly_table(res)
@@ -206,6 +209,7 @@ def test_lot_power_models_eq9_and_soc_weighted():
     assert x["paper"].of2_kw[0] != pytest.approx(x["soc_weighted"].of2_kw[0], rel=1e-3)
 
 
+@pytest.mark.slow
 def test_study_runs_with_eq9_lot_power(tmp_path):
     res = study.run_study(n_particles=4, n_iter=3, seed=0, lot_power="paper")
     assert res.settings["lot_power"] == "paper" and res.table2.feasible.all()

@@ -114,6 +114,7 @@ def test_exhaustive_beats_random_and_ga_matches_it(model):
     assert k_ga.tolist() == k_ex.tolist()
 
 
+@pytest.mark.slow
 def test_smoke_run(tmp_path):
     res = m13.run(tmp_path, quick=True, seed=0)
     for name in ("tables.csv", "tables.md", "fig5_availability.csv", "fig5_availability.png", "fig6_voltages.png"):

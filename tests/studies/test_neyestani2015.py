@@ -221,6 +221,7 @@ def test_saturation_point():
 
 # ---------------------------------------------------------------- smoke
 
+@pytest.mark.slow
 def test_quick_run_writes_tables_and_all_milps_optimal(tmp_path):
     res = study.run(tmp_path, quick=True, seed=0)
     assert res["all_optimal"]

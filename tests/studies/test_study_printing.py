@@ -8,6 +8,7 @@ from cosim.studies import STUDIES
 
 
 @pytest.mark.parametrize("name", ["arabi2025", "moradijoz2013", "neyestani2015"])
+@pytest.mark.slow
 def test_each_study_prints_in_the_same_style(name, tmp_path, capsys):
     out = tmp_path / name
     assert STUDIES.resolve(name)(["--quick", "--out", str(out)]) == 0

@@ -147,6 +147,7 @@ def test_missing_base_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------- running
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_equals_local_run(reference, tmp_path):
     sweep = load_sweep(write_sweep(tmp_path), output_dir=tmp_path / "dask")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -160,6 +161,7 @@ def test_dask_local_cluster_equals_local_run(reference, tmp_path):
     assert {p.name for p in result.plots} >= {"energy_losses_kwh.png", "plo_profit_usd.png"}
 
 
+@pytest.mark.slow
 def test_killed_sweep_resumes_without_rerunning_and_equals_uninterrupted(reference, tmp_path):
     path = write_sweep(tmp_path)
     out = tmp_path / "out"
@@ -196,6 +198,7 @@ def test_killed_sweep_resumes_without_rerunning_and_equals_uninterrupted(referen
     pd.testing.assert_frame_equal(comparable(read_table(result.table_path)), comparable(reference.table))
 
 
+@pytest.mark.slow
 def test_failed_variation_is_recorded_and_redone_finished_ones_are_not(tmp_path):
     path = write_sweep(tmp_path, """
 base = "base.toml"

@@ -21,6 +21,8 @@ from cosim.results.manifest import verify_run
 from cosim.sweep.runner import run_sweep, verified_status
 from cosim.sweep.spec import load_sweep
 
+pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in the quick subset
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BASE = """

@@ -36,6 +36,7 @@ from cosim.exchange.payloads import schedule_offer
 from simulators.dso.agent import predict_hourly
 
 
+@pytest.mark.slow
 def test_agents_import_without_mosaik():
     code = ("import sys; import simulators.dso.agent, simulators.plo.agent, cosim.controllers.plo_scheduler; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mosaik', 'mosaik_api_v3') "
@@ -259,6 +260,7 @@ def test_iterative_stops_at_max_rounds_when_answers_keep_changing():
 
 
 @pytest.mark.parametrize("n_pevs", [10, 100])
+@pytest.mark.slow
 def test_iterative_negotiation_with_real_plos_ends_within_max_rounds(n_pevs):
     keys = keys_for()
     max_rounds = 4

@@ -164,6 +164,7 @@ MALFORMED = {
 
 @AUTH
 @pytest.mark.parametrize("change", MALFORMED.values(), ids=MALFORMED.keys())
+@pytest.mark.slow
 def test_malformed_offer_is_rejected_and_the_day_is_planned(auth, change):
     keys = ring(auth)
     dso = make_dso(controller="rule", keys=keys)

@@ -22,6 +22,7 @@ def model() -> GridModel:
     return GridModel(convert_switched(ring_mv(), "ring"))
 
 
+@pytest.mark.slow
 def test_steps_match_the_fast_flow_and_keep_lines_in_service(model):
     r = model.network.radial
     state = model.step(load_scaling=0.8, lot_power_kw={3: 600.0}, open_branches=[2, 8])
@@ -39,6 +40,7 @@ def test_steps_match_the_fast_flow_and_keep_lines_in_service(model):
     assert state.trafo_loading_percent > 0 and state.to_dict()["max_loading_percent"] >= state.trafo_loading_percent
 
 
+@pytest.mark.slow
 def test_element_power_sets_every_load_and_generator_on_its_own(model):
     r = model.network.radial
     n_load, n_sgen = 6, 6
@@ -58,6 +60,7 @@ def test_element_power_sets_every_load_and_generator_on_its_own(model):
         model.step(element_power={"load_p_mw": own["load_p_mw"]})
 
 
+@pytest.mark.slow
 def test_bad_topologies_are_refused_before_the_net_changes(model):
     with pytest.raises(GridError, match="leaves 1 loop"):
         model.step(open_branches=[8])

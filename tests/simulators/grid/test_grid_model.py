@@ -100,6 +100,7 @@ def test_bad_input_leaves_topology_untouched():
     assert m.step().open_branches == (33, 34, 35, 36, 37)
 
 
+@pytest.mark.slow
 def test_divergence_reported_or_raised():
     m = GridModel("ieee33")
     s = m.step(load_scaling=20.0)
@@ -132,6 +133,7 @@ def test_other_networks_and_given_network_object():
     kw=st.floats(min_value=-800.0, max_value=800.0, allow_nan=False),
     scaling=st.floats(min_value=0.2, max_value=1.5),
 )
+@pytest.mark.slow
 def test_power_balance_and_vpd_invariants(m33, bus, kw, scaling):
     s = m33.step(load_scaling=scaling, lot_power_kw={bus: kw}, open_branches=[33, 34, 35, 36, 37])
     assert s.converged

@@ -35,6 +35,7 @@ def _run():
     return Monitor.RECORD
 
 
+@pytest.mark.slow
 def test_mosaik_run_matches_grid_model():
     rec = _run()
     model = GridModel("ieee33")

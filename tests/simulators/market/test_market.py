@@ -67,6 +67,7 @@ def test_bad_parameters_raise_profile_errors():
         sim.get_data({ent["eid"]: ["voltage"]})
 
 
+@pytest.mark.slow
 def test_mosaik_world_run_delivers_hourly_signals_and_forecasts():
     COLLECTED.clear()
     sim_config = {"Market": {"python": "simulators.market.simulator:MarketSim"},

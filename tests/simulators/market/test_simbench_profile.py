@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 RURAL = "simbench:1-MV-rural--0-sw"
 
 
+@pytest.mark.slow
 def test_every_element_has_its_own_hourly_profile_and_buses_sum_them():
     prof = element_profiles("1-MV-rural--0-sw")
     grid = load_network(RURAL)
@@ -41,6 +42,7 @@ def test_every_element_has_its_own_hourly_profile_and_buses_sum_them():
     assert md.energy_price == pytest.approx(load_market("seed000", days=2).energy_price)  # prices: seed000
 
 
+@pytest.mark.slow
 def test_prices_stay_selectable_and_bad_uses_are_refused():
     md = load_market("simbench:seasonal:summer", network=RURAL, days=1)
     assert md.energy_price == pytest.approx(load_market("seasonal:summer", days=1).energy_price)
@@ -50,6 +52,7 @@ def test_prices_stay_selectable_and_bad_uses_are_refused():
         load_market("simbench:simbench", network=RURAL)
 
 
+@pytest.mark.slow
 def test_market_simulator_sends_element_power_and_the_per_bus_forecast():
     sim = MarketSim()
     sim.init("M", time_resolution=3600)

@@ -144,6 +144,7 @@ def test_gaussian_keys_still_work_with_or_without_source():
     np.testing.assert_array_equal(plain.arr_min, named.arr_min)
 
 
+@pytest.mark.slow
 def test_one_day_with_elaadnl_forecasts_runs_and_the_lot_serves_the_actual_fleet(tmp_path):
     error = {"source": "elaadnl", "segment": "workplace", "share": 1.0}
     sc = parse_scenario({"name": "elaadnl", "output_dir": str(tmp_path), "days": 1,
@@ -177,6 +178,7 @@ def test_one_day_with_elaadnl_forecasts_runs_and_the_lot_serves_the_actual_fleet
     ({"source": "elaadnl", "segment": "public", "share": 0.3, "sigma": 1}, "lots[0].forecast_error.sigma"),
     ({"source": "survey"}, "lots[0].forecast_error.source"),
 ])
+@pytest.mark.slow
 def test_bad_elaadnl_settings_exit_2_naming_the_field(tmp_path, error, field):
     def toml(value):
         return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value

@@ -235,6 +235,7 @@ def _run_checked(evs, step_h, setpoints, lot_kw):
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
+@pytest.mark.slow
 def test_energy_conservation_and_soc_bounds(case):
     evs, step_h, setpoints, lot_kw = case
     lot = _run_checked(evs, step_h, setpoints, lot_kw)
@@ -252,6 +253,7 @@ def test_energy_conservation_and_soc_bounds(case):
 
 @settings(max_examples=40, deadline=None)
 @given(scenarios())
+@pytest.mark.slow
 def test_contracts_met_when_feasible(case):
     evs, step_h, setpoints, lot_kw = case
     feasible = [EV(e.id, e.arrival_h, e.departure_h, e.capacity_kwh, e.charger_kw, e.soc_arrival,

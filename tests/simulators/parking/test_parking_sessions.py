@@ -31,6 +31,7 @@ def stochastic_run():
     return fleet, lot, hours, compact_sessions(rows)
 
 
+@pytest.mark.slow
 def test_visits_add_up_to_the_lots_energy(stochastic_run):
     fleet, lot, hours, evs = stochastic_run
     assert evs["ev_id"].is_unique  # a visit that begins as the run ends (at 32:00) is not in the run
@@ -62,6 +63,7 @@ def test_visits_add_up_to_the_lots_energy(stochastic_run):
     assert (evs["energy_requested_kwh"] >= 0).all()
 
 
+@pytest.mark.slow
 def test_evs_present_counts_every_ev_in_the_lot_during_the_hour(stochastic_run):
     _, _, hours, evs = stochastic_run
     entered = evs[evs["status"] != "refused"]

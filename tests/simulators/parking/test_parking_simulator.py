@@ -59,6 +59,7 @@ class Recorder(mosaik_api_v3.Simulator):
 FLEET = {"kind": "stochastic", "n_per_day": 60}
 
 
+@pytest.mark.slow
 def test_lot_in_mosaik_matches_direct_run():
     Recorder.rows = []
     world = mosaik.World({
