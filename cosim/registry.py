@@ -71,11 +71,13 @@ class Registry(Generic[T]):
         self._builtin: dict[str, str] = dict(builtin or {})
         self._user: dict[str, Any] = {}
         self._loaded: dict[str, Any] = {}
+        self._unlisted: set[str] = set()  # registered for resolving by name, left out of names() (internal plumbing)
         self._check = check
         self.dotted_paths = dotted_paths
 
-    def register(self, name: str, obj: T | str) -> None:
-        """Make `name` resolve to `obj` (or to the "module:attribute" path `obj`)."""
+    def register(self, name: str, obj: T | str, listed: bool = True) -> None:
+        """Make `name` resolve to `obj` (or to the "module:attribute" path `obj`); `listed=False` keeps it out of
+        `names()`, so nothing that goes through every known name (e.g. `cosim compare`) picks it up."""
         if not isinstance(name, str) or not name:
             raise PluginNotFoundError(f"{self.kind} names are non-empty strings, got {name!r}")
         self._loaded.pop(name, None)
@@ -84,10 +86,11 @@ class Registry(Generic[T]):
             self._user.pop(name, None)
         else:
             self._user[name] = obj
+        (self._unlisted.discard if listed else self._unlisted.add)(name)
 
     def names(self) -> list[str]:
-        """Known names: built-ins in their declared order, then registered ones; no import happens."""
-        return list(dict.fromkeys([*self._builtin, *self._user]))
+        """Known names: built-ins in their declared order, then registered ones (listed); no import happens."""
+        return [n for n in dict.fromkeys([*self._builtin, *self._user]) if n not in self._unlisted]
 
     def __contains__(self, name: object) -> bool:
         return name in self._builtin or name in self._user

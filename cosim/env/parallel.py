@@ -63,7 +63,9 @@ class EnvCentralised(Centralised):
 def _register() -> None:
     from cosim.exchange.registry import EXCHANGE_MODES  # noqa: PLC0415
 
-    EXCHANGE_MODES.register(MODE_NAME, EnvCentralised)
+    # resolvable by name for the env's own worlds, but not listed: it needs the env's bridge, so `cosim compare`
+    # (every listed mode) must not pick it up in a process that imported cosim.env
+    EXCHANGE_MODES.register(MODE_NAME, EnvCentralised, listed=False)
 
 
 _register()

@@ -40,3 +40,14 @@ def test_a_plo_that_withholds_flexibility_narrows_what_the_dso_sees(small_scenar
     assert max(open_widths) > 1.0
     assert closed_widths == [0.0] * len(closed_widths)
     assert np.any(schedules[0] != 0)
+
+
+def test_the_env_mode_resolves_by_name_but_is_not_listed_for_compare():
+    """cosim.env registers its exchange mode for its own worlds only: `cosim compare` (every listed mode) in the same
+    process must not try to build it without the env's bridge."""
+    from cosim.env.parallel import MODE_NAME, EnvCentralised  # noqa: PLC0415
+    from cosim.exchange.registry import EXCHANGE_MODES  # noqa: PLC0415
+
+    assert EXCHANGE_MODES.resolve(MODE_NAME) is EnvCentralised
+    assert MODE_NAME not in EXCHANGE_MODES.names() and MODE_NAME not in list(EXCHANGE_MODES)
+    assert {"none", "centralised"} <= set(EXCHANGE_MODES.names())
