@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/env.py                                   # default and env_ieee33, 3 episodes each
     .venv/bin/python benchmarks/env.py --scenarios scenarios/default.toml --episodes 5
 
-For each scenario it runs `--episodes` episodes (the first `reset` is timed apart: imports and compiled kernels),
-then prints the simulated hours per wall second of the episodes (resets included) and where the time went: each
-simulator's step time (`cosim.runner.timing`; the DSO's without the time it waited for the environment), the
-environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
+For each scenario, with the pandapower grid, with the fast grid engine, and with the fast engine and the recorder
+switched off (the training set-up), it runs `--episodes` episodes (the first `reset` is timed apart: imports and
+compiled kernels), then prints the simulated hours per wall second of the episodes (resets included) and where the
+time went: each simulator's step time (`cosim.runner.timing`; the DSO's without the time it waited for the environment),
+the environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
 
 EV2Gym comparison: with ev2gym importable (`pip install .[benchmark]`) it also runs EV2Gym's grid case (its 34-bus
 feeder, 100 charging stations, power flow on where it can start, see `bench_ev2gym`) with a random policy in the
@@ -23,14 +24,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = (("pandapower", True), ("fast", True), ("fast", False))
+"""(grid engine, recorder on) per scenario: `cosim run`'s set-up, the fast engine, and the training set-up (fast
+engine, recorder off: `DsoEnv(engine="fast", record=False)`); the ratio is the last's."""
 
 
-def bench_scenario(path: str, episodes: int, seed: int = 0) -> dict[str, float]:
+def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "pandapower",
+                   record: bool = True) -> dict[str, float]:
     from cosim.env import TRAINING_DAYS, DsoEnv  # noqa: PLC0415
     from cosim.runner import timing  # noqa: PLC0415
 
     days = TRAINING_DAYS if "env_ieee33" in path else None
-    env = DsoEnv(path, days=days, reseed=days is not None)
+    env = DsoEnv(path, days=days, reseed=days is not None, engine=engine, record=record)
     env.action_space.seed(seed)
     t0 = time.perf_counter()
     env.reset(seed=seed)
@@ -113,24 +118,25 @@ def main() -> None:
     args = parser.parse_args()
     results = {}
     for path in args.scenarios:
-        r = results[path] = bench_scenario(path, args.episodes)
-        print(f"{Path(path).stem}: {r['hours']} h in {r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
-              f"(pandapower grid; first reset {r['first_reset_s']:.1f} s)")
-        parts = r["parts_s"]
-        rest = r["wall_s"] - sum(parts.values())
-        print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
-                                                    sorted(parts.items(), key=lambda kv: -kv[1]))
-              + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
-    print("fast grid engine: not measured (this scenario format has no engine option yet)")
+        for engine, record in CONFIGS:
+            r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
+            print(f"{Path(path).stem} ({engine} grid, recorder {'on' if record else 'off'}): {r['hours']} h in "
+                  f"{r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
+                  f"(first reset {r['first_reset_s']:.1f} s)")
+            parts = r["parts_s"]
+            rest = r["wall_s"] - sum(parts.values())
+            print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
+                                                        sorted(parts.items(), key=lambda kv: -kv[1]))
+                  + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
     ev = bench_ev2gym(steps=args.ev2gym_steps)
     if ev is None:
         print("EV2Gym: not installed (pip install .[benchmark]); no ratio printed")
     else:
         rate, what = ev
-        ours = results[args.scenarios[-1]]["sim_h_per_s"]
+        ours = results[args.scenarios[-1], *CONFIGS[-1]]["sim_h_per_s"]
         print(f"EV2Gym ({what}): {rate:.2f} simulated h/s")
-        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem} against EV2Gym, "
-              "simulated hours per wall second)")
+        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
+              "recorder off, against EV2Gym, simulated hours per wall second)")
 
 
 if __name__ == "__main__":
