@@ -18,7 +18,9 @@ same process and prints `env steps/s ratio vs EV2Gym: N.Nx` in simulated hours p
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +48,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     warmup_s = time.perf_counter() - t0
     env.close()
     timing.reset()
+    LP_SECONDS.clear()
     hours, env_s, waiting = 0, 0.0, 0.0
     t0 = time.perf_counter()
     for k in range(episodes):
@@ -64,9 +67,32 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     sims = {k: v for k, v in timing.STEP_SECONDS.items()}
     if "dso" in sims:
         sims["dso"] -= waiting
-    return {"hours": hours, "wall_s": wall, "first_reset_s": first_reset_s, "warmup_s": warmup_s,
+    return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
+            "first_reset_s": first_reset_s, "warmup_s": warmup_s,
             "sim_h_per_s": hours / wall,
             "parts_s": {"policy": env_s, **sims}}
+
+
+LP_SECONDS: dict[str, float] = {}
+
+
+def time_per_ev_lp() -> None:
+    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp.dispatch`, HiGHS) the PLO
+    (`follow`: the nearest schedule its EVs can take) and the lot (its per-EV split) solve, into LP_SECONDS."""
+    import simulators.parking.lot as lot  # noqa: PLC0415
+    import simulators.plo.agent as plo  # noqa: PLC0415
+
+    for module, label in ((plo, "PLO"), (lot, "lot")):
+        solve = module.dispatch
+
+        def timed(*args, _solve=solve, _label=label, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return _solve(*args, **kwargs)
+            finally:
+                LP_SECONDS[_label] = LP_SECONDS.get(_label, 0.0) + time.perf_counter() - t0
+
+        module.dispatch = timed
 
 
 def bench_ev2gym(steps: int) -> tuple[float, str] | None:
@@ -120,8 +146,12 @@ def main() -> None:
                         default=[str(ROOT / "scenarios/default.toml"), str(ROOT / "scenarios/env_ieee33.toml")])
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--ev2gym-steps", type=int, default=960, help="EV2Gym steps (15 min each)")
+    parser.add_argument("--markdown", default=None, help="also write the figures as a generated docs page")
     args = parser.parse_args()
+    time_per_ev_lp()
     results = {}
+    lines: list[str] = []
+    print = lambda text: (lines.append(text), builtins.print(text))  # noqa: A001, E731 - the page repeats stdout
     for path in args.scenarios:
         for engine, record in CONFIGS:
             r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
@@ -133,6 +163,8 @@ def main() -> None:
             print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
                                                         sorted(parts.items(), key=lambda kv: -kv[1]))
                   + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
+            print("  of which the per-EV linear programme (fleet_lp.dispatch, HiGHS): " + ", ".join(
+                f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
     ev = bench_ev2gym(steps=args.ev2gym_steps)
     if ev is None:
         print("EV2Gym: not installed (pip install .[benchmark]); no ratio printed")
@@ -142,6 +174,17 @@ def main() -> None:
         print(f"EV2Gym ({what}): {rate:.2f} simulated h/s")
         print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
               "recorder off, against EV2Gym, simulated hours per wall second)")
+    if args.markdown:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from regenerate_docs import generated_page  # noqa: PLC0415
+
+        command = "python " + " ".join(["benchmarks/env.py", *sys.argv[1:]])
+        intro = ("Simulated hours per second of wall time of `cosim.env.DsoEnv` with a random policy on this machine "
+                 f"({os.cpu_count()} cores, shared), {args.episodes} episode(s) per set-up after a warm-up episode, "
+                 "and where the time went (see the benchmark's docstring). Targets (issue 24): at least 1.0x "
+                 "EV2Gym and at least 100 simulated hours per second on env_ieee33 with the fast engine.")
+        Path(args.markdown).write_text(generated_page(command, "# Speed of the learning environment", intro,
+                                                      "```\n" + "\n".join(lines) + "\n```"))
 
 
 if __name__ == "__main__":
