@@ -51,8 +51,11 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     LP_SECONDS.clear()
     hours, env_s, waiting = 0, 0.0, 0.0
     t0 = time.perf_counter()
+    resets_s = 0.0
     for k in range(episodes):
+        t1 = time.perf_counter()
         env.reset(seed=seed + k)
+        resets_s += time.perf_counter() - t1
         done = False
         while not done:
             t1 = time.perf_counter()
@@ -68,7 +71,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     if "dso" in sims:
         sims["dso"] -= waiting
     return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
-            "first_reset_s": first_reset_s, "warmup_s": warmup_s,
+            "first_reset_s": first_reset_s, "warmup_s": warmup_s, "resets_s": resets_s,
             "sim_h_per_s": hours / wall,
             "parts_s": {"policy": env_s, **sims}}
 
@@ -163,7 +166,10 @@ def main() -> None:
             print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
                                                         sorted(parts.items(), key=lambda kv: -kv[1]))
                   + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
-            print("  of which the per-EV linear programme (fleet_lp.dispatch, HiGHS): " + ", ".join(
+            print(f"  resets (a fresh mosaik world up to the DSO's first decision; inside the above): "
+                  f"{r['resets_s'] / r['wall_s']:.0%}")
+            print("  the per-EV linear programme (fleet_lp.dispatch, HiGHS; inside plo and parking above): "
+                  + ", ".join(
                 f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
     ev = bench_ev2gym(steps=args.ev2gym_steps)
     if ev is None:
