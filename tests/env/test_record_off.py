@@ -32,3 +32,10 @@ def test_recorder_off_gives_the_same_rewards_and_measured_kpis(small_scenario):
     for key in MEASURED_KPIS:
         assert off_kpis[key] == pytest.approx(on_kpis[key], rel=1e-12, abs=1e-12), key
     assert on_kpis["unmet_energy_kwh"] > 0 or on_kpis["lot_energy_charged_kwh"] > 0  # a lot that did something
+
+
+def test_unknown_engine_is_refused_in_one_line(small_scenario):
+    from cosim.env import EnvConfigError  # noqa: PLC0415
+
+    with pytest.raises(EnvConfigError, match=r"^engine = 'numba'; allowed: pandapower, fast$"):
+        DsoEnv(small_scenario, engine="numba")
