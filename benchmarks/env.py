@@ -3,10 +3,11 @@
     .venv/bin/python benchmarks/env.py                                   # default and env_ieee33, 3 episodes each
     .venv/bin/python benchmarks/env.py --scenarios scenarios/default.toml --episodes 5
 
-For each scenario it runs `--episodes` episodes (the first `reset` is timed apart: imports and compiled kernels),
-then prints the simulated hours per wall second of the episodes (resets included) and where the time went: each
-simulator's step time (`cosim.runner.timing`; the DSO's without the time it waited for the environment), the
-environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
+For each scenario, with the pandapower grid, with the fast grid engine, and with the fast engine and the recorder
+switched off (the training set-up), it runs `--episodes` episodes (a first episode is timed apart: imports,
+compiled kernels), then prints the simulated hours per wall second of the episodes (resets included) and where the
+time went: each simulator's step time (`cosim.runner.timing`; the DSO's without the time it waited for the environment),
+the environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
 
 EV2Gym comparison: with ev2gym importable (`pip install .[benchmark]`) it also runs EV2Gym's grid case (its 34-bus
 feeder, 100 charging stations, power flow on where it can start, see `bench_ev2gym`) with a random policy in the
@@ -17,30 +18,44 @@ same process and prints `env steps/s ratio vs EV2Gym: N.Nx` in simulated hours p
 from __future__ import annotations
 
 import argparse
+import builtins
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = (("pandapower", True), ("fast", True), ("fast", False))
+"""(grid engine, recorder on) per scenario: `cosim run`'s set-up, the fast engine, and the training set-up (fast
+engine, recorder off: `DsoEnv(engine="fast", record=False)`); the ratio is the last's."""
 
 
-def bench_scenario(path: str, episodes: int, seed: int = 0) -> dict[str, float]:
+def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "pandapower",
+                   record: bool = True) -> dict[str, float]:
     from cosim.env import TRAINING_DAYS, DsoEnv  # noqa: PLC0415
     from cosim.runner import timing  # noqa: PLC0415
 
     days = TRAINING_DAYS if "env_ieee33" in path else None
-    env = DsoEnv(path, days=days, reseed=days is not None)
+    env = DsoEnv(path, days=days, reseed=days is not None, engine=engine, record=record)
     env.action_space.seed(seed)
     t0 = time.perf_counter()
     env.reset(seed=seed)
     first_reset_s = time.perf_counter() - t0
+    done = False  # a warm-up episode, timed apart: the fast engine's kernels compile at its first power flow
+    while not done:
+        done = env.step(env.action_space.sample())[2]
+    warmup_s = time.perf_counter() - t0
     env.close()
     timing.reset()
+    LP_SECONDS.clear()
     hours, env_s, waiting = 0, 0.0, 0.0
     t0 = time.perf_counter()
+    resets_s = 0.0
     for k in range(episodes):
+        t1 = time.perf_counter()
         env.reset(seed=seed + k)
+        resets_s += time.perf_counter() - t1
         done = False
         while not done:
             t1 = time.perf_counter()
@@ -55,8 +70,32 @@ def bench_scenario(path: str, episodes: int, seed: int = 0) -> dict[str, float]:
     sims = {k: v for k, v in timing.STEP_SECONDS.items()}
     if "dso" in sims:
         sims["dso"] -= waiting
-    return {"hours": hours, "wall_s": wall, "first_reset_s": first_reset_s, "sim_h_per_s": hours / wall,
+    return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
+            "first_reset_s": first_reset_s, "warmup_s": warmup_s, "resets_s": resets_s,
+            "sim_h_per_s": hours / wall,
             "parts_s": {"policy": env_s, **sims}}
+
+
+LP_SECONDS: dict[str, float] = {}
+
+
+def time_per_ev_lp() -> None:
+    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp.dispatch`, HiGHS) the PLO
+    (`follow`: the nearest schedule its EVs can take) and the lot (its per-EV split) solve, into LP_SECONDS."""
+    import simulators.parking.lot as lot  # noqa: PLC0415
+    import simulators.plo.agent as plo  # noqa: PLC0415
+
+    for module, label in ((plo, "PLO"), (lot, "lot")):
+        solve = module.dispatch
+
+        def timed(*args, _solve=solve, _label=label, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return _solve(*args, **kwargs)
+            finally:
+                LP_SECONDS[_label] = LP_SECONDS.get(_label, 0.0) + time.perf_counter() - t0
+
+        module.dispatch = timed
 
 
 def bench_ev2gym(steps: int) -> tuple[float, str] | None:
@@ -110,27 +149,48 @@ def main() -> None:
                         default=[str(ROOT / "scenarios/default.toml"), str(ROOT / "scenarios/env_ieee33.toml")])
     parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--ev2gym-steps", type=int, default=960, help="EV2Gym steps (15 min each)")
+    parser.add_argument("--markdown", default=None, help="also write the figures as a generated docs page")
     args = parser.parse_args()
+    time_per_ev_lp()
     results = {}
+    lines: list[str] = []
+    print = lambda text: (lines.append(text), builtins.print(text))  # noqa: A001, E731 - the page repeats stdout
     for path in args.scenarios:
-        r = results[path] = bench_scenario(path, args.episodes)
-        print(f"{Path(path).stem}: {r['hours']} h in {r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
-              f"(pandapower grid; first reset {r['first_reset_s']:.1f} s)")
-        parts = r["parts_s"]
-        rest = r["wall_s"] - sum(parts.values())
-        print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
-                                                    sorted(parts.items(), key=lambda kv: -kv[1]))
-              + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
-    print("fast grid engine: not measured (this scenario format has no engine option yet)")
+        for engine, record in CONFIGS:
+            r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
+            print(f"{Path(path).stem} ({engine} grid, recorder {'on' if record else 'off'}): {r['hours']} h in "
+                  f"{r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
+                  f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s)")
+            parts = r["parts_s"]
+            rest = r["wall_s"] - sum(parts.values())
+            print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
+                                                        sorted(parts.items(), key=lambda kv: -kv[1]))
+                  + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
+            print(f"  resets (a fresh mosaik world up to the DSO's first decision; inside the above): "
+                  f"{r['resets_s'] / r['wall_s']:.0%}")
+            print("  the per-EV linear programme (fleet_lp.dispatch, HiGHS; inside plo and parking above): "
+                  + ", ".join(
+                f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
     ev = bench_ev2gym(steps=args.ev2gym_steps)
     if ev is None:
         print("EV2Gym: not installed (pip install .[benchmark]); no ratio printed")
     else:
         rate, what = ev
-        ours = results[args.scenarios[-1]]["sim_h_per_s"]
+        ours = results[args.scenarios[-1], *CONFIGS[-1]]["sim_h_per_s"]
         print(f"EV2Gym ({what}): {rate:.2f} simulated h/s")
-        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem} against EV2Gym, "
-              "simulated hours per wall second)")
+        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
+              "recorder off, against EV2Gym, simulated hours per wall second)")
+    if args.markdown:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from regenerate_docs import generated_page  # noqa: PLC0415
+
+        command = "python " + " ".join(["benchmarks/env.py", *sys.argv[1:]])
+        intro = ("Simulated hours per second of wall time of `cosim.env.DsoEnv` with a random policy on this machine "
+                 f"({os.cpu_count()} cores, shared), {args.episodes} episode(s) per set-up after a warm-up episode, "
+                 "and where the time went (see the benchmark's docstring). Targets (issue 24): at least 1.0x "
+                 "EV2Gym and at least 100 simulated hours per second on env_ieee33 with the fast engine.")
+        Path(args.markdown).write_text(generated_page(command, "# Speed of the learning environment", intro,
+                                                      "```\n" + "\n".join(lines) + "\n```"))
 
 
 if __name__ == "__main__":

@@ -73,17 +73,27 @@ class DsoEnv(gym.Env):
     `reward`: weights of the reward's terms (`RewardWeights`' fields, e.g. {"losses_kwh": 1.0}); `days`: the
     (market profile, start day) pairs `reset` draws each episode's day from (`cosim.env.days`; None: the scenario's
     own); `reseed`: `reset` also draws the scenario's seed (fleets, forecast errors), so each episode is a fresh day
-    of the scenario's distributions. The same `reset(seed=...)` gives the same episode."""
+    of the scenario's distributions. The same `reset(seed=...)` gives the same episode. `engine`: the grid's power
+    flow ("pandapower" or "fast", `[network] engine`; None: the scenario's). `record` False switches the recorder
+    off for training: no files; the last step's reward and `kpis()` then come from the grid's and lots' rows kept in
+    memory (`cosim.env.tally`, the measured KPIs only)."""
 
     metadata = {"render_modes": []}
     plo_agents = False  # the PLOs' offers decided outside too (cosim.env.parallel)
 
     def __init__(self, scenario: Scenario | str | Path | None = None, *, reward: dict[str, float] | None = None,
-                 days: Sequence[tuple[str, int]] | None = None, reseed: bool = False) -> None:
+                 days: Sequence[tuple[str, int]] | None = None, reseed: bool = False, engine: str | None = None,
+                 record: bool = True) -> None:
         from cosim.networks import load_network  # noqa: PLC0415
+        from simulators.grid.fast_flow import ENGINES  # noqa: PLC0415
 
         self.base = as_scenario(scenario)
         check_drivable(self.base)
+        if engine is not None:
+            if engine not in ENGINES:
+                raise EnvConfigError(f"engine = {engine!r}; allowed: {', '.join(ENGINES)}")
+            self.base = replace(self.base, engine=engine)
+        self.record = bool(record)
         self.weights = RewardWeights.from_dict(reward or {}, where="reward")
         self.days = None if days is None else check_days(days)
         self.reseed = bool(reseed)
@@ -108,7 +118,7 @@ class DsoEnv(gym.Env):
         super().reset(seed=seed)
         self._end_episode()
         self.scenario = self._draw()
-        self.episode = Episode(self.scenario, plo_agents=self.plo_agents)
+        self.episode = Episode(self.scenario, plo_agents=self.plo_agents, record=self.record)
         self._point = self.episode.next_point()
         if self._point is None:
             raise RuntimeError("the co-simulation ended before the DSO's first decision")
@@ -132,7 +142,7 @@ class DsoEnv(gym.Env):
         hour = self._point.hour
         if point is None:
             self._done = True
-            terms = self.weights.final_terms(self.episode.run_dir, hour, self.net)
+            terms = self._final_terms(hour)
         else:
             terms = self.weights.measured_terms(point.state.grid if point.state else None, self.net)
         reward = -float(sum(terms.values()))
@@ -154,6 +164,10 @@ class DsoEnv(gym.Env):
         (call after the episode's last step, before `reset` or `close`)."""
         if self.episode is None or not self._done:
             raise ResetNeeded("kpis() needs a finished episode")
+        if self.episode.tables is not None:  # the recorder was off: the rows kept in memory
+            from cosim.env.tally import measured_kpis, tables  # noqa: PLC0415
+
+            return measured_kpis(*tables(self.episode.tables), self.episode.scenario)
         from cosim.results import RunFolder  # noqa: PLC0415
         from cosim.runner.postprocess import postprocess  # noqa: PLC0415
 
@@ -163,6 +177,14 @@ class DsoEnv(gym.Env):
     def decision_point(self) -> DecisionPoint | None:
         """What the DSO faces now (the problem it would hand its controller); None after the episode."""
         return self._point
+
+    def _final_terms(self, hour: int) -> dict[str, float]:
+        """The last step's reward terms: from the recorded tables, or from the rows kept in memory."""
+        if self.episode.tables is None:
+            return self.weights.final_terms(self.episode.run_dir, hour, self.net)
+        from cosim.env.tally import tables  # noqa: PLC0415
+
+        return self.weights.final_terms_of(*tables(self.episode.tables), hour, self.net)
 
     def _draw(self) -> Scenario:
         s = self.base

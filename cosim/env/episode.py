@@ -19,7 +19,9 @@ from typing import Any
 from cosim.config import MAX_TIME_LIMIT_S, Scenario
 from cosim.env.bridge import BRIDGES, CONTROLLER_NAME, DecisionPoint, open_bridge
 
-__all__ = ["Episode", "env_scenario"]
+__all__ = ["Episode", "MEMORY_TABLES", "env_scenario"]
+
+MEMORY_TABLES = ("grid", "lots")  # what an episode without the recorder keeps: the reward's and KPIs' rows
 
 
 def env_scenario(scenario: Scenario, bridge_key: str, plo_agents: bool = False) -> Scenario:
@@ -39,13 +41,20 @@ def env_scenario(scenario: Scenario, bridge_key: str, plo_agents: bool = False) 
 
 class Episode:
     """A running co-simulation of `scenario` whose DSO asks `bridge` for its decisions; its tables go to a fresh
-    temporary folder (removed by `close`)."""
+    temporary folder (removed by `close`). With `record` False the recorder is switched off: nothing is written,
+    and only the grid's and the lots' scalar rows are kept, in memory (`tables`)."""
 
-    def __init__(self, scenario: Scenario, plo_agents: bool = False) -> None:
+    def __init__(self, scenario: Scenario, plo_agents: bool = False, record: bool = True) -> None:
+        from simulators.recorder.simulator import MEMORY_ONLY  # noqa: PLC0415
+
         self.key, self.bridge = open_bridge()
         self.scenario = env_scenario(scenario, self.key, plo_agents)
         self.run_dir = Path(tempfile.mkdtemp(prefix="cosim-env-")) / "run"
         self.run_dir.mkdir()
+        self.record = record
+        self.tables: dict[str, list[dict[str, Any]]] | None = None if record else {t: [] for t in MEMORY_TABLES}
+        if self.tables is not None:
+            MEMORY_ONLY[str(self.run_dir)] = self.tables
         self.error: BaseException | None = None
         self.finished = False
         self._thread = threading.Thread(target=self._run, name=f"cosim-env-{self.key}", daemon=True)
@@ -93,6 +102,9 @@ class Episode:
             except RuntimeError:
                 pass
         BRIDGES.pop(self.key, None)
+        from simulators.recorder.simulator import MEMORY_ONLY  # noqa: PLC0415
+
+        MEMORY_ONLY.pop(str(self.run_dir), None)
         shutil.rmtree(self.run_dir.parent, ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from cosim.controllers.base import GridMeasurement
 from cosim.controllers.objectives import of3_loss_kwh, voltage_violation_pu
@@ -62,7 +63,11 @@ class RewardWeights:
         from cosim.results import RunFolder  # noqa: PLC0415
 
         folder = RunFolder(run_dir)
-        grid, lots = folder.table("grid"), folder.table("lots")
+        return self.final_terms_of(folder.table("grid"), folder.table("lots"), hour, net)
+
+    def final_terms_of(self, grid: pd.DataFrame, lots: pd.DataFrame, hour: int,
+                       net: RadialNetwork | None = None) -> dict[str, float]:
+        """The last hour's terms from the grid and lots tables (recorded, or kept in memory), plus the unmet energy."""
         row = grid[grid["hour"] == hour]
         terms: dict[str, float] = {}
         if len(row) and net is not None:

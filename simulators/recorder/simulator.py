@@ -7,6 +7,10 @@ a grid's `lines`) goes to the table of that name, each row with the `hour` unles
 `seq` are written once however often they are sent. `plan` goes to plans.jsonl and a `vm_pu` list to
 bus_voltages.csv in long form (`hour`, `bus` 1-based, `vm_pu`). With `progress_total` (hours) > 0 it also
 shows the run's progress in simulated hours (`cosim.progress`: a bar on a terminal, lines in a log).
+
+Switched off (`MEMORY_ONLY`, the learning environments' `record=False`): a run folder registered there gets no
+files; the recorder keeps only the scalar rows of the tables named there, in memory, and drops everything else
+(messages, events, EV rows, plans, bus voltages), so a training episode pays no CSV writing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ COLUMN_NAMES = {  # mosaik attribute -> column: units in every name
 }
 
 
+MEMORY_ONLY: dict[str, dict[str, list[dict[str, Any]]]] = {}
+"""Run folders (str) whose recorder writes nothing: {run_dir: {table: rows}}, the rows of the named tables kept in
+memory as the run goes (the caller registers the folder before the world starts and removes it afterwards)."""
+
+
 def is_rows(value: Any) -> bool:
     """A list of rows (dicts), e.g. messages or EV visits: written as rows of their own table."""
     return isinstance(value, list) and bool(value) and all(isinstance(r, dict) for r in value)
@@ -45,6 +54,7 @@ class RecorderSim(mosaik_api_v3.Simulator):
         self.last_hour = -1
         self.seen_rows: set[tuple] = set()
         self.bar: tqdm | None = None
+        self.memory: dict[str, list[dict[str, Any]]] | None = None  # switched off: the kept tables' rows
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
         return self.meta
@@ -53,11 +63,16 @@ class RecorderSim(mosaik_api_v3.Simulator):
         if int(progress_total) > 0:
             # the first hour holds the run's one-off costs: the time left is estimated from the hours after it
             self.bar = progress_bar(int(progress_total), "co-simulation", "h", one_off_steps=1)
-        self.writer = RunWriter(run_dir)
+        self.memory = MEMORY_ONLY.get(str(run_dir))
+        if self.memory is None:
+            self.writer = RunWriter(run_dir)
         self.tables = dict(tables)
         return [{"eid": "recorder", "type": model}]
 
     def step(self, time, inputs, max_advance):
+        if self.memory is not None:
+            self._keep_in_memory(time, inputs)
+            return None
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         # mosaik's order of attributes and sources depends on the hash seed: sorted, a table's columns and rows
         # come out in the same order in every run (byte-identical results for the same seed); sorted by simulator
@@ -86,6 +101,18 @@ class RecorderSim(mosaik_api_v3.Simulator):
             self.bar.update(min(time + 1, self.bar.total) - self.bar.n)  # hours done so far
         self.last_hour = time
         return None
+
+    def _keep_in_memory(self, time: int, inputs: dict[str, Any]) -> None:
+        """Switched off: the scalar attributes of the kept tables, one row per hour and entity, nothing written."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for attr, sources in sorted(inputs.get("recorder", {}).items()):
+            for src, value in sorted(sources.items(), key=_source_order):
+                sim_id, _, eid = src.partition(".")
+                table = self.tables.get(sim_id.split("-")[0], sim_id)
+                if table in self.memory and not isinstance(value, (list, dict)):
+                    rows.setdefault((table, eid), {"hour": time, "id": eid})[COLUMN_NAMES.get(attr, attr)] = value
+        for (table, _), row in sorted(rows.items()):
+            self.memory[table].append(row)
 
     def finalize(self) -> None:
         if self.bar is not None:
