@@ -13,6 +13,8 @@ import pytest
 from cosim.config import parse_scenario
 from cosim.runner.run import run_scenario
 
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
+
 
 def _run(tmp_path, name: str, power_factor: float) -> pd.DataFrame:
     scenario = parse_scenario({

@@ -36,6 +36,7 @@ def test_gymnasium_env_checker_passes(small_scenario):
         env.close()
 
 
+@pytest.mark.slow
 def test_same_seed_same_episode_and_reset_draws_another_day(small_scenario):
     env = DsoEnv(small_scenario, days=TRAINING_DAYS, reseed=True)
     try:

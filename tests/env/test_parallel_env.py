@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pettingzoo.test import parallel_api_test
 
 from cosim.env import parallel_env
 
 
+@pytest.mark.slow
 def test_pettingzoo_parallel_api_test_passes(small_scenario):
     env = parallel_env(small_scenario)
     try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cosim.env import DsoEnv
 from cosim.env.cem import episode_return, train_cem
+
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
 
 
 def test_cross_entropy_method_trains_for_a_few_hundred_steps(small_scenario):

@@ -6,9 +6,12 @@ import signal
 from functools import partial
 
 import numpy as np
+import pytest
 from gymnasium.vector import AsyncVectorEnv
 
 from cosim.env import TRAINING_DAYS, DsoEnv
+
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
 
 
 def test_async_vector_env_with_two_processes(small_scenario):

@@ -17,6 +17,8 @@ from cosim.networks.converted import flow
 from cosim.networks.reduction import reduce_grid
 from cosim.networks.reduction_gap import reduction_gap, summary
 
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
+
 warnings.filterwarnings("ignore", category=FutureWarning)
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "scenarios" / "city_mvlv_urban.toml"

@@ -49,6 +49,7 @@ def test_the_knee_in_a_fleet_csv_names_the_file_row_and_field(tmp_path, capsys):
     assert "f.csv" in line and "row 2" in line and "knee_soc" in line
 
 
+@pytest.mark.slow
 def test_a_power_factor_on_a_converted_network_is_refused(tmp_path, capsys):
     line = _run_fails(tmp_path, '[network]\nname = "simbench:1-MV-rural--0-sw"\n' + LOT.replace("bus = 5", "bus = 52")
                       + "power_factor = 0.95\n", capsys)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
+
 ROOT = Path(__file__).resolve().parents[2]
 RUN = """
 import copy, json, sys

@@ -9,9 +9,12 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cosim.powerflow import enumerate_radial, solve_radial_batch
 from cosim.runner.warm import warm_network
+
+pytestmark = pytest.mark.slow  # real co-simulations / fresh processes: not in the quick subset
 
 ROOT = Path(__file__).resolve().parents[2]
 

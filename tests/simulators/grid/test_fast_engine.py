@@ -57,6 +57,7 @@ def test_fast_engine_agrees_with_runpp_at_every_step_of_the_default_run(tmp_path
     assert any(fast.p_lots_kw != 0 for fast, _ in record), "the lot's power reached the grid"
 
 
+@pytest.mark.slow
 def test_fast_engine_agrees_with_runpp_at_every_step_of_a_simbench_run(tmp_path):
     warnings.filterwarnings("ignore", category=FutureWarning)
     record = _check("simbench_mv_urban.toml", "simbench:1-MV-urban--0-sw", tmp_path)
@@ -127,6 +128,7 @@ def test_a_scenario_with_an_unknown_engine_stops_with_one_line(tmp_path):
      "needs engine"),
     ("simbench:1-MVLV-urban-all-0-sw:reduced", 'engine = "fast"\n', "network.engine", "reduced model"),
 ])
+@pytest.mark.slow
 def test_engine_options_the_fast_engine_cannot_honour_stop_with_one_line(tmp_path, network, extra, field, says):
     """Discrete tap control and a reduced model's full net are pandapower-only: refused before any output."""
     path = tmp_path / "s.toml"
@@ -139,6 +141,7 @@ def test_engine_options_the_fast_engine_cannot_honour_stop_with_one_line(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_reduced_model_is_refused_by_the_fast_grid_model():
     from cosim.networks import load_network  # noqa: PLC0415 - builds the city net only in this test
 
