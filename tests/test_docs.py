@@ -25,12 +25,13 @@ NUMBER = re.compile(r"\d(?:[\d,]*\d)?(?:\.\d+)?")
 
 
 # the recomputation (`expected`, a minute and a half on a loaded machine) once, on one pytest-xdist worker
-pytestmark = pytest.mark.xdist_group("docs_recompute")
+pytestmark = pytest.mark.xdist_group("docs_recompute")  # loadfile keeps it on one worker (pyproject)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def expected():
-    """The generated blocks as the code makes them now (the recomputation, once for the module)."""
+    """The generated blocks as the code makes them now: recomputed once per worker (session scope: under xdist a
+    worker runs other modules' tests between this module's, which tore a module fixture down and recomputed it)."""
     return regen.expected_blocks()
 
 
