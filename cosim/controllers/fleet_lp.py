@@ -36,6 +36,17 @@ through one EV's round-trip losses saves (about 0.05 at 95 % efficiency each way
 another discharges costs per kWh of schedule met (0.5)."""
 
 
+def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the lower triangle of each EV's diagonal block (its own columns so far), row by row
+    and, in a row, column by column: row r holds columns block_start[r] .. r, where block_start[r] is the first
+    column of r's EV (the order a per-EV ``np.tril_indices`` loop gives, without the loop)."""
+    width = np.arange(k) - block_start + 1  # entries in each row
+    rows = np.repeat(np.arange(k), width)
+    offset = np.cumsum(width) - width  # where each row's entries begin
+    cols = np.repeat(block_start, width) + (np.arange(rows.size) - np.repeat(offset, width))
+    return rows, cols
+
+
 def _model(fleet: dict[str, Any]):
     """The per-EV LP's pieces: columns [c, d] (kW, grid side) for each (EV, hour) it is plugged in, rows of each
     EV's battery energy at those hour ends (within its reserve and capacity, its contract by its departure, and,
@@ -67,15 +78,9 @@ def _model(fleet: dict[str, Any]):
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
     # battery energy after each plugged hour: e0 + the EV's own (eta_c c - d / eta_d) so far (lower-triangular)
-    rows, cols = [], []
     first = np.searchsorted(ev, np.arange(n))
     last = np.searchsorted(ev, np.arange(n), side="right")
-    for i in np.flatnonzero(last > first):
-        r, c = np.tril_indices(int(last[i] - first[i]))
-        rows.append(r + first[i])
-        cols.append(c + first[i])
-    rows_a = np.concatenate(rows) if rows else np.zeros(0, int)
-    cols_a = np.concatenate(cols) if cols else np.zeros(0, int)
+    rows_a, cols_a = _lower_triangles(first[ev], k)
     charge = csr_matrix((eta_c[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
     give = csr_matrix((-1.0 / eta_d[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
     energy = hstack([charge, give]).tocsr()
