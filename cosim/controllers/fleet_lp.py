@@ -18,6 +18,8 @@ Hour resolution: an EV plugged for part of an hour may take its share of the hou
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,26 @@ THROUGHPUT_COST = 0.2
 """Cost per kWh charged or discharged in `dispatch`, against 1 per kWh off the schedule: above what burning energy
 through one EV's round-trip losses saves (about 0.05 at 95 % efficiency each way), below what one EV charging as
 another discharges costs per kWh of schedule met (0.5)."""
+
+
+_CACHE_SIZE = 64
+"""Dispatches kept (`_solved`): a day's PLO and lot solve the same fleet and schedule more than once (the PLO in
+`follow`, the lot again when the schedule starts; the learning environment's episodes repeat it), a few per lot."""
+_solved: OrderedDict[tuple, tuple[np.ndarray, float]] = OrderedDict()
+_solved_lock = threading.Lock()  # the lots and PLOs may run in mosaik's simulation thread and the caller's
+
+
+def _fields(fleet: dict[str, Any]) -> tuple:
+    """The fleet exactly as `_model` reads it (same conversions, same defaults): two fleets with equal fields give
+    the same model, so the same dispatch."""
+    floats = ("energy_kwh", "capacity_kwh", "charger_kw", "eta_charge", "eta_discharge", "contract_kwh", "floor_kwh")
+    arrays = [np.asarray(fleet["plug_min"], np.int64), np.asarray(fleet["dep_min"], np.int64),
+              np.asarray(fleet["v2g"], bool)] + [np.asarray(fleet[f], float) for f in floats]
+    if "knee_soc" in fleet:
+        arrays.append(np.asarray(fleet["knee_soc"], float))
+    return (int(fleet["hours"]), int(fleet["start_min"]), "knee_soc" in fleet,
+            float(fleet.get("connection_limit_kw", np.inf))) + tuple((a.dtype.str, a.shape, a.tobytes())
+                                                                     for a in arrays)
 
 
 def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +160,26 @@ def deliverable(fleet: dict[str, Any], schedule_kw: np.ndarray) -> float:
 def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray, float]:
     """The per-EV dispatch closest to a lot schedule: ((n, H) grid kWh per EV and hour, + charging; the smallest
     sum over hours of |schedule - lot power|, kWh). Each EV charges or discharges in an hour, not both (HiGHS's
-    vertex solutions; ties are resolved towards the net)."""
-    H, n, energy, e_lo, e_hi, net, bounds, (ev, hour) = _model(fleet)
+    vertex solutions; ties are resolved towards the net). The same fleet and schedule again are answered from the
+    last `_CACHE_SIZE` solutions, not re-solved."""
     p = np.asarray(schedule_kw, float)
+    key = (_fields(fleet), p.shape, p.tobytes())
+    with _solved_lock:
+        hit = _solved.get(key)
+        if hit is not None:
+            _solved.move_to_end(key)
+    if hit is None:  # HiGHS is deterministic: the same LP gives the same solution, so a kept one is bit-identical
+        hit = _dispatch(fleet, p)
+        with _solved_lock:
+            _solved[key] = hit
+            while len(_solved) > _CACHE_SIZE:
+                _solved.popitem(last=False)
+    return hit[0].copy(), hit[1]
+
+
+def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
+    """`dispatch` solved: the model built and the LP handed to HiGHS."""
+    H, n, energy, e_lo, e_hi, net, bounds, (ev, hour) = _model(fleet)
     if net.shape[1] == 0:
         return np.zeros((n, H)), float(np.abs(p).sum())
     eye = csr_matrix(np.eye(H))

@@ -1,6 +1,7 @@
 """The per-EV LP's model built without a per-EV Python loop is the one the loop built, entry for entry: the loop is
 kept here as the reference and both build the model of hypothesis-drawn fleets (CC-CV knees, mixed efficiencies,
-V2G on and off, EVs plugged for part of the horizon or past it, with and without a connection limit)."""
+V2G on and off, EVs plugged for part of the horizon or past it, with and without a connection limit). And
+`dispatch`'s kept solutions are the solver's own, bit for bit, and never shared with a caller."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from scipy.sparse import csr_matrix, diags, hstack, vstack
 
 from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
-from cosim.controllers.fleet_lp import _model, dispatch
+from cosim.controllers.fleet_lp import _dispatch, _model, dispatch
 
 
 def _reference_model(fleet: dict[str, Any]):
@@ -147,3 +148,34 @@ def test_a_hand_made_fleet_is_dispatched_onto_a_schedule_it_can_follow():
     per_ev, off_kwh = dispatch(fleet, schedule)
     assert off_kwh == 0.0
     np.testing.assert_allclose(per_ev.sum(axis=0), schedule, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(fleets(), st.data())
+def test_a_kept_dispatch_is_the_solvers_bit_for_bit(fleet, data):
+    schedule = np.array(data.draw(st.lists(st.sampled_from([-20.0, 0.0, 7.5, 40.0]), min_size=int(fleet["hours"]),
+                                           max_size=int(fleet["hours"]))))
+    first, gap_first = dispatch(fleet, schedule)
+    again, gap_again = dispatch({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in fleet.items()},
+                                schedule.tolist())  # the lot's payload: lists, same values
+    fresh, gap_fresh = _dispatch(fleet, schedule)
+    assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
+    assert gap_first == gap_again == gap_fresh
+
+
+def test_a_kept_dispatch_is_a_copy_and_a_changed_fleet_is_solved_again():
+    fleet = dict(start_min=0, hours=3, plug_min=np.array([0, 0]), dep_min=np.array([180, 600]),
+                 energy_kwh=np.array([10.0, 20.0]), capacity_kwh=np.array([40.0, 40.0]),
+                 charger_kw=np.array([10.0, 10.0]), contract_kwh=np.array([20.0, 30.0]),
+                 floor_kwh=np.array([0.0, 5.0]), v2g=np.array([False, True]), eta_charge=np.array([1.0, 1.0]),
+                 eta_discharge=np.array([1.0, 1.0]))
+    schedule = np.array([10.0, 10.0, -5.0])
+    per_ev, _ = dispatch(fleet, schedule)
+    expected = per_ev.copy()
+    per_ev[:] = 99.0  # a caller writing into its answer does not change the next one
+    assert np.array_equal(dispatch(fleet, schedule)[0], expected)
+    assert expected[1, 2] == -5.0  # the V2G EV gives the last hour's 5 kW
+    no_v2g = dict(fleet, v2g=np.array([False, False]))  # a new LP: nobody can give back, 5 kWh off the schedule
+    per_ev, gap_kwh = dispatch(no_v2g, schedule)
+    assert gap_kwh == 5.0 and np.all(per_ev[:, 2] == 0.0)
+    assert np.array_equal(per_ev, _dispatch(no_v2g, schedule)[0])
