@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csr_matrix, diags, hstack, vstack
@@ -15,6 +16,7 @@ from scipy.sparse import csr_matrix, diags, hstack, vstack
 from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
 from cosim.controllers.fleet_lp import _dispatch, _model, dispatch
+from cosim.errors import ProblemError
 
 
 def _reference_model(fleet: dict[str, Any]):
@@ -155,7 +157,14 @@ def test_a_hand_made_fleet_is_dispatched_onto_a_schedule_it_can_follow():
 def test_a_kept_dispatch_is_the_solvers_bit_for_bit(fleet, data):
     schedule = np.array(data.draw(st.lists(st.sampled_from([-20.0, 0.0, 7.5, 40.0]), min_size=int(fleet["hours"]),
                                            max_size=int(fleet["hours"]))))
-    first, gap_first = dispatch(fleet, schedule)
+    try:
+        first, gap_first = dispatch(fleet, schedule)
+    except ProblemError:  # a drawn fleet the LP cannot serve (e.g. a floor above what V2G may leave): never kept
+        with pytest.raises(ProblemError):
+            _dispatch(fleet, schedule)
+        with pytest.raises(ProblemError):
+            dispatch(fleet, schedule)
+        return
     again, gap_again = dispatch({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in fleet.items()},
                                 schedule.tolist())  # the lot's payload: lists, same values
     fresh, gap_fresh = _dispatch(fleet, schedule)

@@ -52,7 +52,9 @@ class Lifecycle:
         if child == 0:  # holds the worker's pipe; starts a grandchild in a session of its own; sleeps
             try:
                 grandchild = _sleeper()
-                child_file.write_text(f"grandchild {grandchild.pid} {start_time(grandchild.pid)}\n")
+                partial = child_file.with_suffix(".part")  # then renamed: the parent never reads a half-written file
+                partial.write_text(f"grandchild {grandchild.pid} {start_time(grandchild.pid)}\n")
+                os.replace(partial, child_file)
                 time.sleep(600)
             finally:
                 os._exit(0)
