@@ -39,7 +39,7 @@ from cosim.runner.figure_style import (
 )
 
 __all__ = ["COLUMN_IN", "FIGURES", "PAGE_IN", "STYLE", "Figure", "RunTables", "Writer", "draw_all", "key_label",
-           "kpi_label", "steps", "time_axis", "tree_layout"]
+           "kpi_label", "steps", "time_axis", "tree_children", "tree_layout"]
 _legend_above = legend_above
 
 V_BAND_PU = (0.9, 1.1)  # voltage band drawn when the run's network is unknown (the converter's default)
@@ -370,6 +370,26 @@ def plo_cash_flow(t: RunTables, w: Writer) -> Figure | None:
 
 
 # ------------------------------------------------------------------ network one-line diagram
+def tree_children(net: Any, open_ids: set[int]) -> dict[int, list[int]]:
+    """Each bus's children in the breadth-first tree from the slack over the closed branches (0-based buses)."""
+    adj: dict[int, list[int]] = {}
+    for f, to, b in zip(net.from_bus.tolist(), net.to_bus.tolist(), net.branch_ids.tolist()):
+        if int(b) not in open_ids:
+            adj.setdefault(int(f), []).append(int(to))
+            adj.setdefault(int(to), []).append(int(f))
+    root = int(net.slack_bus)
+    children: dict[int, list[int]] = {}
+    seen, queue = {root}, [root]
+    while queue:
+        n = queue.pop(0)
+        for m in adj.get(n, []):
+            if m not in seen:
+                seen.add(m)
+                children.setdefault(n, []).append(m)
+                queue.append(m)
+    return children
+
+
 def tree_layout(children: dict[int, list[int]], root: int) -> dict[int, tuple[float, float]]:
     """Positions of a rooted tree as a one-line diagram: x = branches from the root, one row per leaf, a bus on
     the row of its first child (the one with the largest subtree), so that the main feeder is a straight line
@@ -410,24 +430,10 @@ def network(t: RunTables, w: Writer) -> Figure | None:
     last = g["open_branches"].iloc[-1] if "open_branches" in g and len(g) else None
     cells = as_int_list(last)
     open_ids = set(int(b) for b in (cells if cells is not None else net.tie_branches))
-    closed = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
-              if int(b) not in open_ids]
     opened = [(int(f), int(to), int(b)) for f, to, b in zip(net.from_bus, net.to_bus, net.branch_ids)
               if int(b) in open_ids]
-    adj: dict[int, list[int]] = {}
-    for f, to, _ in closed:
-        adj.setdefault(f, []).append(to)
-        adj.setdefault(to, []).append(f)
     root = int(net.slack_bus)
-    children: dict[int, list[int]] = {}
-    seen, queue = {root}, [root]
-    while queue:
-        n = queue.pop(0)
-        for m in adj.get(n, []):
-            if m not in seen:
-                seen.add(m)
-                children.setdefault(n, []).append(m)
-                queue.append(m)
+    children = tree_children(net, open_ids)
     pos = tree_layout(children, root)
     for n in range(net.n_bus):  # islanded buses (none in a valid run) in a row of their own
         pos.setdefault(n, (0.0, float(max(y for _, y in pos.values()) + 1)))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from cosim.results.folder import as_int_list
 from cosim.runner.figure_style import BLACK, LOADING, PAGE_IN, SEQUENTIAL, TINY_PT, Figure, Writer
+from cosim.runner.figures import tree_children
 
 __all__ = ["CITY_BUSES", "city_figures", "feeder_of_bus", "is_city", "lv_group_of_bus"]
 
@@ -55,30 +56,11 @@ def lv_group_of_bus(net: Any) -> np.ndarray:
     return group
 
 
-def _tree(net: Any, open_ids: set[int]) -> dict[int, list[int]]:
-    adj: dict[int, list[int]] = {}
-    for f, t, b in zip(net.from_bus.tolist(), net.to_bus.tolist(), net.branch_ids.tolist()):
-        if int(b) not in open_ids:
-            adj.setdefault(f, []).append(t)
-            adj.setdefault(t, []).append(f)
-    root = int(net.slack_bus)
-    children: dict[int, list[int]] = {}
-    seen, queue = {root}, [root]
-    while queue:
-        n = queue.pop(0)
-        for m in adj.get(n, []):
-            if m not in seen:
-                seen.add(m)
-                children.setdefault(n, []).append(m)
-                queue.append(m)
-    return children
-
-
 def feeder_of_bus(net: Any, open_ids: set[int]) -> tuple[np.ndarray, list[str]]:
     """(n_bus,) feeder index of each bus (-1: a substation busbar) and the feeders' names (their first bus). The
     substation busbars: the slack and the MV buses reached from it through transformers or zero-impedance branches
     alone; each branch from a busbar to another bus starts a feeder."""
-    children = _tree(net, open_ids)
+    children = tree_children(net, open_ids)
     kind = {}
     for f, t, r, x, tap in zip(net.from_bus.tolist(), net.to_bus.tolist(), net.r_pu, net.x_pu, net.tap_ratio):
         kind[(f, t)] = kind[(t, f)] = (r == 0 and x == 0) or abs(tap - 1) > 1e-12
@@ -166,7 +148,7 @@ def city_network(t, w: Writer) -> Figure | None:
                if (group[f] == gi) != (group[t_] == gi)]
         node[members] = fed[0] if fed and group[fed[0]] == gi else members.min()
     open_ids = _open_ids(t)
-    children = _tree(net, open_ids)
+    children = tree_children(net, open_ids)
     collapsed = {n: sorted({int(node[c]) for c in kids if node[c] != node[n]}) for n, kids in children.items()
                  if node[n] == n}
     pos = tree_layout(collapsed, int(net.slack_bus))
