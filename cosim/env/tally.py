@@ -24,19 +24,9 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> tuple[pd.DataFrame, pd.Data
 
 def measured_kpis(grid: pd.DataFrame, lots: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
     """`MEASURED_KPIS` of an episode (postprocess's formulas on the same rows)."""
-    from cosim.runner.postprocess import column, voltage_violation_hours  # noqa: PLC0415
+    from cosim.runner.postprocess import grid_kpis, lot_energy_kpis  # noqa: PLC0415
 
-    kpis: dict[str, float] = {
-        "hours": int(len(grid)),
-        "energy_losses_kwh": float(grid["losses_kw"].sum()),
-        "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()),
-        "v_min_pu": float(grid["v_min_pu"].min()),
-        "vpd_pu": float(column(grid, "vpd_pu", "vpd").sum()),
-        "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
-        "voltage_violation_hours": voltage_violation_hours(grid, scenario),
-    }
+    kpis = grid_kpis(grid, scenario)
     if not lots.empty:
-        kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
-        kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
-        kpis["lot_energy_discharged_kwh"] = float(lots["energy_discharged_kwh"].sum())
+        kpis.update(lot_energy_kpis(lots))
     return kpis

@@ -126,13 +126,9 @@ def add_undelivered_events(folder: RunFolder, lots: pd.DataFrame) -> int:
     return len(rows)
 
 
-def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
-    """Write plo_ledger.csv, plan_vs_reality.csv, the final evs.csv and kpis.json (and convert the tables to
-    Parquet with `[output] format = "parquet"`); return the KPIs."""
-    finish_tables(folder, scenario)
-    grid, lots, prices = folder.table("grid"), folder.table("lots"), folder.table("prices")
-    plans = folder.plans()
-    kpis: dict[str, float] = {
+def grid_kpis(grid: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
+    """The KPIs measured at the grid, from its table (also what a learning episode without the recorder reports)."""
+    return {
         "hours": int(len(grid)),
         "energy_losses_kwh": float(grid["losses_kw"].sum()),
         "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()),
@@ -141,6 +137,22 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
         "voltage_violation_hours": voltage_violation_hours(grid, scenario),
     }
+
+
+def lot_energy_kpis(lots: pd.DataFrame) -> dict[str, float]:
+    """The lots' energy KPIs from their table: unmet contract energy, energy charged and discharged (kWh)."""
+    return {"unmet_energy_kwh": float(lots["unmet_energy_kwh"].sum()),
+            "lot_energy_charged_kwh": float(lots["energy_charged_kwh"].sum()),
+            "lot_energy_discharged_kwh": float(lots["energy_discharged_kwh"].sum())}
+
+
+def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
+    """Write plo_ledger.csv, plan_vs_reality.csv, the final evs.csv and kpis.json (and convert the tables to
+    Parquet with `[output] format = "parquet"`); return the KPIs."""
+    finish_tables(folder, scenario)
+    grid, lots, prices = folder.table("grid"), folder.table("lots"), folder.table("prices")
+    plans = folder.plans()
+    kpis: dict[str, float] = grid_kpis(grid, scenario)
     if "max_loading_percent" in grid:  # lines and transformers with a rating; unknown (null) when none is rated
         loading = pd.to_numeric(grid["max_loading_percent"], errors="coerce").to_numpy(float)
         kpis["max_loading_percent"] = float(np.nanmax(loading)) if np.isfinite(loading).any() else None
@@ -152,9 +164,7 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
         ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
         folder.write_table("plo_ledger", ledger)
         kpis["plo_profit_usd"] = float(ledger["profit_usd"].sum())
-        kpis["unmet_energy_kwh"] = float(lots["unmet_energy_kwh"].sum())
-        kpis["lot_energy_charged_kwh"] = float(lots["energy_charged_kwh"].sum())
-        kpis["lot_energy_discharged_kwh"] = float(lots["energy_discharged_kwh"].sum())
+        kpis.update(lot_energy_kpis(lots))
     if folder.has("evs"):  # battery ageing of the visits that ended (cosim.controllers.ageing)
         evs = folder.table("evs")
         if "battery_degradation_usd" in evs:
