@@ -246,6 +246,71 @@ def test_stop_signals_leave_an_ignored_signal_ignored():
         signal.signal(signal.SIGTERM, before)
 
 
+_STOP_IN_CALLBACK = """
+import ctypes, sys, time
+from cosim.results.manifest import StopSignals
+
+libc = ctypes.CDLL(None)
+COMPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+
+def compare(a, b):  # Python called from C: an exception here can only be printed, as in numba's cache loader
+    if not started:
+        started.append(1)
+        print("in a callback", flush=True)
+        time.sleep(5)  # the signal lands here
+    return 0
+
+
+started = []
+
+
+class HalfBuilt:  # as asyncio's loop: its finaliser needs what __init__ had not made when the stop came
+    def __init__(self):
+        time.sleep(0.2)
+        self.pipe = 1
+
+    def __del__(self):
+        self.pipe
+
+
+with StopSignals() as stops:
+    try:
+        with stops.raising():
+            print("ready", flush=True)
+            if sys.argv[1] == "callback":
+                libc.qsort((ctypes.c_int * 10)(), 10, 4, COMPARE(compare))
+                time.sleep(5)  # in plain Python again: the stop must arrive here
+            else:
+                print("building", flush=True)
+                while True:
+                    HalfBuilt()
+            print("the stop was lost", flush=True)
+            sys.exit(0)
+    except KeyboardInterrupt as exc:
+        print("stopped by", type(exc).__name__, file=sys.stderr)
+        sys.exit(130)
+"""
+
+
+@pytest.mark.parametrize("where, signum", [("callback", signal.SIGINT), ("callback", signal.SIGTERM),
+                                           ("finaliser", signal.SIGTERM)])
+def test_a_stop_python_can_only_print_still_stops_and_prints_no_traceback(tmp_path, where, signum):
+    """A real signal to a real process while Python runs a ctypes callback (numba loads its cache so: a Ctrl-C
+    there printed 'Exception ignored on calling ctypes callback function' and a traceback, and the stop was lost)
+    or while an object is half built (a sweep worker stopped inside asyncio's loop constructor printed its
+    finaliser's AttributeError): the stop arrives, and stderr holds one line."""
+    proc = subprocess.Popen([sys.executable, "-c", _STOP_IN_CALLBACK, where], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    assert proc.stdout.readline() == "ready\n"
+    assert proc.stdout.readline() in ("in a callback\n", "building\n")
+    time.sleep(0.1)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err.splitlines() == [f"stopped by {'KeyboardInterrupt' if signum == signal.SIGINT else 'Terminated'}"]
+
+
 @pytest.mark.parametrize("name, folder", [("a\nb", "a_b"), ("-rf", "rf"), ("../up", "_up"), ("x/y\\z", "x_y_z"),
                                           ("\x00", "_"), ("--", "run")])
 def test_scenario_names_become_safe_folder_names(tmp_path, name, folder):

@@ -22,6 +22,7 @@ import os
 import platform
 import signal
 import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -70,6 +71,9 @@ SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP"
 """The signals that stop a run (Ctrl-C, kill, a closed terminal)."""
 
 
+RESEND_S = 0.02
+"""How long after a stop lost in a callback it is sent again: enough for the callback to return to the caller."""
+
 _INSTALLED: list["StopSignals"] = []  # the handlers in force in this process, innermost last
 
 
@@ -83,7 +87,10 @@ class StopSignals:
     """Turns SIGINT, SIGTERM and SIGHUP into exceptions (`stop_exception`) in the main thread, or holds them.
 
     `with StopSignals() as stops:` installs the handlers (the previous ones come back on exit; a signal the
-    process ignores stays ignored). While "raising" a signal raises at once; while "held" it is only noted in
+    process ignores stays ignored) and a `sys.unraisablehook` (`_unraisable`): a stop raised where Python can only
+    print it (a ctypes callback, such as numba's cache loader; a finaliser) is delivered again instead of lost, and
+    once a stop has come, what the objects it cut short print as they are collected is dropped, so a stopped
+    process says one line, never a traceback. While "raising" a signal raises at once; while "held" it is only noted in
     `pending`, so a critical step (writing the final manifest) finishes, and the next `raising()` block raises
     it on entry. Every signal received is also in `received`. Outside the main thread it does nothing (signals
     only reach that one). `final_exit_code`: the exit code the last run's final manifest stands for (set by the
@@ -100,6 +107,8 @@ class StopSignals:
         self.pending: list[int] = []
         self.final_exit_code: int | None = None
         self._before: dict[int, Any] = {}
+        self._hook_before: Any = None
+        self._resent: set[int] = set()
 
     @property
     def installed(self) -> bool:
@@ -110,11 +119,29 @@ class StopSignals:
         os._exit(self.final_exit_code if self.final_exit_code is not None else 128 + signum)
 
     def _handler(self, signum: int, frame: Any) -> None:
-        self.received.append(signum)
+        if signum in self._resent:  # `_unraisable` sent it again: received once
+            self._resent.discard(signum)
+        else:
+            self.received.append(signum)
         if self._raising:
             self._raising = False  # a second signal while this one unwinds is noted, not raised over it
             raise stop_exception(signum)
         self.pending.append(signum)
+
+    def _unraisable(self, info: Any) -> None:
+        """`sys.unraisablehook` while installed: a stop that Python could only print is sent again a moment later
+        from another thread (sent from here it would be raised in this hook or the same callback again); once a
+        stop was received, the rest is dropped (objects the stop cut short, such as a half-built asyncio loop,
+        fail in their finalisers); else Python's own hook."""
+        signum = stop_signal(info.exc_value) if info.exc_value is not None else None
+        if signum is not None and signum in self.received:
+            self._raising = True  # the handler had turned raising off for the unwinding that never happened
+            self._resent.add(signum)
+            resend = threading.Timer(RESEND_S, os.kill, (os.getpid(), signum))
+            resend.daemon = True
+            resend.start()
+        elif not self.received:
+            (self._hook_before or sys.__unraisablehook__)(info)
 
     def __enter__(self) -> "StopSignals":
         if self._install and threading.current_thread() is threading.main_thread():
@@ -123,6 +150,8 @@ class StopSignals:
                 if old is not signal.SIG_IGN:
                     self._before[s] = old
                     signal.signal(s, self._handler)
+            self._hook_before = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
             _INSTALLED.append(self)
         return self
 
@@ -132,6 +161,8 @@ class StopSignals:
         self._before.clear()
         if self in _INSTALLED:
             _INSTALLED.remove(self)
+            if sys.unraisablehook == self._unraisable:  # a stopped process keeps it: collection goes on after this
+                sys.unraisablehook = _drop_unraisable if self.received else self._hook_before
 
     def _mode(self, raising: bool) -> contextlib.AbstractContextManager:
         @contextlib.contextmanager
@@ -155,6 +186,10 @@ class StopSignals:
     def held(self) -> contextlib.AbstractContextManager:
         """A block that no stop signal interrupts (they wait in `pending`)."""
         return self._mode(False)
+
+
+def _drop_unraisable(info: Any) -> None:
+    """The hook a process keeps once a stop signal ended its command: it is stopping; finalisers stay quiet."""
 
 
 # ---------------------------------------------------------------- disk space
