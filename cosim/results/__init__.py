@@ -17,6 +17,7 @@ from cosim.results.folder import (
 from cosim.results.manifest import finish_manifest, git_commit, start_manifest, versions
 from cosim.results.writer import RunWriter, new_run_dir
 
-__all__ = ["DEFAULT_START_DATE", "ERROR", "KPIS", "MANIFEST", "PLANS", "TABLES", "TRACEBACKS", "Run", "RunFolder", "RunWriter",
+__all__ = ["DEFAULT_START_DATE", "ERROR", "KPIS", "MANIFEST", "PLANS", "TABLES", "TRACEBACKS", "Run", "RunFolder",
+           "RunWriter",
            "compact_sessions", "finish_manifest", "git_commit", "load_run", "new_run_dir", "start_manifest",
            "versions"]

@@ -228,11 +228,12 @@ def compact_sessions(rows: pd.DataFrame) -> pd.DataFrame:
 class Run:
     """A run's results as pandas objects: what `cosim.load_run(path)` returns.
 
-    Hourly tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`) have a DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour`
-    column. `bus_voltages` (time, hour, bus, vm_pu) and `lines` (time, hour, branch, ..., loading_percent) are in
-    long form. `evs` has one row per EV visit, with `arrival` and `departure` as timestamps. `plans` has one
-    row per day-ahead plan (indexed by the day's start), `kpis` and `manifest` are dicts, `tracebacks` the planning
-    fallbacks' blocks of tracebacks.txt (`RunFolder.tracebacks`). Missing tables are
+    Hourly tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`) have a
+    DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour` column.
+    `bus_voltages` (time, hour, bus, vm_pu) and `lines` (time, hour, branch, ..., loading_percent) are in long form.
+    `evs` has one row per EV visit, with `arrival` and `departure` as timestamps. `plans` has one row per day-ahead
+    plan (indexed by the day's start), `kpis` and `manifest` are dicts, `tracebacks` the planning fallbacks' blocks
+    of tracebacks.txt (`RunFolder.tracebacks`). Missing tables are
     empty DataFrames. `folder` reads the files as recorded (`RunFolder`).
     """
 

@@ -33,9 +33,9 @@ from typing import Any, Iterator
 from cosim.results.folder import ERROR, KPIS, MANIFEST, PLANS, RunFolder
 from cosim.textio import to_jsonable
 
-__all__ = ["RESERVE", "SIGNALS", "StopSignals", "Terminated", "current_stops", "finish_manifest", "git_commit", "release_space",
-           "reserve_space", "start_manifest", "stop_exception", "stop_signal", "table_checksums", "verify_run",
-           "versions", "write_error_file"]
+__all__ = ["RESERVE", "SIGNALS", "StopSignals", "Terminated", "current_stops", "finish_manifest", "git_commit",
+           "release_space", "reserve_space", "start_manifest", "stop_exception", "stop_signal", "table_checksums",
+           "verify_run", "versions", "write_error_file"]
 
 RESERVE = ".reserve"
 """A file of zeros the run keeps from its start and deletes before writing its final manifest."""
