@@ -165,13 +165,30 @@ def _work(controller: Any, problem: DayAheadProblem) -> bytes:
 
 
 LENGTH = 8  # bytes of the length that prefixes the worker's message
+MAX_MESSAGE_BYTES = 64 << 20
+"""The largest message a worker may send (64 MiB). A plan of a city's 139 lots with its predictions is well under
+1 MiB; a controller that announces more (its `info`, or bytes it writes into the pipe itself) fails its plan
+before the DSO's process reads or holds any of it."""
+
+
+class MessageTooLarge(Exception):
+    """The worker announced a message larger than MAX_MESSAGE_BYTES."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _too_large(size: int) -> str:
+    return f"the controller's plan is {size:,} bytes, above the limit of {MAX_MESSAGE_BYTES:,} bytes"
 
 
 def _read_until(fd: int, deadline: float, ended_fd: int | None = None) -> bytes | None:
     """The worker's message from `fd` (an 8-byte length, then that many bytes), b"" when the pipe closes before a
     whole message or `ended_fd` (the server's "worker ended") becomes readable with nothing left in the pipe, or
-    None when `deadline` (perf_counter) passes first. Reading a length rather than up to the end of the pipe: a
-    child the controller forked holds the pipe open, and its plan still comes back at once."""
+    None when `deadline` (perf_counter) passes first; raises `MessageTooLarge` when the length announced is above
+    MAX_MESSAGE_BYTES. Reading a length rather than up to the end of the pipe: a child the controller forked holds
+    the pipe open, and its plan still comes back at once."""
     data = bytearray()
     need = LENGTH
     watched = [fd] if ended_fd is None else [fd, ended_fd]
@@ -187,7 +204,10 @@ def _read_until(fd: int, deadline: float, ended_fd: int | None = None) -> bytes 
             return b""
         data += chunk
         if need == LENGTH and len(data) >= LENGTH:
-            need = LENGTH + int.from_bytes(data[:LENGTH], "big")
+            size = int.from_bytes(data[:LENGTH], "big")
+            if size > MAX_MESSAGE_BYTES:
+                raise MessageTooLarge(size)
+            need = LENGTH + size
     return bytes(data[LENGTH:])
 
 
@@ -297,6 +317,8 @@ def _in_worker(controller: Any, problem: Any, write_fd: int, dump_fd: int) -> No
     except (OSError, RuntimeError, ValueError):  # no stack then, the plan all the same
         pass
     data = _work(controller, problem)
+    if len(data) > MAX_MESSAGE_BYTES:  # our own worker says why rather than sending it
+        data = encode_error(_too_large(len(data)))
     data = len(data).to_bytes(LENGTH, "big") + data
     view = memoryview(data)
     while view:
@@ -321,10 +343,14 @@ def _plan_in_worker(server: ForkServer, request: bytes, time_limit_s: float, dea
         os.close(write_fd)
     data: bytes | None = None
     timed_out = False
+    too_large: MessageTooLarge | None = None
     status: int | None = None
     try:
         data = _read_until(read_fd, deadline, server.fileno)
         timed_out = data is None
+    except MessageTooLarge as exc:  # the worker and what it started go at once; nothing more is read
+        too_large, data = exc, b""
+        _kill_group(pid)
     finally:
         os.close(read_fd)
         if timed_out:
@@ -337,6 +363,8 @@ def _plan_in_worker(server: ForkServer, request: bytes, time_limit_s: float, dea
     if timed_out:
         raise ControllerFailure(f"the controller did not return a plan within time_limit_s = {time_limit_s:g} s",
                                 *_stack(dump, "when the time limit passed"))
+    if too_large is not None:
+        raise ControllerFailure(_too_large(too_large.size))
     if not data:
         code = "unknown" if status is None else os.waitstatus_to_exitcode(status)
         raise ControllerFailure(f"the controller's worker died (exit code {code})", *_stack(dump, "when it died"))

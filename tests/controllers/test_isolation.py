@@ -9,7 +9,14 @@ import time
 import numpy as np
 import pytest
 from agent_fixtures import LOAD_SCALING, PRICE, ieee33
-from user_controller import CrashingController, ExitingController, InterruptingController, SleepingController
+from user_controller import (
+    BloatedController,
+    CrashingController,
+    ExitingController,
+    FloodingController,
+    InterruptingController,
+    SleepingController,
+)
 
 from cosim.controllers import DayAheadProblem, make_controller
 from cosim.controllers.isolation import ControllerFailure, plan_in_process, plan_in_worker
@@ -41,6 +48,17 @@ def test_a_blocking_controller_is_stopped_at_its_time_limit(problem):
 def test_exits_interrupts_and_crashes_inside_a_plan_are_contained(problem, controller, reason):
     with pytest.raises(ControllerFailure, match=reason):
         plan_in_worker(controller, problem, 30.0)
+
+
+@pytest.mark.parametrize("controller", [FloodingController(), BloatedController()], ids=["flooding", "bloated"])
+def test_a_plan_above_the_message_limit_fails_before_the_dso_holds_it(problem, controller):
+    """A controller that writes a 1 TiB length into its pipe and streams zeros, or returns 64 MiB + 8 bytes in
+    `info`: the plan fails at once with its size, the DSO's process reads at most the 8-byte length, and the
+    flooding worker is killed (the call returns long before its 60 s time limit)."""
+    t0 = time.perf_counter()
+    with pytest.raises(ControllerFailure, match=r"bytes, above the limit of 67,108,864 bytes"):
+        plan_in_worker(controller, problem, 60.0)
+    assert time.perf_counter() - t0 < 30.0
 
 
 def test_in_process_plans_contain_exits_and_check_the_limit_afterwards(problem):

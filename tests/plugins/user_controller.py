@@ -138,3 +138,35 @@ class ForkingController:
         return DayAheadPlan(open_branches=tuple(problem.base_open_branches),
                             lot_buses={lot.lot_id: lot.candidate_buses[0] for lot in problem.lots},
                             setpoints_kw={}, feasible=True, controller=self.name)
+
+
+class FloodingController:
+    """Finds the worker's pipe back to the DSO in its caller's frames, writes a message length of 1 TiB into it,
+    then keeps sending zeros: the DSO must not read or hold any of it."""
+
+    name = "flooding"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        import sys  # noqa: PLC0415
+
+        frame = sys._getframe()
+        while frame is not None and "write_fd" not in frame.f_locals:
+            frame = frame.f_back
+        fd = frame.f_locals["write_fd"]
+        os.write(fd, (1 << 40).to_bytes(8, "big"))
+        while True:
+            os.write(fd, bytes(1 << 16))
+
+
+class BloatedController:
+    """A valid plan whose `info` holds an array just above the 64 MiB a worker may send."""
+
+    name = "bloated"
+
+    def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
+        from cosim.controllers import make_controller  # noqa: PLC0415
+        from cosim.controllers.isolation import MAX_MESSAGE_BYTES  # noqa: PLC0415
+
+        plan = make_controller("eo", n_particles=4, n_iter=2, seed=0).plan(problem)
+        plan.info["blob"] = np.zeros(MAX_MESSAGE_BYTES // 8 + 1)
+        return plan
