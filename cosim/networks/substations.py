@@ -33,8 +33,8 @@ from cosim.networks.switched import (
     _Branch,
     _branches,
     _check_base_state,
-    _element_buses,
     _fail,
+    _fed_groups,
     _finite,
     _in_service,
     _label,
@@ -191,20 +191,8 @@ def convert_branches(net, name: str, description: str, egs: list[int], trafos: l
             raise _fail(name, f"{_line_label(net, br.index)} joins buses at {float(net.bus.at[br.f, 'vn_kv']):g} "
                               f"and {float(net.bus.at[br.t, 'vn_kv']):g} kV; a line stays on one voltage level")
 
-    g = nx.MultiGraph()
-    g.add_node(slack_group)
-    for k, br in enumerate(branches):
-        g.add_edge(uf.find(br.f), uf.find(br.t), key=k)
-    fed = nx.node_connected_component(g, slack_group)
-    groups: dict[int, list[int]] = {}
-    for b in live:
-        groups.setdefault(uf.find(b), []).append(b)
-    elements_at = _element_buses(net)
-    for grp, members in groups.items():
-        loaded = sorted(set(members) & elements_at)
-        if grp not in fed and loaded:
-            raise _fail(name, f"island: {_label(net, loaded[0])} (pandapower bus {loaded[0]}) has loads or "
-                              "generators but no line, switch or transformer can connect it to a substation")
+    fed, groups, elements_at = _fed_groups(net, name, uf, live, branches, slack_group, None,
+                                           "no line, switch or transformer can connect it to a substation")
     closed = nx.Graph()
     closed.add_nodes_from(fed)
     closed.add_edges_from((uf.find(br.f), uf.find(br.t)) for br in branches if not br.open)

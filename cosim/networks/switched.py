@@ -194,22 +194,8 @@ def convert_switched(net: pp.pandapowerNet, name: str, description: str = "") ->
     branches, dropped = _branches(net, name, uf, live, hv_group, switched_mode)
 
     # buses: the groups reached from the slack with every branch closed
-    g = nx.MultiGraph()
-    g.add_node(slack_group)
-    for k, br in enumerate(branches):
-        g.add_edge(uf.find(br.f), uf.find(br.t), key=k)
-    fed = nx.node_connected_component(g, slack_group)
-    groups: dict[int, list[int]] = {}
-    for b in live:
-        groups.setdefault(uf.find(b), []).append(b)
-    elements_at = _element_buses(net)
-    for grp, members in groups.items():
-        if grp in fed or grp == hv_group:
-            continue
-        loaded = sorted(set(members) & elements_at)
-        if loaded:
-            raise _fail(name, f"island: {_label(net, loaded[0])} (pandapower bus {loaded[0]}) has loads or "
-                              "generators but no line or switch can connect it to the substation")
+    fed, groups, elements_at = _fed_groups(net, name, uf, live, branches, slack_group, hv_group,
+                                           "no line or switch can connect it to the substation")
     if hv_group is not None:
         hv_loaded = sorted(set(groups[hv_group]) & elements_at)
         if hv_loaded:
@@ -288,6 +274,30 @@ def _finite(value, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return x if math.isfinite(x) else default
+
+
+def _fed_groups(net, name: str, uf: _UnionFind, live: set[int], branches: list[_Branch], slack_group: int,
+                skip: int | None, unreachable: str) -> tuple[set[int], dict[int, list[int]], set[int]]:
+    """(the bus groups a slack reaches with every branch closed, the live buses of every group, the buses with loads
+    or generators). A group with loads or generators that no branch can reach is an island: one line saying so
+    (`unreachable`: by what it cannot be connected); `skip` is a group exempt from that check."""
+    g = nx.MultiGraph()
+    g.add_node(slack_group)
+    for k, br in enumerate(branches):
+        g.add_edge(uf.find(br.f), uf.find(br.t), key=k)
+    fed = nx.node_connected_component(g, slack_group)
+    groups: dict[int, list[int]] = {}
+    for b in live:
+        groups.setdefault(uf.find(b), []).append(b)
+    elements_at = _element_buses(net)
+    for grp, members in groups.items():
+        if grp in fed or grp == skip:
+            continue
+        loaded = sorted(set(members) & elements_at)
+        if loaded:
+            raise _fail(name, f"island: {_label(net, loaded[0])} (pandapower bus {loaded[0]}) has loads or "
+                              f"generators but {unreachable}")
+    return fed, groups, elements_at
 
 
 def _element_buses(net) -> set[int]:
