@@ -191,12 +191,11 @@ def _subtree_ends(parent, nb, end):
         end[j] = max(end[j], end[k])  # branch-free: no mispredicted jump per bus
 
 
-@njit(**_FMA)
-def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
-    """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
-    of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
-    pre[end[k]] - pre[k]. Returns max |g - x| over the buses (inf when not finite). Same arithmetic, in the same
-    order, as one lane of `_lanes_sweep`."""
+@njit(inline="always", **_FMA)
+def _load_current_prefix(x, sr, si, cur, pre, nb):
+    """The load currents conj(S / V) at voltages x ([re | im] by position) into cur, and their prefix sums in
+    preorder into pre ([re 0..nb | im 0..nb]): a subtree's current is pre[end[k]] - pre[k]. Inlined (numba IR) into
+    `_sweep` and `_write_case`, so both keep the arithmetic and order of one lane of `_lanes_sweep`."""
     n1 = nb + 1
     for k in range(nb):
         a = x[k]
@@ -213,6 +212,16 @@ def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
         acc_i = acc_i + cur[nb + k]
         pre[k + 1] = acc_r
         pre[n1 + k + 1] = acc_i
+
+
+@njit(**_FMA)
+def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
+    """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
+    of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
+    pre[end[k]] - pre[k]. Returns max |g - x| over the buses (inf when not finite). Same arithmetic, in the same
+    order, as one lane of `_lanes_sweep`."""
+    n1 = nb + 1
+    _load_current_prefix(x, sr, si, cur, pre, nb)
     g[0] = v0
     g[nb] = 0.0
     res = 0.0
@@ -384,21 +393,7 @@ def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale
     per-branch arrays that have rows. zr: the scaled resistance, iscale: base current / |c_to| and cre, cim, cab:
     the bus scale c, each by position (see the module docstring)."""
     n1 = nb + 1
-    for k in range(nb):
-        a = vres[k]
-        b = vres[nb + k]
-        m = 1.0 / (a * a + b * b)
-        cur[k] = (sr[k] * a + si[k] * b) * m
-        cur[nb + k] = (sr[k] * b - si[k] * a) * m
-    pre[0] = 0.0
-    pre[n1] = 0.0
-    acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
-    acc_i = 0.0
-    for k in range(nb):
-        acc_r = acc_r + cur[k]
-        acc_i = acc_i + cur[nb + k]
-        pre[k + 1] = acc_r
-        pre[n1 + k + 1] = acc_i
+    _load_current_prefix(vres, sr, si, cur, pre, nb)
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
