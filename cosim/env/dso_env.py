@@ -4,7 +4,8 @@ One step is one simulated hour. The agent's action is the DSO's decision for tha
 topology (radial by construction; the day's switch-operation limit enforced), at a day's first step each lot's
 bus, and each lot's power scaled over what it can take at that step. The observation is what the DSO receives
 under the centralised exchange mode. The reward (`cosim.env.reward`) is the negative of a weighted sum of the
-measured hour's losses and voltage violation (and, at the episode's end, of the contract energy left unmet).
+measured hour's losses and voltage violation (and, at the episode's end, of the contract energy left unmet and,
+where weighted, of OF1, OF2 and VPD over the episode).
 
 The world is the one `cosim run` builds, run in a thread (`cosim.env.episode`); the DSO asks the environment
 where it would ask its controller (`cosim.env.bridge`).
@@ -26,7 +27,7 @@ from cosim.controllers.base import HOURS, DayAheadPlan
 from cosim.env.bridge import DecisionPoint
 from cosim.env.episode import Episode
 from cosim.env.errors import EnvConfigError
-from cosim.env.reward import RewardWeights
+from cosim.env.reward import LotLedger, RewardWeights
 from cosim.env.spaces import ActionLayout, ObservationLayout, step_range_kw
 
 __all__ = ["DsoEnv", "EnvConfigError", "SUPPORTED_EXCHANGE_MODES"]
@@ -112,6 +113,7 @@ class DsoEnv(gym.Env):
         self._schedules: dict[str, tuple[int, np.ndarray]] = {}
         self._buses: dict[str, int] = {}
         self._last: dict[str, Any] = {}
+        self._ledger = LotLedger()  # the prices and offers the DSO was given, for the reward's OF1
 
     # -- Gymnasium API -----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -123,6 +125,7 @@ class DsoEnv(gym.Env):
         if self._point is None:
             raise RuntimeError("the co-simulation ended before the DSO's first decision")
         self._done, self._clipped, self._schedules, self._buses = False, 0, {}, {}
+        self._ledger = LotLedger()
         return self.obs_layout.encode(self._point), self._info()
 
     def step(self, action):
@@ -137,6 +140,7 @@ class DsoEnv(gym.Env):
             self._clipped += n_bad
             a = np.clip(np.nan_to_num(a, nan=0.0), -1.0, 1.0)
         self._last = {}
+        self._ledger.note(self._point.problem, self._point.hour)
         self.episode.answer(lambda point: self._decode(a, point))
         point = self.episode.next_point()
         hour = self._point.hour
@@ -181,10 +185,10 @@ class DsoEnv(gym.Env):
     def _final_terms(self, hour: int) -> dict[str, float]:
         """The last step's reward terms: from the recorded tables, or from the rows kept in memory."""
         if self.episode.tables is None:
-            return self.weights.final_terms(self.episode.run_dir, hour, self.net)
+            return self.weights.final_terms(self.episode.run_dir, hour, self.net, self._ledger)
         from cosim.env.tally import tables  # noqa: PLC0415
 
-        return self.weights.final_terms_of(*tables(self.episode.tables), hour, self.net)
+        return self.weights.final_terms_of(*tables(self.episode.tables), hour, self.net, ledger=self._ledger)
 
     def _draw(self) -> Scenario:
         s = self.base
