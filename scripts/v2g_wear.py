@@ -49,11 +49,11 @@ PAGE_INTRO = (
     "its calendar part; V2G's value = profit with V2G - profit without (the same setting); net of ageing = that "
     "value less the extra ageing V2G caused. Seed 000's own flat equipment wear (`cost_e`, 0.125 $/kWh on every "
     "kWh in or out) is in every profit; the ageing model's costs come on top of it. The calendar term prices "
-    "holding a kWh an hour (a fraction of a cent over a day): it moves the PLO's schedule only where prices leave "
-    "the timing nearly free (`tests/controllers/test_calendar_cost.py`: flat prices, EVs charged as late as their "
-    "contracts allow, less calendar ageing measured); on these days' price spreads it mostly changes the planned "
-    "profit, and it credits V2G for the energy discharging takes out of the batteries. `default` is seed 000's "
-    "schedule-mode fleet; `ev2gym_commuters` plans inside its envelope."
+    "holding a kWh for an hour (`calendar_usd_per_kwh_h`, against price differences between hours): it moves the "
+    "PLO's schedule where prices leave the timing nearly free (`tests/controllers/test_calendar_cost.py`: EVs "
+    "charged as late as their contracts allow, less calendar ageing measured); where the day's price spreads "
+    "decide the timing it changes the planned profit, and V2G's value by the holding cost of the energy V2G "
+    "moves. `default` is seed 000's schedule-mode fleet; `ev2gym_commuters` plans inside its envelope."
 )
 
 
