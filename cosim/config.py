@@ -44,8 +44,8 @@ class LotConfig:
     forecast_error: dict[str, Any] = field(default_factory=dict)
     # the chargers' power factor, (0, 1]: they draw q_kvar = |p_kw| tan(acos(pf)) (absorbed) from the grid
     power_factor: float = 1.0
-    # battery ageing (`cosim.controllers.ageing.AgeingModel` parameters, each >= 0) and `wear_cost`: whether the
-    # PLO's scheduler and the DSO's objective price the cyclic wear (off by default)
+    # battery ageing (`cosim.controllers.ageing.AgeingModel` parameters, each >= 0), `wear_cost` and `calendar_cost`:
+    # whether the PLO's scheduler and the DSO's objective price the cyclic wear and the calendar ageing (off by default)
     degradation: dict[str, Any] = field(default_factory=dict)
 
 
@@ -778,15 +778,17 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
 
 
 def _degradation(r: _Reader) -> dict[str, Any]:
-    """A lot's `degradation` table: `AgeingModel` parameters (each a finite number >= 0) and `wear_cost` (bool)."""
-    from cosim.controllers.ageing import AgeingModel  # noqa: PLC0415
+    """A lot's `degradation` table: `AgeingModel` parameters (each a finite number >= 0) and the cost switches
+    `wear_cost` and `calendar_cost` (bools)."""
+    from cosim.controllers.ageing import COST_SWITCHES, AgeingModel  # noqa: PLC0415
 
     table = dict(r.get("degradation", dict, {}))
-    known = {f.name for f in fields(AgeingModel)} | {"wear_cost"}
+    known = {f.name for f in fields(AgeingModel)} | set(COST_SWITCHES)
     sub = _Reader(r.where, table, f"{r.prefix}degradation.", known)
-    if "wear_cost" in table:
-        sub.get("wear_cost", bool)
-    for name in known - {"wear_cost"}:
+    for name in COST_SWITCHES:
+        if name in table:
+            sub.get(name, bool)
+    for name in known - set(COST_SWITCHES):
         if name in table:
             value = sub.get(name, float)
             if value < 0:

@@ -19,6 +19,19 @@ since; ``Q_acc`` = the throughput of its age at ``km_per_year`` plus what its ea
 resets at each visit. The loss is a fraction of the capacity; it is priced at ``battery_cost_usd_per_kwh``
 (BloombergNEF's 2024 battery price survey: 115 $/kWh, the mean pack price). The lot does not shrink a battery
 during the run (of the order of 1e-4 of its capacity a day).
+
+As costs a linear programme can carry (switched on per lot, `COST_SWITCHES`): the cyclic term per battery kWh in
+or out (`AgeingModel.wear_usd_per_kwh`), and the calendar term per kWh held in a battery for one hour
+(`AgeingModel.calendar_cost`, a `CalendarCost`). The calendar linearisation: over one hour at SOC ``s`` an EV of
+capacity ``C`` loses ``C f(s)`` with ``f(s) = calendar_fraction(s, 1/24, age_days)``; the chord of ``f`` through
+the ends of the SOC range [0, 1], ``f(s) ~ f0 + f1 s``, priced at ``battery_cost_usd_per_kwh``, gives
+``cost/h = C base + k E`` ($, E the battery energy in kWh): ``base = price f0`` per kWh of capacity and
+``k = price f1`` per kWh held. Its error against the model: none in SOC (the cell voltage is affine in SOC and
+``alpha`` affine in the voltage, so the chord is the model itself while ``e0 V > e1``, i.e. at every SOC >= 0);
+the age is the run's start (``age_days``): a visit starting ``d`` days later ages ``(1 + d / age_days)^-0.25``
+times as fast, 0.034 % less a day at 730 days; and the LP carries energies at hour ends (trapezoid within the
+hour, exact at constant power in the hour as the lot integrates). `tests/controllers/test_calendar_cost.py` bounds
+each against `calendar_fraction`.
 """
 
 from __future__ import annotations
@@ -37,8 +50,27 @@ V_MIN, K_V = 3.3324, 0.8263  # cell voltage (V) = V_MIN + K_V SOC
 CELL_AH = 2.05  # the 18650 cell the parameters were fitted on
 
 
+COST_SWITCHES = ("wear_cost", "calendar_cost")
+"""Keys of a lot's `degradation` table that are no `AgeingModel` parameter but switch a cost term on (booleans, off
+by default; the PLO's business): the cyclic wear per kWh moved and the calendar ageing per kWh held."""
+
+
 class AgeingError(InputError):
     """A degradation parameter the model cannot use; the message names it and what is allowed."""
+
+
+@dataclass(frozen=True)
+class CalendarCost:
+    """Calendar ageing linearised in the battery energy (see the module): an EV of capacity C holding E kWh for one
+    hour loses ``C base_usd_per_kwh_cap_h + usd_per_kwh_h E`` ($)."""
+
+    base_usd_per_kwh_cap_h: float  # $ per kWh of capacity per hour at SOC 0
+    usd_per_kwh_h: float  # $ per battery kWh held for one hour (the slope; what an LP's decisions see)
+
+    def usd(self, energy_kwh_h: np.ndarray, capacity_kwh_h: np.ndarray) -> np.ndarray:
+        """$ of holding `energy_kwh_h` (battery kWh x hours held) in batteries of `capacity_kwh_h` (kWh x hours)."""
+        return self.base_usd_per_kwh_cap_h * np.asarray(capacity_kwh_h, float) \
+            + self.usd_per_kwh_h * np.asarray(energy_kwh_h, float)
 
 
 @dataclass(frozen=True)
@@ -86,3 +118,22 @@ class AgeingModel:
         run's starting age): the linear wear cost the PLO's scheduler and the DSO's objective can add."""
         lost = self.cyclic_fraction(1.0, capacity_kwh, dod, self.prior_throughput_ah(capacity_kwh)) * capacity_kwh
         return float(lost) * self.battery_cost_usd_per_kwh
+
+    def calendar_cost(self) -> CalendarCost:
+        """The calendar term as an LP's cost: the chord of one hour's `calendar_fraction` over SOC 0..1, on a
+        battery of the run's starting age, priced at `battery_cost_usd_per_kwh` (see the module for its error)."""
+        f_lo, f_hi = (float(self.calendar_fraction(soc, 1.0 / 24.0, self.age_days)) for soc in (0.0, 1.0))
+        return CalendarCost(self.battery_cost_usd_per_kwh * f_lo, self.battery_cost_usd_per_kwh * (f_hi - f_lo))
+
+
+def held_hours(hours: int) -> np.ndarray:
+    """(hours,) hours a battery kWh moved in hour h stays in a lot's batteries to the end of the window: the rest of
+    hour h (half of it, at even power) and every later hour. A lot-level LP does not know when each EV leaves: for a
+    given energy per EV, the hours after its departure add the same to every hour's price, so the schedule's timing
+    is priced as it would be EV by EV (`fleet_lp.calendar_columns`)."""
+    return hours - np.arange(hours) - 0.5
+
+
+def ageing_model(degradation: dict) -> AgeingModel:
+    """The `AgeingModel` of a lot's `degradation` table (its cost switches, `COST_SWITCHES`, left out)."""
+    return AgeingModel(**{k: v for k, v in degradation.items() if k not in COST_SWITCHES})

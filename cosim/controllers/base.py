@@ -28,6 +28,9 @@ class LotEconomics:
     # battery wear per battery kWh in or out ($/kWh; `cosim.controllers.ageing`): 0 unless the lot's
     # `degradation.wear_cost` is on; the PLO's scheduler and the DSO's PLO-benefit objective then price it
     wear_usd_per_kwh: float = 0.0
+    # calendar ageing per battery kWh held for one hour ($/kWh/h; `AgeingModel.calendar_cost`): 0 unless the lot's
+    # `degradation.calendar_cost` is on; the same two then price the energy the schedule keeps in the batteries
+    calendar_usd_per_kwh_h: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,11 @@ from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
 from cosim.errors import ProblemError
 
-__all__ = ["deliverable", "dispatch", "max_schedule_kwh"]
+__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "max_schedule_kwh"]
+
+CALENDAR_KEY = "calendar_usd_per_kwh_h"
+"""Optional fleet key: the calendar ageing per battery kWh held an hour (`AgeingModel.calendar_cost`, $/kWh/h);
+`dispatch` then also minimises it (`calendar_columns`), among the dispatches that follow the schedule as well."""
 
 THROUGHPUT_COST = 0.2
 """Cost per kWh charged or discharged in `dispatch`, against 1 per kWh off the schedule: above what burning energy
@@ -54,8 +58,8 @@ def _fields(fleet: dict[str, Any]) -> tuple:
     if "knee_soc" in fleet:
         arrays.append(np.asarray(fleet["knee_soc"], float))
     return (int(fleet["hours"]), int(fleet["start_min"]), "knee_soc" in fleet,
-            float(fleet.get("connection_limit_kw", np.inf))) + tuple((a.dtype.str, a.shape, a.tobytes())
-                                                                     for a in arrays)
+            float(fleet.get("connection_limit_kw", np.inf)),
+            float(fleet.get(CALENDAR_KEY, 0.0))) + tuple((a.dtype.str, a.shape, a.tobytes()) for a in arrays)
 
 
 def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,6 +195,11 @@ def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
     # power an hour, so its net would not describe its battery), while one EV charging as another discharges,
     # where the schedule needs it, stays cheaper than missing the schedule
     cost = np.concatenate([np.full(width, THROUGHPUT_COST), np.ones(2 * H)])
+    if fleet.get(CALENDAR_KEY, 0.0) > 0.0:  # calendar ageing ($), below the throughput cost: it only chooses among
+        # dispatches that follow the schedule equally well, e.g. which EV holds energy the schedule adds beyond the
+        # contracts (the one leaving first)
+        columns, _ = calendar_columns(fleet, float(fleet[CALENDAR_KEY]))
+        cost[:width] += columns * min(1.0, 0.5 * THROUGHPUT_COST / max(np.abs(columns).max(), 1e-300))
     res = linprog(cost, A_ub=a_ub, b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), A_eq=a_eq, b_eq=p,
                   bounds=bounds + [(0, None)] * (2 * H), method="highs")
     if res.status != 0:
@@ -199,3 +208,23 @@ def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
     per_ev = np.zeros((n, H))
     np.add.at(per_ev, (ev, hour), res.x[:k] - res.x[k: 2 * k])
     return per_ev, float(res.x[width:].sum())
+
+
+def calendar_columns(fleet: dict[str, Any], usd_per_kwh_h: float) -> tuple[np.ndarray, float]:
+    """The calendar ageing of a per-EV dispatch as the LP's cost: ($ per kW of each column [c, d] of `_model`, in
+    its order; $ of the energy the EVs hold anyway, their energy now over their plugged hours in the window), at
+    `usd_per_kwh_h` per battery kWh held an hour (`CalendarCost.usd_per_kwh_h`; its per-capacity part is a constant
+    of the fleet, left out). A kWh an EV takes in its plugged hour j is held half of hour j (even power, the trapezoid
+    the lot integrates) and each of its later plugged hours in the window, each times the share of it plugged."""
+    H, start = int(fleet["hours"]), int(fleet["start_min"])
+    plug = np.maximum(np.asarray(fleet["plug_min"], np.int64), start)
+    present, _ = plugged_hours(plug, np.asarray(fleet["dep_min"], np.int64), start, H)
+    ev, hour = np.nonzero(present > 0)
+    p = present[ev, hour]
+    later = np.cumsum(present[:, ::-1], axis=1)[:, ::-1] - present  # plugged hours after each hour, per EV
+    held_h = 0.5 * p + later[ev, hour]
+    eta_c = np.asarray(fleet["eta_charge"], float)[ev]
+    eta_d = np.asarray(fleet["eta_discharge"], float)[ev]
+    columns = usd_per_kwh_h * np.concatenate([held_h * eta_c, -held_h / eta_d])
+    held_anyway = float(np.dot(np.asarray(fleet["energy_kwh"], float), present.sum(axis=1)))
+    return columns, usd_per_kwh_h * held_anyway

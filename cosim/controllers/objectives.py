@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cosim.controllers.ageing import held_hours
+
 
 def soc_discharge_factor(levels: np.ndarray, shares: np.ndarray) -> float:
     """Expected share of one hour at full power a discharging PEV gives back: sum SOC * lambda (eq. 1)."""
@@ -126,7 +128,9 @@ def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:
 def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, lot) -> np.ndarray:
     """Eq. 5: PLO benefit = revenue - charging cost - usage cost ($) for one `LotOffer`; with a battery wear cost
     (`LotEconomics.wear_usd_per_kwh` > 0, off by default) also minus wear x the battery energy charged and
-    discharged."""
+    discharged; with a calendar ageing cost (`LotEconomics.calendar_usd_per_kwh_h` > 0, off by default) also minus
+    its price x the battery energy charged in hour h (plus, discharged: minus) x the hours it stays to the day's end
+    (`ageing.held_hours`)."""
     eco = lot.economics
     rev = lot_revenue_usd(n_dis, price_usd_per_kwh, lot.pev_power_kw,
                           soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
@@ -139,6 +143,12 @@ def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.n
         c1 = c1 + lot_charging_cost_usd(n_ch, wear, lot.pev_power_kw, soc_charge_factor(
             lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0)
         c2 = c2 + lot_revenue_usd(n_dis, wear, lot.pev_power_kw,
+                                  soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
+    if eco.calendar_usd_per_kwh_h > 0.0:  # calendar ageing of those energies, held to the day's end
+        held = eco.calendar_usd_per_kwh_h * held_hours(np.shape(price_usd_per_kwh)[-1])
+        c1 = c1 + lot_charging_cost_usd(n_ch, held, lot.pev_power_kw, soc_charge_factor(
+            lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0)
+        c2 = c2 - lot_revenue_usd(n_dis, held, lot.pev_power_kw,
                                   soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
     return rev - c1 - c2
 

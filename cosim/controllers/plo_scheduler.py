@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from cosim.controllers.ageing import held_hours
 from cosim.controllers.base import HOURS, LotOffer
-from cosim.controllers.fleet_lp import dispatch
+from cosim.controllers.fleet_lp import CALENDAR_KEY, dispatch
 from cosim.errors import CosimError, ProblemError
 
 
@@ -68,10 +69,12 @@ def profit_lp(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal 
     adder = signal.price_adder_usd_per_kwh
     cost = np.concatenate([price / mu + cost_e + adder, -(price - cost_e + adder)])
     wear = offer.economics.wear_usd_per_kwh  # battery wear per battery kWh in or out (0: off)
-    if wear > 0.0:
+    calendar = offer.economics.calendar_usd_per_kwh_h  # calendar ageing per battery kWh held an hour (0: off)
+    if wear > 0.0 or calendar > 0.0:
         eta_c, eta_d = (offer.envelope.eta_charge, offer.envelope.eta_discharge) if offer.envelope is not None \
             else (mu, eta_discharge)
-        cost = cost + np.concatenate([np.full(HOURS, wear * eta_c), np.full(HOURS, wear / eta_d)])
+        held = calendar * held_hours(HOURS)  # $ per battery kWh moved in hour h, held (or not) to the day's end
+        cost = cost + np.concatenate([(wear + held) * eta_c, (wear - held) / eta_d])
     lower_tri = np.tril(np.ones((HOURS, HOURS)))
     if offer.envelope is not None:  # inside the lot's envelope (see _envelope_schedule)
         env = offer.envelope
@@ -103,7 +106,9 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
     """Hourly lot setpoints (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $).
 
     Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h)
-    - wear (eta_c c_h + d_h / eta_d) (battery wear, `LotEconomics.wear_usd_per_kwh`, 0 unless switched on), with
+    - wear (eta_c c_h + d_h / eta_d) (battery wear, `LotEconomics.wear_usd_per_kwh`, 0 unless switched on)
+    - k held_h (eta_c c_h - d_h / eta_d) (calendar ageing of the energy the schedule keeps in the batteries,
+    k = `LotEconomics.calendar_usd_per_kwh_h`, 0 unless switched on; held_h = `ageing.held_hours`), with
     0 <= c_h <= max_charge, 0 <= d_h <= max_discharge (only in hours whose mode allows it, and within the DSO's
     limits), charged battery energy >= energy_need and discharged energy <= energy_available; with an envelope,
     inside it (net power within [p_min, p_max], cumulative battery energy within [e_min, e_max]).
@@ -127,8 +132,11 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
 def follow_fleet(offer: LotOffer, schedule: np.ndarray) -> np.ndarray:
     """The nearest schedule the lot's EVs can follow together (`fleet_lp.dispatch`) when the PLO knows its EVs."""
     if offer.fleet is not None:
+        fleet = offer.fleet
+        if offer.economics.calendar_usd_per_kwh_h > 0.0:  # its EVs' calendar ageing, EV by EV
+            fleet = {**fleet, CALENDAR_KEY: offer.economics.calendar_usd_per_kwh_h}
         try:
-            return dispatch(offer.fleet, schedule)[0].sum(axis=0)
+            return dispatch(fleet, schedule)[0].sum(axis=0)
         except ProblemError:
             pass
     return schedule

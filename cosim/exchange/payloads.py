@@ -35,7 +35,9 @@ SCHEDULE_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "schedule_kw"})
 SCHEDULE_FIELDS = frozenset({"setpoints_kw", "bus", "start_hour"})
 MEASURED_FIELDS = frozenset({"evs_present", "energy_stored_kwh", "energy_charged_kwh"})
 SIGNAL_FIELDS = frozenset({"price_adder_usd_per_kwh", "max_import_kw", "max_export_kw"})
-ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day", "wear_usd_per_kwh"})
+ECONOMICS_FIELDS = frozenset({"mu_e", "cost_e_usd_per_kwh", "cost_ca_usd_per_pev_day", "wear_usd_per_kwh",
+                              "calendar_usd_per_kwh_h"})
+AGEING_COST_FIELDS = ("wear_usd_per_kwh", "calendar_usd_per_kwh_h")  # in an offer's economics only when switched on
 ENVELOPE_FIELDS = frozenset({"p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge",
                              "shortfall_kwh", "gain_max_kwh", "drop_max_kwh"})
 NO_LIMIT_KW = 1e9  # how "no limit" travels (JSON has no infinity)
@@ -143,9 +145,10 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     if payload["need_by_hour_kwh"] is not None:
         _hourly(payload["need_by_hour_kwh"], "need_by_hour_kwh", 0.0, max_energy_kwh)
     economics = payload["economics"]
-    _fields(economics, ECONOMICS_FIELDS, "economics", optional=frozenset({"wear_usd_per_kwh"}))
-    if "wear_usd_per_kwh" in economics:
-        _number(economics["wear_usd_per_kwh"], "economics.wear_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
+    _fields(economics, ECONOMICS_FIELDS, "economics", optional=frozenset(AGEING_COST_FIELDS))
+    for name in AGEING_COST_FIELDS:
+        if name in economics:
+            _number(economics[name], f"economics.{name}", 0.0, MAX_PRICE_USD_PER_KWH)
     _number(economics["mu_e"], "economics.mu_e", 1e-3, 1.0)
     _number(economics["cost_e_usd_per_kwh"], "economics.cost_e_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
     _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
@@ -269,8 +272,9 @@ def offer_to_payload(offer: LotOffer) -> dict[str, Any]:
     """A lot's full day-ahead offer (its flexibility) as a message payload."""
     economics = {"mu_e": offer.economics.mu_e, "cost_e_usd_per_kwh": offer.economics.cost_e_usd_per_kwh,
                  "cost_ca_usd_per_pev_day": offer.economics.cost_ca_usd_per_pev_day}
-    if offer.economics.wear_usd_per_kwh > 0.0:  # the battery wear cost, only when switched on
-        economics["wear_usd_per_kwh"] = offer.economics.wear_usd_per_kwh
+    for name in AGEING_COST_FIELDS:  # the battery ageing costs, only when switched on
+        if getattr(offer.economics, name) > 0.0:
+            economics[name] = getattr(offer.economics, name)
     return {
         "lot_id": offer.lot_id, "candidate_buses": list(offer.candidate_buses), "n_pev": offer.n_pev,
         "pev_power_kw": offer.pev_power_kw, "pev_battery_kwh": offer.pev_battery_kwh,

@@ -76,17 +76,24 @@ def lot_fleet_spec(lot, days: int, near: str | None = None) -> Any:
 
 def lot_economics(lot, scenario: Scenario) -> dict[str, float]:
     """The PLO's economics beyond seed 000's: with ``degradation.wear_cost``, the battery wear per battery kWh of the
-    ageing model's cyclic term at the lot's fleet's mean battery (`AgeingModel.wear_usd_per_kwh`)."""
-    if not lot.degradation.get("wear_cost", False):
+    ageing model's cyclic term at the lot's fleet's mean battery (`AgeingModel.wear_usd_per_kwh`); with
+    ``degradation.calendar_cost``, the calendar ageing per battery kWh held an hour (`AgeingModel.calendar_cost`)."""
+    wear, calendar = (bool(lot.degradation.get(name, False)) for name in ("wear_cost", "calendar_cost"))
+    if not (wear or calendar):
         return {}
-    from cosim.controllers.ageing import AgeingModel  # noqa: PLC0415
+    from cosim.controllers.ageing import ageing_model  # noqa: PLC0415
     from simulators.parking.simulator import build_fleet  # noqa: PLC0415
 
-    near = str(scenario.plugin_dir) if scenario.plugin_dir else None
-    evs = build_fleet(lot_fleet_spec(lot, scenario.days, near), scenario.seed)
-    capacity = sum(ev.capacity_kwh for ev in evs) / len(evs) if evs else 60.0
-    model = AgeingModel(**{k: v for k, v in lot.degradation.items() if k != "wear_cost"})
-    return {"wear_usd_per_kwh": model.wear_usd_per_kwh(capacity)}
+    model = ageing_model(lot.degradation)
+    economics = {}
+    if wear:
+        near = str(scenario.plugin_dir) if scenario.plugin_dir else None
+        evs = build_fleet(lot_fleet_spec(lot, scenario.days, near), scenario.seed)
+        capacity = sum(ev.capacity_kwh for ev in evs) / len(evs) if evs else 60.0
+        economics["wear_usd_per_kwh"] = model.wear_usd_per_kwh(capacity)
+    if calendar:
+        economics["calendar_usd_per_kwh_h"] = model.calendar_cost().usd_per_kwh_h
+    return economics
 
 
 def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:

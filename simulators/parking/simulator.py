@@ -22,8 +22,8 @@ differ from the EVs that come.
 (``path``). ``seed`` seeds presets and stochastic fleets unless the dict sets its own.
 
 ``power_factor`` (default 1) is the chargers' power factor: output ``q_kvar`` = |p_kw| tan(acos(pf)), absorbed.
-``degradation`` holds `cosim.controllers.ageing.AgeingModel` parameters (and ``wear_cost``, the PLO's business):
-each visit's capacity loss is in its ``evs`` rows.
+``degradation`` holds `cosim.controllers.ageing.AgeingModel` parameters (and ``wear_cost`` and ``calendar_cost``,
+the PLO's business): each visit's capacity loss is in its ``evs`` rows.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Any
 
 import mosaik_api_v3
 
-from cosim.controllers.ageing import AgeingModel
+from cosim.controllers.ageing import COST_SWITCHES, AgeingModel
 from cosim.errors import InputError
 
 from .fleet import load_fleet_csv, stochastic_fleet
@@ -134,12 +134,13 @@ class ParkingSim(mosaik_api_v3.Simulator):
             raise ParkingConfigError(f"lot_id={lot_id!r} must be unique and name one entity (num=1)")
         for _ in range(num):
             eid = lot_id or f"Lot_{len(self.lots)}"
-            ageing = {k: v for k, v in (degradation or {}).items() if k != "wear_cost"}
+            ageing = {k: v for k, v in (degradation or {}).items() if k not in COST_SWITCHES}
             try:
                 ageing_model = AgeingModel(**ageing)
             except TypeError:
                 raise ParkingConfigError(f"degradation: unknown key(s) {sorted(ageing)}; allowed: "
-                                         f"{[f.name for f in fields(AgeingModel)]}, wear_cost") from None
+                                         f"{[f.name for f in fields(AgeingModel)]}, "
+                                         f"{', '.join(COST_SWITCHES)}") from None
             self.lots[eid] = ParkingLot(build_fleet(fleet, seed), n_chargers=n_chargers,
                                         connection_limit_kw=connection_limit_kw, allocation=allocation,
                                         overflow=overflow, ageing=ageing_model, power_factor=power_factor)

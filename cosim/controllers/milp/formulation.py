@@ -44,6 +44,7 @@ from typing import Sequence
 import numpy as np
 from highspy import HighspyArray
 
+from cosim.controllers.ageing import held_hours
 from cosim.controllers.base import HOURS, LotOffer
 from cosim.errors import ProblemError
 from cosim.optim.linear import LinearModel
@@ -116,6 +117,10 @@ def of1_costs_per_mw(offer: LotOffer, price: np.ndarray) -> tuple[np.ndarray, np
     if e.wear_usd_per_kwh > 0.0:  # battery wear on the battery energy moved, as `objectives.of1_benefit_usd`
         cost_c = cost_c + 1000.0 * e.wear_usd_per_kwh * (1.0 - sc)
         cost_d = cost_d + 1000.0 * e.wear_usd_per_kwh * sd
+    if e.calendar_usd_per_kwh_h > 0.0:  # calendar ageing of those energies, held to the day's end, as of1
+        held = e.calendar_usd_per_kwh_h * held_hours(HOURS)
+        cost_c = cost_c + 1000.0 * held * (1.0 - sc)
+        cost_d = cost_d - 1000.0 * held * sd
     return cost_c, cost_d
 
 
