@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from cosim.controllers.base import DayAheadProblem, LotOffer
+from cosim.controllers.envelope import FlexEnvelope
 from cosim.controllers.milp import MilpController
+from cosim.controllers.milp.formulation import build_formulation, lot_data
 from cosim.networks import load_network
 from cosim.validate import runpp_case
 
@@ -84,3 +86,23 @@ def test_the_milp_sees_the_voltage_drop_as_pandapower_does(grid, plans):
     assert np.all(model_drop > 0.0)  # the LinDistFlow model drops the same way
     assert model_drop == pytest.approx(pp_drop, rel=MODEL_REL_TOL)
     assert plan9.predicted["v_min_pu"] < plan1.predicted["v_min_pu"]
+
+
+def test_a_v2g_hour_never_cycles_to_absorb_q_the_lot_would_not_draw(grid):
+    """With q = k (c + d), charging and discharging at once in an hour would add reactive power the lot never draws
+    (it draws k |c - d|); at a voltage above 1 p.u. the `vpd` objective would buy that fictitious absorption (without
+    the direction binary: c = 1.0, d = 3.0 MW, the planned peak voltage 1.022 instead of 1.072 p.u.)."""
+    net = grid.radial
+    hours = np.array(HOURS)
+    due = -2000.0 * np.clip(np.arange(24) - (HOURS[0] - 1), 0, len(HOURS))  # 2 MWh fed in each modelled hour
+    envelope = FlexEnvelope(np.full(24, -4000.0), np.full(24, 4000.0), due, due)  # either way, up to 4 MW
+    offer = LotOffer("L", (CHARGE_BUS,), 400, 10.0, 60.0, np.ones(24), np.full(24, 4000.0), np.full(24, 4000.0),
+                     envelope=envelope, power_factor=PF)
+    light = np.full(len(HOURS), 0.1)
+    form = build_formulation(net, np.outer(light, net.p_load_kw), np.outer(light, net.q_load_kvar),
+                             lots=[lot_data(offer, hours)], objective="vpd", fixed_open=net.tie_branches)
+    sol = form.model.solve(mip_rel_gap=1e-6, threads=1)
+    c, d = sol[form.lots[0].charge_mw], sol[form.lots[0].discharge_mw]
+    assert (d - c) == pytest.approx(np.full((1, len(HOURS)), 2.0), abs=1e-6)  # feeds in 2 MW
+    assert np.all(np.minimum(c, d) <= 1e-9)  # one direction an hour: q = k |p|
+    assert np.sqrt(sol[form.v_pu2]).max() > 1.05  # the rise the lot's true q leaves
