@@ -23,12 +23,14 @@ differ from the EVs that come.
 
 ``power_factor`` (default 1) is the chargers' power factor: output ``q_kvar`` = |p_kw| tan(acos(pf)), absorbed.
 ``qv`` (a table of `simulators.parking.reactive.QVCurve` fields) sets ``q_kvar`` by a Q(V) droop instead, from input
-``v_pu``: the lot's bus voltage, which the world sends time-shifted (the previous step's measurement).
+``v_pu``: the lot's bus voltage, which the world sends time-shifted (the previous step's measurement); a NaN (the
+grid's flow did not converge) keeps the last measured voltage.
 ``degradation`` holds `cosim.controllers.ageing.AgeingModel` parameters (and ``wear_cost``, the PLO's business):
 each visit's capacity loss is in its ``evs`` rows.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import Any
 
@@ -165,7 +167,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
                     lot.set_schedule(float(schedule["start_h"]) * self.hours_per_unit,
                                      schedule["kw"], self.views[eid])
             for v_pu in inputs.get(eid, {}).get("v_pu", {}).values():  # the bus voltage the Q(V) curve reads
-                if v_pu is not None:
+                if v_pu is not None and math.isfinite(float(v_pu)):  # NaN (no converged flow): keep the last one
                     lot.bus_v_pu = float(v_pu)
             self.data[eid] = lot.advance(setpoint, until_h)
             self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]

@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.parking.ev import EV
+from simulators.parking.fleet import save_fleet_csv
 from simulators.parking.lot import ParkingLot
 from simulators.parking.reactive import QVCurve, ReactiveConfigError, qv_curve
+from simulators.parking.simulator import ParkingSim
 
 VOLTS = st.floats(0.5, 1.5, allow_nan=False)
 
@@ -77,3 +79,18 @@ def test_the_lot_sends_the_curves_q_at_the_voltage_it_was_given():
     out = lot.advance(-80.0, 3.0)  # feeding in at a high voltage: absorbs
     assert out["p_kw"] == pytest.approx(-80.0) and out["q_kvar"] == pytest.approx(curve.q_kvar(-80.0, 1.05))
     assert out["q_kvar"] > 0.0
+
+
+def test_the_simulator_feeds_the_measured_voltage_and_holds_it_through_a_nan(tmp_path):
+    fleet = tmp_path / "fleet.csv"
+    save_fleet_csv([EV(f"e{i}", 0.0, 8.0, 60.0, 11.0, 0.3) for i in range(10)], fleet)
+    sim = ParkingSim()
+    sim.init("Parking")
+    sim.create(1, "Lot", fleet=str(fleet), lot_id="L", qv={"v1_pu": 0.93, "v2_pu": 0.96})
+    curve = QVCurve(v1_pu=0.93, v2_pu=0.96)
+    for hour, v_pu, read in ((0, 0.94, 0.94), (1, float("nan"), 0.94), (2, None, 0.94), (3, 0.95, 0.95)):
+        inputs = {"L": {"setpoint_kw": {"PLO.L": 80.0}, **({} if v_pu is None else {"v_pu": {"Grid.conn": v_pu}})}}
+        sim.step(hour, inputs, hour + 1)
+        out = sim.get_data({"L": ["p_kw", "q_kvar"]})["L"]
+        assert out["p_kw"] == pytest.approx(80.0)
+        assert out["q_kvar"] == pytest.approx(curve.q_kvar(out["p_kw"], read)) and out["q_kvar"] < 0.0
