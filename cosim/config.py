@@ -44,9 +44,19 @@ class LotConfig:
     forecast_error: dict[str, Any] = field(default_factory=dict)
     # the chargers' power factor, (0, 1]: they draw q_kvar = |p_kw| tan(acos(pf)) (absorbed) from the grid
     power_factor: float = 1.0
+    # the chargers' reactive power: "pf" (the fixed power factor above) or "qv" (a Q(V) droop curve, `qv` its
+    # `simulators.parking.reactive.QVCurve` fields, read from the qv_* keys with their defaults)
+    reactive: str = "pf"
+    qv: dict[str, float] = field(default_factory=dict)
     # battery ageing (`cosim.controllers.ageing.AgeingModel` parameters, each >= 0), `wear_cost` and `calendar_cost`:
     # whether the PLO's scheduler and the DSO's objective price the cyclic wear and the calendar ageing (off by default)
     degradation: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def plan_power_factor(self) -> float:
+        """The power factor the DSO plans the lot with: its own, or under Q(V) the curve's bound (full absorption at
+        the minimum power factor: the worst case for the lower voltage limit; README, "Reactive power")."""
+        return float(self.qv["min_power_factor"]) if self.reactive == "qv" else self.power_factor
 
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -149,8 +159,10 @@ SECTION_KEYS = {
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
                  "secret", "separate_processes"},
 }
+REACTIVE_MODES = ("pf", "qv")  # [[lots]] reactive
+QV_KEYS = ("v1_pu", "v2_pu", "v3_pu", "v4_pu", "min_power_factor", "max_kvar")  # [[lots]] qv_<key>
 LOT_KEYS = {"id", "bus", "candidate_buses", "fleet", "fleet_options", "n_chargers", "connection_limit_kw", "allocation",
-            "forecast_error", "power_factor", "degradation"}
+            "forecast_error", "power_factor", "degradation", "reactive", *(f"qv_{k}" for k in QV_KEYS)}
 
 
 class _Reader:
@@ -303,6 +315,10 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     from cosim.networks import is_converted_name  # noqa: PLC0415 - lazy, as in _network
 
     for i, lot in enumerate(lots):  # a converted net's connections take active power only
+        if lot.reactive == "qv" and is_converted_name(network):
+            raise ScenarioFileError(f"{where}: lots[{i}].reactive: 'qv' needs reactive power at the lot's "
+                                    f"connection, which the converted network {network!r} does not take; "
+                                    "allowed there: 'pf' with power_factor 1.0")
         if lot.power_factor < 1.0 and is_converted_name(network):
             raise ScenarioFileError(f"{where}: lots[{i}].power_factor: {lot.power_factor!r} needs reactive power at "
                                     f"the lot's connection, which the converted network {network!r} does not take; "
@@ -772,9 +788,42 @@ def _parse_lots(top: _Reader, lots_raw: Any, path: Path | None = None, near: Pat
                 forecast_error=_ev_forecast_error(r),
                 power_factor=r.positive("power_factor", float, 1.0, maximum=1.0),
                 degradation=_degradation(r),
+                **_reactive(r),
             )
         )
     return lots
+
+
+def _reactive(r: _Reader) -> dict[str, Any]:
+    """A lot's `reactive` mode and, for "qv", its curve (`QVCurve` fields from the qv_* keys, defaults filled in):
+    each breakpoint in `QV_V_RANGE_PU`, v1 < v2 <= v3 < v4, min_power_factor in (0, 1], max_kvar > 0. A qv_* key
+    under "pf", or power_factor under "qv", is refused: it would be silently ignored."""
+    from simulators.parking.reactive import QV_DEFAULTS, QV_V_RANGE_PU  # noqa: PLC0415
+
+    mode = r.get("reactive", str, "pf", REACTIVE_MODES)
+    given = [f"qv_{k}" for k in QV_KEYS if f"qv_{k}" in r.table]
+    if mode == "pf":
+        if given:
+            raise r.fail(given[0], "applies to reactive = 'qv' only; set reactive = 'qv' or remove it")
+        return {"reactive": mode, "qv": {}}
+    if "power_factor" in r.table:
+        raise r.fail("power_factor", "applies to reactive = 'pf' only; under 'qv' the curve's limit is "
+                                     "qv_min_power_factor")
+    lo, hi = QV_V_RANGE_PU
+    qv: dict[str, float] = {}
+    for key in ("v1_pu", "v2_pu", "v3_pu", "v4_pu"):
+        qv[key] = r.get(f"qv_{key}", float, QV_DEFAULTS[key])
+        if not lo <= qv[key] <= hi:
+            raise r.fail(f"qv_{key}", f"must be in [{lo}, {hi}] p.u., got {qv[key]!r}")
+    for a, b, rel in (("v1_pu", "v2_pu", "<"), ("v2_pu", "v3_pu", "<="), ("v3_pu", "v4_pu", "<")):
+        if not (qv[a] < qv[b] if rel == "<" else qv[a] <= qv[b]):
+            raise r.fail(f"qv_{b}" if f"qv_{b}" in r.table else f"qv_{a}",
+                         f"breakpoints must rise: qv_v1_pu < qv_v2_pu <= qv_v3_pu < qv_v4_pu, got qv_{a} = {qv[a]} "
+                         f"and qv_{b} = {qv[b]}")
+    qv["min_power_factor"] = r.positive("qv_min_power_factor", float, QV_DEFAULTS["min_power_factor"], maximum=1.0)
+    if "qv_max_kvar" in r.table:
+        qv["max_kvar"] = r.positive("qv_max_kvar", float)
+    return {"reactive": mode, "qv": qv}
 
 
 def _degradation(r: _Reader) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Data flow each hour (time_resolution = 3600 s, one mosaik time unit = one hour):
   market --load_scaling--> grid;  market --forecasts--> DSO, PLOs
   lot --state (start of hour, incl. 24-h forecast; time-shifted)--> PLO
   PLO --offer--> DSO --to_plo (weak, same-time loop in a group)--> PLO   (day-ahead negotiation rounds)
-  PLO --setpoint_kw--> lot --p_kw--> grid connection (bus chosen by the DSO)
+  PLO --setpoint_kw--> lot --p_kw, q_kvar--> grid connection (bus chosen by the DSO)
+  connection --vm_pu (its bus, time-shifted: the previous hour's)--> lot   (a lot whose chargers follow Q(V))
   DSO --open_branches--> grid;  everything --> recorder (CSV files written as the run goes)
 With a controller that re-plans hour by hour (`revise`): the lots send a fresh forecast and their measurements
 every hour (PLO -> DSO as the exchange mode says, `plo_hourly`) and the grid's measured hour reaches the DSO an
@@ -161,7 +162,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
             keys=keys, switch_operations_per_day=scenario.switch_operations_per_day,
             on_failure=scenario.controller_on_failure, tracebacks_file=str(run_dir / TRACEBACKS),
             lots={lot.id: {"candidate_buses": list(lot.candidate_buses), "connection_limit_kw": lot.connection_limit_kw,
-                           "power_factor": lot.power_factor} for lot in scenario.lots})
+                           "power_factor": lot.plan_power_factor} for lot in scenario.lots})
 
     def start_plo(plo_sim: Any, lot, keys: dict[str, Any] | None) -> Any:
         return plo_sim.PLO(lot_id=lot.id, candidate_buses=list(lot.candidate_buses), exchange=scenario.exchange,
@@ -205,13 +206,15 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                       "connection_limit_kw": lot_cfg.connection_limit_kw, "allocation": lot_cfg.allocation,
                       "seed": scenario.seed, "lot_id": lot_cfg.id, "hourly_forecast": hourly,
                       "forecast_error": dict(lot_cfg.forecast_error), "power_factor": lot_cfg.power_factor,
-                      "degradation": dict(lot_cfg.degradation)}
+                      "degradation": dict(lot_cfg.degradation), "qv": dict(lot_cfg.qv)}
         lot = lots[lot_cfg.id] = parking.Lot(**lot_params)
         plo = plos[lot_cfg.id]
         conn = connections[lot_cfg.id] = grid_sim.Connection(bus=lot_cfg.candidate_buses[0], lot_id=lot_cfg.id)
         world.connect(lot, conn, "p_kw")
-        if lot_cfg.power_factor < 1.0:  # the chargers' reactive power (absorbed)
+        if lot_cfg.power_factor < 1.0 or lot_cfg.qv:  # the chargers' reactive power
             world.connect(lot, conn, "q_kvar")
+        if lot_cfg.qv:  # Q(V): the lot reads its bus voltage as the grid measured it in the previous hour
+            world.connect(conn, lot, ("vm_pu", "v_pu"), time_shifted=True, initial_data={"vm_pu": 1.0})
         world.connect(dso, conn, "lot_buses")
         world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
                       initial_data={"state": initial_lot_state(lot_params)})

@@ -23,7 +23,8 @@ Rules (the operator sets ``setpoint_kw`` at the grid side, + charging / - discha
   the per-EV LP's model, so their plans are what the lot can draw.
 * Ageing: at departure each visit's calendar and cyclic capacity loss (`cosim.controllers.ageing`), a vehicle's
   battery carrying its throughput to its later visits (`EV.vehicle_id`); reactive power: ``q_kvar`` =
-  abs(p) tan(acos(power_factor)), absorbed.
+  abs(p) tan(acos(power_factor)), absorbed, or with a Q(V) curve (`qv_curve`, `simulators.parking.reactive`) the
+  curve's q at the step's p and ``bus_v_pu``, the bus voltage its simulator last measured (the previous step's).
 * The setpoint is the step's mean power: at the start of a step the lot shares setpoint x step among the EVs that
   will be plugged in it (the allocation rule, within each EV's charger over its part of the step, room, reserve and
   must-run), and each EV takes its share at an even pace while plugged. What the EVs cannot take is not carried
@@ -54,6 +55,7 @@ from cosim.errors import InputError, ProblemError
 
 from .allocation import AllocationRule, fill_in_order, get_allocation, uses_laxity
 from .ev import EV
+from .reactive import QVCurve
 
 EPS_KWH = 1e-9  # shortfalls below this are rounding, reported as 0
 
@@ -75,6 +77,7 @@ class ParkingLot:
         overflow: str = "queue",
         ageing: AgeingModel | None = None,
         power_factor: float = 1.0,
+        qv_curve: QVCurve | None = None,
     ) -> None:
         if n_chargers is not None and (isinstance(n_chargers, bool) or int(n_chargers) != n_chargers or n_chargers < 0):
             raise LotConfigError(f"n_chargers={n_chargers!r} is invalid; allowed: a non-negative integer or None")
@@ -86,6 +89,8 @@ class ParkingLot:
         # the chargers draw reactive power at a fixed power factor, absorbing it both ways (lagging while charging,
         # under-excited while feeding in, which counters the voltage rise): q = |p| tan(acos(pf))
         self.q_per_p = math.tan(math.acos(float(power_factor)))
+        self.qv_curve = qv_curve  # Q(V) droop instead of the fixed power factor
+        self.bus_v_pu = 1.0  # the bus voltage the Q(V) curve reads (set before each step; nominal until measured)
         if overflow not in ("queue", "refuse"):
             raise LotConfigError(f"overflow={overflow!r} is invalid; allowed: 'queue', 'refuse'")
         ids = [ev.id for ev in evs]
@@ -535,13 +540,20 @@ class ParkingLot:
         flex_d = np.where(self.v2g[idx], np.maximum(x, 0.0), 0.0)
         return flex_c, flex_d, ch
 
+    def reactive_kvar(self, p_kw: float) -> float:
+        """The chargers' reactive power (kvar, + absorbed) at active power `p_kw`: the Q(V) curve's at `bus_v_pu`,
+        else |p| tan(acos(power_factor))."""
+        if self.qv_curve is not None:
+            return float(self.qv_curve.q_kvar(p_kw, self.bus_v_pu))
+        return abs(p_kw) * self.q_per_p
+
     def _outputs(self, dt: float, e0: float) -> dict[str, float | int]:
         flex_c, flex_d, ch = self._flex()
         e_in, e_out = float(self._step_in.sum()), float(self._step_out.sum())
         p = (e_in - e_out) / dt
         return {
             "p_kw": p,
-            "q_kvar": abs(p) * self.q_per_p,
+            "q_kvar": self.reactive_kvar(p),
             "setpoint_kw": self._setpoint,
             "undelivered_kw": self._setpoint - p,
             "mustrun_kw": self.s_mustrun_kwh / dt,

@@ -22,11 +22,15 @@ differ from the EVs that come.
 (``path``). ``seed`` seeds presets and stochastic fleets unless the dict sets its own.
 
 ``power_factor`` (default 1) is the chargers' power factor: output ``q_kvar`` = |p_kw| tan(acos(pf)), absorbed.
+``qv`` (a table of `simulators.parking.reactive.QVCurve` fields) sets ``q_kvar`` by a Q(V) droop instead, from input
+``v_pu``: the lot's bus voltage, which the world sends time-shifted (the previous step's measurement); a NaN (the
+grid's flow did not converge) keeps the last measured voltage.
 ``degradation`` holds `cosim.controllers.ageing.AgeingModel` parameters (and ``wear_cost`` and ``calendar_cost``,
 the PLO's business): each visit's capacity loss is in its ``evs`` rows.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import fields
 from typing import Any
 
@@ -39,6 +43,7 @@ from .fleet import load_fleet_csv, stochastic_fleet
 from .forecast import ELAADNL_SEGMENTS, ElaadnlForecastError, ForecastError, ForecastView, forecast_with_error
 from .lot import ParkingLot
 from .presets import FLEETS, preset_fleet
+from .reactive import qv_curve
 
 OUTPUTS = [
     "p_kw", "q_kvar", "setpoint_kw", "undelivered_kw", "mustrun_kw", "evs_present", "evs_plugged", "evs_waiting",
@@ -56,8 +61,8 @@ META = {
         "Lot": {
             "public": True,
             "params": ["fleet", "n_chargers", "connection_limit_kw", "allocation", "overflow", "seed", "lot_id",
-                       "hourly_forecast", "forecast_error", "power_factor", "degradation"],
-            "attrs": ["setpoint_kw", "schedule", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
+                       "hourly_forecast", "forecast_error", "power_factor", "degradation", "qv"],
+            "attrs": ["setpoint_kw", "schedule", "v_pu", "state", "evs"] + [o for o in OUTPUTS if o != "setpoint_kw"],
         },
     },
 }
@@ -126,7 +131,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
 
     def create(self, num, model, fleet="joape2024", n_chargers=None, connection_limit_kw=None,
                allocation="least_laxity_first", overflow="queue", seed=0, lot_id=None, hourly_forecast=False,
-               forecast_error=None, power_factor=1.0, degradation=None):
+               forecast_error=None, power_factor=1.0, degradation=None, qv=None):
         if model != "Lot":
             raise ParkingConfigError(f"model={model!r} is invalid; allowed: 'Lot'")
         entities = []
@@ -143,7 +148,8 @@ class ParkingSim(mosaik_api_v3.Simulator):
                                          f"{', '.join(COST_SWITCHES)}") from None
             self.lots[eid] = ParkingLot(build_fleet(fleet, seed), n_chargers=n_chargers,
                                         connection_limit_kw=connection_limit_kw, allocation=allocation,
-                                        overflow=overflow, ageing=ageing_model, power_factor=power_factor)
+                                        overflow=overflow, ageing=ageing_model, power_factor=power_factor,
+                                        qv_curve=qv_curve(qv))
             self.data[eid] = {}
             self.sessions[eid] = []
             self.hourly[eid] = bool(hourly_forecast)
@@ -161,6 +167,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
                 if isinstance(schedule, dict) and schedule.get("kw"):
                     lot.set_schedule(float(schedule["start_h"]) * self.hours_per_unit,
                                      schedule["kw"], self.views[eid])
+            for v_pu in inputs.get(eid, {}).get("v_pu", {}).values():  # the bus voltage the Q(V) curve reads
+                if v_pu is not None and math.isfinite(float(v_pu)):  # NaN (no converged flow): keep the last one
+                    lot.bus_v_pu = float(v_pu)
             self.data[eid] = lot.advance(setpoint, until_h)
             self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]
             self.state[eid] = {"hour": until_h}

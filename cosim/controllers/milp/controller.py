@@ -83,10 +83,12 @@ class MilpController:
                 setpoints_kw={lot.lot_id: np.zeros(HOURS) for lot in problem.lots}, feasible=False,
                 controller=self.name, info=info,
             )
-        p_tot = p_all.copy()
-        for lot_id, bus in r.lot_buses.items():
-            p_tot[:, bus - 1] += r.setpoints_kw[lot_id]
-        ev = evaluate_exact(net, r.open_branches, p_tot, q_all)
+        p_tot, q_tot = p_all.copy(), q_all.copy()
+        for lot in lots:  # the lots' active power and their chargers' absorbed reactive power
+            lot_id = lot.offer.lot_id
+            p_tot[:, r.lot_buses[lot_id] - 1] += r.setpoints_kw[lot_id]
+            q_tot[:, r.lot_buses[lot_id] - 1] += lot.kvar_per_kw * np.abs(r.setpoints_kw[lot_id])
+        ev = evaluate_exact(net, r.open_branches, p_tot, q_tot)
         lot_kw = sum(r.setpoints_kw.values()) if r.setpoints_kw else np.zeros(HOURS)
         load = problem.load_kw
         of1 = 0.0

@@ -13,7 +13,7 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
 * LinDistFlow per hour h (lossless flows, seed 000 eq. 18-19 linearised): branch flows P_kh, Q_kh (from->to
   positive), directional big-M: (p_to - D_h) a_k - M_h b_k <= P_kh <= M_h a_k + (D_h - p_from) b_k, where
   M_h bounds any subtree load and D_h any injection (discharging lots, negative loads); nodal balance at every
-  non-slack bus with load + lot power (lots exchange active power only, as seed 000); v_to = v_from -
+  non-slack bus with load + lot power (active and, below unity power factor, reactive: see Lots); v_to = v_from -
   2 (r_k P_kh + x_k Q_kh) relaxed by +-(v_max^2 - v_min^2)(1 - z_k) on open branches; v_slack = 1 (a
   converted net's v_slack_pu); a transformer branch (off-nominal ratio t at its from-end) starts from v_from / |t|^2;
   v_min^2 <= v <= v_max^2 held softly with a heavy penalty (`VOLTAGE_PENALTY_KW_PER_PU2`) so that a stressed
@@ -30,6 +30,14 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
   With an envelope (`LotOffer.envelope`) instead: p_min_h <= c_h - d_h <= p_max_h and the cumulative battery
   energy sum_{k<=h} (eta_c c_k - d_k / eta_d) within [e_min_h, e_max_h] for every hour h: the contracts'
   hourly deadlines and the batteries' room.
+  Reactive power (`LotOffer.power_factor` < 1, the DSO's registration of the lot): the chargers absorb
+  q = tan(acos(pf)) |c - d| at the lot's bus, written q = tan(acos(pf)) (c + d): exact in every hour in which the
+  lot only charges or only discharges (hour_mode allows one of c, d per hour). Where both may be non-zero (an
+  envelope hour with p_min < 0 < p_max) c + d would over-state q by any power cycled inside the hour, which a
+  voltage objective could use (absorbing fictitious q at a high bus), so there a binary direction u_h per lot
+  and hour keeps them apart: c_h <= cmax_h u_h, d_h <= dmax_h (1 - u_h) (V2G hours only, pf < 1 only).
+  A lot under Q(V) is registered at its curve's minimum power factor: full absorption, the lowest voltages the
+  curve can cause (README, "Reactive power").
 * Objectives: "of3" losses (kWh); "of2" load-curve deviation sum_h |P_target - P_load,h - P_lot,h| (eq. 7-8,
   P_target = mean load of the modelled hours) with abs via aux variables; "vpd" sum_h sum_b |V - 1| with
   V ~ (1 + v)/2, abs via aux variables; "of1" PLO benefit, linear in c and d (eq. 1-5 with fixed SOC
@@ -62,6 +70,7 @@ class LotData:
     cmax_mw: np.ndarray  # (H,) over modelled hours
     dmax_mw: np.ndarray
     hours: np.ndarray | None = None  # the modelled hours (0-based), for the envelope's cumulative bounds
+    kvar_per_kw: float = 0.0  # tan(acos(power_factor)): kvar the chargers absorb per kW drawn or fed in
 
 
 def lot_data(lot: LotOffer, hours: np.ndarray) -> LotData:
@@ -82,7 +91,16 @@ def lot_data(lot: LotOffer, hours: np.ndarray) -> LotData:
     buses = np.array(sorted({int(b) - 1 for b in lot.candidate_buses}), dtype=int)
     if len(buses) == 0:
         raise ProblemError(f"lot {lot.lot_id!r}: candidate_buses is empty")
-    return LotData(offer=lot, buses=buses, cmax_mw=cmax, dmax_mw=dmax, hours=np.asarray(hours, int))
+    return LotData(offer=lot, buses=buses, cmax_mw=cmax, dmax_mw=dmax, hours=np.asarray(hours, int),
+                   kvar_per_kw=lot_kvar_per_kw(lot))
+
+
+def lot_kvar_per_kw(lot: LotOffer) -> float:
+    """tan(acos(pf)) of the lot's registered power factor, which must be in (0, 1]."""
+    pf = lot.power_factor
+    if isinstance(pf, bool) or not isinstance(pf, (int, float, np.floating)) or not 0.0 < pf <= 1.0:
+        raise ProblemError(f"lot {lot.lot_id!r}: power_factor must be in (0, 1], got {pf!r}")
+    return float(np.tan(np.arccos(float(pf))))
 
 
 def _add_envelope(m: LinearModel, lot: LotData, c: HighspyArray, d: HighspyArray) -> None:
@@ -152,6 +170,7 @@ class Formulation:
     q_square: HighspyArray
     v_violation_pu2: HighspyArray  # (H, n) squared-voltage limit violation
     lots: list[LotVars]
+    v_pu2: HighspyArray  # (H, n) squared bus voltages of the LinDistFlow model
     loss_kw_per_mw2: np.ndarray  # (nbr,) objective weight of P^2 + Q^2 (r in p.u. per MW x 1000 x loss weight)
 
     def add_tangent_cuts(self, p_mw: np.ndarray, q_mvar: np.ndarray) -> None:
@@ -182,7 +201,8 @@ def build_formulation(
     p_mw, q_mw = p_kw / 1000.0, q_kvar / 1000.0
     lot_max = sum(np.maximum(lot.cmax_mw, lot.dmax_mw) for lot in lots) if lots else np.zeros(H)
     m_p = np.abs(p_mw).sum(axis=1) + lot_max + 1e-3  # (H,) flow bound MW
-    m_q = np.abs(q_mw).sum(axis=1) + 1e-3
+    lot_q_max = sum(lot.kvar_per_kw * np.maximum(lot.cmax_mw, lot.dmax_mw) for lot in lots) if lots else np.zeros(H)
+    m_q = np.abs(q_mw).sum(axis=1) + lot_q_max + 1e-3  # the lots' q is absorbed: it only adds to the subtree loads
     lot_dis = sum(lot.dmax_mw for lot in lots) if lots else np.zeros(H)
     d_p = np.maximum(-p_mw, 0.0).sum(axis=1) + lot_dis + 1e-6  # (H,) MW that may be injected (reverse flow)
     d_q = np.maximum(-q_mw, 0.0).sum(axis=1) + 1e-6
@@ -239,6 +259,7 @@ def build_formulation(
     # lots
     lot_vars: list[LotVars] = []
     lot_at_bus: dict[int, list[HighspyArray]] = {}  # (H,) net lot draw (MW) per bus
+    lot_q_at_bus: dict[int, list[HighspyArray]] = {}  # (H,) the chargers' absorbed reactive power (Mvar) per bus
     for lot in lots:
         nb_l = len(lot.buses)
         cost_c, cost_d = of1_costs_per_mw(lot.offer, price if price is not None else np.zeros(H))
@@ -252,6 +273,11 @@ def build_formulation(
             m.add(y.sum() == 1.0)
             for X, lim in ((c, lot.cmax_mw), (d, lot.dmax_mw)):
                 m.add(X - lim[None, :] * y[:, None] <= 0.0)
+        both = (lot.cmax_mw > 0.0) & (lot.dmax_mw > 0.0)
+        if lot.kvar_per_kw > 0.0 and both.any():  # q = k (c + d) is k |c - d| only with one direction an hour
+            u = m.var(H, 0, np.where(both, 1, 0), integer=True)
+            m.add(c - lot.cmax_mw[None, :] * u[None, :] <= np.where(both, 0.0, lot.cmax_mw)[None, :])
+            m.add(d + lot.dmax_mw[None, :] * u[None, :] <= lot.dmax_mw[None, :])
         if lot.offer.envelope is not None:
             _add_envelope(m, lot, c, d)
         else:
@@ -261,6 +287,8 @@ def build_formulation(
                 m.add(d.sum() <= lot.offer.energy_available_kwh / 1000.0)
         for bi, bus in enumerate(lot.buses):
             lot_at_bus.setdefault(int(bus), []).append(c[bi] - d[bi])
+            if lot.kvar_per_kw > 0.0:
+                lot_q_at_bus.setdefault(int(bus), []).append(lot.kvar_per_kw * (c[bi] + d[bi]))
         lot_vars.append(LotVars(c, d, y))
     # nodal balance (non-slack buses): inflow - outflow = load + lot
     for j in nonslack:
@@ -268,6 +296,8 @@ def build_formulation(
         inflow_q = Q[:, tb == j].sum(axis=1) - Q[:, fb == j].sum(axis=1)
         for draw in lot_at_bus.get(int(j), []):
             inflow_p = inflow_p - draw
+        for draw in lot_q_at_bus.get(int(j), []):
+            inflow_q = inflow_q - draw
         m.add(inflow_p == p_mw[:, j])
         m.add(inflow_q == q_mw[:, j])
     # voltages: slack fixed, soft limits, LinDistFlow drop with big-M
@@ -290,7 +320,7 @@ def build_formulation(
         dev_v = m.var((H, n), 0.0, np.inf, cost=1.0)  # |V - 1| with V ~ (1 + v) / 2
         m.add(2.0 * dev_v - v >= -1.0)
         m.add(2.0 * dev_v + v >= 1.0)
-    form = Formulation(m, z, P, Q, sp, sq, viol, lot_vars, loss_kw_per_mw2)
+    form = Formulation(m, z, P, Q, sp, sq, viol, lot_vars, v, loss_kw_per_mw2)
     for t in tangent_points(n_segments):
         form.add_tangent_cuts((m_p * t)[:, None], (m_q * t)[:, None])
     return form

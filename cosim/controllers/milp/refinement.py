@@ -154,5 +154,7 @@ def solve_milp(
         model_gap=best.model_gap, rounds=rounds, wall_s=wall_s,
         voltage_violation_pu2=float(sol[form.v_violation_pu2].sum()), found=True,
         extra={"nodes": nodes, "simplex_iterations": iterations, "node_limit": node_limit,
-               "time_limit_s": time_limit_s},
+               "time_limit_s": time_limit_s,
+               # the LinDistFlow model's own lowest voltage per modelled hour (p.u.), beside the exact flow's
+               "model_v_min_pu": np.sqrt(np.maximum(sol[form.v_pu2].min(axis=1), 0.0)).tolist()},
     )
