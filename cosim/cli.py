@@ -14,19 +14,46 @@ file:line; the traceback is in the run folder's tracebacks.txt), and `cosim run`
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import logging
 import os
 import signal
 import sys
-from pathlib import Path
-from typing import Any
 
-from cosim.errors import CosimError, InputError
-from cosim.logs import LEVELS, configure_logging
-from cosim.studies import STUDY_DESCRIPTIONS
+_START_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def _stopped_while_starting(signum: int, frame: object) -> None:
+    """A stop signal while the `cosim` program imports its modules (before `main` runs): nothing is written yet, so
+    one line and the exit code at once; Python would print the import's traceback."""
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+    os.write(2, f"cosim: stopped by {name}\n".encode())
+    os._exit(128 + signum)
+
+
+def _is_the_program() -> bool:
+    """Whether this import is the `cosim` program's own (its console script, or `python -m cosim.cli`), not a
+    library's or a test's."""
+    if __name__ == "__main__":
+        return True
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    return os.path.basename(main_file) == "cosim" and os.path.basename(sys.argv[0] if sys.argv else "") == "cosim"
+
+
+_HANDLED_WHILE_STARTING = _is_the_program()
+if _HANDLED_WHILE_STARTING:  # first thing, before the imports below (a second or more on a loaded machine)
+    for _name in _START_SIGNALS:
+        if hasattr(signal, _name) and signal.getsignal(getattr(signal, _name)) is not signal.SIG_IGN:
+            signal.signal(getattr(signal, _name), _stopped_while_starting)
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from cosim.errors import CosimError, InputError  # noqa: E402
+from cosim.logs import LEVELS, configure_logging  # noqa: E402
+from cosim.studies import STUDY_DESCRIPTIONS  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -258,12 +285,20 @@ def main(argv: list[str] | None = None) -> int:
     _command[0] = "cosim"
     own_process = argv is None
     try:
+        _end_start_handlers()
         code = _main(argv, own_process)
     except KeyboardInterrupt as exc:  # Ctrl-C before the handlers were installed (imports, parsing)
         code = _stopped(exc)
     if own_process:
         _flush_and_exit(code)
     return code
+
+
+def _end_start_handlers() -> None:
+    """Ctrl-C is a KeyboardInterrupt again (caught by `main`, which flushes what a command printed) until the command
+    installs its `StopSignals`; SIGTERM and SIGHUP keep the one-line exit (their default would print nothing)."""
+    if _HANDLED_WHILE_STARTING and signal.getsignal(signal.SIGINT) is _stopped_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _flush_and_exit(code: int) -> None:
