@@ -139,8 +139,7 @@ class ParkingLot:
         self._pd = 0  # next departure (index into _dep_order)
         self._t_min = 0  # minute up to which energy has been integrated
         self._setpoint = 0.0
-        self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per hour rounded)
-        self._schedule_kw = np.zeros(0)  # the schedule in force as sent (kW per hour)
+        self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per hour)
         self._preferred: tuple[int, np.ndarray] | None = None  # (start minute, (n, H) grid kWh per EV and hour)
         self._view = None  # how the operator expects the fleet (forecast errors), for the per-EV plan
         self._plan_kwh = np.zeros(len(evs))  # each EV's share of the step's energy (grid kWh, `_plan_step`)
@@ -359,17 +358,14 @@ class ParkingLot:
         from the lot's state when the schedule starts, and again each hour when the operator's view of the fleet
         (`view`, forecast errors) differs from the EVs that come). Without a schedule, the allocation rule alone."""
         key = (int(round(start_h * 60)), tuple(round(float(v), 9) for v in schedule_kw))
-        if key != self._schedule_key:  # a new schedule (not the one in force sent again)
+        if key != self._schedule_key:
             self._schedule_key, self._preferred, self._view = key, None, view
-            # the per-EV plan solves the schedule as sent, not its key: the operator's own check of the same fleet
-            # and schedule (`PloAgent.follow`, the DSO's `check_plan`) is then answered from fleet_lp's kept solutions
-            self._schedule_kw = np.asarray(schedule_kw, float)
 
     def _preferred_kwh(self, t0: int, t1: int) -> np.ndarray | None:
         """(n,) grid kWh each EV should take in the step [t0, t1) by the per-EV plan of the operator's schedule."""
         if self._schedule_key is None or t1 - t0 != 60:
             return None
-        start, kw = self._schedule_key[0], self._schedule_kw
+        start, kw = self._schedule_key
         k = (t0 - start) // 60
         if (t0 - start) % 60 or not 0 <= k < len(kw):
             return None
@@ -377,7 +373,7 @@ class ParkingLot:
             source = self if self._view is None else self._view.expected(self)
             fleet, keep = source.fleet_view(t0 / 60.0, len(kw) - k)
             try:
-                per_ev, _ = dispatch(fleet, kw[k:])
+                per_ev, _ = dispatch(fleet, np.asarray(kw[k:], float))
             except ProblemError:
                 return None
             plan = np.zeros((len(self.evs), len(kw) - k))
