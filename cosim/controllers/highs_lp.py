@@ -7,9 +7,9 @@ entry), the option checks and a per-column loop building the bound multipliers `
 
 `linprog_highs` hands HiGHS the very same model (the same matrix in the same column-wise order, the same bounds
 and sides, infinities as HiGHS's own, the same options as `linprog`'s defaults) as plain Python lists, and reads
-back only the primal solution: HiGHS is deterministic, so the solution is bit-identical to `linprog`'s
-(`tests/controllers/test_highs_lp.py` checks it on drawn fleets). Anything but an optimum is handed to `linprog`
-itself, so the status and message are exactly `linprog`'s.
+back only the primal solution and objective: HiGHS is deterministic, so they are bit-identical to `linprog`'s
+(`tests/controllers/test_highs_lp.py` checks it on drawn fleets). An optimum is checked against its constraints as
+`linprog` checks it; anything else is handed to `linprog` itself, so the status and message are exactly `linprog`'s.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def _finite(values: np.ndarray) -> np.ndarray:
 def linprog_highs(c: np.ndarray, A_ub: Any, b_ub: np.ndarray, bounds: list[tuple[float, float | None]],
                   A_eq: Any = None, b_eq: np.ndarray | None = None) -> SimpleNamespace:
     """min c x s.t. A_ub x <= b_ub, A_eq x = b_eq, bounds (a (lower, upper) pair per column, None: unbounded above),
-    as `linprog(..., method="highs")` solves it: a namespace with `status` (0: optimal), `message` and `x`."""
+    as `linprog(..., method="highs")` solves it: a namespace with `status` (0: optimal), `message`, `x` and `fun`."""
     if _highs is None:
         return linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
     cost = np.asarray(c, float)
@@ -83,7 +83,18 @@ def linprog_highs(c: np.ndarray, A_ub: Any, b_ub: np.ndarray, bounds: list[tuple
         and solver.passModel(lp) != _highs.HighsStatus.kError \
         and solver.run() != _highs.HighsStatus.kError \
         and solver.getModelStatus() == _highs.HighsModelStatus.kOptimal
+    if ok:
+        solution = solver.getSolution()
+        x = np.array(solution.col_value)
+        fun = solver.getInfo().objective_function_value
+        # linprog's own check of an optimum (`_linprog_util._check_result`): bounds, slacks and equality residuals
+        # within 10 sqrt(1e-9); the residuals from HiGHS's row activities, as linprog takes them
+        residual = _finite(rhs) - np.array(solution.row_value)
+        tol = np.sqrt(1e-9) * 10
+        ok = not (np.isnan(x).any() or np.isnan(fun) or np.isnan(residual).any()) \
+            and bool(np.all((x >= lower - tol) & (x <= upper + tol))) \
+            and not (residual[:b_ub.size] < -tol).any() and not (np.abs(residual[b_ub.size:]) > tol).any()
     if not ok:  # linprog's own status and message
         return linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    return SimpleNamespace(status=0, message="Optimization terminated successfully.",
-                           x=np.array(solver.getSolution().col_value))
+    return SimpleNamespace(status=0, message="Optimization terminated successfully. (HiGHS Status 7: Optimal)",
+                           x=x, fun=fun)

@@ -43,8 +43,9 @@ def _same_as_linprog(c, a_ub, b_ub, bounds, a_eq=None, b_eq=None) -> bool:
     if theirs.status != 0:
         assert ours.message == theirs.message
         return True
+    assert ours.message == theirs.message
     assert ours.x.dtype == theirs.x.dtype and ours.x.shape == theirs.x.shape
-    return ours.x.tobytes() == theirs.x.tobytes()
+    return ours.x.tobytes() == theirs.x.tobytes() and np.float64(ours.fun).tobytes() == np.float64(theirs.fun).tobytes()
 
 
 @settings(max_examples=60, deadline=None)
