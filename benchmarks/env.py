@@ -50,6 +50,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     timing.reset()
     LP_SECONDS.clear()
     hours, env_s, waiting = 0, 0.0, 0.0
+    cpu0 = time.process_time()  # CPU time of this process (all its threads): less shaken by a shared machine's load
     t0 = time.perf_counter()
     resets_s = 0.0
     for k in range(episodes):
@@ -66,13 +67,14 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
             hours += 1
         waiting += env.episode.bridge.waiting_s
     wall = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0
     env.close()
     sims = {k: v for k, v in timing.STEP_SECONDS.items()}
     if "dso" in sims:
         sims["dso"] -= waiting
     return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
             "first_reset_s": first_reset_s, "warmup_s": warmup_s, "resets_s": resets_s,
-            "sim_h_per_s": hours / wall,
+            "sim_h_per_s": hours / wall, "cpu_ms_per_h": 1000.0 * cpu_s / hours,
             "parts_s": {"policy": env_s, **sims}}
 
 
@@ -163,7 +165,8 @@ def main() -> None:
             r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
             print(f"{Path(path).stem} ({engine} grid, recorder {'on' if record else 'off'}): {r['hours']} h in "
                   f"{r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
-                  f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s)")
+                  f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s); "
+                  f"CPU {r['cpu_ms_per_h']:.0f} ms per simulated hour")
             parts = r["parts_s"]
             rest = r["wall_s"] - sum(parts.values())
             print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
