@@ -50,6 +50,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     timing.reset()
     LP_SECONDS.clear()
     hours, env_s, waiting = 0, 0.0, 0.0
+    cpu0 = time.process_time()  # CPU time of this process (all its threads): less shaken by a shared machine's load
     t0 = time.perf_counter()
     resets_s = 0.0
     for k in range(episodes):
@@ -66,13 +67,14 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
             hours += 1
         waiting += env.episode.bridge.waiting_s
     wall = time.perf_counter() - t0
+    cpu_s = time.process_time() - cpu0
     env.close()
     sims = {k: v for k, v in timing.STEP_SECONDS.items()}
     if "dso" in sims:
         sims["dso"] -= waiting
     return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
             "first_reset_s": first_reset_s, "warmup_s": warmup_s, "resets_s": resets_s,
-            "sim_h_per_s": hours / wall,
+            "sim_h_per_s": hours / wall, "cpu_ms_per_h": 1000.0 * cpu_s / hours,
             "parts_s": {"policy": env_s, **sims}}
 
 
@@ -80,12 +82,15 @@ LP_SECONDS: dict[str, float] = {}
 
 
 def time_per_ev_lp() -> None:
-    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp.dispatch`, HiGHS) the PLO
-    (`follow`: the nearest schedule its EVs can take) and the lot (its per-EV split) solve, into LP_SECONDS."""
+    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp.dispatch`, HiGHS) the DSO
+    (`check_plan`: whether the lots' EVs can deliver its plan), the PLO (`follow`: the nearest schedule its EVs can
+    take) and the lot (its per-EV split) solve, into LP_SECONDS (a fleet and schedule solved before are answered
+    from fleet_lp's kept solutions, at the cost of the look-up)."""
+    import cosim.controllers.validation as dso  # noqa: PLC0415
     import simulators.parking.lot as lot  # noqa: PLC0415
     import simulators.plo.agent as plo  # noqa: PLC0415
 
-    for module, label in ((plo, "PLO"), (lot, "lot")):
+    for module, label in ((dso, "DSO"), (plo, "PLO"), (lot, "lot")):
         solve = module.dispatch
 
         def timed(*args, _solve=solve, _label=label, **kwargs):
@@ -160,7 +165,8 @@ def main() -> None:
             r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
             print(f"{Path(path).stem} ({engine} grid, recorder {'on' if record else 'off'}): {r['hours']} h in "
                   f"{r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
-                  f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s)")
+                  f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s); "
+                  f"CPU {r['cpu_ms_per_h']:.0f} ms per simulated hour")
             parts = r["parts_s"]
             rest = r["wall_s"] - sum(parts.values())
             print("  where the time went: " + ", ".join(f"{k} {v / r['wall_s']:.0%}" for k, v in
@@ -168,7 +174,7 @@ def main() -> None:
                   + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
             print(f"  resets (a fresh mosaik world up to the DSO's first decision; inside the above): "
                   f"{r['resets_s'] / r['wall_s']:.0%}")
-            print("  the per-EV linear programme (fleet_lp.dispatch, HiGHS; inside plo and parking above): "
+            print("  the per-EV linear programme (fleet_lp.dispatch, HiGHS; inside dso, plo and parking above): "
                   + ", ".join(
                 f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
     ev = bench_ev2gym(steps=args.ev2gym_steps)

@@ -1,4 +1,4 @@
-"""The per-EV reference: a fleet's exact hourly flexibility as a linear programme (HiGHS through scipy).
+"""The per-EV reference: a fleet's exact hourly flexibility as a linear programme (HiGHS as scipy ships it).
 
 Every EV of a `fleet_forecast` gets its own charge c_ih >= 0 and discharge d_ih >= 0 (kW, grid side) in each hour,
 within its charger times the share of the hour it is plugged (discharge only for V2G EVs); its battery energy
@@ -23,11 +23,11 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
 from scipy.sparse import csr_matrix, diags, hstack, vstack
 
 from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
+from cosim.controllers.highs_lp import linprog_highs
 from cosim.errors import ProblemError
 
 __all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "max_schedule_kwh"]
@@ -148,8 +148,7 @@ def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
     if net.shape[1] == 0:
         return 0.0
     cost = -(net.T @ w)
-    res = linprog(cost, A_ub=vstack([energy, -energy]), b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12),
-                  bounds=bounds, method="highs")
+    res = linprog_highs(cost, vstack([energy, -energy]), np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), bounds)
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
     return float(-res.fun)
@@ -200,8 +199,8 @@ def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
         # contracts (the one leaving first)
         columns, _ = calendar_columns(fleet, float(fleet[CALENDAR_KEY]))
         cost[:width] += columns * min(1.0, 0.5 * THROUGHPUT_COST / max(np.abs(columns).max(), 1e-300))
-    res = linprog(cost, A_ub=a_ub, b_ub=np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), A_eq=a_eq, b_eq=p,
-                  bounds=bounds + [(0, None)] * (2 * H), method="highs")
+    res = linprog_highs(cost, a_ub, np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), bounds + [(0, None)] * (2 * H),
+                        a_eq, p)  # linprog(method="highs")'s solution, bit for bit, with less overhead
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
     k = ev.size
