@@ -1,0 +1,180 @@
+"""A run's figures drawn beside it: `PlotWorkers` forks, as the run starts, one fork server per figure process (two
+where the run may use two cores). Each imports matplotlib and draws a tiny figure (fonts found and loaded, caches
+filled) while the run simulates. When the run's tables are final, each server forks a worker that draws its share
+of the figures (every second one), while the run's own process reads the tables for report.html; the run waits
+for them, then writes the page. What the run waits for is the drawing alone, split over the processes: the import
+and the warm-up happened during the simulation.
+
+Why processes and not threads: matplotlib's drawing is Python under the GIL. Process hygiene is the controllers'
+(`cosim.controllers.forkserver.ForkServer`): servers and workers die with the run (SIGKILL included), ignore the
+terminal's Ctrl-C (the run's business; it closes them), and `close()` kills a worker and its server at once. The run
+closes them as soon as the figures are drawn, and whatever ends it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import select
+import traceback
+from pathlib import Path
+from typing import Any
+
+from cosim.controllers.forkserver import ForkServer, ServerGone
+from cosim.runner.figure_style import Figure
+
+__all__ = ["PROCESSES", "PlotError", "PlotWorkers", "processes_wanted"]
+
+PROCESSES = 2
+"""Figure processes of a run at most (two halve the wait; more would each pay matplotlib's import for little)."""
+LAUNCH_TIMEOUT_S = 120.0  # a server answers once its warm-up is done (seconds on a loaded machine)
+END_TIMEOUT_S = 10.0  # a worker that has answered is reaped by its server within this
+
+
+class PlotError(RuntimeError):
+    """A figure process failed (an error in a figure, or the process ended without an answer); the run's tables
+    are untouched. The worker's traceback is a note of the exception."""
+
+
+def processes_wanted() -> int:
+    """`PROCESSES`, or fewer where this process may run on fewer cores."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(PROCESSES, cores))
+
+
+def _warm_up() -> None:
+    """In each server, while the run simulates: matplotlib and the figure modules imported, fonts loaded, the text
+    and tick machinery exercised once."""
+    import matplotlib  # noqa: PLC0415 - only in the figure processes
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    import cosim.runner.figures_city  # noqa: F401, PLC0415 - the worker's imports, done once here
+    import cosim.runner.report  # noqa: F401, PLC0415
+    from cosim.runner.figure_style import STYLE  # noqa: PLC0415
+
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.0, 1.0))
+        points = ax.scatter([0.0, 1.0], [0.0, 1.0], c=[0.0, 1.0], label="warm-up")
+        ax.set_xlabel("x (h)")
+        ax.legend()
+        fig.colorbar(points, ax=ax).set_label("c")
+        fig.savefig(io.BytesIO(), dpi=20, format="png")
+        plt.close(fig)
+
+
+def _work(request: bytes, result_fd: int, dump_fd: int) -> None:
+    """In a worker: draw its share of the figures (`cosim.runner.report.draw_part`) and write the answer, a pickled
+    ("ok", [(place, path, caption), ...]), ("bad input", line) or ("error", line, traceback), to `result_fd`."""
+    os.close(dump_fd)
+    from cosim.runner.report import ReportError, draw_part, write_error  # noqa: PLC0415
+
+    kwargs = pickle.loads(request)
+    try:
+        answer: tuple[Any, ...] = ("ok", [(i, str(f.path), f.caption) for i, f in draw_part(**kwargs)])
+    except ReportError as exc:
+        answer = ("bad input", str(exc))
+    except OSError as exc:
+        answer = ("bad input", str(write_error(Path(kwargs["run_dir"]), exc)))
+    except Exception as exc:  # noqa: BLE001 - any error in a figure goes back to the run as its one line
+        answer = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    with os.fdopen(result_fd, "wb") as fh:
+        fh.write(pickle.dumps(answer))
+
+
+class PlotWorkers:
+    """`with PlotWorkers() as workers:` starts the figure processes (warming up at once); `launch(...)` sets each
+    drawing its share, `collect()` waits for them; `close()` (idempotent) kills whatever is left."""
+
+    def __init__(self, processes: int | None = None) -> None:
+        self.processes = processes or processes_wanted()
+        self.servers: list[ForkServer] = []
+        self._pipes: list[int] = []
+
+    def start(self) -> "PlotWorkers":
+        try:
+            for _ in range(self.processes):
+                self.servers.append(ForkServer(_work, preload=_warm_up).start())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> "PlotWorkers":
+        return self.start() if not self.servers else self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def launch(self, **request: Any) -> bool:
+        """Each process draws part i of the figures of `request` (`draw_part`'s arguments); False when a process is
+        gone (killed from outside): then none draws and the caller draws in its own process."""
+        if not self.servers:
+            return False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            for part, server in enumerate(self.servers):
+                read_fd, write_fd = os.pipe()
+                self._pipes.append(read_fd)
+                try:
+                    server.launch(pickle.dumps({**request, "part": part, "parts": len(self.servers)}), write_fd,
+                                  devnull, timeout_s=LAUNCH_TIMEOUT_S)
+                finally:
+                    os.close(write_fd)
+        except ServerGone:
+            self.close()
+            return False
+        finally:
+            os.close(devnull)
+        return True
+
+    def collect(self) -> list[tuple[int, Figure]]:
+        """The figures the processes drew, (place in the report's order, figure), once all have answered; raises
+        `ReportError` for bad input (as drawing in this process would), `PlotError` for anything else."""
+        from cosim.runner.report import ReportError  # noqa: PLC0415 - report imports this module
+
+        data = {fd: bytearray() for fd in self._pipes}
+        open_fds = list(self._pipes)
+        while open_fds:
+            for fd in select.select(open_fds, [], [])[0]:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    data[fd] += chunk
+                else:
+                    open_fds.remove(fd)
+        statuses = [server.ended(END_TIMEOUT_S) for server in self.servers]
+        drawn: list[tuple[int, Figure]] = []
+        for (fd, raw), status in zip(data.items(), statuses):
+            try:
+                answer = pickle.loads(bytes(raw))
+            except Exception:  # noqa: BLE001 - no answer, or half of one: the worker was killed
+                raise PlotError(f"a figure process ended without an answer (wait status {status})") from None
+            if answer[0] == "bad input":
+                raise ReportError(answer[1])
+            if answer[0] == "error":
+                error = PlotError(f"in a figure process: {answer[1]}")
+                error.add_note(f"the figure process's traceback:\n{answer[2]}")
+                raise error
+            drawn += [(i, Figure(Path(path), caption)) for i, path, caption in answer[1]]
+        self._close_pipes()
+        return sorted(drawn, key=lambda item: item[0])
+
+    def _close_pipes(self) -> None:
+        for fd in self._pipes:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._pipes = []
+
+    def close(self) -> None:
+        """Kill each worker still drawing and its server (SIGTERM, SIGKILL after 2 s); idempotent."""
+        servers, self.servers = self.servers, []
+        for server in servers:
+            server.close()
+        self._close_pipes()
