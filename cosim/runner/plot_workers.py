@@ -17,6 +17,7 @@ import io
 import os
 import pickle
 import select
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -49,40 +50,39 @@ def processes_wanted() -> int:
 def _warm_up() -> None:
     """In each server, while the run simulates: matplotlib and the figure modules imported, fonts loaded, the text
     and tick machinery exercised once."""
-    import matplotlib  # noqa: PLC0415 - only in the figure processes
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
     import cosim.runner.figures_city  # noqa: F401, PLC0415 - the worker's imports, done once here
     import cosim.runner.report  # noqa: F401, PLC0415
-    from cosim.runner.figure_style import STYLE  # noqa: PLC0415
+    from cosim.runner.figure_style import Writer  # noqa: PLC0415 - matplotlib only in the figure processes
 
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(1.0, 1.0))
+    w = Writer(Path(os.devnull), "png", 20)
+    with w.style():
+        fig, ax = w.figure(1.0, 1.0)
         points = ax.scatter([0.0, 1.0], [0.0, 1.0], c=[0.0, 1.0], label="warm-up")
         ax.set_xlabel("x (h)")
         ax.legend()
         fig.colorbar(points, ax=ax).set_label("c")
         fig.savefig(io.BytesIO(), dpi=20, format="png")
-        plt.close(fig)
+        w.plt.close(fig)
 
 
 def _work(request: bytes, result_fd: int, dump_fd: int) -> None:
-    """In a worker: draw its share of the figures (`cosim.runner.report.draw_part`) and write the answer, a pickled
-    ("ok", [(place, path, caption), ...]), ("bad input", line) or ("error", line, traceback), to `result_fd`."""
+    """In a worker: draw its share of the figures (`cosim.runner.report.draw_part`) and write the answer to
+    `result_fd`, a pickled dict: "kind" ("ok", "bad input" or "error"), "figures" [(place, path, caption), ...] or
+    "error" (one line) and "traceback", and "cpu_s" (this worker's CPU seconds)."""
     os.close(dump_fd)
     from cosim.runner.report import ReportError, draw_part, write_error  # noqa: PLC0415
 
     kwargs = pickle.loads(request)
+    answer: dict[str, Any]
     try:
-        answer: tuple[Any, ...] = ("ok", [(i, str(f.path), f.caption) for i, f in draw_part(**kwargs)])
+        answer = {"kind": "ok", "figures": [(i, str(f.path), f.caption) for i, f in draw_part(**kwargs)]}
     except ReportError as exc:
-        answer = ("bad input", str(exc))
+        answer = {"kind": "bad input", "error": str(exc)}
     except OSError as exc:
-        answer = ("bad input", str(write_error(Path(kwargs["run_dir"]), exc)))
+        answer = {"kind": "bad input", "error": str(write_error(Path(kwargs["run_dir"]), exc))}
     except Exception as exc:  # noqa: BLE001 - any error in a figure goes back to the run as its one line
-        answer = ("error", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        answer = {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    answer["cpu_s"] = time.process_time()
     with os.fdopen(result_fd, "wb") as fh:
         fh.write(pickle.dumps(answer))
 
@@ -95,6 +95,7 @@ class PlotWorkers:
         self.processes = processes or processes_wanted()
         self.servers: list[ForkServer] = []
         self._pipes: list[int] = []
+        self.cpu_s: list[float] = []  # each worker's CPU seconds in the last `collect` (benchmarks/plots.py)
 
     def start(self) -> "PlotWorkers":
         try:
@@ -149,18 +150,20 @@ class PlotWorkers:
                     open_fds.remove(fd)
         statuses = [server.ended(END_TIMEOUT_S) for server in self.servers]
         drawn: list[tuple[int, Figure]] = []
+        self.cpu_s = []
         for (fd, raw), status in zip(data.items(), statuses):
             try:
                 answer = pickle.loads(bytes(raw))
             except Exception:  # noqa: BLE001 - no answer, or half of one: the worker was killed
                 raise PlotError(f"a figure process ended without an answer (wait status {status})") from None
-            if answer[0] == "bad input":
-                raise ReportError(answer[1])
-            if answer[0] == "error":
-                error = PlotError(f"in a figure process: {answer[1]}")
-                error.add_note(f"the figure process's traceback:\n{answer[2]}")
+            self.cpu_s.append(float(answer["cpu_s"]))
+            if answer["kind"] == "bad input":
+                raise ReportError(answer["error"])
+            if answer["kind"] == "error":
+                error = PlotError(f"in a figure process: {answer['error']}")
+                error.add_note(f"the figure process's traceback:\n{answer['traceback']}")
                 raise error
-            drawn += [(i, Figure(Path(path), caption)) for i, path, caption in answer[1]]
+            drawn += [(i, Figure(Path(path), caption)) for i, path, caption in answer["figures"]]
         self._close_pipes()
         return sorted(drawn, key=lambda item: item[0])
 
