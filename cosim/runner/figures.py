@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -555,19 +555,21 @@ def figure_functions(tables: RunTables) -> tuple[Callable[[RunTables, Writer], F
     return city_figures(FIGURES) if is_city(tables.network) else FIGURES
 
 
-def draw_some(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300, part: int = 0,
-              parts: int = 1) -> list[tuple[int, Figure]]:
-    """Draw every `parts`-th figure from the `part`-th (0-based) into `out` (made if needed): (its place in the
-    report's order, the figure) for each one the tables allow. Processes drawing parts 0 .. parts - 1 together
-    draw what `draw_all` draws."""
+def draw_some(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300,
+              places: Iterable[int] | None = None) -> list[tuple[int, Figure]]:
+    """Draw the figures at `places` of the report's order (all when None) into `out` (made if needed): (place,
+    figure) for each one the tables allow. An iterator is drawn from as the figures go (the run's figure processes
+    share one queue of places)."""
     out.mkdir(parents=True, exist_ok=True)
+    functions = figure_functions(tables)
     w = Writer(out, fmt, dpi)
     drawn = []
     with w.style():
-        for i, f in enumerate(figure_functions(tables)):
-            if i % parts == part:
-                drawn.append((i, f(tables, w)))
-    return [(i, f) for i, f in drawn if f is not None]
+        for i in range(len(functions)) if places is None else places:
+            figure = functions[i](tables, w)
+            if figure is not None:
+                drawn.append((i, figure))
+    return drawn
 
 
 def draw_all(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300) -> list[Figure]:

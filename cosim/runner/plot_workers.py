@@ -1,9 +1,10 @@
-"""A run's figures drawn beside it: `PlotWorkers` forks, as the run starts, one fork server per figure process (two
-where the run may use two cores). Each imports matplotlib and draws a tiny figure (fonts found and loaded, caches
-filled) while the run simulates. When the run's tables are final, each server forks a worker that draws its share
-of the figures (every second one), while the run's own process reads the tables for report.html; the run waits
-for them, then writes the page. What the run waits for is the drawing alone, split over the processes: the import
-and the warm-up happened during the simulation.
+"""A run's figures drawn beside it: `PlotWorkers` forks, as the run starts, one fork server per figure process (up
+to `PROCESSES`, one per core the run may use). Each imports matplotlib and draws a tiny figure (fonts found and
+loaded, caches filled) while the run simulates. When the run's tables are final, each server forks a worker; the
+workers take the figures one at a time from a shared queue (a pipe holding one byte per figure) until it is empty,
+while the run's own process reads the tables and builds report.html around the figures; the run waits for them,
+then writes the page. What the run waits for is the drawing alone, split over the processes: the import and the
+warm-up happened during the simulation.
 
 Why processes and not threads: matplotlib's drawing is Python under the GIL. Process hygiene is the controllers'
 (`cosim.controllers.forkserver.ForkServer`): servers and workers die with the run (SIGKILL included), ignore the
@@ -13,6 +14,7 @@ closes them as soon as the figures are drawn, and whatever ends it.
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import pickle
@@ -20,15 +22,17 @@ import select
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from cosim.controllers.forkserver import ForkServer, ServerGone
 from cosim.runner.figure_style import Figure
+from cosim.runner.figures import FIGURES
 
 __all__ = ["PROCESSES", "PlotError", "PlotWorkers", "processes_wanted"]
 
-PROCESSES = 2
-"""Figure processes of a run at most (two halve the wait; more would each pay matplotlib's import for little)."""
+PROCESSES = 4
+"""Figure processes of a run at most, one per core the run may use (each pays matplotlib's import, during the
+simulation; beyond four the figures, ten or eleven, no longer split evenly)."""
 LAUNCH_TIMEOUT_S = 120.0  # a server answers once its warm-up is done (seconds on a loaded machine)
 END_TIMEOUT_S = 10.0  # a worker that has answered is reaped by its server within this
 
@@ -63,19 +67,27 @@ def _warm_up() -> None:
         fig.colorbar(points, ax=ax).set_label("c")
         fig.savefig(io.BytesIO(), dpi=20, format="png")
         w.plt.close(fig)
+    gc.freeze()  # what the server holds now is never collected in a worker (whose collector would copy its pages)
 
 
-def _work(request: bytes, result_fd: int, dump_fd: int) -> None:
-    """In a worker: draw its share of the figures (`cosim.runner.report.draw_part`) and write the answer to
-    `result_fd`, a pickled dict: "kind" ("ok", "bad input" or "error"), "figures" [(place, path, caption), ...] or
-    "error" (one line) and "traceback", and "cpu_s" (this worker's CPU seconds)."""
-    os.close(dump_fd)
+def _queue(fd: int) -> Iterator[int]:
+    """The places of the figures left to draw, one byte each from the processes' shared pipe: a pipe hands each
+    byte to one reader, so each figure is drawn once, by whichever process is free first."""
+    while byte := os.read(fd, 1):
+        yield byte[0]
+
+
+def _work(request: bytes, result_fd: int, queue_fd: int) -> None:
+    """In a worker: draw figures from the shared queue (`cosim.runner.report.draw_part`) until it is empty and write
+    the answer to `result_fd`, a pickled dict: "kind" ("ok", "bad input" or "error"), "figures" [(place, path,
+    caption), ...] or "error" (one line) and "traceback", and "cpu_s" (this worker's CPU seconds)."""
     from cosim.runner.report import ReportError, draw_part, write_error  # noqa: PLC0415
 
     kwargs = pickle.loads(request)
     answer: dict[str, Any]
     try:
-        answer = {"kind": "ok", "figures": [(i, str(f.path), f.caption) for i, f in draw_part(**kwargs)]}
+        figures = draw_part(**kwargs, places=_queue(queue_fd))
+        answer = {"kind": "ok", "figures": [(i, str(f.path), f.caption) for i, f in figures]}
     except ReportError as exc:
         answer = {"kind": "bad input", "error": str(exc)}
     except OSError as exc:
@@ -113,25 +125,26 @@ class PlotWorkers:
         self.close()
 
     def launch(self, **request: Any) -> bool:
-        """Each process draws part i of the figures of `request` (`draw_part`'s arguments); False when a process is
-        gone (killed from outside): then none draws and the caller draws in its own process."""
+        """Start one worker in each process on `request` (`draw_part`'s arguments); the workers share the queue of
+        figures to draw. False when a process is gone (killed from outside): then the caller draws them all."""
         if not self.servers:
             return False
-        devnull = os.open(os.devnull, os.O_WRONLY)
+        queue_read, queue_write = os.pipe()
+        os.write(queue_write, bytes(range(len(FIGURES))))  # every place; a city's figures are as many
+        os.close(queue_write)
         try:
-            for part, server in enumerate(self.servers):
+            for server in self.servers:
                 read_fd, write_fd = os.pipe()
                 self._pipes.append(read_fd)
                 try:
-                    server.launch(pickle.dumps({**request, "part": part, "parts": len(self.servers)}), write_fd,
-                                  devnull, timeout_s=LAUNCH_TIMEOUT_S)
+                    server.launch(pickle.dumps(request), write_fd, queue_read, timeout_s=LAUNCH_TIMEOUT_S)
                 finally:
                     os.close(write_fd)
         except ServerGone:
             self.close()
             return False
         finally:
-            os.close(devnull)
+            os.close(queue_read)
         return True
 
     def collect(self) -> list[tuple[int, Figure]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ import pandas as pd
 from cosim.errors import InputError
 from cosim.results import Run, RunFolder, compact_sessions
 from cosim.runner.figures import Figure, RunTables, draw_some
-from cosim.runner.report_page import REPORT_PAGE, write_report_page
+from cosim.runner.report_page import REPORT_PAGE, prepare_page, write_report_page
 from cosim.textio import atomic_write_text
 
 if TYPE_CHECKING:
@@ -67,19 +68,21 @@ def make_plots(run_dir: str | Path, fmt: str | None = None, dpi: int | None = No
         if workers is not None:  # a run's fresh folder: nothing drawn before
             _remove_old(out, fmt)
             launched = workers.launch(run_dir=str(run_dir), fmt=fmt, dpi=dpi, png_dpi=png_dpi)
-            tables = read_tables(folder, manifest)  # while they draw
+            tables = read_tables(folder, manifest)  # while they draw, and the page around the figures
+            prepared = prepare_page(folder, manifest, tables, run_info)
             drawn = workers.collect() if launched else _draw(tables, out, fmt, dpi, png_dpi)
         else:
             tables = read_tables(folder, manifest)
             _remove_old(out, fmt)
             drawn = _draw(tables, out, fmt, dpi, png_dpi)
+            prepared = None
         figures = [f for _, f in drawn]
         stems = {f.path.stem for f in figures}
         for old in out.glob("*.*") if out.is_dir() else ():  # other formats: kept for the figures drawn now
             if old.suffix.lstrip(".") in FIGURE_FORMATS and old.stem not in stems:
                 old.unlink()
         write_captions(out, figures)
-        page = write_report_page(folder, manifest, figures, tables, run_info)
+        page = write_report_page(folder, manifest, figures, tables, run_info, prepared)
     except OSError as exc:
         raise write_error(run_dir, exc) from None
     return [f.path for f in figures] + [page]
@@ -97,20 +100,21 @@ def _remove_old(out: Path, fmt: str) -> None:
         old.unlink()
 
 
-def _draw(tables: RunTables, out: Path, fmt: str, dpi: int, png_dpi: int, part: int = 0,
-          parts: int = 1) -> list[tuple[int, Figure]]:
-    """Part `part` of `parts` of the figures in `fmt`, and their PNGs (the page's images) where `fmt` is another
+def _draw(tables: RunTables, out: Path, fmt: str, dpi: int, png_dpi: int,
+          places: Iterable[int] | None = None) -> list[tuple[int, Figure]]:
+    """The figures at `places` (all when None) in `fmt`, and their PNGs (the page's images) where `fmt` is another
     format and a PNG is missing."""
-    drawn = draw_some(tables, out, fmt, dpi, part, parts)
+    drawn = draw_some(tables, out, fmt, dpi, places)
     if fmt != "png" and any(not (out / f"{f.path.stem}.png").is_file() for _, f in drawn):
-        draw_some(tables, out, "png", png_dpi, part, parts)
+        draw_some(tables, out, "png", png_dpi, [i for i, _ in drawn])
     return drawn
 
 
-def draw_part(run_dir: str, fmt: str, dpi: int, png_dpi: int, part: int, parts: int) -> list[tuple[int, Figure]]:
-    """In a figure process (`cosim.runner.plot_workers`): read the run's tables and draw part `part` of `parts`."""
+def draw_part(run_dir: str, fmt: str, dpi: int, png_dpi: int, places: Iterable[int]) -> list[tuple[int, Figure]]:
+    """In a figure process (`cosim.runner.plot_workers`): read the run's tables and draw the figures at `places`
+    (taken from the processes' shared queue as it goes)."""
     folder = RunFolder(Path(run_dir))
-    return _draw(read_tables(folder, _manifest(folder)), Path(run_dir) / "plots", fmt, dpi, png_dpi, part, parts)
+    return _draw(read_tables(folder, _manifest(folder)), Path(run_dir) / "plots", fmt, dpi, png_dpi, places)
 
 
 CAPTIONS = "captions.json"
@@ -134,7 +138,10 @@ def refresh_report_page(run_dir: str | Path) -> Path | None:
     captions = json.loads(path.read_text(encoding="utf-8"))
     figures = [Figure(run_dir / "plots" / f"{stem}.{fmt}", caption) for stem, caption in captions.items()
                if (run_dir / "plots" / f"{stem}.{fmt}").is_file()]
-    return write_report_page(folder, manifest, figures, read_tables(folder, manifest))
+    grid = _table(folder, "grid")  # all the page reads of the tables (the figures are drawn)
+    if grid.empty or "hour" not in grid:
+        return None
+    return write_report_page(folder, manifest, figures, RunTables(grid=grid))
 
 
 def _manifest(folder: RunFolder) -> dict[str, Any]:
