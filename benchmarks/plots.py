@@ -10,7 +10,14 @@ One default-scenario run folder (run here without plots, or `--run-dir`) is draw
 - **the run's way**: `PlotWorkers` started (fork servers that import matplotlib and warm up), left `--warm-s`
   seconds (the simulation that a run overlaps them with; the default scenario simulates for longer), then
   `make_plots(workers=...)` and `close()`: what the run waits for once its tables are final. Also without the
-  warm-up time (started and used at once): a run shorter than the warm-up.
+  warm-up time (started and used at once): a run shorter than the warm-up. The run starts one process per core
+  it may use, up to `PROCESSES` (4); where this machine has fewer cores, `PROCESSES` processes are measured too,
+  sharing them: their wall time means nothing then, their CPU on the critical path is what a machine with that
+  many free cores waits.
+
+"CPU on the critical path": the CPU seconds of the run's process while it waits plus the slowest figure worker's
+(the worker's own count from its fork): the wall time where each process has a core of its own, which a loaded
+machine (this one is shared) does not give. It leaves out the workers' fork and the pipe's latency.
 
 The unit: a bare matplotlib `savefig` of one empty 3.5 x 2.3 in figure to PNG at 300 dpi, in this process (the
 median of 20, after one). Every figure is printed in seconds and in that unit, all measured in this one run; the
@@ -32,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from cosim.runner.plot_workers import PROCESSES, processes_wanted
 
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = "plots-benchmark"
@@ -126,7 +135,7 @@ def warm_breakdown(run_dir: Path, repeats: int) -> tuple[float, float, dict[str,
     return statistics.median(totals[1:]), statistics.median(cpus[1:]), parts
 
 
-def workers_s(run_dir: Path, repeats: int, warm_s: float) -> tuple[float, float]:
+def workers_s(run_dir: Path, repeats: int, warm_s: float, processes: int) -> tuple[float, float]:
     """Median (wall, CPU) seconds the run waits for its figures: `make_plots(workers=...)` and `close()`, `warm_s`
     after the figure processes started. CPU: this process's CPU in that time plus the slowest figure worker's (the
     wall time where each process has a core of its own)."""
@@ -135,7 +144,7 @@ def workers_s(run_dir: Path, repeats: int, warm_s: float) -> tuple[float, float]
 
     walls, cpus = [], []
     for _ in range(repeats):
-        workers = PlotWorkers().start()
+        workers = PlotWorkers(processes).start()
         try:
             time.sleep(warm_s)
             t0, c0 = time.perf_counter(), time.process_time()
@@ -169,17 +178,20 @@ def main() -> None:
         cold = cold_s(run_dir, network, args.repeats)
         unit = unit_s()
         warm_wall, warm_cpu, parts = warm_breakdown(run_dir, args.repeats)
-        run_wait = workers_s(run_dir, args.repeats, args.warm_s)
-        at_once = workers_s(run_dir, args.repeats, 0.0)
+        n = processes_wanted()
+        run_wait = workers_s(run_dir, args.repeats, args.warm_s, n)
+        at_once = workers_s(run_dir, args.repeats, 0.0, n)
+        most = workers_s(run_dir, args.repeats, args.warm_s, PROCESSES) if PROCESSES > n else None
         n_figures = len(list((run_dir / "plots").glob("*.png")))
-    from cosim.runner.plot_workers import processes_wanted  # noqa: PLC0415
-
-    n = processes_wanted()
     rows = [("in one process, cold (matplotlib's import included; `cosim report`)", *cold),
             ("in one process, warm (matplotlib imported)", warm_wall, warm_cpu),
-            (f"the run waits: {n} figure processes, {args.warm_s:g} s after their start", *run_wait),
+            (f"the run waits: {n} figure processes (this machine's cores), {args.warm_s:g} s after their start",
+             *run_wait),
             (f"the run waits: {n} figure processes used at once (their warm-up not overlapped)", at_once[0],
              float("nan"))]
+    if most is not None:
+        rows.append((f"the run waits: {PROCESSES} figure processes (a machine with {PROCESSES} free cores: the CPU "
+                     "column; here they share the cores)", *most))
     print(f"unit: a bare savefig of an empty 3.5 x 2.3 in figure, PNG at 300 dpi = {1000 * unit:.1f} ms")
     print(f"{n_figures} figures and report.html, median of {args.repeats}; wall, and CPU on the critical path:")
     for what, wall, cpu in rows:
@@ -188,11 +200,11 @@ def main() -> None:
     print("where the warm in-process wall time goes (its last call):")
     for what, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"  {what}: {seconds:.3f} s")
-    print(target_line(run_wait, cold))
+    print(target_line(run_wait, most, cold))
     load_end = os.getloadavg()[0]
     print(f"load average {load_start:.1f} at the start, {load_end:.1f} at the end ({os.cpu_count()} cores)")
     if args.markdown is not None:
-        write_markdown(args, rows, unit, parts, n_figures, target_line(run_wait, cold), load_start, load_end)
+        write_markdown(args, rows, unit, parts, n_figures, target_line(run_wait, most, cold), load_start, load_end)
         print(f"wrote block {BLOCK!r} of {args.markdown}")
 
 
@@ -201,15 +213,17 @@ def cell(value: float, digits: int = 3) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def target_line(run_wait: tuple[float, float], cold: tuple[float, float]) -> str:
+def target_line(run_wait: tuple[float, float], most: tuple[float, float] | None, cold: tuple[float, float]) -> str:
     """Issue 23's target against the run's wait (wall and critical-path CPU) and the cold in-process cost."""
     wall, cpu = run_wait
-    return (f"Issue 23's target (plots and report.html in at most {TARGET_S} s, or in a background process the run "
-            f"waits for): the figures are drawn in background processes that warm up while the run simulates; the "
-            f"run waits {wall:.3f} s wall ({wall / cold[0]:.2f}x the cold in-process {cold[0]:.3f} s), {cpu:.3f} s "
-            f"CPU on its critical path ({cpu / cold[1]:.2f}x the cold in-process {cold[1]:.3f} s CPU): "
-            f"{TARGET_S} s {'met' if cpu <= TARGET_S else 'missed'} in CPU on the critical path, "
-            f"{'met' if wall <= TARGET_S else 'missed'} in wall time on this machine.")
+    text = (f"Issue 23's target (plots and report.html in at most {TARGET_S} s, or in a background process the run "
+            f"waits for): the figures are drawn in background processes that warm up while the run simulates; here "
+            f"the run waits {wall:.3f} s wall ({wall / cold[0]:.2f}x the cold in-process {cold[0]:.3f} s) and "
+            f"{cpu:.3f} s CPU on its critical path ({cpu / cold[1]:.2f}x the cold in-process {cold[1]:.3f} s CPU)")
+    if most is not None:
+        text += (f"; with {PROCESSES} processes {most[1]:.3f} s CPU on the critical path "
+                 f"({most[1] / cold[1]:.2f}x), {TARGET_S} s {'met' if most[1] <= TARGET_S else 'missed'} there")
+    return text + f"; {TARGET_S} s {'met' if wall <= TARGET_S else 'missed'} in wall time on this machine."
 
 
 def write_markdown(args: Any, rows: list[tuple[str, float, float]], unit: float, parts: dict[str, float],
