@@ -37,6 +37,17 @@ LAUNCH_TIMEOUT_S = 120.0  # a server answers once its warm-up is done (seconds o
 END_TIMEOUT_S = 10.0  # a worker that has answered is reaped by its server within this
 
 
+SLOWEST_FIRST = ("plan_vs_reality", "network", "voltage_heatmap", "line_loading_heatmap", "lots")
+"""Figures that take longest to draw (benchmarks/plots.py), queued first so that the processes end together."""
+
+
+def queue_order() -> list[int]:
+    """Every place of the report's order (a city's figures are as many), the slowest figures first."""
+    names = [f.__name__ for f in FIGURES]
+    first = [names.index(name) for name in SLOWEST_FIRST if name in names]
+    return first + [i for i in range(len(names)) if i not in first]
+
+
 class PlotError(RuntimeError):
     """A figure process failed (an error in a figure, or the process ended without an answer); the run's tables
     are untouched. The worker's traceback is a note of the exception."""
@@ -110,9 +121,13 @@ class PlotWorkers:
         self.cpu_s: list[float] = []  # each worker's CPU seconds in the last `collect` (benchmarks/plots.py)
 
     def start(self) -> "PlotWorkers":
+        """Fork the servers; where this process cannot fork (a process limit, no memory), none: the run then draws
+        its figures in its own process."""
         try:
             for _ in range(self.processes):
                 self.servers.append(ForkServer(_work, preload=_warm_up).start())
+        except OSError:
+            self.close()
         except BaseException:
             self.close()
             raise
@@ -130,7 +145,7 @@ class PlotWorkers:
         if not self.servers:
             return False
         queue_read, queue_write = os.pipe()
-        os.write(queue_write, bytes(range(len(FIGURES))))  # every place; a city's figures are as many
+        os.write(queue_write, bytes(queue_order()))
         os.close(queue_write)
         try:
             for server in self.servers:

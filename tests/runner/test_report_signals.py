@@ -115,3 +115,30 @@ def test_sigkill_to_the_run_while_the_figures_are_drawn_leaves_no_figure_process
     proc.kill()
     proc.communicate(timeout=60)
     assert not _gone_within(figure_processes, 2.0)
+
+
+def test_a_figure_worker_killed_mid_run_fails_the_run_with_one_line_and_keeps_its_results(tmp_path):
+    """SIGKILL from outside to one figure worker (a figure process whose parent is a figure server) while it draws:
+    the run fails with one line naming the figure process, its tables, KPIs and final manifest are kept."""
+    proc, run_dir, figure_processes = _while_drawing(tmp_path)
+    workers = {p for p in figure_processes if _parent(p) in figure_processes}
+    assert workers, figure_processes
+    os.kill(min(workers), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "a figure process ended without an answer (wait status 9)" in lines[0], lines[0]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["stopped_in"] == "plotting"
+    assert manifest["last_recorded_hour"] == 23 and "grid.csv" in manifest["tables"]
+    assert (run_dir / "kpis.json").is_file() and "PlotError" in (run_dir / "error.txt").read_text()
+    assert not _gone_within(figure_processes, 2.0)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return int(fh.read().rpartition(b")")[2].split()[1])
+    except OSError:
+        return None
