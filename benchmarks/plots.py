@@ -7,16 +7,16 @@ One default-scenario run folder (run here without plots, or `--run-dir`) is draw
   module, matplotlib with it, and calls `make_plots`; the time from the import to the page.
 - **in one process, warm** (matplotlib already imported): `make_plots` again, with where its time goes (reading the
   tables, each figure's drawing and its `savefig`, the page).
-- **the run's way**: `PlotWorkers` started (fork servers that import matplotlib and warm up), left `--warm-s`
+- **the run's way**: `PlotWorkers` started (a fork server that imports matplotlib and warms up), left `--warm-s`
   seconds (the simulation that a run overlaps them with; the default scenario simulates for longer), then
   `make_plots(workers=...)` and `close()`: what the run waits for once its tables are final. Also without the
-  warm-up time (started and used at once): a run shorter than the warm-up. The run starts one process per core
-  it may use, up to `PROCESSES` (4); where this machine has fewer cores, `PROCESSES` processes are measured too,
+  warm-up time (started and used at once): a run shorter than the warm-up. The run draws in one process per
+  core it may use, up to `PROCESSES` (4); where this machine has fewer cores, `PROCESSES` processes are measured too,
   sharing them: their wall time means nothing then, their CPU on the critical path is what a machine with that
   many free cores waits.
 
-"CPU on the critical path": the CPU seconds of the run's process while it waits plus the slowest figure worker's
-(the worker's own count from its fork): the wall time where each process has a core of its own, which a loaded
+"CPU on the critical path": the CPU seconds of the run's process while it waits plus the slowest drawing process's
+(its own count from its fork): the wall time where each process has a core of its own, which a loaded
 machine (this one is shared) does not give. It leaves out the workers' fork and the pipe's latency.
 
 The unit: a bare matplotlib `savefig` of one empty 3.5 x 2.3 in figure to PNG at 300 dpi, in this process (the

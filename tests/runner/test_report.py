@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -245,8 +246,8 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def test_figure_processes_draw_what_one_process_draws_and_leave_no_process(run_dir, tmp_path):
-    """The run's way (two warm figure processes, each drawing every second figure) writes the same files as
-    drawing in this process: the same figures in the same order, the same pixels, the same page."""
+    """The run's way (a warm figure server whose worker and its helper take the figures from one queue) writes the
+    same files as drawing in this process: the same figures in the same order, the same pixels, the same page."""
     alone, beside = _copy(run_dir, tmp_path / "alone"), _copy(run_dir, tmp_path / "beside")
     for folder in (alone, beside):
         shutil.rmtree(folder / "plots")
@@ -254,9 +255,9 @@ def test_figure_processes_draw_what_one_process_draws_and_leave_no_process(run_d
     before = set(reaper.children(os.getpid()))
     expected = make_plots(alone)
     with PlotWorkers(processes=2) as workers:
-        assert len(set(reaper.children(os.getpid())) - before) == 2  # the two servers, warming up
+        assert len(set(reaper.children(os.getpid())) - before) == 1  # the server, warming up
         drawn = make_plots(beside, workers=workers)
-        assert len(workers.cpu_s) == 2 and all(cpu > 0 for cpu in workers.cpu_s)  # both drew
+        assert len(workers.cpu_s) == 2 and all(cpu > 0 for cpu in workers.cpu_s)  # the worker and its helper drew
     assert set(reaper.children(os.getpid())) == before  # closed: servers and workers gone, reaped
     assert [p.relative_to(beside) for p in drawn] == [p.relative_to(alone) for p in expected]
     assert sorted(p.name for p in (beside / "plots").iterdir()) == sorted(p.name for p in (alone / "plots").iterdir())
@@ -281,13 +282,31 @@ def test_a_figure_process_killed_while_drawing_is_one_plot_error(run_dir, tmp_pa
     copy = _copy(run_dir, tmp_path)
     with PlotWorkers(processes=2) as workers:
         assert workers.launch(run_dir=str(copy), fmt="png", dpi=300, png_dpi=300)
-        os.kill(workers.servers[1].worker, signal.SIGKILL)
+        os.kill(workers.servers[0].worker, signal.SIGKILL)
         with pytest.raises(PlotError, match=r"a figure process ended without an answer \(wait status 9\)"):
             workers.collect()
 
 
+def test_a_helper_killed_while_drawing_is_one_plot_error_and_leaves_no_process(run_dir, tmp_path):
+    """A real SIGKILL to the worker's helper (the worker's child, drawing from the same queue): the worker reports
+    it lost, the run gets one line."""
+    copy = _copy(run_dir, tmp_path)
+    before = set(reaper.children(os.getpid()))
+    with PlotWorkers(processes=2) as workers:
+        assert workers.launch(run_dir=str(copy), fmt="png", dpi=300, png_dpi=300)
+        worker = workers.servers[0].worker
+        deadline = time.monotonic() + 30
+        while not reaper.children(worker) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        (helper,) = reaper.children(worker)
+        os.kill(helper, signal.SIGKILL)
+        with pytest.raises(PlotError, match=r"a figure process ended without an answer \(wait status 9\)"):
+            workers.collect()
+    assert set(reaper.children(os.getpid())) == before
+
+
 def test_figure_processes_killed_from_outside_leave_the_drawing_to_this_process(run_dir, tmp_path):
-    """Servers gone before the run's tables are final (SIGKILL from outside): this process draws them all."""
+    """The server gone before the run's tables are final (SIGKILL from outside): this process draws them all."""
     copy = _copy(run_dir, tmp_path)
     with PlotWorkers(processes=2) as workers:
         for server in workers.servers:
