@@ -185,12 +185,12 @@ def main() -> None:
         n_figures = len(list((run_dir / "plots").glob("*.png")))
     rows = [("in one process, cold (matplotlib's import included; `cosim report`)", *cold),
             ("in one process, warm (matplotlib imported)", warm_wall, warm_cpu),
-            (f"the run waits: {n} figure processes (this machine's cores), {args.warm_s:g} s after their start",
+            (f"the run waits: {n} drawing processes (this machine's cores), {args.warm_s:g} s after their start",
              *run_wait),
-            (f"the run waits: {n} figure processes used at once (their warm-up not overlapped)", at_once[0],
+            (f"the run waits: {n} drawing processes used at once (their warm-up not overlapped)", at_once[0],
              float("nan"))]
     if most is not None:
-        rows.append((f"the run waits: {PROCESSES} figure processes (a machine with {PROCESSES} free cores: the CPU "
+        rows.append((f"the run waits: {PROCESSES} drawing processes (a machine with {PROCESSES} free cores: the CPU "
                      "column; here they share the cores)", *most))
     print(f"unit: a bare savefig of an empty 3.5 x 2.3 in figure, PNG at 300 dpi = {1000 * unit:.1f} ms")
     print(f"{n_figures} figures and report.html, median of {args.repeats}; wall, and CPU on the critical path:")
