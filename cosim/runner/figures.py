@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -38,8 +38,8 @@ from cosim.runner.figure_style import (
     time_axis,
 )
 
-__all__ = ["COLUMN_IN", "FIGURES", "PAGE_IN", "STYLE", "Figure", "RunTables", "Writer", "draw_all", "key_label",
-           "kpi_label", "steps", "time_axis", "tree_children", "tree_layout"]
+__all__ = ["COLUMN_IN", "FIGURES", "PAGE_IN", "STYLE", "Figure", "RunTables", "Writer", "draw_all", "draw_some",
+           "figure_functions", "key_label", "kpi_label", "steps", "time_axis", "tree_children", "tree_layout"]
 _legend_above = legend_above
 
 V_BAND_PU = (0.9, 1.1)  # voltage band drawn when the run's network is unknown (the converter's default)
@@ -547,12 +547,31 @@ FIGURES: tuple[Callable[[RunTables, Writer], Figure | None], ...] = (
 """Every figure of a run, in the report's order."""
 
 
-def draw_all(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300) -> list[Figure]:
-    """Draw every figure the tables allow into `out` (made if needed); the ones drawn, in `FIGURES` order."""
-    out.mkdir(parents=True, exist_ok=True)
-    w = Writer(out, fmt, dpi)
+def figure_functions(tables: RunTables) -> tuple[Callable[[RunTables, Writer], Figure | None], ...]:
+    """The run's figures in the report's order (`FIGURES`, a city's own diagram and maps in place of the per-bus
+    ones)."""
     from cosim.runner.figures_city import city_figures, is_city  # noqa: PLC0415 - a city's own diagram and maps
 
+    return city_figures(FIGURES) if is_city(tables.network) else FIGURES
+
+
+def draw_some(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300,
+              places: Iterable[int] | None = None) -> list[tuple[int, Figure]]:
+    """Draw the figures at `places` of the report's order (all when None) into `out` (made if needed): (place,
+    figure) for each one the tables allow. An iterator is drawn from as the figures go (the run's figure processes
+    share one queue of places)."""
+    out.mkdir(parents=True, exist_ok=True)
+    functions = figure_functions(tables)
+    w = Writer(out, fmt, dpi)
+    drawn = []
     with w.style():
-        drawn = [f(tables, w) for f in (city_figures(FIGURES) if is_city(tables.network) else FIGURES)]
-    return [f for f in drawn if f is not None]
+        for i in range(len(functions)) if places is None else places:
+            figure = functions[i](tables, w)
+            if figure is not None:
+                drawn.append((i, figure))
+    return drawn
+
+
+def draw_all(tables: RunTables, out: Path, fmt: str = "png", dpi: int = 300) -> list[Figure]:
+    """Draw every figure the tables allow into `out` (made if needed); the ones drawn, in `FIGURES` order."""
+    return [f for _, f in draw_some(tables, out, fmt, dpi)]

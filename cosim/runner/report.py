@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from cosim.errors import InputError
 from cosim.results import Run, RunFolder, compact_sessions
-from cosim.runner.figures import Figure, RunTables, draw_all
-from cosim.runner.report_page import REPORT_PAGE, write_report_page
+from cosim.runner.figures import Figure, RunTables, draw_some
+from cosim.runner.report_page import REPORT_PAGE, prepare_page, write_report_page
 from cosim.textio import atomic_write_text
+
+if TYPE_CHECKING:
+    from cosim.runner.plot_workers import PlotWorkers
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +45,11 @@ class ReportError(InputError):
 
 
 def make_plots(run_dir: str | Path, fmt: str | None = None, dpi: int | None = None,
-               run_info: dict[str, Any] | None = None) -> list[Path]:
+               run_info: dict[str, Any] | None = None, workers: PlotWorkers | None = None) -> list[Path]:
     """Draw every figure the recorded tables allow into <run>/plots/ and write <run>/report.html; returns the
     files written (figures, then the page). `run_info` (status, timing) overrides the manifest's, for a page
-    written before the manifest is final."""
+    written before the manifest is final. With `workers` (a run's warm figure processes) they draw the figures
+    while this process reads the tables for the page; without, or when they are gone, this process draws."""
     run_dir = Path(run_dir)
     folder = RunFolder(run_dir)
     if not run_dir.is_dir():
@@ -57,24 +62,59 @@ def make_plots(run_dir: str | Path, fmt: str | None = None, dpi: int | None = No
         raise ReportError(f"figure format {fmt!r} is not allowed; allowed: {', '.join(FIGURE_FORMATS)}")
     if not 50 <= dpi <= 1200:
         raise ReportError(f"dpi must be between 50 and 1200, got {dpi}")
-    tables = read_tables(folder, manifest)
+    png_dpi = int(output.get("dpi", 300))
     out = run_dir / "plots"
     try:
-        for old in out.glob(f"*.{fmt}") if out.is_dir() else ():
-            old.unlink()  # figures of an earlier report in this format (a figure no longer drawn goes too)
-        figures = draw_all(tables, out, fmt, dpi)
-        drawn = {f.path.stem for f in figures}
+        if workers is not None:  # a run's fresh folder: nothing drawn before
+            _remove_old(out, fmt)
+            launched = workers.launch(run_dir=str(run_dir), fmt=fmt, dpi=dpi, png_dpi=png_dpi)
+            tables = read_tables(folder, manifest)  # while they draw, and the page around the figures
+            prepared = prepare_page(folder, manifest, tables, run_info)
+            drawn = workers.collect() if launched else _draw(tables, out, fmt, dpi, png_dpi)
+        else:
+            tables = read_tables(folder, manifest)
+            _remove_old(out, fmt)
+            drawn = _draw(tables, out, fmt, dpi, png_dpi)
+            prepared = None
+        figures = [f for _, f in drawn]
+        stems = {f.path.stem for f in figures}
         for old in out.glob("*.*") if out.is_dir() else ():  # other formats: kept for the figures drawn now
-            if old.suffix.lstrip(".") in FIGURE_FORMATS and old.stem not in drawn:
+            if old.suffix.lstrip(".") in FIGURE_FORMATS and old.stem not in stems:
                 old.unlink()
-        if fmt != "png" and any(not (out / f"{stem}.png").is_file() for stem in drawn):
-            draw_all(tables, out, "png", int(output.get("dpi", 300)))  # the page's images
         write_captions(out, figures)
-        page = write_report_page(folder, manifest, figures, tables, run_info)
+        page = write_report_page(folder, manifest, figures, tables, run_info, prepared)
     except OSError as exc:
-        raise ReportError(f"cannot write the figures and {REPORT_PAGE} into {run_dir}: "
-                          f"{exc.strerror or exc} ({type(exc).__name__})") from None
+        raise write_error(run_dir, exc) from None
     return [f.path for f in figures] + [page]
+
+
+def write_error(run_dir: Path, exc: OSError) -> ReportError:
+    """The one line for a folder the figures or the page cannot be written into."""
+    return ReportError(f"cannot write the figures and {REPORT_PAGE} into {run_dir}: {exc.strerror or exc} "
+                       f"({type(exc).__name__})")
+
+
+def _remove_old(out: Path, fmt: str) -> None:
+    """Figures of an earlier report in this format (a figure no longer drawn goes too)."""
+    for old in out.glob(f"*.{fmt}") if out.is_dir() else ():
+        old.unlink()
+
+
+def _draw(tables: RunTables, out: Path, fmt: str, dpi: int, png_dpi: int,
+          places: Iterable[int] | None = None) -> list[tuple[int, Figure]]:
+    """The figures at `places` (all when None) in `fmt`, and their PNGs (the page's images) where `fmt` is another
+    format and a PNG is missing."""
+    drawn = draw_some(tables, out, fmt, dpi, places)
+    if fmt != "png" and any(not (out / f"{f.path.stem}.png").is_file() for _, f in drawn):
+        draw_some(tables, out, "png", png_dpi, [i for i, _ in drawn])
+    return drawn
+
+
+def draw_part(run_dir: str, fmt: str, dpi: int, png_dpi: int, places: Iterable[int]) -> list[tuple[int, Figure]]:
+    """In a figure process (`cosim.runner.plot_workers`): read the run's tables and draw the figures at `places`
+    (taken from the processes' shared queue as it goes)."""
+    folder = RunFolder(Path(run_dir))
+    return _draw(read_tables(folder, _manifest(folder)), Path(run_dir) / "plots", fmt, dpi, png_dpi, places)
 
 
 CAPTIONS = "captions.json"
@@ -98,7 +138,10 @@ def refresh_report_page(run_dir: str | Path) -> Path | None:
     captions = json.loads(path.read_text(encoding="utf-8"))
     figures = [Figure(run_dir / "plots" / f"{stem}.{fmt}", caption) for stem, caption in captions.items()
                if (run_dir / "plots" / f"{stem}.{fmt}").is_file()]
-    return write_report_page(folder, manifest, figures, read_tables(folder, manifest))
+    grid = _table(folder, "grid")  # all the page reads of the tables (the figures are drawn)
+    if grid.empty or "hour" not in grid:
+        return None
+    return write_report_page(folder, manifest, figures, RunTables(grid=grid))
 
 
 def _manifest(folder: RunFolder) -> dict[str, Any]:

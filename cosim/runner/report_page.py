@@ -145,8 +145,21 @@ def timing_rows(timing: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_report_page(folder: RunFolder, manifest: dict[str, Any], figures: list[Figure], tables: RunTables,
-                      run_info: dict[str, Any] | None = None) -> Path:
-    """Write <run>/report.html (atomically) and return its path."""
+                      run_info: dict[str, Any] | None = None, prepared: tuple[str, str] | None = None) -> Path:
+    """Write <run>/report.html (atomically) and return its path; `prepared`: `prepare_page`'s answer for the same
+    folder, made while the figures were drawn."""
+    before, after = prepared or prepare_page(folder, manifest, tables, run_info)
+    shown = "".join(figure_html(f, folder.path) for f in figures) or "<p>no figures</p>"
+    return atomic_write_text(folder.path / REPORT_PAGE, f"{before}\n{shown}\n{after}\n")
+
+
+_FIGURES_HERE = "\x00figures\x00"  # where `write_report_page` puts them
+
+
+def prepare_page(folder: RunFolder, manifest: dict[str, Any], tables: RunTables,
+                 run_info: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The page's HTML before its figures and after them (everything but the figures, which may not be drawn yet:
+    facts, KPIs, messages, events, timing, tables, scenario, versions)."""
     info = {**manifest, **(run_info or {})}
     scenario = manifest.get("scenario") or {}
     name = scenario.get("name") or folder.path.name
@@ -178,7 +191,7 @@ def write_report_page(folder: RunFolder, manifest: dict[str, Any], figures: list
            else "") + "</p>",
         "<h2>Run</h2>", table_html([{"": k, "value": v} for k, v in facts]),
         "<h2>KPIs</h2>", table_html(kpi_rows, ["KPI", "value", "unit"]) if kpi_rows else "<p>no KPIs (kpis.json)</p>",
-        "<h2>Figures</h2>", "".join(figure_html(f, folder.path) for f in figures) or "<p>no figures</p>",
+        "<h2>Figures</h2>", _FIGURES_HERE,
         "<h2>Messages</h2>", table_html(messages_summary(_safe(folder, "messages"))),
         "<h2>Events</h2>", table_html(events_summary(_safe(folder, "events"))),
         "<h2>Timing</h2>",
@@ -190,7 +203,8 @@ def write_report_page(folder: RunFolder, manifest: dict[str, Any], figures: list
         "<h2>Versions</h2>", table_html([{"package": k, "version": v} for k, v in versions.items()]),
         "</body></html>",
     ]
-    return atomic_write_text(folder.path / REPORT_PAGE, "\n".join(parts) + "\n")
+    at = parts.index(_FIGURES_HERE)
+    return "\n".join(parts[:at]), "\n".join(parts[at + 1:])
 
 
 def _safe(folder: RunFolder, table: str) -> pd.DataFrame:

@@ -144,8 +144,8 @@ def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progr
             check_buses(scenario, radial.n_bus)  # bad input: fail before any output
             _warm_up(radial)
         run_dir, manifest = _open_run_dir(scenario, output_dir)  # signals held: never a folder without manifest
-        with _worker_server(scenario) as server:  # before the world exists, and with it the run's keys
-            return _run(scenario, run_dir, manifest, stops, progress, plots, server)
+        with _worker_server(scenario) as server, _plot_workers(plots) as plotter:  # before the run's keys exist
+            return _run(scenario, run_dir, manifest, stops, progress, plots, server, plotter)
 
 
 def _warm_up(radial: Any) -> None:
@@ -171,6 +171,16 @@ def _worker_server(scenario: Scenario) -> Any:
     return worker_server(ControllerSpec(scenario.controller, str(scenario.plugin_dir) if scenario.plugin_dir else None))
 
 
+def _plot_workers(plots: bool) -> Any:
+    """The run's figure processes (`cosim.runner.plot_workers`), warming up while it simulates; nothing without
+    plots. Closed when the figures are drawn, and whatever ends the run."""
+    if not plots:
+        return contextlib.nullcontext()
+    from cosim.runner.plot_workers import PlotWorkers  # noqa: PLC0415 - no matplotlib in this process
+
+    return PlotWorkers()
+
+
 def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Path, dict]:
     """A fresh run folder with its first manifest and its reserved space; `OutputDirError` when it cannot be
     written (nothing is left behind then)."""
@@ -186,7 +196,7 @@ def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Pa
 
 
 def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, progress: bool,
-         plots: bool, server: Any) -> RunSummary:
+         plots: bool, server: Any, plotter: Any = None) -> RunSummary:
     from cosim.runner import timing  # noqa: PLC0415 - with the world below: mosaik and the simulators
     from cosim.runner.world import build_world  # noqa: PLC0415
 
@@ -223,7 +233,9 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
                     from cosim.runner.report import make_plots  # noqa: PLC0415 - matplotlib
 
                     outcome.enter("plotting")
-                    make_plots(run_dir, run_info={"status": outcome.status, "timing": timing_info})
+                    make_plots(run_dir, run_info={"status": outcome.status, "timing": timing_info}, workers=plotter)
+                    if plotter is not None:
+                        plotter.close()  # done: no figure process waits through the rest of the run
         except BaseException as exc:  # noqa: BLE001 - as above; a failed run's post-processing may fail again
             outcome.stop(exc)
     if stops.pending:  # a signal held back since the last phase (report.html written, say): the run stops here

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import signal
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,10 +18,12 @@ import pytest
 
 from cosim.cli import main
 from cosim.config import parse_scenario
+from cosim.controllers import reaper
 from cosim.networks import load_network
 from cosim.results import load_run
 from cosim.runner import simulators
 from cosim.runner.figures import RunTables, Writer, network, tree_layout
+from cosim.runner.plot_workers import PlotError, PlotWorkers
 from cosim.runner.report import ReportError, make_plots
 from cosim.runner.run import run_scenario
 from simulators.parking.presets import MU_E
@@ -147,7 +152,7 @@ def test_parquet_tables_and_figure_options_from_the_scenario(tmp_path, evs_recor
 
 
 def _copy(run_dir: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "run"
+    copy = tmp_path / "run"  # the same name for every copy: their pages may be compared
     shutil.copytree(run_dir, copy)
     return copy
 
@@ -228,3 +233,83 @@ def test_one_line_diagram_is_a_tree_from_the_substation(tmp_path):
     with writer.style():
         fig = network(tables, writer)
     assert fig.path.is_file() and "open switches 118, 119" in fig.caption
+
+
+# ---------------------------------------------------------------- the run's figure processes (plot_workers)
+
+
+def _pixels(path: Path) -> np.ndarray:
+    from PIL import Image  # noqa: PLC0415 - matplotlib's own dependency
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
+def test_figure_processes_draw_what_one_process_draws_and_leave_no_process(run_dir, tmp_path):
+    """The run's way (a warm figure server whose worker and its helper take the figures from one queue) writes the
+    same files as drawing in this process: the same figures in the same order, the same pixels, the same page."""
+    alone, beside = _copy(run_dir, tmp_path / "alone"), _copy(run_dir, tmp_path / "beside")
+    for folder in (alone, beside):
+        shutil.rmtree(folder / "plots")
+        (folder / "report.html").unlink()
+    before = set(reaper.children(os.getpid()))
+    expected = make_plots(alone)
+    with PlotWorkers(processes=2) as workers:
+        assert len(set(reaper.children(os.getpid())) - before) == 1  # the server, warming up
+        drawn = make_plots(beside, workers=workers)
+        assert len(workers.cpu_s) == 2 and all(cpu > 0 for cpu in workers.cpu_s)  # the worker and its helper drew
+    assert set(reaper.children(os.getpid())) == before  # closed: servers and workers gone, reaped
+    assert [p.relative_to(beside) for p in drawn] == [p.relative_to(alone) for p in expected]
+    assert sorted(p.name for p in (beside / "plots").iterdir()) == sorted(p.name for p in (alone / "plots").iterdir())
+    assert (beside / "plots" / "captions.json").read_text() == (alone / "plots" / "captions.json").read_text()
+    assert (beside / "report.html").read_text() == (alone / "report.html").read_text()
+    for png in (alone / "plots").glob("*.png"):
+        assert np.array_equal(_pixels(png), _pixels(beside / "plots" / png.name)), png.name
+
+
+def test_bad_input_met_by_the_figure_processes_is_the_same_one_line(run_dir, tmp_path):
+    copy = _copy(run_dir, tmp_path)
+    (copy / "lots.csv").write_text("hour,id\n0,PL1\n")
+    before = set(reaper.children(os.getpid()))
+    with PlotWorkers(processes=2) as workers:
+        with pytest.raises(ReportError, match=r"lots.csv lacks column\(s\) \['p_kw', 'evs_present'\]"):
+            make_plots(copy, workers=workers)
+    assert set(reaper.children(os.getpid())) == before
+
+
+def test_a_figure_process_killed_while_drawing_is_one_plot_error(run_dir, tmp_path):
+    """A real SIGKILL to a worker mid-drawing: `collect` says so in one line instead of waiting or guessing."""
+    copy = _copy(run_dir, tmp_path)
+    with PlotWorkers(processes=2) as workers:
+        assert workers.launch(run_dir=str(copy), fmt="png", dpi=300, png_dpi=300)
+        os.kill(workers.servers[0].worker, signal.SIGKILL)
+        with pytest.raises(PlotError, match=r"a figure process ended without an answer \(wait status 9\)"):
+            workers.collect()
+
+
+def test_a_helper_killed_while_drawing_is_one_plot_error_and_leaves_no_process(run_dir, tmp_path):
+    """A real SIGKILL to the worker's helper (the worker's child, drawing from the same queue): the worker reports
+    it lost, the run gets one line."""
+    copy = _copy(run_dir, tmp_path)
+    before = set(reaper.children(os.getpid()))
+    with PlotWorkers(processes=2) as workers:
+        assert workers.launch(run_dir=str(copy), fmt="png", dpi=300, png_dpi=300)
+        worker = workers.servers[0].worker
+        deadline = time.monotonic() + 30
+        while not reaper.children(worker) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        (helper,) = reaper.children(worker)
+        os.kill(helper, signal.SIGKILL)
+        with pytest.raises(PlotError, match=r"a figure process ended without an answer \(wait status 9\)"):
+            workers.collect()
+    assert set(reaper.children(os.getpid())) == before
+
+
+def test_figure_processes_killed_from_outside_leave_the_drawing_to_this_process(run_dir, tmp_path):
+    """The server gone before the run's tables are final (SIGKILL from outside): this process draws them all."""
+    copy = _copy(run_dir, tmp_path)
+    with PlotWorkers(processes=2) as workers:
+        for server in workers.servers:
+            os.kill(server.pid, signal.SIGKILL)
+        drawn = make_plots(copy, workers=workers)
+    assert {p.stem for p in drawn} == FIGURES | {"report"}
