@@ -37,22 +37,30 @@ def warm_process(scenario: Any = None) -> None:
         pass
 
 
+_FROZEN_FOR_GOOD: list[int] = []  # set by `freeze_heap`: this process (the pool's preload) stays frozen
+
+
 def freeze_heap() -> int:
-    """Collect, then freeze every object left (`gc.freeze`) for the rest of this process; returns how many."""
+    """Collect, then freeze every object left (`gc.freeze`) for the rest of this process; returns how many are
+    frozen."""
     gc.collect()
     gc.freeze()
+    _FROZEN_FOR_GOOD.append(gc.get_freeze_count())
     return gc.get_freeze_count()
 
 
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[int]:
-    """`freeze_heap` for the block, then everything unfrozen again (a library call leaves its caller's collector as
-    it found it); a process already frozen by whoever set it up (the sweep pool's preload) is left as it is."""
-    if gc.get_freeze_count():
+    """Collect and freeze for the block, then unfreeze (`gc.unfreeze`: everything, the few hundred objects the
+    interpreter itself froze at start-up included, which then cost the collector a glance), so that a library call
+    does not keep its caller's objects out of collection; a process frozen for good by `freeze_heap` (the sweep
+    pool's preload) is left as it is."""
+    if _FROZEN_FOR_GOOD:
         yield gc.get_freeze_count()
         return
-    count = freeze_heap()
+    gc.collect()
+    gc.freeze()
     try:
-        yield count
+        yield gc.get_freeze_count()
     finally:
         gc.unfreeze()
