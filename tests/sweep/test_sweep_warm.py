@@ -28,6 +28,7 @@ print(json.dumps({"before": before, "frozen": frozen, "left": len(gc.get_objects
 """
 
 
+@pytest.mark.slow  # imports the whole co-simulation in a fresh process (~4 s)
 def test_the_warm_up_loads_the_run_and_freezes_it_out_of_each_collection():
     """In a fresh process: after the warm-up (mosaik, the simulators, pandapower, the network, the kernels), nearly
     every object is frozen, so the collection before each run's fork server walks a small remainder."""
