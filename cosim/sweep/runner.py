@@ -295,10 +295,14 @@ def _stop_workers(pool: ProcessPoolExecutor, grace_s: float = WORKER_STOP_GRACE_
 
 def _run_local(tasks: list[VariationTask], workers: int, report: Callable) -> Iterable[dict[str, Any]]:
     if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            res = run_variation(t)
-            report(res)
-            yield res
+        from cosim.sweep.warm import frozen_heap, warm_process  # noqa: PLC0415
+
+        warm_process(_first_scenario(tasks))
+        with frozen_heap():  # what the warm-up loaded is out of each run's garbage collection (cosim.sweep.warm)
+            for t in tasks:
+                res = run_variation(t)
+                report(res)
+                yield res
         return
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_pool_context(),
                                initializer=_init_worker, initargs=(os.getpid(),))
@@ -315,6 +319,14 @@ def _run_local(tasks: list[VariationTask], workers: int, report: Callable) -> It
         _stop_workers(pool)
         raise
     pool.shutdown(wait=True)
+
+
+def _first_scenario(tasks: list[VariationTask]) -> Any:
+    """The first variation's scenario (for the warm-up), None when it cannot be read (its run says why)."""
+    try:
+        return tasks[0].variation.scenario()
+    except Exception:  # noqa: BLE001 - checked when the sweep was loaded; the run reports it again
+        return None
 
 
 def _run_dask(tasks: list[VariationTask], client: Any, report: Callable) -> Iterable[dict[str, Any]]:
