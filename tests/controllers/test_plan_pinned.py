@@ -1,0 +1,61 @@
+"""The DSO's day-ahead plan of the default scenario (EO, seed 0), pinned: speed work on the evaluation
+(`vector_problem`, `optim`, `topology`, `envelope_pass`) must leave the plan as it was.
+
+The problem is the one the DSO handed its EO controller on day 2 of `scenarios/default.toml` (written to
+data/default_day_problem.json from that run: one lot with its envelope, 32 candidate buses, reconfiguration, OF3).
+Open branches, the lot's bus and the evaluation count are pinned exactly; setpoints and objective values to 1e-9
+relative (they were bit for bit equal before and after the case cache on the machine that pinned them; the bound
+leaves room for a flow kernel whose arithmetic changes in the last bits, FMA say, and nothing else)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from cosim.controllers import DayAheadProblem, LotOffer
+from cosim.controllers.envelope import FlexEnvelope
+from cosim.controllers.metaheuristic import EOController
+from cosim.networks.ieee33 import ieee33
+
+DATA = Path(__file__).parent / "data" / "default_day_problem.json"
+
+
+def default_day_problem() -> DayAheadProblem:
+    """The default scenario's day-ahead problem (day 2) as the DSO built it."""
+    d = json.loads(DATA.read_text())
+    lot = d["lot"]
+    offer = LotOffer(lot["lot_id"], tuple(lot["candidate_buses"]), lot["n_pev"], lot["pev_power_kw"],
+                     lot["pev_battery_kwh"], np.array(lot["hour_mode"]), np.array(lot["max_charge_kw"]),
+                     np.array(lot["max_discharge_kw"]), energy_need_kwh=lot["energy_need_kwh"],
+                     energy_available_kwh=lot["energy_available_kwh"],
+                     need_by_hour_kwh=np.array(lot["need_by_hour_kwh"]),
+                     envelope=FlexEnvelope.from_payload({k: (np.array(v) if isinstance(v, list) else v)
+                                                         for k, v in d["envelope"].items()}))
+    return DayAheadProblem(ieee33().radial, np.array(d["load_scaling"]), np.array(d["price_usd_per_kwh"]), (offer,),
+                           base_open_branches=tuple(d["base_open_branches"]), reconfigure=True, objective="of3")
+
+
+# EO 30 x 60, seed 0, on the code before the evaluation's case cache (float.hex of each value)
+PINNED_PREDICTED = {"of1_usd": "0x1.6dbc81530a218p+8", "of2_kw": "0x1.c62d5543db68cp+13",
+                    "of3_kwh": "0x1.29ee8046bd77ap+10", "vpd": "0x1.ed6855cd64575p+3",
+                    "v_min_pu": "0x1.e1c19df3abc99p-1", "v_max_pu": "0x1.0000000000000p+0", "cv": "0x0.0p+0",
+                    "objective": "0x1.29ee8046bd77ap+10"}
+PINNED_SETPOINTS_KW = [
+    "0x1.2c00000000000p+7", "0x1.6eaaaaaaaaaabp+7", "0x1.4d55555555556p+7", "0x1.6eaaaaaaaaaabp+6",
+    "0x1.f400000000001p+6", "0x1.d2aaaaaaaaaabp+5", "0x1.0aaaaaaaaaaabp+4", "0x1.4d55555555556p+5", "0x0.0p+0",
+    "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "-0x1.5e00000000000p+7", "-0x1.3b00000000000p+8",
+    "-0x1.a400000000000p+7", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0", "0x0.0p+0",
+    "0x0.0p+0"]
+
+
+def test_the_default_days_eo_plan_is_the_pinned_one():
+    plan = EOController(n_particles=30, n_iter=60, seed=0).plan(default_day_problem())
+    assert plan.open_branches == (7, 9, 14, 32, 37)
+    assert plan.lot_buses == {"PL1": 6}
+    assert plan.info["evaluations"] == 1800 and plan.feasible
+    want = np.array([float.fromhex(v) for v in PINNED_SETPOINTS_KW])
+    np.testing.assert_allclose(plan.setpoints_kw["PL1"], want, rtol=1e-9, atol=1e-9)
+    for key, value in PINNED_PREDICTED.items():
+        np.testing.assert_allclose(plan.predicted[key], float.fromhex(value), rtol=1e-9, atol=1e-12, err_msg=key)
