@@ -39,6 +39,7 @@ import numpy as np
 
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
+from cosim.controllers.case_memo import RowMemo
 from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_counts, make_layout, split_counts
 from cosim.networks.converted import ConvertedNetwork, flow
 from cosim.optim import Evaluation
@@ -48,6 +49,17 @@ from cosim.powerflow.topology import radial_mask
 
 UNLIMITED_KA = 1e4
 """An ampacity this large is no limit (the network builders write 99,999 kA for a line without one)."""
+
+
+@dataclass(frozen=True)
+class CaseTotals:
+    """Per-case flow totals of a batch (plan x hour rows): what `evaluate_totals` reads of a FlowSummary."""
+
+    ok: np.ndarray  # radial and converged
+    loss_kw: np.ndarray
+    v_min_pu: np.ndarray
+    v_max_pu: np.ndarray
+    i_violation: np.ndarray
 
 
 @dataclass
@@ -152,6 +164,10 @@ class DayAheadVectorProblem:
             raise ProblemError(f"base_open_branches {tuple(base)} do not leave network {net.name!r} radial")
         self.base_open = base
         self.n_evaluations = 0
+        # what was evaluated so far (`case_memo`): flow totals of each case (plan x hour: ok, loss_kw, v_min_pu,
+        # v_max_pu, i_violation) and (f, cv) of each decoded plan
+        self._case_memo = RowMemo(5)
+        self._plan_memo = RowMemo(2)
 
     # ---- decoding -------------------------------------------------------------------------------------
     def _topology(self, x_topo: np.ndarray) -> np.ndarray:
@@ -296,8 +312,8 @@ class DayAheadVectorProblem:
         net = self.net
         pop = open_ids.shape[0]
         lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
-        res = solve_radial_summary(net, np.repeat(open_ids, HOURS, axis=0), p, q, tol_pu=self.flow_tol_pu,
-                                   max_iter=self.flow_max_iter)
+        open_cases = np.repeat(open_ids, HOURS, axis=0)
+        res = self._case_totals(self._case_keys(open_cases, lot_buses, lot_kw), open_cases, p, q)
         self.n_evaluations += pop
         ok = res.ok.reshape(pop, HOURS).all(axis=1)
         of1, cv = self._lot_terms(counts, counts_used, lot_kw)
@@ -321,6 +337,31 @@ class DayAheadVectorProblem:
         f = self._objective(ok, of1, of2, of3, None)
         return f, cv
 
+    def _case_totals(self, keys: np.ndarray, open_cases: np.ndarray, p: np.ndarray, q: np.ndarray) -> CaseTotals:
+        """Flow totals of each case (row of keys, open_cases, p, q), each case the memo has not seen solved once."""
+
+        def solve(rows: np.ndarray) -> np.ndarray:
+            res = solve_radial_summary(self.net, open_cases[rows], p[rows], q[rows], tol_pu=self.flow_tol_pu,
+                                       max_iter=self.flow_max_iter)
+            return np.column_stack([res.ok, res.loss_kw, res.v_min_pu, res.v_max_pu, res.i_violation])
+
+        v = self._case_memo.values(keys, solve)
+        return CaseTotals(ok=v[:, 0] != 0.0, loss_kw=v[:, 1], v_min_pu=v[:, 2], v_max_pu=v[:, 3], i_violation=v[:, 4])
+
+    @staticmethod
+    def _case_keys(open_cases: np.ndarray, lot_buses: np.ndarray, lot_kw: np.ndarray) -> np.ndarray:
+        """What fixes each case (plan x hour) of a batch, one int64 row per case: its open branches, the lots'
+        buses, the bits of the lots' powers in its hour, the hour (`CaseMemo`'s keys)."""
+        pop, n_lots = lot_buses.shape
+        k = open_cases.shape[1]
+        keys = np.empty((pop * HOURS, k + 2 * n_lots + 1), dtype=np.int64)
+        keys[:, :k] = open_cases
+        keys[:, k : k + n_lots] = np.repeat(lot_buses, HOURS, axis=0)
+        keys[:, k + n_lots : k + 2 * n_lots] = np.ascontiguousarray(
+            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(-1, n_lots).view(np.int64)
+        keys[:, -1] = np.tile(np.arange(HOURS), pop)
+        return keys
+
     def evaluate_full(self, X: np.ndarray) -> PlanEvaluation:
         return self.evaluate_plans(*self.decode(X))
 
@@ -328,8 +369,13 @@ class DayAheadVectorProblem:
         """f and cv of decision vectors (what an optimiser needs): from the flow's per-case totals where they
         suffice (`totals_suffice`), else from `evaluate_plans`."""
         if self.totals_suffice:
-            f, cv = self.evaluate_totals(*self.decode(X))
-            return Evaluation(f=f, cv=cv)
+            open_ids, lot_buses, counts = self.decode(X)
+            done = self.n_evaluations + len(open_ids)
+            keys = np.concatenate([open_ids, lot_buses, counts.reshape(len(counts), -1)], axis=1)
+            v = self._plan_memo.values(
+                keys, lambda rows: np.column_stack(self.evaluate_totals(open_ids[rows], lot_buses[rows], counts[rows])))
+            self.n_evaluations = done  # plans evaluated, whether the memo had them or not
+            return Evaluation(f=v[:, 0], cv=v[:, 1])
         ev = self.evaluate_full(X)
         return Evaluation(f=ev.f, cv=ev.cv)
 

@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from cosim.controllers import DayAheadProblem, LotOffer
+from cosim.controllers.case_memo import RowMemo
 from cosim.controllers.envelope import FlexEnvelope
-from cosim.controllers.metaheuristic import EOController
+from cosim.controllers.metaheuristic import EOController, contract_counts
+from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.networks.ieee33 import ieee33
+from cosim.optim import minimize_eo
 
 DATA = Path(__file__).parent / "data" / "default_day_problem.json"
 
@@ -59,3 +62,43 @@ def test_the_default_days_eo_plan_is_the_pinned_one():
     np.testing.assert_allclose(plan.setpoints_kw["PL1"], want, rtol=1e-9, atol=1e-9)
     for key, value in PINNED_PREDICTED.items():
         np.testing.assert_allclose(plan.predicted[key], float.fromhex(value), rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+class _Unmemoised(DayAheadVectorProblem):
+    """Every plan evaluated from scratch: every case of every plan through the full flow (`evaluate_plans`)."""
+
+    @property
+    def totals_suffice(self) -> bool:
+        return False
+
+
+def test_the_memos_give_the_optimiser_bit_for_bit_what_evaluating_everything_again_gives():
+    problem = default_day_problem()
+    memo, plain = DayAheadVectorProblem(problem), _Unmemoised(problem)
+    assert memo.totals_suffice
+    x0 = np.vstack([memo.encode(), memo.encode(counts=contract_counts(problem))])
+    a = minimize_eo(memo, n_particles=30, n_iter=60, seed=0, x0=x0)
+    b = minimize_eo(plain, n_particles=30, n_iter=60, seed=0, x0=x0)
+    assert a.x_best.tobytes() == b.x_best.tobytes()
+    assert a.history.tobytes() == b.history.tobytes() and a.history_cv.tobytes() == b.history_cv.tobytes()
+    assert memo.n_evaluations == plain.n_evaluations == 1800
+    cases = memo._case_memo
+    assert cases.n_computed < 1800 * 24 / 2  # the memos spared the flow most of the 43,200 cases
+
+
+def test_a_row_memo_computes_each_distinct_key_once_and_returns_values_in_order():
+    memo = RowMemo(2, max_rows=5)
+    asked: list[list[int]] = []
+
+    def compute(rows):
+        asked.append(keys[rows, 0].tolist())
+        return np.column_stack([keys[rows, 0] * 1.5, -keys[rows, 1]])
+
+    keys = np.array([[1, 2], [3, 4], [1, 2], [5, 6]])
+    np.testing.assert_array_equal(memo.values(keys, compute), [[1.5, -2], [4.5, -4], [1.5, -2], [7.5, -6]])
+    keys = np.array([[5, 6], [7, 8], [1, 2]])
+    np.testing.assert_array_equal(memo.values(keys, compute), [[7.5, -6], [10.5, -8], [1.5, -2]])
+    assert asked == [[1, 3, 5], [7]] and len(memo) == 4
+    keys = np.array([[9, 9], [11, 0], [1, 2]])  # 6 keys would pass max_rows: the memo starts again
+    np.testing.assert_array_equal(memo.values(keys, compute), [[13.5, -9], [16.5, 0], [1.5, -2]])
+    assert asked[-1] == [9, 11, 1] and len(memo) == 3
