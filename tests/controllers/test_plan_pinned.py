@@ -87,7 +87,7 @@ def test_the_memos_give_the_optimiser_bit_for_bit_what_evaluating_everything_aga
 
 
 def test_a_row_memo_computes_each_distinct_key_once_and_returns_values_in_order():
-    memo = RowMemo(2, max_rows=5)
+    memo = RowMemo(2, max_rows=6)
     asked: list[list[int]] = []
 
     def compute(rows):
@@ -99,6 +99,6 @@ def test_a_row_memo_computes_each_distinct_key_once_and_returns_values_in_order(
     keys = np.array([[5, 6], [7, 8], [1, 2]])
     np.testing.assert_array_equal(memo.values(keys, compute), [[7.5, -6], [10.5, -8], [1.5, -2]])
     assert asked == [[1, 3, 5], [7]] and len(memo) == 4
-    keys = np.array([[9, 9], [11, 0], [1, 2]])  # 6 keys would pass max_rows: the memo starts again
+    keys = np.array([[9, 9], [11, 0], [1, 2]])  # 4 kept + 3 asked would pass max_rows: the memo starts again
     np.testing.assert_array_equal(memo.values(keys, compute), [[13.5, -9], [16.5, 0], [1.5, -2]])
     assert asked[-1] == [9, 11, 1] and len(memo) == 3
