@@ -373,11 +373,12 @@ def plan_cost(repeats: int) -> None:
         finally:
             vector_problem.solve_radial_summary = solve
         t, flow, vp = best
-        plans, cases = vp._plan_memo, vp._case_memo
+        plans, cases = getattr(vp, "_plan_memo", None), getattr(vp, "_case_memo", None)
+        memos = ("no memos (before issue 23's plan work)" if plans is None or cases is None else
+                 f"plans computed {plans.n_computed:,} of {plans.n_asked:,}, flow cases solved {cases.n_computed:,} "
+                 f"of {cases.n_asked:,} asked ({24 * plans.n_asked:,} in the plans)")
         print(f"  {label}: {t:.3f} s CPU = {t / unit:.1f} runpp calls; the flow {flow:.3f} s ({100 * flow / t:.0f} %); "
-              f"plans computed {plans.n_computed:,} of {plans.n_asked:,}, flow cases solved {cases.n_computed:,} "
-              f"of {cases.n_asked:,} asked ({24 * plans.n_asked:,} in the plans); objective "
-              f"{plan.predicted['objective']:.4f}, open {plan.open_branches}")
+              f"{memos}; objective {plan.predicted['objective']:.4f}, open {plan.open_branches}")
 
 
 ISOLATION_TITLE = "# Controller isolation: what a plan in a worker costs"
