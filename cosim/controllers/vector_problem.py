@@ -358,7 +358,7 @@ class DayAheadVectorProblem:
         keys[:, :k] = open_cases
         keys[:, k : k + n_lots] = np.repeat(lot_buses, HOURS, axis=0)
         keys[:, k + n_lots : k + 2 * n_lots] = np.ascontiguousarray(
-            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(-1, n_lots).view(np.int64)
+            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(pop * HOURS, n_lots).view(np.int64)
         keys[:, -1] = np.tile(np.arange(HOURS), pop)
         return keys
 
@@ -371,7 +371,7 @@ class DayAheadVectorProblem:
         if self.totals_suffice:
             open_ids, lot_buses, counts = self.decode(X)
             done = self.n_evaluations + len(open_ids)
-            keys = np.concatenate([open_ids, lot_buses, counts.reshape(len(counts), -1)], axis=1)
+            keys = np.concatenate([open_ids, lot_buses, counts.reshape(len(counts), -1)], axis=1).astype(np.int64)
             v = self._plan_memo.values(
                 keys, lambda rows: np.column_stack(self.evaluate_totals(open_ids[rows], lot_buses[rows], counts[rows])))
             self.n_evaluations = done  # plans evaluated, whether the memo had them or not
