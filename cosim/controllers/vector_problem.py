@@ -34,6 +34,7 @@ cases still pick a low-loss topology when the primary objective does not depend 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -224,25 +225,37 @@ class DayAheadVectorProblem:
     # ---- evaluation -----------------------------------------------------------------------------------
     def _injections(self, lot_buses: np.ndarray, counts: np.ndarray):
         """Lot power (pop, n_lots, 24) kW at the grid, the PEV counts used, and the bus loads (pop * 24, n_bus)."""
-        prob, net = self.problem, self.net
-        pop = lot_buses.shape[0]
-        lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
-        counts_used = counts.astype(float)  # PEV counts of the dispatch used (fractional after an envelope repair)
-        for j, lot in enumerate(prob.lots):
+        lot_kw, counts_used = self._lot_power(counts)
+        p, q = self._case_loads(lot_buses, lot_kw, np.arange(lot_kw.shape[0] * HOURS))
+        return lot_kw, counts_used, p, q
+
+    def _lot_power(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lot power (pop, n_lots, 24) kW at the grid (+ charging), inside each lot's envelope, and the PEV counts
+        used (fractional after an envelope repair)."""
+        lot_kw = np.zeros(counts.shape)
+        counts_used = counts.astype(float)
+        for j, lot in enumerate(self.problem.lots):
             lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot, self.lot_power)
             if lot.envelope is not None:  # what the EVs can really take, by construction (as eq. 6 is)
                 lot_kw[:, j] = lot.envelope.project(lot_kw[:, j])
                 counts_used[:, j] = obj.lot_counts(lot_kw[:, j], lot, self.lot_power)
-        p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
-        for j in range(len(prob.lots)):
-            p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
-        q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
-        if any(lot.power_factor < 1.0 for lot in prob.lots):  # chargers below unity pf absorb |p| tan(acos(pf))
-            q = q.copy()
-            for j, lot in enumerate(self.problem.lots):
-                kvar_per_kw = np.tan(np.arccos(lot.power_factor))
-                q[np.arange(pop), :, lot_buses[:, j] - 1] += np.abs(lot_kw[:, j, :]) * kvar_per_kw
-        return lot_kw, counts_used, p.reshape(-1, net.n_bus), q.reshape(-1, net.n_bus)
+        return lot_kw, counts_used
+
+    def _case_loads(self, lot_buses: np.ndarray, lot_kw: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bus loads p (kW) and q (kvar), (len(rows), n_bus), of the cases at `rows` (plan * 24 + hour): the
+        problem's loads plus each lot's power at its bus (and the reactive power its chargers absorb below unity
+        power factor, |p| tan(acos(pf))), lot by lot."""
+        plan, hour = np.divmod(rows, HOURS)
+        p = self.load_kw_bus[hour]
+        q = self.load_kvar_bus[hour]
+        cases = np.arange(len(rows))
+        for j, lot in enumerate(self.problem.lots):
+            bus = lot_buses[plan, j] - 1
+            kw = lot_kw[plan, j, hour]
+            p[cases, bus] += kw
+            if lot.power_factor < 1.0:
+                q[cases, bus] += np.abs(kw) * np.tan(np.arccos(lot.power_factor))
+        return p, q
 
     def _lot_terms(self, counts: np.ndarray, counts_used: np.ndarray, lot_kw: np.ndarray):
         """OF1 (pop,) and the lots' part of cv (pop,): eq. 6 balance and contract shortfall."""
@@ -311,9 +324,10 @@ class DayAheadVectorProblem:
         `totals_suffice`."""
         net = self.net
         pop = open_ids.shape[0]
-        lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
+        lot_kw, counts_used = self._lot_power(counts)
         open_cases = np.repeat(open_ids, HOURS, axis=0)
-        res = self._case_totals(self._case_keys(open_cases, lot_buses, lot_kw), open_cases, p, q)
+        res = self._case_totals(self._case_keys(open_cases, lot_buses, lot_kw), open_cases,
+                                lambda rows: self._case_loads(lot_buses, lot_kw, rows))
         self.n_evaluations += pop
         ok = res.ok.reshape(pop, HOURS).all(axis=1)
         of1, cv = self._lot_terms(counts, counts_used, lot_kw)
@@ -324,7 +338,8 @@ class DayAheadVectorProblem:
         if len(again):  # these plans' cases again, with voltages and currents, for the violations' sums
             k = len(again)
             rows = (again[:, None] * HOURS + np.arange(HOURS)).reshape(-1)
-            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), p[rows], q[rows], tol_pu=self.flow_tol_pu,
+            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), *self._case_loads(lot_buses, lot_kw, rows),
+                        tol_pu=self.flow_tol_pu,
                         max_iter=self.flow_max_iter, max_solves=self.charging_solves)
             with np.errstate(invalid="ignore"):
                 sub = cv[again] + obj.voltage_violation_pu(full.vm_pu.reshape(k, HOURS, net.n_bus), net.v_min_pu,
@@ -337,11 +352,13 @@ class DayAheadVectorProblem:
         f = self._objective(ok, of1, of2, of3, None)
         return f, cv
 
-    def _case_totals(self, keys: np.ndarray, open_cases: np.ndarray, p: np.ndarray, q: np.ndarray) -> CaseTotals:
-        """Flow totals of each case (row of keys, open_cases, p, q), each case the memo has not seen solved once."""
+    def _case_totals(self, keys: np.ndarray, open_cases: np.ndarray,
+                     loads: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> CaseTotals:
+        """Flow totals of each case (row of keys and open_cases; `loads(rows)` their bus loads p, q), each case the
+        memo has not seen solved once."""
 
         def solve(rows: np.ndarray) -> np.ndarray:
-            res = solve_radial_summary(self.net, open_cases[rows], p[rows], q[rows], tol_pu=self.flow_tol_pu,
+            res = solve_radial_summary(self.net, open_cases[rows], *loads(rows), tol_pu=self.flow_tol_pu,
                                        max_iter=self.flow_max_iter)
             return np.column_stack([res.ok, res.loss_kw, res.v_min_pu, res.v_max_pu, res.i_violation])
 

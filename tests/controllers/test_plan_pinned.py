@@ -9,6 +9,7 @@ leaves room for a flow kernel whose arithmetic changes in the last bits, FMA say
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -102,3 +103,21 @@ def test_a_row_memo_computes_each_distinct_key_once_and_returns_values_in_order(
     keys = np.array([[9, 9], [11, 0], [1, 2]])  # 4 kept + 3 asked would pass max_rows: the memo starts again
     np.testing.assert_array_equal(memo.values(keys, compute), [[13.5, -9], [16.5, 0], [1.5, -2]])
     assert asked[-1] == [9, 11, 1] and len(memo) == 3
+
+
+def test_with_chargers_below_unity_power_factor_the_cases_loads_are_those_of_the_full_evaluation():
+    """Loads are built only for the cases the memo solves (`_case_loads`), reactive power included: f and cv bit
+    for bit those of the full evaluation, plans outside the voltage band among them."""
+    problem = default_day_problem()
+    problem = dataclasses.replace(problem, lots=tuple(dataclasses.replace(lot, power_factor=0.9)
+                                                      for lot in problem.lots))
+    vp = DayAheadVectorProblem(problem)
+    rng = np.random.default_rng(1)
+    for it in range(4):
+        X = vp.lower + (vp.upper - vp.lower) * rng.random((30, vp.n_var))
+        if it % 2:  # the lot at full power: plans outside the band, solved again for their violation
+            X[:, vp.n_topo:] = rng.choice([0.0, 1.0], X[:, vp.n_topo:].shape)
+        decoded = vp.decode(X)
+        full = vp.evaluate_plans(*decoded)
+        f, cv = vp.evaluate_totals(*decoded)
+        assert f.tobytes() == full.f.tobytes() and cv.tobytes() == full.cv.tobytes()
