@@ -14,7 +14,9 @@ Decision vector:
 The topology part is decoded by `cosim.optim.reconfiguration.ReconfigurationProblem` (one branch per loop,
 non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin.
 Dispatch positions become PEV counts balanced to eq. 6 by construction (`dispatch.decode_counts`). A
-population of P vectors is evaluated as P x 24 cases in ONE batched flow.
+population of P vectors is evaluated as P x 24 cases in ONE batched flow; an optimiser's evaluation (`evaluate`)
+remembers each decoded plan's f and cv and each case's flow totals (`case_memo.RowMemo`), so that only the plans
+and cases not seen before in this problem are computed, bit for bit as if all were.
 
 Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
 summed), substation transformer overload (relative, summed over sections and hours; converted nets), fleet
