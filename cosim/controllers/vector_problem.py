@@ -14,7 +14,9 @@ Decision vector:
 The topology part is decoded by `cosim.optim.reconfiguration.ReconfigurationProblem` (one branch per loop,
 non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin.
 Dispatch positions become PEV counts balanced to eq. 6 by construction (`dispatch.decode_counts`). A
-population of P vectors is evaluated as P x 24 cases in ONE batched flow.
+population of P vectors is evaluated as P x 24 cases in ONE batched flow; an optimiser's evaluation (`evaluate`)
+remembers each decoded plan's f and cv and each case's flow totals (`case_memo.RowMemo`), so that only the plans
+and cases not seen before in this problem are computed, bit for bit as if all were.
 
 Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
 summed), substation transformer overload (relative, summed over sections and hours; converted nets), fleet
@@ -34,11 +36,13 @@ cases still pick a low-loss topology when the primary objective does not depend 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
+from cosim.controllers.case_memo import RowMemo
 from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_counts, make_layout, split_counts
 from cosim.networks.converted import ConvertedNetwork, flow
 from cosim.optim import Evaluation
@@ -48,6 +52,17 @@ from cosim.powerflow.topology import radial_mask
 
 UNLIMITED_KA = 1e4
 """An ampacity this large is no limit (the network builders write 99,999 kA for a line without one)."""
+
+
+@dataclass(frozen=True)
+class CaseTotals:
+    """Per-case flow totals of a batch (plan x hour rows): what `evaluate_totals` reads of a FlowSummary."""
+
+    ok: np.ndarray  # radial and converged
+    loss_kw: np.ndarray
+    v_min_pu: np.ndarray
+    v_max_pu: np.ndarray
+    i_violation: np.ndarray
 
 
 @dataclass
@@ -152,6 +167,10 @@ class DayAheadVectorProblem:
             raise ProblemError(f"base_open_branches {tuple(base)} do not leave network {net.name!r} radial")
         self.base_open = base
         self.n_evaluations = 0
+        # what was evaluated so far (`case_memo`): flow totals of each case (plan x hour: ok, loss_kw, v_min_pu,
+        # v_max_pu, i_violation) and (f, cv) of each decoded plan
+        self._case_memo = RowMemo(5)
+        self._plan_memo = RowMemo(2)
 
     # ---- decoding -------------------------------------------------------------------------------------
     def _topology(self, x_topo: np.ndarray) -> np.ndarray:
@@ -208,25 +227,37 @@ class DayAheadVectorProblem:
     # ---- evaluation -----------------------------------------------------------------------------------
     def _injections(self, lot_buses: np.ndarray, counts: np.ndarray):
         """Lot power (pop, n_lots, 24) kW at the grid, the PEV counts used, and the bus loads (pop * 24, n_bus)."""
-        prob, net = self.problem, self.net
-        pop = lot_buses.shape[0]
-        lot_kw = np.zeros(counts.shape)  # (pop, n_lots, 24), kW at the grid, + charging
-        counts_used = counts.astype(float)  # PEV counts of the dispatch used (fractional after an envelope repair)
-        for j, lot in enumerate(prob.lots):
+        lot_kw, counts_used = self._lot_power(counts)
+        p, q = self._case_loads(lot_buses, lot_kw, np.arange(lot_kw.shape[0] * HOURS))
+        return lot_kw, counts_used, p, q
+
+    def _lot_power(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lot power (pop, n_lots, 24) kW at the grid (+ charging), inside each lot's envelope, and the PEV counts
+        used (fractional after an envelope repair)."""
+        lot_kw = np.zeros(counts.shape)
+        counts_used = counts.astype(float)
+        for j, lot in enumerate(self.problem.lots):
             lot_kw[:, j] = obj.lot_power_kw(counts[:, j], lot, self.lot_power)
             if lot.envelope is not None:  # what the EVs can really take, by construction (as eq. 6 is)
                 lot_kw[:, j] = lot.envelope.project(lot_kw[:, j])
                 counts_used[:, j] = obj.lot_counts(lot_kw[:, j], lot, self.lot_power)
-        p = np.broadcast_to(self.load_kw_bus, (pop, HOURS, net.n_bus)).copy()
-        for j in range(len(prob.lots)):
-            p[np.arange(pop), :, lot_buses[:, j] - 1] += lot_kw[:, j, :]
-        q = np.broadcast_to(self.load_kvar_bus, (pop, HOURS, net.n_bus))
-        if any(lot.power_factor < 1.0 for lot in prob.lots):  # chargers below unity pf absorb |p| tan(acos(pf))
-            q = q.copy()
-            for j, lot in enumerate(self.problem.lots):
-                kvar_per_kw = np.tan(np.arccos(lot.power_factor))
-                q[np.arange(pop), :, lot_buses[:, j] - 1] += np.abs(lot_kw[:, j, :]) * kvar_per_kw
-        return lot_kw, counts_used, p.reshape(-1, net.n_bus), q.reshape(-1, net.n_bus)
+        return lot_kw, counts_used
+
+    def _case_loads(self, lot_buses: np.ndarray, lot_kw: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bus loads p (kW) and q (kvar), (len(rows), n_bus), of the cases at `rows` (plan * 24 + hour): the
+        problem's loads plus each lot's power at its bus (and the reactive power its chargers absorb below unity
+        power factor, |p| tan(acos(pf))), lot by lot."""
+        plan, hour = np.divmod(rows, HOURS)
+        p = self.load_kw_bus[hour]
+        q = self.load_kvar_bus[hour]
+        cases = np.arange(len(rows))
+        for j, lot in enumerate(self.problem.lots):
+            bus = lot_buses[plan, j] - 1
+            kw = lot_kw[plan, j, hour]
+            p[cases, bus] += kw
+            if lot.power_factor < 1.0:
+                q[cases, bus] += np.abs(kw) * np.tan(np.arccos(lot.power_factor))
+        return p, q
 
     def _lot_terms(self, counts: np.ndarray, counts_used: np.ndarray, lot_kw: np.ndarray):
         """OF1 (pop,) and the lots' part of cv (pop,): eq. 6 balance and contract shortfall."""
@@ -295,9 +326,10 @@ class DayAheadVectorProblem:
         `totals_suffice`."""
         net = self.net
         pop = open_ids.shape[0]
-        lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
-        res = solve_radial_summary(net, np.repeat(open_ids, HOURS, axis=0), p, q, tol_pu=self.flow_tol_pu,
-                                   max_iter=self.flow_max_iter)
+        lot_kw, counts_used = self._lot_power(counts)
+        open_cases = np.repeat(open_ids, HOURS, axis=0)
+        res = self._case_totals(self._case_keys(open_cases, lot_buses, lot_kw), open_cases,
+                                lambda rows: self._case_loads(lot_buses, lot_kw, rows))
         self.n_evaluations += pop
         ok = res.ok.reshape(pop, HOURS).all(axis=1)
         of1, cv = self._lot_terms(counts, counts_used, lot_kw)
@@ -308,7 +340,8 @@ class DayAheadVectorProblem:
         if len(again):  # these plans' cases again, with voltages and currents, for the violations' sums
             k = len(again)
             rows = (again[:, None] * HOURS + np.arange(HOURS)).reshape(-1)
-            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), p[rows], q[rows], tol_pu=self.flow_tol_pu,
+            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), *self._case_loads(lot_buses, lot_kw, rows),
+                        tol_pu=self.flow_tol_pu,
                         max_iter=self.flow_max_iter, max_solves=self.charging_solves)
             with np.errstate(invalid="ignore"):
                 sub = cv[again] + obj.voltage_violation_pu(full.vm_pu.reshape(k, HOURS, net.n_bus), net.v_min_pu,
@@ -321,6 +354,33 @@ class DayAheadVectorProblem:
         f = self._objective(ok, of1, of2, of3, None)
         return f, cv
 
+    def _case_totals(self, keys: np.ndarray, open_cases: np.ndarray,
+                     loads: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> CaseTotals:
+        """Flow totals of each case (row of keys and open_cases; `loads(rows)` their bus loads p, q), each case the
+        memo has not seen solved once."""
+
+        def solve(rows: np.ndarray) -> np.ndarray:
+            res = solve_radial_summary(self.net, open_cases[rows], *loads(rows), tol_pu=self.flow_tol_pu,
+                                       max_iter=self.flow_max_iter)
+            return np.column_stack([res.ok, res.loss_kw, res.v_min_pu, res.v_max_pu, res.i_violation])
+
+        v = self._case_memo.values(keys, solve)
+        return CaseTotals(ok=v[:, 0] != 0.0, loss_kw=v[:, 1], v_min_pu=v[:, 2], v_max_pu=v[:, 3], i_violation=v[:, 4])
+
+    @staticmethod
+    def _case_keys(open_cases: np.ndarray, lot_buses: np.ndarray, lot_kw: np.ndarray) -> np.ndarray:
+        """What fixes each case (plan x hour) of a batch, one int64 row per case: its open branches, the lots'
+        buses, the bits of the lots' powers in its hour, the hour (`CaseMemo`'s keys)."""
+        pop, n_lots = lot_buses.shape
+        k = open_cases.shape[1]
+        keys = np.empty((pop * HOURS, k + 2 * n_lots + 1), dtype=np.int64)
+        keys[:, :k] = open_cases
+        keys[:, k : k + n_lots] = np.repeat(lot_buses, HOURS, axis=0)
+        keys[:, k + n_lots : k + 2 * n_lots] = np.ascontiguousarray(
+            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(pop * HOURS, n_lots).view(np.int64)
+        keys[:, -1] = np.tile(np.arange(HOURS), pop)
+        return keys
+
     def evaluate_full(self, X: np.ndarray) -> PlanEvaluation:
         return self.evaluate_plans(*self.decode(X))
 
@@ -328,8 +388,13 @@ class DayAheadVectorProblem:
         """f and cv of decision vectors (what an optimiser needs): from the flow's per-case totals where they
         suffice (`totals_suffice`), else from `evaluate_plans`."""
         if self.totals_suffice:
-            f, cv = self.evaluate_totals(*self.decode(X))
-            return Evaluation(f=f, cv=cv)
+            open_ids, lot_buses, counts = self.decode(X)
+            done = self.n_evaluations + len(open_ids)
+            keys = np.concatenate([open_ids, lot_buses, counts.reshape(len(counts), -1)], axis=1).astype(np.int64)
+            v = self._plan_memo.values(
+                keys, lambda rows: np.column_stack(self.evaluate_totals(open_ids[rows], lot_buses[rows], counts[rows])))
+            self.n_evaluations = done  # plans evaluated, whether the memo had them or not
+            return Evaluation(f=v[:, 0], cv=v[:, 1])
         ev = self.evaluate_full(X)
         return Evaluation(f=ev.f, cv=ev.cv)
 

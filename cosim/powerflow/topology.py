@@ -6,12 +6,14 @@ spanning tree (connected, no loop), i.e. exactly n_branch - n_bus + 1 distinct b
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
 
 import networkx as nx
 import numpy as np
+from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -89,12 +91,36 @@ def decode_loops(net: RadialNetwork, positions) -> np.ndarray:
                             f"got {np.shape(positions)}")
     if not np.all(np.isfinite(x)):
         raise TopologyError("positions must be finite numbers in [0, 1)")
-    x = np.clip(x, 0.0, np.nextafter(1.0, 0.0))
-    out = np.empty(x.shape, dtype=int)
-    for j, loop in enumerate(net.loops):
-        members = np.asarray(loop, dtype=int)
-        out[:, j] = members[np.minimum((x[:, j] * len(members)).astype(int), len(members) - 1)]
-    return out
+    try:  # loops as tuples of ids (ReconfigurationProblem's) are their own key
+        table, lengths = _loop_table(net.loops)
+    except TypeError:  # lists
+        table, lengths = _loop_table(tuple(tuple(int(b) for b in loop) for loop in net.loops))
+    out = np.empty(x.shape, dtype=np.int64)
+    _pick_members(np.ascontiguousarray(x), table, lengths, np.nextafter(1.0, 0.0), out)
+    return out.astype(int, copy=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _loop_table(loops: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Members of each loop as the rows of a padded table (n_loops, longest loop), and each loop's length."""
+    lengths = np.array([len(loop) for loop in loops], dtype=np.int64)
+    table = np.zeros((len(loops), int(lengths.max(initial=0))), dtype=np.int64)
+    for j, loop in enumerate(loops):
+        table[j, : len(loop)] = [int(b) for b in loop]
+    return table, lengths
+
+
+@njit(cache=True)
+def _pick_members(x, table, lengths, top, out):
+    """out[i, j] = loop j's member at position x[i, j] (clipped to [0, top]): member int(x * length), at most the
+    last; the same IEEE operations as numpy's clip, product and truncation."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            v = v if v > 0.0 else 0.0
+            v = v if v < top else top
+            k = int(v * lengths[j])
+            out[i, j] = table[j, k if k < lengths[j] - 1 else lengths[j] - 1]
 
 
 def _repair_row(net: RadialNetwork, row: list[int], rng: np.random.Generator) -> list[int]:

@@ -1,5 +1,6 @@
 """Radiality checks, loop encoding/repair, spanning-tree enumeration and the IEEE 33 optimum."""
 
+import dataclasses
 import itertools
 
 import networkx as nx
@@ -123,3 +124,19 @@ def test_no_tie_network_has_one_configuration():
     if r.n_branch != r.n_bus - 1:
         pytest.skip("ieee13 is meshed in this registry")
     assert enumerate_radial(r).shape == (1, 0)
+
+
+def test_compiled_decode_picks_what_numpys_clip_product_and_truncation_pick(net):
+    """decode_loops runs one compiled pass; its picks are those of the numpy expression it replaced, at the ends
+    of [0, 1) (0, -0.0, 1, just below 1, outside the box) as well as in it."""
+    rng = np.random.default_rng(3)
+    x = rng.random((4000, len(net.loops)))
+    x[:6] = np.array([0.0, -0.0, 1.0, np.nextafter(1.0, 0.0), -0.3, 1.7])[:, None]
+    want = np.empty(x.shape, dtype=int)
+    clipped = np.clip(x, 0.0, np.nextafter(1.0, 0.0))
+    for j, loop in enumerate(net.loops):
+        members = np.asarray(loop, dtype=int)
+        want[:, j] = members[np.minimum((clipped[:, j] * len(members)).astype(int), len(members) - 1)]
+    np.testing.assert_array_equal(decode_loops(net, x), want)
+    listed = dataclasses.replace(net, loops=[list(loop) for loop in net.loops])  # lists take the converted key
+    np.testing.assert_array_equal(decode_loops(listed, x), want)
