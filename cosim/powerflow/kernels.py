@@ -36,7 +36,8 @@ Anderson mixing (depth 2, real arithmetic), which needs far fewer sweeps near th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from cosim.powerflow.simd import GATHER_WIDTH, gather_lanes
 
@@ -815,24 +816,39 @@ def connected_rows(f, t, n_nodes, open_rows, out):
         out[r] = parts == 1
 
 
-PACKED_HEAD = 5  # ints[:5] of a packed network: n_bus, n_branch, slack, len(lut), has_taps
-PACKED_FLOATS = 4  # floats[:4]: s_scale, kw_per_pu, v_min_pu, v_max_pu
+PACKED_HEAD = 6  # ints[:6] of a packed network: n_bus, n_branch, slack, len(lut), has_taps, max_iter
+PACKED_FLOATS = 6  # floats[:6]: s_scale, kw_per_pu, v_min_pu, v_max_pu, v_slack_pu, tol_pu
 INPUT_OK, INPUT_BAD_BRANCH, INPUT_NOT_FINITE = 0, 1, 2
 
 
+def as_rows(a):
+    """A 1-D array as one row (a view), a 2-D array as it is: in compiled code only (`_as_rows_impl`), so that a
+    one-case call passes its 1-D inputs without a Python reshape each."""
+    raise NotImplementedError("as_rows is compiled code only")
+
+
+@overload(as_rows, jit_options={"cache": True})
+def _as_rows_impl(a):
+    if isinstance(a, types.Array) and a.ndim == 1:
+        return lambda a: a.reshape((1, a.shape[0]))
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda a: a
+    return None
+
+
 @njit(**_JIT)
-def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, status, sweeps, vm, v, i_ka, flags):
+def _solve_packed(open_ids, p_kw, q_kvar, ints, floats, scal, sweeps, flags, vm, v, i_ka):
     """`solve_cases` of a network packed into two arrays (`cosim.powerflow.prepared`: ints = head, branch-id
-    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im), taking
-    branch ids and checking the loads itself: one compiled call with few arguments for a small batch. flags (2,
-    cases) receives converged (status OK) and radial per case. Returns
-    INPUT_OK, INPUT_BAD_BRANCH (an id that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf);
-    nothing is solved then."""
+    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im; the heads
+    hold the settings too), taking branch ids and checking the loads itself. scal (cases, N_SCALARS) receives the
+    totals, flags (2, cases) converged (status OK) and radial per case. Returns INPUT_OK, INPUT_BAD_BRANCH (an id
+    that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf); nothing is solved then."""
     nb = ints[0]
     nbr = ints[1]
     slack = ints[2]
     nlut = ints[3]
     has_taps = ints[4] != 0
+    max_iter = ints[5]
     o = PACKED_HEAD
     lut = ints[o:o + nlut]
     o += nlut
@@ -861,10 +877,27 @@ def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, 
     open_pos = np.empty(open_ids.shape, dtype=np.int64)
     if branch_positions(open_ids, lut, open_pos) >= 0:
         return INPUT_BAD_BRANCH
+    status = np.empty(scal.shape[0], dtype=np.int8)
     solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, nbr, floats[0],
-                base_i_ka, floats[1], v0, floats[2], floats[3], tol, max_iter, scal, status, sweeps, vm, v, i_ka,
-                from_bus, tap_re, tap_im, has_taps)
+                base_i_ka, floats[1], floats[4], floats[2], floats[3], floats[5], max_iter, scal, status, sweeps, vm,
+                v, i_ka, from_bus, tap_re, tap_im, has_taps)
     for c in range(status.shape[0]):
         flags[0, c] = status[c] == STATUS_OK
         flags[1, c] = status[c] != STATUS_NOT_RADIAL
     return INPUT_OK
+
+
+@njit(**_JIT)
+def packed_summary(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags):
+    """`_solve_packed` with per-case totals only: totals (N_SCALARS, cases), one row per total (LOSS_KW ...);
+    inputs 1-D (one case) or 2-D (rows). Eight arguments: numba's dispatch costs about 0.1 us per argument."""
+    nb = ints[0]
+    return _solve_packed(as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar), ints, floats, totals.T, sweeps, flags,
+                         np.empty((0, nb)), np.empty((0, nb), dtype=np.complex128), np.empty((0, ints[1])))
+
+
+@njit(**_JIT)
+def packed_full(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags, vm, v, i_ka):
+    """`packed_summary` with the per-bus and per-branch outputs vm, v, i_ka (cases, n) as well."""
+    return _solve_packed(as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar), ints, floats, totals.T, sweeps, flags,
+                         vm, v, i_ka)
