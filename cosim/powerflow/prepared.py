@@ -17,6 +17,7 @@ from cosim.powerflow.bfs import (
     DEFAULT_TOL_PU,
     BatchFlowResult,
     FlowSummary,
+    PackedFlowSummary,
     PowerFlowInputError,
     _compiled,
     _solve,
@@ -105,8 +106,7 @@ class PreparedNetwork:
             _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu, self.max_iter,
                    full)
             raise PowerFlowInputError(f"input the kernel refused (code {code}) passed the checks of bfs")
-        loss, v_min, v_max, vpd, v_viol, i_viol, p_slack, q_slack = totals
-        summary = FlowSummary(loss, v_min, v_max, vpd, v_viol, i_viol, p_slack, q_slack, flags[0], flags[1], sweeps)
+        summary = PackedFlowSummary(totals, flags, sweeps)
         if not full:
             return summary
         return BatchFlowResult(vm_pu=vm, v_pu=v, i_branch_ka=i_ka, i_max_ka=self.i_max_ka, summary=summary)
