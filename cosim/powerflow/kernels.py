@@ -887,17 +887,44 @@ def _solve_packed(open_ids, p_kw, q_kvar, ints, floats, scal, sweeps, flags, vm,
     return INPUT_OK
 
 
+INPUT_BAD_SHAPE = 3
+
+
 @njit(**_JIT)
+def _packed_shapes(open_ids, p_kw, q_kvar, nb, batch):
+    """True when loads have nb columns and open ids, loads (rows) each 1 or batch rows, batch >= 1."""
+    if batch < 1 or p_kw.shape[1] != nb or q_kvar.shape[1] != nb:
+        return False
+    for rows in (open_ids.shape[0], p_kw.shape[0], q_kvar.shape[0]):
+        if rows != 1 and rows != batch:
+            return False
+    return True
+
+
+_ONE = "int64[::1], float64[::1], float64[::1]"  # one case: 1-D open ids and loads, C order
+_ROWS = "int64[:, ::1], float64[:, ::1], float64[:, ::1]"  # cases as rows
+_PACK = "int64[::1], float64[::1], float64[:, ::1], int32[:, ::1], boolean[:, ::1]"  # network, totals, sweeps, flags
+_PER_BUS = "float64[:, ::1], complex128[:, ::1], float64[:, ::1]"  # vm, v, i_ka
+
+
+@njit([f"int64({_ONE}, {_PACK})", f"int64({_ROWS}, {_PACK})"], **_JIT)
 def packed_summary(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags):
     """`_solve_packed` with per-case totals only: totals (N_SCALARS, cases), one row per total (LOSS_KW ...);
-    inputs 1-D (one case) or 2-D (rows). Eight arguments: numba's dispatch costs about 0.1 us per argument."""
+    inputs 1-D (one case) or 2-D (rows). Compiled for these types only (other types raise TypeError in numba's
+    dispatch: the caller's cue to convert and check them), and eight arguments: dispatch costs ~0.1 us per
+    argument. Returns INPUT_BAD_SHAPE when the shapes do not fit totals' batch."""
     nb = ints[0]
-    return _solve_packed(as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar), ints, floats, totals.T, sweeps, flags,
-                         np.empty((0, nb)), np.empty((0, nb), dtype=np.complex128), np.empty((0, ints[1])))
+    ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
+    if not _packed_shapes(ids2, p2, q2, nb, totals.shape[1]):
+        return INPUT_BAD_SHAPE
+    return _solve_packed(ids2, p2, q2, ints, floats, totals.T, sweeps, flags, np.empty((0, nb)),
+                         np.empty((0, nb), dtype=np.complex128), np.empty((0, ints[1])))
 
 
-@njit(**_JIT)
+@njit([f"int64({_ONE}, {_PACK}, {_PER_BUS})", f"int64({_ROWS}, {_PACK}, {_PER_BUS})"], **_JIT)
 def packed_full(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags, vm, v, i_ka):
     """`packed_summary` with the per-bus and per-branch outputs vm, v, i_ka (cases, n) as well."""
-    return _solve_packed(as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar), ints, floats, totals.T, sweeps, flags,
-                         vm, v, i_ka)
+    ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
+    if not _packed_shapes(ids2, p2, q2, ints[0], totals.shape[1]):
+        return INPUT_BAD_SHAPE
+    return _solve_packed(ids2, p2, q2, ints, floats, totals.T, sweeps, flags, vm, v, i_ka)

@@ -3,9 +3,10 @@
 `solve_radial_batch` / `solve_radial_summary` check and convert their inputs in Python on every call, which for
 one IEEE 33-bus case costs more than the flow itself. `PreparedNetwork` packs the network's kernel inputs into two
 arrays once (the settings included) and makes one compiled call per batch (`kernels.packed_summary` /
-`packed_full`, eight and eleven arguments) that looks the branch ids up, checks the loads and takes a one-case call's
-1-D inputs itself; only types and shapes are checked in Python. Results are those of `solve_radial_batch` /
-`solve_radial_summary` bit for bit (the same compiled solver, a test); bad input raises the same
+`packed_full`, eight and eleven arguments) that looks the branch ids up, checks the loads and shapes and takes a
+one-case call's 1-D inputs itself. Types are checked by numba's dispatch (the kernels are compiled for int64 ids
+and float64 loads in C order only); anything else goes through `bfs`'s conversions. Results are those of
+`solve_radial_batch` / `solve_radial_summary` bit for bit (the same compiled solver, a test); bad input raises the same
 `PowerFlowInputError` with the same message (the checks of `bfs` run again to word it).
 """
 
@@ -24,9 +25,6 @@ from cosim.powerflow.bfs import (
     kernels,
 )
 from cosim.powerflow.network_data import RadialNetwork
-
-_INT = np.dtype(np.int64)
-_FLOAT = np.dtype(np.float64)
 
 
 class PreparedNetwork:
@@ -62,58 +60,54 @@ class PreparedNetwork:
         self._summary_call = k.packed_summary
         self._full_call = k.packed_full
         self._n_scalars = k.N_SCALARS
+        self._bad_shape = k.INPUT_BAD_SHAPE
 
-    def _batch_of(self, ids, p, q) -> int:
-        """The batch size when the inputs can go to the kernel as they are (numpy arrays, ids int64, loads
-        float64, C order, each 1-D for one case or all 2-D with 1 or batch rows, n_bus loads); 0 when they need
-        the full checks of `bfs` (another type, dtype, shape or memory order) or a mix of 1-D and 2-D."""
-        if type(ids) is not np.ndarray or type(p) is not np.ndarray or type(q) is not np.ndarray:
-            return 0
-        if (ids.dtype != _INT or p.dtype != _FLOAT or q.dtype != _FLOAT or not ids.flags.c_contiguous
-                or not p.flags.c_contiguous or not q.flags.c_contiguous):
-            return 0
-        n = self.n_bus
-        if ids.ndim == 1 and p.ndim == 1 and q.ndim == 1:  # one case: the kernel takes 1-D inputs as one row
-            return 1 if p.shape[0] == n and q.shape[0] == n else 0
-        if ids.ndim != 2 or p.ndim != 2 or q.ndim != 2 or p.shape[1] != n or q.shape[1] != n:
-            return 0
-        batch = max(ids.shape[0], p.shape[0], q.shape[0])
-        if ids.shape[0] not in (1, batch) or p.shape[0] not in (1, batch) or q.shape[0] not in (1, batch):
-            return 0
-        return batch
-
-    def _run(self, open_branches, p_load_kw, q_load_kvar, full: bool):
-        ids, p, q = open_branches, p_load_kw, q_load_kvar
-        batch = self._batch_of(ids, p, q)
-        if not batch and type(ids) is np.ndarray and type(p) is np.ndarray and type(q) is np.ndarray and max(
-                ids.ndim, p.ndim, q.ndim) == 2:  # a mix of one row and rows: all as rows
-            ids, p, q = np.atleast_2d(ids), np.atleast_2d(p), np.atleast_2d(q)
-            batch = self._batch_of(ids, p, q)
-        if not batch:  # the full checks and conversions (and their messages), then the same solver
-            return _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu,
-                          self.max_iter, full)
-        totals = np.empty((self._n_scalars, batch))  # one row per total
-        sweeps = np.empty((batch, 2), dtype=np.int32)
-        flags = np.empty((2, batch), dtype=np.bool_)
-        if full:
-            vm = np.empty((batch, self.n_bus))
-            v = np.empty((batch, self.n_bus), dtype=complex)
-            i_ka = np.empty((batch, self.n_branch))
-            code = self._full_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags, vm, v, i_ka)
-        else:
-            code = self._summary_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags)
-        if code:  # not INPUT_OK: bfs words the error (and raises it)
-            _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu, self.max_iter,
-                   full)
+    def _call(self, ids, p, q, full: bool):
+        """One compiled call on the inputs as they are: the kernels' signatures take int64 ids and float64 loads in
+        C order, all 1-D (one case) or all 2-D (rows), and the kernel checks the shapes. None when they do not fit
+        (numba's dispatch raises TypeError, or the shapes are refused): the caller converts or checks them."""
+        try:
+            batch = 1 if p.ndim == 1 else max(ids.shape[0], p.shape[0], q.shape[0])
+            totals = np.empty((self._n_scalars, batch))  # one row per total
+            sweeps = np.empty((batch, 2), dtype=np.int32)
+            flags = np.empty((2, batch), dtype=np.bool_)
+            if full:
+                vm = np.empty((batch, self.n_bus))
+                v = np.empty((batch, self.n_bus), dtype=complex)
+                i_ka = np.empty((batch, self.n_branch))
+                code = self._full_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags, vm, v, i_ka)
+            else:
+                code = self._summary_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags)
+        except (AttributeError, IndexError, TypeError, ValueError):  # not arrays, or not of the compiled types
+            return None
+        if code == self._bad_shape:
+            return None
+        if code:  # a bad branch id or a load that is not finite: bfs words the error (and raises it)
+            _solve(self.net, ids, p, q, self.v_slack_pu, self.tol_pu, self.max_iter, full)
             raise PowerFlowInputError(f"input the kernel refused (code {code}) passed the checks of bfs")
         summary = PackedFlowSummary(totals, flags, sweeps)
         if not full:
             return summary
         return BatchFlowResult(vm_pu=vm, v_pu=v, i_branch_ka=i_ka, i_max_ka=self.i_max_ka, summary=summary)
 
+    def _run(self, open_branches, p_load_kw, q_load_kvar, full: bool):
+        got = self._call(open_branches, p_load_kw, q_load_kvar, full)
+        if got is not None:
+            return got
+        ids, p, q = open_branches, p_load_kw, q_load_kvar
+        if type(ids) is np.ndarray and type(p) is np.ndarray and type(q) is np.ndarray and max(
+                ids.ndim, p.ndim, q.ndim) == 2:  # a mix of one row and rows: all as rows
+            got = self._call(np.atleast_2d(ids), np.atleast_2d(p), np.atleast_2d(q), full)
+            if got is not None:
+                return got
+        # the full checks and conversions (and their messages), then the same solver
+        return _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu, self.max_iter,
+                      full)
+
     def summary(self, open_branches, p_load_kw, q_load_kvar) -> FlowSummary:
         """`solve_radial_summary(net, open_branches, p_load_kw, q_load_kvar)` with this object's settings. Fast path:
-        numpy arrays, ids int64, loads float64, C order; anything else goes through `bfs`'s conversions."""
+        numpy arrays, ids int64, loads float64, C order, all 1-D or all 2-D; anything else goes through `bfs`'s
+        conversions."""
         return self._run(open_branches, p_load_kw, q_load_kvar, full=False)
 
     def batch(self, open_branches, p_load_kw, q_load_kvar) -> BatchFlowResult:
