@@ -13,14 +13,15 @@ voltage gives inf / NaN and a failed case).
 
 Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k, the subtree of position k the
 contiguous positions k .. end[k] - 1:
-  load current       I_k = conj(S_k / V_k)                    (one contiguous vector pass)
-  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter)
+  load current       I_k = conj(S_k / V_k)
+  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter; one pass with
+                                                               the load currents, P_k + c m contracted to an FMA)
                      J_k = P_end[k] - P_k                      (the current of the branch feeding position k)
   forward            V_k = V_parent(k) - Z_k J_k, k = 1 .. n-1
-In the lanes the arrays are position * LANES + lane: load currents and prefix sums are vector passes over all
-lanes, the prefix sums at each lane's subtree ends are read by vector gathers (`simd.gather_lanes`), the drops
-Z J are a vector pass, and the forward pass reads each lane's parent voltage (scalar loads: a gather would wait
-for the stores of the positions just updated).
+In the lanes the arrays are position * LANES + lane: load currents and prefix sums are one vector pass over all
+lanes (a lane's running sum LANES elements back), the prefix sums at each lane's subtree ends are read by vector
+gathers (`simd.gather_lanes`), the drops Z J are a vector pass, and the forward pass reads each lane's parent
+voltage (scalar loads: a gather would wait for the stores of the positions just updated).
 Transformers (off-nominal ratios t at a branch's from-end) never enter the sweep: for a case's tree, each bus gets a
 complex scale c (c = 1 at the slack; c_child = c_parent / t when the ratio sits at the parent's end, c_parent * t
 when at the child's), the sweep runs on U = V / c, where a branch's impedance becomes z / |c_to|^2 (c_to: the scale
@@ -193,36 +194,34 @@ def _subtree_ends(parent, nb, end):
 
 
 @njit(inline="always", **_FMA)
-def _load_current_prefix(x, sr, si, cur, pre, nb):
-    """The load currents conj(S / V) at voltages x ([re | im] by position) into cur, and their prefix sums in
-    preorder into pre ([re 0..nb | im 0..nb]): a subtree's current is pre[end[k]] - pre[k]. Inlined (numba IR) into
-    `_sweep` and `_write_case`, so both keep the arithmetic and order of one lane of `_lanes_sweep`."""
+def _load_current_prefix(x, sr, si, pre, nb):
+    """The prefix sums in preorder of the load currents conj(S / V) at voltages x ([re | im] by position), the
+    currents summed where they are made, into pre ([re 0..nb | im 0..nb]): a subtree's current is
+    pre[end[k]] - pre[k]. Inlined (numba IR) into `_sweep` and `_write_case`, so both keep the arithmetic and order
+    of one lane of `_lanes_sweep`."""
     n1 = nb + 1
-    for k in range(nb):
-        a = x[k]
-        b = x[nb + k]
-        m = 1.0 / (a * a + b * b)
-        cur[k] = (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
-        cur[nb + k] = (sr[k] * b - si[k] * a) * m
     pre[0] = 0.0
     pre[n1] = 0.0
     acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
     acc_i = 0.0
-    for k in range(nb):
-        acc_r = acc_r + cur[k]
-        acc_i = acc_i + cur[nb + k]
+    for k in range(nb):  # one pass: the currents are summed where they are made (contracted: acc + c * m as an FMA)
+        a = x[k]
+        b = x[nb + k]
+        m = 1.0 / (a * a + b * b)
+        acc_r = acc_r + (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
+        acc_i = acc_i + (sr[k] * b - si[k] * a) * m
         pre[k + 1] = acc_r
         pre[n1 + k + 1] = acc_i
 
 
 @njit(**_FMA)
-def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
+def _sweep(x, g, pre, sr, si, zr, zx, parent, end, v0, nb):
     """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
     of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
     pre[end[k]] - pre[k]. Returns max |g - x| over the buses (inf when not finite). Same arithmetic, in the same
     order, as one lane of `_lanes_sweep`."""
     n1 = nb + 1
-    _load_current_prefix(x, sr, si, cur, pre, nb)
+    _load_current_prefix(x, sr, si, pre, nb)
     g[0] = v0
     g[nb] = 0.0
     res = 0.0
@@ -251,18 +250,15 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
     scratch of n_pos * LANES. lane_res receives max |g - x|^2, lane_tot its NaN-propagating sum. The arithmetic,
     in the same order, of `_sweep` on each lane."""
     n = n_pos * LANES
-    for i in range(n):
-        a = vr[i]
-        b = vi[i]
-        m = 1.0 / (a * a + b * b)
-        cr[i] = (sr[i] * a + si[i] * b) * m
-        ci[i] = (sr[i] * b - si[i] * a) * m
     for ln in range(LANES):
         pr[ln] = 0.0
         pi[ln] = 0.0
-    for i in range(n):  # prefix sums per lane: dependency distance LANES, a vertical vector add
-        pr[i + LANES] = pr[i] + cr[i]
-        pi[i + LANES] = pi[i] + ci[i]
+    for i in range(n):  # load currents and their prefix sums per lane in one pass (dependency distance LANES)
+        a = vr[i]
+        b = vi[i]
+        m = 1.0 / (a * a + b * b)
+        pr[i + LANES] = pr[i] + (sr[i] * a + si[i] * b) * m
+        pi[i + LANES] = pi[i] + (sr[i] * b - si[i] * a) * m
     for o in range(LANES, n, LANES):  # the prefix sums at each position's subtree end
         gather_lanes(ger, pr, ends, o)
         gather_lanes(gei, pi, ends, o)
@@ -299,7 +295,7 @@ def _dot(a, b, n2):
 
 
 @njit(**_JIT)
-def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df, dg, hist,
+def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, pre, f, f_prev, g_prev, df, dg, hist,
                vres, sweeps_row):
     """Sweeps of one case (loads sr / si and impedances zr / zx in position order); True when converged, the
     voltages then in vres ([re | im] by position). sweeps_row receives the plain sweeps and Anderson steps."""
@@ -313,7 +309,7 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
     anderson = -1  # Anderson steps taken; -1: plain sweeps
     ok = False
     for it in range(max_iter):
-        res = _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb)
+        res = _sweep(x, g, pre, sr, si, zr, zx, parent, end, v0, nb)
         if not np.isfinite(res):
             break
         if anderson < 0:
@@ -388,13 +384,13 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
 
 @njit(**_FMA)
 def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
-                v_lo, v_hi, cur, pre, scal, vm, v, i_ka):
+                v_lo, v_hi, pre, scal, vm, v, i_ka):
     """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
     them (subtree currents as prefix-sum differences, as in the sweeps), then the per-case totals and the per-bus /
     per-branch arrays that have rows. zr: the scaled resistance, iscale: base current / |c_to| and cre, cim, cab:
     the bus scale c, each by position (see the module docstring)."""
     n1 = nb + 1
-    _load_current_prefix(vres, sr, si, cur, pre, nb)
+    _load_current_prefix(vres, sr, si, pre, nb)
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
@@ -587,7 +583,6 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
     lane_res = np.empty(LANES)
     lane_tot = np.empty(LANES)
     vres = np.empty(n2)
-    cur = np.empty(n2)
     pre = np.empty(n2 + 2)
     topo_rows = open_pos.shape[0]
     p_rows = p_kw.shape[0]
@@ -685,7 +680,7 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
                 status[c] = STATUS_OK
                 _write_case(c, vres, l_sr[ln], l_si[ln], l_perm[ln], l_branch[ln], l_end[ln], nb, l_zr[ln],
                             inv_i_max_ka, l_iscale[ln], l_cre[ln], l_cim[ln], l_cab[ln], kw_per_pu, v0, v_lo, v_hi,
-                            cur, pre, scal, vm, v, i_ka)
+                            pre, scal, vm, v, i_ka)
             if hand:
                 handed[n_handed] = c
                 n_handed += 1
@@ -711,7 +706,6 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
     si = w[nb:n2]
     x = w[n2:2 * n2]
     g = w[2 * n2:3 * n2]
-    cur = w[3 * n2:4 * n2]
     f = w[4 * n2:5 * n2]
     f_prev = w[5 * n2:6 * n2]
     g_prev = w[6 * n2:7 * n2]
@@ -744,12 +738,12 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
             b = perm[k]
             sr[k] = p_kw[pc, b] * s_scale
             si[k] = q_kvar[qc, b] * s_scale
-        ok = _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df,
+        ok = _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, pre, f, f_prev, g_prev, df,
                         dg, hist, vres, sweeps[c])
         if ok:
             status[c] = STATUS_OK
             _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu,
-                        v0, v_lo, v_hi, cur, pre, scal, vm, v, i_ka)
+                        v0, v_lo, v_hi, pre, scal, vm, v, i_ka)
         else:
             _fail_case(c, True, scal, status, vm, v, i_ka)
 
