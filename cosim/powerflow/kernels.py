@@ -58,6 +58,8 @@ _FMA = {**_JIT, "fastmath": {"contract"}}  # the sweeps: a * b + c as one fused 
 RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
 # arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
 LANES = GATHER_WIDTH  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
+if LANES != 8:  # `_lane_sums` keeps eight accumulators
+    raise RuntimeError(f"the lane kernels are written for 8 lanes, GATHER_WIDTH is {LANES}")
 BLOCK_MIN = 3  # a batch of at least this many cases goes through the SIMD lanes
 FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6 (28 before the prefix
 # sum: its subtree-current difference is the 2 more)
@@ -241,6 +243,45 @@ def _sweep(x, g, pre, sr, si, zr, zx, parent, end, v0, nb):
     return np.sqrt(res) if np.isfinite(total) else np.inf
 
 
+@njit(**_JIT)
+def _lane_sums(dd, n, lane_res, lane_tot):
+    """Per lane (LANES = 8), max and sum of dd over the positions 1 .. n / LANES - 1, each lane in position order
+    (that of `_sweep`), in sixteen register accumulators: position by position one vector load, add and max for
+    all lanes (LLVM packs the eight lanes' chains; a loop per lane reads dd with stride LANES, one scalar add
+    chain after another)."""
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
+    for o in range(LANES, n, LANES):
+        d0 = dd[o]
+        d1 = dd[o + 1]
+        d2 = dd[o + 2]
+        d3 = dd[o + 3]
+        d4 = dd[o + 4]
+        d5 = dd[o + 5]
+        d6 = dd[o + 6]
+        d7 = dd[o + 7]
+        t0 += d0
+        t1 += d1
+        t2 += d2
+        t3 += d3
+        t4 += d4
+        t5 += d5
+        t6 += d6
+        t7 += d7
+        r0 = max(r0, d0)
+        r1 = max(r1, d1)
+        r2 = max(r2, d2)
+        r3 = max(r3, d3)
+        r4 = max(r4, d4)
+        r5 = max(r5, d5)
+        r6 = max(r6, d6)
+        r7 = max(r7, d7)
+    lane_res[0], lane_res[1], lane_res[2], lane_res[3] = r0, r1, r2, r3
+    lane_res[4], lane_res[5], lane_res[6], lane_res[7] = r4, r5, r6, r7
+    lane_tot[0], lane_tot[1], lane_tot[2], lane_tot[3] = t0, t1, t2, t3
+    lane_tot[4], lane_tot[5], lane_tot[6], lane_tot[7] = t4, t5, t6, t7
+
+
 @njit(**_FMA)
 def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot, ger, gei, dd):
     """One sweep of LANES cases side by side, each with its own tree (mixed topologies): arrays position * LANES +
@@ -275,15 +316,7 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
         dd[iu] = (gr - vr[iu]) * (gr - vr[iu]) + (gi - vi[iu]) * (gi - vi[iu])
         vr[iu] = gr
         vi[iu] = gi
-    for ln in range(LANES):  # per lane, the sums in registers (through memory, each add would wait for a store)
-        res = 0.0
-        tot = 0.0
-        for k in range(1, n_pos):
-            d = dd[k * LANES + ln]
-            tot += d
-            res = max(res, d)
-        lane_res[ln] = res
-        lane_tot[ln] = tot
+    _lane_sums(dd, n, lane_res, lane_tot)
 
 
 @njit(**_JIT)
