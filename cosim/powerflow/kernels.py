@@ -36,6 +36,8 @@ Anderson mixing (depth 2, real arithmetic), which needs far fewer sweeps near th
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
@@ -934,12 +936,11 @@ _PACK = "int64[::1], float64[::1], float64[:, ::1], int32[:, ::1], boolean[:, ::
 _PER_BUS = "float64[:, ::1], complex128[:, ::1], float64[:, ::1]"  # vm, v, i_ka
 
 
-@njit([f"int64({_ONE}, {_PACK})", f"int64({_ROWS}, {_PACK})"], **_JIT)
+@njit(**_JIT)
 def packed_summary(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags):
     """`_solve_packed` with per-case totals only: totals (N_SCALARS, cases), one row per total (LOSS_KW ...);
-    inputs 1-D (one case) or 2-D (rows). Compiled for these types only (other types raise TypeError in numba's
-    dispatch: the caller's cue to convert and check them), and eight arguments: dispatch costs ~0.1 us per
-    argument. Returns INPUT_BAD_SHAPE when the shapes do not fit totals' batch."""
+    inputs 1-D (one case) or 2-D (rows). Eight arguments: numba's dispatch costs ~0.1 us per argument. Returns
+    INPUT_BAD_SHAPE when the shapes do not fit totals' batch. See `packed_entry_points` for the types."""
     nb = ints[0]
     ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
     if not _packed_shapes(ids2, p2, q2, nb, totals.shape[1]):
@@ -948,10 +949,23 @@ def packed_summary(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags):
                          np.empty((0, nb), dtype=np.complex128), np.empty((0, ints[1])))
 
 
-@njit([f"int64({_ONE}, {_PACK}, {_PER_BUS})", f"int64({_ROWS}, {_PACK}, {_PER_BUS})"], **_JIT)
+@njit(**_JIT)
 def packed_full(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags, vm, v, i_ka):
     """`packed_summary` with the per-bus and per-branch outputs vm, v, i_ka (cases, n) as well."""
     ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
     if not _packed_shapes(ids2, p2, q2, ints[0], totals.shape[1]):
         return INPUT_BAD_SHAPE
     return _solve_packed(ids2, p2, q2, ints, floats, totals.T, sweeps, flags, vm, v, i_ka)
+
+
+@cache
+def packed_entry_points():
+    """`packed_summary` and `packed_full`, compiled (or loaded from numba's cache) for int64 ids and float64 C-order
+    loads, all 1-D or all 2-D, and for nothing else: other types then raise TypeError in numba's dispatch (the
+    caller's cue to convert and check them) instead of compiling another specialisation. Done on the first
+    `PreparedNetwork`, not at import: a process that never prepares a network loads none of it."""
+    for fn, tail in ((packed_summary, _PACK), (packed_full, f"{_PACK}, {_PER_BUS}")):
+        for inputs in (_ONE, _ROWS):
+            fn.compile(f"int64({inputs}, {tail})")
+        fn.disable_compile()
+    return packed_summary, packed_full

@@ -57,8 +57,7 @@ class PreparedNetwork:
         self.v_slack_pu = float(v_slack_pu)
         self.tol_pu = float(tol_pu)
         self.max_iter = int(max_iter)
-        self._summary_call = k.packed_summary
-        self._full_call = k.packed_full
+        self._summary_call, self._full_call = k.packed_entry_points()
         self._n_scalars = k.N_SCALARS
         self._bad_shape = k.INPUT_BAD_SHAPE
 
