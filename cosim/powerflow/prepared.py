@@ -89,10 +89,8 @@ class PreparedNetwork:
             return summary
         return BatchFlowResult(vm_pu=vm, v_pu=v, i_branch_ka=i_ka, i_max_ka=self.i_max_ka, summary=summary)
 
-    def _run(self, open_branches, p_load_kw, q_load_kvar, full: bool):
-        got = self._call(open_branches, p_load_kw, q_load_kvar, full)
-        if got is not None:
-            return got
+    def _slow(self, open_branches, p_load_kw, q_load_kvar, full: bool):
+        """Inputs the compiled call did not take: a mix of one row and rows as rows, anything else through bfs."""
         ids, p, q = open_branches, p_load_kw, q_load_kvar
         if type(ids) is np.ndarray and type(p) is np.ndarray and type(q) is np.ndarray and max(
                 ids.ndim, p.ndim, q.ndim) == 2:  # a mix of one row and rows: all as rows
@@ -107,8 +105,10 @@ class PreparedNetwork:
         """`solve_radial_summary(net, open_branches, p_load_kw, q_load_kvar)` with this object's settings. Fast path:
         numpy arrays, ids int64, loads float64, C order, all 1-D or all 2-D; anything else goes through `bfs`'s
         conversions."""
-        return self._run(open_branches, p_load_kw, q_load_kvar, full=False)
+        got = self._call(open_branches, p_load_kw, q_load_kvar, False)
+        return got if got is not None else self._slow(open_branches, p_load_kw, q_load_kvar, False)
 
     def batch(self, open_branches, p_load_kw, q_load_kvar) -> BatchFlowResult:
         """`solve_radial_batch(net, open_branches, p_load_kw, q_load_kvar)` with this object's settings."""
-        return self._run(open_branches, p_load_kw, q_load_kvar, full=True)
+        got = self._call(open_branches, p_load_kw, q_load_kvar, True)
+        return got if got is not None else self._slow(open_branches, p_load_kw, q_load_kvar, True)
