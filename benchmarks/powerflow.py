@@ -298,7 +298,7 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
     res = solve_radial_batch(r, ids, p, q)
     sw = res.summary.sweeps
     out[(name, "sweeps")] = (float(sw[:, 0].mean()), float(sw[:, 1].mean()))
-    out[(name, "breakdown")] = breakdown(r, ids, p, q, args.reps)
+    out[(name, "breakdown")] = breakdown(r, ids, p, q, args.reps, gflops)
     out[(name, "dv")] = dict(dv)
     print(f"  single-case call: {out[(name, 'single_us')]:.1f} us, of it the compiled kernel "
           f"{out[(name, 'kernel_us')]:.1f} us; prepared network (PreparedNetwork): summary "
@@ -307,7 +307,7 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
     print(f"  where a mixed case's time goes (summary, 720 cases): {bd['mixed_us']:.2f} us per case; the same "
           f"720 loads on one topology {bd['one_us']:.2f} us, searched anew every case {bd['alt_us']:.2f} us (a tree "
           f"search and its set-up {bd['alt_us'] - bd['one_us']:.2f} us per case); one topology per bus and sweep "
-          f"{bd['one_ns']:.2f} ns all in")
+          f"{bd['one_ns']:.2f} ns all in (FLOP share {100 * bd['one_share']:.1f} %)")
     print(f"  sweeps per case (720 random): plain "
           f"{sw[:, 0].mean():.1f}, Anderson {sw[:, 1].mean():.2f}; FLOP share at 720: random "
           f"{100 * out[(name, '720', 'flop_share')]:.1f} %, 30 topologies x 24 "
@@ -318,11 +318,12 @@ def bench_network(name: str, args, rng, gflops: float, out: dict) -> None:
 BLOCK = "kernel-benchmark"
 
 
-def breakdown(r, ids, p, q, reps: int) -> dict:
+def breakdown(r, ids, p, q, reps: int, gflops: float) -> dict:
     """Per-case CPU time of solve_radial_summary on the 720 mixed cases, on the same loads with every case on the
     first case's topology (one tree search), and the same again with every other row's open ids reversed (the
     same tree, searched anew for every case: the sweeps are identical, so the difference is the search and its
-    set-up)."""
+    set-up). one_share: the FLOP share of one core's DGEMM on one topology, the kernel's rate without tree
+    searches."""
     n = len(p)
     one = np.repeat(ids[:1], n, axis=0)
     alt = one.copy()
@@ -333,7 +334,7 @@ def breakdown(r, ids, p, q, reps: int) -> dict:
     t_alt = best_time(lambda: solve_radial_summary(r, alt, p, q), reps) / n
     bus_sweeps = float(s_one.sweeps.sum(axis=1).mean()) * r.n_bus
     return {"mixed_us": t_mixed * 1e6, "one_us": t_one * 1e6, "alt_us": t_alt * 1e6,
-            "one_ns": t_one / bus_sweeps * 1e9}
+            "one_ns": t_one / bus_sweeps * 1e9, "one_share": flops_of(s_one, r.n_bus) / (t_one * n) / gflops}
 
 
 def kernel_targets(out: dict) -> list[tuple[str, str, str, bool]]:
@@ -392,7 +393,8 @@ def write_markdown(args, out: dict, targets: list, gflops: float, load_start: fl
                   f"{out[(name, 'breakdown')]['one_us']:.2f} us, the same tree searched anew for every case "
                   f"{out[(name, 'breakdown')]['alt_us']:.2f} us (the search and its set-up: "
                   f"{out[(name, 'breakdown')]['alt_us'] - out[(name, 'breakdown')]['one_us']:.2f} us per case); on "
-                  f"one topology {out[(name, 'breakdown')]['one_ns']:.2f} ns per bus and sweep all in."]
+                  f"one topology {out[(name, 'breakdown')]['one_ns']:.2f} ns per bus and sweep all in (FLOP share "
+                  f"{100 * out[(name, 'breakdown')]['one_share']:.1f} %: the kernel without tree searches)."]
     path = args.markdown
     path.write_text(replace_block(path.read_text(), BLOCK, "\n".join(lines)))
 

@@ -13,14 +13,15 @@ voltage gives inf / NaN and a failed case).
 
 Sweep (the fixed point V = T(V)), positions in depth-first preorder, parent[k] < k, the subtree of position k the
 contiguous positions k .. end[k] - 1:
-  load current       I_k = conj(S_k / V_k)                    (one contiguous vector pass)
-  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter)
+  load current       I_k = conj(S_k / V_k)
+  backward           P_0 = 0, P_(k+1) = P_k + I_k             (a prefix sum: contiguous, no scatter; one pass with
+                                                               the load currents, P_k + c m contracted to an FMA)
                      J_k = P_end[k] - P_k                      (the current of the branch feeding position k)
   forward            V_k = V_parent(k) - Z_k J_k, k = 1 .. n-1
-In the lanes the arrays are position * LANES + lane: load currents and prefix sums are vector passes over all
-lanes, the prefix sums at each lane's subtree ends are read by vector gathers (`simd.gather_lanes`), the drops
-Z J are a vector pass, and the forward pass reads each lane's parent voltage (scalar loads: a gather would wait
-for the stores of the positions just updated).
+In the lanes the arrays are position * LANES + lane: load currents and prefix sums are one vector pass over all
+lanes (a lane's running sum LANES elements back), the prefix sums at each lane's subtree ends are read by vector
+gathers (`simd.gather_lanes`), the drops Z J are a vector pass, and the forward pass reads each lane's parent
+voltage (scalar loads: a gather would wait for the stores of the positions just updated).
 Transformers (off-nominal ratios t at a branch's from-end) never enter the sweep: for a case's tree, each bus gets a
 complex scale c (c = 1 at the slack; c_child = c_parent / t when the ratio sits at the parent's end, c_parent * t
 when at the child's), the sweep runs on U = V / c, where a branch's impedance becomes z / |c_to|^2 (c_to: the scale
@@ -35,8 +36,11 @@ Anderson mixing (depth 2, real arithmetic), which needs far fewer sweeps near th
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from cosim.powerflow.simd import GATHER_WIDTH, gather_lanes
 
@@ -56,6 +60,8 @@ _FMA = {**_JIT, "fastmath": {"contract"}}  # the sweeps: a * b + c as one fused 
 RHO_MAX = 0.999  # cap of the contraction estimate in the error bound
 # arithmetic per bus and sweep as written below (the benchmark's FLOP count; sqrt and division count as one)
 LANES = GATHER_WIDTH  # cases solved side by side, each with its own tree (one AVX-512 register of doubles)
+if LANES != 8:  # `_lane_sums` keeps eight accumulators
+    raise RuntimeError(f"the lane kernels are written for 8 lanes, GATHER_WIDTH is {LANES}")
 BLOCK_MIN = 3  # a batch of at least this many cases goes through the SIMD lanes
 FLOPS_PLAIN = 30  # load current 12, prefix sum 2, subtree current 2, forward 8, residual 6 (28 before the prefix
 # sum: its subtree-current difference is the 2 more)
@@ -192,36 +198,34 @@ def _subtree_ends(parent, nb, end):
 
 
 @njit(inline="always", **_FMA)
-def _load_current_prefix(x, sr, si, cur, pre, nb):
-    """The load currents conj(S / V) at voltages x ([re | im] by position) into cur, and their prefix sums in
-    preorder into pre ([re 0..nb | im 0..nb]): a subtree's current is pre[end[k]] - pre[k]. Inlined (numba IR) into
-    `_sweep` and `_write_case`, so both keep the arithmetic and order of one lane of `_lanes_sweep`."""
+def _load_current_prefix(x, sr, si, pre, nb):
+    """The prefix sums in preorder of the load currents conj(S / V) at voltages x ([re | im] by position), the
+    currents summed where they are made, into pre ([re 0..nb | im 0..nb]): a subtree's current is
+    pre[end[k]] - pre[k]. Inlined (numba IR) into `_sweep` and `_write_case`, so both keep the arithmetic and order
+    of one lane of `_lanes_sweep`."""
     n1 = nb + 1
-    for k in range(nb):
-        a = x[k]
-        b = x[nb + k]
-        m = 1.0 / (a * a + b * b)
-        cur[k] = (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
-        cur[nb + k] = (sr[k] * b - si[k] * a) * m
     pre[0] = 0.0
     pre[n1] = 0.0
     acc_r = 0.0  # the running sums in registers, not re-read from memory: a shorter dependency chain
     acc_i = 0.0
-    for k in range(nb):
-        acc_r = acc_r + cur[k]
-        acc_i = acc_i + cur[nb + k]
+    for k in range(nb):  # one pass: the currents are summed where they are made (contracted: acc + c * m as an FMA)
+        a = x[k]
+        b = x[nb + k]
+        m = 1.0 / (a * a + b * b)
+        acc_r = acc_r + (sr[k] * a + si[k] * b) * m  # conj(S / V) = conj(S) V / |V|^2
+        acc_i = acc_i + (sr[k] * b - si[k] * a) * m
         pre[k + 1] = acc_r
         pre[n1 + k + 1] = acc_i
 
 
 @njit(**_FMA)
-def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
+def _sweep(x, g, pre, sr, si, zr, zx, parent, end, v0, nb):
     """One backward/forward sweep g = T(x) (vectors [re(0..nb-1), im(0..nb-1)]). The backward pass is a prefix sum
     of the load currents in preorder (pre: [re 0..nb | im 0..nb]); position k's subtree current is
     pre[end[k]] - pre[k]. Returns max |g - x| over the buses (inf when not finite). Same arithmetic, in the same
     order, as one lane of `_lanes_sweep`."""
     n1 = nb + 1
-    _load_current_prefix(x, sr, si, cur, pre, nb)
+    _load_current_prefix(x, sr, si, pre, nb)
     g[0] = v0
     g[nb] = 0.0
     res = 0.0
@@ -241,6 +245,45 @@ def _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb):
     return np.sqrt(res) if np.isfinite(total) else np.inf
 
 
+@njit(**_JIT)
+def _lane_sums(dd, n, lane_res, lane_tot):
+    """Per lane (LANES = 8), max and sum of dd over the positions 1 .. n / LANES - 1, each lane in position order
+    (that of `_sweep`), in sixteen register accumulators: position by position one vector load, add and max for
+    all lanes (LLVM packs the eight lanes' chains; a loop per lane reads dd with stride LANES, one scalar add
+    chain after another)."""
+    r0 = r1 = r2 = r3 = r4 = r5 = r6 = r7 = 0.0
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = 0.0
+    for o in range(LANES, n, LANES):
+        d0 = dd[o]
+        d1 = dd[o + 1]
+        d2 = dd[o + 2]
+        d3 = dd[o + 3]
+        d4 = dd[o + 4]
+        d5 = dd[o + 5]
+        d6 = dd[o + 6]
+        d7 = dd[o + 7]
+        t0 += d0
+        t1 += d1
+        t2 += d2
+        t3 += d3
+        t4 += d4
+        t5 += d5
+        t6 += d6
+        t7 += d7
+        r0 = max(r0, d0)
+        r1 = max(r1, d1)
+        r2 = max(r2, d2)
+        r3 = max(r3, d3)
+        r4 = max(r4, d4)
+        r5 = max(r5, d5)
+        r6 = max(r6, d6)
+        r7 = max(r7, d7)
+    lane_res[0], lane_res[1], lane_res[2], lane_res[3] = r0, r1, r2, r3
+    lane_res[4], lane_res[5], lane_res[6], lane_res[7] = r4, r5, r6, r7
+    lane_tot[0], lane_tot[1], lane_tot[2], lane_tot[3] = t0, t1, t2, t3
+    lane_tot[4], lane_tot[5], lane_tot[6], lane_tot[7] = t4, t5, t6, t7
+
+
 @njit(**_FMA)
 def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_res, lane_tot, ger, gei, dd):
     """One sweep of LANES cases side by side, each with its own tree (mixed topologies): arrays position * LANES +
@@ -250,18 +293,15 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
     scratch of n_pos * LANES. lane_res receives max |g - x|^2, lane_tot its NaN-propagating sum. The arithmetic,
     in the same order, of `_sweep` on each lane."""
     n = n_pos * LANES
-    for i in range(n):
-        a = vr[i]
-        b = vi[i]
-        m = 1.0 / (a * a + b * b)
-        cr[i] = (sr[i] * a + si[i] * b) * m
-        ci[i] = (sr[i] * b - si[i] * a) * m
     for ln in range(LANES):
         pr[ln] = 0.0
         pi[ln] = 0.0
-    for i in range(n):  # prefix sums per lane: dependency distance LANES, a vertical vector add
-        pr[i + LANES] = pr[i] + cr[i]
-        pi[i + LANES] = pi[i] + ci[i]
+    for i in range(n):  # load currents and their prefix sums per lane in one pass (dependency distance LANES)
+        a = vr[i]
+        b = vi[i]
+        m = 1.0 / (a * a + b * b)
+        pr[i + LANES] = pr[i] + (sr[i] * a + si[i] * b) * m
+        pi[i + LANES] = pi[i] + (sr[i] * b - si[i] * a) * m
     for o in range(LANES, n, LANES):  # the prefix sums at each position's subtree end
         gather_lanes(ger, pr, ends, o)
         gather_lanes(gei, pi, ends, o)
@@ -278,15 +318,7 @@ def _lanes_sweep(n_pos, vr, vi, cr, ci, pr, pi, sr, si, zr, zx, par, ends, lane_
         dd[iu] = (gr - vr[iu]) * (gr - vr[iu]) + (gi - vi[iu]) * (gi - vi[iu])
         vr[iu] = gr
         vi[iu] = gi
-    for ln in range(LANES):  # per lane, the sums in registers (through memory, each add would wait for a store)
-        res = 0.0
-        tot = 0.0
-        for k in range(1, n_pos):
-            d = dd[k * LANES + ln]
-            tot += d
-            res = max(res, d)
-        lane_res[ln] = res
-        lane_tot[ln] = tot
+    _lane_sums(dd, n, lane_res, lane_tot)
 
 
 @njit(**_JIT)
@@ -298,7 +330,7 @@ def _dot(a, b, n2):
 
 
 @njit(**_JIT)
-def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df, dg, hist,
+def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, pre, f, f_prev, g_prev, df, dg, hist,
                vres, sweeps_row):
     """Sweeps of one case (loads sr / si and impedances zr / zx in position order); True when converged, the
     voltages then in vres ([re | im] by position). sweeps_row receives the plain sweeps and Anderson steps."""
@@ -312,7 +344,7 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
     anderson = -1  # Anderson steps taken; -1: plain sweeps
     ok = False
     for it in range(max_iter):
-        res = _sweep(x, g, cur, pre, sr, si, zr, zx, parent, end, v0, nb)
+        res = _sweep(x, g, pre, sr, si, zr, zx, parent, end, v0, nb)
         if not np.isfinite(res):
             break
         if anderson < 0:
@@ -387,13 +419,13 @@ def _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pr
 
 @njit(**_FMA)
 def _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu, v0,
-                v_lo, v_hi, cur, pre, scal, vm, v, i_ka):
+                v_lo, v_hi, pre, scal, vm, v, i_ka):
     """Outputs of a converged case from its scaled voltages vres ([re | im] by position): currents once more from
     them (subtree currents as prefix-sum differences, as in the sweeps), then the per-case totals and the per-bus /
     per-branch arrays that have rows. zr: the scaled resistance, iscale: base current / |c_to| and cre, cim, cab:
     the bus scale c, each by position (see the module docstring)."""
     n1 = nb + 1
-    _load_current_prefix(vres, sr, si, cur, pre, nb)
+    _load_current_prefix(vres, sr, si, pre, nb)
     want_vm = vm.shape[0] > 0
     want_v = v.shape[0] > 0
     want_i = i_ka.shape[0] > 0
@@ -586,7 +618,6 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
     lane_res = np.empty(LANES)
     lane_tot = np.empty(LANES)
     vres = np.empty(n2)
-    cur = np.empty(n2)
     pre = np.empty(n2 + 2)
     topo_rows = open_pos.shape[0]
     p_rows = p_kw.shape[0]
@@ -684,7 +715,7 @@ def _solve_lanes(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu
                 status[c] = STATUS_OK
                 _write_case(c, vres, l_sr[ln], l_si[ln], l_perm[ln], l_branch[ln], l_end[ln], nb, l_zr[ln],
                             inv_i_max_ka, l_iscale[ln], l_cre[ln], l_cim[ln], l_cab[ln], kw_per_pu, v0, v_lo, v_hi,
-                            cur, pre, scal, vm, v, i_ka)
+                            pre, scal, vm, v, i_ka)
             if hand:
                 handed[n_handed] = c
                 n_handed += 1
@@ -710,7 +741,6 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
     si = w[nb:n2]
     x = w[n2:2 * n2]
     g = w[2 * n2:3 * n2]
-    cur = w[3 * n2:4 * n2]
     f = w[4 * n2:5 * n2]
     f_prev = w[5 * n2:6 * n2]
     g_prev = w[6 * n2:7 * n2]
@@ -743,12 +773,12 @@ def _solve_single(cases, n, open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, 
             b = perm[k]
             sr[k] = p_kw[pc, b] * s_scale
             si[k] = q_kvar[qc, b] * s_scale
-        ok = _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, cur, pre, f, f_prev, g_prev, df,
+        ok = _solve_one(sr, si, zr, zx, parent, end, nb, v0, tol, max_iter, x, g, pre, f, f_prev, g_prev, df,
                         dg, hist, vres, sweeps[c])
         if ok:
             status[c] = STATUS_OK
             _write_case(c, vres, sr, si, perm, branch, end, nb, zr, inv_i_max_ka, iscale, cre, cim, cab, kw_per_pu,
-                        v0, v_lo, v_hi, cur, pre, scal, vm, v, i_ka)
+                        v0, v_lo, v_hi, pre, scal, vm, v, i_ka)
         else:
             _fail_case(c, True, scal, status, vm, v, i_ka)
 
@@ -815,24 +845,39 @@ def connected_rows(f, t, n_nodes, open_rows, out):
         out[r] = parts == 1
 
 
-PACKED_HEAD = 5  # ints[:5] of a packed network: n_bus, n_branch, slack, len(lut), has_taps
-PACKED_FLOATS = 4  # floats[:4]: s_scale, kw_per_pu, v_min_pu, v_max_pu
+PACKED_HEAD = 6  # ints[:6] of a packed network: n_bus, n_branch, slack, len(lut), has_taps, max_iter
+PACKED_FLOATS = 6  # floats[:6]: s_scale, kw_per_pu, v_min_pu, v_max_pu, v_slack_pu, tol_pu
 INPUT_OK, INPUT_BAD_BRANCH, INPUT_NOT_FINITE = 0, 1, 2
 
 
+def as_rows(a):
+    """A 1-D array as one row (a view), a 2-D array as it is: in compiled code only (`_as_rows_impl`), so that a
+    one-case call passes its 1-D inputs without a Python reshape each."""
+    raise NotImplementedError("as_rows is compiled code only")
+
+
+@overload(as_rows, jit_options={"cache": True})
+def _as_rows_impl(a):
+    if isinstance(a, types.Array) and a.ndim == 1:
+        return lambda a: a.reshape((1, a.shape[0]))
+    if isinstance(a, types.Array) and a.ndim == 2:
+        return lambda a: a
+    return None
+
+
 @njit(**_JIT)
-def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, status, sweeps, vm, v, i_ka, flags):
+def _solve_packed(open_ids, p_kw, q_kvar, ints, floats, scal, sweeps, flags, vm, v, i_ka):
     """`solve_cases` of a network packed into two arrays (`cosim.powerflow.prepared`: ints = head, branch-id
-    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im), taking
-    branch ids and checking the loads itself: one compiled call with few arguments for a small batch. flags (2,
-    cases) receives converged (status OK) and radial per case. Returns
-    INPUT_OK, INPUT_BAD_BRANCH (an id that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf);
-    nothing is solved then."""
+    lookup, CSR adjacency, from-ends; floats = head, r, x, 1 / ampacity, base current, ratio re / im; the heads
+    hold the settings too), taking branch ids and checking the loads itself. scal (cases, N_SCALARS) receives the
+    totals, flags (2, cases) converged (status OK) and radial per case. Returns INPUT_OK, INPUT_BAD_BRANCH (an id
+    that is not a branch) or INPUT_NOT_FINITE (a load that is NaN or inf); nothing is solved then."""
     nb = ints[0]
     nbr = ints[1]
     slack = ints[2]
     nlut = ints[3]
     has_taps = ints[4] != 0
+    max_iter = ints[5]
     o = PACKED_HEAD
     lut = ints[o:o + nlut]
     o += nlut
@@ -861,10 +906,66 @@ def solve_packed(open_ids, p_kw, q_kvar, ints, floats, v0, tol, max_iter, scal, 
     open_pos = np.empty(open_ids.shape, dtype=np.int64)
     if branch_positions(open_ids, lut, open_pos) >= 0:
         return INPUT_BAD_BRANCH
+    status = np.empty(scal.shape[0], dtype=np.int8)
     solve_cases(open_pos, p_kw, q_kvar, adj_ptr, adj_bus, adj_edge, slack, r_pu, x_pu, inv_i_max_ka, nbr, floats[0],
-                base_i_ka, floats[1], v0, floats[2], floats[3], tol, max_iter, scal, status, sweeps, vm, v, i_ka,
-                from_bus, tap_re, tap_im, has_taps)
+                base_i_ka, floats[1], floats[4], floats[2], floats[3], floats[5], max_iter, scal, status, sweeps, vm,
+                v, i_ka, from_bus, tap_re, tap_im, has_taps)
     for c in range(status.shape[0]):
         flags[0, c] = status[c] == STATUS_OK
         flags[1, c] = status[c] != STATUS_NOT_RADIAL
     return INPUT_OK
+
+
+INPUT_BAD_SHAPE = 3
+
+
+@njit(**_JIT)
+def _packed_shapes(open_ids, p_kw, q_kvar, nb, batch):
+    """True when loads have nb columns and open ids, loads (rows) each 1 or batch rows, batch >= 1."""
+    if batch < 1 or p_kw.shape[1] != nb or q_kvar.shape[1] != nb:
+        return False
+    for rows in (open_ids.shape[0], p_kw.shape[0], q_kvar.shape[0]):
+        if rows != 1 and rows != batch:
+            return False
+    return True
+
+
+_ONE = "int64[::1], float64[::1], float64[::1]"  # one case: 1-D open ids and loads, C order
+_ROWS = "int64[:, ::1], float64[:, ::1], float64[:, ::1]"  # cases as rows
+_PACK = "int64[::1], float64[::1], float64[:, ::1], int32[:, ::1], boolean[:, ::1]"  # network, totals, sweeps, flags
+_PER_BUS = "float64[:, ::1], complex128[:, ::1], float64[:, ::1]"  # vm, v, i_ka
+
+
+@njit(**_JIT)
+def packed_summary(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags):
+    """`_solve_packed` with per-case totals only: totals (N_SCALARS, cases), one row per total (LOSS_KW ...);
+    inputs 1-D (one case) or 2-D (rows). Eight arguments: numba's dispatch costs ~0.1 us per argument. Returns
+    INPUT_BAD_SHAPE when the shapes do not fit totals' batch. See `packed_entry_points` for the types."""
+    nb = ints[0]
+    ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
+    if not _packed_shapes(ids2, p2, q2, nb, totals.shape[1]):
+        return INPUT_BAD_SHAPE
+    return _solve_packed(ids2, p2, q2, ints, floats, totals.T, sweeps, flags, np.empty((0, nb)),
+                         np.empty((0, nb), dtype=np.complex128), np.empty((0, ints[1])))
+
+
+@njit(**_JIT)
+def packed_full(open_ids, p_kw, q_kvar, ints, floats, totals, sweeps, flags, vm, v, i_ka):
+    """`packed_summary` with the per-bus and per-branch outputs vm, v, i_ka (cases, n) as well."""
+    ids2, p2, q2 = as_rows(open_ids), as_rows(p_kw), as_rows(q_kvar)
+    if not _packed_shapes(ids2, p2, q2, ints[0], totals.shape[1]):
+        return INPUT_BAD_SHAPE
+    return _solve_packed(ids2, p2, q2, ints, floats, totals.T, sweeps, flags, vm, v, i_ka)
+
+
+@cache
+def packed_entry_points():
+    """`packed_summary` and `packed_full`, compiled (or loaded from numba's cache) for int64 ids and float64 C-order
+    loads, all 1-D or all 2-D, and for nothing else: other types then raise TypeError in numba's dispatch (the
+    caller's cue to convert and check them) instead of compiling another specialisation. Done on the first
+    `PreparedNetwork`, not at import: a process that never prepares a network loads none of it."""
+    for fn, tail in ((packed_summary, _PACK), (packed_full, f"{_PACK}, {_PER_BUS}")):
+        for inputs in (_ONE, _ROWS):
+            fn.compile(f"int64({inputs}, {tail})")
+        fn.disable_compile()
+    return packed_summary, packed_full

@@ -2,9 +2,11 @@
 
 `solve_radial_batch` / `solve_radial_summary` check and convert their inputs in Python on every call, which for
 one IEEE 33-bus case costs more than the flow itself. `PreparedNetwork` packs the network's kernel inputs into two
-arrays once and makes one compiled call per batch (`kernels.solve_packed`) that looks the branch ids up and checks
-the loads itself; only the shapes are checked in Python. Results are those of `solve_radial_batch` /
-`solve_radial_summary` bit for bit (the same compiled solver, a test); bad input raises the same
+arrays once (the settings included) and makes one compiled call per batch (`kernels.packed_summary` /
+`packed_full`, eight and eleven arguments) that looks the branch ids up, checks the loads and shapes and takes a
+one-case call's 1-D inputs itself. Types are checked by numba's dispatch (the kernels are compiled for int64 ids
+and float64 loads in C order only); anything else goes through `bfs`'s conversions. Results are those of
+`solve_radial_batch` / `solve_radial_summary` bit for bit (the same compiled solver, a test); bad input raises the same
 `PowerFlowInputError` with the same message (the checks of `bfs` run again to word it).
 """
 
@@ -16,15 +18,13 @@ from cosim.powerflow.bfs import (
     DEFAULT_TOL_PU,
     BatchFlowResult,
     FlowSummary,
+    PackedFlowSummary,
     PowerFlowInputError,
     _compiled,
     _solve,
     kernels,
 )
 from cosim.powerflow.network_data import RadialNetwork
-
-_INT = np.dtype(np.int64)
-_FLOAT = np.dtype(np.float64)
 
 
 class PreparedNetwork:
@@ -42,11 +42,11 @@ class PreparedNetwork:
             raise PowerFlowInputError(f"tol_pu must be > 0 and max_iter >= 1, got {tol_pu}, {max_iter}")
         k = kernels()
         c = _compiled(net)
-        head = [net.n_bus, net.n_branch, net.slack_bus, len(c.lut), int(c.has_taps)]
+        head = [net.n_bus, net.n_branch, net.slack_bus, len(c.lut), int(c.has_taps), int(max_iter)]
         assert len(head) == k.PACKED_HEAD
         self.ints = np.ascontiguousarray(np.concatenate([head, c.lut, c.adj_ptr, c.adj_bus, c.adj_edge, c.from_bus]),
                                          dtype=np.int64)
-        fhead = [c.s_scale, c.kw_per_pu, float(net.v_min_pu), float(net.v_max_pu)]
+        fhead = [c.s_scale, c.kw_per_pu, float(net.v_min_pu), float(net.v_max_pu), float(v_slack_pu), float(tol_pu)]
         assert len(fhead) == k.PACKED_FLOATS
         self.floats = np.ascontiguousarray(np.concatenate([fhead, c.r_pu, c.x_pu, c.inv_i_max_ka, c.base_i_ka,
                                                            c.tap_re, c.tap_im]), dtype=np.float64)
@@ -57,66 +57,58 @@ class PreparedNetwork:
         self.v_slack_pu = float(v_slack_pu)
         self.tol_pu = float(tol_pu)
         self.max_iter = int(max_iter)
-        self._k = k
-        self._empty_c = np.empty((0, net.n_bus), dtype=complex)
-        self._empty_bus = np.empty((0, net.n_bus))
-        self._empty_branch = np.empty((0, net.n_branch))
+        self._summary_call, self._full_call = k.packed_entry_points()
+        self._n_scalars = k.N_SCALARS
+        self._bad_shape = k.INPUT_BAD_SHAPE
 
-    def _arrays(self, open_branches, p_load_kw, q_load_kvar):
-        """The inputs as the kernel takes them (2-D, int64 / float64, C order) and the batch size; None when one of
-        them needs the full checks of `bfs` (another type, dtype, shape or memory order)."""
-        ids, p, q = open_branches, p_load_kw, q_load_kvar
-        if type(ids) is not np.ndarray or type(p) is not np.ndarray or type(q) is not np.ndarray:
+    def _call(self, ids, p, q, full: bool):
+        """One compiled call on the inputs as they are: the kernels' signatures take int64 ids and float64 loads in
+        C order, all 1-D (one case) or all 2-D (rows), and the kernel checks the shapes. None when they do not fit
+        (numba's dispatch raises TypeError, or the shapes are refused): the caller converts or checks them."""
+        try:
+            batch = 1 if p.ndim == 1 else max(ids.shape[0], p.shape[0], q.shape[0])
+            totals = np.empty((self._n_scalars, batch))  # one row per total
+            sweeps = np.empty((batch, 2), dtype=np.int32)
+            flags = np.empty((2, batch), dtype=np.bool_)
+            if full:
+                vm = np.empty((batch, self.n_bus))
+                v = np.empty((batch, self.n_bus), dtype=complex)
+                i_ka = np.empty((batch, self.n_branch))
+                code = self._full_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags, vm, v, i_ka)
+            else:
+                code = self._summary_call(ids, p, q, self.ints, self.floats, totals, sweeps, flags)
+        except (AttributeError, IndexError, TypeError, ValueError):  # not arrays, or not of the compiled types
             return None
-        if ids.ndim == 1:
-            ids = ids.reshape(1, -1)
-        if p.ndim == 1:
-            p = p.reshape(1, -1)
-        if q.ndim == 1:
-            q = q.reshape(1, -1)
-        if (ids.dtype != _INT or p.dtype != _FLOAT or q.dtype != _FLOAT or ids.ndim != 2 or p.ndim != 2
-                or q.ndim != 2 or p.shape[1] != self.n_bus or q.shape[1] != self.n_bus
-                or not (ids.flags.c_contiguous and p.flags.c_contiguous and q.flags.c_contiguous)):
+        if code == self._bad_shape:
             return None
-        batch = max(ids.shape[0], p.shape[0], q.shape[0])
-        if ids.shape[0] not in (1, batch) or p.shape[0] not in (1, batch) or q.shape[0] not in (1, batch):
-            return None
-        return ids, p, q, batch
-
-    def _run(self, open_branches, p_load_kw, q_load_kvar, full: bool):
-        arrays = self._arrays(open_branches, p_load_kw, q_load_kvar)
-        if arrays is None:  # the full checks and conversions (and their messages), then the same solver
-            return _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu,
-                          self.max_iter, full)
-        ids, p, q, batch = arrays
-        k = self._k
-        scal = np.empty((k.N_SCALARS, batch)).T  # column per total: each total a contiguous row of the transpose
-        status = np.empty(batch, dtype=np.int8)
-        sweeps = np.empty((batch, 2), dtype=np.int32)
-        flags = np.empty((2, batch), dtype=np.bool_)
-        if full:
-            vm = np.empty((batch, self.n_bus))
-            v = np.empty((batch, self.n_bus), dtype=complex)
-            i_ka = np.empty((batch, self.n_branch))
-        else:
-            vm, v, i_ka = self._empty_bus, self._empty_c, self._empty_branch
-        code = k.solve_packed(ids, p, q, self.ints, self.floats, self.v_slack_pu, self.tol_pu, self.max_iter, scal,
-                              status, sweeps, vm, v, i_ka, flags)
-        if code != k.INPUT_OK:  # bfs words the error (and raises it)
-            _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu, self.max_iter,
-                   full)
+        if code:  # a bad branch id or a load that is not finite: bfs words the error (and raises it)
+            _solve(self.net, ids, p, q, self.v_slack_pu, self.tol_pu, self.max_iter, full)
             raise PowerFlowInputError(f"input the kernel refused (code {code}) passed the checks of bfs")
-        s = scal.T
-        summary = FlowSummary(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], flags[0], flags[1], sweeps)
+        summary = PackedFlowSummary(totals, flags, sweeps)
         if not full:
             return summary
         return BatchFlowResult(vm_pu=vm, v_pu=v, i_branch_ka=i_ka, i_max_ka=self.i_max_ka, summary=summary)
 
+    def _slow(self, open_branches, p_load_kw, q_load_kvar, full: bool):
+        """Inputs the compiled call did not take: a mix of one row and rows as rows, anything else through bfs."""
+        ids, p, q = open_branches, p_load_kw, q_load_kvar
+        if type(ids) is np.ndarray and type(p) is np.ndarray and type(q) is np.ndarray and max(
+                ids.ndim, p.ndim, q.ndim) == 2:  # a mix of one row and rows: all as rows
+            got = self._call(np.atleast_2d(ids), np.atleast_2d(p), np.atleast_2d(q), full)
+            if got is not None:
+                return got
+        # the full checks and conversions (and their messages), then the same solver
+        return _solve(self.net, open_branches, p_load_kw, q_load_kvar, self.v_slack_pu, self.tol_pu, self.max_iter,
+                      full)
+
     def summary(self, open_branches, p_load_kw, q_load_kvar) -> FlowSummary:
         """`solve_radial_summary(net, open_branches, p_load_kw, q_load_kvar)` with this object's settings. Fast path:
-        numpy arrays, ids int64, loads float64, C order; anything else goes through `bfs`'s conversions."""
-        return self._run(open_branches, p_load_kw, q_load_kvar, full=False)
+        numpy arrays, ids int64, loads float64, C order, all 1-D or all 2-D; anything else goes through `bfs`'s
+        conversions."""
+        got = self._call(open_branches, p_load_kw, q_load_kvar, False)
+        return got if got is not None else self._slow(open_branches, p_load_kw, q_load_kvar, False)
 
     def batch(self, open_branches, p_load_kw, q_load_kvar) -> BatchFlowResult:
         """`solve_radial_batch(net, open_branches, p_load_kw, q_load_kvar)` with this object's settings."""
-        return self._run(open_branches, p_load_kw, q_load_kvar, full=True)
+        got = self._call(open_branches, p_load_kw, q_load_kvar, True)
+        return got if got is not None else self._slow(open_branches, p_load_kw, q_load_kvar, True)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cosim.networks import load_network
 from cosim.powerflow import kernels
-from cosim.powerflow.bfs import PowerFlowInputError, solve_radial_batch, solve_radial_summary
+from cosim.powerflow.bfs import FlowSummary, PowerFlowInputError, solve_radial_batch, solve_radial_summary
 from cosim.powerflow.prepared import PreparedNetwork
 from cosim.powerflow.topology import decode_loops, repair
 
@@ -175,3 +175,48 @@ def test_prepared_network_refuses_bad_settings(net):
         PreparedNetwork(net, v_slack_pu=0.0)
     with pytest.raises(PowerFlowInputError, match="tol_pu must be > 0"):
         PreparedNetwork(net, tol_pu=0.0)
+
+
+def test_prepared_summary_fields_read_and_write_as_a_flow_summary(net):
+    """PreparedNetwork's summary makes each field (a row of the kernel's packed totals) when read; assigning a field
+    (as cosim.networks.converted does with loss_kw) writes it."""
+    prepared = PreparedNetwork(net)
+    ids = np.asarray(net.tie_branches, dtype=np.int64)
+    got = prepared.summary(ids, np.array(net.p_load_kw, dtype=float), np.array(net.q_load_kvar, dtype=float))
+    want = solve_radial_summary(net, ids, net.p_load_kw, net.q_load_kvar)
+    assert isinstance(got, FlowSummary) and got.batch == 1 and bool(got.ok[0])
+    got.loss_kw = got.loss_kw + 1.5
+    assert got.loss_kw[0] == want.loss_kw[0] + 1.5
+    assert got.v_min_pu[0] == want.v_min_pu[0] and "loss_kw" in repr(got)
+
+
+@pytest.mark.parametrize("form", ["int32 ids", "strided loads", "read-only loads", "one row of ids, rows of loads",
+                                  "a list of ids"])
+def test_prepared_network_takes_other_array_forms_with_the_same_bits(net, form):
+    """Inputs outside the compiled signatures (numba's dispatch refuses them) go through bfs's conversions, with
+    the bits of solve_radial_summary."""
+    prepared = PreparedNetwork(net)
+    rng = np.random.default_rng(5)
+    open_ids, p, q = mixed_cases(net, 4, rng)
+    if form == "int32 ids":
+        open_ids = open_ids.astype(np.int32)
+    elif form == "strided loads":
+        p = np.repeat(p, 2, axis=0)[::2]
+    elif form == "read-only loads":
+        q = q.copy()
+        q.flags.writeable = False
+    elif form == "one row of ids, rows of loads":
+        open_ids = open_ids[0]
+    else:
+        open_ids = open_ids.tolist()
+    got, want = prepared.summary(open_ids, p, q), solve_radial_summary(net, open_ids, p, q)
+    for name in ("loss_kw", "v_min_pu", "vpd_pu", "q_slack_kvar", "converged", "radial", "sweeps"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_prepared_network_refuses_rows_that_do_not_match_the_batch(net):
+    prepared = PreparedNetwork(net)
+    rng = np.random.default_rng(6)
+    open_ids, p, q = mixed_cases(net, 3, rng)
+    with pytest.raises(PowerFlowInputError, match="q_load_kvar has 2 rows but the batch has 3 cases"):
+        prepared.summary(open_ids, p, q[:2])
