@@ -1,5 +1,6 @@
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -18,8 +19,51 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
+# The files that hold most of the suite's work, heaviest first (the summed durations of their tests in whole-suite
+# runs: `pytest -n 2 --durations=120` and a JUnit report). pytest-xdist's `--dist loadfile` hands out whole files
+# in collection order (pyproject: `--no-loadscope-reorder`; xdist's default order, most tests first, sends files
+# of a few long tests, such as the docs' recomputation and the city, late, where one can run alone beside an idle
+# worker): these go out first, so the cheap files fill both workers' ends and they finish together. A file not
+# listed runs after them; a listed path that no longer exists is ignored. test_warm.py compiles the kernels when
+# numba's cache is cold (minutes in a fresh checkout), so it goes out early too.
+HEAVY_FIRST = (
+    "tests/test_docs.py",
+    "tests/e2e/test_attacks.py",
+    "tests/runner/test_warm.py",
+    "tests/networks/test_city.py",
+    "tests/runner/test_separate_processes.py",
+    "tests/e2e/test_deliverable_plans.py",
+    "tests/sweep/test_sweep_safety.py",
+    "tests/simulators/grid/test_fast_engine.py",
+    "tests/e2e/test_fallback_reporting.py",
+    "tests/e2e/test_signals.py",
+    "tests/e2e/test_hostile_controllers.py",
+    "tests/exchange/test_congested_simbench.py",
+    "tests/runner/test_crash_safety.py",
+    "tests/sweep/test_sweep.py",
+    "tests/e2e/test_hourly_control_e2e.py",
+    "tests/controllers/test_milp.py",
+    "tests/runner/test_compare.py",
+    "tests/networks/test_stock_grids.py",
+    "tests/e2e/test_cosim_e2e.py",
+    "tests/exchange/test_admm.py",
+    "tests/simulators/dso/test_dso_agent.py",
+)
+
+
+def _heaviness(item: pytest.Item, rootdir: Path) -> int:
+    """The position of the item's file in `HEAVY_FIRST`; every other file after them."""
+    try:
+        return HEAVY_FIRST.index(item.path.relative_to(rootdir).as_posix())
+    except ValueError:
+        return len(HEAVY_FIRST)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """A test that recomputes the docs (`docs_recompute`, a minute) is also `slow`: `-m "not slow"` leaves it out."""
+    """A test that recomputes the docs (`docs_recompute`, a minute) is also `slow`: `-m "not slow"` leaves it out.
+    The heaviest files run first (`HEAVY_FIRST`); the order within a file, and among the other files, is kept."""
     for item in items:
         if item.get_closest_marker("docs_recompute") is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)
+    rootdir = Path(config.rootpath)
+    items.sort(key=lambda item: _heaviness(item, rootdir))  # stable: each file's own order is kept

@@ -31,10 +31,20 @@ def scenario(tmp_path, **over):
     return parse_scenario(raw, plugin_folder=PLUGINS)
 
 
+def base_case(tmp_path):
+    """The base case: no controller, no lot, the ieee33 topology as it is."""
+    return scenario(tmp_path, controller={"name": "none"}, lots=[], network={"name": "ieee33", "reconfigure": False})
+
+
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory):
+    """One run of the base case, with its figures, shared read-only by the tests that need a clean base day."""
+    return run_scenario(base_case(tmp_path_factory.mktemp("base")), progress=False)
+
+
 @pytest.mark.slow
-def test_base_case_losses_match_plan_and_files_exist(tmp_path):
-    sc = scenario(tmp_path, controller={"name": "none"}, lots=[], network={"name": "ieee33", "reconfigure": False})
-    summary = run_scenario(sc, progress=False)
+def test_base_case_losses_match_plan_and_files_exist(base_run):
+    summary = base_run
     run = summary.run_dir
     for name in ("grid.csv", "bus_voltages.csv", "prices.csv", "plans.jsonl", "plan_vs_reality.csv", "kpis.json",
                  "manifest.json", "plots/load_curve.png", "plots/losses.png", "plots/voltage.png", "plots/network.png"):
@@ -51,7 +61,7 @@ def test_base_case_losses_match_plan_and_files_exist(tmp_path):
 
 @pytest.mark.slow
 def test_centralised_run_with_lot_logs_messages_and_ledger(tmp_path):
-    summary = run_scenario(scenario(tmp_path), progress=False)
+    summary = run_scenario(scenario(tmp_path), progress=False, plots=False)
     run = summary.run_dir
     msgs = pd.read_csv(run / "messages.csv")
     assert set(msgs["kind"]) >= {"offer"}
@@ -69,7 +79,7 @@ def test_centralised_run_with_lot_logs_messages_and_ledger(tmp_path):
 @pytest.mark.parametrize("mode", ["signals", "iterative", "none"])
 @pytest.mark.slow
 def test_exchange_modes_run(tmp_path, mode):
-    summary = run_scenario(scenario(tmp_path, exchange={"mode": mode, "max_rounds": 3}), progress=False)
+    summary = run_scenario(scenario(tmp_path, exchange={"mode": mode, "max_rounds": 3}), progress=False, plots=False)
     msgs = summary.run_dir / "messages.csv"
     ledger = pd.read_csv(summary.run_dir / "plo_ledger.csv")
     if mode == "none":
@@ -104,7 +114,7 @@ id = "PL1"
 bus = 18
 fleet = "seed000"
 """)
-    summary = run_scenario(load_scenario(path), progress=False)
+    summary = run_scenario(load_scenario(path), progress=False, plots=False)
     lots = pd.read_csv(summary.run_dir / "lots.csv")
     plan = json.loads((summary.run_dir / "plans.jsonl").read_text().splitlines()[0])
     assert plan["controller"] == "flat-charge" and summary.kpis["fallbacks"] == 0
@@ -125,7 +135,7 @@ def test_a_flat_charge_too_small_for_the_contracts_is_not_used(tmp_path):
 @pytest.mark.slow
 def test_failing_controller_falls_back_and_is_recorded(tmp_path):
     sc = scenario(tmp_path, controller={"name": "user_controller:BrokenController"})
-    summary = run_scenario(sc, progress=False)
+    summary = run_scenario(sc, progress=False, plots=False)
     manifest = json.loads((summary.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed"
     assert manifest["fallbacks"] and "crashed on purpose" in manifest["fallbacks"][0]["detail"]
@@ -179,28 +189,28 @@ def test_bus_outside_network_is_a_clear_error(tmp_path):
 def test_bad_data_is_caught_and_tampered_messages_rejected(tmp_path):
     sc = scenario(tmp_path, days=2, exchange={"mode": "centralised", "misreport_probability": 1.0,
                                               "misreport_factor": 3.0, "tamper_probability": 0.0})
-    summary = run_scenario(sc, progress=False)
+    summary = run_scenario(sc, progress=False, plots=False)
     events = pd.read_csv(summary.run_dir / "events.csv")
     implausible = events[events["event"] == "implausible offer"]
     assert len(implausible) >= 1 and "beyond the registered 1000 kW" in implausible["detail"].iloc[0]
     tampered = scenario(tmp_path, exchange={"mode": "centralised", "tamper_probability": 1.0})
-    summary = run_scenario(tampered, progress=False)
+    summary = run_scenario(tampered, progress=False, plots=False)
     events = pd.read_csv(summary.run_dir / "events.csv")
     assert (events["event"] == "rejected message").any()
     assert events.loc[events["event"] == "rejected message", "detail"].str.contains("bad signature").all()
 
 
-def _clean_and_faulty(tmp_path, monkeypatch, patch):
-    """Run the base scenario cleanly, then with a fault injected by `patch`; return both grid tables."""
-    sc = scenario(tmp_path, controller={"name": "none"}, lots=[], network={"name": "ieee33", "reconfigure": False})
-    clean = pd.read_csv(run_scenario(sc, output_dir=tmp_path / "clean", progress=False).run_dir / "grid.csv")
+def _clean_and_faulty(tmp_path, monkeypatch, patch, clean_run):
+    """The base scenario's clean run (`clean_run`), then the same scenario with a fault injected by `patch`; return
+    both grid tables."""
+    clean = pd.read_csv(clean_run.run_dir / "grid.csv")
     patch(monkeypatch)
-    faulty_summary = run_scenario(sc, output_dir=tmp_path / "faulty", progress=False)
+    faulty_summary = run_scenario(base_case(tmp_path), output_dir=tmp_path / "faulty", progress=False, plots=False)
     return clean, pd.read_csv(faulty_summary.run_dir / "grid.csv"), faulty_summary
 
 
 @pytest.mark.slow
-def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, monkeypatch):
+def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, monkeypatch, base_run):
     def patch(mp):
         real = pandapower.runpp  # the grid model imports pandapower where its engine runs it
         calls = {"n": 0}
@@ -213,7 +223,7 @@ def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, m
 
         mp.setattr(pandapower, "runpp", runpp)
 
-    clean, faulty, summary = _clean_and_faulty(tmp_path, monkeypatch, patch)
+    clean, faulty, summary = _clean_and_faulty(tmp_path, monkeypatch, patch, base_run)
     assert summary.kpis["non_converged_hours"] == 1 and len(faulty) == 24
     assert not bool(faulty.loc[4, "converged"]) and np.isnan(faulty.loc[4, "losses_kw"])
     pd.testing.assert_frame_equal(clean.iloc[:4], faulty.iloc[:4])  # hours before the fault unchanged
@@ -223,7 +233,7 @@ def test_non_converging_power_flow_is_recorded_and_the_run_continues(tmp_path, m
 @pytest.mark.slow
 def test_infeasible_plan_is_not_applied(tmp_path):
     sc = scenario(tmp_path, controller={"name": "user_controller:InfeasibleController"})
-    summary = run_scenario(sc, progress=False)
+    summary = run_scenario(sc, progress=False, plots=False)
     manifest = json.loads((summary.run_dir / "manifest.json").read_text())
     assert summary.kpis["fallbacks"] == 1
     assert "infeasible plan" in manifest["fallbacks"][0]["detail"]
@@ -235,7 +245,7 @@ def test_infeasible_plan_is_not_applied(tmp_path):
 def test_iterative_negotiation_logs_every_round_and_plan_matches_reality(tmp_path):
     lots = [dict(LOT, id="PL1", candidate_buses=[18]), dict(LOT, id="PL2", candidate_buses=[30])]
     sc = scenario(tmp_path, lots=lots, exchange={"mode": "iterative", "max_rounds": 4})
-    summary = run_scenario(sc, progress=False)
+    summary = run_scenario(sc, progress=False, plots=False)
     msgs = pd.read_csv(summary.run_dir / "messages.csv")
     rounds = msgs.loc[msgs["kind"] == "signal", "round"]
     assert rounds.max() >= 1  # more than one negotiation round inside hour 0 (mosaik same-time loop)

@@ -60,7 +60,8 @@ def test_admm_in_the_cosimulation_logs_residuals_and_removes_the_overloads(tmp_p
     messages.csv and plans.jsonl; converged; no line above its rating; the welfare ledger beside it."""
     from cosim.runner.run import run_scenario  # noqa: PLC0415
 
-    summary = run_scenario(load_scenario("scenarios/congested_ieee33.toml"), output_dir=tmp_path)
+    summary = run_scenario(load_scenario("scenarios/congested_ieee33.toml"), output_dir=tmp_path,
+                           progress=False, plots=False)
     folder = summary.run_dir
     plan = json.loads((folder / "plans.jsonl").read_text().splitlines()[0])
     info = plan["info"]
@@ -103,6 +104,6 @@ def test_without_exchange_the_congested_scenario_overloads_its_laterals(tmp_path
     base = load_scenario("scenarios/congested_ieee33.toml")
     summary = run_scenario(dataclasses.replace(base, exchange="none", max_rounds=5, controller="none",
                                                controller_options={}, controller_isolation=False),
-                           output_dir=tmp_path)
+                           output_dir=tmp_path, progress=False, plots=False)
     assert summary.kpis["max_loading_percent"] > 150.0 and summary.kpis["overload_kvah"] > 1000.0
     assert summary.kpis["dso_overload_penalty_usd"] > 1000.0

@@ -22,7 +22,8 @@ def _run(tmp_path, **changes):
 
     base = load_scenario(SCENARIO)
     return run_scenario(dataclasses.replace(base, controller="none", controller_options={},
-                                            controller_isolation=False, **changes), output_dir=tmp_path).kpis
+                                            controller_isolation=False, **changes), output_dir=tmp_path,
+                        progress=False, plots=False).kpis
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ def run_iterative(tmp_path, scenario: str, **options):
     base = load_scenario(f"scenarios/{scenario}.toml")
     changed = dataclasses.replace(base, exchange="iterative", max_rounds=40, exchange_options=options,
                                   controller="none", controller_options={}, controller_isolation=False)
-    summary = run_scenario(changed, output_dir=tmp_path)
+    summary = run_scenario(changed, output_dir=tmp_path, progress=False, plots=False)
     events = pd.read_csv(summary.run_dir / "events.csv")
     return summary.kpis, events[events["event"].str.startswith("negotiation")]["detail"].tolist()
 

@@ -37,7 +37,7 @@ def _run(folder: Path, mode: str, out: Path):
         shutil.copy(PLUGINS / plugin, folder)
     path = folder / "scenario.toml"
     path.write_text(SCENARIO.format(out=out, mode=mode))
-    return run_scenario(load_scenario(path), progress=False)
+    return run_scenario(load_scenario(path), progress=False, plots=False)
 
 
 def _check_capped(summary) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cosim.networks import load_network
+from cosim.networks import load_network, load_radial
 from cosim.networks.converted import flow
 from cosim.networks.reduction import reduce_grid
 from cosim.networks.reduction_gap import reduction_gap, summary
@@ -113,7 +113,7 @@ def test_a_few_hours_of_the_city_run_the_full_net_with_the_dsos_reduced_plan(tmp
     from cosim.runner.figures import RunTables, draw_all  # noqa: PLC0415
     from cosim.runner.figures_city import feeder_of_bus, is_city  # noqa: PLC0415
 
-    net = load_network(scenario.network).radial
+    net = load_radial(scenario.network)  # the run's own model, built once in this process (no deep copy)
     tables = RunTables(grid=grid, bus_voltages=pd.read_csv(run_dir / "bus_voltages.csv"),
                        lines=pd.read_csv(run_dir / "lines.csv"), plans=[plan], network=net)
     assert is_city(net)
