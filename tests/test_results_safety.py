@@ -302,11 +302,15 @@ def test_a_stop_python_can_only_print_still_stops_and_prints_no_traceback(tmp_pa
     finaliser's AttributeError): the stop arrives, and stderr holds one line."""
     proc = subprocess.Popen([sys.executable, "-c", _STOP_IN_CALLBACK, where], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
-    assert proc.stdout.readline() == "ready\n"
-    assert proc.stdout.readline() in ("in a callback\n", "building\n")
-    time.sleep(0.1)
-    proc.send_signal(signum)
-    out, err = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        assert proc.stdout.readline() in ("in a callback\n", "building\n")
+        time.sleep(0.1)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:  # a lost stop leaves the child running: it must not outlive the test
+        proc.kill()
+        proc.wait()
     assert proc.returncode == 130, (out, err)
     assert err.splitlines() == [f"stopped by {'KeyboardInterrupt' if signum == signal.SIGINT else 'Terminated'}"]
 
