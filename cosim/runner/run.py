@@ -267,8 +267,8 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
 
 
 FIGURES_MADE = "plots/ and report.html"
-FIGURES_OFF = ("not made ([output] plots = false, cosim run --no-plots); `cosim report <run_dir>` draws them from "
-               "the tables")
+FIGURES_OFF = ("not made (plots off: [output] plots = false, cosim run --no-plots or run_scenario(plots=False)); "
+               "`cosim report <run_dir>` draws them from the tables")
 FIGURES_STOPPED = ("not made, or not all (the run did not complete); `cosim report <run_dir>` draws what the recorded "
                    "tables allow")
 
