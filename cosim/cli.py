@@ -66,8 +66,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.days is not None:
         overrides["days"] = args.days
     scenario = load_scenario(args.scenario, overrides)
-    output = {k: v for k, v in (("figure_format", args.format), ("dpi", args.dpi), ("format", args.tables))
-              if v is not None}
+    output = {k: v for k, v in (("figure_format", args.format), ("dpi", args.dpi), ("format", args.tables),
+                                ("plots", False if args.no_plots else None)) if v is not None}
     if output:
         from cosim.config import with_output  # noqa: PLC0415
 
@@ -175,6 +175,9 @@ def _main(argv: list[str] | None, own_process: bool) -> int:
     run.add_argument("--dpi", type=int, default=None, help="figure resolution (default: [output] dpi, else 300)")
     run.add_argument("--tables", choices=["csv", "parquet"], default=None,
                      help="table format at the end of the run (default: [output] format, else csv)")
+    run.add_argument("--no-plots", action="store_true",
+                     help="no figures nor report.html, and no figure process: the tables only, as [output] plots = "
+                          "false (`cosim report RUN_DIR` draws them later)")
     rep = sub.add_parser("report", help="rebuild the figures and report.html of a run folder")
     rep.add_argument("run", help="results/<run-id>")
     rep.add_argument("--format", choices=["png", "pdf", "svg"], default=None,

@@ -70,13 +70,15 @@ class OutputOptions:
     Tables are always streamed as CSV while the run goes (a crash keeps every hour recorded); with format =
     "parquet" they are converted to Parquet at the end. start_date is the calendar date of hour 0 in the
     timestamps `cosim.load_run` gives (each hour labelled by its beginning); it is a label only, the data
-    come from the market profile and `start_day`.
+    come from the market profile and `start_day`. plots = false leaves out the figures and report.html (and
+    the background figure processes that draw them): a run for its tables only; `cosim report` draws them later.
     """
 
     format: str = "csv"  # tables: "csv" or "parquet"
     figure_format: str = "png"  # figures: "png", "pdf" or "svg"
     dpi: int = 300  # raster resolution of figures (PNG, and images inside PDF / SVG)
     start_date: str = DEFAULT_START_DATE  # ISO date of hour 0
+    plots: bool = True  # draw plots/ and report.html at the end of the run (false: tables only; `cosim report` later)
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ SECTION_KEYS = {
     "market": {"profile", "seasons", "forecast_noise"},
     "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day",
                    "on_failure"},
-    "output": {"format", "figure_format", "dpi", "start_date"},
+    "output": {"format", "figure_format", "dpi", "start_date", "plots"},
     "exchange": {"mode", "options", "max_rounds", "loss_probability", "duplicate_probability", "tamper_probability",
                  "delay_probability", "misreport_probability", "misreport_factor", "authenticate", "key_file",
                  "secret", "separate_processes"},
@@ -380,7 +382,7 @@ def _output(out: _Reader) -> OutputOptions:
     return OutputOptions(format=out.get("format", str, "csv", allowed=TABLE_FORMATS),
                          figure_format=out.get("figure_format", str, "png", allowed=FIGURE_FORMATS),
                          dpi=out.positive("dpi", int, OutputOptions.dpi, minimum=50, strict=False, maximum=1200),
-                         start_date=start)
+                         start_date=start, plots=out.get("plots", bool, True))
 
 
 def with_output(scenario: Scenario, **changes: Any) -> Scenario:

@@ -55,6 +55,7 @@ def test_run_and_report_bad_input_as_processes(tmp_path):
     ("[[lots]]\nbus = 5\nfleet = \"stochastic\"\nfleet_options = { n_per_hour = 3 }\n", "lots[0].fleet_options"),
     ("name = \"a/b\"\n", "name:"),
     ("days = 100000\n", "days: must be <= "),
+    ("[output]\nplots = \"no\"\n", "output.plots: must be bool, got 'no'"),
     ("[network\nname = 1", "not valid TOML"),
 ])
 def test_run_bad_scenario_exit_2_names_file_and_field(tmp_path, capsys, text, field):

@@ -128,11 +128,17 @@ class _Outcome:
 
 
 def run_scenario(scenario: Scenario, output_dir: str | Path | None = None, progress: bool = True,
-                 plots: bool = True) -> RunSummary:
+                 plots: bool | None = None) -> RunSummary:
     """Run `scenario` under mosaik; results go to <output_dir>/<scenario>-<timestamp>/.
+
+    `plots`: draw plots/ and report.html at the end (None: the scenario's `[output] plots`, true by default). Without
+    them no figure process is started, and the manifest's `figures` says they were not made (`cosim report` makes
+    them later from the tables).
 
     Installs no signal handler (the command line does, see the module's docstring); whatever ends the call, the
     run's controller workers and their processes are gone when it returns or raises."""
+    if plots is None:
+        plots = scenario.output.plots
     stops = current_stops()
     stops.final_exit_code = None
     with stops.held():
@@ -240,7 +246,7 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
             outcome.stop(exc)
     if stops.pending:  # a signal held back since the last phase (report.html written, say): the run stops here
         outcome.stop(stop_exception(stops.pending.pop(0)))
-    _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours)
+    _finish(run_dir, manifest, outcome, folder, last_hour, kpis, timing_info, scenario.hours, plots)
     # the manifest is final: a signal from now on (held until the caller's next raising block) changes nothing
     if plots and outcome.ok:
         _refresh_page(run_dir)
@@ -258,6 +264,20 @@ def _run(scenario: Scenario, run_dir: Path, manifest: dict, stops: StopSignals, 
     stops.final_exit_code = 0
     stops.pending.clear()
     return RunSummary(run_dir, outcome.status, wall, kpis, timing_info)
+
+
+FIGURES_MADE = "plots/ and report.html"
+FIGURES_OFF = ("not made (plots off: [output] plots = false, cosim run --no-plots or run_scenario(plots=False)); "
+               "`cosim report <run_dir>` draws them from the tables")
+FIGURES_STOPPED = ("not made, or not all (the run did not complete); `cosim report <run_dir>` draws what the recorded "
+                   "tables allow")
+
+
+def _figures_note(plots: bool, completed: bool) -> str:
+    """The manifest's `figures`: whether the run drew its figures and report.html, and if not, why and how to."""
+    if not plots:
+        return FIGURES_OFF
+    return FIGURES_MADE if completed else FIGURES_STOPPED
 
 
 def _refresh_page(run_dir: Path) -> None:
@@ -310,7 +330,7 @@ def _timing_info(step_seconds: dict[str, float], wall: float, days: int) -> dict
 
 
 def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder, last_hour: int | None,
-            kpis: dict[str, float], timing_info: dict[str, Any], hours: int) -> None:
+            kpis: dict[str, float], timing_info: dict[str, Any], hours: int, plots: bool = True) -> None:
     """The final manifest (then error.txt), with every stop signal held back meanwhile."""
     if not outcome.ok:  # a table that pandas was writing when the run stopped: keep its whole lines only
         for path in sorted(run_dir.glob("*.csv")):
@@ -324,6 +344,7 @@ def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder,
         "kpis": kpis, "simulated_hours": hours, "timing": timing_info,
         "fallbacks": [e for e in events if e.get("event") == "planning fallback"]
         + ([outcome.fallback] if outcome.fallback else []),  # the one that stopped the run never reached events.csv
+        "figures": _figures_note(plots, outcome.ok),
         "negotiations": [e for e in events if str(e.get("event")).startswith("negotiation")],
         "data_events": [e for e in events if e.get("event") != "planning fallback"
                         and not str(e.get("event")).startswith("negotiation")]}

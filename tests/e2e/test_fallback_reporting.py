@@ -79,7 +79,8 @@ def cosim_run(folder: Path, module: str, code: str, controller: str, *args: str,
     (folder / f"{module}.py").write_text(code)
     (folder / "s.toml").write_text(SCENARIO.format(days=days, controller=f"{module}:{controller}",
                                                    controller_extra=controller_extra))
-    proc = subprocess.run([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--output", "out", *args],
+    proc = subprocess.run([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--no-plots", "--output",
+                           "out", *args],
                           cwd=folder, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     runs = sorted((folder / "out").iterdir()) if (folder / "out").is_dir() else []

@@ -140,8 +140,8 @@ def test_a_plan_whose_info_exits_when_unpickled_falls_back_and_the_run_completes
     shutil.copy(PLUGINS / "hostile_plans.py", tmp_path)
     (tmp_path / "payload.toml").write_text(PAYLOAD_SCENARIO.format(action="exit", marker=tmp_path / "marker"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "cosim.cli", "run", "payload.toml", "--quiet"], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "cosim.cli", "run", "payload.toml", "--quiet", "--no-plots"],
+                          cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "out").iterdir()
     manifest = json.loads((run_dir / "manifest.json").read_text())

@@ -54,7 +54,7 @@ def _cosim_run(path: Path) -> subprocess.CompletedProcess:
     the working folder on sys.path itself; then the run starts elsewhere)."""
     script = Path(sys.executable).parent / "cosim"
     command = [str(script)] if script.is_file() else [sys.executable, "-m", "cosim.cli"]
-    return subprocess.run([*command, "run", str(path), "--days", "1", "--quiet"],
+    return subprocess.run([*command, "run", str(path), "--days", "1", "--quiet", "--no-plots"],
                           cwd=path.parent if script.is_file() else ROOT, capture_output=True, text=True, env=ENV,
                           timeout=300)
 

@@ -58,7 +58,8 @@ def test_the_readme_controller_example_meets_the_contracts_of_the_default_scenar
     (tmp_path / "scenario.toml").write_text(scenario + "\n" + toml, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "cosim.cli", "run", "scenario.toml", "--days", "1", "--quiet",
-                           "--output", "out"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+                           "--no-plots", "--output", "out"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "planning fallback" not in proc.stderr, proc.stderr
     assert "fallbacks: 0 (see events.csv)" in proc.stdout.splitlines()

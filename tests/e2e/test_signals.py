@@ -59,9 +59,11 @@ def _scenario(folder: Path, block: bool = True, limit: float = 120) -> Path:
     return path
 
 
-def _cosim_run(scenario: Path, out: Path) -> subprocess.Popen:
+def _cosim_run(scenario: Path, out: Path, plots: bool = False) -> subprocess.Popen:
+    """`cosim run` as a process; without figures (no figure process) unless the test watches for report.html."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", str(scenario), "--quiet", "--output", str(out)],
+    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", str(scenario), "--quiet", "--output", str(out),
+                             *([] if plots else ["--no-plots"])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -188,7 +190,7 @@ def test_exit_code_and_manifest_agree_for_a_sigterm_right_after_report_html(tmp_
         folder = tmp_path / f"delay-{delay_s}"
         folder.mkdir()
         (folder / "s.toml").write_text(RULE_TOML)
-        runs[delay_s] = (folder / "out", _cosim_run(folder / "s.toml", folder / "out"))
+        runs[delay_s] = (folder / "out", _cosim_run(folder / "s.toml", folder / "out", plots=True))
     try:
         due: dict[float, float] = {}
         deadline = time.monotonic() + 300

@@ -36,8 +36,8 @@ def _start(folder: Path, isolation: bool) -> subprocess.Popen:
     folder.mkdir()
     shutil.copy(PLUGIN, folder / PLUGIN.name)
     (folder / "s.toml").write_text(TOML.format(out=folder / "found.json", isolation=str(isolation).lower()))
-    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--output", "out"],
-                            cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--no-plots", "--output",
+                             "out"], cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 

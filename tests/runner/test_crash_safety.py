@@ -195,8 +195,9 @@ def _cosim_run(args: list[str], cwd: Path, limit_bytes: int | None = None, **kwa
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", *args], cwd=cwd, stdout=subprocess.PIPE,
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # --no-plots: no caller reads figures (no figure process)
+    return subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", *args, "--no-plots"], cwd=cwd,
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=limit, env=env, **kwargs)
 
 

@@ -98,6 +98,7 @@ def test_a_run_writes_its_figures_and_a_self_contained_report_page(run_dir):
         assert text in page
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and f"<td>{manifest['finished_utc']}</td>" in page  # the finish time
+    assert manifest["figures"] == "plots/ and report.html"  # what the run drew (a run without plots says so)
     assert "not yet" not in page and "run (wall clock)" in page  # the final timing
 
 

@@ -187,8 +187,8 @@ def start_blocked_run(tmp_path: Path) -> tuple[subprocess.Popen, list[dict]]:
         '[exchange]\nmode = "stubborn_plo:StubbornPlo"\nseparate_processes = true\n'
         f'options = {{ block_hour = 0, ignore_sigterm = true, out_dir = "{tmp_path}" }}\n{lots}')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--output", "out"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "cosim.cli", "run", "s.toml", "--quiet", "--no-plots", "--output",
+                             "out"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     ready = [tmp_path / "blocking-PL1", tmp_path / "pids-PL2.json"]
     deadline = time.monotonic() + 120
     while not all(f.exists() for f in ready) and proc.poll() is None and time.monotonic() < deadline:
