@@ -6,11 +6,13 @@ import pytest
 from hypothesis import settings
 
 # A suite started as a background job of a non-interactive shell (`nohup ... &`, some CI runners) inherits SIGINT
-# ignored, and so would every `cosim run` it starts: the tests that press Ctrl-C on real processes need it to act
-# as in a terminal. Python's own handler here is reset to the default in each child at exec, which Python then
-# turns into KeyboardInterrupt again.
+# (and under nohup SIGHUP) ignored, and so would every `cosim run` it starts, which rightly leaves an ignored signal
+# ignored: the tests that send Ctrl-C or SIGHUP to real processes need them to act as in a terminal. Python's own
+# handler here is reset to the default in each child at exec, which Python then turns into KeyboardInterrupt again.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 # The suite must be reproducible (CI): hypothesis draws the same examples on every run. For a fresh random
 # search set HYPOTHESIS_PROFILE=explore (and COSIM_FUZZ_EXAMPLES=2000 for the input fuzzers).
