@@ -222,7 +222,15 @@ class FlexEnvelope:
 
     def violation_kwh(self, p_kw: np.ndarray) -> np.ndarray:
         """(...) how far schedules are outside: kWh beyond the power bounds (summed over hours) plus the largest
-        cumulative energy below ``e_min`` and above ``e_max``. 0 inside."""
+        cumulative energy below ``e_min`` and above ``e_max`` (plus `suffix_excess_kwh`). 0 inside. Compiled
+        (`envelope_pass.violation`), bit for bit `_violation_kwh_numpy`."""
+        from cosim.controllers.envelope_pass import violation  # noqa: PLC0415 - numba on first use
+
+        return violation(p_kw, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh, self.gain_max_kwh,
+                         self.drop_max_kwh, self.eta_charge, self.eta_discharge)
+
+    def _violation_kwh_numpy(self, p_kw: np.ndarray) -> np.ndarray:
+        """`violation_kwh` in numpy (the reference of the compiled one)."""
         p = np.asarray(p_kw, float)
         power = (np.maximum(p - self.p_max_kw, 0.0) + np.maximum(self.p_min_kw - p, 0.0)).sum(axis=-1)
         e = self.energy_kwh(p)
