@@ -177,16 +177,38 @@ class FlexEnvelope:
         after the EVs that could take (give) it have left, the day's final energy is pinned where it can be (moved
         towards ``e_min``'s if need be), which turns the suffix bounds into bounds on each hour's energy, and the
         pass is repeated. Schedules already inside are returned unchanged; call on a `tightened` envelope."""
+        from cosim.controllers.envelope_pass import project_pass  # noqa: PLC0415 - numba on first use
+
         p = np.array(p_kw, dtype=float)
-        outside = self.violation_kwh(p) > 1e-9  # the rows already inside stay exactly as they are (and cost nothing)
+        out, outside, late_kwh = project_pass(p, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh,
+                                              self.gain_max_kwh, self.drop_max_kwh, self.eta_charge,
+                                              self.eta_discharge)  # compiled: `_project_numpy` up to here
+        if not self.has_suffix or late_kwh <= TOLERANCE_KWH:
+            return out
+        if p.ndim > 1:
+            out[outside] = self._pinned(out[outside])
+            return out
+        return self._pinned(out)
+
+    def _project_numpy(self, p_kw: np.ndarray) -> np.ndarray:
+        """`project` in numpy (the reference of the compiled one)."""
+        p = np.array(p_kw, dtype=float)
+        outside = self._violation_kwh_numpy(p) > 1e-9
         if not np.any(outside):
             return p
         if p.ndim > 1 and not np.all(outside):
-            p[outside] = self.project(p[outside])
+            p[outside] = self._project_numpy(p[outside])
             return p
-        p = self._project_within(p, np.broadcast_to(self.e_min_kwh, p.shape), np.broadcast_to(self.e_max_kwh, p.shape))
+        p = self._project_within_numpy(p, np.broadcast_to(self.e_min_kwh, p.shape),
+                                       np.broadcast_to(self.e_max_kwh, p.shape))
         if not self.has_suffix or float(np.max(self.suffix_excess_kwh(p), initial=0.0)) <= TOLERANCE_KWH:
             return p
+        return self._pinned(p)
+
+    def _pinned(self, p: np.ndarray) -> np.ndarray:
+        """`project`'s suffix step on schedules (..., H) that passed the forward pass: each day's final energy
+        pinned where it can be (towards ``e_min``'s if need be) and the pass repeated within the bounds that
+        makes of the suffix bounds."""
         f_lo, f_hi = self.final_range_kwh()
         wanted = np.clip(self.energy_kwh(p)[..., -1], f_lo, f_hi)
         lo_e, hi_e = np.empty(p.shape), np.empty(p.shape)

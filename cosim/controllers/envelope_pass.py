@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["forward_pass", "violation"]
+__all__ = ["forward_pass", "project_pass", "violation"]
 
 
 @njit(cache=True, error_model="numpy")
@@ -151,29 +151,77 @@ def _pairwise_sum(x, start, n):
 
 
 @njit(cache=True, error_model="numpy")
+def _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e):
+    """(violation, suffix excess) of row r of `p`, as `FlexEnvelope.violation_kwh` and `suffix_excess_kwh` compute
+    them (`excess` and `e`: (H,) scratch)."""
+    hours = p.shape[1]
+    for h in range(hours):
+        x = p[r, h]
+        excess[h] = _max(x - p_max[h], 0.0) + _max(p_min[h] - x, 0.0)
+        b = _battery(x, eta_c, eta_d)
+        e[h] = b if h == 0 else e[h - 1] + b
+    power = _pairwise_sum(excess, 0, hours)
+    below = _max(e_min[0] - e[0], 0.0)
+    above = _max(e[0] - e_max[0], 0.0)
+    for h in range(1, hours):
+        below = _max(below, _max(e_min[h] - e[h], 0.0))
+        above = _max(above, _max(e[h] - e_max[h], 0.0))
+    late = 0.0
+    if has_suffix:
+        for h in range(hours):
+            after = e[hours - 1] - e[h]
+            x = _max(_max(after - gain[h], 0.0), _max(-after - drop[h], 0.0))
+            late = x if h == 0 else _max(late, x)
+    return power + below + above + late, late
+
+
+@njit(cache=True, error_model="numpy")
 def _violation(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, out):
+    hours = p.shape[1]
+    excess = np.empty(hours)
+    e = np.empty(hours)
+    for r in range(p.shape[0]):
+        out[r] = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e)[0]
+
+
+@njit(cache=True, error_model="numpy")
+def _project(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, out, outside):
+    """`FlexEnvelope.project`'s first step: rows within 1e-9 kWh copied, the others through the forward pass
+    within (e_min, e_max); returns the largest suffix excess of the passed rows (0 when none)."""
     rows, hours = p.shape
     excess = np.empty(hours)
     e = np.empty(hours)
+    late_max = 0.0
     for r in range(rows):
-        for h in range(hours):
-            x = p[r, h]
-            excess[h] = _max(x - p_max[h], 0.0) + _max(p_min[h] - x, 0.0)
-            b = _battery(x, eta_c, eta_d)
-            e[h] = b if h == 0 else e[h - 1] + b
-        power = _pairwise_sum(excess, 0, hours)
-        below = _max(e_min[0] - e[0], 0.0)
-        above = _max(e[0] - e_max[0], 0.0)
-        for h in range(1, hours):
-            below = _max(below, _max(e_min[h] - e[h], 0.0))
-            above = _max(above, _max(e[h] - e_max[h], 0.0))
-        late = 0.0
-        if has_suffix:
+        v = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e)[0]
+        outside[r] = v > 1e-9
+        if not outside[r]:
             for h in range(hours):
-                after = e[hours - 1] - e[h]
-                x = _max(_max(after - gain[h], 0.0), _max(-after - drop[h], 0.0))
-                late = x if h == 0 else _max(late, x)
-        out[r] = power + below + above + late
+                out[r, h] = p[r, h]
+            continue
+        level = 0.0
+        for h in range(hours):
+            q = _clip(p[r, h], p_min[h], p_max[h])
+            e_new = _clip(level + _battery(q, eta_c, eta_d), e_min[h], e_max[h])
+            q = _clip(_grid(e_new - level, eta_c, eta_d), p_min[h], p_max[h])
+            out[r, h] = q
+            level = level + _battery(q, eta_c, eta_d)
+        if has_suffix:
+            late = _row_violation(out, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess,
+                                  e)[1]
+            late_max = _max(late_max, late)
+    return late_max
+
+
+def _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_max_kwh):
+    """Fresh C-contiguous float64 copies of a kernel's arguments (one compiled signature for every caller)."""
+    hours = p.shape[-1]
+    none = np.zeros(hours)
+    has_suffix = gain_max_kwh is not None
+    return (np.array(p.reshape(-1, hours), dtype=float, order="C"), np.array(p_min_kw, dtype=float),
+            np.array(p_max_kw, dtype=float), np.array(e_min_kwh, dtype=float), np.array(e_max_kwh, dtype=float),
+            np.array(gain_max_kwh, dtype=float) if has_suffix else none,
+            np.array(drop_max_kwh, dtype=float) if has_suffix else none, has_suffix)
 
 
 def violation(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_min_kwh: np.ndarray,
@@ -181,17 +229,23 @@ def violation(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_min_k
               eta_charge: float, eta_discharge: float) -> np.ndarray:
     """(...) kWh by which schedules `p` (..., H) are outside an envelope's bounds (H,): `FlexEnvelope.violation_kwh`
     compiled (power beyond the hourly bounds summed, plus the largest cumulative energy below e_min and above
-    e_max, plus the largest suffix excess when `gain_max_kwh` / `drop_max_kwh` are given). Inputs are copied to
-    fresh float64 arrays, one compiled signature for every caller."""
+    e_max, plus the largest suffix excess when `gain_max_kwh` / `drop_max_kwh` are given)."""
     p = np.asarray(p, dtype=float)
-    hours = p.shape[-1]
-    flat = np.array(p.reshape(-1, hours), dtype=float, order="C")
-    has_suffix = gain_max_kwh is not None
-    none = np.zeros(hours)
-    out = np.empty(flat.shape[0])
-    _violation(flat, np.array(p_min_kw, dtype=float), np.array(p_max_kw, dtype=float),
-               np.array(e_min_kwh, dtype=float), np.array(e_max_kwh, dtype=float),
-               np.array(gain_max_kwh, dtype=float) if has_suffix else none,
-               np.array(drop_max_kwh, dtype=float) if has_suffix else none, has_suffix, float(eta_charge),
-               float(eta_discharge), out)
+    args = _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_max_kwh)
+    out = np.empty(args[0].shape[0])
+    _violation(*args, float(eta_charge), float(eta_discharge), out)
     return out[0] if p.ndim == 1 else out.reshape(p.shape[:-1])
+
+
+def project_pass(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_min_kwh: np.ndarray,
+                 e_max_kwh: np.ndarray, gain_max_kwh: np.ndarray | None, drop_max_kwh: np.ndarray | None,
+                 eta_charge: float, eta_discharge: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """`FlexEnvelope.project` up to its suffix step, compiled: (schedules (..., H) with the rows more than 1e-9 kWh
+    outside moved through the forward pass within (e_min, e_max), which rows those were (...), the largest
+    suffix excess (kWh) among them after the pass)."""
+    p = np.asarray(p, dtype=float)
+    args = _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_max_kwh)
+    out = np.empty_like(args[0])
+    outside = np.empty(args[0].shape[0], dtype=np.bool_)
+    late = _project(*args, float(eta_charge), float(eta_discharge), out, outside)
+    return out.reshape(p.shape), (outside[0] if p.ndim == 1 else outside.reshape(p.shape[:-1])), float(late)
