@@ -8,7 +8,7 @@ numpy's (``x > lo ? x : lo``, then ``t < hi ? t : hi``, NaN kept), so the chosen
 values (signed zeros included). The violation sums each row's power excess in numpy's pairwise order
 (`_pairwise_sum`, numpy's ``pairwise_sum`` for a contiguous row), its cumulative energy in cumsum's sequential
 order, and takes maxima as ``np.maximum`` does (NaN kept, ``a >= b`` keeps a). tests/controllers/test_envelope.py
-and test_envelope_violation.py compare them with the numpy code on drawn schedules and envelopes.
+compares them with the numpy code on drawn schedules and envelopes.
 """
 
 from __future__ import annotations
