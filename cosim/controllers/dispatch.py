@@ -5,6 +5,7 @@ some power); it maps to 0..n_max(h) PEVs, + charging in charge hours, - discharg
 Eq. 6 (PEVs charged over the day = PEVs discharged, optionally <= a daily capacity) is enforced BY
 CONSTRUCTION: the side with more PEV-hours is scaled down to the other (largest-remainder rounding), so every
 decoded plan satisfies it and the optimiser never wastes evaluations on that constraint.
+The decoding runs compiled (`dispatch_pass`: the same integers as `decode_counts_numpy`).
 """
 
 from __future__ import annotations

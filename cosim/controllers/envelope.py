@@ -18,7 +18,9 @@ silently planned for.
 
 `tightened` makes the bounds consistent (every ``E[h]`` inside them can be reached and continued), so that
 `project` - a forward pass that clips each hour to what keeps the rest of the day feasible - never dead-ends, and
-`violation_kwh` measures how far a schedule is outside. Everything is numpy on (..., H) arrays.
+`violation_kwh` measures how far a schedule is outside. Everything works on (..., H) arrays; the
+projection's forward pass and the violation run compiled (`envelope_pass`: an optimiser's hot loop), bit for bit
+the numpy methods kept beside them (`_project_numpy`, `_violation_kwh_numpy`).
 """
 
 from __future__ import annotations
