@@ -5,6 +5,7 @@ some power); it maps to 0..n_max(h) PEVs, + charging in charge hours, - discharg
 Eq. 6 (PEVs charged over the day = PEVs discharged, optionally <= a daily capacity) is enforced BY
 CONSTRUCTION: the side with more PEV-hours is scaled down to the other (largest-remainder rounding), so every
 decoded plan satisfies it and the optimiser never wastes evaluations on that constraint.
+The decoding runs compiled (`dispatch_pass`: the same integers as `decode_counts_numpy`).
 """
 
 from __future__ import annotations
@@ -90,7 +91,19 @@ def balance_counts(n_ch: np.ndarray, n_dis: np.ndarray, daily_cap: float = np.in
 
 
 def decode_counts(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
-    """(pop, k) positions in [0, 1] -> (pop, 24) signed PEV counts (+ charging, - discharging)."""
+    """(pop, k) positions in [0, 1] -> (pop, 24) signed PEV counts (+ charging, - discharging). Compiled
+    (`dispatch_pass.decode`: the same integers as `decode_counts_numpy`) for finite positions; the numpy decoding
+    otherwise (a NaN has no count)."""
+    x = np.asarray(x, float)
+    if not np.all(np.isfinite(x)):
+        return decode_counts_numpy(x, layout)
+    from cosim.controllers.dispatch_pass import decode  # noqa: PLC0415 - numba on first use
+
+    return decode(x, layout.n_max, layout.sign, layout.hours, HOURS, layout.balance, layout.daily_cap)
+
+
+def decode_counts_numpy(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
+    """`decode_counts` in numpy (the reference of the compiled one)."""
     x = np.clip(np.asarray(x, float), 0.0, 1.0)
     pop = x.shape[0]
     n = np.minimum(np.floor(x * (layout.n_max + 1)), layout.n_max).astype(np.int64)

@@ -18,7 +18,9 @@ silently planned for.
 
 `tightened` makes the bounds consistent (every ``E[h]`` inside them can be reached and continued), so that
 `project` - a forward pass that clips each hour to what keeps the rest of the day feasible - never dead-ends, and
-`violation_kwh` measures how far a schedule is outside. Everything is numpy on (..., H) arrays.
+`violation_kwh` measures how far a schedule is outside. Everything works on (..., H) arrays; the
+projection's forward pass and the violation run compiled (`envelope_pass`: an optimiser's hot loop), bit for bit
+the numpy methods kept beside them (`_project_numpy`, `_violation_kwh_numpy`).
 """
 
 from __future__ import annotations
@@ -177,16 +179,38 @@ class FlexEnvelope:
         after the EVs that could take (give) it have left, the day's final energy is pinned where it can be (moved
         towards ``e_min``'s if need be), which turns the suffix bounds into bounds on each hour's energy, and the
         pass is repeated. Schedules already inside are returned unchanged; call on a `tightened` envelope."""
+        from cosim.controllers.envelope_pass import project_pass  # noqa: PLC0415 - numba on first use
+
         p = np.array(p_kw, dtype=float)
-        outside = self.violation_kwh(p) > 1e-9  # the rows already inside stay exactly as they are (and cost nothing)
+        out, outside, late_kwh = project_pass(p, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh,
+                                              self.gain_max_kwh, self.drop_max_kwh, self.eta_charge,
+                                              self.eta_discharge)  # compiled: `_project_numpy` up to here
+        if not self.has_suffix or late_kwh <= TOLERANCE_KWH:
+            return out
+        if p.ndim > 1:
+            out[outside] = self._pinned(out[outside])
+            return out
+        return self._pinned(out)
+
+    def _project_numpy(self, p_kw: np.ndarray) -> np.ndarray:
+        """`project` in numpy (the reference of the compiled one)."""
+        p = np.array(p_kw, dtype=float)
+        outside = self._violation_kwh_numpy(p) > 1e-9
         if not np.any(outside):
             return p
         if p.ndim > 1 and not np.all(outside):
-            p[outside] = self.project(p[outside])
+            p[outside] = self._project_numpy(p[outside])
             return p
-        p = self._project_within(p, np.broadcast_to(self.e_min_kwh, p.shape), np.broadcast_to(self.e_max_kwh, p.shape))
+        p = self._project_within_numpy(p, np.broadcast_to(self.e_min_kwh, p.shape),
+                                       np.broadcast_to(self.e_max_kwh, p.shape))
         if not self.has_suffix or float(np.max(self.suffix_excess_kwh(p), initial=0.0)) <= TOLERANCE_KWH:
             return p
+        return self._pinned(p)
+
+    def _pinned(self, p: np.ndarray) -> np.ndarray:
+        """`project`'s suffix step on schedules (..., H) that passed the forward pass: each day's final energy
+        pinned where it can be (towards ``e_min``'s if need be) and the pass repeated within the bounds that
+        makes of the suffix bounds."""
         f_lo, f_hi = self.final_range_kwh()
         wanted = np.clip(self.energy_kwh(p)[..., -1], f_lo, f_hi)
         lo_e, hi_e = np.empty(p.shape), np.empty(p.shape)
@@ -222,7 +246,15 @@ class FlexEnvelope:
 
     def violation_kwh(self, p_kw: np.ndarray) -> np.ndarray:
         """(...) how far schedules are outside: kWh beyond the power bounds (summed over hours) plus the largest
-        cumulative energy below ``e_min`` and above ``e_max``. 0 inside."""
+        cumulative energy below ``e_min`` and above ``e_max`` (plus `suffix_excess_kwh`). 0 inside. Compiled
+        (`envelope_pass.violation`), bit for bit `_violation_kwh_numpy`."""
+        from cosim.controllers.envelope_pass import violation  # noqa: PLC0415 - numba on first use
+
+        return violation(p_kw, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh, self.gain_max_kwh,
+                         self.drop_max_kwh, self.eta_charge, self.eta_discharge)
+
+    def _violation_kwh_numpy(self, p_kw: np.ndarray) -> np.ndarray:
+        """`violation_kwh` in numpy (the reference of the compiled one)."""
         p = np.asarray(p_kw, float)
         power = (np.maximum(p - self.p_max_kw, 0.0) + np.maximum(self.p_min_kw - p, 0.0)).sum(axis=-1)
         e = self.energy_kwh(p)

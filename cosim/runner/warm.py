@@ -4,8 +4,9 @@
 `cosim.powerflow` that reaches a compiled kernel (the batched flow and its per-case totals, one and many
 topologies, radiality checks, tree orders, the spanning-tree enumeration) on a small feeder built here, with
 the argument types a run passes (writable and write-protected arrays are different signatures to numba), and one
-`pandapower.runpp` as the grid simulator calls it (pandapower jit-compiles a helper too), and the lots' envelope
-projection (`cosim.controllers.envelope_pass`).
+`pandapower.runpp` as the grid simulator calls it (pandapower jit-compiles a helper too), the lots' envelope
+projection and violation (`cosim.controllers.envelope_pass`) and the PEV-count decoding
+(`cosim.controllers.dispatch_pass`).
 The kernels are `cache=True`: the machine code lands in numba's cache
 (`NUMBA_CACHE_DIR`, default `__pycache__` beside `cosim/powerflow/kernels.py`) and a fresh process loads it
 instead of compiling. Running it again is cheap (everything is loaded from the cache) and reports cache misses,
@@ -109,11 +110,21 @@ def warm() -> float:
 
 
 def _warm_envelope() -> None:
-    """The lots' envelope projection, compiled too (`cosim.controllers.envelope_pass`: an optimiser's hot loop)."""
-    from cosim.controllers.envelope_pass import forward_pass  # noqa: PLC0415
+    """The lots' envelope projection and violation and the PEV-count decoding, compiled too
+    (`cosim.controllers.envelope_pass`, `cosim.controllers.dispatch_pass`: an optimiser's hot loop)."""
+    from cosim.controllers.dispatch_pass import decode  # noqa: PLC0415
+    from cosim.controllers.envelope_pass import forward_pass, project_pass, violation  # noqa: PLC0415
 
     hours = np.ones(24)
+    schedules = np.linspace(-2.0, 2.0, 72).reshape(3, 24)
     forward_pass(np.zeros((3, 24)), -hours, hours, -hours, hours, 0.95, 0.95)
+    for suffix in (None, hours):
+        violation(schedules, -hours, hours, -hours, hours, suffix, suffix, 0.95, 0.95)
+        project_pass(schedules, -hours, hours, -hours, hours, suffix, suffix, 0.95, 0.95)
+    positions = np.linspace(0.0, 1.0, 12).reshape(3, 4)
+    layout = (np.array([3, 3, 2, 2]), np.array([1, 1, -1, -1]), np.array([0, 1, 18, 19]))
+    decode(positions, *layout, 24, True, np.inf)
+    decode(positions, *layout, 24, False, 5.0)
 
 
 def warm_pandapower() -> float:

@@ -24,7 +24,7 @@ def _kernel_cache_files(env: dict[str, str]) -> dict[str, int]:
     where = ([Path(env["NUMBA_CACHE_DIR"])] if env.get("NUMBA_CACHE_DIR")
              else [ROOT / "cosim" / package / "__pycache__" for package in ("powerflow", "controllers")])
     return {str(p): p.stat().st_mtime_ns for d in where if d.exists() for p in d.rglob("*.nbc")
-            if p.name.startswith(("kernels.", "envelope_pass."))}
+            if p.name.startswith(("kernels.", "envelope_pass.", "dispatch_pass."))}
 
 
 def test_after_the_warm_up_a_real_run_compiles_no_kernel_in_any_of_its_processes():
