@@ -12,45 +12,15 @@ import time
 from pathlib import Path
 
 import pytest
+from run_processes import descendants, draws, rule_day_toml
 
 from cosim.cli import main
-from cosim.controllers import reaper
 from cosim.runner.run import FIGURES_OFF
 
 pytestmark = pytest.mark.slow  # a co-simulation in a process of its own: not in the quick subset
 
 ROOT = Path(__file__).resolve().parents[2]
-TOML = """name = "tables"
-days = 1
-seed = 0
-[network]
-name = "ieee33"
-reconfigure = false
-[controller]
-name = "rule"
-[[lots]]
-id = "PL1"
-bus = 18
-fleet = "seed000"
-"""
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for child in reaper.children(todo.pop()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _draws(pid: int) -> bool:
-    """Whether process `pid` has matplotlib's font renderer loaded (a figure process)."""
-    try:
-        return "ft2font" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
+TOML = rule_day_toml("tables")
 
 
 def test_a_run_without_plots_starts_no_figure_process_and_cosim_report_draws_them_later(tmp_path, capsys):
@@ -62,9 +32,9 @@ def test_a_run_without_plots_starts_no_figure_process_and_cosim_report_draws_the
     drawing: set[int] = set()
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:  # every 50 ms: a figure server lives all run
-        children = _descendants(proc.pid)
+        children = descendants(proc.pid)
         seen |= children
-        drawing |= {p for p in children | {proc.pid} if _draws(p)}  # the run's own never draws either
+        drawing |= {p for p in children | {proc.pid} if draws(p)}  # the run's own never draws either
         time.sleep(0.05)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err

@@ -13,35 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from cosim.controllers import reaper
+from run_processes import descendants, draws, rule_day_toml
 
 pytestmark = pytest.mark.slow  # a co-simulation in a process of its own: not in the quick subset
 
 ROOT = Path(__file__).resolve().parents[2]
-TOML = """name = "plots"
-days = 1
-seed = 0
-[network]
-name = "ieee33"
-reconfigure = false
-[controller]
-name = "rule"
-[[lots]]
-id = "PL1"
-bus = 18
-fleet = "seed000"
-"""
-
-
-def _descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for child in reaper.children(todo.pop()):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+TOML = rule_day_toml("plots")
 
 
 def _alive(pid: int) -> bool:
@@ -64,19 +41,11 @@ def _while_drawing(tmp_path: Path) -> tuple[subprocess.Popen, Path, set[int]]:
     while time.monotonic() < deadline and proc.poll() is None:
         plots = list((tmp_path / "out").glob("*/plots")) if (tmp_path / "out").exists() else []
         if plots:  # made by the figure workers as they start drawing
-            assert not _draws(proc.pid)  # no matplotlib in the run's own process
-            return proc, plots[0].parent, {p for p in _descendants(proc.pid) if _draws(p)}
+            assert not draws(proc.pid)  # no matplotlib in the run's own process
+            return proc, plots[0].parent, {p for p in descendants(proc.pid) if draws(p)}
         time.sleep(0.002)
     proc.kill()
     raise AssertionError(f"the run never drew its figures: {proc.communicate()[1]}")
-
-
-def _draws(pid: int) -> bool:
-    """Whether process `pid` has matplotlib's font renderer loaded (a figure process; the run's own has not)."""
-    try:
-        return "ft2font" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
 
 
 def _gone_within(pids: set[int], seconds: float) -> set[int]:

@@ -1,0 +1,44 @@
+"""Helpers for tests that start `cosim run` as a real process: a one-day rule scenario on ieee33 with one lot, and
+what the run's process tree holds (its descendants, which of them have matplotlib's renderer loaded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cosim.controllers import reaper
+
+
+def rule_day_toml(name: str) -> str:
+    """One day of the "rule" controller on ieee33 without reconfiguration, lot PL1 at bus 18 with seed 000's fleet."""
+    return f"""name = "{name}"
+days = 1
+seed = 0
+[network]
+name = "ieee33"
+reconfigure = false
+[controller]
+name = "rule"
+[[lots]]
+id = "PL1"
+bus = 18
+fleet = "seed000"
+"""
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, their children, ...)."""
+    found, todo = set(), [pid]
+    while todo:
+        for child in reaper.children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def draws(pid: int) -> bool:
+    """Whether process `pid` has matplotlib's font renderer loaded (a figure process)."""
+    try:
+        return "ft2font" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
