@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_processes import rule_day_toml
 
 from cosim.config import load_scenario
 from cosim.runner.run import RunInterrupted, run_scenario
@@ -36,19 +37,7 @@ options = {{ folder = "{folder}", block = {block} }}
 time_limit_s = {limit}
 """
 
-RULE_TOML = """name = "late"
-days = 1
-seed = 0
-[network]
-name = "ieee33"
-reconfigure = false
-[controller]
-name = "rule"
-[[lots]]
-id = "PL1"
-bus = 18
-fleet = "seed000"
-"""
+RULE_TOML = rule_day_toml("late")
 
 
 def _scenario(folder: Path, block: bool = True, limit: float = 120) -> Path:

@@ -8,10 +8,11 @@ from pathlib import Path
 from cosim.controllers import reaper
 
 
-def rule_day_toml(name: str) -> str:
-    """One day of the "rule" controller on ieee33 without reconfiguration, lot PL1 at bus 18 with seed 000's fleet."""
+def rule_day_toml(name: str, days: int | str = 1) -> str:
+    """`days` (one by default; "{days}" leaves a placeholder for str.format) of the "rule" controller on ieee33
+    without reconfiguration, lot PL1 at bus 18 with seed 000's fleet."""
     return f"""name = "{name}"
-days = 1
+days = {days}
 seed = 0
 [network]
 name = "ieee33"

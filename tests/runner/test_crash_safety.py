@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from run_processes import rule_day_toml
 
 import cosim.runner.postprocess as postprocess
 import cosim.runner.report as report
@@ -38,19 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCENARIO = {"name": "safe", "days": 1, "seed": 0, "network": {"name": "ieee33", "reconfigure": False},
             "controller": {"name": "rule"}, "lots": [{"id": "PL1", "bus": 18, "fleet": "seed000"}]}
-TOML = """name = "safe"
-days = {days}
-seed = 0
-[network]
-name = "ieee33"
-reconfigure = false
-[controller]
-name = "rule"
-[[lots]]
-id = "PL1"
-bus = 18
-fleet = "seed000"
-"""
+TOML = rule_day_toml("safe", days="{days}")
 
 
 def _only_run_dir(out: Path) -> Path:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from run_processes import rule_day_toml
 
 from cosim.results import MANIFEST
 from cosim.results.manifest import verify_run
@@ -25,20 +26,7 @@ pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in th
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BASE = """
-name = "tiny"
-days = {days}
-seed = 0
-[network]
-name = "ieee33"
-reconfigure = false
-[controller]
-name = "rule"
-[[lots]]
-id = "PL1"
-bus = 18
-fleet = "seed000"
-"""
+BASE = rule_day_toml("tiny", days="{days}")
 
 SWEEP = """
 name = "safety"
