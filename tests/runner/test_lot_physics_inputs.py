@@ -3,26 +3,12 @@ outside (0, 1] - one line naming the file and the field, exit 2, before any outp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from cli_checks import run_fails as _run_fails
 
-from cosim.cli import main
 from cosim.config import parse_scenario
 
 LOT = '[[lots]]\nbus = 5\nfleet = "ev2gym"\n'
-
-
-def _run_fails(tmp_path: Path, scenario: str, capsys) -> str:
-    path = tmp_path / "s.toml"
-    path.write_text(scenario)
-    assert main(["run", str(path), "--quiet", "--output", str(tmp_path / "out")]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and not (tmp_path / "out").exists()  # nothing written
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
-    assert str(path) in lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("extra, words", [
