@@ -1,6 +1,7 @@
 """Seasonal runs: one co-simulation per season (representative week(s) of seasonal prices and loads), and
 one table comparing the seasons, with wall time per simulated day and mosaik's share of it, and the seasons
-side by side in two figures (seasons_kpis, seasons_hourly; see `cosim.runner.compare.draw_comparison`)."""
+side by side in two figures (seasons_kpis, seasons_hourly; see `cosim.runner.compare.draw_comparison`), unless
+the scenario's `[output] plots` is false (`cosim run --no-plots`): then no run and no season comparison draws any."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def run_seasons(scenario: Scenario, output_dir: str | Path | None = None,
         atomic_write_text(parent / "seasons.csv", table.to_csv(index=False))  # after each season: a stop keeps the rest
     atomic_write_text(parent / "seasons.md", markdown_table(table) + "\n")
     log.info("wrote %s", parent / "seasons.md")
+    if not scenario.output.plots:  # `[output] plots = false` / --no-plots: the tables only, here too
+        return parent, table
     for path in draw_comparison(table, "season", runs, parent, "seasons", scenario.output.figure_format,
                                 scenario.output.dpi):
         log.info("wrote %s", path)
