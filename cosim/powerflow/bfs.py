@@ -295,6 +295,14 @@ def _loads(net: RadialNetwork, values, name: str) -> np.ndarray:
     return arr
 
 
+def check_settings(v_slack_pu: float, tol_pu: float, max_iter: int) -> None:
+    """The solver's settings: a positive finite slack voltage, a positive tolerance, at least one iteration."""
+    if not (np.isfinite(v_slack_pu) and v_slack_pu > 0):
+        raise PowerFlowInputError(f"v_slack_pu must be a positive number, got {v_slack_pu}")
+    if not tol_pu > 0 or max_iter < 1:
+        raise PowerFlowInputError(f"tol_pu must be > 0 and max_iter >= 1, got {tol_pu}, {max_iter}")
+
+
 def _solve(net, open_branches, p_load_kw, q_load_kvar, v_slack_pu, tol_pu, max_iter, full: bool):
     p = _loads(net, p_load_kw, "p_load_kw")
     q = _loads(net, q_load_kvar, "q_load_kvar")
@@ -303,10 +311,7 @@ def _solve(net, open_branches, p_load_kw, q_load_kvar, v_slack_pu, tol_pu, max_i
     for name, arr in (("p_load_kw", p), ("q_load_kvar", q), ("open_branches", pos)):
         if arr.shape[0] not in (1, batch):
             raise PowerFlowInputError(f"{name} has {arr.shape[0]} rows but the batch has {batch} cases")
-    if not (np.isfinite(v_slack_pu) and v_slack_pu > 0):
-        raise PowerFlowInputError(f"v_slack_pu must be a positive number, got {v_slack_pu}")
-    if not tol_pu > 0 or max_iter < 1:
-        raise PowerFlowInputError(f"tol_pu must be > 0 and max_iter >= 1, got {tol_pu}, {max_iter}")
+    check_settings(v_slack_pu, tol_pu, max_iter)
     K = kernels()
     c = _compiled(net)
     nb, nbr = net.n_bus, net.n_branch

@@ -22,6 +22,7 @@ from cosim.powerflow.bfs import (
     PowerFlowInputError,
     _compiled,
     _solve,
+    check_settings,
     kernels,
 )
 from cosim.powerflow.network_data import RadialNetwork
@@ -36,10 +37,7 @@ class PreparedNetwork:
 
     def __init__(self, net: RadialNetwork, *, v_slack_pu: float = 1.0, tol_pu: float = DEFAULT_TOL_PU,
                  max_iter: int = 60) -> None:
-        if not (np.isfinite(v_slack_pu) and v_slack_pu > 0):
-            raise PowerFlowInputError(f"v_slack_pu must be a positive number, got {v_slack_pu}")
-        if not tol_pu > 0 or max_iter < 1:
-            raise PowerFlowInputError(f"tol_pu must be > 0 and max_iter >= 1, got {tol_pu}, {max_iter}")
+        check_settings(v_slack_pu, tol_pu, max_iter)
         k = kernels()
         c = _compiled(net)
         head = [net.n_bus, net.n_branch, net.slack_bus, len(c.lut), int(c.has_taps), int(max_iter)]
