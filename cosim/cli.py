@@ -18,14 +18,15 @@ import os
 import signal
 import sys
 
+from cosim.errors import CosimError, InputError, signal_label  # no imports of its own: before the handlers
+
 _START_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 def _stopped_while_starting(signum: int, frame: object) -> None:
     """A stop signal while the `cosim` program imports its modules (before `main` runs): nothing is written yet, so
     one line and the exit code at once; Python would print the import's traceback."""
-    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
-    os.write(2, f"cosim: stopped by {name}\n".encode())
+    os.write(2, f"cosim: stopped by {signal_label(signum)}\n".encode())
     os._exit(128 + signum)
 
 
@@ -51,7 +52,6 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from cosim.errors import CosimError, InputError  # noqa: E402
 from cosim.logs import LEVELS, configure_logging  # noqa: E402
 from cosim.studies import STUDY_DESCRIPTIONS  # noqa: E402
 
@@ -265,7 +265,7 @@ def _stopped(exc: KeyboardInterrupt, final: int | None = None) -> int:
     """One line for a stop signal; its exit code: `final` when a run's manifest already stands for one, else
     128 + the signal's number."""
     signum = int(getattr(exc, "signum", signal.SIGINT))
-    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+    name = signal_label(signum)
     command = "cosim" if _command[0] == "cosim" else f"cosim {_command[0]}"
     if final is not None:
         print(f"{command}: {name} after the run's manifest was final; exit code {final}, as the manifest says",

@@ -14,10 +14,17 @@ Each package defines its specific errors as subclasses (e.g. `ScenarioFileError`
 
 from __future__ import annotations
 
+import signal
+
 __all__ = [
     "CosimError", "InputError", "PlanningStopped", "PluginError", "PluginNotFoundError", "PluginOptionsError",
-    "ProblemError", "RunError", "one_line",
+    "ProblemError", "RunError", "one_line", "signal_label",
 ]
+
+
+def signal_label(signum: int) -> str:
+    """How the one-line stop messages name a stop signal: "Ctrl-C (SIGINT)", "SIGTERM", "SIGHUP"."""
+    return "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
 
 
 def one_line(message: object) -> str:

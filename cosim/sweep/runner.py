@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 from tqdm import tqdm
 
-from cosim.errors import InputError, RunError
+from cosim.errors import InputError, RunError, signal_label
 from cosim.progress import progress_bar
 from cosim.results import MANIFEST, RunFolder
 from cosim.results.manifest import StopSignals, current_stops, stop_signal, verify_run
@@ -431,7 +431,7 @@ def _interrupted(sweep: Sweep, runs_dir: Path, results: list[dict[str, Any]], si
         except OSError:
             table_path = None
     completed = int((table["status"] == "completed").sum())
-    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+    name = signal_label(signum)
     where = f"; table: {table_path}" if table_path else ""
     return SweepInterrupted(f"sweep {sweep.name} stopped by {name}: {completed} of {len(table)} variation(s) "
                             f"completed ({len(results)} finished now){where}; rerun the same command to resume",
