@@ -303,9 +303,9 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     ctrl = top.sub("controller")
     exch = top.sub("exchange")
     near = plugin_folder if plugin_folder is not None else (path.parent if path else None)
-    named = net.text("name", "ieee33")
-    engine, tap_control = _engine(net, named), _tap_control(net, named)  # from the name: before a city is built
-    network = _network(net, near)
+    network = net.text("name", "ieee33")
+    engine, tap_control = _engine(net, network), _tap_control(net, network)  # from the name: before a city is built
+    _check_network(net, network, near)
     top.get("description", str, "")
     name = top.text("name", path.stem if path else "scenario")
     if any(c in name for c in "/\\") or name.strip() in (".", ".."):
@@ -540,27 +540,26 @@ def _tap_control(net: _Reader, network: str) -> str:
     return value
 
 
-def _network(net: _Reader, near: Path | None) -> str:
-    """A built-in network name (checked without importing pandapower), "simbench:<code>" or a pandapower JSON file
-    (converted here, so that a bad code or net fails before any output), or a dotted path to a user's builder."""
+def _check_network(net: _Reader, name: str, near: Path | None) -> None:
+    """[network] name: a built-in network (checked without importing pandapower), "simbench:<code>" or a pandapower
+    JSON file (converted here, so that a bad code or net fails before any output), or a dotted path to a user's
+    builder."""
     from cosim.networks import NAME_FORMS, NETWORKS, is_converted_name, load_radial  # noqa: PLC0415 - lazy
 
-    name = net.text("name", "ieee33")
     if name in NETWORKS:
-        return name
+        return
     if is_converted_name(name):
         try:
             load_radial(name, near=near)  # built once per process: the run uses this one
         except InputError as exc:  # NetworkDataError: an unknown code, not a pandapower net, a meshed net, ...
             raise net.fail("name", str(exc)) from None
-        return name
+        return
     if not NETWORKS.is_dotted(name):
         raise net.fail("name", f"{name!r} is not allowed; allowed: {', '.join(NETWORKS.names())}, {NAME_FORMS}")
     try:
         NETWORKS.resolve(name, near=near)
     except PluginNotFoundError as exc:
         raise net.fail("name", str(exc)) from None
-    return name
 
 
 def _exchange(exch: _Reader, near: Path | None) -> tuple[str, int, dict[str, Any]]:
