@@ -17,6 +17,7 @@ from cosim.controllers.base import OBJECTIVES
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S
 from cosim.errors import InputError, PluginNotFoundError
 from cosim.results.folder import DEFAULT_START_DATE
+from cosim.timebase import STEP_MINUTES, StepClock
 from simulators.grid.fast_flow import ENGINES as GRID_ENGINES
 from simulators.market.profiles import SEASONS
 
@@ -118,10 +119,24 @@ class Scenario:
     separate_processes: bool = False  # each PLO agent in a process of its own (cosim.runner.processes)
     engine: str = "pandapower"  # the grid simulator's power flow: "pandapower" (runpp) or "fast" (compiled radial)
     tap_control: str = "fixed"  # transformers' taps in the grid simulator: "fixed" (as given) or "discrete"
+    step_minutes: int = 60  # [simulation] step_minutes: one step (one mosaik time unit) is 60, 30 or 15 minutes
 
     @property
     def hours(self) -> int:
         return 24 * self.days
+
+    @property
+    def clock(self) -> StepClock:
+        return StepClock(self.step_minutes)
+
+    @property
+    def steps_per_day(self) -> int:
+        return self.clock.steps_per_day
+
+    @property
+    def steps(self) -> int:
+        """The run's steps (mosaik time units): days x steps_per_day."""
+        return self.clock.steps(self.days)
 
     @property
     def plugin_dir(self) -> Path | None:
@@ -148,10 +163,11 @@ MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.marke
 MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
 MAX_LOTS = 2000  # [[lots]] in a scenario: twice a city of 1,000 lots; docs/INPUT_LIMITS.md measures the memory
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
-             "controller", "exchange", "lots", "output"}
+             "controller", "exchange", "lots", "output", "simulation"}
 
 
 SECTION_KEYS = {
+    "simulation": {"step_minutes"},
     "network": {"name", "reconfigure", "engine", "tap_control"},
     "market": {"profile", "seasons", "forecast_noise"},
     "controller": {"name", "objective", "options", "time_limit_s", "isolation", "switch_operations_per_day",
@@ -298,6 +314,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     if unknown:
         raise ScenarioFileError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     top = _Reader(where, raw)
+    step_minutes = top.sub("simulation").get("step_minutes", int, 60, allowed=STEP_MINUTES)
     net = top.sub("network")
     market = top.sub("market")
     ctrl = top.sub("controller")
@@ -362,6 +379,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         key_file=key_file,
         separate_processes=exch.get("separate_processes", bool, False),
         engine=engine,
+        step_minutes=step_minutes,
         lots=tuple(lots),
         output_dir=Path(top.text("output_dir", "results", "a non-empty folder path")),
         raw=raw,

@@ -128,8 +128,8 @@ def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> Bu
     # [exchange] separate_processes (cosim.runner.processes). Each negotiation round is a DSO -> PLO -> DSO
     # same-time loop: mosaik is given room for max_rounds of them.
     config: dict[str, Any] = {**sim_config(), **({"PLO": plo_starter()} if scenario.separate_processes else {})}
-    world = RunWorld(config, time_resolution=3600, skip_greetings=True, configure_logging=False,
-                     max_loop_iterations=4 * scenario.max_rounds + 20)
+    world = RunWorld(config, time_resolution=scenario.clock.time_resolution_s, skip_greetings=True,
+                     configure_logging=False, max_loop_iterations=4 * scenario.max_rounds + 20)
     try:
         return _populate(world, scenario, radial, run_dir, progress)
     except BaseException:
@@ -150,7 +150,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     parking = world.start("Parking")
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},
-                                                progress_total=scenario.hours if progress else 0)
+                                                progress_total=scenario.steps if progress else 0)
     exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
 
     def start_dso(dso_sim: Any, keys: dict[str, Any] | None) -> Any:
@@ -230,7 +230,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     for spec in SIMULATORS:
         if spec.wire is not None:
             import_attribute(spec.wire, f"wiring of simulator {spec.name!r}")(ctx)
-    return BuiltWorld(world, scenario.hours, run_dir)
+    return BuiltWorld(world, scenario.steps, run_dir)
 
 
 def _separate_agents(world: mosaik.World, scenario: Scenario, start_dso, start_plo) -> tuple[Any, dict[str, Any]]:
