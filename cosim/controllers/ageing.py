@@ -126,12 +126,13 @@ class AgeingModel:
         return CalendarCost(self.battery_cost_usd_per_kwh * f_lo, self.battery_cost_usd_per_kwh * (f_hi - f_lo))
 
 
-def held_hours(hours: int) -> np.ndarray:
-    """(hours,) hours a battery kWh moved in hour h stays in a lot's batteries to the end of the window: the rest of
-    hour h (half of it, at even power) and every later hour. A lot-level LP does not know when each EV leaves: for a
-    given energy per EV, the hours after its departure add the same to every hour's price, so the schedule's timing
+def held_hours(hours: int, step_h: float = 1.0) -> np.ndarray:
+    """(hours,) hours a battery kWh moved in step h (of `hours` steps of `step_h` hours) stays in a lot's batteries
+    to the end of the window: the rest of step h (half of it, at even power) and every later step. A lot-level LP
+    does not know when each EV leaves: for a given energy per EV, the hours after its departure add the same to every
+    hour's price, so the schedule's timing
     is priced as it would be EV by EV (`fleet_lp.calendar_columns`)."""
-    return hours - np.arange(hours) - 0.5
+    return (hours - np.arange(hours) - 0.5) * step_h
 
 
 def ageing_model(degradation: dict) -> AgeingModel:

@@ -1,7 +1,8 @@
-"""Decoding the lot-dispatch part of a decision vector into integer PEV counts per lot and hour.
+"""Decoding the lot-dispatch part of a decision vector into integer PEV counts per lot and step.
 
-Each lot gets one continuous variable in [0, 1] per hour in which its offer allows action (hour_mode != 0 and
-some power); it maps to 0..n_max(h) PEVs, + charging in charge hours, - discharging in discharge hours.
+Each lot gets one continuous variable in [0, 1] per step in which its offer allows action (hour_mode != 0 and
+some power); it maps to 0..n_max(h) PEVs, + charging in charge steps, - discharging in discharge steps. The day
+has as many steps as the offer's arrays (24, 48 or 96).
 Eq. 6 (PEVs charged over the day = PEVs discharged, optionally <= a daily capacity) is enforced BY
 CONSTRUCTION: the side with more PEV-hours is scaled down to the other (largest-remainder rounding), so every
 decoded plan satisfies it and the optimiser never wastes evaluations on that constraint.
@@ -14,16 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.controllers.base import HOURS, LotOffer, ProblemError
+from cosim.controllers.base import LotOffer, ProblemError
 from cosim.controllers.objectives import pev_kw
+from cosim.timebase import StepError, step_h_of
 
 
 @dataclass(frozen=True)
 class LotDispatchLayout:
-    """Where a lot may act: hours (0-based) with a decision variable, their sign and PEV bound."""
+    """Where a lot may act: steps (0-based) with a decision variable, their sign and PEV bound."""
 
     lot: LotOffer
-    hours: np.ndarray  # (k,) 0-based hours with a variable
+    hours: np.ndarray  # (k,) 0-based steps with a variable
     sign: np.ndarray  # (k,) +1 charge, -1 discharge
     n_max: np.ndarray  # (k,) PEVs allowed in that hour
     daily_cap: float  # eq. 6 cap on PEVs charged (= discharged) over the day; inf = none
@@ -33,13 +35,24 @@ class LotDispatchLayout:
     def n_var(self) -> int:
         return len(self.hours)
 
+    @property
+    def n_steps(self) -> int:
+        """Steps in the lot's day (the length of its offer's arrays)."""
+        return int(np.shape(self.lot.hour_mode)[0])
+
 
 def hourly_pev_limit(lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:
-    """(24,) PEVs the lot may engage each hour: min(n_pev, offered kW / kW per PEV) in the allowed direction, with
+    """(n,) PEVs the lot may engage each step: min(n_pev, offered kW / kW per PEV) in the allowed direction, with
     the kW per PEV of lot power `model` (`objectives.pev_kw`), so the decoded setpoints stay within the offer."""
     mode = np.asarray(lot.hour_mode, int)
-    if mode.shape != (HOURS,) or not np.all(np.isin(mode, (-1, 0, 1))):
-        raise ProblemError(f"lot {lot.lot_id!r}: hour_mode must be 24 values in -1/0/+1")
+    n = mode.shape[0] if mode.ndim == 1 else -1
+    try:
+        step_h_of(n)
+    except StepError:
+        n = -1
+    if n < 0 or not np.all(np.isin(mode, (-1, 0, 1))):
+        raise ProblemError(f"lot {lot.lot_id!r}: hour_mode must be 24, 48 or 96 values (one per step) in -1/0/+1, "
+                           f"got shape {mode.shape}")
     if lot.pev_power_kw <= 0:
         raise ProblemError(f"lot {lot.lot_id!r}: pev_power_kw must be > 0, got {lot.pev_power_kw}")
     kw_ch, kw_dis = pev_kw(lot, model)  # kW a PEV draws (gives) in the hour, as in objectives.lot_power_kw
@@ -91,7 +104,7 @@ def balance_counts(n_ch: np.ndarray, n_dis: np.ndarray, daily_cap: float = np.in
 
 
 def decode_counts(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
-    """(pop, k) positions in [0, 1] -> (pop, 24) signed PEV counts (+ charging, - discharging). Compiled
+    """(pop, k) positions in [0, 1] -> (pop, n) signed PEV counts (+ charging, - discharging). Compiled
     (`dispatch_pass.decode`: the same integers as `decode_counts_numpy`) for finite positions; the numpy decoding
     otherwise (a NaN has no count)."""
     x = np.asarray(x, float)
@@ -99,7 +112,7 @@ def decode_counts(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
         return decode_counts_numpy(x, layout)
     from cosim.controllers.dispatch_pass import decode  # noqa: PLC0415 - numba on first use
 
-    return decode(x, layout.n_max, layout.sign, layout.hours, HOURS, layout.balance, layout.daily_cap)
+    return decode(x, layout.n_max, layout.sign, layout.hours, layout.n_steps, layout.balance, layout.daily_cap)
 
 
 def decode_counts_numpy(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
@@ -116,13 +129,13 @@ def decode_counts_numpy(x: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
             cap = int(layout.daily_cap)
             ch = apportion(ch, np.minimum(ch.sum(1), cap))
             dis = apportion(dis, np.minimum(dis.sum(1), cap))
-    out = np.zeros((pop, HOURS), dtype=np.int64)
+    out = np.zeros((pop, layout.n_steps), dtype=np.int64)
     out[:, layout.hours] = ch - dis
     return out
 
 
 def encode_counts(counts: np.ndarray, layout: LotDispatchLayout) -> np.ndarray:
-    """Inverse of `decode_counts` for a feasible (balanced) count plan: (pop, 24) -> (pop, k) positions."""
+    """Inverse of `decode_counts` for a feasible (balanced) count plan: (pop, n) -> (pop, k) positions."""
     counts = np.atleast_2d(np.asarray(counts, float))
     n = np.abs(counts[:, layout.hours])
     return np.clip((n + 0.5) / (layout.n_max + 1), 0.0, 1.0)

@@ -1,11 +1,12 @@
-"""A lot's flexibility envelope: what its EVs can take, hour by hour and cumulated over the day.
+"""A lot's flexibility envelope: what its EVs can take, step by step and cumulated over the day.
 
-An envelope holds, for the H hours of a window (kW grid side, + charging; kWh battery side, net into the fleet):
+An envelope holds, for the H steps of a window (each `step_h` hours long: 1, 0.5 or 0.25; kW grid side,
++ charging; kWh battery side, net into the fleet):
 
-* ``p_min_kw[h] <= p[h] <= p_max_kw[h]`` - the lot's power in hour h;
+* ``p_min_kw[h] <= p[h] <= p_max_kw[h]`` - the lot's power in step h;
 * ``e_min_kwh[h] <= E[h] <= e_max_kwh[h]`` - the net battery energy put into the fleet from the window start to the
-  end of hour h, ``E[h] = sum_{k<=h} b(p[k])`` with ``b(p) = eta_charge p`` for charging and ``p / eta_discharge``
-  for discharging (an hour is 1 h, so kW and kWh per hour are the same numbers).
+  end of step h, ``E[h] = sum_{k<=h} b(p[k])`` with ``b(p) = eta_charge p step_h`` for charging and
+  ``p step_h / eta_discharge`` for discharging (at hourly steps kW and kWh per step are the same numbers).
 
 `fleet_envelope` builds it from the EVs the lot expects (each EV's plugged window, battery room, charger, contract
 and V2G reserve), as the sum of each EV's own bounds: ``e_min`` sums the EVs' lowest energy paths (discharge as
@@ -32,6 +33,7 @@ import numpy as np
 
 from cosim.controllers.cccv import has_taper, max_rate_kwh_per_h, reach_kwh, start_for_kwh
 from cosim.errors import ProblemError
+from cosim.timebase import STEP_MINUTES, check_step_minutes
 
 __all__ = ["FlexEnvelope", "battery_kwh", "envelope_of", "fleet_envelope", "grid_kw", "plugged_hours",
            "plugged_windows"]
@@ -39,21 +41,28 @@ __all__ = ["FlexEnvelope", "battery_kwh", "envelope_of", "fleet_envelope", "grid
 TOLERANCE_KWH = 1e-6
 
 
-def battery_kwh(p_kw: np.ndarray, eta_charge: float, eta_discharge: float) -> np.ndarray:
-    """Battery-side energy of one hour at grid power `p_kw` (+ charging): ``eta_c p`` or ``p / eta_d``."""
+STEP_HOURS = tuple(m / 60.0 for m in STEP_MINUTES)
+"""The step lengths an envelope may have (hours)."""
+
+
+def battery_kwh(p_kw: np.ndarray, eta_charge: float, eta_discharge: float, step_h: float = 1.0) -> np.ndarray:
+    """Battery-side energy of one step of `step_h` hours at grid power `p_kw` (+ charging): ``eta_c p step_h`` or
+    ``p step_h / eta_d``."""
     p = np.asarray(p_kw, float)
-    return np.where(p >= 0.0, p * eta_charge, p / eta_discharge)
+    return np.where(p >= 0.0, p * eta_charge, p / eta_discharge) * step_h
 
 
-def grid_kw(e_kwh: np.ndarray, eta_charge: float, eta_discharge: float) -> np.ndarray:
-    """Inverse of `battery_kwh`: the grid power whose hour puts `e_kwh` into (takes it from) the batteries."""
+def grid_kw(e_kwh: np.ndarray, eta_charge: float, eta_discharge: float, step_h: float = 1.0) -> np.ndarray:
+    """Inverse of `battery_kwh`: the grid power whose step puts `e_kwh` into (takes it from) the batteries."""
     e = np.asarray(e_kwh, float)
-    return np.where(e >= 0.0, e / eta_charge, e * eta_discharge)
+    return np.where(e >= 0.0, e / eta_charge, e * eta_discharge) / step_h
 
 
 @dataclass(frozen=True)
 class FlexEnvelope:
-    """Hourly power bounds (kW, grid side) and cumulative battery-energy bounds (kWh) of a lot; see the module."""
+    """Per-step power bounds (kW, grid side) and cumulative battery-energy bounds (kWh) of a lot; see the module.
+    `step_h` is the step in hours (kWh per kW-step); a payload does not carry it: the receiver rebuilds the
+    envelope with its own step (`from_payload`)."""
 
     p_min_kw: np.ndarray
     p_max_kw: np.ndarray
@@ -67,8 +76,14 @@ class FlexEnvelope:
     gain_max_kwh: np.ndarray | None = None
     drop_max_kwh: np.ndarray | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    step_h: float = 1.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.step_h, bool) or not isinstance(self.step_h, (int, float)) \
+                or float(self.step_h) not in STEP_HOURS:
+            raise ProblemError(f"FlexEnvelope.step_h={self.step_h!r} must be one of "
+                               f"{', '.join(str(h) for h in STEP_HOURS)} (hours)")
+        object.__setattr__(self, "step_h", float(self.step_h))
         arrays = {}
         for name in ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh"):
             arr = np.array(getattr(self, name), dtype=float)  # a copy: an envelope never shares its arrays
@@ -103,14 +118,15 @@ class FlexEnvelope:
 
     @property
     def hours(self) -> int:
+        """The steps the envelope covers (hours at hourly steps; the name is kept for its callers)."""
         return int(self.p_min_kw.size)
 
     def energy_kwh(self, p_kw: np.ndarray) -> np.ndarray:
         """(..., H) cumulative net battery energy of schedules `p_kw` (..., H)."""
-        return np.cumsum(battery_kwh(p_kw, self.eta_charge, self.eta_discharge), axis=-1)
+        return np.cumsum(battery_kwh(p_kw, self.eta_charge, self.eta_discharge, self.step_h), axis=-1)
 
     def _b(self, p: np.ndarray | float) -> np.ndarray:
-        return battery_kwh(p, self.eta_charge, self.eta_discharge)
+        return battery_kwh(p, self.eta_charge, self.eta_discharge, self.step_h)
 
     @property
     def has_suffix(self) -> bool:
@@ -184,7 +200,7 @@ class FlexEnvelope:
         p = np.array(p_kw, dtype=float)
         out, outside, late_kwh = project_pass(p, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh,
                                               self.gain_max_kwh, self.drop_max_kwh, self.eta_charge,
-                                              self.eta_discharge)  # compiled: `_project_numpy` up to here
+                                              self.eta_discharge, self.step_h)  # compiled: `_project_numpy` to here
         if not self.has_suffix or late_kwh <= TOLERANCE_KWH:
             return out
         if p.ndim > 1:
@@ -230,7 +246,8 @@ class FlexEnvelope:
         (`envelope_pass.forward_pass`), bit for bit `_project_within_numpy`."""
         from cosim.controllers.envelope_pass import forward_pass  # noqa: PLC0415 - numba on first use
 
-        return forward_pass(p, lo_e, hi_e, self.p_min_kw, self.p_max_kw, self.eta_charge, self.eta_discharge)
+        return forward_pass(p, lo_e, hi_e, self.p_min_kw, self.p_max_kw, self.eta_charge, self.eta_discharge,
+                            self.step_h)
 
     def _project_within_numpy(self, p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray) -> np.ndarray:
         """The forward pass in numpy (the reference of the compiled one)."""
@@ -239,24 +256,25 @@ class FlexEnvelope:
         for h in range(self.hours):
             q = np.clip(p[..., h], self.p_min_kw[h], self.p_max_kw[h])
             e_new = np.clip(e + self._b(q), lo_e[..., h], hi_e[..., h])
-            q = np.clip(grid_kw(e_new - e, self.eta_charge, self.eta_discharge), self.p_min_kw[h], self.p_max_kw[h])
+            q = np.clip(grid_kw(e_new - e, self.eta_charge, self.eta_discharge, self.step_h), self.p_min_kw[h],
+                        self.p_max_kw[h])
             out[..., h] = q
             e = e + self._b(q)
         return out
 
     def violation_kwh(self, p_kw: np.ndarray) -> np.ndarray:
-        """(...) how far schedules are outside: kWh beyond the power bounds (summed over hours) plus the largest
-        cumulative energy below ``e_min`` and above ``e_max`` (plus `suffix_excess_kwh`). 0 inside. Compiled
+        """(...) how far schedules are outside: kWh beyond the power bounds (kW x step_h summed over steps) plus the
+        largest cumulative energy below ``e_min`` and above ``e_max`` (plus `suffix_excess_kwh`). 0 inside. Compiled
         (`envelope_pass.violation`), bit for bit `_violation_kwh_numpy`."""
         from cosim.controllers.envelope_pass import violation  # noqa: PLC0415 - numba on first use
 
         return violation(p_kw, self.p_min_kw, self.p_max_kw, self.e_min_kwh, self.e_max_kwh, self.gain_max_kwh,
-                         self.drop_max_kwh, self.eta_charge, self.eta_discharge)
+                         self.drop_max_kwh, self.eta_charge, self.eta_discharge, self.step_h)
 
     def _violation_kwh_numpy(self, p_kw: np.ndarray) -> np.ndarray:
         """`violation_kwh` in numpy (the reference of the compiled one)."""
         p = np.asarray(p_kw, float)
-        power = (np.maximum(p - self.p_max_kw, 0.0) + np.maximum(self.p_min_kw - p, 0.0)).sum(axis=-1)
+        power = (np.maximum(p - self.p_max_kw, 0.0) + np.maximum(self.p_min_kw - p, 0.0)).sum(axis=-1) * self.step_h
         e = self.energy_kwh(p)
         below = np.maximum(self.e_min_kwh - e, 0.0).max(axis=-1)
         above = np.maximum(e - self.e_max_kwh, 0.0).max(axis=-1)
@@ -282,10 +300,11 @@ class FlexEnvelope:
         return out
 
     @classmethod
-    def from_payload(cls, payload: dict[str, object]) -> FlexEnvelope:
+    def from_payload(cls, payload: dict[str, object], step_h: float = 1.0) -> FlexEnvelope:
+        """The envelope of a payload (`to_payload`), at the receiver's own step `step_h` (hours)."""
         keys = ("p_min_kw", "p_max_kw", "e_min_kwh", "e_max_kwh", "eta_charge", "eta_discharge", "shortfall_kwh",
                 "gain_max_kwh", "drop_max_kwh")
-        return cls(**{k: payload[k] for k in keys if k in payload})
+        return cls(**{k: payload[k] for k in keys if k in payload}, step_h=step_h)
 
 
 def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float, *, now_min: int = 0,
@@ -344,17 +363,18 @@ def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float,
 
 
 def _hour_overlap(start_min: np.ndarray, end_min: np.ndarray, edges_min: np.ndarray) -> np.ndarray:
-    """(n, H) hours each interval [start, end) overlaps each hour [edges[h], edges[h+1])."""
+    """(n, H) hours each interval [start, end) overlaps each step [edges[h], edges[h+1])."""
     lo = np.maximum(start_min[:, None], edges_min[None, :-1])
     hi = np.minimum(end_min[:, None], edges_min[None, 1:])
     return np.clip(hi - lo, 0, None) / 60.0
 
 
-def plugged_hours(plug_min: np.ndarray, dep_min: np.ndarray, start_min: int, hours: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Each EV's plugged hours in each hour of the window from `start_min` ((n, hours); an EV plugged before the
-    window counts from its start) and after the window's end ((n,))."""
-    edges = start_min + 60 * np.arange(hours + 1, dtype=np.int64)
+def plugged_hours(plug_min: np.ndarray, dep_min: np.ndarray, start_min: int, hours: int, *,
+                  step_minutes: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Each EV's plugged hours in each step of the window from `start_min` ((n, hours); `hours` counts STEPS of
+    `step_minutes`, the window's edges are ``start_min + step_minutes k``; an EV plugged before the window counts
+    from its start) and its plugged hours after the window's end ((n,)). Both in hours, whatever the step."""
+    edges = start_min + int(step_minutes) * np.arange(hours + 1, dtype=np.int64)
     plug = np.maximum(np.asarray(plug_min, np.int64), start_min)
     dep = np.asarray(dep_min, np.int64)
     present = _hour_overlap(plug, np.maximum(dep, plug), edges)
@@ -368,16 +388,21 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
                    eta_discharge: np.ndarray, connection_limit_kw: float = np.inf,
                    charge_allowed: np.ndarray | None = None,
                    discharge_allowed: np.ndarray | None = None,
-                   knee_soc: np.ndarray | None = None) -> FlexEnvelope:
-    """The lot's envelope over ``hours`` hours from `start_min`, from each EV's plugged window [plug, dep) in
+                   knee_soc: np.ndarray | None = None, step_minutes: int = 60) -> FlexEnvelope:
+    """The lot's envelope over ``hours`` STEPS of `step_minutes` (60, 30, 15; the keyword keeps its old name) from
+    `start_min` (edges ``start_min + step_minutes k``), from each EV's plugged window [plug, dep) in
     minutes, its battery energy at the window start (or on arrival), capacity, charger (kW, grid side), contract
     (battery kWh due at departure), V2G reserve floor and permission, and efficiencies; EVs outside the window
     simply contribute nothing. `charge_allowed` / `discharge_allowed` ((hours,) booleans, default all) are the
-    operator's policy: the EVs charge (discharge) only in those hours, each EV's paths and bounds follow it (hours
-    after the window allow both). `knee_soc` ((n,), default 1 = constant power): each EV's CC-CV knee; above it the
-    charging power tapers (`cosim.controllers.cccv`) and every path and bound uses the held-power model hour by
-    hour (an inner approximation of the curve, the one the lot holds). Returns the `tightened` envelope."""
-    end = start_min + 60 * hours
+    operator's policy: the EVs charge (discharge) only in those steps, each EV's paths and bounds follow it (time
+    after the window allows both). `knee_soc` ((n,), default 1 = constant power): each EV's CC-CV knee; above it the
+    charging power tapers (`cosim.controllers.cccv`) and every path and bound uses the held-power model step by
+    step (an inner approximation of the curve, the one the lot holds). Returns the `tightened` envelope (its
+    `step_h` = step_minutes / 60). The EVs' paths are built in hours plugged, so they do not depend on the step;
+    only the power bounds (kWh per step / step_h) and the envelope's resolution do."""
+    step_minutes = check_step_minutes(int(step_minutes))
+    step_h = step_minutes / 60.0
+    end = start_min + step_minutes * hours
     plug = np.asarray(plug_min, np.int64)
     dep = np.asarray(dep_min, np.int64)
     e0 = np.asarray(energy_kwh, float)
@@ -390,8 +415,8 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     n = e0.size
     if n == 0:
         zeros = np.zeros(hours)
-        return FlexEnvelope(zeros, zeros, zeros, zeros)
-    present, after = plugged_hours(plug, dep, start_min, hours)
+        return FlexEnvelope(zeros, zeros, zeros, zeros, step_h=step_h)
+    present, after = plugged_hours(plug, dep, start_min, hours, step_minutes=step_minutes)
     plug = np.maximum(plug, start_min)  # EVs already plugged count from the window start
     allow_c = np.ones(hours, bool) if charge_allowed is None else np.asarray(charge_allowed, bool)
     allow_d = np.ones(hours, bool) if discharge_allowed is None else np.asarray(discharge_allowed, bool)
@@ -404,7 +429,7 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     if has_taper(knee):
         return _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee,
                                  np.asarray(contract_kwh, float), np.asarray(floor_kwh, float), dep <= end,
-                                 float(connection_limit_kw))
+                                 float(connection_limit_kw), step_h)
     reach = np.minimum(cap, e0 + ch * total)
     contract = np.asarray(contract_kwh, float)
     need = np.minimum(contract, reach)
@@ -424,11 +449,11 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
     return _sum_paths(lower, upper, d_hi_from_lower=ch[:, None] * present_c, gain=None, alap_end=alap[:, -1],
                       present_d=present_d, cum=cum, cum_d=cum_d, e0=e0, top=top, ch=ch, dis=dis, eta_c=eta_c,
                       eta_d=eta_d, v2g=v2g, base_floor=base_floor, shortfall=shortfall,
-                      connection_limit_kw=float(connection_limit_kw))
+                      connection_limit_kw=float(connection_limit_kw), step_h=step_h)
 
 
 def _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee, contract,
-                      floor, leaves, connection_limit_kw) -> FlexEnvelope:
+                      floor, leaves, connection_limit_kw, step_h) -> FlexEnvelope:
     """`fleet_envelope` for a fleet where some EV tapers above its knee: the same paths, built hour by hour with
     the held-power model (`cosim.controllers.cccv`): the highest path charges at the highest held rate each hour,
     the lowest reaches the contract by charging that way as late as it can, and each hour's highest change is the
@@ -464,12 +489,13 @@ def _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis,
         gain[:, t] = np.minimum(e, top) - lower[:, t + 1]
     return _sum_paths(lower, upper, d_hi_from_lower=d_hi, gain=gain, alap_end=alap[:, -1], present_d=present_d,
                       cum=cum, cum_d=cum_d, e0=e0, top=top, ch=ch, dis=dis, eta_c=eta_c, eta_d=eta_d, v2g=v2g,
-                      base_floor=base_floor, shortfall=shortfall, connection_limit_kw=connection_limit_kw)
+                      base_floor=base_floor, shortfall=shortfall, connection_limit_kw=connection_limit_kw,
+                      step_h=step_h)
 
 
 def _sum_paths(lower, upper, *, d_hi_from_lower, gain, alap_end, present_d, cum, cum_d, e0, top, ch, dis, eta_c,
-               eta_d, v2g, base_floor, shortfall, connection_limit_kw) -> FlexEnvelope:
-    """The lot's envelope from each EV's lowest and highest paths ((n, H+1) battery kWh at the hour ends):
+               eta_d, v2g, base_floor, shortfall, connection_limit_kw, step_h=1.0) -> FlexEnvelope:
+    """The lot's envelope from each EV's lowest and highest paths ((n, H+1) battery kWh at the step ends):
     `d_hi_from_lower` ((n, H)) is the most each EV can add in hour h from its lowest state, `gain` ((n, H), None:
     the constant-power formula) what it can still add after hour h from its lowest state."""
     # hourly power bounds: an EV's lowest and highest change in hour h, from anywhere between its paths
@@ -477,8 +503,8 @@ def _sum_paths(lower, upper, *, d_hi_from_lower, gain, alap_end, present_d, cum,
     d_lo = np.maximum(-np.where(v2g, dis, 0.0)[:, None] * present_d, lower[:, 1:] - upper[:, :-1])
     d_lo = np.minimum(d_lo, d_hi)
     to_grid = lambda d: np.where(d >= 0.0, d / eta_c[:, None], d * eta_d[:, None])  # noqa: E731
-    p_max = to_grid(d_hi).sum(axis=0)
-    p_min = to_grid(d_lo).sum(axis=0)
+    p_max = to_grid(d_hi).sum(axis=0) / step_h  # grid kWh in the step -> kW
+    p_min = to_grid(d_lo).sum(axis=0) / step_h
     limit = float(connection_limit_kw)
     if np.isfinite(limit):
         p_max, p_min = np.minimum(p_max, limit), np.maximum(p_min, -limit)
@@ -502,19 +528,25 @@ def _sum_paths(lower, upper, *, d_hi_from_lower, gain, alap_end, present_d, cum,
     drop = start_hi - np.minimum(final_low, start_hi)
     gain_max = np.maximum(gain, 0.0).sum(axis=0) * (ec / float(eta_c.max()))
     drop_max = drop.sum(axis=0)
-    b_hi = np.where(p_max >= 0.0, p_max * ec, p_max / ed)  # and no more than the power bounds allow after t
-    b_lo = np.where(p_min >= 0.0, p_min * ec, p_min / ed)
+    b_hi = np.where(p_max >= 0.0, p_max * ec, p_max / ed) * step_h  # and no more than the power bounds allow after t
+    b_lo = np.where(p_min >= 0.0, p_min * ec, p_min / ed) * step_h
     gain_max = np.minimum(gain_max, np.concatenate([np.cumsum(b_hi[::-1])[::-1][1:], [0.0]]))
     drop_max = np.minimum(drop_max, np.concatenate([np.cumsum(-b_lo[::-1])[::-1][1:], [0.0]]))
     env = FlexEnvelope(p_min, p_max, e_min, np.maximum(e_max, e_min), ec, ed, shortfall,
-                       np.maximum(gain_max, 0.0), np.maximum(drop_max, 0.0))
+                       np.maximum(gain_max, 0.0), np.maximum(drop_max, 0.0), step_h=step_h)
     return env.tightened()
 
 
-def envelope_of(fleet: dict[str, Any], hour_mode: np.ndarray | None = None) -> FlexEnvelope:
+def envelope_of(fleet: dict[str, Any], hour_mode: np.ndarray | None = None, *,
+                step_minutes: int | None = None) -> FlexEnvelope:
     """The envelope of a lot's EVs as `ParkingLot.fleet_view` gives them (JSON-able lists), under a charge (+1) /
-    discharge (-1) / idle (0) policy per hour when `hour_mode` is given."""
+    discharge (-1) / idle (0) policy per step when `hour_mode` is given. The step: `step_minutes`, else the
+    fleet's own "step_minutes" key, else 60 (the fleet's "hours" counts steps); both given must agree."""
     kw = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in fleet.items()}
+    if step_minutes is not None:
+        if "step_minutes" in kw and int(kw["step_minutes"]) != int(step_minutes):
+            raise ProblemError(f"envelope_of: the fleet is in {kw['step_minutes']}-min steps, not {step_minutes}")
+        kw["step_minutes"] = int(step_minutes)
     if hour_mode is not None:
         mode = np.asarray(hour_mode, int)
         kw.update(charge_allowed=mode > 0, discharge_allowed=mode < 0)

@@ -1,6 +1,6 @@
 """The envelope's forward pass (`FlexEnvelope.project`) and its violation (`FlexEnvelope.violation_kwh`) compiled
 with numba: an optimiser projects a population's schedules onto a lot's envelope and measures how far each is
-outside at every evaluation, and both run hour by hour (24 steps of a few numpy calls on 30 values each cost
+outside at every evaluation, and both run step by step (24 steps of a few numpy calls on 30 values each cost
 ~0.5 ms; a violation ~0.07 ms of numpy calls; compiled, a few microseconds).
 
 Bit for bit the numpy pass it replaces: every step is the same IEEE operation in the same order, and a clip is
@@ -29,32 +29,35 @@ def _clip(x, lo, hi):
 
 
 @njit(cache=True, error_model="numpy")
-def _battery(p, eta_c, eta_d):
-    return p * eta_c if p >= 0.0 else p / eta_d
+def _battery(p, eta_c, eta_d, step_h):
+    """Battery kWh of one step at grid power p (kW): `envelope.battery_kwh`'s operations in its order."""
+    return (p * eta_c if p >= 0.0 else p / eta_d) * step_h
 
 
 @njit(cache=True, error_model="numpy")
-def _grid(e, eta_c, eta_d):
-    return e / eta_c if e >= 0.0 else e * eta_d
+def _grid(e, eta_c, eta_d, step_h):
+    """Grid kW of a step putting e battery kWh in: `envelope.grid_kw`'s operations in its order."""
+    return (e / eta_c if e >= 0.0 else e * eta_d) / step_h
 
 
 @njit(cache=True, error_model="numpy")
-def _forward(p, lo_e, hi_e, p_min, p_max, eta_c, eta_d, out):
+def _forward(p, lo_e, hi_e, p_min, p_max, eta_c, eta_d, step_h, out):
     rows, hours = p.shape
     for r in range(rows):
         e = 0.0
         for h in range(hours):
             q = _clip(p[r, h], p_min[h], p_max[h])
-            e_new = _clip(e + _battery(q, eta_c, eta_d), lo_e[r, h], hi_e[r, h])
-            q = _clip(_grid(e_new - e, eta_c, eta_d), p_min[h], p_max[h])
+            e_new = _clip(e + _battery(q, eta_c, eta_d, step_h), lo_e[r, h], hi_e[r, h])
+            q = _clip(_grid(e_new - e, eta_c, eta_d, step_h), p_min[h], p_max[h])
             out[r, h] = q
-            e = e + _battery(q, eta_c, eta_d)
+            e = e + _battery(q, eta_c, eta_d, step_h)
 
 
 def forward_pass(p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray,
-                 eta_charge: float, eta_discharge: float) -> np.ndarray:
-    """(..., H) schedules `p` clipped hour by hour to [p_min_kw, p_max_kw] (H,) and to cumulative battery energy
-    bounds `lo_e`, `hi_e` (broadcast to p's shape). Inputs are copied to fresh float64 arrays: one compiled
+                 eta_charge: float, eta_discharge: float, step_h: float = 1.0) -> np.ndarray:
+    """(..., H) schedules `p` (kW, steps of `step_h` hours) clipped step by step to [p_min_kw, p_max_kw] (H,) and
+    to cumulative battery energy bounds `lo_e`, `hi_e` (broadcast to p's shape). Inputs are copied to fresh float64
+    arrays: one compiled
     signature serves every caller (numba compiles another one for write-protected or strided arrays)."""
     p = np.asarray(p, dtype=float)
     hours = p.shape[-1]
@@ -63,7 +66,7 @@ def forward_pass(p: np.ndarray, lo_e: np.ndarray, hi_e: np.ndarray, p_min_kw: np
     hi = np.array(np.broadcast_to(hi_e, p.shape).reshape(-1, hours), dtype=float, order="C")
     out = np.empty_like(flat)
     _forward(flat, lo, hi, np.array(p_min_kw, dtype=float), np.array(p_max_kw, dtype=float), float(eta_charge),
-             float(eta_discharge), out)
+             float(eta_discharge), float(step_h), out)
     return out.reshape(p.shape)
 
 
@@ -151,16 +154,16 @@ def _pairwise_sum(x, start, n):
 
 
 @njit(cache=True, error_model="numpy")
-def _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e):
+def _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h, excess, e):
     """(violation, suffix excess) of row r of `p`, as `FlexEnvelope.violation_kwh` and `suffix_excess_kwh` compute
     them (`excess` and `e`: (H,) scratch)."""
     hours = p.shape[1]
     for h in range(hours):
         x = p[r, h]
         excess[h] = _max(x - p_max[h], 0.0) + _max(p_min[h] - x, 0.0)
-        b = _battery(x, eta_c, eta_d)
+        b = _battery(x, eta_c, eta_d, step_h)
         e[h] = b if h == 0 else e[h - 1] + b
-    power = _pairwise_sum(excess, 0, hours)
+    power = _pairwise_sum(excess, 0, hours) * step_h
     below = _max(e_min[0] - e[0], 0.0)
     above = _max(e[0] - e_max[0], 0.0)
     for h in range(1, hours):
@@ -176,16 +179,17 @@ def _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta
 
 
 @njit(cache=True, error_model="numpy")
-def _violation(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, out):
+def _violation(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h, out):
     hours = p.shape[1]
     excess = np.empty(hours)
     e = np.empty(hours)
     for r in range(p.shape[0]):
-        out[r] = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e)[0]
+        out[r] = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h,
+                                excess, e)[0]
 
 
 @njit(cache=True, error_model="numpy")
-def _project(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, out, outside):
+def _project(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h, out, outside):
     """`FlexEnvelope.project`'s first step: rows within 1e-9 kWh copied, the others through the forward pass
     within (e_min, e_max); returns the largest suffix excess of the passed rows (0 when none)."""
     rows, hours = p.shape
@@ -193,7 +197,8 @@ def _project(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d
     e = np.empty(hours)
     late_max = 0.0
     for r in range(rows):
-        v = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess, e)[0]
+        v = _row_violation(p, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h, excess,
+                           e)[0]
         outside[r] = v > 1e-9
         if not outside[r]:
             for h in range(hours):
@@ -202,13 +207,13 @@ def _project(p, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d
         level = 0.0
         for h in range(hours):
             q = _clip(p[r, h], p_min[h], p_max[h])
-            e_new = _clip(level + _battery(q, eta_c, eta_d), e_min[h], e_max[h])
-            q = _clip(_grid(e_new - level, eta_c, eta_d), p_min[h], p_max[h])
+            e_new = _clip(level + _battery(q, eta_c, eta_d, step_h), e_min[h], e_max[h])
+            q = _clip(_grid(e_new - level, eta_c, eta_d, step_h), p_min[h], p_max[h])
             out[r, h] = q
-            level = level + _battery(q, eta_c, eta_d)
+            level = level + _battery(q, eta_c, eta_d, step_h)
         if has_suffix:
-            late = _row_violation(out, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, excess,
-                                  e)[1]
+            late = _row_violation(out, r, p_min, p_max, e_min, e_max, gain, drop, has_suffix, eta_c, eta_d, step_h,
+                                  excess, e)[1]
             late_max = _max(late_max, late)
     return late_max
 
@@ -226,20 +231,21 @@ def _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_ma
 
 def violation(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_min_kwh: np.ndarray,
               e_max_kwh: np.ndarray, gain_max_kwh: np.ndarray | None, drop_max_kwh: np.ndarray | None,
-              eta_charge: float, eta_discharge: float) -> np.ndarray:
+              eta_charge: float, eta_discharge: float, step_h: float = 1.0) -> np.ndarray:
     """(...) kWh by which schedules `p` (..., H) are outside an envelope's bounds (H,): `FlexEnvelope.violation_kwh`
     compiled (power beyond the hourly bounds summed, plus the largest cumulative energy below e_min and above
     e_max, plus the largest suffix excess when `gain_max_kwh` / `drop_max_kwh` are given)."""
     p = np.asarray(p, dtype=float)
     args = _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_max_kwh)
     out = np.empty(args[0].shape[0])
-    _violation(*args, float(eta_charge), float(eta_discharge), out)
+    _violation(*args, float(eta_charge), float(eta_discharge), float(step_h), out)
     return out[0] if p.ndim == 1 else out.reshape(p.shape[:-1])
 
 
 def project_pass(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_min_kwh: np.ndarray,
                  e_max_kwh: np.ndarray, gain_max_kwh: np.ndarray | None, drop_max_kwh: np.ndarray | None,
-                 eta_charge: float, eta_discharge: float) -> tuple[np.ndarray, np.ndarray, float]:
+                 eta_charge: float, eta_discharge: float, step_h: float = 1.0
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """`FlexEnvelope.project` up to its suffix step, compiled: (schedules (..., H) with the rows more than 1e-9 kWh
     outside moved through the forward pass within (e_min, e_max), which rows those were (...), the largest
     suffix excess (kWh) among them after the pass)."""
@@ -247,5 +253,5 @@ def project_pass(p: np.ndarray, p_min_kw: np.ndarray, p_max_kw: np.ndarray, e_mi
     args = _prepared(p, p_min_kw, p_max_kw, e_min_kwh, e_max_kwh, gain_max_kwh, drop_max_kwh)
     out = np.empty_like(args[0])
     outside = np.empty(args[0].shape[0], dtype=np.bool_)
-    late = _project(*args, float(eta_charge), float(eta_discharge), out, outside)
+    late = _project(*args, float(eta_charge), float(eta_discharge), float(step_h), out, outside)
     return out.reshape(p.shape), (outside[0] if p.ndim == 1 else outside.reshape(p.shape[:-1])), float(late)

@@ -1,8 +1,8 @@
-"""The per-EV reference: a fleet's exact hourly flexibility as a linear programme (HiGHS as scipy ships it).
+"""The per-EV reference: a fleet's exact per-step flexibility as a linear programme (HiGHS as scipy ships it).
 
-Every EV of a `fleet_forecast` gets its own charge c_ih >= 0 and discharge d_ih >= 0 (kW, grid side) in each hour,
-within its charger times the share of the hour it is plugged (discharge only for V2G EVs); its battery energy
-stays within [reserve, capacity] at every hour end while it is present, and reaches its contract (clipped to what
+Every EV of a `fleet_forecast` gets its own charge c_ih >= 0 and discharge d_ih >= 0 (kWh, grid side) in each step,
+within its charger times the hours of the step it is plugged (discharge only for V2G EVs); its battery energy
+stays within [reserve, capacity] at every step end while it is present, and reaches its contract (clipped to what
 its charger can reach, as in the envelope) by its departure. The lot's power is the sum. This is the set the
 envelope (`cosim.controllers.envelope`) describes with 4 x 24 numbers; the LP is what the docs and tests measure
 the envelope against:
@@ -12,8 +12,10 @@ the envelope against:
 * `deliverable(fleet, schedule_kw)`: the smallest total |deviation| (kWh) between a lot schedule and what the EVs
   can take - 0 for a schedule some per-EV dispatch delivers exactly.
 
-Hour resolution: an EV plugged for part of an hour may take its share of the hour at any rate up to its charger's
-(the lot integrates minute by minute, so this is the hourly relaxation of the lot's own physics).
+Step resolution: the fleet's "hours" counts steps of its optional "step_minutes" (60 when absent; 30 or 15). The
+LP's variables are grid kWh per step; a schedule in kW becomes kWh per step as kW x step_h. An EV plugged for part
+of a step may take its share of the step at any rate up to its charger's (the lot integrates minute by minute, so
+this is the per-step relaxation of the lot's own physics).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
 from cosim.controllers.highs_lp import linprog_highs
 from cosim.errors import ProblemError
+from cosim.timebase import check_step_minutes
 
-__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "max_schedule_kwh"]
+__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "fleet_step_h", "max_schedule_kwh"]
 
 CALENDAR_KEY = "calendar_usd_per_kwh_h"
 """Optional fleet key: the calendar ageing per battery kWh held an hour (`AgeingModel.calendar_cost`, $/kWh/h);
@@ -57,9 +60,19 @@ def _fields(fleet: dict[str, Any]) -> tuple:
               np.asarray(fleet["v2g"], bool)] + [np.asarray(fleet[f], float) for f in floats]
     if "knee_soc" in fleet:
         arrays.append(np.asarray(fleet["knee_soc"], float))
-    return (int(fleet["hours"]), int(fleet["start_min"]), "knee_soc" in fleet,
+    return (int(fleet["hours"]), int(fleet["start_min"]), _step_minutes(fleet), "knee_soc" in fleet,
             float(fleet.get("connection_limit_kw", np.inf)),
             float(fleet.get(CALENDAR_KEY, 0.0))) + tuple((a.dtype.str, a.shape, a.tobytes()) for a in arrays)
+
+
+def _step_minutes(fleet: dict[str, Any]) -> int:
+    """The fleet's step in minutes (its "step_minutes" key; 60 when absent)."""
+    return check_step_minutes(int(fleet.get("step_minutes", 60)))
+
+
+def fleet_step_h(fleet: dict[str, Any]) -> float:
+    """The fleet's step in hours (kWh per kW-step): 1.0 unless its "step_minutes" says otherwise."""
+    return _step_minutes(fleet) / 60.0
 
 
 def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,11 +87,12 @@ def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
 
 
 def _model(fleet: dict[str, Any]):
-    """The per-EV LP's pieces: columns [c, d] (kW, grid side) for each (EV, hour) it is plugged in, rows of each
-    EV's battery energy at those hour ends (within its reserve and capacity, its contract by its departure, and,
-    for an EV staying past the window, what the rest of its stay cannot add), and the lot's net power per hour."""
+    """The per-EV LP's pieces: columns [c, d] (grid kWh) for each (EV, step) it is plugged in, rows of each
+    EV's battery energy at those step ends (within its reserve and capacity, its contract by its departure, and,
+    for an EV staying past the window, what the rest of its stay cannot add), and the lot's net kWh per step."""
     H = int(fleet["hours"])
     start = int(fleet["start_min"])
+    minutes = _step_minutes(fleet)
     plug = np.maximum(np.asarray(fleet["plug_min"], np.int64), start)
     dep = np.asarray(fleet["dep_min"], np.int64)
     e0 = np.asarray(fleet["energy_kwh"], float)
@@ -88,8 +102,8 @@ def _model(fleet: dict[str, Any]):
     eta_d = np.asarray(fleet["eta_discharge"], float)
     v2g = np.asarray(fleet["v2g"], bool)
     n = e0.size
-    end = start + 60 * H
-    present, after = plugged_hours(plug, dep, start, H)  # (n, H) and (n,) plugged hours
+    end = start + minutes * H
+    present, after = plugged_hours(plug, dep, start, H, step_minutes=minutes)  # (n, H) and (n,) plugged hours
     ev, hour = np.nonzero(present > 0)  # one column pair per (EV, hour) plugged, in EV then hour order
     k = ev.size
     c_ub = charger[ev] * present[ev, hour]
@@ -142,7 +156,7 @@ def _model(fleet: dict[str, Any]):
 
 
 def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
-    """The largest ``weights . p`` (kW x h) over lot schedules p some per-EV dispatch delivers."""
+    """The largest ``weights . e`` over the lot's grid kWh per step e (= kW x step_h) some per-EV dispatch delivers."""
     H, n, energy, e_lo, e_hi, net, bounds, _ = _model(fleet)
     w = np.asarray(weights, float)
     if net.shape[1] == 0:
@@ -155,14 +169,15 @@ def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
 
 
 def deliverable(fleet: dict[str, Any], schedule_kw: np.ndarray) -> float:
-    """The smallest sum over hours of |schedule - lot power| (kWh) over per-EV dispatches: 0 when some dispatch
-    delivers the schedule exactly."""
+    """The smallest sum over steps of |schedule - lot power| x step_h (kWh) over per-EV dispatches: 0 when some
+    dispatch delivers the schedule exactly."""
     return dispatch(fleet, schedule_kw)[1]
 
 
 def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray, float]:
-    """The per-EV dispatch closest to a lot schedule: ((n, H) grid kWh per EV and hour, + charging; the smallest
-    sum over hours of |schedule - lot power|, kWh). Each EV charges or discharges in an hour, not both (HiGHS's
+    """The per-EV dispatch closest to a lot schedule (kW per step of the fleet's step): ((n, H) grid kWh per EV and
+    step, + charging (divide by step_h for kW); the smallest sum over steps of |schedule - lot power| x step_h,
+    kWh). Each EV charges or discharges in a step, not both (HiGHS's
     vertex solutions; ties are resolved towards the net). The same fleet and schedule again are answered from the
     last `_CACHE_SIZE` solutions, not re-solved."""
     p = np.asarray(schedule_kw, float)
@@ -183,6 +198,7 @@ def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray
 def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
     """`dispatch` solved: the model built and the LP handed to HiGHS."""
     H, n, energy, e_lo, e_hi, net, bounds, (ev, hour) = _model(fleet)
+    p = p * (_step_minutes(fleet) / 60.0)  # the schedule's grid kWh per step
     if net.shape[1] == 0:
         return np.zeros((n, H)), float(np.abs(p).sum())
     eye = csr_matrix(np.eye(H))
@@ -210,14 +226,16 @@ def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def calendar_columns(fleet: dict[str, Any], usd_per_kwh_h: float) -> tuple[np.ndarray, float]:
-    """The calendar ageing of a per-EV dispatch as the LP's cost: ($ per kW of each column [c, d] of `_model`, in
-    its order; $ of the energy the EVs hold anyway, their energy now over their plugged hours in the window), at
-    `usd_per_kwh_h` per battery kWh held an hour (`CalendarCost.usd_per_kwh_h`; its per-capacity part is a constant
+    """The calendar ageing of a per-EV dispatch as the LP's cost: ($ per grid kWh of each column [c, d] of
+    `_model`, in its order; $ of the energy the EVs hold anyway, their energy now over their plugged hours in the
+    window), at `usd_per_kwh_h` per battery kWh held an hour (`CalendarCost.usd_per_kwh_h`; its per-capacity part is a
+    constant
     of the fleet, left out). A kWh an EV takes in its plugged hour j is held half of hour j (even power, the trapezoid
     the lot integrates) and each of its later plugged hours in the window, each times the share of it plugged."""
     H, start = int(fleet["hours"]), int(fleet["start_min"])
     plug = np.maximum(np.asarray(fleet["plug_min"], np.int64), start)
-    present, _ = plugged_hours(plug, np.asarray(fleet["dep_min"], np.int64), start, H)
+    present, _ = plugged_hours(plug, np.asarray(fleet["dep_min"], np.int64), start, H,
+                               step_minutes=_step_minutes(fleet))
     ev, hour = np.nonzero(present > 0)
     p = present[ev, hour]
     later = np.cumsum(present[:, ::-1], axis=1)[:, ::-1] - present  # plugged hours after each hour, per EV

@@ -1,6 +1,6 @@
 """Population-based day-ahead controllers (EO, PSO, GA) on one `DayAheadVectorProblem`.
 
-All three get the same budget (n_particles x n_iter evaluations of a 24-hour plan) and the same problem;
+All three get the same budget (n_particles x n_iter evaluations of a day plan of n steps) and the same problem;
 they differ only in the optimiser. The returned plan is re-evaluated with the fast flow, so its `feasible`
 flag and KPIs are those of the plan itself, not the optimiser's bookkeeping.
 
@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 import cosim.controllers.objectives as obj
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
+from cosim.controllers.base import DayAheadPlan, DayAheadProblem
 from cosim.controllers.plo_scheduler import ScheduleError, plo_profit_schedule
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.errors import ProblemError
@@ -27,11 +27,11 @@ from cosim.optim import OptimResult, minimize_eo, minimize_ga, minimize_pso
 
 
 def contract_counts(problem: DayAheadProblem) -> np.ndarray:
-    """(n_lots, 24) signed PEV counts of each lot's own profit-maximising schedule (an LP that meets the
+    """(n_lots, n) signed PEV counts (one per step) of each lot's own profit-maximising schedule (an LP that meets the
     contracts), rounded up to whole PEVs charging and down discharging; zero where the LP has no solution. kW
     become PEVs with the problem's lot power model (`objectives.lot_counts`)."""
     model = obj.lot_power_model(problem)  # kW per PEV as the problem evaluates it (objectives.pev_kw)
-    out = np.zeros((len(problem.lots), HOURS))
+    out = np.zeros((len(problem.lots), problem.steps_per_day))
     for j, lot in enumerate(problem.lots):
         try:
             kw, _ = plo_profit_schedule(lot, problem.price_usd_per_kwh)
@@ -60,10 +60,11 @@ def standing_seed(vp: DayAheadVectorProblem, problem: DayAheadProblem) -> np.nda
     except ProblemError:  # a topology the encoding cannot express (not one open branch per loop)
         return None
     if problem.lots and all(lot.lot_id in standing.setpoints_kw for lot in problem.lots):
-        counts = np.zeros((len(problem.lots), HOURS))  # the standing dispatch as signed PEV counts (hourly revisions)
+        n = problem.steps_per_day
+        counts = np.zeros((len(problem.lots), n))  # the standing dispatch as signed PEV counts (hourly revisions)
         model = obj.lot_power_model(problem)
         for j, lot in enumerate(problem.lots):
-            kw = np.asarray(standing.setpoints_kw[lot.lot_id], float)[:HOURS]
+            kw = np.asarray(standing.setpoints_kw[lot.lot_id], float)[:n]
             counts[j] = np.round(obj.lot_counts(kw, lot, model))
         try:
             x = vp.encode(open_ids=standing.open_branches, lot_buses=buses, counts=counts)

@@ -1,7 +1,13 @@
-"""Seed 000's objectives and constraint measures, vectorised over a population of day plans x 24 hours.
+"""Seed 000's objectives and constraint measures, vectorised over a population of day plans x n steps.
 
-Shapes: `n_ch`, `n_dis` are PEV counts (pop, 24) (>= 0, one lot; sum lots yourself), powers (pop, 24) in kW,
-voltages (pop, 24, n_bus) in p.u., currents (pop, 24, n_branch) in kA. Every function returns (pop,).
+Shapes: `n_ch`, `n_dis` are PEV counts (pop, n) (>= 0, one lot; sum lots yourself), powers (pop, n) in kW,
+voltages (pop, n, n_bus) in p.u., currents (pop, n, n_branch) in kA, n = steps in the day (24, 48, 96). Every
+function returns (pop,).
+
+Steps: every function that turns a per-step quantity into a daily one takes `step_h` (the step in hours, default 1.0
+= hourly, where every figure is as before): energies and money are kW x step_h (a PEV counted in a step is engaged
+for step_h hours, and eq. 1-3's "one hour at full power" becomes step_h of it), and OF2 and VPD weight each step by
+step_h (they sum over the day's hours), so an hourly plan held over finer steps scores the same.
 
 Reconstruction of the garbled eq. 1-3 (what the PDF extraction lost, and how we read it):
 
@@ -42,23 +48,26 @@ def soc_charge_factor(levels: np.ndarray, shares: np.ndarray) -> float:
 
 
 def lot_revenue_usd(n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float,
-                    discharge_factor: float) -> np.ndarray:
-    """Eq. 1: money the lot earns selling discharged energy at the hourly price ($)."""
-    return np.asarray(n_dis, float) @ np.asarray(price_usd_per_kwh, float) * pev_power_kw * discharge_factor
+                    discharge_factor: float, step_h: float = 1.0) -> np.ndarray:
+    """Eq. 1: money the lot earns selling discharged energy at each step's price ($)."""
+    return np.asarray(n_dis, float) @ np.asarray(price_usd_per_kwh, float) * pev_power_kw * discharge_factor * step_h
 
 
 def lot_charging_cost_usd(
     n_ch: np.ndarray, price_usd_per_kwh: np.ndarray, pev_power_kw: float, charge_factor: float, mu_e: float,
-    cost_e_usd_per_kwh: float,
+    cost_e_usd_per_kwh: float, step_h: float = 1.0,
 ) -> np.ndarray:
     """Eq. 2: energy bought for charging at price/mu_e plus equipment wear cost_e per kWh ($)."""
     unit = np.asarray(price_usd_per_kwh, float) / mu_e + cost_e_usd_per_kwh  # $/kWh
-    return np.asarray(n_ch, float) @ unit * pev_power_kw * charge_factor
+    return np.asarray(n_ch, float) @ unit * pev_power_kw * charge_factor * step_h
 
 
-def lot_usage_cost_usd(n_ch: np.ndarray, n_dis: np.ndarray, cost_ca_usd_per_pev: float) -> np.ndarray:
-    """Eq. 3: cost_ca for every PEV engaged in charging or discharging in any hour ($)."""
-    return cost_ca_usd_per_pev * (np.asarray(n_ch, float).sum(axis=-1) + np.asarray(n_dis, float).sum(axis=-1))
+def lot_usage_cost_usd(n_ch: np.ndarray, n_dis: np.ndarray, cost_ca_usd_per_pev: float,
+                       step_h: float = 1.0) -> np.ndarray:
+    """Eq. 3: cost_ca for every PEV engaged in charging or discharging in any hour ($); a PEV counted in a step of
+    `step_h` hours counts step_h of it (seed 000 counts PEV-hours: a PEV held over four quarter hours counts once)."""
+    return cost_ca_usd_per_pev * (np.asarray(n_ch, float).sum(axis=-1) + np.asarray(n_dis, float).sum(axis=-1)
+                                  ) * step_h
 
 
 LOT_POWER_MODELS = ("soc_weighted", "paper")
@@ -107,49 +116,51 @@ def lot_counts(setpoints_kw: np.ndarray, lot, model: str = "soc_weighted") -> np
     return np.where(sp > 0, sp / max(charge_kw, 1e-9), sp / max(discharge_kw, 1e-9))
 
 
-def contract_violation_kwh(lot_kw: np.ndarray, lot) -> np.ndarray:
-    """kWh by which a lot schedule (..., 24) is outside what its EVs can take. With an envelope
-    (`LotOffer.envelope`): `FlexEnvelope.violation_kwh` (power beyond the hourly bounds, cumulative energy below
-    e_min or above e_max). Without: battery energy charged by the end of each hour below `need_by_hour_kwh` (and
-    `energy_need_kwh` by the end of the day), plus energy discharged beyond `energy_available_kwh`."""
+def contract_violation_kwh(lot_kw: np.ndarray, lot, step_h: float = 1.0) -> np.ndarray:
+    """kWh by which a lot schedule (..., n) (kW per step of `step_h` hours) is outside what its EVs can take. With an
+    envelope (`LotOffer.envelope`): `FlexEnvelope.violation_kwh` (power beyond the per-step bounds, cumulative
+    energy below e_min or above e_max; the envelope's own step). Without: battery energy charged by the end of each
+    step below `need_by_hour_kwh` (and `energy_need_kwh` by the end of the day), plus energy discharged beyond
+    `energy_available_kwh`."""
     lot_kw = np.asarray(lot_kw, float)
     if getattr(lot, "envelope", None) is not None:
         return lot.envelope.violation_kwh(lot_kw)
     need_by = (np.zeros(lot_kw.shape[-1]) if lot.need_by_hour_kwh is None
                else np.asarray(lot.need_by_hour_kwh, float).copy())
     need_by[-1] = max(need_by[-1], lot.energy_need_kwh)
-    charged = np.cumsum(np.clip(lot_kw, 0.0, None) * lot.economics.mu_e, axis=-1)
+    charged = np.cumsum(np.clip(lot_kw, 0.0, None) * lot.economics.mu_e * step_h, axis=-1)
     short = np.maximum(need_by - charged, 0.0).max(axis=-1)
-    discharged = np.clip(-lot_kw, 0.0, None).sum(axis=-1)
+    discharged = np.clip(-lot_kw, 0.0, None).sum(axis=-1) * step_h
     excess = np.maximum(discharged - lot.energy_available_kwh, 0.0) if np.isfinite(lot.energy_available_kwh) else 0.0
     return short + excess
 
 
-def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, lot) -> np.ndarray:
-    """Eq. 5: PLO benefit = revenue - charging cost - usage cost ($) for one `LotOffer`; with a battery wear cost
-    (`LotEconomics.wear_usd_per_kwh` > 0, off by default) also minus wear x the battery energy charged and
-    discharged; with a calendar ageing cost (`LotEconomics.calendar_usd_per_kwh_h` > 0, off by default) also minus
-    its price x the battery energy charged in hour h (plus, discharged: minus) x the hours it stays to the day's end
-    (`ageing.held_hours`)."""
+def of1_benefit_usd(n_ch: np.ndarray, n_dis: np.ndarray, price_usd_per_kwh: np.ndarray, lot,
+                    step_h: float = 1.0) -> np.ndarray:
+    """Eq. 5: PLO benefit = revenue - charging cost - usage cost ($) for one `LotOffer`, counts and prices per step
+    of `step_h` hours; with a battery wear cost (`LotEconomics.wear_usd_per_kwh` > 0, off by default) also minus
+    wear x the battery energy charged and discharged; with a calendar ageing cost
+    (`LotEconomics.calendar_usd_per_kwh_h` > 0, off by default) also minus its price x the battery energy charged in
+    step h (plus, discharged: minus) x the hours it stays to the day's end (`ageing.held_hours`)."""
     eco = lot.economics
     rev = lot_revenue_usd(n_dis, price_usd_per_kwh, lot.pev_power_kw,
-                          soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
+                          soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares), step_h)
     c1 = lot_charging_cost_usd(n_ch, price_usd_per_kwh, lot.pev_power_kw,
                                soc_charge_factor(lot.soc_charge_levels, lot.soc_charge_shares), eco.mu_e,
-                               eco.cost_e_usd_per_kwh)
-    c2 = lot_usage_cost_usd(n_ch, n_dis, eco.cost_ca_usd_per_pev_day)
+                               eco.cost_e_usd_per_kwh, step_h)
+    c2 = lot_usage_cost_usd(n_ch, n_dis, eco.cost_ca_usd_per_pev_day, step_h)
     if eco.wear_usd_per_kwh > 0.0:  # battery wear on the battery energy moved (eq. 2's and eq. 1's energies)
         wear = np.full(np.shape(price_usd_per_kwh), eco.wear_usd_per_kwh)
         c1 = c1 + lot_charging_cost_usd(n_ch, wear, lot.pev_power_kw, soc_charge_factor(
-            lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0)
+            lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0, step_h)
         c2 = c2 + lot_revenue_usd(n_dis, wear, lot.pev_power_kw,
-                                  soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
+                                  soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares), step_h)
     if eco.calendar_usd_per_kwh_h > 0.0:  # calendar ageing of those energies, held to the day's end
-        held = eco.calendar_usd_per_kwh_h * held_hours(np.shape(price_usd_per_kwh)[-1])
+        held = eco.calendar_usd_per_kwh_h * held_hours(np.shape(price_usd_per_kwh)[-1], step_h)
         c1 = c1 + lot_charging_cost_usd(n_ch, held, lot.pev_power_kw, soc_charge_factor(
-            lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0)
+            lot.soc_charge_levels, lot.soc_charge_shares), 1.0, 0.0, step_h)
         c2 = c2 - lot_revenue_usd(n_dis, held, lot.pev_power_kw,
-                                  soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares))
+                                  soc_discharge_factor(lot.soc_discharge_levels, lot.soc_discharge_shares), step_h)
     return rev - c1 - c2
 
 
@@ -164,23 +175,25 @@ def target_band_kw(load_kw: np.ndarray, band: float) -> tuple[float, float, floa
     return t * (1.0 - band), t, t * (1.0 + band)
 
 
-def of2_lcd_kw(load_kw: np.ndarray, lot_kw: np.ndarray) -> np.ndarray:
-    """Eq. 7: load-curve deviation sum_h |P_target - P_load(h) - P_lot(h)| (kW summed over hours).
+def of2_lcd_kw(load_kw: np.ndarray, lot_kw: np.ndarray, step_h: float = 1.0) -> np.ndarray:
+    """Eq. 7: load-curve deviation sum_h |P_target - P_load(h) - P_lot(h)| (kW summed over hours: each step of
+    `step_h` hours weighs step_h).
 
     P_lot is + when the lot charges, so a charging lot raises the curve towards the target in a valley.
     """
     load = np.asarray(load_kw, float)
-    return np.abs(p_target_kw(load) - load - np.asarray(lot_kw, float)).sum(axis=-1)
+    return np.abs(p_target_kw(load) - load - np.asarray(lot_kw, float)).sum(axis=-1) * step_h
 
 
-def of3_loss_kwh(loss_kw: np.ndarray) -> np.ndarray:
-    """Eq. 11: daily energy losses = sum of hourly losses (kW x 1 h = kWh)."""
-    return np.asarray(loss_kw, float).sum(axis=-1)
+def of3_loss_kwh(loss_kw: np.ndarray, step_h: float = 1.0) -> np.ndarray:
+    """Eq. 11: daily energy losses = sum of each step's losses x its length (kW x step_h = kWh)."""
+    return np.asarray(loss_kw, float).sum(axis=-1) * step_h
 
 
-def vpd_pu(vm_pu: np.ndarray) -> np.ndarray:
-    """Eq. 17: voltage-profile deviation sum_h sum_b |V_b(h) - 1| (p.u.) over all buses incl. the slack."""
-    return np.abs(np.asarray(vm_pu, float) - 1.0).sum(axis=(-2, -1))
+def vpd_pu(vm_pu: np.ndarray, step_h: float = 1.0) -> np.ndarray:
+    """Eq. 17: voltage-profile deviation sum_h sum_b |V_b(h) - 1| (p.u.) over all buses incl. the slack (each step
+    of `step_h` hours weighs step_h)."""
+    return np.abs(np.asarray(vm_pu, float) - 1.0).sum(axis=(-2, -1)) * step_h
 
 
 def voltage_violation_pu(vm_pu: np.ndarray, v_min_pu: float, v_max_pu: float) -> np.ndarray:

@@ -1,8 +1,12 @@
 """A PLO's own profit-maximising day-ahead schedule (an LP solved by HiGHS through scipy).
 
 Used when the PLO decides for itself: exchange modes `signals`, `iterative` (answering the DSO's price adders
-and kW limits) and `none` (market prices only). Aggregate fleet model: hourly charge/discharge power bounds,
+and kW limits) and `none` (market prices only). Aggregate fleet model: per-step charge/discharge power bounds,
 a net energy the fleet must receive over the day (contracts) and an energy it may give back.
+
+Steps: the day has as many steps as the price array (24, 48 or 96; `timebase.step_h_of` gives the step in hours);
+the offer's arrays, the signal's and the envelope have that many values. Powers are kW per step, energies kW x
+step_h, money $/kWh x kWh.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from scipy.optimize import linprog
 
 from cosim.controllers.ageing import held_hours
 from cosim.controllers.base import HOURS, LotOffer
-from cosim.controllers.fleet_lp import CALENDAR_KEY, dispatch
+from cosim.controllers.fleet_lp import CALENDAR_KEY, dispatch, fleet_step_h
 from cosim.errors import CosimError, ProblemError
+from cosim.timebase import StepError, step_h_of
 
 
 class ScheduleError(CosimError):
@@ -24,15 +29,17 @@ class ScheduleError(CosimError):
 
 @dataclass(frozen=True)
 class DsoSignal:
-    """DSO -> PLO signal: a tariff adder on net import ($/kWh, per hour) and kW limits per hour (>= 0)."""
+    """DSO -> PLO signal: a tariff adder on net import ($/kWh, per step) and kW limits per step (>= 0), one value
+    per step of the day."""
 
     price_adder_usd_per_kwh: np.ndarray
     max_import_kw: np.ndarray
     max_export_kw: np.ndarray
 
     @classmethod
-    def neutral(cls) -> "DsoSignal":
-        return cls(np.zeros(HOURS), np.full(HOURS, np.inf), np.full(HOURS, np.inf))
+    def neutral(cls, steps: int = HOURS) -> "DsoSignal":
+        """No adder, no limits, over a day of `steps` steps."""
+        return cls(np.zeros(steps), np.full(steps, np.inf), np.full(steps, np.inf))
 
     def to_payload(self) -> dict:
         return {"price_adder_usd_per_kwh": self.price_adder_usd_per_kwh.tolist(),
@@ -47,7 +54,8 @@ class DsoSignal:
 
 @dataclass(frozen=True)
 class ProfitLp:
-    """The PLO's profit LP over x = (c, d) (charge, discharge kW, each (24,)): min cost'x, A_ub x <= b_ub, bounds.
+    """The PLO's profit LP over x = (c, d) (charge, discharge kW, each (n,), n steps of `step_h` hours): min cost'x,
+    A_ub x <= b_ub, bounds (the cost already in $ per kW held a step: $/kWh x step_h).
 
     Its optimum is minus the planned profit; `envelope` says whether the bounds are the lot's envelope's."""
 
@@ -57,13 +65,30 @@ class ProfitLp:
     lower: np.ndarray
     upper: np.ndarray
     envelope: bool
+    step_h: float = 1.0
 
 
 def profit_lp(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal | None = None,
               eta_discharge: float = 1.0) -> ProfitLp:
-    """The LP `plo_profit_schedule` solves (see there): also the PLO's own problem in the ADMM exchange mode."""
-    signal = signal or DsoSignal.neutral()
+    """The LP `plo_profit_schedule` solves (see there): also the PLO's own problem in the ADMM exchange mode. The
+    day's steps: the length of `price_usd_per_kwh` (24, 48 or 96); every other array must have as many."""
     price = np.asarray(price_usd_per_kwh, float)
+    n = price.shape[0] if price.ndim == 1 else -1
+    try:
+        dt = step_h_of(n)  # hours per step
+    except StepError as exc:
+        raise ProblemError(f"lot {offer.lot_id!r}: the PLO's prices must hold one value per step: {exc}") from None
+    signal = signal or DsoSignal.neutral(n)
+    for name, arr in (("hour_mode", offer.hour_mode), ("max_charge_kw", offer.max_charge_kw),
+                      ("max_discharge_kw", offer.max_discharge_kw), ("need_by_hour_kwh", offer.need_by_hour_kwh),
+                      ("signal price_adder_usd_per_kwh", signal.price_adder_usd_per_kwh),
+                      ("signal max_import_kw", signal.max_import_kw), ("signal max_export_kw", signal.max_export_kw),
+                      ("envelope", None if offer.envelope is None else offer.envelope.p_min_kw)):
+        if arr is not None and np.shape(arr) != (n,):
+            raise ProblemError(f"lot {offer.lot_id!r}: {name} has shape {np.shape(arr)}, the prices {n} steps")
+    if offer.envelope is not None and offer.envelope.step_h != dt:
+        raise ProblemError(f"lot {offer.lot_id!r}: its envelope is in {offer.envelope.step_h} h steps, the prices "
+                           f"in {dt} h steps")
     mu = offer.economics.mu_e
     cost_e = offer.economics.cost_e_usd_per_kwh
     adder = signal.price_adder_usd_per_kwh
@@ -73,37 +98,40 @@ def profit_lp(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal 
     if wear > 0.0 or calendar > 0.0:
         eta_c, eta_d = (offer.envelope.eta_charge, offer.envelope.eta_discharge) if offer.envelope is not None \
             else (mu, eta_discharge)
-        held = calendar * held_hours(HOURS)  # $ per battery kWh moved in hour h, held (or not) to the day's end
+        held = calendar * held_hours(n, dt)  # $ per battery kWh moved in step h, held (or not) to the day's end
         cost = cost + np.concatenate([(wear + held) * eta_c, (wear - held) / eta_d])
-    lower_tri = np.tril(np.ones((HOURS, HOURS)))
+    cost = cost * dt  # $ per kW held a step
+    lower_tri = np.tril(np.ones((n, n))) * dt  # kW per step -> kWh so far
     if offer.envelope is not None:  # inside the lot's envelope (see _envelope_schedule)
         env = offer.envelope
         c_max = np.minimum(np.maximum(env.p_max_kw, 0.0), signal.max_import_kw)
         d_max = np.minimum(np.maximum(-env.p_min_kw, 0.0), signal.max_export_kw)
-        eye = np.eye(HOURS)
+        eye = np.eye(n)
         net = np.hstack([eye, -eye])
         energy = np.hstack([lower_tri * env.eta_charge, -lower_tri / env.eta_discharge])
         return ProfitLp(cost, np.vstack([net, -net, energy, -energy]),
                         np.concatenate([env.p_max_kw, -env.p_min_kw, env.e_max_kwh, -env.e_min_kwh]),
-                        np.zeros(2 * HOURS), np.concatenate([c_max, d_max]), True)
+                        np.zeros(2 * n), np.concatenate([c_max, d_max]), True, dt)
     mode = np.asarray(offer.hour_mode)
     c_max = np.where(mode > 0, np.minimum(offer.max_charge_kw, signal.max_import_kw), 0.0)
     d_max = np.where(mode < 0, np.minimum(offer.max_discharge_kw, signal.max_export_kw), 0.0)
     # battery-side energies: charging must cover the contracts (energy_need) and discharging may not take more
     # than the V2G EVs hold above their contracts (energy_available), cumulatively hour by hour. Charged energy
     # is not credited to later discharging: seed 000's overnight and daytime PEVs are different visits.
-    a_avail = np.hstack([np.zeros((HOURS, HOURS)), lower_tri / eta_discharge])
-    b_avail = np.full(HOURS, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
-    need_by = np.zeros(HOURS) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
+    a_avail = np.hstack([np.zeros((n, n)), lower_tri / eta_discharge])
+    b_avail = np.full(n, offer.energy_available_kwh if np.isfinite(offer.energy_available_kwh) else 1e9)
+    need_by = np.zeros(n) if offer.need_by_hour_kwh is None else np.array(offer.need_by_hour_kwh, float)  # a copy
     need_by[-1] = max(need_by[-1], offer.energy_need_kwh)
-    a_need = np.hstack([-lower_tri * mu, np.zeros((HOURS, HOURS))])
-    return ProfitLp(cost, np.vstack([a_avail, a_need]), np.concatenate([b_avail, -need_by]), np.zeros(2 * HOURS),
-                    np.concatenate([c_max, d_max]), False)
+    a_need = np.hstack([-lower_tri * mu, np.zeros((n, n))])
+    return ProfitLp(cost, np.vstack([a_avail, a_need]), np.concatenate([b_avail, -need_by]), np.zeros(2 * n),
+                    np.concatenate([c_max, d_max]), False, dt)
 
 
 def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: DsoSignal | None = None,
                         eta_discharge: float = 1.0) -> tuple[np.ndarray, float]:
-    """Hourly lot setpoints (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $).
+    """Lot setpoints per step (kW, + charging) maximising the PLO's profit; returns (setpoints, profit $). The day's
+    steps and their length come from the prices (`len(price_usd_per_kwh)`: 24, 48 or 96); every sum below is over
+    steps and each term is also multiplied by step_h (kW -> kWh).
 
     Profit = sum_h price_h d_h - (price_h / mu_e + cost_e) c_h - cost_e d_h - adder_h (c_h - d_h)
     - wear (eta_c c_h + d_h / eta_d) (battery wear, `LotEconomics.wear_usd_per_kwh`, 0 unless switched on)
@@ -123,20 +151,22 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
             f"lot {offer.lot_id!r}: no schedule meets the contracts ({offer.energy_need_kwh:.1f} kWh needed) within "
             f"the hourly limits: {res.message}"
         )
-    c, d = res.x[:HOURS], res.x[HOURS:]
+    n = lp.cost.size // 2
+    c, d = res.x[:n], res.x[n:]
     if lp.envelope:
         return follow_fleet(offer, offer.envelope.project(c - d)), float(-res.fun)
     return c - d, float(-res.fun)
 
 
 def follow_fleet(offer: LotOffer, schedule: np.ndarray) -> np.ndarray:
-    """The nearest schedule the lot's EVs can follow together (`fleet_lp.dispatch`) when the PLO knows its EVs."""
+    """The nearest schedule the lot's EVs can follow together (`fleet_lp.dispatch`, kW per step of the fleet's
+    step) when the PLO knows its EVs."""
     if offer.fleet is not None:
         fleet = offer.fleet
         if offer.economics.calendar_usd_per_kwh_h > 0.0:  # its EVs' calendar ageing, EV by EV
             fleet = {**fleet, CALENDAR_KEY: offer.economics.calendar_usd_per_kwh_h}
         try:
-            return dispatch(fleet, schedule)[0].sum(axis=0)
+            return dispatch(fleet, schedule)[0].sum(axis=0) / fleet_step_h(fleet)
         except ProblemError:
             pass
     return schedule

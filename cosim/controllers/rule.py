@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from cosim.controllers import objectives as obj
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
+from cosim.controllers.base import DayAheadPlan, DayAheadProblem, ProblemError
 from cosim.controllers.dispatch import balance_counts, hourly_pev_limit, split_counts
 from cosim.controllers.vector_problem import DayAheadVectorProblem, daily_pev_cap
 
@@ -36,9 +36,10 @@ def _evaluate_fixed(problem: DayAheadProblem, counts: np.ndarray, lot_buses, nam
 
 
 def threshold_counts(problem: DayAheadProblem, fill: str = "target", balance: bool = True) -> np.ndarray:
-    """(n_lots, 24) signed PEV counts by eq. 9-10: charge below P_target_min, discharge above P_target_max.
+    """(n_lots, n) signed PEV counts by eq. 9-10: charge below P_target_min, discharge above P_target_max, one
+    count per step of the problem's day (n = `steps_per_day`).
 
-    Lots act only in hours their offer allows that direction. fill="target": as many PEVs as bring the
+    Lots act only in steps their offer allows that direction. fill="target": as many PEVs as bring the
     curve (load + earlier lots) nearest to P_target; fill="full": every PEV allowed. With `balance`, eq. 6
     is then met by trimming the larger daily total (largest-remainder scaling).
     """
@@ -46,7 +47,7 @@ def threshold_counts(problem: DayAheadProblem, fill: str = "target", balance: bo
         raise ProblemError(f"rule controller: fill must be 'target' or 'full', got {fill!r}")
     p_min, p_t, p_max = obj.target_band_kw(problem.load_kw, problem.target_band)
     curve = problem.load_kw.astype(float).copy()
-    out = np.zeros((len(problem.lots), HOURS), dtype=np.int64)
+    out = np.zeros((len(problem.lots), problem.steps_per_day), dtype=np.int64)
     for j, lot in enumerate(problem.lots):
         limit = hourly_pev_limit(lot, obj.lot_power_model(problem))
         mode = np.asarray(lot.hour_mode, int)
@@ -96,5 +97,5 @@ class NoneController:
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         t0 = time.perf_counter()
-        counts = np.zeros((len(problem.lots), HOURS), dtype=np.int64)
+        counts = np.zeros((len(problem.lots), problem.steps_per_day), dtype=np.int64)
         return _evaluate_fixed(problem, counts, self.lot_buses, self.name, t0, {})

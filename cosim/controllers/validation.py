@@ -1,7 +1,8 @@
 """Every plan is checked before the DSO uses it, whoever wrote the controller, and evaluated with the fast flow.
 
-`check_plan(problem, plan)` applies the rules below in order. A repair that is exact (clipping a setpoint
-to the hour's offered bounds) is applied and listed; any other failure names the rule, and the DSO falls back
+`check_plan(problem, plan)` applies the rules below in order. n is the problem's steps in the day
+(`DayAheadProblem.steps_per_day`: 24, 48 or 96); "hour" below means a step. A repair that is exact (clipping a
+setpoint to the step's offered bounds) is applied and listed; any other failure names the rule, and the DSO falls back
 (last feasible topology, lots on their own schedules).
 
 | rule | what is checked | on failure |
@@ -10,10 +11,10 @@ to the hour's offered bounds) is applied and listed; any other failure names the
 | `type` | a `DayAheadPlan` (open_branches, lot_buses, setpoints_kw, feasible) | fallback |
 | `feasible` | a bool (`True` or `False`, not an array), and the controller says the plan is feasible | fallback |
 | `fields` | `controller` a str; `info` a dict with str keys, none of the DSO's own, `history` numbers | fallback |
-| `predictions` | `predicted`: finite numbers; `predicted_hourly`: 24 finite numbers each (str keys) | fallback |
+| `predictions` | `predicted`: finite numbers; `predicted_hourly`: n finite numbers each (str keys) | fallback |
 | `topology` | known integer branch ids (a list), radial (no loop, no island); fixed without reconfiguring | fallback |
 | `lots` | dicts `lot_buses`, `setpoints_kw`; setpoints and buses for the problem's lots only (one each) | fallback |
-| `setpoints` | 24 finite numbers per lot | fallback |
+| `setpoints` | n finite numbers per lot | fallback |
 | `bus` | each lot at one of its candidate buses (an integer) | fallback |
 | `bounds` | within the hour's power bounds (the lot's envelope, `LotOffer.envelope`, else its offer) | clipped |
 | `energy` | cumulative energy within the envelope: above e_max clipped hour by hour; below e_min | fallback |
@@ -36,8 +37,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cosim.controllers import objectives as obj
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, LotOffer
-from cosim.controllers.fleet_lp import dispatch
+from cosim.controllers.base import DayAheadPlan, DayAheadProblem, LotOffer
+from cosim.controllers.fleet_lp import dispatch, fleet_step_h
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.errors import ProblemError
 from cosim.powerflow.topology import TopologyError, check_radial
@@ -66,7 +67,7 @@ class PlanCheck:
 
 
 def lot_bounds_kw(lot: LotOffer) -> tuple[np.ndarray, np.ndarray]:
-    """(lower, upper) setpoint bounds per hour (kW, + charging): the envelope's power bounds when the offer has
+    """(lower, upper) setpoint bounds per step (kW, + charging): the envelope's power bounds when the offer has
     one, else from the offer's max_charge_kw / max_discharge_kw and hour modes."""
     if lot.envelope is not None:
         return lot.envelope.p_min_kw.copy(), lot.envelope.p_max_kw.copy()
@@ -91,7 +92,8 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     failure = _other_fields(plan)
     if failure:
         return _fail("fields", failure)
-    predictions, failure = _predictions(plan)
+    n = problem.steps_per_day
+    predictions, failure = _predictions(plan, n)
     if failure:
         return _fail("predictions", failure)
     net = problem.network
@@ -121,7 +123,7 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
     # a problem without lots to dispatch: entries for other lots (their sites, their schedules) are kept, checked
     checked: dict[str, np.ndarray] = {}
     for lot_id in [k for k in setpoints if k not in lots]:
-        sp, failure = _hourly(setpoints[lot_id], f"setpoints_kw[{lot_id!r}]")
+        sp, failure = _hourly(setpoints[lot_id], f"setpoints_kw[{lot_id!r}]", n)
         if failure:
             return _fail("setpoints", failure)
         checked[lot_id] = sp
@@ -135,9 +137,9 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
             sp = np.asarray(setpoints[lot_id], dtype=float)
         except (TypeError, ValueError, OverflowError):
             return _fail("setpoints", f"lot {lot_id!r}: setpoints are not numbers")
-        if sp.shape != (HOURS,) or not np.all(np.isfinite(sp)):
-            return _fail("setpoints", f"lot {lot_id!r}: need {HOURS} finite numbers, got shape {sp.shape}"
-                                      + ("" if sp.shape != (HOURS,) else " with NaN or infinity"))
+        if sp.shape != (n,) or not np.all(np.isfinite(sp)):
+            return _fail("setpoints", f"lot {lot_id!r}: need {n} finite numbers, got shape {sp.shape}"
+                                      + ("" if sp.shape != (n,) else " with NaN or infinity"))
         bus = buses.get(lot_id)
         if not _integer(bus) or int(bus) not in lot.candidate_buses:
             return _fail("bus", f"lot {lot_id!r} at bus {bus!r}, not one of its candidates {list(lot.candidate_buses)}")
@@ -159,7 +161,7 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
             if repair:
                 repairs.append(repair)
         checked[lot_id] = clipped
-        short = float(obj.contract_violation_kwh(clipped, lot))
+        short = float(obj.contract_violation_kwh(clipped, lot, problem.step_h))
         if short > TOLERANCE_KWH:
             return _fail("energy", f"lot {lot_id!r} misses its contracts by {short:.1f} kWh (energy charged by each "
                                    f"hour below need_by_hour_kwh, or discharged beyond energy_available_kwh)")
@@ -244,8 +246,9 @@ def _real(value: object) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, np.ndarray]], str]:
-    """((predicted as floats, predicted_hourly as write-protected float arrays), "") or (({}, {}), what is wrong)."""
+def _predictions(plan: DayAheadPlan, n: int) -> tuple[tuple[dict[str, float], dict[str, np.ndarray]], str]:
+    """((predicted as floats, predicted_hourly as write-protected float arrays of `n` steps), "") or (({}, {}),
+    what is wrong)."""
     for name in ("predicted", "predicted_hourly"):
         failure = _str_keys(getattr(plan, name), name)
         if failure:
@@ -257,15 +260,16 @@ def _predictions(plan: DayAheadPlan) -> tuple[tuple[dict[str, float], dict[str, 
         predicted[key] = float(value)
     hourly: dict[str, np.ndarray] = {}
     for key, value in plan.predicted_hourly.items():
-        arr, failure = _hourly(value, f"predicted_hourly[{key!r}]")
+        arr, failure = _hourly(value, f"predicted_hourly[{key!r}]", n)
         if failure:
             return ({}, {}), failure
         hourly[key] = arr
     return (predicted, hourly), ""
 
 
-def _hourly(value: object, name: str) -> tuple[np.ndarray, str]:
-    """(`value` as 24 write-protected floats, "") or (empty, what is wrong): an array or list of 24 finite numbers."""
+def _hourly(value: object, name: str, n: int) -> tuple[np.ndarray, str]:
+    """(`value` as n write-protected floats, "") or (empty, what is wrong): an array or list of n finite numbers (one
+    per step of the problem's day)."""
     arr = value if isinstance(value, np.ndarray) else None
     if arr is None and isinstance(value, (list, tuple)) and all(_real(v) for v in value):
         try:
@@ -273,10 +277,10 @@ def _hourly(value: object, name: str) -> tuple[np.ndarray, str]:
         except OverflowError:  # an int beyond float (a plan built in Python; the codec refuses those)
             arr = None
     if arr is None or arr.dtype.kind not in "iuf":
-        return np.zeros(0), f"{name} must be {HOURS} finite numbers, got {_what(value)}"
-    if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
-        return np.zeros(0), (f"{name} must be {HOURS} finite numbers, got shape {arr.shape}"
-                             + ("" if arr.shape != (HOURS,) else " with NaN or infinity"))
+        return np.zeros(0), f"{name} must be {n} finite numbers, got {_what(value)}"
+    if arr.shape != (n,) or not np.all(np.isfinite(arr)):
+        return np.zeros(0), (f"{name} must be {n} finite numbers, got shape {arr.shape}"
+                             + ("" if arr.shape != (n,) else " with NaN or infinity"))
     return _frozen(arr), ""
 
 
@@ -336,7 +340,7 @@ def _deliverable(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray
         return sp, ""
     if gap <= DELIVERY_TOLERANCE_KWH:
         return sp, ""
-    nearest = per_ev.sum(axis=0)
+    nearest = per_ev.sum(axis=0) / fleet_step_h(lot.fleet)  # grid kWh per step -> kW
     hours = [int(h) for h in np.flatnonzero(np.abs(nearest - sp) > TOLERANCE_KW)]
     return nearest, (f"energy: lot {lot_id!r} clipped to what its EVs can follow together in hour(s) {hours} "
                      f"({gap:.1f} kWh of the plan no per-EV dispatch delivers)")
@@ -352,13 +356,13 @@ def evaluate_plan(problem: DayAheadProblem, plan: DayAheadPlan) -> DayAheadPlan:
     """Fill `plan.predicted` (of1_usd, of2_kw, of3_kwh, vpd, v_min_pu, v_max_pu, cv, objective) and
     `plan.predicted_hourly` (loss_kw, v_min_pu, p_grid_kw, load_kw, lot_kw) with the fast flow; returns `plan`.
 
-    The plan must pass `check_plan`'s structural rules (radial topology, 24 setpoints per lot, candidate buses)."""
+    The plan must pass `check_plan`'s structural rules (radial topology, n setpoints per lot, candidate buses)."""
     vp = DayAheadVectorProblem(problem)
     open_ids = np.asarray([sorted(int(b) for b in plan.open_branches)])
     lot_buses = np.asarray([[int(plan.lot_buses[lot.lot_id]) for lot in problem.lots]], dtype=int).reshape(1, -1)
     model = vp.lot_power  # the problem's lot power model, as the controllers used it
     counts = np.asarray([[_counts(plan.setpoints_kw[lot.lot_id], lot, model) for lot in problem.lots]]).reshape(
-        1, len(problem.lots), HOURS)
+        1, len(problem.lots), problem.steps_per_day)
     evaluated = vp.plan_from_plans(vp.evaluate_plans(open_ids, lot_buses, counts), 0)
     plan.predicted, plan.predicted_hourly = evaluated.predicted, evaluated.predicted_hourly
     return plan

@@ -14,8 +14,9 @@ Decision vector:
 The topology part is decoded by `cosim.optim.reconfiguration.ReconfigurationProblem` (one branch per loop,
 non-radial picks repaired deterministically); its angle encoding removes EO's bias towards the box origin.
 Dispatch positions become PEV counts balanced to eq. 6 by construction (`dispatch.decode_counts`). A
-population of P vectors is evaluated as P x 24 cases in ONE batched flow; an optimiser's evaluation (`evaluate`)
-remembers each decoded plan's f and cv and each case's flow totals (`case_memo.RowMemo`), so that only the plans
+population of P vectors is evaluated as P x n cases (n steps in the day: 24, 48 or 96) in ONE batched flow; an
+optimiser's evaluation (`evaluate`) remembers each decoded plan's f and cv and each case's flow totals
+(`case_memo.RowMemo`), so that only the plans
 and cases not seen before in this problem are computed, bit for bit as if all were.
 
 Constraint violation cv (0 = feasible): voltage limits (eq. 16, p.u. summed), branch overload (relative,
@@ -41,7 +42,7 @@ from typing import Callable
 import numpy as np
 
 from cosim.controllers import objectives as obj
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, ProblemError
+from cosim.controllers.base import DayAheadPlan, DayAheadProblem, ProblemError
 from cosim.controllers.case_memo import RowMemo
 from cosim.controllers.dispatch import LotDispatchLayout, decode_counts, encode_counts, make_layout, split_counts
 from cosim.networks.converted import ConvertedNetwork, flow
@@ -67,21 +68,21 @@ class CaseTotals:
 
 @dataclass
 class PlanEvaluation:
-    """KPIs of a population of decoded day plans; arrays (pop,) or (pop, 24)."""
+    """KPIs of a population of decoded day plans; arrays (pop,) or (pop, n) (n steps in the day)."""
 
     open_branches: np.ndarray  # (pop, k) branch ids
     lot_bus: np.ndarray  # (pop, n_lots) 1-based bus numbers
-    counts: np.ndarray  # (pop, n_lots, 24) signed PEVs
-    lot_kw: np.ndarray  # (pop, n_lots, 24) + charging
+    counts: np.ndarray  # (pop, n_lots, n) signed PEVs
+    lot_kw: np.ndarray  # (pop, n_lots, n) + charging
     of1_usd: np.ndarray
     of2_kw: np.ndarray
     of3_kwh: np.ndarray
     vpd: np.ndarray
     v_min_pu: np.ndarray
     v_max_pu: np.ndarray
-    loss_kw: np.ndarray  # (pop, 24)
-    v_min_hourly_pu: np.ndarray  # (pop, 24)
-    p_grid_kw: np.ndarray  # (pop, 24)
+    loss_kw: np.ndarray  # (pop, n)
+    v_min_hourly_pu: np.ndarray  # (pop, n) per step
+    p_grid_kw: np.ndarray  # (pop, n)
     cv: np.ndarray
     ok: np.ndarray  # every hour converged and radial
     f: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -108,19 +109,21 @@ def _match_loops(loops, open_ids: list[int]) -> dict[int, int]:
 def daily_pev_cap(problem: DayAheadProblem, lot) -> float | None:
     """Eq. 6's cap on PEVs charged (= discharged) over the day, from `problem.options["daily_pev_cap"]`:
     "n_pev" (default, the literal reading: n^PEV = sum_h n_ch = sum_h n_dis <= the lot's n_pev), None (only
-    the hourly limit n(h) <= n_pev applies) or a number of PEVs."""
+    the per-step limit n(h) <= n_pev applies) or a number of PEVs. Seed 000 counts PEV-hours; the decoded counts
+    are per step, so the cap returned is in PEV-steps (the cap x steps per hour)."""
     opt = problem.options.get("daily_pev_cap", "n_pev")
     if opt is None:
         return None
+    per_hour = round(1.0 / problem.step_h)  # steps in an hour: the cap in PEV-steps
     if opt == "n_pev":
-        return float(lot.n_pev)
+        return float(lot.n_pev) * per_hour
     try:
         cap = float(opt)
     except (TypeError, ValueError):
         cap = -1.0
     if not cap >= 0:
         raise ProblemError(f"options['daily_pev_cap'] must be 'n_pev', None or a number >= 0, got {opt!r}")
-    return cap
+    return cap * per_hour
 
 
 class DayAheadVectorProblem:
@@ -130,6 +133,8 @@ class DayAheadVectorProblem:
 
     def __init__(self, problem: DayAheadProblem) -> None:
         self.problem = problem
+        self.n = problem.steps_per_day  # steps in the day: each plan is n flow cases
+        self.step_h = problem.step_h  # hours per step: kW x step_h = kWh
         net = problem.network
         self.net = net
         self.n_loops = len(net.loops) if problem.reconfigure else 0
@@ -160,7 +165,7 @@ class DayAheadVectorProblem:
         self.upper = np.ones(self.n_var)
         if self.topo is not None:
             self.lower[: self.n_topo], self.upper[: self.n_topo] = self.topo.lower, self.topo.upper
-        self.load_kw_bus, self.load_kvar_bus = problem.bus_loads_kw()  # (24, n_bus)
+        self.load_kw_bus, self.load_kvar_bus = problem.bus_loads_kw()  # (n, n_bus)
         self.load_kw = self.load_kw_bus.sum(axis=1)
         base = np.asarray(sorted(problem.base_open_branches), dtype=int)
         if not bool(radial_mask(net, base[None, :])[0]):
@@ -181,7 +186,7 @@ class DayAheadVectorProblem:
 
     def decode(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(pop, n_var) -> open branch ids (pop, k), lot buses (pop, n_lots) 1-based, signed counts
-        (pop, n_lots, 24)."""
+        (pop, n_lots, n)."""
         X = np.atleast_2d(np.asarray(X, float))
         if X.shape[1] != self.n_var:
             raise ProblemError(f"decision vectors must have {self.n_var} entries, got {X.shape[1]}")
@@ -199,7 +204,7 @@ class DayAheadVectorProblem:
                 col += 1
             else:
                 buses[:, j] = cands[0]
-        counts = np.zeros((pop, n_lots, HOURS), dtype=np.int64)
+        counts = np.zeros((pop, n_lots, self.n), dtype=np.int64)
         for j, lay in enumerate(self.layouts):
             counts[:, j] = decode_counts(X[:, col : col + lay.n_var], lay)
             col += lay.n_var
@@ -220,19 +225,19 @@ class DayAheadVectorProblem:
                 i = list(lot.candidate_buses).index(bus)
                 parts.append(np.array([(i + 0.5) / len(lot.candidate_buses)]))
         for j, lay in enumerate(self.layouts):
-            c = np.zeros(HOURS) if counts is None else np.asarray(counts[j], float)
+            c = np.zeros(self.n) if counts is None else np.asarray(counts[j], float)
             parts.append(encode_counts(c, lay)[0] if counts is not None else np.zeros(lay.n_var))
         return np.concatenate(parts) if parts else np.zeros(0)
 
     # ---- evaluation -----------------------------------------------------------------------------------
     def _injections(self, lot_buses: np.ndarray, counts: np.ndarray):
-        """Lot power (pop, n_lots, 24) kW at the grid, the PEV counts used, and the bus loads (pop * 24, n_bus)."""
+        """Lot power (pop, n_lots, n) kW at the grid, the PEV counts used, and the bus loads (pop * n, n_bus)."""
         lot_kw, counts_used = self._lot_power(counts)
-        p, q = self._case_loads(lot_buses, lot_kw, np.arange(lot_kw.shape[0] * HOURS))
+        p, q = self._case_loads(lot_buses, lot_kw, np.arange(lot_kw.shape[0] * self.n))
         return lot_kw, counts_used, p, q
 
     def _lot_power(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Lot power (pop, n_lots, 24) kW at the grid (+ charging), inside each lot's envelope, and the PEV counts
+        """Lot power (pop, n_lots, n) kW at the grid (+ charging), inside each lot's envelope, and the PEV counts
         used (fractional after an envelope repair)."""
         lot_kw = np.zeros(counts.shape)
         counts_used = counts.astype(float)
@@ -244,10 +249,10 @@ class DayAheadVectorProblem:
         return lot_kw, counts_used
 
     def _case_loads(self, lot_buses: np.ndarray, lot_kw: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Bus loads p (kW) and q (kvar), (len(rows), n_bus), of the cases at `rows` (plan * 24 + hour): the
+        """Bus loads p (kW) and q (kvar), (len(rows), n_bus), of the cases at `rows` (plan * n + step): the
         problem's loads plus each lot's power at its bus (and the reactive power its chargers absorb below unity
         power factor, |p| tan(acos(pf))), lot by lot."""
-        plan, hour = np.divmod(rows, HOURS)
+        plan, hour = np.divmod(rows, self.n)
         p = self.load_kw_bus[hour]
         q = self.load_kvar_bus[hour]
         cases = np.arange(len(rows))
@@ -266,10 +271,10 @@ class DayAheadVectorProblem:
         cv = np.zeros(pop)
         for j, lot in enumerate(self.problem.lots):
             n_ch, n_dis = split_counts(counts_used[:, j])
-            of1 += obj.of1_benefit_usd(n_ch, n_dis, self.problem.price_usd_per_kwh, lot)
+            of1 += obj.of1_benefit_usd(n_ch, n_dis, self.problem.price_usd_per_kwh, lot, self.step_h)
             if self.layouts[j].balance:  # eq. 6 holds for the decoded counts by construction
                 cv += obj.pev_balance_violation(*split_counts(counts[:, j]))
-            cv += obj.contract_violation_kwh(lot_kw[:, j], lot) / 1000.0
+            cv += obj.contract_violation_kwh(lot_kw[:, j], lot, self.step_h) / 1000.0
         return of1, cv
 
     def _objective(self, ok, of1, of2, of3, vpd) -> np.ndarray:
@@ -279,29 +284,30 @@ class DayAheadVectorProblem:
         return np.where(ok, primary + tie, np.inf)
 
     def evaluate_plans(self, open_ids: np.ndarray, lot_buses: np.ndarray, counts: np.ndarray) -> PlanEvaluation:
-        """KPIs, cv and objective of decoded plans: all P x 24 cases in one batched power flow."""
+        """KPIs, cv and objective of decoded plans: all P x n cases in one batched power flow."""
         net = self.net
         pop = open_ids.shape[0]
+        n = self.n
         lot_kw, counts_used, p, q = self._injections(lot_buses, counts)
-        res = flow(net, np.repeat(open_ids, HOURS, axis=0), p, q,
+        res = flow(net, np.repeat(open_ids, n, axis=0), p, q,
                    tol_pu=self.flow_tol_pu, max_iter=self.flow_max_iter, max_solves=self.charging_solves)
         self.n_evaluations += pop
-        vm = res.vm_pu.reshape(pop, HOURS, net.n_bus)
-        ok = res.ok.reshape(pop, HOURS).all(axis=1)
-        loss = res.loss_kw.reshape(pop, HOURS)
+        vm = res.vm_pu.reshape(pop, n, net.n_bus)
+        ok = res.ok.reshape(pop, n).all(axis=1)
+        loss = res.loss_kw.reshape(pop, n)
         of1, cv = self._lot_terms(counts, counts_used, lot_kw)
         with np.errstate(invalid="ignore"):
             cv += obj.voltage_violation_pu(vm, net.v_min_pu, net.v_max_pu)
-            cv += obj.current_violation(res.i_branch_ka.reshape(pop, HOURS, net.n_branch), net.i_max_ka)
+            cv += obj.current_violation(res.i_branch_ka.reshape(pop, n, net.n_branch), net.i_max_ka)
             if isinstance(net, ConvertedNetwork) and len(net.section_s_max_kva):
                 cv += np.nansum(np.maximum(net.section_loading(res) - 1.0, 0.0).reshape(pop, -1), axis=1)
         cv = np.where(ok, cv, np.inf)
         total_lot_kw = lot_kw.sum(axis=1)
         ev = PlanEvaluation(
             open_branches=open_ids, lot_bus=lot_buses, counts=counts_used, lot_kw=lot_kw, of1_usd=of1,
-            of2_kw=obj.of2_lcd_kw(self.load_kw, total_lot_kw), of3_kwh=obj.of3_loss_kwh(loss), vpd=obj.vpd_pu(vm),
-            v_min_pu=vm.min(axis=(1, 2)), v_max_pu=vm.max(axis=(1, 2)), loss_kw=loss, v_min_hourly_pu=vm.min(axis=2),
-            p_grid_kw=res.p_slack_kw.reshape(pop, HOURS), cv=cv, ok=ok,
+            of2_kw=obj.of2_lcd_kw(self.load_kw, total_lot_kw, self.step_h), of3_kwh=obj.of3_loss_kwh(loss, self.step_h),
+            vpd=obj.vpd_pu(vm, self.step_h), v_min_pu=vm.min(axis=(1, 2)), v_max_pu=vm.max(axis=(1, 2)), loss_kw=loss,
+            v_min_hourly_pu=vm.min(axis=2), p_grid_kw=res.p_slack_kw.reshape(pop, n), cv=cv, ok=ok,
         )
         ev.f = self._objective(ok, ev.of1_usd, ev.of2_kw, ev.of3_kwh, ev.vpd)
         return ev
@@ -326,31 +332,33 @@ class DayAheadVectorProblem:
         `totals_suffice`."""
         net = self.net
         pop = open_ids.shape[0]
+        n = self.n
         lot_kw, counts_used = self._lot_power(counts)
-        open_cases = np.repeat(open_ids, HOURS, axis=0)
+        open_cases = np.repeat(open_ids, n, axis=0)
         res = self._case_totals(self._case_keys(open_cases, lot_buses, lot_kw), open_cases,
                                 lambda rows: self._case_loads(lot_buses, lot_kw, rows))
         self.n_evaluations += pop
-        ok = res.ok.reshape(pop, HOURS).all(axis=1)
+        ok = res.ok.reshape(pop, n).all(axis=1)
         of1, cv = self._lot_terms(counts, counts_used, lot_kw)
         with np.errstate(invalid="ignore"):
             outside = ((res.v_min_pu < net.v_min_pu) | (res.v_max_pu > net.v_max_pu)
-                       | (res.i_violation > 0.0)).reshape(pop, HOURS).any(axis=1)
+                       | (res.i_violation > 0.0)).reshape(pop, n).any(axis=1)
         again = np.flatnonzero(ok & outside)
         if len(again):  # these plans' cases again, with voltages and currents, for the violations' sums
             k = len(again)
-            rows = (again[:, None] * HOURS + np.arange(HOURS)).reshape(-1)
-            full = flow(net, np.repeat(open_ids[again], HOURS, axis=0), *self._case_loads(lot_buses, lot_kw, rows),
+            rows = (again[:, None] * n + np.arange(n)).reshape(-1)
+            full = flow(net, np.repeat(open_ids[again], n, axis=0), *self._case_loads(lot_buses, lot_kw, rows),
                         tol_pu=self.flow_tol_pu,
                         max_iter=self.flow_max_iter, max_solves=self.charging_solves)
             with np.errstate(invalid="ignore"):
-                sub = cv[again] + obj.voltage_violation_pu(full.vm_pu.reshape(k, HOURS, net.n_bus), net.v_min_pu,
+                sub = cv[again] + obj.voltage_violation_pu(full.vm_pu.reshape(k, n, net.n_bus), net.v_min_pu,
                                                            net.v_max_pu)
-                cv[again] = sub + obj.current_violation(full.i_branch_ka.reshape(k, HOURS, net.n_branch),
+                cv[again] = sub + obj.current_violation(full.i_branch_ka.reshape(k, n, net.n_branch),
                                                         net.i_max_ka)
         cv = np.where(ok, cv, np.inf)
-        of3 = obj.of3_loss_kwh(res.loss_kw.reshape(pop, HOURS))
-        of2 = obj.of2_lcd_kw(self.load_kw, lot_kw.sum(axis=1)) if self.problem.objective == "of2" else None
+        of3 = obj.of3_loss_kwh(res.loss_kw.reshape(pop, n), self.step_h)
+        of2 = obj.of2_lcd_kw(self.load_kw, lot_kw.sum(axis=1), self.step_h) if self.problem.objective == "of2" \
+            else None
         f = self._objective(ok, of1, of2, of3, None)
         return f, cv
 
@@ -369,16 +377,17 @@ class DayAheadVectorProblem:
 
     @staticmethod
     def _case_keys(open_cases: np.ndarray, lot_buses: np.ndarray, lot_kw: np.ndarray) -> np.ndarray:
-        """What fixes each case (plan x hour) of a batch, one int64 row per case: its open branches, the lots'
-        buses, the bits of the lots' powers in its hour, the hour (`CaseMemo`'s keys)."""
+        """What fixes each case (plan x step) of a batch, one int64 row per case: its open branches, the lots'
+        buses, the bits of the lots' powers in its step, the step (`CaseMemo`'s keys)."""
         pop, n_lots = lot_buses.shape
+        n = lot_kw.shape[2]
         k = open_cases.shape[1]
-        keys = np.empty((pop * HOURS, k + 2 * n_lots + 1), dtype=np.int64)
+        keys = np.empty((pop * n, k + 2 * n_lots + 1), dtype=np.int64)
         keys[:, :k] = open_cases
-        keys[:, k : k + n_lots] = np.repeat(lot_buses, HOURS, axis=0)
+        keys[:, k : k + n_lots] = np.repeat(lot_buses, n, axis=0)
         keys[:, k + n_lots : k + 2 * n_lots] = np.ascontiguousarray(
-            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(pop * HOURS, n_lots).view(np.int64)
-        keys[:, -1] = np.tile(np.arange(HOURS), pop)
+            lot_kw.transpose(0, 2, 1), dtype=np.float64).reshape(pop * n, n_lots).view(np.int64)
+        keys[:, -1] = np.tile(np.arange(n), pop)
         return keys
 
     def evaluate_full(self, X: np.ndarray) -> PlanEvaluation:

@@ -4,7 +4,9 @@ It gives a certified optimum (or a bound, with the MIP gap) of a linearised mode
 which the metaheuristic controllers can be measured; the chosen plan is then evaluated exactly (AC power flow).
 
 Hours: `hours` (default all 24) are the hours put in the model; the lot is idle in the others. The plan is
-always evaluated over all 24 h with the fast radial power flow (`cosim.powerflow.bfs`).
+always evaluated over all 24 h with the fast radial power flow (`cosim.powerflow.bfs`). The MILP plans in hourly
+steps only: a problem of 48 or 96 steps (`[simulation] step_minutes` 30 or 15) is refused with a `ProblemError`
+(`HOURLY_ONLY`), never solved with the wrong units.
 
 Limits: `node_limit` branch-and-bound nodes per refinement round, one HiGHS thread: the same problem gives the
 same plan, bound and gap on any machine (`refinement`). `time_limit_s` (None by default) adds a wall-clock limit
@@ -22,12 +24,22 @@ from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
 from cosim.controllers.milp.evaluation import evaluate_exact
 from cosim.controllers.milp.formulation import lot_data, of1_costs_per_mw
 from cosim.controllers.milp.refinement import NODE_LIMIT, MilpError, check_settings, solve_milp
+from cosim.errors import ProblemError
+
+
+def refuse_steps(controller: str, problem: DayAheadProblem) -> None:
+    """A `ProblemError` naming `controller` when `problem` is not in hourly steps (24 a day)."""
+    if problem.steps_per_day != HOURS:
+        raise ProblemError(f"controller {controller!r} plans in hourly steps only; this problem has "
+                           f"{problem.steps_per_day} steps a day ([simulation] step_minutes = "
+                           f"{round(problem.step_h * 60)}): use step_minutes = 60 or another controller")
 
 
 class MilpController:
     """Exact reference DSO controller: LinDistFlow MILP (HiGHS) for shared-topology reconfiguration + lot dispatch."""
 
     name = "milp"
+    HOURLY_ONLY = True  # its formulation's energies, ageing and hours subset are hourly: other steps are refused
 
     def __init__(
         self,
@@ -57,6 +69,7 @@ class MilpController:
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         """Solve the MILP over `hours`, then evaluate the plan exactly over all 24 h."""
+        refuse_steps(self.name, problem)
         t0 = time.perf_counter()
         net = problem.network
         hrs = self.hours
