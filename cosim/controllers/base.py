@@ -134,14 +134,20 @@ class DayAheadProblem:
                     raise ProblemError(
                         f"lot {lot.lot_id!r}: candidate bus {bus} does not exist (buses 1..{self.network.n_bus})"
                     )
+
+    def check_lot_steps(self) -> None:
+        """A `ProblemError` naming the lot and the array when an offer's arrays (or its envelope) do not hold one
+        value per step of the problem's day (the evaluation's check; a controller may check its own way first)."""
+        n = self.steps_per_day
+        for lot in self.lots:
             for name in ("hour_mode", "max_charge_kw", "max_discharge_kw", "need_by_hour_kwh"):
                 arr = getattr(lot, name)
                 if arr is not None and np.shape(arr) != (n,):
                     raise ProblemError(f"lot {lot.lot_id!r}: {name} must hold {n} values (one per step of the "
                                        f"problem's day), got shape {np.shape(arr)}")
-            if lot.envelope is not None and lot.envelope.hours != n:
-                raise ProblemError(f"lot {lot.lot_id!r}: its envelope covers {lot.envelope.hours} steps, the "
-                                   f"problem's day {n}")
+            if lot.envelope is not None and (lot.envelope.hours != n or lot.envelope.step_h != self.step_h):
+                raise ProblemError(f"lot {lot.lot_id!r}: its envelope covers {lot.envelope.hours} steps of "
+                                   f"{lot.envelope.step_h} h, the problem's day {n} steps of {self.step_h} h")
 
     @property
     def steps_per_day(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.controllers.base import LotOffer, ProblemError
+from cosim.controllers.base import HOURS, LotOffer, ProblemError
 from cosim.controllers.objectives import pev_kw
 from cosim.timebase import StepError, step_h_of
 
@@ -30,15 +30,11 @@ class LotDispatchLayout:
     n_max: np.ndarray  # (k,) PEVs allowed in that hour
     daily_cap: float  # eq. 6 cap on PEVs charged (= discharged) over the day; inf = none
     balance: bool  # enforce eq. 6 equality
+    n_steps: int = HOURS  # steps in the lot's day (the length of its offer's arrays: 24, 48 or 96)
 
     @property
     def n_var(self) -> int:
         return len(self.hours)
-
-    @property
-    def n_steps(self) -> int:
-        """Steps in the lot's day (the length of its offer's arrays)."""
-        return int(np.shape(self.lot.hour_mode)[0])
 
 
 def hourly_pev_limit(lot: LotOffer, model: str = "soc_weighted") -> np.ndarray:
@@ -68,7 +64,8 @@ def make_layout(lot: LotOffer, *, balance: bool = True, daily_cap: float | None 
     limit = hourly_pev_limit(lot, model)
     hours = np.flatnonzero(limit > 0)
     sign = np.asarray(lot.hour_mode, int)[hours]
-    return LotDispatchLayout(lot, hours, sign, limit[hours], np.inf if daily_cap is None else float(daily_cap), balance)
+    return LotDispatchLayout(lot, hours, sign, limit[hours], np.inf if daily_cap is None else float(daily_cap), balance,
+                             len(limit))
 
 
 def apportion(n: np.ndarray, target: np.ndarray) -> np.ndarray:

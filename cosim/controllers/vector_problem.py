@@ -155,6 +155,7 @@ class DayAheadVectorProblem:
         if self.charging_solves < 1:
             raise ProblemError(f"options['charging_solves'] must be >= 1, got {self.charging_solves}")
         balance = bool(opts.get("balance_pev_counts", True))
+        problem.check_lot_steps()
         self.layouts: list[LotDispatchLayout] = [
             make_layout(lot, balance=balance, daily_cap=daily_pev_cap(problem, lot), model=self.lot_power)
             for lot in problem.lots]
