@@ -45,6 +45,7 @@ def threshold_counts(problem: DayAheadProblem, fill: str = "target", balance: bo
     """
     if fill not in ("target", "full"):
         raise ProblemError(f"rule controller: fill must be 'target' or 'full', got {fill!r}")
+    problem.check_lot_steps()
     p_min, p_t, p_max = obj.target_band_kw(problem.load_kw, problem.target_band)
     curve = problem.load_kw.astype(float).copy()
     out = np.zeros((len(problem.lots), problem.steps_per_day), dtype=np.int64)
