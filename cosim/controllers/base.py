@@ -215,18 +215,18 @@ class Controller(Protocol):
 
 @dataclass(frozen=True)
 class LotMeasurement:
-    """What a lot's operator reported of its lot at the start of the hour (measured, not forecast)."""
+    """What a lot's operator reported of its lot at the start of the step (measured, not forecast)."""
 
-    evs_present: int  # EVs in the lot during the last hour
-    energy_stored_kwh: float  # battery energy of the EVs present at the start of the hour
+    evs_present: int  # EVs in the lot during the last step
+    energy_stored_kwh: float  # battery energy of the EVs present at the start of the step
     energy_charged_kwh: float  # grid-side energy charged since the day started
 
 
 @dataclass(frozen=True)
 class GridMeasurement:
-    """The grid's last measured hour (the grid simulator's figures, one hour old)."""
+    """The grid's last measured step (the grid simulator's figures, one step old)."""
 
-    hour: int  # the measured hour
+    hour: int  # the measured step (its index in mosaik time: a step, not an hour, at 30 or 15 minutes)
     losses_kw: float
     v_min_pu: float
     p_grid_kw: float
@@ -235,12 +235,13 @@ class GridMeasurement:
 
 @dataclass(frozen=True)
 class HourState:
-    """What the DSO knows at simulated hour `hour` besides the rolling problem: measurements and its limits.
+    """What the DSO knows at simulated step `hour` (the step index, mosaik time) besides the rolling problem:
+    measurements and its limits.
 
-    `lots` holds the lots whose operators reported this hour (exchange modes decide who reports what);
+    `lots` holds the lots whose operators reported this step (exchange modes decide who reports what);
     `grid` is None before the first measured hour; `switch_operations_left` is how many branches the DSO may
     still open or close today (a revised plan that needs more keeps the current topology); `plan` is the plan in
-    force, its hourly arrays rolled to start at `hour` (a warm start, as `DayAheadProblem.standing_plan`)."""
+    force, its per-step arrays rolled to start at `hour` (a warm start, as `DayAheadProblem.standing_plan`)."""
 
     hour: int
     day_start: int
@@ -252,25 +253,26 @@ class HourState:
 
 @runtime_checkable
 class HourlyController(Controller, Protocol):
-    """A controller that also re-plans every hour that is not a day start (model-predictive control).
+    """A controller that also re-plans at steps that are not a day start (model-predictive control).
 
-    `revise(problem, state, hour)` gets a rolling 24-hour problem that starts at simulated hour `hour` (hour
-    index 0 of its arrays is `hour`), built from fresh offers and forecasts, and the measured `state`; it returns
-    a plan for those 24 hours. The plan is checked and contained exactly like a day-ahead plan (validation, time
-    limit, fallback); the DSO applies its first hours until the next revision. Controllers without `revise` keep
+    `revise(problem, state, hour)` gets a rolling one-day problem (`steps_per_day` steps) that starts at simulated
+    step `hour` (index 0 of its arrays is step `hour`), built from fresh offers and forecasts, and the measured
+    `state`; it returns a plan for those steps. The plan is checked and contained exactly like a day-ahead plan
+    (validation, time limit, fallback); the DSO applies its first steps until the next revision. Controllers without
+    `revise` keep
     the day-ahead plan all day."""
 
     def revise(self, problem: DayAheadProblem, state: HourState, hour: int) -> DayAheadPlan: ...
 
 
 def can_revise(controller: Any) -> bool:
-    """Whether `controller` re-plans hour by hour (has a callable `revise`)."""
+    """Whether `controller` re-plans step by step (has a callable `revise`)."""
     return callable(getattr(controller, "revise", None))
 
 
 def rolled_plan(plan: DayAheadPlan, offset: int) -> DayAheadPlan:
-    """`plan` with its hourly arrays (setpoints, hourly predictions) rolled to start `offset` hours later (the
-    hours past its end repeat its first ones: a day-periodic guess)."""
+    """`plan` with its per-step arrays (setpoints, per-step predictions) rolled to start `offset` steps later (the
+    steps past its end repeat its first ones: a day-periodic guess)."""
     return DayAheadPlan(open_branches=tuple(plan.open_branches), lot_buses=dict(plan.lot_buses),
                         setpoints_kw={k: np.roll(np.asarray(v, float), -offset) for k, v in plan.setpoints_kw.items()},
                         feasible=plan.feasible, predicted=dict(plan.predicted),
