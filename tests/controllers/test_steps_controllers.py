@@ -268,3 +268,19 @@ def test_envelopes_refuse_a_step_the_framework_does_not_have():
     assert FlexEnvelope.from_payload(env.to_payload()).step_h == 1.0  # the payload does not carry the step
     direct = fleet_envelope(**{k: np.asarray(v) if isinstance(v, list) else v for k, v in one.items()})
     assert direct.to_payload() == env.to_payload() and direct.step_h == 0.25
+
+
+def test_the_readme_controller_example_plans_a_checked_96_step_plan(hourly, quarter):
+    """The README's user-controller example, run as printed, on the hourly and the quarter-hour problem: both plans
+    hold one setpoint per step and pass the checks (contracts and envelope included)."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
+    from test_readme_controller import readme_example  # noqa: PLC0415 - the README's block, read as the e2e test does
+
+    _, code, _ = readme_example()
+    space: dict = {}
+    exec(compile(code, "README.md", "exec"), space)  # noqa: S102 - the README's own example
+    for problem in (hourly, quarter):
+        plan = space["FlatCharge"]().plan(problem)
+        check = check_plan(problem, plan)
+        assert check.ok, check.failure
+        assert plan.setpoints_kw["PL1"].shape == (problem.steps_per_day,)
