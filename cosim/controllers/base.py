@@ -265,6 +265,18 @@ class HourlyController(Controller, Protocol):
     def revise(self, problem: DayAheadProblem, state: HourState, hour: int) -> DayAheadPlan: ...
 
 
+def step_refusal(controller: Any, steps_per_day: int) -> str | None:
+    """The one line refusing `controller` for a day of `steps_per_day` steps when it plans in hourly steps only (a
+    truthy `HOURLY_ONLY` attribute: the MILP, MPC with the MILP engine), else None. A scenario check can call it
+    before the run; the controller itself raises it as a `ProblemError` when handed such a problem."""
+    if steps_per_day == HOURS or not getattr(controller, "HOURLY_ONLY", False):
+        return None
+    name = getattr(controller, "name", type(controller).__name__)
+    return (f"controller {name!r} plans in hourly steps only; this problem has {steps_per_day} steps a day "
+            f"([simulation] step_minutes = {HOURS * 60 // steps_per_day}): use step_minutes = 60 or another "
+            "controller")
+
+
 def can_revise(controller: Any) -> bool:
     """Whether `controller` re-plans step by step (has a callable `revise`)."""
     return callable(getattr(controller, "revise", None))

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 
 from cosim.controllers import DayAheadPlan, DayAheadProblem
 from cosim.controllers import objectives as obj
+from cosim.controllers.base import step_refusal
 from cosim.controllers.envelope import FlexEnvelope, envelope_of, fleet_envelope
 from cosim.controllers.fleet_lp import deliverable, dispatch
 from cosim.controllers.metaheuristic import EOController
 from cosim.controllers.milp import MilpController
+from cosim.controllers.mpc import MpcController
 from cosim.controllers.plo_scheduler import plo_profit_schedule
 from cosim.controllers.rule import NoneController, RuleController
 from cosim.controllers.validation import check_plan, evaluate_plan
@@ -138,7 +140,13 @@ def test_the_milp_refuses_a_quarter_hour_problem(quarter):
     with pytest.raises(ProblemError, match="controller 'milp' plans in hourly steps only; this problem has 96 "
                                            "steps a day \\(\\[simulation\\] step_minutes = 15\\)"):
         MilpController().plan(quarter)
-    assert MilpController.HOURLY_ONLY
+    # the same line before a run (a scenario check): the MILP and MPC's MILP engine refuse, the others follow
+    assert step_refusal(MilpController(), 48).startswith("controller 'milp' plans in hourly steps only; this "
+                                                          "problem has 48 steps a day ([simulation] step_minutes = 30)")
+    assert step_refusal(MpcController(engine="milp"), 96).startswith("controller 'mpc' plans in hourly steps only")
+    assert step_refusal(MilpController(), 24) is None
+    for ctrl in (MpcController(), EOController(), RuleController(), NoneController()):
+        assert step_refusal(ctrl, 96) is None
 
 
 # ---- objectives and the PLO's own LP ---------------------------------------------------------------------------

@@ -20,19 +20,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem
+from cosim.controllers.base import HOURS, DayAheadPlan, DayAheadProblem, step_refusal
 from cosim.controllers.milp.evaluation import evaluate_exact
 from cosim.controllers.milp.formulation import lot_data, of1_costs_per_mw
 from cosim.controllers.milp.refinement import NODE_LIMIT, MilpError, check_settings, solve_milp
 from cosim.errors import ProblemError
-
-
-def refuse_steps(controller: str, problem: DayAheadProblem) -> None:
-    """A `ProblemError` naming `controller` when `problem` is not in hourly steps (24 a day)."""
-    if problem.steps_per_day != HOURS:
-        raise ProblemError(f"controller {controller!r} plans in hourly steps only; this problem has "
-                           f"{problem.steps_per_day} steps a day ([simulation] step_minutes = "
-                           f"{round(problem.step_h * 60)}): use step_minutes = 60 or another controller")
 
 
 class MilpController:
@@ -69,7 +61,9 @@ class MilpController:
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         """Solve the MILP over `hours`, then evaluate the plan exactly over all 24 h."""
-        refuse_steps(self.name, problem)
+        refusal = step_refusal(self, problem.steps_per_day)
+        if refusal:
+            raise ProblemError(refusal)
         t0 = time.perf_counter()
         net = problem.network
         hrs = self.hours
