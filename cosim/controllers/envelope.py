@@ -469,11 +469,11 @@ def _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis,
     upper = np.maximum(upper, np.minimum(e0, top)[:, None])
     # what a dedicated charger reaches by departure: on through the window, then the hours after it
     reach = np.minimum(cap, upper[:, -1] + np.maximum(
-        reach_kwh(upper[:, -1], cap, rate, knee, after, fraction_first=False) - upper[:, -1], 0.0))
+        reach_kwh(upper[:, -1], cap, rate, knee, after, fraction_first=False, step_h=step_h) - upper[:, -1], 0.0))
     need = np.maximum(np.minimum(contract, reach), 0.0)
     shortfall = float(np.maximum(contract - reach, 0.0)[leaves].sum())
     alap = np.empty((n, hours + 1))
-    alap[:, hours] = start_for_kwh(need, cap, rate, knee, after, fraction_first=False)
+    alap[:, hours] = start_for_kwh(need, cap, rate, knee, after, fraction_first=False, step_h=step_h)
     for h in range(hours - 1, -1, -1):
         alap[:, h] = start_for_kwh(alap[:, h + 1], cap, rate, knee, present_c[:, h])
     base_floor = np.where(v2g, np.minimum(e0, floor), e0)

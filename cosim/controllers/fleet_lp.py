@@ -114,7 +114,7 @@ def _model(fleet: dict[str, Any]):
         e = e0.copy()
         for h in range(H):
             e = reach_kwh(e, cap, charger * eta_c, knee, present[:, h])
-        reach = reach_kwh(e, cap, charger * eta_c, knee, after, fraction_first=False)
+        reach = reach_kwh(e, cap, charger * eta_c, knee, after, fraction_first=False, step_h=minutes / 60.0)
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
     # battery energy after each plugged hour: e0 + the EV's own (eta_c c - d / eta_d) so far (lower-triangular)
@@ -134,7 +134,7 @@ def _model(fleet: dict[str, Any]):
     e_lo[ends[due]] = np.maximum(e_lo[ends[due]], need[whose[due]] - e0[whose[due]])
     stay = whose[~due]
     late = start_for_kwh(need[stay], cap[stay], charger[stay] * eta_c[stay], knee[stay], after[stay],
-                         fraction_first=False)
+                         fraction_first=False, step_h=minutes / 60.0)
     e_lo[ends[~due]] = np.maximum(e_lo[ends[~due]], late - e0[stay])
     net = hstack([csr_matrix((np.ones(k), (hour, np.arange(k))), shape=(H, k)),
                   csr_matrix((-np.ones(k), (hour, np.arange(k))), shape=(H, k))]).tocsr()

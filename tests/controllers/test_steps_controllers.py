@@ -292,3 +292,22 @@ def test_the_readme_controller_example_plans_a_checked_96_step_plan(hourly, quar
         check = check_plan(problem, plan)
         assert check.ok, check.failure
         assert plan.setpoints_kw["PL1"].shape == (problem.steps_per_day,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.0, 0.95), st.floats(0.5, 0.95), st.floats(0.25, 10.0), st.sampled_from([0.5, 0.25]))
+def test_the_taper_held_over_shorter_steps_reaches_more_and_inverts(soc, knee, hours, step_h):
+    """CC-CV held power (`cccv`): cut into quarter or half hours a span reaches at least what hourly steps reach
+    (the held rate is closer to the curve), never past the capacity, and the must-run energy inverts the reach."""
+    from cosim.controllers.cccv import reach_clock_kwh, reach_kwh, start_for_kwh  # noqa: PLC0415
+
+    cap, rate = 60.0, 10.0
+    hourly = float(reach_kwh(soc * cap, cap, rate, knee, hours, fraction_first=False))
+    fine = float(reach_kwh(soc * cap, cap, rate, knee, hours, fraction_first=False, step_h=step_h))
+    assert hourly - 1e-9 <= fine <= cap + 1e-9
+    if fine < cap - 1e-6:
+        back = float(start_for_kwh(fine, cap, rate, knee, hours, fraction_first=False, step_h=step_h))
+        assert back == pytest.approx(soc * cap, abs=1e-6)
+    # on the clock: from 7.3 h the first step is the part up to the next step edge
+    assert float(reach_clock_kwh(soc * cap, cap, rate, knee, 7.3, 7.3 + hours, step_h=step_h)) >= float(
+        reach_clock_kwh(soc * cap, cap, rate, knee, 7.3, 7.3 + hours)) - 1e-9
