@@ -77,6 +77,11 @@ def lot_bounds_kw(lot: LotOffer) -> tuple[np.ndarray, np.ndarray]:
     return lower, upper
 
 
+def _step_word(step_h: float) -> str:
+    """How a failure line names a step: "hour" at hourly steps (the lines as they always were), else "step"."""
+    return "hour" if step_h == 1.0 else "step"
+
+
 def _fail(rule: str, detail: str) -> PlanCheck:
     return PlanCheck(None, f"{rule}: {detail}")
 
@@ -148,8 +153,8 @@ def check_plan(problem: DayAheadProblem, plan: object) -> PlanCheck:
         worst = float(np.max(np.abs(clipped - sp)))
         if worst > TOLERANCE_KW:
             hours = [int(h) for h in np.flatnonzero(np.abs(clipped - sp) > TOLERANCE_KW)]
-            repairs.append(f"bounds: lot {lot_id!r} clipped to its offered bounds in hour(s) {hours} "
-                           f"(by up to {worst:.1f} kW)")
+            repairs.append(f"bounds: lot {lot_id!r} clipped to its offered bounds in "
+                           f"{_step_word(problem.step_h)}(s) {hours} (by up to {worst:.1f} kW)")
         if lot.envelope is not None:
             clipped, failure, repair = _within_envelope(lot_id, lot, clipped)
             if failure:
@@ -305,12 +310,13 @@ def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.nda
     towards idle; a schedule that puts less energy in than the contracts need by some hour is refused - adding
     charging the DSO did not plan is not a repair."""
     env = lot.envelope
+    word = _step_word(env.step_h)
     e = env.energy_kwh(sp)
     below = env.e_min_kwh - e
     if float(below.max()) > TOLERANCE_KWH:
         h = int(np.argmax(below))
         return sp, (f"lot {lot_id!r} misses its contracts: {float(below[h]):.1f} kWh below the energy its EVs need by "
-                    f"the end of hour {h} (envelope e_min_kwh)"), ""
+                    f"the end of {word} {h} (envelope e_min_kwh)"), ""
     above = e - env.e_max_kwh
     late = float(env.suffix_excess_kwh(sp))
     if float(above.max()) <= TOLERANCE_KWH and late <= TOLERANCE_KWH:
@@ -319,14 +325,14 @@ def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.nda
     grows = (projected > np.maximum(sp, 0.0) + TOLERANCE_KW) | (projected < np.minimum(sp, 0.0) - TOLERANCE_KW)
     if float(env.violation_kwh(projected)) > TOLERANCE_KWH or np.any(grows):
         h = int(np.argmax(above))
-        what = (f"puts {float(above[h]):.1f} kWh more into its EVs than they can store by the end of hour {h} "
+        what = (f"puts {float(above[h]):.1f} kWh more into its EVs than they can store by the end of {word} {h} "
                 "(envelope e_max_kwh)" if above[h] > TOLERANCE_KWH else
                 f"asks {late:.1f} kWh of charging or discharging after EVs that could take it have left "
                 "(envelope gain_max_kwh / drop_max_kwh)")
         return sp, f"lot {lot_id!r} {what}, and no clipping keeps its contracts", ""
     hours = [int(h) for h in np.flatnonzero(np.abs(projected - sp) > TOLERANCE_KW)]
     worst = float(np.max(np.abs(projected - sp)))
-    return projected, "", (f"energy: lot {lot_id!r} clipped to what its EVs can store in hour(s) {hours} "
+    return projected, "", (f"energy: lot {lot_id!r} clipped to what its EVs can store in {word}(s) {hours} "
                            f"(by up to {worst:.1f} kW)")
 
 
@@ -342,7 +348,8 @@ def _deliverable(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray
         return sp, ""
     nearest = per_ev.sum(axis=0) / fleet_step_h(lot.fleet)  # grid kWh per step -> kW
     hours = [int(h) for h in np.flatnonzero(np.abs(nearest - sp) > TOLERANCE_KW)]
-    return nearest, (f"energy: lot {lot_id!r} clipped to what its EVs can follow together in hour(s) {hours} "
+    return nearest, (f"energy: lot {lot_id!r} clipped to what its EVs can follow together in "
+                     f"{_step_word(fleet_step_h(lot.fleet))}(s) {hours} "
                      f"({gap:.1f} kWh of the plan no per-EV dispatch delivers)")
 
 

@@ -127,6 +127,7 @@ def test_a_plan_breaking_the_96_step_envelope_is_refused(quarter):
     bad = DayAheadPlan(base.open_branches, dict(base.lot_buses), short, True)
     check = check_plan(quarter, bad)
     assert not check.ok and check.failure.startswith("energy: lot 'PL1' misses its contracts")
+    assert "below the energy its EVs need by the end of step " in check.failure  # a step, not an hour
     hourly_sized = DayAheadPlan(base.open_branches, dict(base.lot_buses), {"PL1": np.zeros(24)}, True)
     assert check_plan(quarter, hourly_sized).failure == (
         "setpoints: lot 'PL1': need 96 finite numbers, got shape (24,)")
