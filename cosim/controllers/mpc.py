@@ -1,8 +1,7 @@
 """Model-predictive control: plan the day ahead, then re-optimise the next day (in steps) at every step the DSO
 revises.
 
-Steps: with the EO engine the rolling problems may have 24, 48 or 96 steps (EO follows the problem's step); the
-MILP engine plans in hourly steps only and refuses other problems (`HOURLY_ONLY`, a `ProblemError`).
+Steps: the rolling problems may have 24, 48 or 96 steps; both engines follow the problem's step.
 
 `plan(problem)` is the engine's day-ahead plan. `revise(problem, state, hour)` re-plans the rolling problem the
 DSO builds each hour (fresh forecasts, the lots' offers from their current state): with the EO engine the
@@ -49,11 +48,6 @@ class MpcController:
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 1:
             raise ValueError(f"controller 'mpc': revise_n_iter must be an integer >= 1, got {revise_n_iter!r}")
         self.hourly = EOController(**{**options, "n_iter": n_iter, "warm_start": True})
-
-    @property
-    def HOURLY_ONLY(self) -> bool:  # noqa: N802 - the same attribute as MilpController's
-        """Whether this MPC plans in hourly steps only (the MILP engine does; EO follows the problem's steps)."""
-        return self.engine == "milp"
 
     def plan(self, problem: DayAheadProblem) -> DayAheadPlan:
         plan = self.day_ahead.plan(problem)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cosim.controllers import DayAheadPlan, DayAheadProblem
+from cosim.controllers import DayAheadPlan, DayAheadProblem, LotOffer
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import step_refusal
 from cosim.controllers.envelope import FlexEnvelope, envelope_of, fleet_envelope
@@ -137,17 +137,43 @@ def test_a_plan_breaking_the_96_step_envelope_is_refused(quarter):
         "predictions: predicted_hourly['loss_kw'] must be 96 finite numbers, got shape (24,)")
 
 
-def test_the_milp_refuses_a_quarter_hour_problem(quarter):
-    with pytest.raises(ProblemError, match="controller 'milp' plans in hourly steps only; this problem has 96 "
-                                           "steps a day \\(\\[simulation\\] step_minutes = 15\\)"):
-        MilpController().plan(quarter)
-    # the same line before a run (a scenario check): the MILP and MPC's MILP engine refuse, the others follow
-    assert step_refusal(MilpController(), 48).startswith("controller 'milp' plans in hourly steps only; this "
-                                                          "problem has 48 steps a day ([simulation] step_minutes = 30)")
-    assert step_refusal(MpcController(engine="milp"), 96).startswith("controller 'mpc' plans in hourly steps only")
-    assert step_refusal(MilpController(), 24) is None
-    for ctrl in (MpcController(), EOController(), RuleController(), NoneController()):
-        assert step_refusal(ctrl, 96) is None
+@pytest.mark.slow
+def test_the_milp_at_half_hours_finds_the_hourly_optimum_of_a_held_problem():
+    """A fixed-topology dispatch (OF3, a 600 kWh contract): at 48 half-hour steps the MILP's model optimum (kWh =
+    MW x step_h) is the hourly one within HiGHS's tolerances, the contract's energy is kW x step_h, and the plan
+    is evaluated over the 48 steps."""
+    net = ieee33().radial
+    scaling = np.array([0.6, 0.55, 0.5, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.0,
+                        0.95, 0.9, 0.9, 0.95, 1.0, 1.05, 1.1, 1.05, 0.95, 0.85, 0.75, 0.65])
+    mode = np.zeros(24)
+    mode[[0, 1, 2, 3, 4, 5, 22, 23]], mode[[17, 18, 19, 20]] = 1, -1
+    lot = LotOffer("L1", (18,), n_pev=50, pev_power_kw=7.0, pev_battery_kwh=40.0, hour_mode=mode,
+                   max_charge_kw=np.full(24, 300.0), max_discharge_kw=np.full(24, 250.0), energy_need_kwh=600.0)
+    hourly = DayAheadProblem(net, scaling, np.linspace(0.05, 0.2, 24), lots=(lot,), reconfigure=False, objective="of3")
+    half = refined_problem(hourly, 30)
+    a, b = MilpController().plan(hourly), MilpController().plan(half)
+    assert a.feasible and b.feasible and b.setpoints_kw["L1"].shape == (48,)
+    assert b.info["model_objective"] == pytest.approx(a.info["model_objective"], rel=1e-6)
+    assert b.predicted["of3_kwh"] == pytest.approx(a.predicted["of3_kwh"], rel=1e-6)
+    assert float(b.setpoints_kw["L1"].sum()) * 0.5 == pytest.approx(600.0, abs=1e-2)
+    assert b.predicted["of3_kwh"] == pytest.approx(float(b.predicted_hourly["loss_kw"].sum()) * 0.5)
+
+
+def test_a_controller_that_plans_hourly_only_is_refused_in_one_line():
+    """`step_refusal`: a controller declaring HOURLY_ONLY (a user's, written for 24 setpoints) gets one line naming
+    it before a run at 30 or 15 minutes; the built-in controllers all follow the step."""
+
+    class Hourly:
+        name = "my-hourly"
+        HOURLY_ONLY = True
+
+    assert step_refusal(Hourly(), 96) == (
+        "controller 'my-hourly' plans in hourly steps only; this problem has 96 steps a day ([simulation] "
+        "step_minutes = 15): use step_minutes = 60 or another controller")
+    assert step_refusal(Hourly(), 24) is None
+    for ctrl in (MilpController(), MpcController(), MpcController(engine="milp"), EOController(), RuleController(),
+                 NoneController()):
+        assert step_refusal(ctrl, 48) is None
 
 
 # ---- objectives and the PLO's own LP ---------------------------------------------------------------------------

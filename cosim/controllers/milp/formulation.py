@@ -38,6 +38,9 @@ Formulation (units: MW / Mvar inside the model, kW in the objective and the outp
   and hour keeps them apart: c_h <= cmax_h u_h, d_h <= dmax_h (1 - u_h) (V2G hours only, pf < 1 only).
   A lot under Q(V) is registered at its curve's minimum power factor: full absorption, the lowest voltages the
   curve can cause (README, "Reactive power").
+* Steps: the modelled periods are steps of `step_h` hours (1, 0.5 or 0.25: 24, 48 or 96 a day); flows and lot
+  powers are MW in each step, every energy (contracts, the envelope's cumulative bounds, losses in kWh) is MW x
+  step_h, and each objective weighs a step by step_h, as `cosim.controllers.objectives` does.
 * Objectives: "of3" losses (kWh); "of2" load-curve deviation sum_h |P_target - P_load,h - P_lot,h| (eq. 7-8,
   P_target = mean load of the modelled hours) with abs via aux variables; "vpd" sum_h sum_b |V - 1| with
   V ~ (1 + v)/2, abs via aux variables; "of1" PLO benefit, linear in c and d (eq. 1-5 with fixed SOC
@@ -63,22 +66,23 @@ VOLTAGE_PENALTY_KW_PER_PU2 = 1.0e6  # objective cost of 1 p.u.^2 of squared-volt
 
 @dataclass
 class LotData:
-    """A lot's offer and its limits over the modelled hours."""
+    """A lot's offer and its limits over the modelled steps."""
 
     offer: LotOffer
     buses: np.ndarray  # 0-based candidate buses
     cmax_mw: np.ndarray  # (H,) over modelled hours
     dmax_mw: np.ndarray
-    hours: np.ndarray | None = None  # the modelled hours (0-based), for the envelope's cumulative bounds
+    hours: np.ndarray | None = None  # the modelled steps (0-based), for the envelope's cumulative bounds
     kvar_per_kw: float = 0.0  # tan(acos(power_factor)): kvar the chargers absorb per kW drawn or fed in
 
 
-def lot_data(lot: LotOffer, hours: np.ndarray) -> LotData:
-    """Per-hour charge / discharge limits (MW) of a lot over the modelled hours, from its offer."""
+def lot_data(lot: LotOffer, hours: np.ndarray, steps: int = HOURS) -> LotData:
+    """Per-step charge / discharge limits (MW) of a lot over the modelled steps `hours` of a day of `steps`
+    steps, from its offer."""
     for name in ("hour_mode", "max_charge_kw", "max_discharge_kw"):
         arr = np.asarray(getattr(lot, name), float)
-        if arr.shape != (HOURS,) or not np.all(np.isfinite(arr)):
-            raise ProblemError(f"lot {lot.lot_id!r}: {name} must be 24 finite numbers, got shape {arr.shape}")
+        if arr.shape != (steps,) or not np.all(np.isfinite(arr)):
+            raise ProblemError(f"lot {lot.lot_id!r}: {name} must be {steps} finite numbers, got shape {arr.shape}")
     if np.any(np.asarray(lot.max_charge_kw) < 0) or np.any(np.asarray(lot.max_discharge_kw) < 0):
         raise ProblemError(f"lot {lot.lot_id!r}: max_charge_kw / max_discharge_kw must be >= 0")
     mode = np.asarray(lot.hour_mode)[hours]
@@ -104,27 +108,29 @@ def lot_kvar_per_kw(lot: LotOffer) -> float:
 
 
 def _add_envelope(m: LinearModel, lot: LotData, c: HighspyArray, d: HighspyArray) -> None:
-    """The lot's envelope: net power c - d within [p_min, p_max] in each modelled hour, and the cumulative battery
-    energy E_h (an auxiliary variable, MWh) within [e_min, e_max] at the end of every hour of the day - the hourly
-    deadlines of the contracts (the lot is idle in hours not modelled)."""
+    """The lot's envelope: net power c - d within [p_min, p_max] in each modelled step, and the cumulative battery
+    energy E_h (an auxiliary variable, in MW x steps: MWh / step_h) within [e_min, e_max] at the end of every step of
+    the day - the contracts' deadlines (the lot is idle in steps not modelled)."""
     env = lot.offer.envelope
-    hours = np.arange(HOURS) if lot.hours is None else lot.hours
+    n = env.hours
+    hours = np.arange(n) if lot.hours is None else lot.hours
     net = c.sum(axis=0) - d.sum(axis=0)
     m.add(net <= env.p_max_kw[hours] / 1000.0)
     m.add(net >= env.p_min_kw[hours] / 1000.0)
     battery = env.eta_charge * c.sum(axis=0) - d.sum(axis=0) / env.eta_discharge
-    energy = m.var(HOURS, env.e_min_kwh / 1000.0, env.e_max_kwh / 1000.0)
+    energy = m.var(n, env.e_min_kwh / 1000.0 / env.step_h, env.e_max_kwh / 1000.0 / env.step_h)
     position = {int(h): k for k, h in enumerate(hours)}
-    for h in range(HOURS):
+    for h in range(n):
         step = energy[h] if h == 0 else energy[h] - energy[h - 1]
         m.add(step - battery[position[h]] == 0.0 if h in position else step == 0.0)
 
 
-def of1_costs_per_mw(offer: LotOffer, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Seed 000 eq. 1-5 as linear costs ($ per MW for one hour) of charging and discharging (negative = revenue).
+def of1_costs_per_mw(offer: LotOffer, price: np.ndarray, step_h: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 000 eq. 1-5 as linear costs ($ per MW held for one step of `step_h` hours) of charging and discharging
+    (negative = revenue).
 
     Revenue price * P_disch * sum(SOC*share); charging cost (price/mu_e + cost_e) * P_ch * (1 - sum(SOC*share));
-    cost_ca per PEV served, PEVs = P / pev_power (PEV-hours).
+    cost_ca per PEV served, PEVs = P / pev_power (PEV-hours); each times step_h.
     """
     sd = float(np.dot(offer.soc_discharge_levels, offer.soc_discharge_shares))
     sc = float(np.dot(offer.soc_charge_levels, offer.soc_charge_shares))
@@ -136,10 +142,10 @@ def of1_costs_per_mw(offer: LotOffer, price: np.ndarray) -> tuple[np.ndarray, np
         cost_c = cost_c + 1000.0 * e.wear_usd_per_kwh * (1.0 - sc)
         cost_d = cost_d + 1000.0 * e.wear_usd_per_kwh * sd
     if e.calendar_usd_per_kwh_h > 0.0:  # calendar ageing of those energies, held to the day's end, as of1
-        held = e.calendar_usd_per_kwh_h * held_hours(HOURS)
+        held = e.calendar_usd_per_kwh_h * held_hours(np.shape(price)[-1], step_h)
         cost_c = cost_c + 1000.0 * held * (1.0 - sc)
         cost_d = cost_d - 1000.0 * held * sd
-    return cost_c, cost_d
+    return cost_c * step_h, cost_d * step_h
 
 
 def tangent_points(n_segments: int) -> np.ndarray:
@@ -191,8 +197,10 @@ def build_formulation(
     price: np.ndarray | None = None,
     n_segments: int = 12,
     tie_loss_weight: float = 1e-3,
+    step_h: float = 1.0,
 ) -> Formulation:
-    """The MILP over the hours given (p_kw, q_kvar: bus loads of shape (H, n_bus)) with its base tangent cuts."""
+    """The MILP over the steps given (p_kw, q_kvar: bus loads of shape (H, n_bus), steps of `step_h` hours) with its
+    base tangent cuts."""
     n, nbr, s = net.n_bus, net.n_branch, net.slack_bus
     H = p_kw.shape[0]
     fb, tb = np.asarray(net.from_bus), np.asarray(net.to_bus)
@@ -212,7 +220,7 @@ def build_formulation(
     inv_t2 = 1.0 / np.abs(np.asarray(net.tap_ratio, complex)) ** 2
     v_slack2 = float(getattr(net, "v_slack_pu", 1.0)) ** 2
     m_v = np.maximum(vmax2 * inv_t2 - vmin2, vmax2 - vmin2 * inv_t2)
-    loss_kw_per_mw2 = (1.0 if objective == "of3" else tie_loss_weight) * 1000.0 * r_eff
+    loss_kw_per_mw2 = (1.0 if objective == "of3" else tie_loss_weight) * 1000.0 * r_eff * step_h  # kWh per step
 
     m = LinearModel()
     qsum = m.highs.qsum
@@ -262,7 +270,7 @@ def build_formulation(
     lot_q_at_bus: dict[int, list[HighspyArray]] = {}  # (H,) the chargers' absorbed reactive power (Mvar) per bus
     for lot in lots:
         nb_l = len(lot.buses)
-        cost_c, cost_d = of1_costs_per_mw(lot.offer, price if price is not None else np.zeros(H))
+        cost_c, cost_d = of1_costs_per_mw(lot.offer, price if price is not None else np.zeros(H), step_h)
         if objective != "of1":
             cost_c, cost_d = 0.0, 0.0
         c = m.var((nb_l, H), 0.0, lot.cmax_mw[None, :], cost=cost_c)
@@ -281,10 +289,10 @@ def build_formulation(
         if lot.offer.envelope is not None:
             _add_envelope(m, lot, c, d)
         else:
-            need = lot.offer.energy_need_kwh / 1000.0
+            need = lot.offer.energy_need_kwh / 1000.0 / step_h  # MW x steps
             m.add(c.sum() - d.sum() == need)
             if np.isfinite(lot.offer.energy_available_kwh):
-                m.add(d.sum() <= lot.offer.energy_available_kwh / 1000.0)
+                m.add(d.sum() <= lot.offer.energy_available_kwh / 1000.0 / step_h)
         for bi, bus in enumerate(lot.buses):
             lot_at_bus.setdefault(int(bus), []).append(c[bi] - d[bi])
             if lot.kvar_per_kw > 0.0:
@@ -309,7 +317,7 @@ def build_formulation(
     m.add(drop - m_v[None, :] * z[None, :] >= -m_v[None, :])
     # objective-specific terms
     if objective == "of2":
-        dev = m.var(H, 0.0, np.inf, cost=1.0)
+        dev = m.var(H, 0.0, np.inf, cost=step_h)
         load = p_kw.sum(axis=1)
         target = load.mean()
         lot_kw = sum((lv.charge_mw.sum(axis=0) - lv.discharge_mw.sum(axis=0) for lv in lot_vars), np.zeros(H)) * 1000.0
@@ -317,7 +325,7 @@ def build_formulation(
         m.add(dev + lot_kw >= target - load)
         m.add(dev - lot_kw >= load - target)
     elif objective == "vpd":
-        dev_v = m.var((H, n), 0.0, np.inf, cost=1.0)  # |V - 1| with V ~ (1 + v) / 2
+        dev_v = m.var((H, n), 0.0, np.inf, cost=step_h)  # |V - 1| with V ~ (1 + v) / 2
         m.add(2.0 * dev_v - v >= -1.0)
         m.add(2.0 * dev_v + v >= 1.0)
     form = Formulation(m, z, P, Q, sp, sq, viol, lot_vars, v, loss_kw_per_mw2)

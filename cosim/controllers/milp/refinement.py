@@ -56,7 +56,7 @@ class MilpResult:
 
     open_branches: tuple[int, ...]
     lot_buses: dict[str, int]
-    setpoints_kw: dict[str, np.ndarray]  # (24,) per lot
+    setpoints_kw: dict[str, np.ndarray]  # (n,) per lot, one per step
     status: str
     objective: float  # MILP objective of the last round (kW-based units of the objective)
     bound: float  # best MILP dual bound of all rounds: lower bound of the linearised (quadratic-loss) model
@@ -100,12 +100,14 @@ def solve_milp(
     tie_loss_weight: float = 1e-3,
     threads: int = 1,
     node_limit: int | None = NODE_LIMIT,
+    steps: int = HOURS,
 ) -> MilpResult:
-    """Build the MILP over `hours` (p_kw, q_kvar of shape (len(hours), n_bus)) and refine it within the node limit
-    of each round (and `time_limit_s` over all rounds, when given)."""
+    """Build the MILP over the steps `hours` (p_kw, q_kvar of shape (len(hours), n_bus)) of a day of `steps` steps
+    (24, 48 or 96) and refine it within the node limit of each round (and `time_limit_s` over all rounds, when
+    given)."""
     t_start = time.perf_counter()
     form = build_formulation(net, p_kw, q_kvar, lots=lots, objective=objective, fixed_open=fixed_open, price=price,
-                             n_segments=n_segments, tie_loss_weight=tie_loss_weight)
+                             n_segments=n_segments, tie_loss_weight=tie_loss_weight, step_h=HOURS / steps)
     rounds, best, best_bound, start, nodes, iterations = 0, None, -np.inf, None, 0, 0
     while True:
         rounds += 1
@@ -142,7 +144,7 @@ def solve_milp(
         c = np.clip(sol[lv.charge_mw], 0.0, lot.cmax_mw)
         d = np.clip(sol[lv.discharge_mw], 0.0, lot.dmax_mw)
         site = 0 if lv.site is None else int(np.argmax(sol[lv.site]))
-        day_kw = np.zeros(HOURS)
+        day_kw = np.zeros(steps)
         day_kw[hours] = 1000.0 * (c.sum(axis=0) - d.sum(axis=0))
         if lot.offer.envelope is not None:  # HiGHS's tolerance: inside the envelope exactly
             day_kw = lot.offer.envelope.project(day_kw)
