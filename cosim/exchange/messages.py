@@ -11,6 +11,9 @@ A delayed message is one its sender sent after the day-ahead gate: the sender's 
 it *before* signing, so the flag is inside the signature. Someone on the path can neither mark a genuine
 message late to have it set aside (the signature breaks: "bad signature", logged as an attack) nor unmark a
 late one; holding a message back for real makes it arrive in a later hour, where it is stale.
+
+"hour" (the envelope's field, a record's, an `HourLog`'s) is the simulation's step index, the mosaik time: the hour
+itself at 60-minute steps, a quarter hour at 15 (the recorder writes the step's start in hours).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ MESSAGE_KINDS = ("offer", "schedule", "signal")
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """One logged message: simulated hour, who to whom, what kind, and its payload size in bytes (JSON)."""
+    """One logged message: its step (mosaik time), who to whom, what kind, and its payload size in bytes (JSON)."""
 
     hour: int
     sender: str

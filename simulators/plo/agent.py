@@ -167,7 +167,7 @@ class PloAgent:
                 self.events.append({"hour": self.day_start if start_hour is None else int(start_hour),
                                     "source": self.lot_id, "event": "schedule clipped",
                                     "detail": f"the DSO's schedule asks up to {float(moved.max()):.1f} kW more than "
-                                              "the lot's EVs can take in step(s) "
+                                              "the lot's EVs can take in hour(s) "
                                               f"{np.flatnonzero(moved > 1e-3).tolist()}; the lot follows the nearest "
                                               "schedule inside its envelope"})
             schedule = inside

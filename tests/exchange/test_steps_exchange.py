@@ -6,6 +6,8 @@ import copy
 import numpy as np
 import pytest
 from agent_fixtures import PRICE, SEED000_HOUR_MODE, fleet_forecast
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cosim.controllers.base import LotEconomics
 from cosim.errors import InputError
@@ -158,3 +160,18 @@ def test_step_following_modes_take_any_step(name):
     for step in (60, 30, 15):
         plo = PloAgent(LOT, (18,), make_exchange_mode(name), step_minutes=step)
         assert len(plo.schedule_kw) == 24 * 60 // step
+
+
+@settings(max_examples=30, deadline=None)
+@given(receiver=st.sampled_from([24, 48, 96]), sent=st.sampled_from([24, 48, 96]),
+       kw=st.floats(-LIMIT_KW, LIMIT_KW))
+def test_a_schedule_is_taken_only_at_the_receivers_step(receiver, sent, kw):
+    """Whatever the steps of sender and receiver: a schedule of the receiver's length passes, any other is refused
+    with a line naming the field and the length expected."""
+    registration = LotRegistration((18,), LIMIT_KW, steps_per_day=receiver)
+    payload = schedule_payload(np.full(sent, kw), 18)
+    if sent == receiver:
+        check_schedule(payload, LOT, registration)
+    else:
+        with pytest.raises(PayloadError, match=rf"setpoints_kw: {receiver} .*expected, got {sent}$"):
+            check_schedule(payload, LOT, registration)
