@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.cccv import has_taper, must_run_kwh
+from cosim.timebase import check_step_minutes
 
 from .lot import ParkingLot
 
@@ -29,10 +30,11 @@ def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh:
     return lot.fleet_view(start_h, hours, energy_kwh, step_minutes)[0]
 
 
-def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24, step_minutes: int = 60
-                       ) -> dict[str, object]:
+def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int | None = None, step_minutes: int = 60, *,
+                       step_h: float | None = None) -> dict[str, object]:
     """Charge/discharge kW bounds and battery-side energies per step for the window of `hours` steps of
-    `step_minutes` from `start_h` (a day: `hours` = steps_per_day; the names keep "hour", the values are per step).
+    `step_minutes` (or `step_h` hours: 1.0, 0.5, 0.25) from `start_h`; `hours` None: a day of steps (24, 48 or 96).
+    The names keep "hour"; the values are per step.
 
     max_charge_kw[k] / max_discharge_kw[k]: what the EVs present can take (give: V2G-capable ones, above their
     contracts) in step k - charger power or battery room over the step, whichever is less - weighted by the share
@@ -41,6 +43,10 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24, step_mi
     need_by_hour_kwh[k]: of that, what must be in by the end of step k (chargers are finite).
     energy_available_kwh: energy V2G EVs present in the window hold above their contract and reserve.
     """
+    if step_h is not None:
+        step_minutes = int(round(step_h * 60.0))
+    step_minutes = check_step_minutes(int(step_minutes))
+    hours = 24 * 60 // step_minutes if hours is None else int(hours)
     n_ev = len(lot.evs)
     step_h = step_minutes / 60.0
     t0 = int(round(start_h * 60))
@@ -208,5 +214,4 @@ def forecast_with_error(lot: ParkingLot, start_h: float, view: ForecastView | No
                         ) -> dict[str, object]:
     """`day_ahead_forecast` of the lot as its operator expects it (`view`), or of the lot itself (None), over a day
     of `step_minutes` steps."""
-    return day_ahead_forecast(lot if view is None else view.expected(lot), start_h, 24 * 60 // step_minutes,
-                              step_minutes)
+    return day_ahead_forecast(lot if view is None else view.expected(lot), start_h, step_minutes=step_minutes)

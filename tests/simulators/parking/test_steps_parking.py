@@ -163,6 +163,7 @@ def test_quarter_hour_forecast_agrees_with_the_hourly_one():
     lot = ParkingLot(stochastic_fleet(30, classes=DEFAULT_CLASSES[:3], **spec))  # no 80 kWh car (fills in < 1 h)
     hourly = day_ahead_forecast(lot, 0.0)
     quarter = day_ahead_forecast(lot, 0.0, 96, 15)
+    assert day_ahead_forecast(lot, 0.0, step_h=0.25) == quarter == day_ahead_forecast(lot, 0.0, step_minutes=15)
     assert quarter["energy_need_kwh"] == pytest.approx(hourly["energy_need_kwh"])
     np.testing.assert_allclose(np.asarray(quarter["need_by_hour_kwh"])[3::4], hourly["need_by_hour_kwh"], atol=1e-9)
     means = np.asarray(quarter["max_charge_kw"]).reshape(24, 4).mean(axis=1)
@@ -196,7 +197,6 @@ def test_soc_bounds_hold_at_15_minute_steps(seed, setpoints):
     assert lot.now_h == pytest.approx(12.0)
 
 
-@pytest.mark.xfail(strict=False, reason="needs part A: fleet_lp.dispatch and the envelope read fleet['step_minutes']")
 def test_quarter_hour_schedule_is_shared_by_the_per_ev_plan():
     """The operator's schedule at 15 minutes ({"start_h": 0, "kw": 96 values}): the lot dispatches its EVs by the
     per-EV plan of that schedule (solved over the 96 quarter hours), delivers every quarter of the hours in which the
