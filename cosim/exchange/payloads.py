@@ -24,11 +24,12 @@ import numpy as np
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import InputError
-from cosim.timebase import HOURS_PER_DAY, STEP_MINUTES
+from cosim.timebase import HOURS_PER_DAY, STEP_MINUTES, step_h_of
 
 __all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_envelope",
-           "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "measured_payload",
-           "misreport", "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
+           "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "envelope_from_payload",
+           "measured_payload", "misreport", "offer_from_payload", "offer_to_payload", "schedule_offer",
+           "schedule_payload"]
 
 FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
                                "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
@@ -331,10 +332,19 @@ def offer_from_payload(payload: dict[str, Any], candidate_buses: tuple[int, ...]
         energy_available_kwh=float(payload["energy_available_kwh"]),
         need_by_hour_kwh=(None if payload.get("need_by_hour_kwh") is None
                           else np.asarray(payload["need_by_hour_kwh"], float)),
-        envelope=(None if payload.get("envelope") is None
-                  else FlexEnvelope.from_payload(payload["envelope"]).tightened()),
+        envelope=None if payload.get("envelope") is None else envelope_from_payload(payload["envelope"]),
         fleet=payload.get("fleet"),
     )
+
+
+def envelope_from_payload(payload: dict[str, Any]) -> FlexEnvelope:
+    """The `FlexEnvelope` of an envelope payload, tightened, at the receiver's step: a payload carries no step, and
+    a checked one has the receiver's number of steps (`check_envelope`), so its length gives the step
+    (`timebase.step_h_of`: 24 -> 1 h, 48 -> 0.5 h, 96 -> 0.25 h; another length is a `StepError`)."""
+    step_h = step_h_of(len(payload["p_min_kw"]))
+    if step_h == 1.0:  # hourly: the envelope as it always was built
+        return FlexEnvelope.from_payload(payload).tightened()
+    return FlexEnvelope.from_payload(payload, step_h=step_h).tightened()
 
 
 def schedule_offer(lot_id: str, candidate_buses: tuple[int, ...], schedule_kw: np.ndarray) -> dict[str, Any]:
