@@ -127,6 +127,7 @@ class Admm(ExchangeMode):
     tolerances), `adaptive_rho` (residual balancing)."""
 
     name = "admm"
+    hourly_only = True  # its QPs (`PloProx`, `lindistflow`) are built on 24 hours
     reveals = "its schedules, round by round (answers to prices and targets)"
 
     def __init__(self, max_rounds: int = 100, rho_usd_per_kw2: float = 1e-3, eps_abs_kw: float = 0.05,
@@ -174,6 +175,7 @@ class Admm(ExchangeMode):
 
     # -- DSO side ----------------------------------------------------------------------------------------------------
     def dso_plan_day(self, dso: DsoSide, offers: dict[str, dict[str, Any]]) -> list[Outgoing]:
+        self.check_step(len(dso.day.price_usd_per_kwh))
         plan = dso.plan_around(offers)
         self.lots = [lot for lot in offers if lot in dso.schedules]
         if not self.lots:

@@ -20,6 +20,11 @@ DSO side (`dso` is a `DsoSide`):
 - `dso_hour(dso, offers)`: each hour that is not a day start, when the DSO's controller re-plans hour by hour
   (`revise`): re-plan with the hour's offers (those sent by `plo_hourly`) and return the messages to send.
 
+Time: "hour" in these hooks (`DsoSide.hour`, `DayContext.hour`, a schedule's `start_hour`) is the simulation's step
+index (the mosaik time), and every day-ahead array holds one value per step of the day (24, 48 or 96). A mode that
+follows only hourly steps sets `hourly_only = True`: `check_step` then refuses a day of other than 24 steps with one
+line naming the mode (the PLO agent calls it when it is made, before the run starts).
+
 A user's mode subclasses `ExchangeMode`, is named in the scenario by dotted path
 (`[exchange] mode = "mymodes:Auction"`, the module may sit beside the scenario file) and needs no other edit.
 """
@@ -33,7 +38,7 @@ import numpy as np
 
 from cosim.controllers.base import DayAheadPlan, LotOffer
 from cosim.controllers.plo_scheduler import DsoSignal
-from cosim.errors import PluginOptionsError
+from cosim.errors import InputError, PluginOptionsError
 from cosim.exchange.payloads import schedule_offer
 from cosim.powerflow.network_data import RadialNetwork
 
@@ -56,7 +61,7 @@ class PloSide(Protocol):
     lot_id: str
     candidate_buses: tuple[int, ...]
     offer: LotOffer  # the lot's flexibility today (from its forecast)
-    schedule_kw: np.ndarray  # the setpoints the PLO will send its lot, (24,) kW, + charging
+    schedule_kw: np.ndarray  # the setpoints the PLO will send its lot, (steps_per_day,) kW, + charging
 
     def full_offer_payload(self) -> dict[str, Any]: ...
     def hourly_offer_payload(self) -> dict[str, Any]: ...
@@ -66,11 +71,11 @@ class PloSide(Protocol):
 
 @dataclass(frozen=True)
 class DayContext:
-    """The day being planned: its first simulated hour and the 24-hour forecasts."""
+    """The day being planned: its first step (mosaik time) and the day's forecasts, one value per step."""
 
     hour: int
-    load_scaling: np.ndarray  # (24,) p.u. of the network's nominal load
-    price_usd_per_kwh: np.ndarray  # (24,)
+    load_scaling: np.ndarray  # (steps_per_day,) p.u. of the network's nominal load
+    price_usd_per_kwh: np.ndarray  # (steps_per_day,)
 
 
 class DsoSide(Protocol):
@@ -109,6 +114,7 @@ class ExchangeMode:
 
     name = "custom"
     reveals = ""  # what a PLO tells the DSO in this mode, in words (cosim compare --what exchange)
+    hourly_only = False  # True: the mode follows only hourly steps (24 a day); `check_step` refuses others
 
     def __init__(self, max_rounds: int = 5, **options: Any) -> None:
         if options:
@@ -117,6 +123,13 @@ class ExchangeMode:
             raise PluginOptionsError(f"exchange mode {self.name!r}: max_rounds must be an integer >= 1, "
                                      f"got {max_rounds!r}")
         self.max_rounds = max_rounds
+
+    def check_step(self, steps_per_day: int) -> None:
+        """Refuse a day of `steps_per_day` steps this mode cannot follow (an `InputError` naming the mode)."""
+        if self.hourly_only and int(steps_per_day) != 24:
+            raise InputError(f"exchange mode {self.name!r} works only with hourly steps ([simulation] step_minutes "
+                             f"= 60); this run has {int(steps_per_day)} steps a day (step_minutes = "
+                             f"{24 * 60 // int(steps_per_day)}); use exchange mode 'centralised', 'signals' or 'none'")
 
     # -- PLO side ----------------------------------------------------------------------------------------------
     def plo_offer(self, plo: PloSide) -> dict[str, Any] | None:

@@ -9,13 +9,14 @@ from cosim.exchange.payloads import schedule_payload
 
 
 class Centralised(ExchangeMode):
-    """Each PLO sends its lot's flexibility (hourly power bounds, energy needs, PEV counts and SOC shares); the
-    DSO's controller plans topology, lot sites and lot dispatch together and sends each PLO its hourly
-    schedule and bus. When planning falls back, no schedule is sent: each PLO keeps its own plan.
+    """Each PLO sends its lot's flexibility (power bounds per step, energy needs, PEV counts and SOC shares); the
+    DSO's controller plans topology, lot sites and lot dispatch together and sends each PLO its schedule (one
+    setpoint per step) and bus. When planning falls back, no schedule is sent: each PLO keeps its own plan.
+    Follows the step: every array has the day's steps (24, 48 or 96).
 
-    Hour by hour (a controller with `revise`): each PLO sends its lot's fresh 24-hour offer and measurements at
-    the start of every hour; the DSO re-plans the rolling 24 hours and sends each lot its revised schedule (from
-    this hour on). A failed revision sends nothing: the schedules in force stay."""
+    Step by step (a controller with `revise`): each PLO sends its lot's fresh day-ahead offer and measurements at
+    the start of every step; the DSO re-plans the rolling day and sends each lot its revised schedule (from
+    this step on). A failed revision sends nothing: the schedules in force stay."""
 
     name = "centralised"
     reveals = "fleet data: envelope, EVs (windows, energies, chargers, contracts), PEV counts, SOC shares"

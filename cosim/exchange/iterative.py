@@ -30,6 +30,7 @@ class Iterative(Signals):
 
     name = "iterative"
     reveals = "its schedules, round by round"
+    hourly_only = True  # its PLO's proximal answer (`admm.PloProx`) is built on 24 hours
 
     def __init__(self, max_rounds: int = 40, signal_gain: float = 1.0, tolerance_kw: float = 1.0,
                  prox_usd_per_kw2: float = 1e-3) -> None:

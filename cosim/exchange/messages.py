@@ -11,6 +11,9 @@ A delayed message is one its sender sent after the day-ahead gate: the sender's 
 it *before* signing, so the flag is inside the signature. Someone on the path can neither mark a genuine
 message late to have it set aside (the signature breaks: "bad signature", logged as an attack) nor unmark a
 late one; holding a message back for real makes it arrive in a later hour, where it is stale.
+
+"hour" (the envelope's field, a record's, an `HourLog`'s) is the simulation's step index, the mosaik time: the hour
+itself at 60-minute steps, a quarter hour at 15 (the recorder writes the step's start in hours).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ MESSAGE_KINDS = ("offer", "schedule", "signal")
 
 @dataclass(frozen=True)
 class MessageRecord:
-    """One logged message: simulated hour, who to whom, what kind, and its payload size in bytes (JSON)."""
+    """One logged message: its step (mosaik time), who to whom, what kind, and its payload size in bytes (JSON)."""
 
     hour: int
     sender: str
@@ -181,16 +184,19 @@ class Inbox:
        is at (an old message held back or replayed after its nonce was forgotten); a round ahead of the
        negotiation is "rejected message".
 
-    Nonces are remembered for two to four days; older messages are stale by their hour anyway. The payload is checked
-    by the agent afterwards (`cosim.exchange.payloads`), as it knows the schema of each kind.
+    "hour" is the simulation's step index (the mosaik time: one step of `step_minutes`). Nonces are remembered for
+    two to four days (`REMEMBER_HOURS` x `steps_per_hour` steps, the same wall time at any step); older messages are
+    stale by their step anyway. The payload is checked by the agent afterwards (`cosim.exchange.payloads`), as it
+    knows the schema of each kind.
     """
 
     REMEMBER_HOURS = 48
 
-    def __init__(self, owner: str, keys: AgentKeys | None) -> None:
+    def __init__(self, owner: str, keys: AgentKeys | None, steps_per_hour: int = 1) -> None:
         self.owner = owner
         self.keys = keys
-        self._nonces: dict[str, int] = {}  # nonce -> hour it was first admitted
+        self.remember_steps = self.REMEMBER_HOURS * int(steps_per_hour)  # the replay window, in steps
+        self._nonces: dict[str, int] = {}  # nonce -> step it was first admitted
         self._pruned_hour = 0
 
     def check(self, message: Any, hour: int, min_round: int = 0, max_round: int | None = None) -> \
@@ -216,8 +222,8 @@ class Inbox:
         return None
 
     def _forget(self, hour: int) -> None:
-        if hour - self._pruned_hour >= self.REMEMBER_HOURS:
-            self._nonces = {n: h for n, h in self._nonces.items() if h > hour - self.REMEMBER_HOURS}
+        if hour - self._pruned_hour >= self.remember_steps:
+            self._nonces = {n: h for n, h in self._nonces.items() if h > hour - self.remember_steps}
             self._pruned_hour = hour
 
 

@@ -6,10 +6,11 @@
 - signal (DSO -> PLO): `DsoSignal.to_payload()` / `DsoSignal.from_payload(...)` (price adders and kW limits).
 
 Every received payload is checked against its schema before anything uses it (`check_offer`, `check_schedule`,
-`check_signal`, `check_json` for a user mode's own kinds): field names, types, 24-hour shapes, finite
-numbers, buses within the lot's registered candidates and powers within its registered connection limit
-(`LotRegistration`). A payload that fails raises `PayloadError`; the receiver rejects the message, logs why,
-and goes on with what it knew.
+`check_signal`, `check_json` for a user mode's own kinds): field names, types, one value per step of the day
+(the receiver's `LotRegistration.steps_per_day`: 24, 48 or 96; names such as `hour_mode` and `need_by_hour_kwh`
+keep "hour" but hold one value per step), finite numbers, buses within the lot's registered candidates and
+powers within its registered connection limit (`LotRegistration`). A payload that fails raises `PayloadError`;
+the receiver rejects the message, logs why, and goes on with what it knew.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import numpy as np
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import InputError
+from cosim.timebase import HOURS_PER_DAY, STEP_MINUTES, step_h_of
 
 __all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_envelope",
-           "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "measured_payload",
-           "misreport", "offer_from_payload", "offer_to_payload", "schedule_offer", "schedule_payload"]
+           "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "envelope_from_payload",
+           "measured_payload", "misreport", "offer_from_payload", "offer_to_payload", "schedule_offer",
+           "schedule_payload"]
 
 FULL_OFFER_FIELDS = frozenset({"lot_id", "candidate_buses", "n_pev", "pev_power_kw", "pev_battery_kwh", "hour_mode",
                                "max_charge_kw", "max_discharge_kw", "energy_need_kwh", "energy_available_kwh",
@@ -63,6 +66,17 @@ class LotRegistration:
     candidate_buses: tuple[int, ...]
     connection_limit_kw: float = math.inf
     power_factor: float = 1.0  # its chargers' power factor: the DSO's plans add their reactive power
+    steps_per_day: int = HOURS  # the receiver's day in steps (24, 48, 96): the length every day-ahead array has
+
+    def __post_init__(self) -> None:
+        allowed = {HOURS_PER_DAY * 60 // m for m in STEP_MINUTES}
+        if isinstance(self.steps_per_day, bool) or self.steps_per_day not in allowed:
+            raise InputError(f"LotRegistration.steps_per_day={self.steps_per_day!r} is not allowed; allowed: "
+                             f"{', '.join(map(str, sorted(allowed)))}")
+
+    @property
+    def step_minutes(self) -> int:
+        return HOURS_PER_DAY * 60 // self.steps_per_day
 
 
 def _fields(payload: Any, allowed: frozenset[str], what: str, optional: frozenset[str] = frozenset()) -> None:
@@ -89,17 +103,22 @@ def _number(value: Any, name: str, low: float = -math.inf, high: float = math.in
     return value
 
 
-def _hourly(value: Any, name: str, low: float = -math.inf, high: float = math.inf, integer: bool = False) -> np.ndarray:
-    if not isinstance(value, list) or len(value) != HOURS:
+def _hourly(value: Any, name: str, low: float = -math.inf, high: float = math.inf, integer: bool = False,
+            n: int = HOURS) -> np.ndarray:
+    """`n` values, one per step of the day (24 hourly ones at 60-minute steps)."""
+    if not isinstance(value, list) or len(value) != n:
         size = len(value) if isinstance(value, list) else type(value).__name__
-        raise PayloadError(f"{name}: 24 hourly values expected, got {size}")
+        what = "24 hourly values" if n == HOURS else f"{n} values (one per {HOURS_PER_DAY * 60 // n}-min step)"
+        raise PayloadError(f"{name}: {what} expected, got {size}")
     return np.array([_number(v, f"{name}[{h}]", low, high, integer) for h, v in enumerate(value)],
                     dtype=int if integer else float)
 
 
-def _within_limit(value: Any, name: str, lot_id: str, limit_kw: float, negative: bool = False) -> np.ndarray:
-    """24 finite powers, >= 0 (or any sign when `negative`), whose size is within the registered limit."""
-    arr = _hourly(value, name, -math.inf if negative else 0.0)
+def _within_limit(value: Any, name: str, lot_id: str, limit_kw: float, negative: bool = False,
+                  n: int = HOURS) -> np.ndarray:
+    """`n` finite powers (one per step), >= 0 (or any sign when `negative`), whose size is within the registered
+    limit."""
+    arr = _hourly(value, name, -math.inf if negative else 0.0, n=n)
     worst = float(np.max(np.abs(arr)))
     if worst > limit_kw + TOLERANCE_KW:
         raise PayloadError(f"{name} up to {worst:.0f} kW beyond the registered {limit_kw:.0f} kW of {lot_id!r}",
@@ -131,19 +150,19 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     if payload["lot_id"] != sender:
         raise PayloadError(f"{sender!r} offered for lot {_short(payload['lot_id'])}")
     _buses(payload["candidate_buses"], sender, lot.candidate_buses)
-    limit = lot.connection_limit_kw
+    limit, n = lot.connection_limit_kw, lot.steps_per_day
     if not full:
-        _within_limit(payload["schedule_kw"], "schedule_kw", sender, limit, negative=True)
+        _within_limit(payload["schedule_kw"], "schedule_kw", sender, limit, negative=True, n=n)
         return
     _number(payload["n_pev"], "n_pev", 0, MAX_PEVS, integer=True)
     _number(payload["pev_power_kw"], "pev_power_kw", 0.0, 1e4)
     _number(payload["pev_battery_kwh"], "pev_battery_kwh", 0.0, 1e4)
-    _hourly(payload["hour_mode"], "hour_mode", -1, 1, integer=True)
-    max_energy_kwh = HOURS * limit
+    _hourly(payload["hour_mode"], "hour_mode", -1, 1, integer=True, n=n)
+    max_energy_kwh = HOURS_PER_DAY * limit  # a day at the connection limit
     _number(payload["energy_need_kwh"], "energy_need_kwh", 0.0, max_energy_kwh)
     _number(payload["energy_available_kwh"], "energy_available_kwh", 0.0, NO_LIMIT_KW)
     if payload["need_by_hour_kwh"] is not None:
-        _hourly(payload["need_by_hour_kwh"], "need_by_hour_kwh", 0.0, max_energy_kwh)
+        _hourly(payload["need_by_hour_kwh"], "need_by_hour_kwh", 0.0, max_energy_kwh, n=n)
     economics = payload["economics"]
     _fields(economics, ECONOMICS_FIELDS, "economics", optional=frozenset(AGEING_COST_FIELDS))
     for name in AGEING_COST_FIELDS:
@@ -153,11 +172,11 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
     _number(economics["cost_e_usd_per_kwh"], "economics.cost_e_usd_per_kwh", 0.0, MAX_PRICE_USD_PER_KWH)
     _number(economics["cost_ca_usd_per_pev_day"], "economics.cost_ca_usd_per_pev_day", 0.0, MAX_PRICE_USD_PER_KWH)
     for key in ("max_charge_kw", "max_discharge_kw"):
-        _within_limit(payload[key], key, sender, limit)
+        _within_limit(payload[key], key, sender, limit, n=n)
     if payload.get("envelope") is not None:
-        check_envelope(payload["envelope"], sender, limit)
+        check_envelope(payload["envelope"], sender, limit, n)
     if payload.get("fleet") is not None:
-        check_fleet(payload["fleet"], limit)
+        check_fleet(payload["fleet"], limit, n)
     if "measured" in payload:  # an hourly offer's measurements (`measured_payload`)
         measured = payload["measured"]
         _fields(measured, MEASURED_FIELDS, "measured")
@@ -166,21 +185,22 @@ def check_offer(payload: Any, sender: str, lot: LotRegistration) -> None:
         _number(measured["energy_charged_kwh"], "measured.energy_charged_kwh", 0.0, max_energy_kwh)
 
 
-def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
-    """A lot's flexibility envelope: 24 finite power bounds within the registered connection limit (p_min <= p_max),
-    24 cumulative energy bounds within 24 h of that limit (e_min <= e_max), efficiencies in (0, 1], a shortfall
-    >= 0, and optionally 24 suffix bounds each (gain_max_kwh, drop_max_kwh, >= 0). Whether the bounds can all
-    hold together is the DSO's to resolve (`FlexEnvelope.tightened`)."""
+def check_envelope(payload: Any, lot_id: str, limit_kw: float, n: int = HOURS) -> None:
+    """A lot's flexibility envelope, `n` steps (the receiver's day): `n` finite power bounds within the registered
+    connection limit (p_min <= p_max), `n` cumulative energy bounds within 24 h of that limit (e_min <= e_max),
+    efficiencies in (0, 1], a shortfall >= 0, and optionally `n` suffix bounds each (gain_max_kwh, drop_max_kwh,
+    >= 0). Whether the bounds can all hold together is the DSO's to resolve (`FlexEnvelope.tightened`); the
+    envelope carries no step: the receiver rebuilds it with its own."""
     _fields(payload, ENVELOPE_FIELDS, "envelope", optional=frozenset({"gain_max_kwh", "drop_max_kwh"}))
     if ("gain_max_kwh" in payload) != ("drop_max_kwh" in payload):
         raise PayloadError("envelope: gain_max_kwh and drop_max_kwh come together")
-    p_min = _within_limit(payload["p_min_kw"], "envelope.p_min_kw", lot_id, limit_kw, negative=True)
-    p_max = _within_limit(payload["p_max_kw"], "envelope.p_max_kw", lot_id, limit_kw, negative=True)
+    p_min = _within_limit(payload["p_min_kw"], "envelope.p_min_kw", lot_id, limit_kw, negative=True, n=n)
+    p_max = _within_limit(payload["p_max_kw"], "envelope.p_max_kw", lot_id, limit_kw, negative=True, n=n)
     if np.any(p_min > p_max + TOLERANCE_KW):
         raise PayloadError(f"envelope: p_min_kw above p_max_kw in hour(s) {np.flatnonzero(p_min > p_max).tolist()}")
-    energy = HOURS * min(limit_kw, NO_LIMIT_KW)
-    e_min = _hourly(payload["e_min_kwh"], "envelope.e_min_kwh", -energy, energy)
-    e_max = _hourly(payload["e_max_kwh"], "envelope.e_max_kwh", -energy, energy)
+    energy = HOURS_PER_DAY * min(limit_kw, NO_LIMIT_KW)  # a day at the connection limit, kWh
+    e_min = _hourly(payload["e_min_kwh"], "envelope.e_min_kwh", -energy, energy, n=n)
+    e_max = _hourly(payload["e_max_kwh"], "envelope.e_max_kwh", -energy, energy, n=n)
     if np.any(e_min > e_max + TOLERANCE_KW):
         raise PayloadError(f"envelope: e_min_kwh above e_max_kwh in hour(s) {np.flatnonzero(e_min > e_max).tolist()}")
     _number(payload["eta_charge"], "envelope.eta_charge", 1e-3, 1.0)
@@ -188,27 +208,35 @@ def check_envelope(payload: Any, lot_id: str, limit_kw: float) -> None:
     _number(payload["shortfall_kwh"], "envelope.shortfall_kwh", 0.0, energy)
     for key in ("gain_max_kwh", "drop_max_kwh"):
         if key in payload:
-            _hourly(payload[key], f"envelope.{key}", 0.0, energy)
+            _hourly(payload[key], f"envelope.{key}", 0.0, energy, n=n)
 
 
 FLEET_NUMBERS = ("energy_kwh", "capacity_kwh", "charger_kw", "contract_kwh", "floor_kwh", "eta_charge",
                  "eta_discharge")
 FLEET_FIELDS = frozenset({"start_min", "hours", "plug_min", "dep_min", "v2g", "connection_limit_kw", "knee_soc",
-                          *FLEET_NUMBERS})
-FLEET_OPTIONAL = frozenset({"knee_soc"})  # CC-CV knees (`cosim.controllers.cccv`), in (0, 1]; absent: no taper
+                          "step_minutes", *FLEET_NUMBERS})
+# CC-CV knees (`cosim.controllers.cccv`), in (0, 1], absent: no taper; step_minutes, absent: 60 (`hours` then
+# counts steps of that length)
+FLEET_OPTIONAL = frozenset({"knee_soc", "step_minutes"})
+FLEET_SCALARS = frozenset({"start_min", "hours", "connection_limit_kw", "step_minutes"})
 MAX_KWH = 1e4  # one EV's battery or charger, at most
 
 
-def check_fleet(payload: Any, limit_kw: float) -> None:
+def check_fleet(payload: Any, limit_kw: float, n: int = HOURS) -> None:
     """A lot's EVs behind its envelope (`ParkingLot.fleet_view`): equal-length lists of at most `MAX_PEVS` EVs, whole
     minutes with each plug-in before its departure, finite energies and powers in [0, 1e4], efficiencies in
-    (0, 1], booleans for V2G, 24 hours, a connection limit within the registered one."""
+    (0, 1], booleans for V2G, a window of the receiver's `n` steps (`hours` counts steps; `step_minutes`, 60 when
+    absent, is the receiver's step), a connection limit within the registered one."""
     _fields(payload, FLEET_FIELDS, "fleet", optional=FLEET_OPTIONAL)
     _number(payload["start_min"], "fleet.start_min", 0, math.inf, integer=True)
-    _number(payload["hours"], "fleet.hours", HOURS, HOURS, integer=True)
+    _number(payload["hours"], "fleet.hours", n, n, integer=True)
+    step = HOURS_PER_DAY * 60 // n
+    if payload.get("step_minutes", 60) != step or isinstance(payload.get("step_minutes"), bool):
+        raise PayloadError(f"fleet.step_minutes: {step} expected (the receiver's step), "
+                           f"got {_short(payload.get('step_minutes', 60))}")
     _number(payload["connection_limit_kw"], "fleet.connection_limit_kw", 0.0, min(limit_kw, NO_LIMIT_KW) + 1e-6)
     sizes = {len(payload[k]) if isinstance(payload[k], list) else -1
-             for k in FLEET_FIELDS - {"start_min", "hours", "connection_limit_kw"} if k in payload}
+             for k in FLEET_FIELDS - FLEET_SCALARS if k in payload}
     if len(sizes) != 1 or -1 in sizes or next(iter(sizes)) > MAX_PEVS:
         raise PayloadError(f"fleet: lists of one length up to {MAX_PEVS} expected")
     for key in ("plug_min", "dep_min"):
@@ -228,24 +256,27 @@ def check_fleet(payload: Any, limit_kw: float) -> None:
 
 
 def check_schedule(payload: Any, lot_id: str, lot: LotRegistration) -> None:
-    """The DSO's schedule for `lot_id`: 24 setpoints within the lot's connection limit, a bus among its candidates."""
+    """The DSO's schedule for `lot_id`: one setpoint per step of the lot's day (`steps_per_day`) within its
+    connection limit, a bus among its candidates."""
     _fields(payload, SCHEDULE_FIELDS, "schedule", optional=frozenset({"start_hour"}))
-    if "start_hour" in payload:  # a revised schedule: its first setpoint is for this simulated hour
+    if "start_hour" in payload:  # a revised schedule: its first setpoint is for this step (mosaik time)
         _number(payload["start_hour"], "start_hour", 0, math.inf, integer=True)
-    _within_limit(payload["setpoints_kw"], "setpoints_kw", lot_id, lot.connection_limit_kw, negative=True)
+    _within_limit(payload["setpoints_kw"], "setpoints_kw", lot_id, lot.connection_limit_kw, negative=True,
+                  n=lot.steps_per_day)
     bus = payload["bus"]
     if bus is not None and (not isinstance(bus, int) or isinstance(bus, bool) or bus not in lot.candidate_buses):
         raise PayloadError(f"bus {_short(bus)} is not among the registered candidates {list(lot.candidate_buses)} "
                            f"of {lot_id!r}")
 
 
-def check_signal(payload: Any) -> None:
-    """The DSO's price adders ($/kWh) and import / export limits (kW, >= 0; 1e9 = none), 24 hours each."""
+def check_signal(payload: Any, n: int = HOURS) -> None:
+    """The DSO's price adders ($/kWh) and import / export limits (kW, >= 0; 1e9 = none), one per step of the
+    receiver's day (`n` steps) each."""
     _fields(payload, SIGNAL_FIELDS, "signal")
     _hourly(payload["price_adder_usd_per_kwh"], "price_adder_usd_per_kwh", -MAX_PRICE_USD_PER_KWH,
-            MAX_PRICE_USD_PER_KWH)
+            MAX_PRICE_USD_PER_KWH, n=n)
     for key in ("max_import_kw", "max_export_kw"):
-        _hourly(payload[key], key, 0.0, NO_LIMIT_KW)
+        _hourly(payload[key], key, 0.0, NO_LIMIT_KW, n=n)
 
 
 def check_json(payload: Any, name: str = "payload", depth: int = 0) -> None:
@@ -301,21 +332,31 @@ def offer_from_payload(payload: dict[str, Any], candidate_buses: tuple[int, ...]
         energy_available_kwh=float(payload["energy_available_kwh"]),
         need_by_hour_kwh=(None if payload.get("need_by_hour_kwh") is None
                           else np.asarray(payload["need_by_hour_kwh"], float)),
-        envelope=(None if payload.get("envelope") is None
-                  else FlexEnvelope.from_payload(payload["envelope"]).tightened()),
+        envelope=None if payload.get("envelope") is None else envelope_from_payload(payload["envelope"]),
         fleet=payload.get("fleet"),
     )
 
 
+def envelope_from_payload(payload: dict[str, Any]) -> FlexEnvelope:
+    """The `FlexEnvelope` of an envelope payload, tightened, at the receiver's step: a payload carries no step, and
+    a checked one has the receiver's number of steps (`check_envelope`), so its length gives the step
+    (`timebase.step_h_of`: 24 -> 1 h, 48 -> 0.5 h, 96 -> 0.25 h; another length is a `StepError`)."""
+    step_h = step_h_of(len(payload["p_min_kw"]))
+    if step_h == 1.0:  # hourly: the envelope as it always was built
+        return FlexEnvelope.from_payload(payload).tightened()
+    return FlexEnvelope.from_payload(payload, step_h=step_h).tightened()
+
+
 def schedule_offer(lot_id: str, candidate_buses: tuple[int, ...], schedule_kw: np.ndarray) -> dict[str, Any]:
-    """A PLO's own hourly schedule (kW, + charging) offered to the DSO, with where the lot may sit."""
+    """A PLO's own schedule (kW, + charging, one value per step of the day) offered to the DSO, with where the lot
+    may sit."""
     return {"lot_id": lot_id, "candidate_buses": list(candidate_buses),
             "schedule_kw": np.asarray(schedule_kw, float).tolist()}
 
 
 def schedule_payload(setpoints_kw: np.ndarray, bus: int | None, start_hour: int | None = None) -> dict[str, Any]:
-    """The DSO's hourly setpoints for one lot (kW, + charging) and the bus it placed the lot at; a revised schedule
-    (hour-by-hour control) names the simulated hour its first setpoint is for."""
+    """The DSO's setpoints for one lot (kW, + charging, one per step) and the bus it placed the lot at; a revised
+    schedule (step-by-step control) names the step (mosaik time) its first setpoint is for."""
     out = {"setpoints_kw": np.asarray(setpoints_kw, float).tolist(), "bus": None if bus is None else int(bus)}
     if start_hour is not None:
         out["start_hour"] = int(start_hour)
@@ -323,7 +364,7 @@ def schedule_payload(setpoints_kw: np.ndarray, bus: int | None, start_hour: int 
 
 
 def measured_payload(evs_present: int, energy_stored_kwh: float, energy_charged_kwh: float) -> dict[str, Any]:
-    """A lot's measurements at the start of an hour, carried by an hourly full offer as its `measured` field."""
+    """A lot's measurements at the start of a step, carried by a step's full offer as its `measured` field."""
     return {"evs_present": int(evs_present), "energy_stored_kwh": max(0.0, float(energy_stored_kwh)),
             "energy_charged_kwh": max(0.0, float(energy_charged_kwh))}
 

@@ -9,10 +9,11 @@ overload. Change them here; docs/EXCHANGE.md prints them from this module.
 from __future__ import annotations
 
 OVERLOAD_USD_PER_KWH = 1.0
-"""Per kWh of line flow above its rating (the rated apparent power's active part), per line and hour."""
+"""Per kWh of line flow above its rating (the rated apparent power's active part), per line (kW above x hours)."""
 
 VOLTAGE_USD_PER_PU_H = 100.0
-"""Per p.u. of voltage outside a bus's band, per bus and hour (0.01 p.u. for one hour: $1)."""
+"""Per p.u. of voltage outside a bus's band, per bus and hour (0.01 p.u. for one hour: $1; for a step of step_h
+hours, x step_h)."""
 
 UNMET_USD_PER_KWH = 1.0
 """Per kWh of an EV's contracted energy not delivered by its departure."""

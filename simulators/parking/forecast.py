@@ -1,4 +1,4 @@
-"""The lot's day-ahead view of its own fleet: hourly power bounds and contract energies (perfect foresight).
+"""The lot's day-ahead view of its own fleet: power bounds and contract energies per step (perfect foresight).
 
 This is what the PLO offers the DSO. With a deterministic fleet it is exact; with a stochastic one it is the
 realised schedule (a perfect forecast), which is the upper bound on the value of information. With a
@@ -18,62 +18,71 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.cccv import has_taper, must_run_kwh
+from cosim.timebase import check_step_minutes
 
 from .lot import ParkingLot
 
 
-def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
-                   ) -> dict[str, object]:
-    """The EVs of the window [start_h, start_h + hours) as the operator needs them for its envelope
-    (`ParkingLot.fleet_view`)."""
-    return lot.fleet_view(start_h, hours, energy_kwh)[0]
+def fleet_forecast(lot: ParkingLot, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None,
+                   step_minutes: int = 60) -> dict[str, object]:
+    """The EVs of the window of `hours` steps of `step_minutes` from `start_h` as the operator needs them for its
+    envelope (`ParkingLot.fleet_view`)."""
+    return lot.fleet_view(start_h, hours, energy_kwh, step_minutes)[0]
 
 
-def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int = 24) -> dict[str, object]:
-    """Hourly charge/discharge kW bounds and battery-side energies for the window [start_h, start_h + hours).
+def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int | None = None, step_minutes: int = 60, *,
+                       step_h: float | None = None) -> dict[str, object]:
+    """Charge/discharge kW bounds and battery-side energies per step for the window of `hours` steps of
+    `step_minutes` (or `step_h` hours: 1.0, 0.5, 0.25) from `start_h`; `hours` None: a day of steps (24, 48 or 96).
+    The names keep "hour"; the values are per step.
 
-    max_charge_kw[h] / max_discharge_kw[h]: what the EVs present can take (give: V2G-capable ones, above their
-    contracts) in one hour - charger power or battery room, whichever is less - weighted by the share of the
-    hour they are present, capped by the connection limit and the chargers.
+    max_charge_kw[k] / max_discharge_kw[k]: what the EVs present can take (give: V2G-capable ones, above their
+    contracts) in step k - charger power or battery room over the step, whichever is less - weighted by the share
+    of the step they are present, capped by the connection limit and the chargers.
     energy_need_kwh: energy the EVs leaving inside the window still need for their contracts.
-    need_by_hour_kwh[h]: of that, what must be in by the end of hour h (chargers are finite).
+    need_by_hour_kwh[k]: of that, what must be in by the end of step k (chargers are finite).
     energy_available_kwh: energy V2G EVs present in the window hold above their contract and reserve.
     """
+    if step_h is not None:
+        step_minutes = int(round(step_h * 60.0))
+    step_minutes = check_step_minutes(int(step_minutes))
+    hours = 24 * 60 // step_minutes if hours is None else int(hours)
     n_ev = len(lot.evs)
+    step_h = step_minutes / 60.0
     t0 = int(round(start_h * 60))
-    edges = t0 + 60 * np.arange(hours + 1)
+    edges = t0 + step_minutes * np.arange(hours + 1)
     alive = ~lot.gone
     arr = np.maximum(lot.arr_min, lot._t_min)
     dep = lot.dep_min
     overlap = np.clip(np.minimum(dep[:, None], edges[None, 1:]) - np.maximum(arr[:, None], edges[None, :-1]),
-                      0, 60) / 60.0
+                      0, step_minutes) / step_minutes  # share of each step the EV is present
     overlap *= alive[:, None]
     present_count = overlap.sum(axis=0)
     cap_share = (np.minimum(1.0, lot.n_chargers / np.maximum(present_count, 1e-9)) if np.isfinite(lot.n_chargers)
                  else 1.0)
     e_now = np.where(lot.plugged | lot.queued, lot.energy, lot.e_arr)
-    # an EV cannot take (give) more in an hour than its charger allows or its battery has room (energy) for
-    charge_kw = np.minimum(lot.charger, np.maximum(lot.cap - e_now, 0.0) / lot.eta_c)
+    # an EV cannot take (give) more in a step than its charger allows or its battery has room (energy) for
+    charge_kw = np.minimum(lot.charger, np.maximum(lot.cap - e_now, 0.0) / lot.eta_c / step_h)
     discharge_kw = np.minimum(lot.charger,
-                              np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0) * lot.eta_d) * lot.v2g
+                              np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0) * lot.eta_d / step_h) * lot.v2g
     max_c = np.minimum((overlap * charge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     max_d = np.minimum((overlap * discharge_kw[:, None]).sum(axis=0) * cap_share, lot.limit_kw)
     in_window = alive & (dep > t0) & (arr < edges[-1])
     leaving = in_window & (dep <= edges[-1])
     need = float(np.maximum(lot.e_req - e_now, 0.0)[leaving].sum())
-    # must-run curve: battery energy that has to be in by the end of each hour for contracts to stay feasible
+    # must-run curve: battery energy that has to be in by the end of each step for contracts to stay feasible
     short = np.maximum(lot.e_req - e_now, 0.0) * leaving
     rate = lot.charger * lot.eta_c
     time_left_h = np.maximum(dep[:, None] - edges[None, 1:], 0) / 60.0
     need_by = np.maximum(short[:, None] - rate[:, None] * time_left_h, 0.0)
-    if has_taper(lot.knee):  # CC-CV: the energy each EV must hold at each hour's end, charging tapered after it
+    if has_taper(lot.knee):  # CC-CV: the energy each EV must hold at each step's end, charging tapered after it
         late = must_run_kwh(lot.e_req[:, None], lot.cap[:, None], rate[:, None], lot.knee[:, None],
                             edges[None, 1:] / 60.0, dep[:, None] / 60.0)
         tapered = np.maximum(late - e_now[:, None], 0.0) * leaving[:, None]
         need_by = np.where((lot.knee < 1.0)[:, None], np.maximum(need_by, tapered), need_by)
     need_by = need_by.sum(axis=0)
     avail = float(np.maximum(e_now - np.maximum(lot.e_req, lot.floor), 0.0)[in_window & lot.v2g].sum())
-    fleet = fleet_forecast(lot, start_h, hours, e_now)
+    fleet = fleet_forecast(lot, start_h, hours, e_now, step_minutes)
     return {
         "fleet": fleet,
         "max_charge_kw": max_c.tolist(),
@@ -201,6 +210,8 @@ class ForecastView:
         return view
 
 
-def forecast_with_error(lot: ParkingLot, start_h: float, view: ForecastView | None) -> dict[str, object]:
-    """`day_ahead_forecast` of the lot as its operator expects it (`view`), or of the lot itself (None)."""
-    return day_ahead_forecast(lot if view is None else view.expected(lot), start_h)
+def forecast_with_error(lot: ParkingLot, start_h: float, view: ForecastView | None, step_minutes: int = 60
+                        ) -> dict[str, object]:
+    """`day_ahead_forecast` of the lot as its operator expects it (`view`), or of the lot itself (None), over a day
+    of `step_minutes` steps."""
+    return day_ahead_forecast(lot if view is None else view.expected(lot), start_h, step_minutes=step_minutes)

@@ -144,8 +144,8 @@ class ParkingLot:
         self._pd = 0  # next departure (index into _dep_order)
         self._t_min = 0  # minute up to which energy has been integrated
         self._setpoint = 0.0
-        self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per hour)
-        self._preferred: tuple[int, np.ndarray] | None = None  # (start minute, (n, H) grid kWh per EV and hour)
+        self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per step, step minutes)
+        self._preferred: tuple[int, np.ndarray] | None = None  # (start minute, (n, H) grid kWh per EV and step)
         self._view = None  # how the operator expects the fleet (forecast errors), for the per-EV plan
         self._plan_kwh = np.zeros(len(evs))  # each EV's share of the step's energy (grid kWh, `_plan_step`)
         self._plan_end_min = np.zeros(len(evs), dtype=np.int64)  # when its part of the step ends
@@ -334,19 +334,21 @@ class ParkingLot:
             return self.allocation(lo, hi, total, self.dep_h[idx], **self._laxities(idx, t1_h, dt))
         return self.allocation(lo, hi, total, self.dep_h[idx])
 
-    def fleet_view(self, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None
-                   ) -> tuple[dict[str, object], np.ndarray]:
-        """The EVs of the window [start_h, start_h + hours) as `cosim.controllers.envelope.fleet_envelope` (and the
-        per-EV LP) take them, JSON-able, and their indices in the lot: each EV's plugged window from the lot's
-        queue (at most `n_chargers` plugged, the rest waiting in arrival order, or turned away with
-        ``overflow = "refuse"``), its battery energy now (or on arrival), capacity, charger, contract and reserve."""
+    def fleet_view(self, start_h: float, hours: int = 24, energy_kwh: np.ndarray | None = None,
+                   step_minutes: int = 60) -> tuple[dict[str, object], np.ndarray]:
+        """The EVs of the window of `hours` steps of `step_minutes` from `start_h` as
+        `cosim.controllers.envelope.fleet_envelope` (and the per-EV LP) take them, JSON-able, and their indices in the
+        lot: each EV's plugged window from the lot's queue (at most `n_chargers` plugged, the rest waiting in arrival
+        order, or turned away with ``overflow = "refuse"``), its battery energy now (or on arrival), capacity,
+        charger, contract and reserve. The dict's ``hours`` counts steps; ``step_minutes`` is in it only when the
+        step is not 60 minutes (an hourly fleet is as before)."""
         t0 = int(round(start_h * 60))
         e_now = np.where(self.plugged | self.queued, self.energy, self.e_arr) if energy_kwh is None else energy_kwh
         plug, dep = plugged_windows(self.arr_min, self.dep_min, self.n_chargers, now_min=self._t_min,
                                     plugged=self.plugged, queue=list(self._queue), gone=self.gone,
                                     refuse=self.overflow == "refuse")
         # EVs in the window, plugged or not (one that never gets a charger still has a contract: its shortfall counts)
-        keep = np.flatnonzero(~self.gone & (dep > t0) & (np.maximum(self.arr_min, t0) < t0 + 60 * hours))
+        keep = np.flatnonzero(~self.gone & (dep > t0) & (np.maximum(self.arr_min, t0) < t0 + step_minutes * hours))
         fleet = {"start_min": t0, "hours": int(hours), "plug_min": plug[keep].tolist(), "dep_min": dep[keep].tolist(),
                  "energy_kwh": e_now[keep].tolist(), "capacity_kwh": self.cap[keep].tolist(),
                  "charger_kw": self.charger[keep].tolist(), "contract_kwh": self.e_req[keep].tolist(),
@@ -355,28 +357,33 @@ class ParkingLot:
                  "connection_limit_kw": float(min(self.limit_kw, 1e9))}
         if has_taper(self.knee):  # CC-CV knees, only when some EV tapers (the payload is as before otherwise)
             fleet["knee_soc"] = self.knee[keep].tolist()
+        if step_minutes != 60:  # `hours` counts steps of this length
+            fleet["step_minutes"] = int(step_minutes)
         return fleet, keep
 
-    def set_schedule(self, start_h: float, schedule_kw: Sequence[float], view=None) -> None:
-        """The operator's schedule (kW, one value per hour from `start_h`): the lot then shares each hour's energy
-        among its EVs as the per-EV plan that delivers the whole schedule best does (`fleet_lp.dispatch`, solved
-        from the lot's state when the schedule starts, and again each hour when the operator's view of the fleet
-        (`view`, forecast errors) differs from the EVs that come). Without a schedule, the allocation rule alone."""
-        key = (int(round(start_h * 60)), tuple(round(float(v), 9) for v in schedule_kw))
+    def set_schedule(self, start_h: float, schedule_kw: Sequence[float], view=None, step_minutes: int = 60) -> None:
+        """The operator's schedule (kW, one value per step of `step_minutes` from `start_h`): the lot then shares
+        each step's energy among its EVs as the per-EV plan that delivers the whole schedule best does
+        (`fleet_lp.dispatch`, solved from the lot's state when the schedule starts, and again each step when the
+        operator's view of the fleet (`view`, forecast errors) differs from the EVs that come). Without a schedule,
+        the allocation rule alone."""
+        key = (int(round(start_h * 60)), tuple(round(float(v), 9) for v in schedule_kw), int(step_minutes))
         if key != self._schedule_key:
             self._schedule_key, self._preferred, self._view = key, None, view
 
     def _preferred_kwh(self, t0: int, t1: int) -> np.ndarray | None:
         """(n,) grid kWh each EV should take in the step [t0, t1) by the per-EV plan of the operator's schedule."""
-        if self._schedule_key is None or t1 - t0 != 60:
+        if self._schedule_key is None:
             return None
-        start, kw = self._schedule_key
-        k = (t0 - start) // 60
-        if (t0 - start) % 60 or not 0 <= k < len(kw):
+        start, kw, step = self._schedule_key
+        if t1 - t0 != step:
+            return None
+        k = (t0 - start) // step
+        if (t0 - start) % step or not 0 <= k < len(kw):
             return None
         if self._preferred is None or self._view is not None:  # solve from now on (again, under forecast errors)
             source = self if self._view is None else self._view.expected(self)
-            fleet, keep = source.fleet_view(t0 / 60.0, len(kw) - k)
+            fleet, keep = source.fleet_view(t0 / 60.0, len(kw) - k, step_minutes=step)
             try:
                 per_ev, _ = dispatch(fleet, np.asarray(kw[k:], float))
             except ProblemError:
@@ -385,7 +392,7 @@ class ParkingLot:
             plan[keep] = per_ev
             self._preferred = (t0, plan)
         solved_at, plan = self._preferred
-        column = (t0 - solved_at) // 60
+        column = (t0 - solved_at) // step
         return plan[:, column] if 0 <= column < plan.shape[1] else None
 
     def _plan_step(self, t0: int, t1: int) -> None:

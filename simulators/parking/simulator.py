@@ -1,19 +1,23 @@
 """mosaik (API v3) wrapper: ``ParkingSim`` with model ``Lot``, one entity per parking lot.
 
-Time-based. The lot steps one hour by default, whatever the world's ``time_resolution`` (seconds per mosaik
-time unit): ``3600 / time_resolution`` units, which must be a whole number; give ``step_size`` (in time units,
-at least one minute long) for other steps. Unknown simulator parameters are refused, as GridSim does.
+Time-based. When the world's ``time_resolution`` (seconds per mosaik time unit) is one of the framework's steps
+(`cosim.timebase.STEP_MINUTES`: 3600, 1800 or 900 s), one time unit is one step and the lot steps one unit by
+default; at another resolution it steps one hour by default (``3600 / time_resolution`` units, a whole number).
+``step_size`` (in time units, at least one minute long) sets another step. Unknown simulator parameters are
+refused, as GridSim does. The day-ahead arrays (forecast, schedule) hold one value per step of the day when the
+step is a framework step (24, 48 or 96 values), else 24 hourly values.
 
 Input ``setpoint_kw`` (grid side, + charging / - discharging) is summed over all senders; with no input in a
 step the setpoint is 0 kW (idle, must-run charging still happens). Input ``schedule`` ({"start_h": time units of
-its first hour, "kw": hourly setpoints}) is the operator's day: the lot shares each hour's energy among its EVs by
-the per-EV plan that delivers it (`ParkingLot.set_schedule`). Outputs are the step's figures from
-:meth:`ParkingLot.advance` (powers as Python floats, counts as ints; ``evs_present`` counts the EVs in the lot
-at any moment of the step), ``evs``: one row per EV visit touched in the step (:meth:`ParkingLot.session_row`
-plus ``lot_id``; an EV's last row is its visit's final state), and ``state``: the lot time and, at each day
-boundary, its 24-h ``forecast`` (:func:`day_ahead_forecast`) for its operator; with ``hourly_forecast`` a fresh
-forecast every hour and ``measured`` (``evs_present``, ``energy_stored_kwh``, ``energy_charged_kwh`` since the day
-started), for hour-by-hour control. ``forecast_error`` (Gaussian: {arrival_sigma_h, departure_sigma_h,
+its first step, "kw": setpoints, one per step}) is the operator's day: the lot shares each step's energy among its
+EVs by the per-EV plan that delivers it (`ParkingLot.set_schedule`). Outputs are the step's figures from
+:meth:`ParkingLot.advance` (powers as Python floats, means over the step; energies in kWh of the step, kW x step_h;
+counts as ints; ``evs_present`` counts the EVs in the lot at any moment of the step), ``evs``: one row per EV visit
+touched in the step (:meth:`ParkingLot.session_row` plus ``lot_id``; an EV's last row is its visit's final state),
+and ``state``: the lot time (``hour``, in hours) and, at each day boundary, its day-ahead ``forecast``
+(:func:`day_ahead_forecast`, one value per step of the day) for its operator; with ``hourly_forecast`` a fresh
+forecast every step and ``measured`` (``evs_present``, ``energy_stored_kwh``, ``energy_charged_kwh`` since the day
+started), for step-by-step control. ``forecast_error`` (Gaussian: {arrival_sigma_h, departure_sigma_h,
 energy_sigma}; or ElaadNL: {source = "elaadnl", segment, share}; see :class:`ForecastError`) makes the forecast
 differ from the EVs that come.
 
@@ -38,6 +42,7 @@ import mosaik_api_v3
 
 from cosim.controllers.ageing import COST_SWITCHES, AgeingModel
 from cosim.errors import InputError
+from cosim.timebase import STEP_MINUTES
 
 from .fleet import load_fleet_csv, stochastic_fleet
 from .forecast import ELAADNL_SEGMENTS, ElaadnlForecastError, ForecastError, ForecastView, forecast_with_error
@@ -106,15 +111,19 @@ class ParkingSim(mosaik_api_v3.Simulator):
         self.charged_today: dict[str, float] = {}
         self.hours_per_unit = 1.0
         self.step_size = 1
+        self.day_step_minutes = 60  # the step of the day-ahead arrays (forecast, schedule): the lot's step if allowed
 
     def init(self, sid, time_resolution: float = 3600.0, step_size: int | None = None, **sim_params):
-        """``step_size`` in mosaik time units; default one hour (``3600 / time_resolution`` units)."""
+        """``step_size`` in mosaik time units; default one unit when ``time_resolution`` is a framework step
+        (3600, 1800 or 900 s), else one hour (``3600 / time_resolution`` units)."""
         if sim_params:
             raise ParkingConfigError(f"ParkingSim: unknown simulator parameter(s) {sorted(sim_params)}; "
                                      "known: step_size")
         if isinstance(time_resolution, bool) or not isinstance(time_resolution, (int, float)) \
                 or not time_resolution > 0:
             raise ParkingConfigError(f"time_resolution={time_resolution!r} must be > 0 s per time unit")
+        if step_size is None and float(time_resolution) in {60.0 * m for m in STEP_MINUTES}:
+            step_size = 1  # one mosaik time unit is one step of the run
         if step_size is None:
             hour = 3600.0 / float(time_resolution)
             if hour < 1 or not hour.is_integer():
@@ -127,6 +136,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
         self.step_size = int(step_size)
         if self.step_size * self.hours_per_unit * 60.0 < 1.0 - 1e-9:
             raise ParkingConfigError("a step must last at least one minute (time_resolution x step_size >= 60 s)")
+        step_minutes = self.step_size * self.hours_per_unit * 60.0
+        allowed = any(abs(step_minutes - m) < 1e-9 for m in STEP_MINUTES)
+        self.day_step_minutes = int(round(step_minutes)) if allowed else 60
         return self.meta
 
     def create(self, num, model, fleet="joape2024", n_chargers=None, connection_limit_kw=None,
@@ -166,7 +178,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
             for schedule in inputs.get(eid, {}).get("schedule", {}).values():  # the operator's day (one sender)
                 if isinstance(schedule, dict) and schedule.get("kw"):
                     lot.set_schedule(float(schedule["start_h"]) * self.hours_per_unit,
-                                     schedule["kw"], self.views[eid])
+                                     schedule["kw"], self.views[eid], self.day_step_minutes)
             for v_pu in inputs.get(eid, {}).get("v_pu", {}).values():  # the bus voltage the Q(V) curve reads
                 if v_pu is not None and math.isfinite(float(v_pu)):  # NaN (no converged flow): keep the last one
                     lot.bus_v_pu = float(v_pu)
@@ -176,8 +188,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
             day_start = abs(until_h % 24.0) < 1e-9
             self.charged_today[eid] = 0.0 if day_start else \
                 self.charged_today[eid] + float(self.data[eid].get("energy_charged_kwh", 0.0))
-            if day_start or self.hourly[eid]:  # day-ahead view for the PLO (every hour for hourly control)
-                self.state[eid]["forecast"] = forecast_with_error(lot, until_h, self.views[eid])
+            if day_start or self.hourly[eid]:  # day-ahead view for the PLO (every step for step-by-step control)
+                self.state[eid]["forecast"] = forecast_with_error(lot, until_h, self.views[eid],
+                                                                  self.day_step_minutes)
             if self.hourly[eid]:
                 self.state[eid]["measured"] = {"evs_present": int(self.data[eid].get("evs_present", 0)),
                                                "energy_stored_kwh": float(self.data[eid].get("energy_stored_kwh", 0)),

@@ -3,6 +3,10 @@
 What it says and how it reacts to the DSO is decided by its exchange mode (`cosim.exchange`); the agent builds
 the lot's day-ahead offer from its forecast, keeps its own profit-maximising schedule as the fallback, checks
 every DSO message and signs and logs every message it sends.
+
+Time: the agent's "hour" arguments and its messages' ``hour`` field are the simulation's step index (the mosaik
+time); a day is `steps_per_day` steps (24, 48 or 96: `cosim.timebase.StepClock`), and every day-ahead array it
+builds, sends or takes (offer, envelope, schedule, tariff) holds one value per step.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope, envelope_of
 from cosim.controllers.fleet_lp import dispatch
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
-from cosim.errors import ProblemError
+from cosim.errors import InputError, ProblemError
 from cosim.exchange.base import ExchangeMode
 from cosim.exchange.keys import AgentKeys
 from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
@@ -31,14 +35,16 @@ from cosim.exchange.payloads import (
     misreport,
     offer_to_payload,
 )
+from cosim.timebase import StepClock
 
 
 def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast: dict[str, Any],
                         price_forecast: np.ndarray, economics: LotEconomics) -> LotOffer:
-    """Turn the lot's 24-h availability forecast into the offer a DSO controller understands.
+    """Turn the lot's day-ahead availability forecast (one value per step) into the offer a DSO controller
+    understands.
 
-    Hours where the forecast gives no mode are charge hours when the price is below the day's median and
-    discharge hours above it (a plain arbitrage policy); seed 000's fleet preset gives its own schedule.
+    Steps where the forecast gives no mode are charge steps when the price is below the day's median and
+    discharge steps above it (a plain arbitrage policy); seed 000's fleet preset gives its own schedule.
     """
     mode = forecast.get("hour_mode")
     if mode is None:
@@ -72,9 +78,9 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
 
 
 def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelope:
-    """The lot's envelope with its EVs charging only in charge hours and discharging only in discharge hours
-    (`envelope_of` the lot's `fleet` forecast), unless that policy would cost contracts (more shortfall than
-    physics alone): then the physical envelope, with a note."""
+    """The lot's envelope with its EVs charging only in charge steps and discharging only in discharge steps
+    (`envelope_of` the lot's `fleet` forecast, whose ``step_minutes`` says the step), unless that policy would cost
+    contracts (more shortfall than physics alone): then the physical envelope, with a note."""
     physical = envelope_of(fleet)
     restricted = envelope_of(fleet, hour_mode)
     if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
@@ -85,39 +91,48 @@ def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelop
 
 
 class PloAgent:
-    """One PLO: builds its day-ahead offer, answers DSO messages, and gives its lot a setpoint every hour."""
+    """One PLO: builds its day-ahead offer, answers DSO messages, and gives its lot a setpoint every step."""
 
     def __init__(self, lot_id: str, candidate_buses: tuple[int, ...], mode: ExchangeMode,
                  economics: LotEconomics | None = None, faults: ChannelFaults | float = 0.0, seed: int = 0,
                  hour_mode: list[int] | None = None, keys: AgentKeys | Mapping[str, Any] | None = None,
                  misreport_probability: float = 0.0, misreport_factor: float = 2.0,
-                 connection_limit_kw: float = math.inf) -> None:
+                 connection_limit_kw: float = math.inf, step_minutes: int = 60) -> None:
         """`keys`: the PLO's own private key and the DSO's public key (None: no authentication);
         `candidate_buses` and `connection_limit_kw`: what the lot registered, what DSO schedules are checked
-        against."""
+        against; `hour_mode`: the PLO's own policy, 24 hourly values (held over the steps of each hour) or one per
+        step; `step_minutes`: the run's step (60, 30 or 15). A mode that works only hourly refuses other steps
+        (`ExchangeMode.check_step`)."""
+        self.clock = StepClock(step_minutes)
+        n = self.clock.steps_per_day
+        mode.check_step(n)
         self.lot_id = lot_id
         self.candidate_buses = tuple(candidate_buses)
-        self.registration = LotRegistration(self.candidate_buses, float(connection_limit_kw))
+        self.registration = LotRegistration(self.candidate_buses, float(connection_limit_kw), steps_per_day=n)
         self.mode = mode
         self.economics = economics or LotEconomics()
         self.keys = AgentKeys.from_params(keys) if keys else None
         self.channel = MessageChannel(lot_id, faults, seed, self.keys)
-        self.inbox = Inbox(lot_id, self.keys)
+        self.inbox = Inbox(lot_id, self.keys, self.clock.steps_per_hour)
         self.round = 0  # the negotiation round the PLO is at today (that of its last offer)
         self.misreport_probability = misreport_probability
         self.misreport_factor = misreport_factor
         self._rng = np.random.default_rng([seed, 7, sum(map(ord, lot_id))])
         self.events: list[dict[str, Any]] = []
         self.offer: LotOffer | None = None
-        self.price_forecast = np.zeros(HOURS)
-        self.schedule_kw = np.zeros(HOURS)  # setpoints of the current day, kW (+ charging)
+        self.price_forecast = np.zeros(n)
+        self.schedule_kw = np.zeros(n)  # setpoints of the current day, kW (+ charging), one per step
         self.day_start = 0
-        self.schedule_start = 0  # the simulated hour of schedule_kw[0] (the day start, or a revision's hour)
-        self.hourly_offer: LotOffer | None = None  # this hour's rolling 24-h offer (hour-by-hour control)
-        self.measured: dict[str, Any] | None = None  # this hour's measurements of the lot
+        self.schedule_start = 0  # the step of schedule_kw[0] (the day start, or a revision's step)
+        self.hourly_offer: LotOffer | None = None  # this step's rolling day-ahead offer (step-by-step control)
+        self.measured: dict[str, Any] | None = None  # this step's measurements of the lot
         self.planned_profit_usd = 0.0
-        self.tariff_usd_per_kwh = np.zeros(HOURS)
-        self.hour_mode = None if hour_mode is None else list(hour_mode)  # the PLO's own charge/discharge policy
+        self.tariff_usd_per_kwh = np.zeros(n)
+        self.hour_mode = None if hour_mode is None else per_step_mode(hour_mode, n)  # its charge/discharge policy
+
+    @property
+    def steps_per_day(self) -> int:
+        return self.clock.steps_per_day
 
     # -- services for exchange modes -------------------------------------------------------------------------------
     def full_offer_payload(self) -> dict[str, Any]:
@@ -125,14 +140,14 @@ class PloAgent:
         return offer_to_payload(self.offer)
 
     def hourly_offer_payload(self) -> dict[str, Any]:
-        """The lot's flexibility for the 24 hours from now (its fresh forecast) and its measurements, as an offer."""
+        """The lot's flexibility for the day from now (its fresh forecast) and its measurements, as an offer."""
         payload = offer_to_payload(self.hourly_offer)
         if self.measured is not None:
             payload["measured"] = self.measured
         return payload
 
     def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None:
-        """Take the DSO's hourly schedule (kW, + charging) as the lot's setpoints, from simulated hour `start_hour`
+        """Take the DSO's schedule (kW, + charging, one per step) as the lot's setpoints, from step `start_hour`
         (a revised schedule) or from the day start, moved inside the lot's own envelope (`FlexEnvelope.project`)
         and, its EVs known, to the nearest schedule they can follow together (`fleet_lp.dispatch`): what its EVs
         cannot take is never asked of them, and the clipping is logged."""
@@ -183,7 +198,7 @@ class PloAgent:
         except ScheduleError as exc:
             self.events.append({"hour": self.day_start, "source": self.lot_id, "event": "PLO schedule infeasible",
                                 "detail": f"{exc}; the lot stays idle"})
-            schedule, self.planned_profit_usd = np.zeros(HOURS), 0.0
+            schedule, self.planned_profit_usd = np.zeros(self.steps_per_day), 0.0
         return schedule
 
     # -- steps -----------------------------------------------------------------------------------------------------
@@ -191,13 +206,13 @@ class PloAgent:
         """Day-ahead step: build the offer; returns the messages for the DSO (none if the mode says nothing)."""
         self.day_start = self.schedule_start = hour
         self.round = 0
-        self.price_forecast = np.asarray(price_forecast, float)[:HOURS]
+        self.price_forecast = np.asarray(price_forecast, float)[:self.steps_per_day]
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": self.hour_mode}
         self.offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast, self.price_forecast,
                                          self.economics)
         self._report_envelope(hour, self.offer)
-        self.tariff_usd_per_kwh = np.zeros(HOURS)  # DSO price adders of the day (signal-based modes)
+        self.tariff_usd_per_kwh = np.zeros(self.steps_per_day)  # DSO price adders of the day (signal-based modes)
         self.schedule_kw = self.own_schedule()  # fallback if the DSO never answers
         payload = self.mode.plo_offer(self)
         if payload is None:
@@ -211,20 +226,21 @@ class PloAgent:
 
     def hour_step(self, hour: int, forecast: dict[str, Any], price_forecast, measured: dict[str, Any] | None = None
                   ) -> list[dict[str, Any]]:
-        """An hour that is not a day start (hour-by-hour control): the rolling offer from the lot's fresh 24-h
-        forecast (the PLO's own charge/discharge policy rolled to this hour); the mode decides what is sent."""
+        """A step that is not a day start (step-by-step control): the rolling offer from the lot's fresh day-ahead
+        forecast (the PLO's own charge/discharge policy rolled to this step); the mode decides what is sent."""
         offset = hour - self.day_start
         if self.hour_mode is not None:
             forecast = {**forecast, "hour_mode": np.roll(np.asarray(self.hour_mode, int), -offset).tolist()}
         self.hourly_offer = offer_from_forecast(self.lot_id, self.candidate_buses, forecast,
-                                                np.asarray(price_forecast, float)[:HOURS], self.economics)
+                                                np.asarray(price_forecast, float)[:self.steps_per_day],
+                                                self.economics)
         self.measured = None if measured is None else measured_payload(
             measured.get("evs_present", 0), measured.get("energy_stored_kwh", 0.0),
             measured.get("energy_charged_kwh", 0.0))
         payload = self.mode.plo_hourly(self)
         if payload is None:
             return []
-        self.round = 0  # an hourly exchange is round 0 of its hour
+        self.round = 0  # a step's exchange is round 0 of its step
         return self.channel.send(hour, "offer", "DSO", payload, 0, f"{self.mode.name} hourly offer")
 
     def receive(self, hour: int, message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -259,7 +275,7 @@ class PloAgent:
             if kind == "schedule":
                 check_schedule(payload, self.lot_id, self.registration)
             elif kind == "signal":
-                check_signal(payload)
+                check_signal(payload, self.steps_per_day)
             else:
                 check_json(payload)
         except PayloadError as exc:
@@ -268,9 +284,21 @@ class PloAgent:
         return None if problem is None else ("rejected message", f"invalid {kind} from the DSO: {problem}")
 
     def tariff(self, hour: int) -> float:
-        """The DSO's price adder for simulated hour `hour` ($/kWh on net import; 0 without signals)."""
-        return float(self.tariff_usd_per_kwh[(hour - self.day_start) % HOURS])
+        """The DSO's price adder for step `hour` ($/kWh on net import; 0 without signals)."""
+        return float(self.tariff_usd_per_kwh[(hour - self.day_start) % self.steps_per_day])
 
     def setpoint_kw(self, hour: int) -> float:
-        """The lot setpoint for simulated hour `hour` (kW, + charging)."""
-        return float(self.schedule_kw[(hour - self.schedule_start) % HOURS])
+        """The lot setpoint for step `hour` (kW, + charging)."""
+        return float(self.schedule_kw[(hour - self.schedule_start) % self.steps_per_day])
+
+
+def per_step_mode(hour_mode: Any, steps_per_day: int) -> list[int]:
+    """The PLO's charge (+1) / discharge (-1) / idle (0) policy, one value per step: 24 hourly values are held over
+    the steps of each hour; `steps_per_day` values are taken as they are; any other length is refused."""
+    mode = [int(v) for v in hour_mode]
+    if len(mode) == steps_per_day:
+        return mode
+    if len(mode) == HOURS:
+        return np.repeat(np.asarray(mode, int), steps_per_day // HOURS).tolist()
+    raise InputError(f"hour_mode: {HOURS} hourly values or {steps_per_day} per-step values expected, "
+                       f"got {len(mode)}")

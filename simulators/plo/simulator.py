@@ -1,11 +1,15 @@
-"""mosaik wrapper of `PloAgent`: one entity per PLO (hybrid; re-steps at the same hour when the DSO answers).
+"""mosaik wrapper of `PloAgent`: one entity per PLO (hybrid; re-steps at the same step when the DSO answers).
 
-Inputs: lot_state (the lot's state at the start of the hour, incl. its 24-h `forecast`; time-shifted; with
-`hourly` (hour-by-hour control) a fresh forecast and the lot's measurements every hour, sent on by the exchange
-mode's `plo_hourly`),
-price_forecast (24 $/kWh from the market), from_dso (DSO messages; trigger, weak connection in a group).
+One mosaik time unit is one step of the run: `init`'s ``time_resolution`` (3600, 1800 or 900 s) gives the step
+(`cosim.timebase.StepClock`); a day starts at every multiple of `steps_per_day`.
+Inputs: lot_state (the lot's state at the start of the step, incl. its day-ahead `forecast`, one value per step;
+time-shifted; with `hourly` (step-by-step control) a fresh forecast and the lot's measurements every step, sent on
+by the exchange mode's `plo_hourly`),
+price_forecast ($/kWh from the market, one per step of the day), from_dso (DSO messages; trigger, weak connection
+in a group).
 Outputs: offer (list of signed messages to the DSO), setpoint_kw (to the lot), schedule (the day's setpoints from
-their start hour, to the lot: it shares each hour among its EVs by them), planned_profit_usd, messages (log rows).
+their start step, to the lot: it shares each step among its EVs by them), planned_profit_usd, messages (log rows,
+`hour` = the step).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from cosim.controllers.base import LotEconomics
 from cosim.exchange.messages import ChannelFaults, HourLog
 from cosim.exchange.registry import make_exchange_mode
 from cosim.textio import to_jsonable
+from cosim.timebase import StepClock
 from simulators.plo.agent import PloAgent
 
 META = {
@@ -47,8 +52,11 @@ class PloSim(mosaik_api_v3.Simulator):
         self.seen: dict[str, set] = {}
         self.hourly: dict[str, bool] = {}
         self.logs: dict[str, dict[str, HourLog]] = {}
+        self.clock = StepClock()
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
+        """The step is the world's time unit (`StepClock.from_time_resolution`: another resolution is refused)."""
+        self.clock = StepClock.from_time_resolution(time_resolution)
         return self.meta
 
     def create(self, num, model, lot_id, candidate_buses, exchange="centralised", exchange_options=None, economics=None,
@@ -65,7 +73,8 @@ class PloSim(mosaik_api_v3.Simulator):
         self.agents[lot_id] = PloAgent(lot_id, tuple(candidate_buses), mode, LotEconomics(**(economics or {})),
                                        ChannelFaults(**(faults or {})), seed, hour_mode, keys,
                                        misreport_probability, misreport_factor,
-                                       float("inf") if connection_limit_kw is None else float(connection_limit_kw))
+                                       float("inf") if connection_limit_kw is None else float(connection_limit_kw),
+                                       step_minutes=self.clock.step_minutes)
         self.seen[lot_id] = set()
         self.hourly[lot_id] = bool(hourly)
         self.logs[lot_id] = {"messages": HourLog(), "events": HourLog()}
@@ -76,19 +85,20 @@ class PloSim(mosaik_api_v3.Simulator):
 
     def step(self, time, inputs, max_advance):
         self.outputs = {}
+        day = self.clock.steps_per_day
         for eid, agent in self.agents.items():
             inp = inputs.get(eid, {})
             out: dict[str, Any] = {}
-            if time % 24 == 0 and ("day", time) not in self.seen[eid]:
+            if time % day == 0 and ("day", time) not in self.seen[eid]:
                 self.seen[eid].add(("day", time))
                 state = _first(inp.get("lot_state"))
                 prices = _first(inp.get("price_forecast"))
                 if state is None or prices is None:
-                    raise RuntimeError(f"PLO {eid}: no lot state or price forecast at day start (hour {time})")
+                    raise RuntimeError(f"PLO {eid}: no lot state or price forecast at day start (step {time})")
                 offers = agent.start_day(time, state["forecast"], prices)
                 if offers:
                     out["offer"] = offers
-            elif self.hourly[eid] and time % 24 != 0 and ("hour", time) not in self.seen[eid]:
+            elif self.hourly[eid] and time % day != 0 and ("hour", time) not in self.seen[eid]:
                 self.seen[eid].add(("hour", time))
                 state = _first(inp.get("lot_state"))
                 prices = _first(inp.get("price_forecast"))
