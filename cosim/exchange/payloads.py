@@ -63,6 +63,7 @@ class LotRegistration:
     candidate_buses: tuple[int, ...]
     connection_limit_kw: float = math.inf
     power_factor: float = 1.0  # its chargers' power factor: the DSO's plans add their reactive power
+    steps_per_day: int = 24
 
 
 def _fields(payload: Any, allowed: frozenset[str], what: str, optional: frozenset[str] = frozenset()) -> None:
