@@ -3,7 +3,8 @@
 Models (mosaik-api-v3, hybrid: self-stepped every step, all inputs are triggers so that event sources such as a
 DSO agent sending a topology may connect without warnings). One mosaik time unit is one step
 (`time_resolution` 3600, 1800 or 900 s: 60-, 30- or 15-minute steps) and the grid runs one power flow per time
-unit; `step_size` (time units) makes it step less often. Its outputs are powers (kW, kvar) and voltages of the
+unit; in a world of another resolution (plain mosaik's 1 s) it steps every hour (3600 / time_resolution units);
+`step_size` (time units) sets either. Its outputs are powers (kW, kvar) and voltages of the
 step, nothing it reports is an energy, so nothing in it depends on the step's length; the discrete tap control
 moves the taps within each step's flow:
 - "Grid" (params: network, network_kwargs, plugin_dir, engine: "pandapower" (default) or "fast", see
@@ -89,17 +90,14 @@ class GridSim(mosaik_api_v3.Simulator):
         self._held: dict[tuple[str, str], dict[str, object]] = {}  # (eid, attr) -> {source: last value}
 
     def init(self, sid, time_resolution: float = 3600.0, step_size: int | None = None, **sim_params):
-        """`time_resolution`: seconds per time unit, one simulation step (3600, 1800 or 900); `step_size` in time
-        units, default 1 (one power flow per step)."""
+        """`time_resolution`: seconds per time unit; `step_size` in time units, default `_default_step_size`: 1 in a
+        world of the framework's steps (3600, 1800, 900 s: one flow per step), else one hour (a plain mosaik world
+        at 1 s steps 3600 units)."""
         if sim_params:
             raise GridError(f"GridSim: unknown simulator parameter(s) {sorted(sim_params)}; known: step_size")
         self.sid = sid
-        try:
-            StepClock.from_time_resolution(time_resolution)
-        except StepError as exc:
-            raise GridError(f"GridSim: {exc}") from None
         if step_size is None:
-            step_size = 1
+            step_size = _default_step_size(time_resolution)
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise GridError(f"GridSim: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
@@ -225,6 +223,20 @@ class GridSim(mosaik_api_v3.Simulator):
                     raise GridError(f"GridSim: unknown entity {eid!r}")
             data[eid] = row
         return data
+
+
+def _default_step_size(time_resolution: float) -> int:
+    """One time unit where a unit is one of the framework's steps (`cosim.timebase.STEP_MINUTES`); else the units
+    in an hour (3600 / time_resolution, which must be whole), as a plain mosaik world at 1 s needs."""
+    try:
+        StepClock.from_time_resolution(time_resolution)
+        return 1
+    except StepError:
+        hour = 3600.0 / float(time_resolution)
+        if hour < 1 or not float(hour).is_integer():
+            raise GridError(f"GridSim: time_resolution {time_resolution} s is neither one of the framework's steps "
+                            "(3600, 1800, 900 s) nor divides an hour; give step_size") from None
+        return int(hour)
 
 
 def _kw(value, what: str) -> float:

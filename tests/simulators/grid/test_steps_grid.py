@@ -39,11 +39,15 @@ def test_a_flow_every_quarter_hour_and_the_hourly_loss_energy():
     assert sum(kw * 0.25 for kw in quarters) == pytest.approx(sum(hourly), rel=1e-12)  # kWh over the 3 hours
 
 
-def test_steps_are_one_time_unit_at_every_allowed_step():
+def test_steps_are_one_time_unit_at_every_allowed_step_and_an_hour_elsewhere():
     for resolution in (3600, 1800, 900):
         sim = GridSim()
         sim.init("G", time_resolution=resolution)
         sim.create(1, "Grid", network="ieee33")
         assert sim.step(0, {}) == 1 and sim.step(1, {}) == 2
-    with pytest.raises(GridError, match="allowed: 3600, 1800, 900 s"):
-        GridSim().init("G", time_resolution=60)
+    plain = GridSim()
+    plain.init("G", time_resolution=1)  # a plain mosaik world (examples/plain_mosaik.py): one flow an hour
+    plain.create(1, "Grid", network="ieee33")
+    assert plain.step(0, {}) == 3600
+    with pytest.raises(GridError, match="neither one of the framework's steps"):
+        GridSim().init("G", time_resolution=7)
