@@ -114,3 +114,25 @@ def test_a_profile_in_minutes_at_any_step_or_refused(tmp_path):
         load_market(tmp_path / "gap.csv")
     with pytest.raises(ProfileStepError, match="MarketSim: time_resolution=1200"):
         MarketSim().init("M", time_resolution=1200)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([5, 15, 20, 30, 45, 60, 120]), st.sampled_from([15, 30, 60]),
+       st.lists(st.floats(0.0, 5.0), min_size=1, max_size=6))
+def test_a_profile_in_any_compatible_step_keeps_its_energy(profile_minutes, step_minutes, pattern):
+    """A day of `profile_minutes` rows (any values) at the simulation's step: held or averaged, the energy over the
+    day (rate x hours) and the mean price are the profile's; an incompatible pair is refused."""
+    n = 1440 // profile_minutes
+    values = np.resize(np.asarray(pattern, float), n)
+    md = load_market("seed000").at_step(60)  # any MarketData; rebuilt below with the random rows
+    md = type(md)("random", values, values, values, np.clip(values, 0, 1), values, 1000.0,
+                  step_minutes=profile_minutes)
+    if profile_minutes % step_minutes and step_minutes % profile_minutes:
+        with pytest.raises(StepError):
+            md.at_step(step_minutes)
+        return
+    out = md.at_step(step_minutes)
+    assert out.step_minutes == step_minutes and out.n_steps == 1440 // step_minutes
+    for attr in ("energy_price", "load_scaling", "load_kw"):
+        assert getattr(out, attr).sum() * step_minutes / 60 == pytest.approx(
+            getattr(md, attr).sum() * profile_minutes / 60, rel=1e-12, abs=1e-9)
