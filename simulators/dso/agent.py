@@ -532,9 +532,9 @@ class DsoAgent:
         saved = self._append_traceback(hour, cause, trace)
         details = f"; details in {self.tracebacks_file}" if saved else ""
         if self.on_failure == "stop":
-            raise PlanningStopped(f"hour {hour}: planning fallback ({cause}); stopped, as [controller] on_failure = "
-                                  f"\"stop\" asks{details}", event=dict(self.events[-1]))
-        log.warning("hour %d: planning fallback (%s)%s", hour, cause, details)
+            raise PlanningStopped(f"{self.when(hour)}: planning fallback ({cause}); stopped, as [controller] "
+                                  f"on_failure = \"stop\" asks{details}", event=dict(self.events[-1]))
+        log.warning("%s: planning fallback (%s)%s", self.when(hour), cause, details)
 
     def _append_traceback(self, hour: int, cause: str, trace: str | None) -> bool:
         """One block (a header line with the hour, the cause, the traceback or why there is none, a blank line)
@@ -543,7 +543,7 @@ class DsoAgent:
             return False
         body = trace if trace else "no traceback: the controller raised nothing (a plan a rule rejected, a time " \
                                    "limit passed, a worker that exited or died)\n"
-        block = f"=== hour {hour}: planning fallback ===\ncause: {cause}\n{body.rstrip(chr(10))}\n\n"
+        block = f"=== {self.when(hour)}: planning fallback ===\ncause: {cause}\n{body.rstrip(chr(10))}\n\n"
         try:
             fd = os.open(self.tracebacks_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -563,6 +563,12 @@ class DsoAgent:
             p = np.outer(self.day.load_scaling, self.net.p_load_kw) + self._fixed_injections()
             q = np.outer(self.day.load_scaling, self.net.q_load_kvar)
         plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p, q)
+
+    def when(self, step: int) -> str:
+        """A step for people to read: "hour 24" at 60-minute steps, "step 96 (hour 24)" otherwise."""
+        if self.clock.step_minutes == 60:
+            return f"hour {step}"
+        return f"step {step} (hour {self.clock.hour_of(step):g})"
 
     def day_start_hours(self) -> int | float:
         """The day's start in hours (plans.jsonl's `day_start_hour`): its step at 60-minute steps (an int, as
