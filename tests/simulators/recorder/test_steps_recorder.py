@@ -52,3 +52,19 @@ def test_progress_counts_steps(tmp_path, capsys):
 def test_a_step_the_framework_does_not_run_is_refused():
     with pytest.raises(StepError, match="time_resolution=600.0 s is not one allowed step"):
         RecorderSim().init("Recorder-0", time_resolution=600.0)
+
+
+def test_memory_only_rows_carry_hours_too(tmp_path):
+    from simulators.recorder.simulator import MEMORY_ONLY  # noqa: PLC0415
+
+    MEMORY_ONLY[str(tmp_path)] = {"grid": []}
+    try:
+        sim = RecorderSim()
+        sim.init("Recorder-0", time_resolution=1800.0)
+        sim.create(1, "Recorder", run_dir=str(tmp_path), tables={"Grid": "grid"})
+        for t in range(3):
+            sim.step(t, {"recorder": {"losses_kw": {"Grid-0.grid": 1.0}}}, 3)
+        assert [row["hour"] for row in MEMORY_ONLY[str(tmp_path)]["grid"]] == [0.0, 0.5, 1.0]
+        assert not any(tmp_path.iterdir())  # nothing written
+    finally:
+        MEMORY_ONLY.pop(str(tmp_path), None)
