@@ -3,6 +3,11 @@
 At each day-ahead step it calls its exchange mode (`cosim.exchange`), which decides what to plan and what to
 tell the PLOs; the agent provides the planning services (a `DayAheadProblem` for its controller, EO by
 default, with a safe fallback), checks everything it receives, and signs and logs everything it sends.
+
+Time: the agent runs in its `StepClock`'s steps (60, 30 or 15 minutes). Every `hour` it is handed or records (the
+day's start, revisions, events, messages) is a step index (mosaik time); a day is `steps_per_day` steps (24, 48 or
+96) and every day-ahead array (forecasts, fixed injections, setpoints, predictions) holds one value per step.
+Energies are kW x step_h. plans.jsonl's `day_start_hour` is in hours, next to the run's `step_minutes`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from typing import Any, Mapping
 import numpy as np
 
 from cosim.controllers.base import (
-    HOURS,
     DayAheadPlan,
     DayAheadProblem,
     GridMeasurement,
@@ -46,6 +50,7 @@ from cosim.exchange.messages import ChannelFaults, Inbox, MessageChannel
 from cosim.exchange.payloads import LotRegistration, PayloadError, check_offer, offer_from_payload
 from cosim.networks.converted import flow
 from cosim.powerflow.network_data import RadialNetwork
+from cosim.timebase import StepClock
 
 log = logging.getLogger("cosim.dso")  # under "cosim": the command line's stderr handler shows its warnings
 KEEP_PLAN = "keep_plan_in_force"
@@ -56,17 +61,18 @@ ON_FAILURE = ("fallback", "stop")
 
 
 def predict_hourly(net: RadialNetwork, open_branches, p_kw: np.ndarray, q_kvar: np.ndarray) -> dict[str, np.ndarray]:
-    """Hourly losses, voltages and substation power of a fixed topology and (24, n_bus) loads (fast flow)."""
+    """Per-step losses (kW), voltages and substation power of a fixed topology and (n_steps, n_bus) loads (fast
+    flow); the name keeps "hourly" (plans' `predicted_hourly`), the rows are the loads' steps."""
     res = flow(net, np.asarray(open_branches, int), p_kw, q_kvar)  # a converted net: its slack voltage, charging
     return {"loss_kw": res.loss_kw, "v_min_pu": res.vm_pu.min(axis=1), "v_max_pu": res.vm_pu.max(axis=1),
             "p_grid_kw": res.p_slack_kw, "vpd": np.abs(res.vm_pu - 1.0).sum(axis=1)}
 
 
-def _bus_load(value: dict[str, Any] | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """The market's per-bus forecast ({"p_kw", "q_kvar"}: rows = hours) as two (24, n_bus) arrays, or None."""
+def _bus_load(value: dict[str, Any] | None, n_steps: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The market's per-bus forecast ({"p_kw", "q_kvar"}: rows = steps) as two (n_steps, n_bus) arrays, or None."""
     if value is None:
         return None
-    return np.asarray(value["p_kw"], float)[:HOURS], np.asarray(value["q_kvar"], float)[:HOURS]
+    return np.asarray(value["p_kw"], float)[:n_steps], np.asarray(value["q_kvar"], float)[:n_steps]
 
 
 def json_safe_summary(values: dict[str, Any]) -> str:
@@ -82,7 +88,8 @@ class DsoAgent:
                  lots: Mapping[str, LotRegistration | Mapping[str, Any]] | None = None,
                  time_limit_s: float = DEFAULT_TIME_LIMIT_S, isolation: bool = True,
                  switch_operations_per_day: int = 0, on_failure: str = "fallback",
-                 tracebacks_file: str | Path | None = None, controller_spec: ControllerSpec | None = None) -> None:
+                 tracebacks_file: str | Path | None = None, controller_spec: ControllerSpec | None = None,
+                 clock: StepClock | None = None) -> None:
         """`keys`: the DSO's own private key and every registered PLO's public key (None: no authentication);
         `lots`: each registered lot's candidate buses and connection limit, what its offers are checked against;
         `time_limit_s`: the controller's deadline per plan; `isolation`: plan in a worker process (see
@@ -93,12 +100,15 @@ class DsoAgent:
         one raises `PlanningStopped`); `tracebacks_file`: where each failure's traceback is appended (the run
         folder's tracebacks.txt; None: nowhere); `controller_spec`: how a worker builds `controller` itself: with it,
         isolated plans go through the run's clean fork server when one is active (`cosim.controllers.forkserver`),
-        so the worker never holds this agent's private key."""
+        so the worker never holds this agent's private key; `clock`: the run's step (default 60 minutes): a day is
+        its `steps_per_day` steps."""
         if on_failure not in ON_FAILURE:
             raise InputError(f"on_failure {on_failure!r} is not allowed; allowed: {', '.join(ON_FAILURE)}")
         self.on_failure = on_failure
         self.tracebacks_file = Path(tracebacks_file) if tracebacks_file is not None else None
         self._failure_info: tuple[str | None, str | None] = (None, None)  # traceback, user frame of the last failure
+        self.clock = clock or StepClock()
+        self.n_steps = self.clock.steps_per_day  # a day-ahead array's length
         self.net = network
         self.controller = controller
         self.controller_spec = controller_spec
@@ -110,9 +120,11 @@ class DsoAgent:
         self.keys = AgentKeys.from_params(keys) if keys else None
         self.channel = MessageChannel("DSO", faults, seed, self.keys)
         self.inbox = Inbox("DSO", self.keys)
-        self.lots = {lot_id: reg if isinstance(reg, LotRegistration) else LotRegistration(
-                         tuple(int(b) for b in reg["candidate_buses"]), float(reg.get("connection_limit_kw", np.inf)),
-                         float(reg.get("power_factor", 1.0)))
+        # what offers are checked against, in this run's steps (an offer of another length is refused)
+        self.lots = {lot_id: replace(reg, steps_per_day=self.n_steps) if isinstance(reg, LotRegistration)
+                     else LotRegistration(tuple(int(b) for b in reg["candidate_buses"]),
+                                          float(reg.get("connection_limit_kw", np.inf)),
+                                          float(reg.get("power_factor", 1.0)), steps_per_day=self.n_steps)
                      for lot_id, reg in (lots or {}).items()}
         self._last_offers: dict[str, dict[str, Any]] = {}  # each lot's last accepted day-ahead offer
         self._planned_hour: int | None = None
@@ -120,27 +132,29 @@ class DsoAgent:
         self.lot_buses: dict[str, int] = {}
         self.plan: DayAheadPlan | None = None
         self.plans: list[dict[str, Any]] = []
-        self.day = DayContext(0, np.ones(HOURS), np.zeros(HOURS))
+        self.day = DayContext(0, np.ones(self.n_steps), np.zeros(self.n_steps))
         self.round = 0
         self.schedules: dict[str, np.ndarray] = {}
         self._last_feasible = False
         self.events: list[dict[str, Any]] = []  # fallbacks, rejected data, negotiation outcomes
-        self.hour = 0  # the simulated hour the DSO is at
-        self.hourly = can_revise(controller)  # re-plans every hour that is not a day start
+        self.hour = 0  # the step (mosaik time) the DSO is at
+        self.hourly = can_revise(controller)  # re-plans every step that is not a day start
         self.switch_operations_per_day = int(switch_operations_per_day)
         self.switch_operations_left = self.switch_operations_per_day
-        self.grid_measurement: GridMeasurement | None = None  # the grid's last measured hour (hourly control)
-        self._hour_forecast: tuple[np.ndarray, np.ndarray] | None = None  # this hour's 24-h load and price
-        self.bus_load: tuple[np.ndarray, np.ndarray] | None = None  # the day's (24, n_bus) kW, kvar (per element)
+        self.grid_measurement: GridMeasurement | None = None  # the grid's last measured step (per-step control)
+        self._hour_forecast: tuple[np.ndarray, np.ndarray] | None = None  # this step's one-day load and price
+        self.bus_load: tuple[np.ndarray, np.ndarray] | None = None  # the day's (n_steps, n_bus) kW, kvar
         self._hour_bus_load: tuple[np.ndarray, np.ndarray] | None = None
 
     # -- the exchange mode drives these two steps ------------------------------------------------------------------
     def day_ahead(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price,
                   bus_load: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Plan the day starting at `hour`; returns the messages for the PLOs (possibly none). `bus_load`
-        ({"p_kw", "q_kvar"}: 24 rows of per-bus values) replaces load_scaling x the network's bus loads."""
-        self.day = DayContext(hour, np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
-        self.bus_load = _bus_load(bus_load)
+        """Plan the day starting at step `hour`; returns the messages for the PLOs (possibly none). The forecasts
+        give one value per step (the first steps_per_day are used); `bus_load` ({"p_kw", "q_kvar"}: a row of
+        per-bus values per step) replaces load_scaling x the network's bus loads."""
+        n = self.n_steps
+        self.day = DayContext(hour, np.asarray(load_scaling, float)[:n], np.asarray(price, float)[:n])
+        self.bus_load = _bus_load(bus_load, n)
         self.hour = hour
         self.switch_operations_left = self.switch_operations_per_day
         self._planned_hour = hour
@@ -150,24 +164,25 @@ class DsoAgent:
         return self._send(self.mode.dso_plan_day(self, offers))
 
     def revise(self, hour: int, offers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """PLOs answered in the same hour (a negotiation round): the mode decides what follows."""
+        """PLOs answered in the same step (a negotiation round): the mode decides what follows."""
         self.hour = hour
         self.round += 1
         return self._send(self.mode.dso_answer(self, offers))
 
     def hour_step(self, hour: int, offers: dict[str, dict[str, Any]], load_scaling, price,
                   bus_load: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """An hour that is not a day start (controllers with `revise` only): the mode's `dso_hour` decides what is
+        """A step that is not a day start (controllers with `revise` only): the mode's `dso_hour` decides what is
         re-planned and sent; returns the messages for the PLOs."""
         self.hour = hour
-        self._hour_forecast = (np.asarray(load_scaling, float)[:HOURS], np.asarray(price, float)[:HOURS])
-        self._hour_bus_load = _bus_load(bus_load)
+        n = self.n_steps
+        self._hour_forecast = (np.asarray(load_scaling, float)[:n], np.asarray(price, float)[:n])
+        self._hour_bus_load = _bus_load(bus_load, n)
         if self.plan is None:
             return []
         return self._send(self.mode.dso_hour(self, offers), round_=0)
 
     def measure_grid(self, hour: int, losses_kw, v_min_pu, p_grid_kw, open_branches) -> None:
-        """The grid's measured hour `hour` (delivered an hour late through a time-shifted connection)."""
+        """The grid's measured step `hour` (delivered a step late through a time-shifted connection)."""
         if None in (losses_kw, v_min_pu, p_grid_kw):
             return
         self.grid_measurement = GridMeasurement(int(hour), float(losses_kw), float(v_min_pu), float(p_grid_kw),
@@ -175,14 +190,15 @@ class DsoAgent:
 
     # -- planning services for exchange modes ------------------------------------------------------------------------
     def revise_hour(self, offers: dict[str, dict[str, Any]]) -> DayAheadPlan | None:
-        """Re-plan the rolling 24 hours from `self.hour` with the controller's `revise` (see `DsoSide`).
+        """Re-plan the rolling day (steps_per_day steps) from step `self.hour` with the controller's `revise` (see
+        `DsoSide`).
 
-        The problem: this hour's 24-h forecasts; lots with a full offer this hour dispatched at the bus they sit
+        The problem: this step's one-day forecasts; lots with a full offer this hour dispatched at the bus they sit
         at, the other lots fixed at their setpoints in force (rolled); topology free only while switch operations
         are left today (`base_open_branches` = the topology in force). The revision runs in the worker within the
         time limit and is checked like a day-ahead plan; a failure keeps the plan in force ("planning fallback").
         A revised topology that needs more switch operations than are left is re-solved with the topology fixed
-        ("switching limit"). The accepted revision is merged into the day's plan from this hour on."""
+        ("switching limit"). The accepted revision is merged into the day's plan from this step on."""
         if not self.hourly or self.plan is None or self._hour_forecast is None:
             return None
         offset = self.hour - self.day.hour
@@ -198,7 +214,7 @@ class DsoAgent:
                 measured[lot_id] = LotMeasurement(int(m["evs_present"]), float(m["energy_stored_kwh"]),
                                                   float(m["energy_charged_kwh"]))
         dispatched = {lot.lot_id for lot in lots}
-        fixed = np.zeros((HOURS, self.net.n_bus))
+        fixed = np.zeros((self.n_steps, self.net.n_bus))
         for lot_id, setpoints in standing.setpoints_kw.items():
             if lot_id not in dispatched and lot_id in self.lot_buses:
                 fixed[:, self.lot_buses[lot_id] - 1] += setpoints
@@ -239,12 +255,12 @@ class DsoAgent:
         return plan
 
     def _merge_revision(self, plan: DayAheadPlan, offset: int) -> None:
-        """The day's plan from hour `offset` of the day on becomes the revision's (setpoints, predictions,
-        topology); recorded (plans.jsonl keeps one merged row per day: what was in force each hour)."""
+        """The day's plan from step `offset` of the day on becomes the revision's (setpoints, predictions,
+        topology); recorded (plans.jsonl keeps one merged row per day: what was in force each step)."""
         day = self.plan
-        n = HOURS - offset
+        n = self.n_steps - offset
         for lot_id, setpoints in plan.setpoints_kw.items():
-            merged = np.asarray(day.setpoints_kw.get(lot_id, np.zeros(HOURS)), float).copy()
+            merged = np.asarray(day.setpoints_kw.get(lot_id, np.zeros(self.n_steps)), float).copy()
             merged[offset:] = np.asarray(setpoints, float)[:n]
             day.setpoints_kw[lot_id] = merged
         for key, values in plan.predicted_hourly.items():
@@ -289,7 +305,7 @@ class DsoAgent:
         return plan
 
     def schedule_change_kw(self, offers: dict[str, dict[str, Any]]) -> float:
-        """The largest hourly change (kW) of any lot's offered schedule against the one the DSO holds."""
+        """The largest per-step change (kW) of any lot's offered schedule against the one the DSO holds."""
         return max((float(np.max(np.abs(np.asarray(p["schedule_kw"], float) - self.schedules.get(k, 0.0))))
                     for k, p in offers.items()), default=0.0)
 
@@ -361,19 +377,21 @@ class DsoAgent:
         return None if problem is None else ("rejected message", f"invalid offer from {sender!r}: {problem}")
 
     def _plausible(self, hour: int, sender: str, payload: dict[str, Any], jump: bool = True) -> dict[str, Any]:
-        """A checked full offer whose energy figures are clipped to what its power can deliver and (`jump`) to a
-        jump of at most 50 % (+1 kWh) over the lot's previous day-ahead offer."""
+        """A checked full offer whose energy figures are clipped to what its power can deliver (kW x step_h over its
+        steps) and (`jump`) to a jump of at most 50 % (+1 kWh) over the lot's previous day-ahead offer."""
         if "max_charge_kw" not in payload:
             return payload
         out = dict(payload)
         issues = []
-        deliverable = float(np.sum(np.asarray(out["max_discharge_kw"])[np.asarray(payload["hour_mode"]) < 0]))
+        step_h = self.clock.step_h
+        deliverable = float(np.sum(np.asarray(out["max_discharge_kw"])[np.asarray(payload["hour_mode"]) < 0])) * step_h
         if payload["energy_available_kwh"] > deliverable + 1e-6:
             issues.append(f"energy_available {payload['energy_available_kwh']:.0f} kWh > "
                           f"{deliverable:.0f} kWh deliverable")
             out["energy_available_kwh"] = deliverable
         mu = float(payload["economics"]["mu_e"])
-        reach = np.cumsum(np.where(np.asarray(payload["hour_mode"]) > 0, np.asarray(out["max_charge_kw"]), 0.0)) * mu
+        reach = np.cumsum(np.where(np.asarray(payload["hour_mode"]) > 0, np.asarray(out["max_charge_kw"]), 0.0)) * mu \
+            * step_h  # kWh by the end of each step
         need_by = None if payload["need_by_hour_kwh"] is None else np.asarray(payload["need_by_hour_kwh"], float)
         if payload.get("envelope") is None and (payload["energy_need_kwh"] > reach[-1] + 1e-6 or (
                 need_by is not None and np.any(need_by > reach + 1e-6))):
@@ -385,6 +403,8 @@ class DsoAgent:
                 out["need_by_hour_kwh"] = np.minimum(need_by, reach).tolist()
         if payload.get("envelope") is not None:  # bounds that cannot hold together: contracts clipped, for this lot
             offered = FlexEnvelope.from_payload(payload["envelope"])
+            if self.clock.step_minutes != 60:  # payloads carry no step: the envelope is in the DSO's own
+                offered = replace(offered, step_h=self.clock.step_h)
             envelope = offered.tightened()
             if envelope.shortfall_kwh > offered.shortfall_kwh + 1e-3:
                 issues.append(f"contracts need {envelope.shortfall_kwh - offered.shortfall_kwh:.1f} kWh more than its "
@@ -401,7 +421,7 @@ class DsoAgent:
         return out
 
     def log_event(self, event: str, detail: str) -> None:
-        """An exchange mode's own event at the current hour (events.csv, source DSO)."""
+        """An exchange mode's own event at the current step (events.csv, source DSO; the recorder writes its hour)."""
         self._event(self.hour, event, detail)
 
     def _event(self, hour: int, event: str, detail: str) -> None:
@@ -409,14 +429,15 @@ class DsoAgent:
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _send(self, outgoing: list[Outgoing], round_: int | None = None) -> list[dict[str, Any]]:
-        """Sign, send (through the channel's faults) and log the mode's messages (this hour, the day's round or
+        """Sign, send (through the channel's faults) and log the mode's messages (this step, the day's round or
         `round_`)."""
         round_ = self.round if round_ is None else round_
         return [m for o in outgoing
                 for m in self.channel.send(self.hour, o.kind, o.receiver, o.payload, round_, o.summary)]
 
     def _fixed_injections(self) -> np.ndarray:
-        fixed = np.zeros((HOURS, self.net.n_bus))
+        """The lots' own schedules (kW per step) at their buses: (steps_per_day, n_bus)."""
+        fixed = np.zeros((self.n_steps, self.net.n_bus))
         for lot_id, schedule in self.schedules.items():
             fixed[:, self.lot_buses[lot_id] - 1] += schedule
         return fixed
@@ -511,9 +532,9 @@ class DsoAgent:
         saved = self._append_traceback(hour, cause, trace)
         details = f"; details in {self.tracebacks_file}" if saved else ""
         if self.on_failure == "stop":
-            raise PlanningStopped(f"hour {hour}: planning fallback ({cause}); stopped, as [controller] on_failure = "
-                                  f"\"stop\" asks{details}", event=dict(self.events[-1]))
-        log.warning("hour %d: planning fallback (%s)%s", hour, cause, details)
+            raise PlanningStopped(f"{self.when(hour)}: planning fallback ({cause}); stopped, as [controller] "
+                                  f"on_failure = \"stop\" asks{details}", event=dict(self.events[-1]))
+        log.warning("%s: planning fallback (%s)%s", self.when(hour), cause, details)
 
     def _append_traceback(self, hour: int, cause: str, trace: str | None) -> bool:
         """One block (a header line with the hour, the cause, the traceback or why there is none, a blank line)
@@ -522,7 +543,7 @@ class DsoAgent:
             return False
         body = trace if trace else "no traceback: the controller raised nothing (a plan a rule rejected, a time " \
                                    "limit passed, a worker that exited or died)\n"
-        block = f"=== hour {hour}: planning fallback ===\ncause: {cause}\n{body.rstrip(chr(10))}\n\n"
+        block = f"=== {self.when(hour)}: planning fallback ===\ncause: {cause}\n{body.rstrip(chr(10))}\n\n"
         try:
             fd = os.open(self.tracebacks_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
@@ -543,10 +564,23 @@ class DsoAgent:
             q = np.outer(self.day.load_scaling, self.net.q_load_kvar)
         plan.predicted_hourly = predict_hourly(self.net, plan.open_branches, p, q)
 
+    def when(self, step: int) -> str:
+        """A step for people to read: "hour 24" at 60-minute steps, "step 96 (hour 24)" otherwise."""
+        if self.clock.step_minutes == 60:
+            return f"hour {step}"
+        return f"step {step} (hour {self.clock.hour_of(step):g})"
+
+    def day_start_hours(self) -> int | float:
+        """The day's start in hours (plans.jsonl's `day_start_hour`): its step at 60-minute steps (an int, as
+        hourly runs always wrote it), step x step_h otherwise."""
+        return self.day.hour if self.clock.step_minutes == 60 else self.day.hour * self.clock.step_h
+
     def _record(self, plan: DayAheadPlan, replace: bool = False) -> None:
+        """plans.jsonl's row of `plan` (one per day; `replace`: the day's row so far is replaced)."""
         plan.info["rounds"] = self.round
         row = {
-            "day_start_hour": self.day.hour, "controller": plan.controller, "exchange": self.mode.name,
+            "day_start_hour": self.day_start_hours(), "step_minutes": self.clock.step_minutes,
+            "controller": plan.controller, "exchange": self.mode.name,
             "open_branches": [int(b) for b in plan.open_branches],
             "lot_buses": {k: int(v) for k, v in plan.lot_buses.items()},
             "feasible": bool(plan.feasible), "predicted": {k: float(v) for k, v in plan.predicted.items()},
@@ -560,7 +594,7 @@ class DsoAgent:
             "history": [] if plan.info.get("revisions") else  # the day-ahead row keeps the optimiser's history
             [float(v) if np.isfinite(v) else None for v in np.asarray(plan.info.get("history", ()), float)],
         }
-        if replace and self.plans and self.plans[-1]["day_start_hour"] == self.day.hour:
+        if replace and self.plans and self.plans[-1]["day_start_hour"] == row["day_start_hour"]:
             self.plans[-1] = row
         else:
             self.plans.append(row)

@@ -3,9 +3,12 @@
 Event-based outputs are non-persistent: open_branches and lot_buses are sent once per day-ahead step and the
 grid keeps them until the next one.
 
-Inputs: load_forecast (24 p.u. load scaling), price_forecast (24 $/kWh), offer (PLO messages); with hour-by-hour
-control (a controller with `revise`) also the grid's last measured hour (time-shifted): losses_kw, v_min_pu,
-p_grid_kw, grid_open_branches. Each hour that is not a day start the DSO then re-plans (`DsoAgent.hour_step`).
+One mosaik time unit is one step (`init`'s `time_resolution`: 3600, 1800 or 900 s); a day is steps_per_day steps
+(24, 48 or 96) and starts at every time t with t % steps_per_day == 0.
+Inputs: load_forecast (p.u. load scaling), price_forecast ($/kWh), one value per step of the coming day, offer (PLO
+messages); with step-by-step control (a controller with `revise`) also the grid's last measured step
+(time-shifted): losses_kw, v_min_pu, p_grid_kw, grid_open_branches. Each step that is not a day start the DSO then
+re-plans (`DsoAgent.hour_step`).
 Outputs: to_plo ({lot_id: [messages]}, weak connection back to the PLOs), open_branches (to the grid),
 lot_buses ({lot_id: bus}), plan (the day-ahead plan, once per day), messages (log rows).
 """
@@ -18,6 +21,7 @@ import mosaik_api_v3
 
 from cosim.exchange.messages import ChannelFaults, HourLog
 from cosim.textio import to_jsonable
+from cosim.timebase import StepClock
 from simulators.dso.agent import DsoAgent
 
 META = {
@@ -44,8 +48,11 @@ class DsoSim(mosaik_api_v3.Simulator):
         self.planned_hour = -1
         self.revised_hour = -1
         self.message_log, self.event_log = HourLog(), HourLog()
+        self.clock = StepClock()
 
     def init(self, sid, time_resolution=3600.0, **sim_params):
+        """`time_resolution`: seconds per time unit, one step (3600, 1800 or 900; else a StepError)."""
+        self.clock = StepClock.from_time_resolution(time_resolution)
         return self.meta
 
     def create(self, num, model, network="ieee33", controller="eo", controller_options=None, objective="of3",
@@ -77,7 +84,7 @@ class DsoSim(mosaik_api_v3.Simulator):
                               lots=lots, time_limit_s=DEFAULT_TIME_LIMIT_S if time_limit_s is None else time_limit_s,
                               isolation=isolation, switch_operations_per_day=switch_operations_per_day,
                               on_failure=on_failure, tracebacks_file=tracebacks_file,
-                              controller_spec=ControllerSpec(controller, plugin_dir, options))
+                              controller_spec=ControllerSpec(controller, plugin_dir, options), clock=self.clock)
         return [{"eid": "dso", "type": model}]
 
     def step(self, time, inputs, max_advance):
@@ -91,16 +98,18 @@ class DsoSim(mosaik_api_v3.Simulator):
         load = next(iter((inp.get("load_forecast") or {}).values()), None)
         price = next(iter((inp.get("price_forecast") or {}).values()), None)
         bus_load = next(iter((inp.get("bus_load_forecast") or {}).values()), None)  # per bus (profile "simbench")
-        if "losses_kw" in inp:  # the grid's hour time - 1, measured
+        if "losses_kw" in inp:  # the grid's step time - 1, measured
             measured = {a: next(iter((inp.get(a) or {}).values()), None)
                         for a in ("losses_kw", "v_min_pu", "p_grid_kw", "grid_open_branches")}
             self.agent.measure_grid(time - 1, measured["losses_kw"], measured["v_min_pu"], measured["p_grid_kw"],
                                     measured["grid_open_branches"])
-        hourly = self.agent.hourly and time % 24 != 0 and self.revised_hour != time and self.planned_hour != time
+        day_start = self.clock.is_day_start(time)
+        hourly = self.agent.hourly and not day_start and self.revised_hour != time and self.planned_hour != time
         offers = self.agent.accept(time, received, hourly=hourly) if received else {}
-        if time % 24 == 0 and self.planned_hour != time:
+        if day_start and self.planned_hour != time:
             if load is None or price is None:
-                raise RuntimeError(f"DSO: no load/price forecast at day start (hour {time})")
+                raise RuntimeError(f"DSO: no load/price forecast at day start (step {time}, hour "
+                                   f"{self.clock.hour_of(time):g})")
             self.planned_hour = time
             messages = self.agent.day_ahead(time, offers, load, price, bus_load)
             self.out["open_branches"] = list(self.agent.open_branches)

@@ -1,4 +1,4 @@
-"""The fast grid engine (`[network] engine = "fast"`): one hour's flow of a network's radial model by the compiled
+"""The fast grid engine (`[network] engine = "fast"`): one step's flow of a network's radial model by the compiled
 backward/forward sweep (`cosim.powerflow`), instead of pandapower's Newton-Raphson on the pandapower net.
 
 The model is the one the DSO plans with (`RadialNetwork`; a converted net's `ConvertedNetwork`: the MV busbar held
@@ -34,7 +34,7 @@ compiled radial flow."""
 
 @dataclass(frozen=True)
 class FastResult:
-    """One hour's flow: per radial bus and branch (0-based), and totals at the slack (the MV busbar)."""
+    """One step's flow: per radial bus and branch (0-based), and totals at the slack (the MV busbar)."""
 
     converged: bool
     vm_pu: np.ndarray  # (n_bus,)
@@ -46,14 +46,14 @@ class FastResult:
 
 
 class FastFlow:
-    """The compiled flow of one radial model, a case per hour. `tol_pu`: the sweep's stopping distance (p.u.)."""
+    """The compiled flow of one radial model, a case per step. `tol_pu`: the sweep's stopping distance (p.u.)."""
 
     def __init__(self, radial: RadialNetwork, tol_pu: float = DEFAULT_TOL_PU) -> None:
         self.radial = radial
         self.tol_pu = float(tol_pu)
 
     def solve(self, open_branches: tuple[int, ...], p_kw: np.ndarray, q_kvar: np.ndarray) -> FastResult:
-        """Flow of one hour: open branch ids, per-bus demand (kW, kvar; + load, - injection)."""
+        """Flow of one step: open branch ids, per-bus demand (kW, kvar; + load, - injection)."""
         from cosim.networks.converted import ConvertedNetwork, flow  # noqa: PLC0415 - no pandapower in there
 
         net = self.radial

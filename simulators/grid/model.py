@@ -1,4 +1,4 @@
-"""Plain-Python grid model: one hour's loads, parking-lot powers and switch states in, a
+"""Plain-Python grid model: one step's loads, parking-lot powers and switch states in, a
 `GridState` out. No mosaik here, so controllers, studies and tests can use it directly.
 
 Buses are addressed by their 1-based literature numbers (bus 1 = substation / slack), branches by their
@@ -9,7 +9,7 @@ A converted net (SimBench, a user's JSON file: `GridNetwork.converted`) is run a
 open branches are applied to its switches (`cosim.networks.switched.set_open_branches`), its loads and static
 generators keep their own rows (scaled by load_scaling, or each set to its own value by `element_power`), lots
 and per-bus overrides go to one extra load per radial bus (at the bus's lowest-numbered pandapower bus), and each
-hour's flow moves the transformers' taps until the MV busbar sits at the set-point (`run_original`; only nets
+step's flow moves the transformers' taps until the MV busbar sits at the set-point (`run_original`; only nets
 whose transformers hold their busbar: elsewhere transformers are branches with their taps as given, and their
 losses, currents and loadings are the branch's). Results are reported per radial bus; `max_loading_percent`
 includes the transformers.
@@ -62,7 +62,7 @@ class GridNotConverged(GridError):
 
 @dataclass(frozen=True)
 class GridState:
-    """Result of one power flow (one hour). Arrays are indexed 0-based: vm_pu[0] is bus 1."""
+    """Result of one power flow (one simulation step). Arrays are indexed 0-based: vm_pu[0] is bus 1."""
 
     vm_pu: np.ndarray  # voltage magnitude per bus, p.u., bus 1..n
     branch_ids: np.ndarray  # literature branch id of each entry of i_ka / loading_percent
@@ -71,11 +71,11 @@ class GridState:
     losses_kw: float  # total active losses of the lines (and of transformers modelled as branches), kW
     p_grid_kw: float  # active power drawn from the substation, kW
     q_grid_kvar: float  # reactive power drawn from the substation, kvar
-    p_demand_kw: float  # total base demand this hour, kW (without lots)
+    p_demand_kw: float  # total base demand this step, kW (without lots)
     p_lots_kw: float  # total parking-lot power, kW (+ charging, - V2G)
     v_min_pu: float
     v_max_pu: float
-    vpd: float  # voltage profile deviation, seed 000 eq. 17 for one hour: sum over buses of |V - 1|, p.u.
+    vpd: float  # voltage profile deviation, seed 000 eq. 17 for one step: sum over buses of |V - 1|, p.u.
     open_branches: tuple[int, ...]
     converged: bool = True
     message: str = field(default="")
@@ -125,14 +125,14 @@ def _number(value, what: str) -> float:
 
 
 class GridModel:
-    """A network's pandapower net driven hour by hour.
+    """A network's pandapower net driven step by step (one flow per simulation step).
 
     One pandapower load per bus carries that bus's demand plus its parking-lot power. The topology (set of
     open branches) persists between steps until a new one is given; it starts at the network's base
     configuration (its tie branches open).
 
     Non-convergence: by default `step` returns a state with converged=False and NaN results (so a
-    co-simulation can log the hour and go on); with raise_on_divergence=True it raises GridNotConverged.
+    co-simulation can log the step and go on); with raise_on_divergence=True it raises GridNotConverged.
     """
 
     def __init__(self, network, raise_on_divergence: bool = False, engine: str = "pandapower",
@@ -359,7 +359,7 @@ class GridModel:
         return int(bus) - 1
 
     def _demand(self, load_scaling, p_load_kw, q_load_kvar, base: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Per-bus demand (kW, kvar): `base` (this hour's own per-bus values) or the base loads times load_scaling,
+        """Per-bus demand (kW, kvar): `base` (this step's own per-bus values) or the base loads times load_scaling,
         with the buses given in p_load_kw / q_load_kvar replaced."""
         scaling = _number(load_scaling, "load_scaling")
         if scaling < 0:
@@ -392,7 +392,7 @@ class GridModel:
             lots[self._bus_index(bus, "lot_power_kw")] += _number(val, f"lot_power_kw[{bus}]")
         return lots
 
-    # ---- one hour -------------------------------------------------------------------------------------
+    # ---- one step -------------------------------------------------------------------------------------
     def step(
         self, load_scaling: float = 1.0, p_load_kw: Mapping[int, float] | None = None,
         q_load_kvar: Mapping[int, float] | None = None, lot_power_kw: Mapping[int, float] | None = None,
@@ -401,9 +401,9 @@ class GridModel:
         """Run one power flow.
 
         load_scaling: factor on every bus's base demand (>= 0). p_load_kw / q_load_kvar: {bus: kW / kvar}
-        replacing that bus's demand this hour (not scaled; q follows the base power factor if only p is
+        replacing that bus's demand this step (not scaled; q follows the base power factor if only p is
         given). lot_power_kw: {bus: kW}, + charging, - V2G. open_branches: branch ids to open (None keeps the
-        current topology). Buses are 1-based (1 = substation). element_power (converted nets only): this hour's
+        current topology). Buses are 1-based (1 = substation). element_power (converted nets only): this step's
         p_mw / q_mvar of every load and static generator ({"load_p_mw": [...], "load_q_mvar": [...],
         "sgen_p_mw": [...], "sgen_q_mvar": [...]}, in the order of the net's tables), replacing load_scaling.
         """
@@ -476,7 +476,7 @@ class GridModel:
         )
 
     def _fast_state(self, p: np.ndarray, q: np.ndarray, lots: np.ndarray, load_scaling) -> GridState:
-        """The fast engine's hour: the compiled flow of the radial model, reported as the pandapower path reports
+        """The fast engine's step: the compiled flow of the radial model, reported as the pandapower path reports
         (currents of lines and transformers only, a line's current the larger of its two ends')."""
         res = self._fast.solve(self.open_branches, p + lots, q)
         if not res.converged:
@@ -556,7 +556,7 @@ class GridModel:
     RECYCLE = {"bus_pq": True, "trafo": False, "gen": False}
 
     def _run(self, net) -> tuple[bool, str]:
-        """runpp, recycled while the topology is that of the last converged flow; else (first hour, new topology,
+        """runpp, recycled while the topology is that of the last converged flow; else (first step, new topology,
         a recycled flow that failed) from scratch: a flat start, then a DC-initialised retry; (converged, message).
         Only loads may change between recycled flows (what `step` changes besides the topology)."""
         import pandapower as pp  # noqa: PLC0415 - this engine only

@@ -1,8 +1,12 @@
-"""mosaik simulator `GridSim`: a `GridModel` stepped once per hour.
+"""mosaik simulator `GridSim`: a `GridModel` stepped once per simulation step.
 
-Models (mosaik-api-v3, hybrid: self-stepped every hour, all inputs are triggers so that event sources such as a
-DSO agent sending a topology may connect without warnings; meant for `World(time_resolution=3600)`, where one
-time unit = one hour and steps are 1; other resolutions step every 3600 / time_resolution units):
+Models (mosaik-api-v3, hybrid: self-stepped every step, all inputs are triggers so that event sources such as a
+DSO agent sending a topology may connect without warnings). One mosaik time unit is one step
+(`time_resolution` 3600, 1800 or 900 s: 60-, 30- or 15-minute steps) and the grid runs one power flow per time
+unit; in a world of another resolution (plain mosaik's 1 s) it steps every hour (3600 / time_resolution units);
+`step_size` (time units) sets either. Its outputs are powers (kW, kvar) and voltages of the
+step, nothing it reports is an energy, so nothing in it depends on the step's length; the discrete tap control
+moves the taps within each step's flow:
 - "Grid" (params: network, network_kwargs, plugin_dir, engine: "pandapower" (default) or "fast", see
   `simulators.grid.model`) - one per simulator instance.
   Inputs: load_scaling (factor on base demand), lot_power_kw ({bus: kW} mappings, summed over sources),
@@ -27,6 +31,7 @@ import math
 
 import mosaik_api_v3
 
+from cosim.timebase import StepClock, StepError
 from simulators.grid.model import GridError, GridModel, GridState
 
 GRID_OUTPUTS = (
@@ -37,7 +42,7 @@ GRID_INPUTS = ("load_scaling", "lot_power_kw", "open_branches", "element_power")
 
 META = {
     "api_version": "3.0",
-    "type": "hybrid",  # steps every hour by itself, and also when an event input (e.g. a new topology) arrives
+    "type": "hybrid",  # steps every step by itself, and also when an event input (e.g. a new topology) arrives
     "models": {
         "Grid": {
             "public": True, "params": ["network", "network_kwargs", "plugin_dir", "engine", "tap_control"],
@@ -85,15 +90,14 @@ class GridSim(mosaik_api_v3.Simulator):
         self._held: dict[tuple[str, str], dict[str, object]] = {}  # (eid, attr) -> {source: last value}
 
     def init(self, sid, time_resolution: float = 3600.0, step_size: int | None = None, **sim_params):
-        """step_size in mosaik time units; default one hour (3600 / time_resolution)."""
+        """`time_resolution`: seconds per time unit; `step_size` in time units, default `_default_step_size`: 1 in a
+        world of the framework's steps (3600, 1800, 900 s: one flow per step), else one hour (a plain mosaik world
+        at 1 s steps 3600 units)."""
         if sim_params:
             raise GridError(f"GridSim: unknown simulator parameter(s) {sorted(sim_params)}; known: step_size")
         self.sid = sid
         if step_size is None:
-            hour = 3600.0 / float(time_resolution)
-            if hour < 1 or not float(hour).is_integer():
-                raise GridError(f"GridSim: time_resolution {time_resolution} s does not divide an hour; give step_size")
-            step_size = int(hour)
+            step_size = _default_step_size(time_resolution)
         if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
             raise GridError(f"GridSim: step_size must be a positive integer, got {step_size!r}")
         self.step_size = step_size
@@ -133,7 +137,7 @@ class GridSim(mosaik_api_v3.Simulator):
         return held
 
     def step(self, time, inputs, max_advance=None):
-        """Gather the (held) inputs, run one power flow, return the next full-hour step time."""
+        """Gather the (held) inputs, run one power flow, return the next step time (on the step_size grid)."""
         if self.model is None:
             raise GridError("GridSim: no Grid entity was created")
         inputs = {  # None = nothing sent this step (mosaik fills in None for silent persistent sources)
@@ -185,7 +189,7 @@ class GridSim(mosaik_api_v3.Simulator):
         self.state = self.model.step(load_scaling=load_scaling, lot_power_kw=lots, q_load_kvar=q_load,
                                      open_branches=open_branches,
                                      element_power=next(iter(element.values())) if element else None)
-        return (time // self.step_size + 1) * self.step_size  # stay on the hourly grid even after a triggered step
+        return (time // self.step_size + 1) * self.step_size  # stay on the step grid even after a triggered step
 
     def get_data(self, outputs):
         if self.state is None:
@@ -219,6 +223,20 @@ class GridSim(mosaik_api_v3.Simulator):
                     raise GridError(f"GridSim: unknown entity {eid!r}")
             data[eid] = row
         return data
+
+
+def _default_step_size(time_resolution: float) -> int:
+    """One time unit where a unit is one of the framework's steps (`cosim.timebase.STEP_MINUTES`); else the units
+    in an hour (3600 / time_resolution, which must be whole), as a plain mosaik world at 1 s needs."""
+    try:
+        StepClock.from_time_resolution(time_resolution)
+        return 1
+    except StepError:
+        hour = 3600.0 / float(time_resolution)
+        if hour < 1 or not float(hour).is_integer():
+            raise GridError(f"GridSim: time_resolution {time_resolution} s is neither one of the framework's steps "
+                            "(3600, 1800, 900 s) nor divides an hour; give step_size") from None
+        return int(hour)
 
 
 def _kw(value, what: str) -> float:

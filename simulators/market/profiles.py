@@ -1,4 +1,4 @@
-"""Load and validate the hourly price / load profile CSVs in scenarios/data and bundle them as `MarketData`.
+"""Load and validate the price / load profile CSVs in scenarios/data and bundle them as `MarketData`, per step.
 
 Named profiles (see scenarios/README.md for where each number comes from):
 
@@ -8,11 +8,13 @@ Named profiles (see scenarios/README.md for where each number comes from):
   week (168 h, Monday first) of simbench MV-urban load (p.u. of annual peak) and Netherlands 2019
   day-ahead prices with reserve columns; EUR/MWh converted at `USD_PER_EUR`. Repeats every week.
 * a path to a CSV with ``hour`` (1..N) and ``energy_price_usd_per_kwh``, optionally ``load_scaling``,
-  ``load_kw``, ``reserve_capacity_price_usd_per_kw``, ``reserve_call_price_usd_per_kwh``, ``call_probability``.
+  ``load_kw``, ``reserve_capacity_price_usd_per_kw``, ``reserve_call_price_usd_per_kwh``, ``call_probability``;
+  or, for a profile in steps other than hours, ``minute`` (the step's start: 0, s, 2 s, ... for an s-minute step)
+  instead of ``hour``.
 * ``"simbench"`` or ``"simbench:<price profile>"`` (a SimBench network, "simbench:<code>", only): the grid's own
-  profile set, every load and static generator its own SimBench profile (hourly means of its 15-minute values,
-  `cosim.networks.simbench.element_profiles`), hour 0 = 1 January 2016 00:00-01:00, 8,784 hours (repeats
-  yearly); prices (and reserve columns) from the named price profile (any of the above; default
+  profile set, every load and static generator its own SimBench profile (its native 15-minute values at 15-minute
+  steps, their means at 30 or 60, `cosim.networks.simbench.element_profiles`), step 0 starts 1 January 2016 00:00,
+  8,784 hours (repeats yearly); prices (and reserve columns) from the named price profile (any of the above; default
   ``seed000``), its load columns unused. `MarketData.element_power` holds the per-element values (MW, Mvar,
   what the grid simulator applies to the original net), `bus_p_kw` / `bus_q_kvar` their sums per bus of the
   radial model (generators negative; the DSO's forecast), `load_scaling` the loads' total (generators left out,
@@ -20,6 +22,12 @@ Named profiles (see scenarios/README.md for where each number comes from):
   p_mw summed).
 
 Hour h is the hour ending at h o'clock; arrays are 0-based (index 0 = hour 1). Longer horizons wrap.
+
+Steps: `load_market(..., step_minutes=m)` returns one value per m-minute step (index k covers the hours
+[k m / 60, (k + 1) m / 60)). A profile in longer steps (hourly data at 15 minutes) is held over the shorter steps, one
+in shorter steps is averaged over each longer one (`cosim.timebase.resample`: prices keep their $/kWh, loads their
+energy); a profile whose step neither divides the simulation's step nor is a multiple of it is refused
+(`ProfileError` naming the file).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Sequence
 import numpy as np
 
 from cosim.errors import InputError
+from cosim.timebase import HOURS_PER_DAY, StepError, check_step_minutes, resample
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "data"
 USD_PER_EUR = 1.12  # 2019 average ECB reference rate (1.1195), rounded
@@ -42,6 +51,10 @@ SEED000_NOMINAL_LOAD_KW = 3715.0  # IEEE 33-bus total nominal load, the base of 
 
 class ProfileError(InputError):
     """A profile file or name is wrong; the message names the file, row and field."""
+
+
+class ProfileStepError(ProfileError, StepError):
+    """A profile whose step the simulation cannot run in (neither a divisor nor a multiple of its step)."""
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
@@ -93,53 +106,95 @@ def read_hourly_table(
     with more fields than the header, or a column named twice, is refused; with `only`, so is any column that is
     neither `hour`, `group`, `required` nor `optional` (a user's file: nothing in it is dropped silently).
     """
+    return _read_indexed(Path(path), required, optional, nonneg, probability, group, only, "hour")[0]
+
+
+def read_step_table(
+    path: str | Path, required: Sequence[str], optional: Sequence[str] = (),
+    nonneg: Sequence[str] = (), probability: Sequence[str] = (), group: str | None = None, only: bool = False,
+) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """`read_hourly_table` for a CSV indexed by ``hour`` (1..N, step 60 minutes) or by ``minute`` (each row's start:
+    0, s, 2 s, ... without gaps, the step s read from the rows); returns the columns and the step in minutes."""
     path = Path(path)
+    header, _ = _read_rows(path)
+    index = "minute" if "minute" in header and "hour" not in header else "hour"
+    if index == "minute" and "hour" in header:
+        raise ProfileError(f"{path}: give either an 'hour' or a 'minute' column, not both")
+    return _read_indexed(path, required, optional, nonneg, probability, group, only, index)
+
+
+def _read_indexed(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
+                  probability: Sequence[str], group: str | None, only: bool,
+                  index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...) and its step in minutes."""
     header, rows = _read_rows(path)
-    need = ["hour", *required] + ([group] if group else [])
+    need = [index, *required] + ([group] if group else [])
     missing = [c for c in need if c not in header]
     if missing:
         raise ProfileError(f"{path}: missing column(s) {missing}; the header has {header}")
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise ProfileError(f"{path}: column(s) {twice} appear more than once in the header")
-    allowed = ["hour", *([group] if group else []), *required, *optional]
+    allowed = [index, *([group] if group else []), *required, *optional]
     unknown = [c for c in header if c not in allowed]
     if only and unknown:  # refused rather than ignored: a misspelt optional column would fall back to defaults
         raise ProfileError(f"{path}: unknown column(s) {unknown}; allowed: {allowed}")
     cols = [c for c in [*required, *optional] if c in header]
+    first = 1 if index == "hour" else 0
     groups: dict[str, dict[int, tuple[int, dict[str, float]]]] = {}
     for line, row in rows:
         key = row.get(group, "") if group else ""
         if group and not key:
             raise ProfileError(f"{path}, line {line}, field {group!r}: value is missing")
-        h_text = row.get("hour")
+        h_text = row.get(index)
         try:
-            hour = int(str(h_text))
+            at = int(str(h_text))
         except ValueError:
-            raise ProfileError(f"{path}, line {line}, field 'hour': {h_text!r} is not an integer hour") from None
-        if hour < 1:
-            raise ProfileError(f"{path}, line {line}, field 'hour': {hour} (hours count from 1)")
+            raise ProfileError(f"{path}, line {line}, field {index!r}: {h_text!r} is not an integer {index}") from None
+        if at < first:
+            raise ProfileError(f"{path}, line {line}, field {index!r}: {at} ({index}s count from {first})")
         seen = groups.setdefault(key, {})
-        if hour in seen:
-            raise ProfileError(f"{path}, line {line}, field 'hour': hour {hour} duplicated "
-                               f"(first on line {seen[hour][0]}){' in ' + group + ' ' + key if group else ''}")
+        if at in seen:
+            raise ProfileError(f"{path}, line {line}, field {index!r}: {index} {at} duplicated "
+                               f"(first on line {seen[at][0]}){' in ' + group + ' ' + key if group else ''}")
         vals = {c: _number(path, line, c, row.get(c), nonneg=c in nonneg,
                            upper=1.0 if c in probability else None) for c in cols}
         for c in probability:
             if c in vals and vals[c] < 0:
                 raise ProfileError(f"{path}, line {line}, field {c!r}: {vals[c]} is not a probability in [0, 1]")
-        seen[hour] = (line, vals)
+        seen[at] = (line, vals)
     if not groups:
         raise ProfileError(f"{path}: no data rows")
     out: dict[str, dict[str, np.ndarray]] = {}
+    steps: set[int] = set()
     for key, seen in groups.items():
-        n = max(seen)
-        gaps = _first_gaps(seen, n) if len(seen) != n else []
-        if gaps:
-            where = f" ({group} {key})" if group else ""
-            raise ProfileError(f"{path}: hour(s) {gaps[:10]} missing{where}; hours must run 1..{n} without gaps")
-        out[key] = {c: np.array([seen[h][1][c] for h in range(1, n + 1)]) for c in cols}
-    return out
+        where = f" ({group} {key})" if group else ""
+        if index == "hour":
+            n = max(seen)
+            gaps = _first_gaps(seen, n) if len(seen) != n else []
+            if gaps:
+                raise ProfileError(f"{path}: hour(s) {gaps[:10]} missing{where}; hours must run 1..{n} without gaps")
+            order = list(range(1, n + 1))
+            steps.add(60)
+        else:
+            order = sorted(seen)
+            steps.add(_minute_step(path, order, where))
+        out[key] = {c: np.array([seen[h][1][c] for h in order]) for c in cols}
+    if len(steps) > 1:
+        raise ProfileError(f"{path}: the groups' minutes run in different steps {sorted(steps)}; use one step")
+    return out, steps.pop()
+
+
+def _minute_step(path: Path, minutes: list[int], where: str) -> int:
+    """The step of sorted row starts 0, s, 2 s, ... (minutes), or a ProfileError naming the first one out of line."""
+    if len(minutes) < 2:
+        raise ProfileError(f"{path}: a profile by 'minute' needs at least two rows to tell its step{where}")
+    step = minutes[1] - minutes[0]
+    bad = next((m for i, m in enumerate(minutes) if m != i * step), None)
+    if bad is not None:
+        raise ProfileError(f"{path}, field 'minute': minute {bad} is out of line{where}; minutes must run 0, {step}, "
+                           f"{2 * step}, ... without gaps (the step is the first two rows' difference)")
+    return step
 
 
 def _first_gaps(seen: dict[int, object], n: int, limit: int = 10) -> list[int]:
@@ -171,46 +226,62 @@ def load_profile(path: str | Path, column: str | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MarketData:
-    """Hourly market and load signals over `n_hours` (index 0 = hour ending 01:00 of day 0)."""
+    """Market and load signals, one value per step of `step_minutes` (rows = steps; index 0 = the step starting
+    00:00 of day 0; at 60 minutes the hour ending 01:00). Rates throughout (kW, p.u., $/kWh): a step's energy is
+    its power times its length."""
 
     name: str
     energy_price: np.ndarray  # $/kWh
     reserve_capacity_price: np.ndarray  # $/kW per hour of reserve offered
     reserve_call_price: np.ndarray  # $/kWh of reserve energy delivered when called
-    call_probability: np.ndarray  # probability (0..1) that offered reserve is called in that hour
+    call_probability: np.ndarray  # probability (0..1) that offered reserve is called in that step
     load_scaling: np.ndarray  # p.u. of the network's nominal load
     nominal_load_kw: float  # kW that load_scaling = 1 stands for
-    # profile "simbench" only: per element and per bus of the grid, rows = hours
+    # profile "simbench" only: per element and per bus of the grid, rows = steps
     element_power: dict[str, np.ndarray] | None = None  # load_p_mw, load_q_mvar, sgen_p_mw, sgen_q_mvar
-    bus_p_kw: np.ndarray | None = None  # (hours, n_bus) net load per bus of the radial model, generators negative
+    bus_p_kw: np.ndarray | None = None  # (steps, n_bus) net load per bus of the radial model, generators negative
     bus_q_kvar: np.ndarray | None = None
+    step_minutes: int = 60  # what one row covers
 
     def __post_init__(self) -> None:
         n = len(self.energy_price)
         for field in ("reserve_capacity_price", "reserve_call_price", "call_probability", "load_scaling"):
             if len(getattr(self, field)) != n:
-                raise ProfileError(f"market {self.name!r}: {field} has {len(getattr(self, field))} hours, "
+                raise ProfileError(f"market {self.name!r}: {field} has {len(getattr(self, field))} steps, "
                                    f"energy_price has {n}")
         for field, arr in [("bus_p_kw", self.bus_p_kw), ("bus_q_kvar", self.bus_q_kvar),
                            *((f"element_power[{k}]", v) for k, v in (self.element_power or {}).items())]:
             if arr is not None and len(arr) != n:
-                raise ProfileError(f"market {self.name!r}: {field} has {len(arr)} hours, energy_price has {n}")
+                raise ProfileError(f"market {self.name!r}: {field} has {len(arr)} steps, energy_price has {n}")
+        if isinstance(self.step_minutes, bool) or not isinstance(self.step_minutes, int) or self.step_minutes < 1:
+            raise ProfileError(f"market {self.name!r}: step_minutes must be a positive whole number of minutes, got "
+                               f"{self.step_minutes!r}")
         # a network whose generators exceed its loads has a negative nominal (net) load
         if not math.isfinite(self.nominal_load_kw) or self.nominal_load_kw == 0:
             raise ProfileError(f"market {self.name!r}: nominal_load_kw must be a non-zero number, got "
                                f"{self.nominal_load_kw}")
 
     @property
-    def n_hours(self) -> int:
+    def n_steps(self) -> int:
         return len(self.energy_price)
+
+    @property
+    def n_hours(self) -> float:
+        """The hours the profile covers (an int where they are whole)."""
+        minutes = self.n_steps * self.step_minutes
+        return minutes // 60 if minutes % 60 == 0 else minutes / 60
+
+    @property
+    def steps_per_day(self) -> int:
+        return HOURS_PER_DAY * 60 // self.step_minutes
 
     @property
     def load_kw(self) -> np.ndarray:
         return self.load_scaling * self.nominal_load_kw
 
-    def at(self, hour_index: int) -> dict[str, float]:
-        """All signals of one hour (0-based, wraps past the end) as plain floats."""
-        i = int(hour_index) % self.n_hours
+    def at(self, step: int) -> dict[str, float]:
+        """All signals of one step (0-based, wraps past the end) as plain floats."""
+        i = int(step) % self.n_steps
         return {
             "energy_price": float(self.energy_price[i]),
             "reserve_capacity_price": float(self.reserve_capacity_price[i]),
@@ -220,21 +291,34 @@ class MarketData:
             "load_kw": float(self.load_kw[i]),
         }
 
-    def window(self, start: int, hours: int = 24) -> "MarketData":
-        """`hours` hours from 0-based `start`, wrapping past the end (e.g. day d = window(24 * d))."""
-        if hours < 1:
-            raise ProfileError(f"window length must be >= 1 hour, got {hours}")
-        idx = (int(start) + np.arange(hours)) % self.n_hours
-        return MarketData(self.name, self.energy_price[idx], self.reserve_capacity_price[idx],
-                          self.reserve_call_price[idx], self.call_probability[idx], self.load_scaling[idx],
-                          self.nominal_load_kw,
-                          None if self.element_power is None else {k: v[idx] for k, v in self.element_power.items()},
-                          None if self.bus_p_kw is None else self.bus_p_kw[idx],
-                          None if self.bus_q_kvar is None else self.bus_q_kvar[idx])
+    def window(self, start: int, steps: int = 24) -> "MarketData":
+        """`steps` steps from 0-based step `start`, wrapping past the end (e.g. day d = window(d x steps_per_day,
+        steps_per_day))."""
+        if steps < 1:
+            raise ProfileError(f"window length must be >= 1 step, got {steps}")
+        idx = (int(start) + np.arange(steps)) % self.n_steps
+        return self._rows(lambda arr: arr[idx], self.step_minutes)
 
     def day(self, d: int) -> "MarketData":
-        """Day d (0-based) of the profile, 24 hours."""
-        return self.window(24 * int(d), 24)
+        """Day d (0-based) of the profile: steps_per_day steps."""
+        return self.window(self.steps_per_day * int(d), self.steps_per_day)
+
+    def at_step(self, step_minutes: int) -> "MarketData":
+        """The same signals in steps of `step_minutes` (`cosim.timebase.resample`: held over shorter steps, averaged
+        over longer ones; energy and mean price conserved). A `StepError` where the steps neither divide nor are
+        multiples of each other, or the rows do not fill whole longer steps."""
+        if step_minutes == self.step_minutes:
+            return self
+        return self._rows(lambda arr: resample(arr, self.step_minutes, step_minutes, axis=0), step_minutes)
+
+    def _rows(self, take, step_minutes: int) -> "MarketData":
+        """A copy with `take` applied to every per-step array (rows first)."""
+        return MarketData(self.name, take(self.energy_price), take(self.reserve_capacity_price),
+                          take(self.reserve_call_price), take(self.call_probability), take(self.load_scaling),
+                          self.nominal_load_kw,
+                          None if self.element_power is None else {k: take(v) for k, v in self.element_power.items()},
+                          None if self.bus_p_kw is None else take(self.bus_p_kw),
+                          None if self.bus_q_kvar is None else take(self.bus_q_kvar), step_minutes)
 
 
 def _seed000(data_dir: Path, nominal_load_kw: float | None) -> MarketData:
@@ -269,8 +353,9 @@ def _seasonal(data_dir: Path, season: str, nominal_load_kw: float | None) -> Mar
 def _from_file(path: Path, nominal_load_kw: float | None) -> MarketData:
     opt = ["load_scaling", "load_kw", "reserve_capacity_price_usd_per_kw", "reserve_call_price_usd_per_kwh",
            "call_probability"]
-    t = read_hourly_table(path, ["energy_price_usd_per_kwh"], opt, nonneg=["load_scaling", "load_kw"],
-                          probability=["call_probability"], only=True)[""]
+    tables, step_minutes = read_step_table(path, ["energy_price_usd_per_kwh"], opt, nonneg=["load_scaling", "load_kw"],
+                                           probability=["call_probability"], only=True)
+    t = tables[""]
     n = len(t["energy_price_usd_per_kwh"])
     base = SEED000_NOMINAL_LOAD_KW if nominal_load_kw is None else nominal_load_kw
     if "load_scaling" in t:
@@ -282,15 +367,16 @@ def _from_file(path: Path, nominal_load_kw: float | None) -> MarketData:
     zero = np.zeros(n)
     return MarketData(path.stem, t["energy_price_usd_per_kwh"], t.get("reserve_capacity_price_usd_per_kw", zero),
                       t.get("reserve_call_price_usd_per_kwh", zero.copy()), t.get("call_probability", zero.copy()),
-                      scaling, base)
+                      scaling, base, step_minutes=step_minutes)
 
 
 SIMBENCH_PROFILE = "simbench"
 
 
 def _simbench(price_name: str, network: str | None, near, season: str | None, nominal_load_kw: float | None,
-              data_dir: Path) -> MarketData:
-    """Profile "simbench[:<price profile>]": the SimBench grid's own per-element profiles, prices from elsewhere."""
+              data_dir: Path, step_minutes: int) -> MarketData:
+    """Profile "simbench[:<price profile>]": the SimBench grid's own per-element profiles at `step_minutes` (native
+    15-minute values, or their means), prices from elsewhere (resampled to the step)."""
     from cosim.networks import load_network  # noqa: PLC0415 - pandapower and simbench only for this profile
     from cosim.networks.simbench import PREFIX, element_profiles  # noqa: PLC0415
 
@@ -301,14 +387,14 @@ def _simbench(price_name: str, network: str | None, near, season: str | None, no
         raise ProfileError(f"market profile 'simbench:{price_name}': name a price profile after 'simbench:'")
     try:
         grid = load_network(network, near=near)
-        prof = element_profiles(network[len(PREFIX):])
+        prof = element_profiles(network[len(PREFIX):], step_minutes)
     except ValueError as exc:  # NetworkDataError
         raise ProfileError(f"market profile {SIMBENCH_PROFILE!r}: {exc}") from None
     net = grid.net
-    n_hours = prof.n_hours
-    bus_p = np.zeros((n_hours, grid.n_bus))
-    bus_q = np.zeros((n_hours, grid.n_bus))
-    loads_kw = np.zeros(n_hours)  # the loads alone: load_scaling stays >= 0 where generation exceeds load
+    n_steps = prof.n_steps
+    bus_p = np.zeros((n_steps, grid.n_bus))
+    bus_q = np.zeros((n_steps, grid.n_bus))
+    loads_kw = np.zeros(n_steps)  # the loads alone: load_scaling stays >= 0 where generation exceeds load
     loads_base_kw = 0.0
     for table, p_mw, q_mvar, sign in (("load", prof.load_p_mw, prof.load_q_mvar, 1.0),
                                       ("sgen", prof.sgen_p_mw, prof.sgen_q_mvar, -1.0)):
@@ -321,30 +407,37 @@ def _simbench(price_name: str, network: str | None, near, season: str | None, no
                 if table == "load":
                     loads_kw += 1000.0 * float(scaling) * p_mw[:, j]
                     loads_base_kw += 1000.0 * float(scaling) * float(df.p_mw.iloc[j])
-    prices = load_market(price_name, season=season, data_dir=data_dir)
-    idx = np.arange(n_hours) % prices.n_hours
+    prices = load_market(price_name, season=season, data_dir=data_dir, step_minutes=step_minutes)
+    idx = np.arange(n_steps) % prices.n_steps
     nominal = loads_base_kw if nominal_load_kw is None or nominal_load_kw <= 0 else float(nominal_load_kw)
     return MarketData(
         f"{SIMBENCH_PROFILE}:{prices.name}", prices.energy_price[idx], prices.reserve_capacity_price[idx],
         prices.reserve_call_price[idx], prices.call_probability[idx], loads_kw / nominal, nominal,
         {"load_p_mw": prof.load_p_mw, "load_q_mvar": prof.load_q_mvar, "sgen_p_mw": prof.sgen_p_mw,
-         "sgen_q_mvar": prof.sgen_q_mvar}, bus_p, bus_q)
+         "sgen_q_mvar": prof.sgen_q_mvar}, bus_p, bus_q, step_minutes)
 
 
 def load_market(name_or_path: str | Path, season: str | None = None, days: int | None = None,
                 start_day: int = 0, nominal_load_kw: float | None = None,
                 data_dir: str | Path | None = None, network: str | None = None,
-                near: str | Path | None = None) -> MarketData:
-    """MarketData for a named profile or a CSV path; with `days`, exactly days*24 hours from `start_day`.
+                near: str | Path | None = None, step_minutes: int = 60) -> MarketData:
+    """MarketData for a named profile or a CSV path in steps of `step_minutes` (60, 30 or 15); with `days`, exactly
+    days x steps_per_day steps from `start_day`.
 
     `nominal_load_kw` sets what load_scaling = 1 means in kW (default 3715 kW, the IEEE 33-bus; for "simbench"
     the network's base net load). `network` (and `near`, the scenario's folder) name the grid whose own
-    profiles "simbench" reads.
+    profiles "simbench" reads. Hourly data are held over the steps of each hour; a profile whose step neither
+    divides `step_minutes` nor is a multiple of it is refused (one line naming the file).
     """
+    try:
+        check_step_minutes(step_minutes)
+    except StepError as exc:
+        raise ProfileStepError(f"market profile {str(name_or_path)!r}: {exc}") from None
     ddir = Path(data_dir) if data_dir is not None else DATA_DIR
     name = str(name_or_path)
     if name == SIMBENCH_PROFILE or name.startswith(SIMBENCH_PROFILE + ":"):
-        md = _simbench(name.partition(":")[2] or "seed000", network, near, season, nominal_load_kw, ddir)
+        md = _simbench(name.partition(":")[2] or "seed000", network, near, season, nominal_load_kw, ddir,
+                       step_minutes)
     elif name == "seed000":
         md = _seed000(ddir, nominal_load_kw)
     elif name == "seasonal" or name.startswith("seasonal:"):
@@ -364,5 +457,11 @@ def load_market(name_or_path: str | Path, season: str | None = None, days: int |
             raise ProfileError(f"days must be >= 1, got {days}")
         if int(start_day) < 0:
             raise ProfileError(f"start_day must be >= 0, got {start_day}")
-        md = md.window(24 * int(start_day), 24 * int(days))
+    try:
+        md = md.at_step(step_minutes)
+    except StepError as exc:
+        raise ProfileStepError(f"market profile {name}: {exc}; allowed: a profile step that divides "
+                           f"{step_minutes} minutes or is a multiple of it") from None
+    if days is not None:
+        md = md.window(md.steps_per_day * int(start_day), md.steps_per_day * int(days))
     return md

@@ -90,7 +90,7 @@ def test_direct_api_errors_and_parsing():
         sim.step(0, {"grid": {"lot_power_kw": {"a.x": {"6": "lots"}}}})
     with pytest.raises(GridError, match="unknown network"):
         _direct_sim("ieee999")
-    with pytest.raises(GridError, match="does not divide an hour"):
+    with pytest.raises(GridError, match="time_resolution 7000 s is neither .* nor divides an hour"):
         GridSim().init("G", time_resolution=7000)
     nine = _direct_sim("ninebus")
     nine.step(0, {})

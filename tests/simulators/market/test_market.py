@@ -54,7 +54,7 @@ def test_direct_api_outputs_hour_by_hour():
 
 def test_bad_parameters_raise_profile_errors():
     sim = MarketSim()
-    with pytest.raises(ProfileError, match="time_resolution=3600"):
+    with pytest.raises(ProfileError, match="time_resolution=60 s is not one allowed step; allowed: 3600, 1800, 900 s"):
         sim.init("M", time_resolution=60)
     sim.init("M", time_resolution=3600)
     with pytest.raises(ProfileError, match="unknown market profile"):
