@@ -357,7 +357,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     authenticate = exch.get("authenticate", bool, True)
     key_file = _key_file(exch, authenticate, ids, path)
     seasons = _seasons(market)
-    _check_step(where, step_minutes, controller, exchange, seasons)
+    check_step(where, step_minutes, controller, exchange, seasons)
     return Scenario(
         name=name,
         path=path,
@@ -398,9 +398,10 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     )
 
 
-def _check_step(where: str, step_minutes: int, controller: str, exchange: str, seasons: tuple[str, ...]) -> None:
+def check_step(where: str, step_minutes: int, controller: str, exchange: str, seasons: tuple[str, ...]) -> None:
     """Refuse, in one line naming `simulation.step_minutes`, what only works in hourly steps: the controllers of
-    `HOURLY_ONLY_CONTROLLERS`, exchange modes outside `STEP_EXCHANGE_MODES`, multi-season runs."""
+    `HOURLY_ONLY_CONTROLLERS`, exchange modes outside `STEP_EXCHANGE_MODES`, multi-season runs (also for the
+    variants a comparison makes of a scenario, `cosim.runner.compare`)."""
     if step_minutes == 60:
         return
     field = f"{where}: simulation.step_minutes: {step_minutes}"
