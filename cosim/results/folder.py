@@ -49,7 +49,7 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 DEFAULT_START_DATE = "2024-01-01"
 """Calendar date of hour 0 when the scenario gives no `[output] start_date` (a label only)."""
 SESSION_KEYS = ("lot_id", "ev_id")
-_TRACEBACK_HEADER = re.compile(r"=== hour (\d+): planning fallback ===$")
+_TRACEBACK_HEADER = re.compile(r"=== hour (\d+(?:\.\d+)?): planning fallback ===$")  # 23.75 at 15 minutes
 
 
 class RunFolder:
@@ -108,7 +108,7 @@ class RunFolder:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
             match = _TRACEBACK_HEADER.match(line)
             if match:
-                blocks.append({"hour": int(match.group(1)), "cause": "", "text": line})
+                blocks.append({"hour": hour_number(match.group(1)), "cause": "", "text": line})
             elif blocks:
                 blocks[-1]["text"] += line
                 if line.startswith("cause: ") and not blocks[-1]["cause"]:

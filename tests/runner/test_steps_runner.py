@@ -168,6 +168,9 @@ def test_the_manifest_carries_the_step_and_where_a_run_stopped_in_hours(tmp_path
     on_disk = json.loads((folder.path / "manifest.json").read_text())
     assert final["step_minutes"] == on_disk["step_minutes"] == 15 and on_disk["last_recorded_hour"] == 23.75
     assert folder.step_minutes == 15 and folder.step_h == 0.25 and load_run(folder.path).step_minutes == 15
+    (folder.path / "tracebacks.txt").write_text("=== hour 23.75: planning fallback ===\ncause: rule bounds\n\n"
+                                                "=== hour 24: planning fallback ===\ncause: timeout\n")
+    assert [(b["hour"], b["cause"]) for b in folder.tracebacks()] == [(23.75, "rule bounds"), (24, "timeout")]
     # a folder written before the step was recorded reads as hourly
     old = dict(on_disk)
     del old["step_minutes"]
