@@ -21,7 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cosim.cli import main
-from cosim.config import HOURLY_ONLY_CONTROLLERS, STEP_EXCHANGE_MODES, load_scenario, parse_scenario
+from cosim.config import (
+    HOURLY_ONLY_CONTROLLERS,
+    STEP_EXCHANGE_MODES,
+    ScenarioFileError,
+    load_scenario,
+    parse_scenario,
+)
 from cosim.results import RunFolder, RunWriter, finish_manifest, load_run, start_manifest
 from cosim.runner.figure_style import step_h_of, steps, time_axis
 from cosim.runner.postprocess import grid_kpis, postprocess
@@ -257,6 +263,13 @@ def test_a_comparison_refuses_variants_the_step_does_not_allow_before_any_run(tm
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "simulation.step_minutes: 15" in err[0] and "'iterative'" in err[0]
     assert not out.exists()
+
+
+def test_the_admm_modes_convex_day_is_hourly_only():
+    from cosim.runner.exchange_day import convex_day  # noqa: PLC0415
+
+    with pytest.raises(ScenarioFileError, match=r"simulation\.step_minutes: 15 .*allowed: 60"):
+        convex_day(dataclasses.replace(load_scenario(), step_minutes=15))
 
 
 def test_the_shipped_15_minute_scenario_reads():
