@@ -161,6 +161,11 @@ MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough sam
 MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
 MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.market.forecast_noise.MAX_SIGMA)
 MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
+HOURLY_ONLY_CONTROLLERS = ("milp", "mpc")
+"""Controllers that plan (or re-plan) in hours only: refused with `[simulation] step_minutes` other than 60."""
+STEP_EXCHANGE_MODES = ("centralised", "none", "signals")
+"""Exchange modes that follow `[simulation] step_minutes`; every other mode (built-in or a user's) is refused at a
+step other than 60 minutes."""
 MAX_LOTS = 2000  # [[lots]] in a scenario: twice a city of 1,000 lots; docs/INPUT_LIMITS.md measures the memory
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots", "output", "simulation"}
@@ -351,6 +356,8 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     exchange, max_rounds, exchange_options = _exchange(exch, near)
     authenticate = exch.get("authenticate", bool, True)
     key_file = _key_file(exch, authenticate, ids, path)
+    seasons = _seasons(market)
+    check_step(where, step_minutes, controller, exchange, seasons)
     return Scenario(
         name=name,
         path=path,
@@ -359,7 +366,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         reconfigure=net.get("reconfigure", bool, True),
         tap_control=tap_control,
         market_profile=_market_profile(market, path, network),
-        seasons=_seasons(market),
+        seasons=seasons,
         days=days,
         start_day=top.positive("start_day", int, 0, strict=False, maximum=MAX_START_DAY),
         seed=seed,
@@ -389,6 +396,26 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         forecast_noise=_sigmas(market, "forecast_noise", {"load_sigma": MAX_FORECAST_SIGMA,
                                                           "price_sigma": MAX_FORECAST_SIGMA}),
     )
+
+
+def check_step(where: str, step_minutes: int, controller: str, exchange: str, seasons: tuple[str, ...]) -> None:
+    """Refuse, in one line naming `simulation.step_minutes`, what only works in hourly steps: the controllers of
+    `HOURLY_ONLY_CONTROLLERS`, exchange modes outside `STEP_EXCHANGE_MODES`, multi-season runs (also for the
+    variants a comparison makes of a scenario, `cosim.runner.compare`)."""
+    if step_minutes == 60:
+        return
+    field = f"{where}: simulation.step_minutes: {step_minutes}"
+    if controller in HOURLY_ONLY_CONTROLLERS:
+        raise ScenarioFileError(f"{field} is not allowed with controller.name {controller!r}, which plans in hours "
+                                f"only; allowed with it: 60 (controllers planning hourly only: "
+                                f"{', '.join(HOURLY_ONLY_CONTROLLERS)})")
+    if exchange not in STEP_EXCHANGE_MODES:
+        raise ScenarioFileError(f"{field} is not allowed with exchange.mode {exchange!r}, which exchanges hourly "
+                                f"arrays only; allowed with it: 60 (modes following the step: "
+                                f"{', '.join(STEP_EXCHANGE_MODES)})")
+    if seasons:
+        raise ScenarioFileError(f"{field} is not allowed with market.seasons (multi-season runs are hourly only); "
+                                "allowed with seasons: 60, or one season as market.profile = \"seasonal:<season>\"")
 
 
 def _output(out: _Reader) -> OutputOptions:

@@ -1,11 +1,11 @@
-"""The one progress bar of the framework (co-simulation hours, sweep variations), from `tqdm`.
+"""The one progress bar of the framework (co-simulation steps, sweep variations), from `tqdm`.
 
 On a terminal it is tqdm's ordinary bar, redrawn in place with `\\r`. Where stderr is not a terminal (a log
 file, a pipe, CI, a Dask worker) those redraws would pile up on one line, so there the bar writes plain
 lines instead: one per update, at most one every `line_interval_s` seconds, and the final state when it is
 closed. Detection is `stream.isatty()`, decided once when the bar is made.
 
-The time left is estimated from the steady rate: the first `one_off_steps` updates (a run's first hour, which holds
+The time left is estimated from the steady rate: the first `one_off_steps` updates (a run's first step, which holds
 its start-up: loading compiled kernels, the first plan's set-up) are left out of it, and until they are done the
 bar says "?" rather than 23 times the first hour.
 """

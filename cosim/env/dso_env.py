@@ -52,6 +52,9 @@ def check_drivable(scenario: Scenario) -> None:
     if scenario.separate_processes:
         raise EnvConfigError(f"{where}: exchange.separate_processes = true cannot be driven by cosim.env; "
                              "allowed: false")
+    if scenario.step_minutes != 60:  # actions, observations and rewards are laid out per hour (HOURS)
+        raise EnvConfigError(f"{where}: simulation.step_minutes = {scenario.step_minutes} cannot be driven by "
+                             "cosim.env (its actions and observations are hourly); allowed: 60")
 
 
 def check_days(days: Sequence[tuple[str, int]]) -> tuple[tuple[str, int], ...]:

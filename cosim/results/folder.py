@@ -1,7 +1,9 @@
 """A run's results folder: the file names, the raw readers (`RunFolder`) and `load_run` for users (`Run`).
 
-Files hold hours as integers: `hour` is the hour since the run's start, each row covering [hour, hour + 1)
-("hour beginning"). `load_run` turns them into timestamps: the scenario's `[output] start_date` (default
+Files hold the start of each step in hours: `hour` is the hours since the run's start, each row covering
+[hour, hour + step_h) ("step beginning"); integers at the default 60-minute step, 0, 0.25, 0.5, ... at 15 minutes.
+The step is the manifest's `step_minutes` (`RunFolder.step_minutes`; a folder written before it was recorded is
+hourly). `load_run` turns hours into timestamps: the scenario's `[output] start_date` (default
 `DEFAULT_START_DATE`) at 00:00 plus `hour` hours, as a DatetimeIndex named `time`. Tables are CSV, streamed
 while the run goes; a run with `[output] format = "parquet"` converts them to <table>.parquet at its end.
 Both are read the same way.
@@ -47,11 +49,11 @@ TABLE_SUFFIXES = (".parquet", ".csv")
 DEFAULT_START_DATE = "2024-01-01"
 """Calendar date of hour 0 when the scenario gives no `[output] start_date` (a label only)."""
 SESSION_KEYS = ("lot_id", "ev_id")
-_TRACEBACK_HEADER = re.compile(r"=== hour (\d+): planning fallback ===$")
+_TRACEBACK_HEADER = re.compile(r"=== hour (\d+(?:\.\d+)?): planning fallback ===$")  # 23.75 at 15 minutes
 
 
 class RunFolder:
-    """A run's results folder: where each file is and how to read it, as recorded (integer hours, no index).
+    """A run's results folder: where each file is and how to read it, as recorded (hours as numbers, no index).
     Tables are also attributes (`folder.grid`, `folder.lots`, ...): a DataFrame, empty when the run did not
     write that table. `load_run` gives the same tables with timestamps (`Run`)."""
 
@@ -106,7 +108,7 @@ class RunFolder:
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True):
             match = _TRACEBACK_HEADER.match(line)
             if match:
-                blocks.append({"hour": int(match.group(1)), "cause": "", "text": line})
+                blocks.append({"hour": hour_number(match.group(1)), "cause": "", "text": line})
             elif blocks:
                 blocks[-1]["text"] += line
                 if line.startswith("cause: ") and not blocks[-1]["cause"]:
@@ -134,18 +136,34 @@ class RunFolder:
         date = (scenario.get("output") or {}).get("start_date", DEFAULT_START_DATE)
         return pd.Timestamp(date).normalize()
 
+    @property
+    def step_minutes(self) -> int:
+        """The run's simulation step in minutes: the manifest's `step_minutes`, 60 for folders written before it
+        was recorded (or without a readable manifest)."""
+        try:
+            value = self.manifest.get("step_minutes", 60)
+        except (OSError, ValueError):
+            return 60
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) and value in (60, 30, 15) else 60
+
+    @property
+    def step_h(self) -> float:
+        """The run's step in hours (1.0, 0.5 or 0.25): what a step's kW are multiplied by to give its kWh."""
+        return self.step_minutes / 60.0
+
     def events(self) -> list[dict[str, Any]]:
         return self.table("events").to_dict("records")
 
-    def last_recorded_hour(self) -> int | None:
-        """The last simulated hour with a row in the grid table, None before the first."""
+    def last_recorded_hour(self) -> float | None:
+        """The start (in hours) of the last simulated step with a row in the grid table, None before the first: an
+        int when it is a whole hour (always at 60-minute steps), else a float such as 23.75."""
         if not self.has("grid"):
             return None
         try:
             hours = self.table("grid", columns=["hour"])["hour"]
         except (ValueError, KeyError, pd.errors.EmptyDataError):
             return None
-        return int(hours.max()) if len(hours) else None
+        return hour_number(hours.max()) if len(hours) else None
 
     def write_table(self, table: str, frame: pd.DataFrame) -> Path:
         """Write `frame` as <table>.csv, atomically (list columns as JSON text); a <table>.parquet of an earlier
@@ -179,6 +197,13 @@ class RunFolder:
             csv.unlink()
             written.append(path)
         return written
+
+
+def hour_number(value: Any) -> float:
+    """An hour as written to tables and the manifest: an int when whole (60-minute steps stay byte-identical), else
+    a float (0.25)."""
+    number = float(value)
+    return int(number) if number.is_integer() else number
 
 
 def as_int_list(value: Any) -> list[int] | None:
@@ -228,8 +253,9 @@ def compact_sessions(rows: pd.DataFrame) -> pd.DataFrame:
 class Run:
     """A run's results as pandas objects: what `cosim.load_run(path)` returns.
 
-    Hourly tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`) have a
-    DatetimeIndex `time` (the hour's beginning, from `start_date`) and keep the integer `hour` column.
+    Per-step tables (`grid`, `lots`, `prices`, `plo`, `plo_ledger`, `plan_vs_reality`, `messages`, `events`) have a
+    DatetimeIndex `time` (the step's beginning, from `start_date`) and keep the `hour` column (the step's start in
+    hours: integers at 60-minute steps, `step_minutes` in the manifest).
     `bus_voltages` (time, hour, bus, vm_pu) and `lines` (time, hour, branch, ..., loading_percent) are in long form.
     `evs` has one row per EV visit, with `arrival` and `departure` as timestamps. `plans` has one row per day-ahead
     plan (indexed by the day's start), `kpis` and `manifest` are dicts, `tracebacks` the planning fallbacks' blocks
@@ -260,6 +286,11 @@ class Run:
     @cached_property
     def start_date(self) -> pd.Timestamp:
         return self.folder.start_date
+
+    @cached_property
+    def step_minutes(self) -> int:
+        """The run's simulation step (60, 30 or 15 minutes; 60 for folders written before it was recorded)."""
+        return self.folder.step_minutes
 
     def timestamps(self, hours: Any) -> pd.DatetimeIndex:
         """Hours since the run's start (numbers) as timestamps: `start_date` + hours."""

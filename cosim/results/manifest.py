@@ -239,10 +239,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def start_manifest(run_dir: Path, scenario_raw: dict[str, Any], scenario_path: str | None, seed: int) -> dict:
+def start_manifest(run_dir: Path, scenario_raw: dict[str, Any], scenario_path: str | None, seed: int,
+                   step_minutes: int = 60) -> dict:
+    """The run's first manifest (status "running"); `step_minutes` is the simulation's step, at the top level so
+    that postprocessing, figures and `load_run` read the step from the folder alone (`RunFolder.step_minutes`)."""
     manifest = {"status": "running", "started_utc": datetime.now(timezone.utc).isoformat(), "scenario": scenario_raw,
-                "scenario_file": scenario_path, "seed": seed, "pid": os.getpid(), "versions": versions(),
-                "git_commit": git_commit(), "_t0": time.perf_counter()}
+                "scenario_file": scenario_path, "seed": seed, "step_minutes": int(step_minutes), "pid": os.getpid(),
+                "versions": versions(), "git_commit": git_commit(), "_t0": time.perf_counter()}
     RunFolder(run_dir).write_json(MANIFEST, {k: v for k, v in manifest.items() if not k.startswith("_")})
     return manifest
 
@@ -265,9 +268,10 @@ def _content_hash(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def finish_manifest(run_dir: Path, manifest: dict, status: str, last_hour: int | None, error: str | None = None,
+def finish_manifest(run_dir: Path, manifest: dict, status: str, last_hour: float | None, error: str | None = None,
                     extra: dict | None = None) -> dict[str, Any]:
-    """Write the final manifest (status, last recorded hour, error, checksums of the tables); returns it.
+    """Write the final manifest (status, last recorded hour: the start of the last recorded step in hours, an int at
+    60-minute steps; error, checksums of the tables); returns it.
 
     Frees the run's reserved space first. When the whole manifest cannot be written (the disk is full), a
     short one with the status, last hour and error is written over the first manifest in place."""
@@ -285,8 +289,8 @@ def finish_manifest(run_dir: Path, manifest: dict, status: str, last_hour: int |
     try:
         RunFolder(run_dir).write_json(MANIFEST, final)
     except OSError as exc:
-        short = {k: final.get(k) for k in ("status", "last_recorded_hour", "error", "seed", "scenario_file",
-                                           "started_utc", "finished_utc", "stopped_in")}
+        short = {k: final.get(k) for k in ("status", "last_recorded_hour", "error", "seed", "step_minutes",
+                                           "scenario_file", "started_utc", "finished_utc", "stopped_in")}
         short["manifest_error"] = f"the full manifest did not fit: {type(exc).__name__}: {exc}"
         _overwrite(run_dir / MANIFEST, json.dumps(short, indent=2).encode())
     return final

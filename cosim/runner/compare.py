@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cosim.config import Scenario, load_scenario
+from cosim.config import Scenario, check_step, load_scenario
 from cosim.controllers.registry import SEEDED_CONTROLLERS
 from cosim.errors import InputError
 from cosim.exchange.registry import EXCHANGE_MODES
@@ -133,6 +133,10 @@ def _compare(base: Scenario, variants: dict[str, dict], label: str, output_dir: 
     replications = check_replications(replications)
     ordered = (*(c for c in columns if c not in DIAGNOSTICS),
                *dict.fromkeys(c for c in (*columns, *DIAGNOSTIC_COLUMNS) if c in DIAGNOSTICS))
+    for name, changes in variants.items():  # before any run: a variant the scenario's step refuses
+        variant = dataclasses.replace(base, **changes)
+        check_step(str(base.path or "<scenario>"), variant.step_minutes, variant.controller, variant.exchange,
+                   variant.seasons)
     parent = new_run_dir(output_dir, f"{base.name}-{table_name}")
     rows, runs = [], {}
     total = len(variants) * replications

@@ -10,7 +10,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cosim.runner.figure_style import PAGE_IN, SMALL_PT, Writer, bars_with_ci, series_style, steps, time_axis
+from cosim.runner.figure_style import (
+    PAGE_IN,
+    SMALL_PT,
+    Writer,
+    bars_with_ci,
+    series_style,
+    step_h_of,
+    steps,
+    time_axis,
+)
 from cosim.runner.figures import kpi_label
 from cosim.runner.uncertainty import CI_HIGH, CI_LOW, differs
 
@@ -69,7 +78,8 @@ def hourly_panels(w: Writer, frames: dict[str, tuple[list[pd.DataFrame], list[pd
             h = grid.index.to_numpy(float)
             steps(ax, h, values.to_numpy(float), color=style["color"], ls=style["ls"], lw=1.0, zorder=3 + i,
                   label=name if ax is axes[0] else None)
-            ax.plot(h + 0.5, values.to_numpy(float), ls="none", color=style["color"], zorder=3 + i, **marker)
+            ax.plot(h + step_h_of(h) / 2, values.to_numpy(float), ls="none", color=style["color"], zorder=3 + i,
+                    **marker)
         hours = grid.index.to_numpy(float)
     axes[0].set_ylabel("losses (kW)")
     axes[1].set_ylabel("lowest voltage (p.u.)")

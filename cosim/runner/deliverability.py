@@ -63,7 +63,8 @@ def deliverability(scenario: str, controller: str, out: Path, n_chargers: int | 
     events = pd.concat([pd.read_csv(d / "events.csv") for d in run_dirs if (d / "events.csv").is_file()] or
                        [pd.DataFrame(columns=["hour", "source", "event", "detail"])], ignore_index=True)
     short = events[events["event"] == "contracts beyond the fleet"]["detail"].str.extract(SHORTFALL)[0]
-    gap = lots.assign(under=lots["undelivered_kw"].clip(lower=0), any=lots["undelivered_kw"].abs())
+    step_h = scen.clock.step_h  # kW over a step of step_h hours: kWh
+    gap = lots.assign(under=lots["undelivered_kw"].clip(lower=0) * step_h, any=lots["undelivered_kw"].abs() * step_h)
     per_lot_day = gap.assign(day=gap["hour"] // 24).groupby(["id", "day"])[["under", "any"]].sum()
     unmet = float(sum(pd.read_csv(d / "evs.csv")["unmet_energy_kwh"].fillna(0).sum() for d in run_dirs
                       if (d / "evs.csv").is_file()))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cosim.config import Scenario
+from cosim.config import Scenario, ScenarioFileError
 from cosim.controllers.base import HOURS, LotEconomics
 from cosim.exchange.admm import PloProx
 from cosim.exchange.lindistflow import LinDistFlowModel
@@ -29,7 +29,11 @@ class ConvexDay:
 
 def convex_day(scenario: Scenario, open_branches: tuple[int, ...] | None = None) -> ConvexDay:
     """Day 0 of `scenario` with `open_branches` (default: the network's ties) and each lot at its first candidate
-    bus (where the PLO-decided modes put it)."""
+    bus (where the PLO-decided modes put it). Hourly only, as the ADMM mode: a scenario in shorter steps is refused
+    (`ScenarioFileError`, one line naming `simulation.step_minutes`)."""
+    if scenario.step_minutes != 60:
+        raise ScenarioFileError(f"{scenario.path or '<scenario>'}: simulation.step_minutes: {scenario.step_minutes} "
+                                "is not allowed for the ADMM mode's convex day (hourly only); allowed: 60")
     from cosim.networks import load_network  # noqa: PLC0415 - pandapower
     from cosim.runner.world import initial_lot_state, lot_fleet_spec, seed000_hour_mode  # noqa: PLC0415
     from simulators.market.profiles import load_market  # noqa: PLC0415

@@ -110,23 +110,40 @@ def _save_options(fmt: str) -> dict[str, Any]:
     return {}
 
 
-def steps(ax, hours, values, **kwargs):
-    """Hourly values as steps: hour h holds its value over [h, h + 1)."""
+STEPS_H = (1.0, 0.5, 0.25)  # the simulation steps in hours (cosim.timebase.STEP_MINUTES / 60)
+
+
+def step_h_of(hours) -> float:
+    """The step (h) of a table's `hour` column (each step's start in hours): the longest allowed step that fits the
+    smallest gap between distinct starts; 1.0 when there is no gap to read (one row)."""
+    starts = np.unique(np.asarray(hours, float))
+    starts = starts[np.isfinite(starts)]
+    if len(starts) < 2:
+        return 1.0
+    gap = float(np.min(np.diff(starts)))
+    return next((s for s in STEPS_H if s <= gap + 1e-9), STEPS_H[-1])
+
+
+def steps(ax, hours, values, step_h: float | None = None, **kwargs):
+    """Per-step values as steps: the step starting at hour h holds its value over [h, h + step_h) (step_h: the
+    run's step in hours; None reads it from `hours`)."""
     hours = np.asarray(hours, float)
     values = np.asarray(values, float)
     if not len(hours):
         return None
-    x = np.append(hours, hours[-1] + 1.0)
+    x = np.append(hours, hours[-1] + (step_h_of(hours) if step_h is None else step_h))
     y = np.append(values, values[-1])
     return ax.step(x, y, where="post", **kwargs)
 
 
-def time_axis(ax, hours) -> None:
-    """x axis in hours since the start: ticks every 3 h for a day, every 24 h beyond."""
+
+def time_axis(ax, hours, step_h: float | None = None) -> None:
+    """x axis in hours since the start (the steps' starts in `hours`, any step): ticks every 3 h for a day, every
+    24 h beyond."""
     hours = np.asarray(hours, float)
     if not len(hours):
         return
-    end = float(hours.max()) + 1.0
+    end = float(hours.max()) + (step_h_of(hours) if step_h is None else step_h)
     step = 3 if end <= 24 else (6 if end <= 48 else 24 * max(1, int(end // (24 * 8))))
     ax.set_xlim(float(hours.min()), end)
     ax.set_xticks(np.arange(float(hours.min()), end + 0.1, step))

@@ -1,8 +1,10 @@
 """A run's figures, sized and labelled for a paper: one column wide (3.5 in) or two (7.16 in), in the project's
-one style (`cosim.runner.figure_style`: font sizes, colour-blind safe palette), every axis with its unit, hours as
-steps over [hour, hour + 1), limits taken from the run's network. PNG, PDF or SVG at a chosen dpi.
+one style (`cosim.runner.figure_style`: font sizes, colour-blind safe palette), every axis with its unit, the
+run's steps (60, 30 or 15 minutes) as steps over [hour, hour + step_h) on an axis in hours, limits taken from the
+run's network. PNG, PDF or SVG at a chosen dpi.
 
-Each figure is a function `(tables, out) -> Figure | None` over `RunTables` (the recorded tables, integer hours);
+Each figure is a function `(tables, out) -> Figure | None` over `RunTables` (the recorded tables, `hour` the
+steps' starts in hours, `step_h` the run's step from its manifest);
 it returns None when the run has nothing for it (no lots, no line ratings, no optimiser history). matplotlib is
 imported here only, when figures are drawn (never when a run starts).
 """
@@ -83,7 +85,8 @@ def key_label(key: str) -> str:
 
 @dataclass
 class RunTables:
-    """What the figures read: the recorded tables (integer `hour`), the plans, the scenario, the network."""
+    """What the figures read: the recorded tables (`hour`: each step's start in hours), the plans, the scenario,
+    the network, and the run's step in hours (`step_h`: 1.0, 0.5 or 0.25; the manifest's `step_minutes`)."""
 
     grid: pd.DataFrame
     lots: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -95,6 +98,16 @@ class RunTables:
     plans: list[dict[str, Any]] = field(default_factory=list)
     scenario: dict[str, Any] = field(default_factory=dict)
     network: Any = None  # RadialNetwork, or None when the scenario does not say which
+    step_h: float = 1.0  # the run's step (h): a row's powers hold over [hour, hour + step_h)
+
+
+def _step_word(t: RunTables) -> str:
+    """How a caption names one row's time: "hour" at 60-minute steps (as before), else e.g. "15-minute step"."""
+    return "hour" if t.step_h == 1.0 else f"{round(60 * t.step_h)}-minute step"
+
+
+def _per_step(t: RunTables) -> str:
+    return "hour by hour" if t.step_h == 1.0 else f"{_step_word(t)} by {_step_word(t)}"
 
 
 def lot_total_kw(tables: RunTables) -> np.ndarray:
@@ -115,30 +128,32 @@ def load_curve(t: RunTables, w: Writer) -> Figure:
     g = t.grid
     demand = (g["p_grid_kw"] - g["losses_kw"]).to_numpy(float)
     fig, ax = w.figure()
-    steps(ax, g["hour"], demand - lot_total_kw(t), label="without lots")
-    steps(ax, g["hour"], demand, label="with lots")
+    steps(ax, g["hour"], demand - lot_total_kw(t), t.step_h, label="without lots")
+    steps(ax, g["hour"], demand, t.step_h, label="with lots")
     ax.axhline(float(np.mean(demand)), color="grey", ls=":", label="mean (with lots)")
     ax.set_ylabel("demand (kW)")
-    time_axis(ax, g["hour"])
+    time_axis(ax, g["hour"], t.step_h)
     _legend_above(ax)
     return w.save(fig, "load_curve", "Demand of the network's loads (substation power minus losses) with and "
-                                     "without the parking lots' power, hour by hour; dotted: its mean.")
+                                     f"without the parking lots' power, {_per_step(t)}; dotted: its mean.")
 
 
 def losses(t: RunTables, w: Writer) -> Figure:
     g = t.grid
     fig, ax = w.figure()
-    ax.bar(g["hour"] + 0.5, g["losses_kw"], width=0.8, color=BLUE, alpha=0.8, label="measured (pandapower)")
+    half = t.step_h / 2
+    ax.bar(g["hour"] + half, g["losses_kw"], width=0.8 * t.step_h, color=BLUE, alpha=0.8,
+           label="measured (pandapower)")
     if not t.pvr.empty and "planned_loss_kw" in t.pvr:
-        ax.plot(t.pvr["hour"] + 0.5, t.pvr["planned_loss_kw"], ls="none", marker="o", ms=2.5, color=BLACK,
+        ax.plot(t.pvr["hour"] + half, t.pvr["planned_loss_kw"], ls="none", marker="o", ms=2.5, color=BLACK,
                 label="planned (day-ahead flow)")
     ax.set_ylabel("losses (kW)")
     ax.set_ylim(bottom=0)
-    time_axis(ax, g["hour"])
+    time_axis(ax, g["hour"], t.step_h)
     _legend_above(ax, 2)
-    total = float(g["losses_kw"].sum())
-    return w.save(fig, "losses", f"Line losses per hour, measured and as planned a day ahead; {total:,.1f} kWh "
-                                 "in total.")
+    total = float(g["losses_kw"].sum()) * t.step_h
+    return w.save(fig, "losses", f"Line losses per {_step_word(t)}, measured and as planned a day ahead; "
+                                 f"{total:,.1f} kWh in total.")
 
 
 def voltage_band(t: RunTables) -> tuple[float, float, str]:
@@ -153,28 +168,28 @@ def voltage_band(t: RunTables) -> tuple[float, float, str]:
 def voltage(t: RunTables, w: Writer) -> Figure:
     g = t.grid
     fig, ax = w.figure()
-    steps(ax, g["hour"], g["v_min_pu"], color=BLUE, label="lowest bus voltage")
+    steps(ax, g["hour"], g["v_min_pu"], t.step_h, color=BLUE, label="lowest bus voltage")
     if not t.pvr.empty and "planned_v_min_pu" in t.pvr:
-        steps(ax, t.pvr["hour"], t.pvr["planned_v_min_pu"], color=BLACK, ls=":", label="planned")
+        steps(ax, t.pvr["hour"], t.pvr["planned_v_min_pu"], t.step_h, color=BLACK, ls=":", label="planned")
     low, _, source = voltage_band(t)
     ax.axhline(low, color=LIMIT_COLOR, lw=0.9, ls="--", label=f"{low:.2f} p.u. ({source})")
     bottom = min(low, float(np.nanmin(g["v_min_pu"]))) if g["v_min_pu"].notna().any() else low
     ax.set_ylim(bottom - 0.01, max(1.0, float(np.nanmax(g["v_min_pu"])) if g["v_min_pu"].notna().any() else 1.0)
                 + 0.005)
     ax.set_ylabel("voltage (p.u.)")
-    time_axis(ax, g["hour"])
+    time_axis(ax, g["hour"], t.step_h)
     _legend_above(ax, 2)
-    return w.save(fig, "voltage", f"Lowest bus voltage in each hour, measured and planned; dashed: the lower "
-                                  f"voltage limit, {low:.2f} p.u. ({source}).")
+    return w.save(fig, "voltage", f"Lowest bus voltage in each {_step_word(t)}, measured and planned; dashed: the "
+                                  f"lower voltage limit, {low:.2f} p.u. ({source}).")
 
 
 def _heatmap(w: Writer, matrix: np.ndarray, hours: np.ndarray, rows: list[str], row_label: str, cbar_label: str,
              cmap: str, name: str, caption: str, vmin=None, vmax=None, blocked: np.ndarray | None = None,
-             blocked_label: str = "") -> Figure:
+             blocked_label: str = "", step_h: float = 1.0) -> Figure:
     n = len(rows)
     height = float(np.clip(1.0 + 0.06 * n, 2.0, 6.5))
     fig, ax = w.figure(COLUMN_IN, height)
-    x = np.append(hours, hours[-1] + 1.0)
+    x = np.append(hours, hours[-1] + step_h)
     y = np.arange(n + 1) + 0.5
     shown = np.ma.masked_where(blocked, matrix) if blocked is not None else matrix
     mesh = ax.pcolormesh(x, y, shown, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat", rasterized=True)
@@ -192,7 +207,7 @@ def _heatmap(w: Writer, matrix: np.ndarray, hours: np.ndarray, rows: list[str], 
     ticks = np.arange(1, n + 1, every)
     ax.set_yticks(ticks, [rows[i - 1] for i in ticks])
     ax.set_ylabel(row_label)
-    time_axis(ax, hours)
+    time_axis(ax, hours, step_h)
     fig.colorbar(mesh, ax=ax, pad=0.02).set_label(cbar_label)
     return w.save(fig, name, caption)
 
@@ -206,7 +221,8 @@ def voltage_heatmap(t: RunTables, w: Writer) -> Figure | None:
     rows = [bus_label(t.network, int(b)) for b in wide.index]
     low = float(np.nanmin(wide.to_numpy()))
     return _heatmap(w, wide.to_numpy(float), hours, rows, "bus", "voltage (p.u.)", SEQUENTIAL, "voltage_heatmap",
-                    f"Voltage of every bus (rows, bus 1 = substation) in every hour; lowest {low:.3f} p.u.")
+                    f"Voltage of every bus (rows, bus 1 = substation) in every {_step_word(t)}; lowest {low:.3f} p.u.",
+                    step_h=t.step_h)
 
 
 def line_loading_heatmap(t: RunTables, w: Writer) -> Figure | None:
@@ -229,9 +245,10 @@ def line_loading_heatmap(t: RunTables, w: Writer) -> Figure | None:
     n_open = int(opened.any(axis=1).sum())
     return _heatmap(w, values, hours, [str(int(b)) for b in wide.index], "branch", "loading (% of rating)", LOADING,
                     "line_loading_heatmap",
-                    f"Current of every rated line as a share of its rating, hour by hour, the colour scale from 0 to "
-                    f"the highest loading ({top:.0f} %); open lines hatched ({n_open} line(s) open at some hour), "
-                    "unrated lines left out.", vmin=0.0, vmax=max(top, 1e-6), blocked=opened, blocked_label="open")
+                    f"Current of every rated line as a share of its rating, {_per_step(t)}, the colour scale from 0 "
+                    f"to the highest loading ({top:.0f} %); open lines hatched ({n_open} line(s) open at some hour), "
+                    "unrated lines left out.", vmin=0.0, vmax=max(top, 1e-6), blocked=opened, blocked_label="open",
+                    step_h=t.step_h)
 
 
 def lots(t: RunTables, w: Writer) -> Figure | None:
@@ -240,20 +257,20 @@ def lots(t: RunTables, w: Writer) -> Figure | None:
     fig, (ax, ax2) = w.figure(COLUMN_IN, 3.2, nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     for i, (lot_id, df) in enumerate(t.lots.groupby("id")):
         color = PALETTE[i % len(PALETTE)]
-        steps(ax, df["hour"], df["p_kw"], color=color, label=str(lot_id))
+        steps(ax, df["hour"], df["p_kw"], t.step_h, color=color, label=str(lot_id))
         if "setpoint_kw" in df and (df["setpoint_kw"] - df["p_kw"]).abs().max() > 1e-6:
-            steps(ax, df["hour"], df["setpoint_kw"], color=color, ls=":", lw=0.8)
-        steps(ax2, df["hour"], df["evs_present"], color=color)
+            steps(ax, df["hour"], df["setpoint_kw"], t.step_h, color=color, ls=":", lw=0.8)
+        steps(ax2, df["hour"], df["evs_present"], t.step_h, color=color)
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_ylabel("power (kW)\n+ charging, − V2G")
     ax2.set_ylabel("EVs present")
     ax2.set_ylim(bottom=0)
-    time_axis(ax2, t.lots["hour"])
+    time_axis(ax2, t.lots["hour"], t.step_h)
     ax.set_xlabel("")
     if t.lots["id"].nunique() > 1:
         _legend_above(ax, 4)
-    return w.save(fig, "lots", "Parking lots: mean power in each hour (dotted: the operator's setpoint where "
-                               "it differs) and the EVs in the lot at any moment of that hour.")
+    return w.save(fig, "lots", f"Parking lots: mean power in each {_step_word(t)} (dotted: the operator's setpoint "
+                               f"where it differs) and the EVs in the lot at any moment of that {_step_word(t)}.")
 
 
 SOC_BIN = 0.025  # width of a soc_departure histogram bin (2.5 % of the battery)
@@ -324,8 +341,9 @@ def plan_vs_reality(t: RunTables, w: Writer) -> Figure | None:
         ax.set(xlabel=f"planned {label}", ylabel=f"measured {label}", aspect="equal")
     if points is not None:
         fig.colorbar(points, ax=list(axes[0]), pad=0.02, fraction=0.04).set_label("hour (h)")
-    return w.save(fig, "plan_vs_reality", "Each hour's day-ahead plan against what was measured (colour: the hour, "
-                                          "colour bar); on the dashed line the plan held.")
+    return w.save(fig, "plan_vs_reality", f"Each {_step_word(t)}'s day-ahead plan against what was measured "
+                                          f"(colour: the {_step_word(t)}'s start in hours, colour bar); on the dashed "
+                                          "line the plan held.")
 
 
 def convergence(t: RunTables, w: Writer) -> Figure | None:
@@ -334,7 +352,7 @@ def convergence(t: RunTables, w: Writer) -> Figure | None:
         hist = plan.get("history") or (plan.get("info") or {}).get("history")
         if isinstance(hist, list) and len(hist) > 1:
             y = np.asarray([np.nan if v is None or abs(float(v)) >= 1e299 else float(v) for v in hist], float)
-            curves.append((int(plan.get("day_start_hour", 0)) // 24, y))
+            curves.append((int(float(plan.get("day_start_hour", 0)) // 24), y))
     if not curves:
         return None
     fig, ax = w.figure()
@@ -357,16 +375,17 @@ def plo_cash_flow(t: RunTables, w: Writer) -> Figure | None:
     key = "id" if "id" in led else "lot_id"
     fig, ax = w.figure()
     for lot_id, df in led.groupby(key):
-        bars = ax.bar(df["hour"] + 0.5, df["profit_usd"], width=0.8, alpha=0.55, label=f"{lot_id} hourly")
-        ax.plot(df["hour"] + 1.0, df["cumulative_profit_usd"], "o-", ms=2.5, color=bars.patches[0].get_facecolor(),
-                alpha=1.0, label=f"{lot_id} cumulative")
+        bars = ax.bar(df["hour"] + t.step_h / 2, df["profit_usd"], width=0.8 * t.step_h, alpha=0.55,
+                      label=f"{lot_id} {'hourly' if t.step_h == 1.0 else 'per step'}")
+        ax.plot(df["hour"] + t.step_h, df["cumulative_profit_usd"], "o-", ms=2.5,
+                color=bars.patches[0].get_facecolor(), alpha=1.0, label=f"{lot_id} cumulative")
     ax.axhline(0, color="grey", lw=0.6)
     ax.set_ylabel("profit ($)")
-    time_axis(ax, led["hour"])
+    time_axis(ax, led["hour"], t.step_h)
     _legend_above(ax, 2)
     total = float(led["profit_usd"].sum())
-    return w.save(fig, "plo_cash_flow", f"Parking-lot operators' profit per hour and cumulated (end of hour); "
-                                        f"{total:,.2f} $ in total.")
+    return w.save(fig, "plo_cash_flow", f"Parking-lot operators' profit per {_step_word(t)} and cumulated (end of "
+                                        f"{_step_word(t)}); {total:,.2f} $ in total.")
 
 
 # ------------------------------------------------------------------ network one-line diagram

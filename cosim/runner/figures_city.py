@@ -114,7 +114,7 @@ def city_voltage_heatmap(t, w: Writer) -> Figure | None:
     return _heatmap(w, wide.to_numpy(float), wide.columns.to_numpy(float), [names[i] for i in wide.index], "feeder",
                     "lowest voltage (p.u.)", SEQUENTIAL, "voltage_heatmap",
                     f"Lowest bus voltage of each feeder (rows: {len(wide)} feeders, named by their first bus) in "
-                    f"every hour; lowest {low:.3f} p.u.")
+                    f"every hour; lowest {low:.3f} p.u.", step_h=t.step_h)
 
 
 def city_loading_heatmap(t, w: Writer) -> Figure | None:
@@ -132,7 +132,7 @@ def city_loading_heatmap(t, w: Writer) -> Figure | None:
     return _heatmap(w, wide.to_numpy(float), wide.columns.to_numpy(float), [names[i] for i in wide.index], "feeder",
                     "highest loading (% of rating)", LOADING, "line_loading_heatmap",
                     f"Most loaded rated branch (line or transformer) of each feeder ({len(wide)} feeders) in every "
-                    f"hour, 0 to {top:.0f} %.", vmin=0.0, vmax=max(top, 1e-6))
+                    f"hour, 0 to {top:.0f} %.", vmin=0.0, vmax=max(top, 1e-6), step_h=t.step_h)
 
 
 def city_network(t, w: Writer) -> Figure | None:

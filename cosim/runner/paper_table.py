@@ -9,6 +9,9 @@ evidence: what an agreement is worth. "independent" (nothing in our inputs was t
 holds by construction: "fitted" (an equality or target of a fit to the paper's numbers), "calibrated" (an
 assumed input chosen to hit it), "assumed" (it rests on parameters the paper does not give); a short reason may
 follow. A headline total names its terms here. "-" where a study does not say (every shipped study does).
+
+The studies reproduce papers that plan in hours: they build their own hourly scenarios (60-minute steps) and take
+no scenario file, so no `[simulation] step_minutes` reaches a paper table.
 """
 
 from __future__ import annotations

@@ -1,5 +1,12 @@
 """After a run: the PLOs' ledgers, plan versus reality, the per-EV visits and the run's KPIs, from the recorded
-tables; then the tables' final form (unknown values empty, Parquet when the scenario asks for it)."""
+tables; then the tables' final form (unknown values empty, Parquet when the scenario asks for it).
+
+Every table has one row per step (60, 30 or 15 minutes; `hour` is the step's start in hours). Powers are kW means
+over the step: an energy KPI is a sum of kW x `step_h` (kWh); the lots' energies are already per step (kWh);
+counts of hours (`hours`, `non_converged_hours`, `voltage_violation_hours`) are steps x `step_h`, and the
+voltage-profile deviation and load-curve deviation are weighted by `step_h` too, so that an hourly input held
+over four quarter hours gives the hourly run's figures. Days are `hour // 24`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ from cosim.config import Scenario
 from cosim.controllers.base import HOURS, LotEconomics
 from cosim.controllers.objectives import of2_lcd_kw
 from cosim.results import KPIS, RunFolder, compact_sessions
-from cosim.results.folder import as_int_list
+from cosim.results.folder import as_int_list, hour_number
 from cosim.runner.welfare import welfare_kpis
 
 
@@ -20,11 +27,13 @@ def column(table: pd.DataFrame, name: str, old: str) -> pd.Series:
 
 
 def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics,
-               parking_fee_usd_per_kwh: float = 0.0, plo: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Hourly cash flow of each PLO ($) from its lot's metered energies and the market price.
+               parking_fee_usd_per_kwh: float = 0.0, plo: pd.DataFrame | None = None,
+               step_h: float = 1.0) -> pd.DataFrame:
+    """Cash flow of each PLO per step ($) from its lot's metered energies (kWh in the step) and the market price.
 
     revenue = price x energy sold (V2G); charging cost = price x energy bought; degradation = cost_e x
-    (bought + sold) (seed 000's wear cost); fixed = cost_ca per PEV-day present; fees = parking fee x energy
+    (bought + sold) (seed 000's wear cost); fixed = cost_ca per PEV-day present (x step_h / 24 per step); fees =
+    parking fee x energy
     bought; DSO tariff = the DSO's price adder x net energy bought (signals / iterative modes; `plo` table).
     profit = revenue + fees - charging - degradation - fixed - DSO tariff.
     """
@@ -38,7 +47,7 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     ledger["charging_cost_usd"] = df["price"] * df["energy_charged_kwh"]
     ledger["degradation_cost_usd"] = economics.cost_e_usd_per_kwh * (df["energy_charged_kwh"]
                                                                      + df["energy_discharged_kwh"])
-    ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] / 24.0
+    ledger["fixed_cost_usd"] = economics.cost_ca_usd_per_pev_day * df["evs_present"] * step_h / 24.0
     ledger["parking_fees_usd"] = parking_fee_usd_per_kwh * df["energy_charged_kwh"]
     ledger["dso_tariff_usd"] = tariff * (df["energy_charged_kwh"] - df["energy_discharged_kwh"])
     ledger["profit_usd"] = (ledger.revenue_usd + ledger.parking_fees_usd - ledger.charging_cost_usd
@@ -47,15 +56,42 @@ def plo_ledger(lots: pd.DataFrame, prices: pd.DataFrame, economics: LotEconomics
     return ledger
 
 
-def planned_hourly(plans: list[dict], key: str, hours: np.ndarray) -> np.ndarray:
-    """A planned hourly series over the run's hours from the (last) plan of each day."""
+def day_and_step(hour: float, step_h: float) -> tuple[float, int]:
+    """The start (hours) of the day holding the step that starts at `hour`, and that step's index in its day."""
+    day_start = float(hour) // HOURS * HOURS
+    return day_start, int(round((float(hour) - day_start) / step_h))
+
+
+def _plans_by_day(plans: list[dict]) -> dict[float, dict]:
+    """The last plan of each day by its `day_start_hour` (hours)."""
+    return {float(p["day_start_hour"]): p for p in plans}
+
+
+def _at(series: list | None, k: int) -> float | None:
+    return series[k] if series and 0 <= k < len(series) else None
+
+
+def planned_hourly(plans: list[dict], key: str, hours: np.ndarray, step_h: float = 1.0) -> np.ndarray:
+    """A planned series over the run's steps (`hours`: each step's start in hours) from the (last) plan of each day:
+    its `predicted_hourly[key]` holds one value per step of the day."""
     out = np.full(len(hours), np.nan)
-    by_day = {p["day_start_hour"]: p for p in plans}
+    by_day = _plans_by_day(plans)
     for i, h in enumerate(hours):
-        plan = by_day.get(int(h) - int(h) % 24)
-        series = (plan or {}).get("predicted_hourly", {}).get(key)
-        if series:
-            out[i] = series[int(h) % 24]
+        day_start, k = day_and_step(h, step_h)
+        value = _at((by_day.get(day_start) or {}).get("predicted_hourly", {}).get(key), k)
+        if value is not None:
+            out[i] = value
+    return out
+
+
+def planned_lot_kw(plans: list[dict], hours: np.ndarray, step_h: float = 1.0) -> list[float]:
+    """The lots' planned power (kW, all lots) at each step: the sum of the day's plan's setpoints at that step."""
+    by_day = _plans_by_day(plans)
+    out = []
+    for h in hours:
+        day_start, k = day_and_step(h, step_h)
+        setpoints = (by_day.get(day_start) or {}).get("setpoints_kw", {}).values()
+        out.append(sum(v for v in (_at(sp, k) for sp in setpoints) if v is not None))
     return out
 
 
@@ -73,14 +109,15 @@ def switch_operations(open_branches: pd.Series) -> int:
     return int(sum(len(a ^ b) for a, b in zip(sets, sets[1:])))
 
 
-def voltage_violation_hours(grid: pd.DataFrame, scenario: Scenario) -> int:
-    """Hours whose lowest or highest bus voltage is outside the network's limits (v_min_pu, v_max_pu)."""
+def voltage_violation_hours(grid: pd.DataFrame, scenario: Scenario, step_h: float = 1.0) -> float:
+    """Hours whose lowest or highest bus voltage is outside the network's limits (v_min_pu, v_max_pu): the steps
+    outside x step_h (an int at 60-minute steps)."""
     from cosim.networks import load_radial  # noqa: PLC0415 - built by the run already
 
     net = load_radial(scenario.network, near=scenario.plugin_dir)
     low = grid["v_min_pu"] < float(net.v_min_pu) - 1e-9
     high = grid["v_max_pu"] > float(net.v_max_pu) + 1e-9 if "v_max_pu" in grid else False
-    return int((low | high).sum())
+    return hour_number(int((low | high).sum()) * step_h)
 
 
 def has_line_ratings(scenario: Scenario) -> bool:
@@ -112,13 +149,14 @@ UNDELIVERED_SHARE = 0.05
 
 
 def add_undelivered_events(folder: RunFolder, lots: pd.DataFrame) -> int:
-    """Append a "setpoint not delivered" event to events.csv for every lot-hour whose power missed its setpoint
+    """Append a "setpoint not delivered" event to events.csv for every lot-step whose power missed its setpoint
     (EVs absent, batteries full or empty, contracts): a plan the lot cannot follow never passes silently."""
     tolerance_kw = np.maximum(UNDELIVERED_KW, UNDELIVERED_SHARE * lots["setpoint_kw"].abs())
     missed = lots[lots["undelivered_kw"].abs() > tolerance_kw]
     if missed.empty:
         return 0
-    rows = pd.DataFrame({"hour": missed["hour"].astype(int), "source": missed["id"], "event": "setpoint not delivered",
+    hours = missed["hour"].astype(int) if bool((missed["hour"] % 1 == 0).all()) else missed["hour"]
+    rows = pd.DataFrame({"hour": hours, "source": missed["id"], "event": "setpoint not delivered",
                          "detail": [f"{r.id}: delivered {r.p_kw:.1f} kW of a {r.setpoint_kw:.1f} kW setpoint"
                                     for r in missed.itertuples()]})
     events = folder.table("events")
@@ -127,46 +165,51 @@ def add_undelivered_events(folder: RunFolder, lots: pd.DataFrame) -> int:
     return len(rows)
 
 
-def grid_kpis(grid: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
-    """The KPIs measured at the grid, from its table (also what a learning episode without the recorder reports)."""
+def grid_kpis(grid: pd.DataFrame, scenario: Scenario, step_h: float = 1.0) -> dict[str, float]:
+    """The KPIs measured at the grid, from its table (also what a learning episode without the recorder reports):
+    energies are the steps' kW x `step_h` (kWh); `vpd_pu` the steps' deviations x `step_h` (p.u. summed over
+    hours); hour counts are steps x `step_h`."""
     return {
-        "hours": int(len(grid)),
-        "energy_losses_kwh": float(grid["losses_kw"].sum()),
-        "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()),
+        "hours": hour_number(len(grid) * step_h),
+        "energy_losses_kwh": float(grid["losses_kw"].sum()) * step_h,
+        "energy_from_grid_kwh": float(grid["p_grid_kw"].sum()) * step_h,
         "v_min_pu": float(grid["v_min_pu"].min()),
-        "vpd_pu": float(column(grid, "vpd_pu", "vpd").sum()),
-        "non_converged_hours": int((~grid["converged"].astype(bool)).sum()),
-        "voltage_violation_hours": voltage_violation_hours(grid, scenario),
+        "vpd_pu": float(column(grid, "vpd_pu", "vpd").sum()) * step_h,
+        "non_converged_hours": hour_number(int((~grid["converged"].astype(bool)).sum()) * step_h),
+        "voltage_violation_hours": voltage_violation_hours(grid, scenario, step_h),
     }
 
 
 def lot_energy_kpis(lots: pd.DataFrame) -> dict[str, float]:
-    """The lots' energy KPIs from their table: unmet contract energy, energy charged and discharged (kWh)."""
+    """The lots' energy KPIs from their table: unmet contract energy, energy charged and discharged (kWh; the
+    table's energies are already per step, so no step length enters)."""
     return {"unmet_energy_kwh": float(lots["unmet_energy_kwh"].sum()),
             "lot_energy_charged_kwh": float(lots["energy_charged_kwh"].sum()),
             "lot_energy_discharged_kwh": float(lots["energy_discharged_kwh"].sum())}
 
 
-def load_curve_deviation_kw(grid: pd.DataFrame, lots: pd.DataFrame) -> float:
+def load_curve_deviation_kw(grid: pd.DataFrame, lots: pd.DataFrame, step_h: float = 1.0) -> float:
     """OF2 as measured (seed 000 eq. 7 with eq. 8's target, `objectives.of2_lcd_kw`), summed over the run's days:
     each day's system load without the lots (the grid's import less its losses and the lots' power) against that
-    day's mean, with the lots' power added to the curve. Hours whose flow did not converge are left out."""
+    day's mean, with the lots' power added to the curve; each step's deviation weighted by `step_h` (kW summed
+    over hours, as at 60-minute steps). Steps whose flow did not converge are left out."""
     ok = grid["p_grid_kw"].notna() & grid["losses_kw"].notna()
-    hours = grid.loc[ok, "hour"].to_numpy(int)
+    hours = grid.loc[ok, "hour"].to_numpy(float if step_h != 1.0 else int)
     lot_kw = (lots.groupby("hour")["p_kw"].sum().reindex(hours, fill_value=0.0).to_numpy(float)
               if not lots.empty else np.zeros(len(hours)))
     load_kw = (grid.loc[ok, "p_grid_kw"] - grid.loc[ok, "losses_kw"]).to_numpy(float) - lot_kw
     days = hours // HOURS
-    return float(sum(of2_lcd_kw(load_kw[days == d], lot_kw[days == d]) for d in np.unique(days)))
+    return float(sum(of2_lcd_kw(load_kw[days == d], lot_kw[days == d]) for d in np.unique(days))) * step_h
 
 
 def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     """Write plo_ledger.csv, plan_vs_reality.csv, the final evs.csv and kpis.json (and convert the tables to
     Parquet with `[output] format = "parquet"`); return the KPIs."""
     finish_tables(folder, scenario)
+    step_h = scenario.clock.step_h
     grid, lots, prices = folder.table("grid"), folder.table("lots"), folder.table("prices")
     plans = folder.plans()
-    kpis: dict[str, float] = grid_kpis(grid, scenario)
+    kpis: dict[str, float] = grid_kpis(grid, scenario, step_h)
     if "max_loading_percent" in grid:  # lines and transformers with a rating; unknown (null) when none is rated
         loading = pd.to_numeric(grid["max_loading_percent"], errors="coerce").to_numpy(float)
         kpis["max_loading_percent"] = float(np.nanmax(loading)) if np.isfinite(loading).any() else None
@@ -175,7 +218,7 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
     ledger = None
     if not lots.empty and not prices.empty:
         plo = folder.table("plo") if folder.has("plo") else None
-        ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo)
+        ledger = plo_ledger(lots, prices, LotEconomics(), plo=plo, step_h=step_h)
         folder.write_table("plo_ledger", ledger)
         kpis["plo_profit_usd"] = float(ledger["profit_usd"].sum())
         kpis.update(lot_energy_kpis(lots))
@@ -191,32 +234,28 @@ def postprocess(folder: RunFolder, scenario: Scenario) -> dict[str, float]:
 
         net = load_radial(scenario.network, near=scenario.plugin_dir)
         table = lambda name: folder.table(name) if folder.has(name) else pd.DataFrame()  # noqa: E731
-        kpis.update(welfare_kpis(net, grid, prices, table("lines"), table("bus_voltages"), lots, ledger))
-    kpis["load_curve_deviation_kw"] = load_curve_deviation_kw(grid, lots)
+        kpis.update(welfare_kpis(net, grid, prices, table("lines"), table("bus_voltages"), lots, ledger, step_h))
+    kpis["load_curve_deviation_kw"] = load_curve_deviation_kw(grid, lots, step_h)
     lot_total = lots.groupby("hour")["p_kw"].sum() if not lots.empty else pd.Series(dtype=float)
     if plans:
         hours = grid["hour"].to_numpy()
         pvr = pd.DataFrame({"hour": hours})
         for key, actual in (("loss_kw", grid["losses_kw"]), ("v_min_pu", grid["v_min_pu"]),
                             ("p_grid_kw", grid["p_grid_kw"])):
-            pvr[f"planned_{key}"] = planned_hourly(plans, key, hours)
+            pvr[f"planned_{key}"] = planned_hourly(plans, key, hours, step_h)
             pvr[f"actual_{key}"] = actual.to_numpy()
         pvr["loss_gap_pct"] = 100 * (pvr.actual_loss_kw - pvr.planned_loss_kw) / pvr.planned_loss_kw
-        by_day = {p["day_start_hour"]: p for p in plans}
-        planned_lot = [sum(sp[int(h) % 24]
-                           for sp in by_day.get(int(h) - int(h) % 24, {}).get("setpoints_kw", {}).values())
-                       for h in hours]
-        pvr["planned_lot_kw"] = planned_lot
+        pvr["planned_lot_kw"] = planned_lot_kw(plans, hours, step_h)
         pvr["actual_lot_kw"] = lot_total.reindex(hours).fillna(0.0).to_numpy()
         folder.write_table("plan_vs_reality", pvr)
         planned = pvr["planned_loss_kw"].to_numpy(float)
         # a plan without predictions has no planned losses: unknown (null), never 0
-        kpis["planned_energy_losses_kwh"] = float(np.nansum(planned)) if np.isfinite(planned).any() else None
+        kpis["planned_energy_losses_kwh"] = float(np.nansum(planned)) * step_h if np.isfinite(planned).any() else None
         gaps = np.abs(pvr["loss_gap_pct"].to_numpy(float))
         kpis["max_abs_loss_gap_pct"] = float(np.nanmax(gaps)) if np.isfinite(gaps).any() else None
         kpis["max_abs_lot_gap_kw"] = float(np.max(np.abs(pvr["planned_lot_kw"] - pvr["actual_lot_kw"])))
     if not lots.empty and "undelivered_kw" in lots:
-        kpis["undelivered_energy_kwh"] = float(lots["undelivered_kw"].clip(lower=0.0).sum())  # 1-hour steps
+        kpis["undelivered_energy_kwh"] = float(lots["undelivered_kw"].clip(lower=0.0).sum()) * step_h
         add_undelivered_events(folder, lots)
     msgs = folder.table("messages")
     kpis["messages"] = int(len(msgs))

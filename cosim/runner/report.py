@@ -193,7 +193,7 @@ def read_tables(folder: RunFolder, manifest: dict[str, Any]) -> RunTables:
     scenario = manifest.get("scenario") or {}
     return RunTables(grid=grid, lots=_table(folder, "lots"), evs=compact_sessions(_table(folder, "evs")),
                      bus_voltages=bus_voltages, lines=lines, ledger=ledger, pvr=_table(folder, "plan_vs_reality"),
-                     plans=plans, scenario=scenario, network=_network(scenario, manifest))
+                     plans=plans, scenario=scenario, network=_network(scenario, manifest), step_h=folder.step_h)
 
 
 def _network(scenario: dict[str, Any], manifest: dict[str, Any]) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from cosim.results import TABLES, RunFolder
+from cosim.results.folder import hour_number
 from cosim.runner.figures import Figure, RunTables
 from cosim.textio import atomic_write_text
 
@@ -107,7 +108,8 @@ def messages_summary(messages: pd.DataFrame) -> list[dict[str, Any]]:
         rows.append({"sender": sender, "receiver": receiver, "kind": kind, "messages": int(len(g)),
                      "bytes": int(g["size_bytes"].sum()) if "size_bytes" in g else None,
                      "not delivered": int(g["_lost"].sum()),
-                     "hours": f"{int(g['hour'].min())}-{int(g['hour'].max())}" if "hour" in g else "-"})
+                     "hours": f"{hour_number(g['hour'].min())}-{hour_number(g['hour'].max())}" if "hour" in g
+                     else "-"})
     return rows
 
 
@@ -118,7 +120,8 @@ def events_summary(events: pd.DataFrame) -> list[dict[str, Any]]:
     for event, g in events.groupby("event", sort=True):
         detail = next((str(v) for v in g.get("detail", pd.Series(dtype=str)).dropna()), "")
         rows.append({"event": event, "count": int(len(g)),
-                     "first hour": int(g["hour"].min()) if "hour" in g else None, "example": detail[:160]})
+                     "first hour": hour_number(g["hour"].min()) if "hour" in g else None,
+                     "example": detail[:160]})
     return rows
 
 
@@ -170,11 +173,12 @@ def prepare_page(folder: RunFolder, manifest: dict[str, Any], tables: RunTables,
         ("description", scenario.get("description", "-")), ("network", (scenario.get("network") or {}).get("name")),
         ("controller", (scenario.get("controller") or {}).get("name")),
         ("exchange mode", (scenario.get("exchange") or {}).get("mode", "centralised")),
-        ("days", scenario.get("days", 1)), ("seed", manifest.get("seed")),
+        ("days", scenario.get("days", 1)), ("step (minutes)", manifest.get("step_minutes", 60)),
+        ("seed", manifest.get("seed")),
         ("started (UTC)", manifest.get("started_utc")),
         ("finished (UTC)", info.get("finished_utc") or "not yet (the manifest was not final when this page was "
                                                        "written)"),
-        ("last recorded hour", info.get("last_recorded_hour", int(tables.grid["hour"].max()))),
+        ("last recorded hour", info.get("last_recorded_hour", hour_number(tables.grid["hour"].max()))),
         ("error", info.get("error") or "-"), ("git commit", manifest.get("git_commit", "-")),
     ]
     kpi_rows = [{"KPI": k, "value": v, "unit": unit_of(k)} for k, v in kpis.items()]

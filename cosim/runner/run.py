@@ -193,7 +193,7 @@ def _open_run_dir(scenario: Scenario, output_dir: str | Path | None) -> tuple[Pa
     run_dir = new_run_dir(output_dir or scenario.output_dir, scenario.name)
     try:
         manifest = start_manifest(run_dir, scenario.raw, str(scenario.path) if scenario.path else None,
-                                  scenario.seed)
+                                  scenario.seed, scenario.step_minutes)
         reserve_space(run_dir)
     except OSError as exc:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -315,7 +315,7 @@ def _shutdown(world: Any, stopped: bool) -> None:
         pass
 
 
-def _last_hour(folder: RunFolder) -> int | None:
+def _last_hour(folder: RunFolder) -> float | None:
     try:
         return folder.last_recorded_hour()
     except (OSError, ValueError):
@@ -329,7 +329,7 @@ def _timing_info(step_seconds: dict[str, float], wall: float, days: int) -> dict
             "wall_s_per_simulated_day": round(wall / max(days, 1), 3)}
 
 
-def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder, last_hour: int | None,
+def _finish(run_dir: Path, manifest: dict, outcome: _Outcome, folder: RunFolder, last_hour: float | None,
             kpis: dict[str, float], timing_info: dict[str, Any], hours: int, plots: bool = True) -> None:
     """The final manifest (then error.txt), with every stop signal held back meanwhile."""
     if not outcome.ok:  # a table that pandas was writing when the run stopped: keep its whole lines only

@@ -1,7 +1,9 @@
 """Seasonal runs: one co-simulation per season (representative week(s) of seasonal prices and loads), and
 one table comparing the seasons, with wall time per simulated day and mosaik's share of it, and the seasons
 side by side in two figures (seasons_kpis, seasons_hourly; see `cosim.runner.compare.draw_comparison`), unless
-the scenario's `[output] plots` is false (`cosim run --no-plots`): then no run and no season comparison draws any."""
+the scenario's `[output] plots` is false (`cosim run --no-plots`): then no run and no season comparison draws any.
+Hourly only: a scenario with `market.seasons` and `[simulation] step_minutes` other than 60 is refused when it is
+read (`cosim.config.check_step`)."""
 
 from __future__ import annotations
 

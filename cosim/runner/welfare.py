@@ -1,8 +1,9 @@
 """The welfare ledger of a run: what the DSO pays, what each PLO earns, and their sum, from the measured tables.
 
     dso_cost_usd    = energy price x measured losses (kWh)
-                    + OVERLOAD x kVA-hours of line current above its rating (sqrt(3) V_kV (I - I_max), per line-hour)
-                    + VOLTAGE x p.u.-hours outside the voltage band (per bus-hour, slack bus excluded)
+                    + OVERLOAD x kVA-hours of line current above its rating (sqrt(3) V_kV (I - I_max),
+                      per line-step x step_h)
+                    + VOLTAGE x p.u.-hours outside the voltage band (per bus-step x step_h, slack bus excluded)
                     + UNMET x kWh of EV contracts not delivered
                     - the DSO's tariff revenue (price adders and ADMM prices the PLOs paid: a transfer)
     plo_profit_usd  = each lot's profit in plo_ledger.csv (its DSO tariff paid included), and their sum
@@ -25,20 +26,23 @@ __all__ = ["welfare_kpis"]
 
 
 def welfare_kpis(net: RadialNetwork, grid: pd.DataFrame, prices: pd.DataFrame, lines: pd.DataFrame,
-                 voltages: pd.DataFrame, lots: pd.DataFrame, ledger: pd.DataFrame | None) -> dict[str, float]:
-    """The ledger's KPIs (see the module): dso_cost_usd and its parts, plo_profit_usd_<lot>, social_cost_usd."""
+                 voltages: pd.DataFrame, lots: pd.DataFrame, ledger: pd.DataFrame | None,
+                 step_h: float = 1.0) -> dict[str, float]:
+    """The ledger's KPIs (see the module): dso_cost_usd and its parts, plo_profit_usd_<lot>, social_cost_usd.
+    The tables have one row per step of `step_h` hours: losses (kW), excess currents and voltages are integrated
+    as value x step_h (kWh, kVA-hours, p.u.-hours); the lots' unmet energy is already kWh."""
     price = prices.drop_duplicates("hour").set_index("hour")["energy_price_usd_per_kwh"]
-    losses_usd = float((grid.set_index("hour")["losses_kw"] * price.reindex(grid["hour"]).to_numpy()).sum())
+    losses_usd = float((grid.set_index("hour")["losses_kw"] * price.reindex(grid["hour"]).to_numpy()).sum()) * step_h
     over_kvah = 0.0
     if len(lines) and "i_ka" in lines:
         i_max = pd.Series(np.asarray(net.i_max_ka, float), index=np.asarray(net.branch_ids, int))
         limit = i_max.reindex(lines["branch"].astype(int)).to_numpy()
         excess = np.where(np.isfinite(limit), np.maximum(lines["i_ka"].to_numpy(float) - limit, 0.0), 0.0)
-        over_kvah = float(np.sqrt(3.0) * net.base_kv * 1000.0 * np.nansum(excess))
+        over_kvah = float(np.sqrt(3.0) * net.base_kv * 1000.0 * np.nansum(excess)) * step_h
     out_pu_h = 0.0
     if len(voltages):
         vm = voltages[voltages["bus"] != net.slack_bus + 1]["vm_pu"].to_numpy(float)
-        out_pu_h = float(np.nansum(np.maximum(net.v_min_pu - vm, 0.0) + np.maximum(vm - net.v_max_pu, 0.0)))
+        out_pu_h = float(np.nansum(np.maximum(net.v_min_pu - vm, 0.0) + np.maximum(vm - net.v_max_pu, 0.0))) * step_h
     unmet_kwh = float(lots["unmet_energy_kwh"].sum()) if len(lots) else 0.0
     tariff_usd = float(ledger["dso_tariff_usd"].sum()) if ledger is not None and len(ledger) else 0.0
     kpis = {"dso_losses_cost_usd": losses_usd, "overload_kvah": over_kvah,

@@ -1,15 +1,16 @@
 """Scenario -> one mosaik World: which simulators, which entities, which connections.
 
-Data flow each hour (time_resolution = 3600 s, one mosaik time unit = one hour):
+Data flow each step (time_resolution = 60 x `[simulation] step_minutes` s: one mosaik time unit is one step of 60,
+30 or 15 minutes, a day `scenario.steps_per_day` units; the run lasts `scenario.steps` units):
   market --load_scaling--> grid;  market --forecasts--> DSO, PLOs
-  lot --state (start of hour, incl. 24-h forecast; time-shifted)--> PLO
+  lot --state (start of step, incl. 24-h forecast, one value per step; time-shifted)--> PLO
   PLO --offer--> DSO --to_plo (weak, same-time loop in a group)--> PLO   (day-ahead negotiation rounds)
   PLO --setpoint_kw--> lot --p_kw, q_kvar--> grid connection (bus chosen by the DSO)
   connection --vm_pu (its bus, time-shifted: the previous hour's)--> lot   (a lot whose chargers follow Q(V))
   DSO --open_branches--> grid;  everything --> recorder (CSV files written as the run goes)
-With a controller that re-plans hour by hour (`revise`): the lots send a fresh forecast and their measurements
-every hour (PLO -> DSO as the exchange mode says, `plo_hourly`) and the grid's measured hour reaches the DSO an
-hour late (grid --losses_kw, v_min_pu, p_grid_kw, open_branches--> DSO, time-shifted).
+With a controller that re-plans step by step (`revise`): the lots send a fresh forecast and their measurements
+every step (PLO -> DSO as the exchange mode says, `plo_hourly`) and the grid's measured step reaches the DSO a
+step late (grid --losses_kw, v_min_pu, p_grid_kw, open_branches--> DSO, time-shifted).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def check_buses(scenario: Scenario, n_bus: int) -> None:
 
 
 def seed000_hour_mode() -> list[int]:
-    """Seed 000's lot schedule: +1 charging hours (h1-h8, h21-h24), -1 discharging (h11-h19), 0 idle."""
+    """Seed 000's lot schedule: +1 charging hours (h1-h8, h21-h24), -1 discharging (h11-h19), 0 idle: 24 hourly
+    values at any step (the PLO holds each over the steps of its hour)."""
     from simulators.parking.presets import hour_types  # noqa: PLC0415
 
     return [{"charge": 1, "discharge": -1, "idle": 0}[t] for t in hour_types()]
@@ -97,8 +99,9 @@ def lot_economics(lot, scenario: Scenario) -> dict[str, float]:
     return economics
 
 
-def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
-    """The lot's state at hour 0 (what the PLO sees before the first step): built from the same fleet spec."""
+def initial_lot_state(lot_params: dict[str, Any], step_h: float = 1.0) -> dict[str, Any]:
+    """The lot's state at step 0 (what the PLO sees before the first step): built from the same fleet spec, its
+    day-ahead forecast one value per step of `step_h` hours (the lot simulator's own forecast at that step)."""
     from simulators.parking.forecast import day_ahead_forecast  # noqa: PLC0415
     from simulators.parking.lot import ParkingLot  # noqa: PLC0415
     from simulators.parking.simulator import build_fleet, forecast_view  # noqa: PLC0415
@@ -106,11 +109,13 @@ def initial_lot_state(lot_params: dict[str, Any]) -> dict[str, Any]:
     lot = ParkingLot(build_fleet(lot_params["fleet"], lot_params["seed"]), n_chargers=lot_params["n_chargers"],
                      connection_limit_kw=lot_params["connection_limit_kw"], allocation=lot_params["allocation"])
     view = forecast_view(lot, lot_params.get("forecast_error"), lot_params["seed"], lot_params.get("lot_id", ""))
-    return {"forecast": day_ahead_forecast(lot if view is None else view.expected(lot), 0.0)}
+    step = {} if step_h == 1.0 else {"step_h": step_h}  # hourly: the call as it always was
+    return {"forecast": day_ahead_forecast(lot if view is None else view.expected(lot), 0.0, **step)}
 
 
 def revises_hourly(scenario: Scenario) -> bool:
-    """Whether the scenario's controller re-plans hour by hour (its class has `revise`)."""
+    """Whether the scenario's controller re-plans step by step (its class has `revise`; the name stays from when
+    every step was an hour)."""
     from cosim.controllers.base import can_revise  # noqa: PLC0415
     from cosim.controllers.registry import CONTROLLERS  # noqa: PLC0415
 
@@ -191,7 +196,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     world.connect(market, recorder, *by_name("Market").recorded)
     world.connect(grid, recorder, *by_name("Grid").recorded)
     world.connect(dso, grid, "open_branches")
-    if hourly:  # the measured hour reaches the DSO at the start of the next
+    if hourly:  # the measured step reaches the DSO at the start of the next
         world.connect(grid, dso, "losses_kw", "v_min_pu", "p_grid_kw", ("open_branches", "grid_open_branches"),
                       time_shifted=1)
         # at hour 0 there is no measured hour yet: mosaik 3.7 hands the DSO None (it waits for the first one) and warns
@@ -213,11 +218,11 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(lot, conn, "p_kw")
         if lot_cfg.power_factor < 1.0 or lot_cfg.qv:  # the chargers' reactive power
             world.connect(lot, conn, "q_kvar")
-        if lot_cfg.qv:  # Q(V): the lot reads its bus voltage as the grid measured it in the previous hour
+        if lot_cfg.qv:  # Q(V): the lot reads its bus voltage as the grid measured it in the previous step
             world.connect(conn, lot, ("vm_pu", "v_pu"), time_shifted=True, initial_data={"vm_pu": 1.0})
         world.connect(dso, conn, "lot_buses")
         world.connect(lot, plo, ("state", "lot_state"), time_shifted=True,
-                      initial_data={"state": initial_lot_state(lot_params)})
+                      initial_data={"state": initial_lot_state(lot_params, scenario.clock.step_h)})
         world.connect(market, plo, "price_forecast")
         world.connect(plo, lot, "setpoint_kw", "schedule")
         world.connect(plo, dso, "offer")

@@ -45,6 +45,7 @@ def test_a_run_without_plots_starts_no_figure_process_and_cosim_report_draws_the
     assert not (run_dir / "plots").exists() and not (run_dir / "report.html").exists()
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["last_recorded_hour"] == 23
+    assert manifest["step_minutes"] == 60  # the default step, recorded at the top level
     assert manifest["figures"] == FIGURES_OFF and manifest["scenario"]["output"] == {"plots": False}
     assert "grid.csv" in manifest["tables"] and (run_dir / "kpis.json").is_file()
 
