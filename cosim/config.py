@@ -161,11 +161,6 @@ MAX_ROUNDS = 200  # negotiation rounds a day; the world allows mosaik enough sam
 MAX_SWITCH_OPERATIONS = 1000  # a day's switch operations; more is a typo
 MAX_FORECAST_SIGMA = 1.0  # relative 24-h-ahead forecast error (simulators.market.forecast_noise.MAX_SIGMA)
 MAX_EV_TIME_SIGMA_H = 12.0  # hours of arrival / departure forecast error
-HOURLY_ONLY_CONTROLLERS = ("milp", "mpc")
-"""Controllers that plan (or re-plan) in hours only: refused with `[simulation] step_minutes` other than 60."""
-STEP_EXCHANGE_MODES = ("centralised", "none", "signals")
-"""Exchange modes that follow `[simulation] step_minutes`; every other mode (built-in or a user's) is refused at a
-step other than 60 minutes."""
 MAX_LOTS = 2000  # [[lots]] in a scenario: twice a city of 1,000 lots; docs/INPUT_LIMITS.md measures the memory
 _TOP_KEYS = {"name", "description", "days", "start_day", "seed", "output_dir", "network", "market",
              "controller", "exchange", "lots", "output", "simulation"}
@@ -319,7 +314,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     if unknown:
         raise ScenarioFileError(f"{where}: unknown top-level key(s) {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
     top = _Reader(where, raw)
-    step_minutes = top.sub("simulation").get("step_minutes", int, 60, allowed=STEP_MINUTES)
+    step_minutes = _step_minutes(top.sub("simulation"))
     net = top.sub("network")
     market = top.sub("market")
     ctrl = top.sub("controller")
@@ -357,7 +352,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     authenticate = exch.get("authenticate", bool, True)
     key_file = _key_file(exch, authenticate, ids, path)
     seasons = _seasons(market)
-    check_step(where, step_minutes, controller, exchange, seasons)
+    check_step(where, step_minutes, controller, exchange, seasons, near)
     return Scenario(
         name=name,
         path=path,
@@ -398,24 +393,39 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
     )
 
 
-def check_step(where: str, step_minutes: int, controller: str, exchange: str, seasons: tuple[str, ...]) -> None:
-    """Refuse, in one line naming `simulation.step_minutes`, what only works in hourly steps: the controllers of
-    `HOURLY_ONLY_CONTROLLERS`, exchange modes outside `STEP_EXCHANGE_MODES`, multi-season runs (also for the
-    variants a comparison makes of a scenario, `cosim.runner.compare`)."""
+def check_step(where: str, step_minutes: int, controller: str, exchange: str, seasons: tuple[str, ...],
+               near: Path | None = None) -> None:
+    """Refuse, in one line naming `simulation.step_minutes`, what only works in hourly steps: a controller class that
+    declares `HOURLY_ONLY` (`cosim.controllers.base.step_refusal`; every built-in follows the step), an exchange mode
+    that declares `hourly_only` (`iterative`, `admm`), multi-season runs (also for the variants a comparison makes of
+    a scenario, `cosim.runner.compare`). Plug-ins named by dotted path are resolved `near` the scenario."""
     if step_minutes == 60:
         return
+    from cosim.controllers.base import step_refusal  # noqa: PLC0415 - the registries load plug-ins only here
+    from cosim.controllers.registry import CONTROLLERS  # noqa: PLC0415
+    from cosim.exchange.registry import EXCHANGE_MODES  # noqa: PLC0415
+
     field = f"{where}: simulation.step_minutes: {step_minutes}"
-    if controller in HOURLY_ONLY_CONTROLLERS:
+    if step_refusal(CONTROLLERS.resolve(controller, near=near), 24 * 60 // step_minutes):
         raise ScenarioFileError(f"{field} is not allowed with controller.name {controller!r}, which plans in hours "
-                                f"only; allowed with it: 60 (controllers planning hourly only: "
-                                f"{', '.join(HOURLY_ONLY_CONTROLLERS)})")
-    if exchange not in STEP_EXCHANGE_MODES:
+                                "only (its class declares HOURLY_ONLY); allowed with it: 60")
+    if getattr(EXCHANGE_MODES.resolve(exchange, near=near), "hourly_only", False):
+        modes = ", ".join(name for name in EXCHANGE_MODES.names()
+                          if not getattr(EXCHANGE_MODES.resolve(name), "hourly_only", False))
         raise ScenarioFileError(f"{field} is not allowed with exchange.mode {exchange!r}, which exchanges hourly "
-                                f"arrays only; allowed with it: 60 (modes following the step: "
-                                f"{', '.join(STEP_EXCHANGE_MODES)})")
+                                f"arrays only; allowed with it: 60 (modes following the step: {modes})")
     if seasons:
         raise ScenarioFileError(f"{field} is not allowed with market.seasons (multi-season runs are hourly only); "
                                 "allowed with seasons: 60, or one season as market.profile = \"seasonal:<season>\"")
+
+
+def _step_minutes(sim: _Reader) -> int:
+    """`[simulation] step_minutes`: one of `cosim.timebase.STEP_MINUTES` (an integer; 60 when not given)."""
+    value = sim.table.get("step_minutes", 60)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in STEP_MINUTES:
+        raise sim.fail("step_minutes", f"{value!r} is not allowed; allowed: {', '.join(map(str, STEP_MINUTES))} "
+                                       "(minutes, an integer)")
+    return value
 
 
 def _output(out: _Reader) -> OutputOptions:

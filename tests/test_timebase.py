@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cli_checks import run_fails
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from run_processes import rule_day_toml
 
 from cosim.config import parse_scenario
 from cosim.timebase import STEP_MINUTES, StepClock, StepError, resample, step_h_of, steps_per_day
-from tests.plugins.cli_checks import run_fails
-from tests.plugins.run_processes import rule_day_toml
 
 
 @pytest.mark.parametrize(("minutes", "n", "step_h"), [(60, 24, 1.0), (30, 48, 0.5), (15, 96, 0.25)])

@@ -136,7 +136,7 @@ def _compare(base: Scenario, variants: dict[str, dict], label: str, output_dir: 
     for name, changes in variants.items():  # before any run: a variant the scenario's step refuses
         variant = dataclasses.replace(base, **changes)
         check_step(str(base.path or "<scenario>"), variant.step_minutes, variant.controller, variant.exchange,
-                   variant.seasons)
+                   variant.seasons, base.plugin_dir)
     parent = new_run_dir(output_dir, f"{base.name}-{table_name}")
     rows, runs = [], {}
     total = len(variants) * replications

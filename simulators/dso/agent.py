@@ -119,7 +119,7 @@ class DsoAgent:
         self.reconfigure = reconfigure
         self.keys = AgentKeys.from_params(keys) if keys else None
         self.channel = MessageChannel("DSO", faults, seed, self.keys)
-        self.inbox = Inbox("DSO", self.keys)
+        self.inbox = Inbox("DSO", self.keys, steps_per_hour=self.clock.steps_per_hour)  # replay window in wall time
         # what offers are checked against, in this run's steps (an offer of another length is refused)
         self.lots = {lot_id: replace(reg, steps_per_day=self.n_steps) if isinstance(reg, LotRegistration)
                      else LotRegistration(tuple(int(b) for b in reg["candidate_buses"]),

@@ -177,7 +177,6 @@ def test_a_schedule_is_taken_only_at_the_receivers_step(receiver, sent, kw):
             check_schedule(payload, LOT, registration)
 
 
-@pytest.mark.xfail(strict=False, reason="needs part A: FlexEnvelope.step_h and envelope_of at 15-minute steps")
 def test_the_dso_rebuilds_a_96_step_envelope_at_its_own_step():
     """An envelope payload carries no step: the receiver's 96 steps make it a quarter-hour envelope, whose energy
     bounds are kW x 0.25 h per step (the lot's contracts over the day are the same as at hourly steps)."""

@@ -107,7 +107,6 @@ def _plan_a_day(time_resolution: int, load: np.ndarray, price: np.ndarray) -> li
     return plans
 
 
-@pytest.mark.xfail(strict=False, reason="needs part A (DayAheadProblem with 96 steps)")
 def test_a_96_step_day_is_planned_at_each_day_start():
     hourly = _plan_a_day(3600, LOAD_SCALING, PRICE)
     quarters = _plan_a_day(900, np.repeat(LOAD_SCALING, 4), np.repeat(PRICE, 4))

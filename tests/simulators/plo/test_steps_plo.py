@@ -42,7 +42,6 @@ def test_plo_sim_refuses_what_it_cannot_step_in():
         sim.create(1, "PLO", lot_id=LOT, candidate_buses=[18], exchange="admm")
 
 
-@pytest.mark.xfail(strict=False, reason="needs part A: the PLO scheduler and the envelope at 15-minute steps")
 def test_plo_sim_runs_a_day_of_quarter_hours():
     """A real PloSim at time_resolution = 900 s: the day starts at time 0 and again at 96, the lot's schedule has
     96 setpoints, each step's setpoint is its own."""
@@ -65,7 +64,6 @@ def test_plo_sim_runs_a_day_of_quarter_hours():
     assert ("day", 96) in sim.seen[LOT]
 
 
-@pytest.mark.xfail(strict=False, reason="needs part A: the policy envelope and the PLO scheduler at 15-minute steps")
 def test_plo_offer_at_15_minutes_passes_a_96_step_dso():
     plo = PloAgent(LOT, (18,), make_exchange_mode("centralised"), hour_mode=SEED000_HOUR_MODE,
                    connection_limit_kw=300.0, step_minutes=15)
