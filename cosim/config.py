@@ -360,7 +360,7 @@ def parse_scenario(raw: dict[str, Any], where: str = "<scenario>", path: Path | 
         network=network,
         reconfigure=net.get("reconfigure", bool, True),
         tap_control=tap_control,
-        market_profile=_market_profile(market, path, network),
+        market_profile=_market_profile(market, path, network, step_minutes),
         seasons=seasons,
         days=days,
         start_day=top.positive("start_day", int, 0, strict=False, maximum=MAX_START_DAY),
@@ -457,7 +457,7 @@ def with_on_failure(scenario: Scenario, on_failure: str) -> Scenario:
                                controller_on_failure=ctrl.get("on_failure", str, "fallback", allowed=ON_FAILURE))
 
 
-def _market_profile(market: _Reader, path: Path | None, network: str | None = None) -> str:
+def _market_profile(market: _Reader, path: Path | None, network: str | None = None, step_minutes: int = 60) -> str:
     from simulators.market.profiles import SIMBENCH_PROFILE, load_market  # noqa: PLC0415 - validates before a run
 
     profile = market.text("profile", "seed000")
@@ -465,7 +465,8 @@ def _market_profile(market: _Reader, path: Path | None, network: str | None = No
         return profile
     if profile == SIMBENCH_PROFILE or profile.startswith(SIMBENCH_PROFILE + ":"):  # the grid's own profiles
         try:
-            load_market(profile, days=1, network=network, near=path.parent if path else None)
+            load_market(profile, days=1, network=network, near=path.parent if path else None,
+                        step_minutes=step_minutes)
         except ValueError as exc:  # ProfileError: not a SimBench network, an unknown price profile
             raise market.fail("profile", str(exc)) from None
         return profile
@@ -479,8 +480,8 @@ def _market_profile(market: _Reader, path: Path | None, network: str | None = No
         raise market.fail("profile", _not_a_file(profile, path) or f"{profile!r} is neither 'seed000', "
                                      "'seasonal[:<season>]' nor an existing CSV file")
     try:
-        data = load_market(csv)
-    except ValueError as exc:  # ProfileError: names the CSV's line and column
+        data = load_market(csv, step_minutes=step_minutes)
+    except ValueError as exc:  # ProfileError: names the CSV's line and column (or a step the run cannot take)
         raise market.fail("profile", str(exc)) from None
     _plausible_market(market, csv, data)
     return str(csv)

@@ -47,8 +47,8 @@ PAGE_INTRO = (
     "EO at the shipped budget (30 x 500), reconfiguration off; a finer step gives it four times as many setpoints "
     "to place, so its plan differs (evidence: measured; not expected to match). **SimBench**: "
     "`scenarios/simbench_mv_urban.toml` (hourly means of SimBench's 15-minute profiles) against "
-    "`scenarios/simbench_mv_urban_15min.toml` (native 15 minutes, the same lots and budget): what an hourly step "
-    "averages away."
+    "`scenarios/simbench_mv_urban_15min.toml` (native 15 minutes; the same grid, lots and EO budget, reconfiguring): "
+    "what an hourly step averages away."
 )
 
 

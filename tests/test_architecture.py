@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Layers from the bottom up. A module may import its own layer and the layers below it, never above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("cosim.errors", "cosim.registry", "cosim.plugin_loader", "cosim.textio", "cosim.logs",
-                    "cosim.progress")),
+    ("foundation", ("cosim.errors", "cosim.timebase", "cosim.registry", "cosim.plugin_loader", "cosim.textio",
+                    "cosim.logs", "cosim.progress")),
     ("powerflow", ("cosim.powerflow",)),
     ("networks", ("cosim.networks",)),
     ("optim", ("cosim.optim", "cosim.decision")),

@@ -79,3 +79,15 @@ def test_the_scenario_carries_its_step(minutes):
 def test_a_bad_step_is_one_line_and_exit_2(tmp_path, capsys, bad):
     line = run_fails(tmp_path, rule_day_toml("bad-step") + f"[simulation]\nstep_minutes = {bad}\n", capsys)
     assert "simulation.step_minutes" in line and "60" in line and "15" in line
+
+
+def test_a_profile_whose_step_does_not_fit_the_simulations_is_one_line_and_exit_2(tmp_path, capsys):
+    """20-minute rows at 15-minute steps: neither divides the other; refused when the scenario is read (before any
+    output), naming the file. The same rows at 60 minutes are averaged and accepted."""
+    profile = tmp_path / "twenty.csv"
+    profile.write_text("minute,energy_price_usd_per_kwh,load_scaling\n"
+                       + "".join(f"{20 * i},{0.1 + 0.01 * (i % 5)},{0.6 + 0.01 * (i % 7)}\n" for i in range(72)))
+    toml = rule_day_toml("bad-profile-step") + f'[market]\nprofile = "{profile}"\n'
+    line = run_fails(tmp_path, toml + "[simulation]\nstep_minutes = 15\n", capsys)
+    assert "market.profile" in line and "twenty.csv" in line and "20" in line and "15" in line
+    assert parse_scenario({"name": "ok", "market": {"profile": str(profile)}}).market_profile == str(profile)
