@@ -53,8 +53,10 @@ PAGE_INTRO = (
     "to place, so its plan differs (evidence: measured; not expected to match). **SimBench**: "
     "`scenarios/simbench_mv_urban.toml` (hourly means of SimBench's 15-minute profiles) against "
     "`scenarios/simbench_mv_urban_15min.toml` (native 15 minutes; the same grid, lots and EO budget): with the `rule` "
-    "controller and no reconfiguration, what an hourly step averages away (losses grow faster than the load, so the "
-    "native quarter hours' peaks add losses); as shipped (EO 20 x 40, reconfiguring), also EO's own plan, whose "
+    "controller and no reconfiguration, what an hourly step averages away: losses grow faster than the load, so the "
+    "native quarter hours' peaks add losses, and the rule (seed 000's eq. 9-10: charge below the load band, "
+    "discharge above it) acts on each step's load, which crosses the band in more quarter hours than the hourly "
+    "means do (the lot columns); as shipped (EO 20 x 40, reconfiguring), also EO's own plan, whose "
     "setpoints at this small budget switch between charging and discharging more often in 96 dimensions than in "
     "24 (`plan sign changes`, all lots), which moves energy through the lots and back (the lot columns)."
 )
