@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import mosaik
-import mosaik_api_v3
 import pytest
+from mosaik_helpers import RowSink
 
 from simulators.parking import ParkingLot, joape2024_fleet, stochastic_fleet
 from simulators.parking.simulator import ParkingConfigError, ParkingSim
@@ -11,61 +11,16 @@ from simulators.parking.simulator import ParkingConfigError, ParkingSim
 SETPOINT_KW = 150.0
 
 
-class ConstantSetpoint(mosaik_api_v3.Simulator):
-    """Test source: one entity emitting a constant ``setpoint_kw`` every time unit."""
-
-    def __init__(self):
-        super().__init__({"type": "time-based", "models": {
-            "Source": {"public": True, "params": ["value"], "attrs": ["setpoint_kw"]}}})
-        self.values = {}
-
-    def create(self, num, model, value=0.0):
-        out = []
-        for _ in range(num):
-            eid = f"src{len(self.values)}"
-            self.values[eid] = float(value)
-            out.append({"eid": eid, "type": model})
-        return out
-
-    def step(self, time, inputs, max_advance):
-        return time + 1
-
-    def get_data(self, outputs):
-        return {eid: {"setpoint_kw": self.values[eid]} for eid in outputs}
-
-
-class Recorder(mosaik_api_v3.Simulator):
-    """Test sink keeping every value it receives, per time step."""
-
-    rows: list = []
-
-    def __init__(self):
-        super().__init__({"type": "event-based", "models": {
-            "Sink": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
-
-    def create(self, num, model):
-        return [{"eid": "sink", "type": model}]
-
-    def step(self, time, inputs, max_advance):
-        row = {"time": time}
-        for attrs in inputs.values():
-            for attr, values in attrs.items():
-                (value,) = values.values()
-                row[attr] = value
-        Recorder.rows.append(row)
-        return None
-
-
 FLEET = {"kind": "stochastic", "n_per_day": 60}
 
 
 @pytest.mark.slow
 def test_lot_in_mosaik_matches_direct_run():
-    Recorder.rows = []
+    RowSink.ROWS = []
     world = mosaik.World({
         "Parking": {"python": "simulators.parking.simulator:ParkingSim"},
-        "Const": {"python": f"{__name__}:ConstantSetpoint"},
-        "Rec": {"python": f"{__name__}:Recorder"},
+        "Const": {"python": "mosaik_helpers:ConstantSetpoint"},
+        "Rec": {"python": "mosaik_helpers:RowSink"},
     }, time_resolution=3600, skip_greetings=True, configure_logging=False)
     lot = world.start("Parking").Lot(fleet=FLEET, n_chargers=40, connection_limit_kw=300.0, seed=7)
     sources = world.start("Const").Source.create(2, value=SETPOINT_KW / 2)
@@ -78,7 +33,7 @@ def test_lot_in_mosaik_matches_direct_run():
 
     direct = ParkingLot(stochastic_fleet(60, seed=7), n_chargers=40, connection_limit_kw=300.0)
     expected = [direct.advance(SETPOINT_KW, h + 1.0) for h in range(24)]
-    rows = Recorder.rows
+    rows = RowSink.ROWS
     assert [r["time"] for r in rows] == list(range(24))
     for row, exp in zip(rows, expected):
         for attr in ("p_kw", "evs_present", "unmet_energy_kwh", "energy_charged_kwh", "undelivered_kw"):

@@ -2,11 +2,11 @@
 per step in kWh of that step, a day-ahead forecast of one value per step, and the hourly day's energy kept."""
 
 import mosaik
-import mosaik_api_v3
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mosaik_helpers import RowSink
 
 from simulators.parking.fleet import DEFAULT_CLASSES, stochastic_fleet
 from simulators.parking.forecast import day_ahead_forecast
@@ -18,46 +18,6 @@ from simulators.parking.simulator import ParkingSim
 FLEET = {"kind": "stochastic", "n_per_day": 30, "seed": 3, "contract_soc": 0.5,
          "distance_lognormal": (float(np.log(200.0)), 0.2)}
 LOT = "PL"
-
-
-class QuarterSource(mosaik_api_v3.Simulator):
-    """Test source: a constant ``setpoint_kw`` every time unit."""
-
-    def __init__(self):
-        super().__init__({"type": "time-based", "models": {
-            "Source": {"public": True, "params": ["value"], "attrs": ["setpoint_kw"]}}})
-        self.value = 0.0
-
-    def create(self, num, model, value=0.0):
-        self.value = float(value)
-        return [{"eid": "src", "type": model}]
-
-    def step(self, time, inputs, max_advance):
-        return time + 1
-
-    def get_data(self, outputs):
-        return {eid: {"setpoint_kw": self.value} for eid in outputs}
-
-
-class QuarterSink(mosaik_api_v3.Simulator):
-    """Test sink: every value it receives, with its time."""
-
-    rows: list = []
-
-    def __init__(self):
-        super().__init__({"type": "event-based", "models": {
-            "Sink": {"public": True, "params": [], "attrs": [], "any_inputs": True}}})
-
-    def create(self, num, model):
-        return [{"eid": "sink", "type": model}]
-
-    def step(self, time, inputs, max_advance):
-        row = {"time": time}
-        for attrs in inputs.values():
-            for attr, values in attrs.items():
-                (row[attr],) = values.values()
-        QuarterSink.rows.append(row)
-        return None
 
 
 def _sim(time_resolution: float, **params) -> ParkingSim:
@@ -91,10 +51,10 @@ def test_one_time_unit_is_one_step(resolution, step_minutes):
 def test_lot_in_a_quarter_hour_mosaik_world_matches_a_direct_run():
     """A mosaik World at time_resolution = 900 s: the lot steps once per time unit (96 a day), each step a quarter
     hour of the lot's own run at the same setpoint."""
-    QuarterSink.rows = []
+    RowSink.ROWS = []
     world = mosaik.World({"Parking": {"python": "simulators.parking.simulator:ParkingSim"},
-                          "Const": {"python": f"{__name__}:QuarterSource"},
-                          "Rec": {"python": f"{__name__}:QuarterSink"}},
+                          "Const": {"python": "mosaik_helpers:ConstantSetpoint"},
+                          "Rec": {"python": "mosaik_helpers:RowSink"}},
                          time_resolution=900, skip_greetings=True, configure_logging=False)
     lot = world.start("Parking").Lot(fleet=FLEET, lot_id=LOT)
     source = world.start("Const").Source(value=80.0)
@@ -102,7 +62,7 @@ def test_lot_in_a_quarter_hour_mosaik_world_matches_a_direct_run():
     world.connect(source, lot, "setpoint_kw")
     world.connect(lot, sink, "p_kw", "energy_charged_kwh", "energy_discharged_kwh")
     world.run(until=96, print_progress=False)
-    rows = QuarterSink.rows
+    rows = RowSink.ROWS
     assert [r["time"] for r in rows] == list(range(96))
     direct = ParkingLot(stochastic_fleet(30, **{k: v for k, v in FLEET.items() if k not in ("kind", "n_per_day")}))
     for k, row in enumerate(rows):
