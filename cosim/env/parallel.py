@@ -5,8 +5,10 @@ Agents: "DSO" and one per lot, named by its lot id. Every step (one simulated ho
   * each PLO chooses the share of its flexibility it offers the DSO next hour (its action in [-1, 1] -> share
     (a + 1) / 2 of the range between its envelope's lowest and highest power, from the lowest up): the exchange
     mode is its channel. It observes the hour, the price forecast, the last schedule the DSO sent it (the
-    messages it receives) and its lot's measurements; its reward is the negative of what its lot's schedule costs
-    at the forecast price this hour, and at the end the contract energy its lot left unmet.
+    messages it receives) and its lot's measurements; its reward is its lot's benefit (OF1, seed 000 eq. 5, the
+    objective the controllers use: `reward.lot_benefit_usd`) of the hour's decided setpoint at the hour's forecast
+    price, with the economics of the lot's offer, and at the end minus the DSO's `unmet_kwh` weight times the
+    contract energy its lot left unmet.
 The PLOs' side runs in the PLO agents as the exchange mode `EnvCentralised` (the centralised mode, offers shaped by
 the agents' actions, schedules copied to their inbox), so the messages are signed, checked and logged as in any run.
 """
@@ -22,8 +24,10 @@ from pettingzoo import ParallelEnv
 
 from cosim.config import Scenario
 from cosim.controllers.base import HOURS
+from cosim.controllers.objectives import lot_power_model
 from cosim.env.bridge import BRIDGES
 from cosim.env.dso_env import DsoEnv
+from cosim.env.reward import lot_benefit_usd
 from cosim.exchange.base import PloSide
 from cosim.exchange.centralised import Centralised
 
@@ -109,13 +113,17 @@ class ParallelCosimEnv(ParallelEnv):
                 bridge.offer_share[lot] = (a + 1.0) / 2.0
         point = self.dso.decision_point
         price = float(point.problem.price_usd_per_kwh[0]) if point is not None else 0.0
+        offers = {lot.lot_id: lot for lot in point.problem.lots} if point is not None else {}
+        lot_power = lot_power_model(point.problem) if point is not None else "soc_weighted"
         obs, reward, done, truncated, info = self.dso.step(actions[DSO])
         decided = info.get("decided", {}).get("lots", {})
         rewards = {DSO: reward}
         unmet = self._unmet_by_lot() if done else {}
         for lot in self.dso.lot_ids:
-            cost = price * decided.get(lot, {}).get("setpoint_kw", 0.0)
-            rewards[lot] = -cost - self.dso.weights.unmet_kwh * unmet.get(lot, 0.0)
+            offer, setpoint_kw = offers.get(lot), decided.get(lot, {}).get("setpoint_kw", 0.0)
+            benefit = lot_benefit_usd(np.array([setpoint_kw]), offer, np.array([price]), lot_power) \
+                if offer is not None else 0.0  # a lot that sent no offer has no economics to price its hour with
+            rewards[lot] = benefit - self.dso.weights.unmet_kwh * unmet.get(lot, 0.0)
         observations = self._observations(obs)
         terminations = {a: done for a in self.agents}
         truncations = {a: False for a in self.agents}

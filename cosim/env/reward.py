@@ -44,7 +44,7 @@ from cosim.controllers.objectives import (
 from cosim.env.errors import EnvConfigError
 from cosim.powerflow.network_data import RadialNetwork
 
-__all__ = ["LotLedger", "RewardWeights", "of1_cost_term_usd", "of2_term_kw", "vpd_term_pu"]
+__all__ = ["LotLedger", "RewardWeights", "lot_benefit_usd", "of1_cost_term_usd", "of2_term_kw", "vpd_term_pu"]
 
 
 @dataclass
@@ -80,9 +80,16 @@ def of1_cost_term_usd(lots: pd.DataFrame, ledger: LotLedger) -> float:
         if offer is None or rows.empty:
             continue
         price = np.array([ledger.prices_usd_per_kwh[int(h)] for h in rows["hour"]])
-        n_ch, n_dis = split_counts(lot_counts(rows["p_kw"].fillna(0.0).to_numpy(float), offer, ledger.lot_power))
-        total -= float(of1_benefit_usd(n_ch, n_dis, price, offer))
+        total -= lot_benefit_usd(rows["p_kw"].fillna(0.0).to_numpy(float), offer, price, ledger.lot_power)
     return total
+
+
+def lot_benefit_usd(p_kw: np.ndarray, offer: LotOffer, price_usd_per_kwh: np.ndarray, lot_power: str) -> float:
+    """OF1 (eq. 5) of one lot's hourly grid-side powers ($): signed PEV counts by `objectives.lot_counts` (the
+    inverse of `lot_power_kw`, as the controllers convert setpoints), split into charging and discharging, priced at
+    each hour's price and costed with the lot's offer (its economics, PEV power and SOC shares)."""
+    n_ch, n_dis = split_counts(lot_counts(np.asarray(p_kw, float), offer, lot_power))
+    return float(of1_benefit_usd(n_ch, n_dis, np.asarray(price_usd_per_kwh, float), offer))
 
 
 def of2_term_kw(grid: pd.DataFrame, lots: pd.DataFrame) -> float:

@@ -53,3 +53,25 @@ def test_the_env_mode_resolves_by_name_but_is_not_listed_for_compare():
     assert EXCHANGE_MODES.resolve(MODE_NAME) is EnvCentralised
     assert MODE_NAME not in EXCHANGE_MODES.names() and MODE_NAME not in list(EXCHANGE_MODES)
     assert {"none", "centralised"} <= set(EXCHANGE_MODES.names())
+
+
+@pytest.mark.slow
+def test_a_plos_reward_is_its_lots_of1_benefit_and_sums_to_the_dsos_of1_term(small_scenario):
+    """Each PLO's reward is OF1 (eq. 5) of its lot's decided hour, the controllers' objective: over an episode its
+    rewards (without the unmet-energy term) add up to the DSO's episode term `of1_cost_usd` with the sign turned,
+    which prices the lot's *measured* hourly power the same way: the lot delivered what was decided, and both
+    sides price it with one function."""
+    env = parallel_env(small_scenario, reward={"of1_cost_usd": 1.0, "unmet_kwh": 0.0})
+    try:
+        env.reset(seed=0)
+        plo_total, done, terms = 0.0, False, {}
+        while not done:  # the DSO's neutral action (mid-range setpoints, topology kept), the PLO offering everything
+            actions = {"DSO": np.zeros(env.action_space("DSO").shape), "PL1": np.array([1.0])}
+            _, rewards, terminations, _, infos = env.step(actions)
+            plo_total += rewards["PL1"]
+            done = terminations["DSO"]
+            terms = infos["DSO"]["reward_terms"]
+    finally:
+        env.close()
+    assert abs(plo_total) > 1.0  # the lot traded: a real amount of money, not zeros
+    assert plo_total == pytest.approx(-terms["of1_cost_usd"], rel=1e-6, abs=1e-6)
