@@ -272,6 +272,7 @@ def test_the_admm_modes_convex_day_is_hourly_only():
         convex_day(dataclasses.replace(load_scenario(), step_minutes=15))
 
 
+@pytest.mark.slow  # reads two SimBench scenarios (their profiles are checked): about 4 s
 def test_the_shipped_15_minute_scenario_reads():
     scenario = load_scenario(ROOT / "scenarios" / "simbench_mv_urban_15min.toml")
     hourly = load_scenario(ROOT / "scenarios" / "simbench_mv_urban.toml")
