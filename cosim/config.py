@@ -17,7 +17,7 @@ from cosim.controllers.base import OBJECTIVES
 from cosim.controllers.isolation import DEFAULT_TIME_LIMIT_S
 from cosim.errors import InputError, PluginNotFoundError
 from cosim.results.folder import DEFAULT_START_DATE
-from cosim.timebase import STEP_MINUTES, StepClock
+from cosim.timebase import STEP_MINUTES, StepClock, StepError, check_step_minutes, steps_per_day
 from simulators.grid.fast_flow import ENGINES as GRID_ENGINES
 from simulators.market.profiles import SEASONS
 
@@ -406,7 +406,7 @@ def check_step(where: str, step_minutes: int, controller: str, exchange: str, se
     from cosim.exchange.registry import EXCHANGE_MODES  # noqa: PLC0415
 
     field = f"{where}: simulation.step_minutes: {step_minutes}"
-    if step_refusal(CONTROLLERS.resolve(controller, near=near), 24 * 60 // step_minutes):
+    if step_refusal(CONTROLLERS.resolve(controller, near=near), steps_per_day(step_minutes)):
         raise ScenarioFileError(f"{field} is not allowed with controller.name {controller!r}, which plans in hours "
                                 "only (its class declares HOURLY_ONLY); allowed with it: 60")
     if getattr(EXCHANGE_MODES.resolve(exchange, near=near), "hourly_only", False):
@@ -422,10 +422,11 @@ def check_step(where: str, step_minutes: int, controller: str, exchange: str, se
 def _step_minutes(sim: _Reader) -> int:
     """`[simulation] step_minutes`: one of `cosim.timebase.STEP_MINUTES` (an integer; 60 when not given)."""
     value = sim.table.get("step_minutes", 60)
-    if isinstance(value, bool) or not isinstance(value, int) or value not in STEP_MINUTES:
+    try:
+        return check_step_minutes(value)
+    except StepError:
         raise sim.fail("step_minutes", f"{value!r} is not allowed; allowed: {', '.join(map(str, STEP_MINUTES))} "
-                                       "(minutes, an integer)")
-    return value
+                                       "(minutes, an integer)") from None
 
 
 def _output(out: _Reader) -> OutputOptions:

@@ -15,10 +15,12 @@ import numpy as np
 
 from cosim.errors import InputError
 
-__all__ = ["HOURS_PER_DAY", "STEP_MINUTES", "StepClock", "resample", "step_h_of", "steps_per_day"]
+__all__ = ["HOURS_PER_DAY", "STEPS_PER_DAY", "STEP_MINUTES", "StepClock", "resample", "step_h_of", "step_minutes_of",
+           "steps_per_day"]
 
 HOURS_PER_DAY = 24
 STEP_MINUTES = (60, 30, 15)  # [simulation] step_minutes: what the framework steps in
+STEPS_PER_DAY = tuple(HOURS_PER_DAY * 60 // m for m in STEP_MINUTES)  # a day-ahead array's allowed lengths
 
 
 class StepError(InputError):
@@ -38,13 +40,18 @@ def check_step_minutes(step_minutes: object) -> int:
     return step_minutes
 
 
+def step_minutes_of(n_steps_per_day: int) -> int:
+    """The step in minutes of a day of `n_steps_per_day` steps (24 -> 60, 96 -> 15); other lengths refused."""
+    n = int(n_steps_per_day)
+    if n not in STEPS_PER_DAY:
+        raise StepError(f"a day of {n} steps is not allowed; allowed: {', '.join(map(str, STEPS_PER_DAY))} steps")
+    return HOURS_PER_DAY * 60 // n
+
+
 def step_h_of(n_steps_per_day: int) -> float:
     """The step in hours of a day-ahead array of `n_steps_per_day` values (24 -> 1.0, 96 -> 0.25)."""
-    n = int(n_steps_per_day)
-    if n not in {HOURS_PER_DAY * 60 // m for m in STEP_MINUTES}:
-        raise StepError(f"a day of {n} steps is not allowed; allowed: "
-                        f"{', '.join(str(HOURS_PER_DAY * 60 // m) for m in STEP_MINUTES)} steps")
-    return HOURS_PER_DAY / n
+    step_minutes_of(n_steps_per_day)  # refuses a length that is no allowed day
+    return HOURS_PER_DAY / int(n_steps_per_day)
 
 
 @dataclass(frozen=True)

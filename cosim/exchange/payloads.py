@@ -24,7 +24,7 @@ import numpy as np
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope
 from cosim.errors import InputError
-from cosim.timebase import HOURS_PER_DAY, STEP_MINUTES, step_h_of
+from cosim.timebase import HOURS_PER_DAY, STEPS_PER_DAY, step_h_of, step_minutes_of
 
 __all__ = ["FULL_OFFER_FIELDS", "SCHEDULE_OFFER_FIELDS", "LotRegistration", "PayloadError", "check_envelope",
            "check_fleet", "check_json", "check_offer", "check_schedule", "check_signal", "envelope_from_payload",
@@ -69,14 +69,13 @@ class LotRegistration:
     steps_per_day: int = HOURS  # the receiver's day in steps (24, 48, 96): the length every day-ahead array has
 
     def __post_init__(self) -> None:
-        allowed = {HOURS_PER_DAY * 60 // m for m in STEP_MINUTES}
-        if isinstance(self.steps_per_day, bool) or self.steps_per_day not in allowed:
+        if isinstance(self.steps_per_day, bool) or self.steps_per_day not in STEPS_PER_DAY:
             raise InputError(f"LotRegistration.steps_per_day={self.steps_per_day!r} is not allowed; allowed: "
-                             f"{', '.join(map(str, sorted(allowed)))}")
+                             f"{', '.join(map(str, sorted(STEPS_PER_DAY)))}")
 
     @property
     def step_minutes(self) -> int:
-        return HOURS_PER_DAY * 60 // self.steps_per_day
+        return step_minutes_of(self.steps_per_day)
 
 
 def _fields(payload: Any, allowed: frozenset[str], what: str, optional: frozenset[str] = frozenset()) -> None:
@@ -108,7 +107,7 @@ def _hourly(value: Any, name: str, low: float = -math.inf, high: float = math.in
     """`n` values, one per step of the day (24 hourly ones at 60-minute steps)."""
     if not isinstance(value, list) or len(value) != n:
         size = len(value) if isinstance(value, list) else type(value).__name__
-        what = "24 hourly values" if n == HOURS else f"{n} values (one per {HOURS_PER_DAY * 60 // n}-min step)"
+        what = "24 hourly values" if n == HOURS else f"{n} values (one per {step_minutes_of(n)}-min step)"
         raise PayloadError(f"{name}: {what} expected, got {size}")
     return np.array([_number(v, f"{name}[{h}]", low, high, integer) for h, v in enumerate(value)],
                     dtype=int if integer else float)
@@ -230,7 +229,7 @@ def check_fleet(payload: Any, limit_kw: float, n: int = HOURS) -> None:
     _fields(payload, FLEET_FIELDS, "fleet", optional=FLEET_OPTIONAL)
     _number(payload["start_min"], "fleet.start_min", 0, math.inf, integer=True)
     _number(payload["hours"], "fleet.hours", n, n, integer=True)
-    step = HOURS_PER_DAY * 60 // n
+    step = step_minutes_of(n)
     if payload.get("step_minutes", 60) != step or isinstance(payload.get("step_minutes"), bool):
         raise PayloadError(f"fleet.step_minutes: {step} expected (the receiver's step), "
                            f"got {_short(payload.get('step_minutes', 60))}")
@@ -341,10 +340,7 @@ def envelope_from_payload(payload: dict[str, Any]) -> FlexEnvelope:
     """The `FlexEnvelope` of an envelope payload, tightened, at the receiver's step: a payload carries no step, and
     a checked one has the receiver's number of steps (`check_envelope`), so its length gives the step
     (`timebase.step_h_of`: 24 -> 1 h, 48 -> 0.5 h, 96 -> 0.25 h; another length is a `StepError`)."""
-    step_h = step_h_of(len(payload["p_min_kw"]))
-    if step_h == 1.0:  # hourly: the envelope as it always was built
-        return FlexEnvelope.from_payload(payload).tightened()
-    return FlexEnvelope.from_payload(payload, step_h=step_h).tightened()
+    return FlexEnvelope.from_payload(payload, step_h=step_h_of(len(payload["p_min_kw"]))).tightened()
 
 
 def schedule_offer(lot_id: str, candidate_buses: tuple[int, ...], schedule_kw: np.ndarray) -> dict[str, Any]:

@@ -402,9 +402,8 @@ class DsoAgent:
             if need_by is not None:
                 out["need_by_hour_kwh"] = np.minimum(need_by, reach).tolist()
         if payload.get("envelope") is not None:  # bounds that cannot hold together: contracts clipped, for this lot
-            offered = FlexEnvelope.from_payload(payload["envelope"])
-            if self.clock.step_minutes != 60:  # payloads carry no step: the envelope is in the DSO's own
-                offered = replace(offered, step_h=self.clock.step_h)
+            # payloads carry no step: the envelope is rebuilt at the DSO's own
+            offered = FlexEnvelope.from_payload(payload["envelope"], step_h=self.clock.step_h)
             envelope = offered.tightened()
             if envelope.shortfall_kwh > offered.shortfall_kwh + 1e-3:
                 issues.append(f"contracts need {envelope.shortfall_kwh - offered.shortfall_kwh:.1f} kWh more than its "

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from cosim.controllers.cccv import has_taper, must_run_kwh
-from cosim.timebase import check_step_minutes
+from cosim.timebase import check_step_minutes, steps_per_day
 
 from .lot import ParkingLot
 
@@ -46,7 +46,7 @@ def day_ahead_forecast(lot: ParkingLot, start_h: float, hours: int | None = None
     if step_h is not None:
         step_minutes = int(round(step_h * 60.0))
     step_minutes = check_step_minutes(int(step_minutes))
-    hours = 24 * 60 // step_minutes if hours is None else int(hours)
+    hours = steps_per_day(step_minutes) if hours is None else int(hours)
     n_ev = len(lot.evs)
     step_h = step_minutes / 60.0
     t0 = int(round(start_h * 60))
