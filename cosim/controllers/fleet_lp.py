@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix, diags, hstack, vstack
+from scipy.sparse import csc_array
 
 from cosim.controllers.cccv import has_taper, reach_kwh, start_for_kwh
 from cosim.controllers.envelope import plugged_hours
-from cosim.controllers.highs_lp import linprog_highs
+from cosim.controllers.highs_lp import solve_lp
 from cosim.errors import ProblemError
 from cosim.timebase import check_step_minutes
 
@@ -75,21 +77,70 @@ def fleet_step_h(fleet: dict[str, Any]) -> float:
     return _step_minutes(fleet) / 60.0
 
 
-def _lower_triangles(block_start: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the lower triangle of each EV's diagonal block (its own columns so far), row by row
-    and, in a row, column by column: row r holds columns block_start[r] .. r, where block_start[r] is the first
-    column of r's EV (the order a per-EV ``np.tril_indices`` loop gives, without the loop)."""
-    width = np.arange(k) - block_start + 1  # entries in each row
-    rows = np.repeat(np.arange(k), width)
+@dataclass(frozen=True)
+class _Model:
+    """The per-EV LP's constraints over its columns [c (k), d (kd)], c the grid kWh each (EV, step) plugged charges,
+    d what each V2G one discharges (an EV without V2G has no discharge column): rows ``row_lo <= A x <= row_hi``
+    (COO `rows`, `cols`, `vals`) of battery energy (see `_model`), column bounds [0, `col_hi`]."""
+
+    H: int
+    n: int
+    ev: np.ndarray  # (k,) the EV of each charge column, in EV then step order
+    hour: np.ndarray  # (k,) its step
+    give: np.ndarray  # (kd,) the charge columns with a discharge twin (V2G), in order: d_j is column k + j
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    col_hi: np.ndarray  # (k + kd,)
+
+    @property
+    def k(self) -> int:
+        """Charge columns."""
+        return self.ev.size
+
+    @property
+    def width(self) -> int:
+        """Charge and discharge columns."""
+        return self.ev.size + self.give.size
+
+    def net(self, row_of_step: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """COO entries of the lot's net kWh per step (sum of c - d) in rows ``row_of_step[step]``."""
+        k = self.k
+        return (np.concatenate([row_of_step[self.hour], row_of_step[self.hour[self.give]]]),
+                np.concatenate([np.arange(k), k + np.arange(self.give.size)]),
+                np.concatenate([np.ones(k), -np.ones(self.give.size)]))
+
+    def per_ev(self, x: np.ndarray) -> np.ndarray:
+        """(n, H) grid kWh per EV and step (c - d) of a solution's first `width` columns."""
+        net = x[:self.k].copy()
+        net[self.give] -= x[self.k: self.width]
+        out = np.zeros((self.n, self.H))
+        out[self.ev, self.hour] = net
+        return out
+
+
+def _lower_triangles(block_start: np.ndarray, row_col: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of rows that each sum a run of columns: row r holds columns block_start[r] ..
+    row_col[r] (an EV's own columns up to a step), row by row and, in a row, column by column (the order a per-EV
+    ``np.tril_indices`` loop gives, without the loop)."""
+    width = row_col - block_start + 1  # entries in each row
+    rows = np.repeat(np.arange(row_col.size), width)
     offset = np.cumsum(width) - width  # where each row's entries begin
     cols = np.repeat(block_start, width) + (np.arange(rows.size) - np.repeat(offset, width))
     return rows, cols
 
 
-def _model(fleet: dict[str, Any]):
-    """The per-EV LP's pieces: columns [c, d] (grid kWh) for each (EV, step) it is plugged in, rows of each
-    EV's battery energy at those step ends (within its reserve and capacity, its contract by its departure, and,
-    for an EV staying past the window, what the rest of its stay cannot add), and the lot's net kWh per step."""
+def _model(fleet: dict[str, Any]) -> _Model:
+    """The per-EV LP's battery rows: each EV's energy at the end of its plugged steps, as the sum of its own
+    (eta_c c - d / eta_d) so far, within its reserve and capacity, its contract by its departure, and, for an EV
+    staying past the window, what the rest of its stay cannot add; a CC-CV EV's held-power row per step above its knee.
+
+    Rows the others imply are left out, which keeps the optimum: an EV without V2G only charges, so its energy only
+    rises and only its last step's row binds (its reserve is its energy now, its capacity the same at every step).
+    The connection limit is left to the caller (`dispatch` writes it on its slack columns, `max_schedule_kwh` on the
+    net), so is the lot's net per step (`_Model.net`)."""
     H = int(fleet["hours"])
     start = int(fleet["start_min"])
     minutes = _step_minutes(fleet)
@@ -104,65 +155,77 @@ def _model(fleet: dict[str, Any]):
     n = e0.size
     end = start + minutes * H
     present, after = plugged_hours(plug, dep, start, H, step_minutes=minutes)  # (n, H) and (n,) plugged hours
-    ev, hour = np.nonzero(present > 0)  # one column pair per (EV, hour) plugged, in EV then hour order
+    ev, hour = np.nonzero(present > 0)  # one charge column per (EV, step) plugged, in EV then step order
     k = ev.size
     c_ub = charger[ev] * present[ev, hour]
-    d_ub = c_ub * v2g[ev]
     knee = np.asarray(fleet.get("knee_soc", np.ones(n)), float)  # CC-CV knees (`cosim.controllers.cccv`)
     reach = np.minimum(cap, e0 + charger * eta_c * (present.sum(axis=1) + after))
-    if has_taper(knee):  # charging at the highest held rate hour by hour, then after the window
+    if has_taper(knee):  # charging at the highest held rate step by step, then after the window
         e = e0.copy()
         for h in range(H):
             e = reach_kwh(e, cap, charger * eta_c, knee, present[:, h])
         reach = reach_kwh(e, cap, charger * eta_c, knee, after, fraction_first=False, step_h=minutes / 60.0)
     need = np.minimum(np.asarray(fleet["contract_kwh"], float), reach)
     floor = np.where(v2g, np.minimum(e0, np.asarray(fleet["floor_kwh"], float)), e0)
-    # battery energy after each plugged hour: e0 + the EV's own (eta_c c - d / eta_d) so far (lower-triangular)
     first = np.searchsorted(ev, np.arange(n))
     last = np.searchsorted(ev, np.arange(n), side="right")
-    rows_a, cols_a = _lower_triangles(first[ev], k)
-    charge = csr_matrix((eta_c[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
-    give = csr_matrix((-1.0 / eta_d[ev[cols_a]], (rows_a, cols_a)), shape=(k, k))
-    energy = hstack([charge, give]).tocsr()
-    e_lo = floor[ev] - e0[ev]
+    e_lo = floor[ev] - e0[ev]  # battery energy bounds at each column's step end, relative to e0
     e_hi = cap[ev] - e0[ev]
-    ends = last[last > first] - 1  # each plugged EV's last plugged hour
+    ends = last[last > first] - 1  # each plugged EV's last plugged step
     whose = ev[ends]
     due = dep[whose] <= end
-    # contracts: after its last plugged hour an EV leaving in the window holds its (reachable) contract; one
+    # contracts: after its last plugged step an EV leaving in the window holds its (reachable) contract; one
     # staying holds what the rest of its stay cannot add
     e_lo[ends[due]] = np.maximum(e_lo[ends[due]], need[whose[due]] - e0[whose[due]])
     stay = whose[~due]
     late = start_for_kwh(need[stay], cap[stay], charger[stay] * eta_c[stay], knee[stay], after[stay],
                          fraction_first=False, step_h=minutes / 60.0)
     e_lo[ends[~due]] = np.maximum(e_lo[ends[~due]], late - e0[stay])
-    net = hstack([csr_matrix((np.ones(k), (hour, np.arange(k))), shape=(H, k)),
-                  csr_matrix((-np.ones(k), (hour, np.arange(k))), shape=(H, k))]).tocsr()
-    bounds = list(zip(np.zeros(2 * k), np.concatenate([c_ub, d_ub])))
-    tapered = np.flatnonzero(knee[ev] < 1.0)  # columns of EVs that taper above their knee
-    if tapered.size:  # CC-CV, held power: eta_c c <= R present (C - E_end) / (C (1 - knee)), E_end the hour's end
-        m, who = tapered.size, ev[tapered]
-        a = charger[who] * eta_c[who] * present[who, hour[tapered]] / (cap[who] * (1.0 - knee[who]))
-        own = csr_matrix((eta_c[who], (np.arange(m), tapered)), shape=(m, 2 * k))
-        energy = vstack([energy, own + diags(a) @ energy[tapered]]).tocsr()
-        e_lo = np.concatenate([e_lo, np.full(m, -np.inf)])
-        e_hi = np.concatenate([e_hi, a * (cap[who] - e0[who])])
-    limit = float(fleet.get("connection_limit_kw", np.inf))  # the connection limit, hour by hour
-    if np.isfinite(limit):
-        energy = vstack([energy, net, -net]).tocsr()
-        e_lo = np.concatenate([e_lo, np.full(2 * H, -np.inf)])
-        e_hi = np.concatenate([e_hi, np.full(2 * H, limit)])
-    return H, n, energy, e_lo, e_hi, net, bounds, (ev, hour)
+    give = np.flatnonzero(v2g[ev])  # charge columns with a discharge column
+    twin = np.full(k, -1)
+    twin[give] = k + np.arange(give.size)  # each charge column's discharge column
+    is_end = np.zeros(k, bool)
+    is_end[ends] = True
+    kept = np.flatnonzero(v2g[ev] | is_end)  # energy rows: every step of a V2G EV, the last of the others
+    tapered = np.flatnonzero(knee[ev] < 1.0)  # CC-CV, held power: eta_c c <= R present (C - E_end) / (C (1 - knee))
+    who = ev[tapered]
+    a = charger[who] * eta_c[who] * present[who, hour[tapered]] / (cap[who] * (1.0 - knee[who]))
+    # the energy sums: one row per kept column, then a * (the same sum) per tapered column, plus its own eta_c c
+    row_col = np.concatenate([kept, tapered])
+    scale = np.concatenate([np.ones(kept.size), a])
+    r, c = _lower_triangles(first[ev[row_col]], row_col)
+    charge = scale[r] * eta_c[ev[c]]
+    dis = twin[c] >= 0
+    rows = np.concatenate([r, r[dis], kept.size + np.arange(tapered.size)])
+    cols = np.concatenate([c, twin[c[dis]], tapered])
+    vals = np.concatenate([charge, scale[r[dis]] * (-1.0 / eta_d[ev[c[dis]]]), eta_c[who]])
+    row_lo = np.concatenate([e_lo[kept], np.full(tapered.size, -np.inf)])
+    row_hi = np.concatenate([e_hi[kept], a * (cap[who] - e0[who])])
+    col_hi = np.concatenate([c_ub, c_ub[give]])
+    return _Model(H, n, ev, hour, give, rows, cols, vals, row_lo, row_hi, col_hi)
+
+
+def _limit_kwh(fleet: dict[str, Any]) -> float:
+    """The connection limit as the LP compares it with a step's net kWh (infinite without one)."""
+    return float(fleet.get("connection_limit_kw", np.inf))
 
 
 def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:
     """The largest ``weights . e`` over the lot's grid kWh per step e (= kW x step_h) some per-EV dispatch delivers."""
-    H, n, energy, e_lo, e_hi, net, bounds, _ = _model(fleet)
+    m = _model(fleet)
     w = np.asarray(weights, float)
-    if net.shape[1] == 0:
+    if m.k == 0:
         return 0.0
-    cost = -(net.T @ w)
-    res = linprog_highs(cost, vstack([energy, -energy]), np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), bounds)
+    cost = -np.concatenate([w[m.hour], -w[m.hour[m.give]]])
+    rows, cols, vals, row_lo, row_hi = m.rows, m.cols, m.vals, m.row_lo, m.row_hi
+    limit = _limit_kwh(fleet)
+    if np.isfinite(limit):  # the connection limit on the net, step by step
+        r, c, v = m.net(row_lo.size + np.arange(m.H))
+        rows, cols, vals = np.concatenate([rows, r]), np.concatenate([cols, c]), np.concatenate([vals, v])
+        row_lo = np.concatenate([row_lo, np.full(m.H, -limit)])
+        row_hi = np.concatenate([row_hi, np.full(m.H, limit)])
+    a = csc_array((vals, (rows, cols)), shape=(row_lo.size, m.width))
+    res = solve_lp(cost, np.zeros(m.width), m.col_hi, a, row_lo, row_hi)
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
     return float(-res.fun)
@@ -197,32 +260,58 @@ def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray
 
 def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
     """`dispatch` solved: the model built and the LP handed to HiGHS."""
-    H, n, energy, e_lo, e_hi, net, bounds, (ev, hour) = _model(fleet)
+    res, m = _dispatch_solution(fleet, p)
+    if res is None:
+        return np.zeros((m.n, m.H)), float(np.abs(p * (_step_minutes(fleet) / 60.0)).sum())
+    return m.per_ev(res.x), float(res.x[m.width:].sum())
+
+
+def _dispatch_solution(fleet: dict[str, Any], p: np.ndarray) -> tuple[SimpleNamespace | None, _Model]:
+    """The dispatch LP solved (`solve_lp`'s answer: x over the columns [c, d, s+ (H), s- (H)], the optimum `fun`;
+    None when no EV is plugged) and its model.
+
+    min THROUGHPUT_COST sum(c + d) + sum(s+ + s-) (+ calendar ageing) s.t. the battery rows of `_model`, the lot's net
+    per step plus s+ - s- equal to the schedule's kWh, and the connection limit on the net, written on the slacks:
+    ``|p - s+ + s-| <= limit``, two entries a row in place of one per column plugged."""
+    m = _model(fleet)
     p = p * (_step_minutes(fleet) / 60.0)  # the schedule's grid kWh per step
-    if net.shape[1] == 0:
-        return np.zeros((n, H)), float(np.abs(p).sum())
-    eye = csr_matrix(np.eye(H))
-    a_eq = hstack([net, eye, -eye]).tocsr()  # sum_i (c - d) + s+ - s- = p
-    width = net.shape[1]
-    a_ub = hstack([vstack([energy, -energy]), csr_matrix((2 * energy.shape[0], 2 * H))]).tocsr()
+    if m.k == 0:
+        return None, m
+    H, width = m.H, m.width
+    steps = np.arange(H)
+    n_rows = m.row_lo.size
+    r, c, v = m.net(n_rows + steps)  # sum_i (c - d) + s+ - s- = p
+    rows = [m.rows, r, n_rows + steps, n_rows + steps]
+    cols = [m.cols, c, width + steps, width + H + steps]
+    vals = [m.vals, v, np.ones(H), -np.ones(H)]
+    row_lo, row_hi = [m.row_lo, p], [m.row_hi, p]
+    limit = _limit_kwh(fleet)
+    if np.isfinite(limit):  # |net| <= limit with net = p - s+ + s-
+        rows += [n_rows + H + steps, n_rows + H + steps]
+        cols += [width + steps, width + H + steps]
+        vals += [np.ones(H), -np.ones(H)]
+        row_lo.append(p - limit)
+        row_hi.append(p + limit)
+    row_lo, row_hi = np.concatenate(row_lo), np.concatenate(row_hi)
+    a = csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                  shape=(row_lo.size, width + 2 * H))
     # a cost on charge plus discharge (THROUGHPUT_COST per kWh, against 1 per kWh off the schedule): an EV does not
-    # charge and discharge in one hour to burn energy through its round-trip losses (the lot gives each EV one
-    # power an hour, so its net would not describe its battery), while one EV charging as another discharges,
+    # charge and discharge in one step to burn energy through its round-trip losses (the lot gives each EV one
+    # power a step, so its net would not describe its battery), while one EV charging as another discharges,
     # where the schedule needs it, stays cheaper than missing the schedule
     cost = np.concatenate([np.full(width, THROUGHPUT_COST), np.ones(2 * H)])
     if fleet.get(CALENDAR_KEY, 0.0) > 0.0:  # calendar ageing ($), below the throughput cost: it only chooses among
         # dispatches that follow the schedule equally well, e.g. which EV holds energy the schedule adds beyond the
         # contracts (the one leaving first)
-        columns, _ = calendar_columns(fleet, float(fleet[CALENDAR_KEY]))
-        cost[:width] += columns * min(1.0, 0.5 * THROUGHPUT_COST / max(np.abs(columns).max(), 1e-300))
-    res = linprog_highs(cost, a_ub, np.minimum(np.concatenate([e_hi, -e_lo]), 1e12), bounds + [(0, None)] * (2 * H),
-                        a_eq, p)  # linprog(method="highs")'s solution, bit for bit, with less overhead
+        columns, _ = calendar_columns(fleet, float(fleet[CALENDAR_KEY]))  # [c (k), d (k)]: every EV a d column
+        columns = columns * min(1.0, 0.5 * THROUGHPUT_COST / max(np.abs(columns).max(), 1e-300))
+        cost[:m.k] += columns[:m.k]
+        cost[m.k: width] += columns[m.k:][m.give]
+    res = solve_lp(cost, np.zeros(width + 2 * H), np.concatenate([m.col_hi, np.full(2 * H, np.inf)]), a, row_lo,
+                   row_hi)
     if res.status != 0:
         raise ProblemError(f"per-EV LP: {res.message}")
-    k = ev.size
-    per_ev = np.zeros((n, H))
-    np.add.at(per_ev, (ev, hour), res.x[:k] - res.x[k: 2 * k])
-    return per_ev, float(res.x[width:].sum())
+    return res, m
 
 
 def calendar_columns(fleet: dict[str, Any], usd_per_kwh_h: float) -> tuple[np.ndarray, float]:

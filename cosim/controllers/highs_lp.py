@@ -1,100 +1,89 @@
-"""`scipy.optimize.linprog(method="highs")` for the per-EV LP, without its per-call Python overhead.
+"""A small LP handed straight to HiGHS (the copy scipy ships), for the per-EV LP solved every simulated hour.
 
-The per-EV LP (`fleet_lp`) is small (a few thousand columns) and solved every simulated hour; measured on its
-real instances, HiGHS's own work (presolve and dual simplex) is under half of a `linprog` call. The rest is Python
-around it: input checks (`_clean_inputs`), numpy arrays handed to HiGHS element by element (a numpy scalar per
-entry), the option checks and a per-column loop building the bound multipliers `fleet_lp` never reads.
+`solve_lp` takes the LP in HiGHS's own form - ``min c x`` s.t. ``row_lower <= A x <= row_upper``, ``col_lower <= x
+<= col_upper`` - with A a column-wise sparse matrix, and passes every array to HiGHS as it is (numpy arrays, no
+Python list per entry, no ``A x <= b`` rows doubled into ``-A x <= -lo``). `scipy.optimize.linprog(method="highs")`
+would rebuild the model from its own form, check its inputs and build the bound multipliers `fleet_lp` never reads:
+about half of a call on the per-EV LP's real instances (docs in `fleet_lp`).
 
-`linprog_highs` hands HiGHS the very same model (the same matrix in the same column-wise order, the same bounds
-and sides, infinities as HiGHS's own, the same options as `linprog`'s defaults) as plain Python lists, and reads
-back only the primal solution and objective: HiGHS is deterministic, so they are bit-identical to `linprog`'s
-(`tests/controllers/test_highs_lp.py` checks it on drawn fleets). An optimum is checked against its constraints as
-`linprog` checks it; anything else is handed to `linprog` itself, so the status and message are exactly `linprog`'s.
+Options, measured on the per-EV LP's real instances (env_ieee33, 100 to 200 EVs over 24 hours): dual simplex
+without presolve is the fastest (presolve finds little to remove in a model built without redundant rows, and costs
+more than it saves; the interior point method and primal simplex are slower). Where dual simplex alone does not end
+at an optimum, the LP is solved again with presolve, so a hard instance is never answered worse than `linprog`
+would; without an optimum then, HiGHS's model status is the message. An optimum is checked against its bounds and
+rows (within `linprog`'s own tolerance, 10 sqrt(1e-9)) before it is returned.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import csc_array, vstack
+from scipy.sparse import csc_array
 
-__all__ = ["linprog_highs"]
+__all__ = ["solve_lp"]
 
-try:  # HiGHS as scipy ships it (the module `linprog` itself calls)
+try:  # HiGHS as scipy ships it (the module `linprog` itself calls; scipy >= 1.15)
     import scipy.optimize._highspy._core as _highs
-except ImportError:  # pragma: no cover - another scipy layout: linprog for every call
-    _highs = None
+except ImportError:  # pragma: no cover - an older scipy: highspy's (a dependency of the project), the same bindings
+    import highspy._core as _highs
+
+TOLERANCE = 10.0 * np.sqrt(1e-9)
+"""A returned optimum's largest bound or row violation (`linprog`'s `_check_result` tolerance)."""
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
-    """Infinities as HiGHS's own infinity (what `linprog` does, `_linprog_highs._replace_inf`)."""
-    out = np.array(values, dtype=float)
-    infinite = np.isinf(out)
-    out[infinite] = np.sign(out[infinite]) * _highs.kHighsInf
-    return out
-
-
-def linprog_highs(c: np.ndarray, A_ub: Any, b_ub: np.ndarray, bounds: list[tuple[float, float | None]],
-                  A_eq: Any = None, b_eq: np.ndarray | None = None) -> SimpleNamespace:
-    """min c x s.t. A_ub x <= b_ub, A_eq x = b_eq, bounds (a (lower, upper) pair per column, None: unbounded above),
-    as `linprog(..., method="highs")` solves it: a namespace with `status` (0: optimal), `message`, `x` and `fun`."""
-    if _highs is None:
-        return linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    cost = np.asarray(c, float)
-    n = cost.size
-    box = np.array(bounds, dtype=float)  # None -> nan, as in linprog's `_clean_inputs`
-    lower, upper = box[:, 0], box[:, 1]
-    lower[np.isnan(lower)] = -np.inf
-    upper[np.isnan(upper)] = np.inf
-    b_ub = np.asarray(b_ub, float)
-    if A_eq is None:
-        a = csc_array(A_ub)
-        lhs, rhs = np.full(b_ub.size, -np.inf), b_ub
-    else:
-        b_eq = np.asarray(b_eq, float)
-        a = csc_array(vstack((A_ub, A_eq)))
-        lhs = np.concatenate((np.full(b_ub.size, -np.inf), b_eq))
-        rhs = np.concatenate((b_ub, b_eq))
-    lp = _highs.HighsLp()
-    lp.num_col_ = n
-    lp.num_row_ = rhs.size
-    lp.a_matrix_.num_col_ = n
-    lp.a_matrix_.num_row_ = rhs.size
-    lp.a_matrix_.format_ = _highs.MatrixFormat.kColwise
-    lp.col_cost_ = cost.tolist()  # lists: HiGHS reads Python floats directly, not a numpy scalar per entry
-    lp.col_lower_ = _finite(lower).tolist()
-    lp.col_upper_ = _finite(upper).tolist()
-    lp.row_lower_ = _finite(lhs).tolist()
-    lp.row_upper_ = _finite(rhs).tolist()
-    lp.a_matrix_.start_ = a.indptr.tolist()
-    lp.a_matrix_.index_ = a.indices.tolist()
-    lp.a_matrix_.value_ = a.data.tolist()
-    solver = _highs._Highs()
-    options = _highs.HighsOptions()  # linprog's defaults for method="highs" (`_linprog_highs`)
-    options.presolve = "on"
+def _options(presolve: bool):
+    """HiGHS's options: quiet, dual simplex, presolve as asked."""
+    options = _highs.HighsOptions()
+    options.presolve = "on" if presolve else "off"
     options.highs_debug_level = _highs.HighsDebugLevel.kHighsDebugLevelNone
     options.log_to_console = False
     options.output_flag = False
     options.simplex_strategy = _highs.simplex_constants.SimplexStrategy.kSimplexStrategyDual
-    ok = solver.passOptions(options) != _highs.HighsStatus.kError \
-        and solver.passModel(lp) != _highs.HighsStatus.kError \
-        and solver.run() != _highs.HighsStatus.kError \
-        and solver.getModelStatus() == _highs.HighsModelStatus.kOptimal
-    if ok:
-        solution = solver.getSolution()
-        x = np.array(solution.col_value)
-        fun = solver.getInfo().objective_function_value
-        # linprog's own check of an optimum (`_linprog_util._check_result`): bounds, slacks and equality residuals
-        # within 10 sqrt(1e-9); the residuals from HiGHS's row activities, as linprog takes them
-        residual = _finite(rhs) - np.array(solution.row_value)
-        tol = np.sqrt(1e-9) * 10
-        ok = not (np.isnan(x).any() or np.isnan(fun) or np.isnan(residual).any()) \
-            and bool(np.all((x >= lower - tol) & (x <= upper + tol))) \
-            and not (residual[:b_ub.size] < -tol).any() and not (np.abs(residual[b_ub.size:]) > tol).any()
-    if not ok:  # linprog's own status and message
-        return linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=bounds, method="highs")
-    return SimpleNamespace(status=0, message="Optimization terminated successfully. (HiGHS Status 7: Optimal)",
-                           x=x, fun=fun)
+    return options
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """Infinities as HiGHS's own infinity (what `linprog` does)."""
+    return np.clip(np.asarray(values, dtype=np.float64), -_highs.kHighsInf, _highs.kHighsInf)
+
+
+def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: csc_array,
+             row_lower: np.ndarray, row_upper: np.ndarray) -> SimpleNamespace:
+    """min cost . x s.t. row_lower <= a x <= row_upper and col_lower <= x <= col_upper (infinite where unbounded),
+    `a` column-wise (any scipy sparse matrix is converted): a namespace with `status` (0: optimal, 2: infeasible,
+    1 otherwise), `message`, `x` (None without an optimum) and `fun`."""
+    a = csc_array(a)
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    col_lower, col_upper = _finite(col_lower), _finite(col_upper)
+    row_lower, row_upper = _finite(row_lower), _finite(row_upper)
+    n_col, n_row = cost.size, row_lower.size
+    model = (n_col, n_row, a.nnz, int(_highs.MatrixFormat.kColwise), int(_highs.ObjSense.kMinimize), 0.0, cost,
+             col_lower, col_upper, row_lower, row_upper, a.indptr.astype(np.int32), a.indices.astype(np.int32),
+             np.asarray(a.data, np.float64), np.zeros(n_col, np.int32))  # integrality: all continuous
+    status = _highs.HighsModelStatus.kNotset
+    for presolve in (False, True):
+        solver = _highs._Highs()
+        if solver.passOptions(_options(presolve)) == _highs.HighsStatus.kError \
+                or solver.passModel(*model) == _highs.HighsStatus.kError:
+            raise ValueError("HiGHS refused the LP's model")  # a programming error: shapes or indices
+        solver.run()
+        status = solver.getModelStatus()
+        if status == _highs.HighsModelStatus.kOptimal:
+            solution = solver.getSolution()
+            x = np.asarray(solution.col_value)
+            rows = np.asarray(solution.row_value)
+            if _within(x, col_lower, col_upper) and _within(rows, row_lower, row_upper):
+                return SimpleNamespace(status=0, message="Optimal", x=x,
+                                       fun=float(solver.getInfo().objective_function_value))
+        if status == _highs.HighsModelStatus.kInfeasible:
+            break
+    code = 2 if status == _highs.HighsModelStatus.kInfeasible else 1
+    return SimpleNamespace(status=code, message=f"HiGHS: {solver.modelStatusToString(status)}", x=None, fun=np.nan)
+
+
+def _within(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
+    """Every value finite and within its bounds up to `TOLERANCE`."""
+    return bool(np.all(np.isfinite(values)) and np.all(values >= lower - TOLERANCE)
+                and np.all(values <= upper + TOLERANCE))
+
