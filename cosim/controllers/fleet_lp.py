@@ -206,8 +206,8 @@ def _model(fleet: dict[str, Any]) -> _Model:
 
 
 def _limit_kwh(fleet: dict[str, Any]) -> float:
-    """The connection limit as the LP compares it with a step's net kWh (infinite without one)."""
-    return float(fleet.get("connection_limit_kw", np.inf))
+    """The connection limit as the LP compares it with a step's net grid kWh: kW x step_h (infinite without one)."""
+    return float(fleet.get("connection_limit_kw", np.inf)) * fleet_step_h(fleet)
 
 
 def max_schedule_kwh(fleet: dict[str, Any], weights: np.ndarray) -> float:

@@ -2,8 +2,8 @@
 as the reference its optimum values are tested against: every EV's battery energy after each plugged step written as
 the dense lower-triangular sum of its own columns (a row for every plugged step, every EV a discharge column), each
 row doubled into ``A x <= b`` and ``-A x <= -lo``, the connection limit on the net, solved by
-`scipy.optimize.linprog(method="highs")` (bit for bit what `fleet_lp` solved then). Shared by
-test_fleet_lp_reference.py and test_highs_lp.py, with the drawn fleets both use."""
+`scipy.optimize.linprog(method="highs")` (bit for bit what `fleet_lp` solved then; its connection limit in kWh per
+step since, `reference_model`). Shared by test_fleet_lp.py and test_highs_lp.py, with the drawn fleets both use."""
 
 from __future__ import annotations
 
@@ -83,7 +83,9 @@ def reference_model(fleet: dict[str, Any]):
         energy = vstack([energy, own + diags(a) @ energy[tapered]]).tocsr()
         e_lo = np.concatenate([e_lo, np.full(m, -np.inf)])
         e_hi = np.concatenate([e_hi, a * (cap[who] - e0[who])])
-    limit = float(fleet.get("connection_limit_kw", np.inf))
+    # the one change since: the limit (kW) compared with a step's net kWh as kW x step_h (it was compared in kW, a
+    # limit 2 or 4 times the lot's at 30- or 15-minute steps)
+    limit = float(fleet.get("connection_limit_kw", np.inf)) * minutes / 60.0
     if np.isfinite(limit):
         energy = vstack([energy, net, -net]).tocsr()
         e_lo = np.concatenate([e_lo, np.full(2 * H, -np.inf)])

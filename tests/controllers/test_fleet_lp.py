@@ -143,3 +143,25 @@ def test_a_kept_dispatch_is_a_copy_and_a_changed_fleet_is_solved_again():
     per_ev, gap_kwh = dispatch(no_v2g, schedule)
     assert gap_kwh == 5.0 and np.all(per_ev[:, 2] == 0.0)
     assert np.array_equal(per_ev, _dispatch(no_v2g, schedule)[0])
+
+
+@pytest.mark.parametrize("step_minutes", [60, 30, 15])
+def test_the_connection_limit_is_kw_at_every_step(step_minutes):
+    """Two 22 kW EVs behind a 10 kW connection: a step takes at most 10 kW x step_h, and a 30 kW schedule misses
+    20 kW x step_h in each step, whatever the step."""
+    steps = 60 // step_minutes  # one hour
+    step_h = step_minutes / 60.0
+    fleet = dict(start_min=0, hours=steps, plug_min=np.array([0, 0]), dep_min=np.array([600, 600]),
+                 energy_kwh=np.array([10.0, 10.0]), capacity_kwh=np.array([75.0, 75.0]),
+                 charger_kw=np.array([22.0, 22.0]), contract_kwh=np.array([10.0, 10.0]),
+                 floor_kwh=np.array([0.0, 0.0]), v2g=np.array([True, True]), eta_charge=np.array([1.0, 1.0]),
+                 eta_discharge=np.array([1.0, 1.0]), connection_limit_kw=10.0)
+    if step_minutes != 60:
+        fleet["step_minutes"] = step_minutes
+    first = np.eye(steps)[0]
+    assert max_schedule_kwh(fleet, first) == pytest.approx(10.0 * step_h)
+    assert max_schedule_kwh(fleet, -first) == pytest.approx(10.0 * step_h)
+    per_ev, gap_kwh = dispatch(fleet, np.full(steps, 30.0))
+    assert gap_kwh == pytest.approx(20.0 * step_h * steps)
+    np.testing.assert_allclose(per_ev.sum(axis=0), 10.0 * step_h)
+
