@@ -15,7 +15,14 @@ the envelope against:
 Step resolution: the fleet's "hours" counts steps of its optional "step_minutes" (60 when absent; 30 or 15). The
 LP's variables are grid kWh per step; a schedule in kW becomes kWh per step as kW x step_h. An EV plugged for part
 of a step may take its share of the step at any rate up to its charger's (the lot integrates minute by minute, so
-this is the per-step relaxation of the lot's own physics).
+this is the per-step relaxation of the lot's own physics). The connection limit caps each step's net at kW x step_h.
+
+The model, written for HiGHS's dual simplex (`cosim.controllers.highs_lp`, measured there): a V2G EV's energy at each
+step end is a ranged row over its own columns so far (one row, not an upper and a lower one); an EV without V2G has
+no discharge columns and one energy row, its last (its energy only rises, so the other rows are implied); the
+dispatch's connection limit is written on its two slack columns of the step. On the learning environment's instances
+(env_ieee33) a dispatch takes 4.3 ms CPU, 17 ms in the dense form before (every row for every EV, doubled, through
+`linprog`'s form with presolve); tests/controllers/test_fleet_lp.py holds the two to the same optimum values.
 """
 
 from __future__ import annotations
