@@ -64,7 +64,7 @@ def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: 
     model = (n_col, n_row, a.nnz, int(_highs.MatrixFormat.kColwise), int(_highs.ObjSense.kMinimize), 0.0, cost,
              col_lower, col_upper, row_lower, row_upper, a.indptr.astype(np.int32), a.indices.astype(np.int32),
              np.asarray(a.data, np.float64), np.zeros(n_col, np.int32))  # integrality: all continuous
-    status = _highs.HighsModelStatus.kNotset
+    message = ""
     for presolve in (False, True):
         solver = _highs._Highs()
         if solver.passOptions(_options(presolve)) == _highs.HighsStatus.kError \
@@ -72,6 +72,7 @@ def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: 
             raise ValueError("HiGHS refused the LP's model")  # a programming error: shapes or indices
         solver.run()
         status = solver.getModelStatus()
+        message = f"HiGHS: {solver.modelStatusToString(status)}"
         if status == _highs.HighsModelStatus.kOptimal:
             solution = solver.getSolution()
             x = np.asarray(solution.col_value)
@@ -79,11 +80,10 @@ def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: 
             if _within(x, col_lower, col_upper) and _within(rows, row_lower, row_upper):
                 return SimpleNamespace(status=0, message="Optimal", x=x,
                                        fun=float(solver.getInfo().objective_function_value))
-        if status == _highs.HighsModelStatus.kInfeasible:
-            break
-    code = 2 if status == _highs.HighsModelStatus.kInfeasible else 1
-    return SimpleNamespace(status=code, message=f"HiGHS: {solver.modelStatusToString(status)}", x=None, fun=np.nan)
-
+            message = f"HiGHS: an optimum that breaks a bound or row by more than {TOLERANCE:.1e}"
+        elif status == _highs.HighsModelStatus.kInfeasible:
+            return SimpleNamespace(status=2, message=message, x=None, fun=np.nan)
+    return SimpleNamespace(status=1, message=message, x=None, fun=np.nan)
 
 def _within(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
     """Every value finite and within its bounds up to `TOLERANCE`."""
