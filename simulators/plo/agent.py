@@ -19,7 +19,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope, envelope_of
-from cosim.controllers.fleet_lp import dispatch
+from cosim.controllers.fleet_lp import dispatch, fleet_step_h
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.errors import InputError, ProblemError
 from cosim.exchange.base import ExchangeMode
@@ -158,8 +158,8 @@ class PloAgent:
             inside = envelope.project(schedule)
             if offer.fleet is not None:  # its EVs, together: the nearest schedule some per-EV dispatch delivers
                 try:
-                    per_ev, gap = dispatch(offer.fleet, inside)
-                    inside = per_ev.sum(axis=0) if gap > 0.05 else inside
+                    per_ev, gap = dispatch(offer.fleet, inside)  # kWh per EV and step
+                    inside = per_ev.sum(axis=0) / fleet_step_h(offer.fleet) if gap > 0.05 else inside
                 except ProblemError:
                     pass
             moved = np.abs(inside - schedule)

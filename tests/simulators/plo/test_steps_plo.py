@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from agent_fixtures import PRICE, SEED000_HOUR_MODE
 
+from cosim.controllers.fleet_lp import deliverable, dispatch
 from cosim.errors import InputError
 from cosim.exchange import make_exchange_mode
 from cosim.exchange.payloads import LotRegistration, check_offer
@@ -72,3 +73,22 @@ def test_plo_offer_at_15_minutes_passes_a_96_step_dso():
     assert len(payload["envelope"]["p_max_kw"]) == 96 and len(plo.schedule_kw) == 96
     check_offer(payload, LOT, LotRegistration((18,), 300.0, steps_per_day=96))
     assert np.all(np.isfinite(plo.schedule_kw))
+
+
+@pytest.mark.parametrize("step_minutes", [60, 30, 15])
+def test_a_clipped_schedule_is_the_dispatchs_lot_power_in_kw_at_every_step(step_minutes):
+    """A schedule the EVs cannot follow is replaced by the nearest one some per-EV dispatch delivers: that
+    dispatch's kWh per step divided by the step's hours (kW), so the followed schedule moves the dispatch's energy
+    and the EVs can deliver it exactly, at any step."""
+    steps = 24 * 60 // step_minutes
+    plo = PloAgent(LOT, (18,), make_exchange_mode("centralised"), connection_limit_kw=300.0,
+                   step_minutes=step_minutes)
+    plo.start_day(0, _forecast(step_minutes), resample(PRICE, 60, step_minutes))
+    fleet = plo.offer.fleet
+    asked = np.random.default_rng(0).choice([-1.0, 1.0], steps) * 300.0  # full charge and discharge in turn
+    per_ev_kwh, gap_kwh = dispatch(fleet, plo.offer.envelope.project(asked))
+    assert gap_kwh > 0.05  # the envelope's projection alone is not deliverable: the per-EV dispatch decides
+    plo.follow(asked)
+    step_h = step_minutes / 60.0
+    np.testing.assert_allclose(plo.schedule_kw * step_h, per_ev_kwh.sum(axis=0), atol=1e-9)
+    assert deliverable(fleet, plo.schedule_kw) <= 1e-6
