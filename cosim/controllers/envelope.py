@@ -158,6 +158,9 @@ class FlexEnvelope:
         lo, hi = np.array(lo, float), np.array(hi, float)
         first_lo = lo.copy()
         b_lo, b_hi = self._b(self.p_min_kw), self._b(self.p_max_kw)
+        if lo.ndim == 1:  # one set of bounds: the same passes on Python floats, without a numpy call per hour
+            lo, hi = _tighten_one(lo.tolist(), hi.tolist(), b_lo.tolist(), b_hi.tolist())
+            return lo, hi, np.max(np.maximum(first_lo - lo, 0.0), axis=-1)
         reach_lo = np.zeros(lo.shape[:-1])
         reach_hi = np.zeros(lo.shape[:-1])
         for h in range(self.hours):
@@ -307,6 +310,25 @@ class FlexEnvelope:
         return cls(**{k: payload[k] for k in keys if k in payload}, step_h=step_h)
 
 
+def _tighten_one(lo: list[float], hi: list[float], b_lo: list[float],
+                 b_hi: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """`FlexEnvelope._tighten`'s two passes for one set of (H,) bounds, in Python floats: bit for bit the numpy
+    passes, some ten times faster on a day's 24-96 steps. Bit for bit: IEEE sums, and the bounds are finite (no NaN),
+    where ``np.maximum(a, b)`` is ``max(b, a)`` (of equal values, such as -0.0 and 0.0, both give the second
+    argument); likewise `np.minimum`."""
+    reach_lo = reach_hi = 0.0
+    for h in range(len(lo)):
+        reach_lo, reach_hi = reach_lo + b_lo[h], reach_hi + b_hi[h]
+        lo[h] = max(reach_lo, min(reach_hi, lo[h]))
+        hi[h] = max(lo[h], min(reach_hi, hi[h]))
+        reach_lo, reach_hi = lo[h], hi[h]
+    for h in range(len(lo) - 1, 0, -1):
+        lo[h - 1] = max(lo[h] - b_hi[h], lo[h - 1])
+        hi[h - 1] = min(hi[h] - b_lo[h], hi[h - 1])
+        lo[h - 1] = min(hi[h - 1], lo[h - 1])
+    return np.array(lo, float), np.array(hi, float)
+
+
 def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float, *, now_min: int = 0,
                     plugged: np.ndarray | None = None, queue: list[int] | None = None,
                     gone: np.ndarray | None = None, refuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -328,15 +350,20 @@ def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float,
         return plug, dep
     waiting = list(queue or [])
     in_queue = set(waiting)
-    coming = [i for i in np.argsort(arr, kind="stable") if not gone[i] and not plugged[i] and i not in in_queue]
-    free = int(n_chargers) - int(np.count_nonzero(plugged & ~gone))
-    events: list[tuple[int, int, int]] = [(int(dep[i]), 0, int(i)) for i in np.flatnonzero(plugged & ~gone)]
-    events += [(int(dep[i]), 0, int(i)) for i in waiting]
-    events += [(int(arr[i]), 1, int(i)) for i in coming]
-    events += [(int(dep[i]), 0, int(i)) for i in coming]
+    # the event loop below runs on Python ints and lists: indexing numpy arrays one element at a time is slower
+    arr_at, dep_at, gone_at, plugged_at = arr.tolist(), dep.tolist(), gone.tolist(), plugged.tolist()
+    coming = [i for i in np.argsort(arr, kind="stable").tolist()
+              if not gone_at[i] and not plugged_at[i] and i not in in_queue]
+    held = np.flatnonzero(plugged & ~gone).tolist()
+    free = int(n_chargers) - len(held)
+    events: list[tuple[int, int, int]] = [(dep_at[i], 0, i) for i in held]
+    events += [(dep_at[i], 0, int(i)) for i in waiting]
+    events += [(arr_at[i], 1, i) for i in coming]
+    events += [(dep_at[i], 0, i) for i in coming]
     events.sort()
-    state = {i: "plugged" for i in np.flatnonzero(plugged & ~gone)}
-    state.update({i: "waiting" for i in waiting})
+    state = dict.fromkeys(held, "plugged")
+    state.update(dict.fromkeys(waiting, "waiting"))
+    plug_at = plug.tolist()
     for t, kind, i in events:
         if kind == 0:  # a departure
             s = state.pop(i, None)
@@ -347,19 +374,19 @@ def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float,
             while free > 0 and waiting:
                 j = waiting.pop(0)
                 state[j] = "plugged"
-                plug[j] = t
+                plug_at[j] = t
                 free -= 1
         else:  # an arrival
-            if dep[i] <= t:
+            if dep_at[i] <= t:
                 continue
             if free > 0:
                 state[i] = "plugged"
-                plug[i] = t
+                plug_at[i] = t
                 free -= 1
             elif not refuse:
                 state[i] = "waiting"
                 waiting.append(i)
-    return np.minimum(plug, dep), dep
+    return np.minimum(np.array(plug_at, np.int64), dep), dep
 
 
 def _hour_overlap(start_min: np.ndarray, end_min: np.ndarray, edges_min: np.ndarray) -> np.ndarray:
