@@ -26,7 +26,7 @@ the numpy methods kept beside them (`_project_numpy`, `_violation_kwh_numpy`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -190,7 +190,24 @@ class FlexEnvelope:
         lo, hi, dropped = self._tighten(lo, hi)
         dropped = float(max(dropped, np.max(np.maximum(self.e_min_kwh - lo, 0.0), initial=0.0)))
         shortfall = self.shortfall_kwh + (dropped if dropped > TOLERANCE_KWH else 0.0)
-        return replace(self, e_min_kwh=lo, e_max_kwh=hi, shortfall_kwh=shortfall)
+        return self._with_bounds(lo, hi, shortfall)
+
+    def _with_bounds(self, e_min_kwh: np.ndarray, e_max_kwh: np.ndarray, shortfall_kwh: float) -> FlexEnvelope:
+        """``replace(self, e_min_kwh=..., e_max_kwh=..., shortfall_kwh=...)`` without `__post_init__`'s checks, for
+        the bounds `tightened` derives from this checked envelope: finite, one per step and e_min <= e_max by
+        construction. Every array a read-only copy, as `__post_init__` makes them (an envelope never shares its
+        arrays); the values are those `replace` gives (tested)."""
+        out = object.__new__(FlexEnvelope)
+        fields = dict(self.__dict__)
+        for name, value in (("e_min_kwh", e_min_kwh), ("e_max_kwh", e_max_kwh)) + tuple(
+                (k, fields[k]) for k in ("p_min_kw", "p_max_kw", "gain_max_kwh", "drop_max_kwh")
+                if fields[k] is not None):
+            arr = np.array(value, dtype=float)
+            arr.setflags(write=False)
+            fields[name] = arr
+        fields["shortfall_kwh"] = shortfall_kwh
+        out.__dict__.update(fields)
+        return out
 
     def project(self, p_kw: np.ndarray) -> np.ndarray:
         """(..., H) schedules moved inside the envelope: hour by hour, each hour clipped to its power bounds and to
@@ -314,18 +331,22 @@ def _tighten_one(lo: list[float], hi: list[float], b_lo: list[float],
                  b_hi: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """`FlexEnvelope._tighten`'s two passes for one set of (H,) bounds, in Python floats: bit for bit the numpy
     passes, some ten times faster on a day's 24-96 steps. Bit for bit: IEEE sums, and the bounds are finite (no NaN),
-    where ``np.maximum(a, b)`` is ``max(b, a)`` (of equal values, such as -0.0 and 0.0, both give the second
+    where ``np.maximum(a, b)`` is ``a if a > b else b`` (of equal values, such as -0.0 and 0.0, both give the second
     argument); likewise `np.minimum`."""
     reach_lo = reach_hi = 0.0
-    for h in range(len(lo)):
+    for h in range(len(lo)):  # x if x > y else y: np.maximum(x, y); x if x < y else y: np.minimum(x, y)
         reach_lo, reach_hi = reach_lo + b_lo[h], reach_hi + b_hi[h]
-        lo[h] = max(reach_lo, min(reach_hi, lo[h]))
-        hi[h] = max(lo[h], min(reach_hi, hi[h]))
-        reach_lo, reach_hi = lo[h], hi[h]
+        x = lo[h] if lo[h] < reach_hi else reach_hi
+        lo[h] = low = x if x > reach_lo else reach_lo
+        x = hi[h] if hi[h] < reach_hi else reach_hi
+        hi[h] = x if x > low else low
+        reach_lo, reach_hi = low, hi[h]
     for h in range(len(lo) - 1, 0, -1):
-        lo[h - 1] = max(lo[h] - b_hi[h], lo[h - 1])
-        hi[h - 1] = min(hi[h] - b_lo[h], hi[h - 1])
-        lo[h - 1] = min(hi[h - 1], lo[h - 1])
+        x, y = lo[h - 1], lo[h] - b_hi[h]
+        low = x if x > y else y
+        x, y = hi[h - 1], hi[h] - b_lo[h]
+        hi[h - 1] = high = x if x < y else y
+        lo[h - 1] = low if low < high else high
     return np.array(lo, float), np.array(hi, float)
 
 

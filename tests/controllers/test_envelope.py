@@ -3,6 +3,8 @@ projection, payloads; property tests on random fleets; and the lot delivering th
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -279,3 +281,22 @@ def test_tightening_one_set_of_bounds_is_the_numpy_pass_bit_for_bit(make, seed):
         batched = env._tighten(lo[None, :], hi[None, :])
         for a, b in zip(one, batched):
             assert np.asarray(a).tobytes() == np.asarray(b)[0].tobytes()
+
+
+@settings(max_examples=15, deadline=None)
+@given(fleets(), st.booleans())
+def test_a_tightened_envelope_is_the_one_its_own_checks_build(make, suffix):
+    """`tightened` builds its result without re-running the envelope's checks; the checks pass on it and rebuild it
+    bit for bit (`dataclasses.replace`), and it shares no array with the envelope it came from."""
+    env = envelope_of(fleet_forecast(make(), 0.0))
+    if not suffix:
+        env = dataclasses.replace(env, gain_max_kwh=None, drop_max_kwh=None)
+    tight = env.tightened()
+    rebuilt = dataclasses.replace(tight)
+    for f in dataclasses.fields(FlexEnvelope):
+        a, b = getattr(tight, f.name), getattr(rebuilt, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.tobytes() == b.tobytes() and not a.flags.writeable
+            assert not any(np.shares_memory(a, x) for x in vars(env).values() if isinstance(x, np.ndarray))
+        else:
+            assert a == b and type(a) is type(b)
