@@ -9,8 +9,8 @@ A controller in a worker process needs none: the worker's memory is its own copy
 The copy is made in one pass that copies and protects together (this runs every step of an hourly controller):
 an array is copied at C speed, a list or tuple of plain numbers and strings at once (a lot's fleet holds a dozen
 per-EV lists), dicts and dataclass instances (their whole `__dict__`, cached attributes included) level by level;
-anything else goes through `copy.deepcopy` and the protection walk. Objects reached twice are copied once, as
-`deepcopy` does.
+anything else (subclasses, objects with their own `__deepcopy__`, slotted classes) goes through `copy.deepcopy` and
+the protection walk. Objects reached twice are copied once, as `deepcopy` does.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def _frozen_copy(value: Any, memo: dict[int, Any]) -> Any:
     elif kind is dict:
         out = memo[id(value)] = {}
         out.update((k, _frozen_copy(v, memo)) for k, v in value.items())
-    elif dataclasses.is_dataclass(kind) and not hasattr(kind, "__slots__"):
+    elif dataclasses.is_dataclass(kind) and not hasattr(kind, "__slots__") and not hasattr(kind, "__deepcopy__"):
         out = memo[id(value)] = kind.__new__(kind)
         out.__dict__.update((k, _frozen_copy(v, memo)) for k, v in value.__dict__.items())
     elif isinstance(value, np.generic):  # numpy scalars are immutable
