@@ -95,6 +95,13 @@ def test_the_sender_encodes_each_payload_once_and_signs_the_same_bytes(payload):
     assert verify(msg, "DSO", KEYS["DSO"]) is None
 
 
+def test_a_tampered_message_is_logged_at_the_size_of_what_travelled():
+    channel = MessageChannel("PL1", ChannelFaults(tamper=1.0), 0, KEYS["PL1"])
+    [msg] = channel.send(0, "offer", "DSO", {"lot_id": "PL1", "x": [1.0, 1e300], "n": 3})
+    [record] = channel.drain()
+    assert msg["payload"]["n"] == 6 and record["size_bytes"] == payload_size(msg["payload"])
+
+
 def test_inbox_rejects_duplicates_replays_and_stale_messages():
     inbox = Inbox("DSO", KEYS["DSO"])
     _, [msg] = send(hour=0)
