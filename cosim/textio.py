@@ -65,16 +65,55 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
     return atomic_write_bytes(path, text.encode(encoding))
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+"""Exact types `to_jsonable` returns as they are (a float is checked for inf and NaN first)."""
+_isfinite = math.isfinite
+
+
 def to_jsonable(value: Any) -> Any:
-    """numpy arrays/scalars -> lists/floats, recursively (mosaik needs plain JSON types)."""
+    """numpy arrays/scalars -> lists/floats, recursively (mosaik needs plain JSON types); inf becomes +-1e300, NaN
+    None (numpy scalars pass as their `item()`).
+
+    Fast paths, each giving what the element-by-element walk gives: an array of numbers is one `tolist()`
+    (checked for inf/NaN at once), and plain scalars in a list or dict are kept without a call each. Messages
+    are encoded at every hand-off, so this runs on every payload of every step."""
+    kind = type(value)
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _PLAIN or type(v) is float and _isfinite(v)
+                else to_jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PLAIN or type(v) is float and _isfinite(v) else to_jsonable(v) for v in value]
+    if kind is float:
+        return value if _isfinite(value) else _non_finite(value)
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, np.ndarray):
+        return _array(value)
+    return _other(value)
+
+
+def _array(arr: np.ndarray) -> Any:
+    """An array as nested lists: integers and booleans as they are, floats at once when all are finite."""
+    kind = arr.dtype.kind
+    if kind in "biu" or kind == "f" and arr.dtype.itemsize <= 8 and bool(np.isfinite(arr).all()):
+        return arr.tolist()
+    return to_jsonable(arr.tolist())
+
+
+def _non_finite(value: float) -> float | None:
+    return None if math.isnan(value) else (1e300 if value > 0 else -1e300)
+
+
+def _other(value: Any) -> Any:
+    """Subclasses of the plain containers and numbers, numpy scalars and anything else (kept as it is)."""
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
+        return _array(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not np.isfinite(value):
-        return None if np.isnan(value) else (1e300 if value > 0 else -1e300)
+        return _non_finite(value)
     return value

@@ -26,7 +26,7 @@ the numpy methods kept beside them (`_project_numpy`, `_violation_kwh_numpy`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -158,6 +158,9 @@ class FlexEnvelope:
         lo, hi = np.array(lo, float), np.array(hi, float)
         first_lo = lo.copy()
         b_lo, b_hi = self._b(self.p_min_kw), self._b(self.p_max_kw)
+        if lo.ndim == 1:  # one set of bounds: the same passes on Python floats, without a numpy call per hour
+            lo, hi = _tighten_one(lo.tolist(), hi.tolist(), b_lo.tolist(), b_hi.tolist())
+            return lo, hi, np.max(np.maximum(first_lo - lo, 0.0), axis=-1)
         reach_lo = np.zeros(lo.shape[:-1])
         reach_hi = np.zeros(lo.shape[:-1])
         for h in range(self.hours):
@@ -187,7 +190,24 @@ class FlexEnvelope:
         lo, hi, dropped = self._tighten(lo, hi)
         dropped = float(max(dropped, np.max(np.maximum(self.e_min_kwh - lo, 0.0), initial=0.0)))
         shortfall = self.shortfall_kwh + (dropped if dropped > TOLERANCE_KWH else 0.0)
-        return replace(self, e_min_kwh=lo, e_max_kwh=hi, shortfall_kwh=shortfall)
+        return self._with_bounds(lo, hi, shortfall)
+
+    def _with_bounds(self, e_min_kwh: np.ndarray, e_max_kwh: np.ndarray, shortfall_kwh: float) -> FlexEnvelope:
+        """``replace(self, e_min_kwh=..., e_max_kwh=..., shortfall_kwh=...)`` without `__post_init__`'s checks, for
+        the bounds `tightened` derives from this checked envelope: finite, one per step and e_min <= e_max by
+        construction. Every array a read-only copy, as `__post_init__` makes them (an envelope never shares its
+        arrays); the values are those `replace` gives (tested)."""
+        out = object.__new__(FlexEnvelope)
+        fields = dict(self.__dict__)
+        for name, value in (("e_min_kwh", e_min_kwh), ("e_max_kwh", e_max_kwh)) + tuple(
+                (k, fields[k]) for k in ("p_min_kw", "p_max_kw", "gain_max_kwh", "drop_max_kwh")
+                if fields[k] is not None):
+            arr = np.array(value, dtype=float)
+            arr.setflags(write=False)
+            fields[name] = arr
+        fields["shortfall_kwh"] = shortfall_kwh
+        out.__dict__.update(fields)
+        return out
 
     def project(self, p_kw: np.ndarray) -> np.ndarray:
         """(..., H) schedules moved inside the envelope: hour by hour, each hour clipped to its power bounds and to
@@ -307,6 +327,29 @@ class FlexEnvelope:
         return cls(**{k: payload[k] for k in keys if k in payload}, step_h=step_h)
 
 
+def _tighten_one(lo: list[float], hi: list[float], b_lo: list[float],
+                 b_hi: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """`FlexEnvelope._tighten`'s two passes for one set of (H,) bounds, in Python floats: bit for bit the numpy
+    passes, some ten times faster on a day's 24-96 steps. Bit for bit: IEEE sums, and the bounds are finite (no NaN),
+    where ``np.maximum(a, b)`` is ``a if a > b else b`` (of equal values, such as -0.0 and 0.0, both give the second
+    argument); likewise `np.minimum`."""
+    reach_lo = reach_hi = 0.0
+    for h in range(len(lo)):  # x if x > y else y: np.maximum(x, y); x if x < y else y: np.minimum(x, y)
+        reach_lo, reach_hi = reach_lo + b_lo[h], reach_hi + b_hi[h]
+        x = lo[h] if lo[h] < reach_hi else reach_hi
+        lo[h] = low = x if x > reach_lo else reach_lo
+        x = hi[h] if hi[h] < reach_hi else reach_hi
+        hi[h] = x if x > low else low
+        reach_lo, reach_hi = low, hi[h]
+    for h in range(len(lo) - 1, 0, -1):
+        x, y = lo[h - 1], lo[h] - b_hi[h]
+        low = x if x > y else y
+        x, y = hi[h - 1], hi[h] - b_lo[h]
+        hi[h - 1] = high = x if x < y else y
+        lo[h - 1] = low if low < high else high
+    return np.array(lo, float), np.array(hi, float)
+
+
 def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float, *, now_min: int = 0,
                     plugged: np.ndarray | None = None, queue: list[int] | None = None,
                     gone: np.ndarray | None = None, refuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -328,15 +371,20 @@ def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float,
         return plug, dep
     waiting = list(queue or [])
     in_queue = set(waiting)
-    coming = [i for i in np.argsort(arr, kind="stable") if not gone[i] and not plugged[i] and i not in in_queue]
-    free = int(n_chargers) - int(np.count_nonzero(plugged & ~gone))
-    events: list[tuple[int, int, int]] = [(int(dep[i]), 0, int(i)) for i in np.flatnonzero(plugged & ~gone)]
-    events += [(int(dep[i]), 0, int(i)) for i in waiting]
-    events += [(int(arr[i]), 1, int(i)) for i in coming]
-    events += [(int(dep[i]), 0, int(i)) for i in coming]
+    # the event loop below runs on Python ints and lists: indexing numpy arrays one element at a time is slower
+    arr_at, dep_at, gone_at, plugged_at = arr.tolist(), dep.tolist(), gone.tolist(), plugged.tolist()
+    coming = [i for i in np.argsort(arr, kind="stable").tolist()
+              if not gone_at[i] and not plugged_at[i] and i not in in_queue]
+    held = np.flatnonzero(plugged & ~gone).tolist()
+    free = int(n_chargers) - len(held)
+    events: list[tuple[int, int, int]] = [(dep_at[i], 0, i) for i in held]
+    events += [(dep_at[i], 0, int(i)) for i in waiting]
+    events += [(arr_at[i], 1, i) for i in coming]
+    events += [(dep_at[i], 0, i) for i in coming]
     events.sort()
-    state = {i: "plugged" for i in np.flatnonzero(plugged & ~gone)}
-    state.update({i: "waiting" for i in waiting})
+    state = dict.fromkeys(held, "plugged")
+    state.update(dict.fromkeys(waiting, "waiting"))
+    plug_at = plug.tolist()
     for t, kind, i in events:
         if kind == 0:  # a departure
             s = state.pop(i, None)
@@ -347,19 +395,19 @@ def plugged_windows(arr_min: np.ndarray, dep_min: np.ndarray, n_chargers: float,
             while free > 0 and waiting:
                 j = waiting.pop(0)
                 state[j] = "plugged"
-                plug[j] = t
+                plug_at[j] = t
                 free -= 1
         else:  # an arrival
-            if dep[i] <= t:
+            if dep_at[i] <= t:
                 continue
             if free > 0:
                 state[i] = "plugged"
-                plug[i] = t
+                plug_at[i] = t
                 free -= 1
             elif not refuse:
                 state[i] = "waiting"
                 waiting.append(i)
-    return np.minimum(plug, dep), dep
+    return np.minimum(np.array(plug_at, np.int64), dep), dep
 
 
 def _hour_overlap(start_min: np.ndarray, end_min: np.ndarray, edges_min: np.ndarray) -> np.ndarray:

@@ -53,12 +53,20 @@ class MessageRecord:
 
 def payload_size(payload: Any) -> int:
     """Size of a payload in bytes as compact JSON: the volume a real link would carry."""
-    return len(json.dumps(to_jsonable(payload), separators=(",", ":")))
+    return len(_compact_json(to_jsonable(payload)))
+
+
+def _compact_json(value: Any) -> str:
+    """Canonical JSON (sorted keys, no spaces) of a JSON-able value; its length is the compact size whatever the
+    key order, so one encoding serves both the signature and the message log."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 ENVELOPE = ("kind", "sender", "receiver", "hour", "round", "nonce", "delayed", "payload")
 """The fields of every message; with authentication, `sig` signs all of them."""
 NONCE_HEX = 32  # 16 random bytes
+_BEFORE_PAYLOAD = tuple(k for k in sorted(ENVELOPE) if k < "payload")
+_AFTER_PAYLOAD = tuple(k for k in sorted(ENVELOPE) if k > "payload")
 
 
 def wrap(kind: str, sender: str, receiver: str, payload: dict[str, Any], round_: int = 0, hour: int = 0,
@@ -113,15 +121,21 @@ class HourLog:
         return list(self.rows)
 
 
-def canonical(message: dict[str, Any]) -> bytes:
-    """The signed part of a message, every envelope field but `sig`, as canonical JSON (sorted keys, no spaces)."""
-    body = {k: message[k] for k in ENVELOPE}
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+def canonical(message: dict[str, Any], payload_json: str | None = None) -> bytes:
+    """The signed part of a message, every envelope field but `sig`, as canonical JSON (sorted keys, no spaces).
+
+    `payload_json`: the payload's canonical JSON when the sender has it already (`MessageChannel.send` encodes each
+    payload once, for the signature and the logged size); the bytes are the same either way."""
+    if payload_json is None:
+        return _compact_json({k: message[k] for k in ENVELOPE}).encode()
+    before = _compact_json({k: message[k] for k in _BEFORE_PAYLOAD})  # the fields that sort before "payload"
+    after = _compact_json({k: message[k] for k in _AFTER_PAYLOAD})
+    return f'{before[:-1]},"payload":{payload_json},{after[1:]}'.encode()
 
 
-def sign(message: dict[str, Any], keys: AgentKeys) -> dict[str, Any]:
-    """Add `sig`: the Ed25519 signature of the envelope by `keys`' owner."""
-    message["sig"] = keys.sign(canonical(message))
+def sign(message: dict[str, Any], keys: AgentKeys, payload_json: str | None = None) -> dict[str, Any]:
+    """Add `sig`: the Ed25519 signature of the envelope by `keys`' owner (`payload_json`: see `canonical`)."""
+    message["sig"] = keys.sign(canonical(message, payload_json))
     return message
 
 
@@ -261,13 +275,15 @@ class MessageChannel:
         elif self._happens(self.faults.tamper):
             fate = "tampered"
         message = wrap(kind, self.owner, receiver, payload, round_, hour, delayed=fate == "delayed")
+        payload_json = _compact_json(message["payload"])  # once: the signature's bytes and the logged size
         if self.keys is not None:
-            sign(message, self.keys)
+            sign(message, self.keys, payload_json)
         if fate == "tampered":
             message = json.loads(json.dumps(message))
             message["payload"] = _tamper(message["payload"])
+            payload_json = _compact_json(to_jsonable(message["payload"]))  # the logged size, as `payload_size` has it
         copies = 2 if fate != "lost" and self._happens(self.faults.duplicate) else 1
-        self.records.append(MessageRecord(hour, self.owner, receiver, kind, round_, payload_size(message["payload"]),
+        self.records.append(MessageRecord(hour, self.owner, receiver, kind, round_, len(payload_json),
                                           fate != "lost", summary if fate == "delivered" else f"{summary} [{fate}]"))
         if fate == "lost":
             return []

@@ -109,8 +109,43 @@ def _hourly(value: Any, name: str, low: float = -math.inf, high: float = math.in
         size = len(value) if isinstance(value, list) else type(value).__name__
         what = "24 hourly values" if n == HOURS else f"{n} values (one per {step_minutes_of(n)}-min step)"
         raise PayloadError(f"{name}: {what} expected, got {size}")
+    checked = _numbers(value, low, high, integer)
+    if checked is not None:
+        return checked
     return np.array([_number(v, f"{name}[{h}]", low, high, integer) for h, v in enumerate(value)],
                     dtype=int if integer else float)
+
+
+_INTS, _NUMBERS = frozenset({int}), frozenset({int, float})
+
+
+def _numbers(values: list[Any], low: float = -math.inf, high: float = math.inf,
+             integer: bool = False) -> np.ndarray | None:
+    """`values` as an array when every one passes `_number` (checked at once); None when one may not, and the
+    caller checks them one by one for the first failure and its message.
+
+    At once: only exact ints (and floats), so no bool and no subclass; ints below 2**53 in size, where a float
+    holds them exactly, so the float comparisons are the exact ones `_number` makes."""
+    kinds = set(map(type, values))
+    if not kinds <= (_INTS if integer else _NUMBERS):
+        return None
+    try:
+        arr = np.array(values, dtype=float)
+    except OverflowError:  # an int beyond any float
+        return None
+    if not (np.isfinite(arr).all() and (arr >= low).all() and (arr <= high).all()):
+        return None
+    if int in kinds and not (np.abs(arr) < MAX_INT).all():
+        return None
+    return np.array(values, dtype=int) if integer else arr
+
+
+def _each_number(values: list[Any], name: str, low: float = -math.inf, high: float = math.inf,
+                 integer: bool = False) -> None:
+    """Every value of a list (of any length) as `_number` checks it: at once, or one by one where one may fail."""
+    if _numbers(values, low, high, integer) is None:
+        for v in values:
+            _number(v, name, low, high, integer)
 
 
 def _within_limit(value: Any, name: str, lot_id: str, limit_kw: float, negative: bool = False,
@@ -239,17 +274,14 @@ def check_fleet(payload: Any, limit_kw: float, n: int = HOURS) -> None:
     if len(sizes) != 1 or -1 in sizes or next(iter(sizes)) > MAX_PEVS:
         raise PayloadError(f"fleet: lists of one length up to {MAX_PEVS} expected")
     for key in ("plug_min", "dep_min"):
-        for v in payload[key]:
-            _number(v, f"fleet.{key}[]", 0, math.inf, integer=True)
+        _each_number(payload[key], f"fleet.{key}[]", 0, math.inf, integer=True)
     if any(p > d for p, d in zip(payload["plug_min"], payload["dep_min"])):
         raise PayloadError("fleet: an EV plugs in after its departure")
     for key in FLEET_NUMBERS:
         low = 1e-3 if key.startswith("eta") else 0.0
         high = 1.0 if key.startswith("eta") else MAX_KWH
-        for v in payload[key]:
-            _number(v, f"fleet.{key}[]", low, high)
-    for v in payload.get("knee_soc", []):
-        _number(v, "fleet.knee_soc[]", 1e-3, 1.0)
+        _each_number(payload[key], f"fleet.{key}[]", low, high)
+    _each_number(payload.get("knee_soc", []), "fleet.knee_soc[]", 1e-3, 1.0)
     if not all(isinstance(v, bool) for v in payload["v2g"]):
         raise PayloadError("fleet.v2g: booleans expected")
 

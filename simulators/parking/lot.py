@@ -495,42 +495,59 @@ class ParkingLot:
         also apart), vehicle_capacity_lost_kwh (its vehicle's loss over its visits so far), battery_degradation_usd
         (the loss at the model's battery price).
         """
-        ev = self.evs[i]
-        departed = bool(self.gone[i] and not self.refused[i])
-        status = ("refused" if self.refused[i] else "departed" if departed else "plugged" if self.plugged[i]
-                  else "waiting" if self.queued[i] else "due")
-        unmet = float(self.unmet_kwh[i])
-        return {
-            "ev_id": ev.id, "status": status, "arrival_h": float(self.arr_min[i] / 60.0),
-            "departure_h": float(self.dep_min[i] / 60.0), "capacity_kwh": float(self.cap[i]),
-            "v2g_allowed": bool(self.v2g[i]), "soc_arrival": float(ev.soc_arrival),
-            "soc_contract": float(ev.soc_min_departure),
-            "soc_departure": float(self.energy[i] / self.cap[i]) if departed else None,
-            "energy_requested_kwh": float(max(self.e_req[i] - self.e_arr[i], 0.0)),
-            "energy_delivered_grid_kwh": float(self.grid_in[i]),
-            "energy_delivered_battery_kwh": float(self.grid_in[i] * self.eta_c[i]),
-            "energy_discharged_grid_kwh": float(self.grid_out[i]),
-            "energy_discharged_battery_kwh": float(self.grid_out[i] / self.eta_d[i]),
-            "unmet_energy_kwh": unmet if departed else None,
-            "contract_met": (unmet <= EPS_KWH) if departed else (False if self.refused[i] else None),
-            "vehicle_id": self.vehicle[i],
-            "capacity_lost_kwh": float(self.lost_cal_kwh[i] + self.lost_cyc_kwh[i]) if departed else None,
-            "capacity_lost_calendar_kwh": float(self.lost_cal_kwh[i]) if departed else None,
-            "capacity_lost_cyclic_kwh": float(self.lost_cyc_kwh[i]) if departed else None,
-            "vehicle_capacity_lost_kwh": float(self.vehicle_lost_kwh[i]) if departed else None,
-            "battery_degradation_usd": float((self.lost_cal_kwh[i] + self.lost_cyc_kwh[i])
-                                             * self.ageing.battery_cost_usd_per_kwh) if departed else None,
-        }
+        return self._session_rows([i])[0]
+
+    def _session_rows(self, indices: list[int]) -> list[dict[str, object]]:
+        """`session_row` of each EV in `indices`: the lot's arrays read once as Python lists (the same floats, the
+        same arithmetic), not a numpy scalar per figure."""
+        if not indices:
+            return []
+        at = np.asarray(indices, np.int64)
+        gone, refused, plugged, queued = (a[at].tolist() for a in (self.gone, self.refused, self.plugged, self.queued))
+        arr, dep, cap, v2g = (a[at].tolist() for a in (self.arr_min, self.dep_min, self.cap, self.v2g))
+        energy, e_req, e_arr = (a[at].tolist() for a in (self.energy, self.e_req, self.e_arr))
+        grid_in, grid_out, eta_c, eta_d = (a[at].tolist()
+                                           for a in (self.grid_in, self.grid_out, self.eta_c, self.eta_d))
+        unmets, cal, cyc, vehicle_lost = (a[at].tolist() for a in (self.unmet_kwh, self.lost_cal_kwh, self.lost_cyc_kwh,
+                                                                    self.vehicle_lost_kwh))
+        price = self.ageing.battery_cost_usd_per_kwh
+        rows = []
+        for k, i in enumerate(indices):
+            ev = self.evs[i]
+            departed = bool(gone[k] and not refused[k])
+            status = ("refused" if refused[k] else "departed" if departed else "plugged" if plugged[k]
+                      else "waiting" if queued[k] else "due")
+            unmet = unmets[k]
+            rows.append({
+                "ev_id": ev.id, "status": status, "arrival_h": arr[k] / 60.0,
+                "departure_h": dep[k] / 60.0, "capacity_kwh": cap[k],
+                "v2g_allowed": bool(v2g[k]), "soc_arrival": float(ev.soc_arrival),
+                "soc_contract": float(ev.soc_min_departure),
+                "soc_departure": energy[k] / cap[k] if departed else None,
+                "energy_requested_kwh": float(max(e_req[k] - e_arr[k], 0.0)),
+                "energy_delivered_grid_kwh": grid_in[k],
+                "energy_delivered_battery_kwh": grid_in[k] * eta_c[k],
+                "energy_discharged_grid_kwh": grid_out[k],
+                "energy_discharged_battery_kwh": grid_out[k] / eta_d[k],
+                "unmet_energy_kwh": unmet if departed else None,
+                "contract_met": (unmet <= EPS_KWH) if departed else (False if refused[k] else None),
+                "vehicle_id": self.vehicle[i],
+                "capacity_lost_kwh": cal[k] + cyc[k] if departed else None,
+                "capacity_lost_calendar_kwh": cal[k] if departed else None,
+                "capacity_lost_cyclic_kwh": cyc[k] if departed else None,
+                "vehicle_capacity_lost_kwh": vehicle_lost[k] if departed else None,
+                "battery_degradation_usd": float((cal[k] + cyc[k]) * price) if departed else None,
+            })
+        return rows
 
     def step_sessions(self) -> list[dict[str, object]]:
         """``session_row`` of every EV in the lot at some moment of the last step, or refused in it: the rows
         whose figures the step may have changed (an EV's last row is its visit's final one)."""
-        return [self.session_row(int(i)) for i in np.flatnonzero(self._seen | self._step_refused)]
+        return self._session_rows(np.flatnonzero(self._seen | self._step_refused).tolist())
 
     def sessions(self) -> list[dict[str, object]]:
         """``session_row`` of every EV that has arrived (or been refused) so far."""
-        return [self.session_row(i) for i in range(len(self.evs))
-                if self.refused[i] or self.gone[i] or self.plugged[i] or self.queued[i]]
+        return self._session_rows(np.flatnonzero(self.refused | self.gone | self.plugged | self.queued).tolist())
 
     def _flex(self):
         idx = self._idx

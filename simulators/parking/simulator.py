@@ -104,7 +104,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
         super().__init__(META)
         self.lots: dict[str, ParkingLot] = {}
         self.data: dict[str, dict[str, float | int]] = {}
-        self.sessions: dict[str, list[dict[str, Any]]] = {}  # output `evs`: the visits touched in the last step
+        # output `evs`: the visits touched in the last step, made when first asked for (None: not yet) from the lot
+        # as the step left it (a run without a recorder never asks)
+        self.sessions: dict[str, list[dict[str, Any]] | None] = {}
         self.state: dict[str, dict[str, Any]] = {}  # output `state`: lot time and, at day starts, the forecast
         self.hourly: dict[str, bool] = {}  # lots whose operator gets a forecast and measurements every hour
         self.views: dict[str, ForecastView | None] = {}  # the operator's view of its fleet (forecast errors)
@@ -183,7 +185,7 @@ class ParkingSim(mosaik_api_v3.Simulator):
                 if v_pu is not None and math.isfinite(float(v_pu)):  # NaN (no converged flow): keep the last one
                     lot.bus_v_pu = float(v_pu)
             self.data[eid] = lot.advance(setpoint, until_h)
-            self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row} for row in lot.step_sessions()]
+            self.sessions[eid] = None
             self.state[eid] = {"hour": until_h}
             day_start = abs(until_h % 24.0) < 1e-9
             self.charged_today[eid] = 0.0 if day_start else \
@@ -209,6 +211,9 @@ class ParkingSim(mosaik_api_v3.Simulator):
         if attr == "state":
             return self.state.get(eid, {})
         if attr == "evs":
+            if self.sessions[eid] is None:  # the lot is as the step left it until the next step
+                self.sessions[eid] = [{"ev_id": row["ev_id"], "lot_id": eid, **row}
+                                      for row in self.lots[eid].step_sessions()]
             return self.sessions[eid]
         value = self.data[eid].get(attr, 0)
         return int(value) if attr in COUNTS else float(value)

@@ -80,9 +80,12 @@ def offer_from_forecast(lot_id: str, candidate_buses: tuple[int, ...], forecast:
 def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelope:
     """The lot's envelope with its EVs charging only in charge steps and discharging only in discharge steps
     (`envelope_of` the lot's `fleet` forecast, whose ``step_minutes`` says the step), unless that policy would cost
-    contracts (more shortfall than physics alone): then the physical envelope, with a note."""
-    physical = envelope_of(fleet)
+    contracts (more shortfall than physics alone): then the physical envelope, with a note. A policy that misses no
+    contract (no shortfall: the physical envelope's is never below 0) needs no physical envelope to compare with."""
     restricted = envelope_of(fleet, hour_mode)
+    if restricted.shortfall_kwh <= 1e-6:
+        return restricted
+    physical = envelope_of(fleet)
     if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
         return replace(physical, notes=physical.notes + (
             f"hour modes would miss {restricted.shortfall_kwh - physical.shortfall_kwh:.1f} kWh of contracts: "

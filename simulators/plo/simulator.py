@@ -126,8 +126,16 @@ class PloSim(mosaik_api_v3.Simulator):
         return time + 1
 
     def get_data(self, outputs):
-        return {eid: {a: to_jsonable(v) for a, v in self.outputs.get(eid, {}).items() if a in attrs}
+        """The requested outputs as plain JSON types; offers go as they are: signed messages are plain JSON by
+        construction (`cosim.exchange.messages.wrap` encodes each payload), and a fresh list of fresh messages each
+        step, so walking them again (a fleet of EVs, an envelope) would only copy them."""
+        return {eid: {a: v if a in _PLAIN_JSON else to_jsonable(v) for a, v in self.outputs.get(eid, {}).items()
+                      if a in attrs}
                 for eid, attrs in outputs.items()}
+
+
+_PLAIN_JSON = frozenset({"offer"})
+"""Outputs that are plain JSON already (the channel's signed messages)."""
 
 
 def _first(values: dict[str, Any] | None) -> Any:

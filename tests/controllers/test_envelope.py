@@ -3,6 +3,8 @@ projection, payloads; property tests on random fleets; and the lot delivering th
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -258,3 +260,43 @@ def test_the_compiled_violation_sums_like_numpy_beyond_one_pairwise_block():
         env = FlexEnvelope(-p_max, p_max, np.full(hours, -1e9), np.full(hours, 1e9))
         p = rng.normal(0.0, 1.0, (4, hours)) * 10.0 ** rng.integers(-6, 6, (4, hours))
         assert env.violation_kwh(p).tobytes() == env._violation_kwh_numpy(p).tobytes()
+
+
+@settings(max_examples=25, deadline=None)
+@given(fleets(), st.integers(0, 10_000))
+def test_tightening_one_set_of_bounds_is_the_numpy_pass_bit_for_bit(make, seed):
+    """`_tighten` on (H,) bounds runs in Python floats; it gives the bytes of the numpy pass (the (1, H) path),
+    ties and signed zeros included, and `tightened` thus the same envelope."""
+    env = envelope_of(fleet_forecast(make(), 0.0))
+    rng = np.random.default_rng(seed)
+    cases = [(env.e_min_kwh, env.e_max_kwh)]
+    lo = env.e_min_kwh - rng.uniform(0.0, 5.0, env.hours)
+    hi = env.e_max_kwh + rng.uniform(-5.0, 5.0, env.hours)
+    lo[rng.integers(0, env.hours)], hi[rng.integers(0, env.hours)] = -0.0, 0.0
+    cases.append((lo, hi))
+    cases.append((np.zeros(env.hours), np.full(env.hours, -0.0)))  # every comparison a tie of signed zeros
+    cases.append((np.full(env.hours, -0.0), np.zeros(env.hours)))
+    for lo, hi in cases:
+        one = env._tighten(lo, hi)
+        batched = env._tighten(lo[None, :], hi[None, :])
+        for a, b in zip(one, batched):
+            assert np.asarray(a).tobytes() == np.asarray(b)[0].tobytes()
+
+
+@settings(max_examples=15, deadline=None)
+@given(fleets(), st.booleans())
+def test_a_tightened_envelope_is_the_one_its_own_checks_build(make, suffix):
+    """`tightened` builds its result without re-running the envelope's checks; the checks pass on it and rebuild it
+    bit for bit (`dataclasses.replace`), and it shares no array with the envelope it came from."""
+    env = envelope_of(fleet_forecast(make(), 0.0))
+    if not suffix:
+        env = dataclasses.replace(env, gain_max_kwh=None, drop_max_kwh=None)
+    tight = env.tightened()
+    rebuilt = dataclasses.replace(tight)
+    for f in dataclasses.fields(FlexEnvelope):
+        a, b = getattr(tight, f.name), getattr(rebuilt, f.name)
+        if isinstance(a, np.ndarray):
+            assert a.tobytes() == b.tobytes() and not a.flags.writeable
+            assert not any(np.shares_memory(a, x) for x in vars(env).values() if isinstance(x, np.ndarray))
+        else:
+            assert a == b and type(a) is type(b)

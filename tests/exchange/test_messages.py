@@ -78,6 +78,30 @@ def test_nonces_are_fresh_and_canonical_form_is_stable():
     assert canonical(a) == canonical(json.loads(json.dumps(a)))  # survives a JSON round trip
 
 
+@pytest.mark.parametrize("payload", [
+    {"lot_id": "PL1", "x": [1.0, -0.0, 1e300, None], "nested": {"b": 2, "a": "é"}, "flag": True},
+    {}, {"zzz": [[1, 2], [3]], "aaa": "\u2028\"quoted\""},
+])
+def test_the_sender_encodes_each_payload_once_and_signs_the_same_bytes(payload):
+    """`send` reuses the payload's canonical JSON for the signature and the logged size: the signed bytes are those
+    of the whole envelope encoded at once, and the size is the payload's compact JSON length."""
+    channel = MessageChannel("PL1", ChannelFaults(), 0, KEYS["PL1"])
+    [msg] = channel.send(5, "offer", "DSO", payload, round_=2)
+    [record] = channel.drain()
+    assert record["size_bytes"] == len(json.dumps(payload, separators=(",", ":"))) == payload_size(payload)
+    whole = json.dumps({k: msg[k] for k in ENVELOPE}, sort_keys=True, separators=(",", ":")).encode()
+    spliced = canonical(msg, json.dumps(msg["payload"], sort_keys=True, separators=(",", ":")))
+    assert canonical(msg) == spliced == whole
+    assert verify(msg, "DSO", KEYS["DSO"]) is None
+
+
+def test_a_tampered_message_is_logged_at_the_size_of_what_travelled():
+    channel = MessageChannel("PL1", ChannelFaults(tamper=1.0), 0, KEYS["PL1"])
+    [msg] = channel.send(0, "offer", "DSO", {"lot_id": "PL1", "x": [1.0, 1e300], "n": 3})
+    [record] = channel.drain()
+    assert msg["payload"]["n"] == 6 and record["size_bytes"] == payload_size(msg["payload"])
+
+
 def test_inbox_rejects_duplicates_replays_and_stale_messages():
     inbox = Inbox("DSO", KEYS["DSO"])
     _, [msg] = send(hour=0)

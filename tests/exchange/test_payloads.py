@@ -156,3 +156,39 @@ def test_the_dso_sites_lots_at_their_registered_candidates():
     payload = {**full(), "candidate_buses": [18]}
     assert offer_from_payload(payload).candidate_buses == (18,)
     assert offer_from_payload(payload, LOT.candidate_buses).candidate_buses == (6, 18, 25)
+
+
+class _Int(int):
+    """An int subclass: valid for `_number`, so the at-once check must hand it to the one-by-one one."""
+
+
+@pytest.mark.parametrize("integer", [False, True])
+@pytest.mark.parametrize("values", [
+    [0.5, 1, 2.0], [1, 2, 3], [], [0.0, -0.0, 5e3], [True, 1.0], [1.0, math.nan], [1.0, math.inf], [2.0, -1.0],
+    [1.0, 2e4], [2**53 - 1, 1], [2**53], [-(2**53)], [10**400], [_Int(3), 1], ["1", 2.0], [None], [1.0, [2.0]],
+    [1e4, 1e4 + 1e-9], [np.float64(1.0)],
+])
+def test_lists_checked_at_once_pass_and_fail_as_checked_one_by_one(values, integer):
+    """`_hourly`/`_each_number` check a whole list at once where they can; the outcome (the array, or the first
+    failing value's error) is exactly the element-by-element `_number` one."""
+    from cosim.exchange.payloads import _each_number, _hourly, _number  # noqa: PLC0415 - the internals under test
+
+    low, high = 0.0, 1e4
+
+    def one_by_one():
+        return np.array([_number(v, f"x[{h}]", low, high, integer) for h, v in enumerate(values)],
+                        dtype=int if integer else float)
+
+    try:
+        expected = one_by_one()
+    except PayloadError as exc:
+        with pytest.raises(PayloadError) as got:
+            _hourly(values, "x", low, high, integer, n=len(values))
+        assert str(got.value) == str(exc) and got.value.event == exc.event
+        with pytest.raises(PayloadError):
+            _each_number(values, "x[]", low, high, integer)
+        return
+    got = _hourly(values, "x", low, high, integer, n=len(values))
+    assert got.dtype == expected.dtype and np.array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    _each_number(values, "x[]", low, high, integer)

@@ -3,6 +3,7 @@ present agreeing with the hour's power; ParkingSim's step from the time resoluti
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -120,3 +121,35 @@ def test_parking_sim_rejects_what_it_cannot_use():
     with pytest.raises(ParkingConfigError, match="at least one minute"):
         ParkingSim().init("P", time_resolution=1.0, step_size=30)
     assert "evs" in ParkingSim().init("P", time_resolution=1.0, step_size=60)["models"]["Lot"]["attrs"]
+
+
+def _check_rows_against_arrays(lot: ParkingLot) -> set[str]:
+    """Each row's figures are the ones the EV's own array entries give (the same float arithmetic); its statuses."""
+    rows = lot.sessions()
+    for row in rows:
+        i = next(k for k, ev in enumerate(lot.evs) if ev.id == row["ev_id"])
+        departed = row["status"] == "departed"
+        expected = {
+            "arrival_h": float(lot.arr_min[i] / 60.0), "capacity_kwh": float(lot.cap[i]),
+            "energy_requested_kwh": float(max(lot.e_req[i] - lot.e_arr[i], 0.0)),
+            "energy_delivered_battery_kwh": float(lot.grid_in[i] * lot.eta_c[i]),
+            "energy_discharged_battery_kwh": float(lot.grid_out[i] / lot.eta_d[i]),
+            "soc_departure": float(lot.energy[i] / lot.cap[i]) if departed else None,
+            "capacity_lost_kwh": float(lot.lost_cal_kwh[i] + lot.lost_cyc_kwh[i]) if departed else None,
+        }
+        for key, value in expected.items():
+            assert type(row[key]) is type(value) and (value is None or np.float64(row[key]).tobytes()
+                                                       == np.float64(value).tobytes()), key
+        assert lot.session_row(i) == row
+    return {r["status"] for r in rows}
+
+
+def test_each_row_holds_the_lots_own_figures_bit_for_bit():
+    """The rows are read from the lot's arrays at once, for departed, present and waiting visits alike."""
+    lot = ParkingLot(stochastic_fleet(40, seed=5, days=2), n_chargers=4, connection_limit_kw=150.0)
+    statuses = set()
+    for h, sp in enumerate(SETPOINTS[:30]):
+        lot.advance(sp, h + 1.0)
+        if h in (9, 29):
+            statuses |= _check_rows_against_arrays(lot)
+    assert statuses >= {"departed", "plugged", "waiting"}

@@ -58,3 +58,25 @@ def test_simulator_api_direct():
         sim.create(1, "Lot", fleet={"kind": "magic"})
     with pytest.raises(ParkingConfigError, match="time_resolution"):
         ParkingSim().init("Q", time_resolution=0)
+
+
+def test_the_evs_output_is_made_when_asked_and_holds_the_steps_visits():
+    """`evs` is built on request (a run without a recorder never pays for it): the rows are those of the lot as the
+    step left it, the same when asked twice, and a step nobody asked about costs nothing and changes nothing."""
+    sim = ParkingSim()
+    sim.init("P", time_resolution=3600.0)
+    (ent,) = sim.create(1, "Lot", fleet=FLEET, n_chargers=20, connection_limit_kw=200.0, seed=7)
+    eid = ent["eid"]
+    direct = ParkingLot(stochastic_fleet(60, seed=7), n_chargers=20, connection_limit_kw=200.0)
+    asked = 0
+    for h in range(24):
+        sim.step(h, {eid: {"setpoint_kw": {"a": 120.0}}}, 24)
+        direct.advance(120.0, h + 1.0)
+        expected = [{"ev_id": r["ev_id"], "lot_id": eid, **r} for r in direct.step_sessions()]
+        if h % 3 == 2:  # not asked: nothing is built
+            assert sim.sessions[eid] is None
+            continue
+        rows = sim.get_data({eid: ["evs"]})[eid]["evs"]
+        assert rows == expected and sim.get_data({eid: ["evs"]})[eid]["evs"] == rows
+        asked += len(rows)
+    assert asked > 0

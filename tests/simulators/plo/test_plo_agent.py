@@ -16,6 +16,7 @@ from agent_fixtures import (
 )
 
 from cosim.controllers.base import HOURS
+from cosim.controllers.envelope import envelope_of
 from cosim.controllers.plo_scheduler import DsoSignal, plo_profit_schedule
 from cosim.exchange import make_exchange_mode
 from cosim.exchange.messages import ChannelFaults, verify
@@ -70,6 +71,22 @@ def test_centralised_offer_carries_the_fleet_forecast():
     assert plo.schedule_kw.shape == (HOURS,)
     assert np.maximum(plo.schedule_kw, 0).sum() * plo.economics.mu_e >= forecast["energy_need_kwh"] - 1e-6
     assert plo.events == []
+
+
+@pytest.mark.parametrize("policy", ["seed000", "discharge all day"])
+def test_the_policy_envelope_is_the_restricted_one_unless_the_policy_costs_contracts(policy):
+    """The policy's envelope when it misses no more contract energy than physics does (then the physical envelope
+    is not even built: the restricted one has no shortfall), else the physical one with a note."""
+    fleet = fleet_forecast()["fleet"]
+    mode = np.asarray(SEED000_HOUR_MODE) if policy == "seed000" else -np.ones(HOURS, int)
+    restricted, physical = envelope_of(fleet, mode), envelope_of(fleet)
+    got = policy_envelope(fleet, mode)
+    if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
+        assert policy == "discharge all day" and got.to_payload() == physical.to_payload()
+        assert "hour modes would miss" in got.notes[-1]
+    else:
+        assert policy == "seed000" and restricted.shortfall_kwh <= 1e-6
+        assert got.to_payload() == restricted.to_payload() and got.notes == restricted.notes
 
 
 @pytest.mark.parametrize("mode", ["signals", "iterative"])

@@ -1,6 +1,8 @@
 """The PLO at 30- and 15-minute steps: it learns the step from mosaik's time_resolution, starts a day every
 steps_per_day time units, and offers, schedules and sets points with one value per step."""
 
+import json
+
 import numpy as np
 import pytest
 from agent_fixtures import PRICE, SEED000_HOUR_MODE
@@ -92,3 +94,25 @@ def test_a_clipped_schedule_is_the_dispatchs_lot_power_in_kw_at_every_step(step_
     step_h = step_minutes / 60.0
     np.testing.assert_allclose(plo.schedule_kw * step_h, per_ev_kwh.sum(axis=0), atol=1e-9)
     assert deliverable(fleet, plo.schedule_kw) <= 1e-6
+
+
+def test_the_offers_a_plo_sim_hands_out_are_plain_json():
+    """`get_data` passes the offer messages on as the channel made them: plain JSON (what a JSON round trip keeps
+    exactly), with no numpy left from the lot's forecast."""
+    sim = PloSim()
+    sim.init("PLO", time_resolution=3600)
+    sim.create(1, "PLO", lot_id=LOT, candidate_buses=[18], exchange="centralised", hour_mode=SEED000_HOUR_MODE)
+    forecast = {k: np.asarray(v) if isinstance(v, list) else v for k, v in _forecast(60).items()}
+    sim.step(0, {LOT: {"lot_state": {"lot": {"forecast": forecast}}, "price_forecast": {"m": PRICE}}}, 10**9)
+    [message] = sim.get_data({LOT: ["offer"]})[LOT]["offer"]
+    assert json.loads(json.dumps(message)) == message
+    assert "max_charge_kw" in message["payload"] and message["payload"]["fleet"] is not None
+
+    def plain(value):
+        if isinstance(value, dict):
+            return all(type(k) is str and plain(v) for k, v in value.items())
+        if isinstance(value, list):
+            return all(plain(v) for v in value)
+        return type(value) in (str, int, float, bool, type(None))
+
+    assert plain(message)
