@@ -21,34 +21,40 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
-# The files that hold most of the suite's work, heaviest first (the summed durations of their tests in whole-suite
-# runs: `pytest -n 2 --durations=120` and a JUnit report). pytest-xdist's `--dist loadfile` hands out whole files
-# in collection order (pyproject: `--no-loadscope-reorder`; xdist's default order, most tests first, sends files
-# of a few long tests, such as the docs' recomputation and the city, late, where one can run alone beside an idle
-# worker): these go out first, so the cheap files fill both workers' ends and they finish together. A file not
-# listed runs after them; a listed path that no longer exists is ignored. test_warm.py compiles the kernels when
-# numba's cache is cold (minutes in a fresh checkout), so it goes out early too.
+# The files that hold most of the suite's work, heaviest first (the CPU time, user + sys, of each file run alone:
+# `/usr/bin/time pytest -n 0 FILE`, and the summed durations of a whole-suite run, `pytest -n 2 --durations=150`).
+# pytest-xdist's `--dist loadfile` hands out whole files in collection order (pyproject: `--no-loadscope-reorder`;
+# xdist's default order, most tests first, sends files of a few long tests, such as the docs' recomputation and the
+# city, late, where one can run alone beside an idle worker): these go out first, so the cheap files fill both workers'
+# ends and they finish together. A file not listed runs after them; a listed path that no longer exists is ignored.
+# test_warm.py compiles the kernels when numba's cache is cold (minutes in a fresh checkout), so it goes out early too.
 HEAVY_FIRST = (
+    "tests/e2e/test_deliverable_plans.py",
+    "tests/runner/test_separate_processes.py",
     "tests/test_docs.py",
-    "tests/e2e/test_attacks.py",
     "tests/runner/test_warm.py",
     "tests/networks/test_city.py",
-    "tests/runner/test_separate_processes.py",
-    "tests/e2e/test_deliverable_plans.py",
-    "tests/sweep/test_sweep_safety.py",
-    "tests/simulators/grid/test_fast_engine.py",
-    "tests/e2e/test_fallback_reporting.py",
-    "tests/e2e/test_signals.py",
-    "tests/e2e/test_hostile_controllers.py",
+    "tests/e2e/test_attacks.py",
     "tests/exchange/test_congested_simbench.py",
     "tests/runner/test_crash_safety.py",
     "tests/sweep/test_sweep.py",
-    "tests/e2e/test_hourly_control_e2e.py",
-    "tests/controllers/test_milp.py",
+    "tests/simulators/grid/test_fast_engine.py",
+    "tests/networks/test_simbench.py",
+    "tests/e2e/test_signals.py",
+    "tests/runner/test_report.py",
     "tests/runner/test_compare.py",
+    "tests/e2e/test_steps_e2e.py",
+    "tests/e2e/test_hostile_controllers.py",
+    "tests/sweep/test_sweep_safety.py",
+    "tests/e2e/test_fallback_reporting.py",
+    "tests/exchange/test_admm.py",
+    "tests/e2e/test_hourly_control_e2e.py",
+    "tests/runner/test_report_signals.py",
+    "tests/env/test_training_smoke.py",
+    "tests/runner/test_reproducible.py",
+    "tests/controllers/test_milp.py",
     "tests/networks/test_stock_grids.py",
     "tests/e2e/test_cosim_e2e.py",
-    "tests/exchange/test_admm.py",
     "tests/simulators/dso/test_dso_agent.py",
 )
 

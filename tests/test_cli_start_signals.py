@@ -31,8 +31,10 @@ def _first_moment(cmd: list[str], signum: int) -> subprocess.CompletedProcess:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 60
-    watched = signal.SIGTERM  # the program's first lines catch SIGINT, SIGTERM and SIGHUP together
-    while not _catches(proc.pid, watched) and proc.poll() is None and time.monotonic() < deadline:
+    # the program's first lines catch SIGINT, SIGTERM and SIGHUP, one after another: wait for all three (waiting for
+    # SIGTERM alone once sent SIGHUP between the two installs, and its default action ended the process: -1)
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    while not all(_catches(proc.pid, s) for s in watched) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.0005)
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)

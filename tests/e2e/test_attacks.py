@@ -1,5 +1,6 @@
 """Attacks end to end: names that would run code, and forged, replayed, stale, duplicated, malformed, tampered and
-late messages in real mosaik co-simulations (1-2 days, cheap controllers). Each test is a row of the
+late messages in real mosaik co-simulations (1-2 days, cheap controllers, the grid stepped by the fast engine: the
+messages are the subject, and a day costs 0.3 s of CPU less than with pandapower). Each test is a row of the
 reliability table (docs): the attack, the expected behaviour, and the observed one (the assertions)."""
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ LOTS = [{"id": "PL1", "candidate_buses": [18], "fleet": "seed000", "connection_l
 
 
 def raw_scenario(tmp_path, mode="signals", days=1, controller="none", seed=0, **exchange):
-    return {"name": "attack", "days": days, "seed": seed, "network": {"name": "ieee33", "reconfigure": False},
+    return {"name": "attack", "days": days, "seed": seed,
+            "network": {"name": "ieee33", "reconfigure": False, "engine": "fast"},
             "controller": {"name": controller}, "exchange": {"mode": mode, **exchange},
             "lots": copy.deepcopy(LOTS), "output_dir": str(tmp_path / "out")}
 

@@ -3,7 +3,9 @@ exception or the rule, and the file:line in the user's own code), its whole trac
 tracebacks.txt, and the count in the run summary; `cosim run --strict` or `[controller] on_failure = "stop"` end
 the run at the first one instead (exit code 3, manifest status "stopped", the tables so far kept).
 
-Real `cosim run` processes on real user controller modules written beside the scenario file."""
+Real `cosim run` processes on real user controller modules written beside the scenario file. Their grid steps with
+the fast engine: the planning fallbacks are the subject, and a `cosim run` that never imports pandapower saves about
+1.5 s of CPU."""
 
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ seed = 0
 [network]
 name = "ieee33"
 reconfigure = false
+engine = "fast"
 [controller]
 name = "{controller}"
 {controller_extra}

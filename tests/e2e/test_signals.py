@@ -1,7 +1,9 @@
 """Workers die with the run, exit codes agree with manifests, and signals belong to the command line (issue 21,
 items 3, 7 and 9): real `cosim run` processes, a real plug-in module beside the scenario whose controller starts
 processes of its own (a forked child holding the worker's pipe, a grandchild and a child in sessions of their own),
-and real signals sent from outside while the worker plans or right after report.html is written."""
+and real signals sent from outside while the worker plans or right after report.html is written. The grid steps with
+the fast engine: the processes and signals are the subject, and a `cosim run` that never imports pandapower saves
+about 1.5 s of CPU."""
 
 from __future__ import annotations
 
@@ -31,13 +33,14 @@ seed = 0
 [network]
 name = "ieee33"
 reconfigure = false
+engine = "fast"
 [controller]
 name = "lifecycle_plugin:Lifecycle"
 options = {{ folder = "{folder}", block = {block} }}
 time_limit_s = {limit}
 """
 
-RULE_TOML = rule_day_toml("late")
+RULE_TOML = rule_day_toml("late", engine="fast")
 
 
 def _scenario(folder: Path, block: bool = True, limit: float = 120) -> Path:

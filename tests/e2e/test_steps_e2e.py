@@ -70,8 +70,12 @@ def test_every_table_and_the_plan_follow_the_step(runs, minutes):
 
 
 def test_the_shipped_15_minute_simbench_scenario_runs_on_native_profiles(tmp_path):
+    """The shipped scenario's day at a small EO budget, its grid stepped by the fast engine: pandapower's 96 flows
+    of the converted net (each with its tap loop) took 34 of the run's 40 s; the fast engine agrees with runpp at
+    every step of the hourly scenario (tests/simulators/grid/test_fast_engine.py), and the profiles, the lots and
+    the 96-step plan under test are the same."""
     scenario = load_scenario(ROOT / "scenarios" / "simbench_mv_urban_15min.toml")
-    raw = {**scenario.raw, "output_dir": str(tmp_path),
+    raw = {**scenario.raw, "output_dir": str(tmp_path), "network": {**scenario.raw["network"], "engine": "fast"},
            "controller": {**scenario.raw["controller"], "options": {"n_particles": 4, "n_iter": 3}}}
     run_dir = Path(run_scenario(parse_scenario(raw, path=scenario.path), progress=False, plots=False).run_dir)
     grid = load_run(run_dir).folder.table("grid")

@@ -1,7 +1,8 @@
 """The controller worker starts without the DSO's private key in its memory (issue 21, item 8, the worker part): a
 real `cosim run` whose controller, a real module file beside the scenario, searches everything the garbage
 collector reaches from inside `plan()` for the DSO's key objects. The same search in the DSO's own process
-(`isolation = false`) finds the key, so the search is able to."""
+(`isolation = false`) finds the key, so the search is able to. The grid steps with the fast engine: the keys are the
+subject, and a `cosim run` that never imports pandapower saves about 1.5 s of CPU."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ seed = 0
 [network]
 name = "ieee33"
 reconfigure = false
+engine = "fast"
 [controller]
 name = "lifecycle_plugin:KeyHunt"
 options = {{ out = "{out}" }}

@@ -8,16 +8,19 @@ from pathlib import Path
 from cosim.controllers import reaper
 
 
-def rule_day_toml(name: str, days: int | str = 1) -> str:
+def rule_day_toml(name: str, days: int | str = 1, engine: str | None = None) -> str:
     """`days` (one by default; "{days}" leaves a placeholder for str.format) of the "rule" controller on ieee33
-    without reconfiguration, lot PL1 at bus 18 with seed 000's fleet."""
+    without reconfiguration, lot PL1 at bus 18 with seed 000's fleet. `engine = "fast"` for tests about processes
+    and signals, where the grid's engine is not the subject: a `cosim run` then never imports pandapower (about
+    1.5 s of CPU a process)."""
+    engine_line = f'engine = "{engine}"\n' if engine else ""
     return f"""name = "{name}"
 days = {days}
 seed = 0
 [network]
 name = "ieee33"
 reconfigure = false
-[controller]
+{engine_line}[controller]
 name = "rule"
 [[lots]]
 id = "PL1"

@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = {"name": "safe", "days": 1, "seed": 0, "network": {"name": "ieee33", "reconfigure": False},
             "controller": {"name": "rule"}, "lots": [{"id": "PL1", "bus": 18, "fleet": "seed000"}]}
 TOML = rule_day_toml("safe", days="{days}")
+# the mid-run tests' process: the grid's fast engine (no pandapower import, about 1.5 s of CPU); the start-up and
+# output-folder tests keep pandapower, whose import is part of the start-up they signal
+MID_RUN_TOML = rule_day_toml("safe", days="{days}", engine="fast")
 
 
 def _only_run_dir(out: Path) -> Path:
@@ -216,7 +219,7 @@ def _assert_disk_full_run(out: Path, proc: subprocess.Popen, words: str) -> None
 
 def test_a_file_size_limit_mid_run_is_one_line_exit_1_and_a_final_manifest(tmp_path):
     """`ulimit -f`: a table reaches the limit part-way through an hour (EFBIG)."""
-    (tmp_path / "s.toml").write_text(TOML.format(days=1))
+    (tmp_path / "s.toml").write_text(MID_RUN_TOML.format(days=1))
     proc = _cosim_run(["s.toml", "--quiet", "--output", "out"], tmp_path, limit_bytes=15000)
     _assert_disk_full_run(tmp_path / "out", proc, "File too large")
 
@@ -239,7 +242,7 @@ def tiny_tmpfs(tmp_path):
 
 def test_a_full_disk_mid_run_is_one_line_exit_1_and_a_final_manifest(tmp_path, tiny_tmpfs):
     """A 64 KiB file system that the run fills up (ENOSPC)."""
-    (tmp_path / "s.toml").write_text(TOML.format(days=3))  # 3 days of tables do not fit
+    (tmp_path / "s.toml").write_text(MID_RUN_TOML.format(days=3))  # 3 days of tables do not fit
     proc = _cosim_run(["s.toml", "--quiet", "--output", str(tiny_tmpfs / "out")], tmp_path)
     _assert_disk_full_run(tiny_tmpfs / "out", proc, "No space left on device")
 
@@ -319,7 +322,7 @@ def test_ctrl_c_and_sigterm_during_start_up_are_one_line_no_traceback(tmp_path):
 def test_a_signal_mid_run_from_outside_finalises_the_manifest(tmp_path, signum):
     # 200 days: a signal sent after 30 hours lands long before the end, even when this process is descheduled for
     # seconds on a loaded machine (with 20 days a 2-s stall once let a rule run finish its 480 hours first)
-    (tmp_path / "s.toml").write_text(TOML.format(days=200))
+    (tmp_path / "s.toml").write_text(MID_RUN_TOML.format(days=200))
     proc = _cosim_run(["s.toml", "--quiet", "--output", "out"], tmp_path)
     grid = None
     deadline = time.monotonic() + 120

@@ -20,7 +20,7 @@ from cosim.runner.run import FIGURES_OFF
 pytestmark = pytest.mark.slow  # a co-simulation in a process of its own: not in the quick subset
 
 ROOT = Path(__file__).resolve().parents[2]
-TOML = rule_day_toml("tables")
+TOML = rule_day_toml("tables", engine="fast")  # processes, not the grid
 
 
 def test_a_run_without_plots_starts_no_figure_process_and_cosim_report_draws_them_later(tmp_path, capsys):

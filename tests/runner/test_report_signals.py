@@ -18,7 +18,7 @@ from run_processes import descendants, draws, rule_day_toml
 pytestmark = pytest.mark.slow  # a co-simulation in a process of its own: not in the quick subset
 
 ROOT = Path(__file__).resolve().parents[2]
-TOML = rule_day_toml("plots")
+TOML = rule_day_toml("plots", engine="fast")  # processes, not the grid
 
 
 def _alive(pid: int) -> bool:

@@ -183,7 +183,8 @@ def start_blocked_run(tmp_path: Path) -> tuple[subprocess.Popen, list[dict]]:
     lots = "".join(f'[[lots]]\nid = "{lot["id"]}"\ncandidate_buses = {lot["candidate_buses"]}\nfleet = "seed000"\n'
                    for lot in LOTS)
     (tmp_path / "s.toml").write_text(
-        'name = "separate"\ndays = 1\n[network]\nname = "ieee33"\nreconfigure = false\n[controller]\nname = "rule"\n'
+        'name = "separate"\ndays = 1\n[network]\nname = "ieee33"\nreconfigure = false\nengine = "fast"\n'
+        '[controller]\nname = "rule"\n'  # fast engine: no pandapower import
         '[exchange]\nmode = "stubborn_plo:StubbornPlo"\nseparate_processes = true\n'
         f'options = {{ block_hour = 0, ignore_sigterm = true, out_dir = "{tmp_path}" }}\n{lots}')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}

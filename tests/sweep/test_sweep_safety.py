@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow  # co-simulations, studies or processes: not in th
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BASE = rule_day_toml("tiny", days="{days}")
+BASE = rule_day_toml("tiny", days="{days}", engine="fast")  # processes and files, not the grid
 
 SWEEP = """
 name = "safety"

@@ -145,6 +145,6 @@ def test_engine_options_the_fast_engine_cannot_honour_stop_with_one_line(tmp_pat
 def test_a_reduced_model_is_refused_by_the_fast_grid_model():
     from cosim.networks import load_network  # noqa: PLC0415 - builds the city net only in this test
 
-    reduced = load_network("simbench:1-MVLV-rural-all-0-sw:reduced")
+    reduced = load_network("simbench:1-MVLV-rural-1.108-0-sw:reduced")  # the MV grid with one LV grid: the smallest
     with pytest.raises(GridError, match="reduced model"):
         GridModel(reduced, engine="fast")
