@@ -516,9 +516,13 @@ class DsoAgent:
                             setpoints_kw={}, feasible=False, controller=getattr(self.controller, "name", "?"),
                             predicted_hourly=predict_hourly(self.net, open_branches, p, q))
         plan.info["fallback"] = f"{failure}; kept open branches {list(open_branches)}, lots on their own schedules"
+        detail = plan.info["fallback"]
         if rejected is not None and isinstance(rejected.predicted, dict):
             plan.info["rejected_predicted"] = json_safe_summary(rejected.predicted)
-        self._fallback_event(self.day.hour, plan.info["fallback"], failure)
+            own = one_line(plan.info["rejected_predicted"])  # what the controller predicted for the plan it gave
+            if own:
+                detail += f"; the rejected plan's own prediction: {own if len(own) <= 300 else own[:297] + '...'}"
+        self._fallback_event(self.day.hour, detail, failure)
         return plan
 
     def _fallback_event(self, hour: int, detail: str, failure: str) -> None:

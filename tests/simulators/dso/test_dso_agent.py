@@ -100,6 +100,10 @@ def test_centralised_with_a_real_controller_that_cannot_meet_the_contracts_falls
     assert out == []  # each PLO keeps its own plan
     assert event_names(dso.events) == ["planning fallback"]
     assert "infeasible plan" in dso.events[0]["detail"]
+    row = dso.plans[-1]  # the event says what the controller itself predicted for the plan it gave up
+    own = row["info"]["rejected_predicted"]
+    assert dso.events[0]["detail"].endswith(f"; the rejected plan's own prediction: {own}")
+    assert "v_min_pu=" in dso.events[0]["detail"]
     assert dso.plan.feasible is False and dso.plan.setpoints_kw == {}
     assert dso.open_branches == tuple(ieee33().tie_branches)  # nothing feasible yet: the base topology
     row = dso.plans[-1]
@@ -516,3 +520,26 @@ def test_an_impossible_need_is_clipped_for_that_lot_alone_and_the_day_is_planned
     out = dso.day_ahead(0, offers, LOAD_SCALING, PRICE)
     assert "planning fallback" not in event_names(dso.events)
     assert sorted(m["receiver"] for m in out) == ["lot1", "lot2"]  # both lots get a schedule
+
+
+class _GivesUpLoudly:
+    """A controller that returns an infeasible plan whose own prediction holds thousands of entries."""
+
+    name = "gives-up"
+
+    def plan(self, problem):
+        from cosim.controllers.base import DayAheadPlan  # noqa: PLC0415
+
+        predicted = {f"term_{i}\nforged line": float(i) for i in range(5000)}
+        return DayAheadPlan(open_branches=tuple(problem.network.tie_branches), lot_buses={}, setpoints_kw={},
+                            feasible=False, predicted=predicted)
+
+
+def test_a_fallback_event_quotes_the_rejected_plans_prediction_on_one_bounded_line():
+    keys = keys_for()
+    dso, plos = make_dso("centralised", _GivesUpLoudly(), keys=keys), make_plos("centralised", keys)
+    dso.day_ahead(0, dso.accept(0, offers_from_plos(plos, fleet_forecast(n_pevs=100))), LOAD_SCALING, PRICE)
+    (event,) = [e for e in dso.events if e["event"] == "planning fallback"]
+    own = event["detail"].split("; the rejected plan's own prediction: ", 1)[1]
+    assert own.startswith("term_0\\nforged line=0, term_1\\nforged line=1") and "\n" not in event["detail"]
+    assert len(own) == 300 and own.endswith("...")
