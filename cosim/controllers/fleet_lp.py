@@ -269,7 +269,7 @@ def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:
     """`dispatch` solved: the model built and the LP handed to HiGHS."""
     res, m = _dispatch_solution(fleet, p)
     if res is None:
-        return np.zeros((m.n, m.H)), float(np.abs(p * (_step_minutes(fleet) / 60.0)).sum())
+        return np.zeros((m.n, m.H)), float(np.abs(p * fleet_step_h(fleet)).sum())
     return m.per_ev(res.x), float(res.x[m.width:].sum())
 
 
@@ -281,7 +281,7 @@ def _dispatch_solution(fleet: dict[str, Any], p: np.ndarray) -> tuple[SimpleName
     per step plus s+ - s- equal to the schedule's kWh, and the connection limit on the net, written on the slacks:
     ``|p - s+ + s-| <= limit``, two entries a row in place of one per column plugged."""
     m = _model(fleet)
-    p = p * (_step_minutes(fleet) / 60.0)  # the schedule's grid kWh per step
+    p = p * fleet_step_h(fleet)  # the schedule's grid kWh per step
     if m.k == 0:
         return None, m
     H, width = m.H, m.width

@@ -85,6 +85,7 @@ def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: 
             return SimpleNamespace(status=2, message=message, x=None, fun=np.nan)
     return SimpleNamespace(status=1, message=message, x=None, fun=np.nan)
 
+
 def _within(values: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> bool:
     """Every value finite and within its bounds up to `TOLERANCE`."""
     return bool(np.all(np.isfinite(values)) and np.all(values >= lower - TOLERANCE)

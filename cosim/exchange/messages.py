@@ -281,9 +281,11 @@ class MessageChannel:
         if fate == "tampered":
             message = json.loads(json.dumps(message))
             message["payload"] = _tamper(message["payload"])
-            payload_json = _compact_json(to_jsonable(message["payload"]))  # the logged size, as `payload_size` has it
+            size = payload_size(message["payload"])  # the logged size: what travelled
+        else:
+            size = len(payload_json)
         copies = 2 if fate != "lost" and self._happens(self.faults.duplicate) else 1
-        self.records.append(MessageRecord(hour, self.owner, receiver, kind, round_, len(payload_json),
+        self.records.append(MessageRecord(hour, self.owner, receiver, kind, round_, size,
                                           fate != "lost", summary if fate == "delivered" else f"{summary} [{fate}]"))
         if fate == "lost":
             return []
