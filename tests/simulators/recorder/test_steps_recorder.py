@@ -39,16 +39,6 @@ def test_hourly_steps_stay_integers(tmp_path):
     assert tables["events"]["hour"].tolist() == [0, 1, 2] and tables["events"]["hour"].dtype.kind == "i"
 
 
-def test_progress_counts_steps(tmp_path, capsys):
-    sim = RecorderSim()
-    sim.init("Recorder-0", time_resolution=900.0)
-    sim.create(1, "Recorder", run_dir=str(tmp_path), tables={}, progress_total=96)
-    for t in range(96):
-        sim.step(t, {}, 96)
-    sim.finalize()
-    assert capsys.readouterr().err.splitlines()[-1].startswith("co-simulation: 96/96 step")
-
-
 def test_a_step_the_framework_does_not_run_is_refused():
     with pytest.raises(StepError, match="time_resolution=600.0 s is not one allowed step"):
         RecorderSim().init("Recorder-0", time_resolution=600.0)
