@@ -42,7 +42,8 @@ from cosim.controllers.highs_lp import solve_lp
 from cosim.errors import ProblemError
 from cosim.timebase import check_step_minutes
 
-__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "fleet_step_h", "max_schedule_kwh"]
+__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "fleet_step_h", "max_schedule_kwh",
+           "nearest_kw"]
 
 CALENDAR_KEY = "calendar_usd_per_kwh_h"
 """Optional fleet key: the calendar ageing per battery kWh held an hour (`AgeingModel.calendar_cost`, $/kWh/h);
@@ -251,18 +252,45 @@ def dispatch(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray
     vertex solutions; ties are resolved towards the net). The same fleet and schedule again are answered from the
     last `_CACHE_SIZE` solutions, not re-solved."""
     p = np.asarray(schedule_kw, float)
-    key = (_fields(fleet), p.shape, p.tobytes())
+    key = _key(fleet, p)
     with _solved_lock:
         hit = _solved.get(key)
         if hit is not None:
             _solved.move_to_end(key)
     if hit is None:  # HiGHS is deterministic: the same LP gives the same solution, so a kept one is bit-identical
         hit = _dispatch(fleet, p)
-        with _solved_lock:
-            _solved[key] = hit
-            while len(_solved) > _CACHE_SIZE:
-                _solved.popitem(last=False)
+        _keep(key, hit)
     return hit[0].copy(), hit[1]
+
+
+def nearest_kw(fleet: dict[str, Any], schedule_kw: np.ndarray) -> tuple[np.ndarray, float]:
+    """The lot schedule (kW per step) nearest to `schedule_kw` that some per-EV dispatch delivers, and the gap (kWh,
+    as `dispatch`). The dispatch found is also kept as the nearest schedule's own: it is an optimum of that LP too
+    (a dispatch cheaper for the nearest schedule would, by the triangle inequality, be cheaper for `schedule_kw`),
+    so whoever is handed the nearest schedule next (the PLO following a clipped plan, its lot sharing it among the
+    EVs) is answered without solving again."""
+    per_ev, gap = dispatch(fleet, schedule_kw)
+    step_h = fleet_step_h(fleet)
+    lot_kwh = per_ev.sum(axis=0)
+    nearest = lot_kwh / step_h
+    p = np.asarray(schedule_kw, float)
+    if nearest.shape == p.shape and not np.array_equal(nearest, p):
+        _keep(_key(fleet, nearest), (per_ev, float(np.abs(nearest * step_h - lot_kwh).sum())))
+    return nearest, gap
+
+
+def _key(fleet: dict[str, Any], p: np.ndarray) -> tuple:
+    """A dispatch's key in `_solved`: the fleet's fields and the schedule's bytes."""
+    return _fields(fleet), p.shape, p.tobytes()
+
+
+def _keep(key: tuple, solved: tuple[np.ndarray, float]) -> None:
+    """Keep a solved dispatch (the last `_CACHE_SIZE`)."""
+    with _solved_lock:
+        _solved[key] = solved
+        _solved.move_to_end(key)
+        while len(_solved) > _CACHE_SIZE:
+            _solved.popitem(last=False)
 
 
 def _dispatch(fleet: dict[str, Any], p: np.ndarray) -> tuple[np.ndarray, float]:

@@ -34,15 +34,16 @@ TOLERANCE = 10.0 * np.sqrt(1e-9)
 """A returned optimum's largest bound or row violation (`linprog`'s `_check_result` tolerance)."""
 
 
-def _options(presolve: bool):
-    """HiGHS's options: quiet, dual simplex, presolve as asked."""
+def _options(presolve: bool, devex: bool = True):
+    """HiGHS's options: quiet, dual simplex, presolve as asked, Devex pricing or HiGHS's own choice."""
     options = _highs.HighsOptions()
     options.presolve = "on" if presolve else "off"
     options.highs_debug_level = _highs.HighsDebugLevel.kHighsDebugLevelNone
     options.log_to_console = False
     options.output_flag = False
     options.simplex_strategy = _highs.simplex_constants.SimplexStrategy.kSimplexStrategyDual
-    options.simplex_dual_edge_weight_strategy = DEVEX
+    if devex:
+        options.simplex_dual_edge_weight_strategy = DEVEX
     return options
 
 
@@ -52,10 +53,14 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 
 def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: csc_array,
-             row_lower: np.ndarray, row_upper: np.ndarray) -> SimpleNamespace:
+             row_lower: np.ndarray, row_upper: np.ndarray, *, as_linprog: bool = False) -> SimpleNamespace:
     """min cost . x s.t. row_lower <= a x <= row_upper and col_lower <= x <= col_upper (infinite where unbounded),
     `a` column-wise (any scipy sparse matrix is converted): a namespace with `status` (0: optimal, 2: infeasible,
-    1 otherwise), `message`, `x` (None without an optimum) and `fun`."""
+    1 otherwise), `message`, `x` (None without an optimum) and `fun`.
+
+    `as_linprog`: the options `linprog(method="highs")` hands HiGHS (presolve, HiGHS's own pricing), for a model
+    moved from `linprog` that keeps its answers; without `linprog`'s option checks, which cost about 20 ms a call
+    (scipy 1.18 validates each option through a fresh HiGHS options manager)."""
     a = csc_array(a)
     cost = np.ascontiguousarray(cost, dtype=np.float64)
     col_lower, col_upper = _finite(col_lower), _finite(col_upper)
@@ -65,9 +70,9 @@ def solve_lp(cost: np.ndarray, col_lower: np.ndarray, col_upper: np.ndarray, a: 
              col_lower, col_upper, row_lower, row_upper, a.indptr.astype(np.int32), a.indices.astype(np.int32),
              np.asarray(a.data, np.float64), np.zeros(n_col, np.int32))  # integrality: all continuous
     message = ""
-    for presolve in (False, True):
+    for presolve in (True,) if as_linprog else (False, True):
         solver = _highs._Highs()
-        if solver.passOptions(_options(presolve)) == _highs.HighsStatus.kError \
+        if solver.passOptions(_options(presolve, devex=not as_linprog)) == _highs.HighsStatus.kError \
                 or solver.passModel(*model) == _highs.HighsStatus.kError:
             raise ValueError("HiGHS refused the LP's model")  # a programming error: shapes or indices
         solver.run()

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
+from scipy.sparse import csc_array
 
 from cosim.controllers.ageing import held_hours
 from cosim.controllers.base import HOURS, LotOffer
-from cosim.controllers.fleet_lp import CALENDAR_KEY, dispatch, fleet_step_h
+from cosim.controllers.fleet_lp import CALENDAR_KEY, nearest_kw
+from cosim.controllers.highs_lp import solve_lp
 from cosim.errors import CosimError, ProblemError
 from cosim.timebase import StepError, step_h_of
 
@@ -142,7 +143,8 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
     inside it (net power within [p_min, p_max], cumulative battery energy within [e_min, e_max]).
     """
     lp = profit_lp(offer, price_usd_per_kwh, signal, eta_discharge)
-    res = linprog(lp.cost, A_ub=lp.a_ub, b_ub=lp.b_ub, bounds=list(zip(lp.lower, lp.upper)), method="highs")
+    res = solve_lp(lp.cost, lp.lower, lp.upper, csc_array(lp.a_ub), np.full(lp.b_ub.size, -np.inf), lp.b_ub,
+                   as_linprog=True)  # what linprog(method="highs") solves, without its per-call option checks
     if res.status != 0:
         if lp.envelope:
             raise ScheduleError(f"lot {offer.lot_id!r}: no schedule stays inside its envelope within the DSO's "
@@ -159,14 +161,14 @@ def plo_profit_schedule(offer: LotOffer, price_usd_per_kwh: np.ndarray, signal: 
 
 
 def follow_fleet(offer: LotOffer, schedule: np.ndarray) -> np.ndarray:
-    """The nearest schedule the lot's EVs can follow together (`fleet_lp.dispatch`, kW per step of the fleet's
+    """The nearest schedule the lot's EVs can follow together (`fleet_lp.nearest_kw`, kW per step of the fleet's
     step) when the PLO knows its EVs."""
     if offer.fleet is not None:
         fleet = offer.fleet
         if offer.economics.calendar_usd_per_kwh_h > 0.0:  # its EVs' calendar ageing, EV by EV
             fleet = {**fleet, CALENDAR_KEY: offer.economics.calendar_usd_per_kwh_h}
         try:
-            return dispatch(fleet, schedule)[0].sum(axis=0) / fleet_step_h(fleet)
+            return nearest_kw(fleet, schedule)[0]
         except ProblemError:
             pass
     return schedule

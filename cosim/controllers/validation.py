@@ -38,7 +38,7 @@ import numpy as np
 
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem, LotOffer
-from cosim.controllers.fleet_lp import dispatch, fleet_step_h
+from cosim.controllers.fleet_lp import fleet_step_h, nearest_kw
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.errors import ProblemError
 from cosim.powerflow.topology import TopologyError, check_radial
@@ -339,14 +339,13 @@ def _within_envelope(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.nda
 def _deliverable(lot_id: str, lot: LotOffer, sp: np.ndarray) -> tuple[np.ndarray, str]:
     """With the lot's EVs known (`LotOffer.fleet`), the schedule itself or, when no per-EV dispatch delivers it
     (the envelope is the sum of each EV's bounds, wider than what the EVs can do together), the nearest one that
-    some dispatch does (`fleet_lp.dispatch`: contracts kept EV by EV)."""
+    some dispatch does (`fleet_lp.nearest_kw`: contracts kept EV by EV)."""
     try:
-        per_ev, gap = dispatch(lot.fleet, sp)
+        nearest, gap = nearest_kw(lot.fleet, sp)
     except ProblemError:
         return sp, ""
     if gap <= DELIVERY_TOLERANCE_KWH:
         return sp, ""
-    nearest = per_ev.sum(axis=0) / fleet_step_h(lot.fleet)  # grid kWh per step -> kW
     hours = [int(h) for h in np.flatnonzero(np.abs(nearest - sp) > TOLERANCE_KW)]
     return nearest, (f"energy: lot {lot_id!r} clipped to what its EVs can follow together in "
                      f"{_step_word(fleet_step_h(lot.fleet))}(s) {hours} "

@@ -132,6 +132,10 @@ class ReconfigurationProblem:
         self.flow_tol_pu = float(flow_tol_pu)
         self.flow_max_iter = int(flow_max_iter)
         self._repair_memo: dict[tuple[int, ...], np.ndarray] = {}
+        # every single-loop alternative `_nearest` tries, loop by loop, member by member: loop, branch, slot centre
+        self._alt_loop = np.asarray([j for j, loop in enumerate(self.loops) for _ in loop], dtype=np.int64)
+        self._alt_branch = np.asarray([b for loop in self.loops for b in loop], dtype=np.int64)
+        self._alt_centre = np.asarray([(m + 0.5) / len(loop) for loop in self.loops for m in range(len(loop))])
         self._cache: dict[bytes, tuple[float, float]] = {}  # sorted open ids -> (loss kW, cv)
         self.n_evaluations = 0
         self.n_flows = 0
@@ -171,20 +175,17 @@ class ReconfigurationProblem:
 
     def _nearest(self, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Change ONE loop's pick to the radial alternative whose slot centre is nearest (cyclically for "angle")
-        to that loop's position; rows without such an alternative are returned unchanged."""
+        to that loop's position; rows without such an alternative are returned unchanged (ties: the first loop,
+        then its first member)."""
         n = len(ids)
-        alts, dist = [], []
-        for j, loop in enumerate(self.loops):
-            centres = (np.arange(len(loop)) + 0.5) / len(loop)
-            for m, b in enumerate(loop):
-                alt = ids.copy()
-                alt[:, j] = b
-                d = np.abs(centres[m] - x[:, j])
-                if self.encoding == "angle":
-                    d = np.minimum(d, 1.0 - d)
-                alts.append(alt)
-                dist.append(np.where(ids[:, j] == b, np.inf, d))
-        alts_a, dist_a = np.concatenate(alts), np.concatenate(dist)
+        loop, branch = self._alt_loop, self._alt_branch
+        alts = np.repeat(ids[None, :, :], loop.size, axis=0)  # (alternatives, rows, loops)
+        alts[np.arange(loop.size), :, loop] = branch[:, None]
+        d = np.abs(self._alt_centre[:, None] - x[:, loop].T)  # (alternatives, rows)
+        if self.encoding == "angle":
+            d = np.minimum(d, 1.0 - d)
+        d[ids[:, loop].T == branch[:, None]] = np.inf  # the pick itself is no alternative
+        alts_a, dist_a = alts.reshape(-1, ids.shape[1]), d.reshape(-1)
         live = np.isfinite(dist_a)
         ok = np.zeros(len(alts_a), dtype=bool)
         ok[live] = radial_mask(self.net, alts_a[live])

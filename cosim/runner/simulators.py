@@ -27,6 +27,11 @@ class SimulatorSpec:
     table: str | None = None  # results table (<table>.csv) its recorded outputs go to
     recorded: tuple[str, ...] = ()  # outputs the recorder keeps, one column each
     wire: str | None = None  # "module:function" wiring its entities: function(ctx: cosim.runner.world.WorldContext)
+    row_outputs: tuple[str, ...] = ()  # of `recorded`, those whose values are lists or rows, not one number or flag
+
+    def scalar_recorded(self) -> tuple[str, ...]:
+        """The recorded outputs of one value each: what a recorder switched off keeps (`MEMORY_ONLY`)."""
+        return tuple(a for a in self.recorded if a not in self.row_outputs)
 
 
 SIMULATORS: list[SimulatorSpec] = [
@@ -35,10 +40,11 @@ SIMULATORS: list[SimulatorSpec] = [
     SimulatorSpec("Parking", "simulators.parking.simulator:ParkingSim", "parking", "lots",
                   ("p_kw", "q_kvar", "setpoint_kw", "undelivered_kw", "evs_present", "evs_charging", "evs_discharging",
                    "energy_stored_kwh", "energy_charged_kwh", "energy_discharged_kwh", "flex_charge_kwh",
-                   "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh", "evs")),
+                   "flex_discharge_kwh", "unmet_energy_kwh", "throughput_kwh", "evs"), row_outputs=("evs",)),
     SimulatorSpec("Grid", "simulators.grid.simulator:GridSim", "grid", "grid",
                   ("losses_kw", "p_grid_kw", "q_grid_kvar", "v_min_pu", "v_max_pu", "vpd", "open_branches",
-                   "converged", "max_loading_percent", "vm_pu", "lines")),
+                   "converged", "max_loading_percent", "vm_pu", "lines"),
+                  row_outputs=("open_branches", "vm_pu", "lines")),
     SimulatorSpec("PLO", "simulators.plo.simulator:PloSim", "plo", "plo"),
     SimulatorSpec("DSO", "simulators.dso.simulator:DsoSim", "dso", "dso"),
     SimulatorSpec("Recorder", "simulators.recorder.simulator:RecorderSim", "recorder"),

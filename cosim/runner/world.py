@@ -31,6 +31,7 @@ from cosim.runner.processes import RunWorld, plo_starter
 from cosim.runner.simulators import SIMULATORS, by_name
 from cosim.runner.timing import sim_config
 from simulators.parking.presets import SEED000_SCHEDULE_FLEETS
+from simulators.recorder.simulator import MEMORY_ONLY
 
 
 @dataclass
@@ -156,6 +157,20 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
     recorder = world.start("Recorder").Recorder(run_dir=str(run_dir),
                                                 tables={s.name: s.table for s in SIMULATORS if s.table},
                                                 progress_total=scenario.steps if progress else 0)
+    kept = MEMORY_ONLY.get(str(run_dir))  # the recorder switched off: the tables it keeps in memory (else None)
+
+    def record(source: Any, name: str, *attrs: Any) -> None:
+        """Connect simulator `name`'s entity `source` to the recorder: `attrs` (default: its `recorded` outputs);
+        with the recorder switched off, only the scalar ones of a table it keeps, or nothing (the outputs it would
+        drop are then never built, nor handed over by mosaik)."""
+        spec = by_name(name)
+        attrs = attrs or spec.recorded
+        if kept is not None:
+            scalar = spec.scalar_recorded()
+            attrs = tuple(a for a in attrs if (a[0] if isinstance(a, tuple) else a) in scalar) \
+                if spec.table in kept else ()
+        if attrs:
+            world.connect(source, recorder, *attrs)
     exchange_options = {"max_rounds": scenario.max_rounds, **scenario.exchange_options}
 
     def start_dso(dso_sim: Any, keys: dict[str, Any] | None) -> Any:
@@ -193,8 +208,8 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
                     for lot in scenario.lots}
     world.connect(market, grid, "load_scaling", "element_power")  # element_power: profile "simbench" only
     world.connect(market, dso, ("load_scaling_forecast", "load_forecast"), "price_forecast", "bus_load_forecast")
-    world.connect(market, recorder, *by_name("Market").recorded)
-    world.connect(grid, recorder, *by_name("Grid").recorded)
+    record(market, "Market")
+    record(grid, "Grid")
     world.connect(dso, grid, "open_branches")
     if hourly:  # the measured step reaches the DSO at the start of the next
         world.connect(grid, dso, "losses_kw", "v_min_pu", "p_grid_kw", ("open_branches", "grid_open_branches"),
@@ -204,7 +219,7 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         warnings.filterwarnings("ignore", category=UserWarning,
                                 message=r"Simulator Grid-\d+'s entity grid did not produce output on its persistent "
                                         r"attribute (losses_kw|v_min_pu|p_grid_kw|open_branches) ")
-    world.connect(dso, recorder, "plan", "messages", "events")
+    record(dso, "DSO", "plan", "messages", "events")
     lots, connections = {}, {}
     for lot_cfg in scenario.lots:
         lot_params = {"fleet": lot_fleet_spec(lot_cfg, scenario.days, plugin_dir), "n_chargers": lot_cfg.n_chargers,
@@ -227,9 +242,9 @@ def _populate(world: mosaik.World, scenario: Scenario, radial, run_dir: Path, pr
         world.connect(plo, lot, "setpoint_kw", "schedule")
         world.connect(plo, dso, "offer")
         world.connect(dso, plo, ("to_plo", "from_dso"), weak=True)
-        world.connect(lot, recorder, *by_name("Parking").recorded)
-        world.connect(plo, recorder, ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "tariff_usd_per_kwh",
-                      "messages", "events")
+        record(lot, "Parking")
+        record(plo, "PLO", ("setpoint_kw", "plo_setpoint_kw"), "planned_profit_usd", "tariff_usd_per_kwh",
+               "messages", "events")
     ctx = WorldContext(world, scenario, radial, {"Market": market, "Grid": grid, "Recorder": recorder, "DSO": dso,
                                                   "Parking": lots, "PLO": plos, "Connection": connections})
     for spec in SIMULATORS:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -123,10 +124,41 @@ def read_step_table(
     return _read_indexed(path, required, optional, nonneg, probability, group, only, index)
 
 
+_TABLES: OrderedDict[tuple, tuple[dict[str, dict[str, np.ndarray]], int]] = OrderedDict()
+_TABLES_KEPT = 8
+"""Tables read and checked before (`_read_indexed`), by file (path, inode, size, modification and change times) and
+arguments: a learning environment's reset reads the same market file again each episode (about 0.4 ms a simulated
+hour of env_ieee33's when parsed each time). A file changed on disk is read again."""
+
+
 def _read_indexed(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
                   probability: Sequence[str], group: str | None, only: bool,
                   index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...) and its step in minutes."""
+    """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...) and its step in minutes; a file read and checked
+    before with the same arguments, unchanged since, is answered from `_TABLES` (fresh copies of its arrays)."""
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, tuple(required),
+               tuple(optional), tuple(nonneg), tuple(probability), group, only, index)
+    except OSError:  # a missing file: `_read_rows` says so
+        key = None
+    kept = _TABLES.get(key) if key is not None else None
+    if kept is None:
+        kept = _read_indexed_file(path, required, optional, nonneg, probability, group, only, index)
+        if key is not None:
+            _TABLES[key] = kept
+            while len(_TABLES) > _TABLES_KEPT:
+                _TABLES.popitem(last=False)
+    else:
+        _TABLES.move_to_end(key)
+    tables, step = kept
+    return {g: {c: v.copy() for c, v in cols.items()} for g, cols in tables.items()}, step
+
+
+def _read_indexed_file(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
+                       probability: Sequence[str], group: str | None, only: bool,
+                       index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """`_read_indexed` from the file itself."""
     header, rows = _read_rows(path)
     need = [index, *required] + ([group] if group else [])
     missing = [c for c in need if c not in header]

@@ -145,6 +145,7 @@ class ParkingLot:
         self._t_min = 0  # minute up to which energy has been integrated
         self._setpoint = 0.0
         self._schedule_key: tuple | None = None  # the operator's schedule (start minute, kW per step, step minutes)
+        self._schedule_kw: np.ndarray | None = None  # that schedule as given (the key's kW are rounded, to compare)
         self._preferred: tuple[int, np.ndarray] | None = None  # (start minute, (n, H) grid kWh per EV and step)
         self._view = None  # how the operator expects the fleet (forecast errors), for the per-EV plan
         self._plan_kwh = np.zeros(len(evs))  # each EV's share of the step's energy (grid kWh, `_plan_step`)
@@ -370,12 +371,14 @@ class ParkingLot:
         key = (int(round(start_h * 60)), tuple(round(float(v), 9) for v in schedule_kw), int(step_minutes))
         if key != self._schedule_key:
             self._schedule_key, self._preferred, self._view = key, None, view
+            self._schedule_kw = np.array(schedule_kw, dtype=float)
 
     def _preferred_kwh(self, t0: int, t1: int) -> np.ndarray | None:
         """(n,) grid kWh each EV should take in the step [t0, t1) by the per-EV plan of the operator's schedule."""
         if self._schedule_key is None:
             return None
-        start, kw, step = self._schedule_key
+        start, _, step = self._schedule_key
+        kw = self._schedule_kw
         if t1 - t0 != step:
             return None
         k = (t0 - start) // step
@@ -385,7 +388,7 @@ class ParkingLot:
             source = self if self._view is None else self._view.expected(self)
             fleet, keep = source.fleet_view(t0 / 60.0, len(kw) - k, step_minutes=step)
             try:
-                per_ev, _ = dispatch(fleet, np.asarray(kw[k:], float))
+                per_ev, _ = dispatch(fleet, kw[k:])  # as given: the operator's own solve of it is then reused
             except ProblemError:
                 return None
             plan = np.zeros((len(self.evs), len(kw) - k))

@@ -19,7 +19,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope, envelope_of
-from cosim.controllers.fleet_lp import dispatch, fleet_step_h
+from cosim.controllers.fleet_lp import nearest_kw
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.errors import InputError, ProblemError
 from cosim.exchange.base import ExchangeMode
@@ -152,7 +152,7 @@ class PloAgent:
     def follow(self, setpoints_kw: Any, start_hour: int | None = None) -> None:
         """Take the DSO's schedule (kW, + charging, one per step) as the lot's setpoints, from step `start_hour`
         (a revised schedule) or from the day start, moved inside the lot's own envelope (`FlexEnvelope.project`)
-        and, its EVs known, to the nearest schedule they can follow together (`fleet_lp.dispatch`): what its EVs
+        and, its EVs known, to the nearest schedule they can follow together (`fleet_lp.nearest_kw`): what its EVs
         cannot take is never asked of them, and the clipping is logged."""
         schedule = np.asarray(setpoints_kw, float)
         offer = self.offer if start_hour is None or start_hour == self.day_start else self.hourly_offer
@@ -161,8 +161,8 @@ class PloAgent:
             inside = envelope.project(schedule)
             if offer.fleet is not None:  # its EVs, together: the nearest schedule some per-EV dispatch delivers
                 try:
-                    per_ev, gap = dispatch(offer.fleet, inside)  # kWh per EV and step
-                    inside = per_ev.sum(axis=0) / fleet_step_h(offer.fleet) if gap > 0.05 else inside
+                    nearest, gap = nearest_kw(offer.fleet, inside)
+                    inside = nearest if gap > 0.05 else inside
                 except ProblemError:
                     pass
             moved = np.abs(inside - schedule)

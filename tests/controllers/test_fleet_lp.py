@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cosim.controllers.fleet_lp import _dispatch, _dispatch_solution, dispatch, max_schedule_kwh
+from cosim.controllers.fleet_lp import _dispatch, _dispatch_solution, dispatch, max_schedule_kwh, nearest_kw
 from cosim.errors import ProblemError
 from tests.controllers.fleet_lp_reference import (
     fleets,
@@ -125,6 +125,34 @@ def test_a_kept_dispatch_is_the_solvers_bit_for_bit(fleet, data):
     fresh, gap_fresh = _dispatch(fleet, schedule)
     assert np.array_equal(first, fresh) and np.array_equal(again, fresh)
     assert gap_first == gap_again == gap_fresh
+
+
+@settings(max_examples=60, deadline=None)
+@given(fleets(), st.data())
+def test_the_nearest_schedules_kept_dispatch_is_an_optimum_of_its_own_lp(fleet, data):
+    """`nearest_kw` keeps its dispatch as the nearest schedule's own: what `dispatch` then answers for the nearest
+    schedule (not solved again) delivers it exactly and costs what HiGHS's own optimum of that LP costs (the
+    throughput and calendar terms), so a PLO or lot handed the clipped schedule gets an optimum of its LP."""
+    schedule = data.draw(schedules(fleet))
+    try:
+        nearest, gap = nearest_kw(fleet, schedule)
+    except ProblemError:
+        return
+    step_h = int(fleet.get("step_minutes", 60)) / 60.0
+    per_ev, _ = dispatch(fleet, schedule)
+    np.testing.assert_array_equal(nearest, per_ev.sum(axis=0) / step_h)
+    assert _close(float(np.abs(schedule * step_h - per_ev.sum(axis=0)).sum()), gap)
+    kept, kept_gap = dispatch(fleet, nearest)  # answered from what nearest_kw kept
+    np.testing.assert_array_equal(kept, per_ev)
+    assert kept_gap <= 1e-9
+    res, m = _dispatch_solution(fleet, nearest)  # the LP of the nearest schedule, solved afresh
+    if res is None:
+        assert not kept.any()
+        return
+    fresh_gap = float(res.x[m.width:].sum())
+    assert fresh_gap <= 1e-6
+    kept_res, _ = _dispatch_solution(fleet, schedule)  # the kept dispatch's whole objective: its cost minus its gap
+    assert _close(kept_res.fun - gap, res.fun - fresh_gap)
 
 
 def test_a_kept_dispatch_is_a_copy_and_a_changed_fleet_is_solved_again():

@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.optimize import linprog
+from scipy.sparse import csc_array
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
-from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
+from cosim.controllers.highs_lp import solve_lp
+from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule, profit_lp
 
 TOL = 1e-6
 PRICE = np.array([0.06] * 7 + [0.09, 0.11, 0.12] + [0.14] * 9 + [0.12, 0.10, 0.08, 0.07, 0.06])
@@ -185,6 +188,22 @@ def test_property_schedule_is_valid(case):
     cost_e = offer.economics.cost_e_usd_per_kwh
     expected = float(np.sum(price * d - (price / offer.economics.mu_e + cost_e) * c - cost_e * d))
     assert profit == pytest.approx(expected, rel=1e-6, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offers(), st.lists(st.floats(-0.1, 0.1), min_size=HOURS, max_size=HOURS))
+def test_property_the_profit_lp_gets_linprogs_own_answer(case, adder):
+    """`plo_profit_schedule` hands HiGHS its LP as `linprog(method="highs")` does (`solve_lp(as_linprog=True)`,
+    without linprog's per-call option checks): the same solution, bit for bit, and the same verdict."""
+    offer, price = case
+    inf = np.full(HOURS, np.inf)
+    lp = profit_lp(offer, price, DsoSignal(np.asarray(adder), inf, inf))
+    theirs = linprog(lp.cost, A_ub=lp.a_ub, b_ub=lp.b_ub, bounds=list(zip(lp.lower, lp.upper)), method="highs")
+    ours = solve_lp(lp.cost, lp.lower, lp.upper, csc_array(lp.a_ub), np.full(lp.b_ub.size, -np.inf), lp.b_ub,
+                    as_linprog=True)
+    assert (ours.status == 0) == (theirs.status == 0)
+    if theirs.status == 0:
+        assert np.array_equal(ours.x, theirs.x) and ours.fun == theirs.fun
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

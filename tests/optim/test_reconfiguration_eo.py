@@ -75,6 +75,46 @@ def test_every_decision_vector_decodes_to_a_radial_configuration(values, encodin
         assert np.isinf(ev.f[0]) and np.isinf(ev.cv[0])
 
 
+def _nearest_one_by_one(prob: ReconfigurationProblem, ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """`ReconfigurationProblem._nearest` as first written, one alternative array per loop member: the oracle of the
+    vectorised one."""
+    n = len(ids)
+    alts, dist = [], []
+    for j, loop in enumerate(prob.loops):
+        centres = (np.arange(len(loop)) + 0.5) / len(loop)
+        for m, b in enumerate(loop):
+            alt = ids.copy()
+            alt[:, j] = b
+            d = np.abs(centres[m] - x[:, j])
+            if prob.encoding == "angle":
+                d = np.minimum(d, 1.0 - d)
+            alts.append(alt)
+            dist.append(np.where(ids[:, j] == b, np.inf, d))
+    alts_a, dist_a = np.concatenate(alts), np.concatenate(dist)
+    ok = np.zeros(len(alts_a), dtype=bool)
+    live = np.isfinite(dist_a)
+    ok[live] = radial_mask(prob.net, alts_a[live])
+    d = np.where(ok, dist_a, np.inf).reshape(-1, n)
+    best = np.argmin(d, axis=0)
+    found = np.isfinite(d[best, np.arange(n)])
+    out = ids.copy()
+    out[found] = alts_a.reshape(-1, n, ids.shape[1])[best[found], np.flatnonzero(found)]
+    return out
+
+
+@pytest.mark.parametrize("net", [NET33, NET69], ids=["ieee33", "ieee69"])
+@pytest.mark.parametrize("encoding", ["angle", "position"])
+def test_the_nearest_radial_alternative_is_the_one_by_one_searchs(net, encoding):
+    """The vectorised repair picks what the loop-by-loop search picks (ties included: first loop, first member),
+    on 300 random picks of a population, most of them not radial."""
+    prob = ReconfigurationProblem(net, encoding=encoding)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.0, 1.0, (300, prob.n_loops))
+    ids = np.array([[loop[int(v * len(loop))] for v, loop in zip(row, prob.loops)] for row in x])
+    assert (~radial_mask(net, ids)).sum() > 100
+    np.testing.assert_array_equal(prob._nearest(ids, x), _nearest_one_by_one(prob, ids, x))
+
+
 @pytest.mark.parametrize("encoding", ["angle", "position"])
 def test_encode_decode_roundtrip_and_losses(encoding):
     prob = ReconfigurationProblem(NET33, encoding=encoding)

@@ -176,3 +176,20 @@ def test_any_valid_profile_roundtrips_in_any_row_order(tmp_path_factory, values,
     p = tmp_path_factory.mktemp("prof") / "p.csv"
     p.write_text("hour,load_kw\n" + "".join(rows))
     np.testing.assert_array_equal(load_profile(p), np.array(values))
+
+
+def test_a_table_read_again_is_a_fresh_copy_and_a_changed_file_is_read_again(tmp_path):
+    """`read_hourly_table` keeps what it read and checked (a learning environment reads its market file at every
+    reset): the same file again gives equal, independent arrays; the file changed on disk is read again, and a
+    file that turns bad is refused again, not answered from what was kept."""
+    path = tmp_path / "prices.csv"
+    path.write_text("hour,price\n1,10\n2,20\n")
+    first = read_hourly_table(path, ["price"])
+    first[""]["price"][0] = 99.0  # a caller writing into its table does not change the next reader's
+    again = read_hourly_table(path, ["price"])
+    np.testing.assert_array_equal(again[""]["price"], [10.0, 20.0])
+    path.write_text("hour,price\n1,11\n2,21\n3,31\n")
+    np.testing.assert_array_equal(read_hourly_table(path, ["price"])[""]["price"], [11.0, 21.0, 31.0])
+    path.write_text("hour,price\n1,11\n2,oops\n")
+    with pytest.raises(ProfileError, match="line 3"):
+        read_hourly_table(path, ["price"])

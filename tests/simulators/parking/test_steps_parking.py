@@ -177,3 +177,31 @@ def test_quarter_hour_schedule_is_shared_by_the_per_ev_plan():
     for k in range(8 * 4, 17 * 4):
         assert rows[k]["p_kw"] == pytest.approx(quarter_kw[k], abs=1e-6)
     assert sum(r["unmet_energy_kwh"] for r in rows) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_lot_shares_the_operators_schedule_as_given_so_the_operators_solve_is_reused():
+    """The lot solves its per-EV plan for the schedule exactly as the operator sent it (not the rounded copy it
+    compares schedules with), so the per-EV LP the operator solved for that schedule and fleet (the PLO's `follow`,
+    the DSO's check) answers the lot too: stepping the lot solves no LP again."""
+    import cosim.controllers.fleet_lp as fleet_lp  # noqa: PLC0415
+
+    sim = _sim(3600.0)
+    lot = sim.lots[LOT]
+    schedule_kw = np.pi * np.r_[np.zeros(6), np.linspace(10.0, 60.0, 6), np.full(6, -7.0), np.zeros(6)] / 3.0
+    solves = []
+    solve = fleet_lp._dispatch
+    hour = 0
+    while lot._preferred is None:  # until the lot has EVs to share a step among
+        fleet, _ = lot.fleet_view(float(hour), 24 - hour, step_minutes=60)
+        operators, _ = fleet_lp.dispatch(fleet, schedule_kw[hour:])  # the operator's own solve, from this hour on
+        fleet_lp._dispatch = lambda *args: solves.append(args) or solve(*args)
+        try:
+            sim.step(hour, {LOT: {"setpoint_kw": {"op": float(schedule_kw[hour])},
+                                  "schedule": {"op": {"start_h": 0.0, "kw": schedule_kw.tolist()}}}}, 10**9)
+        finally:
+            fleet_lp._dispatch = solve
+        hour += 1
+    assert solves == [] and hour > 1
+    solved_at_min, plan = lot._preferred
+    assert solved_at_min == 60 * (hour - 1)
+    np.testing.assert_array_equal(plan.sum(axis=0), operators.sum(axis=0))
