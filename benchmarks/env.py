@@ -82,16 +82,16 @@ LP_SECONDS: dict[str, float] = {}
 
 
 def time_per_ev_lp() -> None:
-    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp.dispatch`, HiGHS) the DSO
-    (`check_plan`: whether the lots' EVs can deliver its plan), the PLO (`follow`: the nearest schedule its EVs can
-    take) and the lot (its per-EV split) solve, into LP_SECONDS (a fleet and schedule solved before are answered
-    from fleet_lp's kept solutions, at the cost of the look-up)."""
+    """Sum the wall time of the per-EV linear programme (`cosim.controllers.fleet_lp`, HiGHS) the DSO (`check_plan`:
+    the nearest schedule the lots' EVs can deliver, `nearest_kw`), the PLO (`follow`: the same for the schedule it
+    is sent, `nearest_kw`) and the lot (its per-EV split, `dispatch`) ask for, into LP_SECONDS (a fleet and schedule
+    solved before, by anyone, are answered from fleet_lp's kept solutions, at the cost of the look-up)."""
     import cosim.controllers.validation as dso  # noqa: PLC0415
     import simulators.parking.lot as lot  # noqa: PLC0415
     import simulators.plo.agent as plo  # noqa: PLC0415
 
-    for module, label in ((dso, "DSO"), (plo, "PLO"), (lot, "lot")):
-        solve = module.dispatch
+    for module, label, name in ((dso, "DSO", "nearest_kw"), (plo, "PLO", "nearest_kw"), (lot, "lot", "dispatch")):
+        solve = getattr(module, name)
 
         def timed(*args, _solve=solve, _label=label, **kwargs):
             t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def time_per_ev_lp() -> None:
             finally:
                 LP_SECONDS[_label] = LP_SECONDS.get(_label, 0.0) + time.perf_counter() - t0
 
-        module.dispatch = timed
+        setattr(module, name, timed)
 
 
 def bench_ev2gym(steps: int) -> tuple[float, str] | None:
@@ -174,7 +174,7 @@ def main() -> None:
                   + f", rest (mosaik, hand-offs, resets, observations) {rest / r['wall_s']:.0%}")
             print(f"  resets (a fresh mosaik world up to the DSO's first decision; inside the above): "
                   f"{r['resets_s'] / r['wall_s']:.0%}")
-            print("  the per-EV linear programme (fleet_lp.dispatch, HiGHS; inside dso, plo and parking above): "
+            print("  the per-EV linear programme (fleet_lp, HiGHS; inside dso, plo and parking above): "
                   + ", ".join(
                 f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
     ev = bench_ev2gym(steps=args.ev2gym_steps)
