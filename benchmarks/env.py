@@ -10,8 +10,10 @@ time went: each simulator's step time (`cosim.runner.timing`; the DSO's without 
 the environment's own time (policy, observation, reward) and the rest (mosaik, the simulation thread's hand-offs).
 
 EV2Gym comparison: with ev2gym importable (`pip install .[benchmark]`) it also runs EV2Gym's grid case (its 34-bus
-feeder, 100 charging stations, power flow on where it can start, see `bench_ev2gym`) with a random policy in the
-same process and prints `env steps/s ratio vs EV2Gym: N.Nx` in simulated hours per wall second (EV2Gym's steps are
+feeder, 100 charging stations, power flow on where it can start, see `Ev2GymDays`) with a random policy in the
+same process, a simulated day of it after each episode of the training set-up of the last scenario (the two in
+alternation: this shared machine's speed drifts by tens of percent within minutes, and alternating shakes both
+alike), and prints `env steps/s ratio vs EV2Gym: N.Nx` in simulated hours per wall second (EV2Gym's steps are
 15 minutes). Without it, it says so and prints no ratio.
 """
 
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import contextlib
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = (("pandapower", True), ("fast", True), ("fast", False))
@@ -32,7 +36,10 @@ engine, recorder off: `DsoEnv(engine="fast", record=False)`); the ratio is the l
 
 
 def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "pandapower",
-                   record: bool = True) -> dict[str, float]:
+                   record: bool = True, between: Callable[[], None] | None = None) -> dict[str, float]:
+    """The figures of one set-up. `between`: called after each timed episode (EV2Gym's own simulated day, so that
+    the two are measured in alternation and a shared machine's changing speed shakes both alike), its time and CPU
+    left out of this set-up's."""
     from cosim.env import TRAINING_DAYS, DsoEnv  # noqa: PLC0415
     from cosim.runner import timing  # noqa: PLC0415
 
@@ -52,8 +59,13 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     hours, env_s, waiting = 0, 0.0, 0.0
     cpu0 = time.process_time()  # CPU time of this process (all its threads): less shaken by a shared machine's load
     t0 = time.perf_counter()
-    resets_s = 0.0
+    resets_s, apart_s, apart_cpu_s = 0.0, 0.0, 0.0
     for k in range(episodes):
+        if between is not None and k:  # after each episode but the last (its world has ended: nothing runs beside)
+            t1, c1 = time.perf_counter(), time.process_time()
+            between()
+            apart_s += time.perf_counter() - t1
+            apart_cpu_s += time.process_time() - c1
         t1 = time.perf_counter()
         env.reset(seed=seed + k)
         resets_s += time.perf_counter() - t1
@@ -66,8 +78,8 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
             env_s += t2 - t1
             hours += 1
         waiting += env.episode.bridge.waiting_s
-    wall = time.perf_counter() - t0
-    cpu_s = time.process_time() - cpu0
+    wall = time.perf_counter() - t0 - apart_s
+    cpu_s = time.process_time() - cpu0 - apart_cpu_s
     env.close()
     sims = {k: v for k, v in timing.STEP_SECONDS.items()}
     if "dso" in sims:
@@ -103,49 +115,69 @@ def time_per_ev_lp() -> None:
         setattr(module, name, timed)
 
 
-def bench_ev2gym(steps: int) -> tuple[float, str] | None:
-    """Simulated hours per wall second of EV2Gym's grid case (`V2Ggrid.yaml`: its 34-bus feeder, power flow on)
-    with 100 charging stations and a random policy, and what was run; None without ev2gym. Where its grid model
-    cannot start (it reads `data/augmentor.pkl`, absent from ev2gym 2.0.0's wheel) it runs without the power flow,
-    and says so: a faster EV2Gym, so the ratio is then a lower bound."""
-    try:
+class Ev2GymDays:
+    """EV2Gym's grid case (`V2Ggrid.yaml`: its 34-bus feeder, power flow on) with 100 charging stations and a random
+    policy, run a simulated day at a time (`day()`), and its simulated hours per wall second so far (`rate`). Where
+    its grid model cannot start (it reads `data/augmentor.pkl`, absent from ev2gym 2.0.0's wheel) it runs without
+    the power flow, and says so (`what`): a faster EV2Gym, so the ratio is then a lower bound."""
+
+    def __init__(self) -> None:
         import ev2gym  # noqa: PLC0415 - the [benchmark] extra
         import yaml  # noqa: PLC0415 - installed with ev2gym
         from ev2gym.models.ev2gym_env import EV2Gym  # noqa: PLC0415
-    except ImportError:
-        return None
-    home = Path(ev2gym.__file__).resolve().parent.parent  # its configs name data files relative to here
-    config = yaml.safe_load((home / "ev2gym/example_config_files/V2Ggrid.yaml").read_text())
-    config.update(number_of_charging_stations=100, simulate_grid=True)
-    cwd = Path.cwd()
-    missing = None
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.yaml"
-        path.write_text(yaml.safe_dump(config))
-        os.chdir(home)
-        try:
+
+        self.home = Path(ev2gym.__file__).resolve().parent.parent  # its configs name data files relative to here
+        config = yaml.safe_load((self.home / "ev2gym/example_config_files/V2Ggrid.yaml").read_text())
+        config.update(number_of_charging_stations=100, simulate_grid=True)
+        missing = None
+        with tempfile.TemporaryDirectory() as tmp, self._at_home():
+            path = Path(tmp) / "bench.yaml"
+            path.write_text(yaml.safe_dump(config))
             try:
-                env = EV2Gym(config_file=str(path))
+                self.env = EV2Gym(config_file=str(path))
             except FileNotFoundError as exc:  # its grid model needs data/augmentor.pkl, which its wheel lacks
                 config.update(simulate_grid=False, number_of_transformers=1)
                 path.write_text(yaml.safe_dump(config))
-                env = EV2Gym(config_file=str(path))
+                self.env = EV2Gym(config_file=str(path))
                 missing = Path(exc.filename or "?").name
-            env.reset(seed=0)
-            t0 = time.perf_counter()
-            n = 0
-            while n < steps:
-                _, _, done, truncated, _ = env.step(env.action_space.sample())
-                n += 1
-                if done or truncated:
-                    env.reset()
-            wall = time.perf_counter() - t0
+            self.env.reset(seed=0)
+        self.step_h = config["timescale"] / 60.0
+        grid = f"{config['pf_solver']} power flow" if config["simulate_grid"] else \
+            f"power flow OFF: its grid model needs {missing}, which the installed ev2gym lacks"
+        self.what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
+        self.steps, self.wall_s = 0, 0.0
+
+    @contextlib.contextmanager
+    def _at_home(self):
+        cwd = Path.cwd()
+        os.chdir(self.home)
+        try:
+            yield
         finally:
             os.chdir(cwd)
-    grid = f"{config['pf_solver']} power flow" if config["simulate_grid"] else \
-        f"power flow OFF: its grid model needs {missing}, which the installed ev2gym lacks"
-    what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
-    return n * config["timescale"] / 60.0 / wall, what
+
+    def day(self) -> None:
+        """One simulated day of EV2Gym's steps, timed."""
+        with self._at_home():
+            t0 = time.perf_counter()
+            for _ in range(round(24.0 / self.step_h)):
+                _, _, done, truncated, _ = self.env.step(self.env.action_space.sample())
+                self.steps += 1
+                if done or truncated:
+                    self.env.reset()
+            self.wall_s += time.perf_counter() - t0
+
+    @property
+    def rate(self) -> float:
+        return self.steps * self.step_h / self.wall_s
+
+
+def ev2gym_days() -> Ev2GymDays | None:
+    """EV2Gym ready to run (`Ev2GymDays`); None without ev2gym."""
+    try:
+        return Ev2GymDays()
+    except ImportError:
+        return None
 
 
 def main() -> None:
@@ -153,16 +185,23 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+",
                         default=[str(ROOT / "scenarios/default.toml"), str(ROOT / "scenarios/env_ieee33.toml")])
     parser.add_argument("--episodes", type=int, default=3)
-    parser.add_argument("--ev2gym-steps", type=int, default=960, help="EV2Gym steps (15 min each)")
     parser.add_argument("--markdown", default=None, help="also write the figures as a generated docs page")
     args = parser.parse_args()
     time_per_ev_lp()
+    ev = ev2gym_days()
+    if ev is not None:
+        ev.day()  # its warm-up, untimed
+        ev.steps, ev.wall_s = 0, 0.0
     results = {}
     lines: list[str] = []
     print = lambda text: (lines.append(text), builtins.print(text))  # noqa: A001, E731 - the page repeats stdout
     for path in args.scenarios:
         for engine, record in CONFIGS:
-            r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record)
+            paired = ev is not None and path == args.scenarios[-1] and (engine, record) == CONFIGS[-1]
+            r = results[path, engine, record] = bench_scenario(path, args.episodes, engine=engine, record=record,
+                                                               between=ev.day if paired else None)
+            if paired:
+                ev.day()  # as many of its days as of ours: one after each of our episodes
             print(f"{Path(path).stem} ({engine} grid, recorder {'on' if record else 'off'}): {r['hours']} h in "
                   f"{r['wall_s']:.1f} s -> {r['sim_h_per_s']:.2f} simulated h/s "
                   f"(apart: first reset {r['first_reset_s']:.1f} s, warm-up episode {r['warmup_s']:.1f} s); "
@@ -177,13 +216,13 @@ def main() -> None:
             print("  the per-EV linear programme (fleet_lp, HiGHS; inside dso, plo and parking above): "
                   + ", ".join(
                 f"{k} {v / r['wall_s']:.0%}" for k, v in sorted(r["lp_s"].items())))
-    ev = bench_ev2gym(steps=args.ev2gym_steps)
     if ev is None:
         print("EV2Gym: not installed (pip install .[benchmark]); no ratio printed")
     else:
-        rate, what = ev
+        rate = ev.rate
         ours = results[args.scenarios[-1], *CONFIGS[-1]]["sim_h_per_s"]
-        print(f"EV2Gym ({what}): {rate:.2f} simulated h/s")
+        print(f"EV2Gym ({ev.what}): {rate:.2f} simulated h/s, a simulated day of it after each episode of the set-up "
+              "below (the two in alternation, in this process)")
         print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
               "recorder off, against EV2Gym, simulated hours per wall second)")
     if args.markdown:
