@@ -20,6 +20,7 @@ the worker's own pipe (`cosim.controllers.isolation`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -27,7 +28,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from cosim.controllers.reaper import become_subreaper, die_with_parent, kill_descendants
 
@@ -239,6 +240,19 @@ def _on_term(signum: int, frame: object) -> None:
     raise _Stop
 
 
+@contextlib.contextmanager
+def _term_held() -> Iterator[None]:
+    """SIGTERM blocked in the block (the server's fork): one that arrives meanwhile waits until the block ends and
+    is then raised there, in the server's loop, as `_Stop`. Unblocked, it would run `_on_term` inside fork's at-fork
+    callbacks (logging's lock release), where Python prints the `_Stop` as "Exception ignored" with a traceback and
+    drops it. A worker forked in the block starts with SIGTERM blocked and unblocks it once its handlers are reset."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
 def _serve(sock: socket.socket, work: Work, parent: int, preload: Callable[[], None] | None) -> None:
     """The server's loop: one worker at a time, cleaned up after; ends on EOF or SIGTERM, killing what is left."""
     signal.signal(signal.SIGTERM, _on_term)
@@ -260,12 +274,13 @@ def _serve(sock: socket.socket, work: Work, parent: int, preload: Callable[[], N
             if head is None:
                 break
             request = _recv_exact(sock, head)
-            pid = os.fork()
-            if pid == 0:  # the worker
-                _worker(sock, work, request, fds, me)
+            with _term_held():
+                pid = os.fork()
+                if pid == 0:  # the worker
+                    _worker(sock, work, request, fds, me)
+                worker, clean = pid, False  # known before a SIGTERM held back over the fork is raised
             for fd in fds:
                 os.close(fd)
-            worker, clean = pid, False
             try:
                 os.setpgid(pid, pid)  # as the worker does itself (whichever runs first)
             except (ProcessLookupError, PermissionError):
@@ -310,6 +325,7 @@ def _worker(sock: socket.socket, work: Work, request: bytes, fds: list[int], ser
     try:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked by the server over the fork
         sock.close()
         os.setpgid(0, 0)
         die_with_parent(server)

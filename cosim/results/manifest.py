@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -86,17 +87,19 @@ def current_stops() -> "StopSignals":
 class StopSignals:
     """Turns SIGINT, SIGTERM and SIGHUP into exceptions (`stop_exception`) in the main thread, or holds them.
 
-    `with StopSignals() as stops:` installs the handlers (the previous ones come back on exit; a signal the
-    process ignores stays ignored) and a `sys.unraisablehook` (`_unraisable`): a stop raised where Python can only
-    print it (a ctypes callback, such as numba's cache loader; a finaliser) is delivered again instead of lost, and
-    once a stop has come, what the objects it cut short print as they are collected is dropped, so a stopped
-    process says one line, never a traceback. While "raising" a signal raises at once; while "held" it is only noted in
-    `pending`, so a critical step (writing the final manifest) finishes, and the next `raising()` block raises
-    it on entry. Every signal received is also in `received`. Outside the main thread it does nothing (signals
-    only reach that one). `final_exit_code`: the exit code the last run's final manifest stands for (set by the
-    run once its manifest is written). `exit_after=True` (a command that owns its process): on exit, instead of
-    the previous handlers, a stop signal ends the process at once with `final_exit_code`, so no signal between
-    the command's end and the interpreter's can turn a completed run into exit 143 or -15.
+    `with StopSignals() as stops:` installs the handlers (the previous ones come back on exit; a signal the process
+    ignores stays ignored) and a `sys.unraisablehook` (`_unraisable`): a stop raised where Python can only print it
+    (a ctypes callback, such as numba's cache loader; a finaliser) is delivered again instead of lost, and once a
+    stop has come, what the objects it cut short print as they are collected is dropped (their exceptions, and their
+    warnings, such as mosaik's "AsyncWorld was never shut down" for a world a stop cut short while it was built:
+    `warnings.showwarning` is wrapped too), so a stopped process says one line, never a traceback. While "raising" a
+    signal raises at once; while "held" it is only noted in `pending`, so a critical step (writing the final
+    manifest) finishes, and the next `raising()` block raises it on entry. Every signal received is also in
+    `received`. Outside the main thread it does nothing (signals only reach that one). `final_exit_code`: the exit
+    code the last run's final manifest stands for (set by the run once its manifest is written). `exit_after=True`
+    (a command that owns its process): on exit, instead of the previous handlers, a stop signal ends the process at
+    once with `final_exit_code`, so no signal between the command's end and the interpreter's can turn a completed
+    run into exit 143 or -15.
     """
 
     def __init__(self, raising: bool = True, install: bool = True, exit_after: bool = False) -> None:
@@ -108,6 +111,7 @@ class StopSignals:
         self.final_exit_code: int | None = None
         self._before: dict[int, Any] = {}
         self._hook_before: Any = None
+        self._show_before: Any = None
         self._resent: set[int] = set()
 
     @property
@@ -143,6 +147,12 @@ class StopSignals:
         elif not self.received:
             (self._hook_before or sys.__unraisablehook__)(info)
 
+    def _showwarning(self, *args: Any, **kwargs: Any) -> None:
+        """`warnings.showwarning` while installed: dropped once a stop was received (what the objects the stop cut
+        short warn as they are collected), else the one before."""
+        if not self.received:
+            (self._show_before or _show_default)(*args, **kwargs)
+
     def __enter__(self) -> "StopSignals":
         if self._install and threading.current_thread() is threading.main_thread():
             for s in SIGNALS:
@@ -152,6 +162,8 @@ class StopSignals:
                     signal.signal(s, self._handler)
             self._hook_before = sys.unraisablehook
             sys.unraisablehook = self._unraisable
+            self._show_before = warnings.showwarning
+            warnings.showwarning = self._showwarning
             _INSTALLED.append(self)
         return self
 
@@ -163,6 +175,8 @@ class StopSignals:
             _INSTALLED.remove(self)
             if sys.unraisablehook == self._unraisable:  # a stopped process keeps it: collection goes on after this
                 sys.unraisablehook = _drop_unraisable if self.received else self._hook_before
+            if warnings.showwarning == self._showwarning:  # the same for warnings
+                warnings.showwarning = _drop_warning if self.received else self._show_before
 
     def _mode(self, raising: bool) -> contextlib.AbstractContextManager:
         @contextlib.contextmanager
@@ -190,6 +204,14 @@ class StopSignals:
 
 def _drop_unraisable(info: Any) -> None:
     """The hook a process keeps once a stop signal ended its command: it is stopping; finalisers stay quiet."""
+
+
+def _drop_warning(*args: Any, **kwargs: Any) -> None:
+    """The `warnings.showwarning` a process keeps once a stop signal ended its command (see `_drop_unraisable`)."""
+
+
+_show_default = warnings.showwarning
+"""Python's own `warnings.showwarning`, for a wrapper installed over nothing else."""
 
 
 # ---------------------------------------------------------------- disk space
