@@ -130,7 +130,7 @@ class Ev2GymDays:
         config = yaml.safe_load((self.home / "ev2gym/example_config_files/V2Ggrid.yaml").read_text())
         config.update(number_of_charging_stations=100, simulate_grid=True)
         missing = None
-        with tempfile.TemporaryDirectory() as tmp, self._at_home():
+        with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(self.home):
             path = Path(tmp) / "bench.yaml"
             path.write_text(yaml.safe_dump(config))
             try:
@@ -147,18 +147,9 @@ class Ev2GymDays:
         self.what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
         self.steps, self.wall_s = 0, 0.0
 
-    @contextlib.contextmanager
-    def _at_home(self):
-        cwd = Path.cwd()
-        os.chdir(self.home)
-        try:
-            yield
-        finally:
-            os.chdir(cwd)
-
     def day(self) -> None:
         """One simulated day of EV2Gym's steps, timed."""
-        with self._at_home():
+        with contextlib.chdir(self.home):
             t0 = time.perf_counter()
             for _ in range(round(24.0 / self.step_h)):
                 _, _, done, truncated, _ = self.env.step(self.env.action_space.sample())

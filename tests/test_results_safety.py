@@ -274,6 +274,15 @@ class HalfBuilt:  # as asyncio's loop: its finaliser needs what __init__ had not
         self.pipe
 
 
+def make_then_await():  # as mosaik creating an entity: a stop between making its coroutine and awaiting it leaves
+    from mosaik.async_scenario import AsyncModelMock  # it never awaited ("coroutine ... was never awaited")
+
+    creation = AsyncModelMock.create(None, 1)
+    print("building", flush=True)
+    time.sleep(5)
+    return creation
+
+
 def build_world():  # as cosim's build_world: a mosaik world the stop cuts short before its shutdown warns when
     import mosaik  # collected ("AsyncWorld was never shut down")
 
@@ -292,6 +301,8 @@ with StopSignals() as stops:
                 time.sleep(5)  # in plain Python again: the stop must arrive here
             elif sys.argv[1] == "world":
                 build_world()
+            elif sys.argv[1] == "coroutine":
+                make_then_await()
             else:
                 print("building", flush=True)
                 while True:
@@ -305,14 +316,15 @@ with StopSignals() as stops:
 
 
 @pytest.mark.parametrize("where, signum", [("callback", signal.SIGINT), ("callback", signal.SIGTERM),
-                                           ("finaliser", signal.SIGTERM), ("world", signal.SIGINT)])
+                                           ("finaliser", signal.SIGTERM), ("world", signal.SIGINT),
+                                           ("coroutine", signal.SIGINT)])
 def test_a_stop_python_can_only_print_still_stops_and_prints_no_traceback(tmp_path, where, signum):
     """A real signal to a real process while Python runs a ctypes callback (numba loads its cache so: a Ctrl-C
     there printed 'Exception ignored on calling ctypes callback function' and a traceback, and the stop was lost),
     while an object is half built (a sweep worker stopped inside asyncio's loop constructor printed its
     finaliser's AttributeError) or while a mosaik world is (a sweep worker stopped there printed mosaik's
-    "AsyncWorld was never shut down" warning as the world was collected): the stop arrives, and stderr holds one
-    line."""
+    "AsyncWorld was never shut down" warning as the world was collected, a serial sweep Python's "coroutine
+    'AsyncModelMock.create' was never awaited"): the stop arrives, and stderr holds one line."""
     proc = subprocess.Popen([sys.executable, "-c", _STOP_IN_CALLBACK, where], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
     try:

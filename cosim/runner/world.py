@@ -123,23 +123,9 @@ def revises_hourly(scenario: Scenario) -> bool:
     return can_revise(CONTROLLERS.resolve(scenario.controller, near=scenario.plugin_dir))
 
 
-INTERRUPTED_CREATION = r"coroutine 'Async(ModelMock|ModelFactory|World)\.[\w.<>]+' was never awaited"
-"""The RuntimeWarning Python prints when a stop signal lands between mosaik making one of its coroutines (an
-entity's `create`, while the world is built) and awaiting it: the stop itself is reported (its one line, the
-manifest), so the warning is ignored (`quiet_interrupted_creation`)."""
-
-
-def quiet_interrupted_creation() -> None:
-    """Ignore `INTERRUPTED_CREATION` warnings from now on in this process (a Ctrl-C while a world is being built
-    would otherwise add them to the run's one stop line)."""
-    warnings.filterwarnings("ignore", category=RuntimeWarning, message=INTERRUPTED_CREATION)
-
-
 def build_world(scenario: Scenario, run_dir: Path, progress: bool = False) -> BuiltWorld:
     """Create the mosaik World of a scenario, with all entities and connections."""
     from cosim.networks import load_radial  # noqa: PLC0415
-
-    quiet_interrupted_creation()
 
     radial = load_radial(scenario.network, near=scenario.plugin_dir)  # built once per process, shared
     check_buses(scenario, radial.n_bus)

@@ -33,8 +33,8 @@ energy); a profile whose step neither divides the simulation's step nor is a mul
 from __future__ import annotations
 
 import csv
+import functools
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -124,35 +124,29 @@ def read_step_table(
     return _read_indexed(path, required, optional, nonneg, probability, group, only, index)
 
 
-_TABLES: OrderedDict[tuple, tuple[dict[str, dict[str, np.ndarray]], int]] = OrderedDict()
-_TABLES_KEPT = 8
-"""Tables read and checked before (`_read_indexed`), by file (path, inode, size, modification and change times) and
-arguments: a learning environment's reset reads the same market file again each episode (about 0.4 ms a simulated
-hour of env_ieee33's when parsed each time). A file changed on disk is read again."""
-
-
 def _read_indexed(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
                   probability: Sequence[str], group: str | None, only: bool,
                   index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
     """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...) and its step in minutes; a file read and checked
-    before with the same arguments, unchanged since, is answered from `_TABLES` (fresh copies of its arrays)."""
+    before with the same arguments, unchanged since, is answered from `_read_version` (fresh copies of its arrays)."""
     try:
         stat = path.stat()
-        key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, tuple(required),
-               tuple(optional), tuple(nonneg), tuple(probability), group, only, index)
     except OSError:  # a missing file: `_read_rows` says so
-        key = None
-    kept = _TABLES.get(key) if key is not None else None
-    if kept is None:
-        kept = _read_indexed_file(path, required, optional, nonneg, probability, group, only, index)
-        if key is not None:
-            _TABLES[key] = kept
-            while len(_TABLES) > _TABLES_KEPT:
-                _TABLES.popitem(last=False)
-    else:
-        _TABLES.move_to_end(key)
-    tables, step = kept
+        return _read_indexed_file(path, required, optional, nonneg, probability, group, only, index)
+    tables, step = _read_version(str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns,
+                                 tuple(required), tuple(optional), tuple(nonneg), tuple(probability), group, only,
+                                 index)
     return {g: {c: v.copy() for c, v in cols.items()} for g, cols in tables.items()}, step
+
+
+@functools.lru_cache(maxsize=8)
+def _read_version(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int, *args) \
+        -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """One version of a file (path, inode, size, modification and change times) read and checked, kept: a learning
+    environment's reset reads the same market file again each episode (about 0.4 ms a simulated hour of
+    env_ieee33's when parsed each time). A file changed on disk is another version, read again; a refused one is
+    not kept (its error is raised again)."""
+    return _read_indexed_file(Path(path), *args)
 
 
 def _read_indexed_file(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
