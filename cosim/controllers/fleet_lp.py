@@ -42,12 +42,16 @@ from cosim.controllers.highs_lp import solve_lp
 from cosim.errors import ProblemError
 from cosim.timebase import check_step_minutes
 
-__all__ = ["CALENDAR_KEY", "calendar_columns", "deliverable", "dispatch", "fleet_step_h", "max_schedule_kwh",
-           "nearest_kw"]
+__all__ = ["CALENDAR_KEY", "DELIVERY_TOLERANCE_KWH", "calendar_columns", "deliverable", "dispatch", "fleet_step_h",
+           "max_schedule_kwh", "nearest_kw"]
 
 CALENDAR_KEY = "calendar_usd_per_kwh_h"
 """Optional fleet key: the calendar ageing per battery kWh held an hour (`AgeingModel.calendar_cost`, $/kWh/h);
 `dispatch` then also minimises it (`calendar_columns`), among the dispatches that follow the schedule as well."""
+
+DELIVERY_TOLERANCE_KWH = 0.05
+"""A lot schedule within this (kWh summed over the window, `nearest_kw`'s gap) of one a per-EV dispatch delivers is
+used as it is: by the DSO's plan check and by the PLO following a schedule, so the two never disagree."""
 
 THROUGHPUT_COST = 0.2
 """Cost per kWh charged or discharged in `dispatch`, against 1 per kWh off the schedule: above what burning energy

@@ -38,7 +38,7 @@ import numpy as np
 
 from cosim.controllers import objectives as obj
 from cosim.controllers.base import DayAheadPlan, DayAheadProblem, LotOffer
-from cosim.controllers.fleet_lp import fleet_step_h, nearest_kw
+from cosim.controllers.fleet_lp import DELIVERY_TOLERANCE_KWH, fleet_step_h, nearest_kw
 from cosim.controllers.vector_problem import DayAheadVectorProblem
 from cosim.errors import ProblemError
 from cosim.powerflow.topology import TopologyError, check_radial
@@ -49,8 +49,6 @@ TOLERANCE_KW = 1e-6
 """Setpoints this close to a bound are numerical noise, not a violation (no repair is logged)."""
 TOLERANCE_KWH = 1e-3
 """Contract energy shortfalls below this are numerical noise."""
-DELIVERY_TOLERANCE_KWH = 0.05
-"""A schedule within this (summed over the day) of one a per-EV dispatch delivers is used as it is."""
 
 
 @dataclass

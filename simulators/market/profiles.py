@@ -116,18 +116,14 @@ def read_step_table(
 ) -> tuple[dict[str, dict[str, np.ndarray]], int]:
     """`read_hourly_table` for a CSV indexed by ``hour`` (1..N, step 60 minutes) or by ``minute`` (each row's start:
     0, s, 2 s, ... without gaps, the step s read from the rows); returns the columns and the step in minutes."""
-    path = Path(path)
-    header, _ = _read_rows(path)
-    index = "minute" if "minute" in header and "hour" not in header else "hour"
-    if index == "minute" and "hour" in header:
-        raise ProfileError(f"{path}: give either an 'hour' or a 'minute' column, not both")
-    return _read_indexed(path, required, optional, nonneg, probability, group, only, index)
+    return _read_indexed(Path(path), required, optional, nonneg, probability, group, only, None)
 
 
 def _read_indexed(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
                   probability: Sequence[str], group: str | None, only: bool,
-                  index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
-    """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...) and its step in minutes; a file read and checked
+                  index: str | None) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+    """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...; None: the one its header has) and its step in
+    minutes; a file read and checked
     before with the same arguments, unchanged since, is answered from `_read_version` (fresh copies of its arrays)."""
     try:
         stat = path.stat()
@@ -151,9 +147,13 @@ def _read_version(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int
 
 def _read_indexed_file(path: Path, required: Sequence[str], optional: Sequence[str], nonneg: Sequence[str],
                        probability: Sequence[str], group: str | None, only: bool,
-                       index: str) -> tuple[dict[str, dict[str, np.ndarray]], int]:
+                       index: str | None) -> tuple[dict[str, dict[str, np.ndarray]], int]:
     """`_read_indexed` from the file itself."""
     header, rows = _read_rows(path)
+    if index is None:  # "minute" when the header has it and no "hour"; both is ambiguous
+        if "minute" in header and "hour" in header:
+            raise ProfileError(f"{path}: give either an 'hour' or a 'minute' column, not both")
+        index = "minute" if "minute" in header else "hour"
     need = [index, *required] + ([group] if group else [])
     missing = [c for c in need if c not in header]
     if missing:

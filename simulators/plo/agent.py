@@ -19,7 +19,7 @@ import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
 from cosim.controllers.envelope import FlexEnvelope, envelope_of
-from cosim.controllers.fleet_lp import nearest_kw
+from cosim.controllers.fleet_lp import DELIVERY_TOLERANCE_KWH, nearest_kw
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.errors import InputError, ProblemError
 from cosim.exchange.base import ExchangeMode
@@ -162,7 +162,7 @@ class PloAgent:
             if offer.fleet is not None:  # its EVs, together: the nearest schedule some per-EV dispatch delivers
                 try:
                     nearest, gap = nearest_kw(offer.fleet, inside)
-                    inside = nearest if gap > 0.05 else inside
+                    inside = nearest if gap > DELIVERY_TOLERANCE_KWH else inside
                 except ProblemError:
                     pass
             moved = np.abs(inside - schedule)

@@ -112,6 +112,10 @@ def test_a_profile_in_minutes_at_any_step_or_refused(tmp_path):
     with pytest.raises(ProfileError, match="minute 45 is out of line"):
         (tmp_path / "gap.csv").write_text("minute,energy_price_usd_per_kwh\n0,0.1\n15,0.1\n45,0.1\n")
         load_market(tmp_path / "gap.csv")
+    both = tmp_path / "both.csv"  # which index is meant is not for the reader to guess
+    both.write_text("hour,minute,energy_price_usd_per_kwh\n1,0,0.1\n2,60,0.2\n")
+    with pytest.raises(ProfileError, match=f"{both}: give either an 'hour' or a 'minute' column, not both"):
+        load_market(both)
     with pytest.raises(ProfileStepError, match="MarketSim: time_resolution=1200"):
         MarketSim().init("M", time_resolution=1200)
 
