@@ -120,7 +120,8 @@ class Ev2GymDays:
     """EV2Gym's grid case (`V2Ggrid.yaml`: its 34-bus feeder, its power flow on) with 100 charging stations and a
     random policy, run a simulated day at a time (`day()`), and its simulated hours per wall second so far (`rate`).
 
-    Its grid model reads its bus-load sampler from `data/augmentor.pkl`, which ev2gym 2.0.0's wheel lacks; then the
+    Its grid model reads its feeder (`data/network_data/node_34`) and its bus-load sampler (`data/augmentor.pkl`),
+    both missing from ev2gym 2.0.0's wheel: the feeder's files are then `FEEDER`'s copies of its own, and the
     sampler is `ev2gym_loads.HouseholdLoads` (bus loads from the household profiles the wheel ships, cheaper to draw
     than its copula's, so EV2Gym is if anything faster than with its own), pickled for EV2Gym's own loader. Only
     where that cannot start either does it run without the power flow (a faster EV2Gym than the case asked for).
@@ -134,6 +135,7 @@ class Ev2GymDays:
         self.home = Path(ev2gym.__file__).resolve().parent.parent  # its configs name data files relative to here
         config = yaml.safe_load((self.home / "ev2gym/example_config_files/V2Ggrid.yaml").read_text())
         config.update(number_of_charging_stations=100, simulate_grid=True)
+        feeder = _feeder_files(self.home, config["network_info"])
         loads = "its own bus-load sampler"
         with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(self.home):
             path = Path(tmp) / "bench.yaml"
@@ -154,7 +156,7 @@ class Ev2GymDays:
                     loads = f"{missing} and its household loads are missing ({why})"
             self.env.reset(seed=0)
         self.step_h = config["timescale"] / 60.0
-        grid = f"{config['pf_solver']} power flow ON, {loads}" if config["simulate_grid"] else \
+        grid = f"{config['pf_solver']} power flow ON, {feeder}{loads}" if config["simulate_grid"] else \
             f"power flow OFF: {loads}"
         self.what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
         self.steps, self.wall_s = 0, 0.0
@@ -173,6 +175,23 @@ class Ev2GymDays:
     @property
     def rate(self) -> float:
         return self.steps * self.step_h / self.wall_s
+
+
+FEEDER = Path(__file__).resolve().parent / "data/ev2gym_node_34"
+"""EV2Gym's 34-node feeder files, copied from its repository (MIT; see the folder's README): its wheel lacks them."""
+
+
+def _feeder_files(home: Path, network_info: dict) -> str:
+    """Point EV2Gym's `network_info` at `FEEDER`'s copies of its feeder files where its own are missing; what was
+    done, for `Ev2GymDays.what` ("" when its own are there)."""
+    copied = []
+    for key in ("bus_info_file", "branch_info_file"):
+        own = home / network_info[key]
+        if not own.is_file() and (FEEDER / own.name).is_file():
+            network_info[key] = str(FEEDER / own.name)
+            copied.append(own.name)
+    return f"its feeder's {' and '.join(copied)} from benchmarks/data/ev2gym_node_34 (not in the installed " \
+           "ev2gym), " if copied else ""
 
 
 @contextlib.contextmanager
