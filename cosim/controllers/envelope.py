@@ -36,9 +36,10 @@ from cosim.errors import ProblemError
 from cosim.timebase import STEP_MINUTES, check_step_minutes
 
 __all__ = ["FlexEnvelope", "battery_kwh", "envelope_of", "fleet_envelope", "grid_kw", "plugged_hours",
-           "plugged_windows"]
+           "plugged_windows", "unreachable_kwh"]
 
 TOLERANCE_KWH = 1e-6
+_TIGHTENED = "_tightened_envelope"  # where `FlexEnvelope.tightened` keeps its answer (not a field)
 
 
 STEP_HOURS = tuple(m / 60.0 for m in STEP_MINUTES)
@@ -180,7 +181,19 @@ class FlexEnvelope:
         pass for what the hours before can reach, a backward pass for what the hours after need, and the suffix
         bounds applied with the day's possible final energies). Bounds that cannot hold together are resolved in
         favour of the power bounds: ``e_min`` drops to what can be reached, the dropped energy added to
-        `shortfall_kwh` (a contract no plan can keep is reported, not planned for)."""
+        `shortfall_kwh` (a contract no plan can keep is reported, not planned for).
+
+        Kept on the envelope once made (an envelope is immutable: frozen, its arrays read-only): the environment,
+        the DSO's checks and the PLO ask the same envelope several times a step."""
+        kept = self.__dict__.get(_TIGHTENED)
+        if kept is not None:
+            return kept
+        tightened = self._tightened()
+        object.__setattr__(self, _TIGHTENED, tightened)
+        return tightened
+
+    def _tightened(self) -> FlexEnvelope:
+        """`tightened`, computed."""
         lo, hi = self.e_min_kwh.copy(), self.e_max_kwh.copy()
         if self.has_suffix:
             f_lo, f_hi = self.final_range_kwh()
@@ -198,7 +211,7 @@ class FlexEnvelope:
         construction. Every array a read-only copy, as `__post_init__` makes them (an envelope never shares its
         arrays); the values are those `replace` gives (tested)."""
         out = object.__new__(FlexEnvelope)
-        fields = dict(self.__dict__)
+        fields = {k: v for k, v in self.__dict__.items() if k != _TIGHTENED}
         for name, value in (("e_min_kwh", e_min_kwh), ("e_max_kwh", e_max_kwh)) + tuple(
                 (k, fields[k]) for k in ("p_min_kw", "p_max_kw", "gain_max_kwh", "drop_max_kwh")
                 if fields[k] is not None):
@@ -478,10 +491,9 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
         return _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee,
                                  np.asarray(contract_kwh, float), np.asarray(floor_kwh, float), dep <= end,
                                  float(connection_limit_kw), step_h)
-    reach = np.minimum(cap, e0 + ch * total)
     contract = np.asarray(contract_kwh, float)
+    reach, shortfall = _reach_kwh(e0, cap, ch, total, contract, dep <= end)
     need = np.minimum(contract, reach)
-    shortfall = float(np.maximum(contract - reach, 0.0)[dep <= end].sum())
     need = np.maximum(need, 0.0)
     # highest path: charge from plug-in at full power up to the battery's capacity (what an EV takes leaves with it:
     # the suffix bounds below keep later hours from counting on it)
@@ -498,6 +510,37 @@ def fleet_envelope(*, start_min: int, hours: int, plug_min: np.ndarray, dep_min:
                       present_d=present_d, cum=cum, cum_d=cum_d, e0=e0, top=top, ch=ch, dis=dis, eta_c=eta_c,
                       eta_d=eta_d, v2g=v2g, base_floor=base_floor, shortfall=shortfall,
                       connection_limit_kw=float(connection_limit_kw), step_h=step_h)
+
+
+def _reach_kwh(e0: np.ndarray, cap: np.ndarray, ch: np.ndarray, hours_left: np.ndarray, contract: np.ndarray,
+               leaves: np.ndarray) -> tuple[np.ndarray, float]:
+    """Constant power: what each EV reaches by its departure (battery kWh; charging at full power for the
+    `hours_left` it may charge), and the contract energy the EVs leaving in the window cannot reach (kWh)."""
+    reach = np.minimum(cap, e0 + ch * hours_left)
+    return reach, float(np.maximum(contract - reach, 0.0)[leaves].sum())
+
+
+def unreachable_kwh(fleet: dict[str, Any], hour_mode: np.ndarray | None = None) -> float | None:
+    """The contract energy (kWh) the EVs of a fleet (as `envelope_of` takes it) leaving in the window cannot reach,
+    charging at full power in every step the policy allows (all without `hour_mode`): the shortfall
+    `envelope_of(fleet, hour_mode)` starts from, before `FlexEnvelope.tightened` adds the energy the lot's bounds
+    drop, so never above its `shortfall_kwh` (the same arithmetic: `_reach_kwh`). A fraction of the envelope's
+    cost; None for a fleet with CC-CV knees (its reach is built step by step with the envelope)."""
+    if has_taper(np.asarray(fleet.get("knee_soc", ()), float)):
+        return None
+    minutes = check_step_minutes(int(fleet.get("step_minutes", 60)))
+    start, hours = int(fleet["start_min"]), int(fleet["hours"])
+    dep = np.asarray(fleet["dep_min"], np.int64)
+    if dep.size == 0:
+        return 0.0
+    present, after = plugged_hours(np.asarray(fleet["plug_min"], np.int64), dep, start, hours, step_minutes=minutes)
+    if hour_mode is not None:
+        present = present * (np.asarray(hour_mode, int) > 0)[None, :]
+    eta_c = np.asarray(fleet["eta_charge"], float)
+    total = np.cumsum(present, axis=1)[:, -1] + after  # as `fleet_envelope`'s cum[:, -1] + after
+    return _reach_kwh(np.asarray(fleet["energy_kwh"], float), np.asarray(fleet["capacity_kwh"], float),
+                      np.asarray(fleet["charger_kw"], float) * eta_c, total, np.asarray(fleet["contract_kwh"], float),
+                      dep <= start + minutes * hours)[1]
 
 
 def _tapered_envelope(present_c, present_d, after, cum, cum_d, e0, cap, ch, dis, eta_c, eta_d, v2g, knee, contract,

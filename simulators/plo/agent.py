@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from cosim.controllers.base import HOURS, LotEconomics, LotOffer
-from cosim.controllers.envelope import FlexEnvelope, envelope_of
+from cosim.controllers.envelope import FlexEnvelope, envelope_of, unreachable_kwh
 from cosim.controllers.fleet_lp import DELIVERY_TOLERANCE_KWH, nearest_kw
 from cosim.controllers.plo_scheduler import DsoSignal, ScheduleError, plo_profit_schedule
 from cosim.errors import InputError, ProblemError
@@ -81,16 +81,30 @@ def policy_envelope(fleet: dict[str, Any], hour_mode: np.ndarray) -> FlexEnvelop
     """The lot's envelope with its EVs charging only in charge steps and discharging only in discharge steps
     (`envelope_of` the lot's `fleet` forecast, whose ``step_minutes`` says the step), unless that policy would cost
     contracts (more shortfall than physics alone): then the physical envelope, with a note. A policy that misses no
-    contract (no shortfall: the physical envelope's is never below 0) needs no physical envelope to compare with."""
-    restricted = envelope_of(fleet, hour_mode)
-    if restricted.shortfall_kwh <= 1e-6:
-        return restricted
+    contract (no shortfall: the physical envelope's is never below 0) needs no physical envelope to compare with.
+
+    The policy's envelope is not built when the contracts it cannot reach (`unreachable_kwh`, a fraction of the
+    envelope's cost and never above its shortfall) already exceed the physical envelope's shortfall: the usual case
+    of a price policy that leaves too few charge steps; the note then says how much at least."""
+    at_least = unreachable_kwh(fleet, hour_mode)
+    restricted = None
+    if at_least is None or at_least <= 1e-6:
+        restricted = envelope_of(fleet, hour_mode)
+        if restricted.shortfall_kwh <= 1e-6:
+            return restricted
     physical = envelope_of(fleet)
+    if restricted is None and at_least > physical.shortfall_kwh + 1e-6:
+        return _without_policy(physical, f"at least {at_least - physical.shortfall_kwh:.1f}")
+    restricted = restricted if restricted is not None else envelope_of(fleet, hour_mode)
     if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6:
-        return replace(physical, notes=physical.notes + (
-            f"hour modes would miss {restricted.shortfall_kwh - physical.shortfall_kwh:.1f} kWh of contracts: "
-            "offered without them",))
+        return _without_policy(physical, f"{restricted.shortfall_kwh - physical.shortfall_kwh:.1f}")
     return restricted
+
+
+def _without_policy(physical: FlexEnvelope, missed_kwh: str) -> FlexEnvelope:
+    """The physical envelope, with the note that the hour modes would miss `missed_kwh` kWh of contracts."""
+    return replace(physical, notes=physical.notes + (
+        f"hour modes would miss {missed_kwh} kWh of contracts: offered without them",))
 
 
 class PloAgent:

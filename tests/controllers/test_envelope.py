@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from cosim.controllers.envelope import FlexEnvelope, envelope_of, fleet_envelope, plugged_windows
 from cosim.controllers.fleet_lp import deliverable, max_schedule_kwh
+from cosim.controllers.read_only import _frozen_copy
 from cosim.errors import ProblemError
 from cosim.exchange.payloads import LotRegistration, PayloadError, check_envelope
 from simulators.parking.ev import EV
@@ -300,3 +301,22 @@ def test_a_tightened_envelope_is_the_one_its_own_checks_build(make, suffix):
             assert not any(np.shares_memory(a, x) for x in vars(env).values() if isinstance(x, np.ndarray))
         else:
             assert a == b and type(a) is type(b)
+
+
+@settings(max_examples=15, deadline=None)
+@given(fleets())
+def test_an_envelope_keeps_its_tightened_envelope_and_it_is_the_computed_one(make):
+    """`tightened` is kept on the (immutable) envelope: asked again, the same object, equal field by field to a fresh
+    computation (`_tightened`); envelopes derived from it (`tightened`'s own, `replace`) do not inherit what it kept,
+    and a frozen copy handed to a controller answers the same."""
+    env = dataclasses.replace(envelope_of(fleet_forecast(make(), 0.0)))  # a fresh envelope, nothing kept yet
+    first = env.tightened()
+    assert env.tightened() is first
+    fresh = env._tightened()
+    for f in dataclasses.fields(FlexEnvelope):
+        a, b = getattr(first, f.name), getattr(fresh, f.name)
+        assert a.tobytes() == b.tobytes() if isinstance(a, np.ndarray) else a == b
+    assert first is not env and first.tightened() is not first  # its own answer is computed for it, then kept
+    assert "_tightened_envelope" not in vars(dataclasses.replace(env))
+    copy = _frozen_copy(env, {})  # as `read_only_problem` copies a problem's envelopes
+    assert copy.tightened().to_payload() == first.to_payload()

@@ -14,13 +14,17 @@ from agent_fixtures import (
     plo_keys,
     simple_forecast,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cosim.controllers.base import HOURS
-from cosim.controllers.envelope import envelope_of
+from cosim.controllers.envelope import envelope_of, unreachable_kwh
 from cosim.controllers.plo_scheduler import DsoSignal, plo_profit_schedule
 from cosim.exchange import make_exchange_mode
 from cosim.exchange.messages import ChannelFaults, verify
 from cosim.exchange.payloads import schedule_payload
+from simulators.parking.fleet import stochastic_fleet
+from simulators.parking.lot import ParkingLot
 from simulators.plo.agent import PloAgent, policy_envelope
 
 LOT = "lot1"
@@ -87,6 +91,31 @@ def test_the_policy_envelope_is_the_restricted_one_unless_the_policy_costs_contr
     else:
         assert policy == "seed000" and restricted.shortfall_kwh <= 1e-6
         assert got.to_payload() == restricted.to_payload() and got.notes == restricted.notes
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(20, 120), st.integers(0, 20), st.sampled_from([1, 4]),
+       st.lists(st.sampled_from([-1, 0, 1]), min_size=24, max_size=24))
+def test_the_policy_envelope_is_the_rules_choice_and_its_cheap_bound_never_exceeds_the_shortfall(
+        seed, n_evs, start_h, chargers_per_ten, hour_mode):
+    """Drawn fleets and hour modes: `unreachable_kwh` (what lets `policy_envelope` skip building the policy's
+    envelope) is never above that envelope's shortfall, and `policy_envelope` returns what the rule says - the
+    policy's envelope unless it misses more contract energy than the physical one, then the physical one with a
+    note - exactly as when both envelopes are built."""
+    lot = ParkingLot(stochastic_fleet(n_evs, seed=seed), n_chargers=max(1, n_evs * chargers_per_ten // 10),
+                     connection_limit_kw=500.0)
+    fleet, _ = lot.fleet_view(float(start_h))
+    mode = np.asarray(hour_mode)
+    restricted, physical = envelope_of(fleet, mode), envelope_of(fleet)
+    assert unreachable_kwh(fleet, mode) <= restricted.shortfall_kwh
+    assert unreachable_kwh(fleet) <= physical.shortfall_kwh
+    got = policy_envelope(fleet, mode)
+    expected = physical if restricted.shortfall_kwh > physical.shortfall_kwh + 1e-6 else restricted
+    assert got.to_payload() == expected.to_payload() and got.step_h == expected.step_h
+    if expected is physical:
+        assert got.notes[-1].startswith("hour modes would miss") and got.notes[:-1] == physical.notes
+    else:
+        assert got.notes == restricted.notes
 
 
 @pytest.mark.parametrize("mode", ["signals", "iterative"])
