@@ -30,6 +30,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = (("pandapower", True), ("fast", True), ("fast", False))
 """(grid engine, recorder on) per scenario: `cosim run`'s set-up, the fast engine, and the training set-up (fast
@@ -61,12 +63,14 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
     cpu0 = time.process_time()  # CPU time of this process (all its threads): less shaken by a shared machine's load
     t0 = time.perf_counter()
     resets_s, apart_s, apart_cpu_s = 0.0, 0.0, 0.0
+    episode_rates = []  # simulated h per wall second of each episode, its reset included
     for k in range(episodes):
         if between is not None and k:  # after each episode but the last (its world has ended: nothing runs beside)
             t1, c1 = time.perf_counter(), time.process_time()
             between()
             apart_s += time.perf_counter() - t1
             apart_cpu_s += time.process_time() - c1
+        t_episode, hours_before = time.perf_counter(), hours
         t1 = time.perf_counter()
         env.reset(seed=seed + k)
         resets_s += time.perf_counter() - t1
@@ -79,6 +83,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
             env_s += t2 - t1
             hours += 1
         waiting += env.episode.bridge.waiting_s
+        episode_rates.append((hours - hours_before) / (time.perf_counter() - t_episode))
     wall = time.perf_counter() - t0 - apart_s
     cpu_s = time.process_time() - cpu0 - apart_cpu_s
     env.close()
@@ -87,7 +92,7 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
         sims["dso"] -= waiting
     return {"hours": hours, "wall_s": wall, "lp_s": dict(LP_SECONDS),
             "first_reset_s": first_reset_s, "warmup_s": warmup_s, "resets_s": resets_s,
-            "sim_h_per_s": hours / wall, "cpu_ms_per_h": 1000.0 * cpu_s / hours,
+            "sim_h_per_s": hours / wall, "cpu_ms_per_h": 1000.0 * cpu_s / hours, "episode_rates": episode_rates,
             "parts_s": {"policy": env_s, **sims}}
 
 
@@ -159,18 +164,21 @@ class Ev2GymDays:
         grid = f"{config['pf_solver']} power flow ON, {feeder}{loads}" if config["simulate_grid"] else \
             f"power flow OFF: {loads}"
         self.what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
-        self.steps, self.wall_s = 0, 0.0
+        self.steps, self.wall_s, self.day_rates = 0, 0.0, []
 
     def day(self) -> None:
-        """One simulated day of EV2Gym's steps, timed."""
+        """One simulated day of EV2Gym's steps, timed (its rate kept in `day_rates`)."""
         with contextlib.chdir(self.home):
             t0 = time.perf_counter()
-            for _ in range(round(24.0 / self.step_h)):
+            n = round(24.0 / self.step_h)
+            for _ in range(n):
                 _, _, done, truncated, _ = self.env.step(self.env.action_space.sample())
                 self.steps += 1
                 if done or truncated:
                     self.env.reset()
-            self.wall_s += time.perf_counter() - t0
+            wall = time.perf_counter() - t0
+            self.wall_s += wall
+            self.day_rates.append(n * self.step_h / wall)
 
     @property
     def rate(self) -> float:
@@ -224,6 +232,13 @@ def _household_sampler(folder: Path):
         ev2gym_grid.pkg_resources = saved
 
 
+def _pair_ratios(episode_rates: list[float], day_rates: list[float]) -> np.ndarray:
+    """Our rate over EV2Gym's for each episode and the EV2Gym day run right after it (`bench_scenario`'s `between`,
+    then the last day after the loop): pairs close in time, so each sees about the same machine."""
+    n = min(len(episode_rates), len(day_rates))
+    return np.asarray(episode_rates[:n], float) / np.asarray(day_rates[:n], float)
+
+
 def ev2gym_days() -> Ev2GymDays | None:
     """EV2Gym ready to run (`Ev2GymDays`); None without ev2gym."""
     try:
@@ -243,7 +258,7 @@ def main() -> None:
     ev = ev2gym_days()
     if ev is not None:
         ev.day()  # its warm-up, untimed
-        ev.steps, ev.wall_s = 0, 0.0
+        ev.steps, ev.wall_s, ev.day_rates = 0, 0.0, []
     results = {}
     lines: list[str] = []
     print = lambda text: (lines.append(text), builtins.print(text))  # noqa: A001, E731 - the page repeats stdout
@@ -277,6 +292,10 @@ def main() -> None:
               "below (the two in alternation, in this process)")
         print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
               "recorder off, against EV2Gym, simulated hours per wall second)")
+        pairs = _pair_ratios(results[args.scenarios[-1], *CONFIGS[-1]]["episode_rates"], ev.day_rates)
+        if pairs.size:
+            print(f"  episode by episode (each against the EV2Gym day right after it): median {np.median(pairs):.2f}x, "
+                  f"from {pairs.min():.2f}x to {pairs.max():.2f}x over {pairs.size} pairs (the machine's drift)")
     if args.markdown:
         sys.path.insert(0, str(ROOT / "scripts"))
         from regenerate_docs import generated_page  # noqa: PLC0415
