@@ -290,8 +290,8 @@ def main() -> None:
         ours = results[args.scenarios[-1], *CONFIGS[-1]]["sim_h_per_s"]
         print(f"EV2Gym ({ev.what}): {rate:.2f} simulated h/s, a simulated day of it after each episode of the set-up "
               "below (the two in alternation, in this process)")
-        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({Path(args.scenarios[-1]).stem}, fast grid, "
-              "recorder off, against EV2Gym, simulated hours per wall second)")
+        print(f"env steps/s ratio vs EV2Gym: {ours / rate:.1f}x  ({ours / rate:.2f}; {Path(args.scenarios[-1]).stem}, "
+              "fast grid, recorder off, against EV2Gym, simulated hours per wall second)")
         pairs = _pair_ratios(results[args.scenarios[-1], *CONFIGS[-1]]["episode_rates"], ev.day_rates)
         if pairs.size:
             print(f"  episode by episode (each against the EV2Gym day right after it): median {np.median(pairs):.2f}x, "

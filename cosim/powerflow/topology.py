@@ -38,15 +38,20 @@ def _positions(net: RadialNetwork, open_ids) -> np.ndarray:
 
 
 def check_radial(net: RadialNetwork, open_ids) -> None:
-    """Raise TopologyError naming the problem (unknown branch, duplicate, a remaining loop, isolated buses)."""
+    """Raise TopologyError naming the problem (unknown branch, duplicate, a remaining loop, isolated buses).
+
+    A radial configuration (every plan checked) is told by the compiled search (`radial_flags`, microseconds); the
+    networkx graph is built only to name what is wrong."""
     ids = [int(b) for b in np.asarray(open_ids).reshape(-1)]
-    _positions(net, ids)
+    pos = _positions(net, ids)
     dup = sorted({b for b in ids if ids.count(b) > 1})
     if dup:
         raise TopologyError(f"network {net.name!r}: branch(es) {dup} opened more than once in {ids}")
     fixed = sorted(set(ids) & set(net.fixed_branches))
     if fixed:
         raise TopologyError(f"network {net.name!r}: branch(es) {fixed} have no switch and cannot be opened")
+    if radial_flags(net, pos.reshape(1, -1))[0]:
+        return
     g = net.graph(open_branch_ids=ids)
     comps = list(nx.connected_components(g))
     if len(comps) > 1:

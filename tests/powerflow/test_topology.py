@@ -70,6 +70,22 @@ def test_radial_mask_matches_networkx(net):
     assert 0 < mask.sum() < len(rows)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_check_radial_accepts_exactly_the_spanning_trees_whatever_the_number_opened(net, data):
+    """`check_radial` answers a radial configuration by the compiled search and builds its networkx graph only to
+    name a problem: on any set of distinct switchable branches (none to eight of them), it passes exactly when
+    the closed branches form a spanning tree (networkx), and otherwise names a loop or islanded buses."""
+    ids = data.draw(st.lists(st.sampled_from([int(b) for b in net.branch_ids]), max_size=8, unique=True))
+    g = net.graph(ids)
+    tree = nx.is_connected(g) and g.number_of_edges() == net.n_bus - 1  # a spanning tree of the buses
+    if tree:
+        check_radial(net, ids)
+    else:
+        with pytest.raises(TopologyError, match="leaves a loop|islands bus"):
+            check_radial(net, ids)
+
+
 def test_spanning_tree_count_matrix_tree_theorem(net, configs):
     assert count_spanning_trees(net) == 50751  # known count for IEEE 33 with all 37 branches switchable
     assert configs.shape == (count_spanning_trees(net), 5)
