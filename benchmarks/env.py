@@ -71,9 +71,8 @@ def bench_scenario(path: str, episodes: int, seed: int = 0, engine: str = "panda
             apart_s += time.perf_counter() - t1
             apart_cpu_s += time.process_time() - c1
         t_episode, hours_before = time.perf_counter(), hours
-        t1 = time.perf_counter()
         env.reset(seed=seed + k)
-        resets_s += time.perf_counter() - t1
+        resets_s += time.perf_counter() - t_episode
         done = False
         while not done:
             t1 = time.perf_counter()
@@ -123,7 +122,8 @@ def time_per_ev_lp() -> None:
 
 class Ev2GymDays:
     """EV2Gym's grid case (`V2Ggrid.yaml`: its 34-bus feeder, its power flow on) with 100 charging stations and a
-    random policy, run a simulated day at a time (`day()`), and its simulated hours per wall second so far (`rate`).
+    random policy, run a simulated day at a time (`day()`, its wall time kept in `day_walls_s`), and its simulated
+    hours per wall second: over the days so far (`rate`) and day by day (`day_rates`).
 
     Its grid model reads its feeder (`data/network_data/node_34`) and its bus-load sampler (`data/augmentor.pkl`),
     both missing from ev2gym 2.0.0's wheel: the feeder's files are then `FEEDER`'s copies of its own, and the
@@ -161,28 +161,29 @@ class Ev2GymDays:
                     loads = f"{missing} and its household loads are missing ({why})"
             self.env.reset(seed=0)
         self.step_h = config["timescale"] / 60.0
+        self.steps_per_day = round(24.0 / self.step_h)
         grid = f"{config['pf_solver']} power flow ON, {feeder}{loads}" if config["simulate_grid"] else \
             f"power flow OFF: {loads}"
         self.what = f"V2Ggrid.yaml, 100 charging stations, {config['timescale']}-min steps, {grid}"
-        self.steps, self.wall_s, self.day_rates = 0, 0.0, []
+        self.day_walls_s: list[float] = []
 
     def day(self) -> None:
-        """One simulated day of EV2Gym's steps, timed (its rate kept in `day_rates`)."""
+        """One simulated day of EV2Gym's steps, timed."""
         with contextlib.chdir(self.home):
             t0 = time.perf_counter()
-            n = round(24.0 / self.step_h)
-            for _ in range(n):
+            for _ in range(self.steps_per_day):
                 _, _, done, truncated, _ = self.env.step(self.env.action_space.sample())
-                self.steps += 1
                 if done or truncated:
                     self.env.reset()
-            wall = time.perf_counter() - t0
-            self.wall_s += wall
-            self.day_rates.append(n * self.step_h / wall)
+            self.day_walls_s.append(time.perf_counter() - t0)
+
+    @property
+    def day_rates(self) -> list[float]:
+        return [self.steps_per_day * self.step_h / wall for wall in self.day_walls_s]
 
     @property
     def rate(self) -> float:
-        return self.steps * self.step_h / self.wall_s
+        return len(self.day_walls_s) * self.steps_per_day * self.step_h / sum(self.day_walls_s)
 
 
 FEEDER = Path(__file__).resolve().parent / "data/ev2gym_node_34"
@@ -258,7 +259,7 @@ def main() -> None:
     ev = ev2gym_days()
     if ev is not None:
         ev.day()  # its warm-up, untimed
-        ev.steps, ev.wall_s, ev.day_rates = 0, 0.0, []
+        ev.day_walls_s.clear()
     results = {}
     lines: list[str] = []
     print = lambda text: (lines.append(text), builtins.print(text))  # noqa: A001, E731 - the page repeats stdout

@@ -123,8 +123,8 @@ def _read_indexed(path: Path, required: Sequence[str], optional: Sequence[str], 
                   probability: Sequence[str], group: str | None, only: bool,
                   index: str | None) -> tuple[dict[str, dict[str, np.ndarray]], int]:
     """The table by `index` ("hour": 1..N; "minute": 0, s, 2 s, ...; None: the one its header has) and its step in
-    minutes; a file read and checked
-    before with the same arguments, unchanged since, is answered from `_read_version` (fresh copies of its arrays)."""
+    minutes; a file read and checked before with the same arguments, unchanged since, is answered from
+    `_read_version` (fresh copies of its arrays)."""
     try:
         stat = path.stat()
     except OSError:  # a missing file: `_read_rows` says so
